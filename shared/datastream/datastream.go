@@ -1,0 +1,95 @@
+// Package datastream holds the device template model shared by the gateway
+// and the cloud: virtual pins V0..V255, their value types, ranges, enum
+// labels, defaults and the "sync with latest server value" flag, and the one
+// validation every transport uses (PROTOCOL.md §4, §7.6).
+//
+// Values are kept in a canonical text form: the items of a multi-value write
+// joined by NUL, each item formatted by its type (integers in decimal,
+// doubles in the shortest form that round-trips, booleans as 0/1). That is
+// what the Blynk binary protocol carries, so a stored value goes back to a
+// device without conversion.
+package datastream
+
+import "errors"
+
+// MaxPin is the highest virtual pin.
+const MaxPin = 255
+
+// Type is a datastream value type.
+type Type string
+
+// Value types (PROTOCOL.md §4).
+const (
+	Integer  Type = "integer"
+	Double   Type = "double"
+	String   Type = "string"
+	Enum     Type = "enum"
+	Location Type = "location" // two doubles, lon then lat
+	Boolean  Type = "boolean"
+)
+
+// Errors. A write that fails with ErrWrongType or ErrArity is dropped and
+// counted by the caller; it never reaches storage.
+var (
+	ErrBadPin       = errors.New("datastream: pin must be an integer 0..255")
+	ErrWrongType    = errors.New("datastream: value doesn't match the datastream data type")
+	ErrArity        = errors.New("datastream: wrong number of values for the datastream type")
+	ErrNoDatastream = errors.New("datastream: no datastream setup for that pin")
+	ErrTooLong      = errors.New("datastream: string value longer than 1024 bytes")
+	ErrBadTemplate  = errors.New("datastream: invalid template")
+)
+
+// MaxString is the longest string value accepted (PROTOCOL.md §1.9).
+const MaxString = 1024
+
+// EnumItem maps an integer written by a device to a label shown to people.
+type EnumItem struct {
+	Value int    `json:"value" yaml:"value"`
+	Label string `json:"label" yaml:"label"`
+}
+
+// Datastream is one virtual pin of a template.
+type Datastream struct {
+	Pin  int    `json:"pin" yaml:"pin"`
+	Name string `json:"name" yaml:"name"` // MQTT addresses datastreams by name; spaces allowed
+	Type Type   `json:"type" yaml:"type"`
+	// Min and Max bound Integer, Double and Enum values (in-type values
+	// outside are clamped). Nil means unbounded (int32 range for Integer).
+	Min *float64 `json:"min,omitempty" yaml:"min,omitempty"`
+	Max *float64 `json:"max,omitempty" yaml:"max,omitempty"`
+	// Enum lists the allowed integers of an Enum datastream and their labels;
+	// a value not listed is replaced by EnumFallback.
+	Enum         []EnumItem `json:"enum,omitempty" yaml:"enum,omitempty"`
+	EnumFallback int        `json:"enumFallback,omitempty" yaml:"enumFallback,omitempty"`
+	// Default is returned by sync before any value was written ("" = none),
+	// in canonical form.
+	Default string `json:"default,omitempty" yaml:"default,omitempty"`
+	// Sync is Blynk's "sync with latest server value": the datastream is part
+	// of syncAll and get/ds/all.
+	Sync  bool   `json:"sync,omitempty" yaml:"sync,omitempty"`
+	Units string `json:"units,omitempty" yaml:"units,omitempty"`
+}
+
+// Event is an event a device may log (logEvent / EVENT_LOG / event/<code>).
+type Event struct {
+	Code string `json:"code" yaml:"code"`
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty"` // info, warning, critical, content
+}
+
+// MetaField is a device metadata field (meta/<name>, device/meta).
+type MetaField struct {
+	ID      int    `json:"id" yaml:"id"`
+	Name    string `json:"name" yaml:"name"`
+	Default string `json:"default,omitempty" yaml:"default,omitempty"`
+}
+
+// Template is a device template ("product"): its datastreams, events and
+// metadata fields. ID looks like Blynk's "TMPL…" ids.
+type Template struct {
+	ID          string       `json:"id" yaml:"id"`
+	Name        string       `json:"name" yaml:"name"`
+	Datastreams []Datastream `json:"datastreams" yaml:"datastreams"`
+	Events      []Event      `json:"events,omitempty" yaml:"events,omitempty"`
+	MetaFields  []MetaField  `json:"metaFields,omitempty" yaml:"metaFields,omitempty"`
+}
