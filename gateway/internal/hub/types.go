@@ -135,12 +135,12 @@ type Delivery struct {
 // Errors of the hub. Transports map them to their own codes (Blynk status,
 // MQTT reason code, HTTP body) in one table each.
 var (
-	ErrInvalidToken  = errors.New("hub: invalid token")
-	ErrNoDevice      = errors.New("hub: no such device")
-	ErrNoTemplate    = errors.New("hub: no such template")
-	ErrNoDatastream  = errors.New("hub: no datastream for that pin or name")
-	ErrNoEvent       = errors.New("hub: no event with this code in the template")
-	ErrNoMeta        = errors.New("hub: no metadata field with this name")
-	ErrRateLimited   = errors.New("hub: rate limit exceeded")
-	ErrClosed        = errors.New("hub: closed")
+	ErrInvalidToken = errors.New("hub: invalid token")
+	ErrNoDevice     = errors.New("hub: no such device")
+	ErrNoTemplate   = errors.New("hub: no such template")
+	ErrNoDatastream = errors.New("hub: no datastream for that pin or name")
+	ErrNoEvent      = errors.New("hub: no event with this code in the template")
+	ErrNoMeta       = errors.New("hub: no metadata field with this name")
+	ErrRateLimited  = errors.New("hub: rate limit exceeded")
+	ErrClosed       = errors.New("hub: closed")
 )
