@@ -43,9 +43,8 @@ type Record struct {
 	Value    string // canonical value (datastream package), description, info pairs
 	TS       int64  // device/server timestamp, ms since epoch
 	Source   string // "tcp", "tls", "mqtt", "http", "cloud", "serial", "gpio", "local"
-	// Enqueued is a monotonic clock reading (nanoseconds, from the hub's
-	// clock) taken when the hub accepted the record; the store uses it to
-	// measure write→committed latency.
+	// Enqueued is the wall-clock time (UnixNano) at which the hub accepted
+	// the record; the store uses it to measure write→committed latency.
 	Enqueued int64
 }
 
