@@ -1,0 +1,209 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const module = "outpost"
+
+type pkg struct {
+	ImportPath   string
+	Imports      []string
+	Deps         []string
+	TestImports  []string
+	XTestImports []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	cmd := exec.Command("go", "list", "-json", "./...")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	return pkgs
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".") && first != module
+}
+
+func isModule(path string) bool { return path == module || strings.HasPrefix(path, module+"/") }
+
+func under(path, prefix string) bool {
+	r := rel(path)
+	return r == prefix || strings.HasPrefix(r, prefix+"/")
+}
+
+// domain packages import no network, storage or third-party package (rule 3).
+var domain = []string{
+	"gateway/internal/hub",
+	"cloud/internal/tenancy",
+	"shared/datastream",
+	"shared/blynk",
+	"shared/syncproto",
+}
+
+// banned for domain packages: network and storage.
+var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sql", "os/exec", "crypto/tls"}
+
+// thirdParty lists, for each third-party module, the packages allowed to
+// import it (rule 4: each library stays in the package that adapts it).
+// Mains open hardware (rule 5) and load tools under scripts/bench compare
+// against bare libraries, so they are allowed too.
+var thirdParty = map[string][]string{
+	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
+	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
+	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
+	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/cmd/outpost-bridge", "scripts/site"},
+	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
+	"go.bug.st/serial":                    {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/serialport"},
+	"periph.io/x/host/v3":                 {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge"},
+	"periph.io/x/conn/v3":                 {"firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge"},
+	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
+}
+
+func TestImportRules(t *testing.T) {
+	for _, p := range listPackages(t) {
+		r := rel(p.ImportPath)
+
+		// Rule 1: shared/* imports only the standard library and other
+		// shared packages (devicesim may import an MQTT client).
+		if under(p.ImportPath, "shared") {
+			for _, imp := range p.Imports {
+				if isStd(imp) || (isModule(imp) && under(imp, "shared")) {
+					continue
+				}
+				if r == "shared/devicesim" && strings.HasPrefix(imp, "github.com/eclipse/paho.mqtt.golang") {
+					continue
+				}
+				t.Errorf("rule 1: %s imports %s (shared/* may import only the standard library)", r, imp)
+			}
+		}
+
+		// Rule 2: gateway and cloud never import each other, not even
+		// through tests; only internal/systemtest may see both.
+		all := append(append(append([]string{}, p.Deps...), p.TestImports...), p.XTestImports...)
+		for _, imp := range all {
+			switch {
+			case under(p.ImportPath, "gateway") && isModule(imp) && under(imp, "cloud"),
+				under(p.ImportPath, "cloud") && isModule(imp) && under(imp, "gateway"),
+				under(p.ImportPath, "firmware-bridge") && isModule(imp) && under(imp, "cloud"):
+				t.Errorf("rule 2: %s depends on %s", r, imp)
+			}
+		}
+
+		// Rule 3: domain packages import no network, storage or
+		// third-party package; only other domain packages of the module.
+		for _, d := range domain {
+			if r != d {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if !isStd(imp) && !isModule(imp) {
+					t.Errorf("rule 3: domain package %s imports third-party %s", r, imp)
+				}
+				for _, banned := range ioPackages {
+					if imp == banned {
+						t.Errorf("rule 3: domain package %s imports %s", r, imp)
+					}
+				}
+				if isModule(imp) {
+					ok := false
+					for _, d2 := range domain {
+						ok = ok || rel(imp) == d2
+					}
+					if !ok {
+						t.Errorf("rule 3: domain package %s imports non-domain %s", r, imp)
+					}
+				}
+			}
+		}
+
+		// Rule 4: each third-party library stays in the package that adapts it.
+		for _, imp := range p.Imports {
+			if isStd(imp) || isModule(imp) {
+				continue
+			}
+			allowed, known := allowedFor(imp)
+			if !known {
+				t.Errorf("rule 4: %s imports %s, which no rule allows (add it to thirdParty with the one package that adapts it)", r, imp)
+				continue
+			}
+			ok := false
+			for _, a := range allowed {
+				ok = ok || r == a || strings.HasPrefix(r, a+"/")
+			}
+			if !ok {
+				t.Errorf("rule 4: %s imports %s; only %v may", r, imp, allowed)
+			}
+		}
+	}
+}
+
+func allowedFor(imp string) ([]string, bool) {
+	for mod, allowed := range thirdParty {
+		if imp == mod || strings.HasPrefix(imp, mod+"/") {
+			return allowed, true
+		}
+	}
+	return nil, false
+}
+
+// TestRulesCatchViolations guards the checker itself: the helpers must
+// classify paths the way the rules above assume.
+func TestRulesCatchViolations(t *testing.T) {
+	cases := []struct {
+		path     string
+		std, mod bool
+	}{
+		{"net/http", true, false},
+		{"outpost/gateway/internal/hub", false, true},
+		{"outpost", false, true},
+		{"github.com/mochi-mqtt/server/v2", false, false},
+		{"golang.org/x/crypto/bcrypt", false, false},
+	}
+	for _, c := range cases {
+		if got := isStd(c.path); got != c.std {
+			t.Errorf("isStd(%q) = %v, want %v", c.path, got, c.std)
+		}
+		if got := isModule(c.path); got != c.mod {
+			t.Errorf("isModule(%q) = %v, want %v", c.path, got, c.mod)
+		}
+	}
+	if _, ok := allowedFor("modernc.org/sqlite/lib"); !ok {
+		t.Error("sub-packages of an allowed module must match it")
+	}
+	if under("outpost/gatewayx", "gateway") {
+		t.Error("under must match whole path elements")
+	}
+}
