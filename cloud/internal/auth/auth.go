@@ -1,0 +1,105 @@
+// Package auth provides the cloud's credential primitives: password hashing
+// (bcrypt from golang.org/x/crypto, kept inside this package) and opaque
+// random tokens that are stored only as hashes.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// MaxPasswordBytes is bcrypt's input limit; longer passwords are refused
+// rather than silently truncated.
+const MaxPasswordBytes = 72
+
+// MinPasswordBytes keeps trivially short passwords out.
+const MinPasswordBytes = 8
+
+// DefaultCost is the bcrypt cost used when none is configured.
+const DefaultCost = 12
+
+var (
+	// ErrPasswordPolicy reports a password that is too short or too long.
+	ErrPasswordPolicy = errors.New("auth: password must be 8 to 72 bytes")
+	// ErrMismatch reports a password that does not match its hash.
+	ErrMismatch = errors.New("auth: password does not match")
+)
+
+// Passwords hashes and verifies passwords with bcrypt at Cost
+// (4..31; 0 means DefaultCost). Tests use the minimum to stay fast.
+type Passwords struct {
+	Cost int
+}
+
+func (p Passwords) cost() int {
+	switch {
+	case p.Cost == 0:
+		return DefaultCost
+	case p.Cost < bcrypt.MinCost:
+		return bcrypt.MinCost
+	case p.Cost > bcrypt.MaxCost:
+		return bcrypt.MaxCost
+	}
+	return p.Cost
+}
+
+// CheckPolicy reports whether password is acceptable to Hash.
+func CheckPolicy(password string) error {
+	if n := len(password); n < MinPasswordBytes || n > MaxPasswordBytes {
+		return ErrPasswordPolicy
+	}
+	return nil
+}
+
+// Hash returns the encoded bcrypt hash of password.
+func (p Passwords) Hash(password string) (string, error) {
+	if err := CheckPolicy(password); err != nil {
+		return "", err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost())
+	if err != nil {
+		return "", fmt.Errorf("auth: hash: %w", err)
+	}
+	return string(h), nil
+}
+
+// Verify returns nil when password matches hash, ErrMismatch otherwise.
+func (p Passwords) Verify(hash, password string) error {
+	if len(password) > MaxPasswordBytes || hash == "" {
+		return ErrMismatch
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// NewToken returns prefix followed by 32 random bytes in unpadded base64url.
+// The prefix tells a human (and a secret scanner) what kind of token it is.
+func NewToken(prefix string) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// TokenHash is the form in which a token is stored and looked up: a hex
+// SHA-256. Tokens carry 256 random bits, so no salt or slow hash is needed,
+// and a database leak reveals no usable token.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// RandomPassword returns a printable password with 128 random bits, used for
+// the generated first admin.
+func RandomPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
