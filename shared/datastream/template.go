@@ -1,0 +1,212 @@
+package datastream
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxNameLen bounds template ids, datastream names, event codes and
+// metadata field names (they travel in MQTT topics and Blynk bodies).
+const MaxNameLen = 64
+
+// Pin returns the datastream of a virtual pin. Lookups scan the slice: a
+// caller on a hot path (the hub) should index the template once.
+func (t *Template) Pin(pin int) (*Datastream, bool) {
+	for i := range t.Datastreams {
+		if t.Datastreams[i].Pin == pin {
+			return &t.Datastreams[i], true
+		}
+	}
+	return nil, false
+}
+
+// Named returns the datastream with this name (MQTT `ds/<name>`); names
+// are case-sensitive.
+func (t *Template) Named(name string) (*Datastream, bool) {
+	for i := range t.Datastreams {
+		if t.Datastreams[i].Name == name {
+			return &t.Datastreams[i], true
+		}
+	}
+	return nil, false
+}
+
+// Event returns the event with this code.
+func (t *Template) Event(code string) (*Event, bool) {
+	for i := range t.Events {
+		if t.Events[i].Code == code {
+			return &t.Events[i], true
+		}
+	}
+	return nil, false
+}
+
+// Meta returns the metadata field with this name.
+func (t *Template) Meta(name string) (*MetaField, bool) {
+	for i := range t.MetaFields {
+		if t.MetaFields[i].Name == name {
+			return &t.MetaFields[i], true
+		}
+	}
+	return nil, false
+}
+
+// Known reports whether t is one of the value types.
+func (t Type) Known() bool {
+	switch t {
+	case Integer, Double, String, Enum, Location, Boolean:
+		return true
+	}
+	return false
+}
+
+// Check validates a template before it is stored or used: an id, datastream
+// pins in 0..MaxPin and unique, names usable in MQTT topics and unique,
+// known types, finite Min ≤ Max on numeric types only, enum items unique
+// with a listed fallback, defaults valid (and not clamped) for their type,
+// unique event codes and metadata names. The error wraps ErrBadTemplate and
+// lists every problem found.
+func (t *Template) Check() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: template %q: %s", ErrBadTemplate, t.ID, fmt.Sprintf(format, args...)))
+	}
+	if msg := checkName(t.ID); msg != "" {
+		bad("id %s", msg)
+	} else if strings.ContainsAny(t.ID, " ,") {
+		bad("id must not contain spaces or commas")
+	}
+	pins := make(map[int]bool, len(t.Datastreams))
+	names := make(map[string]bool, len(t.Datastreams))
+	for i := range t.Datastreams {
+		d := &t.Datastreams[i]
+		where := fmt.Sprintf("datastream V%d %q", d.Pin, d.Name)
+		if d.Pin < 0 || d.Pin > MaxPin {
+			bad("%s: pin out of range 0..%d", where, MaxPin)
+		} else if pins[d.Pin] {
+			bad("%s: pin V%d used twice", where, d.Pin)
+		}
+		pins[d.Pin] = true
+		if msg := checkName(d.Name); msg != "" {
+			bad("%s: name %s", where, msg)
+		} else if names[d.Name] {
+			bad("%s: name used twice", where)
+		}
+		names[d.Name] = true
+		for _, p := range d.check() {
+			bad("%s: %s", where, p)
+		}
+	}
+	codes := make(map[string]bool, len(t.Events))
+	for _, e := range t.Events {
+		if msg := checkName(e.Code); msg != "" {
+			bad("event %q: code %s", e.Code, msg)
+		} else if codes[e.Code] {
+			bad("event %q: code used twice", e.Code)
+		}
+		codes[e.Code] = true
+	}
+	metaNames := make(map[string]bool, len(t.MetaFields))
+	metaIDs := make(map[int]bool, len(t.MetaFields))
+	for _, m := range t.MetaFields {
+		if msg := checkName(m.Name); msg != "" {
+			bad("metadata field %q: name %s", m.Name, msg)
+		} else if metaNames[m.Name] {
+			bad("metadata field %q: name used twice", m.Name)
+		}
+		metaNames[m.Name] = true
+		if metaIDs[m.ID] {
+			bad("metadata field %q: id %d used twice", m.Name, m.ID)
+		}
+		metaIDs[m.ID] = true
+		if len(m.Default) > MaxString {
+			bad("metadata field %q: default longer than %d bytes", m.Name, MaxString)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// check returns the problems of one datastream's type settings.
+func (d *Datastream) check() []string {
+	var p []string
+	if !d.Type.Known() {
+		return append(p, fmt.Sprintf("unknown type %q (want integer, double, string, enum, location or boolean)", d.Type))
+	}
+	numeric := d.Type == Integer || d.Type == Double || d.Type == Enum
+	if (d.Min != nil || d.Max != nil) && !numeric {
+		p = append(p, fmt.Sprintf("min/max apply to integer, double and enum only, not %s", d.Type))
+	}
+	for _, b := range []*float64{d.Min, d.Max} {
+		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+			p = append(p, "min/max must be finite")
+		}
+	}
+	if d.Min != nil && d.Max != nil && *d.Min > *d.Max {
+		p = append(p, fmt.Sprintf("min %g > max %g", *d.Min, *d.Max))
+	}
+	if d.Type == Integer || d.Type == Enum {
+		lo, hi := d.intBounds()
+		if lo > hi {
+			p = append(p, fmt.Sprintf("min %g..max %g holds no integer", *d.Min, *d.Max))
+		}
+	}
+	switch {
+	case d.Type == Enum && len(d.Enum) == 0:
+		p = append(p, "enum needs at least one item")
+	case d.Type != Enum && len(d.Enum) > 0:
+		p = append(p, fmt.Sprintf("enum items on a %s datastream", d.Type))
+	}
+	if d.Type == Enum {
+		seen := make(map[int]bool, len(d.Enum))
+		lo, hi := d.intBounds()
+		for _, e := range d.Enum {
+			if seen[e.Value] {
+				p = append(p, fmt.Sprintf("enum value %d listed twice", e.Value))
+			}
+			seen[e.Value] = true
+			if int64(e.Value) < lo || int64(e.Value) > hi {
+				p = append(p, fmt.Sprintf("enum value %d outside min/max (and int32)", e.Value))
+			}
+		}
+		if len(d.Enum) > 0 && !seen[d.EnumFallback] {
+			p = append(p, fmt.Sprintf("enum fallback %d is not a listed value", d.EnumFallback))
+		}
+	}
+	if d.Default != "" {
+		v, changed, err := d.normalize(SplitValue(d.Default))
+		switch {
+		case err != nil:
+			p = append(p, fmt.Sprintf("default %q: %v", d.Default, err))
+		case changed:
+			p = append(p, fmt.Sprintf("default %q is outside min/max or the enum (would be %q)", d.Default, v))
+		}
+	}
+	return p
+}
+
+// checkName returns why s is not a usable id, name or code ("" if it is):
+// it appears in MQTT topics (`ds/<name>`, `event/<code>`, `meta/<name>`), in
+// comma-separated `get/ds` lists and in NUL-separated Blynk bodies.
+func checkName(s string) string {
+	switch {
+	case s == "":
+		return "is empty"
+	case len(s) > MaxNameLen:
+		return fmt.Sprintf("is longer than %d bytes", MaxNameLen)
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.TrimSpace(s) != s:
+		return "has leading or trailing spaces"
+	case strings.ContainsAny(s, "/+#,"):
+		return "must not contain '/', '+', '#' or ','"
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return "contains a control character"
+		}
+	}
+	return ""
+}
