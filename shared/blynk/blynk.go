@@ -51,19 +51,54 @@ const (
 	CmdEventClear   Command = 65
 )
 
-var commandNames = map[Command]string{
-	CmdResponse: "RESPONSE", CmdLogin: "LOGIN", CmdPing: "PING", CmdTweet: "TWEET",
-	CmdEmail: "EMAIL", CmdNotify: "NOTIFY", CmdBridge: "BRIDGE", CmdHardwareSync: "HARDWARE_SYNC",
-	CmdInternal: "INTERNAL", CmdSMS: "SMS", CmdProperty: "PROPERTY", CmdHardware: "HARDWARE",
-	CmdGroup: "GROUP", CmdHWLogin: "HW_LOGIN", CmdRedirect: "REDIRECT", CmdDebugPrint: "DEBUG_PRINT",
-	CmdEventLog: "EVENT_LOG", CmdEventClear: "EVENT_CLEAR",
+// name returns the PROTOCOL.md §1.3 name of c, or "" for an unknown code.
+func (c Command) name() string {
+	switch c {
+	case CmdResponse:
+		return "RESPONSE"
+	case CmdLogin:
+		return "LOGIN"
+	case CmdPing:
+		return "PING"
+	case CmdTweet:
+		return "TWEET"
+	case CmdEmail:
+		return "EMAIL"
+	case CmdNotify:
+		return "NOTIFY"
+	case CmdBridge:
+		return "BRIDGE"
+	case CmdHardwareSync:
+		return "HARDWARE_SYNC"
+	case CmdInternal:
+		return "INTERNAL"
+	case CmdSMS:
+		return "SMS"
+	case CmdProperty:
+		return "PROPERTY"
+	case CmdHardware:
+		return "HARDWARE"
+	case CmdGroup:
+		return "GROUP"
+	case CmdHWLogin:
+		return "HW_LOGIN"
+	case CmdRedirect:
+		return "REDIRECT"
+	case CmdDebugPrint:
+		return "DEBUG_PRINT"
+	case CmdEventLog:
+		return "EVENT_LOG"
+	case CmdEventClear:
+		return "EVENT_CLEAR"
+	}
+	return ""
 }
 
 // Known reports whether c is a command of PROTOCOL.md §1.3.
-func (c Command) Known() bool { _, ok := commandNames[c]; return ok }
+func (c Command) Known() bool { return c.name() != "" }
 
 func (c Command) String() string {
-	if n, ok := commandNames[c]; ok {
+	if n := c.name(); n != "" {
 		return n
 	}
 	return "CMD(" + strconv.Itoa(int(c)) + ")"
@@ -101,22 +136,66 @@ const (
 	StatusOperationDecline   Status = 24
 )
 
-var statusNames = map[Status]string{
-	StatusSuccess: "SUCCESS", StatusQuotaLimit: "QUOTA_LIMIT", StatusIllegalCommand: "ILLEGAL_COMMAND",
-	StatusNotRegistered: "NOT_REGISTERED", StatusAlreadyRegistered: "ALREADY_REGISTERED",
-	StatusNotAuthenticated: "NOT_AUTHENTICATED", StatusNotAllowed: "NOT_ALLOWED",
-	StatusDeviceNotInNetwork: "DEVICE_NOT_IN_NETWORK", StatusNoActiveDashboard: "NO_ACTIVE_DASHBOARD",
-	StatusInvalidToken: "INVALID_TOKEN", StatusIllegalCommandBody: "ILLEGAL_COMMAND_BODY",
-	StatusGetGraphData: "GET_GRAPH_DATA_EXCEPTION", StatusNtfInvalidBody: "NTF_INVALID_BODY",
-	StatusNtfNotAuthorized: "NTF_NOT_AUTHORIZED", StatusNtfException: "NTF_EXCEPTION",
-	StatusTimeout: "TIMEOUT", StatusNoData: "NO_DATA", StatusDeviceWentOffline: "DEVICE_WENT_OFFLINE",
-	StatusServerException: "SERVER_EXCEPTION", StatusNotSupportedVer: "NOT_SUPPORTED_VERSION",
-	StatusEnergyLimit: "ENERGY_LIMIT", StatusFacebookUserLogin: "FACEBOOK_USER_LOGIN_WITH_PASS",
-	StatusOperationAccept: "OPERATION_ACCEPT", StatusOperationDecline: "OPERATION_DECLINE",
+// name returns the PROTOCOL.md §1.4 name of s, or "" for an unknown code.
+func (s Status) name() string {
+	switch s {
+	case StatusSuccess:
+		return "SUCCESS"
+	case StatusQuotaLimit:
+		return "QUOTA_LIMIT"
+	case StatusIllegalCommand:
+		return "ILLEGAL_COMMAND"
+	case StatusNotRegistered:
+		return "NOT_REGISTERED"
+	case StatusAlreadyRegistered:
+		return "ALREADY_REGISTERED"
+	case StatusNotAuthenticated:
+		return "NOT_AUTHENTICATED"
+	case StatusNotAllowed:
+		return "NOT_ALLOWED"
+	case StatusDeviceNotInNetwork:
+		return "DEVICE_NOT_IN_NETWORK"
+	case StatusNoActiveDashboard:
+		return "NO_ACTIVE_DASHBOARD"
+	case StatusInvalidToken:
+		return "INVALID_TOKEN"
+	case StatusIllegalCommandBody:
+		return "ILLEGAL_COMMAND_BODY"
+	case StatusGetGraphData:
+		return "GET_GRAPH_DATA_EXCEPTION"
+	case StatusNtfInvalidBody:
+		return "NTF_INVALID_BODY"
+	case StatusNtfNotAuthorized:
+		return "NTF_NOT_AUTHORIZED"
+	case StatusNtfException:
+		return "NTF_EXCEPTION"
+	case StatusTimeout:
+		return "TIMEOUT"
+	case StatusNoData:
+		return "NO_DATA"
+	case StatusDeviceWentOffline:
+		return "DEVICE_WENT_OFFLINE"
+	case StatusServerException:
+		return "SERVER_EXCEPTION"
+	case StatusNotSupportedVer:
+		return "NOT_SUPPORTED_VERSION"
+	case StatusEnergyLimit:
+		return "ENERGY_LIMIT"
+	case StatusFacebookUserLogin:
+		return "FACEBOOK_USER_LOGIN_WITH_PASS"
+	case StatusOperationAccept:
+		return "OPERATION_ACCEPT"
+	case StatusOperationDecline:
+		return "OPERATION_DECLINE"
+	}
+	return ""
 }
 
+// Known reports whether s is a status code of PROTOCOL.md §1.4.
+func (s Status) Known() bool { return s.name() != "" }
+
 func (s Status) String() string {
-	if n, ok := statusNames[s]; ok {
+	if n := s.name(); n != "" {
 		return n
 	}
 	return "STATUS(" + strconv.Itoa(int(s)) + ")"
@@ -148,11 +227,18 @@ var (
 	ErrBodyTooLarge = errors.New("blynk: body exceeds limit")
 	// ErrTooLarge: a message to be written does not fit the 16-bit length.
 	ErrTooLarge = errors.New("blynk: body longer than 65535 bytes")
+	// ErrResponseBody: a RESPONSE to be written has a body, which the wire
+	// cannot carry (its length field holds the status).
+	ErrResponseBody = errors.New("blynk: RESPONSE cannot carry a body")
 )
 
-// AppendMessage appends m's wire form to dst.
+// AppendMessage appends m's wire form to dst. On error dst is returned
+// unchanged.
 func AppendMessage(dst []byte, m Message) ([]byte, error) {
 	if m.Cmd == CmdResponse {
+		if len(m.Body) > 0 {
+			return dst, ErrResponseBody
+		}
 		return append(dst, byte(m.Cmd), byte(m.ID>>8), byte(m.ID), byte(m.Status>>8), byte(m.Status)), nil
 	}
 	if len(m.Body) > MaxBody {
@@ -163,29 +249,40 @@ func AppendMessage(dst []byte, m Message) ([]byte, error) {
 	return append(dst, m.Body...), nil
 }
 
-// ParseHeader decodes a header. For CmdResponse the second value is the
-// status code and the body length is 0.
+// ParseHeader decodes the first HeaderSize bytes of h; h must be at least
+// that long (like binary.BigEndian, it panics otherwise). For CmdResponse the
+// third value is the status code and the body length is 0.
 func ParseHeader(h []byte) (cmd Command, id uint16, lenOrStatus uint16) {
 	_ = h[4]
 	return Command(h[0]), binary.BigEndian.Uint16(h[1:3]), binary.BigEndian.Uint16(h[3:5])
 }
 
-// Reader reads frames from a stream. The Body of a returned Message aliases
-// the reader's buffer and is valid only until the next call to Next.
+// Reader reads frames from a stream. It buffers: one Read on the
+// underlying reader usually brings in several frames, so a busy connection
+// costs one system call per batch rather than two per frame. It may therefore
+// read past the frame it returns; do not read from the underlying reader
+// directly once a Reader is in use.
+//
+// The Body of a returned Message aliases the reader's buffer and is valid
+// only until the next call to Next. Not safe for concurrent use.
 type Reader struct {
 	r       io.Reader
 	maxBody int
-	hdr     [HeaderSize]byte
-	buf     []byte
+	buf     []byte // buffered bytes are buf[start:end]
+	start   int
+	end     int
 }
+
+// readSize is the initial buffer: a few typical frames, and every body a
+// device with the common 1024-byte buff-in can receive.
+const readSize = 4096
 
 // NewReader returns a Reader that refuses bodies longer than maxBody
 // (0 means MaxBody).
 func NewReader(r io.Reader, maxBody int) *Reader {
-	if maxBody <= 0 || maxBody > MaxBody {
-		maxBody = MaxBody
-	}
-	return &Reader{r: r, maxBody: maxBody}
+	rd := &Reader{r: r}
+	rd.SetLimit(maxBody)
+	return rd
 }
 
 // SetLimit changes the body limit for following frames.
@@ -197,35 +294,86 @@ func (r *Reader) SetLimit(maxBody int) {
 }
 
 // Next reads one frame. It returns io.EOF only on a clean end between frames
-// and io.ErrUnexpectedEOF for a stream cut inside a frame.
+// and io.ErrUnexpectedEOF for a stream cut inside a frame. Any other read
+// error (such as a deadline on a net.Conn) is returned as is and keeps the
+// bytes received so far, so Next may be called again after a timeout
+// without losing the frame boundary. ErrBodyTooLarge is final: the stream
+// cannot be resynchronised and should be closed.
 func (r *Reader) Next() (Message, error) {
-	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+	if err := r.fill(HeaderSize); err != nil {
 		return Message{}, err
 	}
-	cmd, id, n := ParseHeader(r.hdr[:])
+	cmd, id, n := ParseHeader(r.buf[r.start:])
 	if cmd == CmdResponse {
+		r.start += HeaderSize
 		return Message{Cmd: cmd, ID: id, Status: Status(n)}, nil
 	}
 	if int(n) > r.maxBody {
 		return Message{Cmd: cmd, ID: id}, fmt.Errorf("%w: %s announces %d bytes, limit %d", ErrBodyTooLarge, cmd, n, r.maxBody)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n, max(int(n), 256))
-	}
-	r.buf = r.buf[:n]
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	size := HeaderSize + int(n)
+	if err := r.fill(size); err != nil {
 		return Message{}, err
 	}
-	return Message{Cmd: cmd, ID: id, Body: r.buf}, nil
+	body := r.buf[r.start+HeaderSize : r.start+size : r.start+size]
+	r.start += size
+	return Message{Cmd: cmd, ID: id, Body: body}, nil
+}
+
+// fill makes at least need bytes available in buf[start:end].
+func (r *Reader) fill(need int) error {
+	if r.end-r.start >= need {
+		return nil
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, max(readSize, need))
+	}
+	if len(r.buf)-r.start < need {
+		// Not enough room after start: move the partial frame to the front,
+		// growing the buffer only for a frame bigger than it.
+		if len(r.buf) < need {
+			nb := make([]byte, need)
+			copy(nb, r.buf[r.start:r.end])
+			r.buf = nb
+		} else {
+			copy(r.buf, r.buf[r.start:r.end])
+		}
+		r.end -= r.start
+		r.start = 0
+	}
+	empty := 0
+	for r.end-r.start < need {
+		k, err := r.r.Read(r.buf[r.end:])
+		r.end += k
+		if r.end-r.start >= need {
+			return nil // a reader may return data and io.EOF together
+		}
+		switch {
+		case err == io.EOF && r.end == r.start:
+			return io.EOF
+		case err == io.EOF:
+			return io.ErrUnexpectedEOF
+		case err != nil:
+			return err
+		case k > 0:
+			empty = 0
+		default:
+			if empty++; empty > 100 {
+				return io.ErrNoProgress
+			}
+		}
+	}
+	return nil
 }
 
 // Fields splits a body on NUL into dst (reused, so the steady state does not
 // allocate) and returns it. One trailing NUL is tolerated and dropped, as the
 // Linux library sends one (PROTOCOL.md §1.5). An empty body has no fields.
 // The fields alias body.
+//
+// Fields suits bodies whose last item is never legitimately empty (info,
+// events, sync). HARDWARE values may be: virtualWrite(pin, "") is sent as
+// "vw\x00pin\x00", so use ParseHardware for those, which keeps it.
 func Fields(dst [][]byte, body []byte) [][]byte {
 	dst = dst[:0]
 	if len(body) == 0 {
