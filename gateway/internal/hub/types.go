@@ -140,6 +140,7 @@ var (
 	ErrNoDatastream = errors.New("hub: no datastream for that pin or name")
 	ErrNoEvent      = errors.New("hub: no event with this code in the template")
 	ErrNoMeta       = errors.New("hub: no metadata field with this name")
+	ErrBadProperty  = errors.New("hub: unknown widget property or no value")
 	ErrRateLimited  = errors.New("hub: rate limit exceeded")
 	ErrClosed       = errors.New("hub: closed")
 )
