@@ -14,25 +14,18 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// MaxPasswordBytes is bcrypt's input limit; longer passwords are refused
-// rather than silently truncated.
-const MaxPasswordBytes = 72
-
-// MinPasswordBytes keeps trivially short passwords out.
-const MinPasswordBytes = 8
-
 // DefaultCost is the bcrypt cost used when none is configured.
 const DefaultCost = 12
 
-var (
-	// ErrPasswordPolicy reports a password that is too short or too long.
-	ErrPasswordPolicy = errors.New("auth: password must be 8 to 72 bytes")
-	// ErrMismatch reports a password that does not match its hash.
-	ErrMismatch = errors.New("auth: password does not match")
-)
+// ErrMismatch reports a password that does not match its hash.
+var ErrMismatch = errors.New("auth: password does not match")
 
 // Passwords hashes and verifies passwords with bcrypt at Cost
 // (4..31; 0 means DefaultCost). Tests use the minimum to stay fast.
+//
+// bcrypt reads at most 72 bytes, so the password is first reduced to
+// base64(SHA-256(password)) (44 bytes): every byte of a long password counts,
+// and no input is refused. Length policy is the caller's.
 type Passwords struct {
 	Cost int
 }
@@ -49,20 +42,16 @@ func (p Passwords) cost() int {
 	return p.Cost
 }
 
-// CheckPolicy reports whether password is acceptable to Hash.
-func CheckPolicy(password string) error {
-	if n := len(password); n < MinPasswordBytes || n > MaxPasswordBytes {
-		return ErrPasswordPolicy
-	}
-	return nil
+func prehash(password string) []byte {
+	sum := sha256.Sum256([]byte(password))
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(sum)))
+	base64.StdEncoding.Encode(out, sum[:])
+	return out
 }
 
 // Hash returns the encoded bcrypt hash of password.
 func (p Passwords) Hash(password string) (string, error) {
-	if err := CheckPolicy(password); err != nil {
-		return "", err
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost())
+	h, err := bcrypt.GenerateFromPassword(prehash(password), p.cost())
 	if err != nil {
 		return "", fmt.Errorf("auth: hash: %w", err)
 	}
@@ -71,10 +60,10 @@ func (p Passwords) Hash(password string) (string, error) {
 
 // Verify returns nil when password matches hash, ErrMismatch otherwise.
 func (p Passwords) Verify(hash, password string) error {
-	if len(password) > MaxPasswordBytes || hash == "" {
+	if hash == "" {
 		return ErrMismatch
 	}
-	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), prehash(password)); err != nil {
 		return ErrMismatch
 	}
 	return nil
