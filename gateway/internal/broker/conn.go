@@ -1,0 +1,84 @@
+package broker
+
+import (
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"outpost/gateway/internal/hub"
+)
+
+// conn is one device's MQTT connection as the hub sees it.
+type conn struct {
+	b      *Broker
+	cl     *mqtt.Client
+	dev    hub.Device
+	prefix string // "$device-<id>/"
+	detach func()
+
+	rxbuff      atomic.Int64  // device rx buffer from info/mcu; 0 = unknown
+	pingPending atomic.Bool   // a downlink/ping awaits its PUBACK
+	pingID      atomic.Uint32 // packet id of that ping
+	closed      atomic.Bool
+}
+
+// Transport implements hub.Conn.
+func (c *conn) Transport() string { return Source }
+
+// Deliver implements hub.Conn: a write or metadata value addressed to the
+// device goes out on its downlink topic. It never blocks: mochi queues the
+// packet for the client's writer and drops it (counted) when the queue is full.
+func (c *conn) Deliver(d hub.Delivery) {
+	if c.closed.Load() || c.cl.Closed() {
+		return // replaced or closing; the new connection gets its own copy
+	}
+	switch d.Kind {
+	case hub.DeliverWrite:
+		name := d.Name
+		if name == "" {
+			name = c.b.datastreamName(c.dev, d.Pin)
+		}
+		if name == "" {
+			return
+		}
+		_ = c.publish("downlink/ds/"+name, []byte(d.Value), 1)
+	case hub.DeliverMeta:
+		_ = c.publish("downlink/meta/"+d.Name, []byte(d.Value), 1)
+	default:
+		// Blynk's MQTT API has no downlink for widget properties.
+	}
+}
+
+// Close implements hub.Conn: the device is disconnected (deleted, token
+// revoked). It does not wait for the disconnect to be written.
+func (c *conn) Close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	go func() { _ = c.b.server.DisconnectClient(c.cl, packets.ErrAdministrativeAction) }()
+}
+
+// publish sends topic (a downlink/… topic) to the device if it subscribed
+// to it, at most at qos (and at most the subscription's QoS).
+func (c *conn) publish(topic string, payload []byte, qos byte) error {
+	return c.send(c.prefix+"s/"+topic, len(topic), payload, qos)
+}
+
+// publishForced sends topic to the device whether or not it subscribed.
+func (c *conn) publishForced(topic string, payload []byte, qos byte) error {
+	return c.send(c.prefix+"f/"+topic, len(topic), payload, qos)
+}
+
+func (c *conn) send(full string, topicLen int, payload []byte, qos byte) error {
+	// An MQTT publish costs 2 bytes of topic length, a packet id at QoS>0
+	// and up to 5 bytes of fixed header besides topic and payload; never
+	// send more than the device said it can buffer.
+	if rx := c.rxbuff.Load(); rx > 0 && int64(topicLen+len(payload)+9) > rx {
+		c.b.stats.downlinksDropped.Add(1)
+		c.b.log.Warn("downlink larger than the device's rx buffer dropped", "device", c.dev.ID, "topic", full[len(c.prefix)+2:], "rxbuff", rx)
+		return nil
+	}
+	c.b.stats.downlinks.Add(1)
+	return c.b.server.Publish(full, payload, false, qos)
+}

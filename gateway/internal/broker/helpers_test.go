@@ -1,0 +1,170 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+)
+
+// memStore is an in-memory hub.Store for the broker's own tests; the
+// cross-transport tests use the real SQLite store.
+type memStore struct {
+	mu      sync.Mutex
+	records []hub.Record
+	nextID  int64
+}
+
+func (s *memStore) Load(context.Context) (hub.Snapshot, error) { return hub.Snapshot{}, nil }
+func (s *memStore) Append(r hub.Record) {
+	s.mu.Lock()
+	s.records = append(s.records, r)
+	s.mu.Unlock()
+}
+func (s *memStore) SaveTemplate(context.Context, datastream.Template) error { return nil }
+func (s *memStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	d.ID = s.nextID
+	return d, nil
+}
+func (s *memStore) DeleteDevice(context.Context, int64) error { return nil }
+func (s *memStore) Flush(context.Context) error              { return nil }
+
+func (s *memStore) find(kind hub.Kind) []hub.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []hub.Record
+	for _, r := range s.records {
+		if r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func f64(v float64) *float64 { return &v }
+
+// testTemplate has one datastream of every type, names with spaces, an
+// event and metadata fields.
+func testTemplate() datastream.Template {
+	return datastream.Template{
+		ID:   "TMPLbroker01",
+		Name: "Thermostat",
+		Datastreams: []datastream.Datastream{
+			{Pin: 0, Name: "Temperature", Type: datastream.Double, Min: f64(-40), Max: f64(85)},
+			{Pin: 1, Name: "Set Temperature", Type: datastream.Integer, Min: f64(5), Max: f64(30), Sync: true, Default: "20"},
+			{Pin: 2, Name: "Location", Type: datastream.Location},
+			{Pin: 3, Name: "Status", Type: datastream.String},
+			{Pin: 4, Name: "Power", Type: datastream.Boolean, Sync: true},
+			{Pin: 5, Name: "Mode", Type: datastream.Enum, Enum: []datastream.EnumItem{{Value: 0, Label: "off"}, {Value: 1, Label: "heat"}}, EnumFallback: 0},
+		},
+		Events:     []datastream.Event{{Code: "overheat", Name: "Overheat"}},
+		MetaFields: []datastream.MetaField{{ID: 1, Name: "Serial Number"}, {ID: 2, Name: "Time Zone"}},
+	}
+}
+
+const (
+	tokenA = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	tokenB = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+)
+
+type env struct {
+	hub    *hub.Hub
+	store  *memStore
+	broker *Broker
+	devA   hub.Device
+	devB   hub.Device
+	tcp    string // host:port
+	ws     string // ws://host:port/mqtt
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("OUTPOST_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newEnv(t testing.TB, mod func(*Options)) *env {
+	t.Helper()
+	ctx := context.Background()
+	st := &memStore{}
+	h := hub.New(hub.Options{Store: st, Logger: testLogger(t)})
+	if err := h.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	devA, err := h.AddDeviceWithToken(ctx, "TMPLbroker01", "Living room", tokenA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devB, err := h.AddDeviceWithToken(ctx, "TMPLbroker01", "Kitchen", tokenB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Hub: h, Logger: testLogger(t)}
+	if mod != nil {
+		mod(&opts)
+	}
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := listen(t)
+	ws := listen(t)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(ctx, Listeners{TCP: tcp, WS: ws}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Serve did not return after cancel")
+		}
+	})
+	return &env{hub: h, store: st, broker: b, devA: devA, devB: devB,
+		tcp: tcp.Addr().String(), ws: "ws://" + ws.Addr().String() + "/mqtt"}
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func value(h *hub.Hub, dev int64, pin int) string {
+	v, _ := h.Value(dev, pin)
+	return v.Value
+}
+
+var errTimeout = errors.New("timeout")
