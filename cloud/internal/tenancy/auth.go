@@ -1,0 +1,263 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Login is a person's credentials plus request metadata for the session.
+type Login struct {
+	Email      string
+	Password   string
+	RemoteAddr string
+	UserAgent  string
+}
+
+// SessionResult is a new session; the caller hands Token to the client.
+type SessionResult struct {
+	Session Session
+	Token   string
+	User    User
+}
+
+// Login checks credentials and opens a session. Wrong email, wrong
+// password, a Pending user without password and a Suspended user all give
+// the same Unauthenticated error. The first login makes a user Active.
+func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
+	bad := Errorf(Unauthenticated, "wrong email or password")
+	u, err := s.store.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(in.Email)))
+	if errIs(err, NotFound) {
+		return SessionResult{}, bad
+	}
+	if err != nil {
+		return SessionResult{}, internal("get user", err)
+	}
+	if u.PasswordHash == "" || u.Status == StatusSuspended || s.hasher.Verify(u.PasswordHash, in.Password) != nil {
+		return SessionResult{}, bad
+	}
+	tok, err := s.newSecret("ses_", 43)
+	if err != nil {
+		return SessionResult{}, err
+	}
+	now := s.now().UTC()
+	res := SessionResult{Token: tok}
+	err = s.atomic(ctx, "login", false, func(tx Tx) error {
+		u, err := tx.GetUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if u.Status == StatusPending || u.Status == StatusActive {
+			u.Status = StatusActive
+		}
+		u.LastLoginAt, u.UpdatedAt = now, now
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		res.User = u
+		res.Session = Session{TokenHash: HashToken(tok), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+			RemoteAddr: in.RemoteAddr, UserAgent: in.UserAgent}
+		return tx.CreateSession(ctx, &res.Session)
+	})
+	return res, err
+}
+
+// Logout revokes the session holding token; an unknown token is a no-op.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	ses, err := s.store.GetSessionByHash(ctx, HashToken(token))
+	if errIs(err, NotFound) {
+		return nil
+	}
+	if err != nil {
+		return internal("get session", err)
+	}
+	return internal("revoke session", s.store.RevokeSession(ctx, ses.ID, s.now().UTC()))
+}
+
+// SessionActor resolves a session token to its user. Expired, revoked or
+// unknown tokens and suspended users are Unauthenticated.
+func (s *Service) SessionActor(ctx context.Context, token string) (Actor, User, error) {
+	bad := Errorf(Unauthenticated, "session expired or invalid")
+	ses, err := s.store.GetSessionByHash(ctx, HashToken(token))
+	if errIs(err, NotFound) {
+		return Actor{}, User{}, bad
+	}
+	if err != nil {
+		return Actor{}, User{}, internal("get session", err)
+	}
+	now := s.now()
+	if !ses.RevokedAt.IsZero() || !now.Before(ses.ExpiresAt) {
+		return Actor{}, User{}, bad
+	}
+	u, err := s.store.GetUser(ctx, ses.UserID)
+	if errIs(err, NotFound) || (err == nil && u.Status == StatusSuspended) {
+		return Actor{}, User{}, bad
+	}
+	if err != nil {
+		return Actor{}, User{}, internal("get user", err)
+	}
+	return Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID}, s.WithStatus(u), nil
+}
+
+// NewOAuthClient describes an OAuth2 client to create in OrgID.
+type NewOAuthClient struct {
+	OrgID        OrgID
+	Name         string
+	RedirectURLs []string
+}
+
+// TokenPair is what the OAuth2 token endpoint returns.
+type TokenPair struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    time.Duration
+	OrgID        OrgID
+}
+
+// CreateOAuthClient creates a client acting for OrgID and below
+// (OAUTH_CLIENTS_CREATE). The secret is returned once; only its hash is kept.
+func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, in NewOAuthClient) (OAuthClient, string, error) {
+	if in.OrgID == 0 {
+		in.OrgID = a.OrgID
+	}
+	if err := s.decide(a, OAuthClientsCreate, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+		return OAuthClient{}, "", err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if n := utf8.RuneCountInString(in.Name); n == 0 || n > 64 {
+		return OAuthClient{}, "", invalid("client name must be 1 to 64 characters")
+	}
+	if len(in.RedirectURLs) > 11 {
+		return OAuthClient{}, "", invalid("at most 11 redirect URLs")
+	}
+	id, err := s.newSecret("oc_", 24)
+	if err != nil {
+		return OAuthClient{}, "", err
+	}
+	secret, err := s.newSecret("", 48)
+	if err != nil {
+		return OAuthClient{}, "", err
+	}
+	c := OAuthClient{ID: id, OrgID: in.OrgID, Name: in.Name, SecretHash: HashToken(secret), RedirectURLs: in.RedirectURLs,
+		CreatedBy: a.UserID, CreatedAt: s.now().UTC()}
+	err = s.atomic(ctx, "create oauth client", false, func(tx Tx) error {
+		if err := tx.CreateOAuthClient(ctx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, c.OrgID, "oauth_client.create", "oauth_client", c.ID, nil, c)
+	})
+	if err != nil {
+		return OAuthClient{}, "", err
+	}
+	return c, secret, nil
+}
+
+// OAuthClients lists the clients of an org (OAUTH_CLIENTS_VIEW).
+func (s *Service) OAuthClients(ctx context.Context, a Actor, org OrgID) ([]OAuthClient, error) {
+	if org == 0 {
+		org = a.OrgID
+	}
+	if err := s.decide(a, OAuthClientsView, Resource{OrgID: org}, "organization"); err != nil {
+		return nil, err
+	}
+	cs, err := s.store.ListOAuthClients(ctx, org)
+	if err != nil {
+		return nil, internal("list oauth clients", err)
+	}
+	return cs, nil
+}
+
+// DeleteOAuthClient deletes a client and its tokens (OAUTH_CLIENTS_DELETE).
+func (s *Service) DeleteOAuthClient(ctx context.Context, a Actor, id string) error {
+	return s.atomic(ctx, "delete oauth client", false, func(tx Tx) error {
+		c, err := tx.GetOAuthClient(ctx, id)
+		if errIs(err, NotFound) {
+			return notFound("client")
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.decide(a, OAuthClientsDelete, Resource{OrgID: c.OrgID}, "client"); err != nil {
+			return err
+		}
+		if err := tx.DeleteOAuthClient(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, c.OrgID, "oauth_client.delete", "oauth_client", id, c, nil)
+	})
+}
+
+// IssueClientToken is the client_credentials grant. Bad credentials are
+// Unauthenticated.
+func (s *Service) IssueClientToken(ctx context.Context, clientID, secret string) (TokenPair, error) {
+	c, err := s.store.GetOAuthClient(ctx, clientID)
+	h := HashToken(secret)
+	if errIs(err, NotFound) || (err == nil && subtle.ConstantTimeCompare(h[:], c.SecretHash[:]) != 1) {
+		return TokenPair{}, Errorf(Unauthenticated, "invalid client credentials")
+	}
+	if err != nil {
+		return TokenPair{}, internal("get client", err)
+	}
+	return s.issuePair(ctx, c)
+}
+
+func (s *Service) issuePair(ctx context.Context, c OAuthClient) (TokenPair, error) {
+	at, err := s.newSecret("at_", 43)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	rt, err := s.newSecret("rt_", 43)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	now := s.now().UTC()
+	err = s.atomic(ctx, "issue token", false, func(tx Tx) error {
+		if err := tx.CreateAccessToken(ctx, AccessToken{TokenHash: HashToken(at), ClientID: c.ID, OrgID: c.OrgID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}); err != nil {
+			return err
+		}
+		return tx.CreateRefreshToken(ctx, RefreshToken{TokenHash: HashToken(rt), ClientID: c.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL)})
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: at, RefreshToken: rt, ExpiresIn: s.cfg.AccessTokenTTL, OrgID: c.OrgID}, nil
+}
+
+// RefreshClientToken is the refresh_token grant: the refresh token is
+// single use.
+func (s *Service) RefreshClientToken(ctx context.Context, refresh string) (TokenPair, error) {
+	var c OAuthClient
+	err := s.atomic(ctx, "refresh token", false, func(tx Tx) error {
+		rt, err := tx.UseRefreshToken(ctx, HashToken(refresh), s.now().UTC())
+		if err != nil {
+			return err
+		}
+		c, err = tx.GetOAuthClient(ctx, rt.ClientID)
+		return err
+	})
+	if errIs(err, NotFound) {
+		return TokenPair{}, Errorf(Unauthenticated, "invalid or expired refresh token")
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return s.issuePair(ctx, c)
+}
+
+// TokenActor resolves an OAuth access token to its client actor.
+func (s *Service) TokenActor(ctx context.Context, access string) (Actor, error) {
+	bad := Errorf(Unauthenticated, "invalid or expired access token")
+	t, err := s.store.GetAccessTokenByHash(ctx, HashToken(access))
+	if errIs(err, NotFound) {
+		return Actor{}, bad
+	}
+	if err != nil {
+		return Actor{}, internal("get token", err)
+	}
+	if !t.RevokedAt.IsZero() || !s.now().Before(t.ExpiresAt) || !s.tree.Load().Has(t.OrgID) {
+		return Actor{}, bad
+	}
+	return Actor{ClientID: t.ClientID, OrgID: t.OrgID}, nil
+}

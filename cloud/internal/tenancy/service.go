@@ -1,0 +1,255 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PasswordHasher hashes and checks passwords (bcrypt or argon2id, chosen by
+// the caller). Hash output is stored as is.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	// Verify returns nil when password matches hash, any error otherwise.
+	Verify(hash, password string) error
+}
+
+// Notification is sent to a person when something happens to them or
+// their devices (device transfer notifies both parties, §4).
+type Notification struct {
+	UserID   UserID
+	Kind     string // "device.transferred.in", "device.transferred.out", "user.transferred"
+	DeviceID DeviceID
+	Message  string
+}
+
+// Notifier delivers notifications (mail, in-app events). Failures are the
+// notifier's to log; they never undo the change.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification)
+}
+
+// Config holds the tunables; zero fields take the documented default.
+type Config struct {
+	MaxDepth        int           // org tree depth, root = 1 (default 4)
+	InvitesPerDay   int           // per inviting org (default 25)
+	InviteTTL       time.Duration // default 30 days
+	ResetTTL        time.Duration // password reset token (default 1 hour)
+	SessionTTL      time.Duration // default 30 days
+	AccessTokenTTL  time.Duration // OAuth access token (default 86400 s)
+	RefreshTokenTTL time.Duration // default 86400 s
+	InactiveAfter   time.Duration // idle time after which a user shows Inactive (default 30 days)
+	MinPassword     int           // default 8
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 4
+	}
+	if c.InvitesPerDay <= 0 {
+		c.InvitesPerDay = 25
+	}
+	if c.MinPassword <= 0 {
+		c.MinPassword = 8
+	}
+	day := 24 * time.Hour
+	def(&c.InviteTTL, 30*day)
+	def(&c.ResetTTL, time.Hour)
+	def(&c.SessionTTL, 30*day)
+	def(&c.AccessTokenTTL, day)
+	def(&c.RefreshTokenTTL, day)
+	def(&c.InactiveAfter, 30*day)
+	return c
+}
+
+// Deps are the Service's collaborators. Store and Hasher are required.
+type Deps struct {
+	Store    Store
+	Hasher   PasswordHasher
+	Notifier Notifier         // nil: notifications dropped
+	Now      func() time.Time // nil: time.Now
+	Rand     io.Reader        // nil: crypto/rand
+	Logger   *slog.Logger     // nil: discard
+}
+
+// Service performs every tenancy operation for an Actor, checking
+// authorization with Decide over an in-memory Tree and recording each
+// change in the audit log in the same transaction as the change.
+type Service struct {
+	store  Store
+	hasher PasswordHasher
+	notify Notifier
+	now    func() time.Time
+	rand   io.Reader
+	log    *slog.Logger
+	cfg    Config
+
+	tree   atomic.Pointer[Tree]
+	treeMu sync.Mutex // serializes rebuilds so the newest committed state wins
+}
+
+// New builds a Service and loads the tree snapshot from the store.
+func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
+	if d.Store == nil || d.Hasher == nil {
+		return nil, errors.New("tenancy: Store and Hasher are required")
+	}
+	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "tenancy")
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Tree returns the current snapshot.
+func (s *Service) Tree() *Tree { return s.tree.Load() }
+
+// Reload rebuilds the tree snapshot from the store. Writes through the
+// Service call it themselves; call it after changing the store directly.
+func (s *Service) Reload(ctx context.Context) error {
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
+	orgs, err := s.store.AllOrgs(ctx)
+	if err != nil {
+		return internal("load orgs", err)
+	}
+	perms, err := s.store.AllRolePerms(ctx)
+	if err != nil {
+		return internal("load permissions", err)
+	}
+	s.tree.Store(NewTree(orgs, perms))
+	return nil
+}
+
+// Decide checks an action against the current snapshot (see Decide).
+func (s *Service) Decide(a Actor, p Permission, r Resource) error {
+	return Decide(s.tree.Load(), a, p, r)
+}
+
+// atomic runs fn in a store transaction, maps uncoded errors to Internal,
+// and reloads the tree afterwards when fn changed orgs or permissions.
+func (s *Service) atomic(ctx context.Context, op string, treeChanged bool, fn func(tx Tx) error) error {
+	err := s.store.Atomic(ctx, fn)
+	if treeChanged && err == nil {
+		err = s.Reload(ctx)
+	}
+	if err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// audit appends an entry for a change made by a in org.
+func (s *Service) audit(ctx context.Context, tx Tx, a Actor, org OrgID, action, objType string, objID any, before, after any) error {
+	e := AuditEntry{
+		At: s.now().UTC(), OrgID: org, UserID: a.UserID, ClientID: a.ClientID,
+		Action: action, ObjectType: objType, ObjectID: fmt.Sprint(objID),
+		Before: auditJSON(before), After: auditJSON(after),
+	}
+	return tx.AppendAudit(ctx, &e)
+}
+
+func auditJSON(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	switch x := v.(type) {
+	case User:
+		x.PasswordHash = "" // never copy secrets into the log
+		v = x
+	case Device:
+		x.Token = ""
+		x.TokenHash = [32]byte{}
+		v = x
+	case OAuthClient:
+		x.SecretHash = [32]byte{}
+		v = x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(strconv.Quote(err.Error()))
+	}
+	return b
+}
+
+func (s *Service) notifyUser(ctx context.Context, n Notification) {
+	if s.notify != nil && n.UserID != 0 {
+		s.notify.Notify(ctx, n)
+	}
+}
+
+// HashToken is how every bearer secret (session, access, refresh, invite,
+// reset, device, claim code) is stored and looked up.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newSecret returns a random token of n base32 characters with a prefix.
+func (s *Service) newSecret(prefix string, n int) (string, error) {
+	b := make([]byte, (n*5+7)/8)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", internal("random", err)
+	}
+	return prefix + strings.ToLower(tokenEncoding.EncodeToString(b))[:n], nil
+}
+
+// newDeviceToken returns a 32-character AuthToken like Blynk's.
+func (s *Service) newDeviceToken() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+	b := make([]byte, TokenLen)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", internal("random", err)
+	}
+	for i := range b {
+		b[i] = alphabet[b[i]&63]
+	}
+	return string(b), nil
+}
+
+// scopeCheck returns NotFound unless org lies in the actor's reach.
+func (s *Service) scopeCheck(a Actor, org OrgID, what string) error {
+	if !s.tree.Load().InScope(a, org) {
+		return notFound(what)
+	}
+	return nil
+}
+
+// decide is Decide with a domain-specific not-found message.
+func (s *Service) decide(a Actor, p Permission, r Resource, what string) error {
+	err := Decide(s.tree.Load(), a, p, r)
+	if CodeOf(err) == NotFound {
+		return notFound(what)
+	}
+	return err
+}
+
+// errIs reports whether err carries code.
+func errIs(err error, code Code) bool { return CodeOf(err) == code }

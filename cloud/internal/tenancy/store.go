@@ -1,0 +1,221 @@
+package tenancy
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists tenancy; it is the source of truth (the Service's
+// in-memory tree is a cache of it). Every method of Tx is atomic on its own;
+// Atomic runs several in one transaction.
+//
+// Contract common to all methods (checked by tenancytest):
+//   - a missing row is an *Error with Code NotFound;
+//   - a unique violation (user email, org name among siblings, static-token
+//     QR, OAuth client id, tag name in an org) is Code Conflict;
+//   - Create* methods assign the integer ID into the struct they are given;
+//   - times round-trip with at least millisecond precision, in UTC.
+type Store interface {
+	Tx
+	// Atomic runs fn in one transaction: all of its writes commit or none
+	// do. fn must use the Tx it is given, not the Store.
+	Atomic(ctx context.Context, fn func(tx Tx) error) error
+	Close() error
+}
+
+// Tx is what one transaction (or the store itself) can do.
+type Tx interface {
+	// Organizations. CreateOrg maintains the closure (ancestor, descendant,
+	// depth) from ParentID and stores the Depth and RootID it is given.
+	CreateOrg(ctx context.Context, o *Org) error
+	UpdateOrg(ctx context.Context, o Org) error // not ParentID/Depth/RootID: see MoveOrg
+	DeleteOrg(ctx context.Context, id OrgID) error
+	GetOrg(ctx context.Context, id OrgID) (Org, error)
+	AllOrgs(ctx context.Context) ([]Org, error) // every org, for the in-memory tree
+	ListOrgs(ctx context.Context, f OrgFilter) (List[Org], error)
+	// Descendants returns id and every org below it (from the closure).
+	Descendants(ctx context.Context, id OrgID) ([]OrgID, error)
+	// MoveOrg re-parents id with its whole subtree in one step: closure
+	// rows, parent link, depth and root of every moved org.
+	MoveOrg(ctx context.Context, id, newParent OrgID) error
+	// OrgUsage counts what blocks a deletion.
+	OrgUsage(ctx context.Context, id OrgID) (OrgUsage, error)
+
+	// Users. Email is unique across the store (Conflict).
+	CreateUser(ctx context.Context, u *User) error
+	UpdateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, id UserID) error
+	GetUser(ctx context.Context, id UserID) (User, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context, f UserFilter) (List[User], error)
+
+	// Roles (per tree) and their permissions (per org).
+	CreateRole(ctx context.Context, r Role) error
+	UpdateRole(ctx context.Context, r Role) error
+	DeleteRole(ctx context.Context, root OrgID, id RoleID) error // also drops its RolePerms
+	ListRoles(ctx context.Context, root OrgID) ([]Role, error)   // ordered by ID
+	SetRolePerms(ctx context.Context, rp RolePerms) error        // upsert
+	ListRolePerms(ctx context.Context, org OrgID) ([]RolePerms, error)
+	AllRolePerms(ctx context.Context) ([]RolePerms, error)
+	// ReassignRole moves every user of the tree holding role from to role to.
+	ReassignRole(ctx context.Context, root OrgID, from, to RoleID) (int, error)
+
+	// Templates, and where they are enabled.
+	CreateTemplate(ctx context.Context, t Template) error
+	UpdateTemplate(ctx context.Context, t Template) error
+	DeleteTemplate(ctx context.Context, id TemplateID) error
+	GetTemplate(ctx context.Context, id TemplateID) (Template, error)
+	ListTemplates(ctx context.Context, f TemplateFilter) (List[Template], error)
+	SetTemplateEnabled(ctx context.Context, org OrgID, id TemplateID, enabled bool) error
+	TemplateEnabled(ctx context.Context, org OrgID, id TemplateID) (bool, error)
+
+	// Devices. TokenHash is unique (Conflict).
+	CreateDevice(ctx context.Context, d *Device) error
+	UpdateDevice(ctx context.Context, d Device) error
+	DeleteDevice(ctx context.Context, id DeviceID) error
+	GetDevice(ctx context.Context, id DeviceID) (Device, error)
+	GetDeviceByTokenHash(ctx context.Context, h [32]byte) (Device, error)
+	// ListDevices is one indexed query with keyset pagination on ID.
+	ListDevices(ctx context.Context, f DeviceFilter) (List[Device], error)
+	// MoveOwnedDevices moves every device owned by owner into org.
+	MoveOwnedDevices(ctx context.Context, owner UserID, org OrgID) (int, error)
+	// ClearOwner removes owner from every device it owns.
+	ClearOwner(ctx context.Context, owner UserID) (int, error)
+
+	// Static tokens. QR is unique (Conflict).
+	CreateStaticToken(ctx context.Context, st *StaticToken) error
+	UpdateStaticToken(ctx context.Context, st StaticToken) error
+	DeleteStaticToken(ctx context.Context, id StaticTokenID) error
+	GetStaticToken(ctx context.Context, id StaticTokenID) (StaticToken, error)
+	GetStaticTokenByQR(ctx context.Context, qr string) (StaticToken, error)
+	ListStaticTokens(ctx context.Context, f StaticTokenFilter) (List[StaticToken], error)
+
+	// Locations (Users round-trips the assignment).
+	CreateLocation(ctx context.Context, l *Location) error
+	UpdateLocation(ctx context.Context, l Location) error
+	DeleteLocation(ctx context.Context, id LocationID) error
+	GetLocation(ctx context.Context, id LocationID) (Location, error)
+	ListLocations(ctx context.Context, f LocationFilter) (List[Location], error)
+
+	// Tags. Name is unique per org (Conflict).
+	CreateTag(ctx context.Context, t *Tag) error
+	DeleteTag(ctx context.Context, id TagID) error
+	GetTag(ctx context.Context, id TagID) (Tag, error)
+	ListTags(ctx context.Context, org OrgID) ([]Tag, error)
+	SetDeviceTags(ctx context.Context, d DeviceID, tags []TagID) error
+	DeviceTags(ctx context.Context, d DeviceID) ([]Tag, error)
+
+	// Invitations and password resets (token hashes only).
+	CreateInvitation(ctx context.Context, inv *Invitation) error
+	GetInvitationByHash(ctx context.Context, h [32]byte) (Invitation, error)
+	MarkInvitationUsed(ctx context.Context, id InvitationID, at time.Time) error
+	// CountInvitations counts invitations sent by org's members since.
+	CountInvitations(ctx context.Context, byOrg OrgID, since time.Time) (int, error)
+	CreatePasswordReset(ctx context.Context, r PasswordReset) error
+	// UsePasswordReset marks an unused, unexpired reset used and returns
+	// it; otherwise NotFound. Single use holds under concurrency.
+	UsePasswordReset(ctx context.Context, h [32]byte, now time.Time) (PasswordReset, error)
+
+	// Sessions.
+	CreateSession(ctx context.Context, s *Session) error
+	GetSessionByHash(ctx context.Context, h [32]byte) (Session, error)
+	RevokeSession(ctx context.Context, id SessionID, at time.Time) error
+	// RevokeUserSessions revokes every live session of the user.
+	RevokeUserSessions(ctx context.Context, u UserID, at time.Time) (int, error)
+
+	// OAuth clients and their tokens. Client ID is unique (Conflict).
+	CreateOAuthClient(ctx context.Context, c OAuthClient) error
+	GetOAuthClient(ctx context.Context, id string) (OAuthClient, error)
+	ListOAuthClients(ctx context.Context, org OrgID) ([]OAuthClient, error)
+	DeleteOAuthClient(ctx context.Context, id string) error // also its tokens
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	GetAccessTokenByHash(ctx context.Context, h [32]byte) (AccessToken, error)
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// UseRefreshToken marks an unused, unexpired token used and returns it;
+	// otherwise NotFound. A second use (even concurrent) fails.
+	UseRefreshToken(ctx context.Context, h [32]byte, now time.Time) (RefreshToken, error)
+	RevokeClientTokens(ctx context.Context, client string, at time.Time) error
+
+	// Gateways. ClaimCodeHash is unique (Conflict).
+	CreateGateway(ctx context.Context, g *Gateway) error
+	UpdateGateway(ctx context.Context, g Gateway) error
+	DeleteGateway(ctx context.Context, id GatewayID) error
+	GetGateway(ctx context.Context, id GatewayID) (Gateway, error)
+	GetGatewayByClaimHash(ctx context.Context, h [32]byte) (Gateway, error)
+	ListGateways(ctx context.Context, f GatewayFilter) (List[Gateway], error)
+
+	// Audit log, append only.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) (List[AuditEntry], error) // newest first
+}
+
+// Scope selects an org alone or with every org below it. A store turns it
+// into one join on the closure table.
+type Scope struct {
+	OrgID   OrgID
+	Subtree bool
+}
+
+// OrgFilter selects orgs. Parent != 0 lists its direct children; otherwise
+// Scope applies. Query matches names case-insensitively (substring).
+type OrgFilter struct {
+	Scope  Scope
+	Parent OrgID
+	Query  string
+	Page   Page
+}
+
+// OrgUsage counts what an org holds directly.
+type OrgUsage struct {
+	Children, Devices, Users int
+}
+
+// UserFilter selects users in Scope, optionally by role and name/email query.
+type UserFilter struct {
+	Scope  Scope
+	RoleID RoleID // 0: any
+	Query  string
+	Page   Page
+}
+
+// TemplateFilter lists templates of a tree, or those enabled in an org.
+type TemplateFilter struct {
+	RootID    OrgID
+	EnabledIn OrgID // 0: every template of RootID
+	Page      Page
+}
+
+// DeviceFilter selects devices in Scope. OwnerID != 0 keeps only that
+// owner's devices ("own devices" visibility). Query matches names.
+type DeviceFilter struct {
+	Scope      Scope
+	OwnerID    UserID
+	TemplateID TemplateID
+	Query      string
+	Page       Page
+}
+
+// StaticTokenFilter lists static tokens created in an org.
+type StaticTokenFilter struct {
+	OrgID OrgID
+	Page  Page
+}
+
+// LocationFilter selects locations in Scope; OwnerID != 0 keeps one owner's.
+type LocationFilter struct {
+	Scope   Scope
+	OwnerID UserID
+	Page    Page
+}
+
+// GatewayFilter selects gateways in Scope.
+type GatewayFilter struct {
+	Scope Scope
+	Page  Page
+}
+
+// AuditFilter selects audit entries of orgs in Scope.
+type AuditFilter struct {
+	Scope Scope
+	Page  Page
+}
