@@ -228,7 +228,10 @@ func newRig(t *testing.T, mod func(*Options)) *rig {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 func (r *rig) waitState(t *testing.T, s bridge.State) {
 	t.Helper()
