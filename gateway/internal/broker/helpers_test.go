@@ -37,7 +37,7 @@ func (s *memStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, er
 	return d, nil
 }
 func (s *memStore) DeleteDevice(context.Context, int64) error { return nil }
-func (s *memStore) Flush(context.Context) error              { return nil }
+func (s *memStore) Flush(context.Context) error               { return nil }
 
 func (s *memStore) find(kind hub.Kind) []hub.Record {
 	s.mu.Lock()

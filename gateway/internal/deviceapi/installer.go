@@ -1,0 +1,156 @@
+package deviceapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+)
+
+// InstallerHub is what the installer API needs of the routing core
+// (satisfied by *hub.Hub).
+type InstallerHub interface {
+	Devices() []hub.Device
+	Templates() []datastream.Template
+	Online(deviceID int64) bool
+	AddDevice(ctx context.Context, templateID, name string) (hub.Device, string, error)
+}
+
+// InstallerOptions configure the installer API.
+type InstallerOptions struct {
+	Hub    InstallerHub
+	Logger *slog.Logger
+	// Stats returns the gateway's counters, served as JSON by /installer/api/stats.
+	Stats func() any
+	// Token, if set, is required as `Authorization: Bearer <token>`.
+	Token string
+}
+
+type installer struct {
+	hub   InstallerHub
+	log   *slog.Logger
+	stats func() any
+	token string
+}
+
+// NewInstaller returns the handler of /installer/api/…: devices (list, add
+// — the new token is shown once), templates and stats.
+func NewInstaller(opts InstallerOptions) http.Handler {
+	in := &installer{hub: opts.Hub, log: opts.Logger, stats: opts.Stats, token: opts.Token}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	in.log = in.log.With("component", "installer")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /installer/api/devices", in.listDevices)
+	mux.HandleFunc("POST /installer/api/devices", in.addDevice)
+	mux.HandleFunc("GET /installer/api/templates", in.templates)
+	mux.HandleFunc("GET /installer/api/stats", in.statsHandler)
+	return in.auth(mux)
+}
+
+func (in *installer) auth(next http.Handler) http.Handler {
+	if in.token == "" {
+		return next
+	}
+	want := []byte("Bearer " + in.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="outpost-installer"`)
+			writeError(w, http.StatusUnauthorized, "Unauthorized.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// DeviceInfo is one device in the installer's list.
+type DeviceInfo struct {
+	ID       int64  `json:"id"`
+	UID      string `json:"uid"`
+	Name     string `json:"name"`
+	Template string `json:"template"`
+	Online   bool   `json:"online"`
+}
+
+// NewDevice is the answer to adding a device; Token is shown only here.
+type NewDevice struct {
+	ID       int64  `json:"id"`
+	UID      string `json:"uid"`
+	Name     string `json:"name"`
+	Template string `json:"template"`
+	Token    string `json:"token"`
+}
+
+func (in *installer) listDevices(w http.ResponseWriter, r *http.Request) {
+	out := []DeviceInfo{}
+	for _, d := range in.hub.Devices() {
+		out = append(out, DeviceInfo{ID: d.ID, UID: d.UID, Name: d.Name, Template: d.TemplateID, Online: in.hub.Online(d.ID)})
+	}
+	in.writeJSON(w, http.StatusOK, out)
+}
+
+func (in *installer) addDevice(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Template string `json:"template"`
+		Name     string `json:"name"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "Body must be a JSON object {\"template\", \"name\"}.")
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Template == "" || req.Name == "" {
+		writeError(w, http.StatusBadRequest, "Template and name are required.")
+		return
+	}
+	dev, token, err := in.hub.AddDevice(r.Context(), req.Template, req.Name)
+	switch {
+	case errors.Is(err, hub.ErrNoTemplate):
+		writeError(w, http.StatusBadRequest, "Template doesn't exist.")
+		return
+	case err != nil:
+		in.log.Error("add device", "error", err)
+		writeError(w, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	in.log.Info("device added", "device", dev.ID, "uid", dev.UID, "template", dev.TemplateID)
+	in.writeJSON(w, http.StatusCreated, NewDevice{ID: dev.ID, UID: dev.UID, Name: dev.Name, Template: dev.TemplateID, Token: token})
+}
+
+func (in *installer) templates(w http.ResponseWriter, r *http.Request) {
+	ts := in.hub.Templates()
+	if ts == nil {
+		ts = []datastream.Template{}
+	}
+	in.writeJSON(w, http.StatusOK, ts)
+}
+
+func (in *installer) statsHandler(w http.ResponseWriter, r *http.Request) {
+	var v any = struct{}{}
+	if in.stats != nil {
+		v = in.stats()
+	}
+	in.writeJSON(w, http.StatusOK, v)
+}
+
+func (in *installer) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		in.log.Error("encode answer", "error", err)
+		writeError(w, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
