@@ -258,6 +258,7 @@ func (s *Server) store(token string, pin int, values [][]byte) {
 		s.values[token] = map[int][][]byte{}
 	}
 	s.values[token][pin] = cp
+	s.notifyLocked()
 	s.mu.Unlock()
 }
 
@@ -356,7 +357,7 @@ func (s *Server) Value(token string, pin int) ([]string, bool) {
 }
 
 // Wait blocks until cond (called with no lock held) is true after some
-// change to the received frames or connections, or ctx ends.
+// change to the received frames, stored values or connections, or ctx ends.
 func (s *Server) Wait(ctx context.Context, cond func() bool) error {
 	for {
 		s.mu.Lock()
