@@ -1,0 +1,258 @@
+// Package platformapi serves Outpost's Platform API (TENANCY.md §10): the
+// Blynk-compatible organization, device, user, template and static-token
+// endpoints under /api/v1, the OAuth2 client-credentials token endpoint,
+// login for people, and the management endpoints Blynk documents no API for
+// (roles and permissions, org transfer, locations, suspend, force logout,
+// bulk invitations, OAuth clients, audit log).
+//
+// Every route is declared once in a table (routes) that both registers it
+// on the mux and lets a test check the OpenAPI document against it. Errors
+// are {"error":{"message":…}} with the status from one table (statusOf).
+package platformapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/tenancy"
+)
+
+// Mailer delivers mail; mail.Mailbox and mail.SMTP satisfy it.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Options configure the API. Service is required.
+type Options struct {
+	Service *tenancy.Service
+	Mailer  Mailer // nil: mail is logged and dropped
+	Logger  *slog.Logger
+	// RateLimit is the per-organization quota per minute (default 10,000;
+	// negative disables). Unauthenticated endpoints are limited per client
+	// address with the same quota.
+	RateLimit int
+	// MaxBodyBytes bounds request bodies (default 2 MiB, Blynk's limit).
+	MaxBodyBytes int64
+	// PublicURL is the base of links put in mails (invitation, reset).
+	PublicURL string
+	Now       func() time.Time // nil: time.Now
+}
+
+// API is the Platform API handler.
+type API struct {
+	svc     *tenancy.Service
+	mailer  Mailer
+	log     *slog.Logger
+	limit   *limiter
+	maxBody int64
+	baseURL string
+	now     func() time.Time
+	mux     *http.ServeMux
+	routes  []route
+}
+
+// New builds the API and registers every route.
+func New(o Options) (*API, error) {
+	if o.Service == nil {
+		return nil, errors.New("platformapi: Service is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 10000
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 2 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &API{
+		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
+		limit: newLimiter(o.RateLimit, o.Now), maxBody: o.MaxBodyBytes,
+		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(),
+	}
+	a.routes = a.routeTable()
+	paths := map[string]bool{}
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.method+" "+rt.path, a.wrap(rt))
+		paths[rt.path] = true
+	}
+	// A known path with another method answers 405, anything else 404, both
+	// in the API's error shape rather than the mux's plain text.
+	for p := range paths {
+		a.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		})
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return a, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Route describes one registered endpoint.
+type Route struct {
+	Method, Path string
+}
+
+// Routes lists every registered endpoint (method and path pattern).
+func (a *API) Routes() []Route {
+	out := make([]Route, len(a.routes))
+	for i, r := range a.routes {
+		out[i] = Route{Method: r.method, Path: r.path}
+	}
+	return out
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public     access = iota // no credentials (login, token, reset, openapi)
+	anyone                   // a person's session or an OAuth client token
+	peopleOnly               // a person's session only
+)
+
+// route is one row of the route table.
+type route struct {
+	method, path string
+	access       access
+	h            func(c *call) error
+}
+
+// call carries one request through a handler.
+type call struct {
+	api   *API
+	w     http.ResponseWriter
+	r     *http.Request
+	actor tenancy.Actor
+	token string // the bearer token presented, if any
+	ctx   context.Context
+}
+
+// wrap adds authentication, rate limiting, body limits and error rendering.
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{api: a, w: w, r: r, ctx: r.Context()}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		}
+		key := "ip:" + clientIP(r)
+		if rt.access != public {
+			if err := c.authenticate(rt.access); err != nil {
+				c.fail(err)
+				return
+			}
+			key = "org:" + strconv.FormatInt(int64(c.actor.OrgID), 10)
+		}
+		if !a.limit.allow(key) {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, "rate limit exceeded, try again later")
+			return
+		}
+		if err := rt.h(c); err != nil {
+			c.fail(err)
+		}
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate resolves the bearer token to an actor: "ses_" tokens are
+// people's sessions, anything else an OAuth access token.
+func (c *call) authenticate(acc access) error {
+	h := c.r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		if tok, ok = strings.CutPrefix(h, "bearer "); !ok {
+			c.w.Header().Set("WWW-Authenticate", `Bearer realm="outpost"`)
+			return tenancy.Errorf(tenancy.Unauthenticated, "missing bearer token")
+		}
+	}
+	tok = strings.TrimSpace(tok)
+	c.token = tok
+	var err error
+	if strings.HasPrefix(tok, "ses_") {
+		c.actor, _, err = c.api.svc.SessionActor(c.ctx, tok)
+	} else {
+		c.actor, err = c.api.svc.TokenActor(c.ctx, tok)
+	}
+	if err != nil {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="outpost", error="invalid_token"`)
+		return err
+	}
+	if acc == peopleOnly && c.actor.IsClient() {
+		return tenancy.Errorf(tenancy.Forbidden, "this endpoint is for people, not OAuth clients")
+	}
+	return nil
+}
+
+// fail renders err with the status from the one table; internal causes are
+// logged, never shown.
+func (c *call) fail(err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(c.w, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	st := httpStatus(err)
+	if st == http.StatusInternalServerError {
+		c.api.log.ErrorContext(c.ctx, "request failed", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+	}
+	writeError(c.w, st, publicMessage(err))
+}
+
+type errorBody struct {
+	Error struct {
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	var b errorBody
+	b.Error.Message = msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data = []byte(`{"error":{"message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}
+
+// json writes v with status.
+func (c *call) json(status int, v any) error {
+	writeJSON(c.w, status, v)
+	return nil
+}
+
+// noContent answers 204.
+func (c *call) noContent() error {
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,111 @@
+package platformapi
+
+// routeTable is every endpoint; New registers exactly these, and the
+// OpenAPI test checks the document against them.
+func (a *API) routeTable() []route {
+	const v1 = "/api/v1"
+	const o = v1 + "/organization"
+	return []route{
+		// Authentication.
+		{"POST", "/oauth2/token", public, (*call).oauthToken},
+		{"POST", v1 + "/auth/login", public, (*call).login},
+		{"POST", v1 + "/auth/logout", peopleOnly, (*call).logout},
+		{"GET", v1 + "/auth/me", peopleOnly, (*call).me},
+		{"POST", v1 + "/auth/password", peopleOnly, (*call).changePassword},
+		{"POST", v1 + "/auth/password-reset", public, (*call).requestReset},
+		{"POST", v1 + "/auth/password-reset/confirm", public, (*call).confirmReset},
+		{"POST", v1 + "/invitations/accept", public, (*call).acceptInvitation},
+		{"GET", v1 + "/openapi.json", public, a.openapi},
+		{"GET", v1 + "/permissions", anyone, (*call).permissions},
+
+		// Organizations.
+		{"GET", o + "/profile", anyone, (*call).orgProfile},
+		{"GET", o, anyone, (*call).getOrg},
+		{"PUT", o, anyone, (*call).updateOrg},
+		{"DELETE", o, anyone, (*call).deleteOrg},
+		{"GET", o + "/search", anyone, (*call).searchOrgs},
+		{"GET", o + "/sub-organizations", anyone, (*call).subOrgs},
+		{"POST", o + "/create", anyone, (*call).createOrg},
+		{"POST", o + "/transfer", anyone, (*call).transferOrg},
+		{"GET", o + "/audit", anyone, (*call).audit},
+
+		// Devices.
+		{"GET", o + "/devices", anyone, (*call).listDevices},
+		{"GET", o + "/search/devices", anyone, (*call).searchDevices},
+		{"GET", o + "/device", anyone, (*call).getDevice},
+		{"GET", o + "/device/baseInfo", anyone, (*call).getDevice},
+		{"GET", o + "/device/by-owner", anyone, (*call).devicesByOwner},
+		{"POST", o + "/device/create", anyone, (*call).createDevice},
+		{"PUT", o + "/device", anyone, (*call).renameDevice},
+		{"DELETE", o + "/device", anyone, (*call).deleteDevice},
+		{"DELETE", o + "/device/owner", anyone, (*call).removeOwner},
+		{"POST", o + "/device/transfer", anyone, (*call).transferDevice},
+		{"POST", o + "/device/token", anyone, (*call).regenerateToken},
+		{"GET", o + "/device/tags", anyone, (*call).deviceTags},
+		{"PUT", o + "/device/tags", anyone, (*call).setDeviceTags},
+		{"GET", o + "/tags", anyone, (*call).listTags},
+		{"POST", o + "/tags/create", anyone, (*call).createTag},
+		{"DELETE", o + "/tag", anyone, (*call).deleteTag},
+
+		// Users.
+		{"GET", o + "/users", anyone, (*call).listUsers},
+		{"GET", o + "/search/users", anyone, (*call).searchUsers},
+		{"GET", o + "/user", anyone, (*call).getUser},
+		{"PUT", o + "/user", anyone, (*call).updateUser},
+		{"DELETE", o + "/user", anyone, (*call).deleteUser},
+		{"POST", o + "/users/create-in-org", anyone, (*call).createUserInOrg},
+		{"POST", o + "/users/invite", anyone, (*call).inviteUser},
+		{"POST", o + "/users/invite/csv", anyone, (*call).inviteCSV},
+		{"POST", o + "/users/transfer", anyone, (*call).transferUser},
+		{"PUT", o + "/users/role", anyone, (*call).setUserRole},
+		{"POST", o + "/users/suspend", anyone, suspendHandler(true)},
+		{"POST", o + "/users/unsuspend", anyone, suspendHandler(false)},
+		{"POST", o + "/users/logout", anyone, (*call).forceLogout},
+		{"POST", o + "/users/password", anyone, (*call).setUserPassword},
+
+		// Roles and permissions.
+		{"GET", o + "/roles", anyone, (*call).listRoles},
+		{"POST", o + "/roles/create", anyone, (*call).createRole},
+		{"PUT", o + "/role", anyone, (*call).renameRole},
+		{"DELETE", o + "/role", anyone, (*call).deleteRole},
+		{"PUT", o + "/role/permissions", anyone, (*call).setRolePermissions},
+
+		// Templates.
+		{"GET", o + "/templates", anyone, (*call).listTemplates},
+		{"GET", o + "/template", anyone, (*call).getTemplate},
+		{"GET", o + "/template/datastreams", anyone, templatePart(func(t templateJSON) any { return t.Datastreams })},
+		{"GET", o + "/template/events", anyone, templatePart(func(t templateJSON) any { return t.Events })},
+		{"GET", o + "/template/metafields", anyone, templatePart(func(t templateJSON) any { return t.MetaFields })},
+		{"POST", o + "/template/create", anyone, (*call).createTemplate},
+		{"PUT", o + "/template", anyone, (*call).updateTemplate},
+		{"DELETE", o + "/template", anyone, (*call).deleteTemplate},
+		{"PUT", o + "/template/enabled", anyone, (*call).setTemplateEnabled},
+
+		// Static tokens.
+		{"GET", o + "/static-tokens", anyone, (*call).listStaticTokens},
+		{"POST", o + "/static-tokens/create", anyone, (*call).createStaticTokens},
+		{"GET", o + "/static-token/device", anyone, (*call).staticTokenDevice},
+		{"POST", o + "/static-token/claim", peopleOnly, (*call).claimStaticToken},
+		{"POST", o + "/static-token/disclaim", anyone, (*call).disclaimStaticToken},
+		{"DELETE", o + "/static-token", anyone, (*call).deleteStaticToken},
+
+		// Locations.
+		{"GET", o + "/locations", anyone, (*call).listLocations},
+		{"GET", o + "/location", anyone, (*call).getLocation},
+		{"POST", o + "/location/create", anyone, (*call).createLocation},
+		{"PUT", o + "/location", anyone, (*call).updateLocation},
+		{"DELETE", o + "/location", anyone, (*call).deleteLocation},
+		{"PUT", o + "/location/users", anyone, (*call).assignLocationUsers},
+
+		// Gateways (Outpost sites, §11.8).
+		{"GET", o + "/gateways", anyone, (*call).listGateways},
+		{"GET", o + "/gateway", anyone, (*call).getGateway},
+		{"POST", o + "/gateway/claim", anyone, (*call).claimGateway},
+		{"POST", o + "/gateway/release", anyone, (*call).releaseGateway},
+
+		// Developer zone: OAuth clients.
+		{"GET", o + "/oauth-clients", anyone, (*call).listOAuthClients},
+		{"POST", o + "/oauth-clients/create", anyone, (*call).createOAuthClient},
+		{"DELETE", o + "/oauth-client", anyone, (*call).deleteOAuthClient},
+	}
+}
