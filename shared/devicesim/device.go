@@ -394,6 +394,9 @@ func (d *Device) Err() error {
 // Dropped counts incoming messages discarded because the queue was full.
 func (d *Device) Dropped() uint64 { return d.dropped.Load() }
 
+// Token is the token the device logged in with.
+func (d *Device) Token() string { return d.opts.Token }
+
 // LocalAddr is the device end of the connection.
 func (d *Device) LocalAddr() net.Addr { return d.conn.LocalAddr() }
 

@@ -161,7 +161,12 @@ func (f *Fleet) handle(in Incoming) {
 		}
 		ns, err := strconv.ParseInt(in.Values[0], 10, 64)
 		if err != nil {
-			return
+			// A double datastream may hand the stamp back as 1.7e+18.
+			f, ferr := strconv.ParseFloat(in.Values[0], 64)
+			if ferr != nil || f < 0 || f > math.MaxInt64 {
+				return
+			}
+			ns = int64(f)
 		}
 		lat := in.At.Sub(time.Unix(0, ns))
 		if lat < -time.Second || lat > maxStampAge {
