@@ -1,0 +1,218 @@
+// Package cloud wires the Outpost cloud together: the tenancy service on
+// its SQLite store, the Platform API over HTTP, and mail. It is a library
+// first (New, Run, Addr), so one process can run a whole site and tests can
+// run the cloud on 127.0.0.1:0; cmd/outpost-cloud is a thin main around it.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/platformapi"
+	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/tenancy"
+)
+
+// Bootstrap reports the first start: the root organization and first
+// Admin created then. Password is set only when it was generated, and only
+// in the process that generated it; show it once.
+type Bootstrap struct {
+	Created    bool // false when the database already had a tree
+	OrgID      int64
+	OrgName    string
+	AdminEmail string
+	Password   string // generated password ("" if it came from the config)
+}
+
+// Server is a running cloud.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.Store
+	svc   *tenancy.Service
+	http  *http.Server
+	ln    net.Listener
+	boot  Bootstrap
+}
+
+// New opens the store (creating and bootstrapping it on first start),
+// builds the API and binds the listen address, so Addr is known before Run.
+func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	log := logger.With("component", "cloud")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	dbPath := cfg.Database
+	if dbPath == "" {
+		dbPath = filepath.Join(cfg.DataDir, "cloud.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
+		return nil, fmt.Errorf("cloud: data directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: store}
+	ok := false
+	defer func() {
+		if !ok {
+			store.Close()
+		}
+	}()
+
+	mailer := newMailer(cfg)
+	s.svc, err = tenancy.New(ctx, tenancy.Deps{
+		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
+		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger,
+	}, tenancy.Config{
+		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
+		ResetTTL: cfg.Auth.ResetTTL, SessionTTL: cfg.Auth.SessionTTL, AccessTokenTTL: cfg.Auth.AccessTokenTTL,
+		RefreshTokenTTL: cfg.Auth.RefreshTokenTTL, InactiveAfter: cfg.Tenancy.InactiveAfter, MinPassword: cfg.Auth.MinPassword,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	s.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: listen: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return s, nil
+}
+
+// bootstrap creates the root org and first Admin when the store is empty.
+func (s *Server) bootstrap(ctx context.Context) error {
+	if s.svc.Tree().Len() > 0 {
+		return nil
+	}
+	a := s.cfg.Admin
+	pw, generated := a.Password, false
+	if pw == "" {
+		pw, generated = auth.RandomPassword(), true
+	}
+	org, admin, err := s.svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: a.OrgName, AdminEmail: a.Email,
+		AdminName: a.Name, Password: pw, SpecialOrgs: a.SpecialOrgs})
+	if err != nil {
+		return fmt.Errorf("cloud: first start: %w", err)
+	}
+	s.boot = Bootstrap{Created: true, OrgID: int64(org.ID), OrgName: org.Name, AdminEmail: admin.Email}
+	if generated {
+		s.boot.Password = pw
+	}
+	s.log.Info("first start: created root organization and its Admin", "org", org.Name, "orgId", org.ID,
+		"email", admin.Email, "generatedPassword", generated)
+	return nil
+}
+
+// Bootstrap reports what the first start created (Created is false on
+// later starts).
+func (s *Server) Bootstrap() Bootstrap { return s.boot }
+
+// Addr is the bound Platform API address, e.g. "127.0.0.1:41234".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the Platform API base URL, e.g. "http://127.0.0.1:41234".
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Run serves until ctx is cancelled, then shuts down gracefully (in-flight
+// requests get up to 10 s) and closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("platform API listening", "addr", s.Addr())
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.http.Shutdown(sctx)
+		cancel()
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close releases the listener and store of a Server whose Run was never
+// called.
+func (s *Server) Close() error {
+	return errors.Join(s.ln.Close(), s.store.Close())
+}
+
+// newMailer picks SMTP when configured, else the mailbox directory.
+func newMailer(cfg Config) platformapi.Mailer {
+	if cfg.Mail.SMTP.Addr != "" {
+		return &mail.SMTP{Addr: cfg.Mail.SMTP.Addr, From: cfg.Mail.From, Username: cfg.Mail.SMTP.Username,
+			Password: cfg.Mail.SMTP.Password}
+	}
+	dir := cfg.Mail.Mailbox
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "mailbox")
+	}
+	return &mail.Mailbox{Dir: dir, From: cfg.Mail.From}
+}
+
+// notifier mails people when something happens to them or their devices
+// (device transfers notify both parties, §4).
+type notifier struct {
+	store  *sqlite.Store
+	mailer platformapi.Mailer
+	log    *slog.Logger
+}
+
+func (n *notifier) Notify(ctx context.Context, note tenancy.Notification) {
+	u, err := n.store.GetUser(ctx, note.UserID)
+	if err != nil {
+		n.log.WarnContext(ctx, "notification: user lookup failed", "user", note.UserID, "err", err)
+		return
+	}
+	m := mail.Message{To: u.Email, Subject: "Outpost: " + note.Message, Body: fmt.Sprintf(
+		"Hello %s,\n\n%s.\n\n(event %s", u.Name, note.Message, note.Kind)}
+	if note.DeviceID != 0 {
+		m.Body += fmt.Sprintf(", device %d", note.DeviceID)
+	}
+	m.Body += ")\n"
+	if err := n.mailer.Send(ctx, m); err != nil {
+		n.log.WarnContext(ctx, "notification mail failed", "to", u.Email, "err", err)
+	}
+}

@@ -1,0 +1,113 @@
+// Command outpost-cloud runs the Outpost cloud: the multi-tenant Platform
+// API on a SQLite database.
+//
+//	outpost-cloud [-config FILE] [-listen ADDR] [-admin-email E] [-admin-password P]
+//	outpost-cloud -check-config [-config FILE]   validate the config and exit
+//
+// The first start creates the root organization and its first Admin. The
+// Admin's email and password come from the flags, else OUTPOST_ADMIN_EMAIL
+// and OUTPOST_ADMIN_PASSWORD, else the config; a missing password is
+// generated and printed once.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"outpost/cloud"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main with its environment injected; it returns the exit code:
+// 0 clean stop, 1 runtime failure, 2 bad usage or configuration.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")
+	check := fs.Bool("check-config", false, "validate the config and exit")
+	listen := fs.String("listen", "", "Platform API address (overrides the config)")
+	email := fs.String("admin-email", "", "first Admin's email on first start (env OUTPOST_ADMIN_EMAIL)")
+	password := fs.String("admin-password", "", "first Admin's password on first start (env OUTPOST_ADMIN_PASSWORD)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	cfg.Admin.Email = firstNonEmpty(*email, getenv("OUTPOST_ADMIN_EMAIL"), cfg.Admin.Email)
+	cfg.Admin.Password = firstNonEmpty(*password, getenv("OUTPOST_ADMIN_PASSWORD"), cfg.Admin.Password)
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if *check {
+		fmt.Fprintln(stdout, "config ok")
+		return 0
+	}
+	logger := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := cloud.New(cfg, logger)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+	if b := srv.Bootstrap(); b.Created {
+		fmt.Fprintf(stdout, "created root organization %q (id %d) with Admin %s\n", b.OrgName, b.OrgID, b.AdminEmail)
+		if b.Password != "" {
+			fmt.Fprintf(stdout, "generated Admin password: %s — shown once, keep it\n", b.Password)
+		}
+	}
+	fmt.Fprintf(stdout, "Platform API on %s/api/v1 (OpenAPI: %s/api/v1/openapi.json)\n", srv.URL(), srv.URL())
+	if err := srv.Run(ctx); err != nil {
+		logger.Error("cloud failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func loadConfig(path string) (cloud.Config, error) {
+	if path == "" {
+		return cloud.ParseConfig(strings.NewReader(""))
+	}
+	return cloud.LoadConfig(path)
+}
+
+func newLogger(c cloud.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by Config.Validate
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

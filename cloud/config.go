@@ -1,0 +1,212 @@
+package cloud
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigVersion is the only config file version this build reads.
+const ConfigVersion = 1
+
+// Config is the cloud configuration. Every field is optional; Defaults
+// gives the value used when it is absent (configs/cloud.yaml lists them all
+// with comments).
+type Config struct {
+	Version int    `yaml:"version"`
+	DataDir string `yaml:"data_dir"` // holds cloud.db and the mailbox unless set elsewhere
+	Listen  string `yaml:"listen"`   // Platform API address
+	// PublicURL is the base of links in mails; empty: the Host of the request.
+	PublicURL string        `yaml:"public_url"`
+	Database  string        `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	Log       LogConfig     `yaml:"log"`
+	Admin     AdminConfig   `yaml:"admin"`
+	Auth      AuthConfig    `yaml:"auth"`
+	API       APIConfig     `yaml:"api"`
+	Tenancy   TenancyConfig `yaml:"tenancy"`
+	Mail      MailConfig    `yaml:"mail"`
+}
+
+// LogConfig selects the log level and format (used by the main).
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// AdminConfig is the first start: the root organization and its first
+// Admin. An empty password is generated and reported once (Bootstrap).
+type AdminConfig struct {
+	OrgName  string `yaml:"org_name"`
+	Email    string `yaml:"email"`
+	Name     string `yaml:"name"`
+	Password string `yaml:"password"`
+	// SpecialOrgs creates the "Clients" and "Partners" group orgs.
+	SpecialOrgs bool `yaml:"special_orgs"`
+}
+
+// AuthConfig tunes credentials.
+type AuthConfig struct {
+	BcryptCost      int           `yaml:"bcrypt_cost"` // 4..31
+	MinPassword     int           `yaml:"min_password"`
+	SessionTTL      time.Duration `yaml:"session_ttl"`
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	ResetTTL        time.Duration `yaml:"reset_ttl"`
+}
+
+// APIConfig tunes the Platform API.
+type APIConfig struct {
+	RateLimit    int   `yaml:"rate_limit"`     // requests per minute per organization; -1 disables
+	MaxBodyBytes int64 `yaml:"max_body_bytes"` // largest request body
+}
+
+// TenancyConfig holds the tenancy limits.
+type TenancyConfig struct {
+	MaxDepth      int           `yaml:"max_depth"`
+	InvitesPerDay int           `yaml:"invites_per_day"`
+	InviteTTL     time.Duration `yaml:"invite_ttl"`
+	InactiveAfter time.Duration `yaml:"inactive_after"`
+}
+
+// MailConfig selects where mail goes: the SMTP server when smtp.addr is
+// set, otherwise .eml files in the mailbox directory.
+type MailConfig struct {
+	From    string     `yaml:"from"`
+	Mailbox string     `yaml:"mailbox"` // empty: data_dir/mailbox
+	SMTP    SMTPConfig `yaml:"smtp"`
+}
+
+// SMTPConfig is an SMTP relay (STARTTLS when offered, PLAIN auth when a
+// username is set).
+type SMTPConfig struct {
+	Addr     string `yaml:"addr"` // host:port; empty: use the mailbox
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Defaults returns the configuration used for absent keys.
+func Defaults() Config {
+	day := 24 * time.Hour
+	return Config{
+		Version: ConfigVersion,
+		DataDir: "outpost-cloud-data",
+		Listen:  "127.0.0.1:8000",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Admin:   AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
+		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
+			RefreshTokenTTL: day, ResetTTL: time.Hour},
+		API:     APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20},
+		Tenancy: TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
+		Mail:    MailConfig{From: "Outpost <noreply@outpost.local>"},
+	}
+}
+
+// LoadConfig reads a YAML file over the defaults.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig reads YAML over the defaults; unknown keys are errors.
+func ParseConfig(r io.Reader) (Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := Defaults()
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Version != ConfigVersion {
+		bad("version: %d is not supported (want %d)", c.Version, ConfigVersion)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: %q: %v", c.Listen, err)
+	}
+	if c.DataDir == "" && (c.Database == "" || (c.Mail.Mailbox == "" && c.Mail.SMTP.Addr == "")) {
+		bad("data_dir: required unless database and the mail destination are set")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q (want text or json)", c.Log.Format)
+	}
+	if _, err := mail.ParseAddress(c.Admin.Email); err != nil {
+		bad("admin.email: %q: %v", c.Admin.Email, err)
+	}
+	if n := len(c.Admin.OrgName); n < 3 || n > 100 {
+		bad("admin.org_name: must be 3 to 100 characters")
+	}
+	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
+		bad("auth.bcrypt_cost: %d (want 4..31)", c.Auth.BcryptCost)
+	}
+	if c.Admin.Password != "" && len(c.Admin.Password) < c.Auth.MinPassword {
+		bad("admin.password: shorter than auth.min_password (%d)", c.Auth.MinPassword)
+	}
+	if c.Auth.MinPassword < 1 {
+		bad("auth.min_password: must be at least 1")
+	}
+	for name, d := range map[string]time.Duration{"auth.session_ttl": c.Auth.SessionTTL,
+		"auth.access_token_ttl": c.Auth.AccessTokenTTL, "auth.refresh_token_ttl": c.Auth.RefreshTokenTTL,
+		"auth.reset_ttl": c.Auth.ResetTTL, "tenancy.invite_ttl": c.Tenancy.InviteTTL,
+		"tenancy.inactive_after": c.Tenancy.InactiveAfter} {
+		if d < time.Second {
+			bad("%s: %v (want at least 1s)", name, d)
+		}
+	}
+	if c.API.RateLimit == 0 || c.API.RateLimit < -1 {
+		bad("api.rate_limit: %d (want a positive quota, or -1 to disable)", c.API.RateLimit)
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		bad("api.max_body_bytes: %d (want at least 1024)", c.API.MaxBodyBytes)
+	}
+	if c.Tenancy.MaxDepth < 1 || c.Tenancy.MaxDepth > 16 {
+		bad("tenancy.max_depth: %d (want 1..16)", c.Tenancy.MaxDepth)
+	}
+	if c.Tenancy.InvitesPerDay < 1 {
+		bad("tenancy.invites_per_day: %d (want at least 1)", c.Tenancy.InvitesPerDay)
+	}
+	if _, err := mail.ParseAddress(c.Mail.From); err != nil {
+		bad("mail.from: %q: %v", c.Mail.From, err)
+	}
+	if c.Mail.SMTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Mail.SMTP.Addr); err != nil {
+			bad("mail.smtp.addr: %q: %v", c.Mail.SMTP.Addr, err)
+		}
+	}
+	return errors.Join(errs...)
+}

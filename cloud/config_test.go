@@ -1,0 +1,64 @@
+package cloud
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The documented file must state exactly the defaults, so the comments in
+// configs/cloud.yaml never drift from the code.
+func TestDocumentedConfigIsTheDefaults(t *testing.T) {
+	cfg, err := LoadConfig("../configs/cloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Defaults(), cfg); diff != "" {
+		t.Errorf("configs/cloud.yaml differs from Defaults() (-defaults +file):\n%s", diff)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		wantErr    string
+		check      func(Config) bool
+	}{
+		{name: "empty is defaults", yaml: "", check: func(c Config) bool { return c.Listen == "127.0.0.1:8000" }},
+		{name: "override", yaml: "version: 1\nlisten: 127.0.0.1:0\nauth:\n  session_ttl: 2h\n",
+			check: func(c Config) bool { return c.Listen == "127.0.0.1:0" && c.Auth.SessionTTL == 2*time.Hour }},
+		{name: "unknown key", yaml: "version: 1\nlisten_addr: x\n", wantErr: "listen_addr"},
+		{name: "nested unknown key", yaml: "api:\n  ratelimit: 5\n", wantErr: "ratelimit"},
+		{name: "version", yaml: "version: 2\n", wantErr: "version"},
+		{name: "bad listen", yaml: "listen: nowhere\n", wantErr: "listen"},
+		{name: "bad duration", yaml: "auth:\n  session_ttl: soon\n", wantErr: "soon"},
+		{name: "short duration", yaml: "tenancy:\n  invite_ttl: 1ms\n", wantErr: "invite_ttl"},
+		{name: "bcrypt cost", yaml: "auth:\n  bcrypt_cost: 3\n", wantErr: "bcrypt_cost"},
+		{name: "rate limit zero", yaml: "api:\n  rate_limit: 0\n", wantErr: "rate_limit"},
+		{name: "rate limit disabled", yaml: "api:\n  rate_limit: -1\n", check: func(c Config) bool { return c.API.RateLimit == -1 }},
+		{name: "admin email", yaml: "admin:\n  email: nobody\n", wantErr: "admin.email"},
+		{name: "short admin password", yaml: "admin:\n  password: abc\n", wantErr: "admin.password"},
+		{name: "log level", yaml: "log:\n  level: loud\n", wantErr: "log.level"},
+		{name: "smtp addr", yaml: "mail:\n  smtp:\n    addr: mailhost\n", wantErr: "smtp.addr"},
+		{name: "not yaml", yaml: "listen: [\n", wantErr: "yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("unexpected config %+v", cfg)
+			}
+		})
+	}
+}
