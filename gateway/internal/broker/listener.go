@@ -181,12 +181,12 @@ func (c *wsConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *wsConn) SetDeadline(t time.Time) error {
-	if err := c.ws.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.ws.SetWriteDeadline(t)
-}
+// SetDeadline sets only the read deadline: mochi calls it from the reader
+// goroutine (keepalive), and gorilla's write deadline may not be changed
+// while another goroutine writes. Keepalive is a read-side timeout anyway.
+func (c *wsConn) SetDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
 
-func (c *wsConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
-func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// SetWriteDeadline is a no-op for the same reason as SetDeadline.
+func (c *wsConn) SetWriteDeadline(time.Time) error { return nil }
