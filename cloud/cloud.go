@@ -79,7 +79,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mailer := newMailer(cfg)
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
-		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger,
+		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now,
 	}, tenancy.Config{
 		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
 		ResetTTL: cfg.Auth.ResetTTL, SessionTTL: cfg.Auth.SessionTTL, AccessTokenTTL: cfg.Auth.AccessTokenTTL,
@@ -92,7 +92,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL})
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -135,6 +135,31 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	s.log.Info("first start: created root organization and its Admin", "org", org.Name, "orgId", org.ID,
 		"email", admin.Email, "generatedPassword", generated)
 	return nil
+}
+
+// TreeSpec describes another organization tree: a new root organization
+// and its first Admin (a new customer of a multi-tenant cloud).
+type TreeSpec struct {
+	OrgName, AdminEmail, AdminName, Password string
+}
+
+// CreateTree creates a new root organization with its first Admin; it is
+// how an operator adds a customer. Trees never see each other.
+func (s *Server) CreateTree(ctx context.Context, t TreeSpec) (Bootstrap, error) {
+	pw, generated := t.Password, false
+	if pw == "" {
+		pw, generated = auth.RandomPassword(), true
+	}
+	org, admin, err := s.svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: t.OrgName, AdminEmail: t.AdminEmail,
+		AdminName: t.AdminName, Password: pw})
+	if err != nil {
+		return Bootstrap{}, fmt.Errorf("cloud: create tree: %w", err)
+	}
+	b := Bootstrap{Created: true, OrgID: int64(org.ID), OrgName: org.Name, AdminEmail: admin.Email}
+	if generated {
+		b.Password = pw
+	}
+	return b, nil
 }
 
 // Bootstrap reports what the first start created (Created is false on

@@ -32,6 +32,10 @@ type Config struct {
 	API       APIConfig     `yaml:"api"`
 	Tenancy   TenancyConfig `yaml:"tenancy"`
 	Mail      MailConfig    `yaml:"mail"`
+
+	// Now is the clock, for tests that need time to pass (invitation
+	// expiry, idle users, token lifetimes). Nil means time.Now.
+	Now func() time.Time `yaml:"-"`
 }
 
 // LogConfig selects the log level and format (used by the main).
