@@ -161,7 +161,15 @@ func Dial(ctx context.Context, addr string, opts Options) (*Device, error) {
 		return nil, fmt.Errorf("devicesim: dial: %w", err)
 	}
 	if opts.TLS != nil {
-		tc := tls.Client(conn, opts.TLS)
+		cfg := opts.TLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			// tls.Client, unlike tls.Dial, does not take the name from addr.
+			cfg = cfg.Clone()
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				cfg.ServerName = host
+			}
+		}
+		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("devicesim: tls: %w", err)
@@ -177,12 +185,14 @@ func Dial(ctx context.Context, addr string, opts Options) (*Device, error) {
 func Login(ctx context.Context, conn net.Conn, opts Options) (*Device, error) {
 	opts.defaults()
 	d := &Device{
-		opts:  opts,
-		conn:  conn,
-		log:   opts.Logger.With("component", "devicesim"),
-		w:     blynk.NewWriter(conn),
-		queue: make(chan Incoming, opts.QueueSize),
-		done:  make(chan struct{}),
+		opts: opts,
+		conn: conn,
+		log:  opts.Logger.With("component", "devicesim"),
+		w:    blynk.NewWriter(conn),
+		done: make(chan struct{}),
+	}
+	if opts.Handler == nil {
+		d.queue = make(chan Incoming, opts.QueueSize) // ~100 KB by default: not for fleets
 	}
 	r := blynk.NewReader(conn, opts.BuffIn)
 	if err := d.login(ctx, r); err != nil {
