@@ -25,8 +25,8 @@ type Store interface {
 
 // Tx is what one transaction (or the store itself) can do.
 type Tx interface {
-	// Organizations. CreateOrg maintains the closure (ancestor, descendant,
-	// depth) from ParentID and stores the Depth and RootID it is given.
+	// Organizations. CreateOrg derives Depth and RootID from ParentID (a
+	// missing parent is NotFound), sets them in o and maintains the closure.
 	CreateOrg(ctx context.Context, o *Org) error
 	UpdateOrg(ctx context.Context, o Org) error // not ParentID/Depth/RootID: see MoveOrg
 	DeleteOrg(ctx context.Context, id OrgID) error

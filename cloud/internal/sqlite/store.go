@@ -1,0 +1,248 @@
+// Package sqlite is the cloud's tenancy.Store on a SQLite file (modernc.org
+// driver, no cgo): WAL mode and pragmas in the DSN, embedded migrations, and
+// the org tree kept as a closure table so that scope queries are one
+// indexed join.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"outpost/cloud/internal/tenancy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store implements tenancy.Store.
+type Store struct {
+	queries
+	db *sql.DB
+}
+
+var _ tenancy.Store = (*Store)(nil)
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements tenancy.Tx over a querier.
+type queries struct{ q querier }
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// Pragmas live in the DSN so every pooled connection gets them;
+	// _txlock=immediate takes the write lock at BEGIN, so two writers
+	// queue on busy_timeout instead of failing on lock upgrade.
+	v := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		v.Add("_pragma", p)
+	}
+	v.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{queries: queries{q: db}, db: db}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	var have int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlite: list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		version := i + 1
+		if version <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("sqlite: read %s: %w", name, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Atomic runs fn in one IMMEDIATE transaction.
+func (s *Store) Atomic(ctx context.Context, fn func(tx tenancy.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = fn(&queries{q: tx}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// mapErr turns driver errors into coded ones: missing rows are NotFound,
+// unique violations Conflict, dangling references NotFound.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &tenancy.Error{Code: tenancy.NotFound, Message: op + ": not found", Err: err}
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &tenancy.Error{Code: tenancy.Conflict, Message: op + ": already in use", Err: err}
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return &tenancy.Error{Code: tenancy.NotFound, Message: op + ": referenced object not found", Err: err}
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// mustAffect turns "no row changed" into NotFound.
+func mustAffect(op string, res sql.Result, err error) error {
+	if err != nil {
+		return mapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return &tenancy.Error{Code: tenancy.NotFound, Message: op + ": not found"}
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nullID[T ~int64](v T) any {
+	if v == 0 {
+		return nil
+	}
+	return int64(v)
+}
+
+// likePattern builds a case-insensitive substring pattern (ESCAPE '\').
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(q) + "%"
+}
+
+// pageSQL returns the keyset or offset clause for a page ordered by col.
+func pageSQL(p tenancy.Page, col string, desc bool, args []any) (where string, tail string, outArgs []any) {
+	order := " ORDER BY " + col
+	cmp := " > ?"
+	if desc {
+		order += " DESC"
+		cmp = " < ?"
+	}
+	if p.After > 0 {
+		args = append(args, p.After)
+		where = " AND " + col + cmp
+		tail = fmt.Sprintf("%s LIMIT %d", order, p.Size)
+	} else {
+		tail = fmt.Sprintf("%s LIMIT %d OFFSET %d", order, p.Size, p.Offset())
+	}
+	return where, tail, args
+}
+
+func pageSize(p tenancy.Page) tenancy.Page {
+	if p.Size <= 0 {
+		p.Size = tenancy.DefaultPageSize
+	}
+	return p
+}
+
+// scopeSQL restricts col (an org id column) to a Scope.
+func scopeSQL(s tenancy.Scope, col string) (string, []any) {
+	if s.Subtree {
+		return col + " IN (SELECT descendant FROM org_closure WHERE ancestor = ?)", []any{int64(s.OrgID)}
+	}
+	return col + " = ?", []any{int64(s.OrgID)}
+}
+
+// next is the keyset cursor after a full page.
+func next(n, size int, last int64) int64 {
+	if n == size && n > 0 {
+		return last
+	}
+	return 0
+}
+
+func (q *queries) count(ctx context.Context, op, query string, args ...any) (int, error) {
+	var n int
+	if err := q.q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, mapErr(op, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,242 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+
+	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
+)
+
+const userCols = `id, org_id, role_id, email, name, title, nick, phone, tz, locale, type, status, is_dev,
+	password_hash, created_at, updated_at, last_login_at`
+
+func scanUser(r scanner) (tenancy.User, error) {
+	var u tenancy.User
+	var dev int
+	var created, updated, login int64
+	err := r.Scan(&u.ID, &u.OrgID, &u.RoleID, &u.Email, &u.Name, &u.Title, &u.Nick, &u.Phone, &u.TZ, &u.Locale,
+		&u.Type, &u.Status, &dev, &u.PasswordHash, &created, &updated, &login)
+	u.IsDev = dev != 0
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromMS(created), fromMS(updated), fromMS(login)
+	return u, err
+}
+
+func (q *queries) CreateUser(ctx context.Context, u *tenancy.User) error {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO users (org_id, role_id, email, name, title, nick, phone, tz, locale,
+		type, status, is_dev, password_hash, created_at, updated_at, last_login_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		int64(u.OrgID), int(u.RoleID), u.Email, u.Name, u.Title, u.Nick, u.Phone, u.TZ, u.Locale, string(u.Type),
+		string(u.Status), b2i(u.IsDev), u.PasswordHash, ms(u.CreatedAt), ms(u.UpdatedAt), ms(u.LastLoginAt))
+	if err != nil {
+		return mapErr("create user", err)
+	}
+	id, err := res.LastInsertId()
+	u.ID = tenancy.UserID(id)
+	return mapErr("create user", err)
+}
+
+func (q *queries) UpdateUser(ctx context.Context, u tenancy.User) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE users SET org_id = ?, role_id = ?, name = ?, title = ?, nick = ?, phone = ?,
+		tz = ?, locale = ?, type = ?, status = ?, is_dev = ?, password_hash = ?, updated_at = ?, last_login_at = ?
+		WHERE id = ?`,
+		int64(u.OrgID), int(u.RoleID), u.Name, u.Title, u.Nick, u.Phone, u.TZ, u.Locale, string(u.Type), string(u.Status),
+		b2i(u.IsDev), u.PasswordHash, ms(u.UpdatedAt), ms(u.LastLoginAt), int64(u.ID))
+	return mustAffect("update user", res, err)
+}
+
+func (q *queries) DeleteUser(ctx context.Context, id tenancy.UserID) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, int64(id))
+	return mustAffect("delete user", res, err)
+}
+
+func (q *queries) GetUser(ctx context.Context, id tenancy.UserID) (tenancy.User, error) {
+	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, int64(id)))
+	return u, mapErr("get user", err)
+}
+
+func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.User, error) {
+	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, email))
+	return u, mapErr("get user", err)
+}
+
+func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error) {
+	f.Page = pageSize(f.Page)
+	cond, args := scopeSQL(f.Scope, "org_id")
+	if f.RoleID != 0 {
+		cond, args = cond+" AND role_id = ?", append(args, int(f.RoleID))
+	}
+	if f.Query != "" {
+		p := likePattern(f.Query)
+		cond, args = cond+` AND (name LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\')`, append(args, p, p)
+	}
+	total, err := q.count(ctx, "count users", `SELECT count(*) FROM users WHERE `+cond, args...)
+	if err != nil {
+		return tenancy.List[tenancy.User]{}, err
+	}
+	pw, tail, pargs := pageSQL(f.Page, "id", false, append([]any(nil), args...))
+	rows, err := q.q.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+pw+tail, pargs...)
+	if err != nil {
+		return tenancy.List[tenancy.User]{}, mapErr("list users", err)
+	}
+	items, err := collect(rows, "list users", scanUser)
+	if err != nil {
+		return tenancy.List[tenancy.User]{}, err
+	}
+	l := tenancy.List[tenancy.User]{Items: items, Total: total}
+	if len(items) > 0 {
+		l.Next = next(len(items), f.Page.Size, int64(items[len(items)-1].ID))
+	}
+	return l, nil
+}
+
+func (q *queries) CreateRole(ctx context.Context, r tenancy.Role) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO roles (root_id, id, name, builtin) VALUES (?, ?, ?, ?)`,
+		int64(r.RootID), int(r.ID), r.Name, b2i(r.BuiltIn))
+	return mapErr("create role", err)
+}
+
+func (q *queries) UpdateRole(ctx context.Context, r tenancy.Role) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE roles SET name = ? WHERE root_id = ? AND id = ?`, r.Name, int64(r.RootID), int(r.ID))
+	return mustAffect("update role", res, err)
+}
+
+func (q *queries) DeleteRole(ctx context.Context, root tenancy.OrgID, id tenancy.RoleID) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM roles WHERE root_id = ? AND id = ?`, int64(root), int(id))
+	if err := mustAffect("delete role", res, err); err != nil {
+		return err
+	}
+	_, err = q.q.ExecContext(ctx, `DELETE FROM role_perms WHERE role_id = ?
+		AND org_id IN (SELECT descendant FROM org_closure WHERE ancestor = ?)`, int(id), int64(root))
+	return mapErr("delete role perms", err)
+}
+
+func (q *queries) ListRoles(ctx context.Context, root tenancy.OrgID) ([]tenancy.Role, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT root_id, id, name, builtin FROM roles WHERE root_id = ? ORDER BY id`, int64(root))
+	if err != nil {
+		return nil, mapErr("list roles", err)
+	}
+	return collect(rows, "list roles", func(r scanner) (tenancy.Role, error) {
+		var x tenancy.Role
+		var b int
+		err := r.Scan(&x.RootID, &x.ID, &x.Name, &b)
+		x.BuiltIn = b != 0
+		return x, err
+	})
+}
+
+func (q *queries) SetRolePerms(ctx context.Context, rp tenancy.RolePerms) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO role_perms (org_id, role_id, bits) VALUES (?, ?, ?)
+		ON CONFLICT (org_id, role_id) DO UPDATE SET bits = excluded.bits`,
+		int64(rp.OrgID), int(rp.RoleID), int64(rp.Perms.Bits()))
+	return mapErr("set role perms", err)
+}
+
+func scanRolePerms(r scanner) (tenancy.RolePerms, error) {
+	var rp tenancy.RolePerms
+	var bits int64
+	err := r.Scan(&rp.OrgID, &rp.RoleID, &bits)
+	rp.Perms = tenancy.PermSetFromBits(uint64(bits))
+	return rp, err
+}
+
+func (q *queries) ListRolePerms(ctx context.Context, org tenancy.OrgID) ([]tenancy.RolePerms, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, role_id, bits FROM role_perms WHERE org_id = ? ORDER BY role_id`, int64(org))
+	if err != nil {
+		return nil, mapErr("list role perms", err)
+	}
+	return collect(rows, "list role perms", scanRolePerms)
+}
+
+func (q *queries) AllRolePerms(ctx context.Context) ([]tenancy.RolePerms, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, role_id, bits FROM role_perms ORDER BY org_id, role_id`)
+	if err != nil {
+		return nil, mapErr("all role perms", err)
+	}
+	return collect(rows, "all role perms", scanRolePerms)
+}
+
+func (q *queries) ReassignRole(ctx context.Context, root tenancy.OrgID, from, to tenancy.RoleID) (int, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE users SET role_id = ? WHERE role_id = ?
+		AND org_id IN (SELECT descendant FROM org_closure WHERE ancestor = ?)`, int(to), int(from), int64(root))
+	if err != nil {
+		return 0, mapErr("reassign role", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr("reassign role", err)
+}
+
+const templateCols = `id, root_id, def, description, board_type, connection_type, created_at, updated_at`
+
+func scanTemplate(r scanner) (tenancy.Template, error) {
+	var t tenancy.Template
+	var def string
+	var created, updated int64
+	if err := r.Scan(&t.ID, &t.RootID, &def, &t.Description, &t.BoardType, &t.ConnectionType, &created, &updated); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
+	var d datastream.Template
+	if err := json.Unmarshal([]byte(def), &d); err != nil {
+		return t, err
+	}
+	t.Def = d
+	return t, nil
+}
+
+func (q *queries) CreateTemplate(ctx context.Context, t tenancy.Template) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(t.ID), int64(t.RootID), jsonText(t.Def), t.Description, t.BoardType, t.ConnectionType, ms(t.CreatedAt), ms(t.UpdatedAt))
+	return mapErr("create template", err)
+}
+
+func (q *queries) UpdateTemplate(ctx context.Context, t tenancy.Template) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE templates SET def = ?, description = ?, board_type = ?, connection_type = ?,
+		updated_at = ? WHERE id = ?`, jsonText(t.Def), t.Description, t.BoardType, t.ConnectionType, ms(t.UpdatedAt), string(t.ID))
+	return mustAffect("update template", res, err)
+}
+
+func (q *queries) DeleteTemplate(ctx context.Context, id tenancy.TemplateID) error {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM templates WHERE id = ?`, string(id))
+	return mustAffect("delete template", res, err)
+}
+
+func (q *queries) GetTemplate(ctx context.Context, id tenancy.TemplateID) (tenancy.Template, error) {
+	t, err := scanTemplate(q.q.QueryRowContext(ctx, `SELECT `+templateCols+` FROM templates WHERE id = ?`, string(id)))
+	return t, mapErr("get template", err)
+}
+
+// ListTemplates pages by offset: template ids are strings and lists are short.
+func (q *queries) ListTemplates(ctx context.Context, f tenancy.TemplateFilter) (tenancy.List[tenancy.Template], error) {
+	f.Page = pageSize(f.Page)
+	cond, args := "root_id = ?", []any{int64(f.RootID)}
+	if f.EnabledIn != 0 {
+		cond, args = cond+" AND id IN (SELECT template_id FROM template_orgs WHERE org_id = ?)", append(args, int64(f.EnabledIn))
+	}
+	total, err := q.count(ctx, "count templates", `SELECT count(*) FROM templates WHERE `+cond, args...)
+	if err != nil {
+		return tenancy.List[tenancy.Template]{}, err
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT `+templateCols+` FROM templates WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`,
+		append(args, f.Page.Size, f.Page.Offset())...)
+	if err != nil {
+		return tenancy.List[tenancy.Template]{}, mapErr("list templates", err)
+	}
+	items, err := collect(rows, "list templates", scanTemplate)
+	return tenancy.List[tenancy.Template]{Items: items, Total: total}, err
+}
+
+func (q *queries) SetTemplateEnabled(ctx context.Context, org tenancy.OrgID, id tenancy.TemplateID, enabled bool) error {
+	var err error
+	if enabled {
+		_, err = q.q.ExecContext(ctx, `INSERT OR IGNORE INTO template_orgs (org_id, template_id) VALUES (?, ?)`, int64(org), string(id))
+	} else {
+		_, err = q.q.ExecContext(ctx, `DELETE FROM template_orgs WHERE org_id = ? AND template_id = ?`, int64(org), string(id))
+	}
+	return mapErr("set template enabled", err)
+}
+
+func (q *queries) TemplateEnabled(ctx context.Context, org tenancy.OrgID, id tenancy.TemplateID) (bool, error) {
+	n, err := q.count(ctx, "template enabled", `SELECT count(*) FROM template_orgs WHERE org_id = ? AND template_id = ?`, int64(org), string(id))
+	return n > 0, err
+}
