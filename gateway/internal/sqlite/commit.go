@@ -1,0 +1,473 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"outpost/gateway/internal/hub"
+)
+
+// Group commit
+//
+// Append puts a record on a bounded channel (blocking when it is full:
+// back-pressure, never loss). One committer goroutine takes everything
+// queued, up to MaxBatch, and writes it in one transaction on a connection
+// it keeps for itself:
+//
+//  1. every record goes into the outbox, in order, with multi-row INSERTs
+//     of prepared statements (binding parameters is the main per-record
+//     cost in the pure-Go driver, so it is done once per record);
+//  2. history and latest values are derived from the new outbox rows by
+//     INSERT … SELECT inside SQLite, with no further binding;
+//  3. the rare kinds (events, info, properties, metadata, erases) run one
+//     prepared statement per record, in order.
+//
+// Under load, a commit starts at most once per CommitEvery (the window), so
+// batches grow with the load; when idle, a record is committed at once.
+// A failed transaction (disk full, I/O error) is rolled back, logged and
+// retried with backoff: the batch is never dropped. Flush cuts the window
+// short and waits; Close drains the queue before closing the database.
+
+// outboxChunks are the multi-row INSERT sizes, largest first. 128 rows × 7
+// columns stays far below SQLite's 32766 parameters.
+var outboxChunks = []int{128, 32, 8, 1}
+
+type committer struct {
+	s    *Store
+	conn *sql.Conn
+
+	outbox      map[int]*sql.Stmt // by rows per statement
+	maxSeq      *sql.Stmt
+	history     *sql.Stmt
+	latestBulk  *sql.Stmt
+	latestOne   *sql.Stmt
+	latestErase *sql.Stmt
+	event       *sql.Stmt
+	clearOne    *sql.Stmt
+	clearAll    *sql.Stmt
+	info        *sql.Stmt
+	property    *sql.Stmt
+	meta        *sql.Stmt
+
+	batch []hub.Record
+	args  []any
+}
+
+func newCommitter(ctx context.Context, s *Store) (*committer, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: committer connection: %w", err)
+	}
+	c := &committer{s: s, conn: conn, outbox: make(map[int]*sql.Stmt)}
+	// The checkpointer copies the WAL into the database in the background,
+	// so commits never wait for a checkpoint's writes and fsyncs.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: committer connection: %w", err)
+	}
+	prep := func(dst **sql.Stmt, query string) {
+		if err != nil {
+			return
+		}
+		*dst, err = conn.PrepareContext(ctx, query)
+	}
+	for _, n := range outboxChunks {
+		var st *sql.Stmt
+		prep(&st, outboxInsert(n))
+		c.outbox[n] = st
+	}
+	prep(&c.maxSeq, `SELECT COALESCE(MAX(seq), 0) FROM outbox`)
+	prep(&c.history, `INSERT INTO history(device, pin, ts, value)
+		SELECT device, pin, ts, value FROM outbox WHERE seq > ? AND kind = 1`)
+	// ORDER BY seq: when a pin is written twice in one batch, the later row
+	// updates the earlier one, so the last write wins.
+	prep(&c.latestBulk, `INSERT INTO latest(device, pin, value, ts)
+		SELECT device, pin, value, ts FROM outbox WHERE seq > ? AND kind = 1 ORDER BY seq
+		ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	prep(&c.latestOne, `INSERT INTO latest(device, pin, value, ts) VALUES (?, ?, ?, ?)
+		ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	prep(&c.latestErase, `DELETE FROM latest WHERE device = ? AND pin = ?`)
+	prep(&c.event, `INSERT INTO events(device, code, description, ts) VALUES (?, ?, ?, ?)`)
+	prep(&c.clearOne, `UPDATE events SET resolved_at = ? WHERE id = (
+		SELECT id FROM events WHERE device = ? AND code = ? AND resolved_at IS NULL ORDER BY id DESC LIMIT 1)`)
+	prep(&c.clearAll, `UPDATE events SET resolved_at = ? WHERE device = ? AND code = ? AND resolved_at IS NULL`)
+	prep(&c.info, `INSERT INTO device_info(device, pairs, ts) VALUES (?, ?, ?)
+		ON CONFLICT(device) DO UPDATE SET pairs = excluded.pairs, ts = excluded.ts`)
+	prep(&c.property, `INSERT INTO properties(device, pin, name, value, ts) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(device, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	prep(&c.meta, `INSERT INTO meta(device, name, value, ts) VALUES (?, ?, ?, ?)
+		ON CONFLICT(device, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	c.batch = make([]hub.Record, 0, s.opts.MaxBatch)
+	c.args = make([]any, 0, outboxChunks[0]*7)
+	return c, nil
+}
+
+func (c *committer) close() {
+	for _, st := range c.outbox {
+		st.Close()
+	}
+	for _, st := range []*sql.Stmt{c.maxSeq, c.history, c.latestBulk, c.latestOne, c.latestErase,
+		c.event, c.clearOne, c.clearAll, c.info, c.property, c.meta} {
+		st.Close()
+	}
+	c.conn.Close()
+}
+
+func outboxInsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO outbox(kind, device, pin, name, value, ts, source) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?)`)
+	}
+	return b.String()
+}
+
+// Append queues a record for the next group commit. It blocks only while
+// the queue is full. A record appended after Close is dropped with an error
+// log line and counted in Stats.Dropped.
+func (s *Store) Append(r hub.Record) {
+	s.appendMu.RLock()
+	if s.closed {
+		s.appendMu.RUnlock()
+		s.dropped.Add(1)
+		s.log.Error("record appended after Close: dropped", "kind", r.Kind, "device", r.DeviceID, "pin", r.Pin)
+		return
+	}
+	// Counted before the send: Flush then waits for every record that is
+	// ahead of the caller's in the queue (see Flush).
+	s.accepted.Add(1)
+	s.queue <- r
+	s.appendMu.RUnlock()
+}
+
+// Flush waits until every record appended before the call is committed.
+func (s *Store) Flush(ctx context.Context) error {
+	// Records are committed in queue order and every record ahead of ours in
+	// the queue was counted before it was sent, so once committed reaches
+	// this count, all of ours are in.
+	target := s.accepted.Load()
+	for {
+		s.notifyMu.Lock()
+		ch := s.notify
+		s.notifyMu.Unlock()
+		if s.committed.Load() >= target {
+			return nil
+		}
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			if s.committed.Load() >= target {
+				return nil
+			}
+			if s.closeErr != nil {
+				return s.closeErr
+			}
+			return ErrClosed
+		}
+	}
+}
+
+// Close commits everything queued, stops the committer and closes the
+// database. Appends after Close are dropped (and logged).
+func (s *Store) Close() error {
+	s.appendMu.Lock()
+	already := s.closed
+	s.closed = true
+	s.appendMu.Unlock()
+	if already {
+		<-s.done
+		return nil
+	}
+	close(s.stop)
+	<-s.done
+	close(s.cpStop)
+	<-s.cpDone
+	// A final full checkpoint leaves a small WAL behind for the next start.
+	s.checkpoint("TRUNCATE")
+	return errors.Join(s.closeErr, s.db.Close())
+}
+
+func (c *committer) run() {
+	s := c.s
+	defer close(s.done)
+	defer c.close()
+	window := s.opts.CommitEvery
+	var timer *time.Timer
+	var lastStart time.Time
+	for {
+		batch := c.batch[:0]
+		select {
+		case r := <-s.queue:
+			batch = append(batch, r)
+		case <-s.stop:
+			c.drain()
+			return
+		}
+		batch = c.fill(batch)
+		if wait := window - time.Since(lastStart); window > 0 && wait > 0 && len(batch) < s.opts.MaxBatch {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+		gather:
+			for len(batch) < s.opts.MaxBatch {
+				select {
+				case r := <-s.queue:
+					batch = c.fill(append(batch, r))
+				case <-timer.C:
+					break gather
+				case <-s.kick:
+					break gather
+				case <-s.stop:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		lastStart = time.Now()
+		if !c.commitRetrying(batch) {
+			c.abandon(len(batch))
+			return
+		}
+	}
+}
+
+// fill adds what is queued right now, up to MaxBatch, without waiting.
+func (c *committer) fill(batch []hub.Record) []hub.Record {
+	for len(batch) < c.s.opts.MaxBatch {
+		select {
+		case r := <-c.s.queue:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain commits everything left in the queue once Close has stopped Appends.
+func (c *committer) drain() {
+	for {
+		batch := c.fill(c.batch[:0])
+		if len(batch) == 0 {
+			return
+		}
+		if !c.commitRetrying(batch) {
+			c.abandon(len(batch))
+			return
+		}
+	}
+}
+
+// abandon reports what Close could not commit after retrying: it is not
+// silent, Close returns the error.
+func (c *committer) abandon(inBatch int) {
+	left := inBatch + len(c.s.queue)
+	c.s.closeErr = fmt.Errorf("sqlite: closing with %d records not committed: %w", left, c.s.closeErr)
+	c.s.log.Error("records not committed at close", "records", left, "err", c.s.closeErr)
+}
+
+// commitRetrying commits batch, retrying with backoff until it succeeds.
+// Once Close was called it gives up after a few attempts (returning false
+// with closeErr set) so that a dead disk cannot hang shutdown forever.
+func (c *committer) commitRetrying(batch []hub.Record) bool {
+	s := c.s
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := c.commit(batch)
+		if err == nil {
+			return true
+		}
+		s.failures.Add(1)
+		s.log.Error("group commit failed, will retry", "records", len(batch), "attempt", attempt, "err", err)
+		stopping := false
+		select {
+		case <-s.stop:
+			stopping = true
+		default:
+		}
+		if stopping && attempt >= 5 {
+			s.closeErr = err
+			return false
+		}
+		time.Sleep(backoff) // the committer has nothing else to do meanwhile
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (c *committer) commit(batch []hub.Record) error {
+	s := c.s
+	ctx := context.Background()
+	s.writeMu.Lock()
+	err := c.tx(ctx, batch)
+	s.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	s.histMu.Lock()
+	for i := range batch {
+		if e := batch[i].Enqueued; e > 0 {
+			s.hist.record(now - e)
+		}
+	}
+	s.histMu.Unlock()
+	s.transactions.Add(1)
+	s.committed.Add(uint64(len(batch)))
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+	return nil
+}
+
+func (c *committer) tx(ctx context.Context, batch []hub.Record) (err error) {
+	if _, err := c.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if _, rerr := c.conn.ExecContext(ctx, `ROLLBACK`); rerr != nil {
+				c.s.log.Warn("rollback failed", "err", rerr)
+			}
+		}
+	}()
+	if err := c.writeBatch(ctx, batch); err != nil {
+		return err
+	}
+	if _, err := c.conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
+	var prev int64
+	if err := c.maxSeq.QueryRowContext(ctx).Scan(&prev); err != nil {
+		return fmt.Errorf("outbox seq: %w", err)
+	}
+	writes, erases, others := 0, 0, 0
+	for i := 0; i < len(batch); {
+		n := 1
+		for _, size := range outboxChunks {
+			if len(batch)-i >= size {
+				n = size
+				break
+			}
+		}
+		args := c.args[:0]
+		for _, r := range batch[i : i+n] {
+			switch r.Kind {
+			case hub.KindWrite:
+				writes++
+			case hub.KindErase:
+				erases++
+			default:
+				others++
+			}
+			args = append(args, int64(r.Kind), r.DeviceID, int64(r.Pin), r.Name, r.Value, r.TS, r.Source)
+		}
+		if _, err := c.outbox[n].ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		clear(args)
+		i += n
+	}
+	if writes > 0 {
+		if _, err := c.history.ExecContext(ctx, prev); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		if erases == 0 {
+			if _, err := c.latestBulk.ExecContext(ctx, prev); err != nil {
+				return fmt.Errorf("latest: %w", err)
+			}
+		}
+	}
+	if erases == 0 && others == 0 {
+		return nil
+	}
+	for i := range batch {
+		if err := c.apply(ctx, &batch[i], erases > 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply writes the non-outbox side of one record of a rare kind; with
+// ordered set, latest values too (a batch with erases must apply writes
+// and erases in order).
+func (c *committer) apply(ctx context.Context, r *hub.Record, ordered bool) error {
+	var err error
+	switch r.Kind {
+	case hub.KindWrite:
+		if ordered {
+			_, err = c.latestOne.ExecContext(ctx, r.DeviceID, r.Pin, r.Value, r.TS)
+		}
+	case hub.KindErase:
+		_, err = c.latestErase.ExecContext(ctx, r.DeviceID, r.Pin)
+	case hub.KindEvent:
+		_, err = c.event.ExecContext(ctx, r.DeviceID, r.Name, r.Value, r.TS)
+	case hub.KindClear:
+		if r.Value == "all" {
+			_, err = c.clearAll.ExecContext(ctx, r.TS, r.DeviceID, r.Name)
+		} else {
+			_, err = c.clearOne.ExecContext(ctx, r.TS, r.DeviceID, r.Name)
+		}
+	case hub.KindInfo:
+		_, err = c.info.ExecContext(ctx, r.DeviceID, r.Value, r.TS)
+	case hub.KindProperty:
+		_, err = c.property.ExecContext(ctx, r.DeviceID, r.Pin, r.Name, r.Value, r.TS)
+	case hub.KindMeta:
+		_, err = c.meta.ExecContext(ctx, r.DeviceID, r.Name, r.Value, r.TS)
+	}
+	// KindOnline, KindOffline and unknown kinds live in the outbox only.
+	if err != nil {
+		return fmt.Errorf("record kind %d device %d: %w", r.Kind, r.DeviceID, err)
+	}
+	return nil
+}
+
+// Stats are the store's counters.
+type Stats struct {
+	Committed    uint64  // records committed
+	Transactions uint64  // group-commit transactions
+	Failures     uint64  // failed transaction attempts (each retried)
+	Dropped      uint64  // records appended after Close
+	QueueLen     int     // records waiting now
+	P50Ms, P99Ms float64 // Append → committed latency since Open (from Record.Enqueued)
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Committed:    s.committed.Load(),
+		Transactions: s.transactions.Load(),
+		Failures:     s.failures.Load(),
+		Dropped:      s.dropped.Load(),
+		QueueLen:     len(s.queue),
+	}
+	s.histMu.Lock()
+	st.P50Ms = float64(s.hist.quantile(0.50)) / 1e6
+	st.P99Ms = float64(s.hist.quantile(0.99)) / 1e6
+	s.histMu.Unlock()
+	return st
+}

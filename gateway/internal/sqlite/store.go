@@ -1,0 +1,648 @@
+// Package sqlite is the gateway's local store: templates, devices (token
+// hashes only), latest values, raw history, events, device info, widget
+// properties, metadata and the outbox the cloud sync drains. It implements
+// hub.Store on a single SQLite file in WAL mode (modernc.org/sqlite, pure
+// Go, so the gateway cross-compiles with CGO_ENABLED=0).
+//
+// Records from the hub are group-committed: Append queues, one committer
+// goroutine writes everything queued in one transaction. See commit.go.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+)
+
+// Errors of the store, for errors.Is.
+var (
+	ErrDuplicateToken = errors.New("sqlite: a device with this token already exists")
+	ErrDuplicateUID   = errors.New("sqlite: a device with this UID already exists")
+	ErrClosed         = errors.New("sqlite: store closed")
+	ErrNewerSchema    = errors.New("sqlite: database schema is newer than this program")
+)
+
+// Sync is the SQLite synchronous setting, i.e. when a commit reaches the disk.
+type Sync string
+
+const (
+	// SyncNormal (the default) fsyncs the WAL only at checkpoints. A
+	// committed transaction survives a crash or kill -9 of the process (it
+	// is in the OS page cache), but a power loss or kernel panic may roll
+	// back the last transactions before the most recent checkpoint; the
+	// file is never corrupted. It costs no fsync per commit, which is what
+	// makes the group-commit rate possible on an SD card.
+	SyncNormal Sync = "NORMAL"
+	// SyncFull fsyncs the WAL on every commit: a committed record also
+	// survives a power loss, at the price of one fsync per transaction
+	// (milliseconds on SD cards; the group commit amortises it).
+	SyncFull Sync = "FULL"
+)
+
+// Options configure Open. Zero values take the documented defaults.
+type Options struct {
+	Path        string        // the SQLite file (created if missing)
+	Logger      *slog.Logger  // nil: discard
+	CommitEvery time.Duration // group-commit window, default 10ms; negative: commit as soon as records are queued
+	MaxBatch    int           // records per transaction, default 4096
+	QueueSize   int           // Append blocks when this many records wait, default 65536
+	Synchronous Sync          // default SyncNormal
+	// PinHistoryIndex adds an index on history(device, pin, ts) so that
+	// History reads only the requested pin. Off by default: with writes to
+	// many pins in each group commit, that index dirties a page per pin per
+	// commit and costs about 40 % of the write throughput. Without it,
+	// History scans the time window (history_ts) across all devices. Turning
+	// it on builds the index at Open (once; slow on a large history).
+	PinHistoryIndex bool
+}
+
+// OutboxEntry is one record waiting for the cloud, with its sequence number.
+// Record.Enqueued is zero.
+type OutboxEntry struct {
+	Seq    int64
+	Record hub.Record
+}
+
+// Event is a logged device event.
+type Event struct {
+	ID          int64
+	DeviceID    int64
+	Code        string
+	Description string
+	TS          int64
+	ResolvedAt  int64 // 0 while open
+}
+
+// Store is the SQLite store. Safe for concurrent use.
+type Store struct {
+	opts Options
+	log  *slog.Logger
+	db   *sql.DB
+
+	// writeMu serialises write transactions (the committer's and the admin
+	// ones) in Go, so no writer ever waits in SQLite's busy handler.
+	writeMu sync.Mutex
+
+	queue    chan hub.Record
+	appendMu sync.RWMutex // Append holds it shared; Close exclusively to stop Appends
+	closed   bool         // guarded by appendMu
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	closeErr error // set by the committer before done is closed
+	cpStop   chan struct{}
+	cpDone   chan struct{}
+
+	accepted     atomic.Uint64 // records put on the queue
+	committed    atomic.Uint64
+	transactions atomic.Uint64
+	failures     atomic.Uint64
+	dropped      atomic.Uint64
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+
+	histMu sync.Mutex
+	hist   histogram
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Open opens (creating if needed) the store at opts.Path, applies pending
+// migrations and starts the committer.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sqlite: no path")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CommitEvery == 0 {
+		opts.CommitEvery = 10 * time.Millisecond
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4096
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 65536
+	}
+	switch opts.Synchronous {
+	case "":
+		opts.Synchronous = SyncNormal
+	case SyncNormal, SyncFull:
+	default:
+		return nil, fmt.Errorf("sqlite: unknown synchronous setting %q", opts.Synchronous)
+	}
+	if err := initFile(ctx, opts.Path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(opts))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
+	}
+	// One connection stays with the committer; the rest serve reads (WAL
+	// readers never block the writer) and the occasional admin write.
+	db.SetMaxOpenConns(6)
+	db.SetMaxIdleConns(6)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{
+		opts:   opts,
+		log:    opts.Logger.With("component", "sqlite"),
+		db:     db,
+		queue:  make(chan hub.Record, opts.QueueSize),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		notify: make(chan struct{}),
+		cpStop: make(chan struct{}),
+		cpDone: make(chan struct{}),
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.pinHistoryIndex(ctx, opts.PinHistoryIndex); err != nil {
+		db.Close()
+		return nil, err
+	}
+	c, err := newCommitter(ctx, s)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	go c.run()
+	go s.checkpointer()
+	return s, nil
+}
+
+// pageSize is the page size of a new database. Every page a commit
+// dirties is written whole to the WAL, one frame (two write calls) per
+// page; larger pages mean far fewer frames for the scattered updates of a
+// group commit (latest values, history index) and shallower B-trees.
+const pageSize = 16384
+
+// initFile gives a new database file its page size before anything else
+// touches it: the page size cannot change once the file is in WAL mode,
+// and the DSN pragmas run journal_mode first.
+func initFile(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath())
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, q := range []string{`PRAGMA page_size = ` + strconv.Itoa(pageSize), `PRAGMA journal_mode = WAL`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: initialise %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// dsn puts every pragma in the DSN so that each pooled connection gets
+// them. busy_timeout only matters for other processes opening the file:
+// our own writers are serialised by writeMu.
+func dsn(opts Options) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+string(opts.Synchronous)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	// A larger page cache keeps the history index and the latest table hot.
+	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()
+}
+
+// migrate applies the embedded migrations newer than schema_version, each
+// in its own transaction, in file-name order (NNNN_name.sql).
+func (s *Store) migrate(ctx context.Context) error {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("sqlite: migration %s: name must start with a positive number and '_'", e.Name())
+		}
+		ms = append(ms, migration{v, e.Name()})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("sqlite: schema_version: %w", err)
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: schema_version: %w", err)
+	}
+	if len(ms) > 0 && current > ms[len(ms)-1].version {
+		return fmt.Errorf("%w: version %d, this program knows up to %d", ErrNewerSchema, current, ms[len(ms)-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + m.name)
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version(version, applied_at) VALUES (?, ?)`, m.version, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+		s.log.Info("applied migration", "version", m.version, "file", m.name)
+	}
+	return nil
+}
+
+// pinHistoryIndex creates or drops the optional per-pin history index.
+func (s *Store) pinHistoryIndex(ctx context.Context, on bool) error {
+	q := `DROP INDEX IF EXISTS history_pin_ts`
+	if on {
+		q = `CREATE INDEX IF NOT EXISTS history_pin_ts ON history(device, pin, ts)`
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("sqlite: history index: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction; the caller holds writeMu.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// write runs fn in a write transaction serialised with the committer.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.inTx(ctx, fn)
+}
+
+// Load reads everything the hub keeps in memory. Values, metadata and
+// properties of devices that no longer exist are left out.
+func (s *Store) Load(ctx context.Context) (hub.Snapshot, error) {
+	var snap hub.Snapshot
+	rows, err := s.db.QueryContext(ctx, `SELECT id, definition FROM templates ORDER BY id`)
+	if err != nil {
+		return snap, fmt.Errorf("sqlite: load templates: %w", err)
+	}
+	for rows.Next() {
+		var id, def string
+		if err := rows.Scan(&id, &def); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load templates: %w", err)
+		}
+		var t datastream.Template
+		if err := json.Unmarshal([]byte(def), &t); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load template %s: %w", id, err)
+		}
+		snap.Templates = append(snap.Templates, t)
+	}
+	if err := closeRows(rows); err != nil {
+		return snap, fmt.Errorf("sqlite: load templates: %w", err)
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT id, uid, name, template_id, token_hash, created_at FROM devices ORDER BY id`)
+	if err != nil {
+		return snap, fmt.Errorf("sqlite: load devices: %w", err)
+	}
+	for rows.Next() {
+		var d hub.Device
+		var hash []byte
+		if err := rows.Scan(&d.ID, &d.UID, &d.Name, &d.TemplateID, &hash, &d.CreatedAt); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load devices: %w", err)
+		}
+		if len(hash) != len(d.TokenHash) {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load devices: device %d has a %d-byte token hash", d.ID, len(hash))
+		}
+		copy(d.TokenHash[:], hash)
+		snap.Devices = append(snap.Devices, d)
+	}
+	if err := closeRows(rows); err != nil {
+		return snap, fmt.Errorf("sqlite: load devices: %w", err)
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT l.device, l.pin, l.value, l.ts FROM latest l
+		JOIN devices d ON d.id = l.device ORDER BY l.device, l.pin`)
+	if err != nil {
+		return snap, fmt.Errorf("sqlite: load values: %w", err)
+	}
+	for rows.Next() {
+		var v hub.PinValue
+		if err := rows.Scan(&v.DeviceID, &v.Pin, &v.Value, &v.TS); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load values: %w", err)
+		}
+		snap.Values = append(snap.Values, v)
+	}
+	if err := closeRows(rows); err != nil {
+		return snap, fmt.Errorf("sqlite: load values: %w", err)
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT m.device, m.name, m.value FROM meta m
+		JOIN devices d ON d.id = m.device ORDER BY m.device, m.name`)
+	if err != nil {
+		return snap, fmt.Errorf("sqlite: load meta: %w", err)
+	}
+	for rows.Next() {
+		var m hub.MetaValue
+		if err := rows.Scan(&m.DeviceID, &m.Name, &m.Value); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load meta: %w", err)
+		}
+		snap.Meta = append(snap.Meta, m)
+	}
+	if err := closeRows(rows); err != nil {
+		return snap, fmt.Errorf("sqlite: load meta: %w", err)
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT p.device, p.pin, p.name, p.value FROM properties p
+		JOIN devices d ON d.id = p.device ORDER BY p.device, p.pin, p.name`)
+	if err != nil {
+		return snap, fmt.Errorf("sqlite: load properties: %w", err)
+	}
+	for rows.Next() {
+		var p hub.PropertyValue
+		if err := rows.Scan(&p.DeviceID, &p.Pin, &p.Name, &p.Value); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("sqlite: load properties: %w", err)
+		}
+		snap.Properties = append(snap.Properties, p)
+	}
+	if err := closeRows(rows); err != nil {
+		return snap, fmt.Errorf("sqlite: load properties: %w", err)
+	}
+	return snap, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SaveTemplate creates or replaces a template (validated first).
+func (s *Store) SaveTemplate(ctx context.Context, t datastream.Template) error {
+	if err := t.Check(); err != nil {
+		return err
+	}
+	def, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("sqlite: save template %s: %w", t.ID, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO templates(id, definition, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+			t.ID, string(def), time.Now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: save template %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// SQLite extended result codes the store tells apart.
+const (
+	sqliteConstraintForeignKey = 787
+	sqliteConstraintUnique     = 2067
+)
+
+func sqliteCode(err error) int {
+	var e interface{ Code() int }
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+// CreateDevice inserts a device and returns it with its ID (and CreatedAt,
+// if zero) set. A token hash or UID already in use is ErrDuplicateToken or
+// ErrDuplicateUID; an unknown template is hub.ErrNoTemplate.
+func (s *Store) CreateDevice(ctx context.Context, d hub.Device) (hub.Device, error) {
+	if d.UID == "" {
+		return d, errors.New("sqlite: create device: empty UID")
+	}
+	if d.CreatedAt == 0 {
+		d.CreatedAt = time.Now().UnixMilli()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO devices(uid, name, template_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			d.UID, d.Name, d.TemplateID, d.TokenHash[:], d.CreatedAt)
+		if err != nil {
+			return err
+		}
+		d.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		switch code := sqliteCode(err); {
+		case code == sqliteConstraintUnique && strings.Contains(err.Error(), "devices.token_hash"):
+			return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, ErrDuplicateToken)
+		case code == sqliteConstraintUnique && strings.Contains(err.Error(), "devices.uid"):
+			return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, ErrDuplicateUID)
+		case code == sqliteConstraintForeignKey:
+			return d, fmt.Errorf("sqlite: create device %q: template %q: %w", d.Name, d.TemplateID, hub.ErrNoTemplate)
+		}
+		return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, err)
+	}
+	return d, nil
+}
+
+// DeleteDevice removes a device and its values, history, events, info,
+// properties and metadata. Records already queued for it are committed
+// first; its outbox entries stay for the cloud. Unknown id: hub.ErrNoDevice.
+func (s *Store) DeleteDevice(ctx context.Context, id int64) error {
+	if err := s.Flush(ctx); err != nil {
+		return fmt.Errorf("sqlite: delete device %d: %w", id, err)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return hub.ErrNoDevice
+		}
+		for _, table := range []string{"latest", "history", "events", "device_info", "properties", "meta"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE device = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete device %d: %w", id, err)
+	}
+	return nil
+}
+
+// Outbox returns up to limit entries with a sequence number above after,
+// in order. Sequence numbers follow commit order and are never reused.
+func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEntry, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, device, pin, name, value, ts, source FROM outbox
+		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: outbox: %w", err)
+	}
+	var out []OutboxEntry
+	for rows.Next() {
+		var e OutboxEntry
+		r := &e.Record
+		if err := rows.Scan(&e.Seq, &r.Kind, &r.DeviceID, &r.Pin, &r.Name, &r.Value, &r.TS, &r.Source); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: outbox: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("sqlite: outbox: %w", err)
+	}
+	return out, nil
+}
+
+// AckOutbox deletes the entries up to and including upTo: the cloud has
+// them.
+func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: ack outbox up to %d: %w", upTo, err)
+	}
+	return nil
+}
+
+// History returns the raw values of one pin with from ≤ ts ≤ to, oldest
+// first, at most limit (default 1000).
+func (s *Store) History(ctx context.Context, deviceID int64, pin int, from, to int64, limit int) ([]hub.PinValue, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT ts, value FROM history
+		WHERE device = ? AND pin = ? AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?`, deviceID, pin, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history: %w", err)
+	}
+	var out []hub.PinValue
+	for rows.Next() {
+		v := hub.PinValue{DeviceID: deviceID, Pin: pin}
+		if err := rows.Scan(&v.TS, &v.Value); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: history: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("sqlite: history: %w", err)
+	}
+	return out, nil
+}
+
+// Events returns a device's events, newest first, at most limit (default 100).
+func (s *Store) Events(ctx context.Context, deviceID int64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, code, description, ts, COALESCE(resolved_at, 0) FROM events
+		WHERE device = ? ORDER BY id DESC LIMIT ?`, deviceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	var out []Event
+	for rows.Next() {
+		e := Event{DeviceID: deviceID}
+		if err := rows.Scan(&e.ID, &e.Code, &e.Description, &e.TS, &e.ResolvedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: events: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	return out, nil
+}
+
+// DeviceInfo returns the info pairs (k1, v1, k2, v2, …) the device sent
+// last, or nil.
+func (s *Store) DeviceInfo(ctx context.Context, deviceID int64) ([]string, error) {
+	var pairs string
+	err := s.db.QueryRowContext(ctx, `SELECT pairs FROM device_info WHERE device = ?`, deviceID).Scan(&pairs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: device info: %w", err)
+	}
+	if pairs == "" {
+		return []string{}, nil
+	}
+	return strings.Split(pairs, "\x00"), nil
+}
