@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow non-loopback targets")
 	fs.IntVar(&c.parallel, "dial-parallel", 16, "devices logging in at once")
-	fs.DurationVar(&c.batch, "batch", 20*time.Millisecond, "shortest gap between two socket writes of a device; writes due within it share one (raise it to spend less CPU on the generator)")
+	fs.DurationVar(&c.batch, "batch", 50*time.Millisecond, "shortest gap between two socket writes of a device; writes due within it share one (raise it to spend less CPU on the generator)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
