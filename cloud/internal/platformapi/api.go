@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,18 @@ type call struct {
 func (a *API) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{api: a, w: w, r: r, ctx: r.Context()}
+		defer func() {
+			// A bug must cost one request a 500, not the connection; the
+			// stack goes to the log.
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.ErrorContext(c.ctx, "handler panic", "method", r.Method, "path", r.URL.Path, "panic", p,
+					"stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 		}
