@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,7 +118,7 @@ func FuzzQueryParameters(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, query string) {
 		path := queryRoutes[int(route)%len(queryRoutes)]
 		target := path + "?" + query
-		if strings.ContainsAny(query, " #\x00\r\n\t") {
+		if _, err := url.ParseRequestURI(target); err != nil || strings.ContainsAny(query, " #") {
 			return // not a valid request line; the server never sees it
 		}
 		checkAnswer(t, target, ta.do(t, "GET", target, "", ""))
