@@ -1,0 +1,635 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+)
+
+func openTest(t *testing.T, path string, opts Options) *Store {
+	t.Helper()
+	opts.Path = path
+	s, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testTemplate() datastream.Template {
+	return datastream.Template{
+		ID:   "TMPLtest0001",
+		Name: "Thermostat",
+		Datastreams: []datastream.Datastream{
+			{Pin: 0, Name: "Temperature", Type: datastream.Double},
+			{Pin: 1, Name: "Where", Type: datastream.Location},
+		},
+		Events:     []datastream.Event{{Code: "overheat"}},
+		MetaFields: []datastream.MetaField{{ID: 1, Name: "Serial Number"}},
+	}
+}
+
+func testDevice(s *Store, t *testing.T, name string) hub.Device {
+	t.Helper()
+	d, err := s.CreateDevice(context.Background(), hub.Device{
+		UID: "01J" + name, Name: name, TemplateID: "TMPLtest0001",
+		TokenHash: sha256.Sum256([]byte("token-" + name)), CreatedAt: 1700000000000,
+	})
+	if err != nil {
+		t.Fatalf("CreateDevice(%s): %v", name, err)
+	}
+	return d
+}
+
+func scalar[T any](t *testing.T, s *Store, q string) T {
+	t.Helper()
+	var v T
+	if err := s.db.QueryRow(q).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
+}
+
+func TestMigrationsFreshAndReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{})
+	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 1 {
+		t.Fatalf("schema version = %d, want 1", v)
+	}
+	for q, want := range map[string]string{
+		`PRAGMA journal_mode`: "wal",
+		`PRAGMA foreign_keys`: "1",
+		`PRAGMA synchronous`:  "1", // NORMAL
+		`PRAGMA page_size`:    strconv.Itoa(pageSize),
+	} {
+		if got := scalar[string](t, s, q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
+	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openTest(t, path, Options{Synchronous: SyncFull})
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 1 {
+		t.Fatalf("schema_version has %d rows after reopen, want 1", n)
+	}
+	if got := scalar[string](t, s, `PRAGMA synchronous`); got != "2" {
+		t.Errorf("synchronous with SyncFull = %s, want 2", got)
+	}
+	snap, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]datastream.Template{testTemplate()}, snap.Templates); diff != "" {
+		t.Errorf("templates after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{})
+	if _, err := s.db.Exec(`INSERT INTO schema_version(version, applied_at) VALUES (99, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := Open(context.Background(), Options{Path: path})
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open of a newer schema = %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	if _, err := Open(context.Background(), Options{}); err == nil {
+		t.Error("Open without a path succeeded")
+	}
+	if _, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "x.db"), Synchronous: "OFF"}); err == nil {
+		t.Error("Open with synchronous OFF succeeded")
+	}
+}
+
+// TestRestartKeepsEverything: every Kind is stored and what the hub loads
+// after a restart is the latest state.
+func TestRestartKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := testDevice(s, t, "one"), testDevice(s, t, "two")
+	recs := []hub.Record{
+		{Kind: hub.KindOnline, DeviceID: d1.ID, Name: "tcp", TS: 1, Source: "tcp"},
+		{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 0, Value: "20.5", TS: 10, Source: "tcp"},
+		{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 0, Value: "21", TS: 20, Source: "tcp"},
+		{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 1, Value: "24.75\x0059.4", TS: 20, Source: "mqtt"},
+		{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 5, Value: "gone", TS: 21, Source: "http"},
+		{Kind: hub.KindErase, DeviceID: d1.ID, Pin: 5, TS: 22, Source: "mqtt"},
+		{Kind: hub.KindWrite, DeviceID: d2.ID, Pin: 0, Value: "\xff raw bytes", TS: 23, Source: "http"},
+		{Kind: hub.KindEvent, DeviceID: d1.ID, Name: "overheat", Value: "too hot", TS: 30, Source: "tcp"},
+		{Kind: hub.KindEvent, DeviceID: d1.ID, Name: "overheat", Value: "hotter", TS: 31, Source: "tcp"},
+		{Kind: hub.KindClear, DeviceID: d1.ID, Name: "overheat", TS: 32, Source: "tcp"},
+		{Kind: hub.KindInfo, DeviceID: d1.ID, Value: "ver\x001.4.0\x00h-beat\x0010", TS: 33, Source: "tcp"},
+		{Kind: hub.KindProperty, DeviceID: d1.ID, Pin: 0, Name: "label", Value: "Temp", TS: 34, Source: "tcp"},
+		{Kind: hub.KindProperty, DeviceID: d1.ID, Pin: 0, Name: "label", Value: "Temperature", TS: 35, Source: "tcp"},
+		{Kind: hub.KindMeta, DeviceID: d1.ID, Name: "Serial Number", Value: "SN1", TS: 36, Source: "tcp"},
+		{Kind: hub.KindOffline, DeviceID: d1.ID, TS: 37, Source: "tcp"},
+	}
+	for _, r := range recs {
+		s.Append(r)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTest(t, path, Options{})
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]hub.Device{d1, d2}, snap.Devices); diff != "" {
+		t.Errorf("devices (-want +got):\n%s", diff)
+	}
+	wantValues := []hub.PinValue{
+		{DeviceID: d1.ID, Pin: 0, Value: "21", TS: 20},
+		{DeviceID: d1.ID, Pin: 1, Value: "24.75\x0059.4", TS: 20},
+		{DeviceID: d2.ID, Pin: 0, Value: "\xff raw bytes", TS: 23},
+	}
+	if diff := cmp.Diff(wantValues, snap.Values); diff != "" {
+		t.Errorf("latest values (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]hub.MetaValue{{DeviceID: d1.ID, Name: "Serial Number", Value: "SN1"}}, snap.Meta); diff != "" {
+		t.Errorf("meta (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]hub.PropertyValue{{DeviceID: d1.ID, Pin: 0, Name: "label", Value: "Temperature"}}, snap.Properties); diff != "" {
+		t.Errorf("properties (-want +got):\n%s", diff)
+	}
+
+	hist, err := s.History(ctx, d1.ID, 0, 0, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHist := []hub.PinValue{{DeviceID: d1.ID, Pin: 0, Value: "20.5", TS: 10}, {DeviceID: d1.ID, Pin: 0, Value: "21", TS: 20}}
+	if diff := cmp.Diff(wantHist, hist); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	if hist, _ := s.History(ctx, d1.ID, 0, 15, 100, 0); len(hist) != 1 || hist[0].TS != 20 {
+		t.Errorf("history from ts 15 = %v, want the write at 20", hist)
+	}
+
+	events, err := s.Events(ctx, d1.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEvents := []Event{
+		{ID: 2, DeviceID: d1.ID, Code: "overheat", Description: "hotter", TS: 31, ResolvedAt: 32}, // clear resolves the latest open one
+		{ID: 1, DeviceID: d1.ID, Code: "overheat", Description: "too hot", TS: 30},
+	}
+	if diff := cmp.Diff(wantEvents, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	info, err := s.DeviceInfo(ctx, d1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ver", "1.4.0", "h-beat", "10"}, info); diff != "" {
+		t.Errorf("device info (-want +got):\n%s", diff)
+	}
+	if info, err := s.DeviceInfo(ctx, d2.ID); info != nil || err != nil {
+		t.Errorf("device info of a silent device = %v, %v", info, err)
+	}
+
+	out, err := s.Outbox(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(recs) {
+		t.Fatalf("outbox has %d entries, want %d", len(out), len(recs))
+	}
+	for i, e := range out {
+		if e.Seq != int64(i+1) {
+			t.Errorf("outbox[%d].Seq = %d, want %d", i, e.Seq, i+1)
+		}
+		if diff := cmp.Diff(recs[i], e.Record); diff != "" {
+			t.Errorf("outbox[%d] (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestClearAll(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	for i, r := range []hub.Record{
+		{Kind: hub.KindEvent, DeviceID: 1, Name: "overheat", Value: "a", TS: 1},
+		{Kind: hub.KindEvent, DeviceID: 1, Name: "overheat", Value: "b", TS: 2},
+		{Kind: hub.KindEvent, DeviceID: 1, Name: "other", Value: "c", TS: 3},
+		{Kind: hub.KindClear, DeviceID: 1, Name: "overheat", Value: "all", TS: 9},
+	} {
+		s.Append(r)
+		_ = i
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, e := range events {
+		got[e.Description] = e.ResolvedAt
+	}
+	if diff := cmp.Diff(map[string]int64{"a": 9, "b": 9, "c": 0}, got); diff != "" {
+		t.Errorf("resolved_at by event (-want +got):\n%s", diff)
+	}
+}
+
+// TestLatestOrderWithinBatch: the last write to a pin wins, and an erase
+// between writes is applied in order, even inside one transaction.
+func TestLatestOrderWithinBatch(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		recs []hub.Record
+		want []hub.PinValue
+	}{
+		{"last write wins", []hub.Record{
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 5},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "2", TS: 4},
+		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "2", TS: 4}}},
+		{"write erase write", []hub.Record{
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 1},
+			{Kind: hub.KindErase, DeviceID: 1, Pin: 3, TS: 2},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "3", TS: 3},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 4, Value: "4", TS: 3},
+			{Kind: hub.KindErase, DeviceID: 1, Pin: 4, TS: 4},
+		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "3", TS: 3}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+			if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+				t.Fatal(err)
+			}
+			testDevice(s, t, "one")
+			// Park the committer on the write lock with a first record, queue
+			// the test records behind it: they make up the next batch.
+			s.writeMu.Lock()
+			s.Append(hub.Record{Kind: hub.KindOnline, DeviceID: 99})
+			waitFor(t, func() bool { return len(s.queue) == 0 })
+			for _, r := range tc.recs {
+				s.Append(r)
+			}
+			s.writeMu.Unlock()
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := s.Load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, snap.Values); diff != "" {
+				t.Errorf("latest (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestGroupCommitBatches(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	const writers, each = 8, 2000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: int64(w + 1), Pin: i % 10, Value: strconv.Itoa(i),
+					TS: int64(i), Source: "tcp", Enqueued: time.Now().UnixNano()})
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.QueueLen != 0 {
+		t.Errorf("queue length %d after Flush", st.QueueLen)
+	}
+	if st.Committed != writers*each {
+		t.Fatalf("committed %d records, want %d", st.Committed, writers*each)
+	}
+	if st.Transactions >= st.Committed/10 {
+		t.Errorf("%d transactions for %d records: group commit did not batch", st.Transactions, st.Committed)
+	}
+	if st.P50Ms <= 0 || st.P99Ms < st.P50Ms {
+		t.Errorf("latency p50 %v ms, p99 %v ms: not measured", st.P50Ms, st.P99Ms)
+	}
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM history`); n != writers*each {
+		t.Errorf("history has %d rows, want %d", n, writers*each)
+	}
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM latest`); n != writers*10 {
+		t.Errorf("latest has %d rows, want %d", n, writers*10)
+	}
+}
+
+func TestFlush(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{CommitEvery: time.Hour})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush with nothing queued: %v", err)
+	}
+	// A window of an hour: only Flush makes the second record commit soon.
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: "1", TS: 1})
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: "2", TS: 2})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s.Outbox(ctx, 0, 10); len(out) != 2 {
+		t.Fatalf("after Flush the outbox has %d entries, want 2", len(out))
+	}
+
+	// A commit that cannot proceed: Flush honours its context.
+	s.writeMu.Lock()
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: "3", TS: 3})
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	err := s.Flush(short)
+	cancel()
+	s.writeMu.Unlock()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush while the commit is blocked = %v, want DeadlineExceeded", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s.Outbox(ctx, 0, 10); len(out) != 3 {
+		t.Fatalf("outbox has %d entries, want 3", len(out))
+	}
+}
+
+func TestCloseDrains(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s, err := Open(ctx, Options{Path: path, CommitEvery: time.Hour, QueueSize: 16, MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100 // more than the queue holds: Append blocks, never drops
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: i % 256, Value: strconv.Itoa(i), TS: int64(i)})
+		}
+	}()
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: "late"}) // must not panic
+	if st := s.Stats(); st.Dropped != 1 || st.Committed != n {
+		t.Errorf("after Close: committed %d dropped %d, want %d and 1", st.Committed, st.Dropped, n)
+	}
+
+	s = openTest(t, path, Options{})
+	if got := scalar[int](t, s, `SELECT COUNT(*) FROM outbox`); got != n {
+		t.Fatalf("after reopen the outbox has %d records, want %d", got, n)
+	}
+}
+
+func TestOutboxOrderAndAck(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	for i := range 10 {
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 0, Value: strconv.Itoa(i), TS: int64(i)})
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var after int64
+	for {
+		page, err := s.Outbox(ctx, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if e.Seq <= after {
+				t.Fatalf("seq %d after %d: out of order", e.Seq, after)
+			}
+			after = e.Seq
+			seen = append(seen, e.Record.Value)
+		}
+	}
+	if diff := cmp.Diff([]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, seen); diff != "" {
+		t.Fatalf("outbox order (-want +got):\n%s", diff)
+	}
+	if err := s.AckOutbox(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := s.Outbox(ctx, 0, 100)
+	if len(page) != 6 || page[0].Seq != 5 {
+		t.Fatalf("after ack of 4 the outbox starts at %v, want 6 entries from seq 5", page)
+	}
+	// Acknowledge everything: new entries continue the sequence.
+	if err := s.AckOutbox(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	s.Append(hub.Record{Kind: hub.KindOnline, DeviceID: 1, Name: "tcp"})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = s.Outbox(ctx, 0, 100)
+	if len(page) != 1 || page[0].Seq != after+1 {
+		t.Fatalf("after acking all, the next entry is %v, want seq %d", page, after+1)
+	}
+}
+
+func TestDevices(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d1 := testDevice(s, t, "one")
+	if d1.ID <= 0 {
+		t.Fatalf("created device has id %d", d1.ID)
+	}
+
+	dup := hub.Device{UID: "01Jother", Name: "copy", TemplateID: "TMPLtest0001", TokenHash: d1.TokenHash}
+	if _, err := s.CreateDevice(ctx, dup); !errors.Is(err, ErrDuplicateToken) {
+		t.Errorf("same token hash: %v, want ErrDuplicateToken", err)
+	}
+	dup = hub.Device{UID: d1.UID, Name: "copy", TemplateID: "TMPLtest0001", TokenHash: sha256.Sum256([]byte("x"))}
+	if _, err := s.CreateDevice(ctx, dup); !errors.Is(err, ErrDuplicateUID) {
+		t.Errorf("same UID: %v, want ErrDuplicateUID", err)
+	}
+	dup = hub.Device{UID: "01Jnew", Name: "new", TemplateID: "TMPLnope", TokenHash: sha256.Sum256([]byte("y"))}
+	if _, err := s.CreateDevice(ctx, dup); !errors.Is(err, hub.ErrNoTemplate) {
+		t.Errorf("unknown template: %v, want hub.ErrNoTemplate", err)
+	}
+
+	// Delete removes the device and its data; records arriving for it later
+	// don't come back at Load; its id is never reused.
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 0, Value: "1", TS: 1})
+	s.Append(hub.Record{Kind: hub.KindMeta, DeviceID: d1.ID, Name: "Serial Number", Value: "SN", TS: 1})
+	if err := s.DeleteDevice(ctx, d1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDevice(ctx, d1.ID); !errors.Is(err, hub.ErrNoDevice) {
+		t.Errorf("second delete: %v, want hub.ErrNoDevice", err)
+	}
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d1.ID, Pin: 0, Value: "2", TS: 2})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Devices) != 0 || len(snap.Values) != 0 || len(snap.Meta) != 0 {
+		t.Errorf("after delete Load = %+v, want no devices, values or meta", snap)
+	}
+	if h, _ := s.History(ctx, d1.ID, 0, 0, 10, 0); len(h) != 1 || h[0].Value != "2" {
+		t.Errorf("history after delete = %v, want only the late write", h)
+	}
+	d2 := testDevice(s, t, "two")
+	if d2.ID <= d1.ID {
+		t.Errorf("new device got id %d, reusing deleted %d", d2.ID, d1.ID)
+	}
+}
+
+func TestSaveTemplate(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	bad := testTemplate()
+	bad.Datastreams[1].Pin = 0
+	if err := s.SaveTemplate(ctx, bad); !errors.Is(err, datastream.ErrBadTemplate) {
+		t.Fatalf("invalid template: %v, want ErrBadTemplate", err)
+	}
+	tpl := testTemplate()
+	if err := s.SaveTemplate(ctx, tpl); err != nil {
+		t.Fatal(err)
+	}
+	testDevice(s, t, "one") // a device uses it: replacing must still work
+	tpl.Name = "Renamed"
+	tpl.Datastreams = append(tpl.Datastreams, datastream.Datastream{Pin: 2, Name: "Power", Type: datastream.Boolean})
+	if err := s.SaveTemplate(ctx, tpl); err != nil {
+		t.Fatalf("replace template: %v", err)
+	}
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]datastream.Template{tpl}, snap.Templates); diff != "" {
+		t.Errorf("templates (-want +got):\n%s", diff)
+	}
+}
+
+// TestCommitFailureRetried: a failing transaction is retried until it
+// succeeds; nothing is lost.
+func TestCommitFailureRetried(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	s.writeMu.Lock()
+	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
+		INSERT INTO fail_ctl VALUES (1);
+		CREATE TRIGGER fail BEFORE INSERT ON outbox WHEN (SELECT on_ FROM fail_ctl) = 1
+		BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END;`)
+	s.writeMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 2, Value: "kept", TS: 1})
+	waitFor(t, func() bool { return s.Stats().Failures >= 2 })
+	s.writeMu.Lock()
+	_, err = s.db.Exec(`UPDATE fail_ctl SET on_ = 0`)
+	s.writeMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.History(ctx, 1, 2, 0, 10, 0); len(h) != 1 || h[0].Value != "kept" {
+		t.Fatalf("after the failures cleared, history = %v", h)
+	}
+}
+
+func TestPinHistoryIndexOption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.db")
+	indexes := func(s *Store) int {
+		return scalar[int](t, s, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name = 'history_pin_ts'`)
+	}
+	s := openTest(t, path, Options{PinHistoryIndex: true})
+	if indexes(s) != 1 {
+		t.Fatal("PinHistoryIndex did not create history_pin_ts")
+	}
+	s.Close()
+	s = openTest(t, path, Options{})
+	if indexes(s) != 0 {
+		t.Fatal("history_pin_ts kept without PinHistoryIndex")
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h histogram
+	if h.quantile(0.5) != 0 {
+		t.Fatal("empty histogram has a median")
+	}
+	for i := 1; i <= 1000; i++ {
+		h.record(int64(i) * int64(time.Millisecond))
+	}
+	h.record(-5) // a clock step back counts as zero
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}} {
+		got := time.Duration(h.quantile(tc.q))
+		if d := got - tc.want; d < -tc.want/16 || d > tc.want/16 {
+			t.Errorf("quantile(%v) = %v, want %v ± 6.25%%", tc.q, got, tc.want)
+		}
+	}
+	for v := uint64(0); v < 1<<20; v = v*3/2 + 1 {
+		i := histBucket(v)
+		if lo := histLow(i); lo > v || (i+1 < histBuckets && histLow(i+1) <= v) {
+			t.Fatalf("value %d in bucket %d [%d, %d)", v, i, lo, histLow(i+1))
+		}
+	}
+	if histBucket(1<<63) >= histBuckets {
+		t.Fatal("largest value out of range")
+	}
+}
