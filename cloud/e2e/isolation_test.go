@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"outpost/cloud"
+)
+
+// The isolation matrix: Platform API routes × where the target lies
+// relative to the caller's org × the caller's role. Out of scope answers
+// must be byte-identical to a missing id; in scope answers follow the
+// caller's permissions (TENANCY.md §11.2, §11.7, §12).
+
+type relation string
+
+const (
+	same       relation = "same org"
+	ancestor   relation = "ancestor"
+	descendant relation = "descendant"
+	sibling    relation = "sibling"
+	otherTree  relation = "other tree"
+)
+
+// target holds one object of each kind in one org.
+type target struct {
+	org, device, user, location int64
+}
+
+type probe struct {
+	name string
+	perm string // permission the route needs on the target ("" = scope only)
+	ok   int    // status when allowed
+	// emptyWhenBlind: in the caller's own org, lacking the view key gives an
+	// empty list rather than 404 (devices, users, templates, locations…).
+	emptyWhenBlind bool
+	// emptyInScope: any org in scope gives an empty list when blind.
+	emptyInScope bool
+	req          func(m *matrix, t target) (method, path string, body any)
+}
+
+// viewOf is §12's "an edit key implies its view key". Lacking the view key
+// hides the object (404); standalone keys (no view counterpart, e.g.
+// ORG_SETTINGS_ACCESS, TAGS_MANAGE) act on an org the caller can already
+// see, so lacking them is 403.
+var viewOf = map[string]string{
+	"ORG_DEVICES_EDIT": "ORG_DEVICES_VIEW", "ORG_DEVICES_CREATE": "ORG_DEVICES_VIEW", "ORG_DEVICES_DELETE": "ORG_DEVICES_VIEW",
+	"USERS_EDIT": "ORG_USERS_VIEW", "USERS_INVITE": "ORG_USERS_VIEW", "USERS_SUSPEND": "ORG_USERS_VIEW",
+	"USERS_FORCE_LOGOUT": "ORG_USERS_VIEW", "ROLES_EDIT": "ROLES_VIEW", "LOCATIONS_ORG_CREATE": "LOCATIONS_ORG_VIEW",
+	"LOCATIONS_ORG_DELETE": "LOCATIONS_ORG_VIEW",
+}
+
+var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE"}
+
+func view(p string) string {
+	if v, ok := viewOf[p]; ok {
+		return v
+	}
+	return p
+}
+
+type matrix struct {
+	*fixture
+	targets map[relation]target
+	n       int
+}
+
+func (m *matrix) next() int { m.n++; return m.n }
+
+// freshDevice makes a device to delete in org (by A, or by the other
+// tree's admin).
+func (m *matrix) freshDevice(org int64, tok string, tmpl string) int64 {
+	var d struct{ ID int64 }
+	m.must(201, "POST", o+"/device/create", tok, map[string]any{"templateId": tmpl, "orgId": org, "name": fmt.Sprintf("victim %d", m.next())}).decode(m.t, &d)
+	return d.ID
+}
+
+var probes = []probe{
+	{name: "get org", ok: 200, req: func(_ *matrix, t target) (string, string, any) { return "GET", q(o, "orgId", t.org), nil }},
+	{name: "sub-orgs", ok: 200, emptyInScope: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/sub-organizations", "orgId", t.org), nil
+	}},
+	{name: "list devices", perm: "ORG_DEVICES_VIEW", ok: 200, emptyInScope: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/devices", "orgId", t.org), nil
+	}},
+	{name: "get device", perm: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/device", "deviceId", t.device), nil
+	}},
+	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": "renamed"}
+	}},
+	{name: "create device", perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
+	}},
+	{name: "delete device", perm: "ORG_DEVICES_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		id := int64(missingID)
+		if t.device != missingID {
+			tok, tmpl := m.tok["A"], m.tmpl
+			if t.org == m.targets[otherTree].org {
+				tok, tmpl = m.tok["X"], m.tok["XT"]
+			}
+			id = m.freshDevice(t.org, tok, tmpl)
+		}
+		return "DELETE", q(o+"/device", "deviceId", id), nil
+	}},
+	{name: "list users", perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/users", "orgId", t.org), nil
+	}},
+	{name: "get user", perm: "ORG_USERS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/user", "userId", t.user), nil
+	}},
+	{name: "edit user", perm: "USERS_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/user", "userId", t.user), map[string]string{"title": "Eng"}
+	}},
+	{name: "invite user", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/users/invite", map[string]any{"email": fmt.Sprintf("inv%d@matrix.test", m.next()), "name": "I", "roleId": 3, "orgId": t.org}
+	}},
+	{name: "suspend user", perm: "USERS_SUSPEND", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/users/suspend", "userId", t.user), nil
+	}},
+	{name: "force logout", perm: "USERS_FORCE_LOGOUT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/users/logout", "userId", t.user), nil
+	}},
+	{name: "list roles", perm: "ROLES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/roles", "orgId", t.org), nil
+	}},
+	{name: "set role permissions", perm: "ROLES_EDIT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/role/permissions", "orgId", t.org, "roleId", 3), map[string]any{"permissions": []string{}}
+	}},
+	{name: "list templates", perm: "PRODUCT_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/templates", "orgId", t.org), nil
+	}},
+	{name: "edit org", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o, "orgId", t.org), map[string]string{"description": "edited"}
+	}},
+	{name: "audit", perm: "USERS_ACTIONS_LOG_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/audit", "orgId", t.org), nil
+	}},
+	{name: "oauth clients", perm: "OAUTH_CLIENTS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/oauth-clients", "orgId", t.org), nil
+	}},
+	{name: "static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/static-tokens", "orgId", t.org), nil
+	}},
+	{name: "tags", perm: "TAGS_MANAGE", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/tags", "orgId", t.org), nil
+	}},
+	{name: "list locations", perm: "LOCATIONS_ORG_VIEW", ok: 200, emptyInScope: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/locations", "orgId", t.org), nil
+	}},
+	{name: "get location", perm: "LOCATIONS_ORG_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/location", "locationId", t.location), nil
+	}},
+	{name: "create location", perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", o + "/location/create", map[string]any{"name": "Site", "orgId": t.org}
+	}},
+}
+
+func TestIsolationMatrix(t *testing.T) {
+	f := newFixture(t, func(c *cloud.Config) { c.Tenancy.InvitesPerDay = 1000 })
+	m := &matrix{fixture: f, targets: map[relation]target{}}
+	a := f.tok["A"]
+
+	other, err := f.srv.CreateTree(t.Context(), cloud.TreeSpec{OrgName: "Other Corp", AdminEmail: "x@other.test", AdminName: "X", Password: "other-admin-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := f.login("x@other.test", "other-admin-pw")
+	f.tok["X"] = x
+	var xt struct{ ID string }
+	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT"}).decode(t, &xt)
+	f.tok["XT"] = xt.ID
+
+	mkTarget := func(org int64, tok, tmpl string) target {
+		tg := target{org: org}
+		tg.device = m.freshDevice(org, tok, tmpl)
+		var u, l struct{ ID int64 }
+		f.must(201, "POST", o+"/users/create-in-org", tok, map[string]any{"email": fmt.Sprintf("t%d@matrix.test", m.next()),
+			"password": userPassword, "name": "T", "orgId": org, "roleId": 3}).decode(t, &u)
+		f.must(201, "POST", o+"/location/create", tok, map[string]any{"name": "Loc", "orgId": org}).decode(t, &l)
+		tg.user, tg.location = u.ID, l.ID
+		return tg
+	}
+	m.targets[same] = mkTarget(f.uh, a, f.tmpl)
+	m.targets[ancestor] = mkTarget(f.root, a, f.tmpl)
+	m.targets[descendant] = mkTarget(f.us, a, f.tmpl)
+	m.targets[sibling] = mkTarget(f.muller, a, f.tmpl)
+	m.targets[otherTree] = mkTarget(other.OrgID, x, xt.ID)
+	missing := target{org: missingID, device: missingID, user: missingID, location: missingID}
+
+	// Callers, all at home in United Heaters.
+	for _, p := range []struct {
+		key, email string
+		role       int
+	}{{"Staff", "staff@uh.test", 2}, {"User", "user@uh.test", 3}} {
+		f.must(201, "POST", o+"/users/create-in-org", a, map[string]any{"email": p.email, "password": userPassword,
+			"name": p.key, "orgId": f.uh, "roleId": p.role})
+		f.tok[p.key] = f.login(p.email, userPassword)
+	}
+	client, _, _, _ := f.clientToken(a, f.uh)
+	var all, staff []string
+	f.must(200, "GET", "/api/v1/auth/me", f.tok["U"], nil).decode(t, &struct{ Permissions *[]string }{&all})
+	f.must(200, "GET", "/api/v1/auth/me", f.tok["Staff"], nil).decode(t, &struct{ Permissions *[]string }{&staff})
+	clientPerms := slices.DeleteFunc(slices.Clone(all), func(p string) bool {
+		return slices.Contains([]string{"ROLES_CREATE", "ROLES_EDIT", "ROLES_DELETE", "ORG_TRANSFER"}, p)
+	})
+	callers := []struct {
+		name    string
+		tok     string
+		perms   []string
+		switch_ bool
+	}{
+		{"Admin", f.tok["U"], all, true},
+		{"Staff", f.tok["Staff"], staff, true},
+		{"User", f.tok["User"], nil, false},
+		{"OAuth client", client, clientPerms, true},
+	}
+
+	cells := 0
+	for _, pr := range probes {
+		for _, c := range callers {
+			for _, rel := range []relation{same, ancestor, descendant, sibling, otherTree} {
+				cells++
+				inScope := rel == same || (rel == descendant && c.switch_)
+				method, path, body := pr.req(m, m.targets[rel])
+				got := f.req(method, path, c.tok, body)
+				mMethod, mPath, mBody := pr.req(m, missing)
+				miss := f.req(mMethod, mPath, c.tok, mBody)
+				name := fmt.Sprintf("%s as %s on %s", pr.name, c.name, rel)
+
+				want := pr.ok
+				blind := false
+				switch {
+				case !inScope:
+					want = 404
+				case pr.perm == "" || slices.Contains(c.perms, pr.perm):
+				case !slices.Contains(standalone, pr.perm) && !slices.Contains(c.perms, view(pr.perm)):
+					blind, want = true, 404
+				default:
+					want = 403
+				}
+				if blind && (pr.emptyInScope || (pr.emptyWhenBlind && rel == same)) {
+					want = 200
+					var l struct{ TotalElements int }
+					if got.status == 200 {
+						got.decode(t, &l)
+						if l.TotalElements != 0 {
+							t.Errorf("%s: a caller without %s sees %s", name, pr.perm, got.body)
+						}
+					}
+				}
+				if got.status != want {
+					t.Errorf("%s: got %s, want %d", name, got, want)
+					continue
+				}
+				if want == 404 && !bytes.Equal(got.body, miss.body) {
+					t.Errorf("%s: 404 body %s differs from a missing id's %s", name, got.body, miss.body)
+				}
+				if want >= 400 {
+					got.errMsg(t)
+				}
+			}
+		}
+	}
+	t.Logf("%d cells (%d routes × %d callers × 5 relations)", cells, len(probes), len(callers))
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	e := start(t, nil)
+	r := e.must(200, "GET", "/api/v1/openapi.json", "", nil)
+	var doc struct {
+		OpenAPI string
+		Paths   map[string]any
+	}
+	r.decode(t, &doc)
+	if doc.OpenAPI == "" || doc.Paths["/api/v1/organization/device"] == nil || doc.Paths["/oauth2/token"] == nil {
+		t.Errorf("served document lacks routes: openapi=%q, %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+}
