@@ -1,0 +1,255 @@
+// Package cloudlink is the gateway's side of the cloud sync: one websocket
+// to cloud/internal/gatewaysync speaking shared/syncproto. It sends a hello
+// with its cursors, applies the tenancy the cloud pushes (a snapshot, then
+// deltas), drains the store's outbox oldest-first in batches and deletes
+// entries once the cloud acknowledges them, and executes the cloud's
+// commands on the hub.
+//
+// The link is offline first: nothing on the gateway waits for it. With the
+// cloud gone the outbox just grows; the link reconnects with exponential
+// backoff and full jitter so that a cloud restart does not bring every
+// gateway back in the same second.
+package cloudlink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+)
+
+// Hub is what the link needs of the gateway's hub (*hub.Hub).
+type Hub interface {
+	Device(id int64) (hub.Device, bool)
+	Devices() []hub.Device
+	Templates() []datastream.Template
+	SaveTemplate(ctx context.Context, t datastream.Template) error
+	// UpsertDevice creates or replaces (name, template, token hash) the
+	// device with d.UID, keeping its local id and data; it returns the
+	// device with its ID set.
+	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
+	DeleteDevice(ctx context.Context, id int64) error
+	ControlWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
+	Value(deviceID int64, pin int) (hub.PinValue, bool)
+	Subscribe(fn func(hub.Update)) (cancel func())
+	Stats() hub.Stats
+}
+
+// Entry is one outbox entry: a record and its sequence number.
+type Entry struct {
+	Seq    int64
+	Record hub.Record
+}
+
+// Store is what the link needs of the gateway's store.
+type Store interface {
+	// Outbox returns up to limit entries with Seq > after, oldest first.
+	Outbox(ctx context.Context, after int64, limit int) ([]Entry, error)
+	// AckOutbox deletes the entries with Seq <= upTo.
+	AckOutbox(ctx context.Context, upTo int64) error
+	// Cursor and SetCursor keep a named sync cursor durable; an unknown
+	// cursor is 0. The link keeps CursorTenancy there.
+	Cursor(ctx context.Context, name string) (int64, error)
+	SetCursor(ctx context.Context, name string, v int64) error
+}
+
+// CursorTenancy names the cursor holding the last tenancy version applied.
+// The telemetry cursor needs no cursor of its own: acknowledged entries are
+// deleted from the outbox, so what is left is what to send.
+const CursorTenancy = "tenancy_version"
+
+// Options configure a Link. URL, Credential, GatewayID, Hub and Store are
+// required.
+type Options struct {
+	URL        string // wss://host/…; ws:// only to a loopback address
+	Credential string // the gateway credential received at claim (Bearer)
+	GatewayID  string
+	Software   string // build version reported to the cloud
+	Hub        Hub
+	Store      Store
+	Logger     *slog.Logger
+	TLS        *tls.Config // nil → system roots
+
+	BatchSize    int           // items per telemetry batch, default 1000
+	MaxInFlight  int           // unacknowledged batches, default 8
+	PollInterval time.Duration // outbox poll when idle, default 50ms (records are also signalled by the hub)
+	MinBackoff   time.Duration // first reconnect delay ceiling, default 500ms
+	MaxBackoff   time.Duration // largest reconnect delay ceiling, default 60s
+	IdleTimeout  time.Duration // no frame (data or pong) for this long → reconnect, default 60s
+	StatusEvery  time.Duration // site status report period, default 30s
+	// Rand returns a float in [0,1) for the backoff jitter; nil → math/rand/v2.
+	Rand func() float64
+}
+
+// Stats are the link's counters.
+type Stats struct {
+	Connected      bool
+	Connects       uint64 // sessions that got a welcome
+	Failures       uint64 // dial, handshake or session failures
+	ItemsSent      uint64 // telemetry items sent (replays included)
+	ItemsAcked     int64  // highest seq acknowledged
+	Skipped        uint64 // outbox entries of devices no longer known (deleted locally)
+	TenancyVersion int64
+	Commands       uint64 // commands executed (not counting replays)
+}
+
+// Link keeps the gateway's websocket to the cloud. Create with New, run
+// with Run.
+type Link struct {
+	opts Options
+	log  *slog.Logger
+	u    *url.URL
+
+	wake chan struct{} // the hub accepted a record: the outbox may have grown
+
+	mu      sync.Mutex
+	results *resultCache // answers to recent commands, for replays
+
+	connected atomic.Bool
+	connects  atomic.Uint64
+	failures  atomic.Uint64
+	sent      atomic.Uint64
+	acked     atomic.Int64
+	skipped   atomic.Uint64
+	tenancy   atomic.Int64
+	commands  atomic.Uint64
+}
+
+// New checks opts and returns a Link.
+func New(opts Options) (*Link, error) {
+	if opts.Hub == nil || opts.Store == nil {
+		return nil, errors.New("cloudlink: Hub and Store are required")
+	}
+	if opts.GatewayID == "" || opts.Credential == "" {
+		return nil, errors.New("cloudlink: GatewayID and Credential are required")
+	}
+	u, err := checkURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 8
+	}
+	def(&opts.PollInterval, 50*time.Millisecond)
+	def(&opts.MinBackoff, 500*time.Millisecond)
+	def(&opts.MaxBackoff, 60*time.Second)
+	def(&opts.IdleTimeout, 60*time.Second)
+	def(&opts.StatusEvery, 30*time.Second)
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Link{
+		opts:    opts,
+		log:     log.With("component", "cloudlink"),
+		u:       u,
+		wake:    make(chan struct{}, 1),
+		results: newResultCache(4096),
+	}, nil
+}
+
+// checkURL accepts wss:// anywhere and ws:// only to a loopback host: the
+// credential and the tenancy never cross a network in clear text.
+func checkURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cloudlink: url: %w", err)
+	}
+	switch u.Scheme {
+	case "wss":
+	case "ws":
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("cloudlink: url %s: plain ws:// is allowed only to a loopback address", raw)
+		}
+	default:
+		return nil, fmt.Errorf("cloudlink: url %s: scheme must be wss (or ws to loopback)", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("cloudlink: url %s: no host", raw)
+	}
+	return u, nil
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() Stats {
+	return Stats{
+		Connected:      l.connected.Load(),
+		Connects:       l.connects.Load(),
+		Failures:       l.failures.Load(),
+		ItemsSent:      l.sent.Load(),
+		ItemsAcked:     l.acked.Load(),
+		Skipped:        l.skipped.Load(),
+		TenancyVersion: l.tenancy.Load(),
+		Commands:       l.commands.Load(),
+	}
+}
+
+// Run keeps the link up until ctx is done, then returns ctx.Err(). A failed
+// session is retried after a randomized, growing delay; a session that got
+// as far as the cloud's welcome resets the delay.
+func (l *Link) Run(ctx context.Context) error {
+	cancel := l.opts.Hub.Subscribe(func(hub.Update) {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	})
+	defer cancel()
+	attempt := 0
+	for {
+		welcomed, err := l.session(ctx)
+		l.connected.Store(false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if welcomed {
+			attempt = 0
+		}
+		l.failures.Add(1)
+		d := Backoff(attempt, l.opts.MinBackoff, l.opts.MaxBackoff, l.opts.Rand())
+		attempt++
+		l.log.Warn("cloud link down", "err", err, "retry_in", d.Round(time.Millisecond))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Backoff is the delay before reconnect attempt n (0-based): uniformly
+// random in [0, min(max, base·2ⁿ)) — "full jitter", which spreads a crowd of
+// gateways evenly over the window instead of in synchronized waves. r is in
+// [0,1).
+func Backoff(n int, base, limit time.Duration, r float64) time.Duration {
+	ceil := limit
+	if n < 62 && base < limit>>n {
+		ceil = base << n
+	}
+	return time.Duration(r * float64(ceil))
+}

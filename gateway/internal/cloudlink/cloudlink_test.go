@@ -1,0 +1,515 @@
+package cloudlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
+)
+
+const (
+	uidA = "01JD5Z8Q3M4N5P6Q7R8S9T0VAA"
+	uidB = "01JD5Z8Q3M4N5P6Q7R8S9T0VBB"
+	uidC = "01JD5Z8Q3M4N5P6Q7R8S9T0VCC"
+	hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+)
+
+var tmpl = datastream.Template{ID: "TMPL1", Name: "t", Datastreams: []datastream.Datastream{{Pin: 1, Name: "v", Type: datastream.Integer}}}
+
+type rig struct {
+	store *memStore
+	hub   *fakeHub
+	cloud *fakeCloud
+	link  *Link
+	stop  func() error
+}
+
+// newRig starts a link from a gateway with devices A and B to a fake cloud.
+func newRig(t *testing.T, url string, cloud *fakeCloud, tweak func(*Options)) *rig {
+	t.Helper()
+	st := newMemStore()
+	h := newFakeHub(st)
+	ctx := context.Background()
+	_ = h.SaveTemplate(ctx, tmpl)
+	for _, uid := range []string{uidA, uidB} {
+		if _, err := h.UpsertDevice(ctx, hub.Device{UID: uid, Name: uid[22:], TemplateID: "TMPL1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if url == "" {
+		url = cloud.url()
+	}
+	opts := Options{
+		URL: url, Credential: "secret-cred", GatewayID: "gw-1", Software: "test",
+		Hub: h, Store: st,
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		PollInterval: 5 * time.Millisecond, IdleTimeout: 2 * time.Second,
+		BatchSize: 100, MaxInFlight: 4,
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	l, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	r := &rig{store: st, hub: h, cloud: cloud, link: l}
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"wss://cloud.example.com/api/v1/gateway/sync", true},
+		{"wss://10.0.0.5:8443/sync", true},
+		{"ws://127.0.0.1:8080/sync", true},
+		{"ws://[::1]:8080/sync", true},
+		{"ws://localhost:8080/sync", true},
+		{"ws://cloud.example.com/sync", false},
+		{"ws://10.0.0.5/sync", false},
+		{"http://127.0.0.1/sync", false},
+		{"wss:///sync", false},
+		{"::", false},
+	}
+	for _, tt := range tests {
+		_, err := checkURL(tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("checkURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, limit := 500*time.Millisecond, 60*time.Second
+	tests := []struct {
+		n    int
+		r    float64
+		want time.Duration
+	}{
+		{0, 0, 0},
+		{0, 0.5, 250 * time.Millisecond},
+		{1, 0.5, 500 * time.Millisecond},
+		{3, 0.999, 3996 * time.Millisecond},
+		{7, 0.5, 30 * time.Second}, // 64s ceiling capped at 60s
+		{8, 1 - 1e-9, limit - 60},
+		{100, 0.25, 15 * time.Second}, // no overflow for huge n
+	}
+	for _, tt := range tests {
+		if got := Backoff(tt.n, base, limit, tt.r); got != tt.want {
+			t.Errorf("Backoff(%d, r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
+		}
+	}
+}
+
+// TestBackoffSpreadsGateways: 1,000 gateways losing the cloud at once come
+// back spread over the window, not in the same second.
+func TestBackoffSpreadsGateways(t *testing.T) {
+	const n = 1000
+	var buckets [10]int // per-second buckets of the 4th retry (ceiling 8s… capped)
+	seed := uint64(1)
+	for range n {
+		seed = seed*6364136223846793005 + 1442695040888963407 // LCG: deterministic spread
+		r := float64(seed>>11) / (1 << 53)
+		d := Backoff(4, 500*time.Millisecond, 60*time.Second, r) // ceiling 8s
+		buckets[int(d/time.Second)]++
+	}
+	for s, c := range buckets[:8] {
+		if c > n/4 {
+			t.Errorf("%d of %d gateways reconnect in second %d", c, n, s)
+		}
+	}
+}
+
+func TestDrainsOutboxAndDeletesAcked(t *testing.T) {
+	fc := newFakeCloud(t)
+	r := newRig(t, "", fc, nil)
+	const n = 1050
+	for i := range n {
+		r.hub.DeviceWrite(1+int64(i%2), 1, strconv.Itoa(i), int64(i+1))
+	}
+	waitFor(t, "the cloud to hold every write", 10*time.Second, func() bool {
+		v := fc.snapshotValues()
+		return len(v[uidA])+len(v[uidB]) == n
+	})
+	waitFor(t, "the outbox to be emptied by acks", 5*time.Second, func() bool { return r.store.pending() == 0 })
+	v := fc.snapshotValues()
+	for i, val := range v[uidA] {
+		if want := strconv.Itoa(2 * i); val != want {
+			t.Fatalf("device A value %d = %s, want %s (order)", i, val, want)
+		}
+	}
+	if got := r.link.Stats().ItemsAcked; got != n {
+		t.Errorf("ItemsAcked = %d, want %d", got, n)
+	}
+}
+
+// TestWelcomeSkipsWhatCloudHas: a gateway that crashed before recording an
+// ack does not resend what the cloud already applied.
+func TestWelcomeSkipsWhatCloudHas(t *testing.T) {
+	fc := newFakeCloud(t)
+	fc.applied = 3 // the cloud applied seq 1..3 before the crash
+	st := newMemStore()
+	for i := range 5 {
+		st.append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: strconv.Itoa(i), TS: 1})
+	}
+	r := newRig(t, "", fc, func(o *Options) { o.Store = st; o.Hub.(*fakeHub).store = st })
+	waitFor(t, "the outbox to drain", 5*time.Second, func() bool { return st.pending() == 0 })
+	if got, want := fc.snapshotValues()[uidA], []string{"3", "4"}; !cmp.Equal(got, want) {
+		t.Errorf("cloud received %v, want only %v", got, want)
+	}
+	if r.link.Stats().ItemsSent != 2 {
+		t.Errorf("ItemsSent = %d, want 2", r.link.Stats().ItemsSent)
+	}
+}
+
+func TestSkipsEntriesOfDeletedDevices(t *testing.T) {
+	fc := newFakeCloud(t)
+	r := newRig(t, "", fc, nil)
+	r.store.append(hub.Record{Kind: hub.KindWrite, DeviceID: 99, Pin: 1, Value: "ghost", TS: 1})
+	r.hub.DeviceWrite(1, 1, "real", 2)
+	r.store.append(hub.Record{Kind: hub.KindWrite, DeviceID: 99, Pin: 1, Value: "ghost2", TS: 3})
+	waitFor(t, "the outbox to drain", 5*time.Second, func() bool { return r.store.pending() == 0 })
+	if got := fc.snapshotValues(); !cmp.Equal(got, map[string][]string{uidA: {"real"}}) {
+		t.Errorf("cloud holds %v", got)
+	}
+	if r.link.Stats().Skipped != 2 {
+		t.Errorf("Skipped = %d, want 2", r.link.Stats().Skipped)
+	}
+}
+
+func TestTenancySnapshotThenDeltas(t *testing.T) {
+	fc := newFakeCloud(t)
+	tmpl2 := datastream.Template{ID: "TMPL2", Name: "pump", Datastreams: []datastream.Datastream{{Pin: 0, Name: "on", Type: datastream.Boolean}}}
+	snap := &syncproto.Message{Type: syncproto.TypeSnapshot, Snapshot: &syncproto.Tenancy{
+		Version:   7,
+		Templates: []datastream.Template{tmpl, tmpl2},
+		Devices: []syncproto.Device{
+			{UID: uidA, Name: "renamed A", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash},
+			{UID: uidC, Name: "C", TemplateID: "TMPL2", OrgID: 1, TokenHash: hash},
+		},
+	}}
+	fc.onHello = func(send func(*syncproto.Message) error, h *syncproto.Hello) {
+		if h.TenancyVersion == 0 {
+			_ = send(snap)
+		}
+	}
+	r := newRig(t, "", fc, nil)
+	uids := func() []string {
+		var out []string
+		for _, d := range r.hub.Devices() {
+			out = append(out, d.UID+":"+d.Name)
+		}
+		return out
+	}
+	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 7 })
+	if got, want := uids(), []string{uidA + ":renamed A", uidC + ":C"}; !cmp.Equal(got, want) {
+		t.Errorf("devices after snapshot %v, want %v (B is not in the snapshot)", got, want)
+	}
+	if d, ok := r.hub.byUID(uidC); !ok || syncproto.TokenHashHex(d.TokenHash) != hash {
+		t.Errorf("device C = %+v, want token hash %s", d, hash)
+	}
+	if v, _ := r.store.Cursor(context.Background(), CursorTenancy); v != 7 {
+		t.Errorf("tenancy cursor %d, want 7", v)
+	}
+
+	fc.push(&syncproto.Message{Type: syncproto.TypeDelta, Delta: &syncproto.Delta{From: 7, Version: 8,
+		Devices:        []syncproto.Device{{UID: uidB, Name: "B again", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}},
+		DeletedDevices: []string{uidC}}})
+	waitFor(t, "delta 8", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 8 })
+	if got, want := uids(), []string{uidA + ":renamed A", uidB + ":B again"}; !cmp.Equal(got, want) {
+		t.Errorf("devices after delta %v, want %v", got, want)
+	}
+
+	// A delta that skips a version ends the session; the reconnect's hello
+	// carries version 8, from which the cloud can catch up.
+	fc.push(&syncproto.Message{Type: syncproto.TypeDelta, Delta: &syncproto.Delta{From: 9, Version: 10, DeletedDevices: []string{uidA}}})
+	waitFor(t, "a reconnect with version 8", 5*time.Second, func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		last := fc.hellos[len(fc.hellos)-1]
+		return len(fc.hellos) >= 2 && last.TenancyVersion == 8
+	})
+	if _, ok := r.hub.byUID(uidA); !ok {
+		t.Error("a delta that does not follow the local version was applied")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	fc := newFakeCloud(t)
+	r := newRig(t, "", fc, nil)
+	waitFor(t, "connection", 5*time.Second, func() bool { return r.link.Stats().Connected })
+	r.hub.DeviceWrite(2, 1, "55", 5000) // device B wrote at t=5000
+
+	cmd := func(id, uid string, pin int, v string, ts int64) {
+		fc.push(&syncproto.Message{Type: syncproto.TypeCommand, ID: id,
+			Command: &syncproto.Command{Kind: syncproto.CommandWrite, Device: uid, Pin: pin, Value: v, TS: ts, Actor: "ann"}})
+	}
+	cmd("c1", uidA, 1, "42", 6000)
+	cmd("c1", uidA, 1, "42", 6000) // replay: same answer, applied once
+	cmd("c2", uidB, 1, "7", 4000)  // older than the device's own value
+	cmd("c3", uidC, 1, "1", 6000)  // not served here
+	cmd("c4", uidA, 20, "1", 6000) // no datastream
+	want := map[string]syncproto.Result{
+		"c1": {Code: syncproto.ResultOK, Value: "42"},
+		"c2": {Code: syncproto.ResultStale, Value: "55", Message: "the device has a newer value"},
+		"c3": {Code: syncproto.ResultNoDevice},
+		"c4": {Code: syncproto.ResultInvalid, Message: hub.ErrNoDatastream.Error()},
+	}
+	waitFor(t, "four results", 5*time.Second, func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		return len(fc.results) == 4
+	})
+	fc.mu.Lock()
+	got := fc.results
+	fc.mu.Unlock()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if got, want := r.hub.controlLog(), []string{uidA + "/1=42"}; !cmp.Equal(got, want) {
+		t.Errorf("control writes %v, want %v", got, want)
+	}
+	if r.link.Stats().Commands != 4 {
+		t.Errorf("Commands = %d, want 4 (the replay is not counted)", r.link.Stats().Commands)
+	}
+}
+
+// TestOfflineFirst: with no cloud at all the gateway keeps accepting writes
+// into the outbox; Run retries quietly and stops with the context.
+func TestOfflineFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	r := newRig(t, "ws://"+addr+"/sync", nil, nil)
+	for i := range 100 {
+		r.hub.DeviceWrite(1, 1, strconv.Itoa(i), int64(i+1))
+	}
+	waitFor(t, "a few failed attempts", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 })
+	if r.store.pending() != 100 {
+		t.Errorf("outbox holds %d, want 100", r.store.pending())
+	}
+	if err := r.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}
+
+func TestUnauthorized(t *testing.T) {
+	fc := newFakeCloud(t)
+	fc.cred = "another"
+	r := newRig(t, "", fc, nil)
+	waitFor(t, "refusals", 5*time.Second, func() bool { return r.link.Stats().Failures >= 2 })
+	if r.link.Stats().Connects != 0 {
+		t.Error("connected with a refused credential")
+	}
+}
+
+// TestPartitionByClose: the cloud drops the websocket again and again while
+// two devices write; afterwards it holds exactly what they wrote, in order.
+func TestPartitionByClose(t *testing.T) {
+	fc := newFakeCloud(t)
+	r := newRig(t, "", fc, nil)
+	const perDevice = 2000
+	var wg sync.WaitGroup
+	for dev := int64(1); dev <= 2; dev++ {
+		wg.Go(func() {
+			for i := range perDevice {
+				r.hub.DeviceWrite(dev, 1, strconv.Itoa(i), int64(i+1))
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond) // spread writes over the cuts
+				}
+			}
+		})
+	}
+	stopKick := make(chan struct{})
+	var kicks atomic.Int64
+	kicked := make(chan struct{})
+	go func() {
+		defer close(kicked)
+		for {
+			select {
+			case <-stopKick:
+				return
+			case <-time.After(15 * time.Millisecond):
+				if fc.connCount() > 0 {
+					fc.kick()
+					kicks.Add(1)
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	close(stopKick)
+	<-kicked
+	checkExactly(t, fc, r.store, perDevice)
+	if kicks.Load() < 3 {
+		t.Logf("only %d cuts happened", kicks.Load())
+	}
+	t.Logf("cuts: %d, sessions: %d, items sent: %d", kicks.Load(), r.link.Stats().Connects, r.link.Stats().ItemsSent)
+}
+
+// TestPartitionSilentDrop: a proxy that stops forwarding without closing
+// anything; the link notices by its idle timeout and reconnects when the
+// path heals.
+func TestPartitionSilentDrop(t *testing.T) {
+	fc := newFakeCloud(t)
+	p := newProxy(t, fc.srv.Listener.Addr().String())
+	r := newRig(t, "ws://"+p.addr()+"/sync", fc, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	const perDevice = 600
+	for round := range 3 {
+		for i := range perDevice / 3 {
+			v := round*perDevice/3 + i
+			r.hub.DeviceWrite(1, 1, strconv.Itoa(v), int64(v+1))
+			r.hub.DeviceWrite(2, 1, strconv.Itoa(v), int64(v+1))
+		}
+		p.blackhole(true)
+		for i := range 10 {
+			r.hub.DeviceWrite(1, 1, fmt.Sprintf("x%d-%d", round, i), 1)
+		}
+		sessions := r.link.Stats().Connects
+		waitFor(t, "the link to notice the dead path", 5*time.Second, func() bool { return !r.link.Stats().Connected })
+		p.blackhole(false)
+		waitFor(t, "a new session", 5*time.Second, func() bool { return r.link.Stats().Connects > sessions })
+	}
+	waitFor(t, "the outbox to drain", 10*time.Second, func() bool { return r.store.pending() == 0 })
+	got := fc.snapshotValues()
+	var wantA, wantB []string
+	for round := range 3 {
+		for i := range perDevice / 3 {
+			v := strconv.Itoa(round*perDevice/3 + i)
+			wantA = append(wantA, v)
+			wantB = append(wantB, v)
+		}
+		for i := range 10 {
+			wantA = append(wantA, fmt.Sprintf("x%d-%d", round, i))
+		}
+	}
+	if diff := cmp.Diff(wantA, got[uidA]); diff != "" {
+		t.Errorf("device A in the cloud (-wrote +cloud):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantB, got[uidB]); diff != "" {
+		t.Errorf("device B in the cloud (-wrote +cloud):\n%s", diff)
+	}
+}
+
+// checkExactly waits for the outbox to drain and checks that the cloud holds
+// 0..n-1 for both devices, once each, in order.
+func checkExactly(t *testing.T, fc *fakeCloud, st *memStore, n int) {
+	t.Helper()
+	waitFor(t, "the outbox to drain", 20*time.Second, func() bool { return st.pending() == 0 })
+	want := make([]string, n)
+	for i := range want {
+		want[i] = strconv.Itoa(i)
+	}
+	got := fc.snapshotValues()
+	for _, uid := range []string{uidA, uidB} {
+		if diff := cmp.Diff(want, got[uid]); diff != "" {
+			t.Errorf("device %s in the cloud (-wrote +cloud):\n%s", uid, diff)
+		}
+	}
+}
+
+// proxy forwards TCP to a target; in blackhole mode it keeps every
+// connection open but silently discards what flows in both directions.
+type proxy struct {
+	t      *testing.T
+	ln     net.Listener
+	target string
+	hole   atomic.Bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, ln: ln, target: target}
+	var conns sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			open = append(open, c, u)
+			mu.Unlock()
+			conns.Add(2)
+			go func() { defer conns.Done(); p.pipe(u, c) }()
+			go func() { defer conns.Done(); p.pipe(c, u) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		conns.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string      { return p.ln.Addr().String() }
+func (p *proxy) blackhole(on bool) { p.hole.Store(on) }
+func (p *proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	// Once a connection has been black-holed it stays dead, as a real
+	// half-open TCP path would.
+	dead := false
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if p.hole.Load() {
+				dead = true
+			}
+			if !dead {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+				p.t.Logf("proxy: %v", err)
+			}
+			dst.Close()
+			return
+		}
+	}
+}

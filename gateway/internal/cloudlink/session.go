@@ -1,0 +1,377 @@
+package cloudlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"outpost/gateway/internal/hub"
+	"outpost/shared/syncproto"
+)
+
+// Errors ending a session. Run logs them and reconnects.
+var (
+	ErrUnauthorized = errors.New("cloudlink: the cloud refused the gateway credential")
+	ErrResync       = errors.New("cloudlink: tenancy delta does not follow the local version")
+	ErrPeer         = errors.New("cloudlink: the cloud closed the session with an error")
+)
+
+// session is one websocket connection. The goroutine that runs session
+// writes telemetry; a reader goroutine applies what the cloud sends.
+type session struct {
+	l    *Link
+	conn *websocket.Conn
+
+	writeMu sync.Mutex
+
+	ackSeq  atomic.Int64  // highest seq the cloud acknowledged
+	ackWake chan struct{} // ackSeq moved
+}
+
+// batch is a telemetry message waiting for its ack: ackKey is its last
+// item's seq (what the cloud acknowledges), upTo the last outbox seq it
+// covers (entries skipped after the last item included).
+type batch struct{ ackKey, upTo int64 }
+
+func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	dialer := websocket.Dialer{
+		TLSClientConfig:  l.opts.TLS,
+		HandshakeTimeout: min(10*time.Second, l.opts.IdleTimeout),
+		ReadBufferSize:   4096,
+		WriteBufferSize:  32 << 10,
+	}
+	hdr := http.Header{"Authorization": {"Bearer " + l.opts.Credential}}
+	conn, resp, err := dialer.DialContext(ctx, l.u.String(), hdr)
+	if err != nil {
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			return false, fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, resp.StatusCode)
+		}
+		return false, fmt.Errorf("cloudlink: dial: %w", err)
+	}
+	defer conn.Close()
+	// Closing the socket is what unblocks a read in progress.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	conn.SetReadLimit(syncproto.MaxMessageSize)
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(l.opts.IdleTimeout))
+	})
+
+	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1)}
+
+	version, err := l.opts.Store.Cursor(ctx, CursorTenancy)
+	if err != nil {
+		return false, fmt.Errorf("cloudlink: tenancy cursor: %w", err)
+	}
+	l.tenancy.Store(version)
+	st := l.status(ctx).Status
+	err = s.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{
+		Gateway:        l.opts.GatewayID,
+		Software:       l.opts.Software,
+		TenancyVersion: version,
+		TelemetryAcked: l.acked.Load(),
+		Backlog:        st.Backlog,
+		DevicesOnline:  st.DevicesOnline,
+	}})
+	if err != nil {
+		return false, err
+	}
+	m, err := s.read()
+	if err != nil {
+		return false, err
+	}
+	if m.Type != syncproto.TypeWelcome {
+		return false, s.peerError(m)
+	}
+	// What the cloud already applied need not be sent again, even if the
+	// gateway crashed before it recorded the ack.
+	acked := m.Welcome.TelemetryApplied
+	if acked > 0 {
+		if err := l.opts.Store.AckOutbox(ctx, acked); err != nil {
+			return true, fmt.Errorf("cloudlink: ack outbox: %w", err)
+		}
+		l.acked.Store(acked)
+	}
+	l.connects.Add(1)
+	l.connected.Store(true)
+	l.log.Info("cloud link up", "url", l.u.Redacted(), "tenancy_version", version, "cloud_applied", acked)
+
+	readDone := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(readDone)
+		readErr = s.readLoop(ctx)
+	}()
+	err = s.drain(ctx, acked, readDone)
+	cancel()
+	<-readDone
+	if errors.Is(err, errReaderDone) {
+		err = readErr
+	}
+	return true, err
+}
+
+// errReaderDone tells session that drain stopped because the reader did.
+var errReaderDone = errors.New("cloudlink: reader stopped")
+
+// drain sends the outbox oldest-first, keeping at most MaxInFlight batches
+// unacknowledged, and deletes what the cloud acknowledged. It returns when
+// the session ends.
+func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct{}) error {
+	l := s.l
+	sentUpTo := acked
+	var inflight []batch
+	items := make([]syncproto.Item, 0, l.opts.BatchSize)
+	poll := time.NewTicker(l.opts.PollInterval)
+	defer poll.Stop()
+	status := time.NewTicker(l.opts.StatusEvery)
+	defer status.Stop()
+	ping := time.NewTicker(l.opts.IdleTimeout / 3)
+	defer ping.Stop()
+
+	ack := func(upTo int64) error {
+		if upTo <= acked {
+			return nil
+		}
+		if err := l.opts.Store.AckOutbox(ctx, upTo); err != nil {
+			return fmt.Errorf("cloudlink: ack outbox: %w", err)
+		}
+		acked = upTo
+		l.acked.Store(upTo)
+		return nil
+	}
+	for {
+		if a := s.ackSeq.Load(); len(inflight) > 0 && a >= inflight[0].ackKey {
+			upTo := int64(0)
+			for len(inflight) > 0 && inflight[0].ackKey <= a {
+				upTo = inflight[0].upTo
+				inflight = inflight[1:]
+			}
+			if err := ack(upTo); err != nil {
+				return err
+			}
+		}
+		if len(inflight) < l.opts.MaxInFlight {
+			entries, err := l.opts.Store.Outbox(ctx, sentUpTo, l.opts.BatchSize)
+			if err != nil {
+				return fmt.Errorf("cloudlink: read outbox: %w", err)
+			}
+			if len(entries) > 0 {
+				items = s.convert(items[:0], entries)
+				last := entries[len(entries)-1].Seq
+				switch {
+				case len(items) > 0:
+					ackKey := items[len(items)-1].Seq
+					err := s.send(&syncproto.Message{Type: syncproto.TypeTelemetry, Seq: ackKey,
+						Telemetry: &syncproto.Telemetry{Items: items}})
+					if err != nil {
+						return err
+					}
+					l.sent.Add(uint64(len(items)))
+					inflight = append(inflight, batch{ackKey: ackKey, upTo: last})
+				case len(inflight) > 0:
+					// Only entries of deleted devices: they go with the
+					// previous batch's ack.
+					inflight[len(inflight)-1].upTo = last
+				default:
+					if err := ack(last); err != nil {
+						return err
+					}
+				}
+				sentUpTo = last
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-readDone:
+			return errReaderDone
+		case <-s.ackWake:
+		case <-l.wake:
+		case <-poll.C:
+		case <-ping.C:
+			s.writeMu.Lock()
+			err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(l.opts.IdleTimeout))
+			s.writeMu.Unlock()
+			if err != nil {
+				return fmt.Errorf("cloudlink: ping: %w", err)
+			}
+		case <-status.C:
+			if err := s.send(l.status(ctx)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// backlogger is implemented by stores that can count their outbox.
+type backlogger interface {
+	OutboxLen(ctx context.Context) (int64, error)
+}
+
+func (l *Link) status(ctx context.Context) *syncproto.Message {
+	st := &syncproto.Status{Software: l.opts.Software, DevicesOnline: l.opts.Hub.Stats().Online}
+	if b, ok := l.opts.Store.(backlogger); ok {
+		if n, err := b.OutboxLen(ctx); err == nil {
+			st.Backlog = n
+		}
+	}
+	return &syncproto.Message{Type: syncproto.TypeStatus, Status: st}
+}
+
+// convert turns outbox entries into wire items. Entries of devices the hub
+// no longer knows (deleted locally since) cannot be named by UID: they are
+// counted and logged, not sent.
+func (s *session) convert(items []syncproto.Item, entries []Entry) []syncproto.Item {
+	l := s.l
+	var skipped int
+	for _, e := range entries {
+		kind, ok := wireKind(e.Record.Kind)
+		dev, known := l.opts.Hub.Device(e.Record.DeviceID)
+		if !ok || !known {
+			skipped++
+			continue
+		}
+		items = append(items, syncproto.Item{
+			Seq:    e.Seq,
+			Kind:   kind,
+			Device: dev.UID,
+			Pin:    e.Record.Pin,
+			Name:   e.Record.Name,
+			Value:  e.Record.Value,
+			TS:     e.Record.TS,
+			Source: e.Record.Source,
+		})
+	}
+	if skipped > 0 {
+		l.skipped.Add(uint64(skipped))
+		l.log.Warn("outbox entries not sent: device deleted or record kind unknown", "count", skipped)
+	}
+	return items
+}
+
+func wireKind(k hub.Kind) (syncproto.Kind, bool) {
+	switch k {
+	case hub.KindWrite:
+		return syncproto.KindWrite, true
+	case hub.KindErase:
+		return syncproto.KindErase, true
+	case hub.KindEvent:
+		return syncproto.KindEvent, true
+	case hub.KindClear:
+		return syncproto.KindClear, true
+	case hub.KindInfo:
+		return syncproto.KindInfo, true
+	case hub.KindProperty:
+		return syncproto.KindProperty, true
+	case hub.KindMeta:
+		return syncproto.KindMeta, true
+	case hub.KindOnline:
+		return syncproto.KindOnline, true
+	case hub.KindOffline:
+		return syncproto.KindOffline, true
+	}
+	return "", false
+}
+
+// readLoop applies what the cloud sends until the connection fails.
+func (s *session) readLoop(ctx context.Context) error {
+	for {
+		m, err := s.read()
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case syncproto.TypeAck:
+			for {
+				cur := s.ackSeq.Load()
+				if m.Seq <= cur || s.ackSeq.CompareAndSwap(cur, m.Seq) {
+					break
+				}
+			}
+			select {
+			case s.ackWake <- struct{}{}:
+			default:
+			}
+		case syncproto.TypeSnapshot:
+			if err := s.l.applySnapshot(ctx, m.Snapshot); err != nil {
+				return err
+			}
+		case syncproto.TypeDelta:
+			if err := s.l.applyDelta(ctx, m.Delta); err != nil {
+				return err
+			}
+		case syncproto.TypeCommand:
+			res := s.l.execute(m.ID, m.Command)
+			err := s.send(&syncproto.Message{Type: syncproto.TypeResult, ID: m.ID, Result: &res})
+			if err != nil {
+				return err
+			}
+		default:
+			return s.peerError(m)
+		}
+	}
+}
+
+func (s *session) peerError(m *syncproto.Message) error {
+	if m.Type == syncproto.TypeError {
+		if m.Error.Code == syncproto.CodeUnauthorized {
+			return fmt.Errorf("%w: %s", ErrUnauthorized, m.Error.Message)
+		}
+		return fmt.Errorf("%w: %s: %s", ErrPeer, m.Error.Code, m.Error.Message)
+	}
+	return fmt.Errorf("%w: unexpected %s message", ErrPeer, m.Type)
+}
+
+func (s *session) read() (*syncproto.Message, error) {
+	if err := s.conn.SetReadDeadline(time.Now().Add(s.l.opts.IdleTimeout)); err != nil {
+		return nil, err
+	}
+	typ, data, err := s.conn.ReadMessage()
+	if err != nil {
+		return nil, fmt.Errorf("cloudlink: read: %w", err)
+	}
+	if typ != websocket.TextMessage {
+		return nil, fmt.Errorf("cloudlink: %w: binary frame", syncproto.ErrMalformed)
+	}
+	m, err := syncproto.Decode(data)
+	if err != nil {
+		// A malformed message is a bug on one side: say so and reconnect.
+		s.sendError(syncproto.CodeBadMessage, err.Error())
+		return nil, fmt.Errorf("cloudlink: %w", err)
+	}
+	return m, nil
+}
+
+func (s *session) send(m *syncproto.Message) error {
+	b, err := syncproto.Encode(m)
+	if err != nil {
+		return fmt.Errorf("cloudlink: encode %s: %w", m.Type, err)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.l.opts.IdleTimeout)); err != nil {
+		return err
+	}
+	if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("cloudlink: write: %w", err)
+	}
+	return nil
+}
+
+func (s *session) sendError(code syncproto.ErrorCode, msg string) {
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	_ = s.send(&syncproto.Message{Type: syncproto.TypeError, Error: &syncproto.Error{Code: code, Message: msg}})
+}
