@@ -157,7 +157,8 @@ func (s *Server) Stats() Stats {
 // every session and returns once they have ended. transport names the
 // listener in records ("tcp", "tls").
 func (s *Server) Serve(ctx context.Context, ln net.Listener, transport string) error {
-	var wg sync.WaitGroup
+	var sessions sync.WaitGroup
+	defer sessions.Wait()
 	var httpLn *chanListener
 	if s.opts.HTTP != nil {
 		httpLn = newChanListener(ln.Addr())
@@ -166,12 +167,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, transport string) e
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
-		wg.Go(func() { _ = hs.Serve(httpLn) })
-		defer hs.Close()
+		httpDone := make(chan struct{})
+		go func() { defer close(httpDone); _ = hs.Serve(httpLn) }()
+		defer func() { hs.Close(); <-httpDone }() // before sessions.Wait: handing off needs it gone
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	defer wg.Wait()
 
 	var backoff time.Duration
 	for {
@@ -195,7 +196,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, transport string) e
 			return err
 		}
 		backoff = 0
-		wg.Go(func() { s.serve(ctx, c, transport, httpLn) })
+		sessions.Go(func() { s.serve(ctx, c, transport, httpLn) })
 	}
 }
 
