@@ -249,9 +249,9 @@ type fakeCloud struct {
 	values   map[string][]string // device UID → values in the order applied
 	hellos   []syncproto.Hello
 	results  map[string]syncproto.Result
-	conns    map[*websocket.Conn]*sync.Mutex             // → its write lock
+	conns    map[*websocket.Conn]*sync.Mutex                               // → its write lock
 	onHello  func(send func(*syncproto.Message) error, h *syncproto.Hello) // after the welcome
-	ackDelay chan struct{}                               // if set, each ack waits for a token
+	ackDelay chan struct{}                                                 // if set, each ack waits for a token
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
