@@ -6,6 +6,7 @@ import (
 )
 
 func TestFixtureBuilds(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	if got := f.deviceNames(f.tok["A"], "includeSubOrgDevices", true); len(got) != 5 {
 		t.Fatalf("A sees %v", got)

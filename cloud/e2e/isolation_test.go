@@ -159,6 +159,7 @@ var probes = []probe{
 }
 
 func TestIsolationMatrix(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *cloud.Config) { c.Tenancy.InvitesPerDay = 1000 })
 	m := &matrix{fixture: f, targets: map[relation]target{}}
 	a := f.tok["A"]
@@ -268,6 +269,7 @@ func TestIsolationMatrix(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	e := start(t, nil)
 	r := e.must(200, "GET", "/api/v1/openapi.json", "", nil)
 	var doc struct {

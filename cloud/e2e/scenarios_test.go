@@ -44,6 +44,7 @@ func same404(t *testing.T, scoped, missing resp) {
 }
 
 func TestScenario01SiblingIsolation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.setPerms(f.ca, 3, []string{"ORG_DEVICES_VIEW", "ORG_DEVICES_CONTROL", "ORG_DEVICES_EDIT"}, false, false)
 	h := f.tok["H"]
@@ -62,6 +63,7 @@ func TestScenario01SiblingIsolation(t *testing.T) {
 }
 
 func TestScenario02NoUpwardVisibility(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	all := []string{"OWN_DEVICES_VIEW", "OWN_DEVICES_CONTROL", "ORG_DEVICES_VIEW", "ORG_DEVICES_CONTROL",
 		"ORG_DEVICES_CREATE", "ORG_DEVICES_EDIT", "ORG_DEVICES_DELETE", "DEVICES_TRANSFER", "ORG_SWITCH_SUB"}
@@ -76,6 +78,7 @@ func TestScenario02NoUpwardVisibility(t *testing.T) {
 }
 
 func TestScenario03ParentSeesDown(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	wantNames(t, "A with sub-orgs", f.deviceNames(f.tok["A"], "includeSubOrgDevices", true),
 		"AC", "Pool Heater", "Thermostat-H", "Boiler", "Thermostat-W")
@@ -84,6 +87,7 @@ func TestScenario03ParentSeesDown(t *testing.T) {
 }
 
 func TestScenario04DefaultUserSeesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	m := f.tok["M"]
 	wantNames(t, "M (default User)", f.deviceNames(m))
@@ -100,6 +104,7 @@ func TestScenario04DefaultUserSeesNothing(t *testing.T) {
 }
 
 func TestScenario05OwnVersusOrg(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	var role struct{ ID int }
@@ -124,6 +129,7 @@ func TestScenario05OwnVersusOrg(t *testing.T) {
 }
 
 func TestScenario06DepthLimit(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	f.must(200, "PUT", q(o, "orgId", f.us), a, map[string]any{"canCreateSubOrgs": true})
@@ -150,6 +156,7 @@ func TestScenario06DepthLimit(t *testing.T) {
 }
 
 func TestScenario07DeviceTransferFollowsOwner(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.setPerms(f.us, 3, []string{"OWN_DEVICES_VIEW"}, false, false)
 	f.setPerms(f.ca, 3, []string{"OWN_DEVICES_VIEW"}, false, false)
@@ -171,6 +178,7 @@ func TestScenario07DeviceTransferFollowsOwner(t *testing.T) {
 }
 
 func TestScenario08TransferPreconditions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	var p struct{ ID int64 }
@@ -207,6 +215,7 @@ func TestScenario08TransferPreconditions(t *testing.T) {
 }
 
 func TestScenario09RemoveOwner(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	var role struct{ ID int }
@@ -231,6 +240,7 @@ func TestScenario09RemoveOwner(t *testing.T) {
 var tokenRE = regexp.MustCompile(`"token":"(inv_[a-z0-9]+)"`)
 
 func TestScenario10Invites(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	r := f.must(400, "POST", o+"/users/invite", a, map[string]any{"email": "m@usbranch.test", "name": "M again", "roleId": 3})
@@ -282,6 +292,7 @@ func inviteToken(t *testing.T, f *fixture, email string) string {
 }
 
 func TestScenario11LastAdmin(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	var res struct {
 		OrgID   int64
@@ -301,6 +312,7 @@ func TestScenario11LastAdmin(t *testing.T) {
 }
 
 func TestScenario12OrgDeletion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a, u := f.tok["A"], f.tok["U"]
 	for name, c := range map[string]struct {
@@ -321,6 +333,7 @@ func TestScenario12OrgDeletion(t *testing.T) {
 }
 
 func TestScenario13Templates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	u := f.tok["U"]
 	var me struct{ Permissions []string }
@@ -347,6 +360,7 @@ func TestScenario13Templates(t *testing.T) {
 }
 
 func TestScenario14PermissionPush(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	mk := func(name string, parent int64) int64 {
@@ -384,6 +398,7 @@ func TestScenario14PermissionPush(t *testing.T) {
 }
 
 func TestScenario15Roles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	var inst struct{ ID int }
@@ -421,6 +436,7 @@ func TestScenario15Roles(t *testing.T) {
 }
 
 func TestScenario16StaticTokenDeletion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a, u := f.tok["A"], f.tok["U"]
 	var sts []struct {
@@ -452,6 +468,7 @@ func TestScenario16StaticTokenDeletion(t *testing.T) {
 }
 
 func TestScenario17OAuthClientScope(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	tok, _, _, _ := f.clientToken(f.tok["A"], f.uh)
 	var prof struct {
@@ -469,6 +486,7 @@ func TestScenario17OAuthClientScope(t *testing.T) {
 }
 
 func TestScenario18SwitchPermission(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	var s struct{ ID int64 }
@@ -488,6 +506,7 @@ func TestScenario18SwitchPermission(t *testing.T) {
 }
 
 func TestScenario19SessionControl(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.tok["A"]
 	m1, m2 := f.tok["M"], f.login("m@usbranch.test", userPassword)
@@ -529,6 +548,7 @@ func TestScenario19SessionControl(t *testing.T) {
 }
 
 func TestOAuthTokenLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	access, refresh, id, secret := f.clientToken(f.tok["A"], f.uh)
 	token := func(query string, basic bool) resp {
@@ -592,6 +612,7 @@ func TestOAuthTokenLifecycle(t *testing.T) {
 }
 
 func TestScenario20RateLimitErrorsAndPaging(t *testing.T) {
+	t.Parallel()
 	const quota = 30
 	f := newFixture(t, func(c *cloud.Config) { c.API.RateLimit = quota })
 	u := f.tok["U"]
