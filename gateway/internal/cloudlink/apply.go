@@ -65,8 +65,10 @@ func (l *Link) applyDelta(ctx context.Context, d *syncproto.Delta) error {
 }
 
 func (l *Link) setVersion(ctx context.Context, v int64) error {
-	if err := l.opts.Store.SetCursor(ctx, CursorTenancy, v); err != nil {
-		return fmt.Errorf("cloudlink: save tenancy version: %w", err)
+	if cs, ok := l.opts.Store.(CursorStore); ok {
+		if err := cs.SetCursor(ctx, CursorTenancy, v); err != nil {
+			return fmt.Errorf("cloudlink: save tenancy version: %w", err)
+		}
 	}
 	l.tenancy.Store(v)
 	l.log.Info("tenancy applied", "version", v)
@@ -85,7 +87,12 @@ func (l *Link) upsertDevice(ctx context.Context, d syncproto.Device) {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 		return
 	}
-	_, err = l.opts.Hub.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
+	up, ok := l.opts.Hub.(DeviceUpserter)
+	if !ok {
+		l.log.Error("device from the cloud not applied: the hub cannot upsert devices", "uid", d.UID)
+		return
+	}
+	_, err = up.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
 	if err != nil {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 	}

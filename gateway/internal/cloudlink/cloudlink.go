@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
 )
 
@@ -32,12 +33,7 @@ import (
 type Hub interface {
 	Device(id int64) (hub.Device, bool)
 	Devices() []hub.Device
-	Templates() []datastream.Template
 	SaveTemplate(ctx context.Context, t datastream.Template) error
-	// UpsertDevice creates or replaces (name, template, token hash) the
-	// device with d.UID, keeping its local id and data; it returns the
-	// device with its ID set.
-	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
 	DeleteDevice(ctx context.Context, id int64) error
 	ControlWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
 	Value(deviceID int64, pin int) (hub.PinValue, bool)
@@ -45,27 +41,36 @@ type Hub interface {
 	Stats() hub.Stats
 }
 
-// Entry is one outbox entry: a record and its sequence number.
-type Entry struct {
-	Seq    int64
-	Record hub.Record
+// DeviceUpserter is the hub method that applies a device pushed by the
+// cloud: create, or replace name, template and token hash of, the device
+// with d.UID, keeping its local id and data. A hub without it gets the
+// cloud's templates and deletions but not its devices (each one is logged).
+type DeviceUpserter interface {
+	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
 }
 
-// Store is what the link needs of the gateway's store.
+// Entry is one outbox entry of the gateway store.
+type Entry = sqlite.OutboxEntry
+
+// Store is what the link needs of the gateway's store (*sqlite.Store).
 type Store interface {
 	// Outbox returns up to limit entries with Seq > after, oldest first.
 	Outbox(ctx context.Context, after int64, limit int) ([]Entry, error)
 	// AckOutbox deletes the entries with Seq <= upTo.
 	AckOutbox(ctx context.Context, upTo int64) error
-	// Cursor and SetCursor keep a named sync cursor durable; an unknown
-	// cursor is 0. The link keeps CursorTenancy there.
+}
+
+// CursorStore keeps a named sync cursor durable (an unknown cursor is 0).
+// The link keeps CursorTenancy there when the store offers it; otherwise
+// the version lives in memory and every gateway restart costs one snapshot.
+type CursorStore interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	SetCursor(ctx context.Context, name string, v int64) error
 }
 
 // CursorTenancy names the cursor holding the last tenancy version applied.
-// The telemetry cursor needs no cursor of its own: acknowledged entries are
-// deleted from the outbox, so what is left is what to send.
+// Telemetry needs no cursor: acknowledged entries are deleted from the
+// outbox, so what is left is what to send.
 const CursorTenancy = "tenancy_version"
 
 // Options configure a Link. URL, Credential, GatewayID, Hub and Store are
@@ -253,3 +258,9 @@ func Backoff(n int, base, limit time.Duration, r float64) time.Duration {
 	}
 	return time.Duration(r * float64(ceil))
 }
+
+// The real hub and store satisfy the link's interfaces.
+var (
+	_ Hub   = (*hub.Hub)(nil)
+	_ Store = (*sqlite.Store)(nil)
+)

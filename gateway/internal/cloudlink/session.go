@@ -68,11 +68,15 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 
 	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1)}
 
-	version, err := l.opts.Store.Cursor(ctx, CursorTenancy)
-	if err != nil {
-		return false, fmt.Errorf("cloudlink: tenancy cursor: %w", err)
+	version := l.tenancy.Load()
+	if cs, ok := l.opts.Store.(CursorStore); ok {
+		v, err := cs.Cursor(ctx, CursorTenancy)
+		if err != nil {
+			return false, fmt.Errorf("cloudlink: tenancy cursor: %w", err)
+		}
+		version = v
+		l.tenancy.Store(v)
 	}
-	l.tenancy.Store(version)
 	st := l.status(ctx).Status
 	err = s.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{
 		Gateway:        l.opts.GatewayID,
