@@ -258,12 +258,16 @@ func (s *session) fill() error {
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) && s.loggedIn && !s.pinged && s.hbeat < s.idle &&
-			time.Since(s.lastRead) < s.idle {
-			// Silent for a heartbeat: ask the device once before giving up.
-			s.pinged = true
-			s.sendPing()
-			continue
+		if errors.Is(err, os.ErrDeadlineExceeded) && s.loggedIn {
+			if silent := time.Since(s.lastRead); silent < s.idle {
+				if !s.pinged && s.hbeat < s.idle && silent >= s.hbeat {
+					// Silent for a heartbeat: ask the device once before giving up.
+					s.pinged = true
+					s.sendPing()
+				}
+				s.deadline = time.Time{} // the lazy deadline fired early: set it exactly
+				continue
+			}
 		}
 		if err == io.EOF && s.rend > s.rstart {
 			return io.ErrUnexpectedEOF
