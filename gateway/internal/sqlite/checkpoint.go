@@ -5,14 +5,22 @@ import (
 	"time"
 )
 
-// checkpointEvery is how often the checkpointer runs when commits happen.
-const checkpointEvery = 250 * time.Millisecond
+const (
+	// checkpointEvery is how often the checkpointer runs while commits happen.
+	checkpointEvery = 250 * time.Millisecond
+	// walResetFrames bounds the WAL (32 MiB of 16 KiB pages): past it, the
+	// checkpointer briefly holds the write lock so that a checkpoint can
+	// catch up and the WAL restarts from its beginning.
+	walResetFrames = 2048
+)
 
 // checkpointer runs PASSIVE WAL checkpoints on its own connection while
-// commits continue (WAL lets one checkpoint run beside the writer). Only
-// it writes the database file and fsyncs it; the committer just appends to
-// the WAL. SQLite restarts the WAL from the beginning once a checkpoint has
-// copied all of it, so the WAL stays bounded under a steady load.
+// commits continue (WAL lets a checkpoint run beside the writer), so that
+// commits only append to the WAL and never wait for a checkpoint's writes
+// and fsyncs. Under a steady load the writer keeps appending frames behind
+// each passive checkpoint, and SQLite restarts the WAL only after one has
+// copied all of it; so when the WAL has grown past walResetFrames, one
+// RESTART checkpoint runs with commits paused.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
 	t := time.NewTicker(checkpointEvery)
@@ -24,17 +32,25 @@ func (s *Store) checkpointer() {
 			return
 		case <-t.C:
 		}
-		if n := s.transactions.Load(); n != last {
-			last = n
-			s.checkpoint("PASSIVE")
+		n := s.transactions.Load()
+		if n == last {
+			continue
+		}
+		last = n
+		if frames := s.checkpoint("PASSIVE"); frames > walResetFrames {
+			s.writeMu.Lock()
+			s.checkpoint("RESTART")
+			s.writeMu.Unlock()
 		}
 	}
 }
 
-func (s *Store) checkpoint(mode string) {
-	var busy, logFrames, done int
-	err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logFrames, &done)
+// checkpoint runs one checkpoint and returns the WAL size in frames.
+func (s *Store) checkpoint(mode string) int {
+	var busy, logFrames, copied int
+	err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logFrames, &copied)
 	if err != nil {
 		s.log.Warn("WAL checkpoint failed", "mode", mode, "err", err)
 	}
+	return logFrames
 }

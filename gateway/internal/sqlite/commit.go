@@ -341,6 +341,9 @@ func (c *committer) commit(batch []hub.Record) error {
 
 func (c *committer) tx(ctx context.Context, batch []hub.Record) (err error) {
 	if _, err := c.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		// A transaction left open by a failed rollback would make every
+		// retry fail the same way: end it.
+		c.conn.ExecContext(ctx, `ROLLBACK`)
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {

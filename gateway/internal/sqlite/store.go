@@ -90,6 +90,8 @@ type Event struct {
 	ResolvedAt  int64 // 0 while open
 }
 
+var _ hub.Store = (*Store)(nil)
+
 // Store is the SQLite store. Safe for concurrent use.
 type Store struct {
 	opts Options
@@ -235,6 +237,8 @@ func dsn(opts Options) string {
 	// A larger page cache keeps the history index and the latest table hot.
 	q.Add("_pragma", "cache_size(-32768)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// After a WAL reset, a WAL file grown larger than this is truncated.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	return "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()
 }
@@ -496,15 +500,7 @@ func (s *Store) CreateDevice(ctx context.Context, d hub.Device) (hub.Device, err
 		return err
 	})
 	if err != nil {
-		switch code := sqliteCode(err); {
-		case code == sqliteConstraintUnique && strings.Contains(err.Error(), "devices.token_hash"):
-			return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, ErrDuplicateToken)
-		case code == sqliteConstraintUnique && strings.Contains(err.Error(), "devices.uid"):
-			return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, ErrDuplicateUID)
-		case code == sqliteConstraintForeignKey:
-			return d, fmt.Errorf("sqlite: create device %q: template %q: %w", d.Name, d.TemplateID, hub.ErrNoTemplate)
-		}
-		return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, err)
+		return d, fmt.Errorf("sqlite: create device %q: %w", d.Name, deviceError(err, d))
 	}
 	return d, nil
 }

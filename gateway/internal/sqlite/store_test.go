@@ -64,8 +64,8 @@ func scalar[T any](t *testing.T, s *Store, q string) T {
 func TestMigrationsFreshAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gw.db")
 	s := openTest(t, path, Options{})
-	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 1 {
-		t.Fatalf("schema version = %d, want 1", v)
+	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 2 {
+		t.Fatalf("schema version = %d, want 2", v)
 	}
 	for q, want := range map[string]string{
 		`PRAGMA journal_mode`: "wal",
@@ -85,8 +85,8 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	}
 
 	s = openTest(t, path, Options{Synchronous: SyncFull})
-	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 1 {
-		t.Fatalf("schema_version has %d rows after reopen, want 1", n)
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 2 {
+		t.Fatalf("schema_version has %d rows after reopen, want 2", n)
 	}
 	if got := scalar[string](t, s, `PRAGMA synchronous`); got != "2" {
 		t.Errorf("synchronous with SyncFull = %s, want 2", got)
@@ -631,5 +631,67 @@ func TestHistogram(t *testing.T) {
 	}
 	if histBucket(1<<63) >= histBuckets {
 		t.Fatal("largest value out of range")
+	}
+}
+
+func TestSyncCursorsAndOutboxLen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{})
+	if v, err := s.Cursor(ctx, "tenancy_version"); v != 0 || err != nil {
+		t.Fatalf("unknown cursor = %d, %v; want 0", v, err)
+	}
+	if err := s.SetCursor(ctx, "tenancy_version", 41); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor(ctx, "tenancy_version", 42); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.OutboxLen(ctx); n != 0 || err != nil {
+		t.Fatalf("empty OutboxLen = %d, %v", n, err)
+	}
+	for i := range 7 {
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Value: strconv.Itoa(i)})
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.OutboxLen(ctx); n != 4 || err != nil {
+		t.Fatalf("OutboxLen after acking 3 of 7 = %d, %v; want 4", n, err)
+	}
+	s.Close()
+	s = openTest(t, path, Options{})
+	if v, err := s.Cursor(ctx, "tenancy_version"); v != 42 || err != nil {
+		t.Fatalf("cursor after reopen = %d, %v; want 42", v, err)
+	}
+}
+
+func TestUpdateDevice(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := testDevice(s, t, "one"), testDevice(s, t, "two")
+	d1.Name, d1.TokenHash = "renamed", sha256.Sum256([]byte("new token"))
+	if err := s.UpdateDevice(ctx, d1); err != nil {
+		t.Fatal(err)
+	}
+	d2.TokenHash = d1.TokenHash
+	if err := s.UpdateDevice(ctx, d2); !errors.Is(err, ErrDuplicateToken) {
+		t.Errorf("token taken: %v, want ErrDuplicateToken", err)
+	}
+	if err := s.UpdateDevice(ctx, hub.Device{ID: 999, UID: "x", TemplateID: "TMPLtest0001"}); !errors.Is(err, hub.ErrNoDevice) {
+		t.Errorf("unknown device: %v, want hub.ErrNoDevice", err)
+	}
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d1, snap.Devices[0]); diff != "" {
+		t.Errorf("updated device (-want +got):\n%s", diff)
 	}
 }
