@@ -194,7 +194,7 @@ type rig struct {
 	done   chan error
 }
 
-func newRig(t *testing.T, mod func(*Options)) *rig {
+func newRig(t testing.TB, mod func(*Options)) *rig {
 	t.Helper()
 	r := &rig{
 		gw:   fakegw.New(map[string]string{token: devA, tokenB: devB}),
@@ -226,7 +226,7 @@ func newRig(t *testing.T, mod func(*Options)) *rig {
 	return r
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimSpace(p)))

@@ -1,0 +1,51 @@
+package gpiobridge
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"outpost/firmware-bridge/bridge"
+	"outpost/firmware-bridge/internal/fakegw"
+)
+
+// BenchmarkEdgeToGateway is one input edge on a fake pin (debounce 0) until
+// the gateway session has parsed the resulting vw (ns/op = latency). With
+// a debounce the latency is the debounce time plus this.
+func BenchmarkEdgeToGateway(b *testing.B) {
+	got := make(chan fakegw.Write, 1)
+	gw := fakegw.New(map[string]string{tok: dev})
+	p := inputPin("GPIO17")
+	bb, err := New(Options{
+		Config:    Config{Token: tok, Pins: []PinConfig{{Pin: "GPIO17", VPin: 1, Pull: "down", Debounce: dur(0)}}},
+		Pins:      map[string]gpio.PinIO{"GPIO17": p},
+		Connector: bridge.InProcess(gw, Kind),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- bb.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(gw.Writes()) == 0 { // the initial level: the session is up
+		if time.Now().After(deadline) {
+			b.Fatal("bridge did not log in")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	gw.OnWrite = func(w fakegw.Write) { got <- w }
+	level := gpio.Low
+	var worst time.Duration
+	for b.Loop() {
+		level = !level
+		t0 := time.Now()
+		p.EdgesChan <- level
+		<-got
+		worst = max(worst, time.Since(t0))
+	}
+	b.ReportMetric(float64(worst.Microseconds()), "max-µs")
+}

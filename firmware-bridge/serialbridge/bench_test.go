@@ -1,0 +1,103 @@
+package serialbridge
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"outpost/firmware-bridge/internal/fakegw"
+	"outpost/shared/blynk"
+)
+
+// A pty moves bytes at memory speed whatever baud rate is set, so these
+// benchmarks measure what the bridge adds (framing, validation, the hop to
+// the gateway session); the wire time of a frame at a given baud rate
+// (10 bits per byte, 8N1) is reported alongside for comparison.
+
+// wireTime is how long frame takes on a UART at baud, 8N1.
+func wireTime(bytes, baud int) time.Duration {
+	return time.Duration(bytes*10) * time.Second / time.Duration(baud)
+}
+
+func quietRig(b *testing.B, onWrite func(fakegw.Write)) (*rig, *mcu) {
+	r := newRig(b, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
+	r.gw.OnWrite = onWrite
+	m := r.sock.plug(b)
+	waitFor(b, "port open", func() bool { return r.bridge.Status().State == "waiting" })
+	m.login(b, token)
+	return r, m
+}
+
+// BenchmarkPtyBaseline is one frame through the bare pty (MCU side to the
+// port side), without the bridge: the part of the bridge benchmarks that
+// is the pty's own cost.
+func BenchmarkPtyBaseline(b *testing.B) {
+	sock := &socket{}
+	m := sock.plug(b)
+	port, err := sock.open(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer port.Close()
+	f := frame(blynk.CmdHardware, 2, "vw\x001\x0042")
+	buf := make([]byte, len(f))
+	for b.Loop() {
+		m.raw(b, f)
+		if _, err := io.ReadFull(port, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteLatency is one vw frame from the MCU until the gateway
+// session has parsed it, one at a time (ns/op = latency).
+func BenchmarkWriteLatency(b *testing.B) {
+	got := make(chan struct{}, 1)
+	_, m := quietRig(b, func(fakegw.Write) { got <- struct{}{} })
+	f := frame(blynk.CmdHardware, 2, "vw\x001\x0042")
+	for b.Loop() {
+		m.raw(b, f)
+		<-got
+	}
+	b.ReportMetric(float64(wireTime(len(f), 115200).Nanoseconds())/1e3, "wire-µs@115200")
+	b.ReportMetric(float64(wireTime(len(f), 1000000).Nanoseconds())/1e3, "wire-µs@1M")
+}
+
+// BenchmarkDownLatency is one vw from the gateway until the MCU has it.
+func BenchmarkDownLatency(b *testing.B) {
+	r, m := quietRig(b, nil)
+	for b.Loop() {
+		r.gw.Send(devA, 5, "1")
+		<-m.in
+	}
+}
+
+// BenchmarkThroughput streams frames from the MCU as fast as the pty takes
+// them (frames/s). A 12-byte vw frame takes 1.04ms on a 115200 baud wire
+// (960 frames/s) and 120µs at 1,000,000 baud (8,333 frames/s).
+func BenchmarkThroughput(b *testing.B) {
+	done := make(chan struct{}, 1024)
+	_, m := quietRig(b, func(fakegw.Write) { done <- struct{}{} })
+	f := frame(blynk.CmdHardware, 2, "vw\x001\x0042")
+	batch := make([]byte, 0, 64*len(f))
+	for range 64 {
+		batch = append(batch, f...)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for sent < b.N {
+		n := min(64, b.N-sent)
+		if _, err := m.f.Write(batch[:n*len(f)]); err != nil {
+			b.Fatal(err)
+		}
+		for range n {
+			<-done
+		}
+		sent += n
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	b.ReportMetric(float64(115200/10/len(f)), "wire-frames/s@115200")
+	b.ReportMetric(float64(1000000/10/len(f)), "wire-frames/s@1M")
+}
