@@ -234,8 +234,6 @@ func dsn(opts Options) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+string(opts.Synchronous)+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	// A larger page cache keeps the history index and the latest table hot.
-	q.Add("_pragma", "cache_size(-32768)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// After a WAL reset, a WAL file grown larger than this is truncated.
 	q.Add("_pragma", "journal_size_limit(67108864)")
@@ -522,7 +520,7 @@ func (s *Store) DeleteDevice(ctx context.Context, id int64) error {
 		} else if n == 0 {
 			return hub.ErrNoDevice
 		}
-		for _, table := range []string{"latest", "history", "events", "device_info", "properties", "meta"} {
+		for _, table := range []string{"latest", "events", "device_info", "properties", "meta"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE device = ?`, id); err != nil {
 				return err
 			}
@@ -531,6 +529,31 @@ func (s *Store) DeleteDevice(ctx context.Context, id int64) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete device %d: %w", id, err)
+	}
+	if err := s.deleteHistory(ctx, id); err != nil {
+		return fmt.Errorf("sqlite: delete device %d: history: %w", id, err)
+	}
+	return nil
+}
+
+// deleteHistory removes a device's history in rowid ranges, one short
+// transaction each, so that commits go on meanwhile (history has no
+// device index by default, and may be large). Rows left behind by an
+// interruption belong to an id that is never reused and are never read.
+func (s *Store) deleteHistory(ctx context.Context, id int64) error {
+	const step = 50000
+	var lo, hi int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(rowid), 0), COALESCE(MAX(rowid), -1) FROM history`).Scan(&lo, &hi); err != nil {
+		return err
+	}
+	for from := lo; from <= hi; from += step {
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM history WHERE rowid >= ? AND rowid < ? AND device = ?`, from, from+step, id)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
