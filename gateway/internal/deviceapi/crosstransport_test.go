@@ -116,7 +116,7 @@ type mqttDevice struct {
 func dialMQTT(t *testing.T, addr, token string) *mqttDevice {
 	t.Helper()
 	d := &mqttDevice{msgs: make(chan string, 16)}
-	o := paho.NewClientOptions().AddBroker("tcp://"+addr).SetUsername("device").SetPassword(token).
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetUsername("device").SetPassword(token).
 		SetProtocolVersion(4).SetAutoReconnect(false).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { d.msgs <- m.Topic() + "=" + string(m.Payload()) })
 	d.c = paho.NewClient(o)
