@@ -1,0 +1,308 @@
+// Package gatewaysync is the cloud's websocket endpoint for gateways. It
+// authenticates a gateway by its credential, pushes the tenancy the gateway
+// needs (a snapshot, then deltas computed against what it last sent),
+// applies the gateway's telemetry batches idempotently — each gateway's
+// highest applied sequence number is kept with the data, so a replayed
+// batch changes nothing — and carries commands from people to the gateway
+// and their results back.
+//
+// One connection per gateway: a new one replaces the old, which is closed
+// and finished before the new one applies anything. Revoking a credential
+// (Disconnect) closes the connection at once.
+package gatewaysync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"outpost/shared/syncproto"
+)
+
+// Errors.
+var (
+	// ErrUnauthorized is what Credentials returns for an unknown or revoked
+	// credential (wrapped or not).
+	ErrUnauthorized = errors.New("gatewaysync: unknown or revoked gateway credential")
+	// ErrNotConnected: a command's context ended before the gateway was
+	// there to answer.
+	ErrNotConnected = errors.New("gatewaysync: gateway not connected")
+)
+
+// Credentials resolves a gateway credential (the bearer token a gateway got
+// at claim) to the gateway's id.
+type Credentials interface {
+	AuthenticateGateway(ctx context.Context, credential string) (gatewayID string, err error)
+}
+
+// Tenancy gives what one gateway needs of the tenancy: templates, the
+// devices it serves with their token hashes, their owners and orgs, static
+// tokens. Version must grow with every tenancy change and survive restarts
+// (e.g. the latest audit id), so that a gateway reconnecting at the current
+// version gets nothing, and one behind gets a snapshot.
+type Tenancy interface {
+	GatewayTenancy(ctx context.Context, gatewayID string) (syncproto.Tenancy, error)
+}
+
+// Telemetry stores what gateways send.
+type Telemetry interface {
+	// Applied returns the highest seq applied for the gateway, 0 if none.
+	Applied(ctx context.Context, gatewayID string) (int64, error)
+	// Apply stores items (all with a seq above Applied, ascending) and
+	// sets Applied to upTo, atomically: after a crash either both or
+	// neither happened.
+	Apply(ctx context.Context, gatewayID string, items []syncproto.Item, upTo int64) error
+}
+
+// Options configure a Server.
+type Options struct {
+	Credentials Credentials
+	Tenancy     Tenancy
+	Telemetry   Telemetry
+	Logger      *slog.Logger
+	Now         func() time.Time // nil → time.Now
+
+	IdleTimeout time.Duration // no frame for this long → close, default 60s
+	PingEvery   time.Duration // server pings, default IdleTimeout/3
+}
+
+// Site is what the cloud knows of one gateway's link (TENANCY.md §11.8,
+// issue "site status").
+type Site struct {
+	Gateway        string
+	Connected      bool
+	LastSeen       time.Time
+	Software       string
+	Backlog        int64 // outbox entries the gateway has not had acknowledged
+	DevicesOnline  int
+	TenancyVersion int64 // last version sent
+	Applied        int64 // highest telemetry seq applied
+}
+
+// Server is the endpoint; it is an http.Handler. Create with New.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[string]*conn            // by gateway id
+	sites    map[string]*Site            // by gateway id
+	pending  map[string]map[string]*call // gateway id → command id → call
+	stopPing chan struct{}
+	pingOnce sync.Once
+}
+
+// call is a command waiting for its result.
+type call struct {
+	msg  *syncproto.Message
+	done chan syncproto.Result // buffered 1
+}
+
+// New returns a Server. Credentials, Tenancy and Telemetry are required.
+func New(opts Options) (*Server, error) {
+	if opts.Credentials == nil || opts.Tenancy == nil || opts.Telemetry == nil {
+		return nil, errors.New("gatewaysync: Credentials, Tenancy and Telemetry are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 60 * time.Second
+	}
+	if opts.PingEvery <= 0 {
+		opts.PingEvery = opts.IdleTimeout / 3
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:     opts,
+		log:      log.With("component", "gatewaysync"),
+		conns:    make(map[string]*conn),
+		sites:    make(map[string]*Site),
+		pending:  make(map[string]map[string]*call),
+		stopPing: make(chan struct{}),
+	}
+	go s.pinger()
+	return s, nil
+}
+
+// Close stops the server's pinger and closes every gateway connection.
+func (s *Server) Close() {
+	s.pingOnce.Do(func() { close(s.stopPing) })
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// pinger pings every connection from one goroutine, so an idle gateway
+// costs no goroutine of its own beyond its reader.
+func (s *Server) pinger() {
+	t := time.NewTicker(s.opts.PingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopPing:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.ping()
+		}
+	}
+}
+
+// Disconnect closes the gateway's connection now (its credential was
+// revoked or its gateway released). The credential check refuses its next
+// attempt.
+func (s *Server) Disconnect(gatewayID string) {
+	s.mu.Lock()
+	c := s.conns[gatewayID]
+	s.mu.Unlock()
+	if c != nil {
+		c.sendError(syncproto.CodeUnauthorized, "credential revoked")
+		c.close()
+	}
+}
+
+// TenancyChanged tells the server that the tenancy of these gateways (all
+// connected ones if none is named) may have changed; each re-reads its
+// tenancy and gets a delta. Notifications coalesce; it does not block.
+func (s *Server) TenancyChanged(gatewayIDs ...string) {
+	s.mu.Lock()
+	var conns []*conn
+	if len(gatewayIDs) == 0 {
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+	} else {
+		for _, id := range gatewayIDs {
+			if c := s.conns[id]; c != nil {
+				conns = append(conns, c)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.refresh()
+	}
+}
+
+// Sites returns the status of every gateway seen since the start.
+func (s *Server) Sites() []Site {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Site, 0, len(s.sites))
+	for _, st := range s.sites {
+		out = append(out, *st)
+	}
+	return out
+}
+
+// Site returns one gateway's status.
+func (s *Server) Site(gatewayID string) (Site, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.sites[gatewayID]
+	if !ok {
+		return Site{}, false
+	}
+	return *st, true
+}
+
+func (s *Server) updateSite(gatewayID string, fn func(*Site)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.sites[gatewayID]
+	if st == nil {
+		st = &Site{Gateway: gatewayID}
+		s.sites[gatewayID] = st
+	}
+	fn(st)
+}
+
+// Command sends a command to a gateway and waits for its result. It is
+// delivered at least once: sent now if the gateway is connected, and again
+// on every reconnect until the result arrives or ctx ends (the gateway
+// applies each id once). c.TS of 0 is set to now.
+func (s *Server) Command(ctx context.Context, gatewayID string, c syncproto.Command) (syncproto.Result, error) {
+	if c.TS == 0 {
+		c.TS = s.opts.Now().UnixMilli()
+	}
+	var id [12]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return syncproto.Result{}, err
+	}
+	m := &syncproto.Message{V: syncproto.ProtocolVersion, Type: syncproto.TypeCommand, ID: hex.EncodeToString(id[:]), Command: &c}
+	if err := m.Validate(); err != nil {
+		return syncproto.Result{}, err
+	}
+	cl := &call{msg: m, done: make(chan syncproto.Result, 1)}
+	s.mu.Lock()
+	p := s.pending[gatewayID]
+	if p == nil {
+		p = make(map[string]*call)
+		s.pending[gatewayID] = p
+	}
+	p[m.ID] = cl
+	cn := s.conns[gatewayID]
+	if cn != nil && !cn.ready {
+		cn = nil // it will send what is pending once ready
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending[gatewayID], m.ID)
+		if len(s.pending[gatewayID]) == 0 {
+			delete(s.pending, gatewayID)
+		}
+		s.mu.Unlock()
+	}()
+	if cn != nil {
+		_ = cn.send(m) // on failure the reconnect resends it
+	}
+	select {
+	case r := <-cl.done:
+		return r, nil
+	case <-ctx.Done():
+		return syncproto.Result{}, errors.Join(ErrNotConnected, ctx.Err())
+	}
+}
+
+func (s *Server) pendingLocked(gatewayID string) []*syncproto.Message {
+	var out []*syncproto.Message
+	for _, cl := range s.pending[gatewayID] {
+		out = append(out, cl.msg)
+	}
+	return out
+}
+
+func (s *Server) resolve(gatewayID, id string, r syncproto.Result) {
+	s.mu.Lock()
+	cl := s.pending[gatewayID][id]
+	s.mu.Unlock()
+	if cl == nil {
+		return // a replayed result, or the caller gave up
+	}
+	select {
+	case cl.done <- r:
+	default:
+	}
+}
