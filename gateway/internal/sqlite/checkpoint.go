@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -23,6 +24,19 @@ const (
 // RESTART checkpoint runs with commits paused.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		s.log.Error("checkpointer has no connection: the WAL will only be checkpointed at Close", "err", err)
+		<-s.cpStop
+		return
+	}
+	defer conn.Close()
+	// A RESTART checkpoint waits for readers while commits are paused:
+	// give up quickly (and retry at the next tick) rather than stall them.
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 100`); err != nil {
+		s.log.Warn("checkpointer busy_timeout", "err", err)
+	}
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var last uint64
@@ -37,18 +51,22 @@ func (s *Store) checkpointer() {
 			continue
 		}
 		last = n
-		if frames := s.checkpoint("PASSIVE"); frames > walResetFrames {
+		if frames := s.checkpoint(conn, "PASSIVE"); frames > walResetFrames {
 			s.writeMu.Lock()
-			s.checkpoint("RESTART")
+			s.checkpoint(conn, "RESTART")
 			s.writeMu.Unlock()
 		}
 	}
 }
 
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // checkpoint runs one checkpoint and returns the WAL size in frames.
-func (s *Store) checkpoint(mode string) int {
+func (s *Store) checkpoint(q queryRower, mode string) int {
 	var busy, logFrames, copied int
-	err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logFrames, &copied)
+	err := q.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logFrames, &copied)
 	if err != nil {
 		s.log.Warn("WAL checkpoint failed", "mode", mode, "err", err)
 	}

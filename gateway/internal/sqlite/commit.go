@@ -202,7 +202,7 @@ func (s *Store) Close() error {
 	close(s.cpStop)
 	<-s.cpDone
 	// A final full checkpoint leaves a small WAL behind for the next start.
-	s.checkpoint("TRUNCATE")
+	s.checkpoint(s.db, "TRUNCATE")
 	return errors.Join(s.closeErr, s.db.Close())
 }
 
