@@ -1,0 +1,224 @@
+package gatewaysync
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"outpost/shared/syncproto"
+)
+
+// pump sends n items as batches of size per message, at most inflight
+// unacknowledged, the way the gateway's cloud link drains its outbox, and
+// returns when the last one is acknowledged.
+func pump(tb testing.TB, c *client, first, n, size, inflight int) {
+	acks := make(chan int64, inflight)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			m, err := c.tryRecv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			if m.Type == syncproto.TypeAck {
+				acks <- m.Seq
+				if m.Seq == int64(first+n-1) {
+					errc <- nil
+					return
+				}
+			}
+		}
+	}()
+	sent, out := 0, 0
+	for sent < n {
+		if out == inflight {
+			<-acks
+			out--
+		}
+		k := min(size, n-sent)
+		b, err := syncproto.Encode(batch(first+sent, k, uid1))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			tb.Fatal(err)
+		}
+		sent += k
+		out++
+	}
+	for out > 0 {
+		select {
+		case <-acks:
+			out--
+		case err := <-errc:
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// BenchmarkTelemetry: datastream updates/s from one gateway over one
+// websocket into the telemetry store (in memory here: the cloud's store has
+// no telemetry tables yet), 1,000-item batches, 8 in flight.
+func BenchmarkTelemetry(b *testing.B) {
+	e := newEnv(b)
+	c, _ := e.connect(b, "cred-1", "gw-1", 5)
+	b.ResetTimer()
+	pump(b, c, 1, b.N*1000, 1000, 8)
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "updates/s")
+	if got := e.tel.total(); got != b.N*1000 {
+		b.Fatalf("stored %d, want %d", got, b.N*1000)
+	}
+}
+
+// BenchmarkBacklog1M drains a 1,000,000-update backlog (run with
+// -benchtime=1x) and checks that every update was stored exactly once.
+func BenchmarkBacklog1M(b *testing.B) {
+	for b.Loop() {
+		e := newEnv(b)
+		c, _ := e.connect(b, "cred-1", "gw-1", 5)
+		start := time.Now()
+		pump(b, c, 1, 1_000_000, 4096, 8)
+		b.ReportMetric(time.Since(start).Seconds(), "s/drain")
+		if got := e.tel.total(); got != 1_000_000 {
+			b.Fatalf("stored %d, want 1000000", got)
+		}
+		vals := e.tel.values("gw-1")
+		for i, v := range vals {
+			if v != strconv.Itoa(i+1) {
+				b.Fatalf("item %d is %s: order or duplicates", i, v)
+			}
+		}
+	}
+}
+
+// anyTenancy gives every gateway an empty tenancy at version 1, and
+// anyCreds maps "cred-N" to "gw-N".
+type anyTenancy struct{}
+
+func (anyTenancy) GatewayTenancy(context.Context, string) (syncproto.Tenancy, error) {
+	return syncproto.Tenancy{Version: 1}, nil
+}
+
+type anyCreds struct{}
+
+func (anyCreds) AuthenticateGateway(_ context.Context, cred string) (string, error) {
+	n, ok := strings.CutPrefix(cred, "cred-")
+	if !ok {
+		return "", ErrUnauthorized
+	}
+	return "gw-" + n, nil
+}
+
+const clientsEnv = "GATEWAYSYNC_IDLE_CLIENTS"
+
+// BenchmarkIdleGatewayMemory measures what 1,000 idle gateway websockets
+// cost the cloud process: heap in use plus goroutine stacks, after GC, per
+// connection. The gateways run in a child process so that their memory is
+// not counted.
+func BenchmarkIdleGatewayMemory(b *testing.B) {
+	const n = 1000
+	for b.Loop() {
+		srv, err := New(Options{Credentials: anyCreds{}, Tenancy: anyTenancy{}, Telemetry: newMemTelemetry()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs := newHTTPServer(b, srv)
+		before := inUse()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClients$", "-test.v")
+		cmd.Env = append(os.Environ(), clientsEnv+"="+strconv.Itoa(n)+","+hs)
+		cmd.Stderr = os.Stderr
+		stdin, _ := cmd.StdinPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			srv.mu.Lock()
+			ready := 0
+			for _, c := range srv.conns {
+				if c.ready {
+					ready++
+				}
+			}
+			srv.mu.Unlock()
+			if ready == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d gateways connected", ready, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		after := inUse()
+		b.ReportMetric(float64(after-before)/n/1024, "KB/gateway")
+		stdin.Close() // the child exits
+		_ = cmd.Wait()
+		srv.Close()
+	}
+}
+
+func inUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+func newHTTPServer(b *testing.B, h http.Handler) string {
+	hs := httptest.NewServer(h)
+	b.Cleanup(hs.Close)
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// TestIdleClients is the child side of BenchmarkIdleGatewayMemory: it
+// connects the gateways, says hello, and idles until stdin closes.
+func TestIdleClients(t *testing.T) {
+	spec := os.Getenv(clientsEnv)
+	if spec == "" {
+		t.Skip("child process of BenchmarkIdleGatewayMemory")
+	}
+	ns, url, _ := strings.Cut(spec, ",")
+	n, _ := strconv.Atoi(ns)
+	conns := make([]*websocket.Conn, 0, n)
+	for i := range n {
+		hdr := http.Header{"Authorization": {fmt.Sprintf("Bearer cred-%d", i)}}
+		ws, _, err := websocket.DefaultDialer.Dial(url, hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := syncproto.Encode(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: fmt.Sprintf("gw-%d", i), TenancyVersion: 1}})
+		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ws.ReadMessage(); err != nil { // welcome
+			t.Fatal(err)
+		}
+		conns = append(conns, ws)
+	}
+	// Answer pings while idle.
+	for _, ws := range conns {
+		go func() {
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	_, _ = os.Stdin.Read(make([]byte, 1))
+}
