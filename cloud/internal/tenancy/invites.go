@@ -175,18 +175,18 @@ func ParseInviteCSV(data []byte) ([]InviteRow, []RowResult) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.As(err, &pe) {
+				break // not a row problem: nothing more can be read
 			}
-			bad = append(bad, RowResult{Line: line, Code: Invalid, Error: "unreadable CSV row"})
-			if !errors.As(err, &pe) || len(rows)+len(bad) > MaxCSVRows {
-				break // not recoverable
+			bad = append(bad, RowResult{Line: pe.StartLine, Code: Invalid, Error: "unreadable CSV row: " + pe.Err.Error()})
+			if len(rows)+len(bad) > MaxCSVRows {
+				break
 			}
 			continue
 		}
+		line, _ := r.FieldPos(0) // rec has at least one field when err is nil
 		if first && isHeader(rec) {
 			cols = map[string]int{}
 			for i, h := range rec {

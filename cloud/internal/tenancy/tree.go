@@ -127,9 +127,11 @@ func (t *Tree) Within(anc, desc OrgID) bool {
 	}
 	for d.depth > a.depth {
 		desc = d.parent
-		if d = t.orgs[desc]; d == nil {
+		p := t.orgs[desc]
+		if p == nil || p.depth >= d.depth { // a cycle in damaged data
 			return false
 		}
+		d = p
 	}
 	return desc == anc
 }
