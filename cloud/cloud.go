@@ -92,7 +92,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, Now: cfg.Now})
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: authCacheTTL(cfg.API.AuthCacheTTL), Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -202,6 +202,15 @@ func (s *Server) Run(ctx context.Context) error {
 // called.
 func (s *Server) Close() error {
 	return errors.Join(s.ln.Close(), s.store.Close())
+}
+
+// authCacheTTL maps the config's "0 disables" to the API's "negative
+// disables".
+func authCacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // newMailer picks SMTP when configured, else the mailbox directory.

@@ -69,6 +69,9 @@ type AuthConfig struct {
 type APIConfig struct {
 	RateLimit    int   `yaml:"rate_limit"`     // requests per minute per organization; -1 disables
 	MaxBodyBytes int64 `yaml:"max_body_bytes"` // largest request body
+	// AuthCacheTTL is how long a resolved bearer token is remembered; 0
+	// disables. Changes made through this API apply at once regardless.
+	AuthCacheTTL time.Duration `yaml:"auth_cache_ttl"`
 }
 
 // TenancyConfig holds the tenancy limits.
@@ -106,7 +109,7 @@ func Defaults() Config {
 		Admin:   AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
 		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
 			RefreshTokenTTL: day, ResetTTL: time.Hour},
-		API:     APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20},
+		API:     APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
 		Tenancy: TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
 		Mail:    MailConfig{From: "Outpost <noreply@outpost.local>"},
 	}
@@ -194,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.API.RateLimit == 0 || c.API.RateLimit < -1 {
 		bad("api.rate_limit: %d (want a positive quota, or -1 to disable)", c.API.RateLimit)
+	}
+	if c.API.AuthCacheTTL < 0 || c.API.AuthCacheTTL > time.Minute {
+		bad("api.auth_cache_ttl: %v (want 0..1m)", c.API.AuthCacheTTL)
 	}
 	if c.API.MaxBodyBytes < 1024 {
 		bad("api.max_body_bytes: %d (want at least 1024)", c.API.MaxBodyBytes)

@@ -44,7 +44,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// PublicURL is the base of links put in mails (invitation, reset).
 	PublicURL string
-	Now       func() time.Time // nil: time.Now
+	// AuthCacheTTL is how long a resolved bearer token is remembered
+	// (default 1 s; negative disables). See authCache for what it may delay.
+	AuthCacheTTL time.Duration
+	Now          func() time.Time // nil: time.Now
 }
 
 // API is the Platform API handler.
@@ -53,6 +56,7 @@ type API struct {
 	mailer  Mailer
 	log     *slog.Logger
 	limit   *limiter
+	auth    *authCache
 	maxBody int64
 	baseURL string
 	now     func() time.Time
@@ -77,9 +81,12 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AuthCacheTTL == 0 {
+		o.AuthCacheTTL = time.Second
+	}
 	a := &API{
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
-		limit: newLimiter(o.RateLimit, o.Now), maxBody: o.MaxBodyBytes,
+		limit: newLimiter(o.RateLimit, o.Now), auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(),
 	}
 	a.routes = a.routeTable()
@@ -157,6 +164,7 @@ func (a *API) wrap(rt route) http.Handler {
 				}
 				a.log.ErrorContext(c.ctx, "handler panic", "method", r.Method, "path", r.URL.Path, "panic", p,
 					"stack", string(debug.Stack()))
+				c.beforeAnswer()
 				writeError(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
@@ -203,16 +211,21 @@ func (c *call) authenticate(acc access) error {
 	}
 	tok = strings.TrimSpace(tok)
 	c.token = tok
-	var err error
-	if strings.HasPrefix(tok, "ses_") {
-		c.actor, _, err = c.api.svc.SessionActor(c.ctx, tok)
-	} else {
-		c.actor, err = c.api.svc.TokenActor(c.ctx, tok)
+	actor, ok, key, gen := c.api.auth.get(tok)
+	if !ok {
+		var err error
+		if strings.HasPrefix(tok, "ses_") {
+			actor, _, err = c.api.svc.SessionActor(c.ctx, tok)
+		} else {
+			actor, err = c.api.svc.TokenActor(c.ctx, tok)
+		}
+		if err != nil {
+			c.w.Header().Set("WWW-Authenticate", `Bearer realm="outpost", error="invalid_token"`)
+			return err
+		}
+		c.api.auth.put(key, actor, gen)
 	}
-	if err != nil {
-		c.w.Header().Set("WWW-Authenticate", `Bearer realm="outpost", error="invalid_token"`)
-		return err
-	}
+	c.actor = actor
 	if acc == peopleOnly && c.actor.IsClient() {
 		return tenancy.Errorf(tenancy.Forbidden, "this endpoint is for people, not OAuth clients")
 	}
@@ -222,12 +235,20 @@ func (c *call) authenticate(acc access) error {
 // fail renders err with the status from the one table; internal causes are
 // logged, never shown.
 func (c *call) fail(err error) {
+	c.beforeAnswer()
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		writeError(c.w, http.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
 	st := httpStatus(err)
+	if c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()) {
+		// The client went away (or the server is shutting down); nobody
+		// reads this answer and nothing failed on our side.
+		c.api.log.DebugContext(c.ctx, "request abandoned", "method", c.r.Method, "path", c.r.URL.Path)
+		writeError(c.w, st, "request cancelled")
+		return
+	}
 	if st == http.StatusInternalServerError {
 		c.api.log.ErrorContext(c.ctx, "request failed", "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	}
@@ -258,14 +279,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(data, '\n'))
 }
 
+// beforeAnswer runs once the request's change (if any) is committed and
+// before the client can see the answer: a mutating request empties the
+// auth cache here, so the client's next request sees its effect.
+func (c *call) beforeAnswer() {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
+		c.api.auth.invalidate()
+	}
+}
+
 // json writes v with status.
 func (c *call) json(status int, v any) error {
+	c.beforeAnswer()
 	writeJSON(c.w, status, v)
 	return nil
 }
 
 // noContent answers 204.
 func (c *call) noContent() error {
+	c.beforeAnswer()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
