@@ -1,0 +1,98 @@
+// Command benchserver runs Outpost's MQTT broker with the hub and a real
+// SQLite store, with -devices bench devices (tokens "bench" + 27-digit
+// index), for scripts/bench/mqttload, which cannot import gateway/internal.
+// It prints "addr <host:port>", then answers each stdin line "stats" with
+// one JSON line {"rss_kb","committed","transactions","p50_ms","p99_ms",
+// "connections"}; it exits when stdin closes.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"outpost/gateway/internal/broker"
+	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/sqlite"
+	"outpost/shared/datastream"
+)
+
+func main() {
+	devices := flag.Int("devices", 1000, "bench devices to create")
+	flag.Parse()
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
+		r.Cur = r.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dir, err := os.MkdirTemp("", "benchserver")
+	check(err)
+	defer os.RemoveAll(dir)
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gw.db")})
+	check(err)
+	h := hub.New(hub.Options{Store: st})
+	check(h.Load(ctx))
+	lo, hi := -40.0, 85.0
+	t := datastream.Template{ID: "TMPLbench001", Name: "Bench", Datastreams: []datastream.Datastream{
+		{Pin: 0, Name: "Temperature", Type: datastream.Double, Min: &lo, Max: &hi},
+	}}
+	check(h.SaveTemplate(ctx, t))
+	for i := range *devices {
+		_, err := h.AddDeviceWithToken(ctx, t.ID, "bench "+strconv.Itoa(i), fmt.Sprintf("bench%027d", i))
+		check(err)
+	}
+	b, err := broker.New(broker.Options{Hub: h})
+	check(err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Serve(ctx, broker.Listeners{TCP: ln}) }()
+	fmt.Printf("addr %s\n", ln.Addr())
+
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if strings.TrimSpace(in.Text()) != "stats" {
+			continue
+		}
+		check(st.Flush(ctx))
+		s := st.Stats()
+		out, _ := json.Marshal(map[string]any{
+			"rss_kb": rssKB(), "committed": s.Committed, "transactions": s.Transactions,
+			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": b.Stats().Connections,
+		})
+		fmt.Println(string(out))
+	}
+	cancel()
+	<-done
+	check(st.Close())
+}
+
+func rssKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchserver:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,342 @@
+// Command mqttload measures MQTT publish throughput of Outpost's broker
+// side by side with bare mochi-mqtt and Mosquitto, the publish→committed
+// latency at half load, and the gateway RSS with many idle device
+// connections. See scripts/bench/mqtt.sh.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+func main() {
+	var (
+		clients   = flag.Int("clients", 1000, "publishing clients")
+		per0      = flag.Int("msgs0", 300, "messages per client at QoS 0")
+		per1      = flag.Int("msgs1", 100, "messages per client at QoS 1")
+		window    = flag.Int("window", 10, "QoS 1 publishes in flight per client")
+		mosq      = flag.String("mosquitto", "", "address of a running Mosquitto (the script starts one)")
+		gateway   = flag.String("outpost", "", "address of a running Outpost gateway instead of benchserver (devices must use the bench tokens)")
+		server    = flag.String("server", "benchserver", "path of the benchserver binary (gateway/internal/broker/benchserver)")
+		idle      = flag.Int("idle", 10000, "idle device connections for the RSS measurement (0: skip)")
+		halfSecs  = flag.Int("half-seconds", 5, "duration of the half-load latency run")
+		idleChild = flag.String("idle-child", "", "internal: open -idle connections to this address and wait")
+	)
+	flag.Parse()
+	raiseFDLimit()
+	if *idleChild != "" {
+		idleClients(*idleChild, *idle)
+		return
+	}
+	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d)\n\n", *clients, *per0, *per1, *window)
+	fmt.Printf("%-34s %14s %14s\n", "broker", "QoS 0 msgs/s", "QoS 1 msgs/s")
+
+	run := func(name, addr string, tokens func(i int) (string, string)) float64 {
+		r0 := load(addr, *clients, *per0, 0, *window, tokens, 0)
+		r1 := load(addr, *clients, *per1, 1, *window, tokens, 0)
+		fmt.Printf("%-34s %14.0f %14.0f\n", name, r0, r1)
+		return r0
+	}
+	anon := func(i int) (string, string) { return "", "" }
+
+	addr, stop := startMochi()
+	run("mochi-mqtt (bare, no hooks)", addr, anon)
+	stop()
+	if *mosq != "" {
+		run("mosquitto", *mosq, anon)
+	} else {
+		fmt.Printf("%-34s %14s %14s\n", "mosquitto", "(not given)", "")
+	}
+	var outpost0 float64
+	if *gateway != "" {
+		outpost0 = run("outpost gateway at "+*gateway, *gateway, benchToken)
+	} else {
+		o := startOutpost(*server, *clients)
+		outpost0 = run("outpost (auth+ACL+validation+SQLite)", o.addr, benchToken)
+		st := o.stats()
+		fmt.Printf("\n  store: %d records committed in %d transactions\n", st.Committed, st.Transactions)
+		o.stop()
+
+		// p99 publish→committed at half the measured QoS 0 rate, on a fresh store.
+		o = startOutpost(*server, *clients)
+		rate := outpost0 / 2
+		n := int(rate * float64(*halfSecs) / float64(*clients))
+		got := load(o.addr, *clients, n, 0, *window, benchToken, rate)
+		st = o.stats()
+		fmt.Printf("  half load: offered %.0f msgs/s, achieved %.0f msgs/s; publish→committed p50 %.2f ms, p99 %.2f ms (%d records)\n",
+			rate, got, st.P50Ms, st.P99Ms, st.Committed)
+		o.stop()
+	}
+	if *idle > 0 && *gateway == "" {
+		idleRSS(*server, *idle)
+	}
+}
+
+func benchToken(i int) (string, string) { return "device", fmt.Sprintf("bench%027d", i) }
+
+// load runs clients publishing per messages each and returns messages/s.
+// rate > 0 paces the whole run to about rate messages/s.
+func load(addr string, clients, per int, qos byte, window int, tokens func(int) (string, string), rate float64) float64 {
+	conns := make([]*client, clients)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	sem := make(chan struct{}, 64) // bounded connect concurrency
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			u, p := tokens(i)
+			c, err := dial(addr, "load-"+strconv.Itoa(i), u, p)
+			if err != nil {
+				if failed.Add(1) == 1 {
+					fmt.Fprintln(os.Stderr, "connect:", err)
+				}
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "%d clients failed to connect\n", failed.Load())
+	}
+	var sent atomic.Int64
+	start := time.Now()
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.close()
+			payload := []byte(strconv.Itoa(20 + i%10))
+			var interval time.Duration
+			if rate > 0 {
+				interval = time.Duration(float64(clients) / rate * float64(time.Second))
+			}
+			next := time.Now()
+			for n := 0; n < per; {
+				batch := window
+				if qos == 0 {
+					batch = 64
+				}
+				if rate > 0 {
+					batch = 1
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					next = next.Add(interval)
+				}
+				batch = min(batch, per-n)
+				for range batch {
+					if err := c.publish("ds/Temperature", payload, qos); err != nil {
+						return
+					}
+				}
+				if err := c.flush(); err != nil {
+					return
+				}
+				if qos == 1 {
+					if err := c.waitPuback(batch); err != nil {
+						return
+					}
+				}
+				n += batch
+				sent.Add(int64(batch))
+			}
+			if qos == 0 {
+				// One QoS 1 publish closes the run: its PUBACK means the
+				// broker processed everything sent before it on this
+				// connection.
+				if c.publish("ds/Temperature", payload, 1) != nil || c.flush() != nil || c.waitPuback(1) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(sent.Load()) / time.Since(start).Seconds()
+}
+
+func startMochi() (string, func()) {
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler), InlineClient: false})
+	_ = s.AddHook(new(allowAll), nil) // mochi refuses every client without an auth hook
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err)
+	}
+	if err := s.AddListener(listeners.NewNet("t", ln)); err != nil {
+		fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		fatal(err)
+	}
+	return ln.Addr().String(), func() { _ = s.Close() }
+}
+
+// outpost is a benchserver process (gateway/internal/broker/benchserver):
+// broker + hub + SQLite store with the bench devices.
+type outpost struct {
+	addr  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func startOutpost(bin string, n int) *outpost {
+	cmd := exec.Command(bin, "-devices", strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	o := &outpost{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	line, err := o.out.ReadString('\n')
+	if err != nil {
+		fatal(fmt.Errorf("benchserver: %w", err))
+	}
+	o.addr = strings.TrimPrefix(strings.TrimSpace(line), "addr ")
+	return o
+}
+
+type serverStats struct {
+	RSSKB        int64   `json:"rss_kb"`
+	Committed    uint64  `json:"committed"`
+	Transactions uint64  `json:"transactions"`
+	P50Ms        float64 `json:"p50_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	Connections  int64   `json:"connections"`
+}
+
+func (o *outpost) stats() serverStats {
+	var s serverStats
+	if _, err := io.WriteString(o.stdin, "stats\n"); err != nil {
+		fatal(err)
+	}
+	line, err := o.out.ReadString('\n')
+	if err != nil {
+		fatal(err)
+	}
+	if err := json.Unmarshal([]byte(line), &s); err != nil {
+		fatal(fmt.Errorf("benchserver stats %q: %w", line, err))
+	}
+	return s
+}
+
+func (o *outpost) stop() {
+	_ = o.stdin.Close()
+	_ = o.cmd.Wait()
+}
+
+// idleRSS lets a child process open n idle device connections to a fresh
+// benchserver and reports the server's RSS.
+func idleRSS(bin string, n int) {
+	o := startOutpost(bin, n)
+	defer o.stop()
+	before := o.stats()
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "-idle-child", o.addr, "-idle", strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n') // "ready N" once connected
+	after := o.stats()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	fmt.Printf("\nidle: %s; broker reports %d connections; gateway RSS %.1f MB before, %.1f MB with them (+%.1f KB/connection)\n",
+		strings.TrimSpace(line), after.Connections, float64(before.RSSKB)/1024, float64(after.RSSKB)/1024, float64(after.RSSKB-before.RSSKB)/float64(n))
+}
+
+func idleClients(addr string, n int) {
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	sem := make(chan struct{}, 64)
+	conns := make([]*client, n)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			u, p := benchToken(i)
+			c, err := dial(addr, "", u, p)
+			if err == nil {
+				conns[i] = c
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("ready %d\n", ok.Load())
+	select {}
+}
+
+func rssKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func raiseFDLimit() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
+		r.Cur = r.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+}
+
+// allowAll is the least a bare mochi needs to accept clients.
+type allowAll struct{ mqtt.HookBase }
+
+func (allowAll) ID() string { return "allow-all" }
+func (allowAll) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+func (allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+func (allowAll) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "mqttload:", err)
+	os.Exit(1)
+}
