@@ -180,4 +180,3 @@ c.on('message', (topic, payload) => { console.log(topic + '=' + payload.toString
 	}
 	eventually(t, "offline after MQTT.js ends", func() bool { return !e.hub.Online(e.devA.ID) })
 }
-
