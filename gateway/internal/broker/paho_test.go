@@ -399,6 +399,8 @@ func TestPingRedirectDiag(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	defer d.c.Disconnect(0)
+	// The session is attached just after CONNACK is written.
+	eventually(t, "session attached", func() bool { return e.broker.current(e.devA.ID) != nil })
 	// No subscription: ping, redirect and diag still arrive.
 	if err := e.broker.Ping(e.devA.ID); err != nil {
 		t.Fatal(err)
