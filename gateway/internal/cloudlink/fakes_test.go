@@ -407,3 +407,13 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+func (fc *fakeCloud) total() int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n := 0
+	for _, v := range fc.values {
+		n += len(v)
+	}
+	return n
+}

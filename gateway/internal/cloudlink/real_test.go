@@ -1,0 +1,266 @@
+package cloudlink
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/sqlite"
+	"outpost/shared/datastream"
+)
+
+// The long versions of these tests are scripts/sync/*.sh, which set these.
+var (
+	syncDuration = flag.Duration("sync.duration", 0, "how long devices write during partition tests (0: a short CI run)")
+	syncKills    = flag.Int("sync.kills", 0, "SIGKILLs of the gateway in TestCrashGatewayMidDrain (0: 2, or 1 in -short)")
+)
+
+// The real store and hub satisfy the optional interfaces too.
+var (
+	_ CursorStore = (*sqlite.Store)(nil)
+	_ backlogger  = (*sqlite.Store)(nil)
+)
+
+// realGateway opens a hub on a real SQLite store in dir with n devices of
+// one integer datastream (V1), created on first use.
+func realGateway(t testing.TB, dir string, n int) (*hub.Hub, *sqlite.Store, []hub.Device) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gateway.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.Options{Store: st})
+	if err := h.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Devices()) == 0 {
+		tm := datastream.Template{ID: "TMPL1", Name: "counter", Datastreams: []datastream.Datastream{{Pin: 1, Name: "n", Type: datastream.Integer}}}
+		if err := h.SaveTemplate(ctx, tm); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, _, err := h.AddDevice(ctx, "TMPL1", fmt.Sprintf("dev%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return h, st, h.Devices()
+}
+
+func duration(short, long time.Duration) time.Duration {
+	if *syncDuration > 0 {
+		return *syncDuration
+	}
+	if testing.Short() {
+		return short
+	}
+	return long
+}
+
+// TestRealStorePartitions: the real hub and SQLite outbox behind the link;
+// four devices count upwards while the websocket is closed by the cloud and
+// black-holed by a proxy in turn. Afterwards the cloud holds every count of
+// every device exactly once, in order, and the outbox is empty.
+func TestRealStorePartitions(t *testing.T) {
+	fc := newFakeCloud(t)
+	p := newProxy(t, fc.srv.Listener.Addr().String())
+	h, st, devs := realGateway(t, t.TempDir(), 4)
+	defer st.Close()
+	r := newRig(t, "ws://"+p.addr()+"/sync", fc, func(o *Options) {
+		o.Hub, o.Store = h, st
+		o.IdleTimeout = 300 * time.Millisecond
+		o.PollInterval = 10 * time.Millisecond
+	})
+
+	stop := make(chan struct{})
+	counts := make([]atomic.Int64, len(devs))
+	var wg sync.WaitGroup
+	for i, d := range devs {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := h.DeviceWrite(d.ID, 1, [][]byte{[]byte(strconv.Itoa(n))}, 0, "tcp"); err != nil {
+					t.Error(err)
+					return
+				}
+				counts[i].Store(int64(n + 1))
+				if n%4 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	end := time.Now().Add(duration(400*time.Millisecond, 1500*time.Millisecond))
+	cuts := 0
+	for time.Now().Before(end) {
+		sessions := r.link.Stats().Connects
+		waitFor(t, "a session", 10*time.Second, func() bool { return r.link.Stats().Connects > sessions || r.link.Stats().Connected })
+		if cuts%2 == 0 {
+			fc.kick()
+		} else {
+			p.blackhole(true)
+			waitFor(t, "the link to notice", 10*time.Second, func() bool { return !r.link.Stats().Connected })
+			p.blackhole(false)
+		}
+		cuts++
+	}
+	close(stop)
+	wg.Wait()
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the outbox to drain", 30*time.Second, func() bool {
+		n, _ := st.OutboxLen(context.Background())
+		return n == 0
+	})
+	got := fc.snapshotValues()
+	total := 0
+	for i, d := range devs {
+		n := int(counts[i].Load())
+		total += n
+		checkCounts(t, d.UID, got[d.UID], n)
+	}
+	t.Logf("%d cuts, %d sessions, %d writes, %d items sent (replays included)", cuts, r.link.Stats().Connects, total, r.link.Stats().ItemsSent)
+}
+
+// checkCounts: the cloud's values for one device are exactly 0..n-1.
+func checkCounts(t *testing.T, uid string, vals []string, n int) {
+	t.Helper()
+	if len(vals) != n {
+		t.Errorf("device %s: cloud holds %d values, the device wrote %d", uid, len(vals), n)
+	}
+	for j, v := range vals {
+		if v != strconv.Itoa(j) {
+			t.Errorf("device %s: value %d is %s (lost, doubled or out of order)", uid, j, v)
+			return
+		}
+	}
+}
+
+const crashChildEnv = "OUTPOST_CLOUDLINK_CRASH_CHILD"
+
+// TestCrashGatewayMidDrain SIGKILLs a gateway process (this test binary run
+// again) while its devices write and its link drains, restarts it on the
+// same SQLite file, and repeats. Each device counts on from its latest
+// durable value. At the end the cloud holds, per device, 0..last exactly
+// once: what was committed locally reached the cloud, nothing twice.
+func TestCrashGatewayMidDrain(t *testing.T) {
+	if spec := os.Getenv(crashChildEnv); spec != "" {
+		crashChild(t, spec)
+		return
+	}
+	kills := *syncKills
+	if kills == 0 {
+		kills = 2
+		if testing.Short() {
+			kills = 1
+		}
+	}
+	fc := newFakeCloud(t)
+	dir := t.TempDir()
+	run := func(mode string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashGatewayMidDrain$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+mode+","+dir+","+fc.url())
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+			}
+		}()
+		return cmd
+	}
+	for k := range kills {
+		cmd := run("write")
+		before := fc.total()
+		waitFor(t, "the cloud to receive from this run", 30*time.Second, func() bool { return fc.total() > before+2000 })
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		t.Logf("kill %d: cloud holds %d values", k+1, fc.total())
+	}
+	// A last run writes nothing: it drains what is left and reports the
+	// latest durable value of every device.
+	cmd := run("drain")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("drain run: %v", err)
+	}
+	h, st, devs := realGateway(t, dir, 0)
+	defer st.Close()
+	got := fc.snapshotValues()
+	for _, d := range devs {
+		v, ok := h.Value(d.ID, 1)
+		if !ok {
+			t.Fatalf("device %s has no value", d.UID)
+		}
+		last, _ := strconv.Atoi(v.Value)
+		checkCounts(t, d.UID, got[d.UID], last+1)
+	}
+}
+
+// crashChild is the gateway process of TestCrashGatewayMidDrain. In "write"
+// mode it counts until killed; in "drain" mode it only drains and exits.
+func crashChild(t *testing.T, spec string) {
+	parts := strings.SplitN(spec, ",", 3)
+	mode, dir, url := parts[0], parts[1], parts[2]
+	h, st, devs := realGateway(t, dir, 3)
+	l, err := New(Options{URL: url, Credential: "secret-cred", GatewayID: "gw-1", Hub: h, Store: st,
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, PollInterval: 5 * time.Millisecond, BatchSize: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	if mode == "drain" {
+		waitFor(t, "the outbox to drain", 60*time.Second, func() bool {
+			n, _ := st.OutboxLen(ctx)
+			return n == 0
+		})
+		cancel()
+		<-done
+		st.Close()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, d := range devs {
+		wg.Go(func() {
+			n := 0
+			if v, ok := h.Value(d.ID, 1); ok {
+				n, _ = strconv.Atoi(v.Value)
+				n++
+			}
+			for ; ; n++ {
+				if _, err := h.DeviceWrite(d.ID, 1, [][]byte{[]byte(strconv.Itoa(n))}, 0, "tcp"); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond) // ~1,000 writes/s per device
+			}
+		})
+	}
+	wg.Wait() // until killed
+}
