@@ -12,9 +12,10 @@ import (
 )
 
 // applySnapshot makes the hub's tenancy what the cloud says: templates and
-// devices are upserted, devices the snapshot does not name are deleted (the
-// cloud is the authority for tenancy). An entry the hub refuses is logged
-// and skipped rather than wedging the link on it; the version advances.
+// devices are upserted and, with PruneDevices, devices the snapshot does not
+// name are deleted (the cloud is the authority for tenancy). An entry the
+// hub refuses is logged and skipped rather than wedging the link on it; the
+// version advances.
 func (l *Link) applySnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 	for _, tmpl := range t.Templates {
 		l.saveTemplate(ctx, tmpl)
@@ -24,9 +25,11 @@ func (l *Link) applySnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 		keep[d.UID] = true
 		l.upsertDevice(ctx, d)
 	}
-	for _, d := range l.opts.Hub.Devices() {
-		if !keep[d.UID] {
-			l.deleteDevice(ctx, d)
+	if l.opts.PruneDevices {
+		for _, d := range l.opts.Hub.Devices() {
+			if !keep[d.UID] {
+				l.deleteDevice(ctx, d)
+			}
 		}
 	}
 	return l.setVersion(ctx, t.Version)

@@ -94,6 +94,11 @@ type Options struct {
 	StatusEvery  time.Duration // site status report period, default 30s
 	// Rand returns a float in [0,1) for the backoff jitter; nil → math/rand/v2.
 	Rand func() float64
+	// PruneDevices makes a snapshot delete the local devices it does not
+	// list. Off by default: until devices created on the gateway are merged
+	// up to the cloud, a snapshot would delete them. Deletions the cloud
+	// sends in deltas always apply.
+	PruneDevices bool
 }
 
 // Stats are the link's counters.

@@ -218,7 +218,7 @@ func TestTenancySnapshotThenDeltas(t *testing.T) {
 			_ = send(snap)
 		}
 	}
-	r := newRig(t, "", fc, nil)
+	r := newRig(t, "", fc, func(o *Options) { o.PruneDevices = true })
 	uids := func() []string {
 		var out []string
 		for _, d := range r.hub.Devices() {
@@ -511,5 +511,24 @@ func (p *proxy) pipe(dst, src net.Conn) {
 			dst.Close()
 			return
 		}
+	}
+}
+
+// TestSnapshotKeepsLocalDevices: without PruneDevices a snapshot adds and
+// updates but never deletes devices the cloud does not know yet.
+func TestSnapshotKeepsLocalDevices(t *testing.T) {
+	fc := newFakeCloud(t)
+	fc.onHello = func(send func(*syncproto.Message) error, h *syncproto.Hello) {
+		_ = send(&syncproto.Message{Type: syncproto.TypeSnapshot, Snapshot: &syncproto.Tenancy{Version: 3,
+			Devices: []syncproto.Device{{UID: uidC, Name: "C", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}}}})
+	}
+	r := newRig(t, "", fc, nil)
+	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 3 })
+	var got []string
+	for _, d := range r.hub.Devices() {
+		got = append(got, d.UID)
+	}
+	if want := []string{uidA, uidB, uidC}; !cmp.Equal(got, want) {
+		t.Errorf("devices %v, want %v", got, want)
 	}
 }
