@@ -25,12 +25,16 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// run is main with its environment injected; it returns the exit code:
-// 0 clean stop, 1 runtime failure, 2 bad usage or configuration.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run is main with its environment injected; it runs until ctx ends and
+// returns the exit code: 0 clean stop, 1 runtime failure, 2 bad usage or
+// configuration.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")
@@ -64,8 +68,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	logger := newLogger(cfg.Log, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	srv, err := cloud.New(cfg, logger)
 	if err != nil {

@@ -33,6 +33,8 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,12 +74,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time (at most 5m)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time first")
 	fs.IntVar(&c.sample, "sample", 10000, "device ids to spread the requests over")
+	orgs := fs.String("orgs", "10,10,10", "fixture orgs per level below the root (10,10,10: 1+10+100+1,000 = 1,111 orgs)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window (load tool and in-process cloud) here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	c.orgs = []int{10, 10, 10} // 1 root, 10, 100, 1,000: 1,111 orgs
-	if err := c.check(); err != nil {
+	var err error
+	if c.orgs, err = parseLevels(*orgs); err == nil {
+		err = c.check()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "cloudload:", err)
 		return 2
 	}
@@ -112,6 +118,24 @@ func (c *config) check() error {
 		return errors.New("-devices must be 1..1,000,000 and -sample positive")
 	}
 	return nil
+}
+
+// parseLevels reads "10,10,10": orgs per parent at each level below the root.
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	total := 1
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-orgs %q: want positive counts like 10,10,10", s)
+		}
+		total *= n
+		out = append(out, n)
+	}
+	if len(out) > 3 || total > 100_000 {
+		return nil, fmt.Errorf("-orgs %q: at most 3 levels below the root and 100,000 leaves", s)
+	}
+	return out, nil
 }
 
 // loopbackOnly refuses targets that are not this machine.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+func TestCheckConfigAndUsage(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nlisten_port: 1\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-check-config", "-config", "../../../configs/cloud.yaml"}, 0, "config ok"},
+		{[]string{"-check-config"}, 0, "config ok"},
+		{[]string{"-check-config", "-config", bad}, 2, "listen_port"},
+		{[]string{"-check-config", "-config", "/nonexistent.yaml"}, 2, "nonexistent"},
+		{[]string{"-check-config", "-admin-password", "short"}, 2, "admin.password"},
+		{[]string{"-no-such-flag"}, 2, "no-such-flag"},
+		{[]string{"extra"}, 2, "unexpected"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), c.args, noEnv, &out, &errOut)
+		if code != c.code || !strings.Contains(out.String()+errOut.String(), c.out) {
+			t.Errorf("%v: code %d, output %q %q; want %d and %q", c.args, code, out.String(), errOut.String(), c.code, c.out)
+		}
+	}
+}
+
+func TestFirstStartCreatesAdminOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "cloud.yaml")
+	os.WriteFile(cfgPath, []byte("version: 1\ndata_dir: "+dir+"\nauth:\n  bcrypt_cost: 4\nlog:\n  level: warn\n"), 0o600)
+	env := map[string]string{"OUTPOST_ADMIN_EMAIL": "boss@example.com"}
+	start := func() string {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut syncBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"-config", cfgPath, "-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, &errOut)
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(out.String(), "Platform API on") {
+			select {
+			case code := <-done:
+				t.Fatalf("exited %d early: %s %s", code, out.String(), errOut.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no start within 20s: %s %s", out.String(), errOut.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the output with a deadline
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("exit code %d: %s", code, errOut.String())
+		}
+		return out.String()
+	}
+	first := start()
+	if !strings.Contains(first, "Admin boss@example.com") || !strings.Contains(first, "generated Admin password: ") {
+		t.Errorf("first start output %q", first)
+	}
+	if second := start(); strings.Contains(second, "password") || strings.Contains(second, "created root") {
+		t.Errorf("second start repeated the bootstrap: %q", second)
+	}
+}
