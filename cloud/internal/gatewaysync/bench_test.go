@@ -106,7 +106,7 @@ func BenchmarkBacklog1M(b *testing.B) {
 }
 
 // anyTenancy gives every gateway an empty tenancy at version 1, and
-// anyCreds maps "cred-N" to "gw-N".
+// anyCreds maps "cred-X" to gateway X.
 type anyTenancy struct{}
 
 func (anyTenancy) GatewayTenancy(context.Context, string) (syncproto.Tenancy, error) {
@@ -116,11 +116,11 @@ func (anyTenancy) GatewayTenancy(context.Context, string) (syncproto.Tenancy, er
 type anyCreds struct{}
 
 func (anyCreds) AuthenticateGateway(_ context.Context, cred string) (string, error) {
-	n, ok := strings.CutPrefix(cred, "cred-")
-	if !ok {
+	gw, ok := strings.CutPrefix(cred, "cred-")
+	if !ok || gw == "" {
 		return "", ErrUnauthorized
 	}
-	return "gw-" + n, nil
+	return gw, nil
 }
 
 const clientsEnv = "GATEWAYSYNC_IDLE_CLIENTS"
@@ -196,7 +196,7 @@ func TestIdleClients(t *testing.T) {
 	n, _ := strconv.Atoi(ns)
 	conns := make([]*websocket.Conn, 0, n)
 	for i := range n {
-		hdr := http.Header{"Authorization": {fmt.Sprintf("Bearer cred-%d", i)}}
+		hdr := http.Header{"Authorization": {fmt.Sprintf("Bearer cred-gw-%d", i)}}
 		ws, _, err := websocket.DefaultDialer.Dial(url, hdr)
 		if err != nil {
 			t.Fatal(err)
