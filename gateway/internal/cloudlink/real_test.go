@@ -220,14 +220,23 @@ func TestCrashGatewayMidDrain(t *testing.T) {
 	}
 }
 
-// crashChild is the gateway process of TestCrashGatewayMidDrain. In "write"
-// mode it counts until killed; in "drain" mode it only drains and exits.
+// crashChild is a gateway process: TestCrashGatewayMidDrain's and the
+// cross-system test's (internal/systemtest), which runs this test binary
+// with OUTPOST_CLOUDLINK_CRASH_CHILD="mode,dir,url[,gateway id]". In
+// "write" mode its devices count until it is killed; in "drain" mode it
+// drains the outbox, prints "latest <device uid> <value>" per device and
+// exits.
 func crashChild(t *testing.T, spec string) {
-	parts := strings.SplitN(spec, ",", 3)
-	mode, dir, url := parts[0], parts[1], parts[2]
+	parts := strings.Split(spec, ",")
+	mode, dir, url, gw := parts[0], parts[1], parts[2], "gw-1"
+	cred := "secret-cred"
+	if len(parts) > 3 {
+		gw, cred = parts[3], "cred-"+parts[3]
+	}
 	h, st, devs := realGateway(t, dir, 3)
-	l, err := New(Options{URL: url, Credential: "secret-cred", GatewayID: "gw-1", Hub: h, Store: st,
-		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, PollInterval: 5 * time.Millisecond, BatchSize: 200})
+	l, err := New(Options{URL: url, Credential: cred, GatewayID: gw, Hub: h, Store: st,
+		MinBackoff: time.Millisecond, MaxBackoff: 200 * time.Millisecond, PollInterval: 5 * time.Millisecond,
+		BatchSize: 200, IdleTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +251,11 @@ func crashChild(t *testing.T, spec string) {
 		})
 		cancel()
 		<-done
+		for _, d := range devs {
+			if v, ok := h.Value(d.ID, 1); ok {
+				fmt.Printf("latest %s %s\n", d.UID, v.Value)
+			}
+		}
 		st.Close()
 		return
 	}
