@@ -32,6 +32,9 @@ type target struct {
 type probe struct {
 	name string
 	perm string // permission the route needs on the target ("" = scope only)
+	// sees is a permission needed to see the target at all, checked before
+	// perm (reading a device's tags needs the device visible first).
+	sees string
 	ok   int    // status when allowed
 	// emptyWhenBlind: in the caller's own org, lacking the view key gives an
 	// empty list rather than 404 (devices, users, templates, locations…).
@@ -49,10 +52,13 @@ var viewOf = map[string]string{
 	"ORG_DEVICES_EDIT": "ORG_DEVICES_VIEW", "ORG_DEVICES_CREATE": "ORG_DEVICES_VIEW", "ORG_DEVICES_DELETE": "ORG_DEVICES_VIEW",
 	"USERS_EDIT": "ORG_USERS_VIEW", "USERS_INVITE": "ORG_USERS_VIEW", "USERS_SUSPEND": "ORG_USERS_VIEW",
 	"USERS_FORCE_LOGOUT": "ORG_USERS_VIEW", "ROLES_EDIT": "ROLES_VIEW", "LOCATIONS_ORG_CREATE": "LOCATIONS_ORG_VIEW",
-	"LOCATIONS_ORG_DELETE": "LOCATIONS_ORG_VIEW",
+	"LOCATIONS_ORG_DELETE": "LOCATIONS_ORG_VIEW", "LOCATIONS_ORG_EDIT": "LOCATIONS_ORG_VIEW",
+	"LOCATIONS_ORG_ASSIGN_USERS": "LOCATIONS_ORG_VIEW", "DEVICES_TRANSFER": "ORG_DEVICES_VIEW",
+	"DEVICE_AUTH_TOKEN_EDIT": "ORG_DEVICES_VIEW", "USERS_CHANGE_PASSWORD": "ORG_USERS_VIEW", "USERS_DELETE": "ORG_USERS_VIEW",
+	"OAUTH_CLIENTS_CREATE": "OAUTH_CLIENTS_VIEW",
 }
 
-var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE"}
+var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE", "ORG_CREATE_SUB"}
 
 func view(p string) string {
 	if v, ok := viewOf[p]; ok {
@@ -77,6 +83,35 @@ func (m *matrix) freshDevice(org int64, tok string, tmpl string) int64 {
 	return d.ID
 }
 
+// creator returns who can make objects in org: the other tree's admin
+// there, A everywhere else; and a template usable in org.
+func (m *matrix) creator(org int64) (tok, tmpl string) {
+	if org == m.targets[otherTree].org {
+		return m.tok["X"], m.tok["XT"]
+	}
+	return m.tok["A"], m.tmpl
+}
+
+// fresh makes a new object of kind in t.org (for destructive probes), or
+// returns missingID for the missing-id variant.
+func (m *matrix) fresh(kind string, t target) int64 {
+	if t.org == missingID {
+		return missingID
+	}
+	tok, tmpl := m.creator(t.org)
+	var out struct{ ID int64 }
+	switch kind {
+	case "device":
+		return m.freshDevice(t.org, tok, tmpl)
+	case "user":
+		m.must(201, "POST", o+"/users/create-in-org", tok, map[string]any{"email": fmt.Sprintf("f%d@matrix.test", m.next()),
+			"password": userPassword, "name": "F", "orgId": t.org, "roleId": 3}).decode(m.t, &out)
+	case "location":
+		m.must(201, "POST", o+"/location/create", tok, map[string]any{"name": "Fresh", "orgId": t.org}).decode(m.t, &out)
+	}
+	return out.ID
+}
+
 var probes = []probe{
 	{name: "get org", ok: 200, req: func(_ *matrix, t target) (string, string, any) { return "GET", q(o, "orgId", t.org), nil }},
 	{name: "sub-orgs", ok: 200, emptyInScope: true, req: func(_ *matrix, t target) (string, string, any) {
@@ -95,15 +130,25 @@ var probes = []probe{
 		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
 	}},
 	{name: "delete device", perm: "ORG_DEVICES_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
-		id := int64(missingID)
-		if t.device != missingID {
-			tok, tmpl := m.tok["A"], m.tmpl
-			if t.org == m.targets[otherTree].org {
-				tok, tmpl = m.tok["X"], m.tok["XT"]
-			}
-			id = m.freshDevice(t.org, tok, tmpl)
+		return "DELETE", q(o+"/device", "deviceId", m.fresh("device", t)), nil
+	}},
+	{name: "remove device owner", perm: "DEVICES_TRANSFER", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/device/owner", "deviceId", t.device), nil
+	}},
+	{name: "regenerate device token", perm: "DEVICE_AUTH_TOKEN_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/device/token", "deviceId", t.device), nil
+	}},
+	{name: "device tags", perm: "TAGS_MANAGE", sees: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/device/tags", "deviceId", t.device), nil
+	}},
+	{name: "transfer device to org", perm: "DEVICES_TRANSFER", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		// A fresh device in United Heaters moves to the target org; for
+		// the same-org cell it comes from US branch instead.
+		from := m.targets[same]
+		if t.org == from.org {
+			from = m.targets[descendant]
 		}
-		return "DELETE", q(o+"/device", "deviceId", id), nil
+		return "POST", o + "/device/transfer", map[string]any{"deviceId": m.fresh("device", from), "newOrgId": t.org}
 	}},
 	{name: "list users", perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/users", "orgId", t.org), nil
@@ -119,6 +164,18 @@ var probes = []probe{
 	}},
 	{name: "suspend user", perm: "USERS_SUSPEND", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/suspend", "userId", t.user), nil
+	}},
+	{name: "unsuspend user", perm: "USERS_SUSPEND", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/users/unsuspend", "userId", t.user), nil
+	}},
+	{name: "set user role", perm: "USERS_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/users/role", "userId", t.user, "roleId", 3), nil
+	}},
+	{name: "set user password", perm: "USERS_CHANGE_PASSWORD", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/users/password", "userId", t.user), map[string]string{"password": "another-password"}
+	}},
+	{name: "delete user", perm: "USERS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/user", "userId", m.fresh("user", t)), nil
 	}},
 	{name: "force logout", perm: "USERS_FORCE_LOGOUT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/logout", "userId", t.user), nil
@@ -153,6 +210,33 @@ var probes = []probe{
 	{name: "get location", perm: "LOCATIONS_ORG_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/location", "locationId", t.location), nil
 	}},
+	{name: "edit location", perm: "LOCATIONS_ORG_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/location", "locationId", t.location), map[string]string{"name": "Renamed"}
+	}},
+	{name: "assign location users", perm: "LOCATIONS_ORG_ASSIGN_USERS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/location/users", "locationId", t.location), map[string]any{"userIds": []int64{}}
+	}},
+	{name: "delete location", perm: "LOCATIONS_ORG_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/location", "locationId", m.fresh("location", t)), nil
+	}},
+	{name: "create sub-org", perm: "ORG_CREATE_SUB", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/create", map[string]any{"name": fmt.Sprintf("Sub %d", m.next()), "parentId": t.org}
+	}},
+	{name: "enable template", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/template/enabled", "orgId", t.org, "templateId", m.tmpl, "enabled", true), nil
+	}},
+	{name: "create static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/static-tokens/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "count": 1}
+	}},
+	{name: "create tag", perm: "TAGS_MANAGE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/tags/create", map[string]any{"name": fmt.Sprintf("tag %d", m.next()), "orgId": t.org}
+	}},
+	{name: "create oauth client", perm: "OAUTH_CLIENTS_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+		return "POST", o + "/oauth-clients/create", map[string]any{"name": "matrix", "orgId": t.org}
+	}},
+	{name: "list gateways", perm: "GATEWAYS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/gateways", "orgId", t.org), nil
+	}},
 	{name: "create location", perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", o + "/location/create", map[string]any{"name": "Site", "orgId": t.org}
 	}},
@@ -184,6 +268,9 @@ func TestIsolationMatrix(t *testing.T) {
 		tg.user, tg.location = u.ID, l.ID
 		return tg
 	}
+	// US branch may create sub-orgs, so "create sub-org" is decided by
+	// permissions alone in every cell.
+	f.must(200, "PUT", q(o, "orgId", f.us), a, map[string]any{"canCreateSubOrgs": true})
 	m.targets[same] = mkTarget(f.uh, a, f.tmpl)
 	m.targets[ancestor] = mkTarget(f.root, a, f.tmpl)
 	m.targets[descendant] = mkTarget(f.us, a, f.tmpl)
@@ -236,6 +323,8 @@ func TestIsolationMatrix(t *testing.T) {
 				switch {
 				case !inScope:
 					want = 404
+				case pr.sees != "" && !slices.Contains(c.perms, pr.sees):
+					blind, want = true, 404
 				case pr.perm == "" || slices.Contains(c.perms, pr.perm):
 				case !slices.Contains(standalone, pr.perm) && !slices.Contains(c.perms, view(pr.perm)):
 					blind, want = true, 404
