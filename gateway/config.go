@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"outpost/shared/datastream"
+)
+
+// ConfigVersion is the only config file version this build reads.
+const ConfigVersion = 1
+
+// Config is the gateway configuration. Every field is optional; Defaults
+// documents the value used when it is absent (configs/gateway.yaml lists
+// them all with comments).
+type Config struct {
+	Version   int             `yaml:"version"`
+	DataDir   string          `yaml:"data_dir"`
+	Log       LogConfig       `yaml:"log"`
+	Blynk     BlynkConfig     `yaml:"blynk"`
+	MQTT      MQTTConfig      `yaml:"mqtt"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Installer InstallerConfig `yaml:"installer"`
+	Store     StoreConfig     `yaml:"store"`
+	// Templates and Devices seed the gateway while it runs standalone (no
+	// cloud). Devices are matched by name: one that already exists is left
+	// as it is.
+	Templates []datastream.Template `yaml:"templates"`
+	Devices   []DeviceConfig        `yaml:"devices"`
+}
+
+// LogConfig selects log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// BlynkConfig configures the Blynk binary protocol listeners.
+type BlynkConfig struct {
+	Listen              string        `yaml:"listen"`     // plain TCP; "" disables
+	TLSListen           string        `yaml:"tls_listen"` // TLS; "" disables
+	TLSCert             string        `yaml:"tls_cert"`   // PEM files; empty → self-signed in data_dir/tls
+	TLSKey              string        `yaml:"tls_key"`
+	TLSHosts            []string      `yaml:"tls_hosts"` // extra names for the generated certificate
+	HeartbeatMultiplier float64       `yaml:"heartbeat_multiplier"`
+	DefaultHeartbeat    time.Duration `yaml:"default_heartbeat"`
+	FloodRate           float64       `yaml:"flood_rate"`
+	FloodBurst          int           `yaml:"flood_burst"`
+	MaxBody             int           `yaml:"max_body"`
+	LoginTimeout        time.Duration `yaml:"login_timeout"`
+	ServeHTTP           *bool         `yaml:"serve_http"` // also serve the device HTTP API on Listen by sniffing
+}
+
+// MQTTConfig configures the embedded MQTT broker.
+type MQTTConfig struct {
+	Listen     string `yaml:"listen"`
+	TLSListen  string `yaml:"tls_listen"`
+	WSListen   string `yaml:"ws_listen"` // websocket, path /mqtt
+	MaxMessage int    `yaml:"max_message"`
+}
+
+// HTTPConfig configures the device HTTP API listener.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// InstallerConfig configures the installer API.
+type InstallerConfig struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"` // bearer token required when set
+}
+
+// StoreConfig tunes the SQLite store.
+type StoreConfig struct {
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	MaxBatch       int           `yaml:"max_batch"`
+	Synchronous    string        `yaml:"synchronous"` // normal or full
+}
+
+// DeviceConfig declares a device. Token may be given (a token already
+// flashed into firmware); when empty one is generated at first start and
+// logged once.
+type DeviceConfig struct {
+	Name     string `yaml:"name"`
+	Template string `yaml:"template"`
+	Token    string `yaml:"token"`
+}
+
+// Defaults returns the configuration used for every absent key.
+func Defaults() Config {
+	yes := true
+	return Config{
+		Version: ConfigVersion,
+		DataDir: "outpost-data",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Blynk: BlynkConfig{
+			Listen:              ":8080",
+			TLSListen:           ":9443",
+			HeartbeatMultiplier: 1.5,
+			DefaultHeartbeat:    45 * time.Second,
+			FloodRate:           100,
+			FloodBurst:          200,
+			MaxBody:             4096,
+			LoginTimeout:        10 * time.Second,
+			ServeHTTP:           &yes,
+		},
+		MQTT:      MQTTConfig{Listen: ":1883", TLSListen: ":8883", WSListen: ":8083", MaxMessage: 1024},
+		HTTP:      HTTPConfig{Listen: ":8081"},
+		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
+		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal"},
+	}
+}
+
+// LoadConfig reads a YAML file strictly (unknown keys are errors) over the
+// defaults and validates it.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig reads YAML from r over the defaults and validates it.
+func ParseConfig(r io.Reader) (Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := Defaults()
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Version != ConfigVersion {
+		bad("version: %d is not supported (want %d)", c.Version, ConfigVersion)
+	}
+	if c.DataDir == "" {
+		bad("data_dir: must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	if (c.Blynk.TLSCert == "") != (c.Blynk.TLSKey == "") {
+		bad("blynk.tls_cert and blynk.tls_key must be given together")
+	}
+	if c.Blynk.HeartbeatMultiplier < 1 {
+		bad("blynk.heartbeat_multiplier: %v must be ≥ 1", c.Blynk.HeartbeatMultiplier)
+	}
+	if c.Blynk.DefaultHeartbeat < time.Second {
+		bad("blynk.default_heartbeat: %v must be ≥ 1s", c.Blynk.DefaultHeartbeat)
+	}
+	if c.Blynk.FloodRate <= 0 || c.Blynk.FloodBurst <= 0 {
+		bad("blynk.flood_rate and blynk.flood_burst must be > 0")
+	}
+	if c.Blynk.MaxBody < 64 || c.Blynk.MaxBody > 65535 {
+		bad("blynk.max_body: %d must be in 64..65535", c.Blynk.MaxBody)
+	}
+	if c.Blynk.LoginTimeout <= 0 {
+		bad("blynk.login_timeout must be > 0")
+	}
+	if c.MQTT.MaxMessage < 128 {
+		bad("mqtt.max_message: %d must be ≥ 128", c.MQTT.MaxMessage)
+	}
+	if c.Store.CommitInterval <= 0 || c.Store.CommitInterval > time.Second {
+		bad("store.commit_interval: %v must be in (0, 1s]", c.Store.CommitInterval)
+	}
+	if c.Store.MaxBatch < 1 {
+		bad("store.max_batch must be ≥ 1")
+	}
+	switch c.Store.Synchronous {
+	case "normal", "full":
+	default:
+		bad("store.synchronous: %q is not one of normal, full", c.Store.Synchronous)
+	}
+	tmpl := map[string]bool{}
+	for i := range c.Templates {
+		t := &c.Templates[i]
+		if err := t.Check(); err != nil {
+			bad("templates[%d] (%s): %w", i, t.ID, err)
+		}
+		if tmpl[t.ID] {
+			bad("templates[%d]: duplicate id %q", i, t.ID)
+		}
+		tmpl[t.ID] = true
+	}
+	names := map[string]bool{}
+	for i, d := range c.Devices {
+		if strings.TrimSpace(d.Name) == "" {
+			bad("devices[%d]: name is required", i)
+		}
+		if names[d.Name] {
+			bad("devices[%d]: duplicate name %q", i, d.Name)
+		}
+		names[d.Name] = true
+		if d.Template == "" {
+			bad("devices[%d] (%s): template is required", i, d.Name)
+		}
+		if d.Token != "" && len(d.Token) != 32 {
+			bad("devices[%d] (%s): token must be 32 characters (Blynk tokens are), got %d", i, d.Name, len(d.Token))
+		}
+	}
+	return errors.Join(errs...)
+}

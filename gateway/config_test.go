@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// The documented file must say exactly what the code does: parsing it gives
+// the defaults, so a comment can never drift from behaviour unnoticed.
+func TestDocumentedConfigIsTheDefault(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "configs", "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	if diff := cmp.Diff(want, cfg, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("configs/gateway.yaml differs from Defaults() (-defaults +file):\n%s", diff)
+	}
+}
+
+func TestEmptyConfigIsValid(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Blynk.Listen != ":8080" || cfg.Version != ConfigVersion {
+		t.Errorf("empty config did not get defaults: %+v", cfg)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "version: 1\nblynk:\n  lisen: ':1'\n", "field lisen not found"},
+		{"wrong version", "version: 2\n", "version: 2 is not supported"},
+		{"bad level", "version: 1\nlog: {level: loud}\n", "log.level"},
+		{"cert without key", "version: 1\nblynk: {tls_cert: a.pem}\n", "tls_cert and blynk.tls_key"},
+		{"multiplier", "version: 1\nblynk: {heartbeat_multiplier: 0.5}\n", "heartbeat_multiplier"},
+		{"device without template", "version: 1\ndevices: [{name: a}]\n", "template is required"},
+		{"duplicate device", "version: 1\ndevices: [{name: a, template: T}, {name: a, template: T}]\n", "duplicate name"},
+		{"short token", "version: 1\ndevices: [{name: a, template: T, token: abc}]\n", "token must be 32 characters"},
+		{"bad template", "version: 1\ntemplates: [{id: T, name: x, datastreams: [{pin: 300, name: a, type: integer}]}]\n", "templates[0]"},
+		{"synchronous", "version: 1\nstore: {synchronous: sometimes}\n", "store.synchronous"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want a not-found error", err)
+	}
+}

@@ -1,0 +1,313 @@
+// Package gateway wires the edge appliance together: the SQLite store, the
+// hub, the Blynk TCP/TLS server, the MQTT broker and the HTTP APIs. It is a
+// library first (DESIGN.md principle 1): New binds every listener so the
+// caller knows the addresses, Run serves until the context ends. Mains,
+// tests and the one-command site all use it.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"outpost/gateway/internal/blynkserver"
+	"outpost/gateway/internal/broker"
+	"outpost/gateway/internal/certs"
+	"outpost/gateway/internal/deviceapi"
+	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/sqlite"
+)
+
+// Addrs are the addresses the gateway listens on ("" when disabled).
+type Addrs struct {
+	Blynk, BlynkTLS       string
+	MQTT, MQTTTLS, MQTTWS string
+	HTTP, Installer       string
+}
+
+// Gateway is a running edge appliance.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *sqlite.Store
+	hub    *hub.Hub
+	blynk  *blynkserver.Server
+	broker *broker.Broker
+	tlsCfg *tls.Config
+
+	lnBlynk, lnBlynkTLS         net.Listener
+	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
+	lnHTTP, lnInstaller         net.Listener
+	deviceAPI, installer        http.Handler
+	addrs                       Addrs
+}
+
+// NewDevice is a device created at start-up from the config, with the token
+// generated for it. The token is shown once; only its hash is stored.
+type NewDevice struct {
+	Name, Template, Token string
+}
+
+// New opens the store, loads the hub, seeds templates and devices from the
+// config and binds every listener. Close it with Run's context or Close.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, created []NewDevice, err error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("gateway: invalid config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("gateway: data dir: %w", err)
+	}
+	g = &Gateway{cfg: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+
+	g.store, err = sqlite.Open(ctx, sqlite.Options{
+		Path:        filepath.Join(cfg.DataDir, "gateway.db"),
+		Logger:      logger.With("component", "store"),
+		CommitEvery: cfg.Store.CommitInterval,
+		MaxBatch:    cfg.Store.MaxBatch,
+		Synchronous: sqlite.Sync(strings.ToUpper(cfg.Store.Synchronous)),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.hub = hub.New(hub.Options{Store: g.store, Logger: logger.With("component", "hub")})
+	if err := g.hub.Load(ctx); err != nil {
+		return nil, nil, fmt.Errorf("gateway: load: %w", err)
+	}
+	if created, err = g.seed(ctx); err != nil {
+		return nil, nil, err
+	}
+
+	if cfg.Blynk.TLSListen != "" || cfg.MQTT.TLSListen != "" {
+		cert, err := certs.LoadOrCreate(certPaths(cfg))
+		if err != nil {
+			return nil, nil, fmt.Errorf("gateway: tls: %w", err)
+		}
+		g.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger.With("component", "deviceapi")})
+	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
+		Hub: g.hub, Logger: logger.With("component", "installer"), Stats: g.Stats, Token: cfg.Installer.Token,
+	})
+	var sniffHTTP http.Handler
+	if cfg.Blynk.ServeHTTP == nil || *cfg.Blynk.ServeHTTP {
+		sniffHTTP = g.deviceAPI
+	}
+	g.blynk = blynkserver.New(blynkserver.Options{
+		Hub:                 g.hub,
+		Logger:              logger.With("component", "blynk"),
+		HeartbeatMultiplier: cfg.Blynk.HeartbeatMultiplier,
+		DefaultHeartbeat:    cfg.Blynk.DefaultHeartbeat,
+		Rate:                cfg.Blynk.FloodRate,
+		Burst:               cfg.Blynk.FloodBurst,
+		MaxBody:             cfg.Blynk.MaxBody,
+		LoginTimeout:        cfg.Blynk.LoginTimeout,
+		HTTP:                sniffHTTP,
+	})
+	g.broker, err = broker.New(broker.Options{
+		Hub: g.hub, Logger: logger.With("component", "mqtt"), MaxMessage: cfg.MQTT.MaxMessage,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: mqtt: %w", err)
+	}
+
+	listen := func(addr string, useTLS bool, ln *net.Listener, out *string) error {
+		if addr == "" {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("gateway: listen %s: %w", addr, err)
+		}
+		*out = l.Addr().String()
+		if useTLS {
+			l = tls.NewListener(l, g.tlsCfg)
+		}
+		*ln = l
+		return nil
+	}
+	for _, l := range []struct {
+		addr string
+		tls  bool
+		ln   *net.Listener
+		out  *string
+	}{
+		{cfg.Blynk.Listen, false, &g.lnBlynk, &g.addrs.Blynk},
+		{cfg.Blynk.TLSListen, true, &g.lnBlynkTLS, &g.addrs.BlynkTLS},
+		{cfg.MQTT.Listen, false, &g.lnMQTT, &g.addrs.MQTT},
+		{cfg.MQTT.TLSListen, true, &g.lnMQTTTLS, &g.addrs.MQTTTLS},
+		{cfg.MQTT.WSListen, false, &g.lnMQTTWS, &g.addrs.MQTTWS},
+		{cfg.HTTP.Listen, false, &g.lnHTTP, &g.addrs.HTTP},
+		{cfg.Installer.Listen, false, &g.lnInstaller, &g.addrs.Installer},
+	} {
+		if err := listen(l.addr, l.tls, l.ln, l.out); err != nil {
+			return nil, nil, err
+		}
+	}
+	return g, created, nil
+}
+
+func certPaths(cfg Config) (certFile, keyFile string, hosts []string) {
+	if cfg.Blynk.TLSCert != "" {
+		return cfg.Blynk.TLSCert, cfg.Blynk.TLSKey, cfg.Blynk.TLSHosts
+	}
+	dir := filepath.Join(cfg.DataDir, "tls")
+	return filepath.Join(dir, "gateway.crt"), filepath.Join(dir, "gateway.key"), cfg.Blynk.TLSHosts
+}
+
+// seed saves the config's templates and creates its devices that do not
+// exist yet (matched by name; by token when one is given).
+func (g *Gateway) seed(ctx context.Context) ([]NewDevice, error) {
+	for _, t := range g.cfg.Templates {
+		if err := g.hub.SaveTemplate(ctx, t); err != nil {
+			return nil, fmt.Errorf("gateway: template %s: %w", t.ID, err)
+		}
+	}
+	byName := map[string]bool{}
+	for _, d := range g.hub.Devices() {
+		byName[d.Name] = true
+	}
+	var created []NewDevice
+	for _, d := range g.cfg.Devices {
+		if _, ok := g.hub.Template(d.Template); !ok {
+			return nil, fmt.Errorf("gateway: device %q: template %q is not defined", d.Name, d.Template)
+		}
+		if d.Token != "" {
+			if _, err := g.hub.AddDeviceWithToken(ctx, d.Template, d.Name, d.Token); err != nil {
+				return nil, fmt.Errorf("gateway: device %q: %w", d.Name, err)
+			}
+			continue
+		}
+		if byName[d.Name] {
+			continue
+		}
+		_, token, err := g.hub.AddDevice(ctx, d.Template, d.Name)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: device %q: %w", d.Name, err)
+		}
+		g.log.Info("device created; its token is shown only now", "device", d.Name, "template", d.Template, "token", token)
+		created = append(created, NewDevice{Name: d.Name, Template: d.Template, Token: token})
+	}
+	return created, nil
+}
+
+// Addrs returns the bound addresses.
+func (g *Gateway) Addrs() Addrs { return g.addrs }
+
+// AddDevice creates a device and returns its token (shown once).
+func (g *Gateway) AddDevice(ctx context.Context, template, name string) (id int64, token string, err error) {
+	d, token, err := g.hub.AddDevice(ctx, template, name)
+	return d.ID, token, err
+}
+
+// Stats is what /installer/api/stats reports.
+type Stats struct {
+	Hub   hub.Stats         `json:"hub"`
+	Store sqlite.Stats      `json:"store"`
+	Blynk blynkserver.Stats `json:"blynk"`
+}
+
+// Stats returns counters of every part.
+func (g *Gateway) Stats() any {
+	return Stats{Hub: g.hub.Stats(), Store: g.store.Stats(), Blynk: g.blynk.Stats()}
+}
+
+// Run serves until ctx is done, then shuts everything down and commits what
+// is queued. It returns the first error that stopped a server.
+func (g *Gateway) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	run := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+				g.log.Error("server stopped", "server", name, "err", err)
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	if g.lnBlynk != nil {
+		run("blynk", func() error { return g.blynk.Serve(ctx, g.lnBlynk, "tcp") })
+	}
+	if g.lnBlynkTLS != nil {
+		run("blynk-tls", func() error { return g.blynk.Serve(ctx, g.lnBlynkTLS, "tls") })
+	}
+	if g.lnMQTT != nil || g.lnMQTTTLS != nil || g.lnMQTTWS != nil {
+		run("mqtt", func() error {
+			return g.broker.Serve(ctx, broker.Listeners{TCP: g.lnMQTT, TLS: g.lnMQTTTLS, WS: g.lnMQTTWS})
+		})
+	}
+	serveHTTP := func(name string, ln net.Listener, h http.Handler) {
+		if ln == nil {
+			return
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+		run(name, func() error {
+			go func() {
+				<-ctx.Done()
+				sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+				defer c()
+				_ = srv.Shutdown(sctx)
+			}()
+			return srv.Serve(ln)
+		})
+	}
+	serveHTTP("http", g.lnHTTP, g.deviceAPI)
+	serveHTTP("installer", g.lnInstaller, g.installer)
+
+	g.log.Info("gateway running",
+		"blynk", g.addrs.Blynk, "blynk_tls", g.addrs.BlynkTLS,
+		"mqtt", g.addrs.MQTT, "mqtt_tls", g.addrs.MQTTTLS, "mqtt_ws", g.addrs.MQTTWS,
+		"http", g.addrs.HTTP, "installer", g.addrs.Installer)
+	<-ctx.Done()
+	wg.Wait()
+	if err := g.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	g.log.Info("gateway stopped")
+	return errors.Join(errs...)
+}
+
+// Close releases listeners and commits and closes the store. Run calls it;
+// call it yourself only for a Gateway that was never run.
+func (g *Gateway) Close() error {
+	for _, ln := range []net.Listener{g.lnBlynk, g.lnBlynkTLS, g.lnMQTT, g.lnMQTTTLS, g.lnMQTTWS, g.lnHTTP, g.lnInstaller} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if g.store != nil {
+		s := g.store
+		g.store = nil
+		if err := s.Close(); err != nil {
+			return fmt.Errorf("gateway: close store: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+// Command site runs a whole Outpost site in one process: the gateway with
+// its embedded SQLite store, a demo template and demo devices, ready for a
+// real ESP32 or Arduino to connect. It prints where to connect and with which
+// token. State lives in -data (default ./outpost-site) and survives restarts.
+//
+//	go run ./scripts/site
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"outpost/gateway"
+	"outpost/shared/datastream"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// DemoTemplate is the template every demo device uses.
+const DemoTemplate = "TMPLOUTPOST1"
+
+func demoTemplate() datastream.Template {
+	f := func(v float64) *float64 { return &v }
+	return datastream.Template{
+		ID:   DemoTemplate,
+		Name: "Outpost Demo",
+		Datastreams: []datastream.Datastream{
+			{Pin: 0, Name: "Temperature", Type: datastream.Double, Min: f(-40), Max: f(125), Units: "°C"},
+			{Pin: 1, Name: "Set Temperature", Type: datastream.Double, Min: f(5), Max: f(35), Default: "21", Sync: true},
+			{Pin: 2, Name: "Power", Type: datastream.Boolean, Default: "0", Sync: true},
+			{Pin: 3, Name: "Mode", Type: datastream.Enum, Sync: true, Default: "0", Enum: []datastream.EnumItem{
+				{Value: 0, Label: "Off"}, {Value: 1, Label: "Heat"}, {Value: 2, Label: "Cool"}}},
+			{Pin: 4, Name: "Message", Type: datastream.String},
+			{Pin: 5, Name: "Counter", Type: datastream.Integer, Min: f(0), Max: f(1000000)},
+			{Pin: 6, Name: "Location", Type: datastream.Location},
+		},
+		Events:     []datastream.Event{{Code: "overheat", Name: "Overheat", Type: "critical"}, {Code: "hello", Name: "Hello", Type: "info"}},
+		MetaFields: []datastream.MetaField{{ID: 1, Name: "Serial Number"}, {ID: 2, Name: "Time Zone", Default: "UTC"}},
+	}
+}
+
+// siteState is kept in the data dir so tokens stay the same across runs
+// (the gateway itself stores only token hashes).
+type siteState struct {
+	Devices []gateway.DeviceConfig `json:"devices"`
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("site", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	dataDir := flags.String("data", "outpost-site", "directory for the site's databases and state")
+	devices := flags.Int("devices", 3, "demo devices to create on first start")
+	listen := flags.String("listen", "", "host to listen on (default: all interfaces)")
+	portBase := flags.Int("port-base", 0, "if set, listen on port-base+0..6 instead of the standard ports")
+	verbose := flags.Bool("v", false, "debug logs")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	state, err := loadState(*dataDir, *devices)
+	if err != nil {
+		fmt.Fprintln(stderr, "site:", err)
+		return 1
+	}
+	cfg := gateway.Defaults()
+	cfg.DataDir = filepath.Join(*dataDir, "gateway")
+	cfg.Templates = []datastream.Template{demoTemplate()}
+	cfg.Devices = state.Devices
+	ports := []*string{&cfg.Blynk.Listen, &cfg.Blynk.TLSListen, &cfg.MQTT.Listen, &cfg.MQTT.TLSListen, &cfg.MQTT.WSListen, &cfg.HTTP.Listen, &cfg.Installer.Listen}
+	for i, p := range ports {
+		_, port, _ := net.SplitHostPort(*p)
+		if *portBase > 0 {
+			port = fmt.Sprint(*portBase + i)
+		}
+		host := *listen
+		if p == &cfg.Installer.Listen && host == "" {
+			host = "127.0.0.1"
+		}
+		*p = net.JoinHostPort(host, port)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, _, err := gateway.New(ctx, cfg, logger.With("system", "gateway"))
+	if err != nil {
+		fmt.Fprintln(stderr, "site:", err)
+		return 1
+	}
+	printBanner(stdout, g.Addrs(), state)
+	if err := g.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "site:", err)
+		return 1
+	}
+	return 0
+}
+
+func loadState(dir string, n int) (siteState, error) {
+	path := filepath.Join(dir, "site.json")
+	var st siteState
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &st); err != nil {
+			return st, fmt.Errorf("%s: %w (delete it to start afresh)", path, err)
+		}
+		return st, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return st, err
+	}
+	for i := 1; i <= n; i++ {
+		tok, err := newToken()
+		if err != nil {
+			return st, err
+		}
+		st.Devices = append(st.Devices, gateway.DeviceConfig{Name: fmt.Sprintf("Demo Device %d", i), Template: DemoTemplate, Token: tok})
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return st, err
+	}
+	data, _ = json.MarshalIndent(st, "", "  ")
+	return st, os.WriteFile(path, data, 0o600)
+}
+
+// newToken makes a Blynk-style token: 32 chars of base64url (24 random bytes).
+func newToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// lanIP guesses the address a device on the LAN should use.
+func lanIP() string {
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLinkLocalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func printBanner(w io.Writer, a gateway.Addrs, st siteState) {
+	host := lanIP()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n Outpost site is running (Ctrl-C to stop)\n\n")
+	fmt.Fprintf(&b, " Gateway host      %s\n", host)
+	fmt.Fprintf(&b, " Blynk TCP         %s:%s   (Blynk.begin(BLYNK_AUTH_TOKEN, ssid, pass, \"%s\", %s))\n", host, port(a.Blynk), host, port(a.Blynk))
+	fmt.Fprintf(&b, " Blynk TLS         %s:%s   (self-signed; needs a custom-CA sketch)\n", host, port(a.BlynkTLS))
+	fmt.Fprintf(&b, " MQTT              %s:%s   (user \"device\", password = token); TLS :%s; websocket ws://%s:%s/mqtt\n", host, port(a.MQTT), port(a.MQTTTLS), host, port(a.MQTTWS))
+	fmt.Fprintf(&b, " Device HTTP API   http://%s:%s/external/api/\n", host, port(a.HTTP))
+	fmt.Fprintf(&b, " Installer API     http://%s/installer/api/devices\n\n", a.Installer)
+	fmt.Fprintf(&b, " Template id       %s  (#define BLYNK_TEMPLATE_ID \"%s\")\n\n", DemoTemplate, DemoTemplate)
+	for _, d := range st.Devices {
+		fmt.Fprintf(&b, " %-17s token %s\n", d.Name, d.Token)
+	}
+	if len(st.Devices) > 0 {
+		fmt.Fprintf(&b, "\n Try: curl 'http://127.0.0.1:%s/external/api/update?token=%s&v1=23.5'\n\n", port(a.HTTP), st.Devices[0].Token)
+	}
+	fmt.Fprint(w, b.String())
+}
