@@ -22,7 +22,7 @@ func TestMessageIDsNeverZero(t *testing.T) {
 		s.ids.Next()
 	}
 	done := make(chan struct{})
-	go func() { s.run(); close(done) }()
+	go func() { s.serve(context.Background(), nil, nil); close(done) }()
 	c := newClient(t, dev)
 	c.login(testToken)
 	var got []uint16

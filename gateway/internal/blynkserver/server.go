@@ -196,7 +196,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, transport string) e
 			return err
 		}
 		backoff = 0
-		sessions.Go(func() { s.serve(ctx, c, transport, httpLn) })
+		sessions.Add(1)
+		// The session method is the goroutine itself: fewer frames under
+		// the blocked read let idle stacks shrink to the minimum.
+		go newSession(s, c, transport).serve(ctx, httpLn, &sessions)
 	}
 }
 
@@ -217,18 +220,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, transport string) {
 }
 
 func (s *Server) serve(ctx context.Context, c net.Conn, transport string, httpLn *chanListener) {
-	s.c.accepted.Add(1)
-	ss := newSession(s, c, transport)
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	s.c.open.Add(1)
-	defer s.c.open.Add(-1)
-	if httpLn != nil {
-		if handed := ss.sniff(httpLn); handed {
-			return
-		}
-	}
-	ss.run()
+	newSession(s, c, transport).serve(ctx, httpLn, nil)
 }
 
 // chanListener is a net.Listener fed by Serve with the connections that

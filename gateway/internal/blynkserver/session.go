@@ -1,6 +1,7 @@
 package blynkserver
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -113,8 +114,22 @@ func (s *session) sniff(l *chanListener) bool {
 	return true
 }
 
-// run is the reader loop: it returns when the connection ends.
-func (s *session) run() {
+// serve runs the session until the connection ends: sniffing, then the
+// reader loop. wg, if set, is told when it is over.
+func (s *session) serve(ctx context.Context, httpLn *chanListener, wg *sync.WaitGroup) {
+	if wg != nil {
+		defer wg.Done()
+	}
+	s.srv.c.accepted.Add(1)
+	s.srv.c.open.Add(1)
+	stop := context.AfterFunc(ctx, s.Close)
+	defer func() {
+		stop()
+		s.srv.c.open.Add(-1)
+	}()
+	if httpLn != nil && s.sniff(httpLn) {
+		return
+	}
 	defer s.finish()
 	if s.deadline.IsZero() {
 		s.deadline = time.Now().Add(s.srv.opts.LoginTimeout)
@@ -230,12 +245,12 @@ func (s *session) makeRoom(size int) {
 // for the heartbeat (ping when silent for h-beat, offline when silent for
 // ceil(h-beat × multiplier)).
 func (s *session) fill() error {
+	s.flushCounts()
 	if s.rstart == s.rend {
 		s.rstart, s.rend = 0, 0
 		if len(s.rbuf) > readBufSize {
 			s.rbuf = nil // a large body has been handled: give the memory back
 		}
-		s.flushCounts()
 	}
 	if s.rbuf == nil {
 		s.rbuf = make([]byte, readBufSize)

@@ -1,0 +1,220 @@
+package blynkserver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"outpost/shared/blynk"
+)
+
+// BenchmarkSessionThroughput: 100 devices write vw as fast as they can over
+// loopback TCP through the whole stack (session → hub → SQLite group
+// commit). Reports messages per second accepted by the hub and committed
+// to the store. Use a fixed count, e.g. -benchtime 200000x.
+func BenchmarkSessionThroughput(b *testing.B) {
+	const devices = 100
+	e := newEnv(b)
+	ctx := context.Background()
+	var tokens []string
+	for i := 0; i < devices; i++ {
+		_, tok, err := e.hub.AddDevice(ctx, "TMPLtest0001", "bench"+strconv.Itoa(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens = append(tokens, tok)
+	}
+	srv := New(Options{Hub: e.hub, Rate: 1e9, Burst: 1 << 30})
+	addr := serve(b, srv, nil)
+	conns := make([]net.Conn, devices)
+	for i, tok := range tokens {
+		c := dial(b, addr)
+		c.login(tok)
+		conns[i] = c.conn
+		go io.Copy(io.Discard, c.conn) // nothing is expected, but never block the server
+	}
+	per := (b.N + devices - 1) / devices
+	total := per * devices
+	// 64 frames per socket write, as a device library flushing its buffer.
+	var batch []byte
+	for i := 0; i < 64; i++ {
+		batch, _ = blynk.AppendMessage(batch, blynk.Message{Cmd: blynk.CmdHardware, ID: uint16(i + 2),
+			Body: []byte(nul("vw", "0", fmt.Sprintf("%02d.5000000", i)))}) // all frames the same length
+	}
+	frameLen := len(batch) / 64
+	base := srv.Stats().Writes
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			for left := per; left > 0; {
+				n := min(left, 64)
+				if _, err := c.Write(batch[:n*frameLen]); err != nil {
+					b.Error(err)
+					return
+				}
+				left -= n
+			}
+		})
+	}
+	wg.Wait()
+	for srv.Stats().Writes-base < uint64(total) {
+		if time.Since(start) > time.Minute {
+			b.Fatalf("only %d of %d writes accepted: %+v", srv.Stats().Writes-base, total, srv.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	accepted := time.Since(start)
+	if err := e.store.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	committed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(total)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(total)/committed.Seconds(), "committed/s")
+	st := e.store.Stats()
+	b.ReportMetric(st.P99Ms, "commit-p99-ms")
+}
+
+// BenchmarkIdleSessions measures the memory of idle logged-in devices: a
+// child process (this test binary) opens OUTPOST_IDLE_N connections
+// (default 1000), logs each in as its own device and sends the info
+// message; this process (hub + SQLite store + server) reports its RSS
+// growth and Go heap+stack growth per session. Run with -benchtime 1x.
+func BenchmarkIdleSessions(b *testing.B) {
+	n := 1000
+	if s := os.Getenv("OUTPOST_IDLE_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	e := newEnv(b)
+	ctx := context.Background()
+	tokFile := filepath.Join(b.TempDir(), "tokens")
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		_, tok, err := e.hub.AddDevice(ctx, "TMPLtest0001", "idle"+strconv.Itoa(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb.WriteString(tok + "\n")
+	}
+	if err := os.WriteFile(tokFile, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	srv := New(Options{Hub: e.hub})
+	addr := serve(b, srv, nil)
+	e.flush()
+	if os.Getenv("OUTPOST_IDLE_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1
+	}
+	rss0, mem0 := measure()
+	stk0 := stackInuse()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "OUTPOST_IDLE_CLIENTS="+addr+","+tokFile)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "READY" {
+		b.Fatalf("client process: %q, %v", line, err)
+	}
+	for srv.Stats().LoggedIn < int64(n) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.flush()
+	rss1, mem1 := measure()
+	b.ReportMetric(float64(stackInuse()-stk0)/float64(n), "stack-B/session")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	if f := os.Getenv("OUTPOST_IDLE_HEAPPROFILE"); f != "" {
+		w, _ := os.Create(f)
+		pprof.WriteHeapProfile(w)
+		w.Close()
+	}
+	b.ReportMetric(float64(rss1-rss0)/float64(n), "rss-B/session")
+	b.ReportMetric(float64(mem1-mem0)/float64(n), "heap+stack-B/session")
+	b.ReportMetric(float64(rss1)/(1<<20), "rss-MB-total")
+}
+
+// measure returns the process RSS and the Go heap+stacks in use, after GC.
+func measure() (rss, mem uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			rss = kb << 10
+		}
+	}
+	return rss, ms.HeapInuse + ms.StackInuse
+}
+
+func stackInuse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.StackInuse
+}
+
+// idleClients is the child process of BenchmarkIdleSessions.
+func idleClients(spec string) error {
+	addr, tokFile, _ := strings.Cut(spec, ",")
+	b, err := os.ReadFile(tokFile)
+	if err != nil {
+		return err
+	}
+	var conns []net.Conn
+	for _, tok := range strings.Fields(string(b)) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		var msg []byte
+		msg, _ = blynk.AppendMessage(msg, blynk.Message{Cmd: blynk.CmdHWLogin, ID: 1, Body: []byte(tok)})
+		msg, _ = blynk.AppendMessage(msg, blynk.Message{Cmd: blynk.CmdInternal, ID: 2,
+			Body: []byte(nul("ver", "1.3.2", "h-beat", "45", "buff-in", "1024", "dev", "ESP32", "tmpl", "TMPLtest0001"))})
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		var resp [10]byte
+		if _, err := io.ReadFull(c, resp[:]); err != nil {
+			return fmt.Errorf("login answers: %w", err)
+		}
+	}
+	fmt.Println("READY")
+	io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		c.Close()
+	}
+	return nil
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("OUTPOST_IDLE_CLIENTS"); spec != "" {
+		if err := idleClients(spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
