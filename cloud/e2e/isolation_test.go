@@ -35,7 +35,7 @@ type probe struct {
 	// sees is a permission needed to see the target at all, checked before
 	// perm (reading a device's tags needs the device visible first).
 	sees string
-	ok   int    // status when allowed
+	ok   int // status when allowed
 	// emptyWhenBlind: in the caller's own org, lacking the view key gives an
 	// empty list rather than 404 (devices, users, templates, locations…).
 	emptyWhenBlind bool
