@@ -1,13 +1,12 @@
-// Package auth provides the cloud's credential primitives: password hashing
-// (bcrypt from golang.org/x/crypto, kept inside this package) and opaque
-// random tokens that are stored only as hashes.
+// Package auth provides the cloud's password primitives: hashing with
+// bcrypt from golang.org/x/crypto (kept inside this package, behind the
+// tenancy.PasswordHasher shape) and generated passwords.
 package auth
 
 import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -67,22 +66,6 @@ func (p Passwords) Verify(hash, password string) error {
 		return ErrMismatch
 	}
 	return nil
-}
-
-// NewToken returns prefix followed by 32 random bytes in unpadded base64url.
-// The prefix tells a human (and a secret scanner) what kind of token it is.
-func NewToken(prefix string) string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// TokenHash is the form in which a token is stored and looked up: a hex
-// SHA-256. Tokens carry 256 random bits, so no salt or slow hash is needed,
-// and a database leak reveals no usable token.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // RandomPassword returns a printable password with 128 random bits, used for

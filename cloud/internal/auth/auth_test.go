@@ -33,15 +33,9 @@ func TestPasswordsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTokensAreUniqueAndHashStable(t *testing.T) {
-	a, b := NewToken("opc_"), NewToken("opc_")
-	if a == b || !strings.HasPrefix(a, "opc_") || len(a) != 4+43 {
-		t.Fatalf("tokens %q %q", a, b)
-	}
-	if TokenHash(a) != TokenHash(a) || TokenHash(a) == TokenHash(b) || len(TokenHash(a)) != 64 {
-		t.Error("TokenHash not a stable distinct digest")
-	}
-	if p := RandomPassword(); p == RandomPassword() || len(p) < 20 {
-		t.Error("RandomPassword")
+func TestRandomPassword(t *testing.T) {
+	a, b := RandomPassword(), RandomPassword()
+	if a == b || len(a) < 20 {
+		t.Errorf("RandomPassword gave %q and %q", a, b)
 	}
 }
