@@ -70,9 +70,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, crea
 		return nil, nil, fmt.Errorf("gateway: data dir: %w", err)
 	}
 	g = &Gateway{cfg: cfg, log: logger}
+	partial := g // the named result is nil on error returns
 	defer func() {
 		if err != nil {
-			g.Close()
+			partial.Close()
 		}
 	}()
 
@@ -217,16 +218,47 @@ func (g *Gateway) AddDevice(ctx context.Context, template, name string) (id int6
 	return d.ID, token, err
 }
 
-// Stats is what /installer/api/stats reports.
+// Stats is what /installer/api/stats reports. Keys are camelCase and
+// stable: load tools read them (scripts/bench).
 type Stats struct {
-	Hub   hub.Stats         `json:"hub"`
-	Store sqlite.Stats      `json:"store"`
+	Hub   HubStats          `json:"hub"`
+	Store StoreStats        `json:"store"`
 	Blynk blynkserver.Stats `json:"blynk"`
+	MQTT  broker.Stats      `json:"mqtt"`
+}
+
+// HubStats are the routing core's counters.
+type HubStats struct {
+	Devices        int    `json:"devices"`
+	Online         int    `json:"online"`
+	WritesAccepted uint64 `json:"writesAccepted"`
+	ControlWrites  uint64 `json:"controlWrites"`
+	Deliveries     uint64 `json:"deliveries"`
+	Dropped        uint64 `json:"dropped"` // wrong type, arity, no datastream, bad pin
+}
+
+// StoreStats are the SQLite store's counters.
+type StoreStats struct {
+	Committed    uint64  `json:"committed"`
+	Transactions uint64  `json:"transactions"`
+	Failures     uint64  `json:"failures"`
+	QueueLen     int     `json:"queueLen"`
+	CommitP50Ms  float64 `json:"commitP50Ms"`
+	CommitP99Ms  float64 `json:"commitP99Ms"`
 }
 
 // Stats returns counters of every part.
 func (g *Gateway) Stats() any {
-	return Stats{Hub: g.hub.Stats(), Store: g.store.Stats(), Blynk: g.blynk.Stats()}
+	h, s := g.hub.Stats(), g.store.Stats()
+	return Stats{
+		Hub: HubStats{Devices: h.Devices, Online: h.Online, WritesAccepted: h.WritesAccepted,
+			ControlWrites: h.ControlWrites, Deliveries: h.Deliveries,
+			Dropped: h.DroppedWrongType + h.DroppedArity + h.DroppedNoDatastream + h.DroppedBadPin},
+		Store: StoreStats{Committed: s.Committed, Transactions: s.Transactions, Failures: s.Failures,
+			QueueLen: s.QueueLen, CommitP50Ms: s.P50Ms, CommitP99Ms: s.P99Ms},
+		Blynk: g.blynk.Stats(),
+		MQTT:  g.broker.Stats(),
+	}
 }
 
 // Run serves until ctx is done, then shuts everything down and commits what
