@@ -297,8 +297,8 @@ func TestInternalPropertyGroupEvents(t *testing.T) {
 		t.Errorf("property = %q", v)
 	}
 
-	const groupTS = 1_700_000_000_000
-	c.expectResponse(c.send(blynk.CmdGroup, nul("t", strconv.Itoa(groupTS))), blynk.StatusSuccess)
+	const groupTS int64 = 1_700_000_000_000
+	c.expectResponse(c.send(blynk.CmdGroup, nul("t", strconv.FormatInt(groupTS, 10))), blynk.StatusSuccess)
 	c.send(blynk.CmdHardware, nul("vw", "0", "1"))
 	c.send(blynk.CmdHardware, nul("vw", "1", "2"))
 	c.expectResponse(c.send(blynk.CmdGroup, "e"), blynk.StatusSuccess)
