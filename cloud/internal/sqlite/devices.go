@@ -23,7 +23,7 @@ func scanDevice(r scanner) (tenancy.Device, error) {
 }
 
 func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO devices (org_id, owner_id, template_id, name, token_hash, token,
+	res, err := q.exec(ctx, `INSERT INTO devices (org_id, owner_id, template_id, name, token_hash, token,
 		static_token_id, created_at, updated_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(d.OrgID), nullID(d.OwnerID), string(d.TemplateID), d.Name, d.TokenHash[:], d.Token, nullID(d.StaticToken),
 		ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.ActivatedAt))
@@ -36,7 +36,7 @@ func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
 }
 
 func (q *queries) UpdateDevice(ctx context.Context, d tenancy.Device) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE devices SET org_id = ?, owner_id = ?, template_id = ?, name = ?, token_hash = ?,
+	res, err := q.exec(ctx, `UPDATE devices SET org_id = ?, owner_id = ?, template_id = ?, name = ?, token_hash = ?,
 		token = ?, static_token_id = ?, updated_at = ?, activated_at = ? WHERE id = ?`,
 		int64(d.OrgID), nullID(d.OwnerID), string(d.TemplateID), d.Name, d.TokenHash[:], d.Token, nullID(d.StaticToken),
 		ms(d.UpdatedAt), ms(d.ActivatedAt), int64(d.ID))
@@ -44,17 +44,17 @@ func (q *queries) UpdateDevice(ctx context.Context, d tenancy.Device) error {
 }
 
 func (q *queries) DeleteDevice(ctx context.Context, id tenancy.DeviceID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM devices WHERE id = ?`, int64(id))
 	return mustAffect("delete device", res, err)
 }
 
 func (q *queries) GetDevice(ctx context.Context, id tenancy.DeviceID) (tenancy.Device, error) {
-	d, err := scanDevice(q.q.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.id = ?`, int64(id)))
+	d, err := scanDevice(q.queryRow(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.id = ?`, int64(id)))
 	return d, mapErr("get device", err)
 }
 
 func (q *queries) GetDeviceByTokenHash(ctx context.Context, h [32]byte) (tenancy.Device, error) {
-	d, err := scanDevice(q.q.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.token_hash = ?`, h[:]))
+	d, err := scanDevice(q.queryRow(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.token_hash = ?`, h[:]))
 	return d, mapErr("get device", err)
 }
 
@@ -101,7 +101,7 @@ func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tena
 	case !f.Scope.Subtree:
 		from, cond, args = "devices d INDEXED BY devices_org", "d.org_id = ?", []any{org}
 		if plain {
-			n, err := q.count(ctx, "count devices", `SELECT coalesce((SELECT n FROM org_device_counts WHERE org_id = ?), 0)`, org)
+			n, err := q.count(ctx, "count devices", `SELECT coalesce((SELECT n_direct FROM org_device_counts WHERE org_id = ?), 0)`, org)
 			if err != nil {
 				return l, err
 			}
@@ -136,7 +136,7 @@ func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tena
 		l.Total = n
 	}
 	pw, tail, pargs := pageSQL(f.Page, "d.id", false, append([]any(nil), args...))
-	rows, err := q.q.QueryContext(ctx, `SELECT `+deviceCols+` FROM `+from+` WHERE `+cond+pw+tail, pargs...)
+	rows, err := q.query(ctx, `SELECT `+deviceCols+` FROM `+from+` WHERE `+cond+pw+tail, pargs...)
 	if err != nil {
 		return l, mapErr("list devices", err)
 	}
@@ -149,21 +149,23 @@ func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tena
 	return l, nil
 }
 
-// deviceCounts returns the devices in org's subtree and in the whole store.
+// deviceCounts returns the devices in org's subtree and in the whole store
+// (the sum over roots), each from maintained counters.
 func (q *queries) deviceCounts(ctx context.Context, org int64) (inScope, all int, err error) {
-	err = q.q.QueryRowContext(ctx, `SELECT
-		coalesce((SELECT sum(n.n) FROM org_closure c JOIN org_device_counts n ON n.org_id = c.descendant WHERE c.ancestor = ?), 0),
-		coalesce((SELECT sum(n) FROM org_device_counts), 0)`, org).Scan(&inScope, &all)
+	err = q.queryRow(ctx, `SELECT
+		coalesce((SELECT n_subtree FROM org_device_counts WHERE org_id = ?), 0),
+		coalesce((SELECT sum(c.n_subtree) FROM orgs o JOIN org_device_counts c ON c.org_id = o.id WHERE o.parent_id IS NULL), 0)`,
+		org).Scan(&inScope, &all)
 	return inScope, all, mapErr("device counts", err)
 }
 
 func (q *queries) MoveOwnedDevices(ctx context.Context, owner tenancy.UserID, org tenancy.OrgID) (int, error) {
-	res, err := q.q.ExecContext(ctx, `UPDATE devices SET org_id = ? WHERE owner_id = ? AND org_id <> ?`, int64(org), int64(owner), int64(org))
+	res, err := q.exec(ctx, `UPDATE devices SET org_id = ? WHERE owner_id = ? AND org_id <> ?`, int64(org), int64(owner), int64(org))
 	return affected("move owned devices", res, err)
 }
 
 func (q *queries) ClearOwner(ctx context.Context, owner tenancy.UserID) (int, error) {
-	res, err := q.q.ExecContext(ctx, `UPDATE devices SET owner_id = NULL WHERE owner_id = ?`, int64(owner))
+	res, err := q.exec(ctx, `UPDATE devices SET owner_id = NULL WHERE owner_id = ?`, int64(owner))
 	return affected("clear owner", res, err)
 }
 

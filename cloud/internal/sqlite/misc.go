@@ -19,7 +19,7 @@ func scanStaticToken(r scanner) (tenancy.StaticToken, error) {
 }
 
 func (q *queries) CreateStaticToken(ctx context.Context, st *tenancy.StaticToken) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO static_tokens (qr, org_id, template_id, device_id, status, owner_id,
+	res, err := q.exec(ctx, `INSERT INTO static_tokens (qr, org_id, template_id, device_id, status, owner_id,
 		claimed_org_id, created_at, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		st.QR, int64(st.OrgID), string(st.TemplateID), int64(st.DeviceID), string(st.Status), int64(st.OwnerID),
 		int64(st.ClaimedOrgID), ms(st.CreatedAt), ms(st.ClaimedAt))
@@ -32,24 +32,24 @@ func (q *queries) CreateStaticToken(ctx context.Context, st *tenancy.StaticToken
 }
 
 func (q *queries) UpdateStaticToken(ctx context.Context, st tenancy.StaticToken) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE static_tokens SET device_id = ?, status = ?, owner_id = ?, claimed_org_id = ?,
+	res, err := q.exec(ctx, `UPDATE static_tokens SET device_id = ?, status = ?, owner_id = ?, claimed_org_id = ?,
 		claimed_at = ? WHERE id = ?`, int64(st.DeviceID), string(st.Status), int64(st.OwnerID), int64(st.ClaimedOrgID),
 		ms(st.ClaimedAt), int64(st.ID))
 	return mustAffect("update static token", res, err)
 }
 
 func (q *queries) DeleteStaticToken(ctx context.Context, id tenancy.StaticTokenID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM static_tokens WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM static_tokens WHERE id = ?`, int64(id))
 	return mustAffect("delete static token", res, err)
 }
 
 func (q *queries) GetStaticToken(ctx context.Context, id tenancy.StaticTokenID) (tenancy.StaticToken, error) {
-	st, err := scanStaticToken(q.q.QueryRowContext(ctx, `SELECT `+staticTokenCols+` FROM static_tokens WHERE id = ?`, int64(id)))
+	st, err := scanStaticToken(q.queryRow(ctx, `SELECT `+staticTokenCols+` FROM static_tokens WHERE id = ?`, int64(id)))
 	return st, mapErr("get static token", err)
 }
 
 func (q *queries) GetStaticTokenByQR(ctx context.Context, qr string) (tenancy.StaticToken, error) {
-	st, err := scanStaticToken(q.q.QueryRowContext(ctx, `SELECT `+staticTokenCols+` FROM static_tokens WHERE qr = ?`, qr))
+	st, err := scanStaticToken(q.queryRow(ctx, `SELECT `+staticTokenCols+` FROM static_tokens WHERE qr = ?`, qr))
 	return st, mapErr("get static token", err)
 }
 
@@ -67,7 +67,7 @@ func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond stri
 		return tenancy.List[T]{}, err
 	}
 	pw, tail, pargs := pageSQL(p, "id", desc, append([]any(nil), args...))
-	rows, err := q.q.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)
+	rows, err := q.query(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)
 	if err != nil {
 		return tenancy.List[T]{}, mapErr("list "+op, err)
 	}
@@ -99,7 +99,7 @@ func scanLocation(r scanner) (tenancy.Location, error) {
 }
 
 func (q *queries) CreateLocation(ctx context.Context, l *tenancy.Location) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO locations (org_id, owner_id, name, address, lat, lon, users, created_at)
+	res, err := q.exec(ctx, `INSERT INTO locations (org_id, owner_id, name, address, lat, lon, users, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, int64(l.OrgID), int64(l.OwnerID), l.Name, jsonText(l.Address), l.Lat, l.Lon,
 		jsonText(nonNil(l.Users)), ms(l.CreatedAt))
 	if err != nil {
@@ -118,18 +118,18 @@ func nonNil[T any](s []T) []T {
 }
 
 func (q *queries) UpdateLocation(ctx context.Context, l tenancy.Location) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE locations SET name = ?, address = ?, lat = ?, lon = ?, users = ? WHERE id = ?`,
+	res, err := q.exec(ctx, `UPDATE locations SET name = ?, address = ?, lat = ?, lon = ?, users = ? WHERE id = ?`,
 		l.Name, jsonText(l.Address), l.Lat, l.Lon, jsonText(nonNil(l.Users)), int64(l.ID))
 	return mustAffect("update location", res, err)
 }
 
 func (q *queries) DeleteLocation(ctx context.Context, id tenancy.LocationID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM locations WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM locations WHERE id = ?`, int64(id))
 	return mustAffect("delete location", res, err)
 }
 
 func (q *queries) GetLocation(ctx context.Context, id tenancy.LocationID) (tenancy.Location, error) {
-	l, err := scanLocation(q.q.QueryRowContext(ctx, `SELECT `+locationCols+` FROM locations WHERE id = ?`, int64(id)))
+	l, err := scanLocation(q.queryRow(ctx, `SELECT `+locationCols+` FROM locations WHERE id = ?`, int64(id)))
 	return l, mapErr("get location", err)
 }
 
@@ -148,7 +148,7 @@ func scanTag(r scanner) (tenancy.Tag, error) {
 }
 
 func (q *queries) CreateTag(ctx context.Context, t *tenancy.Tag) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO tags (org_id, name, owner_id) VALUES (?, ?, ?)`, int64(t.OrgID), t.Name, int64(t.OwnerID))
+	res, err := q.exec(ctx, `INSERT INTO tags (org_id, name, owner_id) VALUES (?, ?, ?)`, int64(t.OrgID), t.Name, int64(t.OwnerID))
 	if err != nil {
 		return mapErr("create tag", err)
 	}
@@ -158,17 +158,17 @@ func (q *queries) CreateTag(ctx context.Context, t *tenancy.Tag) error {
 }
 
 func (q *queries) DeleteTag(ctx context.Context, id tenancy.TagID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM tags WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM tags WHERE id = ?`, int64(id))
 	return mustAffect("delete tag", res, err)
 }
 
 func (q *queries) GetTag(ctx context.Context, id tenancy.TagID) (tenancy.Tag, error) {
-	t, err := scanTag(q.q.QueryRowContext(ctx, `SELECT id, org_id, name, owner_id FROM tags WHERE id = ?`, int64(id)))
+	t, err := scanTag(q.queryRow(ctx, `SELECT id, org_id, name, owner_id FROM tags WHERE id = ?`, int64(id)))
 	return t, mapErr("get tag", err)
 }
 
 func (q *queries) ListTags(ctx context.Context, org tenancy.OrgID) ([]tenancy.Tag, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT id, org_id, name, owner_id FROM tags WHERE org_id = ? ORDER BY id`, int64(org))
+	rows, err := q.query(ctx, `SELECT id, org_id, name, owner_id FROM tags WHERE org_id = ? ORDER BY id`, int64(org))
 	if err != nil {
 		return nil, mapErr("list tags", err)
 	}
@@ -179,11 +179,11 @@ func (q *queries) SetDeviceTags(ctx context.Context, d tenancy.DeviceID, tags []
 	if _, err := q.GetDevice(ctx, d); err != nil {
 		return err
 	}
-	if _, err := q.q.ExecContext(ctx, `DELETE FROM device_tags WHERE device_id = ?`, int64(d)); err != nil {
+	if _, err := q.exec(ctx, `DELETE FROM device_tags WHERE device_id = ?`, int64(d)); err != nil {
 		return mapErr("set device tags", err)
 	}
 	for _, t := range tags {
-		if _, err := q.q.ExecContext(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag_id) VALUES (?, ?)`, int64(d), int64(t)); err != nil {
+		if _, err := q.exec(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag_id) VALUES (?, ?)`, int64(d), int64(t)); err != nil {
 			return mapErr("set device tags", err)
 		}
 	}
@@ -191,7 +191,7 @@ func (q *queries) SetDeviceTags(ctx context.Context, d tenancy.DeviceID, tags []
 }
 
 func (q *queries) DeviceTags(ctx context.Context, d tenancy.DeviceID) ([]tenancy.Tag, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.owner_id FROM device_tags dt
+	rows, err := q.query(ctx, `SELECT t.id, t.org_id, t.name, t.owner_id FROM device_tags dt
 		JOIN tags t ON t.id = dt.tag_id WHERE dt.device_id = ? ORDER BY t.id`, int64(d))
 	if err != nil {
 		return nil, mapErr("device tags", err)
@@ -202,7 +202,7 @@ func (q *queries) DeviceTags(ctx context.Context, d tenancy.DeviceID) ([]tenancy
 const invitationCols = `id, user_id, org_id, by_org_id, by_user_id, token_hash, created_at, expires_at, used_at`
 
 func (q *queries) CreateInvitation(ctx context.Context, inv *tenancy.Invitation) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO invitations (user_id, org_id, by_org_id, by_user_id, token_hash,
+	res, err := q.exec(ctx, `INSERT INTO invitations (user_id, org_id, by_org_id, by_user_id, token_hash,
 		created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(inv.UserID), int64(inv.OrgID), int64(inv.ByOrgID), int64(inv.ByUserID), inv.TokenHash[:],
 		ms(inv.CreatedAt), ms(inv.ExpiresAt), ms(inv.UsedAt))
@@ -218,7 +218,7 @@ func (q *queries) GetInvitationByHash(ctx context.Context, h [32]byte) (tenancy.
 	var inv tenancy.Invitation
 	var hash []byte
 	var created, expires, used int64
-	err := q.q.QueryRowContext(ctx, `SELECT `+invitationCols+` FROM invitations WHERE token_hash = ?`, h[:]).Scan(
+	err := q.queryRow(ctx, `SELECT `+invitationCols+` FROM invitations WHERE token_hash = ?`, h[:]).Scan(
 		&inv.ID, &inv.UserID, &inv.OrgID, &inv.ByOrgID, &inv.ByUserID, &hash, &created, &expires, &used)
 	copy(inv.TokenHash[:], hash)
 	inv.CreatedAt, inv.ExpiresAt, inv.UsedAt = fromMS(created), fromMS(expires), fromMS(used)
@@ -226,7 +226,7 @@ func (q *queries) GetInvitationByHash(ctx context.Context, h [32]byte) (tenancy.
 }
 
 func (q *queries) MarkInvitationUsed(ctx context.Context, id tenancy.InvitationID, at time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE invitations SET used_at = ? WHERE id = ? AND used_at = 0`, ms(at), int64(id))
+	res, err := q.exec(ctx, `UPDATE invitations SET used_at = ? WHERE id = ? AND used_at = 0`, ms(at), int64(id))
 	return mustAffect("mark invitation used", res, err)
 }
 
@@ -236,7 +236,7 @@ func (q *queries) CountInvitations(ctx context.Context, byOrg tenancy.OrgID, sin
 }
 
 func (q *queries) CreatePasswordReset(ctx context.Context, r tenancy.PasswordReset) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at)
+	_, err := q.exec(ctx, `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?)`, r.TokenHash[:], int64(r.UserID), ms(r.CreatedAt), ms(r.ExpiresAt), ms(r.UsedAt))
 	return mapErr("create password reset", err)
 }
@@ -245,7 +245,7 @@ func (q *queries) UsePasswordReset(ctx context.Context, h [32]byte, now time.Tim
 	var r tenancy.PasswordReset
 	var created, expires, used int64
 	// One statement: marking and reading cannot be split by another user.
-	err := q.q.QueryRowContext(ctx, `UPDATE password_resets SET used_at = ?2
+	err := q.queryRow(ctx, `UPDATE password_resets SET used_at = ?2
 		WHERE token_hash = ?1 AND used_at = 0 AND expires_at > ?2
 		RETURNING user_id, created_at, expires_at, used_at`, h[:], ms(now)).Scan(&r.UserID, &created, &expires, &used)
 	r.TokenHash = h
@@ -256,7 +256,7 @@ func (q *queries) UsePasswordReset(ctx context.Context, h [32]byte, now time.Tim
 const sessionCols = `id, token_hash, user_id, created_at, expires_at, revoked_at, remote_addr, user_agent`
 
 func (q *queries) CreateSession(ctx context.Context, s *tenancy.Session) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, revoked_at,
+	res, err := q.exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, revoked_at,
 		remote_addr, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)`, s.TokenHash[:], int64(s.UserID), ms(s.CreatedAt),
 		ms(s.ExpiresAt), ms(s.RevokedAt), s.RemoteAddr, s.UserAgent)
 	if err != nil {
@@ -271,7 +271,7 @@ func (q *queries) GetSessionByHash(ctx context.Context, h [32]byte) (tenancy.Ses
 	var s tenancy.Session
 	var hash []byte
 	var created, expires, revoked int64
-	err := q.q.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, h[:]).Scan(
+	err := q.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, h[:]).Scan(
 		&s.ID, &hash, &s.UserID, &created, &expires, &revoked, &s.RemoteAddr, &s.UserAgent)
 	copy(s.TokenHash[:], hash)
 	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMS(created), fromMS(expires), fromMS(revoked)
@@ -279,7 +279,7 @@ func (q *queries) GetSessionByHash(ctx context.Context, h [32]byte) (tenancy.Ses
 }
 
 func (q *queries) RevokeSession(ctx context.Context, id tenancy.SessionID, at time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(at), int64(id))
+	res, err := q.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(at), int64(id))
 	n, err := affected("revoke session", res, err)
 	if err != nil || n > 0 {
 		return err
@@ -293,7 +293,7 @@ func (q *queries) RevokeSession(ctx context.Context, id tenancy.SessionID, at ti
 }
 
 func (q *queries) RevokeUserSessions(ctx context.Context, u tenancy.UserID, at time.Time) (int, error) {
-	res, err := q.q.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at = 0`, ms(at), int64(u))
+	res, err := q.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at = 0`, ms(at), int64(u))
 	return affected("revoke user sessions", res, err)
 }
 
@@ -313,18 +313,18 @@ func scanClient(r scanner) (tenancy.OAuthClient, error) {
 }
 
 func (q *queries) CreateOAuthClient(ctx context.Context, c tenancy.OAuthClient) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO oauth_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, int64(c.OrgID), c.Name, c.SecretHash[:], jsonText(nonNil(c.RedirectURLs)), int64(c.CreatedBy), ms(c.CreatedAt))
 	return mapErr("create oauth client", err)
 }
 
 func (q *queries) GetOAuthClient(ctx context.Context, id string) (tenancy.OAuthClient, error) {
-	c, err := scanClient(q.q.QueryRowContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
+	c, err := scanClient(q.queryRow(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE id = ?`, id))
 	return c, mapErr("get oauth client", err)
 }
 
 func (q *queries) ListOAuthClients(ctx context.Context, org tenancy.OrgID) ([]tenancy.OAuthClient, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE org_id = ? ORDER BY created_at, id`, int64(org))
+	rows, err := q.query(ctx, `SELECT `+clientCols+` FROM oauth_clients WHERE org_id = ? ORDER BY created_at, id`, int64(org))
 	if err != nil {
 		return nil, mapErr("list oauth clients", err)
 	}
@@ -332,12 +332,12 @@ func (q *queries) ListOAuthClients(ctx context.Context, org tenancy.OrgID) ([]te
 }
 
 func (q *queries) DeleteOAuthClient(ctx context.Context, id string) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
+	res, err := q.exec(ctx, `DELETE FROM oauth_clients WHERE id = ?`, id)
 	return mustAffect("delete oauth client", res, err)
 }
 
 func (q *queries) CreateAccessToken(ctx context.Context, t tenancy.AccessToken) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO access_tokens (token_hash, client_id, org_id, created_at, expires_at, revoked_at)
+	_, err := q.exec(ctx, `INSERT INTO access_tokens (token_hash, client_id, org_id, created_at, expires_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, t.TokenHash[:], t.ClientID, int64(t.OrgID), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.RevokedAt))
 	return mapErr("create access token", err)
 }
@@ -345,7 +345,7 @@ func (q *queries) CreateAccessToken(ctx context.Context, t tenancy.AccessToken) 
 func (q *queries) GetAccessTokenByHash(ctx context.Context, h [32]byte) (tenancy.AccessToken, error) {
 	var t tenancy.AccessToken
 	var created, expires, revoked int64
-	err := q.q.QueryRowContext(ctx, `SELECT client_id, org_id, created_at, expires_at, revoked_at FROM access_tokens
+	err := q.queryRow(ctx, `SELECT client_id, org_id, created_at, expires_at, revoked_at FROM access_tokens
 		WHERE token_hash = ?`, h[:]).Scan(&t.ClientID, &t.OrgID, &created, &expires, &revoked)
 	t.TokenHash = h
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMS(created), fromMS(expires), fromMS(revoked)
@@ -353,7 +353,7 @@ func (q *queries) GetAccessTokenByHash(ctx context.Context, h [32]byte) (tenancy
 }
 
 func (q *queries) CreateRefreshToken(ctx context.Context, t tenancy.RefreshToken) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO refresh_tokens (token_hash, client_id, created_at, expires_at, used_at)
+	_, err := q.exec(ctx, `INSERT INTO refresh_tokens (token_hash, client_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?)`, t.TokenHash[:], t.ClientID, ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt))
 	return mapErr("create refresh token", err)
 }
@@ -361,7 +361,7 @@ func (q *queries) CreateRefreshToken(ctx context.Context, t tenancy.RefreshToken
 func (q *queries) UseRefreshToken(ctx context.Context, h [32]byte, now time.Time) (tenancy.RefreshToken, error) {
 	var t tenancy.RefreshToken
 	var created, expires, used int64
-	err := q.q.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = ?2
+	err := q.queryRow(ctx, `UPDATE refresh_tokens SET used_at = ?2
 		WHERE token_hash = ?1 AND used_at = 0 AND expires_at > ?2
 		RETURNING client_id, created_at, expires_at, used_at`, h[:], ms(now)).Scan(&t.ClientID, &created, &expires, &used)
 	t.TokenHash = h
@@ -370,10 +370,10 @@ func (q *queries) UseRefreshToken(ctx context.Context, h [32]byte, now time.Time
 }
 
 func (q *queries) RevokeClientTokens(ctx context.Context, client string, at time.Time) error {
-	if _, err := q.q.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at = 0`, ms(at), client); err != nil {
+	if _, err := q.exec(ctx, `UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at = 0`, ms(at), client); err != nil {
 		return mapErr("revoke client tokens", err)
 	}
-	_, err := q.q.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE client_id = ? AND used_at = 0`, ms(at), client)
+	_, err := q.exec(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE client_id = ? AND used_at = 0`, ms(at), client)
 	return mapErr("revoke client tokens", err)
 }
 
@@ -390,7 +390,7 @@ func scanGateway(r scanner) (tenancy.Gateway, error) {
 }
 
 func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := q.exec(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at) VALUES (?, ?, ?, ?, ?)`,
 		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.CreatedAt), ms(g.ClaimedAt))
 	if err != nil {
 		return mapErr("create gateway", err)
@@ -401,23 +401,23 @@ func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
 }
 
 func (q *queries) UpdateGateway(ctx context.Context, g tenancy.Gateway) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ? WHERE id = ?`,
+	res, err := q.exec(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ? WHERE id = ?`,
 		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.ClaimedAt), int64(g.ID))
 	return mustAffect("update gateway", res, err)
 }
 
 func (q *queries) DeleteGateway(ctx context.Context, id tenancy.GatewayID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM gateways WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM gateways WHERE id = ?`, int64(id))
 	return mustAffect("delete gateway", res, err)
 }
 
 func (q *queries) GetGateway(ctx context.Context, id tenancy.GatewayID) (tenancy.Gateway, error) {
-	g, err := scanGateway(q.q.QueryRowContext(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE id = ?`, int64(id)))
+	g, err := scanGateway(q.queryRow(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE id = ?`, int64(id)))
 	return g, mapErr("get gateway", err)
 }
 
 func (q *queries) GetGatewayByClaimHash(ctx context.Context, h [32]byte) (tenancy.Gateway, error) {
-	g, err := scanGateway(q.q.QueryRowContext(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE claim_hash = ?`, h[:]))
+	g, err := scanGateway(q.queryRow(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE claim_hash = ?`, h[:]))
 	return g, mapErr("get gateway", err)
 }
 
@@ -452,7 +452,7 @@ func rawOrNil(m json.RawMessage) any {
 }
 
 func (q *queries) AppendAudit(ctx context.Context, e *tenancy.AuditEntry) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO audit (at, org_id, user_id, client_id, action, object_type, object_id, before, after)
+	res, err := q.exec(ctx, `INSERT INTO audit (at, org_id, user_id, client_id, action, object_type, object_id, before, after)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ms(e.At), int64(e.OrgID), int64(e.UserID), e.ClientID, e.Action, e.ObjectType,
 		e.ObjectID, rawOrNil(e.Before), rawOrNil(e.After))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"outpost/cloud/internal/tenancy"
@@ -49,7 +50,7 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 		}
 		o.Depth, o.RootID = p.Depth+1, p.RootID
 	}
-	res, err := q.q.ExecContext(ctx, `INSERT INTO orgs (parent_id, root_id, depth, name, description, type, special,
+	res, err := q.exec(ctx, `INSERT INTO orgs (parent_id, root_id, depth, name, description, type, special,
 		can_create_sub, tz, phone, unit_system, address, active, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nullID(o.ParentID), int64(o.RootID), o.Depth, o.Name, o.Description, string(o.Type), string(o.Special),
@@ -64,18 +65,22 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 	o.ID = tenancy.OrgID(id)
 	if o.ParentID == 0 {
 		o.RootID = o.ID
-		if _, err := q.q.ExecContext(ctx, `UPDATE orgs SET root_id = id WHERE id = ?`, id); err != nil {
+		if _, err := q.exec(ctx, `UPDATE orgs SET root_id = id WHERE id = ?`, id); err != nil {
 			return mapErr("create org", err)
 		}
 	}
-	_, err = q.q.ExecContext(ctx, `INSERT INTO org_closure (ancestor, descendant, depth)
+	_, err = q.exec(ctx, `INSERT INTO org_closure (ancestor, descendant, depth)
 		SELECT ancestor, ?1, depth + 1 FROM org_closure WHERE descendant = ?2
 		UNION ALL SELECT ?1, ?1, 0`, id, int64(o.ParentID))
-	return mapErr("create org closure", err)
+	if err != nil {
+		return mapErr("create org closure", err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO org_device_counts (org_id) VALUES (?)`, id)
+	return mapErr("create org counts", err)
 }
 
 func (q *queries) UpdateOrg(ctx context.Context, o tenancy.Org) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET name = ?, description = ?, type = ?, special = ?, can_create_sub = ?,
+	res, err := q.exec(ctx, `UPDATE orgs SET name = ?, description = ?, type = ?, special = ?, can_create_sub = ?,
 		tz = ?, phone = ?, unit_system = ?, address = ?, active = ?, updated_at = ? WHERE id = ?`,
 		o.Name, o.Description, string(o.Type), string(o.Special), b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem,
 		jsonText(o.Address), b2i(o.Active), ms(o.UpdatedAt), int64(o.ID))
@@ -83,17 +88,17 @@ func (q *queries) UpdateOrg(ctx context.Context, o tenancy.Org) error {
 }
 
 func (q *queries) DeleteOrg(ctx context.Context, id tenancy.OrgID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM orgs WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM orgs WHERE id = ?`, int64(id))
 	return mustAffect("delete org", res, err)
 }
 
 func (q *queries) GetOrg(ctx context.Context, id tenancy.OrgID) (tenancy.Org, error) {
-	o, err := scanOrg(q.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, int64(id)))
+	o, err := scanOrg(q.queryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, int64(id)))
 	return o, mapErr("get org", err)
 }
 
 func (q *queries) AllOrgs(ctx context.Context) ([]tenancy.Org, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT `+orgCols+` FROM orgs ORDER BY id`)
+	rows, err := q.query(ctx, `SELECT `+orgCols+` FROM orgs ORDER BY id`)
 	if err != nil {
 		return nil, mapErr("all orgs", err)
 	}
@@ -133,7 +138,7 @@ func (q *queries) ListOrgs(ctx context.Context, f tenancy.OrgFilter) (tenancy.Li
 		return tenancy.List[tenancy.Org]{}, err
 	}
 	pw, tail, pargs := pageSQL(f.Page, "id", false, append([]any(nil), args...))
-	rows, err := q.q.QueryContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE `+cond+pw+tail, pargs...)
+	rows, err := q.query(ctx, `SELECT `+orgCols+` FROM orgs WHERE `+cond+pw+tail, pargs...)
 	if err != nil {
 		return tenancy.List[tenancy.Org]{}, mapErr("list orgs", err)
 	}
@@ -149,7 +154,7 @@ func (q *queries) ListOrgs(ctx context.Context, f tenancy.OrgFilter) (tenancy.Li
 }
 
 func (q *queries) Descendants(ctx context.Context, id tenancy.OrgID) ([]tenancy.OrgID, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT descendant FROM org_closure WHERE ancestor = ? ORDER BY depth, descendant`, int64(id))
+	rows, err := q.query(ctx, `SELECT descendant FROM org_closure WHERE ancestor = ? ORDER BY depth, descendant`, int64(id))
 	if err != nil {
 		return nil, mapErr("descendants", err)
 	}
@@ -165,7 +170,7 @@ func (q *queries) Descendants(ctx context.Context, id tenancy.OrgID) ([]tenancy.
 
 func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) error {
 	var cyc int
-	err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM org_closure WHERE ancestor = ? AND descendant = ?`, int64(id), int64(newParent)).Scan(&cyc)
+	err := q.queryRow(ctx, `SELECT count(*) FROM org_closure WHERE ancestor = ? AND descendant = ?`, int64(id), int64(newParent)).Scan(&cyc)
 	if err != nil {
 		return mapErr("move org", err)
 	}
@@ -180,13 +185,20 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 	}
 	// Cut the subtree from its old ancestors, then hang it under every
 	// ancestor of the new parent (including the parent itself).
+	// The subtree's devices leave the old ancestors' counts and join the
+	// new ones'; (id, id) is the only closure row kept by the unlink.
+	shift := `UPDATE org_device_counts SET n_subtree = n_subtree %s
+		(SELECT n_subtree FROM org_device_counts WHERE org_id = ?1)
+		WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = ?1 AND ancestor <> ?1)`
 	steps := []struct{ op, sql string }{
+		{"move org: uncount", fmt.Sprintf(shift, "-")},
 		{"move org: unlink", `DELETE FROM org_closure
 			WHERE descendant IN (SELECT descendant FROM org_closure WHERE ancestor = ?1)
 			  AND ancestor NOT IN (SELECT descendant FROM org_closure WHERE ancestor = ?1)`},
 		{"move org: link", `INSERT INTO org_closure (ancestor, descendant, depth)
 			SELECT p.ancestor, s.descendant, p.depth + s.depth + 1
 			FROM org_closure p, org_closure s WHERE p.descendant = ?2 AND s.ancestor = ?1`},
+		{"move org: count", fmt.Sprintf(shift, "+")},
 		{"move org: parent", `UPDATE orgs SET parent_id = ?2 WHERE id = ?1`},
 		{"move org: depth", `UPDATE orgs SET
 			depth = (SELECT count(*) FROM org_closure c WHERE c.descendant = orgs.id),
@@ -194,7 +206,7 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 			WHERE id IN (SELECT descendant FROM org_closure WHERE ancestor = ?1)`},
 	}
 	for _, st := range steps {
-		if _, err := q.q.ExecContext(ctx, st.sql, int64(id), int64(newParent)); err != nil {
+		if _, err := q.exec(ctx, st.sql, int64(id), int64(newParent)); err != nil {
 			return mapErr(st.op, err)
 		}
 	}
@@ -204,7 +216,7 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 func (q *queries) OrgUsage(ctx context.Context, id tenancy.OrgID) (tenancy.OrgUsage, error) {
 	var u tenancy.OrgUsage
 	var exists int
-	err := q.q.QueryRowContext(ctx, `SELECT
+	err := q.queryRow(ctx, `SELECT
 		(SELECT count(*) FROM orgs WHERE parent_id = ?1),
 		(SELECT count(*) FROM devices WHERE org_id = ?1),
 		(SELECT count(*) FROM users WHERE org_id = ?1),

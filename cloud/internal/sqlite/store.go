@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -28,20 +29,112 @@ var migrations embed.FS
 // Store implements tenancy.Store.
 type Store struct {
 	queries
-	db *sql.DB
+	db    *sql.DB
+	stmts *stmtCache
 }
 
 var _ tenancy.Store = (*Store)(nil)
 
-// querier is what *sql.DB and *sql.Tx share.
-type querier interface {
+// queries implements tenancy.Tx on the database or inside one transaction,
+// running statements prepared once per connection.
+type queries struct {
+	stmts *stmtCache
+	tx    *sql.Tx // nil outside Atomic
+}
+
+// stmtCache keeps prepared statements by their text. The text set is
+// bounded (queries are built from a fixed set of fragments); past maxStmts
+// statements run unprepared instead of growing the cache.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStmts = 512
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok || len(c.m) >= maxStmts {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// direct is what *sql.DB and *sql.Tx share, for unprepared statements.
+type direct interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// queries implements tenancy.Tx over a querier.
-type queries struct{ q querier }
+// stmt returns the cached statement for query, bound to the transaction if
+// any, or nil when the cache is full.
+func (q *queries) stmt(ctx context.Context, query string) (*sql.Stmt, direct, error) {
+	st, err := q.stmts.get(ctx, query)
+	var d direct = q.stmts.db
+	if q.tx != nil {
+		d = q.tx
+		if st != nil {
+			// Reuses the statement if already prepared on this connection.
+			st = q.tx.StmtContext(ctx, st)
+		}
+	}
+	return st, d, err
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, d, err := q.stmt(ctx, query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return d.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, d, err := q.stmt(ctx, query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return d.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// errRow is a row whose preparation failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (q *queries) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, d, err := q.stmt(ctx, query)
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st == nil:
+		return d.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -64,7 +157,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{q: db}, db: db}, nil
+	c := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	return &Store{queries: queries{stmts: c}, db: db, stmts: c}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -106,7 +200,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Atomic runs fn in one IMMEDIATE transaction.
 func (s *Store) Atomic(ctx context.Context, fn func(tx tenancy.Tx) error) (err error) {
@@ -119,7 +216,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(tx tenancy.Tx) error) (err e
 			tx.Rollback()
 		}
 	}()
-	if err = fn(&queries{q: tx}); err != nil {
+	if err = fn(&queries{stmts: s.stmts, tx: tx}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -206,12 +303,15 @@ func pageSQL(p tenancy.Page, col string, desc bool, args []any) (where string, t
 		order += " DESC"
 		cmp = " < ?"
 	}
+	// Limits are bound, not formatted, so the statement text (the key of
+	// the statement cache) does not vary with the page.
 	if p.After > 0 {
-		args = append(args, p.After)
+		args = append(args, p.After, p.Size)
 		where = " AND " + col + cmp
-		tail = fmt.Sprintf("%s LIMIT %d", order, p.Size)
+		tail = order + " LIMIT ?"
 	} else {
-		tail = fmt.Sprintf("%s LIMIT %d OFFSET %d", order, p.Size, p.Offset())
+		args = append(args, p.Size, p.Offset())
+		tail = order + " LIMIT ? OFFSET ?"
 	}
 	return where, tail, args
 }
@@ -241,7 +341,7 @@ func next(n, size int, last int64) int64 {
 
 func (q *queries) count(ctx context.Context, op, query string, args ...any) (int, error) {
 	var n int
-	if err := q.q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := q.queryRow(ctx, query, args...).Scan(&n); err != nil {
 		return 0, mapErr(op, err)
 	}
 	return n, nil

@@ -23,7 +23,7 @@ func scanUser(r scanner) (tenancy.User, error) {
 }
 
 func (q *queries) CreateUser(ctx context.Context, u *tenancy.User) error {
-	res, err := q.q.ExecContext(ctx, `INSERT INTO users (org_id, role_id, email, name, title, nick, phone, tz, locale,
+	res, err := q.exec(ctx, `INSERT INTO users (org_id, role_id, email, name, title, nick, phone, tz, locale,
 		type, status, is_dev, password_hash, created_at, updated_at, last_login_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(u.OrgID), int(u.RoleID), u.Email, u.Name, u.Title, u.Nick, u.Phone, u.TZ, u.Locale, string(u.Type),
@@ -37,7 +37,7 @@ func (q *queries) CreateUser(ctx context.Context, u *tenancy.User) error {
 }
 
 func (q *queries) UpdateUser(ctx context.Context, u tenancy.User) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE users SET org_id = ?, role_id = ?, name = ?, title = ?, nick = ?, phone = ?,
+	res, err := q.exec(ctx, `UPDATE users SET org_id = ?, role_id = ?, name = ?, title = ?, nick = ?, phone = ?,
 		tz = ?, locale = ?, type = ?, status = ?, is_dev = ?, password_hash = ?, updated_at = ?, last_login_at = ?
 		WHERE id = ?`,
 		int64(u.OrgID), int(u.RoleID), u.Name, u.Title, u.Nick, u.Phone, u.TZ, u.Locale, string(u.Type), string(u.Status),
@@ -46,17 +46,17 @@ func (q *queries) UpdateUser(ctx context.Context, u tenancy.User) error {
 }
 
 func (q *queries) DeleteUser(ctx context.Context, id tenancy.UserID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, int64(id))
+	res, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, int64(id))
 	return mustAffect("delete user", res, err)
 }
 
 func (q *queries) GetUser(ctx context.Context, id tenancy.UserID) (tenancy.User, error) {
-	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, int64(id)))
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, int64(id)))
 	return u, mapErr("get user", err)
 }
 
 func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.User, error) {
-	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, email))
+	u, err := scanUser(q.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, email))
 	return u, mapErr("get user", err)
 }
 
@@ -75,7 +75,7 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 		return tenancy.List[tenancy.User]{}, err
 	}
 	pw, tail, pargs := pageSQL(f.Page, "id", false, append([]any(nil), args...))
-	rows, err := q.q.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+pw+tail, pargs...)
+	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+pw+tail, pargs...)
 	if err != nil {
 		return tenancy.List[tenancy.User]{}, mapErr("list users", err)
 	}
@@ -91,28 +91,28 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 }
 
 func (q *queries) CreateRole(ctx context.Context, r tenancy.Role) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO roles (root_id, id, name, builtin) VALUES (?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO roles (root_id, id, name, builtin) VALUES (?, ?, ?, ?)`,
 		int64(r.RootID), int(r.ID), r.Name, b2i(r.BuiltIn))
 	return mapErr("create role", err)
 }
 
 func (q *queries) UpdateRole(ctx context.Context, r tenancy.Role) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE roles SET name = ? WHERE root_id = ? AND id = ?`, r.Name, int64(r.RootID), int(r.ID))
+	res, err := q.exec(ctx, `UPDATE roles SET name = ? WHERE root_id = ? AND id = ?`, r.Name, int64(r.RootID), int(r.ID))
 	return mustAffect("update role", res, err)
 }
 
 func (q *queries) DeleteRole(ctx context.Context, root tenancy.OrgID, id tenancy.RoleID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM roles WHERE root_id = ? AND id = ?`, int64(root), int(id))
+	res, err := q.exec(ctx, `DELETE FROM roles WHERE root_id = ? AND id = ?`, int64(root), int(id))
 	if err := mustAffect("delete role", res, err); err != nil {
 		return err
 	}
-	_, err = q.q.ExecContext(ctx, `DELETE FROM role_perms WHERE role_id = ?
+	_, err = q.exec(ctx, `DELETE FROM role_perms WHERE role_id = ?
 		AND org_id IN (SELECT descendant FROM org_closure WHERE ancestor = ?)`, int(id), int64(root))
 	return mapErr("delete role perms", err)
 }
 
 func (q *queries) ListRoles(ctx context.Context, root tenancy.OrgID) ([]tenancy.Role, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT root_id, id, name, builtin FROM roles WHERE root_id = ? ORDER BY id`, int64(root))
+	rows, err := q.query(ctx, `SELECT root_id, id, name, builtin FROM roles WHERE root_id = ? ORDER BY id`, int64(root))
 	if err != nil {
 		return nil, mapErr("list roles", err)
 	}
@@ -126,7 +126,7 @@ func (q *queries) ListRoles(ctx context.Context, root tenancy.OrgID) ([]tenancy.
 }
 
 func (q *queries) SetRolePerms(ctx context.Context, rp tenancy.RolePerms) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO role_perms (org_id, role_id, bits) VALUES (?, ?, ?)
+	_, err := q.exec(ctx, `INSERT INTO role_perms (org_id, role_id, bits) VALUES (?, ?, ?)
 		ON CONFLICT (org_id, role_id) DO UPDATE SET bits = excluded.bits`,
 		int64(rp.OrgID), int(rp.RoleID), int64(rp.Perms.Bits()))
 	return mapErr("set role perms", err)
@@ -141,7 +141,7 @@ func scanRolePerms(r scanner) (tenancy.RolePerms, error) {
 }
 
 func (q *queries) ListRolePerms(ctx context.Context, org tenancy.OrgID) ([]tenancy.RolePerms, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT org_id, role_id, bits FROM role_perms WHERE org_id = ? ORDER BY role_id`, int64(org))
+	rows, err := q.query(ctx, `SELECT org_id, role_id, bits FROM role_perms WHERE org_id = ? ORDER BY role_id`, int64(org))
 	if err != nil {
 		return nil, mapErr("list role perms", err)
 	}
@@ -149,7 +149,7 @@ func (q *queries) ListRolePerms(ctx context.Context, org tenancy.OrgID) ([]tenan
 }
 
 func (q *queries) AllRolePerms(ctx context.Context) ([]tenancy.RolePerms, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT org_id, role_id, bits FROM role_perms ORDER BY org_id, role_id`)
+	rows, err := q.query(ctx, `SELECT org_id, role_id, bits FROM role_perms ORDER BY org_id, role_id`)
 	if err != nil {
 		return nil, mapErr("all role perms", err)
 	}
@@ -157,7 +157,7 @@ func (q *queries) AllRolePerms(ctx context.Context) ([]tenancy.RolePerms, error)
 }
 
 func (q *queries) ReassignRole(ctx context.Context, root tenancy.OrgID, from, to tenancy.RoleID) (int, error) {
-	res, err := q.q.ExecContext(ctx, `UPDATE users SET role_id = ? WHERE role_id = ?
+	res, err := q.exec(ctx, `UPDATE users SET role_id = ? WHERE role_id = ?
 		AND org_id IN (SELECT descendant FROM org_closure WHERE ancestor = ?)`, int(to), int(from), int64(root))
 	if err != nil {
 		return 0, mapErr("reassign role", err)
@@ -185,24 +185,24 @@ func scanTemplate(r scanner) (tenancy.Template, error) {
 }
 
 func (q *queries) CreateTemplate(ctx context.Context, t tenancy.Template) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(t.ID), int64(t.RootID), jsonText(t.Def), t.Description, t.BoardType, t.ConnectionType, ms(t.CreatedAt), ms(t.UpdatedAt))
 	return mapErr("create template", err)
 }
 
 func (q *queries) UpdateTemplate(ctx context.Context, t tenancy.Template) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE templates SET def = ?, description = ?, board_type = ?, connection_type = ?,
+	res, err := q.exec(ctx, `UPDATE templates SET def = ?, description = ?, board_type = ?, connection_type = ?,
 		updated_at = ? WHERE id = ?`, jsonText(t.Def), t.Description, t.BoardType, t.ConnectionType, ms(t.UpdatedAt), string(t.ID))
 	return mustAffect("update template", res, err)
 }
 
 func (q *queries) DeleteTemplate(ctx context.Context, id tenancy.TemplateID) error {
-	res, err := q.q.ExecContext(ctx, `DELETE FROM templates WHERE id = ?`, string(id))
+	res, err := q.exec(ctx, `DELETE FROM templates WHERE id = ?`, string(id))
 	return mustAffect("delete template", res, err)
 }
 
 func (q *queries) GetTemplate(ctx context.Context, id tenancy.TemplateID) (tenancy.Template, error) {
-	t, err := scanTemplate(q.q.QueryRowContext(ctx, `SELECT `+templateCols+` FROM templates WHERE id = ?`, string(id)))
+	t, err := scanTemplate(q.queryRow(ctx, `SELECT `+templateCols+` FROM templates WHERE id = ?`, string(id)))
 	return t, mapErr("get template", err)
 }
 
@@ -217,7 +217,7 @@ func (q *queries) ListTemplates(ctx context.Context, f tenancy.TemplateFilter) (
 	if err != nil {
 		return tenancy.List[tenancy.Template]{}, err
 	}
-	rows, err := q.q.QueryContext(ctx, `SELECT `+templateCols+` FROM templates WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`,
+	rows, err := q.query(ctx, `SELECT `+templateCols+` FROM templates WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`,
 		append(args, f.Page.Size, f.Page.Offset())...)
 	if err != nil {
 		return tenancy.List[tenancy.Template]{}, mapErr("list templates", err)
@@ -229,9 +229,9 @@ func (q *queries) ListTemplates(ctx context.Context, f tenancy.TemplateFilter) (
 func (q *queries) SetTemplateEnabled(ctx context.Context, org tenancy.OrgID, id tenancy.TemplateID, enabled bool) error {
 	var err error
 	if enabled {
-		_, err = q.q.ExecContext(ctx, `INSERT OR IGNORE INTO template_orgs (org_id, template_id) VALUES (?, ?)`, int64(org), string(id))
+		_, err = q.exec(ctx, `INSERT OR IGNORE INTO template_orgs (org_id, template_id) VALUES (?, ?)`, int64(org), string(id))
 	} else {
-		_, err = q.q.ExecContext(ctx, `DELETE FROM template_orgs WHERE org_id = ? AND template_id = ?`, int64(org), string(id))
+		_, err = q.exec(ctx, `DELETE FROM template_orgs WHERE org_id = ? AND template_id = ?`, int64(org), string(id))
 	}
 	return mapErr("set template enabled", err)
 }

@@ -22,7 +22,7 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 		return nil, err
 	}
 	out := make([]StaticToken, 0, n)
-	err := s.atomic(ctx, "create static tokens", false, func(tx Tx) error {
+	err := s.atomic(ctx, "create static tokens", func(tx Tx) error {
 		tm, err := tx.GetTemplate(ctx, tmpl)
 		if errIs(err, NotFound) {
 			return notFound("template")
@@ -112,7 +112,7 @@ func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string
 		return Device{}, err
 	}
 	var d Device
-	err := s.atomic(ctx, "claim static token", false, func(tx Tx) error {
+	err := s.atomic(ctx, "claim static token", func(tx Tx) error {
 		st, err := tx.GetStaticTokenByQR(ctx, strings.TrimSpace(qr))
 		if errIs(err, NotFound) || (err == nil && st.Status != Unclaimed) {
 			return notFound("static token")
@@ -150,7 +150,7 @@ func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string
 // DisclaimStaticToken returns a claimed device to the creating org,
 // unowned (MANAGE_STATIC_TOKENS in the creating org only).
 func (s *Service) DisclaimStaticToken(ctx context.Context, a Actor, id StaticTokenID) error {
-	return s.atomic(ctx, "disclaim static token", false, func(tx Tx) error {
+	return s.atomic(ctx, "disclaim static token", func(tx Tx) error {
 		st, err := tx.GetStaticToken(ctx, id)
 		if errIs(err, NotFound) {
 			return notFound("static token")
@@ -185,7 +185,7 @@ func (s *Service) DisclaimStaticToken(ctx context.Context, a Actor, id StaticTok
 // (MANAGE_STATIC_TOKENS in the creating org): after a claim the device is
 // gone for good; before, its flashed AuthToken simply stops working (§8).
 func (s *Service) DeleteStaticToken(ctx context.Context, a Actor, id StaticTokenID) error {
-	return s.atomic(ctx, "delete static token", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete static token", func(tx Tx) error {
 		st, err := tx.GetStaticToken(ctx, id)
 		if errIs(err, NotFound) {
 			return notFound("static token")
@@ -244,7 +244,7 @@ func (s *Service) CreateLocation(ctx context.Context, a Actor, in NewLocation) (
 	if err := s.decide(a, LocationsOrgCreate, locRes(l), "organization"); err != nil {
 		return Location{}, err
 	}
-	err := s.atomic(ctx, "create location", false, func(tx Tx) error {
+	err := s.atomic(ctx, "create location", func(tx Tx) error {
 		if err := tx.CreateLocation(ctx, &l); err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func (s *Service) Locations(ctx context.Context, a Actor, q LocationQuery) (List
 		return List[Location]{}, notFound("organization")
 	}
 	perms := t.ActorPerms(a)
-	f := LocationFilter{Scope: Scope{OrgID: org, Subtree: q.IncludeSub && t.ReachesSub(a)}, Page: page}
+	f := LocationFilter{Scope: t.ScopeOf(a, org, q.IncludeSub), Page: page}
 	switch {
 	case perms.Has(LocationsOrgView):
 	case perms.Has(LocationsOwnView) && a.UserID != 0:
@@ -314,7 +314,7 @@ type LocationUpdate struct {
 // UpdateLocation edits a location (LOCATIONS_ORG_EDIT / OWN_EDIT).
 func (s *Service) UpdateLocation(ctx context.Context, a Actor, id LocationID, up LocationUpdate) (Location, error) {
 	var l Location
-	err := s.atomic(ctx, "update location", false, func(tx Tx) error {
+	err := s.atomic(ctx, "update location", func(tx Tx) error {
 		before, err := s.loadLocation(ctx, tx, a, id, LocationsOrgEdit)
 		if err != nil {
 			return err
@@ -348,7 +348,7 @@ func (s *Service) UpdateLocation(ctx context.Context, a Actor, id LocationID, up
 // (LOCATIONS_*_ASSIGN_USERS); each must be in scope of the location's org.
 func (s *Service) AssignLocationUsers(ctx context.Context, a Actor, id LocationID, users []UserID) (Location, error) {
 	var l Location
-	err := s.atomic(ctx, "assign location users", false, func(tx Tx) error {
+	err := s.atomic(ctx, "assign location users", func(tx Tx) error {
 		before, err := s.loadLocation(ctx, tx, a, id, LocationsOrgAssignUsers)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (s *Service) AssignLocationUsers(ctx context.Context, a Actor, id LocationI
 
 // DeleteLocation deletes a location (LOCATIONS_ORG_DELETE / OWN_DELETE).
 func (s *Service) DeleteLocation(ctx context.Context, a Actor, id LocationID) error {
-	return s.atomic(ctx, "delete location", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete location", func(tx Tx) error {
 		l, err := s.loadLocation(ctx, tx, a, id, LocationsOrgDelete)
 		if err != nil {
 			return err
@@ -411,7 +411,7 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 		return Tag{}, invalid("tag name must be 1 to 64 characters")
 	}
 	t := Tag{OrgID: org, Name: name, OwnerID: a.UserID}
-	err := s.atomic(ctx, "create tag", false, func(tx Tx) error {
+	err := s.atomic(ctx, "create tag", func(tx Tx) error {
 		ts, err := tx.ListTags(ctx, org)
 		if err != nil {
 			return err
@@ -432,7 +432,7 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 
 // DeleteTag deletes a tag and removes it from every device (TAGS_MANAGE).
 func (s *Service) DeleteTag(ctx context.Context, a Actor, id TagID) error {
-	return s.atomic(ctx, "delete tag", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete tag", func(tx Tx) error {
 		t, err := tx.GetTag(ctx, id)
 		if errIs(err, NotFound) {
 			return notFound("tag")
@@ -457,7 +457,7 @@ func (s *Service) SetDeviceTags(ctx context.Context, a Actor, id DeviceID, tags 
 	if len(tags) > MaxTagsPerDevice {
 		return Errorf(LimitReached, "at most %d tags per device", MaxTagsPerDevice)
 	}
-	return s.atomic(ctx, "tag device", false, func(tx Tx) error {
+	return s.atomic(ctx, "tag device", func(tx Tx) error {
 		d, err := s.loadDevice(ctx, tx, a, id, OrgDevicesEdit)
 		if err != nil {
 			return err
@@ -527,7 +527,7 @@ func (s *Service) ClaimGateway(ctx context.Context, a Actor, code string, org Or
 		return Gateway{}, err
 	}
 	var g Gateway
-	err := s.atomic(ctx, "claim gateway", false, func(tx Tx) error {
+	err := s.atomic(ctx, "claim gateway", func(tx Tx) error {
 		var err error
 		g, err = tx.GetGatewayByClaimHash(ctx, HashToken(strings.TrimSpace(code)))
 		if errIs(err, NotFound) || (err == nil && g.OrgID != 0) {
@@ -573,7 +573,7 @@ func (s *Service) Gateways(ctx context.Context, a Actor, org OrgID, includeSub b
 		}
 		return List[Gateway]{}, err
 	}
-	l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: Scope{OrgID: org, Subtree: includeSub && s.tree.Load().ReachesSub(a)}, Page: page})
+	l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: s.tree.Load().ScopeOf(a, org, includeSub), Page: page})
 	if err != nil {
 		return l, internal("list gateways", err)
 	}
@@ -587,7 +587,7 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 	if err != nil {
 		return "", err
 	}
-	err = s.atomic(ctx, "release gateway", false, func(tx Tx) error {
+	err = s.atomic(ctx, "release gateway", func(tx Tx) error {
 		g, err := tx.GetGateway(ctx, id)
 		if errIs(err, NotFound) || (err == nil && g.OrgID == 0) {
 			return notFound("gateway")
@@ -632,7 +632,7 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 	if err := s.decide(a, UsersActionsLogView, Resource{OrgID: org}, "organization"); err != nil {
 		return List[AuditEntry]{}, err
 	}
-	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: Scope{OrgID: org, Subtree: q.IncludeSub && s.tree.Load().ReachesSub(a)}, Page: page})
+	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub), Page: page})
 	if err != nil {
 		return l, internal("list audit", err)
 	}

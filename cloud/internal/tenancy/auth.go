@@ -44,7 +44,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	}
 	now := s.now().UTC()
 	res := SessionResult{Token: tok}
-	err = s.atomic(ctx, "login", false, func(tx Tx) error {
+	err = s.atomic(ctx, "login", func(tx Tx) error {
 		u, err := tx.GetUser(ctx, u.ID)
 		if err != nil {
 			return err
@@ -142,7 +142,7 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, in NewOAuthCli
 	}
 	c := OAuthClient{ID: id, OrgID: in.OrgID, Name: in.Name, SecretHash: HashToken(secret), RedirectURLs: in.RedirectURLs,
 		CreatedBy: a.UserID, CreatedAt: s.now().UTC()}
-	err = s.atomic(ctx, "create oauth client", false, func(tx Tx) error {
+	err = s.atomic(ctx, "create oauth client", func(tx Tx) error {
 		if err := tx.CreateOAuthClient(ctx, c); err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func (s *Service) OAuthClients(ctx context.Context, a Actor, org OrgID) ([]OAuth
 
 // DeleteOAuthClient deletes a client and its tokens (OAUTH_CLIENTS_DELETE).
 func (s *Service) DeleteOAuthClient(ctx context.Context, a Actor, id string) error {
-	return s.atomic(ctx, "delete oauth client", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete oauth client", func(tx Tx) error {
 		c, err := tx.GetOAuthClient(ctx, id)
 		if errIs(err, NotFound) {
 			return notFound("client")
@@ -213,7 +213,7 @@ func (s *Service) issuePair(ctx context.Context, c OAuthClient) (TokenPair, erro
 		return TokenPair{}, err
 	}
 	now := s.now().UTC()
-	err = s.atomic(ctx, "issue token", false, func(tx Tx) error {
+	err = s.atomic(ctx, "issue token", func(tx Tx) error {
 		if err := tx.CreateAccessToken(ctx, AccessToken{TokenHash: HashToken(at), ClientID: c.ID, OrgID: c.OrgID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.AccessTokenTTL)}); err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (s *Service) issuePair(ctx context.Context, c OAuthClient) (TokenPair, erro
 // single use.
 func (s *Service) RefreshClientToken(ctx context.Context, refresh string) (TokenPair, error) {
 	var c OAuthClient
-	err := s.atomic(ctx, "refresh token", false, func(tx Tx) error {
+	err := s.atomic(ctx, "refresh token", func(tx Tx) error {
 		rt, err := tx.UseRefreshToken(ctx, HashToken(refresh), s.now().UTC())
 		if err != nil {
 			return err

@@ -97,7 +97,7 @@ func (s *Service) Devices(ctx context.Context, a Actor, q DeviceQuery) (List[Dev
 		}
 		owner = q.OwnerID
 	}
-	f := DeviceFilter{Scope: Scope{OrgID: org, Subtree: q.IncludeSub && t.ReachesSub(a)}, OwnerID: owner,
+	f := DeviceFilter{Scope: t.ScopeOf(a, org, q.IncludeSub), OwnerID: owner,
 		TemplateID: q.TemplateID, Query: q.Query, Page: page}
 	l, err := s.store.ListDevices(ctx, f)
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 		return Device{}, invalid("templateId is required")
 	}
 	var d Device
-	err := s.atomic(ctx, "create device", false, func(tx Tx) error {
+	err := s.atomic(ctx, "create device", func(tx Tx) error {
 		org := in.OrgID
 		if in.OwnerID != 0 {
 			owner, err := s.getUser(ctx, tx, a, in.OwnerID, OrgUsersView)
@@ -194,7 +194,7 @@ func (s *Service) RenameDevice(ctx context.Context, a Actor, id DeviceID, name s
 		return Device{}, err
 	}
 	var d Device
-	err := s.atomic(ctx, "rename device", false, func(tx Tx) error {
+	err := s.atomic(ctx, "rename device", func(tx Tx) error {
 		before, err := s.loadDevice(ctx, tx, a, id, OrgDevicesEdit)
 		if err != nil {
 			return err
@@ -213,7 +213,7 @@ func (s *Service) RenameDevice(ctx context.Context, a Actor, id DeviceID, name s
 // the old one stops working at once.
 func (s *Service) RegenerateDeviceToken(ctx context.Context, a Actor, id DeviceID) (Device, error) {
 	var d Device
-	err := s.atomic(ctx, "regenerate token", false, func(tx Tx) error {
+	err := s.atomic(ctx, "regenerate token", func(tx Tx) error {
 		before, err := s.loadDevice(ctx, tx, a, id, DeviceAuthTokenEdit)
 		if err != nil {
 			return err
@@ -238,7 +238,7 @@ func (s *Service) RegenerateDeviceToken(ctx context.Context, a Actor, id DeviceI
 // DeleteDevice deletes a device (ORG_DEVICES_DELETE). A static-token
 // device's token becomes claimable again (§8).
 func (s *Service) DeleteDevice(ctx context.Context, a Actor, id DeviceID) error {
-	return s.atomic(ctx, "delete device", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete device", func(tx Tx) error {
 		d, err := s.loadDevice(ctx, tx, a, id, OrgDevicesDelete)
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func (s *Service) TransferDevice(ctx context.Context, a Actor, id DeviceID, to D
 		return Device{}, invalid("newUserId or newOrgId is required")
 	}
 	var before, d Device
-	err := s.atomic(ctx, "transfer device", false, func(tx Tx) error {
+	err := s.atomic(ctx, "transfer device", func(tx Tx) error {
 		var err error
 		if before, err = s.loadDevice(ctx, tx, a, id, DevicesTransfer); err != nil {
 			return err
@@ -342,7 +342,7 @@ func (s *Service) TransferDevice(ctx context.Context, a Actor, id DeviceID, to D
 // (DEVICES_TRANSFER).
 func (s *Service) RemoveDeviceOwner(ctx context.Context, a Actor, id DeviceID) (Device, error) {
 	var d Device
-	err := s.atomic(ctx, "remove owner", false, func(tx Tx) error {
+	err := s.atomic(ctx, "remove owner", func(tx Tx) error {
 		before, err := s.loadDevice(ctx, tx, a, id, DevicesTransfer)
 		if err != nil {
 			return err

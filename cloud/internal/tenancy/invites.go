@@ -40,7 +40,7 @@ func (s *Service) InviteUser(ctx context.Context, a Actor, in Invite) (InviteRes
 		return InviteResult{}, err
 	}
 	var res InviteResult
-	err := s.atomic(ctx, "invite", false, func(tx Tx) error {
+	err := s.atomic(ctx, "invite", func(tx Tx) error {
 		var err error
 		res, err = s.invite(ctx, tx, a, in)
 		return err
@@ -102,7 +102,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string) 
 		return User{}, err
 	}
 	var u User
-	err = s.atomic(ctx, "accept invitation", false, func(tx Tx) error {
+	err = s.atomic(ctx, "accept invitation", func(tx Tx) error {
 		now := s.now().UTC()
 		inv, err := tx.GetInvitationByHash(ctx, HashToken(token))
 		if errIs(err, NotFound) || (err == nil && (!inv.UsedAt.IsZero() || !now.Before(inv.ExpiresAt))) {
@@ -251,7 +251,7 @@ func (s *Service) InviteCSV(ctx context.Context, a Actor, org OrgID, data []byte
 			continue
 		}
 		var res InviteResult
-		err := s.atomic(ctx, "invite", false, func(tx Tx) error {
+		err := s.atomic(ctx, "invite", func(tx Tx) error {
 			var err error
 			res, err = s.invite(ctx, tx, a, Invite{Email: row.Email, Name: row.Name, RoleID: role, OrgID: org, Phone: row.Phone})
 			return err

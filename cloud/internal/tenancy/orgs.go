@@ -92,7 +92,7 @@ func (s *Service) Orgs(ctx context.Context, a Actor, q OrgQuery) (List[Org], err
 		if !t.InScope(a, org) {
 			return List[Org]{}, notFound("organization")
 		}
-		f.Scope = Scope{OrgID: org, Subtree: q.IncludeSub && t.ReachesSub(a)}
+		f.Scope = t.ScopeOf(a, org, q.IncludeSub)
 	}
 	l, err := s.store.ListOrgs(ctx, f)
 	if err != nil {
@@ -123,12 +123,12 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, in NewOrg) (Org, error
 		return Org{}, Errorf(LimitReached, "maximum organization depth is %d levels", s.cfg.MaxDepth)
 	}
 	var out Org
-	err := s.atomic(ctx, "create org", true, func(tx Tx) error {
+	err := s.atomicTree(ctx, "create org", func(tx Tx, ed *treeEdit) error {
 		parent, err := tx.GetOrg(ctx, in.ParentID)
 		if err != nil {
 			return err
 		}
-		o, err := s.newOrg(ctx, tx, in, parent)
+		o, err := s.newOrg(ctx, tx, ed, in, parent)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, in NewOrg) (Org, error
 
 // newOrg inserts a child of parent and lets it inherit the parent's
 // permission sets and enabled templates (§2 "permission templates", §5).
-func (s *Service) newOrg(ctx context.Context, tx Tx, in NewOrg, parent Org) (Org, error) {
+func (s *Service) newOrg(ctx context.Context, tx Tx, ed *treeEdit, in NewOrg, parent Org) (Org, error) {
 	typ := in.Type
 	if typ == "" {
 		typ = OrgBusiness
@@ -183,7 +183,9 @@ func (s *Service) newOrg(ctx context.Context, tx Tx, in NewOrg, parent Org) (Org
 		if err := tx.SetRolePerms(ctx, rp); err != nil {
 			return Org{}, err
 		}
+		ed.perms = append(ed.perms, rp)
 	}
+	ed.orgs = append(ed.orgs, o)
 	tmpls, err := tx.ListTemplates(ctx, TemplateFilter{RootID: parent.RootID, EnabledIn: parent.ID, Page: Page{Size: MaxPageSize}})
 	if err != nil {
 		return Org{}, err
@@ -202,7 +204,7 @@ func (s *Service) UpdateOrg(ctx context.Context, a Actor, id OrgID, up OrgUpdate
 		return Org{}, err
 	}
 	var out Org
-	err := s.atomic(ctx, "update org", up.CanCreateSub != nil, func(tx Tx) error {
+	err := s.atomicTree(ctx, "update org", func(tx Tx, ed *treeEdit) error {
 		before, err := tx.GetOrg(ctx, id)
 		if err != nil {
 			return err
@@ -240,6 +242,7 @@ func (s *Service) UpdateOrg(ctx context.Context, a Actor, id OrgID, up OrgUpdate
 			return err
 		}
 		out = o
+		ed.orgs = append(ed.orgs, o)
 		return s.audit(ctx, tx, a, id, "org.update", "org", id, before, o)
 	})
 	return out, err
@@ -265,7 +268,7 @@ func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
 	if t.Depth(id) == 1 {
 		return invalid("the root organization cannot be deleted")
 	}
-	return s.atomic(ctx, "delete org", true, func(tx Tx) error {
+	return s.atomicTree(ctx, "delete org", func(tx Tx, ed *treeEdit) error {
 		o, err := tx.GetOrg(ctx, id)
 		if err != nil {
 			return err
@@ -288,6 +291,7 @@ func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
 		if err := tx.DeleteOrg(ctx, id); err != nil {
 			return err
 		}
+		ed.deleted = append(ed.deleted, id)
 		return s.audit(ctx, tx, a, o.ParentID, "org.delete", "org", id, o, nil)
 	})
 }
@@ -314,7 +318,7 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 		return Org{}, Errorf(LimitReached, "maximum organization depth is %d levels", s.cfg.MaxDepth)
 	}
 	var out Org
-	err := s.atomic(ctx, "transfer org", true, func(tx Tx) error {
+	err := s.atomicTree(ctx, "transfer org", func(tx Tx, ed *treeEdit) error {
 		before, err := tx.GetOrg(ctx, id)
 		if err != nil {
 			return err
@@ -325,6 +329,7 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 		if out, err = tx.GetOrg(ctx, id); err != nil {
 			return err
 		}
+		ed.orgs = append(ed.orgs, out)
 		return s.audit(ctx, tx, a, id, "org.transfer", "org", id, before, out)
 	})
 	return out, err

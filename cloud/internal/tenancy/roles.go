@@ -62,7 +62,7 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, name string) (Role, e
 		return Role{}, err
 	}
 	var r Role
-	err := s.atomic(ctx, "create role", true, func(tx Tx) error {
+	err := s.atomic(ctx, "create role", func(tx Tx) error {
 		roles, err := tx.ListRoles(ctx, root)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func (s *Service) RenameRole(ctx context.Context, a Actor, id RoleID, name strin
 		return Role{}, err
 	}
 	var r Role
-	err := s.atomic(ctx, "rename role", false, func(tx Tx) error {
+	err := s.atomic(ctx, "rename role", func(tx Tx) error {
 		roles, err := tx.ListRoles(ctx, root)
 		if err != nil {
 			return err
@@ -136,7 +136,8 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, id, replacement RoleI
 	if id == replacement {
 		return 0, invalid("the replacement must be another role")
 	}
-	err = s.atomic(ctx, "delete role", true, func(tx Tx) error {
+	err = s.atomicTree(ctx, "delete role", func(tx Tx, ed *treeEdit) error {
+		ed.reload = true
 		roles, err := tx.ListRoles(ctx, root)
 		if err != nil {
 			return err
@@ -181,7 +182,7 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 		return forbidden("you cannot change the permissions of your own role")
 	}
 	t := s.tree.Load()
-	return s.atomic(ctx, "set permissions", true, func(tx Tx) error {
+	return s.atomicTree(ctx, "set permissions", func(tx Tx, ed *treeEdit) error {
 		if err := s.roleExists(ctx, tx, org, role); err != nil {
 			return err
 		}
@@ -189,6 +190,7 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 		if err := tx.SetRolePerms(ctx, RolePerms{OrgID: org, RoleID: role, Perms: perms}); err != nil {
 			return err
 		}
+		ed.perms = append(ed.perms, RolePerms{OrgID: org, RoleID: role, Perms: perms})
 		if push != PushNone {
 			desc, err := tx.Descendants(ctx, org)
 			if err != nil {
@@ -205,6 +207,7 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 				if err := tx.SetRolePerms(ctx, RolePerms{OrgID: d, RoleID: role, Perms: p}); err != nil {
 					return err
 				}
+				ed.perms = append(ed.perms, RolePerms{OrgID: d, RoleID: role, Perms: p})
 			}
 		}
 		return s.audit(ctx, tx, a, org, "role.permissions", "role", role,

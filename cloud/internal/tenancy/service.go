@@ -133,10 +133,15 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Tree() *Tree { return s.tree.Load() }
 
 // Reload rebuilds the tree snapshot from the store. Writes through the
-// Service call it themselves; call it after changing the store directly.
+// Service keep it current themselves; call it after changing the store
+// directly.
 func (s *Service) Reload(ctx context.Context) error {
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+func (s *Service) reloadLocked(ctx context.Context) error {
 	orgs, err := s.store.AllOrgs(ctx)
 	if err != nil {
 		return internal("load orgs", err)
@@ -154,16 +159,41 @@ func (s *Service) Decide(a Actor, p Permission, r Resource) error {
 	return Decide(s.tree.Load(), a, p, r)
 }
 
-// atomic runs fn in a store transaction, maps uncoded errors to Internal,
-// and reloads the tree afterwards when fn changed orgs or permissions.
-func (s *Service) atomic(ctx context.Context, op string, treeChanged bool, fn func(tx Tx) error) error {
-	err := s.store.Atomic(ctx, fn)
-	if treeChanged && err == nil {
-		err = s.Reload(ctx)
+// atomic runs fn in a store transaction and maps uncoded errors to
+// Internal. Use atomicTree when fn changes orgs or permissions.
+func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) error {
+	if err := s.store.Atomic(ctx, fn); err != nil {
+		return internal(op, err)
 	}
+	return nil
+}
+
+// treeEdit collects what a transaction changed in the tree snapshot.
+type treeEdit struct {
+	orgs    []Org // inserted or replaced
+	deleted []OrgID
+	perms   []RolePerms
+	reload  bool // too much changed: rebuild from the store
+}
+
+// atomicTree is atomic for changes to orgs or permissions. It holds treeMu
+// across the transaction so snapshots are patched in commit order, then
+// patches the snapshot in memory (no store round trip).
+func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *treeEdit) error) error {
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
+	var ed treeEdit
+	err := s.store.Atomic(ctx, func(tx Tx) error {
+		ed = treeEdit{}
+		return fn(tx, &ed)
+	})
 	if err != nil {
 		return internal(op, err)
 	}
+	if ed.reload {
+		return s.reloadLocked(ctx)
+	}
+	s.tree.Store(s.tree.Load().apply(&ed))
 	return nil
 }
 

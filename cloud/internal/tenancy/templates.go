@@ -68,7 +68,7 @@ func (s *Service) CreateTemplate(ctx context.Context, a Actor, in NewTemplate) (
 	t := Template{ID: TemplateID("TMPL" + strings.ToUpper(id)), RootID: root, Def: in.Def, Description: in.Description,
 		BoardType: in.BoardType, ConnectionType: in.ConnectionType, CreatedAt: now, UpdatedAt: now}
 	t.Def.ID = string(t.ID)
-	err = s.atomic(ctx, "create template", false, func(tx Tx) error {
+	err = s.atomic(ctx, "create template", func(tx Tx) error {
 		if err := tx.CreateTemplate(ctx, t); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, a Actor, id TemplateID, in
 		return Template{}, err
 	}
 	var out Template
-	err = s.atomic(ctx, "update template", false, func(tx Tx) error {
+	err = s.atomic(ctx, "update template", func(tx Tx) error {
 		before, err := tx.GetTemplate(ctx, id)
 		if errIs(err, NotFound) || (err == nil && before.RootID != root) {
 			return notFound("template")
@@ -115,7 +115,7 @@ func (s *Service) DeleteTemplate(ctx context.Context, a Actor, id TemplateID) er
 	if err != nil {
 		return err
 	}
-	return s.atomic(ctx, "delete template", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete template", func(tx Tx) error {
 		before, err := tx.GetTemplate(ctx, id)
 		if errIs(err, NotFound) || (err == nil && before.RootID != root) {
 			return notFound("template")
@@ -193,7 +193,7 @@ func (s *Service) SetTemplateEnabled(ctx context.Context, a Actor, org OrgID, id
 	if t.Depth(org) == 1 {
 		return invalid("templates are always enabled in the root organization")
 	}
-	return s.atomic(ctx, "enable template", false, func(tx Tx) error {
+	return s.atomic(ctx, "enable template", func(tx Tx) error {
 		tm, err := tx.GetTemplate(ctx, id)
 		if errIs(err, NotFound) || (err == nil && tm.RootID != t.Root(org)) {
 			return notFound("template")

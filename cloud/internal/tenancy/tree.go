@@ -1,5 +1,7 @@
 package tenancy
 
+import "slices"
+
 // Actor is who performs an operation: a user acting with the role they hold
 // in their home org, or an OAuth client acting for the org it was created
 // in. Either reaches its org and every org below it, never above or aside.
@@ -78,6 +80,35 @@ func NewTree(orgs []Org, perms []RolePerms) *Tree {
 		t.perms[rp.OrgID] = ps
 	}
 	return t
+}
+
+// apply returns a new snapshot with the edits made.
+func (t *Tree) apply(ed *treeEdit) *Tree {
+	skip := make(map[OrgID]bool, len(ed.orgs)+len(ed.deleted))
+	for _, id := range ed.deleted {
+		skip[id] = true
+	}
+	for _, o := range ed.orgs {
+		skip[o.ID] = true
+	}
+	orgs := make([]Org, 0, len(t.orgs)+len(ed.orgs))
+	for id, n := range t.orgs {
+		if !skip[id] {
+			orgs = append(orgs, Org{ID: id, ParentID: n.parent, CanCreateSub: n.canCreateSub, Special: n.special})
+		}
+	}
+	orgs = append(orgs, ed.orgs...)
+	perms := make([]RolePerms, 0, len(t.perms)*3+len(ed.perms))
+	for org, ps := range t.perms {
+		if slices.Contains(ed.deleted, org) {
+			continue
+		}
+		for r, p := range ps {
+			perms = append(perms, RolePerms{OrgID: org, RoleID: RoleID(r), Perms: p})
+		}
+	}
+	perms = append(perms, ed.perms...) // later entries win in NewTree
+	return NewTree(orgs, perms)
 }
 
 // Has reports whether the org exists.
@@ -171,6 +202,13 @@ func (t *Tree) InScope(a Actor, org OrgID) bool {
 		return t.Has(org)
 	}
 	return t.ReachesSub(a) && t.Within(a.OrgID, org)
+}
+
+// ScopeOf is the store scope for listing org, with the orgs below it when
+// include is set and the actor may reach them. A leaf's subtree is the
+// leaf alone, which stores answer with a cheaper plan.
+func (t *Tree) ScopeOf(a Actor, org OrgID, include bool) Scope {
+	return Scope{OrgID: org, Subtree: include && t.ReachesSub(a) && t.Height(org) > 0}
 }
 
 // isVisibilityKey marks the keys that decide whether a resource can be

@@ -35,7 +35,8 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (Org, User, error)
 	}
 	var root Org
 	var admin User
-	err = s.atomic(ctx, "bootstrap", true, func(tx Tx) error {
+	err = s.atomicTree(ctx, "bootstrap", func(tx Tx, ed *treeEdit) error {
+		ed.reload = true
 		now := s.now().UTC()
 		root = Org{Name: b.OrgName, Type: OrgRoot, Depth: 1, CanCreateSub: true, Active: true, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateOrg(ctx, &root); err != nil {
@@ -67,7 +68,7 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (Org, User, error)
 				name string
 				kind SpecialOrg
 			}{{"Clients", SpecialClients}, {"Partners", SpecialPartners}} {
-				o, err := s.newOrg(ctx, tx, NewOrg{Name: sp.name}, root)
+				o, err := s.newOrg(ctx, tx, ed, NewOrg{Name: sp.name}, root)
 				if err != nil {
 					return err
 				}
@@ -212,7 +213,7 @@ func (s *Service) Users(ctx context.Context, a Actor, q UserQuery) (List[User], 
 		return List[User]{}, err
 	}
 	t := s.tree.Load()
-	l, err := s.store.ListUsers(ctx, UserFilter{Scope: Scope{OrgID: org, Subtree: q.IncludeSub && t.ReachesSub(a)}, RoleID: q.RoleID, Query: q.Query, Page: page})
+	l, err := s.store.ListUsers(ctx, UserFilter{Scope: t.ScopeOf(a, org, q.IncludeSub), RoleID: q.RoleID, Query: q.Query, Page: page})
 	if err != nil {
 		return l, internal("list users", err)
 	}
@@ -261,7 +262,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 		typ = UserEndUser
 	}
 	var u User
-	err = s.atomic(ctx, "create user", false, func(tx Tx) error {
+	err = s.atomic(ctx, "create user", func(tx Tx) error {
 		if err := s.roleExists(ctx, tx, in.OrgID, in.RoleID); err != nil {
 			return err
 		}
@@ -283,7 +284,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 // mode needs the Admin role.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id UserID, up UserUpdate) (User, error) {
 	var out User
-	err := s.atomic(ctx, "update user", false, func(tx Tx) error {
+	err := s.atomic(ctx, "update user", func(tx Tx) error {
 		var before User
 		var err error
 		if id == a.UserID {
@@ -320,7 +321,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id UserID, up UserUpd
 // SetUserRole changes a user's role in their org (USERS_EDIT).
 func (s *Service) SetUserRole(ctx context.Context, a Actor, id UserID, role RoleID) (User, error) {
 	var out User
-	err := s.atomic(ctx, "set user role", false, func(tx Tx) error {
+	err := s.atomic(ctx, "set user role", func(tx Tx) error {
 		before, err := s.getUser(ctx, tx, a, id, UsersEdit)
 		if err != nil {
 			return err
@@ -351,7 +352,7 @@ func (s *Service) TransferUser(ctx context.Context, a Actor, id UserID, in UserT
 		return UserTransferResult{}, err
 	}
 	var res UserTransferResult
-	err := s.atomic(ctx, "transfer user", false, func(tx Tx) error {
+	err := s.atomic(ctx, "transfer user", func(tx Tx) error {
 		before, err := s.getUser(ctx, tx, a, id, UsersTransfer)
 		if err != nil {
 			return err
@@ -397,7 +398,7 @@ func (s *Service) SetSuspended(ctx context.Context, a Actor, id UserID, suspende
 		return User{}, invalid("you cannot suspend yourself")
 	}
 	var out User
-	err := s.atomic(ctx, "suspend user", false, func(tx Tx) error {
+	err := s.atomic(ctx, "suspend user", func(tx Tx) error {
 		before, err := s.getUser(ctx, tx, a, id, UsersSuspend)
 		if err != nil {
 			return err
@@ -431,7 +432,7 @@ func (s *Service) SetSuspended(ctx context.Context, a Actor, id UserID, suspende
 // ForceLogout revokes every session of the user immediately
 // (USERS_FORCE_LOGOUT).
 func (s *Service) ForceLogout(ctx context.Context, a Actor, id UserID) error {
-	return s.atomic(ctx, "force logout", false, func(tx Tx) error {
+	return s.atomic(ctx, "force logout", func(tx Tx) error {
 		u, err := s.getUser(ctx, tx, a, id, UsersForceLogout)
 		if err != nil {
 			return err
@@ -450,7 +451,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id UserID) error {
 	if id == a.UserID {
 		return invalid("you cannot delete yourself")
 	}
-	return s.atomic(ctx, "delete user", false, func(tx Tx) error {
+	return s.atomic(ctx, "delete user", func(tx Tx) error {
 		u, err := s.getUser(ctx, tx, a, id, UsersDelete)
 		if err != nil {
 			return err
@@ -475,7 +476,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id UserID, password 
 	if err != nil {
 		return err
 	}
-	return s.atomic(ctx, "set password", false, func(tx Tx) error {
+	return s.atomic(ctx, "set password", func(tx Tx) error {
 		u, err := s.getUser(ctx, tx, a, id, UsersChangePassword)
 		if err != nil {
 			return err
@@ -501,7 +502,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newP
 	if err != nil {
 		return err
 	}
-	return s.atomic(ctx, "change password", false, func(tx Tx) error {
+	return s.atomic(ctx, "change password", func(tx Tx) error {
 		u, err := tx.GetUser(ctx, a.UserID)
 		if err != nil {
 			return err
@@ -548,7 +549,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	return s.atomic(ctx, "reset password", false, func(tx Tx) error {
+	return s.atomic(ctx, "reset password", func(tx Tx) error {
 		now := s.now().UTC()
 		r, err := tx.UsePasswordReset(ctx, HashToken(token), now)
 		if errIs(err, NotFound) {

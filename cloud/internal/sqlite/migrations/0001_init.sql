@@ -117,24 +117,33 @@ CREATE INDEX devices_org ON devices(org_id, id);
 CREATE INDEX devices_owner ON devices(owner_id, id) WHERE owner_id IS NOT NULL;
 CREATE INDEX devices_template ON devices(template_id);
 
--- Devices per org, kept by triggers: the total of a subtree is a sum over
--- at most a few thousand closure rows instead of a count over every device,
--- and it tells ListDevices which plan fits the scope.
+-- Device counts per org, kept by triggers: n_direct counts the org's own
+-- devices, n_subtree those of the org and everything below it. A scope's
+-- total is then one primary-key read instead of a count over devices, and
+-- it tells ListDevices which plan fits. CreateOrg inserts the row; MoveOrg
+-- shifts n_subtree between old and new ancestors.
 CREATE TABLE org_device_counts (
-	org_id INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
-	n      INTEGER NOT NULL
+	org_id    INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+	n_direct  INTEGER NOT NULL DEFAULT 0,
+	n_subtree INTEGER NOT NULL DEFAULT 0
 );
 CREATE TRIGGER devices_count_insert AFTER INSERT ON devices BEGIN
-	INSERT INTO org_device_counts(org_id, n) VALUES (NEW.org_id, 1)
-	ON CONFLICT(org_id) DO UPDATE SET n = n + 1;
+	UPDATE org_device_counts SET n_direct = n_direct + 1 WHERE org_id = NEW.org_id;
+	UPDATE org_device_counts SET n_subtree = n_subtree + 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = NEW.org_id);
 END;
 CREATE TRIGGER devices_count_delete AFTER DELETE ON devices BEGIN
-	UPDATE org_device_counts SET n = n - 1 WHERE org_id = OLD.org_id;
+	UPDATE org_device_counts SET n_direct = n_direct - 1 WHERE org_id = OLD.org_id;
+	UPDATE org_device_counts SET n_subtree = n_subtree - 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
 END;
 CREATE TRIGGER devices_count_move AFTER UPDATE OF org_id ON devices WHEN OLD.org_id <> NEW.org_id BEGIN
-	UPDATE org_device_counts SET n = n - 1 WHERE org_id = OLD.org_id;
-	INSERT INTO org_device_counts(org_id, n) VALUES (NEW.org_id, 1)
-	ON CONFLICT(org_id) DO UPDATE SET n = n + 1;
+	UPDATE org_device_counts SET n_direct = n_direct - 1 WHERE org_id = OLD.org_id;
+	UPDATE org_device_counts SET n_subtree = n_subtree - 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
+	UPDATE org_device_counts SET n_direct = n_direct + 1 WHERE org_id = NEW.org_id;
+	UPDATE org_device_counts SET n_subtree = n_subtree + 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = NEW.org_id);
 END;
 
 CREATE TABLE locations (
