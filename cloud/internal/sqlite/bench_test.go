@@ -27,7 +27,7 @@ type benchFixture struct {
 type nopHasher struct{}
 
 func (nopHasher) Hash(p string) (string, error) { return p, nil }
-func (nopHasher) Verify(string, string) error    { return nil }
+func (nopHasher) Verify(string, string) error   { return nil }
 
 // buildBenchFixture writes the fixture in one transaction with prepared
 // statements (a few seconds), bypassing the Service for speed.
