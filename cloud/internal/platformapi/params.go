@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ func (c *call) page() (tenancy.Page, error) {
 		p.Size = n
 	}
 	// Offset arithmetic must not overflow on absurd page numbers.
-	if p.Number > (1<<31)/p.Size {
+	if p.Number > math.MaxInt32/p.Size {
 		return p, badRequest("page is too large")
 	}
 	return p, nil

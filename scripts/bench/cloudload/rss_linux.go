@@ -10,5 +10,5 @@ func peakRSS() int64 {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
-	return ru.Maxrss * 1024 // kilobytes on Linux
+	return int64(ru.Maxrss) * 1024 // kilobytes on Linux
 }
