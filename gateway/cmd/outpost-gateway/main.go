@@ -63,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, d := range created {
 		fmt.Fprintf(stdout, "created device %q (template %s) token %s — shown once, keep it\n", d.Name, d.Template, d.Token)
 	}
+	a := g.Addrs()
+	fmt.Fprintf(stdout, "outpost-gateway listening blynk=%s blynk_tls=%s mqtt=%s mqtt_tls=%s mqtt_ws=%s http=%s installer=%s\n",
+		a.Blynk, a.BlynkTLS, a.MQTT, a.MQTTTLS, a.MQTTWS, a.HTTP, a.Installer)
 	if err := g.Run(ctx); err != nil {
 		logger.Error("gateway failed", "err", err)
 		return 1
