@@ -30,6 +30,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	bad := Errorf(Unauthenticated, "wrong email or password")
 	u, err := s.store.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(in.Email)))
 	if errIs(err, NotFound) {
+		_ = s.hasher.Verify(s.dummyHash, in.Password)
 		return SessionResult{}, bad
 	}
 	if err != nil {

@@ -100,6 +100,10 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 
+	// dummyHash is verified against when an email is unknown, so a failed
+	// login takes as long whether or not the account exists.
+	dummyHash string
+
 	tree   atomic.Pointer[Tree]
 	treeMu sync.Mutex // serializes rebuilds so the newest committed state wins
 }
@@ -120,6 +124,10 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "tenancy")
+	var err error
+	if s.dummyHash, err = s.hasher.Hash("not a password of anyone"); err != nil {
+		return nil, fmt.Errorf("tenancy: hash: %w", err)
+	}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -223,11 +223,29 @@ var isVisibilityKey = func() [numPermissions]bool {
 	return v
 }()
 
+// orgToOwn and ownToOrg are ownCounterpart as arrays (identity where there
+// is no counterpart), so Decide does no map lookups.
+var orgToOwn, ownToOrg = func() (o2w, w2o [numPermissions]Permission) {
+	for i := range o2w {
+		o2w[i], w2o[i] = Permission(i), Permission(i)
+	}
+	for org, own := range ownCounterpart {
+		o2w[org], w2o[own] = own, org
+	}
+	return o2w, w2o
+}()
+
+// Decide's answers are shared values so that a check never allocates.
+var (
+	errNoObject     = notFound("object")
+	errNoPermission = forbidden("you don't have permission to do that")
+)
+
 func allows(perms PermSet, p Permission, a Actor, r Resource) bool {
 	if perms.Has(p) {
 		return true
 	}
-	if own, ok := ownCounterpart[p]; ok {
+	if own := orgToOwn[p]; own != p {
 		return r.OwnerID != 0 && r.OwnerID == a.UserID && perms.Has(own)
 	}
 	return false
@@ -244,23 +262,18 @@ func Decide(t *Tree, a Actor, p Permission, r Resource) error {
 		return forbidden("unknown permission")
 	}
 	if !t.InScope(a, r.OrgID) {
-		return notFound("object")
+		return errNoObject
 	}
-	// An own key names the owner check explicitly.
-	for org, own := range ownCounterpart {
-		if own == p {
-			if r.OwnerID == 0 || r.OwnerID != a.UserID {
-				p = org
-			}
-			break
-		}
+	// An own key asked about someone else's object means the org key.
+	if org := ownToOrg[p]; org != p && (r.OwnerID == 0 || r.OwnerID != a.UserID) {
+		p = org
 	}
 	perms := t.ActorPerms(a)
 	if view := impliedView[p]; isVisibilityKey[view] && !allows(perms, view, a, r) {
-		return notFound("object")
+		return errNoObject
 	}
 	if !allows(perms, p, a, r) {
-		return forbidden("you don't have permission to do that")
+		return errNoPermission
 	}
 	switch p {
 	case OrgTransfer:

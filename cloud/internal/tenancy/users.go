@@ -318,8 +318,12 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id UserID, up UserUpd
 	return s.WithStatus(out), err
 }
 
-// SetUserRole changes a user's role in their org (USERS_EDIT).
+// SetUserRole changes a user's role in their org (USERS_EDIT); nobody
+// changes their own.
 func (s *Service) SetUserRole(ctx context.Context, a Actor, id UserID, role RoleID) (User, error) {
+	if id == a.UserID {
+		return User{}, invalid("you cannot change your own role")
+	}
 	var out User
 	err := s.atomic(ctx, "set user role", func(tx Tx) error {
 		before, err := s.getUser(ctx, tx, a, id, UsersEdit)
