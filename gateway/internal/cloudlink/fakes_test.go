@@ -240,7 +240,7 @@ func (h *fakeHub) controlLog() []string {
 // credential, answers hello with a welcome, applies telemetry idempotently
 // (per-gateway highest applied seq) and acknowledges each batch.
 type fakeCloud struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	cred string
 
@@ -254,7 +254,7 @@ type fakeCloud struct {
 	ackDelay chan struct{}                                                 // if set, each ack waits for a token
 }
 
-func newFakeCloud(t *testing.T) *fakeCloud {
+func newFakeCloud(t testing.TB) *fakeCloud {
 	fc := &fakeCloud{t: t, cred: "secret-cred", values: map[string][]string{},
 		results: map[string]syncproto.Result{}, conns: map[*websocket.Conn]*sync.Mutex{}}
 	fc.srv = httptest.NewServer(http.HandlerFunc(fc.serve))
@@ -397,7 +397,7 @@ func (fc *fakeCloud) snapshotValues() map[string][]string {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

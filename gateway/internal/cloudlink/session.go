@@ -142,15 +142,48 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 	ping := time.NewTicker(l.opts.IdleTimeout / 3)
 	defer ping.Stop()
 
+	// Acknowledged entries are deleted by a goroutine of their own: the
+	// DELETE waits for the store's writer, and sending must not. Deletes
+	// coalesce to the latest acknowledged seq.
+	var deleteUpTo atomic.Int64
+	deleteReq := make(chan struct{}, 1)
+	deleteErr := make(chan error, 1)
+	var deleter sync.WaitGroup
+	defer deleter.Wait()
+	dctx, stopDeleter := context.WithCancel(ctx)
+	defer stopDeleter()
+	deleter.Go(func() {
+		var deleted int64
+		for {
+			select {
+			case <-dctx.Done():
+				return
+			case <-deleteReq:
+			}
+			upTo := deleteUpTo.Load()
+			if upTo <= deleted {
+				continue
+			}
+			if err := l.opts.Store.AckOutbox(dctx, upTo); err != nil {
+				if dctx.Err() == nil {
+					deleteErr <- fmt.Errorf("cloudlink: ack outbox: %w", err)
+				}
+				return
+			}
+			deleted = upTo
+		}
+	})
 	ack := func(upTo int64) error {
 		if upTo <= acked {
 			return nil
 		}
-		if err := l.opts.Store.AckOutbox(ctx, upTo); err != nil {
-			return fmt.Errorf("cloudlink: ack outbox: %w", err)
-		}
 		acked = upTo
 		l.acked.Store(upTo)
+		deleteUpTo.Store(upTo)
+		select {
+		case deleteReq <- struct{}{}:
+		default:
+		}
 		return nil
 	}
 	for {
@@ -200,6 +233,8 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 			return ctx.Err()
 		case <-readDone:
 			return errReaderDone
+		case err := <-deleteErr:
+			return err
 		case <-s.ackWake:
 		case <-l.wake:
 		case <-poll.C:
