@@ -94,6 +94,42 @@ func (s *Service) invite(ctx context.Context, tx Tx, a Actor, in Invite) (Invite
 	return InviteResult{User: u, Invitation: inv, Token: tok}, nil
 }
 
+// ResendInvitation issues a fresh invitation to a user who never accepted
+// one (USERS_INVITE in their org); it counts toward the daily limit. Older
+// links stay valid until they expire.
+func (s *Service) ResendInvitation(ctx context.Context, a Actor, id UserID) (InviteResult, error) {
+	var res InviteResult
+	err := s.atomic(ctx, "resend invitation", func(tx Tx) error {
+		u, err := s.getUser(ctx, tx, a, id, UsersInvite)
+		if err != nil {
+			return err
+		}
+		if u.Status != StatusPending {
+			return invalid("the user has already joined")
+		}
+		now := s.now().UTC()
+		n, err := tx.CountInvitations(ctx, a.OrgID, now.Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= s.cfg.InvitesPerDay {
+			return Errorf(LimitReached, "invitation limit reached (%d per day)", s.cfg.InvitesPerDay)
+		}
+		tok, err := s.newSecret("inv_", 40)
+		if err != nil {
+			return err
+		}
+		inv := Invitation{UserID: u.ID, OrgID: u.OrgID, ByOrgID: a.OrgID, ByUserID: a.UserID, TokenHash: HashToken(tok),
+			CreatedAt: now, ExpiresAt: now.Add(s.cfg.InviteTTL)}
+		if err := tx.CreateInvitation(ctx, &inv); err != nil {
+			return err
+		}
+		res = InviteResult{User: u, Invitation: inv, Token: tok}
+		return s.audit(ctx, tx, a, u.OrgID, "user.invite.resend", "user", u.ID, nil, nil)
+	})
+	return res, err
+}
+
 // AcceptInvitation sets the invitee's password; the user becomes Active
 // and the token is spent. An unknown, used or expired token is Invalid.
 func (s *Service) AcceptInvitation(ctx context.Context, token, password string) (User, error) {

@@ -335,8 +335,16 @@ func TestScenarioInvites(t *testing.T) {
 	w.clock.Add(30*24*time.Hour + time.Second)
 	_, err = w.svc.AcceptInvitation(w.ctx, inv2.Token, pw)
 	wantCode(t, err, tenancy.Invalid) // expired
-	// The day's limit (25 by default) counts per inviting org.
-	for i := 0; i < 25; i++ {
+	_, err = w.svc.ResendInvitation(w.ctx, w.A, u.ID)
+	wantCode(t, err, tenancy.Invalid) // already joined
+	again, err := w.svc.ResendInvitation(w.ctx, w.A, inv2.User.ID)
+	w.must(err)
+	if _, err := w.svc.AcceptInvitation(w.ctx, again.Token, pw); err != nil {
+		t.Fatalf("resent invitation: %v", err)
+	}
+	// The day's limit (25 by default) counts per inviting org; the resend
+	// above was the first of this day.
+	for i := 0; i < 24; i++ {
 		_, err := w.svc.InviteUser(w.ctx, w.A, tenancy.Invite{Email: "bulk" + string(rune('a'+i)) + "@x.test", Name: "B", RoleID: tenancy.RoleUser})
 		w.must(err)
 	}
@@ -713,6 +721,23 @@ func TestAuditVisibility(t *testing.T) {
 			t.Fatalf("R reads %+v", e)
 		}
 	}
+}
+
+func TestDeviceConnected(t *testing.T) {
+	w := newWorld(t)
+	at := w.clock.Now().Add(time.Minute)
+	d, err := w.svc.DeviceConnected(w.ctx, w.pool.ID, at)
+	w.must(err)
+	if !d.ActivatedAt.Equal(at) {
+		t.Fatalf("activated %v", d.ActivatedAt)
+	}
+	d, err = w.svc.DeviceConnected(w.ctx, w.pool.ID, at.Add(time.Hour))
+	w.must(err)
+	if !d.ActivatedAt.Equal(at) {
+		t.Fatalf("first activation overwritten: %v", d.ActivatedAt)
+	}
+	_, err = w.svc.DeviceConnected(w.ctx, 424242, at)
+	wantCode(t, err, tenancy.NotFound)
 }
 
 func TestPageRules(t *testing.T) {
