@@ -187,6 +187,7 @@ func load(ctx context.Context, c config, stdout, stderr io.Writer) error {
 // result is what the measured window saw.
 type result struct {
 	elapsed   time.Duration
+	cpu       time.Duration // this process's CPU time in the window
 	latencies []time.Duration
 	status    map[int]int
 	errors    int
@@ -241,14 +242,14 @@ func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int6
 	sleepCtx(ctx, warmup)
 	stopProfile := startProfile(profile)
 	measuring.Store(true)
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	sleepCtx(ctx, dur)
 	measuring.Store(false)
+	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
 	stopProfile()
-	elapsed := time.Since(t0)
 	cancel()
 	wg.Wait()
-	r := result{elapsed: elapsed, status: map[int]int{}}
+	r := result{elapsed: elapsed, cpu: cpu, status: map[int]int{}}
 	for _, l := range locals {
 		r.latencies = append(r.latencies, l.lat...)
 		r.errors += l.errs
@@ -305,6 +306,12 @@ func (r result) print(w io.Writer, c config) {
 	fmt.Fprintf(w, "status %v, transport errors %d\n", r.status, r.errors)
 	if c.fixture {
 		fmt.Fprintf(w, "peak RSS (load tool + in-process cloud) %d MiB\n", peakRSS()>>20)
+		// On a shared machine the wall-clock rate understates capacity;
+		// requests per CPU-second (cloud and load tool together) do not.
+		if r.cpu > 0 {
+			fmt.Fprintf(w, "CPU (cloud + load tool) %.2fs of %.1fs wall: %.0f requests per CPU-second\n",
+				r.cpu.Seconds(), r.elapsed.Seconds(), float64(len(r.latencies))/r.cpu.Seconds())
+		}
 	}
 }
 
