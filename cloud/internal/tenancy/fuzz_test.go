@@ -79,3 +79,25 @@ func TestParseInviteCSV(t *testing.T) {
 		t.Fatalf("limit: %d rows, bad %+v", len(rows), bad)
 	}
 }
+
+func TestNormEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		" Ann@Example.COM ":   "ann@example.com",
+		"a.b+tag@x.co.uk":     "a.b+tag@x.co.uk",
+		"no-at.example.com":   "",
+		"@example.com":        "",
+		"a@b@example.com":     "",
+		"a@localhost":         "",
+		"a@.example.com":      "",
+		"a@example..com":      "",
+		"a b@example.com":     "",
+		"a@example.com\x00":   "",
+		"<a@example.com>":     "",
+		"Ann <a@example.com>": "",
+	} {
+		got, err := normEmail(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("normEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 )
@@ -84,11 +83,24 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (Org, User, error)
 	return root, admin, err
 }
 
+// normEmail lower-cases and checks an address: one @, a non-empty local
+// part, a dotted domain, no spaces or controls. (net/mail would pull the
+// network stack into this domain package.)
 func normEmail(e string) (string, error) {
 	e = strings.ToLower(strings.TrimSpace(e))
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || len(e) > 254 {
-		return "", invalid("invalid email %q", e)
+	bad := invalid("invalid email %q", e)
+	at := strings.IndexByte(e, '@')
+	if at < 1 || at != strings.LastIndexByte(e, '@') || len(e) > 254 {
+		return "", bad
+	}
+	domain := e[at+1:]
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", bad
+	}
+	for _, r := range e {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>[\]`, r) {
+			return "", bad
+		}
 	}
 	return e, nil
 }
