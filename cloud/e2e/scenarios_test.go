@@ -627,6 +627,15 @@ func TestScenario20RateLimitErrorsAndPaging(t *testing.T) {
 	f.must(200, "GET", o+"/profile", f.tok["R"], nil) // Muller has its own quota
 	f.clock.Advance(time.Minute)
 	f.must(200, "GET", o+"/profile", u, nil)
+	// Guessing tokens is throttled per client address.
+	codes := map[int]int{}
+	for range quota + 1 {
+		codes[f.req("GET", o+"/profile", "ses_guess", nil).status]++
+	}
+	if codes[401] == 0 || codes[429] == 0 {
+		t.Errorf("bad-token answers %v, want 401s then 429", codes)
+	}
+	f.clock.Advance(time.Minute)
 
 	// Every error has the same shape.
 	for _, c := range []struct {

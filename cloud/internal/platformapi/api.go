@@ -174,6 +174,13 @@ func (a *API) wrap(rt route) http.Handler {
 		key := "ip:" + clientIP(r)
 		if rt.access != public {
 			if err := c.authenticate(rt.access); err != nil {
+				// Failed credentials count against the client address, so
+				// guessing tokens is throttled like any public endpoint.
+				if tenancy.CodeOf(err) == tenancy.Unauthenticated && !a.limit.allow(key) {
+					w.Header().Set("Retry-After", "60")
+					writeError(w, http.StatusTooManyRequests, "rate limit exceeded, try again later")
+					return
+				}
 				c.fail(err)
 				return
 			}
