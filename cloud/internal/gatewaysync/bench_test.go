@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -221,4 +222,38 @@ func TestIdleClients(t *testing.T) {
 		}()
 	}
 	_, _ = os.Stdin.Read(make([]byte, 1))
+}
+
+// BenchmarkCommandRoundTrip: Server.Command → the gateway's websocket → its
+// result back, one at a time, on loopback; reports p50 and p99. The gateway
+// here answers at once (the hub's ControlWrite is not in the path).
+func BenchmarkCommandRoundTrip(b *testing.B) {
+	e := newEnv(b)
+	c, _ := e.connect(b, "cred-1", "gw-1", 5)
+	go func() {
+		for {
+			m, err := c.tryRecv()
+			if err != nil {
+				return
+			}
+			if m.Type == syncproto.TypeCommand {
+				b, _ := syncproto.Encode(&syncproto.Message{Type: syncproto.TypeResult, ID: m.ID, Result: &syncproto.Result{Code: syncproto.ResultOK, Value: m.Command.Value}})
+				if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
+					return
+				}
+			}
+		}
+	}()
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		start := time.Now()
+		r, err := e.srv.Command(context.Background(), "gw-1", syncproto.Command{Kind: syncproto.CommandWrite, Device: uid1, Pin: 1, Value: "1"})
+		if err != nil || r.Code != syncproto.ResultOK {
+			b.Fatalf("Command = %+v, %v", r, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
