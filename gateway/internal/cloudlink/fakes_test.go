@@ -1,6 +1,7 @@
 package cloudlink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -40,7 +41,7 @@ func (s *memStore) append(r hub.Record) {
 func (s *memStore) Outbox(_ context.Context, after int64, limit int) ([]Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(s.outbox, after+1, func(e Entry, t int64) int { return int(e.Seq - t) })
+	i, _ := slices.BinarySearchFunc(s.outbox, after+1, func(e Entry, t int64) int { return cmp.Compare(e.Seq, t) })
 	end := min(i+limit, len(s.outbox))
 	return slices.Clone(s.outbox[i:end]), nil
 }
@@ -48,7 +49,7 @@ func (s *memStore) Outbox(_ context.Context, after int64, limit int) ([]Entry, e
 func (s *memStore) AckOutbox(_ context.Context, upTo int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(s.outbox, upTo+1, func(e Entry, t int64) int { return int(e.Seq - t) })
+	i, _ := slices.BinarySearchFunc(s.outbox, upTo+1, func(e Entry, t int64) int { return cmp.Compare(e.Seq, t) })
 	s.outbox = slices.Delete(s.outbox, 0, i)
 	s.acks++
 	return nil
@@ -112,7 +113,7 @@ func (h *fakeHub) Devices() []hub.Device {
 	for _, d := range h.devices {
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b hub.Device) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b hub.Device) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
