@@ -63,6 +63,9 @@ func (s *Service) invite(ctx context.Context, tx Tx, a Actor, in Invite) (Invite
 	if err := s.roleExists(ctx, tx, in.OrgID, in.RoleID); err != nil {
 		return InviteResult{}, invalid("role %d is not allowed", in.RoleID)
 	}
+	if err := s.assignable(a, in.OrgID, in.RoleID); err != nil {
+		return InviteResult{}, err
+	}
 	now := s.now().UTC()
 	n, err := tx.CountInvitations(ctx, a.OrgID, now.Add(-24*time.Hour))
 	if err != nil {

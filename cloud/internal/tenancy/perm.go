@@ -240,6 +240,12 @@ func (s PermSet) Without(p Permission) PermSet {
 // Union returns the keys in s or o.
 func (s PermSet) Union(o PermSet) PermSet { return PermSet{s.bits | o.bits} }
 
+// Minus returns the keys in s and not in o.
+func (s PermSet) Minus(o PermSet) PermSet { return PermSet{s.bits &^ o.bits} }
+
+// SubsetOf reports whether every key of s is in o.
+func (s PermSet) SubsetOf(o PermSet) bool { return s.bits&^o.bits == 0 }
+
 // Len is the number of keys in the set.
 func (s PermSet) Len() int { return bits.OnesCount64(s.bits) }
 

@@ -173,7 +173,7 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, id, replacement RoleI
 // SetRolePermissions sets a role's permissions in org (ROLES_EDIT there)
 // and, per push, in every org below it. An actor cannot change the
 // permissions of its own role in its own org (so nobody locks themself out
-// or grants themself more).
+// or grants themself more), nor grant keys it does not hold itself.
 func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, role RoleID, perms PermSet, push PushMode) error {
 	if err := s.decide(a, RolesEdit, Resource{OrgID: org}, "organization"); err != nil {
 		return err
@@ -182,6 +182,9 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 		return forbidden("you cannot change the permissions of your own role")
 	}
 	t := s.tree.Load()
+	if !a.IsClient() && !perms.SubsetOf(t.ActorPerms(a)) {
+		return forbidden("you cannot grant permissions you do not have: %v", perms.Minus(t.ActorPerms(a)).Strings())
+	}
 	return s.atomicTree(ctx, "set permissions", func(tx Tx, ed *treeEdit) error {
 		if err := s.roleExists(ctx, tx, org, role); err != nil {
 			return err

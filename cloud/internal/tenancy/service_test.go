@@ -513,6 +513,17 @@ func TestScenarioPermissionPush(t *testing.T) {
 	if w.svc.Tree().Perms(late.ID, tenancy.RoleUser) != custom {
 		t.Fatal("new org did not inherit at creation")
 	}
+	// Nobody grants what they do not hold: U (Admin of United) loses
+	// ORG_DELETE, then cannot give it to US branch's Admin role.
+	w.must(w.svc.SetRolePermissions(w.ctx, w.A, w.united.ID, tenancy.RoleAdmin,
+		tenancy.NewPermSet(tenancy.AllPermissions()...).Without(tenancy.OrgDelete), tenancy.PushNone))
+	err = w.svc.SetRolePermissions(w.ctx, w.U, w.us.ID, tenancy.RoleAdmin, tenancy.NewPermSet(tenancy.AllPermissions()...), tenancy.PushNone)
+	wantCode(t, err, tenancy.Forbidden)
+	// …nor hand out a role richer than their own: Staff may invite Staff, not Admin.
+	_, err = w.svc.InviteUser(w.ctx, w.R, tenancy.Invite{Email: "boss@x.test", Name: "Boss", RoleID: tenancy.RoleAdmin})
+	wantCode(t, err, tenancy.Invalid)
+	_, err = w.svc.InviteUser(w.ctx, w.R, tenancy.Invite{Email: "peer@x.test", Name: "Peer", RoleID: tenancy.RoleStaff})
+	w.must(err)
 	// Nobody edits their own role in their own org.
 	err = w.svc.SetRolePermissions(w.ctx, w.A, w.warmPlus.ID, tenancy.RoleAdmin, tenancy.PermSet{}, tenancy.PushNone)
 	wantCode(t, err, tenancy.Forbidden)

@@ -249,6 +249,20 @@ func (s *Service) roleExists(ctx context.Context, tx Tx, org OrgID, role RoleID)
 	return notFound("role")
 }
 
+// assignable refuses giving someone a role that holds permissions the
+// actor itself lacks, so nobody can hand out more than they have (a Staff
+// member may invite Staff or User, not Admin). Clients are not limited.
+func (s *Service) assignable(a Actor, org OrgID, role RoleID) error {
+	if a.IsClient() {
+		return nil
+	}
+	t := s.tree.Load()
+	if !t.Perms(org, role).SubsetOf(t.ActorPerms(a)) {
+		return invalid("role %d is not allowed: it holds permissions you do not have", role)
+	}
+	return nil
+}
+
 // CreateUser creates a user with a password in an org (USERS_INVITE). The
 // user is Pending until the first login.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, error) {
@@ -276,6 +290,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 	var u User
 	err = s.atomic(ctx, "create user", func(tx Tx) error {
 		if err := s.roleExists(ctx, tx, in.OrgID, in.RoleID); err != nil {
+			return err
+		}
+		if err := s.assignable(a, in.OrgID, in.RoleID); err != nil {
 			return err
 		}
 		now := s.now().UTC()
@@ -345,6 +362,9 @@ func (s *Service) SetUserRole(ctx context.Context, a Actor, id UserID, role Role
 		if err := s.roleExists(ctx, tx, before.OrgID, role); err != nil {
 			return err
 		}
+		if err := s.assignable(a, before.OrgID, role); err != nil {
+			return err
+		}
 		u := before
 		u.RoleID = role
 		if role != RoleAdmin {
@@ -374,6 +394,9 @@ func (s *Service) TransferUser(ctx context.Context, a Actor, id UserID, in UserT
 			return err
 		}
 		if err := s.roleExists(ctx, tx, in.OrgID, in.RoleID); err != nil {
+			return err
+		}
+		if err := s.assignable(a, in.OrgID, in.RoleID); err != nil {
 			return err
 		}
 		u := before
