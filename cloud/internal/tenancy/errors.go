@@ -84,6 +84,9 @@ func forbidden(format string, args ...any) *Error { return Errorf(Forbidden, for
 
 // internal wraps a store failure; the message stays generic.
 func internal(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return err
