@@ -78,18 +78,25 @@ type Message struct {
 // Hello opens a connection. Its cursors tell the cloud where to resume:
 // deltas after TenancyVersion (or a snapshot if it cannot), and telemetry the
 // gateway already knows is acknowledged.
+//
+// Epoch names the gateway's outbox sequence: it is drawn at random when the
+// gateway's database is created, and the cloud keeps its applied cursor per
+// (gateway, epoch). A gateway reinstalled under the same id starts its
+// sequence numbers again at 1 in a new epoch, and is not mistaken for
+// replays. 0 means the gateway keeps no epoch.
 type Hello struct {
-	Gateway        string `json:"gateway"`        // gateway id given at claim
-	Software       string `json:"software"`       // gateway build version
-	TenancyVersion int64  `json:"tenancyVersion"` // last tenancy version applied; 0 = none
-	TelemetryAcked int64  `json:"telemetryAcked"` // highest seq the gateway saw acknowledged
-	Backlog        int64  `json:"backlog"`        // outbox entries not yet acknowledged
+	Gateway        string `json:"gateway"`         // gateway id given at claim
+	Epoch          int64  `json:"epoch,omitempty"` // outbox epoch, see above
+	Software       string `json:"software"`        // gateway build version
+	TenancyVersion int64  `json:"tenancyVersion"`  // last tenancy version applied; 0 = none
+	TelemetryAcked int64  `json:"telemetryAcked"`  // highest seq the gateway saw acknowledged
+	Backlog        int64  `json:"backlog"`         // outbox entries not yet acknowledged
 	DevicesOnline  int    `json:"devicesOnline"`
 }
 
 // Welcome accepts a connection. TelemetryApplied is the highest seq the cloud
-// has applied for this gateway, so a gateway that crashed before recording an
-// ack does not resend what the cloud already holds.
+// has applied for this gateway's epoch, so a gateway that crashed before
+// recording an ack does not resend what the cloud already holds.
 type Welcome struct {
 	Gateway          string `json:"gateway"`
 	TelemetryApplied int64  `json:"telemetryApplied"`

@@ -47,7 +47,7 @@ func sampleTemplate() datastream.Template {
 // has a golden file testdata/<name>.json.
 func samples() map[string]*Message {
 	return map[string]*Message{
-		"hello":       {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Software: "0.3.1", TenancyVersion: 41, TelemetryAcked: 1200, Backlog: 17, DevicesOnline: 3}},
+		"hello":       {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Epoch: 8361930143, Software: "0.3.1", TenancyVersion: 41, TelemetryAcked: 1200, Backlog: 17, DevicesOnline: 3}},
 		"hello_first": {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Software: "0.3.1"}},
 		"welcome":     {V: 1, Type: TypeWelcome, Welcome: &Welcome{Gateway: "gw-7", TelemetryApplied: 1190, ServerTime: 1764000000000}},
 		"snapshot": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{

@@ -101,7 +101,7 @@ func (h *Hello) validate() error {
 	if err := checkName("software", h.Software, false); err != nil {
 		return err
 	}
-	if h.TenancyVersion < 0 || h.TelemetryAcked < 0 || h.Backlog < 0 || h.DevicesOnline < 0 {
+	if h.Epoch < 0 || h.TenancyVersion < 0 || h.TelemetryAcked < 0 || h.Backlog < 0 || h.DevicesOnline < 0 {
 		return fmt.Errorf("negative cursor or counter")
 	}
 	return nil

@@ -121,7 +121,8 @@ func (c *conn) serve(ctx context.Context) error {
 		<-old.done
 	}
 
-	applied, err := s.opts.Telemetry.Applied(ctx, c.gw)
+	epoch := m.Hello.Epoch
+	applied, err := s.opts.Telemetry.Applied(ctx, c.gw, epoch)
 	if err != nil {
 		c.sendError(syncproto.CodeInternal, "telemetry store unavailable")
 		return fmt.Errorf("gatewaysync: applied cursor: %w", err)
@@ -167,7 +168,7 @@ func (c *conn) serve(ctx context.Context) error {
 				i++
 			}
 			if i < len(items) {
-				if err := s.opts.Telemetry.Apply(ctx, c.gw, items[i:], m.Seq); err != nil {
+				if err := s.opts.Telemetry.Apply(ctx, c.gw, epoch, items[i:], m.Seq); err != nil {
 					c.sendError(syncproto.CodeInternal, "telemetry store unavailable")
 					return fmt.Errorf("gatewaysync: apply telemetry: %w", err)
 				}

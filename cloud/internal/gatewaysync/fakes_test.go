@@ -64,29 +64,35 @@ func (t *memTenancy) set(gw string, ten syncproto.Tenancy) {
 // order applied.
 type memTelemetry struct {
 	mu      sync.Mutex
-	applied map[string]int64
+	applied map[epochKey]int64
 	items   map[string][]syncproto.Item
 	count   int
 }
 
+type epochKey struct {
+	gw    string
+	epoch int64
+}
+
 func newMemTelemetry() *memTelemetry {
-	return &memTelemetry{applied: map[string]int64{}, items: map[string][]syncproto.Item{}}
+	return &memTelemetry{applied: map[epochKey]int64{}, items: map[string][]syncproto.Item{}}
 }
 
-func (m *memTelemetry) Applied(_ context.Context, gw string) (int64, error) {
+func (m *memTelemetry) Applied(_ context.Context, gw string, epoch int64) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.applied[gw], nil
+	return m.applied[epochKey{gw, epoch}], nil
 }
 
-func (m *memTelemetry) Apply(_ context.Context, gw string, items []syncproto.Item, upTo int64) error {
+func (m *memTelemetry) Apply(_ context.Context, gw string, epoch int64, items []syncproto.Item, upTo int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(items) > 0 && items[0].Seq <= m.applied[gw] {
-		return fmt.Errorf("apply of seq %d at or below applied %d", items[0].Seq, m.applied[gw])
+	k := epochKey{gw, epoch}
+	if len(items) > 0 && items[0].Seq <= m.applied[k] {
+		return fmt.Errorf("apply of seq %d at or below applied %d", items[0].Seq, m.applied[k])
 	}
 	m.items[gw] = append(m.items[gw], items...)
-	m.applied[gw] = upTo
+	m.applied[k] = upTo
 	m.count += len(items)
 	return nil
 }
@@ -165,11 +171,16 @@ func (e *env) dial(t testing.TB, cred string) (*client, *http.Response, error) {
 // connect dials and exchanges hello/welcome.
 func (e *env) connect(t testing.TB, cred, gw string, version int64) (*client, *syncproto.Welcome) {
 	t.Helper()
+	return e.connectEpoch(t, cred, gw, version, 0)
+}
+
+func (e *env) connectEpoch(t testing.TB, cred, gw string, version, epoch int64) (*client, *syncproto.Welcome) {
+	t.Helper()
 	c, _, err := e.dial(t, cred)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: gw, Software: "test", TenancyVersion: version}})
+	c.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: gw, Epoch: epoch, Software: "test", TenancyVersion: version}})
 	m := c.recv()
 	if m.Type != syncproto.TypeWelcome {
 		t.Fatalf("got %s, want welcome", m.Type)

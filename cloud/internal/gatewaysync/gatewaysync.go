@@ -48,14 +48,16 @@ type Tenancy interface {
 	GatewayTenancy(ctx context.Context, gatewayID string) (syncproto.Tenancy, error)
 }
 
-// Telemetry stores what gateways send.
+// Telemetry stores what gateways send. Sequence numbers are per gateway
+// and outbox epoch (syncproto.Hello.Epoch).
 type Telemetry interface {
-	// Applied returns the highest seq applied for the gateway, 0 if none.
-	Applied(ctx context.Context, gatewayID string) (int64, error)
+	// Applied returns the highest seq applied for the gateway's epoch, 0
+	// if none.
+	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
 	// Apply stores items (all with a seq above Applied, ascending) and
 	// sets Applied to upTo, atomically: after a crash either both or
 	// neither happened.
-	Apply(ctx context.Context, gatewayID string, items []syncproto.Item, upTo int64) error
+	Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error
 }
 
 // Options configure a Server.

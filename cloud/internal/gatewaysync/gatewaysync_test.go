@@ -277,3 +277,34 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff (-want +got):\n%s", d)
 	}
 }
+
+// TestNewEpochStartsOver: a gateway reinstalled under the same id (new
+// database, sequence numbers from 1 again) announces a new outbox epoch;
+// its telemetry is applied, not skipped as replays of the old epoch's.
+func TestNewEpochStartsOver(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.connectEpoch(t, "cred-1", "gw-1", 5, 111)
+	c.send(batch(1, 5, uid1))
+	if m := c.recv(); m.Type != syncproto.TypeAck {
+		t.Fatalf("got %s", m.Type)
+	}
+	c.ws.Close()
+	c2, w := e.connectEpoch(t, "cred-1", "gw-1", 5, 222)
+	if w.TelemetryApplied != 0 {
+		t.Errorf("new epoch welcomed at %d, want 0", w.TelemetryApplied)
+	}
+	c2.send(batch(1, 3, uid1))
+	if m := c2.recv(); m.Type != syncproto.TypeAck || m.Seq != 3 {
+		t.Fatalf("got %+v", m)
+	}
+	if got := len(e.tel.values("gw-1")); got != 8 {
+		t.Errorf("%d items stored, want 5 + 3", got)
+	}
+	c2.ws.Close()
+	// Back on the first epoch (say, a second gateway process): its cursor
+	// is untouched.
+	_, w = e.connectEpoch(t, "cred-1", "gw-1", 5, 111)
+	if w.TelemetryApplied != 5 {
+		t.Errorf("epoch 111 welcomed at %d, want 5", w.TelemetryApplied)
+	}
+}

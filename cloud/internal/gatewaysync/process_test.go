@@ -27,14 +27,17 @@ import (
 type fileTelemetry struct {
 	mu      sync.Mutex
 	f       *os.File
-	applied map[string]int64
+	applied map[string]int64 // by "gateway/epoch"
 }
 
 type fileLine struct {
 	G string           `json:"g"`
+	E int64            `json:"e"`
 	U int64            `json:"u"`
 	I []syncproto.Item `json:"i"`
 }
+
+func streamKey(gw string, epoch int64) string { return fmt.Sprintf("%s/%d", gw, epoch) }
 
 func openFileTelemetry(path string) (*fileTelemetry, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -42,7 +45,7 @@ func openFileTelemetry(path string) (*fileTelemetry, error) {
 		return nil, err
 	}
 	ft := &fileTelemetry{f: f, applied: map[string]int64{}}
-	err = readLines(f, func(l fileLine) { ft.applied[l.G] = max(ft.applied[l.G], l.U) })
+	err = readLines(f, func(l fileLine) { k := streamKey(l.G, l.E); ft.applied[k] = max(ft.applied[k], l.U) })
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -71,14 +74,14 @@ func readLines(r io.Reader, fn func(fileLine)) error {
 	return sc.Err()
 }
 
-func (ft *fileTelemetry) Applied(_ context.Context, gw string) (int64, error) {
+func (ft *fileTelemetry) Applied(_ context.Context, gw string, epoch int64) (int64, error) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	return ft.applied[gw], nil
+	return ft.applied[streamKey(gw, epoch)], nil
 }
 
-func (ft *fileTelemetry) Apply(_ context.Context, gw string, items []syncproto.Item, upTo int64) error {
-	b, err := json.Marshal(fileLine{G: gw, U: upTo, I: items})
+func (ft *fileTelemetry) Apply(_ context.Context, gw string, epoch int64, items []syncproto.Item, upTo int64) error {
+	b, err := json.Marshal(fileLine{G: gw, E: epoch, U: upTo, I: items})
 	if err != nil {
 		return err
 	}
@@ -90,7 +93,7 @@ func (ft *fileTelemetry) Apply(_ context.Context, gw string, items []syncproto.I
 	if err := ft.f.Sync(); err != nil {
 		return err
 	}
-	ft.applied[gw] = upTo
+	ft.applied[streamKey(gw, epoch)] = upTo
 	return nil
 }
 
@@ -142,10 +145,10 @@ func TestFileTelemetryReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := ft.Apply(ctx, "gw-1", batch(1, 3, uid1).Telemetry.Items, 3); err != nil {
+	if err := ft.Apply(ctx, "gw-1", 7, batch(1, 3, uid1).Telemetry.Items, 3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ft.f.Write([]byte(`{"g":"gw-1","u":9,"i":[{"s":4`)); err != nil { // torn
+	if _, err := ft.f.Write([]byte(`{"g":"gw-1","e":7,"u":9,"i":[{"s":4`)); err != nil { // torn
 		t.Fatal(err)
 	}
 	ft.f.Close()
@@ -153,10 +156,10 @@ func TestFileTelemetryReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := ft.Applied(ctx, "gw-1"); got != 3 {
+	if got, _ := ft.Applied(ctx, "gw-1", 7); got != 3 {
 		t.Errorf("applied after reopen %d, want 3", got)
 	}
-	if err := ft.Apply(ctx, "gw-1", batch(4, 2, uid1).Telemetry.Items, 5); err != nil {
+	if err := ft.Apply(ctx, "gw-1", 7, batch(4, 2, uid1).Telemetry.Items, 5); err != nil {
 		t.Fatal(err)
 	}
 	ft.f.Close()

@@ -68,10 +68,14 @@ type CursorStore interface {
 	SetCursor(ctx context.Context, name string, v int64) error
 }
 
-// CursorTenancy names the cursor holding the last tenancy version applied.
-// Telemetry needs no cursor: acknowledged entries are deleted from the
-// outbox, so what is left is what to send.
-const CursorTenancy = "tenancy_version"
+// Cursor names. CursorTenancy holds the last tenancy version applied;
+// CursorEpoch the outbox epoch (syncproto.Hello.Epoch), drawn once per
+// database. Telemetry needs no cursor: acknowledged entries are deleted
+// from the outbox, so what is left is what to send.
+const (
+	CursorTenancy = "tenancy_version"
+	CursorEpoch   = "outbox_epoch"
+)
 
 // Options configure a Link. URL, Credential, GatewayID, Hub and Store are
 // required.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,5 +531,34 @@ func TestSnapshotKeepsLocalDevices(t *testing.T) {
 	}
 	if want := []string{uidA, uidB, uidC}; !cmp.Equal(got, want) {
 		t.Errorf("devices %v, want %v", got, want)
+	}
+}
+
+// TestEpochKeptPerDatabase: the outbox epoch is drawn once and sent in
+// every hello; a new database draws another.
+func TestEpochKeptPerDatabase(t *testing.T) {
+	fc := newFakeCloud(t)
+	r := newRig(t, "", fc, nil)
+	waitFor(t, "a session", 5*time.Second, func() bool { return r.link.Stats().Connected })
+	fc.kick()
+	waitFor(t, "a second session", 5*time.Second, func() bool { return r.link.Stats().Connects >= 2 })
+	r.stop()
+	r2 := newRig(t, "", fc, nil) // a new memStore: another database
+	waitFor(t, "its session", 5*time.Second, func() bool { return r2.link.Stats().Connected })
+	fc.mu.Lock()
+	hellos := slices.Clone(fc.hellos)
+	fc.mu.Unlock()
+	if len(hellos) < 3 {
+		t.Fatalf("%d hellos", len(hellos))
+	}
+	first, second, last := hellos[0].Epoch, hellos[1].Epoch, hellos[len(hellos)-1].Epoch
+	if first == 0 || first != second {
+		t.Errorf("epochs of one database: %d then %d", first, second)
+	}
+	if last == 0 || last == first {
+		t.Errorf("epoch of a new database %d, first was %d", last, first)
+	}
+	if v, _ := r.store.Cursor(context.Background(), CursorEpoch); v != first {
+		t.Errorf("stored epoch %d, sent %d", v, first)
 	}
 }

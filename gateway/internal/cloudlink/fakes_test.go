@@ -246,6 +246,7 @@ type fakeCloud struct {
 	cred string
 
 	mu       sync.Mutex
+	epoch    int64 // of the gateway's outbox, as the last hello said
 	applied  int64
 	values   map[string][]string // device UID → values in the order applied
 	hellos   []syncproto.Hello
@@ -312,6 +313,10 @@ func (fc *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	fc.mu.Lock()
 	fc.hellos = append(fc.hellos, *m.Hello)
+	if fc.epoch != 0 && m.Hello.Epoch != fc.epoch {
+		fc.applied = 0 // another database: its own sequence
+	}
+	fc.epoch = m.Hello.Epoch
 	applied := fc.applied
 	onHello := fc.onHello
 	fc.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1)}
 
 	version := l.tenancy.Load()
+	var epoch int64
 	if cs, ok := l.opts.Store.(CursorStore); ok {
 		v, err := cs.Cursor(ctx, CursorTenancy)
 		if err != nil {
@@ -76,10 +78,14 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 		}
 		version = v
 		l.tenancy.Store(v)
+		if epoch, err = outboxEpoch(ctx, cs); err != nil {
+			return false, err
+		}
 	}
 	st := l.status(ctx).Status
 	err = s.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{
 		Gateway:        l.opts.GatewayID,
+		Epoch:          epoch,
 		Software:       l.opts.Software,
 		TenancyVersion: version,
 		TelemetryAcked: l.acked.Load(),
@@ -126,6 +132,22 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 
 // errReaderDone tells session that drain stopped because the reader did.
 var errReaderDone = errors.New("cloudlink: reader stopped")
+
+// outboxEpoch returns the database's outbox epoch, drawing it on first use.
+func outboxEpoch(ctx context.Context, cs CursorStore) (int64, error) {
+	e, err := cs.Cursor(ctx, CursorEpoch)
+	if err != nil {
+		return 0, fmt.Errorf("cloudlink: epoch cursor: %w", err)
+	}
+	if e > 0 {
+		return e, nil
+	}
+	e = rand.Int64N(1<<53) + 1 // positive, and exact in any JSON reader
+	if err := cs.SetCursor(ctx, CursorEpoch, e); err != nil {
+		return 0, fmt.Errorf("cloudlink: save epoch: %w", err)
+	}
+	return e, nil
+}
 
 // drain sends the outbox oldest-first, keeping at most MaxInFlight batches
 // unacknowledged, and deletes what the cloud acknowledged. It returns when
