@@ -416,7 +416,7 @@ func startFixture(ctx context.Context, c config, stderr io.Writer) (*cloud.Serve
 }
 
 // generate builds the org tree level by level and spreads the devices over
-// the leaves, with a few concurrent writers.
+// the leaves, with two concurrent writers.
 func generate(ctx context.Context, hc *http.Client, base, tok string, c config, stderr io.Writer) error {
 	t0 := time.Now()
 	post := func(path string, body any, out any) error {
@@ -457,7 +457,9 @@ func generate(ctx context.Context, hc *http.Client, base, tok string, c config, 
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
-	for range 8 {
+	// SQLite takes one writer at a time; two keep it busy while the other
+	// request is on the wire, more only queue on its lock.
+	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
