@@ -11,6 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"outpost/firmware-bridge/gpiobridge"
+	"outpost/firmware-bridge/serialbridge"
 	"outpost/shared/datastream"
 )
 
@@ -34,6 +36,12 @@ type Config struct {
 	// as it is.
 	Templates []datastream.Template `yaml:"templates"`
 	Devices   []DeviceConfig        `yaml:"devices"`
+	// Serial lists MCUs on serial ports (by path or USB VID:PID) running the
+	// Blynk library's stream transport; each logs in with its own token, so
+	// declare its device under devices.
+	Serial []serialbridge.PortConfig `yaml:"serial"`
+	// GPIO maps the box's own pins to virtual pins of a device per group.
+	GPIO []gpiobridge.Config `yaml:"gpio"`
 }
 
 // LogConfig selects log level and format.
@@ -231,6 +239,20 @@ func (c *Config) Validate() error {
 		if d.Token != "" && len(d.Token) != 32 {
 			bad("devices[%d] (%s): token must be 32 characters (Blynk tokens are), got %d", i, d.Name, len(d.Token))
 		}
+	}
+	for i := range c.Serial {
+		n, err := c.Serial[i].Normalize()
+		if err != nil {
+			bad("serial[%d]: %w", i, err)
+		}
+		c.Serial[i] = n
+	}
+	for i := range c.GPIO {
+		n, err := c.GPIO[i].Normalize()
+		if err != nil {
+			bad("gpio[%d]: %w", i, err)
+		}
+		c.GPIO[i] = n
 	}
 	return errors.Join(errs...)
 }

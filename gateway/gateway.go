@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"outpost/firmware-bridge/bridge"
 	"outpost/gateway/internal/blynkserver"
 	"outpost/gateway/internal/broker"
 	"outpost/gateway/internal/certs"
@@ -49,6 +50,8 @@ type Gateway struct {
 	lnHTTP, lnInstaller         net.Listener
 	deviceAPI, installer        http.Handler
 	addrs                       Addrs
+	hw                          Hardware
+	bridges                     *bridge.Manager
 }
 
 // NewDevice is a device created at start-up from the config, with the token
@@ -59,7 +62,7 @@ type NewDevice struct {
 
 // New opens the store, loads the hub, seeds templates and devices from the
 // config and binds every listener. Close it with Run's context or Close.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, created []NewDevice, err error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (g *Gateway, created []NewDevice, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -70,6 +73,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, crea
 		return nil, nil, fmt.Errorf("gateway: data dir: %w", err)
 	}
 	g = &Gateway{cfg: cfg, log: logger}
+	for _, o := range opts {
+		o(g)
+	}
 	partial := g // the named result is nil on error returns
 	defer func() {
 		if err != nil {
@@ -104,9 +110,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, crea
 	}
 
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger.With("component", "deviceapi")})
-	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
+	installer := http.NewServeMux()
+	installer.HandleFunc("GET /installer/api/hardware", g.hardwareHandler)
+	installer.Handle("/", deviceapi.NewInstaller(deviceapi.InstallerOptions{
 		Hub: g.hub, Logger: logger.With("component", "installer"), Stats: g.Stats, Token: cfg.Installer.Token,
-	})
+	}))
+	g.installer = installer
 	var sniffHTTP http.Handler
 	if cfg.Blynk.ServeHTTP == nil || *cfg.Blynk.ServeHTTP {
 		sniffHTTP = g.deviceAPI
@@ -122,6 +131,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (g *Gateway, crea
 		LoginTimeout:        cfg.Blynk.LoginTimeout,
 		HTTP:                sniffHTTP,
 	})
+	if err := g.setupBridges(ctx); err != nil {
+		return nil, nil, err
+	}
 	g.broker, err = broker.New(broker.Options{
 		Hub: g.hub, Logger: logger.With("component", "mqtt"), MaxMessage: cfg.MQTT.MaxMessage,
 	})
@@ -310,6 +322,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return srv.Serve(ln)
 		})
 	}
+	run("bridges", func() error { return g.bridges.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
 

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"outpost/firmware-bridge/gpiohost"
+	"outpost/firmware-bridge/serialport"
 	"outpost/gateway"
 )
 
@@ -55,7 +57,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	g, created, err := gateway.New(ctx, cfg, logger)
+	hw := gateway.Hardware{OpenSerial: serialport.Opener, ListSerial: serialport.List}
+	if err := gpiohost.Init(); err != nil {
+		if len(cfg.GPIO) > 0 {
+			logger.Error("gpio is configured but the host's pins cannot be opened", "err", err)
+			return 1
+		}
+		logger.Debug("no GPIO on this host", "err", err)
+	} else {
+		hw.OpenGPIO, hw.ListGPIO = gpiohost.Open, gpiohost.List
+	}
+	g, created, err := gateway.New(ctx, cfg, logger, gateway.WithHardware(hw))
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1

@@ -1,5 +1,3 @@
-// Package bridgecheck runs the firmware bridges against the real gateway
-// session code, hub and SQLite store.
 package bridgecheck
 
 import (
