@@ -138,6 +138,9 @@ func (q *queries) queryRow(ctx context.Context, query string, args ...any) scann
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
 	// Pragmas live in the DSN so every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so two writers
 	// queue on busy_timeout instead of failing on lock upgrade.

@@ -474,6 +474,13 @@ func TestScenarioTemplates(t *testing.T) {
 	// Muller's Staff see the template; a User role (no PRODUCT_VIEW) does not.
 	_, err = w.svc.Template(w.ctx, w.R, w.T.ID)
 	w.must(err)
+	// Definitions are validated: a pin used twice is refused.
+	bad := datastream.Template{Name: "Bad", Datastreams: []datastream.Datastream{
+		{Pin: 1, Name: "a", Type: datastream.Integer}, {Pin: 1, Name: "b", Type: datastream.Integer}}}
+	_, err = w.svc.CreateTemplate(w.ctx, w.A, tenancy.NewTemplate{Def: bad})
+	wantCode(t, err, tenancy.Invalid)
+	_, err = w.svc.UpdateTemplate(w.ctx, w.A, w.T.ID, tenancy.NewTemplate{Def: bad})
+	wantCode(t, err, tenancy.Invalid)
 	_, err = w.svc.Template(w.ctx, w.M, w.T.ID)
 	wantCode(t, err, tenancy.NotFound)
 	wantCode(t, w.svc.DeleteTemplate(w.ctx, w.A, w.T.ID), tenancy.Invalid) // in use

@@ -16,24 +16,14 @@ type NewTemplate struct {
 	ConnectionType string
 }
 
-// checkTemplate validates a definition. datastream.Template gains a
-// Check method from another change; use it as soon as it exists.
-func checkTemplate(def datastream.Template) error {
+// checkTemplate validates a definition (its ID already set) with the
+// checks every transport relies on (datastream.Template.Check).
+func checkTemplate(def *datastream.Template) error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(def.Name)); n == 0 || n > 100 {
 		return invalid("template name must be 1 to 100 characters")
 	}
-	if c, ok := any(def).(interface{ Check() error }); ok {
-		if err := c.Check(); err != nil {
-			return &Error{Code: Invalid, Message: err.Error(), Err: err}
-		}
-		return nil
-	}
-	seen := map[int]bool{}
-	for _, d := range def.Datastreams {
-		if d.Pin < 0 || d.Pin > datastream.MaxPin || seen[d.Pin] {
-			return invalid("datastream pins must be unique and within 0..%d", datastream.MaxPin)
-		}
-		seen[d.Pin] = true
+	if err := def.Check(); err != nil {
+		return &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
 	return nil
 }
@@ -57,9 +47,6 @@ func (s *Service) CreateTemplate(ctx context.Context, a Actor, in NewTemplate) (
 	if err != nil {
 		return Template{}, err
 	}
-	if err := checkTemplate(in.Def); err != nil {
-		return Template{}, err
-	}
 	id, err := s.newSecret("", 10)
 	if err != nil {
 		return Template{}, err
@@ -68,6 +55,9 @@ func (s *Service) CreateTemplate(ctx context.Context, a Actor, in NewTemplate) (
 	t := Template{ID: TemplateID("TMPL" + strings.ToUpper(id)), RootID: root, Def: in.Def, Description: in.Description,
 		BoardType: in.BoardType, ConnectionType: in.ConnectionType, CreatedAt: now, UpdatedAt: now}
 	t.Def.ID = string(t.ID)
+	if err := checkTemplate(&t.Def); err != nil {
+		return Template{}, err
+	}
 	err = s.atomic(ctx, "create template", func(tx Tx) error {
 		if err := tx.CreateTemplate(ctx, t); err != nil {
 			return err
@@ -86,7 +76,8 @@ func (s *Service) UpdateTemplate(ctx context.Context, a Actor, id TemplateID, in
 	if err != nil {
 		return Template{}, err
 	}
-	if err := checkTemplate(in.Def); err != nil {
+	in.Def.ID = string(id)
+	if err := checkTemplate(&in.Def); err != nil {
 		return Template{}, err
 	}
 	var out Template
