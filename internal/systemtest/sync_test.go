@@ -23,22 +23,50 @@ import (
 
 var rounds = flag.Int("sync.rounds", 1, "cut/kill rounds in TestSyncAcrossPartitionsAndCrashes (scripts/sync/system.sh raises it)")
 
-// helpers builds the two test binaries the processes run.
+// helpers builds the two test binaries the processes run, once per test
+// process.
 func helpers(t *testing.T) (gateway, cloud string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs a cloud and gateways as processes")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	dir := t.TempDir()
-	gateway, cloud = filepath.Join(dir, "gateway.test"), filepath.Join(dir, "cloud.test")
-	for pkg, out := range map[string]string{"outpost/gateway/internal/cloudlink": gateway, "outpost/cloud/internal/gatewaysync": cloud} {
-		cmd := exec.Command(goBin, "test", "-c", "-o", out, pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go test -c %s: %v\n%s", pkg, err, b)
+	built.once.Do(func() {
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		built.gateway = filepath.Join(binDir, "gateway.test")
+		built.cloud = filepath.Join(binDir, "cloud.test")
+		for pkg, out := range map[string]string{"outpost/gateway/internal/cloudlink": built.gateway, "outpost/cloud/internal/gatewaysync": built.cloud} {
+			cmd := exec.Command(goBin, "test", "-c", "-o", out, pkg)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				built.err = fmt.Errorf("go test -c %s: %w\n%s", pkg, err, b)
+				return
+			}
 		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return gateway, cloud
+	return built.gateway, built.cloud
+}
+
+var (
+	binDir string // removed by TestMain
+	built  struct {
+		once           sync.Once
+		gateway, cloud string
+		err            error
+	}
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	var err error
+	if binDir, err = os.MkdirTemp("", "outpost-systemtest-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
 }
 
 // proc is a running helper process; its stdout lines arrive on lines.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,8 +103,10 @@ const cloudChildEnv = "OUTPOST_GATEWAYSYNC_CLOUD"
 // TestCloudProcess is the cloud process of the cross-system test
 // (internal/systemtest), which runs this test binary with
 // OUTPOST_GATEWAYSYNC_CLOUD="listen address,telemetry file". Credential
-// "cred-X" is gateway X; every gateway's tenancy is empty at version 1. It
-// serves until its stdin closes (or it is killed). The test reads the
+// "cred-X" is gateway X; every gateway's tenancy is empty at version 1.
+// Gateways connect at /sync; GET /command?gateway=&device=&pin=&value=
+// stands in for the Platform API's datastream update. It serves until its
+// stdin closes (or it is killed). The test reads the
 // telemetry file back: one JSON line per applied batch, {g, u, i}.
 func TestCloudProcess(t *testing.T) {
 	spec := os.Getenv(cloudChildEnv)
@@ -123,7 +126,10 @@ func TestCloudProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv}
+	mux := http.NewServeMux()
+	mux.Handle("/sync", srv)
+	mux.HandleFunc("/command", func(w http.ResponseWriter, r *http.Request) { serveCommand(w, r, srv) })
+	hs := &http.Server{Handler: mux}
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		srv.Close()
@@ -133,6 +139,23 @@ func TestCloudProcess(t *testing.T) {
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		t.Fatal(err)
 	}
+}
+
+// serveCommand runs one command and answers {"code","value","message","micros"}.
+func serveCommand(w http.ResponseWriter, r *http.Request, srv *Server) {
+	q := r.URL.Query()
+	pin, _ := strconv.Atoi(q.Get("pin"))
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := srv.Command(ctx, q.Get("gateway"), syncproto.Command{Kind: syncproto.CommandWrite,
+		Device: q.Get("device"), Pin: pin, Value: q.Get("value"), Actor: "systemtest"})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusGatewayTimeout)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": res.Code, "value": res.Value,
+		"message": res.Message, "micros": time.Since(start).Microseconds()})
 }
 
 // TestFileTelemetryReplay: what was applied survives a reopen, and a torn

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,7 +226,8 @@ func TestCrashGatewayMidDrain(t *testing.T) {
 // with OUTPOST_CLOUDLINK_CRASH_CHILD="mode,dir,url[,gateway id]". In
 // "write" mode its devices count until it is killed; in "drain" mode it
 // drains the outbox, prints "latest <device uid> <value>" per device and
-// exits.
+// exits; in "idle" mode it prints "device <uid>" per device and keeps the
+// link up (for commands) until its stdin closes.
 func crashChild(t *testing.T, spec string) {
 	parts := strings.Split(spec, ",")
 	mode, dir, url, gw := parts[0], parts[1], parts[2], "gw-1"
@@ -244,6 +246,16 @@ func crashChild(t *testing.T, spec string) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
+	if mode == "idle" {
+		for _, d := range devs {
+			fmt.Printf("device %s\n", d.UID)
+		}
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+		<-done
+		st.Close()
+		return
+	}
 	if mode == "drain" {
 		waitFor(t, "the outbox to drain", 60*time.Second, func() bool {
 			n, _ := st.OutboxLen(ctx)
