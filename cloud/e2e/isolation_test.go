@@ -55,7 +55,7 @@ var viewOf = map[string]string{
 	"LOCATIONS_ORG_DELETE": "LOCATIONS_ORG_VIEW", "LOCATIONS_ORG_EDIT": "LOCATIONS_ORG_VIEW",
 	"LOCATIONS_ORG_ASSIGN_USERS": "LOCATIONS_ORG_VIEW", "DEVICES_TRANSFER": "ORG_DEVICES_VIEW",
 	"DEVICE_AUTH_TOKEN_EDIT": "ORG_DEVICES_VIEW", "USERS_CHANGE_PASSWORD": "ORG_USERS_VIEW", "USERS_DELETE": "ORG_USERS_VIEW",
-	"OAUTH_CLIENTS_CREATE": "OAUTH_CLIENTS_VIEW",
+	"OAUTH_CLIENTS_CREATE": "OAUTH_CLIENTS_VIEW", "OAUTH_CLIENTS_DELETE": "OAUTH_CLIENTS_VIEW", "USERS_TRANSFER": "ORG_USERS_VIEW",
 }
 
 var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE", "ORG_CREATE_SUB"}
@@ -108,8 +108,25 @@ func (m *matrix) fresh(kind string, t target) int64 {
 			"password": userPassword, "name": "F", "orgId": t.org, "roleId": 3}).decode(m.t, &out)
 	case "location":
 		m.must(201, "POST", o+"/location/create", tok, map[string]any{"name": "Fresh", "orgId": t.org}).decode(m.t, &out)
+	case "tag":
+		m.must(201, "POST", o+"/tags/create", tok, map[string]any{"name": fmt.Sprintf("fresh %d", m.next()), "orgId": t.org}).decode(m.t, &out)
+	case "static token":
+		var sts []struct{ ID int64 }
+		m.must(201, "POST", o+"/static-tokens/create", tok, map[string]any{"templateId": tmpl, "orgId": t.org}).decode(m.t, &sts)
+		return sts[0].ID
 	}
 	return out.ID
+}
+
+// freshClient makes an OAuth client in t.org and returns its id.
+func (m *matrix) freshClient(t target) string {
+	if t.org == missingID {
+		return "oc_missing"
+	}
+	tok, _ := m.creator(t.org)
+	var c struct{ ClientID string }
+	m.must(201, "POST", o+"/oauth-clients/create", tok, map[string]any{"name": "fresh", "orgId": t.org}).decode(m.t, &c)
+	return c.ClientID
 }
 
 var probes = []probe{
@@ -122,6 +139,34 @@ var probes = []probe{
 	}},
 	{name: "get device", perm: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/device", "deviceId", t.device), nil
+	}},
+	{name: "device base info", perm: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/device/baseInfo", "deviceId", t.device), nil
+	}},
+	{name: "set device tags", perm: "TAGS_MANAGE", sees: "ORG_DEVICES_VIEW", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/device/tags", "deviceId", t.device), map[string]any{"tagIds": []int64{}}
+	}},
+	{name: "delete tag", perm: "TAGS_MANAGE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/tag", "tagId", m.fresh("tag", t)), nil
+	}},
+	{name: "static token device", perm: "MANAGE_STATIC_TOKENS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/static-token/device", "tokenId", m.fresh("static token", t)), nil
+	}},
+	{name: "delete static token", perm: "MANAGE_STATIC_TOKENS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/static-token", "tokenId", m.fresh("static token", t)), nil
+	}},
+	{name: "delete oauth client", perm: "OAUTH_CLIENTS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/oauth-client", "clientId", m.freshClient(t)), nil
+	}},
+	{name: "create user in org", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/users/create-in-org", map[string]any{"email": fmt.Sprintf("c%d@matrix.test", m.next()),
+			"password": userPassword, "name": "C", "orgId": t.org, "roleId": 3}
+	}},
+	{name: "invite csv", perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/users/invite/csv", "orgId", t.org), []byte(fmt.Sprintf("csv%d@matrix.test,Csv\n", m.next()))
+	}},
+	{name: "transfer user to org", perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", m.targets[same]), "targetOrgId": t.org, "roleId": 3}
 	}},
 	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": "renamed"}
