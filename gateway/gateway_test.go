@@ -45,11 +45,18 @@ func testConfig(dir string) gateway.Config {
 	return cfg
 }
 
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
 // start runs a gateway until the test ends (or stop is called) and returns it.
 func start(t *testing.T, cfg gateway.Config) (g *gateway.Gateway, stop func()) {
 	t.Helper()
+	return startWith(t, cfg)
+}
+
+func startWith(t *testing.T, cfg gateway.Config, opts ...gateway.Option) (g *gateway.Gateway, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	g, _, err := gateway.New(ctx, cfg, nil)
+	g, _, err := gateway.New(ctx, cfg, nil, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
