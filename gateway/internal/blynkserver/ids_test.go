@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"outpost/shared/blynk"
 )
@@ -106,4 +107,24 @@ func FuzzSession(f *testing.F) {
 func frame(cmd blynk.Command, id uint16, body string) []byte {
 	b, _ := blynk.AppendMessage(nil, blynk.Message{Cmd: cmd, ID: id, Body: []byte(body)})
 	return b
+}
+
+// A quiet TCP session parks without its read buffer and wakes up for the
+// next frame.
+func TestQuietSessionParks(t *testing.T) {
+	e := newEnv(t)
+	srv := New(Options{Hub: e.hub})
+	srv.quiet = 20 * time.Millisecond
+	c := dial(t, serve(t, srv, nil))
+	c.login(testToken)
+	c.roundTrip()
+	waitFor(t, "the session to park", func() bool { return srv.c.parked.Load() >= 1 })
+	c.send(blynk.CmdHardware, nul("vw", "0", "7.25"))
+	c.roundTrip()
+	if v, _ := e.hub.Value(e.dev.ID, 0); v.Value != "7.25" {
+		t.Errorf("v0 = %q after waking up", v.Value)
+	}
+	waitFor(t, "the session to park again", func() bool { return srv.c.parked.Load() >= 2 })
+	c.conn.Close()
+	waitFor(t, "the parked session to see the close", func() bool { return srv.Stats().Open == 0 })
 }

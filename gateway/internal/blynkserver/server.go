@@ -85,6 +85,7 @@ type counters struct {
 	accepted, http, loginFailures, messages, writes, droppedValues, droppedFlood,
 	malformed, ignored, sent, outOversize, outQueueFull, timedOut, tooLarge atomic.Uint64
 	open, loggedIn atomic.Int64
+	parked         atomic.Uint64 // read buffers given back by quiet sessions
 }
 
 // Server runs Blynk sessions.
@@ -94,7 +95,10 @@ type Server struct {
 	log  *slog.Logger
 	now  func() time.Time
 	loc  *time.Location
-	c    counters
+	// quiet is how long a session is silent before it parks without its
+	// read buffer (a field so tests can shorten it).
+	quiet time.Duration
+	c     counters
 }
 
 // New returns a Server.
@@ -126,7 +130,7 @@ func New(opts Options) *Server {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
-	s := &Server{opts: opts, hub: opts.Hub, log: opts.Logger, now: opts.Now, loc: opts.Location}
+	s := &Server{opts: opts, hub: opts.Hub, log: opts.Logger, now: opts.Now, loc: opts.Location, quiet: 2 * time.Second}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

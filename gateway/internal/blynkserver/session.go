@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"outpost/gateway/internal/hub"
@@ -36,6 +37,7 @@ type session struct {
 	conn      net.Conn
 	transport string
 
+	raw         syscall.RawConn // plain TCP: lets an idle session wait without a read buffer
 	rbuf        []byte
 	rstart      int
 	rend        int
@@ -70,7 +72,7 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, transport string) *session {
-	s := &session{srv: srv, conn: c, transport: transport, limit: loginMaxBody}
+	s := &session{srv: srv, conn: c, transport: transport, limit: loginMaxBody, raw: rawConn(c)}
 	s.cond.L = &s.mu
 	return s
 }
@@ -252,17 +254,25 @@ func (s *session) fill() error {
 			s.rbuf = nil // a large body has been handled: give the memory back
 		}
 	}
-	if s.rbuf == nil {
-		s.rbuf = make([]byte, readBufSize)
-	}
-	if s.rend == len(s.rbuf) {
+	if s.rbuf != nil && s.rend == len(s.rbuf) {
 		s.makeRoom(len(s.rbuf) - s.rstart + 1)
 	}
 	for {
 		if s.loggedIn {
 			s.armDeadline()
 		}
-		k, err := s.conn.Read(s.rbuf[s.rend:])
+		var k int
+		var err error
+		if s.rbuf == nil && s.raw != nil && s.rend == 0 {
+			// Parked: wait for bytes without holding a buffer.
+			err = waitReadable(s.raw)
+		}
+		if err == nil {
+			if s.rbuf == nil {
+				s.rbuf = make([]byte, readBufSize)
+			}
+			k, err = s.conn.Read(s.rbuf[s.rend:])
+		}
 		if k > 0 {
 			s.rend += k
 			s.lastRead = time.Now()
@@ -275,6 +285,10 @@ func (s *session) fill() error {
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) && s.loggedIn {
 			if silent := time.Since(s.lastRead); silent < s.idle {
+				if s.raw != nil && s.rbuf != nil && s.rend == 0 && silent >= s.srv.quiet {
+					s.rbuf = nil // quiet: park without the read buffer
+					s.srv.c.parked.Add(1)
+				}
 				if !s.pinged && s.hbeat < s.idle && silent >= s.hbeat {
 					// Silent for a heartbeat: ask the device once before giving up.
 					s.pinged = true
@@ -298,6 +312,9 @@ func (s *session) armDeadline() {
 	wait := s.idle
 	if !s.pinged && s.hbeat < s.idle {
 		wait = s.hbeat
+	}
+	if s.raw != nil && s.rbuf != nil && s.rend == 0 && s.srv.quiet < wait {
+		wait = s.srv.quiet // wake up to park the buffer once the device is quiet
 	}
 	target := s.lastRead.Add(wait)
 	if d := target.Sub(s.deadline); d > time.Second || d < -time.Second || s.deadline.IsZero() {
