@@ -26,7 +26,7 @@ func TestPropertyRandomOps(t *testing.T) {
 	}
 	t.Logf("seed %d (OUTPOST_SEED=%d to replay)", seed, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
-	steps := 400
+	steps := 250
 	if testing.Short() {
 		steps = 120
 	}
