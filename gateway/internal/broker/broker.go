@@ -156,6 +156,12 @@ func New(opts Options) (*Broker, error) {
 		InlineClient: true,
 		// $SYS topics are of no use to devices (they cannot subscribe).
 		SysTopicResendInterval: 3600,
+		// Every connection keeps its read buffer for life. Device packets
+		// are small (MaxMessage, 1 KB) and mostly one per read; a longer
+		// packet is read past the buffer. 512 B instead of mochi's 2 KB
+		// saves 15 MB per 10,000 idle devices and costs a syscall per
+		// 512 B only to clients that stream batches.
+		ClientNetReadBufferSize: 512,
 	})
 	b := &Broker{
 		hub:      opts.Hub,

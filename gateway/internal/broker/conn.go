@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -21,6 +22,22 @@ type conn struct {
 	pingPending atomic.Bool   // a downlink/ping awaits its PUBACK
 	pingID      atomic.Uint32 // packet id of that ping
 	closed      atomic.Bool
+	forced      atomic.Bool // the "<prefix>f/#" filter is subscribed
+
+	// one holds a single-item value for the hub, so the common ds/<name>
+	// publish allocates no slice. Only the client's read goroutine (which
+	// runs OnPublish) uses it, and the hub does not keep items.
+	one [1][]byte
+}
+
+// items splits an uplink payload into value items, reusing c.one for a
+// single item. The result is valid until the next call.
+func (c *conn) items(payload []byte) [][]byte {
+	if bytes.IndexByte(payload, 0) < 0 {
+		c.one[0] = payload
+		return c.one[:]
+	}
+	return splitItems(payload)
 }
 
 // Transport implements hub.Conn.
@@ -67,7 +84,28 @@ func (c *conn) publish(topic string, payload []byte, qos byte) error {
 
 // publishForced sends topic to the device whether or not it subscribed.
 func (c *conn) publishForced(topic string, payload []byte, qos byte) error {
+	c.subscribeForced()
 	return c.send(c.prefix+"f/"+topic, len(topic), payload, qos)
+}
+
+// subscribeForced adds the filter forced downlinks reach the device
+// through, once per connection. It is recorded in the client's session
+// too, so mochi removes it from the topic tree when the session ends. If
+// the connection ended meanwhile and no newer connection of the device
+// holds the client id, it is removed here; a newer one may share the
+// (identical) filter, which is then left to its session.
+func (c *conn) subscribeForced() {
+	if c.forced.Load() || c.forced.Swap(true) {
+		return
+	}
+	sub := packets.Subscription{Filter: c.prefix + "f/#", Qos: 1}
+	c.b.server.Topics.Subscribe(c.cl.ID, sub)
+	c.cl.State.Subscriptions.Add(sub.Filter, sub)
+	if c.closed.Load() || c.cl.Closed() {
+		if cur, ok := c.b.server.Clients.Get(c.cl.ID); !ok || cur == c.cl {
+			c.b.server.Topics.Unsubscribe(sub.Filter, c.cl.ID)
+		}
+	}
 }
 
 func (c *conn) send(full string, topicLen int, payload []byte, qos byte) error {

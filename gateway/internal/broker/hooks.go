@@ -79,11 +79,10 @@ func (h *hooks) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	c := &conn{b: h.b, cl: cl, dev: dev, prefix: "$" + cl.ID + "/"}
-	// Downlinks that ignore subscriptions (ping, redirect, diag) reach the
-	// client through this filter; mochi removes it with the session.
-	forced := packets.Subscription{Filter: c.prefix + "f/#", Qos: 1}
-	h.b.server.Topics.Subscribe(cl.ID, forced)
-	cl.State.Subscriptions.Add(forced.Filter, forced)
+	// The filter for downlinks that ignore subscriptions (ping, redirect,
+	// diag) is added on the first such downlink (conn.subscribeForced): a
+	// branch of mochi's topic tree costs about 3 KB per device, which idle
+	// devices should not pay.
 
 	h.b.conns.Store(cl, c)
 	h.b.mu.Lock()
@@ -214,21 +213,25 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	}
 	v, ok := h.b.conns.Load(cl)
 	if !ok {
-		return pk, packets.CodeSuccessIgnore
+		return pk, errIgnore
 	}
 	c := v.(*conn)
 	h.b.stats.uplinks.Add(1)
 	err := h.b.uplink(c, parseTopic(pk.TopicName), pk.Payload)
 	if err == nil {
-		return pk, packets.CodeSuccessIgnore
+		return pk, errIgnore
 	}
 	h.b.countDrop(err)
 	h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return pk, v5Code(err)
 	}
-	return pk, packets.CodeSuccessIgnore
+	return pk, errIgnore
 }
+
+// errIgnore is packets.CodeSuccessIgnore converted to an error once:
+// converting the struct on every publish allocates.
+var errIgnore error = packets.CodeSuccessIgnore
 
 // splitItems splits a NUL-separated multi-value payload.
 func splitItems(p []byte) [][]byte {

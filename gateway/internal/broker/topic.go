@@ -99,7 +99,15 @@ func parseTopic(t string) uplink {
 // validName reports whether s can be one topic level naming a datastream,
 // event, meta field or property.
 func validName(s string) bool {
-	return s != "" && !strings.ContainsAny(s, "/+#\x00")
+	// A byte loop: strings.ContainsAny builds its character set on every
+	// call, and this runs twice per publish (ACL and OnPublish).
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '/', '+', '#', 0:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // downlinkFilter reports whether a device may subscribe to filter: only

@@ -22,7 +22,8 @@ func (b *Broker) uplink(c *conn, u uplink, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		_, err = b.hub.DeviceWrite(id, pin, splitItems(payload), 0, Source)
+		_, err = b.hub.DeviceWrite(id, pin, c.items(payload), 0, Source)
+		c.one[0] = nil // do not keep the packet alive
 		return err
 	case topicDSErase:
 		pin, err := b.hub.PinByName(id, u.name)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ func main() {
 		idle      = flag.Int("idle", 10000, "idle device connections for the RSS measurement (0: skip)")
 		halfSecs  = flag.Int("half-seconds", 5, "duration of the half-load latency run")
 		idleChild = flag.String("idle-child", "", "internal: open -idle connections to this address and wait")
+		profDir   = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
+		halfRate  = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the measured Outpost QoS 0 rate)")
+		only      = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,half,idle (default all)")
 	)
 	flag.Parse()
 	raiseFDLimit()
@@ -45,6 +49,10 @@ func main() {
 		idleClients(*idleChild, *idle)
 		return
 	}
+	want := func(part string) bool {
+		return *only == "" || strings.Contains(","+*only+",", ","+part+",")
+	}
+	srv := benchserver{bin: *server, profDir: *profDir}
 	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d)\n\n", *clients, *per0, *per1, *window)
 	fmt.Printf("%-34s %14s %14s\n", "broker", "QoS 0 msgs/s", "QoS 1 msgs/s")
 
@@ -56,36 +64,49 @@ func main() {
 	}
 	anon := func(i int) (string, string) { return "", "" }
 
-	addr, stop := startMochi()
-	run("mochi-mqtt (bare, no hooks)", addr, anon)
-	stop()
-	if *mosq != "" {
-		run("mosquitto", *mosq, anon)
-	} else {
-		fmt.Printf("%-34s %14s %14s\n", "mosquitto", "(not given)", "")
+	if want("mochi") {
+		addr, stop := startMochi()
+		run("mochi-mqtt (bare, no hooks)", addr, anon)
+		stop()
+	}
+	if want("mosquitto") {
+		if *mosq != "" {
+			run("mosquitto", *mosq, anon)
+		} else {
+			fmt.Printf("%-34s %14s %14s\n", "mosquitto", "(not given)", "")
+		}
 	}
 	var outpost0 float64
 	if *gateway != "" {
 		outpost0 = run("outpost gateway at "+*gateway, *gateway, benchToken)
 	} else {
-		o := startOutpost(*server, *clients)
-		outpost0 = run("outpost (auth+ACL+validation+SQLite)", o.addr, benchToken)
-		st := o.stats()
-		fmt.Printf("\n  store: %d records committed in %d transactions\n", st.Committed, st.Transactions)
-		o.stop()
-
-		// p99 publish→committed at half the measured QoS 0 rate, on a fresh store.
-		o = startOutpost(*server, *clients)
-		rate := outpost0 / 2
-		n := int(rate * float64(*halfSecs) / float64(*clients))
-		got := load(o.addr, *clients, n, 0, *window, benchToken, rate)
-		st = o.stats()
-		fmt.Printf("  half load: offered %.0f msgs/s, achieved %.0f msgs/s; publish→committed p50 %.2f ms, p99 %.2f ms (%d records)\n",
-			rate, got, st.P50Ms, st.P99Ms, st.Committed)
-		o.stop()
+		if want("outpost") {
+			o := srv.start("full", *clients)
+			outpost0 = run("outpost (auth+ACL+validation+SQLite)", o.addr, benchToken)
+			st := o.stats()
+			fmt.Printf("\n  store: %d records committed in %d transactions\n", st.Committed, st.Transactions)
+			o.stop()
+		}
+		if want("half") {
+			if *halfRate > 0 {
+				outpost0 = 2 * *halfRate
+			}
+			if outpost0 == 0 {
+				fatal(fmt.Errorf("-only half needs -half-rate"))
+			}
+			// p99 publish→committed at half the measured QoS 0 rate, on a fresh store.
+			o := srv.start("half", *clients)
+			rate := outpost0 / 2
+			n := int(rate * float64(*halfSecs) / float64(*clients))
+			got := load(o.addr, *clients, n, 0, *window, benchToken, rate)
+			st := o.stats()
+			fmt.Printf("  half load: offered %.0f msgs/s, achieved %.0f msgs/s; publish→committed p50 %.2f ms, p99 %.2f ms (%d records in %d transactions, %.0f records/transaction)\n",
+				rate, got, st.P50Ms, st.P99Ms, st.Committed, st.Transactions, float64(st.Committed)/max(1, float64(st.Transactions)))
+			o.stop()
+		}
 	}
-	if *idle > 0 && *gateway == "" {
-		idleRSS(*server, *idle)
+	if *idle > 0 && *gateway == "" && want("idle") {
+		idleRSS(srv, *idle)
 	}
 }
 
@@ -204,8 +225,17 @@ type outpost struct {
 	out   *bufio.Reader
 }
 
-func startOutpost(bin string, n int) *outpost {
-	cmd := exec.Command(bin, "-devices", strconv.Itoa(n))
+// benchserver starts benchserver processes, with profiles when profDir is set.
+type benchserver struct {
+	bin, profDir string
+}
+
+func (b benchserver) start(phase string, n int) *outpost {
+	args := []string{"-devices", strconv.Itoa(n)}
+	if b.profDir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(b.profDir, phase+".cpu"), "-memprofile", filepath.Join(b.profDir, phase+".heap"))
+	}
+	cmd := exec.Command(b.bin, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -229,6 +259,9 @@ func startOutpost(bin string, n int) *outpost {
 
 type serverStats struct {
 	RSSKB        int64   `json:"rss_kb"`
+	HeapInuseKB  int64   `json:"heap_inuse_kb"`
+	StackInuseKB int64   `json:"stack_inuse_kb"`
+	Goroutines   int64   `json:"goroutines"`
 	Committed    uint64  `json:"committed"`
 	Transactions uint64  `json:"transactions"`
 	P50Ms        float64 `json:"p50_ms"`
@@ -258,8 +291,8 @@ func (o *outpost) stop() {
 
 // idleRSS lets a child process open n idle device connections to a fresh
 // benchserver and reports the server's RSS.
-func idleRSS(bin string, n int) {
-	o := startOutpost(bin, n)
+func idleRSS(srv benchserver, n int) {
+	o := srv.start("idle", n)
 	defer o.stop()
 	before := o.stats()
 	self, _ := os.Executable()
@@ -278,6 +311,9 @@ func idleRSS(bin string, n int) {
 	_ = cmd.Wait()
 	fmt.Printf("\nidle: %s; broker reports %d connections; gateway RSS %.1f MB before, %.1f MB with them (+%.1f KB/connection)\n",
 		strings.TrimSpace(line), after.Connections, float64(before.RSSKB)/1024, float64(after.RSSKB)/1024, float64(after.RSSKB-before.RSSKB)/float64(n))
+	fmt.Printf("  per connection: heap +%.1f KB, goroutine stacks +%.1f KB, goroutines +%.2f\n",
+		float64(after.HeapInuseKB-before.HeapInuseKB)/float64(n), float64(after.StackInuseKB-before.StackInuseKB)/float64(n),
+		float64(after.Goroutines-before.Goroutines)/float64(n))
 }
 
 func idleClients(addr string, n int) {

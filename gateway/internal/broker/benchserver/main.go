@@ -2,8 +2,9 @@
 // SQLite store, with -devices bench devices (tokens "bench" + 27-digit
 // index), for scripts/bench/mqttload, which cannot import gateway/internal.
 // It prints "addr <host:port>", then answers each stdin line "stats" with
-// one JSON line {"rss_kb","committed","transactions","p50_ms","p99_ms",
-// "connections"}; it exits when stdin closes.
+// one JSON line {"rss_kb","heap_inuse_kb","stack_inuse_kb","goroutines",
+// "queue_len","committed","transactions","p50_ms","p99_ms","connections"}; it exits when stdin closes. -cpuprofile and -memprofile
+// write pprof profiles (scripts/bench/mqtt.sh -profile DIR sets them).
 package main
 
 import (
@@ -15,6 +16,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +30,8 @@ import (
 
 func main() {
 	devices := flag.Int("devices", 1000, "bench devices to create")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile to this file at each stats request")
 	flag.Parse()
 	var r syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
@@ -57,6 +62,12 @@ func main() {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Serve(ctx, broker.Listeners{TCP: ln}) }()
 	fmt.Printf("addr %s\n", ln.Addr())
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -64,9 +75,16 @@ func main() {
 			continue
 		}
 		check(st.Flush(ctx))
+		if *memProfile != "" {
+			writeHeap(*memProfile)
+		}
 		s := st.Stats()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
 		out, _ := json.Marshal(map[string]any{
-			"rss_kb": rssKB(), "committed": s.Committed, "transactions": s.Transactions,
+			"rss_kb": rssKB(), "heap_inuse_kb": ms.HeapInuse >> 10, "stack_inuse_kb": ms.StackInuse >> 10,
+			"goroutines": runtime.NumGoroutine(), "queue_len": s.QueueLen,
+			"committed": s.Committed, "transactions": s.Transactions,
 			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": b.Stats().Connections,
 		})
 		fmt.Println(string(out))
@@ -74,6 +92,15 @@ func main() {
 	cancel()
 	<-done
 	check(st.Close())
+}
+
+// writeHeap writes a heap profile after a GC, so inuse figures are current.
+func writeHeap(path string) {
+	runtime.GC()
+	f, err := os.Create(path)
+	check(err)
+	check(pprof.WriteHeapProfile(f))
+	check(f.Close())
 }
 
 func rssKB() int64 {

@@ -1,17 +1,19 @@
 // Command benchserver serves the device HTTP API with the hub and a real
 // SQLite store and one bench device (token "bench" + 27 zeros) on
 // 127.0.0.1:0, printing "addr <host:port>"; it exits when stdin closes.
-// scripts/bench/http.sh loads it with wrk.
+// scripts/bench/http.sh loads it with wrk. -cpuprofile writes a CPU profile.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
@@ -20,6 +22,8 @@ import (
 )
 
 func main() {
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "httpbench")
 	check(err)
@@ -40,6 +44,12 @@ func main() {
 	srv := &http.Server{Handler: deviceapi.New(deviceapi.Options{Hub: h})}
 	go func() { _ = srv.Serve(ln) }()
 	fmt.Printf("addr %s\n", ln.Addr())
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = srv.Close()
 	st.Flush(ctx)
