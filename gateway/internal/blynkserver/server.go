@@ -224,7 +224,10 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, transport string) {
 }
 
 func (s *Server) serve(ctx context.Context, c net.Conn, transport string, httpLn *chanListener) {
-	newSession(s, c, transport).serve(ctx, httpLn, nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	newSession(s, c, transport).serve(ctx, httpLn, &wg)
+	wg.Wait() // the session may have moved to another goroutine
 }
 
 // chanListener is a net.Listener fed by Serve with the connections that

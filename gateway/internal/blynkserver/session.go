@@ -27,7 +27,10 @@ const (
 	spareMax      = 4096        // larger write buffers are not kept between bursts
 )
 
-var errTooLarge = errors.New("blynkserver: body exceeds limit")
+var (
+	errTooLarge = errors.New("blynkserver: body exceeds limit")
+	errPark     = errors.New("blynkserver: park") // internal: continue on a fresh goroutine
+)
 
 // session is one device connection. Fields in the first group belong to the
 // reader goroutine; the second group is shared with Deliver and the writer
@@ -37,6 +40,10 @@ type session struct {
 	conn      net.Conn
 	transport string
 
+	wg          *sync.WaitGroup // told when the session is over (nil: nobody waits)
+	stop        func() bool     // unregisters the context's close
+	fresh       bool            // park has just waited; parkErr is its result
+	parkErr     error
 	raw         syscall.RawConn // plain TCP: lets an idle session wait without a read buffer
 	rbuf        []byte
 	rstart      int
@@ -119,39 +126,67 @@ func (s *session) sniff(l *chanListener) bool {
 // serve runs the session until the connection ends: sniffing, then the
 // reader loop. wg, if set, is told when it is over.
 func (s *session) serve(ctx context.Context, httpLn *chanListener, wg *sync.WaitGroup) {
-	if wg != nil {
-		defer wg.Done()
-	}
+	s.wg = wg
 	s.srv.c.accepted.Add(1)
 	s.srv.c.open.Add(1)
-	stop := context.AfterFunc(ctx, s.Close)
-	defer func() {
-		stop()
-		s.srv.c.open.Add(-1)
-	}()
+	s.stop = context.AfterFunc(ctx, s.Close)
 	if httpLn != nil && s.sniff(httpLn) {
+		s.release()
 		return
 	}
-	defer s.finish()
 	if s.deadline.IsZero() {
 		s.deadline = time.Now().Add(s.srv.opts.LoginTimeout)
 		s.conn.SetReadDeadline(s.deadline)
 	}
+	s.loop()
+}
+
+// loop reads and handles frames until the connection ends. When the
+// session parks (quiet for a while) it hands over to a fresh goroutine and
+// returns: a goroutine that handled frames has a grown stack, and the
+// runtime never shrinks a stack blocked in a read back to the minimum, so
+// ten thousand idle devices would otherwise cost twice the stack memory.
+func (s *session) loop() {
 	for {
 		cmd, id, body, err := s.next()
+		if err == errPark {
+			go s.park()
+			return
+		}
 		if err != nil {
 			s.readFailed(err)
-			return
+			break
 		}
 		if !s.loggedIn {
 			if !s.login(cmd, id, body) {
-				return
+				break
 			}
 			continue
 		}
 		if !s.handle(cmd, id, body) {
-			return
+			break
 		}
+	}
+	s.finish()
+	s.release()
+}
+
+// park runs on a fresh goroutine: it waits for the socket to become
+// readable (or the deadline) in as few frames as possible, so the average
+// parked stack, which sizes new goroutines, stays at the minimum; then it
+// carries on as the session's reader.
+func (s *session) park() {
+	s.parkErr = waitReadable(s.raw)
+	s.fresh = true
+	s.loop()
+}
+
+// release undoes what serve set up; the session is over.
+func (s *session) release() {
+	s.stop()
+	s.srv.c.open.Add(-1)
+	if s.wg != nil {
+		s.wg.Done()
 	}
 }
 
@@ -263,9 +298,11 @@ func (s *session) fill() error {
 		}
 		var k int
 		var err error
-		if s.rbuf == nil && s.raw != nil && s.rend == 0 {
-			// Parked: wait for bytes without holding a buffer.
-			err = waitReadable(s.raw)
+		if s.rbuf == nil && s.raw != nil && s.rend == 0 && s.loggedIn {
+			if !s.fresh {
+				return errPark // wait in park, on a fresh goroutine, without a buffer
+			}
+			err, s.parkErr, s.fresh = s.parkErr, nil, false
 		}
 		if err == nil {
 			if s.rbuf == nil {
