@@ -89,8 +89,10 @@ var thirdParty = map[string][]string{
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
 	"go.bug.st/serial":                    {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/serialport"},
 	"periph.io/x/host/v3":                 {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
-	"periph.io/x/conn/v3":                 {"firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
+	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
+	"github.com/creack/pty":               {"scripts/bench"},
+	"golang.org/x/sys":                    {"scripts/bench"},
 }
 
 func TestImportRules(t *testing.T) {
