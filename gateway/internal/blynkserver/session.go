@@ -108,7 +108,7 @@ func (s *session) sniff(l *chanListener) bool {
 	s.deadline = time.Now().Add(s.srv.opts.LoginTimeout)
 	for s.rend-s.rstart < 4 {
 		if err := s.fill(); err != nil {
-			return false // run sees the same error state and closes
+			return false // the reader loop sees the same error and ends the session
 		}
 	}
 	if !blynk.LooksLikeHTTP(s.rbuf[s.rstart:s.rend]) {
