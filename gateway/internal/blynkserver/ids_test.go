@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,31 @@ func TestQuietSessionParks(t *testing.T) {
 	waitFor(t, "the session to park again", func() bool { return srv.c.parked.Load() >= 2 })
 	c.conn.Close()
 	waitFor(t, "the parked session to see the close", func() bool { return srv.Stats().Open == 0 })
+}
+
+// A device that stops reading never blocks the hub: deliveries beyond the
+// session's queue are dropped and counted, and after WriteTimeout the
+// device is disconnected.
+func TestSlowDeviceNeverBlocksHub(t *testing.T) {
+	e := newEnv(t)
+	srv := New(Options{Hub: e.hub, MaxQueue: 1024, WriteTimeout: 200 * time.Millisecond})
+	dev, gw := net.Pipe() // unbuffered: nothing moves unless the device reads
+	defer dev.Close()
+	done := make(chan struct{})
+	go func() { srv.ServeConn(context.Background(), gw, "tcp"); close(done) }()
+	c := newClient(t, dev)
+	c.login(testToken)
+	value := [][]byte{[]byte(strings.Repeat("x", 100))}
+	for range 1000 {
+		if _, err := e.hub.ControlWrite(e.dev.ID, 2, value, 0, "http"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv.Stats().OutQueueFull == 0 {
+		t.Error("no delivery was dropped for a device that does not read")
+	}
+	<-done // the writer gave up after WriteTimeout and the session ended
+	if e.hub.Online(e.dev.ID) {
+		t.Error("device still online")
+	}
 }

@@ -454,3 +454,30 @@ func BenchmarkDeviceWrite(b *testing.B) {
 		}
 	})
 }
+
+type nopConn struct{}
+
+func (nopConn) Transport() string { return "bench" }
+func (nopConn) Deliver(Delivery)  {}
+func (nopConn) Close()            {}
+
+func BenchmarkControlWrite(b *testing.B) {
+	st := &memStore{discard: true}
+	h := New(Options{Store: st})
+	ctx := context.Background()
+	if err := h.SaveTemplate(ctx, testTemplate()); err != nil {
+		b.Fatal(err)
+	}
+	d, _, err := h.AddDevice(ctx, "TMPLtest0001", "d")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.Attach(d.ID, nopConn{})
+	val := [][]byte{[]byte("42")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.ControlWrite(d.ID, 1, val, 0, "http"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
