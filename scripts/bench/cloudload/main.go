@@ -2,7 +2,10 @@
 // concurrent keep-alive clients send authenticated
 // GET /api/v1/organization/device requests for a bounded time, and it
 // reports requests/s, latency percentiles, status counts and (in-process)
-// peak RSS. It only talks to loopback addresses.
+// peak RSS and CPU time. It only talks to loopback addresses. The load loop
+// uses a lean built-in HTTP/1.1 client (raw.go) so that, on a machine
+// shared with the server, the measurement spends its CPU on the server;
+// -nethttp uses net/http's client instead.
 //
 // Against a running cloud (disable or raise its api.rate_limit first, or
 // the organization's quota answers 429):
@@ -57,6 +60,7 @@ type config struct {
 	duration, warmup            time.Duration
 	sample                      int
 	cpuProfile                  string
+	netHTTP                     bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -75,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time first")
 	fs.IntVar(&c.sample, "sample", 10000, "device ids to spread the requests over")
 	orgs := fs.String("orgs", "10,10,10", "fixture orgs per level below the root (10,10,10: 1+10+100+1,000 = 1,111 orgs)")
+	fs.BoolVar(&c.netHTTP, "nethttp", false, "load with net/http's client instead of the lean built-in one (costs more CPU per request)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window (load tool and in-process cloud) here")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -179,7 +184,7 @@ func load(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "loading %s with %d clients over %d devices: %v warm-up, %v measured\n", base, c.clients, len(ids), c.warmup, c.duration)
-	res := hammer(ctx, hc, base, token, ids, c.clients, c.warmup, c.duration, c.cpuProfile)
+	res := hammer(ctx, hc, base, token, ids, c, c.cpuProfile)
 	res.print(stdout, c)
 	return nil
 }
@@ -193,7 +198,8 @@ type result struct {
 	errors    int
 }
 
-func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int64, clients int, warmup, dur time.Duration, profile string) result {
+func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int64, c config, profile string) result {
+	clients, warmup, dur := c.clients, c.warmup, c.duration
 	var measuring atomic.Bool
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -212,19 +218,35 @@ func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int6
 			l := &locals[w]
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
 			buf := make([]byte, 4096)
+			raw, err := newRawClient(base, token)
+			if err != nil && !c.netHTTP {
+				l.errs++
+				return
+			}
+			defer func() {
+				if raw != nil {
+					raw.close()
+				}
+			}()
 			for ctx.Err() == nil {
-				id := ids[rng.IntN(len(ids))]
-				req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/organization/device?deviceId=%d", base, id), nil)
-				req.Header.Set("Authorization", "Bearer "+token)
+				path := "/api/v1/organization/device?deviceId=" + strconv.FormatInt(ids[rng.IntN(len(ids))], 10)
 				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err == nil {
-					for {
-						if _, rerr := resp.Body.Read(buf); rerr != nil {
-							break
+				var status int
+				if c.netHTTP {
+					req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+					req.Header.Set("Authorization", "Bearer "+token)
+					var resp *http.Response
+					if resp, err = hc.Do(req); err == nil {
+						for {
+							if _, rerr := resp.Body.Read(buf); rerr != nil {
+								break
+							}
 						}
+						resp.Body.Close()
+						status = resp.StatusCode
 					}
-					resp.Body.Close()
+				} else {
+					status, err = raw.get(ctx, path)
 				}
 				el := time.Since(t0)
 				if !measuring.Load() || ctx.Err() != nil {
@@ -234,7 +256,7 @@ func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int6
 					l.errs++
 					continue
 				}
-				l.status[resp.StatusCode]++
+				l.status[status]++
 				l.lat = append(l.lat, el)
 			}
 		}()
@@ -300,8 +322,12 @@ func (r result) print(w io.Writer, c config) {
 		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
 	ok := r.status[http.StatusOK]
-	fmt.Fprintf(w, "GET /api/v1/organization/device: %d requests in %.1fs, %.0f req/s (200: %.0f/s), %d clients keep-alive\n",
-		len(r.latencies), r.elapsed.Seconds(), float64(len(r.latencies))/r.elapsed.Seconds(), float64(ok)/r.elapsed.Seconds(), c.clients)
+	client := "built-in"
+	if c.netHTTP {
+		client = "net/http"
+	}
+	fmt.Fprintf(w, "GET /api/v1/organization/device: %d requests in %.1fs, %.0f req/s (200: %.0f/s), %d keep-alive clients (%s)\n",
+		len(r.latencies), r.elapsed.Seconds(), float64(len(r.latencies))/r.elapsed.Seconds(), float64(ok)/r.elapsed.Seconds(), c.clients, client)
 	fmt.Fprintf(w, "latency p50 %v  p90 %v  p99 %v  max %v\n", pct(.50), pct(.90), pct(.99), pct(1))
 	fmt.Fprintf(w, "status %v, transport errors %d\n", r.status, r.errors)
 	if c.fixture {

@@ -42,14 +42,17 @@ func TestFixtureRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cloud and loads it")
 	}
-	var out, errOut bytes.Buffer
-	code := run([]string{"-fixture", "-orgs", "2,2", "-devices", "50", "-clients", "4", "-duration", "300ms", "-warmup", "0s",
-		"-data", t.TempDir()}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("code %d: %s", code, errOut.String())
-	}
-	if !strings.Contains(out.String(), "req/s") || !strings.Contains(out.String(), "transport errors 0") ||
-		strings.Contains(out.String(), " 0 requests") {
-		t.Errorf("output %q", out.String())
+	dir := t.TempDir()
+	for _, client := range []string{"-nethttp=false", "-nethttp=true"} { // the second run reuses the fixture
+		var out, errOut bytes.Buffer
+		code := run([]string{"-fixture", "-orgs", "2,2", "-devices", "50", "-clients", "4", "-duration", "300ms", "-warmup", "0s",
+			"-data", dir, client}, &out, &errOut)
+		if code != 0 {
+			t.Fatalf("%s: code %d: %s", client, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "req/s") || !strings.Contains(out.String(), "status map[200:") ||
+			!strings.Contains(out.String(), "transport errors 0") || strings.Contains(out.String(), " 0 requests") {
+			t.Errorf("%s: output %q", client, out.String())
+		}
 	}
 }
