@@ -15,8 +15,9 @@
 // ignored and counted (templates have virtual pins only, and Outpost never
 // sends dr/ar); BRIDGE and the removed notification commands get
 // RESPONSE 2; an unknown event code or metadata field gets 11; metadata set
-// by the device is echoed back like any metadata change; the flood limit
-// is per connection (a device normally has one).
+// by the device is echoed back like any metadata change; PING and
+// RESPONSE frames are outside the flood limit, which a device's
+// connections share.
 package blynkserver
 
 import (
@@ -109,6 +110,39 @@ type Server struct {
 	// read buffer (a field so tests can shorten it).
 	quiet time.Duration
 	c     counters
+
+	limMu    sync.Mutex
+	limiters map[int64]*limiter // by device, while it has sessions
+}
+
+// limiter is a device's flood-limit token bucket, shared by its sessions.
+type limiter struct {
+	refs int // guarded by Server.limMu
+
+	mu      sync.Mutex
+	tokens  float64
+	at      time.Time
+	quotaAt time.Time // last QUOTA_LIMIT answer
+}
+
+func (s *Server) acquireLimiter(dev int64, now time.Time) *limiter {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	l := s.limiters[dev]
+	if l == nil {
+		l = &limiter{tokens: float64(s.opts.Burst), at: now}
+		s.limiters[dev] = l
+	}
+	l.refs++
+	return l
+}
+
+func (s *Server) releaseLimiter(dev int64, l *limiter) {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	if l.refs--; l.refs == 0 && s.limiters[dev] == l {
+		delete(s.limiters, dev)
+	}
 }
 
 // New returns a Server.
@@ -140,7 +174,8 @@ func New(opts Options) *Server {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
-	s := &Server{opts: opts, hub: opts.Hub, log: opts.Logger, now: opts.Now, loc: opts.Location, quiet: 2 * time.Second}
+	s := &Server{opts: opts, hub: opts.Hub, log: opts.Logger, now: opts.Now, loc: opts.Location, quiet: 2 * time.Second,
+		limiters: make(map[int64]*limiter)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

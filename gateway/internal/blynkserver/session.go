@@ -40,32 +40,30 @@ type session struct {
 	conn      net.Conn
 	transport string
 
-	wg          *sync.WaitGroup // told when the session is over (nil: nobody waits)
-	stop        func() bool     // unregisters the context's close
-	fresh       bool            // park has just waited; parkErr is its result
-	parkErr     error
-	raw         syscall.RawConn // plain TCP: lets an idle session wait without a read buffer
-	rbuf        []byte
-	rstart      int
-	rend        int
-	limit       int
-	devID       int64
-	loggedIn    bool
-	detach      func()
-	hbeat       time.Duration // ping when silent this long
-	idle        time.Duration // offline when silent this long
-	lastRead    time.Time
-	deadline    time.Time // read deadline currently set
-	pinged      bool
-	batchNow    time.Time // the clock, read once per socket read
-	groupTS     int64
-	tokens      float64
-	tokensAt    time.Time
-	quotaSentAt time.Time
-	vals        [][]byte
-	pins        []int
-	nMsgs       uint64 // counted locally, flushed to the server per batch
-	nWrites     uint64
+	wg       *sync.WaitGroup // told when the session is over (nil: nobody waits)
+	stop     func() bool     // unregisters the context's close
+	fresh    bool            // park has just waited; parkErr is its result
+	parkErr  error
+	raw      syscall.RawConn // plain TCP: lets an idle session wait without a read buffer
+	rbuf     []byte
+	rstart   int
+	rend     int
+	limit    int
+	devID    int64
+	loggedIn bool
+	detach   func()
+	hbeat    time.Duration // ping when silent this long
+	idle     time.Duration // offline when silent this long
+	lastRead time.Time
+	deadline time.Time // read deadline currently set
+	pinged   bool
+	batchNow time.Time // the clock, read once per socket read
+	groupTS  int64
+	lim      *limiter // the device's flood-limit bucket
+	vals     [][]byte
+	pins     []int
+	nMsgs    uint64 // counted locally, flushed to the server per batch
+	nWrites  uint64
 
 	buffIn atomic.Int32 // device's receive limit (0 = unknown)
 
@@ -212,6 +210,7 @@ func (s *session) finish() {
 	if s.detach != nil {
 		s.detach()
 		s.srv.c.loggedIn.Add(-1)
+		s.srv.releaseLimiter(s.devID, s.lim)
 	}
 	s.mu.Lock()
 	s.closed = true
@@ -388,8 +387,7 @@ func (s *session) login(cmd blynk.Command, id uint16, body []byte) bool {
 	s.limit = s.srv.opts.MaxBody
 	s.lastRead = time.Now()
 	s.setHeartbeat(s.srv.opts.DefaultHeartbeat)
-	now := s.srv.now()
-	s.tokens, s.tokensAt = float64(s.srv.opts.Burst), now
+	s.lim = s.srv.acquireLimiter(dev.ID, s.srv.now())
 	// Answer before attaching, so no delivery can precede the login answer.
 	s.reply(id, blynk.StatusSuccess)
 	s.detach = s.srv.hub.Attach(dev.ID, s)
@@ -405,22 +403,30 @@ func (s *session) refuse(id uint16, why string) bool {
 	return false
 }
 
-// allow applies the flood limit: a token bucket of Burst refilled at Rate/s.
+// allow applies the device's flood limit: a token bucket of Burst refilled
+// at Rate/s. Over it the message is dropped and, at most once a minute per
+// device, answered with QUOTA_LIMIT.
 func (s *session) allow(id uint16) bool {
-	now := s.batchNow
-	if el := now.Sub(s.tokensAt); el > 0 {
-		s.tokens = min(float64(s.srv.opts.Burst), s.tokens+el.Seconds()*s.srv.opts.Rate)
-		s.tokensAt = now
+	now, l, o := s.batchNow, s.lim, &s.srv.opts
+	l.mu.Lock()
+	if el := now.Sub(l.at); el > 0 {
+		l.tokens = min(float64(o.Burst), l.tokens+el.Seconds()*o.Rate)
+		l.at = now
 	}
-	if s.tokens >= 1 {
-		s.tokens--
+	if l.tokens >= 1 {
+		l.tokens--
+		l.mu.Unlock()
 		return true
 	}
+	tell := l.quotaAt.IsZero() || now.Sub(l.quotaAt) >= quotaEvery
+	if tell {
+		l.quotaAt = now
+	}
+	l.mu.Unlock()
 	s.srv.c.droppedFlood.Add(1)
-	if s.quotaSentAt.IsZero() || now.Sub(s.quotaSentAt) >= quotaEvery {
-		s.quotaSentAt = now
+	if tell {
 		s.reply(id, blynk.StatusQuotaLimit)
-		s.srv.log.Warn("flood limit", "device", s.devID, "rate", s.srv.opts.Rate, "burst", s.srv.opts.Burst)
+		s.srv.log.Warn("flood limit", "device", s.devID, "rate", o.Rate, "burst", o.Burst)
 	}
 	return false
 }

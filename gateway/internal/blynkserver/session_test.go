@@ -214,7 +214,8 @@ func TestFloodLimit(t *testing.T) {
 	e := newEnv(t)
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	srv := New(Options{Hub: e.hub, Rate: 100, Burst: 200, Now: clk.Now})
-	c := dial(t, serve(t, srv, nil))
+	addr := serve(t, srv, nil)
+	c := dial(t, addr)
 	c.login(testToken)
 	flood := func(n int) (quota int) {
 		t.Helper()
@@ -240,9 +241,15 @@ func TestFloodLimit(t *testing.T) {
 	if q := flood(50); q != 0 {
 		t.Errorf("within the minute: %d QUOTA_LIMIT answers, want 0", q)
 	}
+	// A second connection of the same device shares the empty bucket (and
+	// the once-a-minute answer).
+	c2 := dial(t, addr)
+	c2.login(testToken)
+	c2.send(blynk.CmdHardware, nul("vw", "1", "1"))
+	c2.roundTrip()
 	st := srv.Stats()
-	if st.Writes != 200 || st.DroppedFlood != 150 {
-		t.Errorf("writes %d, flood drops %d; want 200 and 150", st.Writes, st.DroppedFlood)
+	if st.Writes != 200 || st.DroppedFlood != 151 {
+		t.Errorf("writes %d, flood drops %d; want 200 and 151", st.Writes, st.DroppedFlood)
 	}
 	clk.Add(61 * time.Second) // the bucket refills; a minute has passed
 	if q := flood(300); q != 1 {
