@@ -4,7 +4,7 @@
 // It prints "addr <host:port>", then answers each stdin line "stats" with
 // one JSON line {"rss_kb","heap_inuse_kb","stack_inuse_kb","goroutines",
 // "queue_len","committed","transactions","p50_ms","p99_ms","connections"}; it exits when stdin closes. -cpuprofile and -memprofile
-// write pprof profiles (scripts/bench/mqtt.sh -profile DIR sets them).
+// write pprof profiles, -trace an execution trace (scripts/bench/mqtt.sh -profile DIR sets them).
 package main
 
 import (
@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ func main() {
 	devices := flag.Int("devices", 1000, "bench devices to create")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile to this file at each stats request")
+	traceFile := flag.String("trace", "", "write an execution trace of the whole run to this file")
 	flag.Parse()
 	var r syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
@@ -62,6 +64,12 @@ func main() {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Serve(ctx, broker.Listeners{TCP: ln}) }()
 	fmt.Printf("addr %s\n", ln.Addr())
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		check(err)
+		check(trace.Start(f))
+		defer func() { trace.Stop(); _ = f.Close() }()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		check(err)
