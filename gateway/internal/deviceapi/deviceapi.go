@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,7 +153,8 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !(post && endpoint == "batch/update") {
 		return errMethod
 	}
-	ps := parseQuery(r.URL.RawQuery)
+	var psBuf [8]param // typical queries fit: no allocation
+	ps := appendQuery(psBuf[:0], r.URL.RawQuery)
 	token, _ := first(ps, "token")
 	dev, err := a.hub.Authenticate(token)
 	if err != nil {
@@ -313,20 +315,17 @@ func (a *api) getAll(w http.ResponseWriter, dev hub.Device) error {
 // `dataStreamId=<id>|pin=V1` with `value=…` repeated; several pins may be
 // written at once (batch/update), all with the same timestamp.
 func (a *api) update(w http.ResponseWriter, dev hub.Device, ps []param) error {
-	type write struct {
-		pin   int
-		items []string
+	// Every value item, in query order, with its pin; the items of a pin
+	// are then written together, pins in order of first appearance. The
+	// refs live on the stack for typical queries, so the common one-pin
+	// update allocates only the items handed to the hub.
+	type ref struct {
+		pin  int
+		text string
 	}
-	var writes []write
-	add := func(pin int, items ...string) {
-		for i := range writes {
-			if writes[i].pin == pin {
-				writes[i].items = append(writes[i].items, items...)
-				return
-			}
-		}
-		writes = append(writes, write{pin, items})
-	}
+	var rbuf [8]ref
+	refs := rbuf[:0]
+	var values []string // value=… of the pin=/dataStreamId= form, read once
 	for _, p := range ps {
 		switch p.key {
 		case "token", "value":
@@ -340,31 +339,51 @@ func (a *api) update(w http.ResponseWriter, dev hub.Device, ps []param) error {
 			} else if pin, err = a.dataStreamID(dev, p.value); err != nil {
 				return err
 			}
-			values := all(ps, "value")
+			if values == nil {
+				values = all(ps, "value")
+			}
 			if len(values) == 0 {
 				return errWrongValue
 			}
-			add(pin, values...)
+			for _, v := range values {
+				refs = append(refs, ref{pin, v})
+			}
 		default:
 			pin, isPin, err := pinKey(p.key)
 			if err != nil {
 				return err
 			}
 			if isPin {
-				add(pin, p.value)
+				refs = append(refs, ref{pin, p.value})
 			}
 		}
 	}
-	if len(writes) == 0 {
+	if len(refs) == 0 {
 		return errWrongPin
 	}
 	ts := a.now().UnixMilli()
-	for _, wr := range writes {
-		items := make([][]byte, len(wr.items))
-		for i, s := range wr.items {
-			items[i] = []byte(s)
+	for i, r := range refs {
+		if slices.ContainsFunc(refs[:i], func(q ref) bool { return q.pin == r.pin }) {
+			continue // written with the pin's first item
 		}
-		if _, err := a.hub.ControlWrite(dev.ID, wr.pin, items, ts, Source); err != nil {
+		// One allocation for the items' bytes and one for the slice.
+		n, size := 0, 0
+		for _, q := range refs[i:] {
+			if q.pin == r.pin {
+				n++
+				size += len(q.text)
+			}
+		}
+		buf := make([]byte, 0, size)
+		items := make([][]byte, 0, n)
+		for _, q := range refs[i:] {
+			if q.pin == r.pin {
+				start := len(buf)
+				buf = append(buf, q.text...)
+				items = append(items, buf[start:len(buf):len(buf)])
+			}
+		}
+		if _, err := a.hub.ControlWrite(dev.ID, r.pin, items, ts, Source); err != nil {
 			return writeErr(err)
 		}
 	}

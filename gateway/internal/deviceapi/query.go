@@ -16,7 +16,12 @@ type param struct {
 // '+' as space, and a malformed %-escape kept as typed rather than
 // failing the request (url.ParseQuery would drop the whole query).
 func parseQuery(raw string) []param {
-	var out []param
+	return appendQuery(nil, raw)
+}
+
+// appendQuery is parseQuery appending to out, so a request can parse into
+// a buffer on its stack.
+func appendQuery(out []param, raw string) []param {
 	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
 			continue
