@@ -92,9 +92,11 @@ func BenchmarkSessionThroughput(b *testing.B) {
 
 // BenchmarkIdleSessions measures the memory of idle logged-in devices: a
 // child process (this test binary) opens OUTPOST_IDLE_N connections
-// (default 1000), logs each in as its own device and sends the info
-// message; this process (hub + SQLite store + server) reports its RSS
-// growth and Go heap+stack growth per session. Run with -benchtime 1x.
+// (default 1000), logs each in as its own device, sends the info message
+// and, once every session has parked, one PING each (a heartbeat); this
+// process (hub + SQLite store + server) reports its RSS growth and Go
+// heap+stack growth per session once they have parked again. Run with
+// -benchtime 1x.
 func BenchmarkIdleSessions(b *testing.B) {
 	n := 1000
 	if s := os.Getenv("OUTPOST_IDLE_N"); s != "" {
@@ -132,17 +134,32 @@ func BenchmarkIdleSessions(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { stdin.Close(); cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "READY" {
-		b.Fatalf("client process: %q, %v", line, err)
+	outR := bufio.NewReader(out)
+	expectLine := func(want string) {
+		line, err := outR.ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != want {
+			b.Fatalf("client process: %q, %v; want %s", line, err, want)
+		}
 	}
+	waitParked := func(want uint64) {
+		// Idle sessions park without their read buffer after srv.quiet.
+		for deadline := time.Now().Add(srv.quiet + 10*time.Second); srv.c.parked.Load() < want && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	expectLine("READY")
 	for srv.Stats().LoggedIn < int64(n) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Idle sessions park without their read buffer after srv.quiet.
-	for deadline := time.Now().Add(srv.quiet + 10*time.Second); srv.c.parked.Load() < uint64(n) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitParked(uint64(n))
+	// One heartbeat PING from every device, as the libraries send when
+	// idle, then quiet again: the steady state of an idle fleet.
+	// The runtime sizes new goroutine stacks from the average it saw at the
+	// last GC; in a running gateway a GC happens at least every two minutes.
+	runtime.GC()
+	io.WriteString(stdin, "ping\n")
+	expectLine("PONGED")
+	waitParked(uint64(2 * n))
 	e.flush()
 	rss1, mem1 := measure()
 	b.ReportMetric(float64(stackInuse()-stk0)/float64(n), "stack-B/session")
@@ -207,7 +224,20 @@ func idleClients(spec string) error {
 		}
 	}
 	fmt.Println("READY")
-	io.Copy(io.Discard, os.Stdin)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() { // each line: one PING per connection
+		ping, _ := blynk.AppendMessage(nil, blynk.Message{Cmd: blynk.CmdPing, ID: 3})
+		for _, c := range conns {
+			if _, err := c.Write(ping); err != nil {
+				return err
+			}
+			var resp [5]byte
+			if _, err := io.ReadFull(c, resp[:]); err != nil {
+				return fmt.Errorf("ping answer: %w", err)
+			}
+		}
+		fmt.Println("PONGED")
+	}
 	for _, c := range conns {
 		c.Close()
 	}
