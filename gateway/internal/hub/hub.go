@@ -367,8 +367,8 @@ func (h *Hub) Templates() []datastream.Template {
 // SaveTemplate validates t, stores it and replaces it in memory; devices of
 // that template see the new datastreams on their next write.
 func (h *Hub) SaveTemplate(ctx context.Context, t datastream.Template) error {
-	if err := checkTemplate(t); err != nil {
-		return err
+	if err := t.Check(); err != nil {
+		return fmt.Errorf("hub: %w", err)
 	}
 	if err := h.store.SaveTemplate(ctx, t); err != nil {
 		return fmt.Errorf("hub: save template %s: %w", t.ID, err)

@@ -481,3 +481,15 @@ func BenchmarkControlWrite(b *testing.B) {
 		}
 	}
 }
+
+func TestSaveTemplateValidates(t *testing.T) {
+	h, _, _, _ := newTestHub(t)
+	bad := testTemplate()
+	bad.Datastreams = append(bad.Datastreams, datastream.Datastream{Pin: 0, Name: "Dup", Type: datastream.Integer})
+	if err := h.SaveTemplate(context.Background(), bad); !errors.Is(err, datastream.ErrBadTemplate) {
+		t.Fatalf("SaveTemplate with a pin used twice: err = %v, want ErrBadTemplate", err)
+	}
+	if tm, _ := h.Template(bad.ID); len(tm.Datastreams) != len(testTemplate().Datastreams) {
+		t.Error("an invalid template replaced the stored one")
+	}
+}
