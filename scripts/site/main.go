@@ -1,7 +1,9 @@
-// Command site runs a whole Outpost site in one process: the gateway with
-// its embedded SQLite store, a demo template and demo devices, ready for a
-// real ESP32 or Arduino to connect. It prints where to connect and with which
-// token. State lives in -data (default ./outpost-site) and survives restarts.
+// Command site runs a whole Outpost site in one process: the cloud tenancy
+// service (Platform API) and the gateway with its embedded SQLite store, a
+// demo template and demo devices, ready for a real ESP32 or Arduino to
+// connect. It prints where to connect, with which token, and the cloud
+// admin's login. State lives in -data (default ./outpost-site) and survives
+// restarts.
 //
 //	go run ./scripts/site
 package main
@@ -24,12 +26,16 @@ import (
 	"strings"
 	"syscall"
 
+	"outpost/cloud"
 	"outpost/gateway"
 	"outpost/shared/datastream"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // DemoTemplate is the template every demo device uses.
@@ -59,15 +65,19 @@ func demoTemplate() datastream.Template {
 // (the gateway itself stores only token hashes).
 type siteState struct {
 	Devices []gateway.DeviceConfig `json:"devices"`
+	// The cloud's first Admin: a demo convenience, kept so every run can
+	// print how to log in (the cloud itself stores only a hash).
+	AdminEmail    string `json:"adminEmail"`
+	AdminPassword string `json:"adminPassword"`
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("site", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	dataDir := flags.String("data", "outpost-site", "directory for the site's databases and state")
 	devices := flags.Int("devices", 3, "demo devices to create on first start")
 	listen := flags.String("listen", "", "host to listen on (default: all interfaces)")
-	portBase := flags.Int("port-base", 0, "if set, listen on port-base+0..6 instead of the standard ports")
+	portBase := flags.Int("port-base", 0, "if set, listen on port-base+0..7 instead of the standard ports; -1 picks free ports")
 	verbose := flags.Bool("v", false, "debug logs")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -90,8 +100,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ports := []*string{&cfg.Blynk.Listen, &cfg.Blynk.TLSListen, &cfg.MQTT.Listen, &cfg.MQTT.TLSListen, &cfg.MQTT.WSListen, &cfg.HTTP.Listen, &cfg.Installer.Listen}
 	for i, p := range ports {
 		_, port, _ := net.SplitHostPort(*p)
-		if *portBase > 0 {
+		switch {
+		case *portBase > 0:
 			port = fmt.Sprint(*portBase + i)
+		case *portBase < 0:
+			port = "0"
 		}
 		host := *listen
 		if p == &cfg.Installer.Listen && host == "" {
@@ -100,19 +113,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*p = net.JoinHostPort(host, port)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ccfg := cloud.Defaults()
+	ccfg.DataDir = filepath.Join(*dataDir, "cloud")
+	_, cport, _ := net.SplitHostPort(ccfg.Listen)
+	switch {
+	case *portBase > 0:
+		cport = fmt.Sprint(*portBase + len(ports))
+	case *portBase < 0:
+		cport = "0"
+	}
+	chost := *listen
+	if chost == "" {
+		chost = "127.0.0.1" // the demo admin password is printed: keep the API on loopback
+	}
+	ccfg.Listen = net.JoinHostPort(chost, cport)
+	ccfg.Admin.Email, ccfg.Admin.Password = state.AdminEmail, state.AdminPassword
+	ccfg.Admin.OrgName = "Outpost Demo"
+
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	g, _, err := gateway.New(ctx, cfg, logger.With("system", "gateway"))
+	c, err := cloud.New(ccfg, logger.With("system", "cloud"))
 	if err != nil {
 		fmt.Fprintln(stderr, "site:", err)
 		return 1
 	}
-	printBanner(stdout, g.Addrs(), state)
-	if err := g.Run(ctx); err != nil {
+	g, _, err := gateway.New(ctx, cfg, logger.With("system", "gateway"))
+	if err != nil {
+		c.Close()
 		fmt.Fprintln(stderr, "site:", err)
 		return 1
 	}
-	return 0
+	printBanner(stdout, g.Addrs(), c.URL(), state)
+
+	errs := make(chan error, 2)
+	go func() { errs <- c.Run(ctx) }()
+	go func() { errs <- g.Run(ctx) }()
+	code := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			fmt.Fprintln(stderr, "site:", err)
+			code = 1
+			stop() // one part failed: stop the other
+		}
+	}
+	return code
 }
 
 func loadState(dir string, n int) (siteState, error) {
@@ -128,6 +172,11 @@ func loadState(dir string, n int) (siteState, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return st, err
 	}
+	pw, err := newToken()
+	if err != nil {
+		return st, err
+	}
+	st.AdminEmail, st.AdminPassword = "admin@outpost.local", pw[:20]
 	for i := 1; i <= n; i++ {
 		tok, err := newToken()
 		if err != nil {
@@ -173,7 +222,7 @@ func port(addr string) string {
 	return p
 }
 
-func printBanner(w io.Writer, a gateway.Addrs, st siteState) {
+func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState) {
 	host := lanIP()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n Outpost site is running (Ctrl-C to stop)\n\n")
@@ -190,5 +239,9 @@ func printBanner(w io.Writer, a gateway.Addrs, st siteState) {
 	if len(st.Devices) > 0 {
 		fmt.Fprintf(&b, "\n Try: curl 'http://127.0.0.1:%s/external/api/update?token=%s&v1=23.5'\n\n", port(a.HTTP), st.Devices[0].Token)
 	}
+	fmt.Fprintf(&b, " Cloud Platform API %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n", cloudURL, cloudURL)
+	fmt.Fprintf(&b, " Cloud admin        %s  password %s\n", st.AdminEmail, st.AdminPassword)
+	fmt.Fprintf(&b, " Log in:  curl -s -X POST %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"%s\"}'\n\n",
+		cloudURL, st.AdminEmail, st.AdminPassword)
 	fmt.Fprint(w, b.String())
 }
