@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ func main() {
 		profDir   = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
 		withTrace = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
 		halfRate  = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the measured Outpost QoS 0 rate)")
+		rounds    = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
 		only      = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,half,idle (default all)")
 	)
 	flag.Parse()
@@ -54,48 +56,83 @@ func main() {
 		return *only == "" || strings.Contains(","+*only+",", ","+part+",")
 	}
 	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace}
-	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d)\n\n", *clients, *per0, *per1, *window)
-	fmt.Printf("%-34s %14s %14s\n", "broker", "QoS 0 msgs/s", "QoS 1 msgs/s")
+	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d), %d rounds\n\n", *clients, *per0, *per1, *window, *rounds)
 
-	run := func(name, addr string, tokens func(i int) (string, string)) float64 {
-		r0 := load(addr, *clients, *per0, 0, *window, tokens, 0)
-		r1 := load(addr, *clients, *per1, 1, *window, tokens, 0)
-		fmt.Printf("%-34s %14.0f %14.0f\n", name, r0, r1)
-		return r0
-	}
 	anon := func(i int) (string, string) { return "", "" }
 
+	// The brokers take turns, -rounds times, so a change in the machine's
+	// other load hits all of them alike; the median of each is reported.
+	var mochiR, mosqR, outR result
+	var mochiAddr string
 	if want("mochi") {
 		addr, stop := startMochi()
-		run("mochi-mqtt (bare, no hooks)", addr, anon)
-		stop()
+		defer stop()
+		mochiAddr = addr
 	}
-	if want("mosquitto") {
-		if *mosq != "" {
-			run("mosquitto", *mosq, anon)
-		} else {
-			fmt.Printf("%-34s %14s %14s\n", "mosquitto", "(not given)", "")
+	var o *outpost
+	if *gateway == "" && want("outpost") {
+		o = srv.start("full", *clients)
+	}
+	measure := func(r *result, addr string, tokens func(int) (string, string), o *outpost) {
+		var before serverStats
+		if o != nil {
+			before = o.stats()
 		}
-	}
-	var outpost0 float64
-	if *gateway != "" {
-		outpost0 = run("outpost gateway at "+*gateway, *gateway, benchToken)
-	} else {
-		if want("outpost") {
-			o := srv.start("full", *clients)
-			before := o.stats()
-			start := time.Now()
-			outpost0 = load(o.addr, *clients, *per0, 0, *window, benchToken, 0)
+		start := time.Now()
+		r.q0 = append(r.q0, load(addr, *clients, *per0, 0, *window, tokens, 0))
+		if o != nil {
 			// stats flushes the store: the QoS 0 records are then committed.
-			st0 := o.stats()
-			persisted := float64(st0.Committed-before.Committed) / time.Since(start).Seconds()
-			r1 := load(o.addr, *clients, *per1, 1, *window, benchToken, 0)
-			fmt.Printf("%-34s %14.0f %14.0f\n", "outpost (auth+ACL+validation+SQLite)", outpost0, r1)
 			st := o.stats()
-			fmt.Printf("\n  store: %d records committed in %d transactions; QoS 0 run persisted %.0f records/s (publish start → all committed)\n",
-				st.Committed, st.Transactions, persisted)
-			o.stop()
+			r.persisted = append(r.persisted, float64(st.Committed-before.Committed)/time.Since(start).Seconds())
 		}
+		r.q1 = append(r.q1, load(addr, *clients, *per1, 1, *window, tokens, 0))
+	}
+	for round := range *rounds {
+		if mochiAddr != "" {
+			measure(&mochiR, mochiAddr, anon, nil)
+		}
+		if want("mosquitto") && *mosq != "" {
+			measure(&mosqR, *mosq, anon, nil)
+		}
+		switch {
+		case *gateway != "":
+			measure(&outR, *gateway, benchToken, nil)
+		case o != nil:
+			measure(&outR, o.addr, benchToken, o)
+		}
+		if *rounds > 1 {
+			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s\n", round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round))
+		}
+	}
+	fmt.Printf("\n%-34s %14s %14s\n", "broker (median of the rounds)", "QoS 0 msgs/s", "QoS 1 msgs/s")
+	row := func(name string, r result) {
+		if len(r.q0) > 0 {
+			fmt.Printf("%-34s %14.0f %14.0f\n", name, median(r.q0), median(r.q1))
+		}
+	}
+	row("mochi-mqtt (bare, no hooks)", mochiR)
+	if want("mosquitto") && *mosq == "" {
+		fmt.Printf("%-34s %14s %14s\n", "mosquitto", "(not given)", "")
+	}
+	row("mosquitto", mosqR)
+	row("outpost (auth+ACL+validation+SQLite)", outR)
+	var outpost0 float64
+	if len(outR.q0) > 0 {
+		outpost0 = median(outR.q0)
+		if len(mochiR.q0) > 0 {
+			fmt.Printf("\n  outpost / bare mochi: QoS 0 %.2f×, QoS 1 %.2f×\n", outpost0/median(mochiR.q0), median(outR.q1)/median(mochiR.q1))
+		}
+		if len(mosqR.q0) > 0 {
+			fmt.Printf("  outpost / mosquitto:  QoS 0 %.2f×, QoS 1 %.2f×\n", outpost0/median(mosqR.q0), median(outR.q1)/median(mosqR.q1))
+		}
+	}
+	if o != nil {
+		st := o.stats()
+		fmt.Printf("  store: %d records committed in %d transactions; QoS 0 runs persisted %.0f records/s (median; publish start → all committed)\n",
+			st.Committed, st.Transactions, median(outR.persisted))
+		o.stop()
+	}
+	if *gateway == "" {
 		if want("half") {
 			if *halfRate > 0 {
 				outpost0 = 2 * *halfRate
@@ -122,6 +159,27 @@ func main() {
 	if *idle > 0 && *gateway == "" && want("idle") {
 		idleRSS(srv, *idle)
 	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// result is one broker's rates, one per round: QoS 0 and QoS 1 msgs/s and,
+// for Outpost's benchserver, QoS 0 records persisted per second.
+type result struct{ q0, q1, persisted []float64 }
+
+// pair formats one round's QoS 0 / QoS 1 rates.
+func pair(r result, i int) string {
+	if i >= len(r.q0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/%.0f", r.q0[i], r.q1[i])
 }
 
 func benchToken(i int) (string, string) { return "device", fmt.Sprintf("bench%027d", i) }
