@@ -2,31 +2,42 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"outpost/cloud/internal/tenancy"
 )
 
 const deviceCols = `d.id, d.org_id, coalesce(d.owner_id, 0), d.template_id, d.name, d.token_hash, d.token,
-	coalesce(d.static_token_id, 0), d.created_at, d.updated_at, d.activated_at`
+	coalesce(d.static_token_id, 0), d.created_at, d.updated_at, d.activated_at, coalesce(d.uid, '')`
 
 func scanDevice(r scanner) (tenancy.Device, error) {
 	var d tenancy.Device
 	var hash []byte
 	var created, updated, activated int64
 	err := r.Scan(&d.ID, &d.OrgID, &d.OwnerID, &d.TemplateID, &d.Name, &hash, &d.Token, &d.StaticToken,
-		&created, &updated, &activated)
+		&created, &updated, &activated, &d.UID)
 	copy(d.TokenHash[:], hash)
 	d.CreatedAt, d.UpdatedAt, d.ActivatedAt = fromMS(created), fromMS(updated), fromMS(activated)
 	return d, err
 }
 
+// CreateDevice stores d; a device without a UID gets one (the Service
+// always sets it; this keeps the column total for other writers).
 func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
+	if d.UID == "" {
+		uid, err := tenancy.NewUID(time.Now(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		d.UID = uid
+	}
 	res, err := q.exec(ctx, `INSERT INTO devices (org_id, owner_id, template_id, name, token_hash, token,
-		static_token_id, created_at, updated_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		static_token_id, created_at, updated_at, activated_at, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(d.OrgID), nullID(d.OwnerID), string(d.TemplateID), d.Name, d.TokenHash[:], d.Token, nullID(d.StaticToken),
-		ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.ActivatedAt))
+		ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.ActivatedAt), d.UID)
 	if err != nil {
 		return mapErr("create device", err)
 	}

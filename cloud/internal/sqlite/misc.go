@@ -377,21 +377,23 @@ func (q *queries) RevokeClientTokens(ctx context.Context, client string, at time
 	return mapErr("revoke client tokens", err)
 }
 
-const gatewayCols = `id, coalesce(org_id, 0), name, claim_hash, created_at, claimed_at`
+const gatewayCols = `id, coalesce(org_id, 0), name, claim_hash, created_at, claimed_at, credential_hash`
 
 func scanGateway(r scanner) (tenancy.Gateway, error) {
 	var g tenancy.Gateway
-	var hash []byte
+	var hash, cred []byte
 	var created, claimed int64
-	err := r.Scan(&g.ID, &g.OrgID, &g.Name, &hash, &created, &claimed)
+	err := r.Scan(&g.ID, &g.OrgID, &g.Name, &hash, &created, &claimed, &cred)
 	copy(g.ClaimCodeHash[:], hash)
+	copy(g.CredentialHash[:], cred)
 	g.CreatedAt, g.ClaimedAt = fromMS(created), fromMS(claimed)
 	return g, err
 }
 
 func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
-	res, err := q.exec(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at) VALUES (?, ?, ?, ?, ?)`,
-		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.CreatedAt), ms(g.ClaimedAt))
+	res, err := q.exec(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at, credential_hash)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.CreatedAt), ms(g.ClaimedAt), nullHash(g.CredentialHash))
 	if err != nil {
 		return mapErr("create gateway", err)
 	}
@@ -401,8 +403,9 @@ func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
 }
 
 func (q *queries) UpdateGateway(ctx context.Context, g tenancy.Gateway) error {
-	res, err := q.exec(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ? WHERE id = ?`,
-		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.ClaimedAt), int64(g.ID))
+	res, err := q.exec(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ?, credential_hash = ?
+		WHERE id = ?`,
+		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.ClaimedAt), nullHash(g.CredentialHash), int64(g.ID))
 	return mustAffect("update gateway", res, err)
 }
 
@@ -419,6 +422,22 @@ func (q *queries) GetGateway(ctx context.Context, id tenancy.GatewayID) (tenancy
 func (q *queries) GetGatewayByClaimHash(ctx context.Context, h [32]byte) (tenancy.Gateway, error) {
 	g, err := scanGateway(q.queryRow(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE claim_hash = ?`, h[:]))
 	return g, mapErr("get gateway", err)
+}
+
+func (q *queries) GetGatewayByCredentialHash(ctx context.Context, h [32]byte) (tenancy.Gateway, error) {
+	if h == ([32]byte{}) {
+		return tenancy.Gateway{}, &tenancy.Error{Code: tenancy.NotFound, Message: "get gateway: not found"}
+	}
+	g, err := scanGateway(q.queryRow(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE credential_hash = ?`, h[:]))
+	return g, mapErr("get gateway", err)
+}
+
+// nullHash stores a zero hash as NULL (so the unique index ignores it).
+func nullHash(h [32]byte) any {
+	if h == ([32]byte{}) {
+		return nil
+	}
+	return h[:]
 }
 
 func (q *queries) ListGateways(ctx context.Context, f tenancy.GatewayFilter) (tenancy.List[tenancy.Gateway], error) {
@@ -467,4 +486,10 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 	cond, args := scopeSQL(f.Scope, "org_id")
 	return listByID(ctx, q, "audit", auditCols, "audit", cond, args, f.Page, true, scanAudit,
 		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
+}
+
+func (q *queries) LastAuditID(ctx context.Context) (tenancy.AuditID, error) {
+	var id int64
+	err := q.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM audit`).Scan(&id)
+	return tenancy.AuditID(id), mapErr("last audit id", err)
 }

@@ -6,6 +6,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -160,6 +161,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := backfillUIDs(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	c := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	return &Store{queries: queries{stmts: c}, db: db, stmts: c}, nil
 }
@@ -200,6 +205,44 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// backfillUIDs gives every device created before UIDs existed its ULID
+// (from its creation time), once; later opens find none to fill.
+func backfillUIDs(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT id, created_at FROM devices WHERE uid IS NULL`)
+	if err != nil {
+		return fmt.Errorf("sqlite: backfill uids: %w", err)
+	}
+	type row struct{ id, created int64 }
+	var todo []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.created); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: backfill uids: %w", err)
+		}
+		todo = append(todo, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(todo) == 0 {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: backfill uids: %w", err)
+	}
+	defer tx.Rollback()
+	for _, r := range todo {
+		uid, err := tenancy.NewUID(time.UnixMilli(r.created), rand.Reader)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET uid = ? WHERE id = ? AND uid IS NULL`, uid, r.id); err != nil {
+			return fmt.Errorf("sqlite: backfill uids: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.

@@ -47,7 +47,11 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 			if err := tx.CreateStaticToken(ctx, &st); err != nil {
 				return err
 			}
-			d := Device{OrgID: org, TemplateID: tmpl, Name: tm.Def.Name, Token: tok, TokenHash: HashToken(tok), StaticToken: st.ID, CreatedAt: now, UpdatedAt: now}
+			uid, err := NewUID(now, s.rand)
+			if err != nil {
+				return err
+			}
+			d := Device{UID: uid, OrgID: org, TemplateID: tmpl, Name: tm.Def.Name, Token: tok, TokenHash: HashToken(tok), StaticToken: st.ID, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateDevice(ctx, &d); err != nil {
 				return err
 			}
@@ -500,21 +504,52 @@ func (s *Service) DeviceTags(ctx context.Context, a Actor, id DeviceID) ([]Tag, 
 
 // RegisterGateway records a new, unclaimed gateway and returns its claim
 // code once (printed on the appliance). It needs no actor: gateways are
-// registered by provisioning, claimed by people.
+// registered by provisioning, claimed by people. See RegisterSite for the
+// credential.
 func (s *Service) RegisterGateway(ctx context.Context, name string) (Gateway, string, error) {
+	g, code, _, err := s.RegisterSite(ctx, name)
+	return g, code, err
+}
+
+// RegisterSite is RegisterGateway that also issues the gateway's bearer
+// credential (returned once, kept only as its SHA-256). The gateway uses it
+// on the sync websocket; AuthenticateGateway checks it.
+func (s *Service) RegisterSite(ctx context.Context, name string) (g Gateway, claimCode, credential string, err error) {
 	name = strings.TrimSpace(name)
 	if n := utf8.RuneCountInString(name); n == 0 || n > 100 {
-		return Gateway{}, "", invalid("gateway name must be 1 to 100 characters")
+		return Gateway{}, "", "", invalid("gateway name must be 1 to 100 characters")
 	}
-	code, err := s.newSecret("gw_", 24)
-	if err != nil {
-		return Gateway{}, "", err
+	if claimCode, err = s.newSecret("gw_", 24); err != nil {
+		return Gateway{}, "", "", err
 	}
-	g := Gateway{Name: name, ClaimCodeHash: HashToken(code), CreatedAt: s.now().UTC()}
+	if credential, err = s.newSecret("gwc_", 52); err != nil {
+		return Gateway{}, "", "", err
+	}
+	g = Gateway{Name: name, ClaimCodeHash: HashToken(claimCode), CredentialHash: HashToken(credential), CreatedAt: s.now().UTC()}
 	if err := s.store.CreateGateway(ctx, &g); err != nil {
-		return Gateway{}, "", internal("create gateway", err)
+		return Gateway{}, "", "", internal("create gateway", err)
 	}
-	return g, code, nil
+	return g, claimCode, credential, nil
+}
+
+// AuthenticateGateway resolves a gateway credential. An unknown or revoked
+// credential is Unauthenticated; a gateway not claimed yet is Forbidden
+// (it may retry until an installer claims it).
+func (s *Service) AuthenticateGateway(ctx context.Context, credential string) (Gateway, error) {
+	if credential == "" {
+		return Gateway{}, Errorf(Unauthenticated, "gateway credential required")
+	}
+	g, err := s.store.GetGatewayByCredentialHash(ctx, HashToken(credential))
+	if errIs(err, NotFound) {
+		return Gateway{}, Errorf(Unauthenticated, "unknown or revoked gateway credential")
+	}
+	if err != nil {
+		return Gateway{}, internal("authenticate gateway", err)
+	}
+	if g.OrgID == 0 {
+		return g, Errorf(Forbidden, "gateway is not claimed yet")
+	}
+	return g, nil
 }
 
 // ClaimGateway claims a gateway into org with its claim code
@@ -599,7 +634,8 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 			return err
 		}
 		before := g
-		g.OrgID, g.ClaimedAt, g.ClaimCodeHash = 0, timeZero, HashToken(code)
+		// The credential goes too: the released site must register again.
+		g.OrgID, g.ClaimedAt, g.ClaimCodeHash, g.CredentialHash = 0, timeZero, HashToken(code), [32]byte{}
 		if err := tx.UpdateGateway(ctx, g); err != nil {
 			return err
 		}

@@ -199,7 +199,11 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 			return err
 		}
 		now := s.now().UTC()
-		d = Device{OrgID: org, OwnerID: in.OwnerID, TemplateID: in.TemplateID, Name: in.Name,
+		uid, err := NewUID(now, s.rand)
+		if err != nil {
+			return err
+		}
+		d = Device{UID: uid, OrgID: org, OwnerID: in.OwnerID, TemplateID: in.TemplateID, Name: in.Name,
 			Token: tok, TokenHash: HashToken(tok), CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateDevice(ctx, &d); err != nil {
 			return err

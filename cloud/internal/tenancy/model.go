@@ -182,7 +182,10 @@ const TokenLen = 32
 
 // Device belongs to exactly one org and has at most one owner.
 type Device struct {
-	ID         DeviceID
+	ID DeviceID
+	// UID is the device's ULID, the identity the cloud and its gateways
+	// share (syncproto); assigned at creation and never changed.
+	UID        string
 	OrgID      OrgID
 	OwnerID    UserID // 0: no owner
 	TemplateID TemplateID
@@ -318,8 +321,11 @@ type Gateway struct {
 	OrgID         OrgID // 0 until claimed
 	Name          string
 	ClaimCodeHash [32]byte
-	CreatedAt     time.Time
-	ClaimedAt     time.Time
+	// CredentialHash is the SHA-256 of the gateway's bearer credential
+	// (issued at registration); zero once revoked by a release.
+	CredentialHash [32]byte
+	CreatedAt      time.Time
+	ClaimedAt      time.Time
 }
 
 // AuditEntry records one change to tenancy (§11.9).

@@ -86,6 +86,9 @@ type Deps struct {
 	Now      func() time.Time // nil: time.Now
 	Rand     io.Reader        // nil: crypto/rand
 	Logger   *slog.Logger     // nil: discard
+	// OnChange is called after every committed change (nil: none); the
+	// cloud uses it to push tenancy deltas to gateways. It must not block.
+	OnChange func()
 }
 
 // Service performs every tenancy operation for an Actor, checking
@@ -99,6 +102,8 @@ type Service struct {
 	rand   io.Reader
 	log    *slog.Logger
 	cfg    Config
+	// onChange is Deps.OnChange.
+	onChange func()
 
 	// dummyHash is verified against when an email is unknown, so a failed
 	// login takes as long whether or not the account exists.
@@ -113,7 +118,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Store == nil || d.Hasher == nil {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults()}
+	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
+		onChange: d.OnChange}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -173,7 +179,15 @@ func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) e
 	if err := s.store.Atomic(ctx, fn); err != nil {
 		return internal(op, err)
 	}
+	s.changed()
 	return nil
+}
+
+// changed tells Deps.OnChange that a transaction committed.
+func (s *Service) changed() {
+	if s.onChange != nil {
+		s.onChange()
+	}
 }
 
 // treeEdit collects what a transaction changed in the tree snapshot.
@@ -198,6 +212,7 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	if err != nil {
 		return internal(op, err)
 	}
+	defer s.changed()
 	if ed.reload {
 		return s.reloadLocked(ctx)
 	}

@@ -142,11 +142,17 @@ type Tx interface {
 	DeleteGateway(ctx context.Context, id GatewayID) error
 	GetGateway(ctx context.Context, id GatewayID) (Gateway, error)
 	GetGatewayByClaimHash(ctx context.Context, h [32]byte) (Gateway, error)
+	// GetGatewayByCredentialHash finds a gateway by its credential's hash
+	// (a zero hash never matches).
+	GetGatewayByCredentialHash(ctx context.Context, h [32]byte) (Gateway, error)
 	ListGateways(ctx context.Context, f GatewayFilter) (List[Gateway], error)
 
 	// Audit log, append only.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) (List[AuditEntry], error) // newest first
+	// LastAuditID is the id of the newest entry (0 if none). Ids only
+	// grow, so it versions the whole tenancy.
+	LastAuditID(ctx context.Context) (AuditID, error)
 }
 
 // Scope selects an org alone or with every org below it. A store turns it

@@ -1,0 +1,302 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"outpost/shared/syncproto"
+)
+
+// This file is the telemetry half of the store: what gateways send up
+// (cloud/internal/gatewaysync's Telemetry) and the reads the Platform API
+// makes of it.
+
+// Applied returns the highest telemetry seq applied for the gateway's
+// outbox epoch, 0 if none.
+func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
+		gatewayID, epoch).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: applied: %w", err)
+	}
+	return n, nil
+}
+
+// Apply stores a batch and moves the cursor to upTo in one transaction.
+// Items at or below the stored cursor are skipped (a replay changes
+// nothing), and so are items for devices outside the gateway's org subtree
+// (a gateway speaks only for the devices it serves).
+func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: apply: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var applied int64
+	switch err = tx.QueryRowContext(ctx, `SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
+		gatewayID, epoch).Scan(&applied); err {
+	case nil, sql.ErrNoRows:
+	default:
+		return fmt.Errorf("sqlite: apply: %w", err)
+	}
+	served := map[string]bool{}
+	isServed := func(uid string) (bool, error) {
+		if ok, seen := served[uid]; seen {
+			return ok, nil
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM devices d JOIN gateways g ON g.id = ?
+			WHERE d.uid = ? AND g.org_id IS NOT NULL
+			AND d.org_id IN (SELECT descendant FROM org_closure WHERE ancestor = g.org_id)`, gatewayID, uid).Scan(&one)
+		if err != nil && err != sql.ErrNoRows {
+			return false, err
+		}
+		served[uid] = err == nil
+		return err == nil, nil
+	}
+	now := time.Now().UnixMilli()
+	for _, it := range items {
+		if it.Seq <= applied {
+			continue
+		}
+		ok, err := isServed(it.Device)
+		if err != nil {
+			return fmt.Errorf("sqlite: apply: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := applyItem(ctx, tx, gatewayID, it); err != nil {
+			return fmt.Errorf("sqlite: apply seq %d: %w", it.Seq, err)
+		}
+	}
+	if upTo < applied {
+		upTo = applied
+	}
+	if _, err = tx.ExecContext(ctx, `INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (gateway_id, epoch) DO UPDATE SET applied = excluded.applied, updated_at = excluded.updated_at`,
+		gatewayID, epoch, upTo, now); err != nil {
+		return fmt.Errorf("sqlite: apply: cursor: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: apply: commit: %w", err)
+	}
+	return nil
+}
+
+func applyItem(ctx context.Context, tx *sql.Tx, gw string, it syncproto.Item) error {
+	var err error
+	status := func(online int, transport string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_status (device_uid, gateway_id, online, transport, last_seen)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
+			online = excluded.online, transport = CASE WHEN excluded.online = 1 THEN excluded.transport ELSE transport END,
+			last_seen = max(last_seen, excluded.last_seen)`, it.Device, gw, online, transport, it.TS)
+		return err
+	}
+	event := func(code, desc string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts) VALUES (?, ?, ?, ?, ?)`,
+			it.Device, string(it.Kind), code, desc, it.TS)
+		return err
+	}
+	switch it.Kind {
+	case syncproto.KindWrite:
+		// Latest value: an older timestamp never replaces a newer one.
+		if _, err = tx.ExecContext(ctx, `INSERT INTO device_values (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)
+			ON CONFLICT (device_uid, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts WHERE excluded.ts >= ts`,
+			it.Device, it.Pin, it.Value, it.TS); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO device_history (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)`,
+			it.Device, it.Pin, it.Value, it.TS)
+	case syncproto.KindErase:
+		_, err = tx.ExecContext(ctx, `DELETE FROM device_values WHERE device_uid = ? AND pin = ? AND ts <= ?`, it.Device, it.Pin, it.TS)
+	case syncproto.KindEvent, syncproto.KindClear:
+		err = event(it.Name, it.Value)
+	case syncproto.KindOnline:
+		if err = status(1, it.Name); err == nil {
+			err = event("online", it.Name)
+		}
+	case syncproto.KindOffline:
+		if err = status(0, ""); err == nil {
+			err = event("offline", "")
+		}
+	case syncproto.KindInfo:
+		_, err = tx.ExecContext(ctx, `INSERT INTO device_status (device_uid, gateway_id, info) VALUES (?, ?, ?)
+			ON CONFLICT (device_uid) DO UPDATE SET info = excluded.info`, it.Device, gw, it.Value)
+	case syncproto.KindProperty, syncproto.KindMeta:
+		_, err = tx.ExecContext(ctx, `INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (device_uid, kind, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`,
+			it.Device, string(it.Kind), it.Pin, it.Name, it.Value, it.TS)
+	default:
+		// Validated by syncproto; an unknown kind from a newer gateway is
+		// kept as an event rather than lost.
+		err = event(string(it.Kind), it.Value)
+	}
+	return err
+}
+
+// PinValue is a device's latest value on one pin.
+type PinValue struct {
+	Pin   int
+	Value string // items NUL-joined
+	TS    time.Time
+}
+
+// DeviceStatus is a device's connection state as its gateway reported it.
+type DeviceStatus struct {
+	Gateway   string
+	Online    bool
+	Transport string
+	LastSeen  time.Time
+	Info      map[string]string
+}
+
+// DeviceValues returns a device's latest values, by pin.
+func (s *Store) DeviceValues(ctx context.Context, uid string) ([]PinValue, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pin, value, ts FROM device_values WHERE device_uid = ? ORDER BY pin`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: device values: %w", err)
+	}
+	defer rows.Close()
+	var out []PinValue
+	for rows.Next() {
+		var v PinValue
+		var ts int64
+		if err := rows.Scan(&v.Pin, &v.Value, &ts); err != nil {
+			return nil, fmt.Errorf("sqlite: device values: %w", err)
+		}
+		v.TS = fromMS(ts)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// DeviceStatus returns a device's connection state; ok is false when no
+// gateway ever reported it.
+func (s *Store) DeviceStatus(ctx context.Context, uid string) (st DeviceStatus, ok bool, err error) {
+	var online int
+	var seen int64
+	var info string
+	err = s.db.QueryRowContext(ctx, `SELECT gateway_id, online, transport, last_seen, info FROM device_status WHERE device_uid = ?`,
+		uid).Scan(&st.Gateway, &online, &st.Transport, &seen, &info)
+	if err == sql.ErrNoRows {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, fmt.Errorf("sqlite: device status: %w", err)
+	}
+	st.Online, st.LastSeen = online == 1, fromMS(seen)
+	if info != "" {
+		st.Info = map[string]string{}
+		kv := strings.Split(info, "\x00")
+		for i := 0; i+1 < len(kv); i += 2 {
+			st.Info[kv[i]] = kv[i+1]
+		}
+	}
+	return st, true, nil
+}
+
+// HistoryPoint is one stored datastream value.
+type HistoryPoint struct {
+	ID    int64
+	Pin   int
+	Value string
+	TS    time.Time
+}
+
+// History pages a device pin's raw history newest first; before is the
+// keyset cursor (the last ID of the previous page, 0 for the first page).
+// next is 0 after the last page.
+func (s *Store) History(ctx context.Context, uid string, pin int, before int64, limit int) (pts []HistoryPoint, next int64, err error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, pin, value, ts FROM device_history
+		WHERE device_uid = ? AND pin = ? AND id < ? ORDER BY id DESC LIMIT ?`, uid, pin, before, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p HistoryPoint
+		var ts int64
+		if err := rows.Scan(&p.ID, &p.Pin, &p.Value, &ts); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: history: %w", err)
+		}
+		p.TS = fromMS(ts)
+		pts = append(pts, p)
+	}
+	if len(pts) == limit && limit > 0 {
+		next = pts[len(pts)-1].ID
+	}
+	return pts, next, rows.Err()
+}
+
+// TimelineEntry is one event, clear or connection change of a device.
+type TimelineEntry struct {
+	ID          int64
+	Kind        string // event, clear, online, offline
+	Code        string
+	Description string
+	TS          time.Time
+}
+
+// Timeline pages a device's events newest first, keyset on ID like
+// History.
+func (s *Store) Timeline(ctx context.Context, uid string, before int64, limit int) (es []TimelineEntry, next int64, err error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, code, description, ts FROM device_events
+		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, uid, before, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: timeline: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e TimelineEntry
+		var ts int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Code, &e.Description, &ts); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: timeline: %w", err)
+		}
+		e.TS = fromMS(ts)
+		es = append(es, e)
+	}
+	if len(es) == limit && limit > 0 {
+		next = es[len(es)-1].ID
+	}
+	return es, next, rows.Err()
+}
+
+// GatewayLastSeen is when the gateway's telemetry was last applied (zero
+// if never); it survives restarts, unlike the live link status.
+func (s *Store) GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error) {
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(updated_at), 0) FROM telemetry_cursors WHERE gateway_id = ?`,
+		gatewayID).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: gateway last seen: %w", err)
+	}
+	return fromMS(at), nil
+}
+
+// DevicesOnline counts the gateway's devices last reported online.
+func (s *Store) DevicesOnline(ctx context.Context, gatewayID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM device_status WHERE gateway_id = ? AND online = 1`, gatewayID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: devices online: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
+)
+
+// site is a claimed gateway in org A with one device, and a device of
+// another root org it does not serve.
+type site struct {
+	s           *Store
+	gw          string
+	mine, other tenancy.Device
+}
+
+func newSite(t *testing.T) site {
+	t.Helper()
+	ctx := context.Background()
+	s := newTestStore(t)
+	t.Cleanup(func() { s.Close() })
+	mk := func(name string) tenancy.Org {
+		o := tenancy.Org{Name: name, Type: tenancy.OrgRoot}
+		if err := s.CreateOrg(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+		tm := tenancy.Template{ID: tenancy.TemplateID("TMPL" + name), RootID: o.ID,
+			Def: datastream.Template{ID: "TMPL" + name, Name: "T", Datastreams: []datastream.Datastream{{Pin: 1, Name: "t", Type: datastream.Double}}}}
+		if err := s.CreateTemplate(ctx, tm); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	a, b := mk("A"), mk("B")
+	dev := func(o tenancy.Org, name string) tenancy.Device {
+		d := tenancy.Device{OrgID: o.ID, TemplateID: tenancy.TemplateID("TMPL" + o.Name), Name: name, Token: name,
+			TokenHash: tenancy.HashToken(name)}
+		if err := s.CreateDevice(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	g := tenancy.Gateway{Name: "pi", OrgID: a.ID, ClaimCodeHash: tenancy.HashToken("code"), CredentialHash: tenancy.HashToken("cred")}
+	if err := s.CreateGateway(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	return site{s: s, gw: "1", mine: dev(a, "mine"), other: dev(b, "other")}
+}
+
+func TestDeviceUIDsAreAssignedAndBackfilled(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := tenancy.Org{Name: "R", Type: tenancy.OrgRoot}
+	must(t, s.CreateOrg(ctx, &o))
+	must(t, s.CreateTemplate(ctx, tenancy.Template{ID: "T", RootID: o.ID, Def: datastream.Template{ID: "T", Name: "T"}}))
+	d := tenancy.Device{OrgID: o.ID, TemplateID: "T", Name: "d", Token: "x", TokenHash: tenancy.HashToken("x")}
+	must(t, s.CreateDevice(ctx, &d))
+	if len(d.UID) != 26 {
+		t.Fatalf("UID %q, want a 26-character ULID", d.UID)
+	}
+	got, err := s.GetDevice(ctx, d.ID)
+	must(t, err)
+	if got.UID != d.UID {
+		t.Fatalf("UID round trip: %q, want %q", got.UID, d.UID)
+	}
+	// A row from before the migration (uid NULL) gets one on the next open.
+	_, err = s.db.ExecContext(ctx, `UPDATE devices SET uid = NULL WHERE id = ?`, int64(d.ID))
+	must(t, err)
+	s.Close()
+	s, err = Open(ctx, path)
+	must(t, err)
+	defer s.Close()
+	got, err = s.GetDevice(ctx, d.ID)
+	must(t, err)
+	if len(got.UID) != 26 {
+		t.Fatalf("backfilled UID %q", got.UID)
+	}
+}
+
+func TestGatewayCredentialLookup(t *testing.T) {
+	st := newSite(t)
+	ctx := context.Background()
+	g, err := st.s.GetGatewayByCredentialHash(ctx, tenancy.HashToken("cred"))
+	must(t, err)
+	if g.CredentialHash != tenancy.HashToken("cred") {
+		t.Fatal("credential hash not round-tripped")
+	}
+	g.CredentialHash = [32]byte{}
+	must(t, st.s.UpdateGateway(ctx, g))
+	for _, h := range [][32]byte{tenancy.HashToken("cred"), {}} {
+		if _, err := st.s.GetGatewayByCredentialHash(ctx, h); tenancy.CodeOf(err) != tenancy.NotFound {
+			t.Fatalf("revoked credential: err %v, want NotFound", err)
+		}
+	}
+}
+
+func TestApplyIsIdempotentAndScoped(t *testing.T) {
+	st := newSite(t)
+	ctx := context.Background()
+	u, o := st.mine.UID, st.other.UID
+	batch := []syncproto.Item{
+		{Seq: 1, Kind: syncproto.KindOnline, Device: u, Name: "tcp", TS: 1000},
+		{Seq: 2, Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "20.5", TS: 1001},
+		{Seq: 3, Kind: syncproto.KindWrite, Device: o, Pin: 1, Value: "99", TS: 1002}, // not served: ignored
+		{Seq: 5, Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "21", TS: 1003},
+		{Seq: 6, Kind: syncproto.KindEvent, Device: u, Name: "overheat", Value: "hot", TS: 1004},
+		{Seq: 7, Kind: syncproto.KindInfo, Device: u, Value: "fw\x001.2\x00build\x00x", TS: 1005},
+	}
+	for range 2 { // the second time is a replay
+		must(t, st.s.Apply(ctx, st.gw, 7, batch, 7))
+	}
+	// A stale batch below the cursor after a newer one changes nothing either.
+	must(t, st.s.Apply(ctx, st.gw, 7, batch[:2], 2))
+	applied, err := st.s.Applied(ctx, st.gw, 7)
+	must(t, err)
+	if applied != 7 {
+		t.Fatalf("applied %d, want 7", applied)
+	}
+	if n, _ := st.s.Applied(ctx, st.gw, 8); n != 0 {
+		t.Fatalf("another epoch starts at 0, got %d", n)
+	}
+	vals, err := st.s.DeviceValues(ctx, u)
+	must(t, err)
+	if diff := cmp.Diff([]PinValue{{Pin: 1, Value: "21", TS: fromMS(1003)}}, vals); diff != "" {
+		t.Fatal(diff)
+	}
+	hist, next, err := st.s.History(ctx, u, 1, 0, 1)
+	must(t, err)
+	if len(hist) != 1 || hist[0].Value != "21" || next == 0 {
+		t.Fatalf("first history page %+v next %d", hist, next)
+	}
+	hist, next, err = st.s.History(ctx, u, 1, next, 10)
+	must(t, err)
+	if len(hist) != 1 || hist[0].Value != "20.5" || next != 0 {
+		t.Fatalf("second history page %+v next %d (a replay doubled history?)", hist, next)
+	}
+	if other, _ := st.s.DeviceValues(ctx, o); len(other) != 0 {
+		t.Fatalf("a device the gateway does not serve got values: %v", other)
+	}
+	status, ok, err := st.s.DeviceStatus(ctx, u)
+	must(t, err)
+	if !ok || !status.Online || status.Transport != "tcp" || status.Info["fw"] != "1.2" {
+		t.Fatalf("status %+v", status)
+	}
+	tl, _, err := st.s.Timeline(ctx, u, 0, 10)
+	must(t, err)
+	if len(tl) != 2 || tl[0].Code != "overheat" || tl[1].Kind != "online" {
+		t.Fatalf("timeline %+v", tl)
+	}
+	if n, _ := st.s.DevicesOnline(ctx, st.gw); n != 1 {
+		t.Fatalf("devices online %d", n)
+	}
+}
+
+func TestApplyIsAtomic(t *testing.T) {
+	st := newSite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the transaction cannot even begin: neither items nor cursor
+	items := []syncproto.Item{{Seq: 1, Kind: syncproto.KindWrite, Device: st.mine.UID, Pin: 1, Value: "1", TS: 1}}
+	if err := st.s.Apply(ctx, st.gw, 1, items, 1); err == nil {
+		t.Fatal("Apply with a cancelled context succeeded")
+	}
+	var n int
+	must(t, st.s.db.QueryRowContext(context.Background(), `SELECT count(*) FROM device_history`).Scan(&n))
+	if applied, _ := st.s.Applied(context.Background(), st.gw, 1); applied != 0 || n != 0 {
+		t.Fatalf("applied %d, history %d after a failed Apply", applied, n)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
