@@ -110,11 +110,8 @@ func (l *Link) deleteDevice(ctx context.Context, d hub.Device) {
 }
 
 // execute runs a command once per id: a replay (the cloud resends commands
-// whose result it did not receive) gets the first answer again.
-//
-// Conflict rule (DESIGN.md): a device value newer than the command wins —
-// a command whose TS is older than the pin's latest value is not applied
-// and reports ResultStale.
+// whose result it did not receive) gets the first answer again. See the
+// package doc for the conflict rule.
 func (l *Link) execute(id string, c *syncproto.Command) syncproto.Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -128,33 +125,17 @@ func (l *Link) execute(id string, c *syncproto.Command) syncproto.Result {
 }
 
 func (l *Link) run(c *syncproto.Command) syncproto.Result {
-	var dev hub.Device
-	found := false
-	// Linear in the gateway's devices; commands are rare next to telemetry
-	// (a by-UID lookup on the hub would remove this).
-	for _, d := range l.opts.Hub.Devices() {
-		if d.UID == c.Device {
-			dev, found = d, true
-			break
-		}
-	}
-	if !found {
+	dev, ok := l.opts.Hub.DeviceByUID(c.Device)
+	if !ok {
 		return syncproto.Result{Code: syncproto.ResultNoDevice}
 	}
-	v, ok := l.opts.Hub.Value(dev.ID, c.Pin)
-	if ok && v.TS == c.TS && v.Value == c.Value {
-		// Applied before a restart emptied the result cache.
-		return syncproto.Result{Code: syncproto.ResultOK, Value: v.Value}
-	}
-	if ok && v.TS > c.TS {
-		return syncproto.Result{Code: syncproto.ResultStale, Value: v.Value,
-			Message: "the device has a newer value"}
-	}
 	items := bytes.Split([]byte(c.Value), []byte{0})
-	canon, err := l.opts.Hub.ControlWrite(dev.ID, c.Pin, items, c.TS, "cloud")
+	v, err := l.opts.Hub.CommandWrite(dev.ID, c.Pin, items, c.TS, "cloud")
 	switch {
 	case err == nil:
-		return syncproto.Result{Code: syncproto.ResultOK, Value: canon}
+		return syncproto.Result{Code: syncproto.ResultOK, Value: v}
+	case errors.Is(err, hub.ErrStale):
+		return syncproto.Result{Code: syncproto.ResultStale, Value: v, Message: "the device has a newer value"}
 	case errors.Is(err, hub.ErrNoDevice):
 		return syncproto.Result{Code: syncproto.ResultNoDevice}
 	case errors.Is(err, hub.ErrNoDatastream), errors.Is(err, datastream.ErrWrongType),

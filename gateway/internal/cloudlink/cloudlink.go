@@ -32,11 +32,13 @@ import (
 // Hub is what the link needs of the gateway's hub (*hub.Hub).
 type Hub interface {
 	Device(id int64) (hub.Device, bool)
+	DeviceByUID(uid string) (hub.Device, bool)
 	Devices() []hub.Device
 	SaveTemplate(ctx context.Context, t datastream.Template) error
 	DeleteDevice(ctx context.Context, id int64) error
-	ControlWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
-	Value(deviceID int64, pin int) (hub.PinValue, bool)
+	// CommandWrite applies a command unless the pin holds a newer value
+	// (hub.ErrStale, with that value).
+	CommandWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
 	Subscribe(fn func(hub.Update)) (cancel func())
 	Stats() hub.Stats
 }

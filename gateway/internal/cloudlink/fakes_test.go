@@ -1,6 +1,7 @@
 package cloudlink
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -186,10 +187,19 @@ func (h *fakeHub) write(id int64, pin int, v string, ts int64, source string) {
 // DeviceWrite is a device's own uplink.
 func (h *fakeHub) DeviceWrite(id int64, pin int, v string, ts int64) { h.write(id, pin, v, ts, "tcp") }
 
-func (h *fakeHub) ControlWrite(id int64, pin int, items [][]byte, ts int64, source string) (string, error) {
+func (h *fakeHub) DeviceByUID(uid string) (hub.Device, bool) { return h.byUID(uid) }
+
+// CommandWrite follows hub.CommandWrite's rule (not under one lock: the
+// fake's writes are test-driven).
+func (h *fakeHub) CommandWrite(id int64, pin int, items [][]byte, ts int64, source string) (string, error) {
 	d, ok := h.Device(id)
 	if !ok {
 		return "", hub.ErrNoDevice
+	}
+	if v, ok := h.Value(id, pin); ok && v.TS > ts {
+		return v.Value, hub.ErrStale
+	} else if ok && v.TS == ts && v.Value == string(bytes.Join(items, []byte{0})) {
+		return v.Value, nil
 	}
 	if pin > 10 {
 		return "", hub.ErrNoDatastream

@@ -290,23 +290,29 @@ func (l *Link) status(ctx context.Context) *syncproto.Message {
 	return &syncproto.Message{Type: syncproto.TypeStatus, Status: st}
 }
 
-// convert turns outbox entries into wire items. Entries of devices the hub
-// no longer knows (deleted locally since) cannot be named by UID: they are
-// counted and logged, not sent.
+// convert turns outbox entries into wire items. An entry names its device
+// by UID (the store keeps it after a deletion); a store that does not is
+// helped by the hub, and entries of devices neither knows are counted and
+// logged, not sent.
 func (s *session) convert(items []syncproto.Item, entries []Entry) []syncproto.Item {
 	l := s.l
 	var skipped int
 	for _, e := range entries {
 		kind, ok := wireKind(e.Record.Kind)
-		dev, known := l.opts.Hub.Device(e.Record.DeviceID)
-		if !ok || !known {
+		uid := e.UID
+		if uid == "" {
+			if dev, known := l.opts.Hub.Device(e.Record.DeviceID); known {
+				uid = dev.UID
+			}
+		}
+		if !ok || uid == "" {
 			skipped++
 			continue
 		}
 		items = append(items, syncproto.Item{
 			Seq:    e.Seq,
 			Kind:   kind,
-			Device: dev.UID,
+			Device: uid,
 			Pin:    e.Record.Pin,
 			Name:   e.Record.Name,
 			Value:  e.Record.Value,

@@ -67,9 +67,12 @@ type Hub struct {
 		m  map[int64]*device
 	}
 
-	mu        sync.RWMutex // guards byHash and templates (login and admin paths only)
+	mu        sync.RWMutex // guards byHash, byUID and templates (login and admin paths only)
 	byHash    map[[32]byte]*device
+	byUID     map[string]*device
 	templates map[string]*tmplRef
+
+	upsertMu sync.Mutex // serialises UpsertDevice: find-or-create by UID is one step
 
 	subMu  sync.Mutex
 	subSeq int
@@ -115,13 +118,14 @@ type counters struct {
 // device is the in-memory state of one device. Everything below mu is
 // guarded by it.
 type device struct {
-	Device // immutable
-	tmpl   *tmplRef
+	id   int64
+	info atomic.Pointer[Device]  // replaced whole by UpsertDevice
+	tmpl atomic.Pointer[tmplRef] // replaced with the template id
 
 	mu      sync.Mutex
 	deleted bool
 	values  map[uint8]value
-	info    []string
+	pairs   []string // device info (SetInfo)
 	meta    map[string]string
 	props   map[propKey]string
 	conns   []Conn
@@ -135,6 +139,7 @@ func New(opts Options) *Hub {
 		log:       opts.Logger,
 		now:       opts.Now,
 		byHash:    make(map[[32]byte]*device),
+		byUID:     make(map[string]*device),
 		templates: make(map[string]*tmplRef),
 	}
 	if h.log == nil {
@@ -234,13 +239,15 @@ func (h *Hub) refLocked(id string) *tmplRef {
 func (h *Hub) addDevice(d Device) *device {
 	h.mu.Lock()
 	ds := &device{
-		Device: d,
-		tmpl:   h.refLocked(d.TemplateID),
+		id:     d.ID,
 		values: make(map[uint8]value),
 		meta:   make(map[string]string),
 		props:  make(map[propKey]string),
 	}
+	ds.info.Store(&d)
+	ds.tmpl.Store(h.refLocked(d.TemplateID))
 	h.byHash[d.TokenHash] = ds
+	h.byUID[d.UID] = ds
 	h.mu.Unlock()
 	s := &h.shard[uint64(d.ID)%shards]
 	s.mu.Lock()
@@ -267,7 +274,7 @@ func (h *Hub) allDevices() []*device {
 		}
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(all, func(a, b *device) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(all, func(a, b *device) int { return cmp.Compare(a.id, b.id) })
 	return all
 }
 
@@ -314,13 +321,13 @@ func (h *Hub) Authenticate(token string) (Device, error) {
 	if d == nil {
 		return Device{}, ErrInvalidToken
 	}
-	return d.Device, nil
+	return *d.info.Load(), nil
 }
 
 // Device returns a device by id.
 func (h *Hub) Device(id int64) (Device, bool) {
 	if d := h.device(id); d != nil {
-		return d.Device, true
+		return *d.info.Load(), true
 	}
 	return Device{}, false
 }
@@ -330,7 +337,7 @@ func (h *Hub) Devices() []Device {
 	all := h.allDevices()
 	out := make([]Device, len(all))
 	for i, d := range all {
-		out[i] = d.Device
+		out[i] = *d.info.Load()
 	}
 	return out
 }
@@ -441,8 +448,12 @@ func (h *Hub) DeleteDevice(ctx context.Context, id int64) error {
 		return fmt.Errorf("hub: delete device %d: %w", id, err)
 	}
 	h.mu.Lock()
-	if h.byHash[d.TokenHash] == d {
-		delete(h.byHash, d.TokenHash)
+	info := d.info.Load()
+	if h.byHash[info.TokenHash] == d {
+		delete(h.byHash, info.TokenHash)
+	}
+	if h.byUID[info.UID] == d {
+		delete(h.byUID, info.UID)
 	}
 	h.mu.Unlock()
 	s := &h.shard[uint64(id)%shards]
@@ -531,16 +542,27 @@ func (h *Hub) appendLocked(r Record) {
 // value is returned. Wrong type or arity → error, nothing stored. ts == 0
 // means now.
 func (h *Hub) DeviceWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error) {
-	return h.write(deviceID, pin, items, ts, source, false)
+	return h.write(deviceID, pin, items, ts, source, false, false)
 }
 
 // ControlWrite stores a write addressed to the device (HTTP update, cloud
 // command, local UI) and delivers it to every connection of the device.
 func (h *Hub) ControlWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error) {
-	return h.write(deviceID, pin, items, ts, source, true)
+	return h.write(deviceID, pin, items, ts, source, true, false)
 }
 
-func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source string, control bool) (string, error) {
+// CommandWrite is ControlWrite for a write that may arrive late (a cloud
+// command queued while the site was offline). Under the device's lock, the
+// same one every device write takes, it checks the pin's latest value:
+// if that value is newer than ts, nothing is written and ErrStale is
+// returned with the newer value — a newer device value wins. A value
+// equal in time and content is taken as this write applied before (a
+// replay) and returned without writing it again.
+func (h *Hub) CommandWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error) {
+	return h.write(deviceID, pin, items, ts, source, true, true)
+}
+
+func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source string, control, guard bool) (string, error) {
 	if pin < 0 || pin > datastream.MaxPin {
 		h.droppedBadPin.Add(1)
 		return "", datastream.ErrBadPin
@@ -549,7 +571,7 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 	if d == nil {
 		return "", ErrNoDevice
 	}
-	ti := d.tmpl.cur.Load()
+	ti := d.tmpl.Load().cur.Load()
 	var ds *datastream.Datastream
 	if ti != nil {
 		ds = ti.byPin[pin]
@@ -583,6 +605,16 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 	case err != nil:
 		d.cnt.wrongType++
 		return "", err
+	}
+	if guard {
+		if old, ok := d.values[uint8(pin)]; ok {
+			if old.ts > ts {
+				return old.v, ErrStale
+			}
+			if old.ts == ts && old.v == v {
+				return v, nil
+			}
+		}
 	}
 	d.values[uint8(pin)] = value{v, ts}
 	d.cnt.writes++
@@ -625,7 +657,7 @@ func (h *Hub) deviceTmpl(id int64) (*device, *tmplIndex) {
 	if d == nil {
 		return nil, nil
 	}
-	return d, d.tmpl.cur.Load()
+	return d, d.tmpl.Load().cur.Load()
 }
 
 // PinByName maps a datastream name (MQTT topics) to its pin.
@@ -664,10 +696,10 @@ func (h *Hub) Value(deviceID int64, pin int) (PinValue, bool) {
 
 func (d *device) valueLocked(ti *tmplIndex, pin int) (PinValue, bool) {
 	if v, ok := d.values[uint8(pin)]; ok {
-		return PinValue{DeviceID: d.ID, Pin: pin, Value: v.v, TS: v.ts}, true
+		return PinValue{DeviceID: d.id, Pin: pin, Value: v.v, TS: v.ts}, true
 	}
 	if ti != nil && ti.defaults[pin] != "" {
-		return PinValue{DeviceID: d.ID, Pin: pin, Value: ti.defaults[pin]}, true
+		return PinValue{DeviceID: d.id, Pin: pin, Value: ti.defaults[pin]}, true
 	}
 	return PinValue{}, false
 }
@@ -774,7 +806,7 @@ func (h *Hub) SetInfo(deviceID int64, pairs []string, source string) {
 	if d.deleted {
 		return
 	}
-	d.info = slices.Clone(pairs)
+	d.pairs = slices.Clone(pairs)
 	h.appendLocked(Record{Kind: KindInfo, DeviceID: deviceID, Value: strings.Join(pairs, "\x00"), Source: source})
 }
 
@@ -786,7 +818,7 @@ func (h *Hub) Info(deviceID int64) []string {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return slices.Clone(d.info)
+	return slices.Clone(d.pairs)
 }
 
 // widgetProperties are the properties a device may set (PROTOCOL.md §1.11).

@@ -22,7 +22,8 @@ type memStore struct {
 	recs    []Record
 	snap    Snapshot
 	nextID  int64
-	discard bool // benchmarks: count only
+	updated []Device // UpdateDevice calls
+	discard bool     // benchmarks: count only
 	n       atomic.Int64
 }
 
@@ -43,6 +44,12 @@ func (s *memStore) CreateDevice(_ context.Context, d Device) (Device, error) {
 	s.nextID++
 	d.ID = s.nextID
 	return d, nil
+}
+func (s *memStore) UpdateDevice(_ context.Context, d Device) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updated = append(s.updated, d)
+	return nil
 }
 func (s *memStore) DeleteDevice(context.Context, int64) error { return nil }
 func (s *memStore) Flush(context.Context) error               { return nil }

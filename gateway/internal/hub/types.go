@@ -99,6 +99,14 @@ type Store interface {
 	Flush(ctx context.Context) error
 }
 
+// DeviceUpdater is the optional Store method UpsertDevice persists a
+// changed device with (gateway/internal/sqlite has it).
+type DeviceUpdater interface {
+	// UpdateDevice changes the name, template and token hash of the device
+	// with d.ID.
+	UpdateDevice(ctx context.Context, d Device) error
+}
+
 // Conn is a live device connection of some transport, as the hub sees it.
 // Implemented by blynkserver sessions, broker clients and bridges.
 type Conn interface {
@@ -143,4 +151,5 @@ var (
 	ErrBadProperty  = errors.New("hub: unknown widget property or no value")
 	ErrRateLimited  = errors.New("hub: rate limit exceeded")
 	ErrClosed       = errors.New("hub: closed")
+	ErrStale        = errors.New("hub: the device has a newer value")
 )

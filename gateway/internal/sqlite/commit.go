@@ -201,6 +201,7 @@ func (s *Store) Close() error {
 	<-s.done
 	close(s.cpStop)
 	<-s.cpDone
+	<-s.thinDone
 	// A final full checkpoint leaves a small WAL behind for the next start.
 	s.checkpoint(s.db, "TRUNCATE")
 	return errors.Join(s.closeErr, s.db.Close())
@@ -334,6 +335,8 @@ func (c *committer) commit(batch []hub.Record) error {
 	s.histMu.Unlock()
 	s.transactions.Add(1)
 	s.committed.Add(uint64(len(batch)))
+	s.outboxN.Add(int64(len(batch)))
+	s.kickThinner()
 	s.notifyMu.Lock()
 	close(s.notify)
 	s.notify = make(chan struct{})
@@ -459,6 +462,8 @@ type Stats struct {
 	Dropped      uint64  // records appended after Close
 	QueueLen     int     // records waiting now
 	P50Ms, P99Ms float64 // Append → committed latency since Open (from Record.Enqueued)
+	Outbox       int64   // entries waiting for the cloud
+	Thinned      uint64  // history entries dropped by the outbox cap since Open
 }
 
 // Stats returns the current counters.
@@ -469,6 +474,8 @@ func (s *Store) Stats() Stats {
 		Failures:     s.failures.Load(),
 		Dropped:      s.dropped.Load(),
 		QueueLen:     len(s.queue),
+		Outbox:       s.outboxN.Load(),
+		Thinned:      s.thinned.Load(),
 	}
 	s.histMu.Lock()
 	st.P50Ms = float64(s.hist.quantile(0.50)) / 1e6

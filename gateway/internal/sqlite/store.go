@@ -71,12 +71,21 @@ type Options struct {
 	// History scans the time window (history_ts) across all devices. Turning
 	// it on builds the index at Open (once; slow on a large history).
 	PinHistoryIndex bool
+	// OutboxMax caps the outbox (entries not yet acknowledged by the
+	// cloud); 0 means no cap. Past it, raw history is thinned oldest-first:
+	// a value write is deleted only if a newer write of the same pin
+	// follows it in the outbox, so the latest value of every pin, events,
+	// online/offline, info, properties and metadata are never dropped.
+	// Thinning brings the outbox back to 99 % of the cap.
+	OutboxMax int64
 }
 
-// OutboxEntry is one record waiting for the cloud, with its sequence number.
-// Record.Enqueued is zero.
+// OutboxEntry is one record waiting for the cloud, with its sequence number
+// and the UID of its device (kept after the device is deleted, so that its
+// last records still reach the cloud). Record.Enqueued is zero.
 type OutboxEntry struct {
 	Seq    int64
+	UID    string
 	Record hub.Record
 }
 
@@ -123,6 +132,11 @@ type Store struct {
 
 	histMu sync.Mutex
 	hist   histogram
+
+	outboxN  atomic.Int64  // committed outbox entries (counted at Open, then kept)
+	thinned  atomic.Uint64 // history entries dropped by the outbox cap
+	thinKick chan struct{}
+	thinDone chan struct{}
 }
 
 //go:embed migrations/*.sql
@@ -176,6 +190,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		notify: make(chan struct{}),
 		cpStop: make(chan struct{}),
 		cpDone: make(chan struct{}),
+
+		thinKick: make(chan struct{}, 1),
+		thinDone: make(chan struct{}),
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -190,8 +207,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	var n int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: count outbox: %w", err)
+	}
+	s.outboxN.Store(n)
 	go c.run()
 	go s.checkpointer()
+	go s.thinner()
+	s.kickThinner()
 	return s, nil
 }
 
@@ -494,7 +519,10 @@ func (s *Store) CreateDevice(ctx context.Context, d hub.Device) (hub.Device, err
 		if err != nil {
 			return err
 		}
-		d.ID, err = res.LastInsertId()
+		if d.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO device_uids(id, uid) VALUES (?, ?)`, d.ID, d.UID)
 		return err
 	})
 	if err != nil {
@@ -564,8 +592,9 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEnt
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, device, pin, name, value, ts, source FROM outbox
-		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT o.seq, o.kind, o.device, o.pin, o.name, o.value, o.ts, o.source,
+		COALESCE(u.uid, '') FROM outbox o LEFT JOIN device_uids u ON u.id = o.device
+		WHERE o.seq > ? ORDER BY o.seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: outbox: %w", err)
 	}
@@ -573,7 +602,7 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEnt
 	for rows.Next() {
 		var e OutboxEntry
 		r := &e.Record
-		if err := rows.Scan(&e.Seq, &r.Kind, &r.DeviceID, &r.Pin, &r.Name, &r.Value, &r.TS, &r.Source); err != nil {
+		if err := rows.Scan(&e.Seq, &r.Kind, &r.DeviceID, &r.Pin, &r.Name, &r.Value, &r.TS, &r.Source, &e.UID); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: outbox: %w", err)
 		}
@@ -589,7 +618,12 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEnt
 // them.
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		s.outboxN.Add(-n)
 		return err
 	})
 	if err != nil {

@@ -64,8 +64,8 @@ func scalar[T any](t *testing.T, s *Store, q string) T {
 func TestMigrationsFreshAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gw.db")
 	s := openTest(t, path, Options{})
-	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 2 {
-		t.Fatalf("schema version = %d, want 2", v)
+	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 3 {
+		t.Fatalf("schema version = %d, want 3", v)
 	}
 	for q, want := range map[string]string{
 		`PRAGMA journal_mode`: "wal",
@@ -85,8 +85,8 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	}
 
 	s = openTest(t, path, Options{Synchronous: SyncFull})
-	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 2 {
-		t.Fatalf("schema_version has %d rows after reopen, want 2", n)
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 3 {
+		t.Fatalf("schema_version has %d rows after reopen, want 3", n)
 	}
 	if got := scalar[string](t, s, `PRAGMA synchronous`); got != "2" {
 		t.Errorf("synchronous with SyncFull = %s, want 2", got)

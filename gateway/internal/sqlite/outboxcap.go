@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"outpost/gateway/internal/hub"
+)
+
+// thinWindow is how many of the oldest outbox entries one thinning pass
+// looks at; thinChunk how many it deletes per transaction (each holds the
+// writer briefly, so group commits go on between chunks).
+const (
+	thinWindow = 65536
+	thinChunk  = 8192
+)
+
+func (s *Store) kickThinner() {
+	if s.opts.OutboxMax <= 0 || s.outboxN.Load() <= s.opts.OutboxMax {
+		return
+	}
+	select {
+	case s.thinKick <- struct{}{}:
+	default:
+	}
+}
+
+// thinner enforces Options.OutboxMax off the commit path.
+func (s *Store) thinner() {
+	defer close(s.thinDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.cpStop
+		cancel()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.thinKick:
+		}
+		if err := s.thin(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("outbox thinning failed", "err", err)
+		}
+	}
+}
+
+// thin deletes superseded value writes, oldest first, until the outbox is
+// at 99 % of its cap. Within a window of the oldest entries, a write whose
+// pin is written again later in the same window is superseded; the last
+// write of each pin in a window is kept even if a later window supersedes
+// it (the check never needs more than one window in memory, and keeping
+// too much is the safe side).
+func (s *Store) thin(ctx context.Context) error {
+	limit := s.opts.OutboxMax
+	target := limit - limit/100
+	var after int64
+	var dropped int64
+	for s.outboxN.Load() > target {
+		type entry struct {
+			seq  int64
+			kind hub.Kind
+			key  [2]int64
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, device, pin FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, thinWindow)
+		if err != nil {
+			return fmt.Errorf("sqlite: thin outbox: %w", err)
+		}
+		var win []entry
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.seq, &e.kind, &e.key[0], &e.key[1]); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: thin outbox: %w", err)
+			}
+			win = append(win, e)
+		}
+		if err := closeRows(rows); err != nil {
+			return fmt.Errorf("sqlite: thin outbox: %w", err)
+		}
+		if len(win) == 0 {
+			break
+		}
+		last := make(map[[2]int64]int64)
+		for _, e := range win {
+			if e.kind == hub.KindWrite {
+				last[e.key] = e.seq
+			} else if e.kind == hub.KindErase {
+				// Only a later write supersedes: a write followed by an
+				// erase alone is kept (the safe side).
+				delete(last, e.key)
+			}
+		}
+		var victims []int64
+		excess := s.outboxN.Load() - target
+		for _, e := range win {
+			if int64(len(victims)) >= excess {
+				break
+			}
+			if e.kind == hub.KindWrite && last[e.key] > e.seq {
+				victims = append(victims, e.seq)
+			}
+		}
+		if len(victims) == 0 {
+			// Nothing to thin here: look further. Otherwise look at the
+			// oldest entries again (commits may have added more meanwhile,
+			// and the oldest superseded writes go first).
+			after = win[len(win)-1].seq
+		}
+		for len(victims) > 0 {
+			chunk := victims[:min(thinChunk, len(victims))]
+			victims = victims[len(chunk):]
+			err := s.write(ctx, func(tx *sql.Tx) error {
+				st, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ?`)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				var n int64
+				for _, seq := range chunk {
+					res, err := st.ExecContext(ctx, seq)
+					if err != nil {
+						return err
+					}
+					k, err := res.RowsAffected()
+					if err != nil {
+						return err
+					}
+					n += k
+				}
+				s.outboxN.Add(-n)
+				s.thinned.Add(uint64(n))
+				dropped += n
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("sqlite: thin outbox: %w", err)
+			}
+		}
+	}
+	if n := s.outboxN.Load(); n > limit {
+		s.log.Warn("outbox over its cap with no history left to thin: keeping latest values and events",
+			"entries", n, "cap", limit)
+	} else if dropped > 0 {
+		s.log.Warn("outbox full: oldest raw history thinned (latest values and events kept)",
+			"dropped", dropped, "entries", n, "cap", limit)
+	}
+	return nil
+}
