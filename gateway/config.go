@@ -31,6 +31,7 @@ type Config struct {
 	HTTP      HTTPConfig      `yaml:"http"`
 	Installer InstallerConfig `yaml:"installer"`
 	Store     StoreConfig     `yaml:"store"`
+	Cloud     CloudConfig     `yaml:"cloud"`
 	// Templates and Devices seed the gateway while it runs standalone (no
 	// cloud). Devices are matched by name: one that already exists is left
 	// as it is.
@@ -92,6 +93,17 @@ type StoreConfig struct {
 	Synchronous    string        `yaml:"synchronous"` // normal or full
 }
 
+// CloudConfig connects the gateway to an Outpost cloud. With URL empty
+// the gateway runs standalone.
+type CloudConfig struct {
+	URL                string `yaml:"url"`                  // https://… (http:// only to loopback)
+	Name               string `yaml:"name"`                 // site name shown in the cloud; "" → host name
+	TLSCAFile          string `yaml:"tls_ca_file"`          // PEM CA bundle for the cloud; "" → system roots
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"` // do not verify the cloud's certificate (testing only)
+	// OutboxMaxRecords caps the records waiting for the cloud; 0: no cap.
+	OutboxMaxRecords int64 `yaml:"outbox_max_records"`
+}
+
 // DeviceConfig declares a device. Token may be given (a token already
 // flashed into firmware); when empty one is generated at first start and
 // logged once.
@@ -123,6 +135,7 @@ func Defaults() Config {
 		HTTP:      HTTPConfig{Listen: ":8081"},
 		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
 		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal"},
+		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000},
 	}
 }
 
@@ -212,6 +225,14 @@ func (c *Config) Validate() error {
 	case "normal", "full":
 	default:
 		bad("store.synchronous: %q is not one of normal, full", c.Store.Synchronous)
+	}
+	if c.Cloud.URL != "" {
+		if err := checkCloudURL(c.Cloud.URL); err != nil {
+			bad("cloud.url: %w", err)
+		}
+	}
+	if c.Cloud.OutboxMaxRecords < 0 || (c.Cloud.OutboxMaxRecords > 0 && c.Cloud.OutboxMaxRecords < 1000) {
+		bad("cloud.outbox_max_records: %d must be 0 (no cap) or ≥ 1000", c.Cloud.OutboxMaxRecords)
 	}
 	tmpl := map[string]bool{}
 	for i := range c.Templates {

@@ -48,6 +48,9 @@ func TestConfigErrors(t *testing.T) {
 		{"short token", "version: 1\ndevices: [{name: a, template: T, token: abc}]\n", "token must be 32 characters"},
 		{"bad template", "version: 1\ntemplates: [{id: T, name: x, datastreams: [{pin: 300, name: a, type: integer}]}]\n", "templates[0]"},
 		{"synchronous", "version: 1\nstore: {synchronous: sometimes}\n", "store.synchronous"},
+		{"cloud over plain http", "version: 1\ncloud: {url: 'http://cloud.example.com'}\n", "only to a loopback"},
+		{"cloud scheme", "version: 1\ncloud: {url: 'ftp://127.0.0.1'}\n", "cloud.url"},
+		{"outbox cap", "version: 1\ncloud: {outbox_max_records: 10}\n", "cloud.outbox_max_records"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

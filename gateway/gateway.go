@@ -1,5 +1,6 @@
 // Package gateway wires the edge appliance together: the SQLite store, the
-// hub, the Blynk TCP/TLS server, the MQTT broker and the HTTP APIs. It is a
+// hub, the Blynk TCP/TLS server, the MQTT broker, the HTTP APIs and, with
+// cloud.url set, the link to the Outpost cloud (cloud.go). It is a
 // library first (DESIGN.md principle 1): New binds every listener so the
 // caller knows the addresses, Run serves until the context ends. Mains,
 // tests and the one-command site all use it.
@@ -11,18 +12,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"outpost/firmware-bridge/bridge"
 	"outpost/gateway/internal/blynkserver"
 	"outpost/gateway/internal/broker"
 	"outpost/gateway/internal/certs"
+	"outpost/gateway/internal/cloudlink"
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
@@ -52,7 +56,14 @@ type Gateway struct {
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
+
+	link    atomic.Pointer[cloudlink.Link] // set once registered (cloud.url)
+	cloudMu sync.Mutex
+	cloudID CloudIdentity
 }
+
+// rand is the jitter source of the registration retries.
+func (g *Gateway) rand() float64 { return rand.Float64() }
 
 // NewDevice is a device created at start-up from the config, with the token
 // generated for it. The token is shown once; only its hash is stored.
@@ -89,6 +100,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		CommitEvery: cfg.Store.CommitInterval,
 		MaxBatch:    cfg.Store.MaxBatch,
 		Synchronous: sqlite.Sync(strings.ToUpper(cfg.Store.Synchronous)),
+		OutboxMax:   cfg.Cloud.OutboxMaxRecords,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
@@ -112,6 +124,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger.With("component", "deviceapi")})
 	installer := http.NewServeMux()
 	installer.HandleFunc("GET /installer/api/hardware", g.hardwareHandler)
+	installer.HandleFunc("GET /installer/api/claim", g.claimHandler)
 	installer.Handle("/", deviceapi.NewInstaller(deviceapi.InstallerOptions{
 		Hub: g.hub, Logger: logger.With("component", "installer"), Stats: g.Stats, Token: cfg.Installer.Token,
 	}))
@@ -131,6 +144,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		LoginTimeout:        cfg.Blynk.LoginTimeout,
 		HTTP:                sniffHTTP,
 	})
+	if cfg.Cloud.URL != "" {
+		if _, err := g.cloudTLS(); err != nil {
+			return nil, nil, err
+		}
+		// A site registered before shows its claim code from the start.
+		if id, err := ReadCloudIdentity(cfg.DataDir); err == nil && id.CloudURL == cfg.Cloud.URL {
+			g.cloudID = id
+		}
+	}
 	if err := g.setupBridges(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -237,6 +259,7 @@ type Stats struct {
 	Store StoreStats        `json:"store"`
 	Blynk blynkserver.Stats `json:"blynk"`
 	MQTT  broker.Stats      `json:"mqtt"`
+	Cloud *CloudStats       `json:"cloud"`
 }
 
 // HubStats are the routing core's counters.
@@ -270,6 +293,7 @@ func (g *Gateway) Stats() any {
 			QueueLen: s.QueueLen, CommitP50Ms: s.P50Ms, CommitP99Ms: s.P99Ms},
 		Blynk: g.blynk.Stats(),
 		MQTT:  g.broker.Stats(),
+		Cloud: g.cloudStats(),
 	}
 }
 
@@ -325,6 +349,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	run("bridges", func() error { return g.bridges.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
+	if g.cfg.Cloud.URL != "" {
+		run("cloud", func() error { return g.runCloud(ctx) })
+	}
 
 	g.log.Info("gateway running",
 		"blynk", g.addrs.Blynk, "blynk_tls", g.addrs.BlynkTLS,

@@ -5,6 +5,7 @@
 //	outpost-gateway device add -template T -name N [-config FILE]
 //	                                               create a device, print its token once
 //	outpost-gateway device list [-config FILE]
+//	outpost-gateway claim-code [-config FILE]      print the code that claims this site in the cloud
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +38,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "device" {
 		return deviceCmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "claim-code" {
+		return claimCodeCmd(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("outpost-gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -82,6 +87,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("gateway failed", "err", err)
 		return 1
 	}
+	return 0
+}
+
+// claimCodeCmd prints the claim code from data_dir/cloud.json (written at
+// the gateway's first start with cloud.url set).
+func claimCodeCmd(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("claim-code", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	configPath := flags.String("config", "", "config file (YAML)")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if cfg.Cloud.URL == "" {
+		fmt.Fprintln(stderr, "claim-code: no cloud is configured (set cloud.url)")
+		return 1
+	}
+	id, err := gateway.ReadCloudIdentity(cfg.DataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintln(stderr, "claim-code: not registered with the cloud yet; start the gateway (it registers at start)")
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "claim-code:", err)
+		return 1
+	}
+	if id.Claimed {
+		fmt.Fprintf(stderr, "gateway %s is already claimed\n", id.GatewayID)
+		return 1
+	}
+	fmt.Fprintln(stdout, id.ClaimCode)
+	fmt.Fprintf(stderr, "gateway %s at %s: claim it with POST /api/v1/organization/gateway/claim {\"claimCode\": %q, \"orgId\": N}\n",
+		id.GatewayID, id.CloudURL, id.ClaimCode)
 	return 0
 }
 

@@ -245,3 +245,25 @@ devices:
 	}
 	t.Logf("committed before kill: %d records; writes found after restart: %d", before, total)
 }
+
+func TestClaimCode(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfgPath := filepath.Join(dir, "g.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("version: 1\ndata_dir: %s\ncloud: {url: 'http://127.0.0.1:1'}\n", data)), 0o600)
+	var out, errOut strings.Builder
+	if code := run([]string{"claim-code", "-config", cfgPath}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not registered") {
+		t.Errorf("before registration: exit %d, err %q", code, errOut.String())
+	}
+	os.MkdirAll(data, 0o750)
+	os.WriteFile(filepath.Join(data, "cloud.json"), []byte(`{"gatewayId":"5","claimCode":"K7Q2-M9XZ","credential":"s","cloudURL":"http://127.0.0.1:1"}`), 0o600)
+	out.Reset()
+	if code := run([]string{"claim-code", "-config", cfgPath}, &out, &errOut); code != 0 || out.String() != "K7Q2-M9XZ\n" {
+		t.Errorf("claim-code: exit %d, out %q, err %q", code, out.String(), errOut.String())
+	}
+	os.WriteFile(filepath.Join(data, "cloud.json"), []byte(`{"gatewayId":"5","claimCode":"K7Q2-M9XZ","credential":"s","cloudURL":"http://127.0.0.1:1","claimed":true}`), 0o600)
+	out.Reset()
+	if code := run([]string{"claim-code", "-config", cfgPath}, &out, &errOut); code != 1 || out.String() != "" {
+		t.Errorf("claimed: exit %d, out %q; want no code", code, out.String())
+	}
+}

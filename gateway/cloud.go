@@ -1,0 +1,377 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"outpost/gateway/internal/cloudlink"
+)
+
+// CloudFile is the file in data_dir that keeps the gateway's cloud identity.
+const CloudFile = "cloud.json"
+
+// CloudIdentity is what the cloud gave the gateway at registration
+// (data_dir/cloud.json). The credential is a secret: the file is 0600.
+type CloudIdentity struct {
+	GatewayID  string `json:"gatewayId"`
+	ClaimCode  string `json:"claimCode"`
+	Credential string `json:"credential"`
+	CloudURL   string `json:"cloudURL"`
+	// Claimed is set once the cloud accepted the credential (the claim
+	// code is then no longer shown).
+	Claimed bool `json:"claimed"`
+}
+
+// ReadCloudIdentity reads data_dir/cloud.json; fs.ErrNotExist means the
+// gateway has not registered yet.
+func ReadCloudIdentity(dataDir string) (CloudIdentity, error) {
+	var id CloudIdentity
+	data, err := os.ReadFile(filepath.Join(dataDir, CloudFile))
+	if err != nil {
+		return id, fmt.Errorf("gateway: cloud identity: %w", err)
+	}
+	if err := json.Unmarshal(data, &id); err != nil {
+		return id, fmt.Errorf("gateway: cloud identity %s: %w", filepath.Join(dataDir, CloudFile), err)
+	}
+	return id, nil
+}
+
+// writeCloudIdentity replaces the file atomically (a crash leaves the old
+// or the new one, never half of either).
+func writeCloudIdentity(dataDir string, id CloudIdentity) error {
+	data, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dataDir, ".cloud-*.json")
+	if err != nil {
+		return fmt.Errorf("gateway: save cloud identity: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.Write(append(data, '\n'))
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), filepath.Join(dataDir, CloudFile))
+		}
+	} else {
+		tmp.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: save cloud identity: %w", err)
+	}
+	return nil
+}
+
+// checkCloudURL accepts https anywhere and http only to a loopback host
+// (the credential crosses this connection).
+func checkCloudURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%q: plain http:// is allowed only to a loopback address", raw)
+	}
+	return fmt.Errorf("%q: scheme must be https (or http to loopback)", raw)
+}
+
+// syncURL is the cloud's websocket endpoint for a base URL.
+func syncURL(base string) string {
+	u := strings.TrimRight(base, "/") + "/api/v1/gateway/sync"
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		return "wss://" + rest
+	}
+	return "ws://" + strings.TrimPrefix(u, "http://")
+}
+
+// Software is the version string the gateway reports to the cloud.
+func Software() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "outpost-gateway/" + v
+}
+
+func (g *Gateway) cloudTLS() (*tls.Config, error) {
+	c := g.cfg.Cloud
+	if c.TLSCAFile == "" && !c.InsecureSkipVerify {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: cloud.tls_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("gateway: cloud.tls_ca_file %s: no PEM certificate", c.TLSCAFile)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
+// errRegister marks answers of the cloud that retrying will not change.
+var errRegister = errors.New("gateway: cloud refused the registration")
+
+// register asks the cloud for a gateway identity (claim flow, step 1).
+func register(ctx context.Context, client *http.Client, base, name string) (CloudIdentity, error) {
+	body, _ := json.Marshal(map[string]string{"name": name, "software": Software()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/gateway/register", bytes.NewReader(body))
+	if err != nil {
+		return CloudIdentity{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return CloudIdentity{}, fmt.Errorf("gateway: register: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("gateway: register: %s: %s", resp.Status, bytes.TrimSpace(data))
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusNotFound {
+			err = fmt.Errorf("%w: %w", errRegister, err)
+		}
+		return CloudIdentity{}, err
+	}
+	var id CloudIdentity
+	if err := json.Unmarshal(data, &id); err != nil {
+		return CloudIdentity{}, fmt.Errorf("gateway: register: answer: %w", err)
+	}
+	if id.GatewayID == "" || id.Credential == "" || id.ClaimCode == "" {
+		return CloudIdentity{}, fmt.Errorf("gateway: register: answer lacks gatewayId, claimCode or credential: %s", bytes.TrimSpace(data))
+	}
+	id.CloudURL = base
+	return id, nil
+}
+
+// runCloud registers the gateway if it has no identity for the configured
+// cloud, shows the claim code until the site is claimed and keeps the cloud
+// link up. Nothing else waits for it: the site works offline meanwhile.
+func (g *Gateway) runCloud(ctx context.Context) error {
+	cfg := g.cfg.Cloud
+	tlsCfg, err := g.cloudTLS()
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+
+	id, err := ReadCloudIdentity(g.cfg.DataDir)
+	switch {
+	case err == nil && id.CloudURL != cfg.URL:
+		g.log.Warn("cloud.url changed since registration: registering again", "was", id.CloudURL, "now", cfg.URL)
+		id = CloudIdentity{}
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return err
+	}
+	if id.Credential == "" {
+		if id, err = g.registerLoop(ctx, client); err != nil {
+			return err
+		}
+	}
+	g.setIdentity(id)
+	if !id.Claimed {
+		g.log.Info("this site is not claimed yet: claim it in the cloud with this code",
+			"claim_code", id.ClaimCode, "gateway_id", id.GatewayID, "cloud", cfg.URL)
+	}
+
+	link, err := cloudlink.New(cloudlink.Options{
+		URL:        syncURL(cfg.URL),
+		Credential: id.Credential,
+		GatewayID:  id.GatewayID,
+		Software:   Software(),
+		Hub:        g.hub,
+		Store:      g.store,
+		Logger:     g.log,
+		TLS:        tlsCfg,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.link.Store(link)
+	if !id.Claimed {
+		go g.watchClaim(ctx, link)
+	}
+	return link.Run(ctx)
+}
+
+func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudIdentity, error) {
+	name := g.cfg.Cloud.Name
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	if name == "" {
+		name = "outpost-gateway"
+	}
+	for attempt := 0; ; attempt++ {
+		id, err := register(ctx, client, g.cfg.Cloud.URL, name)
+		if err == nil {
+			if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+				return id, err
+			}
+			g.log.Info("registered with the cloud", "gateway_id", id.GatewayID, "cloud", id.CloudURL)
+			return id, nil
+		}
+		if errors.Is(err, errRegister) {
+			g.log.Error("cloud registration refused; will retry", "err", err)
+		} else {
+			g.log.Warn("cloud registration failed; will retry", "err", err)
+		}
+		d := cloudlink.Backoff(attempt, time.Second, 5*time.Minute, g.rand())
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return id, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// watchClaim records the claim once the cloud accepted the link, so the
+// claim code stops being shown.
+func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if link.Stats().Connects == 0 {
+			continue
+		}
+		g.cloudMu.Lock()
+		g.cloudID.Claimed = true
+		id := g.cloudID
+		g.cloudMu.Unlock()
+		if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+			g.log.Error("could not record the claim", "err", err)
+		}
+		g.log.Info("site claimed: the cloud accepted the gateway", "gateway_id", id.GatewayID)
+		return
+	}
+}
+
+func (g *Gateway) setIdentity(id CloudIdentity) {
+	g.cloudMu.Lock()
+	g.cloudID = id
+	g.cloudMu.Unlock()
+}
+
+// ClaimStatus is what GET /installer/api/claim answers.
+type ClaimStatus struct {
+	GatewayID string `json:"gatewayId"`
+	ClaimCode string `json:"claimCode"`
+	Claimed   bool   `json:"claimed"`
+	Connected bool   `json:"connected"`
+}
+
+// Claim returns the site's claim status; ok is false without cloud.url.
+// Before the registration succeeded the id and code are empty.
+func (g *Gateway) Claim() (st ClaimStatus, ok bool) {
+	if g.cfg.Cloud.URL == "" {
+		return st, false
+	}
+	g.cloudMu.Lock()
+	id := g.cloudID
+	g.cloudMu.Unlock()
+	st = ClaimStatus{GatewayID: id.GatewayID, ClaimCode: id.ClaimCode, Claimed: id.Claimed}
+	if l := g.link.Load(); l != nil {
+		s := l.Stats()
+		st.Connected = s.Connected
+		st.Claimed = st.Claimed || s.Connects > 0
+	}
+	if st.Claimed {
+		st.ClaimCode = "" // spent: the cloud rotates it on release
+	}
+	return st, true
+}
+
+// claimHandler serves GET /installer/api/claim.
+func (g *Gateway) claimHandler(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if tok := g.cfg.Installer.Token; tok != "" && r.Header.Get("Authorization") != "Bearer "+tok {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"message":"Invalid installer token."}}`))
+		return
+	}
+	st, ok := g.Claim()
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":{"message":"No cloud is configured (cloud.url)."}}`))
+		return
+	}
+	json.NewEncoder(w).Encode(st)
+}
+
+// CloudStats are the cloud link's counters (/installer/api/stats "cloud").
+type CloudStats struct {
+	Connected      bool   `json:"connected"`
+	Claimed        bool   `json:"claimed"`
+	Connects       uint64 `json:"connects"`
+	Failures       uint64 `json:"failures"`
+	ItemsSent      uint64 `json:"itemsSent"`
+	ItemsAcked     int64  `json:"itemsAcked"` // highest outbox seq the cloud acknowledged
+	Skipped        uint64 `json:"skipped"`
+	Backlog        int64  `json:"backlog"` // outbox entries waiting
+	Thinned        uint64 `json:"thinned"` // history entries dropped by the outbox cap
+	TenancyVersion int64  `json:"tenancyVersion"`
+	Commands       uint64 `json:"commands"`
+}
+
+func (g *Gateway) cloudStats() *CloudStats {
+	st := g.store.Stats()
+	cs := &CloudStats{Backlog: st.Outbox, Thinned: st.Thinned}
+	if g.cfg.Cloud.URL == "" {
+		return cs
+	}
+	c, _ := g.Claim()
+	cs.Claimed = c.Claimed
+	if l := g.link.Load(); l != nil {
+		s := l.Stats()
+		cs.Connected, cs.Connects, cs.Failures = s.Connected, s.Connects, s.Failures
+		cs.ItemsSent, cs.ItemsAcked, cs.Skipped = s.ItemsSent, s.ItemsAcked, s.Skipped
+		cs.TenancyVersion, cs.Commands = s.TenancyVersion, s.Commands
+	}
+	return cs
+}
