@@ -2,7 +2,10 @@
 # MQTT load: Outpost's broker (auth + ACL + validation + SQLite) side by side
 # with bare mochi-mqtt and Debian's Mosquitto, 1,000 clients at QoS 0 and 1,
 # p99 publish→committed at half load, RSS with 10,000 idle connections.
-# Usage: scripts/bench/mqtt.sh [mqttload flags]
+# The brokers take turns for -rounds (default 3) and medians are reported,
+# since the machine's other load changes from second to second.
+# Usage: scripts/bench/mqtt.sh [mqttload flags], e.g. -only half -half-rate 20000,
+# -profile DIR (benchserver CPU/heap profiles), -idle 0 (skip the RSS part).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=$(mktemp -d)
