@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/sqlite"
@@ -42,6 +44,8 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	boot  Bootstrap
+	sync  *gatewaysync.Server
+	sites *sites
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -77,9 +81,17 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}()
 
 	mailer := newMailer(cfg)
+	// The sync endpoint needs the service and the service notifies it of
+	// changes: the hook finds it through this pointer once it exists.
+	var syncp atomic.Pointer[gatewaysync.Server]
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now,
+		OnChange: func() {
+			if gs := syncp.Load(); gs != nil {
+				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
+			}
+		},
 	}, tenancy.Config{
 		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
 		ResetTTL: cfg.Auth.ResetTTL, SessionTTL: cfg.Auth.SessionTTL, AccessTokenTTL: cfg.Auth.AccessTokenTTL,
@@ -91,17 +103,47 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: authCacheTTL(cfg.API.AuthCacheTTL), Now: cfg.Now})
+	timeout := cfg.Gateways.CommandTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	s.sites = &sites{svc: s.svc, store: store, timeout: timeout, log: log}
+	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
+	s.sites.gs = s.sync
+	syncp.Store(s.sync)
+	defer func() {
+		if !ok {
+			s.sync.Close()
+		}
+	}()
+	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: authCacheTTL(cfg.API.AuthCacheTTL), Now: cfg.Now,
+		Live: s.sites})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	perMin := cfg.Gateways.RegisterPerMinute
+	if perMin == 0 {
+		perMin = 10
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	lim := &addrLimiter{n: perMin, now: now}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/gateway/sync", s.sync)
+	mux.HandleFunc("POST /api/v1/gateway/register", lim.wrap(s.sites.register))
+	mux.Handle("/", api)
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen: %w", err)
 	}
 	s.http = &http.Server{
-		Handler:           api,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -182,6 +224,8 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
+		// Hijacked websockets are not closed by Shutdown: close them first.
+		s.sync.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = s.http.Shutdown(sctx)
 		cancel()
@@ -192,6 +236,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	s.sync.Close()
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
@@ -201,6 +246,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the listener and store of a Server whose Run was never
 // called.
 func (s *Server) Close() error {
+	s.sync.Close()
 	return errors.Join(s.ln.Close(), s.store.Close())
 }
 

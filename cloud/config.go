@@ -24,14 +24,15 @@ type Config struct {
 	DataDir string `yaml:"data_dir"` // holds cloud.db and the mailbox unless set elsewhere
 	Listen  string `yaml:"listen"`   // Platform API address
 	// PublicURL is the base of links in mails; empty: the Host of the request.
-	PublicURL string        `yaml:"public_url"`
-	Database  string        `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
-	Log       LogConfig     `yaml:"log"`
-	Admin     AdminConfig   `yaml:"admin"`
-	Auth      AuthConfig    `yaml:"auth"`
-	API       APIConfig     `yaml:"api"`
-	Tenancy   TenancyConfig `yaml:"tenancy"`
-	Mail      MailConfig    `yaml:"mail"`
+	PublicURL string         `yaml:"public_url"`
+	Database  string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	Log       LogConfig      `yaml:"log"`
+	Admin     AdminConfig    `yaml:"admin"`
+	Auth      AuthConfig     `yaml:"auth"`
+	API       APIConfig      `yaml:"api"`
+	Tenancy   TenancyConfig  `yaml:"tenancy"`
+	Mail      MailConfig     `yaml:"mail"`
+	Gateways  GatewaysConfig `yaml:"gateways"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -74,6 +75,16 @@ type APIConfig struct {
 	AuthCacheTTL time.Duration `yaml:"auth_cache_ttl"`
 }
 
+// GatewaysConfig tunes the gateway endpoints (/api/v1/gateway/…).
+type GatewaysConfig struct {
+	// RegisterPerMinute bounds registrations per client address (default
+	// 10; -1 disables): registering needs no credential.
+	RegisterPerMinute int `yaml:"register_per_minute"`
+	// CommandTimeout is how long a datastream write waits for the gateway
+	// to apply it (default 5s).
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+}
+
 // TenancyConfig holds the tenancy limits.
 type TenancyConfig struct {
 	MaxDepth      int           `yaml:"max_depth"`
@@ -109,9 +120,10 @@ func Defaults() Config {
 		Admin:   AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
 		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
 			RefreshTokenTTL: day, ResetTTL: time.Hour},
-		API:     APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
-		Tenancy: TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
-		Mail:    MailConfig{From: "Outpost <noreply@outpost.local>"},
+		API:      APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
+		Tenancy:  TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
+		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
+		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second},
 	}
 }
 

@@ -2,6 +2,7 @@ package gatewaysync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,6 +32,15 @@ func newUpgrader() *websocket.Upgrader {
 	}
 }
 
+// httpError answers in the Platform API's error shape,
+// {"error":{"message":"…"}}.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]map[string]string{"error": {"message": msg}})
+	w.Write(b)
+}
+
 // conn is one gateway's websocket.
 type conn struct {
 	s  *Server
@@ -53,17 +63,20 @@ type conn struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || cred == "" {
-		http.Error(w, "gateway credential required", http.StatusUnauthorized)
+		httpError(w, http.StatusUnauthorized, "gateway credential required")
 		return
 	}
 	gw, err := s.opts.Credentials.AuthenticateGateway(r.Context(), cred)
 	if err != nil {
-		if errors.Is(err, ErrUnauthorized) {
-			http.Error(w, "unknown or revoked gateway credential", http.StatusUnauthorized)
-			return
+		switch {
+		case errors.Is(err, ErrUnauthorized):
+			httpError(w, http.StatusUnauthorized, "unknown or revoked gateway credential")
+		case errors.Is(err, ErrNotClaimed):
+			httpError(w, http.StatusForbidden, "gateway is not claimed yet")
+		default:
+			s.log.Error("credential lookup failed", "err", err)
+			httpError(w, http.StatusServiceUnavailable, "try again later")
 		}
-		s.log.Error("credential lookup failed", "err", err)
-		http.Error(w, "try again later", http.StatusServiceUnavailable)
 		return
 	}
 	ws, err := newUpgrader().Upgrade(w, r, nil)

@@ -28,6 +28,9 @@ var (
 	// ErrUnauthorized is what Credentials returns for an unknown or revoked
 	// credential (wrapped or not).
 	ErrUnauthorized = errors.New("gatewaysync: unknown or revoked gateway credential")
+	// ErrNotClaimed is what Credentials returns for a known credential of
+	// a gateway no installer has claimed yet (answered 403: keep trying).
+	ErrNotClaimed = errors.New("gatewaysync: gateway is not claimed yet")
 	// ErrNotConnected: a command's context ended before the gateway was
 	// there to answer.
 	ErrNotConnected = errors.New("gatewaysync: gateway not connected")

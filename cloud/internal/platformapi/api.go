@@ -48,6 +48,8 @@ type Options struct {
 	// (default 1 s; negative disables). See authCache for what it may delay.
 	AuthCacheTTL time.Duration
 	Now          func() time.Time // nil: time.Now
+	// Live serves devices' live state and control writes (nil: none).
+	Live Live
 }
 
 // API is the Platform API handler.
@@ -62,6 +64,7 @@ type API struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	routes  []route
+	live    Live
 }
 
 // New builds the API and registers every route.
@@ -87,7 +90,7 @@ func New(o Options) (*API, error) {
 	a := &API{
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
 		limit: newLimiter(o.RateLimit, o.Now), auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
-		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(),
+		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

@@ -19,6 +19,7 @@ var statusOf = map[tenancy.Code]int{
 	tenancy.Unauthenticated: http.StatusUnauthorized,
 	tenancy.RateLimited:     http.StatusTooManyRequests,
 	tenancy.Internal:        http.StatusInternalServerError,
+	tenancy.Unavailable:     http.StatusServiceUnavailable,
 }
 
 // httpStatus returns the status for err, 500 for anything unknown.

@@ -163,7 +163,15 @@ func (c *call) listGateways() error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, mapList(l, toGateway))
+	out := list[siteJSON]{Content: make([]siteJSON, 0, len(l.Items)), TotalElements: l.Total}
+	for _, g := range l.Items {
+		sj, err := c.site(g)
+		if err != nil {
+			return err
+		}
+		out.Content = append(out.Content, sj)
+	}
+	return c.json(http.StatusOK, out)
 }
 
 // getGateway is GET /organization/gateway?gatewayId=.
@@ -176,7 +184,11 @@ func (c *call) getGateway() error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, toGateway(g))
+	sj, err := c.site(g)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, sj)
 }
 
 // claimGateway is POST /organization/gateway/claim {claimCode, orgId}.
@@ -195,7 +207,11 @@ func (c *call) claimGateway() error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, toGateway(g))
+	sj, err := c.site(g)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, sj)
 }
 
 // releaseGateway is POST /organization/gateway/release?gatewayId=: the
@@ -208,6 +224,9 @@ func (c *call) releaseGateway() error {
 	code, err := c.api.svc.ReleaseGateway(c.ctx, c.actor, tenancy.GatewayID(id))
 	if err != nil {
 		return err
+	}
+	if c.api.live != nil {
+		c.api.live.GatewayReleased(tenancy.GatewayID(id))
 	}
 	c.w.Header().Set("Cache-Control", "no-store")
 	return c.json(http.StatusOK, struct {

@@ -21,6 +21,7 @@ const (
 	Unauthenticated Code = "unauthenticated" // bad credentials, expired/revoked session or token
 	RateLimited     Code = "rate_limited"    // reserved for the API's in-memory limiter
 	Internal        Code = "internal"        // store failure and other bugs
+	Unavailable     Code = "unavailable"     // a gateway needed for the action did not answer (HTTP 503)
 )
 
 // Error is a coded domain error. Message is safe to show to the caller.
