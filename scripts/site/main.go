@@ -1,9 +1,11 @@
-// Command site runs a whole Outpost site in one process: the cloud tenancy
-// service (Platform API) and the gateway with its embedded SQLite store, a
-// demo template and demo devices, ready for a real ESP32 or Arduino to
-// connect. It prints where to connect, with which token, and the cloud
-// admin's login. State lives in -data (default ./outpost-site) and survives
-// restarts.
+// Command site runs a whole Outpost site in one process: the cloud (Platform
+// API and gateway sync), the gateway with its embedded SQLite store, a demo
+// template, demo devices ready for a real ESP32 or Arduino to connect, and
+// simulated devices (-sim) that write a slowly changing temperature on V0.
+// The gateway registers with the cloud and is claimed into a demo client
+// org. It prints where to connect, with which token, the cloud admin's
+// login and how to read a device's values through the Platform API. State
+// lives in -data (default ./outpost-site) and survives restarts.
 //
 //	go run ./scripts/site
 package main
@@ -19,17 +21,23 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"outpost/cloud"
 	"outpost/gateway"
 	"outpost/shared/datastream"
+	"outpost/shared/devicesim"
 )
+
+// DemoClientOrg is the client org the site's gateway is claimed into.
+const DemoClientOrg = "Demo Client"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +77,8 @@ type siteState struct {
 	// print how to log in (the cloud itself stores only a hash).
 	AdminEmail    string `json:"adminEmail"`
 	AdminPassword string `json:"adminPassword"`
+	// DemoOrgID is the client org the gateway was claimed into (0: not yet).
+	DemoOrgID int64 `json:"demoOrgId,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -76,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	dataDir := flags.String("data", "outpost-site", "directory for the site's databases and state")
 	devices := flags.Int("devices", 3, "demo devices to create on first start")
+	sim := flags.Int("sim", 2, "simulated devices (the last demo devices) writing a temperature on V0")
+	simEvery := flags.Duration("sim-every", 3*time.Second, "how often each simulated device writes")
 	listen := flags.String("listen", "", "host to listen on (default: all interfaces)")
 	portBase := flags.Int("port-base", 0, "if set, listen on port-base+0..7 instead of the standard ports; -1 picks free ports")
 	verbose := flags.Bool("v", false, "debug logs")
@@ -137,17 +149,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "site:", err)
 		return 1
 	}
+	cfg.Cloud.URL = c.URL()
+	cfg.Cloud.Name = "Demo Site"
 	g, _, err := gateway.New(ctx, cfg, logger.With("system", "gateway"))
 	if err != nil {
 		c.Close()
 		fmt.Fprintln(stderr, "site:", err)
 		return 1
 	}
-	printBanner(stdout, g.Addrs(), c.URL(), state)
+	simulated := state.Devices[max(0, len(state.Devices)-*sim):]
+	printBanner(stdout, g.Addrs(), c.URL(), state, simulated)
 
 	errs := make(chan error, 2)
 	go func() { errs <- c.Run(ctx) }()
 	go func() { errs <- g.Run(ctx) }()
+	go claimDemo(ctx, c, g, *dataDir, &state, stdout, logger)
+	for i, d := range simulated {
+		go simulate(ctx, g.Addrs().Blynk, d, float64(20+i), *simEvery, logger)
+	}
 	code := 0
 	for range 2 {
 		if err := <-errs; err != nil {
@@ -157,6 +176,87 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// claimDemo claims the gateway into the demo client org once it has
+// registered (on the first start; later starts find it claimed) and prints
+// how to see its devices through the Platform API.
+func claimDemo(ctx context.Context, c *cloud.Server, g *gateway.Gateway, dir string, st *siteState, w io.Writer, log *slog.Logger) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		cl, _ := g.Claim()
+		if cl.Claimed && st.DemoOrgID != 0 {
+			break
+		}
+		if cl.ClaimCode != "" {
+			id, err := c.ClaimGatewayForDemo(ctx, cl.ClaimCode, DemoClientOrg)
+			if err != nil {
+				log.Error("site: demo claim failed", "err", err)
+				return
+			}
+			st.DemoOrgID = id
+			if err := saveState(dir, *st); err != nil {
+				log.Error("site: save state", "err", err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	fmt.Fprintf(w, " Gateway claimed into client org %q (orgId %d). A device's values through the Platform API:\n", DemoClientOrg, st.DemoOrgID)
+	fmt.Fprintf(w, "   TOKEN=$(login as above | jq -r .token)\n")
+	fmt.Fprintf(w, "   curl -s -H \"Authorization: Bearer $TOKEN\" '%s/api/v1/organization/devices?orgId=%d'\n", c.URL(), st.DemoOrgID)
+	fmt.Fprintf(w, "   curl -s -H \"Authorization: Bearer $TOKEN\" '%s/api/v1/organization/device?deviceId=<id>'   (dataStreamValues)\n\n", c.URL())
+}
+
+// simulate plays a device no real board uses: it logs in with the demo
+// token and writes a slowly changing temperature on V0, reconnecting when
+// the gateway drops it.
+func simulate(ctx context.Context, addr string, d gateway.DeviceConfig, base float64, every time.Duration, log *slog.Logger) {
+	if addr == "" {
+		return
+	}
+	log = log.With("component", "sim", "device", d.Name)
+	for step := 0; ctx.Err() == nil; {
+		dev, err := devicesim.Dial(ctx, addr, devicesim.Options{Token: d.Token, Template: DemoTemplate, Handler: func(devicesim.Incoming) {}})
+		if err == nil {
+			t := time.NewTicker(every)
+			for err == nil {
+				temp := base + 3*math.Sin(float64(step)/20)
+				step++
+				if _, err = dev.VirtualWrite(0, math.Round(temp*10)/10); err != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					err = ctx.Err()
+				case <-dev.Done():
+					err = dev.Err()
+				case <-t.C:
+				}
+			}
+			t.Stop()
+			dev.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Debug("simulated device reconnects", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func saveState(dir string, st siteState) error {
+	data, _ := json.MarshalIndent(st, "", "  ")
+	return os.WriteFile(filepath.Join(dir, "site.json"), data, 0o600)
 }
 
 func loadState(dir string, n int) (siteState, error) {
@@ -222,7 +322,7 @@ func port(addr string) string {
 	return p
 }
 
-func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState) {
+func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState, simulated []gateway.DeviceConfig) {
 	host := lanIP()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n Outpost site is running (Ctrl-C to stop)\n\n")
@@ -234,7 +334,13 @@ func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState) {
 	fmt.Fprintf(&b, " Installer API     http://%s/installer/api/devices\n\n", a.Installer)
 	fmt.Fprintf(&b, " Template id       %s  (#define BLYNK_TEMPLATE_ID \"%s\")\n\n", DemoTemplate, DemoTemplate)
 	for _, d := range st.Devices {
-		fmt.Fprintf(&b, " %-17s token %s\n", d.Name, d.Token)
+		sim := ""
+		for _, s := range simulated {
+			if s.Name == d.Name {
+				sim = "   (simulated: writes a temperature on V0)"
+			}
+		}
+		fmt.Fprintf(&b, " %-17s token %s%s\n", d.Name, d.Token, sim)
 	}
 	if len(st.Devices) > 0 {
 		fmt.Fprintf(&b, "\n Try: curl 'http://127.0.0.1:%s/external/api/update?token=%s&v1=23.5'\n\n", port(a.HTTP), st.Devices[0].Token)

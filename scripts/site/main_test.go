@@ -37,6 +37,8 @@ func TestSiteCommand(t *testing.T) {
 	tryRE := regexp.MustCompile(`Try: curl '([^']+)'`)
 	loginRE := regexp.MustCompile(`Log in:  curl -s -X POST (\S+) -H 'Content-Type: application/json' -d '([^']+)'`)
 
+	var outBuf *syncBuffer
+	out := func() string { return outBuf.String() }
 	startSite := func() (banner string, stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out syncBuffer
@@ -56,6 +58,7 @@ func TestSiteCommand(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		outBuf = &out
 		return out.String(), func() {
 			cancel()
 			if code := <-done; code != 0 {
@@ -89,6 +92,15 @@ func TestSiteCommand(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "token") {
 		t.Errorf("the printed login answered %s %s", resp.Status, body)
+	}
+	// The gateway registers with the cloud and is claimed into the demo
+	// client org.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out(), "Gateway claimed into client org") {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not claimed within 20s:\n%s", out())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
 
