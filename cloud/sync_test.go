@@ -21,13 +21,13 @@ import (
 
 // syncEnv is a cloud on 127.0.0.1:0 with a real SQLite file.
 type syncEnv struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	admin tenancy.Actor
 	tok   string // root Admin's bearer token
 }
 
-func newSyncEnv(t *testing.T) *syncEnv {
+func newSyncEnv(t testing.TB) *syncEnv {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
@@ -110,7 +110,7 @@ func (e *syncEnv) dial(cred string) (*fakeGateway, int) {
 
 // fakeGateway speaks syncproto over gorilla, as a gateway would.
 type fakeGateway struct {
-	t  *testing.T
+	t  testing.TB
 	ws *websocket.Conn
 }
 
