@@ -275,7 +275,7 @@ func BenchmarkUplinkHook(b *testing.B) {
 		if !h.OnACLCheck(cl, pk.TopicName, true) {
 			b.Fatal("ACL refused")
 		}
-		if _, err := h.OnPublish(cl, pk); err != packets.CodeSuccessIgnore {
+		if out, err := h.OnPublish(cl, pk); err != nil || !out.Ignore {
 			b.Fatal(err)
 		}
 	}

@@ -205,33 +205,32 @@ func (h *hooks) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 // OnPublish hands an uplink to the hub. The packet is always marked
 // ignored so mochi neither retains nor forwards it (devices' retained
 // publishes are not retained, PROTOCOL.md §7.8) but still acknowledges it.
-// A refused value is dropped and counted; an MQTT 5 client gets the reason
-// in its PUBACK.
+// Setting pk.Ignore with a nil error does what packets.CodeSuccessIgnore
+// does, without the four errors.Is comparisons mochi makes per publish on
+// a non-nil error. A refused value is dropped and counted; an MQTT 5
+// client gets the reason in its PUBACK.
 func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	pk.Ignore = true
 	v, ok := h.b.conns.Load(cl)
 	if !ok {
-		return pk, errIgnore
+		return pk, nil
 	}
 	c := v.(*conn)
 	h.b.stats.uplinks.Add(1)
 	err := h.b.uplink(c, parseTopic(pk.TopicName), pk.Payload)
 	if err == nil {
-		return pk, errIgnore
+		return pk, nil
 	}
 	h.b.countDrop(err)
 	h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return pk, v5Code(err)
 	}
-	return pk, errIgnore
+	return pk, nil
 }
-
-// errIgnore is packets.CodeSuccessIgnore converted to an error once:
-// converting the struct on every publish allocates.
-var errIgnore error = packets.CodeSuccessIgnore
 
 // splitItems splits a NUL-separated multi-value payload.
 func splitItems(p []byte) [][]byte {

@@ -30,26 +30,35 @@ import (
 
 func main() {
 	var (
-		clients   = flag.Int("clients", 1000, "publishing clients")
-		per0      = flag.Int("msgs0", 300, "messages per client at QoS 0")
-		per1      = flag.Int("msgs1", 100, "messages per client at QoS 1")
-		window    = flag.Int("window", 10, "QoS 1 publishes in flight per client")
-		mosq      = flag.String("mosquitto", "", "address of a running Mosquitto (the script starts one)")
-		gateway   = flag.String("outpost", "", "address of a running Outpost gateway instead of benchserver (devices must use the bench tokens)")
-		server    = flag.String("server", "benchserver", "path of the benchserver binary (gateway/internal/broker/benchserver)")
-		idle      = flag.Int("idle", 10000, "idle device connections for the RSS measurement (0: skip)")
-		halfSecs  = flag.Int("half-seconds", 5, "duration of the half-load latency run")
-		idleChild = flag.String("idle-child", "", "internal: open -idle connections to this address and wait")
-		profDir   = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
-		withTrace = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
-		halfRate  = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the measured Outpost QoS 0 rate)")
-		rounds    = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
-		only      = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,half,idle (default all)")
+		clients    = flag.Int("clients", 1000, "publishing clients")
+		per0       = flag.Int("msgs0", 300, "messages per client at QoS 0")
+		per1       = flag.Int("msgs1", 100, "messages per client at QoS 1")
+		window     = flag.Int("window", 10, "QoS 1 publishes in flight per client")
+		mosq       = flag.String("mosquitto", "", "address of a running Mosquitto (the script starts one)")
+		gateway    = flag.String("outpost", "", "address of a running Outpost gateway instead of benchserver (devices must use the bench tokens)")
+		server     = flag.String("server", "benchserver", "path of the benchserver binary (gateway/internal/broker/benchserver)")
+		idle       = flag.Int("idle", 10000, "idle device connections for the RSS measurement (0: skip)")
+		halfSecs   = flag.Int("half-seconds", 5, "duration of the half-load latency run")
+		idleChild  = flag.String("idle-child", "", "internal: open -idle connections to this address and wait")
+		mochiChild = flag.Bool("mochi-child", false, "internal: serve bare mochi, print its address, exit when stdin closes")
+		mochiHere  = flag.Bool("mochi-in-process", false, "run bare mochi inside this process, sharing it with the load (the old way), instead of in a child process like the other brokers")
+		profDir    = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
+		withTrace  = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
+		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the measured Outpost QoS 0 rate)")
+		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
+		only       = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,nostore,half,idle (default all)")
 	)
 	flag.Parse()
 	raiseFDLimit()
 	if *idleChild != "" {
 		idleClients(*idleChild, *idle)
+		return
+	}
+	if *mochiChild {
+		addr, stop := startMochi()
+		fmt.Printf("addr %s\n", addr)
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
 		return
 	}
 	want := func(part string) bool {
@@ -62,16 +71,25 @@ func main() {
 
 	// The brokers take turns, -rounds times, so a change in the machine's
 	// other load hits all of them alike; the median of each is reported.
-	var mochiR, mosqR, outR result
+	var mochiR, mosqR, outR, memR result
 	var mochiAddr string
 	if want("mochi") {
-		addr, stop := startMochi()
+		// In its own process, like Mosquitto and the benchserver: in this
+		// one it would share the Go scheduler and GC with 1,000 clients.
+		start := startMochiChild
+		if *mochiHere {
+			start = startMochi
+		}
+		addr, stop := start()
 		defer stop()
 		mochiAddr = addr
 	}
-	var o *outpost
+	var o, om *outpost
 	if *gateway == "" && want("outpost") {
 		o = srv.start("full", *clients)
+	}
+	if *gateway == "" && want("nostore") {
+		om = srv.start("nostore", *clients, "-store", "count")
 	}
 	measure := func(r *result, addr string, tokens func(int) (string, string), o *outpost) {
 		var before serverStats
@@ -100,8 +118,12 @@ func main() {
 		case o != nil:
 			measure(&outR, o.addr, benchToken, o)
 		}
+		if om != nil {
+			measure(&memR, om.addr, benchToken, nil)
+		}
 		if *rounds > 1 {
-			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s\n", round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round))
+			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s\n",
+				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round))
 		}
 	}
 	fmt.Printf("\n%-34s %14s %14s\n", "broker (median of the rounds)", "QoS 0 msgs/s", "QoS 1 msgs/s")
@@ -116,6 +138,7 @@ func main() {
 	}
 	row("mosquitto", mosqR)
 	row("outpost (auth+ACL+validation+SQLite)", outR)
+	row("outpost, records only counted", memR)
 	var outpost0 float64
 	if len(outR.q0) > 0 {
 		outpost0 = median(outR.q0)
@@ -125,6 +148,12 @@ func main() {
 		if len(mosqR.q0) > 0 {
 			fmt.Printf("  outpost / mosquitto:  QoS 0 %.2f×, QoS 1 %.2f×\n", outpost0/median(mosqR.q0), median(outR.q1)/median(mosqR.q1))
 		}
+	}
+	if len(memR.q0) > 0 && len(mochiR.q0) > 0 {
+		fmt.Printf("  outpost without persistence / bare mochi: QoS 0 %.2f×, QoS 1 %.2f×\n", median(memR.q0)/median(mochiR.q0), median(memR.q1)/median(mochiR.q1))
+	}
+	if om != nil {
+		om.stop()
 	}
 	if o != nil {
 		st := o.stats()
@@ -272,6 +301,35 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 	return float64(sent.Load()) / time.Since(start).Seconds()
 }
 
+// startMochiChild serves bare mochi from a child process (-mochi-child).
+func startMochiChild() (string, func()) {
+	self, err := os.Executable()
+	if err != nil {
+		fatal(err)
+	}
+	cmd := exec.Command(self, "-mochi-child")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		fatal(fmt.Errorf("mochi child: %w", err))
+	}
+	return strings.TrimPrefix(strings.TrimSpace(line), "addr "), func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}
+}
+
 func startMochi() (string, func()) {
 	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler), InlineClient: false})
 	_ = s.AddHook(new(allowAll), nil) // mochi refuses every client without an auth hook
@@ -303,8 +361,8 @@ type benchserver struct {
 	trace        bool
 }
 
-func (b benchserver) start(phase string, n int) *outpost {
-	args := []string{"-devices", strconv.Itoa(n)}
+func (b benchserver) start(phase string, n int, extra ...string) *outpost {
+	args := append([]string{"-devices", strconv.Itoa(n)}, extra...)
 	if b.profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(b.profDir, phase+".cpu"), "-memprofile", filepath.Join(b.profDir, phase+".heap"))
 		if b.trace {

@@ -21,6 +21,7 @@ import (
 	"runtime/trace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"outpost/gateway/internal/broker"
@@ -34,6 +35,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile to this file at each stats request")
 	traceFile := flag.String("trace", "", "write an execution trace of the whole run to this file")
+	storeKind := flag.String("store", "sqlite", "sqlite, or count: records are only counted (measures the broker and hub without persistence)")
 	flag.Parse()
 	var r syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
@@ -44,8 +46,16 @@ func main() {
 	dir, err := os.MkdirTemp("", "benchserver")
 	check(err)
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gw.db")})
-	check(err)
+	var st store
+	switch *storeKind {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gw.db")})
+		check(err)
+	case "count":
+		st = &countStore{}
+	default:
+		check(fmt.Errorf("-store %q: want sqlite or count", *storeKind))
+	}
 	h := hub.New(hub.Options{Store: st})
 	check(h.Load(ctx))
 	lo, hi := -40.0, 85.0
@@ -109,6 +119,34 @@ func writeHeap(path string) {
 	check(err)
 	check(pprof.WriteHeapProfile(f))
 	check(f.Close())
+}
+
+// store is what the benchserver needs of a store: the hub's Store plus
+// the SQLite store's Stats and Close.
+type store interface {
+	hub.Store
+	Stats() sqlite.Stats
+	Close() error
+}
+
+// countStore only counts records: with it the benchserver measures the
+// broker and the hub alone.
+type countStore struct {
+	n, ids atomic.Int64
+}
+
+func (s *countStore) Load(context.Context) (hub.Snapshot, error)              { return hub.Snapshot{}, nil }
+func (s *countStore) Append(hub.Record)                                       { s.n.Add(1) }
+func (s *countStore) SaveTemplate(context.Context, datastream.Template) error { return nil }
+func (s *countStore) DeleteDevice(context.Context, int64) error               { return nil }
+func (s *countStore) Flush(context.Context) error                             { return nil }
+func (s *countStore) Close() error                                            { return nil }
+func (s *countStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, error) {
+	d.ID = s.ids.Add(1)
+	return d, nil
+}
+func (s *countStore) Stats() sqlite.Stats {
+	return sqlite.Stats{Committed: uint64(s.n.Load())}
 }
 
 func rssKB() int64 {
