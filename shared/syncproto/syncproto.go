@@ -53,6 +53,7 @@ const (
 	TypeCommand   Type = "command"   // ↓ a control write from a person; ID = command id
 	TypeResult    Type = "result"    // ↑ outcome of a command; ID = command id
 	TypeStatus    Type = "status"    // ↑ site status (backlog, devices online)
+	TypeDevices   Type = "devices"   // ↑ devices created on the gateway, merged up into the cloud
 	TypeError     Type = "error"     // ↕ fatal: the sender closes after it
 )
 
@@ -64,15 +65,16 @@ type Message struct {
 	ID   string `json:"id,omitempty"`  // command id (command, result)
 	Seq  int64  `json:"seq,omitempty"` // last item seq (telemetry), acknowledged seq (ack)
 
-	Hello     *Hello     `json:"hello,omitempty"`
-	Welcome   *Welcome   `json:"welcome,omitempty"`
-	Snapshot  *Tenancy   `json:"snapshot,omitempty"`
-	Delta     *Delta     `json:"delta,omitempty"`
-	Telemetry *Telemetry `json:"telemetry,omitempty"`
-	Command   *Command   `json:"command,omitempty"`
-	Result    *Result    `json:"result,omitempty"`
-	Status    *Status    `json:"status,omitempty"`
-	Error     *Error     `json:"error,omitempty"`
+	Hello     *Hello        `json:"hello,omitempty"`
+	Welcome   *Welcome      `json:"welcome,omitempty"`
+	Snapshot  *Tenancy      `json:"snapshot,omitempty"`
+	Delta     *Delta        `json:"delta,omitempty"`
+	Telemetry *Telemetry    `json:"telemetry,omitempty"`
+	Command   *Command      `json:"command,omitempty"`
+	Result    *Result       `json:"result,omitempty"`
+	Status    *Status       `json:"status,omitempty"`
+	Devices   *LocalDevices `json:"devices,omitempty"`
+	Error     *Error        `json:"error,omitempty"`
 }
 
 // Hello opens a connection. Its cursors tell the cloud where to resume:
@@ -261,6 +263,29 @@ type Status struct {
 	Software      string `json:"software"`
 	Backlog       int64  `json:"backlog"`
 	DevicesOnline int    `json:"devicesOnline"`
+}
+
+// LocalDevices announces devices created on the gateway (its config, its
+// CLI, the installer API) — possibly while offline — with the templates they
+// use, so that the cloud, the authority for tenancy, can adopt them. The
+// cloud creates each UID it does not know in the gateway's org with that
+// token hash and leaves a UID it knows (or deleted) as it has it, so a
+// replay changes nothing; a template it does not know is created in the
+// root of the gateway's tree. What it adopted comes back down in the next
+// delta. The gateway sends it before any telemetry of those devices on the
+// same connection.
+type LocalDevices struct {
+	Templates []datastream.Template `json:"templates,omitempty"`
+	Devices   []LocalDevice         `json:"devices"`
+}
+
+// LocalDevice is one device created on the gateway.
+type LocalDevice struct {
+	UID        string `json:"uid"` // ULID drawn by the gateway
+	Name       string `json:"name"`
+	TemplateID string `json:"templateId"`
+	TokenHash  string `json:"tokenHash"` // lowercase hex SHA-256 of the auth token
+	CreatedAt  int64  `json:"createdAt"` // ms since epoch
 }
 
 // ErrorCode says why a peer is closing.

@@ -86,11 +86,18 @@ func samples() map[string]*Message {
 			{Seq: 5, Kind: KindClear, Device: uid1, Name: "overheat", Value: "all", TS: 2, Source: "mqtt"},
 			{Seq: 9, Kind: KindProperty, Device: uid2, Pin: 1, Name: "color", Value: "#D3435C", TS: 3, Source: "tcp"},
 		}}},
-		"ack":            {V: 1, Type: TypeAck, Seq: 1207},
-		"command":        {V: 1, Type: TypeCommand, ID: "cmd-01JD60", Command: &Command{Kind: CommandWrite, Device: uid1, Pin: 1, Value: "1", TS: 1764000001000, Actor: "ann@acme.example"}},
-		"result_ok":      {V: 1, Type: TypeResult, ID: "cmd-01JD60", Result: &Result{Code: ResultOK, Value: "1"}},
-		"result_stale":   {V: 1, Type: TypeResult, ID: "cmd-01JD61", Result: &Result{Code: ResultStale, Message: "device wrote a newer value"}},
-		"status":         {V: 1, Type: TypeStatus, Status: &Status{Software: "0.3.1", Backlog: 0, DevicesOnline: 2}},
+		"ack":          {V: 1, Type: TypeAck, Seq: 1207},
+		"command":      {V: 1, Type: TypeCommand, ID: "cmd-01JD60", Command: &Command{Kind: CommandWrite, Device: uid1, Pin: 1, Value: "1", TS: 1764000001000, Actor: "ann@acme.example"}},
+		"result_ok":    {V: 1, Type: TypeResult, ID: "cmd-01JD60", Result: &Result{Code: ResultOK, Value: "1"}},
+		"result_stale": {V: 1, Type: TypeResult, ID: "cmd-01JD61", Result: &Result{Code: ResultStale, Message: "device wrote a newer value"}},
+		"status":       {V: 1, Type: TypeStatus, Status: &Status{Software: "0.3.1", Backlog: 0, DevicesOnline: 2}},
+		"devices": {V: 1, Type: TypeDevices, Devices: &LocalDevices{
+			Templates: []datastream.Template{sampleTemplate()},
+			Devices: []LocalDevice{
+				{UID: uid1, Name: "Pump house", TemplateID: "TMPL0001", TokenHash: hash, CreatedAt: 1764000000000},
+				{UID: uid2, Name: "Cold room", TemplateID: "TMPL0001", TokenHash: hash, CreatedAt: 1764000000500},
+			},
+		}},
 		"error_replaced": {V: 1, Type: TypeError, Error: &Error{Code: CodeReplaced, Message: "another connection of this gateway took over"}},
 	}
 }
@@ -225,6 +232,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"static token bad status", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"sqr_1","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"LOST"}]}}`, ErrInvalid},
 		{"org own parent", `{"v":1,"type":"snapshot","snapshot":{"version":1,"orgs":[{"id":3,"name":"x","parentId":3}]}}`, ErrInvalid},
 		{"delta deletes bad uid", `{"v":1,"type":"delta","delta":{"from":1,"version":2,"deletedDevices":["x"]}}`, ErrInvalid},
+		{"devices empty", `{"v":1,"type":"devices","devices":{"devices":[]}}`, ErrInvalid},
+		{"devices bad uid", `{"v":1,"type":"devices","devices":{"devices":[{"uid":"x","name":"a","templateId":"T","tokenHash":"` + hash + `","createdAt":1}]}}`, ErrInvalid},
+		{"devices no name", `{"v":1,"type":"devices","devices":{"devices":[{"uid":"` + uid1 + `","name":"","templateId":"T","tokenHash":"` + hash + `","createdAt":1}]}}`, ErrInvalid},
+		{"devices bad hash", `{"v":1,"type":"devices","devices":{"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","tokenHash":"ab","createdAt":1}]}}`, ErrInvalid},
+		{"devices bad template", `{"v":1,"type":"devices","devices":{"templates":[{"id":"","name":"t"}],"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","tokenHash":"` + hash + `","createdAt":1}]}}`, ErrInvalid},
 		{"error without code", `{"v":1,"type":"error","error":{"code":""}}`, ErrInvalid},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,7 @@ func (m *Message) Validate() error {
 func (m *Message) validate() error {
 	bodies := 0
 	for _, set := range []bool{m.Hello != nil, m.Welcome != nil, m.Snapshot != nil, m.Delta != nil,
-		m.Telemetry != nil, m.Command != nil, m.Result != nil, m.Status != nil, m.Error != nil} {
+		m.Telemetry != nil, m.Command != nil, m.Result != nil, m.Status != nil, m.Error != nil, m.Devices != nil} {
 		if set {
 			bodies++
 		}
@@ -83,6 +83,8 @@ func (m *Message) validate() error {
 		return m.Status.validate()
 	case TypeError:
 		return m.Error.validate()
+	case TypeDevices:
+		return m.Devices.validate()
 	default:
 		return fmt.Errorf("unknown type %q", m.Type)
 	}
@@ -286,6 +288,38 @@ func validateTemplate(t *datastream.Template) error {
 	for _, f := range t.MetaFields {
 		if err := checkName("meta field", f.Name, true); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func (l *LocalDevices) validate() error {
+	if l == nil {
+		return fmt.Errorf("no devices body")
+	}
+	if len(l.Devices) == 0 || len(l.Devices)+len(l.Templates) > MaxListLen {
+		return fmt.Errorf("%d devices and %d templates", len(l.Devices), len(l.Templates))
+	}
+	for i := range l.Templates {
+		if err := validateTemplate(&l.Templates[i]); err != nil {
+			return err
+		}
+	}
+	for _, d := range l.Devices {
+		if !ValidUID(d.UID) {
+			return fmt.Errorf("device %q: not a ULID", d.UID)
+		}
+		if err := checkName("device name", d.Name, true); err != nil {
+			return err
+		}
+		if err := checkName("device template", d.TemplateID, true); err != nil {
+			return err
+		}
+		if !ValidTokenHash(d.TokenHash) {
+			return fmt.Errorf("device %s: token hash is not 64 lowercase hex digits", d.UID)
+		}
+		if d.CreatedAt < 0 {
+			return fmt.Errorf("device %s: negative createdAt", d.UID)
 		}
 	}
 	return nil
