@@ -1,13 +1,10 @@
-// Package systemtest holds the cross-system tests of Outpost: a cloud and
-// several gateways, each the real code, talking over real sockets on
-// 127.0.0.1. It has no code of its own outside tests.
-//
-// Go's internal-package rule lets no single package import both
-// gateway/internal/... and cloud/internal/..., so until the gateway and
-// cloud wiring packages expose the sync link, the tests run each side as a
-// process: the test binaries of gateway/internal/cloudlink (a gateway on a
-// real hub and SQLite store, its devices counting upwards) and of
-// cloud/internal/gatewaysync (the real endpoint with a durable test
-// telemetry file), started in their helper modes. That also makes SIGKILL
-// of either side a real process kill.
+// Package systemtest holds the cross-system tests of Outpost: the real
+// outpost-cloud and outpost-gateway binaries, built by the test and run as
+// processes on 127.0.0.1, configured by their config files and driven
+// through the Platform API and the gateway's installer API, with simulated
+// Blynk devices (shared/devicesim) on each gateway. Running the products
+// as processes keeps within Go's internal-package rule (no package may
+// import both gateway/internal/... and cloud/internal/...) and makes a
+// SIGKILL of either side a real process kill. It has no code of its own
+// outside tests.
 package systemtest
