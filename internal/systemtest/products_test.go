@@ -181,17 +181,17 @@ type gatewayProc struct {
 	blynk, installer string
 }
 
-func gatewayConfig(t testing.TB, dir, cloudURL, name string) string {
+func gatewayConfig(t testing.TB, dir, cloudURL, name string, extra ...string) string {
 	t.Helper()
 	return writeFile(t, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf(`version: 1
 data_dir: %s
 log: {level: warn}
-blynk: {listen: "127.0.0.1:0", tls_listen: ""}
+blynk: {listen: "127.0.0.1:0", tls_listen: "", flood_rate: 1000000, flood_burst: 1000000}
 mqtt: {listen: "", tls_listen: "", ws_listen: ""}
 http: {listen: ""}
 installer: {listen: "127.0.0.1:0"}
 cloud: {url: "%s", name: %q}
-`, dir, cloudURL, name))
+%s`, dir, cloudURL, name, strings.Join(extra, "\n")))
 }
 
 func startGateway(t testing.TB, bin, cfg string) *gatewayProc {
