@@ -108,7 +108,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		timeout = 5 * time.Second
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: timeout, log: log}
-	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Logger: logger, Now: cfg.Now})
+	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}

@@ -34,6 +34,7 @@ type sites struct {
 var (
 	_ gatewaysync.Credentials = (*sites)(nil)
 	_ gatewaysync.Tenancy     = (*sites)(nil)
+	_ gatewaysync.Devices     = (*sites)(nil)
 	_ platformapi.Live        = (*sites)(nil)
 )
 
@@ -83,6 +84,35 @@ func (s *sites) GatewayTenancy(ctx context.Context, gatewayID string) (syncproto
 			OrgID: int64(d.OrgID), OwnerID: int64(d.OwnerID), TokenHash: hex.EncodeToString(d.TokenHash[:])})
 	}
 	return t, nil
+}
+
+// MergeDevices adopts devices created on the gateway (tenancy's
+// MergeGatewayDevices); refusals are logged, the gateway keeps them local.
+func (s *sites) MergeDevices(ctx context.Context, gatewayID string, l syncproto.LocalDevices) error {
+	id, err := strconv.ParseInt(gatewayID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("cloud: gateway id %q: %w", gatewayID, err)
+	}
+	devs := make([]tenancy.GatewayDevice, 0, len(l.Devices))
+	for _, d := range l.Devices {
+		h, err := syncproto.ParseTokenHash(d.TokenHash)
+		if err != nil { // Decode validated it
+			return err
+		}
+		devs = append(devs, tenancy.GatewayDevice{UID: d.UID, Name: d.Name, TemplateID: tenancy.TemplateID(d.TemplateID),
+			TokenHash: h, CreatedAtMS: d.CreatedAt})
+	}
+	res, err := s.svc.MergeGatewayDevices(ctx, tenancy.GatewayID(id), l.Templates, devs)
+	if err != nil {
+		return err
+	}
+	if len(res.Created) > 0 || len(res.Templates) > 0 {
+		s.log.Info("devices merged up from a gateway", "gateway", gatewayID, "devices", res.Created, "templates", res.Templates)
+	}
+	for _, r := range res.Refused {
+		s.log.Warn("device from a gateway not adopted", "gateway", gatewayID, "uid", r.UID, "reason", r.Reason)
+	}
+	return nil
 }
 
 func (s *sites) DeviceLive(ctx context.Context, d tenancy.Device) (platformapi.DeviceLive, error) {

@@ -198,6 +198,10 @@ func (c *conn) serve(ctx context.Context) error {
 			s.updateSite(c.gw, func(site *Site) {
 				site.Software, site.Backlog, site.DevicesOnline = st.Software, st.Backlog, st.DevicesOnline
 			})
+		case syncproto.TypeDevices:
+			if err := c.mergeDevices(ctx, m.Devices); err != nil {
+				return err
+			}
 		case syncproto.TypeError:
 			return fmt.Errorf("gatewaysync: gateway closed: %s: %s", m.Error.Code, m.Error.Message)
 		default:
@@ -205,6 +209,23 @@ func (c *conn) serve(ctx context.Context) error {
 			return fmt.Errorf("gatewaysync: unexpected %s from gateway", m.Type)
 		}
 	}
+}
+
+// mergeDevices hands devices created on the gateway to the tenancy before
+// the next message is read, so the telemetry that follows finds them. What
+// was adopted reaches the gateway as a delta (refresh; the tenancy's change
+// hook usually asks for it too).
+func (c *conn) mergeDevices(ctx context.Context, l *syncproto.LocalDevices) error {
+	if c.s.opts.Devices == nil {
+		c.s.log.Warn("gateway announced local devices; merge-up is not configured", "gateway", c.gw, "devices", len(l.Devices))
+		return nil
+	}
+	if err := c.s.opts.Devices.MergeDevices(ctx, c.gw, *l); err != nil {
+		c.sendError(syncproto.CodeInternal, "tenancy store unavailable")
+		return fmt.Errorf("gatewaysync: merge devices: %w", err)
+	}
+	c.refresh()
+	return nil
 }
 
 // pushTenancy brings the gateway to the current tenancy: nothing if it has

@@ -4,7 +4,8 @@
 // applies the gateway's telemetry batches idempotently — each gateway's
 // highest applied sequence number is kept with the data, so a replayed
 // batch changes nothing — and carries commands from people to the gateway
-// and their results back.
+// and their results back. Devices created on a gateway are handed to
+// Options.Devices before anything after them is read (merge-up).
 //
 // One connection per gateway: a new one replaces the old, which is closed
 // and finished before the new one applies anything. Revoking a credential
@@ -63,11 +64,20 @@ type Telemetry interface {
 	Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error
 }
 
+// Devices adopts devices created on a gateway (merge-up, syncproto
+// LocalDevices). It must be idempotent: gateways announce a device on
+// every connection until they see it in their tenancy. Refusing a device
+// is not an error; an error closes the connection (the gateway retries).
+type Devices interface {
+	MergeDevices(ctx context.Context, gatewayID string, l syncproto.LocalDevices) error
+}
+
 // Options configure a Server.
 type Options struct {
 	Credentials Credentials
 	Tenancy     Tenancy
 	Telemetry   Telemetry
+	Devices     Devices // optional: without it announced devices are ignored (logged)
 	Logger      *slog.Logger
 	Now         func() time.Time // nil → time.Now
 

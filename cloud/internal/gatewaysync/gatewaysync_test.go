@@ -100,6 +100,10 @@ func TestTenancyChangedSendsDelta(t *testing.T) {
 	e := newEnv(t)
 	c1, _ := e.connect(t, "cred-1", "gw-1", 5)
 	c2, _ := e.connect(t, "cred-2", "gw-2", 5)
+	// The server reads a status only after its initial tenancy push; a
+	// change made before that push is rightly a snapshot, not a delta.
+	c1.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "settled"}})
+	waitFor(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
 	tmpl := datastream.Template{ID: "TMPL1", Name: "t", Datastreams: []datastream.Datastream{{Pin: 1, Name: "v", Type: datastream.Integer}}}
 	e.ten.set("gw-1", syncproto.Tenancy{Version: 6,
 		Templates: []datastream.Template{tmpl},
@@ -126,9 +130,8 @@ func TestTenancyChangedSendsDelta(t *testing.T) {
 	if m := c2.recv(); m.Type != syncproto.TypeAck {
 		t.Errorf("gw-2 got %s, want ack", m.Type)
 	}
-	if st, _ := e.srv.Site("gw-1"); st.TenancyVersion != 6 {
-		t.Errorf("site tenancy version %d, want 6", st.TenancyVersion)
-	}
+	// The site records the version just after sending it.
+	waitFor(t, "site tenancy version 6", func() bool { st, _ := e.srv.Site("gw-1"); return st.TenancyVersion == 6 })
 }
 
 func TestCommandRoundTrip(t *testing.T) {

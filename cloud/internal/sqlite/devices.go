@@ -69,6 +69,18 @@ func (q *queries) GetDeviceByTokenHash(ctx context.Context, h [32]byte) (tenancy
 	return d, mapErr("get device", err)
 }
 
+func (q *queries) GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error) {
+	d, err := scanDevice(q.queryRow(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.uid = ?`, uid))
+	return d, mapErr("get device", err)
+}
+
+// DeviceUIDDeleted reads the tombstones a trigger writes on every device
+// deletion (migration 0003).
+func (q *queries) DeviceUIDDeleted(ctx context.Context, uid string) (bool, error) {
+	n, err := q.count(ctx, "device tombstone", `SELECT count(*) FROM deleted_device_uids WHERE uid = ?`, uid)
+	return n > 0, err
+}
+
 // ListDevices answers "the devices of this scope" with one indexed query.
 // Rows come in id order so pages are keyset ranges. For a subtree there
 // are two plans, chosen from the per-org device counts:

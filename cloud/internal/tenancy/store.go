@@ -75,6 +75,11 @@ type Tx interface {
 	DeleteDevice(ctx context.Context, id DeviceID) error
 	GetDevice(ctx context.Context, id DeviceID) (Device, error)
 	GetDeviceByTokenHash(ctx context.Context, h [32]byte) (Device, error)
+	// GetDeviceByUID finds a device by its ULID (NotFound if none).
+	GetDeviceByUID(ctx context.Context, uid string) (Device, error)
+	// DeviceUIDDeleted reports whether a device with this UID existed and
+	// was deleted: merge-up must not bring it back from a gateway.
+	DeviceUIDDeleted(ctx context.Context, uid string) (bool, error)
 	// ListDevices is one indexed query with keyset pagination on ID.
 	ListDevices(ctx context.Context, f DeviceFilter) (List[Device], error)
 	// MoveOwnedDevices moves every device owned by owner into org.
