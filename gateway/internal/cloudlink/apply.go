@@ -12,8 +12,9 @@ import (
 )
 
 // applySnapshot makes the hub's tenancy what the cloud says: templates and
-// devices are upserted and, with PruneDevices, devices the snapshot does not
-// name are deleted (the cloud is the authority for tenancy). An entry the
+// devices are upserted and devices the snapshot does not name are deleted
+// if the cloud had them (with PruneDevices, all of them): the cloud is the
+// authority for tenancy. An entry the
 // hub refuses is logged and skipped rather than wedging the link on it; the
 // version advances.
 func (l *Link) applySnapshot(ctx context.Context, t *syncproto.Tenancy) error {
@@ -25,11 +26,11 @@ func (l *Link) applySnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 		keep[d.UID] = true
 		l.upsertDevice(ctx, d)
 	}
-	if l.opts.PruneDevices {
-		for _, d := range l.opts.Hub.Devices() {
-			if !keep[d.UID] {
-				l.deleteDevice(ctx, d)
-			}
+	// A device the cloud had and no longer lists was deleted there; one
+	// it never saw is the gateway's own, waiting to be announced.
+	for _, d := range l.opts.Hub.Devices() {
+		if !keep[d.UID] && (l.opts.PruneDevices || l.known(ctx, d.UID)) {
+			l.deleteDevice(ctx, d)
 		}
 	}
 	return l.setVersion(ctx, t.Version)
@@ -57,6 +58,9 @@ func (l *Link) applyDelta(ctx context.Context, d *syncproto.Delta) error {
 			if gone[dev.UID] {
 				l.deleteDevice(ctx, dev)
 			}
+		}
+		for uid := range gone {
+			l.setKnown(ctx, uid, false)
 		}
 	}
 	if len(d.DeletedTemplates) > 0 {
@@ -98,7 +102,9 @@ func (l *Link) upsertDevice(ctx context.Context, d syncproto.Device) {
 	_, err = up.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
 	if err != nil {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
+		return
 	}
+	l.setKnown(ctx, d.UID, true)
 }
 
 func (l *Link) deleteDevice(ctx context.Context, d hub.Device) {

@@ -5,6 +5,20 @@
 // entries once the cloud acknowledges them, and executes the cloud's
 // commands on the hub.
 //
+// Merge-up: devices created on the gateway (its config, its CLI, the
+// installer API — online or offline) get their ULID here and are announced
+// to the cloud in a syncproto devices message, with their templates, after
+// every welcome and before any telemetry that names them; the cloud adopts
+// unknown UIDs and sends them back down in a delta. A device counts as
+// known to the cloud once it came down in a snapshot or delta; that is kept
+// durably (a sync cursor per UID), so that after a crash or a long offline
+// period the gateway still tells the devices the cloud deleted (known, and
+// absent from a snapshot: deleted here) from those it never saw (announced
+// again; the cloud ignores a UID it has or deleted, so replays are
+// harmless). The state is recomputed from the hub's devices on every
+// connection: nothing is lost if the gateway dies between creating a device
+// and announcing it.
+//
 // The link is offline first: nothing on the gateway waits for it. With the
 // cloud gone the outbox just grows; the link reconnects with exponential
 // backoff and full jitter so that a cloud restart does not bring every
@@ -100,10 +114,11 @@ type Options struct {
 	StatusEvery  time.Duration // site status report period, default 30s
 	// Rand returns a float in [0,1) for the backoff jitter; nil → math/rand/v2.
 	Rand func() float64
-	// PruneDevices makes a snapshot delete the local devices it does not
-	// list. Off by default: until devices created on the gateway are merged
-	// up to the cloud, a snapshot would delete them. Deletions the cloud
-	// sends in deltas always apply.
+	// PruneDevices makes a snapshot delete every local device it does not
+	// list, even one the cloud never saw (for a gateway whose devices are
+	// all made in the cloud). Without it a snapshot deletes only devices
+	// the cloud is known to have had (see the package doc); deletions the
+	// cloud sends in deltas always apply.
 	PruneDevices bool
 }
 
@@ -117,6 +132,7 @@ type Stats struct {
 	Skipped        uint64 // outbox entries of devices no longer known (deleted locally)
 	TenancyVersion int64
 	Commands       uint64 // commands executed (not counting replays)
+	Announced      uint64 // local devices announced to the cloud (merge-up), resends included
 }
 
 // Link keeps the gateway's websocket to the cloud. Create with New, run
@@ -131,14 +147,18 @@ type Link struct {
 	mu      sync.Mutex
 	results *resultCache // answers to recent commands, for replays
 
-	connected atomic.Bool
-	connects  atomic.Uint64
-	failures  atomic.Uint64
-	sent      atomic.Uint64
-	acked     atomic.Int64
-	skipped   atomic.Uint64
-	tenancy   atomic.Int64
-	commands  atomic.Uint64
+	knownMu  sync.Mutex
+	knownSet map[string]bool // device UID → the cloud has it (cache of the cursors)
+
+	connected  atomic.Bool
+	connects   atomic.Uint64
+	failures   atomic.Uint64
+	sent       atomic.Uint64
+	acked      atomic.Int64
+	skipped    atomic.Uint64
+	tenancy    atomic.Int64
+	commands   atomic.Uint64
+	announcedN atomic.Uint64
 }
 
 // New checks opts and returns a Link.
@@ -177,11 +197,12 @@ func New(opts Options) (*Link, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Link{
-		opts:    opts,
-		log:     log.With("component", "cloudlink"),
-		u:       u,
-		wake:    make(chan struct{}, 1),
-		results: newResultCache(4096),
+		opts:     opts,
+		log:      log.With("component", "cloudlink"),
+		u:        u,
+		wake:     make(chan struct{}, 1),
+		results:  newResultCache(4096),
+		knownSet: make(map[string]bool),
 	}, nil
 }
 
@@ -220,6 +241,7 @@ func (l *Link) Stats() Stats {
 		Skipped:        l.skipped.Load(),
 		TenancyVersion: l.tenancy.Load(),
 		Commands:       l.commands.Load(),
+		Announced:      l.announcedN.Load(),
 	}
 }
 

@@ -264,6 +264,10 @@ type fakeCloud struct {
 	conns    map[*websocket.Conn]*sync.Mutex                               // → its write lock
 	onHello  func(send func(*syncproto.Message) error, h *syncproto.Hello) // after the welcome
 	ackDelay chan struct{}                                                 // if set, each ack waits for a token
+	// events logs "devices:<uid>" per announced device and "telemetry:<uid>"
+	// per telemetry item, in the order received.
+	events    []string
+	onDevices func(send func(*syncproto.Message) error, l *syncproto.LocalDevices)
 }
 
 func newFakeCloud(t testing.TB) *fakeCloud {
@@ -342,9 +346,20 @@ func (fc *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch m.Type {
+		case syncproto.TypeDevices:
+			fc.mu.Lock()
+			for _, d := range m.Devices.Devices {
+				fc.events = append(fc.events, "devices:"+d.UID)
+			}
+			onDevices := fc.onDevices
+			fc.mu.Unlock()
+			if onDevices != nil {
+				onDevices(send, m.Devices)
+			}
 		case syncproto.TypeTelemetry:
 			fc.mu.Lock()
 			for _, it := range m.Telemetry.Items {
+				fc.events = append(fc.events, "telemetry:"+it.Device)
 				if it.Seq <= fc.applied {
 					continue
 				}

@@ -33,6 +33,8 @@ type session struct {
 
 	ackSeq  atomic.Int64  // highest seq the cloud acknowledged
 	ackWake chan struct{} // ackSeq moved
+
+	announced map[string]bool // device UIDs announced or found known; drain goroutine only
 }
 
 // batch is a telemetry message waiting for its ack: ackKey is its last
@@ -67,7 +69,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 		return conn.SetReadDeadline(time.Now().Add(l.opts.IdleTimeout))
 	})
 
-	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1)}
+	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1), announced: map[string]bool{}}
 
 	version := l.tenancy.Load()
 	var epoch int64
@@ -114,6 +116,13 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 	l.connects.Add(1)
 	l.connected.Store(true)
 	l.log.Info("cloud link up", "url", l.u.Redacted(), "tenancy_version", version, "cloud_applied", acked)
+
+	// Local devices first: the cloud must know them before their
+	// telemetry. A device the cloud had, absent from the snapshot waiting
+	// in the socket, is known (durably) and so not announced.
+	if err := s.announceLocal(ctx, nil); err != nil {
+		return true, err
+	}
 
 	readDone := make(chan struct{})
 	var readErr error
@@ -229,6 +238,9 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 				last := entries[len(entries)-1].Seq
 				switch {
 				case len(items) > 0:
+					if err := s.announceItems(ctx, items); err != nil {
+						return err
+					}
 					ackKey := items[len(items)-1].Seq
 					err := s.send(&syncproto.Message{Type: syncproto.TypeTelemetry, Seq: ackKey,
 						Telemetry: &syncproto.Telemetry{Items: items}})
@@ -268,6 +280,9 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 				return fmt.Errorf("cloudlink: ping: %w", err)
 			}
 		case <-status.C:
+			if err := s.announceLocal(ctx, nil); err != nil {
+				return err
+			}
 			if err := s.send(l.status(ctx)); err != nil {
 				return err
 			}
