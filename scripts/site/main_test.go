@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +105,7 @@ func TestSiteCommand(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	checkMergedUp(t, out(), l[1], l[2])
 	stop()
 
 	banner2, stop2 := startSite()
@@ -109,5 +113,78 @@ func TestSiteCommand(t *testing.T) {
 	tokRE := regexp.MustCompile(`Demo Device 1 +token (\S+)`)
 	if a, b := tokRE.FindStringSubmatch(banner), tokRE.FindStringSubmatch(banner2); a == nil || b == nil || a[1] != b[1] {
 		t.Errorf("tokens changed between runs: %v vs %v", a, b)
+	}
+}
+
+// checkMergedUp: the demo devices, created on the gateway, are merged up
+// into the demo client org, and a simulated device's value written on the
+// gateway shows in the cloud's Platform API (dataStreamValues).
+func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
+	t.Helper()
+	m := regexp.MustCompile(`\(orgId (\d+)\)`).FindStringSubmatch(banner)
+	sim := regexp.MustCompile(`(?m)^ (.+?) +token \S+ +\(simulated`).FindStringSubmatch(banner)
+	if m == nil || sim == nil {
+		t.Fatalf("banner has no demo org id or simulated device:\n%s", banner)
+	}
+	api := strings.TrimSuffix(loginURL, "/api/v1/auth/login")
+	resp, err := http.Post(loginURL, "application/json", strings.NewReader(loginBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess struct{ Token string }
+	err = json.NewDecoder(resp.Body).Decode(&sess)
+	resp.Body.Close()
+	if err != nil || sess.Token == "" {
+		t.Fatalf("login: %v", err)
+	}
+	get := func(path string, out any) int {
+		req, _ := http.NewRequest("GET", api+path, nil)
+		req.Header.Set("Authorization", "Bearer "+sess.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+		}
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var id int64
+	for id == 0 {
+		var l struct {
+			Content []struct {
+				ID   int64
+				Name string
+			}
+		}
+		get(fmt.Sprintf("/api/v1/organization/devices?orgId=%s", m[1]), &l)
+		for _, d := range l.Content {
+			if d.Name == sim[1] {
+				id = d.ID
+			}
+		}
+		if id == 0 && time.Now().After(deadline) {
+			t.Fatalf("device %q not merged up into org %s within 20s: %+v", sim[1], m[1], l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		var d struct {
+			DataStreamValues []struct{ Pin, Value string }
+		}
+		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
+		for _, v := range d.DataStreamValues {
+			if strings.EqualFold(v.Pin, "v0") && v.Value != "" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no V0 value of %q in the cloud within 20s: %+v", sim[1], d)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
