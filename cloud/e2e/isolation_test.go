@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"outpost/cloud"
 )
@@ -26,7 +27,10 @@ const (
 
 // target holds one object of each kind in one org.
 type target struct {
-	org, device, user, location int64
+	org, device, user, location, gateway int64
+	template                             string
+	// Names a search finds the target's objects by.
+	orgName, deviceName, userEmail string
 }
 
 type probe struct {
@@ -41,7 +45,18 @@ type probe struct {
 	emptyWhenBlind bool
 	// emptyInScope: any org in scope gives an empty list when blind.
 	emptyInScope bool
-	req          func(m *matrix, t target) (method, path string, body any)
+	// okAt overrides ok where an allowed call still fails validation
+	// (deleting one's own org is 400, not 204).
+	okAt map[relation]int
+	// enabledHere: a template is visible where it is enabled in the
+	// caller's own org, switch or not. The descendant's template is enabled
+	// in the caller's org too (enabling needs the parent's), the ancestor's
+	// and sibling's only above or beside it.
+	enabledHere bool
+	// finds marks a search: it always answers 200, and the listed ids
+	// hold finds(target) exactly when the caller may see the target.
+	finds func(t target) int64
+	req   func(m *matrix, t target) (method, path string, body any)
 }
 
 // viewOf is §12's "an edit key implies its view key". Lacking the view key
@@ -55,10 +70,12 @@ var viewOf = map[string]string{
 	"LOCATIONS_ORG_DELETE": "LOCATIONS_ORG_VIEW", "LOCATIONS_ORG_EDIT": "LOCATIONS_ORG_VIEW",
 	"LOCATIONS_ORG_ASSIGN_USERS": "LOCATIONS_ORG_VIEW", "DEVICES_TRANSFER": "ORG_DEVICES_VIEW",
 	"DEVICE_AUTH_TOKEN_EDIT": "ORG_DEVICES_VIEW", "USERS_CHANGE_PASSWORD": "ORG_USERS_VIEW", "USERS_DELETE": "ORG_USERS_VIEW",
+	"ORG_DEVICES_CONTROL": "ORG_DEVICES_VIEW", "GATEWAYS_MANAGE": "GATEWAYS_VIEW", "GATEWAYS_CLAIM": "GATEWAYS_VIEW",
 	"OAUTH_CLIENTS_CREATE": "OAUTH_CLIENTS_VIEW", "OAUTH_CLIENTS_DELETE": "OAUTH_CLIENTS_VIEW", "USERS_TRANSFER": "ORG_USERS_VIEW",
 }
 
-var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE", "ORG_CREATE_SUB"}
+var standalone = []string{"ORG_SETTINGS_ACCESS", "USERS_ACTIONS_LOG_VIEW", "MANAGE_STATIC_TOKENS", "TAGS_MANAGE", "ORG_CREATE_SUB",
+	"ORG_DELETE", "ORG_TRANSFER"}
 
 func view(p string) string {
 	if v, ok := viewOf[p]; ok {
@@ -69,8 +86,9 @@ func view(p string) string {
 
 type matrix struct {
 	*fixture
-	targets map[relation]target
-	n       int
+	targets   map[relation]target
+	n         int
+	otherRoot int64
 }
 
 func (m *matrix) next() int { m.n++; return m.n }
@@ -169,7 +187,8 @@ var probes = []probe{
 		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", m.targets[same]), "targetOrgId": t.org, "roleId": 3}
 	}},
 	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
-		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": "renamed"}
+		// Renamed to its own name, so searches in later cells still find it.
+		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": t.deviceName}
 	}},
 	{name: "create device", perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
@@ -289,7 +308,13 @@ var probes = []probe{
 
 func TestIsolationMatrix(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *cloud.Config) { c.Tenancy.InvitesPerDay = 1000 })
+	f := newFixture(t, func(c *cloud.Config) {
+		c.Tenancy.InvitesPerDay = 1000
+		c.Gateways.RegisterPerMinute = 1 << 20 // every cell registers its own gateway
+		// A write to a device no gateway serves waits this long for an
+		// answer that cannot come.
+		c.Gateways.CommandTimeout = time.Millisecond
+	})
 	m := &matrix{fixture: f, targets: map[relation]target{}}
 	a := f.tok["A"]
 
@@ -297,31 +322,35 @@ func TestIsolationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.otherRoot = other.OrgID
 	x := f.login("x@other.test", "other-admin-pw")
 	f.tok["X"] = x
 	var xt struct{ ID string }
 	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT"}).decode(t, &xt)
 	f.tok["XT"] = xt.ID
 
-	mkTarget := func(org int64, tok, tmpl string) target {
-		tg := target{org: org}
-		tg.device = m.freshDevice(org, tok, tmpl)
-		var u, l struct{ ID int64 }
-		f.must(201, "POST", o+"/users/create-in-org", tok, map[string]any{"email": fmt.Sprintf("t%d@matrix.test", m.next()),
+	mkTarget := func(org int64, name, tok, tmpl string) target {
+		n := m.next()
+		tg := target{org: org, orgName: name, deviceName: fmt.Sprintf("Target device %d", n), userEmail: fmt.Sprintf("t%d@matrix.test", n)}
+		var d, u, l struct{ ID int64 }
+		f.must(201, "POST", o+"/device/create", tok, map[string]any{"templateId": tmpl, "orgId": org, "name": tg.deviceName}).decode(t, &d)
+		f.must(201, "POST", o+"/users/create-in-org", tok, map[string]any{"email": tg.userEmail,
 			"password": userPassword, "name": "T", "orgId": org, "roleId": 3}).decode(t, &u)
 		f.must(201, "POST", o+"/location/create", tok, map[string]any{"name": "Loc", "orgId": org}).decode(t, &l)
-		tg.user, tg.location = u.ID, l.ID
+		tg.device, tg.user, tg.location = d.ID, u.ID, l.ID
+		tg.template = m.templateIn(org, tok)
+		tg.gateway = m.claimedGateway(org, tok)
 		return tg
 	}
 	// US branch may create sub-orgs, so "create sub-org" is decided by
 	// permissions alone in every cell.
 	f.must(200, "PUT", q(o, "orgId", f.us), a, map[string]any{"canCreateSubOrgs": true})
-	m.targets[same] = mkTarget(f.uh, a, f.tmpl)
-	m.targets[ancestor] = mkTarget(f.root, a, f.tmpl)
-	m.targets[descendant] = mkTarget(f.us, a, f.tmpl)
-	m.targets[sibling] = mkTarget(f.muller, a, f.tmpl)
-	m.targets[otherTree] = mkTarget(other.OrgID, x, xt.ID)
-	missing := target{org: missingID, device: missingID, user: missingID, location: missingID}
+	m.targets[same] = mkTarget(f.uh, "United Heaters Inc.", a, f.tmpl)
+	m.targets[ancestor] = mkTarget(f.root, "WarmPlus", a, f.tmpl)
+	m.targets[descendant] = mkTarget(f.us, "US branch", a, f.tmpl)
+	m.targets[sibling] = mkTarget(f.muller, "Muller Boiler Group", a, f.tmpl)
+	m.targets[otherTree] = mkTarget(other.OrgID, "Other Corp", x, xt.ID)
+	missing := missingTarget()
 
 	// Callers, all at home in United Heaters.
 	for _, p := range []struct {
@@ -352,18 +381,25 @@ func TestIsolationMatrix(t *testing.T) {
 	}
 
 	cells := 0
-	for _, pr := range probes {
+	for _, pr := range allProbes() {
 		for _, c := range callers {
 			for _, rel := range []relation{same, ancestor, descendant, sibling, otherTree} {
 				cells++
 				inScope := rel == same || (rel == descendant && c.switch_)
+				if pr.enabledHere {
+					inScope = rel == same || rel == descendant
+				}
 				method, path, body := pr.req(m, m.targets[rel])
 				got := f.req(method, path, c.tok, body)
 				mMethod, mPath, mBody := pr.req(m, missing)
 				miss := f.req(mMethod, mPath, c.tok, mBody)
 				name := fmt.Sprintf("%s as %s on %s", pr.name, c.name, rel)
 
-				want := pr.ok
+				okStatus := pr.ok
+				if st, ok := pr.okAt[rel]; ok {
+					okStatus = st
+				}
+				want := okStatus
 				blind := false
 				switch {
 				case !inScope:
@@ -375,6 +411,10 @@ func TestIsolationMatrix(t *testing.T) {
 					blind, want = true, 404
 				default:
 					want = 403
+				}
+				if pr.finds != nil {
+					checkSearch(t, name, got, pr.finds(m.targets[rel]), want == okStatus)
+					continue
 				}
 				if blind && (pr.emptyInScope || (pr.emptyWhenBlind && rel == same)) {
 					want = 200
@@ -399,7 +439,7 @@ func TestIsolationMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cells (%d routes × %d callers × 5 relations)", cells, len(probes), len(callers))
+	t.Logf("%d cells (%d rows × %d callers × 5 relations)", cells, len(allProbes()), len(callers))
 }
 
 func TestOpenAPIServed(t *testing.T) {
