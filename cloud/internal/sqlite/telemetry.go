@@ -33,6 +33,13 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // Items at or below the stored cursor are skipped (a replay changes
 // nothing), and so are items for devices outside the gateway's org subtree
 // (a gateway speaks only for the devices it serves).
+//
+// Writes, the bulk of telemetry, are batched: their history rows go in as
+// multi-row INSERTs in item order, and each (device, pin) gets one upsert of
+// the value that sequential application would have left (the newest ts, the
+// later item on a tie). An erase first flushes what is pending for its pin,
+// so writes and erases keep their order. Every statement is prepared once
+// per connection.
 func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -43,8 +50,9 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 			tx.Rollback()
 		}
 	}()
+	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{}}
 	var applied int64
-	switch err = tx.QueryRowContext(ctx, `SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
+	switch err = a.queryRow(`SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
 		gatewayID, epoch).Scan(&applied); err {
 	case nil, sql.ErrNoRows:
 	default:
@@ -56,7 +64,7 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 			return ok, nil
 		}
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM devices d JOIN gateways g ON g.id = ?
+		err := a.queryRow(`SELECT 1 FROM devices d JOIN gateways g ON g.id = ?
 			WHERE d.uid = ? AND g.org_id IS NOT NULL
 			AND d.org_id IN (SELECT descendant FROM org_closure WHERE ancestor = g.org_id)`, gatewayID, uid).Scan(&one)
 		if err != nil && err != sql.ErrNoRows {
@@ -66,7 +74,8 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 		return err == nil, nil
 	}
 	now := time.Now().UnixMilli()
-	for _, it := range items {
+	for i := range items {
+		it := &items[i]
 		if it.Seq <= applied {
 			continue
 		}
@@ -77,14 +86,17 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 		if !ok {
 			continue
 		}
-		if err := applyItem(ctx, tx, gatewayID, it); err != nil {
+		if err := a.item(it); err != nil {
 			return fmt.Errorf("sqlite: apply seq %d: %w", it.Seq, err)
 		}
+	}
+	if err := a.flush(); err != nil {
+		return fmt.Errorf("sqlite: apply: %w", err)
 	}
 	if upTo < applied {
 		upTo = applied
 	}
-	if _, err = tx.ExecContext(ctx, `INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at) VALUES (?, ?, ?, ?)
+	if _, err = a.exec(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (gateway_id, epoch) DO UPDATE SET applied = excluded.applied, updated_at = excluded.updated_at`,
 		gatewayID, epoch, upTo, now); err != nil {
 		return fmt.Errorf("sqlite: apply: cursor: %w", err)
@@ -95,32 +107,130 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 	return nil
 }
 
-func applyItem(ctx context.Context, tx *sql.Tx, gw string, it syncproto.Item) error {
+// pinKey names one latest value.
+type pinKey struct {
+	uid string
+	pin int
+}
+
+// applier is one Apply's transaction: its statements, bound to the
+// transaction once each, and the writes not yet stored.
+type applier struct {
+	ctx   context.Context
+	q     queries
+	gw    string
+	stmts map[string]*sql.Stmt // bound to the transaction; nil: run unprepared
+
+	history []*syncproto.Item // writes whose history rows are pending, in order
+	latest  map[pinKey]int    // index into values of the pin's pending latest value
+	values  []*syncproto.Item // pending latest values, in first-seen order
+}
+
+// historyChunk is the most rows one history INSERT carries (4 parameters
+// each, far below SQLite's limit); smaller remainders use halving sizes,
+// so at most a handful of statement texts exist.
+const historyChunk = 256
+
+func (a *applier) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := a.stmts[query]; ok {
+		return st, nil
+	}
+	st, _, err := a.q.stmt(a.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if a.stmts == nil {
+		a.stmts = map[string]*sql.Stmt{}
+	}
+	a.stmts[query] = st
+	return st, nil
+}
+
+func (a *applier) exec(query string, args ...any) (sql.Result, error) {
+	st, err := a.stmt(query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return a.q.tx.ExecContext(a.ctx, query, args...)
+	}
+	return st.ExecContext(a.ctx, args...)
+}
+
+func (a *applier) queryRow(query string, args ...any) scanner {
+	st, err := a.stmt(query)
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st == nil:
+		return a.q.tx.QueryRowContext(a.ctx, query, args...)
+	}
+	return st.QueryRowContext(a.ctx, args...)
+}
+
+// flush stores the pending writes: history rows in item order, then one
+// upsert per pin.
+func (a *applier) flush() error {
+	for h := a.history; len(h) > 0; {
+		n := historyChunk
+		for n > len(h) {
+			n /= 2
+		}
+		q := `INSERT OR FAIL INTO device_history (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?)`, n-1)
+		args := make([]any, 0, 4*n)
+		for _, it := range h[:n] {
+			args = append(args, it.Device, it.Pin, it.Value, it.TS)
+		}
+		if _, err := a.exec(q, args...); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		h = h[n:]
+	}
+	for _, it := range a.values {
+		// Latest value: an older timestamp never replaces a newer one.
+		if _, err := a.exec(`INSERT INTO device_values (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)
+			ON CONFLICT (device_uid, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts WHERE excluded.ts >= ts`,
+			it.Device, it.Pin, it.Value, it.TS); err != nil {
+			return fmt.Errorf("latest value: %w", err)
+		}
+	}
+	a.history, a.values = a.history[:0], a.values[:0]
+	clear(a.latest)
+	return nil
+}
+
+func (a *applier) item(it *syncproto.Item) error {
 	var err error
 	status := func(online int, transport string) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO device_status (device_uid, gateway_id, online, transport, last_seen)
+		_, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, online, transport, last_seen)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
 			online = excluded.online, transport = CASE WHEN excluded.online = 1 THEN excluded.transport ELSE transport END,
-			last_seen = max(last_seen, excluded.last_seen)`, it.Device, gw, online, transport, it.TS)
+			last_seen = max(last_seen, excluded.last_seen)`, it.Device, a.gw, online, transport, it.TS)
 		return err
 	}
 	event := func(code, desc string) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts) VALUES (?, ?, ?, ?, ?)`,
+		_, err := a.exec(`INSERT INTO device_events (device_uid, kind, code, description, ts) VALUES (?, ?, ?, ?, ?)`,
 			it.Device, string(it.Kind), code, desc, it.TS)
 		return err
 	}
 	switch it.Kind {
 	case syncproto.KindWrite:
-		// Latest value: an older timestamp never replaces a newer one.
-		if _, err = tx.ExecContext(ctx, `INSERT INTO device_values (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)
-			ON CONFLICT (device_uid, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts WHERE excluded.ts >= ts`,
-			it.Device, it.Pin, it.Value, it.TS); err != nil {
-			return err
+		a.history = append(a.history, it)
+		k := pinKey{it.Device, it.Pin}
+		if i, ok := a.latest[k]; !ok {
+			a.latest[k] = len(a.values)
+			a.values = append(a.values, it)
+		} else if it.TS >= a.values[i].TS {
+			a.values[i] = it
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO device_history (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)`,
-			it.Device, it.Pin, it.Value, it.TS)
 	case syncproto.KindErase:
-		_, err = tx.ExecContext(ctx, `DELETE FROM device_values WHERE device_uid = ? AND pin = ? AND ts <= ?`, it.Device, it.Pin, it.TS)
+		if _, pending := a.latest[pinKey{it.Device, it.Pin}]; pending {
+			if err = a.flush(); err != nil {
+				return err
+			}
+		}
+		_, err = a.exec(`DELETE FROM device_values WHERE device_uid = ? AND pin = ? AND ts <= ?`, it.Device, it.Pin, it.TS)
 	case syncproto.KindEvent, syncproto.KindClear:
 		err = event(it.Name, it.Value)
 	case syncproto.KindOnline:
@@ -132,10 +242,10 @@ func applyItem(ctx context.Context, tx *sql.Tx, gw string, it syncproto.Item) er
 			err = event("offline", "")
 		}
 	case syncproto.KindInfo:
-		_, err = tx.ExecContext(ctx, `INSERT INTO device_status (device_uid, gateway_id, info) VALUES (?, ?, ?)
-			ON CONFLICT (device_uid) DO UPDATE SET info = excluded.info`, it.Device, gw, it.Value)
+		_, err = a.exec(`INSERT INTO device_status (device_uid, gateway_id, info) VALUES (?, ?, ?)
+			ON CONFLICT (device_uid) DO UPDATE SET info = excluded.info`, it.Device, a.gw, it.Value)
 	case syncproto.KindProperty, syncproto.KindMeta:
-		_, err = tx.ExecContext(ctx, `INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)
+		_, err = a.exec(`INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (device_uid, kind, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`,
 			it.Device, string(it.Kind), it.Pin, it.Name, it.Value, it.TS)
 	default:

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -22,9 +24,14 @@ type site struct {
 
 func newSite(t *testing.T) site {
 	t.Helper()
-	ctx := context.Background()
 	s := newTestStore(t)
 	t.Cleanup(func() { s.Close() })
+	return newSiteIn(t, s)
+}
+
+func newSiteIn(t testing.TB, s *Store) site {
+	t.Helper()
+	ctx := context.Background()
 	mk := func(name string) tenancy.Org {
 		o := tenancy.Org{Name: name, Type: tenancy.OrgRoot}
 		if err := s.CreateOrg(ctx, &o); err != nil {
@@ -181,5 +188,65 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestApplyBatchEqualsOneByOne: a large batch (several multi-row history
+// chunks, timestamps going backwards and tying, erases between writes)
+// leaves exactly what applying its items one at a time leaves.
+func TestApplyBatchEqualsOneByOne(t *testing.T) {
+	ctx := context.Background()
+	var items []syncproto.Item
+	for i := range 700 {
+		it := syncproto.Item{Seq: int64(i + 1), Kind: syncproto.KindWrite, Pin: i % 4, Value: fmt.Sprint(i), TS: int64(1000 + i%97)}
+		switch {
+		case i%131 == 7:
+			it.Kind, it.Value = syncproto.KindErase, ""
+		case i%50 == 3:
+			it.TS = 1000 // ties and goes back in time
+		}
+		items = append(items, it)
+	}
+	// Two newest values with the same timestamp: the later one wins.
+	items = append(items,
+		syncproto.Item{Seq: 701, Kind: syncproto.KindWrite, Pin: 1, Value: "first", TS: 5000},
+		syncproto.Item{Seq: 702, Kind: syncproto.KindWrite, Pin: 1, Value: "second", TS: 5000},
+		// A value written and erased in the same batch is gone.
+		syncproto.Item{Seq: 703, Kind: syncproto.KindWrite, Pin: 2, Value: "x", TS: 6000},
+		syncproto.Item{Seq: 704, Kind: syncproto.KindErase, Pin: 2, TS: 6000})
+	state := func(st site) ([]PinValue, []HistoryPoint) {
+		vals, err := st.s.DeviceValues(ctx, st.mine.UID)
+		must(t, err)
+		var hist []HistoryPoint
+		for pin := range 4 {
+			h, _, err := st.s.History(ctx, st.mine.UID, pin, 0, 1000)
+			must(t, err)
+			hist = append(hist, h...)
+		}
+		return vals, hist
+	}
+	withDevice := func(st site) []syncproto.Item {
+		out := slices.Clone(items)
+		for i := range out {
+			out[i].Device = st.mine.UID
+		}
+		return out
+	}
+	one, batch := newSite(t), newSite(t)
+	for _, it := range withDevice(one) {
+		must(t, one.s.Apply(ctx, one.gw, 1, []syncproto.Item{it}, it.Seq))
+	}
+	must(t, batch.s.Apply(ctx, batch.gw, 1, withDevice(batch), int64(len(items))))
+	wantVals, wantHist := state(one)
+	gotVals, gotHist := state(batch)
+	if len(wantHist) != len(items)-7 || len(wantVals) != 3 {
+		t.Fatalf("one by one stored %d history points, %d latest values", len(wantHist), len(wantVals))
+	}
+	if d := cmp.Diff(wantVals, gotVals); d != "" {
+		t.Errorf("latest values (-one by one +batch):\n%s", d)
+	}
+	// IDs differ between the databases only if the order did.
+	if d := cmp.Diff(wantHist, gotHist); d != "" {
+		t.Errorf("history (-one by one +batch):\n%s", d)
 	}
 }
