@@ -124,6 +124,11 @@ func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string
 		if err != nil {
 			return err
 		}
+		// A token of another tree answers exactly like an unknown one
+		// (§11.7): not even its template may leak.
+		if t := s.Tree(); t.Root(st.OrgID) != t.Root(a.OrgID) {
+			return notFound("static token")
+		}
 		if err := templateUsable(ctx, tx, a.OrgID, st.TemplateID); err != nil {
 			return err
 		}
