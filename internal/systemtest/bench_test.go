@@ -1,6 +1,7 @@
 package systemtest
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -8,13 +9,18 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"outpost/shared/devicesim"
 )
 
-var backlog = flag.Int("sync.backlog", 100_000, "updates written while the cloud is down in BenchmarkBacklogDrain (scripts/sync/figures.sh: 1,000,000)")
+var (
+	backlog = flag.Int("sync.backlog", 100_000, "updates written while the cloud is down in BenchmarkBacklogDrain (scripts/sync/figures.sh: 1,000,000)")
+	offered = flag.Int("sync.rate", 60_000, "updates/s the devices of BenchmarkSteadyState offer, all together")
+	window  = flag.Duration("sync.window", 10*time.Second, "measuring window of one BenchmarkSteadyState iteration")
+)
 
 // benchSite is the real cloud in a fresh dir and one real gateway claimed
 // into client A, its devices logged in.
@@ -104,4 +110,73 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		fmt.Fprintf(os.Stderr, "drained %d updates in %v (%.0f/s) from backlog %d\n", want, el.Round(time.Millisecond), float64(want)/el.Seconds(), want)
 	}
+}
+
+// BenchmarkSteadyState: four devices write continuously at -sync.rate
+// updates/s in all (paced every 10 ms) into one real gateway, whose link
+// carries them over one websocket into the real cloud's store. After a
+// warm-up, each iteration measures, over -sync.window, the rate at which
+// the cloud acknowledged updates (acks follow the store's commit, so this
+// is the applied rate) and the rate the devices actually offered; the
+// backlog left at the end tells whether the cloud kept up. Run with
+// -benchtime 1x (or Nx for N windows).
+func BenchmarkSteadyState(b *testing.B) {
+	_, f, s, _ := benchSite(b, "127.0.0.1:0")
+	var devs []*devicesim.Device
+	for _, d := range f.devices[0] {
+		devs = append(devs, waitLogin(b, s, d.Token, devicesim.Options{}))
+	}
+	waitFor(b, "the cloud link", 30*time.Second, func() bool { return s.gw.stats(b).Connected })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	const tick = 10 * time.Millisecond
+	perTick := max(1, *offered/len(devs)/int(time.Second/tick))
+	var written atomic.Int64
+	for _, d := range devs {
+		wg.Go(func() {
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			for v := 0; ; {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				for range perTick {
+					if _, err := d.VirtualWrite(1, v); err != nil {
+						if ctx.Err() == nil {
+							b.Error(err)
+						}
+						return
+					}
+					v++
+				}
+				written.Add(int64(perTick))
+			}
+		})
+	}
+	// Warm-up: the link is up and the first batches are through.
+	warm := time.Now().Add(2 * time.Second)
+	waitFor(b, "the warm-up", 30*time.Second, func() bool { return time.Now().After(warm) && s.gw.stats(b).ItemsAcked > 0 })
+	var applied, offer float64
+	var backlogEnd int64
+	b.ResetTimer()
+	for b.Loop() {
+		a0, w0, t0 := s.gw.stats(b).ItemsAcked, written.Load(), time.Now()
+		end := t0.Add(*window)
+		waitFor(b, "the window", *window+time.Minute, func() bool { return time.Now().After(end) })
+		st := s.gw.stats(b)
+		el := time.Since(t0).Seconds()
+		applied += float64(st.ItemsAcked-a0) / el
+		offer += float64(written.Load()-w0) / el
+		backlogEnd = st.Backlog
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(applied/n, "updates/s")
+	b.ReportMetric(offer/n, "offered/s")
+	b.ReportMetric(float64(backlogEnd), "backlog")
+	fmt.Fprintf(os.Stderr, "steady state: cloud applied %.0f updates/s, devices offered %.0f/s, backlog at the end %d\n", applied/n, offer/n, backlogEnd)
 }
