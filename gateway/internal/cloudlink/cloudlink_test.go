@@ -562,3 +562,27 @@ func TestEpochKeptPerDatabase(t *testing.T) {
 		t.Errorf("stored epoch %d, sent %d", v, first)
 	}
 }
+
+// TestLargeValuesSplitBatches: a full batch of values near the item limit
+// would exceed the message limit; it goes up in smaller messages instead of
+// wedging the drain, in order and complete.
+func TestLargeValuesSplitBatches(t *testing.T) {
+	fc := newFakeCloud(t)
+	st := newMemStore()
+	const n = 1000 // one default batch: ≈ 16 MB of values, twice the message limit
+	big := strings.Repeat("x", syncproto.MaxValueLen-10)
+	for i := range n {
+		st.append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: fmt.Sprintf("%04d", i) + big, TS: int64(i + 1)})
+	}
+	newRig(t, "", fc, func(o *Options) { o.Store = st; o.Hub.(*fakeHub).store = st; o.BatchSize = n })
+	waitFor(t, "the outbox to drain", 30*time.Second, func() bool { return st.pending() == 0 })
+	got := fc.snapshotValues()[uidA]
+	if len(got) != n {
+		t.Fatalf("cloud holds %d values, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if want := fmt.Sprintf("%04d", i); !strings.HasPrefix(v, want) {
+			t.Fatalf("value %d starts %q, want %q (order)", i, v[:4], want)
+		}
+	}
+}

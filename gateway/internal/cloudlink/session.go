@@ -241,13 +241,17 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 					if err := s.announceItems(ctx, items); err != nil {
 						return err
 					}
-					ackKey := items[len(items)-1].Seq
-					err := s.send(&syncproto.Message{Type: syncproto.TypeTelemetry, Seq: ackKey,
-						Telemetry: &syncproto.Telemetry{Items: items}})
+					n, err := s.sendBatch(items)
 					if err != nil {
 						return err
 					}
-					l.sent.Add(uint64(len(items)))
+					ackKey := items[n-1].Seq
+					if n < len(items) {
+						// The rest did not fit in one message: it is read
+						// again after what was sent.
+						last = ackKey
+					}
+					l.sent.Add(uint64(n))
 					inflight = append(inflight, batch{ackKey: ackKey, upTo: last})
 				case len(inflight) > 0:
 					// Only entries of deleted devices: they go with the
@@ -435,11 +439,34 @@ func (s *session) read() (*syncproto.Message, error) {
 	return m, nil
 }
 
+// sendBatch sends the longest prefix of items (halving from all of them)
+// whose message fits syncproto.MaxMessageSize, and returns its length: a
+// batch of large values must not wedge the drain by being refused for
+// ever. One item always fits (MaxValueLen is far below the limit).
+func (s *session) sendBatch(items []syncproto.Item) (int, error) {
+	for n := len(items); ; n = (n + 1) / 2 {
+		m := &syncproto.Message{Type: syncproto.TypeTelemetry, Seq: items[n-1].Seq,
+			Telemetry: &syncproto.Telemetry{Items: items[:n]}}
+		b, err := syncproto.Encode(m)
+		if errors.Is(err, syncproto.ErrTooLarge) && n > 1 {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cloudlink: encode %s: %w", m.Type, err)
+		}
+		return n, s.write(b)
+	}
+}
+
 func (s *session) send(m *syncproto.Message) error {
 	b, err := syncproto.Encode(m)
 	if err != nil {
 		return fmt.Errorf("cloudlink: encode %s: %w", m.Type, err)
 	}
+	return s.write(b)
+}
+
+func (s *session) write(b []byte) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.l.opts.IdleTimeout)); err != nil {
