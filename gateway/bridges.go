@@ -49,7 +49,7 @@ func gpioTemplateID(name string) string {
 // other (devices:).
 func (g *Gateway) setupBridges(ctx context.Context) error {
 	g.bridges = bridge.NewManager(bridge.ManagerOptions{
-		Logger: g.log.With("component", "bridges"),
+		Logger: g.log,
 		Device: func(h [32]byte) (int64, string, bool) {
 			for _, d := range g.hub.Devices() {
 				if d.TokenHash == h {

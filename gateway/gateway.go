@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 
 	g.store, err = sqlite.Open(ctx, sqlite.Options{
 		Path:        filepath.Join(cfg.DataDir, "gateway.db"),
-		Logger:      logger.With("component", "store"),
+		Logger:      logger,
 		CommitEvery: cfg.Store.CommitInterval,
 		MaxBatch:    cfg.Store.MaxBatch,
 		Synchronous: sqlite.Sync(strings.ToUpper(cfg.Store.Synchronous)),
@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.hub = hub.New(hub.Options{Store: g.store, Logger: logger.With("component", "hub")})
+	g.hub = hub.New(hub.Options{Store: g.store, Logger: logger})
 	if err := g.hub.Load(ctx); err != nil {
 		return nil, nil, fmt.Errorf("gateway: load: %w", err)
 	}
@@ -121,12 +121,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		g.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger.With("component", "deviceapi")})
+	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
 	installer := http.NewServeMux()
 	installer.HandleFunc("GET /installer/api/hardware", g.hardwareHandler)
 	installer.HandleFunc("GET /installer/api/claim", g.claimHandler)
 	installer.Handle("/", deviceapi.NewInstaller(deviceapi.InstallerOptions{
-		Hub: g.hub, Logger: logger.With("component", "installer"), Stats: g.Stats, Token: cfg.Installer.Token,
+		Hub: g.hub, Logger: logger, Stats: g.Stats, Token: cfg.Installer.Token,
 	}))
 	g.installer = installer
 	var sniffHTTP http.Handler
@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 	g.blynk = blynkserver.New(blynkserver.Options{
 		Hub:                 g.hub,
-		Logger:              logger.With("component", "blynk"),
+		Logger:              logger,
 		HeartbeatMultiplier: cfg.Blynk.HeartbeatMultiplier,
 		DefaultHeartbeat:    cfg.Blynk.DefaultHeartbeat,
 		Rate:                cfg.Blynk.FloodRate,
@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, nil, err
 	}
 	g.broker, err = broker.New(broker.Options{
-		Hub: g.hub, Logger: logger.With("component", "mqtt"), MaxMessage: cfg.MQTT.MaxMessage,
+		Hub: g.hub, Logger: logger, MaxMessage: cfg.MQTT.MaxMessage,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: mqtt: %w", err)
