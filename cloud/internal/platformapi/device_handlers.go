@@ -38,11 +38,7 @@ func (c *call) listDevices() error {
 // searchDevices is GET /organization/search/devices?query=: by name, in
 // every org in scope.
 func (c *call) searchDevices() error {
-	q := c.query("query")
-	if q == "" || utf8.RuneCountInString(q) > 255 {
-		return badRequest("query is required (at most 255 characters)")
-	}
-	p, err := c.page()
+	q, p, err := c.search()
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package platformapi
 
 import (
 	"net/http"
-	"unicode/utf8"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -31,11 +30,7 @@ func (c *call) getOrg() error {
 
 // searchOrgs is GET /organization/search?query=: orgs in scope by name.
 func (c *call) searchOrgs() error {
-	q := c.query("query")
-	if q == "" || utf8.RuneCountInString(q) > 255 {
-		return badRequest("query is required (at most 255 characters)")
-	}
-	p, err := c.page()
+	q, p, err := c.search()
 	if err != nil {
 		return err
 	}

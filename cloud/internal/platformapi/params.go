@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -59,6 +60,17 @@ func (c *call) boolean(name string) (bool, error) {
 		return false, badRequest("%s must be true or false", name)
 	}
 	return b, nil
+}
+
+// search reads the query= of the search routes (required, at most 255
+// characters) and the page.
+func (c *call) search() (string, tenancy.Page, error) {
+	q := c.query("query")
+	if q == "" || utf8.RuneCountInString(q) > 255 {
+		return "", tenancy.Page{}, badRequest("query is required (at most 255 characters)")
+	}
+	p, err := c.page()
+	return q, p, err
 }
 
 // page parses page (0-based) and size (1..1000, default 50); a size over

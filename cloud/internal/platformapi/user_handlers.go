@@ -3,7 +3,6 @@ package platformapi
 import (
 	"io"
 	"net/http"
-	"unicode/utf8"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -37,11 +36,7 @@ func (c *call) listUsers() error {
 // searchUsers is GET /organization/search/users?query=: users in scope by
 // name or email, sub-organizations included.
 func (c *call) searchUsers() error {
-	q := c.query("query")
-	if q == "" || utf8.RuneCountInString(q) > 255 {
-		return badRequest("query is required (at most 255 characters)")
-	}
-	p, err := c.page()
+	q, p, err := c.search()
 	if err != nil {
 		return err
 	}
