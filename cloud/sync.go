@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,13 @@ func (s *sites) GatewayTenancy(ctx context.Context, gatewayID string) (syncproto
 	for _, d := range v.Devices {
 		t.Devices = append(t.Devices, syncproto.Device{UID: d.UID, ID: int64(d.ID), Name: d.Name, TemplateID: string(d.TemplateID),
 			OrgID: int64(d.OrgID), OwnerID: int64(d.OwnerID), TokenHash: hex.EncodeToString(d.TokenHash[:])})
+	}
+	for _, st := range v.StaticTokens {
+		qr := sha256.Sum256([]byte(st.QR))
+		t.StaticTokens = append(t.StaticTokens, syncproto.StaticToken{
+			ID: strconv.FormatInt(int64(st.ID), 10), QRHash: hex.EncodeToString(qr[:]),
+			TemplateID: string(st.TemplateID), OrgID: int64(st.OrgID), TokenHash: hex.EncodeToString(st.TokenHash[:]),
+			Status: string(st.Status), DeviceUID: st.DeviceUID, OwnerID: int64(st.OwnerID), ClaimedOrgID: int64(st.ClaimedOrgID)})
 	}
 	return t, nil
 }

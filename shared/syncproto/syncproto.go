@@ -140,14 +140,19 @@ const (
 )
 
 // StaticToken lets a device flashed with a static auth token connect through
-// the gateway before and after it is claimed (TENANCY.md §8).
+// the gateway before and after it is claimed (TENANCY.md §8). The QR token
+// is the claim secret: only its hash travels, so a gateway can recognise a
+// QR an installer scans without being able to claim anything itself.
 type StaticToken struct {
-	ID         string `json:"id"` // the "sqr_…" QR token
-	TemplateID string `json:"templateId"`
-	OrgID      int64  `json:"orgId"`
-	TokenHash  string `json:"tokenHash"` // hex SHA-256 of the flashed auth token
-	Status     string `json:"status"`
-	DeviceUID  string `json:"deviceUid,omitempty"` // set once a device exists for it
+	ID           string `json:"id"`     // the cloud's static token id, decimal
+	QRHash       string `json:"qrHash"` // lowercase hex SHA-256 of the "sqr_…" QR token
+	TemplateID   string `json:"templateId"`
+	OrgID        int64  `json:"orgId"`     // creating org
+	TokenHash    string `json:"tokenHash"` // hex SHA-256 of the flashed auth token
+	Status       string `json:"status"`
+	DeviceUID    string `json:"deviceUid,omitempty"`    // the device it provisions
+	OwnerID      int64  `json:"ownerId,omitempty"`      // claimer, 0 while unclaimed
+	ClaimedOrgID int64  `json:"claimedOrgId,omitempty"` // 0 while unclaimed
 }
 
 // Tenancy is the snapshot: everything the gateway needs, at Version. A

@@ -24,6 +24,8 @@ const (
 	uid1 = "01JD5Z8Q3M4N5P6Q7R8S9T0V1W"
 	uid2 = "01JD5Z8Q3M4N5P6Q7R8S9T0V2X"
 	hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	// qrHash is the SHA-256 of a QR token: the QR itself is a claim secret.
+	qrHash = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
 )
 
 func f64(v float64) *float64 { return &v }
@@ -59,18 +61,18 @@ func samples() map[string]*Message {
 				{UID: uid1, ID: 5001, Name: "Greenhouse 1", TemplateID: "TMPL0001", OrgID: 11, OwnerID: 100, TokenHash: hash},
 				{UID: uid2, Name: "Greenhouse 2", TemplateID: "TMPL0001", OrgID: 11, TokenHash: hash},
 			},
-			StaticTokens: []StaticToken{{ID: "sqr_abc", TemplateID: "TMPL0001", OrgID: 10, TokenHash: hash, Status: StaticUnclaimed}},
+			StaticTokens: []StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL0001", OrgID: 10, TokenHash: hash, Status: StaticUnclaimed, DeviceUID: uid2}},
 		}},
 		"snapshot_empty": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 1}},
 		"delta": {V: 1, Type: TypeDelta, Delta: &Delta{
 			From: 42, Version: 44,
 			Devices:             []Device{{UID: uid2, ID: 5002, Name: "Greenhouse 2", TemplateID: "TMPL0001", OrgID: 11, OwnerID: 100, TokenHash: hash}},
-			StaticTokens:        []StaticToken{{ID: "sqr_abc", TemplateID: "TMPL0001", OrgID: 11, TokenHash: hash, Status: StaticClaimed, DeviceUID: uid2}},
+			StaticTokens:        []StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL0001", OrgID: 10, TokenHash: hash, Status: StaticClaimed, DeviceUID: uid2, OwnerID: 100, ClaimedOrgID: 11}},
 			DeletedDevices:      []string{uid1},
 			DeletedOwners:       []int64{101},
 			DeletedOrgs:         []int64{12},
 			DeletedTemplates:    []string{"TMPL0009"},
-			DeletedStaticTokens: []string{"sqr_old"},
+			DeletedStaticTokens: []string{"6"},
 		}},
 		"telemetry": {V: 1, Type: TypeTelemetry, Seq: 1207, Telemetry: &Telemetry{Items: []Item{
 			{Seq: 1201, Kind: KindOnline, Device: uid1, Name: "tcp", TS: 1764000000000, Source: "tcp"},
@@ -229,7 +231,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"device bad hash", `{"v":1,"type":"snapshot","snapshot":{"version":1,"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","orgId":1,"tokenHash":"ABC"}]}}`, ErrInvalid},
 		{"template duplicate pin", `{"v":1,"type":"snapshot","snapshot":{"version":1,"templates":[{"id":"T","name":"t","datastreams":[{"pin":1,"name":"a","type":"integer"},{"pin":1,"name":"b","type":"integer"}]}]}}`, ErrInvalid},
 		{"template bad type", `{"v":1,"type":"snapshot","snapshot":{"version":1,"templates":[{"id":"T","name":"t","datastreams":[{"pin":1,"name":"a","type":"blob"}]}]}}`, ErrInvalid},
-		{"static token bad status", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"sqr_1","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"LOST"}]}}`, ErrInvalid},
+		{"static token bad status", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"1","qrHash":"` + qrHash + `","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"LOST"}]}}`, ErrInvalid},
+		{"static token without QR hash", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"1","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"UNCLAIMED"}]}}`, ErrInvalid},
+		{"static token QR in clear", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"1","qrHash":"sqr_abc","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"UNCLAIMED"}]}}`, ErrInvalid},
 		{"org own parent", `{"v":1,"type":"snapshot","snapshot":{"version":1,"orgs":[{"id":3,"name":"x","parentId":3}]}}`, ErrInvalid},
 		{"delta deletes bad uid", `{"v":1,"type":"delta","delta":{"from":1,"version":2,"deletedDevices":["x"]}}`, ErrInvalid},
 		{"devices empty", `{"v":1,"type":"devices","devices":{"devices":[]}}`, ErrInvalid},

@@ -232,6 +232,12 @@ func validateLists(orgs []Org, owners []Owner, tmpls []datastream.Template, devs
 		if !ValidTokenHash(s.TokenHash) {
 			return fmt.Errorf("static token %s: bad token hash", s.ID)
 		}
+		if !ValidTokenHash(s.QRHash) {
+			return fmt.Errorf("static token %s: QR hash is not 64 lowercase hex digits", s.ID)
+		}
+		if s.OwnerID < 0 || s.ClaimedOrgID < 0 {
+			return fmt.Errorf("static token %s: bad owner or claimed org", s.ID)
+		}
 		if s.Status != StaticClaimed && s.Status != StaticUnclaimed {
 			return fmt.Errorf("static token %s: status %q", s.ID, s.Status)
 		}

@@ -263,12 +263,12 @@ func TestDiff(t *testing.T) {
 	a := &syncproto.Tenancy{Version: 1,
 		Orgs:         []syncproto.Org{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}},
 		Owners:       []syncproto.Owner{{ID: 7, Email: "x@y", OrgID: 1}},
-		StaticTokens: []syncproto.StaticToken{{ID: "sqr_1", TemplateID: "T", OrgID: 1, TokenHash: hash, Status: syncproto.StaticUnclaimed}},
+		StaticTokens: []syncproto.StaticToken{{ID: "1", QRHash: hash, TemplateID: "T", OrgID: 1, TokenHash: hash, Status: syncproto.StaticUnclaimed}},
 	}
 	b := &syncproto.Tenancy{Version: 3,
 		Orgs:         []syncproto.Org{{ID: 1, Name: "a"}, {ID: 3, Name: "c"}},
 		Owners:       []syncproto.Owner{{ID: 7, Email: "new@y", OrgID: 1}},
-		StaticTokens: []syncproto.StaticToken{{ID: "sqr_1", TemplateID: "T", OrgID: 1, TokenHash: hash, Status: syncproto.StaticClaimed, DeviceUID: uid1}},
+		StaticTokens: []syncproto.StaticToken{{ID: "1", QRHash: hash, TemplateID: "T", OrgID: 1, TokenHash: hash, Status: syncproto.StaticClaimed, DeviceUID: uid1}},
 	}
 	want := &syncproto.Delta{From: 1, Version: 3,
 		Orgs:         []syncproto.Org{{ID: 3, Name: "c"}},

@@ -6,7 +6,8 @@ import (
 
 // GatewayView is what one claimed gateway needs of the tenancy to serve
 // its site offline: the orgs of its org's subtree, the devices there (with
-// token hashes and UIDs), their owners and templates.
+// token hashes and UIDs), their owners and templates, and the static tokens
+// created in or claimed into the subtree.
 //
 // Version is the newest audit id when the view was read. Every change is
 // audited in its own transaction and audit ids only grow, so the version
@@ -19,6 +20,17 @@ type GatewayView struct {
 	Devices   []Device
 	Owners    []User
 	Templates []Template
+	// StaticTokens come with the UID and token hash of the device each
+	// provisions; the QR itself is a claim secret and is sent hashed.
+	StaticTokens []GatewayStaticToken
+}
+
+// GatewayStaticToken is a static token of a gateway's view with the
+// identity of its device.
+type GatewayStaticToken struct {
+	StaticToken
+	DeviceUID string
+	TokenHash [32]byte
 }
 
 // GatewayView reads the view of a claimed gateway. It is for the sync
@@ -101,5 +113,69 @@ func (s *Service) GatewayView(ctx context.Context, id GatewayID) (GatewayView, e
 			v.Owners = append(v.Owners, u)
 		}
 	}
+	if err := s.gatewayStaticTokens(ctx, &v); err != nil {
+		return v, internal("gateway view", err)
+	}
 	return v, nil
+}
+
+// gatewayStaticTokens adds the static tokens created in the view's orgs
+// and those of its devices (claimed into the subtree from elsewhere).
+func (s *Service) gatewayStaticTokens(ctx context.Context, v *GatewayView) error {
+	devs := make(map[DeviceID]Device, len(v.Devices))
+	seen := map[StaticTokenID]bool{}
+	add := func(st StaticToken) error {
+		if seen[st.ID] {
+			return nil
+		}
+		seen[st.ID] = true
+		d, ok := devs[st.DeviceID]
+		if !ok {
+			var err error
+			if d, err = s.store.GetDevice(ctx, st.DeviceID); err != nil {
+				if errIs(err, NotFound) {
+					return nil // deleted with its token meanwhile
+				}
+				return err
+			}
+		}
+		v.StaticTokens = append(v.StaticTokens, GatewayStaticToken{StaticToken: st, DeviceUID: d.UID, TokenHash: d.TokenHash})
+		return nil
+	}
+	for _, d := range v.Devices {
+		devs[d.ID] = d
+	}
+	for _, o := range v.Orgs {
+		for page := (Page{Size: MaxPageSize}); ; {
+			l, err := s.store.ListStaticTokens(ctx, StaticTokenFilter{OrgID: o.ID, Page: page})
+			if err != nil {
+				return err
+			}
+			for _, st := range l.Items {
+				if err := add(st); err != nil {
+					return err
+				}
+			}
+			if l.Next == 0 {
+				break
+			}
+			page.After = l.Next
+		}
+	}
+	for _, d := range v.Devices {
+		if d.StaticToken == 0 || seen[d.StaticToken] {
+			continue
+		}
+		st, err := s.store.GetStaticToken(ctx, d.StaticToken)
+		if errIs(err, NotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := add(st); err != nil {
+			return err
+		}
+	}
+	return nil
 }

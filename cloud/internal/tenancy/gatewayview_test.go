@@ -71,3 +71,54 @@ func TestOnChangeFollowsCommits(t *testing.T) {
 		t.Fatal("OnChange not called after a committed change")
 	}
 }
+
+// The view carries the static tokens a site needs: those created in its
+// subtree (claimed or not) and those claimed into it from elsewhere, each
+// with its device; never another tree's.
+func TestGatewayViewStaticTokens(t *testing.T) {
+	w := newWorld(t)
+	g, code, _, err := w.svc.RegisterSite(w.ctx, "Pi at United")
+	w.must(err)
+	_, err = w.svc.ClaimGateway(w.ctx, w.U, code, w.united.ID)
+	w.must(err)
+	root, err := w.svc.CreateStaticTokens(w.ctx, w.A, w.warmPlus.ID, w.T.ID, 2)
+	w.must(err)
+	local, err := w.svc.CreateStaticTokens(w.ctx, w.A, w.us.ID, w.T.ID, 1)
+	w.must(err)
+	_, err = w.svc.CreateStaticTokens(w.ctx, w.A, w.muller.ID, w.T.ID, 1)
+	w.must(err)
+
+	ids := func() map[tenancy.StaticTokenID]tenancy.GatewayStaticToken {
+		v, err := w.svc.GatewayView(w.ctx, g.ID)
+		w.must(err)
+		m := map[tenancy.StaticTokenID]tenancy.GatewayStaticToken{}
+		for _, st := range v.StaticTokens {
+			m[st.ID] = st
+		}
+		return m
+	}
+	got := ids()
+	if len(got) != 1 {
+		t.Fatalf("view has %d static tokens, want only the one created in the US branch", len(got))
+	}
+	st, ok := got[local[0].ID]
+	if !ok || st.Status != tenancy.Unclaimed {
+		t.Fatalf("US branch token missing or claimed: %+v", got)
+	}
+	dev, err := w.svc.StaticTokenDevice(w.ctx, w.A, local[0].ID)
+	w.must(err)
+	if st.DeviceUID != dev.UID || st.TokenHash != tenancy.HashToken(dev.Token) {
+		t.Fatalf("token's device %q hash %x, want %q (the flashed token's hash)", st.DeviceUID, st.TokenHash, dev.UID)
+	}
+
+	d, err := w.svc.ClaimStaticToken(w.ctx, w.U, root[0].QR, "Claimed")
+	w.must(err)
+	got = ids()
+	st, ok = got[root[0].ID]
+	if len(got) != 2 || !ok {
+		t.Fatalf("after a claim into United the view has %+v", got)
+	}
+	if st.Status != tenancy.Claimed || st.OwnerID != w.U.UserID || st.ClaimedOrgID != w.united.ID || st.DeviceUID != d.UID {
+		t.Fatalf("claimed token %+v, want claimed by U into United for device %s", st, d.UID)
+	}
+}
