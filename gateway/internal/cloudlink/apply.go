@@ -33,6 +33,9 @@ func (l *Link) applySnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 			l.deleteDevice(ctx, d)
 		}
 	}
+	if err := l.cacheSnapshot(ctx, t); err != nil {
+		return err
+	}
 	return l.setVersion(ctx, t.Version)
 }
 
@@ -67,6 +70,9 @@ func (l *Link) applyDelta(ctx context.Context, d *syncproto.Delta) error {
 		// The hub keeps templates until no device uses them; the cloud only
 		// deletes a template whose devices are gone, so nothing to do.
 		l.log.Debug("templates deleted in the cloud", "ids", d.DeletedTemplates)
+	}
+	if err := l.cacheDelta(ctx, d); err != nil {
+		return err
 	}
 	return l.setVersion(ctx, d.Version)
 }

@@ -41,6 +41,7 @@ import (
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
 )
 
 // Hub is what the link needs of the gateway's hub (*hub.Hub).
@@ -150,6 +151,9 @@ type Link struct {
 	knownMu  sync.Mutex
 	knownSet map[string]bool // device UID → the cloud has it (cache of the cursors)
 
+	cacheMu sync.Mutex
+	cache   cached // orgs, owners, static tokens (TenancyCacheStore)
+
 	connected  atomic.Bool
 	connects   atomic.Uint64
 	failures   atomic.Uint64
@@ -203,6 +207,7 @@ func New(opts Options) (*Link, error) {
 		wake:     make(chan struct{}, 1),
 		results:  newResultCache(4096),
 		knownSet: make(map[string]bool),
+		cache:    cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}},
 	}, nil
 }
 
@@ -249,6 +254,10 @@ func (l *Link) Stats() Stats {
 // session is retried after a randomized, growing delay; a session that got
 // as far as the cloud's welcome resets the delay.
 func (l *Link) Run(ctx context.Context) error {
+	if err := l.loadCache(ctx); err != nil {
+		// The next snapshot rewrites it; the hub's devices still serve.
+		l.log.Error("tenancy cache unreadable", "err", err)
+	}
 	cancel := l.opts.Hub.Subscribe(func(hub.Update) {
 		select {
 		case l.wake <- struct{}{}:
@@ -294,6 +303,7 @@ func Backoff(n int, base, limit time.Duration, r float64) time.Duration {
 
 // The real hub and store satisfy the link's interfaces.
 var (
-	_ Hub   = (*hub.Hub)(nil)
-	_ Store = (*sqlite.Store)(nil)
+	_ Hub               = (*hub.Hub)(nil)
+	_ Store             = (*sqlite.Store)(nil)
+	_ TenancyCacheStore = (*sqlite.Store)(nil)
 )

@@ -64,8 +64,8 @@ func scalar[T any](t *testing.T, s *Store, q string) T {
 func TestMigrationsFreshAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gw.db")
 	s := openTest(t, path, Options{})
-	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 3 {
-		t.Fatalf("schema version = %d, want 3", v)
+	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 4 {
+		t.Fatalf("schema version = %d, want 4", v)
 	}
 	for q, want := range map[string]string{
 		`PRAGMA journal_mode`: "wal",
@@ -693,5 +693,27 @@ func TestUpdateDevice(t *testing.T) {
 	}
 	if diff := cmp.Diff(d1, snap.Devices[0]); diff != "" {
 		t.Errorf("updated device (-want +got):\n%s", diff)
+	}
+}
+
+func TestTenancyCacheSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{})
+	if b, err := s.TenancyCache(ctx, "orgs"); b != nil || err != nil {
+		t.Fatalf("unknown kind = %q, %v; want nil", b, err)
+	}
+	if err := s.SetTenancyCache(ctx, 5, map[string][]byte{"orgs": []byte(`[1]`), "owners": []byte(`[2]`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTenancyCache(ctx, 6, map[string][]byte{"orgs": []byte(`[1,3]`)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, path, Options{})
+	for kind, want := range map[string]string{"orgs": `[1,3]`, "owners": `[2]`} {
+		if b, err := s.TenancyCache(ctx, kind); string(b) != want || err != nil {
+			t.Errorf("%s after reopen = %q, %v; want %q", kind, b, err, want)
+		}
 	}
 }

@@ -79,3 +79,35 @@ func deviceError(err error, d hub.Device) error {
 	}
 	return err
 }
+
+// TenancyCache returns the cached document of one tenancy kind; nil if
+// none was stored.
+func (s *Store) TenancyCache(ctx context.Context, kind string) ([]byte, error) {
+	var body []byte
+	err := s.db.QueryRowContext(ctx, `SELECT body FROM tenancy_cache WHERE kind = ?`, kind).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tenancy cache %s: %w", kind, err)
+	}
+	return body, nil
+}
+
+// SetTenancyCache replaces the cached documents of the kinds given, all in
+// one transaction, recording the tenancy version they are at.
+func (s *Store) SetTenancyCache(ctx context.Context, version int64, docs map[string][]byte) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for kind, body := range docs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenancy_cache(kind, version, body) VALUES (?, ?, ?)
+				ON CONFLICT(kind) DO UPDATE SET version = excluded.version, body = excluded.body`, kind, version, body); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set tenancy cache: %w", err)
+	}
+	return nil
+}
