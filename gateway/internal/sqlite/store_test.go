@@ -85,8 +85,8 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	}
 
 	s = openTest(t, path, Options{Synchronous: SyncFull})
-	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 3 {
-		t.Fatalf("schema_version has %d rows after reopen, want 3", n)
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 4 {
+		t.Fatalf("schema_version has %d rows after reopen, want 4", n)
 	}
 	if got := scalar[string](t, s, `PRAGMA synchronous`); got != "2" {
 		t.Errorf("synchronous with SyncFull = %s, want 2", got)
