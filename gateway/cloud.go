@@ -222,6 +222,9 @@ func (g *Gateway) runCloud(ctx context.Context) error {
 		Store:      g.store,
 		Logger:     g.log,
 		TLS:        tlsCfg,
+
+		IdleTimeout: cfg.IdleTimeout,
+		StatusEvery: cfg.StatusEvery,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

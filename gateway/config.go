@@ -102,6 +102,13 @@ type CloudConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"` // do not verify the cloud's certificate (testing only)
 	// OutboxMaxRecords caps the records waiting for the cloud; 0: no cap.
 	OutboxMaxRecords int64 `yaml:"outbox_max_records"`
+	// IdleTimeout: no frame from the cloud (data or pong; pings go every
+	// third of it) for this long means the path is dead and the link
+	// reconnects — a NAT or proxy that silently drops traffic is noticed.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// StatusEvery is the period of the site status report (backlog,
+	// devices online) shown in the cloud.
+	StatusEvery time.Duration `yaml:"status_every"`
 }
 
 // DeviceConfig declares a device. Token may be given (a token already
@@ -135,7 +142,7 @@ func Defaults() Config {
 		HTTP:      HTTPConfig{Listen: ":8081"},
 		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
 		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal"},
-		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000},
+		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000, IdleTimeout: 60 * time.Second, StatusEvery: 30 * time.Second},
 	}
 }
 
@@ -233,6 +240,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Cloud.OutboxMaxRecords < 0 || (c.Cloud.OutboxMaxRecords > 0 && c.Cloud.OutboxMaxRecords < 1000) {
 		bad("cloud.outbox_max_records: %d must be 0 (no cap) or ≥ 1000", c.Cloud.OutboxMaxRecords)
+	}
+	if c.Cloud.IdleTimeout < 3*time.Second {
+		bad("cloud.idle_timeout: %v must be ≥ 3s", c.Cloud.IdleTimeout)
+	}
+	if c.Cloud.StatusEvery < time.Second {
+		bad("cloud.status_every: %v must be ≥ 1s", c.Cloud.StatusEvery)
 	}
 	tmpl := map[string]bool{}
 	for i := range c.Templates {

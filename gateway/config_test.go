@@ -51,6 +51,8 @@ func TestConfigErrors(t *testing.T) {
 		{"cloud over plain http", "version: 1\ncloud: {url: 'http://cloud.example.com'}\n", "only to a loopback"},
 		{"cloud scheme", "version: 1\ncloud: {url: 'ftp://127.0.0.1'}\n", "cloud.url"},
 		{"outbox cap", "version: 1\ncloud: {outbox_max_records: 10}\n", "cloud.outbox_max_records"},
+		{"idle timeout", "version: 1\ncloud: {idle_timeout: 500ms}\n", "cloud.idle_timeout"},
+		{"status period", "version: 1\ncloud: {status_every: 0s}\n", "cloud.status_every"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
