@@ -181,9 +181,9 @@ func register(ctx context.Context, client *http.Client, base, name string) (Clou
 
 // runCloud registers the gateway if it has no identity for the configured
 // cloud, shows the claim code until the site is claimed and keeps the cloud
-// link up. Nothing else waits for it: the site works offline meanwhile.
+// link up; a site released in the cloud registers again and shows its new
+// claim code. Nothing else waits for it: the site works offline meanwhile.
 func (g *Gateway) runCloud(ctx context.Context) error {
-	cfg := g.cfg.Cloud
 	tlsCfg, err := g.cloudTLS()
 	if err != nil {
 		return err
@@ -192,6 +192,36 @@ func (g *Gateway) runCloud(ctx context.Context) error {
 		TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
 	defer client.CloseIdleConnections()
 
+	for {
+		err := g.runLink(ctx, client, tlsCfg)
+		if !errors.Is(err, cloudlink.ErrRevoked) {
+			return err
+		}
+		// Released (or revoked) in the cloud: this identity is dead. Drop
+		// it and register again, so the site shows a new claim code.
+		g.log.Warn("the cloud no longer knows this gateway (released or revoked): registering again", "err", err)
+		if err := os.Remove(filepath.Join(g.cfg.DataDir, CloudFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("gateway: drop the released identity: %w", err)
+		}
+		// The next claim may be into another org: start from a snapshot.
+		if err := g.store.SetCursor(ctx, cloudlink.CursorTenancy, 0); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		g.link.Store(nil)
+		g.setIdentity(CloudIdentity{})
+	}
+}
+
+// revokedAfter is how many sessions in a row the cloud must refuse the
+// credential as unknown (HTTP 401) before the gateway registers again; one
+// refusal could be a cloud restored from an old backup for a moment.
+const revokedAfter = 3
+
+// runLink runs the link under the saved identity (registering first if
+// there is none) until ctx is done or the cloud refuses the credential
+// revokedAfter times in a row (an error matching cloudlink.ErrRevoked).
+func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.Config) error {
+	cfg := g.cfg.Cloud
 	id, err := ReadCloudIdentity(g.cfg.DataDir)
 	switch {
 	case err == nil && id.CloudURL != cfg.URL:
@@ -223,17 +253,20 @@ func (g *Gateway) runCloud(ctx context.Context) error {
 		Logger:     g.log,
 		TLS:        tlsCfg,
 
-		IdleTimeout: cfg.IdleTimeout,
-		StatusEvery: cfg.StatusEvery,
+		IdleTimeout:  cfg.IdleTimeout,
+		StatusEvery:  cfg.StatusEvery,
+		RevokedAfter: revokedAfter,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.link.Store(link)
+	linkCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if !id.Claimed {
-		go g.watchClaim(ctx, link)
+		go g.watchClaim(linkCtx, link)
 	}
-	return link.Run(ctx)
+	return link.Run(linkCtx)
 }
 
 func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudIdentity, error) {

@@ -20,6 +20,8 @@ type fakeRegistry struct {
 	dials      atomic.Int32
 	lastAuth   atomic.Value // string
 	lastName   atomic.Value // string
+	// revoked: credentials cred-1..cred-revoked are unknown (released).
+	revoked atomic.Int32
 }
 
 func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,8 +39,15 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"gatewayId":"%d","claimCode":"CLAIM-%d","credential":"cred-%d"}`, 16+n, n, n)
 	case "/api/v1/gateway/sync":
 		f.dials.Add(1)
-		f.lastAuth.Store(r.Header.Get("Authorization"))
+		auth := r.Header.Get("Authorization")
+		f.lastAuth.Store(auth)
 		w.Header().Set("Content-Type", "application/json")
+		var n int32
+		if _, err := fmt.Sscanf(auth, "Bearer cred-%d", &n); err == nil && n <= f.revoked.Load() {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":{"message":"unknown gateway credential"}}`))
+			return
+		}
 		w.WriteHeader(http.StatusForbidden)
 		w.Write([]byte(`{"error":{"message":"gateway is not claimed yet"}}`))
 	default:
@@ -116,6 +125,52 @@ func TestCloudRegistrationAndClaimCode(t *testing.T) {
 	if n := reg.registered.Load(); n != 1 {
 		t.Errorf("registered %d times, want once", n)
 	}
+}
+
+// A site released in the cloud (its credential answered 401 again and
+// again) drops its identity, registers again and shows the new claim code.
+func TestReleasedGatewayRegistersAgain(t *testing.T) {
+	reg := &fakeRegistry{}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Cloud.URL = srv.URL
+	g, _ := start(t, cfg)
+	claim := func() gateway.ClaimStatus {
+		_, body := httpGet(t, "http://"+g.Addrs().Installer+"/installer/api/claim")
+		var st gateway.ClaimStatus
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		return st
+	}
+	eventually(t, "registration", func() error {
+		if st := claim(); st.ClaimCode != "CLAIM-1" {
+			return fmt.Errorf("claim status %+v", st)
+		}
+		return nil
+	})
+	reg.revoked.Store(1) // released: the cloud forgets cred-1
+	eventually(t, "a new registration", func() error {
+		if st := claim(); st.ClaimCode != "CLAIM-2" || st.GatewayID != "18" || st.Claimed {
+			return fmt.Errorf("claim status %+v", st)
+		}
+		return nil
+	})
+	id, err := gateway.ReadCloudIdentity(dir)
+	if err != nil || id.Credential != "cred-2" || id.ClaimCode != "CLAIM-2" {
+		t.Errorf("cloud.json = %+v, %v; want the new identity", id, err)
+	}
+	if n := reg.registered.Load(); n != 2 {
+		t.Errorf("registered %d times, want twice", n)
+	}
+	eventually(t, "a dial with the new credential", func() error {
+		if got := reg.lastAuth.Load(); got != "Bearer cred-2" {
+			return fmt.Errorf("last sync Authorization %v", got)
+		}
+		return nil
+	})
 }
 
 func TestClaimWithoutCloud(t *testing.T) {

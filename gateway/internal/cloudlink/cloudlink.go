@@ -113,6 +113,11 @@ type Options struct {
 	MaxBackoff   time.Duration // largest reconnect delay ceiling, default 60s
 	IdleTimeout  time.Duration // no frame (data or pong) for this long → reconnect, default 60s
 	StatusEvery  time.Duration // site status report period, default 30s
+	// RevokedAfter makes Run give up, returning an error matching
+	// ErrRevoked, once that many sessions in a row were refused because
+	// the cloud does not know the credential (the site was released): the
+	// caller registers again. 0: never give up.
+	RevokedAfter int
 	// Rand returns a float in [0,1) for the backoff jitter; nil → math/rand/v2.
 	Rand func() float64
 	// PruneDevices makes a snapshot delete every local device it does not
@@ -250,7 +255,8 @@ func (l *Link) Stats() Stats {
 	}
 }
 
-// Run keeps the link up until ctx is done, then returns ctx.Err(). A failed
+// Run keeps the link up until ctx is done, then returns ctx.Err() (or,
+// with Options.RevokedAfter, an error matching ErrRevoked). A failed
 // session is retried after a randomized, growing delay; a session that got
 // as far as the cloud's welcome resets the delay.
 func (l *Link) Run(ctx context.Context) error {
@@ -265,7 +271,7 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 	})
 	defer cancel()
-	attempt := 0
+	attempt, revoked := 0, 0
 	for {
 		welcomed, err := l.session(ctx)
 		l.connected.Store(false)
@@ -274,6 +280,15 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 		if welcomed {
 			attempt = 0
+		}
+		if errors.Is(err, ErrRevoked) {
+			revoked++
+		} else {
+			revoked = 0
+		}
+		if l.opts.RevokedAfter > 0 && revoked >= l.opts.RevokedAfter {
+			l.failures.Add(1)
+			return fmt.Errorf("cloudlink: credential refused %d times in a row: %w", revoked, err)
 		}
 		l.failures.Add(1)
 		d := Backoff(attempt, l.opts.MinBackoff, l.opts.MaxBackoff, l.opts.Rand())

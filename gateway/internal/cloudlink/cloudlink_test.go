@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -329,6 +331,45 @@ func TestUnauthorized(t *testing.T) {
 	waitFor(t, "refusals", 5*time.Second, func() bool { return r.link.Stats().Failures >= 2 })
 	if r.link.Stats().Connects != 0 {
 		t.Error("connected with a refused credential")
+	}
+}
+
+// TestRevokedAfter: a credential the cloud no longer knows (401) makes Run
+// give up after RevokedAfter refusals in a row, so the gateway can register
+// again; a site not claimed yet (403) keeps dialing.
+func TestRevokedAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		giveUp bool
+	}{
+		{"released", http.StatusUnauthorized, true},
+		{"not claimed yet", http.StatusForbidden, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dials atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				dials.Add(1)
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			r := newRig(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/sync", nil, func(o *Options) { o.RevokedAfter = 3 })
+			if !tc.giveUp {
+				waitFor(t, "6 dials", 5*time.Second, func() bool { return dials.Load() >= 6 })
+				if err := r.stop(); !errors.Is(err, context.Canceled) {
+					t.Errorf("Run = %v, want it still running until cancelled", err)
+				}
+				return
+			}
+			waitFor(t, "Run to give up", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 && dials.Load() >= 3 })
+			err := r.stop()
+			if !errors.Is(err, ErrRevoked) {
+				t.Fatalf("Run = %v, want ErrRevoked", err)
+			}
+			if n := dials.Load(); n != 3 {
+				t.Errorf("%d dials, want exactly 3 before giving up", n)
+			}
+		})
 	}
 }
 

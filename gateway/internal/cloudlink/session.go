@@ -19,8 +19,12 @@ import (
 // Errors ending a session. Run logs them and reconnects.
 var (
 	ErrUnauthorized = errors.New("cloudlink: the cloud refused the gateway credential")
-	ErrResync       = errors.New("cloudlink: tenancy delta does not follow the local version")
-	ErrPeer         = errors.New("cloudlink: the cloud closed the session with an error")
+	// ErrRevoked (which also matches ErrUnauthorized) means the cloud does
+	// not know the credential any more (HTTP 401: released or revoked), as
+	// opposed to a known gateway not claimed yet (HTTP 403).
+	ErrRevoked = errors.New("cloudlink: the cloud does not know the gateway credential (released or revoked)")
+	ErrResync  = errors.New("cloudlink: tenancy delta does not follow the local version")
+	ErrPeer    = errors.New("cloudlink: the cloud closed the session with an error")
 )
 
 // session is one websocket connection. The goroutine that runs session
@@ -55,7 +59,10 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 	hdr := http.Header{"Authorization": {"Bearer " + l.opts.Credential}}
 	conn, resp, err := dialer.DialContext(ctx, l.u.String(), hdr)
 	if err != nil {
-		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			return false, fmt.Errorf("%w: %w (HTTP %d)", ErrUnauthorized, ErrRevoked, resp.StatusCode)
+		}
+		if resp != nil && resp.StatusCode == http.StatusForbidden {
 			return false, fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, resp.StatusCode)
 		}
 		return false, fmt.Errorf("cloudlink: dial: %w", err)
@@ -412,7 +419,7 @@ func (s *session) readLoop(ctx context.Context) error {
 func (s *session) peerError(m *syncproto.Message) error {
 	if m.Type == syncproto.TypeError {
 		if m.Error.Code == syncproto.CodeUnauthorized {
-			return fmt.Errorf("%w: %s", ErrUnauthorized, m.Error.Message)
+			return fmt.Errorf("%w: %w: %s", ErrUnauthorized, ErrRevoked, m.Error.Message)
 		}
 		return fmt.Errorf("%w: %s: %s", ErrPeer, m.Error.Code, m.Error.Message)
 	}
