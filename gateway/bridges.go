@@ -105,14 +105,9 @@ func (g *Gateway) setupBridges(ctx context.Context) error {
 }
 
 // hardwareHandler serves GET /installer/api/hardware: detected serial ports
-// and pins, and the bridge (and so the device) each is bound to.
+// and pins, and the bridge (and so the device) each is bound to. It is
+// mounted behind the installer token check (deviceapi.InstallerOptions.Routes).
 func (g *Gateway) hardwareHandler(w http.ResponseWriter, r *http.Request) {
-	if tok := g.cfg.Installer.Token; tok != "" && r.Header.Get("Authorization") != "Bearer "+tok {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"error":{"message":"Invalid installer token."}}`))
-		return
-	}
 	statuses := g.bridges.Status()
 	out := struct {
 		Serial    []serialbridge.PortBinding `json:"serial"`

@@ -122,13 +122,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
-	installer := http.NewServeMux()
-	installer.HandleFunc("GET /installer/api/hardware", g.hardwareHandler)
-	installer.HandleFunc("GET /installer/api/claim", g.claimHandler)
-	installer.Handle("/", deviceapi.NewInstaller(deviceapi.InstallerOptions{
+	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
 		Hub: g.hub, Logger: logger, Stats: g.Stats, Token: cfg.Installer.Token,
-	}))
-	g.installer = installer
+		Routes: map[string]http.Handler{
+			"GET /installer/api/hardware": http.HandlerFunc(g.hardwareHandler),
+			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
+		},
+	})
 	var sniffHTTP http.Handler
 	if cfg.Blynk.ServeHTTP == nil || *cfg.Blynk.ServeHTTP {
 		sniffHTTP = g.deviceAPI

@@ -31,6 +31,9 @@ type InstallerOptions struct {
 	Stats func() any
 	// Token, if set, is required as `Authorization: Bearer <token>`.
 	Token string
+	// Routes adds the gateway's own installer routes (pattern → handler),
+	// served behind the same token check.
+	Routes map[string]http.Handler
 }
 
 type installer struct {
@@ -53,6 +56,9 @@ func NewInstaller(opts InstallerOptions) http.Handler {
 	mux.HandleFunc("POST /installer/api/devices", in.addDevice)
 	mux.HandleFunc("GET /installer/api/templates", in.templates)
 	mux.HandleFunc("GET /installer/api/stats", in.statsHandler)
+	for pattern, h := range opts.Routes {
+		mux.Handle(pattern, h)
+	}
 	return in.auth(mux)
 }
 
