@@ -388,9 +388,21 @@ func (s *session) login(cmd blynk.Command, id uint16, body []byte) bool {
 	s.lastRead = time.Now()
 	s.setHeartbeat(s.srv.opts.DefaultHeartbeat)
 	s.lim = s.srv.acquireLimiter(dev.ID, s.srv.now())
-	// Answer before attaching, so no delivery can precede the login answer.
-	s.reply(id, blynk.StatusSuccess)
+	// Queue the answer first, so no delivery can precede it on the wire,
+	// but send it only once attached: a client that writes to the device as
+	// soon as it sees the answer must find it attached.
+	s.mu.Lock()
+	queued := s.startLocked(blynk.CmdResponse, id, 0)
+	if queued {
+		s.out[len(s.out)-2], s.out[len(s.out)-1] = byte(blynk.StatusSuccess>>8), byte(blynk.StatusSuccess&0xff)
+	}
+	s.mu.Unlock()
 	s.detach = s.srv.hub.Attach(dev.ID, s)
+	if queued {
+		s.mu.Lock()
+		s.kickLocked()
+		s.mu.Unlock()
+	}
 	s.srv.c.loggedIn.Add(1)
 	s.srv.log.Debug("login", "device", dev.ID, "transport", s.transport, "remote", s.conn.RemoteAddr())
 	return true
