@@ -91,6 +91,9 @@ type StoreConfig struct {
 	CommitInterval time.Duration `yaml:"commit_interval"`
 	MaxBatch       int           `yaml:"max_batch"`
 	Synchronous    string        `yaml:"synchronous"` // normal or full
+	// HistoryMaxRecords bounds the raw history kept once the cloud has it
+	// (0: keep everything); see sqlite.Options.HistoryMax.
+	HistoryMaxRecords int64 `yaml:"history_max_records"`
 }
 
 // CloudConfig connects the gateway to an Outpost cloud. With URL empty
@@ -141,7 +144,7 @@ func Defaults() Config {
 		MQTT:      MQTTConfig{Listen: ":1883", TLSListen: ":8883", WSListen: ":8083", MaxMessage: 1024},
 		HTTP:      HTTPConfig{Listen: ":8081"},
 		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
-		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal"},
+		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal", HistoryMaxRecords: 5_000_000},
 		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000, IdleTimeout: 60 * time.Second, StatusEvery: 30 * time.Second},
 	}
 }
@@ -224,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.CommitInterval <= 0 || c.Store.CommitInterval > time.Second {
 		bad("store.commit_interval: %v must be in (0, 1s]", c.Store.CommitInterval)
+	}
+	if c.Store.HistoryMaxRecords < 0 {
+		bad("store.history_max_records: %d must be 0 (keep everything) or more", c.Store.HistoryMaxRecords)
 	}
 	if c.Store.MaxBatch < 1 {
 		bad("store.max_batch must be ≥ 1")

@@ -26,8 +26,9 @@ func Offline(ctx context.Context, cfg Config, add bool, template, name string) (
 		return nil, "", fmt.Errorf("gateway: data dir: %w", err)
 	}
 	store, err := sqlite.Open(ctx, sqlite.Options{
-		Path:   filepath.Join(cfg.DataDir, "gateway.db"),
-		Logger: slog.New(slog.DiscardHandler),
+		Path:       filepath.Join(cfg.DataDir, "gateway.db"),
+		Logger:     slog.New(slog.DiscardHandler),
+		HistoryMax: historyMax(cfg.Store.HistoryMaxRecords),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("gateway: %w", err)

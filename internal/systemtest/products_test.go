@@ -439,7 +439,7 @@ func committedHistory(t testing.TB, dataDir string, pin int, tokens []string) ma
 	for _, tok := range tokens {
 		h := sha256.Sum256([]byte(tok))
 		rows, err := db.Query(`SELECT h.value FROM history h JOIN devices d ON d.id = h.device
-			WHERE d.token_hash = ? AND h.pin = ? ORDER BY h.rowid`, h[:], pin)
+			WHERE d.token_hash = ? AND h.pin = ? ORDER BY h.seq`, h[:], pin)
 		if err != nil {
 			t.Fatal(err)
 		}

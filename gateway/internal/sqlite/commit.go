@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,8 +21,11 @@ import (
 //
 //  1. every record goes into the outbox, in order, with multi-row INSERTs
 //     of prepared statements (binding parameters is the main per-record
-//     cost in the pure-Go driver, so it is done once per record);
-//  2. history and latest values are derived from the new outbox rows by
+//     cost in the pure-Go driver, so it is done once per record); the
+//     outbox's value writes are also the raw history (see AckOutbox);
+//  2. latest values: when pins are written several times in the batch
+//     (devices streaming), only each pin's last write is upserted, bound
+//     from Go; otherwise they are derived from the new outbox rows by
 //     INSERT … SELECT inside SQLite, with no further binding;
 //  3. the rare kinds (events, info, properties, metadata, erases) run one
 //     prepared statement per record, in order.
@@ -41,8 +45,8 @@ type committer struct {
 	conn *sql.Conn
 
 	outbox      map[int]*sql.Stmt // by rows per statement
+	latestN     map[int]*sql.Stmt // upsert of distinct pins, by rows per statement
 	maxSeq      *sql.Stmt
-	history     *sql.Stmt
 	latestBulk  *sql.Stmt
 	latestOne   *sql.Stmt
 	latestErase *sql.Stmt
@@ -55,6 +59,13 @@ type committer struct {
 
 	batch []hub.Record
 	args  []any
+	last  map[pinKey]int // index in the batch of each pin's last write
+	keep  []int
+}
+
+type pinKey struct {
+	device int64
+	pin    int
 }
 
 func newCommitter(ctx context.Context, s *Store) (*committer, error) {
@@ -62,7 +73,8 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: committer connection: %w", err)
 	}
-	c := &committer{s: s, conn: conn, outbox: make(map[int]*sql.Stmt)}
+	c := &committer{s: s, conn: conn, outbox: make(map[int]*sql.Stmt), latestN: make(map[int]*sql.Stmt),
+		last: make(map[pinKey]int)}
 	// The checkpointer copies the WAL into the database in the background,
 	// so commits never wait for a checkpoint's writes and fsyncs.
 	// A larger page cache (32 MiB) for the one connection that writes keeps
@@ -81,10 +93,11 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 		var st *sql.Stmt
 		prep(&st, outboxInsert(n))
 		c.outbox[n] = st
+		var lt *sql.Stmt
+		prep(&lt, latestUpsert(n))
+		c.latestN[n] = lt
 	}
 	prep(&c.maxSeq, `SELECT COALESCE(MAX(seq), 0) FROM outbox`)
-	prep(&c.history, `INSERT INTO history(device, pin, ts, value)
-		SELECT device, pin, ts, value FROM outbox WHERE seq > ? AND kind = 1`)
 	// ORDER BY seq: when a pin is written twice in one batch, the later row
 	// updates the earlier one, so the last write wins.
 	prep(&c.latestBulk, `INSERT INTO latest(device, pin, value, ts)
@@ -116,7 +129,10 @@ func (c *committer) close() {
 	for _, st := range c.outbox {
 		st.Close()
 	}
-	for _, st := range []*sql.Stmt{c.maxSeq, c.history, c.latestBulk, c.latestOne, c.latestErase,
+	for _, st := range c.latestN {
+		st.Close()
+	}
+	for _, st := range []*sql.Stmt{c.maxSeq, c.latestBulk, c.latestOne, c.latestErase,
 		c.event, c.clearOne, c.clearAll, c.info, c.property, c.meta} {
 		st.Close()
 	}
@@ -132,6 +148,19 @@ func outboxInsert(rows int) string {
 		}
 		b.WriteString(`(?,?,?,?,?,?,?)`)
 	}
+	return b.String()
+}
+
+func latestUpsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO latest(device, pin, value, ts) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?)`)
+	}
+	b.WriteString(` ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
 	return b.String()
 }
 
@@ -399,14 +428,9 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 		clear(args)
 		i += n
 	}
-	if writes > 0 {
-		if _, err := c.history.ExecContext(ctx, prev); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		if erases == 0 {
-			if _, err := c.latestBulk.ExecContext(ctx, prev); err != nil {
-				return fmt.Errorf("latest: %w", err)
-			}
+	if writes > 0 && erases == 0 {
+		if err := c.latest(ctx, batch, writes, prev); err != nil {
+			return fmt.Errorf("latest: %w", err)
 		}
 	}
 	if erases == 0 && others == 0 {
@@ -416,6 +440,49 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 		if err := c.apply(ctx, &batch[i], erases > 0); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// latest upserts the batch's latest values (a batch without erases).
+func (c *committer) latest(ctx context.Context, batch []hub.Record, writes int, prev int64) error {
+	clear(c.last)
+	for i := range batch {
+		if r := &batch[i]; r.Kind == hub.KindWrite {
+			c.last[pinKey{r.DeviceID, r.Pin}] = i
+		}
+	}
+	if len(c.last)*2 > writes {
+		// Most pins written once: deriving from the outbox rows in SQLite
+		// beats binding them again.
+		_, err := c.latestBulk.ExecContext(ctx, prev)
+		return err
+	}
+	keep := c.keep[:0]
+	for _, i := range c.last {
+		keep = append(keep, i)
+	}
+	slices.Sort(keep) // a stable statement order, and the index pages in the order the pins came
+	c.keep = keep
+	for len(keep) > 0 {
+		n := 1
+		for _, size := range outboxChunks {
+			if len(keep) >= size {
+				n = size
+				break
+			}
+		}
+		args := c.args[:0]
+		for _, i := range keep[:n] {
+			r := &batch[i]
+			args = append(args, r.DeviceID, int64(r.Pin), r.Value, r.TS)
+		}
+		_, err := c.latestN[n].ExecContext(ctx, args...)
+		clear(args)
+		if err != nil {
+			return err
+		}
+		keep = keep[n:]
 	}
 	return nil
 }
@@ -464,6 +531,7 @@ type Stats struct {
 	P50Ms, P99Ms float64 // Append → committed latency since Open (from Record.Enqueued)
 	Outbox       int64   // entries waiting for the cloud
 	Thinned      uint64  // history entries dropped by the outbox cap since Open
+	Pruned       uint64  // acknowledged history entries deleted by HistoryMax since Open
 }
 
 // Stats returns the current counters.
@@ -476,6 +544,7 @@ func (s *Store) Stats() Stats {
 		QueueLen:     len(s.queue),
 		Outbox:       s.outboxN.Load(),
 		Thinned:      s.thinned.Load(),
+		Pruned:       s.pruned.Load(),
 	}
 	s.histMu.Lock()
 	st.P50Ms = float64(s.hist.quantile(0.50)) / 1e6

@@ -16,8 +16,17 @@ const (
 	thinChunk  = 8192
 )
 
+// pruneChunk is how many sequence numbers one history-pruning transaction
+// covers.
+const pruneChunk = 50000
+
+// kickThinner wakes the thinner when the outbox is over its cap or the
+// acknowledged history is longer than HistoryMax. It is called after every
+// commit and ack, so it only looks at counters.
 func (s *Store) kickThinner() {
-	if s.opts.OutboxMax <= 0 || s.outboxN.Load() <= s.opts.OutboxMax {
+	over := s.opts.OutboxMax > 0 && s.outboxN.Load() > s.opts.OutboxMax
+	long := s.opts.HistoryMax >= 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
+	if !over && !long {
 		return
 	}
 	select {
@@ -26,7 +35,8 @@ func (s *Store) kickThinner() {
 	}
 }
 
-// thinner enforces Options.OutboxMax off the commit path.
+// thinner enforces Options.OutboxMax and Options.HistoryMax off the commit
+// path.
 func (s *Store) thinner() {
 	defer close(s.thinDone)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -41,8 +51,13 @@ func (s *Store) thinner() {
 			return
 		case <-s.thinKick:
 		}
-		if err := s.thin(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("outbox thinning failed", "err", err)
+		if s.opts.OutboxMax > 0 && s.outboxN.Load() > s.opts.OutboxMax {
+			if err := s.thin(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("outbox thinning failed", "err", err)
+			}
+		}
+		if err := s.prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("history pruning failed", "err", err)
 		}
 	}
 }
@@ -56,7 +71,7 @@ func (s *Store) thinner() {
 func (s *Store) thin(ctx context.Context) error {
 	limit := s.opts.OutboxMax
 	target := limit - limit/100
-	var after int64
+	after := s.acked.Load()
 	var dropped int64
 	for s.outboxN.Load() > target {
 		type entry struct {
@@ -64,6 +79,7 @@ func (s *Store) thin(ctx context.Context) error {
 			kind hub.Kind
 			key  [2]int64
 		}
+		after = max(after, s.acked.Load())
 		rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, device, pin FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, thinWindow)
 		if err != nil {
 			return fmt.Errorf("sqlite: thin outbox: %w", err)
@@ -112,13 +128,13 @@ func (s *Store) thin(ctx context.Context) error {
 		for len(victims) > 0 {
 			chunk := victims[:min(thinChunk, len(victims))]
 			victims = victims[len(chunk):]
+			var n int64
 			err := s.write(ctx, func(tx *sql.Tx) error {
 				st, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ?`)
 				if err != nil {
 					return err
 				}
 				defer st.Close()
-				var n int64
 				for _, seq := range chunk {
 					res, err := st.ExecContext(ctx, seq)
 					if err != nil {
@@ -130,14 +146,16 @@ func (s *Store) thin(ctx context.Context) error {
 					}
 					n += k
 				}
-				s.outboxN.Add(-n)
-				s.thinned.Add(uint64(n))
-				dropped += n
 				return nil
 			})
 			if err != nil {
 				return fmt.Errorf("sqlite: thin outbox: %w", err)
 			}
+			// Counted once committed: a reader never sees fewer entries
+			// counted than the table holds.
+			s.outboxN.Add(-n)
+			s.thinned.Add(uint64(n))
+			dropped += n
 		}
 	}
 	if n := s.outboxN.Load(); n > limit {
@@ -146,6 +164,42 @@ func (s *Store) thin(ctx context.Context) error {
 	} else if dropped > 0 {
 		s.log.Warn("outbox full: oldest raw history thinned (latest values and events kept)",
 			"dropped", dropped, "entries", n, "cap", limit)
+	}
+	return nil
+}
+
+// prune deletes acknowledged history more than HistoryMax sequence numbers
+// below the newest acknowledged entry, oldest first, one short transaction
+// per pruneChunk sequence numbers so that commits go on meanwhile.
+func (s *Store) prune(ctx context.Context) error {
+	if s.opts.HistoryMax < 0 {
+		return nil
+	}
+	var n int64
+	for {
+		target := s.acked.Load() - s.opts.HistoryMax
+		from := s.prunedTo.Load()
+		if target <= from {
+			break
+		}
+		to := min(target, from+pruneChunk)
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ?`, from, to)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			n += k
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: prune history: %w", err)
+		}
+		s.prunedTo.Store(to)
+	}
+	if n > 0 {
+		s.pruned.Add(uint64(n))
+		s.log.Debug("history pruned", "entries", n, "kept_from_seq", s.prunedTo.Load()+1)
 	}
 	return nil
 }

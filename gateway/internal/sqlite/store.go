@@ -1,6 +1,8 @@
 // Package sqlite is the gateway's local store: templates, devices (token
 // hashes only), latest values, raw history, events, device info, widget
-// properties, metadata and the outbox the cloud sync drains. It implements
+// properties, metadata and the outbox the cloud sync drains. Raw history is
+// the outbox's value writes, kept once the cloud has acknowledged them (up
+// to Options.HistoryMax), so that each record is written once. It implements
 // hub.Store on a single SQLite file in WAL mode (modernc.org/sqlite, pure
 // Go, so the gateway cross-compiles with CGO_ENABLED=0).
 //
@@ -64,13 +66,20 @@ type Options struct {
 	MaxBatch    int           // records per transaction, default 4096
 	QueueSize   int           // Append blocks when this many records wait, default 65536
 	Synchronous Sync          // default SyncNormal
-	// PinHistoryIndex adds an index on history(device, pin, ts) so that
-	// History reads only the requested pin. Off by default: with writes to
-	// many pins in each group commit, that index dirties a page per pin per
-	// commit and costs about 40 % of the write throughput. Without it,
-	// History scans the time window (history_ts) across all devices. Turning
-	// it on builds the index at Open (once; slow on a large history).
+	// PinHistoryIndex adds an index on the value writes' (device, pin, ts)
+	// so that History reads only the requested pin. Off by default: with
+	// writes to many pins in each group commit, that index dirties a page
+	// per pin per commit and costs about 40 % of the write throughput.
+	// Without it, History scans the whole history (seconds for millions of
+	// entries: fine for diagnostics, not for a dashboard). Turning it on
+	// builds the index at Open (once; slow on a large history).
 	PinHistoryIndex bool
+	// HistoryMax bounds the raw history kept after the cloud acknowledged
+	// it: entries more than HistoryMax sequence numbers below the newest
+	// acknowledged one are deleted (so at most HistoryMax are kept).
+	// Default 5,000,000 (about 250 MB); negative: keep everything. Entries
+	// the cloud does not have yet are bounded by OutboxMax instead.
+	HistoryMax int64
 	// OutboxMax caps the outbox (entries not yet acknowledged by the
 	// cloud); 0 means no cap. Past it, raw history is thinned oldest-first:
 	// a value write is deleted only if a newer write of the same pin
@@ -133,7 +142,10 @@ type Store struct {
 	histMu sync.Mutex
 	hist   histogram
 
-	outboxN  atomic.Int64  // committed outbox entries (counted at Open, then kept)
+	outboxN  atomic.Int64  // committed outbox entries above acked (counted at Open, then kept)
+	acked    atomic.Int64  // the cloud has every entry up to this seq (cursor outboxAcked)
+	prunedTo atomic.Int64  // no entry at or below this seq is left (HistoryMax pruning)
+	pruned   atomic.Uint64 // history entries deleted by HistoryMax since Open
 	thinned  atomic.Uint64 // history entries dropped by the outbox cap
 	thinKick chan struct{}
 	thinDone chan struct{}
@@ -159,6 +171,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 65536
+	}
+	if opts.HistoryMax == 0 {
+		opts.HistoryMax = 5_000_000
 	}
 	switch opts.Synchronous {
 	case "":
@@ -207,12 +222,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+	var acked, n, lowest int64
+	err = db.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM sync_cursors WHERE name = ?), 0)`, outboxAcked).Scan(&acked)
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE seq > ?`, acked).Scan(&n)
+	}
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT COALESCE(MIN(seq), ?) FROM outbox`, acked+1).Scan(&lowest)
+	}
+	if err != nil {
+		c.close()
 		db.Close()
 		return nil, fmt.Errorf("sqlite: count outbox: %w", err)
 	}
+	s.acked.Store(acked)
 	s.outboxN.Store(n)
+	s.prunedTo.Store(lowest - 1)
 	go c.run()
 	go s.checkpointer()
 	go s.thinner()
@@ -330,7 +355,7 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) pinHistoryIndex(ctx context.Context, on bool) error {
 	q := `DROP INDEX IF EXISTS history_pin_ts`
 	if on {
-		q = `CREATE INDEX IF NOT EXISTS history_pin_ts ON history(device, pin, ts)`
+		q = `CREATE INDEX IF NOT EXISTS history_pin_ts ON outbox(device, pin, ts) WHERE kind = 1`
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -564,19 +589,22 @@ func (s *Store) DeleteDevice(ctx context.Context, id int64) error {
 	return nil
 }
 
-// deleteHistory removes a device's history in rowid ranges, one short
-// transaction each, so that commits go on meanwhile (history has no
-// device index by default, and may be large). Rows left behind by an
-// interruption belong to an id that is never reused and are never read.
+// deleteHistory removes a device's acknowledged history in sequence
+// ranges, one short transaction each, so that commits go on meanwhile
+// (there is no device index by default, and history may be large). Its
+// entries the cloud does not have yet stay until acknowledged, then age
+// out with HistoryMax. Rows left behind by an interruption belong to an id
+// that is never reused and are never read.
 func (s *Store) deleteHistory(ctx context.Context, id int64) error {
 	const step = 50000
-	var lo, hi int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(rowid), 0), COALESCE(MAX(rowid), -1) FROM history`).Scan(&lo, &hi); err != nil {
+	var lo int64
+	hi := s.acked.Load()
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(seq), 0) FROM outbox`).Scan(&lo); err != nil {
 		return err
 	}
 	for from := lo; from <= hi; from += step {
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM history WHERE rowid >= ? AND rowid < ? AND device = ?`, from, from+step, id)
+			_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq >= ? AND seq < ? AND seq <= ? AND device = ?`, from, from+step, hi, id)
 			return err
 		})
 		if err != nil {
@@ -586,12 +614,14 @@ func (s *Store) deleteHistory(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Outbox returns up to limit entries with a sequence number above after,
-// in order. Sequence numbers follow commit order and are never reused.
+// Outbox returns up to limit entries not yet acknowledged with a sequence
+// number above after, in order. Sequence numbers follow commit order and
+// are never reused.
 func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEntry, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
+	after = max(after, s.acked.Load())
 	rows, err := s.db.QueryContext(ctx, `SELECT o.seq, o.kind, o.device, o.pin, o.name, o.value, o.ts, o.source,
 		COALESCE(u.uid, '') FROM outbox o LEFT JOIN device_uids u ON u.id = o.device
 		WHERE o.seq > ? ORDER BY o.seq LIMIT ?`, after, limit)
@@ -614,21 +644,41 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEnt
 	return out, nil
 }
 
-// AckOutbox deletes the entries up to and including upTo: the cloud has
-// them.
+// outboxAcked names the sync cursor below which the cloud has everything.
+const outboxAcked = "outbox_acked"
+
+// AckOutbox marks the entries up to and including upTo as acknowledged:
+// the cloud has them. Value writes stay as history (see HistoryMax); the
+// other kinds are deleted.
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
-		if err != nil {
+	// acked only changes under writeMu: a concurrent ack cannot count the
+	// same entries twice.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	from := s.acked.Load()
+	if upTo <= from {
+		return nil
+	}
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE seq > ? AND seq <= ?`, from, upTo).Scan(&n); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		s.outboxN.Add(-n)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ? AND kind <> ?`, from, upTo, int64(hub.KindWrite)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_cursors(name, value) VALUES (?, ?)
+			ON CONFLICT(name) DO UPDATE SET value = excluded.value`, outboxAcked, upTo); err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: ack outbox up to %d: %w", upTo, err)
 	}
+	s.acked.Store(upTo)
+	s.outboxN.Add(-n)
+	s.kickThinner()
 	return nil
 }
 
@@ -638,8 +688,11 @@ func (s *Store) History(ctx context.Context, deviceID int64, pin int, from, to i
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT ts, value FROM history
-		WHERE device = ? AND pin = ? AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?`, deviceID, pin, from, to, limit)
+	// A deleted device's entries the cloud has not acknowledged yet are
+	// still here, waiting: they are no longer its history.
+	rows, err := s.db.QueryContext(ctx, `SELECT ts, value FROM outbox
+		WHERE kind = 1 AND device = ? AND pin = ? AND ts BETWEEN ? AND ?
+		AND EXISTS (SELECT 1 FROM devices WHERE id = ?) ORDER BY ts LIMIT ?`, deviceID, pin, from, to, deviceID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -64,8 +65,8 @@ func scalar[T any](t *testing.T, s *Store, q string) T {
 func TestMigrationsFreshAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gw.db")
 	s := openTest(t, path, Options{})
-	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 4 {
-		t.Fatalf("schema version = %d, want 4", v)
+	if v := scalar[int](t, s, `SELECT MAX(version) FROM schema_version`); v != 5 {
+		t.Fatalf("schema version = %d, want 5", v)
 	}
 	for q, want := range map[string]string{
 		`PRAGMA journal_mode`: "wal",
@@ -85,8 +86,8 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	}
 
 	s = openTest(t, path, Options{Synchronous: SyncFull})
-	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 4 {
-		t.Fatalf("schema_version has %d rows after reopen, want 4", n)
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM schema_version`); n != 5 {
+		t.Fatalf("schema_version has %d rows after reopen, want 5", n)
 	}
 	if got := scalar[string](t, s, `PRAGMA synchronous`); got != "2" {
 		t.Errorf("synchronous with SyncFull = %s, want 2", got)
@@ -271,6 +272,14 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 5},
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "2", TS: 4},
 		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "2", TS: 4}}},
+		// Most pins written once: latest is derived in SQLite rather than
+		// bound from Go (the other path of committer.latest).
+		{"last write wins, most pins once", []hub.Record{
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 5},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 4, Value: "x", TS: 5},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 5, Value: "y", TS: 5},
+			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "2", TS: 4},
+		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "2", TS: 4}, {DeviceID: 1, Pin: 4, Value: "x", TS: 5}, {DeviceID: 1, Pin: 5, Value: "y", TS: 5}}},
 		{"write erase write", []hub.Record{
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 1},
 			{Kind: hub.KindErase, DeviceID: 1, Pin: 3, TS: 2},
@@ -523,8 +532,22 @@ func TestDevices(t *testing.T) {
 	if len(snap.Devices) != 0 || len(snap.Values) != 0 || len(snap.Meta) != 0 {
 		t.Errorf("after delete Load = %+v, want no devices, values or meta", snap)
 	}
-	if h, _ := s.History(ctx, d1.ID, 0, 0, 10, 0); len(h) != 1 || h[0].Value != "2" {
-		t.Errorf("history after delete = %v, want only the late write", h)
+	if h, err := s.History(ctx, d1.ID, 0, 0, 10, 0); len(h) != 0 || err != nil {
+		t.Errorf("history after delete = %v, %v; want none", h, err)
+	}
+	// The cloud still gets what the device sent, before and after.
+	var sent []string
+	out, err := s.Outbox(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out {
+		if e.Record.DeviceID == d1.ID && e.Record.Kind == hub.KindWrite {
+			sent = append(sent, e.Record.Value)
+		}
+	}
+	if !slices.Equal(sent, []string{"1", "2"}) {
+		t.Errorf("deleted device's writes in the outbox = %q, want [1 2]", sent)
 	}
 	d2 := testDevice(s, t, "two")
 	if d2.ID <= d1.ID {
@@ -564,6 +587,10 @@ func TestSaveTemplate(t *testing.T) {
 func TestCommitFailureRetried(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d := testDevice(s, t, "one")
 	s.writeMu.Lock()
 	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
 		INSERT INTO fail_ctl VALUES (1);
@@ -573,7 +600,7 @@ func TestCommitFailureRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 2, Value: "kept", TS: 1})
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 2, Value: "kept", TS: 1})
 	waitFor(t, func() bool { return s.Stats().Failures >= 2 })
 	s.writeMu.Lock()
 	_, err = s.db.Exec(`UPDATE fail_ctl SET on_ = 0`)
@@ -584,7 +611,7 @@ func TestCommitFailureRetried(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := s.History(ctx, 1, 2, 0, 10, 0); len(h) != 1 || h[0].Value != "kept" {
+	if h, _ := s.History(ctx, d.ID, 2, 0, 10, 0); len(h) != 1 || h[0].Value != "kept" {
 		t.Fatalf("after the failures cleared, history = %v", h)
 	}
 }
