@@ -272,6 +272,7 @@ func (l *Link) Run(ctx context.Context) error {
 	})
 	defer cancel()
 	attempt, revoked := 0, 0
+	waitingForClaim := false
 	for {
 		welcomed, err := l.session(ctx)
 		l.connected.Store(false)
@@ -293,7 +294,20 @@ func (l *Link) Run(ctx context.Context) error {
 		l.failures.Add(1)
 		d := Backoff(attempt, l.opts.MinBackoff, l.opts.MaxBackoff, l.opts.Rand())
 		attempt++
-		l.log.Warn("cloud link down", "err", err, "retry_in", d.Round(time.Millisecond))
+		switch {
+		case errors.Is(err, ErrUnclaimed):
+			// Expected until an installer claims the site: said once, at
+			// Info, not as a warning at every retry.
+			level := slog.LevelDebug
+			if !waitingForClaim {
+				level = slog.LevelInfo
+			}
+			waitingForClaim = true
+			l.log.Log(ctx, level, "waiting to be claimed in the cloud (the site works offline meanwhile)", "retry_in", d.Round(time.Millisecond))
+		default:
+			waitingForClaim = false
+			l.log.Warn("cloud link down", "err", err, "retry_in", d.Round(time.Millisecond))
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

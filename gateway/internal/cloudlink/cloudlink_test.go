@@ -1,10 +1,12 @@
 package cloudlink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -353,11 +355,21 @@ func TestRevokedAfter(t *testing.T) {
 				w.WriteHeader(tc.status)
 			}))
 			defer srv.Close()
-			r := newRig(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/sync", nil, func(o *Options) { o.RevokedAfter = 3 })
+			var logs lockedBuffer
+			r := newRig(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/sync", nil, func(o *Options) {
+				o.RevokedAfter = 3
+				o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			})
 			if !tc.giveUp {
 				waitFor(t, "6 dials", 5*time.Second, func() bool { return dials.Load() >= 6 })
 				if err := r.stop(); !errors.Is(err, context.Canceled) {
 					t.Errorf("Run = %v, want it still running until cancelled", err)
+				}
+				// Waiting for the claim is the normal state of a new site:
+				// one Info line, no warning per retry.
+				out := logs.String()
+				if n := strings.Count(out, "waiting to be claimed"); n != 1 || strings.Contains(out, "level=WARN") {
+					t.Errorf("log while unclaimed (want one Info line, no WARN):\n%s", out)
 				}
 				return
 			}
@@ -626,4 +638,22 @@ func TestLargeValuesSplitBatches(t *testing.T) {
 			t.Fatalf("value %d starts %q, want %q (order)", i, v[:4], want)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

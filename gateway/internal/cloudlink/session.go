@@ -23,8 +23,12 @@ var (
 	// not know the credential any more (HTTP 401: released or revoked), as
 	// opposed to a known gateway not claimed yet (HTTP 403).
 	ErrRevoked = errors.New("cloudlink: the cloud does not know the gateway credential (released or revoked)")
-	ErrResync  = errors.New("cloudlink: tenancy delta does not follow the local version")
-	ErrPeer    = errors.New("cloudlink: the cloud closed the session with an error")
+	// ErrUnclaimed (which also matches ErrUnauthorized): the cloud knows
+	// the gateway, but nobody has claimed it into an organization yet
+	// (HTTP 403). The normal state of a new site until the installer does.
+	ErrUnclaimed = errors.New("cloudlink: the gateway is not claimed into an organization yet")
+	ErrResync    = errors.New("cloudlink: tenancy delta does not follow the local version")
+	ErrPeer      = errors.New("cloudlink: the cloud closed the session with an error")
 )
 
 // session is one websocket connection. The goroutine that runs session
@@ -63,7 +67,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 			return false, fmt.Errorf("%w: %w (HTTP %d)", ErrUnauthorized, ErrRevoked, resp.StatusCode)
 		}
 		if resp != nil && resp.StatusCode == http.StatusForbidden {
-			return false, fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, resp.StatusCode)
+			return false, fmt.Errorf("%w: %w (HTTP %d)", ErrUnauthorized, ErrUnclaimed, resp.StatusCode)
 		}
 		return false, fmt.Errorf("cloudlink: dial: %w", err)
 	}
