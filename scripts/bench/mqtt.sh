@@ -1,11 +1,13 @@
 #!/bin/sh
 # MQTT load: Outpost's broker (auth + ACL + validation + SQLite) side by side
 # with bare mochi-mqtt and Debian's Mosquitto, 1,000 clients at QoS 0 and 1,
-# p99 publish→committed at half load, RSS with 10,000 idle connections.
+# p99 publish→committed at half load (half the QoS 0 rate Outpost persisted),
+# RSS with 10,000 idle connections, once up and after -idle-settle (60s).
 # The brokers take turns for -rounds (default 3) and medians are reported,
 # since the machine's other load changes from second to second.
 # Usage: scripts/bench/mqtt.sh [mqttload flags], e.g. -only half -half-rate 20000,
-# -profile DIR (benchserver CPU/heap profiles), -idle 0 (skip the RSS part).
+# -profile DIR (benchserver CPU/heap profiles), -idle 0 (skip the RSS part),
+# -idle-settle 20s.
 set -eu
 cd "$(dirname "$0")/../.."
 bin=$(mktemp -d)

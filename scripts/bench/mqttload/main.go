@@ -44,7 +44,8 @@ func main() {
 		mochiHere  = flag.Bool("mochi-in-process", false, "run bare mochi inside this process, sharing it with the load (the old way), instead of in a child process like the other brokers")
 		profDir    = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
 		withTrace  = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
-		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the measured Outpost QoS 0 rate)")
+		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the median QoS 0 rate Outpost persisted in this run)")
+		idleSettle = flag.Duration("idle-settle", 60*time.Second, "how long the idle connections stay up after connecting, RSS sampled every 5 s (the gateway's RSS creeps before it levels)")
 		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
 		only       = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,nostore,half,idle (default all)")
 	)
@@ -96,14 +97,15 @@ func main() {
 		if o != nil {
 			before = o.stats()
 		}
-		start := time.Now()
-		r.q0 = append(r.q0, load(addr, *clients, *per0, 0, *window, tokens, 0))
+		rate, start := load(addr, *clients, *per0, 0, *window, tokens, 0)
+		r.q0 = append(r.q0, rate)
 		if o != nil {
 			// stats flushes the store: the QoS 0 records are then committed.
 			st := o.stats()
 			r.persisted = append(r.persisted, float64(st.Committed-before.Committed)/time.Since(start).Seconds())
 		}
-		r.q1 = append(r.q1, load(addr, *clients, *per1, 1, *window, tokens, 0))
+		rate, _ = load(addr, *clients, *per1, 1, *window, tokens, 0)
+		r.q1 = append(r.q1, rate)
 	}
 	for round := range *rounds {
 		if mochiAddr != "" {
@@ -163,30 +165,41 @@ func main() {
 	}
 	if *gateway == "" {
 		if want("half") {
-			if *halfRate > 0 {
-				outpost0 = 2 * *halfRate
+			// The target is a QoS 0 rate persisted, and the store lags
+			// behind what the broker accepts, so half load is half of
+			// what was persisted, not of what was accepted.
+			rate, why := *halfRate, "set by -half-rate"
+			if rate == 0 && len(outR.persisted) > 0 {
+				rate = median(outR.persisted) / 2
+				why = fmt.Sprintf("half the median QoS 0 rate persisted above, %.0f records/s (accepted: %.0f msgs/s), as the target counts persisted publishes",
+					median(outR.persisted), outpost0)
 			}
-			if outpost0 == 0 {
-				fatal(fmt.Errorf("-only half needs -half-rate"))
+			if rate == 0 {
+				fatal(fmt.Errorf("the half-load run needs -half-rate when outpost is not measured first"))
 			}
-			// p99 publish→committed at half the measured QoS 0 rate, on a fresh store.
+			fmt.Printf("  half-load rate %.0f msgs/s: %s\n", rate, why)
+			// p99 publish→committed at that rate, on a fresh store.
 			o := srv.start("half", *clients)
-			rate := outpost0 / 2
 			n := int(rate * float64(*halfSecs) / float64(*clients))
 			before := o.stats()
-			start := time.Now()
-			got := load(o.addr, *clients, n, 0, *window, benchToken, rate)
+			cpu0, gen0, wall0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
+			got, start := load(o.addr, *clients, n, 0, *window, benchToken, rate)
 			st := o.stats()
 			secs := time.Since(start).Seconds()
+			wall := time.Since(wall0).Seconds()
+			cpu1, gen1 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid())
 			fmt.Printf("  half load: offered %.0f msgs/s, achieved %.0f msgs/s; publish→committed p50 %.2f ms, p99 %.2f ms (%d records in %d transactions, %.0f records/transaction)\n",
 				rate, got, st.P50Ms, st.P99Ms, st.Committed, st.Transactions, float64(st.Committed)/max(1, float64(st.Transactions)))
 			fmt.Printf("  store commit rate over the run: %.0f records/s in %.1f transactions/s\n",
 				float64(st.Committed-before.Committed)/secs, float64(st.Transactions-before.Transactions)/secs)
+			// Two cores are shared: what the generator takes, the gateway lacks.
+			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%\n",
+				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall)
 			o.stop()
 		}
 	}
 	if *idle > 0 && *gateway == "" && want("idle") {
-		idleRSS(srv, *idle)
+		idleRSS(srv, *idle, *idleSettle)
 	}
 }
 
@@ -213,9 +226,13 @@ func pair(r result, i int) string {
 
 func benchToken(i int) (string, string) { return "device", fmt.Sprintf("bench%027d", i) }
 
-// load runs clients publishing per messages each and returns messages/s.
-// rate > 0 paces the whole run to about rate messages/s.
-func load(addr string, clients, per int, qos byte, window int, tokens func(int) (string, string), rate float64) float64 {
+// load runs clients publishing per messages each and returns messages/s
+// and when the publishing began (after every client connected). rate > 0
+// paces the whole run to about rate messages/s, at QoS 0 only.
+func load(addr string, clients, per int, qos byte, window int, tokens func(int) (string, string), rate float64) (float64, time.Time) {
+	if rate > 0 && qos != 0 {
+		fatal(fmt.Errorf("paced load is QoS 0 only"))
+	}
 	conns := make([]*client, clients)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -243,6 +260,10 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 	}
 	var sent atomic.Int64
 	start := time.Now()
+	if rate > 0 {
+		paced(conns, per, rate, start, &sent)
+		return float64(sent.Load()) / time.Since(start).Seconds(), start
+	}
 	for i, c := range conns {
 		if c == nil {
 			continue
@@ -252,22 +273,10 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 			defer wg.Done()
 			defer c.close()
 			payload := []byte(strconv.Itoa(20 + i%10))
-			var interval time.Duration
-			if rate > 0 {
-				interval = time.Duration(float64(clients) / rate * float64(time.Second))
-			}
-			next := time.Now()
 			for n := 0; n < per; {
 				batch := window
 				if qos == 0 {
 					batch = 64
-				}
-				if rate > 0 {
-					batch = 1
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
-					}
-					next = next.Add(interval)
 				}
 				batch = min(batch, per-n)
 				for range batch {
@@ -298,7 +307,95 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 		}()
 	}
 	wg.Wait()
-	return float64(sent.Load()) / time.Since(start).Seconds()
+	return float64(sent.Load()) / time.Since(start).Seconds(), start
+}
+
+// pacerConns is how many connections one pacer goroutine serves.
+const pacerConns = 100
+
+// paced sends per QoS 0 publishes on each connection, about rate msgs/s in
+// all, from start. A goroutine per connection sleeping between publishes
+// costs a timer wake-up per message, CPU taken from the broker on a 2-core
+// machine; a pacer per pacerConns connections on a 1 ms ticker wakes a
+// thousand times a second whatever the rate. The write per message stays,
+// and is most of the generator's CPU (system time).
+func paced(conns []*client, per int, rate float64, start time.Time, sent *atomic.Int64) {
+	var live []pacedConn
+	for i, c := range conns {
+		if c != nil {
+			live = append(live, pacedConn{c: c, payload: []byte(strconv.Itoa(20 + i%10))})
+		}
+	}
+	pacers := (len(live) + pacerConns - 1) / pacerConns
+	var wg sync.WaitGroup
+	for p := range pacers {
+		own := live[p*len(live)/pacers : (p+1)*len(live)/pacers]
+		share := rate * float64(len(own)) / float64(len(live))
+		// Pacer p's message j is due at (p + j·pacers)/rate, roughly:
+		// the pacers' streams interleave into one even stream.
+		begin := start.Add(time.Duration(float64(p) / rate * float64(time.Second)))
+		wg.Go(func() { pace(own, per, share, begin, sent) })
+	}
+	wg.Wait()
+}
+
+// pacedConn is one connection of a pacer.
+type pacedConn struct {
+	c       *client
+	payload []byte
+	failed  bool
+}
+
+// pace sends per publishes on each of conns at rate msgs/s in all, its
+// message j (to conns[j%len(conns)], so each connection's publishes are
+// spread evenly over the run) due at begin + j/rate. Each publish is
+// flushed alone, its own TCP write, like a device sending one reading at a
+// time. A closing QoS 1 publish per connection follows: its PUBACK means
+// the broker processed everything sent before it.
+func pace(conns []pacedConn, per int, rate float64, begin time.Time, sent *atomic.Int64) {
+	defer func() {
+		for _, pc := range conns {
+			pc.c.close()
+		}
+	}()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	total := len(conns) * per
+	for j := 0; j < total; {
+		var due int
+		if el := time.Since(begin); el >= 0 {
+			due = min(total, int(el.Seconds()*rate)+1)
+		}
+		n := 0
+		for ; j < due; j++ {
+			pc := &conns[j%len(conns)]
+			if pc.failed {
+				continue
+			}
+			if pc.c.publish("ds/Temperature", pc.payload, 0) != nil || pc.c.flush() != nil {
+				pc.failed = true
+				continue
+			}
+			n++
+		}
+		sent.Add(int64(n))
+		if j < total {
+			<-tick.C // a tick missed while writing is dropped; due catches up
+		}
+	}
+	// All closing publishes first, then their PUBACKs: the broker
+	// handles them in parallel.
+	for i := range conns {
+		pc := &conns[i]
+		if !pc.failed && (pc.c.publish("ds/Temperature", pc.payload, 1) != nil || pc.c.flush() != nil) {
+			pc.failed = true
+		}
+	}
+	for _, pc := range conns {
+		if !pc.failed && pc.c.waitPuback(1) == nil {
+			sent.Add(1)
+		}
+	}
 }
 
 // startMochiChild serves bare mochi from a child process (-mochi-child).
@@ -424,8 +521,13 @@ func (o *outpost) stop() {
 }
 
 // idleRSS lets a child process open n idle device connections to a fresh
-// benchserver and reports the server's RSS.
-func idleRSS(srv benchserver, n int) {
+// benchserver and reports the server's RSS once they are up and, sampled
+// every 5 s, over settle: it creeps for a minute or so (mochi's housekeeping
+// copies its client map every second, and the GC goal counts goroutine
+// stacks), so the figure right after connecting understates it. With
+// -profile each sample also writes a heap profile, which forces a GC and
+// hides part of the creep.
+func idleRSS(srv benchserver, n int, settle time.Duration) {
 	o := srv.start("idle", n)
 	defer o.stop()
 	before := o.stats()
@@ -440,14 +542,34 @@ func idleRSS(srv benchserver, n int) {
 		fatal(err)
 	}
 	line, _ := bufio.NewReader(out).ReadString('\n') // "ready N" once connected
-	after := o.stats()
+	connected := o.stats()
+	last, peak := connected, connected.RSSKB
+	var trail []string
+	for deadline := time.Now().Add(settle); time.Now().Before(deadline); {
+		time.Sleep(min(5*time.Second, time.Until(deadline)))
+		last = o.stats()
+		peak = max(peak, last.RSSKB)
+		trail = append(trail, fmt.Sprintf("%.0f", float64(last.RSSKB)/1024))
+	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	fmt.Printf("\nidle: %s; broker reports %d connections; gateway RSS %.1f MB before, %.1f MB with them (+%.1f KB/connection)\n",
-		strings.TrimSpace(line), after.Connections, float64(before.RSSKB)/1024, float64(after.RSSKB)/1024, float64(after.RSSKB-before.RSSKB)/float64(n))
-	fmt.Printf("  per connection: heap +%.1f KB, goroutine stacks +%.1f KB, goroutines +%.2f\n",
-		float64(after.HeapInuseKB-before.HeapInuseKB)/float64(n), float64(after.StackInuseKB-before.StackInuseKB)/float64(n),
-		float64(after.Goroutines-before.Goroutines)/float64(n))
+	mb := func(kb int64) float64 { return float64(kb) / 1024 }
+	perConn := func(kb int64) float64 { return float64(kb-before.RSSKB) / float64(n) }
+	fmt.Printf("\nidle: %s; broker reports %d connections once connected, %d after %s\n",
+		strings.TrimSpace(line), connected.Connections, last.Connections, settle)
+	fmt.Printf("  gateway RSS: %.1f MB before; %.1f MB once connected (+%.1f KB/connection); after %s %.1f MB (+%.1f KB/connection), max %.1f MB (+%.1f KB/connection)\n",
+		mb(before.RSSKB), mb(connected.RSSKB), perConn(connected.RSSKB), settle, mb(last.RSSKB), perConn(last.RSSKB), mb(peak), perConn(peak))
+	if len(trail) > 0 {
+		fmt.Printf("  RSS every 5 s after connecting: %s MB\n", strings.Join(trail, " "))
+	}
+	for _, s := range []struct {
+		when string
+		st   serverStats
+	}{{"once connected", connected}, {"after " + settle.String(), last}} {
+		fmt.Printf("  per connection %s: heap +%.1f KB, goroutine stacks +%.1f KB, goroutines +%.2f\n", s.when,
+			float64(s.st.HeapInuseKB-before.HeapInuseKB)/float64(n), float64(s.st.StackInuseKB-before.StackInuseKB)/float64(n),
+			float64(s.st.Goroutines-before.Goroutines)/float64(n))
+	}
 }
 
 func idleClients(addr string, n int) {
@@ -471,7 +593,39 @@ func idleClients(addr string, n int) {
 	}
 	wg.Wait()
 	fmt.Printf("ready %d\n", ok.Load())
-	select {}
+	// The clients' keepalive is 120 s and the broker drops a client silent
+	// for 1.5 times that, so, as a real device would, each sends a PINGREQ
+	// every 60 s, spread evenly: any -idle-settle works, at n/60 pings/s.
+	// The PINGRESPs are left unread, two bytes a minute per socket.
+	const every = 60 * time.Second
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for j := 0; ; {
+		<-tick.C
+		for due := int(time.Since(start) * time.Duration(n) / every); j < due; j++ {
+			if c := conns[j%n]; c != nil {
+				_ = c.ping()
+			}
+		}
+	}
+}
+
+// cpuSecs is the user+system CPU time process pid has used, 0 if unknown.
+func cpuSecs(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: fields are counted after its ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ, 100 on Linux
 }
 
 func rssKB() int64 {

@@ -126,6 +126,12 @@ func (cl *client) publish(topic string, payload []byte, qos byte) error {
 
 func (cl *client) flush() error { return cl.w.Flush() }
 
+// ping sends a PINGREQ, unbuffered.
+func (cl *client) ping() error {
+	_, err := cl.c.Write([]byte{0xc0, 0})
+	return err
+}
+
 // waitPuback reads until n PUBACKs arrived (other packets are skipped).
 func (cl *client) waitPuback(n int) error {
 	for n > 0 {
