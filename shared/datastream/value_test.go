@@ -301,7 +301,8 @@ func TestParsePin(t *testing.T) {
 	}{
 		{"0", 0, true}, {"1", 1, true}, {"255", 255, true}, {"007", 7, true},
 		{"256", 0, false}, {"-1", 0, false}, {"+1", 0, false}, {"", 0, false},
-		{"1000", 0, false}, {"0255", 0, false}, {" 1", 0, false}, {"1a", 0, false}, {"V1", 0, false},
+		{"1000", 0, false}, {"0255", 255, true}, {"00255", 255, true}, {"000255", 0, false},
+		{" 1", 0, false}, {"1a", 0, false}, {"V1", 0, false},
 	}
 	for _, tc := range tests {
 		got, err := ParsePin([]byte(tc.in))
@@ -323,6 +324,7 @@ func TestParsePinName(t *testing.T) {
 		{"v1", 1, true}, {"V1", 1, true}, {"V255", 255, true}, {"v0", 0, true},
 		{"V256", 0, false}, {"1", 0, false}, {"V", 0, false}, {"d1", 0, false},
 		{"V-1", 0, false}, {"V1000", 0, false}, {"", 0, false}, {"vv1", 0, false},
+		{"V007", 7, true}, {"V00255", 255, true}, {"V000255", 0, false},
 	}
 	for _, tc := range tests {
 		got, err := ParsePinName(tc.in)
