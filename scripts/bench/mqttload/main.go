@@ -44,7 +44,8 @@ func main() {
 		mochiHere  = flag.Bool("mochi-in-process", false, "run bare mochi inside this process, sharing it with the load (the old way), instead of in a child process like the other brokers")
 		profDir    = flag.String("profile", "", "directory for benchserver CPU and heap profiles (one pair per benchserver run)")
 		withTrace  = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
-		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half the median QoS 0 rate Outpost persisted in this run)")
+		satRate    = flag.Float64("full-rate", 0, "offered rate of the paced full-load run that sets the half-load rate; it must be more than can be sustained (default: the QoS 0 rate persisted by the comparison runs)")
+		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half of what the paced full-load run persisted per second)")
 		idleSettle = flag.Duration("idle-settle", 60*time.Second, "how long the idle connections stay up after connecting, RSS sampled every 5 s (the gateway's RSS creeps before it levels)")
 		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
 		only       = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,nostore,half,idle (default all)")
@@ -170,25 +171,33 @@ func main() {
 	}
 	if *gateway == "" {
 		if want("half") {
-			// The target is a QoS 0 rate persisted, and the store lags
-			// behind what the broker accepts, so half load is half of
-			// what can be persisted, not of what was accepted. And the
-			// paced run sends each publish in its own write, like a device
-			// sending one reading at a time, which costs both sides far
-			// more per message than the 64-publish writes of the runs
-			// above: so full load is measured with that traffic too, as
-			// fast as the clients can, on its own fresh store.
+			// Half load is half of full load for the same traffic: each
+			// publish its own write, paced, like devices sending one
+			// reading at a time, which costs both sides far more per
+			// message than the 64-publish writes of the comparison above
+			// (one wake-up and two reads per message instead of many
+			// messages per read). Full load is what a paced run offered
+			// more than that persists; and the target counts persisted
+			// publishes, which lag what the broker accepts.
 			rate, why := *halfRate, "set by -half-rate"
 			if rate == 0 {
-				full := srv.start("capacity", *clients)
+				offered := *satRate
+				if offered == 0 && len(outR.persisted) > 0 {
+					offered = median(outR.persisted)
+				}
+				if offered == 0 {
+					fatal(fmt.Errorf("the half-load run needs -half-rate or -full-rate when outpost is not measured first"))
+				}
+				full := srv.start("full-paced", *clients)
 				before := full.stats()
-				_, start := load(full.addr, *clients, *per0, 0, *window, benchToken, 0, 1)
+				n := int(offered * float64(*halfSecs) / float64(*clients))
+				_, start := load(full.addr, *clients, n, 0, *window, benchToken, offered, 1)
 				st := full.stats()
 				capacity := float64(st.Committed-before.Committed) / time.Since(start).Seconds()
 				full.stop()
 				rate = capacity / 2
-				why = fmt.Sprintf("half of the %.0f records/s persisted with one publish per write, unpaced (64 per write: %.0f, above)",
-					capacity, median(outR.persisted))
+				why = fmt.Sprintf("half of full load: offered %.0f msgs/s paced, one publish per write, %.0f were persisted per second",
+					offered, capacity)
 			}
 			fmt.Printf("  half-load rate %.0f msgs/s: %s\n", rate, why)
 			// p99 publish→committed at that rate, on a fresh store.
