@@ -46,7 +46,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")
 	check := fs.Bool("check-config", false, "validate the config and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage:
+  outpost-gateway [-config FILE]                 run the gateway
+  outpost-gateway -check-config [-config FILE]   validate the config and exit
+  outpost-gateway device add -template T -name N [-config FILE]
+                                                 create a device, print its token once
+  outpost-gateway device list [-config FILE]
+  outpost-gateway claim-code [-config FILE]      print the code that claims this site in the cloud
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := loadConfig(*configPath)

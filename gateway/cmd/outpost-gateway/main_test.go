@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -53,6 +54,20 @@ func TestCheckConfig(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{"-check-config", "-config", "../../../configs/gateway.yaml"}, &out, &errOut); code != 0 {
 		t.Errorf("configs/gateway.yaml: exit %d: %s", code, errOut.String())
+	}
+}
+
+// TestHelpListsCommands: -h shows the subcommands too (a flag set alone
+// would list only -config and -check-config) and is not an error.
+func TestHelpListsCommands(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errOut); code != 0 {
+		t.Errorf("-h exit code %d, want 0", code)
+	}
+	for _, want := range []string{"device add", "device list", "claim-code", "-check-config"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("-h output lacks %q:\n%s", want, errOut.String())
+		}
 	}
 }
 
