@@ -250,6 +250,7 @@ func run(ctx context.Context, c config, log *slog.Logger) (*report, error) {
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	before, berr := fetchStats(ctx, client, c.statsURL)
+	statsFrom := time.Now()
 	rss := newRSSSampler(c.pid)
 	runCtx, endRun := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -273,9 +274,12 @@ func run(ctx context.Context, c config, log *slog.Logger) (*report, error) {
 	st := fleet.Run(ctx, c.duration)
 	endRun()
 	wg.Wait()
-	after, aerr := fetchStats(ctx, client, c.statsURL)
+	// Offered more than it can take, the gateway still drains the sockets'
+	// backlog when the run ends and answers slowly: wait for it, and take
+	// the rates over the time between the two readings of the counters.
+	after, aerr := fetchStats(ctx, &http.Client{Timeout: time.Minute}, c.statsURL)
+	statsSecs := time.Since(statsFrom).Seconds()
 
-	secs := st.Elapsed.Seconds()
 	rep.Sent, rep.SentPerSec, rep.Late, rep.SendErrors, rep.Disconnected = st.Sent, st.SentPerSecond(), st.Late, st.SendErrors, st.Disconnected
 	if len(st.Responses) > 0 {
 		rep.Responses = map[string]uint64{}
@@ -294,8 +298,8 @@ func run(ctx context.Context, c config, log *slog.Logger) (*report, error) {
 	case berr != nil || aerr != nil:
 		rep.StatsError = errors.Join(berr, aerr).Error()
 	default:
-		rep.Accepted, rep.AcceptedPerSec = delta(before, after, "hub.writesAccepted", secs)
-		rep.Persisted, rep.PersistedPerS = delta(before, after, "store.committed", secs)
+		rep.Accepted, rep.AcceptedPerSec = delta(before, after, "hub.writesAccepted", statsSecs)
+		rep.Persisted, rep.PersistedPerS = delta(before, after, "store.committed", statsSecs)
 		rep.CommitP50Ms = lookup(after, "store.commitP50Ms")
 		rep.CommitP99Ms = lookup(after, "store.commitP99Ms")
 	}
