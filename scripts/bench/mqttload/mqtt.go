@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,5 +149,3 @@ func (cl *client) close() {
 	_, _ = cl.c.Write([]byte{0xe0, 0})
 	_ = cl.c.Close()
 }
-
-var errRefused = errors.New("refused")
