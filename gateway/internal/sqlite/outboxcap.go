@@ -24,15 +24,24 @@ const pruneChunk = 50000
 // acknowledged history is longer than HistoryMax. It is called after every
 // commit and ack, so it only looks at counters.
 func (s *Store) kickThinner() {
-	over := s.opts.OutboxMax > 0 && s.outboxN.Load() > s.opts.OutboxMax
-	long := s.opts.HistoryMax >= 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
-	if !over && !long {
+	if !s.overCap() && !s.historyTooLong() {
 		return
 	}
 	select {
 	case s.thinKick <- struct{}{}:
 	default:
 	}
+}
+
+// overCap reports whether the outbox holds more than Options.OutboxMax.
+func (s *Store) overCap() bool {
+	return s.opts.OutboxMax > 0 && s.outboxN.Load() > s.opts.OutboxMax
+}
+
+// historyTooLong reports whether acknowledged history reaches further back
+// than Options.HistoryMax.
+func (s *Store) historyTooLong() bool {
+	return s.opts.HistoryMax >= 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
 }
 
 // thinner enforces Options.OutboxMax and Options.HistoryMax off the commit
@@ -51,7 +60,7 @@ func (s *Store) thinner() {
 			return
 		case <-s.thinKick:
 		}
-		if s.opts.OutboxMax > 0 && s.outboxN.Load() > s.opts.OutboxMax {
+		if s.overCap() {
 			if err := s.thin(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("outbox thinning failed", "err", err)
 			}
@@ -172,17 +181,10 @@ func (s *Store) thin(ctx context.Context) error {
 // below the newest acknowledged entry, oldest first, one short transaction
 // per pruneChunk sequence numbers so that commits go on meanwhile.
 func (s *Store) prune(ctx context.Context) error {
-	if s.opts.HistoryMax < 0 {
-		return nil
-	}
 	var n int64
-	for {
-		target := s.acked.Load() - s.opts.HistoryMax
+	for s.historyTooLong() {
 		from := s.prunedTo.Load()
-		if target <= from {
-			break
-		}
-		to := min(target, from+pruneChunk)
+		to := min(s.acked.Load()-s.opts.HistoryMax, from+pruneChunk)
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ?`, from, to)
 			if err != nil {
