@@ -79,6 +79,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if !s.track() {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	defer s.work.Done()
 	ws, err := newUpgrader().Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade answered the client
@@ -267,7 +272,12 @@ func (c *conn) refresh() {
 	if !c.running.CompareAndSwap(false, true) {
 		return
 	}
+	if !c.s.track() {
+		c.running.Store(false)
+		return // shutting down: the connection is closed anyway
+	}
 	go func() {
+		defer c.s.work.Done()
 		for {
 			for c.dirty.Swap(false) {
 				if err := c.pushTenancy(context.Background(), false, 0); err != nil {

@@ -109,6 +109,8 @@ type Server struct {
 	pending  map[string]map[string]*call // gateway id → command id → call
 	stopPing chan struct{}
 	pingOnce sync.Once
+	closed   bool           // guarded by mu; no new connection or refresh after Close
+	work     sync.WaitGroup // connections served and refreshes running, for Close to wait on
 }
 
 // call is a command waiting for its result.
@@ -147,10 +149,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server's pinger and closes every gateway connection.
+// Close stops the server's pinger, closes every gateway connection and
+// waits until nothing of the server uses its stores any more (the caller
+// closes them next).
 func (s *Server) Close() {
 	s.pingOnce.Do(func() { close(s.stopPing) })
 	s.mu.Lock()
+	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)
@@ -159,6 +164,19 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		c.close()
 	}
+	s.work.Wait()
+}
+
+// track counts one more piece of work for Close to wait on; false once the
+// server is closed.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.work.Add(1)
+	return true
 }
 
 // pinger pings every connection from one goroutine, so an idle gateway

@@ -57,6 +57,9 @@ const maxStmts = 512
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.m == nil {
+		return nil, sql.ErrConnDone // the store is closed
+	}
 	if st, ok := c.m[query]; ok || len(c.m) >= maxStmts {
 		return st, nil
 	}

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -41,5 +43,14 @@ func TestReopenKeepsData(t *testing.T) {
 	defer s.Close()
 	if got, err := s.GetOrg(ctx, o.ID); err != nil || got.Name != "Root" {
 		t.Fatalf("after reopen: %+v, %v", got, err)
+	}
+}
+
+// A call that races with Close gets an error, not a panic.
+func TestUseAfterCloseIsAnError(t *testing.T) {
+	s := newTestStore(t)
+	s.Close()
+	if _, err := s.LastAuditID(context.Background()); !errors.Is(err, sql.ErrConnDone) {
+		t.Fatalf("LastAuditID after Close: %v, want sql.ErrConnDone", err)
 	}
 }
