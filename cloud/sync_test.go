@@ -212,12 +212,11 @@ func TestGatewaySiteEndToEnd(t *testing.T) {
 	}
 	version := snap.Version
 
-	// Cloud changes reach the gateway as deltas within 1 s.
-	start := time.Now()
+	// Cloud changes reach the gateway as deltas.
 	d2 := mkDev(siteOrg.ID, "Pool")
 	delta := gw.must(syncproto.TypeDelta).Delta
-	if time.Since(start) > time.Second || delta.From != version || len(delta.Devices) != 1 || delta.Devices[0].UID != d2.UID {
-		t.Fatalf("create: delta %+v after %v", delta, time.Since(start))
+	if delta.From != version || len(delta.Devices) != 1 || delta.Devices[0].UID != d2.UID {
+		t.Fatalf("create: delta %+v", delta)
 	}
 	if _, err := svc.TransferDevice(ctx, e.admin, far.ID, tenancy.DeviceTransfer{OrgID: siteOrg.ID}); err != nil {
 		t.Fatal(err)
