@@ -337,14 +337,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
-		run(name, func() error {
-			go func() {
-				<-ctx.Done()
-				sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-				defer c()
-				_ = srv.Shutdown(sctx)
-			}()
-			return srv.Serve(ln)
+		run(name, func() error { return srv.Serve(ln) })
+		// Serve returns as soon as Shutdown starts; Shutdown returns when
+		// the handlers are done. Run waits for the latter before it closes
+		// the store those handlers use.
+		run(name+" shutdown", func() error {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+			defer c()
+			if err := srv.Shutdown(sctx); err != nil {
+				g.log.Warn("requests still running at shutdown", "server", name, "err", err)
+			}
+			return nil
 		})
 	}
 	run("bridges", func() error { return g.bridges.Run(ctx) })
