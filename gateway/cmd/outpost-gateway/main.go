@@ -29,6 +29,7 @@ import (
 	"outpost/firmware-bridge/gpiohost"
 	"outpost/firmware-bridge/serialport"
 	"outpost/gateway"
+	"outpost/gateway/internal/gcgoal"
 )
 
 func main() {
@@ -76,6 +77,7 @@ flags:
 	logger := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go gcgoal.Run(ctx, gcgoal.Base(), 10*time.Second, logger)
 
 	hw := gateway.Hardware{OpenSerial: serialport.Opener, ListSerial: serialport.List}
 	if err := gpiohost.Init(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -161,11 +162,15 @@ const idleConns = 1000
 
 func benchIdle(b *testing.B, addr string, connections func() int64) {
 	const n = idleConns
-	var heap, stack, settled, gor float64
+	var heap, stack, settled, scanned, gor float64
+	// What the GC counts of those stacks in its goal (gateway/internal/gcgoal).
+	scan := []metrics.Sample{{Name: "/gc/scan/stack:bytes"}}
 	for b.Loop() {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		metrics.Read(scan)
+		scan0 := scan[0].Value.Uint64()
 		g0 := runtime.NumGoroutine()
 		conns := make([]net.Conn, n)
 		for i := range conns {
@@ -189,6 +194,8 @@ func benchIdle(b *testing.B, addr string, connections func() int64) {
 		}
 		runtime.ReadMemStats(&after)
 		settled += float64(after.StackInuse) - float64(before.StackInuse)
+		metrics.Read(scan)
+		scanned += float64(scan[0].Value.Uint64()) - float64(scan0)
 		for _, c := range conns {
 			c.Close()
 		}
@@ -198,6 +205,7 @@ func benchIdle(b *testing.B, addr string, connections func() int64) {
 	b.ReportMetric(heap/runs, "heap-B/conn")
 	b.ReportMetric(stack/runs, "stack-B/conn")
 	b.ReportMetric(settled/runs, "stack-after-5-GCs-B/conn")
+	b.ReportMetric(scanned/runs, "stack-scanned-B/conn")
 	b.ReportMetric(gor/runs, "goroutines/conn")
 }
 

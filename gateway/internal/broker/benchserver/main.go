@@ -5,6 +5,8 @@
 // one JSON line {"rss_kb","heap_inuse_kb","stack_inuse_kb","goroutines",
 // "queue_len","committed","transactions","p50_ms","p99_ms","connections"}; it exits when stdin closes. -cpuprofile and -memprofile
 // write pprof profiles, -trace an execution trace (scripts/bench/mqtt.sh -profile DIR sets them).
+// It adjusts the GC percentage as outpost-gateway does (gateway/internal/gcgoal);
+// OUTPOST_GCGOAL=off in its environment leaves it alone, for comparison.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,8 +26,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"outpost/gateway/internal/broker"
+	"outpost/gateway/internal/gcgoal"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
@@ -43,6 +48,9 @@ func main() {
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if os.Getenv("OUTPOST_GCGOAL") != "off" { // as the gateway does; off to compare
+		go gcgoal.Run(ctx, gcgoal.Base(), 10*time.Second, slog.New(slog.DiscardHandler))
+	}
 	dir, err := os.MkdirTemp("", "benchserver")
 	check(err)
 	defer os.RemoveAll(dir)
