@@ -92,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	portBase := flags.Int("port-base", 0, "if set, listen on port-base+0..7 instead of the standard ports; -1 picks free ports")
 	verbose := flags.Bool("v", false, "debug logs")
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage
+		}
 		return 2
 	}
 	level := slog.LevelInfo

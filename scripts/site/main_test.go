@@ -188,3 +188,12 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// -h is a request, not a mistake: exit 0; an unknown flag is 2.
+func TestFlagExitCodes(t *testing.T) {
+	for args, want := range map[string]int{"-h": 0, "-nope": 2} {
+		if code := run(context.Background(), []string{args}, io.Discard, io.Discard); code != want {
+			t.Errorf("%s: exit %d, want %d", args, code, want)
+		}
+	}
+}

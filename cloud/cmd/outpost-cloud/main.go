@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,6 +44,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	email := fs.String("admin-email", "", "first Admin's email on first start (env OUTPOST_ADMIN_EMAIL)")
 	password := fs.String("admin-password", "", "first Admin's password on first start (env OUTPOST_ADMIN_PASSWORD)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

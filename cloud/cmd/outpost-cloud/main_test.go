@@ -93,3 +93,13 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 		t.Errorf("second start repeated the bootstrap: %q", second)
 	}
 }
+
+// -h is a request, not a mistake: exit 0; an unknown flag is 2.
+func TestFlagExitCodes(t *testing.T) {
+	for args, want := range map[string]int{"-h": 0, "-nope": 2} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{args}, func(string) string { return "" }, &out, &errOut); code != want {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", args, code, want, errOut.String())
+		}
+	}
+}

@@ -40,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check-config", false, "validate the config file and exit")
 	list := fs.Bool("list", false, "list detected serial ports and GPIO pins as JSON and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage
+		}
 		return 2
 	}
 	if *list {

@@ -114,6 +114,9 @@ func claimCodeCmd(args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	configPath := flags.String("config", "", "config file (YAML)")
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := loadConfig(*configPath)
@@ -175,6 +178,9 @@ func deviceCmd(args []string, stdout, stderr io.Writer) int {
 	template := fs.String("template", "", "template id, e.g. TMPL0001")
 	name := fs.String("name", "", "device name")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := loadConfig(*configPath)

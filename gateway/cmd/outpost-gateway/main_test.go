@@ -71,6 +71,27 @@ func TestHelpListsCommands(t *testing.T) {
 	}
 }
 
+// -h is a request, not a mistake: exit 0 everywhere; an unknown flag is 2.
+func TestFlagExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-h"}, 0},
+		{[]string{"device", "add", "-h"}, 0},
+		{[]string{"device", "list", "-h"}, 0},
+		{[]string{"claim-code", "-h"}, 0},
+		{[]string{"-nope"}, 2},
+		{[]string{"device", "add", "-nope"}, 2},
+		{[]string{"claim-code", "-nope"}, 2},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(tc.args, &out, &errOut); code != tc.want {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, tc.want, errOut.String())
+		}
+	}
+}
+
 func TestDeviceAddWithoutRunningGateway(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "g.yaml")

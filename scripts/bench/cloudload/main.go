@@ -82,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.netHTTP, "nethttp", false, "load with net/http's client instead of the lean built-in one (costs more CPU per request)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window (load tool and in-process cloud) here")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage
+		}
 		return 2
 	}
 	var err error
