@@ -204,6 +204,26 @@ func BenchmarkTenancy100k(b *testing.B) {
 			return err
 		})
 	})
+	// What the cloud recomputes for each connected gateway after a tenancy
+	// change: a site of 100 devices (a leaf org), and one of 10,000.
+	for _, site := range []struct {
+		name string
+		org  tenancy.OrgID
+	}{{"GatewayView/Leaf100Devices", f.leaf}, {"GatewayView/Level2With10kDevices", f.level2[5]}} {
+		b.Run(site.name, func(b *testing.B) {
+			g, code, err := f.svc.RegisterGateway(ctx, site.name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.svc.ClaimGateway(ctx, f.rootAdmin, code, site.org); err != nil {
+				b.Fatal(err)
+			}
+			timed(b, func() error {
+				_, err := f.svc.GatewayView(ctx, g.ID)
+				return err
+			})
+		})
+	}
 	b.Run("Decide/Snapshot1111", func(b *testing.B) {
 		tr := f.svc.Tree()
 		res := tenancy.Resource{OrgID: f.leaf, OwnerID: 3}

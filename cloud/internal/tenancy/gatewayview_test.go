@@ -70,6 +70,14 @@ func TestOnChangeFollowsCommits(t *testing.T) {
 	if n == 0 {
 		t.Fatal("OnChange not called after a committed change")
 	}
+	// A login commits (last login, status) but changes no gateway view:
+	// gateways are not woken for it.
+	n = 0
+	_, err = svc.Login(e.ctx, tenancy.Login{Email: "a@r.test", Password: pw})
+	e.must(err)
+	if n != 0 {
+		t.Errorf("OnChange called %d times for a login", n)
+	}
 }
 
 // The view carries the static tokens a site needs: those created in its

@@ -86,8 +86,9 @@ type Deps struct {
 	Now      func() time.Time // nil: time.Now
 	Rand     io.Reader        // nil: crypto/rand
 	Logger   *slog.Logger     // nil: discard
-	// OnChange is called after every committed change (nil: none); the
-	// cloud uses it to push tenancy deltas to gateways. It must not block.
+	// OnChange is called after every committed audited change (nil: none);
+	// the cloud uses it to push tenancy deltas to gateways. It must not
+	// block.
 	OnChange func()
 }
 
@@ -176,14 +177,38 @@ func (s *Service) Decide(a Actor, p Permission, r Resource) error {
 // atomic runs fn in a store transaction and maps uncoded errors to
 // Internal. Use atomicTree when fn changes orgs or permissions.
 func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) error {
-	if err := s.store.Atomic(ctx, fn); err != nil {
+	var audited bool
+	err := s.store.Atomic(ctx, func(tx Tx) error {
+		atx := &auditingTx{Tx: tx}
+		err := fn(atx)
+		audited = atx.audited
+		return err
+	})
+	if err != nil {
 		return internal(op, err)
 	}
-	s.changed()
+	if audited {
+		s.changed()
+	}
 	return nil
 }
 
-// changed tells Deps.OnChange that a transaction committed.
+// auditingTx notes whether a transaction appended to the audit log.
+type auditingTx struct {
+	Tx
+	audited bool
+}
+
+func (t *auditingTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
+	t.audited = true
+	return t.Tx.AppendAudit(ctx, e)
+}
+
+// changed tells Deps.OnChange that an audited transaction committed. An
+// unaudited one (a login, a token issued, a first connection) leaves
+// every gateway view's Version as it was, so gateways would get nothing
+// from a refresh: they are not woken, which with many sites connected
+// would cost a view read per gateway for every login.
 func (s *Service) changed() {
 	if s.onChange != nil {
 		s.onChange()
