@@ -4,7 +4,7 @@
 // Since Go 1.18 the collector's goal counts the stack bytes it scans: with
 // GOGC=100 the heap may grow by live heap + scanned stacks + globals before
 // the next cycle. The broker runs two goroutines per MQTT connection
-// (mochi's design), whose stacks hold about 7.7 KB each connection in use
+// (mochi's design), which use about 7.7 KB of stack per connection
 // (BenchmarkIdleConnection in gateway/internal/broker); 10,000 idle devices
 // then count 77 MB of stacks next to some 50 MB of heap, and about 130 MB
 // of garbage (mochi copies its client map every second) piles up before a
@@ -64,8 +64,7 @@ func read(buf []metrics.Sample) Sample {
 
 // Run adjusts the GC percentage every interval until ctx is done, then
 // restores base. base is the percentage the user asked for (GOGC, 100 by
-// default); pass what debug.SetGCPercent reports. A negative base (GOGC=off)
-// is left alone.
+// default): pass Base(). A negative base (GOGC=off) is left alone.
 func Run(ctx context.Context, base int, every time.Duration, log *slog.Logger) {
 	if base < 0 {
 		return
