@@ -59,11 +59,8 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
@@ -107,17 +104,27 @@ flags:
 	return 0
 }
 
+// parseFlags parses args; when it fails, the exit code is 0 for -h (usage
+// asked for) and 2 for a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	}
+	return 2, false
+}
+
 // claimCodeCmd prints the claim code from data_dir/cloud.json (written at
 // the gateway's first start with cloud.url set).
 func claimCodeCmd(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("claim-code", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	configPath := flags.String("config", "", "config file (YAML)")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(flags, args); !ok {
+		return code
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
@@ -177,11 +184,8 @@ func deviceCmd(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (YAML)")
 	template := fs.String("template", "", "template id, e.g. TMPL0001")
 	name := fs.String("name", "", "device name")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {

@@ -433,6 +433,20 @@ func startMochiChild() (string, func()) {
 		fatal(err)
 	}
 	cmd := exec.Command(self, "-mochi-child")
+	stdin, stdout := startChild(cmd)
+	line, err := stdout.ReadString('\n')
+	if err != nil {
+		fatal(fmt.Errorf("mochi child: %w", err))
+	}
+	return strings.TrimPrefix(strings.TrimSpace(line), "addr "), func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}
+}
+
+// startChild starts a child process that talks over its stdin and stdout
+// (its stderr goes to ours).
+func startChild(cmd *exec.Cmd) (io.WriteCloser, *bufio.Reader) {
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -445,14 +459,7 @@ func startMochiChild() (string, func()) {
 	if err := cmd.Start(); err != nil {
 		fatal(err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		fatal(fmt.Errorf("mochi child: %w", err))
-	}
-	return strings.TrimPrefix(strings.TrimSpace(line), "addr "), func() {
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	}
+	return stdin, bufio.NewReader(stdout)
 }
 
 func startMochi() (string, func()) {
@@ -495,19 +502,8 @@ func (b benchserver) start(phase string, n int, extra ...string) *outpost {
 		}
 	}
 	cmd := exec.Command(b.bin, args...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		fatal(err)
-	}
-	o := &outpost{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	stdin, stdout := startChild(cmd)
+	o := &outpost{cmd: cmd, stdin: stdin, out: stdout}
 	line, err := o.out.ReadString('\n')
 	if err != nil {
 		fatal(fmt.Errorf("benchserver: %w", err))
