@@ -71,6 +71,7 @@ var domain = []string{
 	"shared/datastream",
 	"shared/blynk",
 	"shared/syncproto",
+	"shared/ulid",
 }
 
 // banned for domain packages: network and storage.

@@ -295,26 +295,6 @@ func TestTokenHash(t *testing.T) {
 	}
 }
 
-func TestValidUID(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{uid1, true},
-		{"7ZZZZZZZZZZZZZZZZZZZZZZZZZ", true},
-		{"8ZZZZZZZZZZZZZZZZZZZZZZZZZ", false}, // over 128 bits
-		{"01JD5Z8Q3M4N5P6Q7R8S9T0V1", false},
-		{"01JD5Z8Q3M4N5P6Q7R8S9T0V1I", false},
-		{"01JD5Z8Q3M4N5P6Q7R8S9T0V1u", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := ValidUID(tt.in); got != tt.want {
-			t.Errorf("ValidUID(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 // FuzzDecode: Decode never panics, and whatever it accepts encodes and
 // decodes back to the same message.
 func FuzzDecode(f *testing.F) {

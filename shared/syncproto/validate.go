@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"outpost/shared/datastream"
+	"outpost/shared/ulid"
 )
 
 // Validate checks m as Decode does: the version, that exactly the body named
@@ -162,7 +163,7 @@ func (d *Delta) validate() error {
 		}
 	}
 	for _, uid := range d.DeletedDevices {
-		if !ValidUID(uid) {
+		if !ulid.Valid(uid) {
 			return fmt.Errorf("deleted device %q: not a ULID", uid)
 		}
 	}
@@ -203,7 +204,7 @@ func validateLists(orgs []Org, owners []Owner, tmpls []datastream.Template, devs
 		}
 	}
 	for _, d := range devs {
-		if !ValidUID(d.UID) {
+		if !ulid.Valid(d.UID) {
 			return fmt.Errorf("device %q: not a ULID", d.UID)
 		}
 		if d.ID < 0 || d.OrgID <= 0 || d.OwnerID < 0 {
@@ -241,7 +242,7 @@ func validateLists(orgs []Org, owners []Owner, tmpls []datastream.Template, devs
 		if s.Status != StaticClaimed && s.Status != StaticUnclaimed {
 			return fmt.Errorf("static token %s: status %q", s.ID, s.Status)
 		}
-		if s.DeviceUID != "" && !ValidUID(s.DeviceUID) {
+		if s.DeviceUID != "" && !ulid.Valid(s.DeviceUID) {
 			return fmt.Errorf("static token %s: device %q not a ULID", s.ID, s.DeviceUID)
 		}
 	}
@@ -312,7 +313,7 @@ func (l *LocalDevices) validate() error {
 		}
 	}
 	for _, d := range l.Devices {
-		if !ValidUID(d.UID) {
+		if !ulid.Valid(d.UID) {
 			return fmt.Errorf("device %q: not a ULID", d.UID)
 		}
 		if err := checkName("device name", d.Name, true); err != nil {
@@ -353,7 +354,7 @@ func (t *Telemetry) validate() error {
 }
 
 func (it *Item) validate() error {
-	if !ValidUID(it.Device) {
+	if !ulid.Valid(it.Device) {
 		return fmt.Errorf("device %q: not a ULID", it.Device)
 	}
 	if it.TS < 0 {
@@ -390,7 +391,7 @@ func (c *Command) validate() error {
 	if c.Kind != CommandWrite {
 		return fmt.Errorf("command kind %q", c.Kind)
 	}
-	if !ValidUID(c.Device) {
+	if !ulid.Valid(c.Device) {
 		return fmt.Errorf("device %q: not a ULID", c.Device)
 	}
 	if c.Pin < 0 || c.Pin > datastream.MaxPin {
@@ -451,24 +452,6 @@ func checkName(what, s string, required bool) error {
 		return fmt.Errorf("%s too long or not UTF-8", what)
 	}
 	return nil
-}
-
-// ValidUID reports whether s is a ULID in canonical form: 26 characters of
-// Crockford base32, upper case, the first at most '7' (128 bits).
-func ValidUID(s string) bool {
-	if len(s) != 26 || s[0] > '7' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // ValidTokenHash reports whether s is a SHA-256 in lowercase hex.

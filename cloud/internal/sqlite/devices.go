@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/ulid"
 )
 
 const deviceCols = `d.id, d.org_id, coalesce(d.owner_id, 0), d.template_id, d.name, d.token_hash, d.token,
@@ -28,7 +29,7 @@ func scanDevice(r scanner) (tenancy.Device, error) {
 // always sets it; this keeps the column total for other writers).
 func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
 	if d.UID == "" {
-		uid, err := tenancy.NewUID(time.Now(), rand.Reader)
+		uid, err := ulid.New(time.Now(), rand.Reader)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/ulid"
 )
 
 //go:embed migrations/*.sql
@@ -237,7 +238,7 @@ func backfillUIDs(ctx context.Context, db *sql.DB) error {
 	}
 	defer tx.Rollback()
 	for _, r := range todo {
-		uid, err := tenancy.NewUID(time.UnixMilli(r.created), rand.Reader)
+		uid, err := ulid.New(time.UnixMilli(r.created), rand.Reader)
 		if err != nil {
 			return err
 		}

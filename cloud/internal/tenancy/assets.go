@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"outpost/shared/ulid"
 )
 
 var timeZero time.Time
@@ -47,7 +49,7 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 			if err := tx.CreateStaticToken(ctx, &st); err != nil {
 				return err
 			}
-			uid, err := NewUID(now, s.rand)
+			uid, err := ulid.New(now, s.rand)
 			if err != nil {
 				return err
 			}

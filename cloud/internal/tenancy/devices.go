@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"outpost/shared/ulid"
 )
 
 // DeviceQuery lists devices. OrgID (default: the actor's org) with
@@ -199,7 +201,7 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 			return err
 		}
 		now := s.now().UTC()
-		uid, err := NewUID(now, s.rand)
+		uid, err := ulid.New(now, s.rand)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"outpost/shared/datastream"
+	"outpost/shared/ulid"
 )
 
 // GatewayDevice is a device an installer created on a gateway (possibly
@@ -144,7 +145,7 @@ func (s *Service) mergeDevice(ctx context.Context, a Actor, org, root OrgID, gd 
 	if e := validDeviceName(name); e != nil {
 		return e.Error(), false, nil
 	}
-	if !validUID(gd.UID) {
+	if !ulid.Valid(gd.UID) {
 		return "not a ULID", false, nil
 	}
 	err = s.store.Atomic(ctx, func(tx Tx) error {
@@ -194,18 +195,4 @@ func (s *Service) mergeDevice(ctx context.Context, a Actor, org, root OrgID, gd 
 		return "", false, internal("merge gateway device", err)
 	}
 	return reason, created, nil
-}
-
-// validUID checks the ULID shape: 26 Crockford base32 characters, the
-// first at most 7 (128 bits).
-func validUID(s string) bool {
-	if len(s) != 26 || s[0] > '7' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune(crockford, rune(s[i])) {
-			return false
-		}
-	}
-	return true
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"outpost/shared/datastream"
+	"outpost/shared/ulid"
 )
 
 // Options configure a Hub.
@@ -418,7 +419,7 @@ func (h *Hub) create(ctx context.Context, templateID, name, token string) (Devic
 	if _, ok := h.Template(templateID); !ok {
 		return Device{}, fmt.Errorf("hub: template %q: %w", templateID, ErrNoTemplate)
 	}
-	uid, err := newULID(h.now())
+	uid, err := ulid.New(h.now(), rand.Reader)
 	if err != nil {
 		return Device{}, err
 	}

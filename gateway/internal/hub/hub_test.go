@@ -171,22 +171,6 @@ func TestTokenAndAuth(t *testing.T) {
 	}
 }
 
-func TestULIDsSortByTime(t *testing.T) {
-	a, _ := newULID(time.UnixMilli(1_000))
-	b, _ := newULID(time.UnixMilli(2_000))
-	if !(a < b) || len(a) != 26 {
-		t.Fatalf("ulids %s, %s: want 26 chars, sorted by time", a, b)
-	}
-	// The first 10 characters carry the milliseconds.
-	var ms uint64
-	for _, c := range a[:10] {
-		ms = ms*32 + uint64(strings.IndexRune(crockford, c))
-	}
-	if ms != 1000 {
-		t.Fatalf("time part of %s decodes to %d, want 1000", a, ms)
-	}
-}
-
 func TestWriteRules(t *testing.T) {
 	h, st, d, _ := newTestHub(t)
 	tests := []struct {
