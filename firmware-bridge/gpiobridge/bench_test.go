@@ -9,15 +9,15 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"outpost/firmware-bridge/bridge"
-	"outpost/firmware-bridge/internal/fakegw"
+	"outpost/shared/devicesim/fakeserver"
 )
 
 // BenchmarkEdgeToGateway is one input edge on a fake pin (debounce 0) until
 // the gateway session has parsed the resulting vw (ns/op = latency). With
 // a debounce the latency is the debounce time plus this.
 func BenchmarkEdgeToGateway(b *testing.B) {
-	got := make(chan fakegw.Write, 1)
-	gw := fakegw.New(map[string]string{tok: dev})
+	got := make(chan fakeserver.Write, 1)
+	gw := fakeserver.New(tok)
 	p := inputPin("GPIO17")
 	bb, err := New(Options{
 		Config:    Config{Token: tok, Pins: []PinConfig{{Pin: "GPIO17", VPin: 1, Pull: "down", Debounce: dur(0)}}},
@@ -38,7 +38,7 @@ func BenchmarkEdgeToGateway(b *testing.B) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	gw.OnWrite = func(w fakegw.Write) { got <- w }
+	gw.OnWrite = func(w fakeserver.Write) { got <- w }
 	level := gpio.Low
 	var lat []time.Duration
 	for b.Loop() {

@@ -14,14 +14,11 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"outpost/firmware-bridge/bridge"
-	"outpost/firmware-bridge/internal/fakegw"
 	"outpost/shared/blynk"
+	"outpost/shared/devicesim/fakeserver"
 )
 
-const (
-	tok = "gpio-token-0123456789abcdefghijk"
-	dev = "pins"
-)
+const tok = "gpio-token-0123456789abcdefghijk"
 
 func dur(d time.Duration) *time.Duration { return &d }
 
@@ -30,7 +27,7 @@ type pinVal struct {
 	Value string
 }
 
-func writes(gw *fakegw.Gateway) []pinVal {
+func writes(gw *fakeserver.Server) []pinVal {
 	var out []pinVal
 	for _, w := range gw.Writes() {
 		out = append(out, pinVal{w.Pin, w.Value})
@@ -39,7 +36,7 @@ func writes(gw *fakegw.Gateway) []pinVal {
 }
 
 // start runs a bridge inside the synctest bubble and stops it at the end.
-func start(t *testing.T, gw *fakegw.Gateway, cfg Config, pins ...*gpiotest.Pin) *Bridge {
+func start(t *testing.T, gw *fakeserver.Server, cfg Config, pins ...*gpiotest.Pin) *Bridge {
 	t.Helper()
 	m := map[string]gpio.PinIO{}
 	for _, p := range pins {
@@ -98,7 +95,7 @@ func TestInputEdges(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := fakegw.New(map[string]string{tok: dev})
+				gw := fakeserver.New(tok)
 				p := inputPin("GPIO17")
 				pc := tc.pin
 				pc.Pin, pc.VPin = "GPIO17", 1
@@ -124,7 +121,7 @@ func TestInputEdges(t *testing.T) {
 
 func TestDebounceTiming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
+		gw := fakeserver.New(tok)
 		p := inputPin("GPIO5")
 		start(t, gw, Config{Pins: []PinConfig{{Pin: "GPIO5", VPin: 2, Pull: "up", Debounce: dur(50 * time.Millisecond)}}}, p)
 		t0 := time.Now()
@@ -148,7 +145,7 @@ func TestDebounceTiming(t *testing.T) {
 
 func TestSampling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
+		gw := fakeserver.New(tok)
 		p := &gpiotest.Pin{N: "GPIO6"} // no edge channel: edge none
 		start(t, gw, Config{Pins: []PinConfig{{Pin: "GPIO6", VPin: 3, Pull: "down", Edge: "none", Sample: time.Second}}}, p)
 		time.Sleep(2500 * time.Millisecond)
@@ -182,13 +179,13 @@ func TestOutputs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := fakegw.New(map[string]string{tok: dev})
+				gw := fakeserver.New(tok)
 				p := &gpiotest.Pin{N: "GPIO18"}
 				pc := tc.pin
 				pc.Pin, pc.VPin = "GPIO18", 7
 				start(t, gw, Config{Pins: []PinConfig{pc}}, p)
-				if !gw.Send(dev, 7, tc.value) {
-					t.Fatal("device not online")
+				if _, err := gw.VirtualWrite(tok, 7, tc.value); err != nil {
+					t.Fatal(err)
 				}
 				synctest.Wait()
 				p.Lock()
@@ -211,9 +208,9 @@ func TestOutputs(t *testing.T) {
 
 func TestOutputsRestoredAtLogin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
-		gw.SetValue(dev, 8, "1")
-		gw.SetValue(dev, 9, "50")
+		gw := fakeserver.New(tok)
+		gw.SetValue(tok, 8, "1")
+		gw.SetValue(tok, 9, "50")
 		relay, led := &gpiotest.Pin{N: "GPIO23"}, &gpiotest.Pin{N: "GPIO12"}
 		b := start(t, gw, Config{Pins: []PinConfig{
 			{Pin: "GPIO23", VPin: 8, Mode: ModeOutput},
@@ -235,18 +232,19 @@ func TestOutputsRestoredAtLogin(t *testing.T) {
 
 func TestBadWritesAreRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
+		gw := fakeserver.New(tok)
 		in, out := inputPin("GPIO17"), &gpiotest.Pin{N: "GPIO18"}
 		b := start(t, gw, Config{Pins: []PinConfig{{Pin: "GPIO17", VPin: 1}, {Pin: "GPIO18", VPin: 2, Mode: ModeOutput}}}, in, out)
-		gw.Send(dev, 1, "1")   // an input
-		gw.Send(dev, 2, "abc") // not a number
-		gw.Send(dev, 40, "1")  // no such pin
+		gw.VirtualWrite(tok, 1, "1")   // an input
+		gw.VirtualWrite(tok, 2, "abc") // not a number
+		gw.VirtualWrite(tok, 40, "1")  // no such pin
 		synctest.Wait()
 		if s := b.Stats(); s.Rejected != 3 || s.Applied != 0 {
 			t.Errorf("stats %+v, want 3 rejected", s)
 		}
 		refusals := 0
-		for _, f := range gw.Frames() {
+		for _, r := range gw.Received() {
+			f := r.Msg
 			if f.Cmd == blynk.CmdResponse && f.Status == blynk.StatusIllegalCommand {
 				refusals++
 			}
@@ -259,16 +257,16 @@ func TestBadWritesAreRefused(t *testing.T) {
 
 func TestReconnectsAfterGatewayEndsSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
+		gw := fakeserver.New(tok)
 		p := inputPin("GPIO17")
 		b := start(t, gw, Config{Pins: []PinConfig{{Pin: "GPIO17", VPin: 1, Pull: "up"}}}, p)
-		gw.Kick(dev)
+		gw.Kick(tok)
 		synctest.Wait()
 		p.EdgesChan <- gpio.Low // while offline
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if !gw.Online(dev) || gw.Logins(dev) != 2 {
-			t.Fatalf("online=%v logins=%d, want back online", gw.Online(dev), gw.Logins(dev))
+		if !gw.Connected(tok) || gw.Logins(tok) != 2 {
+			t.Fatalf("online=%v logins=%d, want back online", gw.Connected(tok), gw.Logins(tok))
 		}
 		w := writes(gw)
 		if last := w[len(w)-1]; last != (pinVal{1, "0"}) {
@@ -282,12 +280,13 @@ func TestReconnectsAfterGatewayEndsSession(t *testing.T) {
 
 func TestHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{tok: dev})
+		gw := fakeserver.New(tok)
 		start(t, gw, Config{Heartbeat: 10 * time.Second, Pins: []PinConfig{{Pin: "GPIO18", VPin: 2, Mode: ModeOutput}}}, &gpiotest.Pin{N: "GPIO18"})
 		time.Sleep(35 * time.Second)
 		synctest.Wait()
 		pings := 0
-		for _, f := range gw.Frames() {
+		for _, r := range gw.Received() {
+			f := r.Msg
 			if f.Cmd == blynk.CmdPing {
 				pings++
 			}
@@ -300,7 +299,7 @@ func TestHeartbeat(t *testing.T) {
 
 func TestInvalidTokenRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := fakegw.New(map[string]string{"other": dev})
+		gw := fakeserver.New("other")
 		b := start(t, gw, Config{Pins: []PinConfig{{Pin: "GPIO18", VPin: 2, Mode: ModeOutput}}}, &gpiotest.Pin{N: "GPIO18"})
 		st := b.Status()
 		if st.State != bridge.StateRetrying || st.LastError == "" {

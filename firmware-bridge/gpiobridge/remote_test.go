@@ -18,7 +18,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"outpost/firmware-bridge/bridge"
-	"outpost/firmware-bridge/internal/fakegw"
+	"outpost/shared/devicesim/fakeserver"
 )
 
 // selfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
@@ -58,7 +58,7 @@ func TestRemoteGateway(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gw := fakegw.New(map[string]string{tok: dev})
+			gw := fakeserver.New(tok)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -90,12 +90,12 @@ func TestRemoteGateway(t *testing.T) {
 			}
 			done := make(chan error)
 			go func() { done <- b.Run(ctx) }()
-			poll(t, "online", func() bool { return gw.Online(dev) })
+			poll(t, "online", func() bool { return gw.Connected(tok) })
 			in.EdgesChan <- gpio.High
 			// The level reaches the gateway either as the edge's write or, if the
 			// edge came before the login finished, as the level sent at login.
 			poll(t, "V1 = 1", func() bool { w := gw.Writes(); return len(w) > 0 && w[len(w)-1].Value == "1" })
-			gw.Send(dev, 2, "1")
+			gw.VirtualWrite(tok, 2, "1")
 			poll(t, "relay on", func() bool { return relay.Read() == gpio.High })
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {

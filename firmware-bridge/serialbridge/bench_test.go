@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"outpost/firmware-bridge/internal/fakegw"
 	"outpost/shared/blynk"
+	"outpost/shared/devicesim/fakeserver"
 )
 
 // A pty moves bytes at memory speed whatever baud rate is set, so these
@@ -20,7 +20,7 @@ func wireTime(bytes, baud int) time.Duration {
 	return time.Duration(bytes*10) * time.Second / time.Duration(baud)
 }
 
-func quietRig(b *testing.B, onWrite func(fakegw.Write)) (*rig, *mcu) {
+func quietRig(b *testing.B, onWrite func(fakeserver.Write)) (*rig, *mcu) {
 	r := newRig(b, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
 	r.gw.OnWrite = onWrite
 	m := r.sock.plug(b)
@@ -54,7 +54,7 @@ func BenchmarkPtyBaseline(b *testing.B) {
 // session has parsed it, one at a time (ns/op = latency).
 func BenchmarkWriteLatency(b *testing.B) {
 	got := make(chan struct{}, 1)
-	_, m := quietRig(b, func(fakegw.Write) { got <- struct{}{} })
+	_, m := quietRig(b, func(fakeserver.Write) { got <- struct{}{} })
 	f := frame(blynk.CmdHardware, 2, "vw\x001\x0042")
 	for b.Loop() {
 		m.raw(b, f)
@@ -68,7 +68,7 @@ func BenchmarkWriteLatency(b *testing.B) {
 func BenchmarkDownLatency(b *testing.B) {
 	r, m := quietRig(b, nil)
 	for b.Loop() {
-		r.gw.Send(devA, 5, "1")
+		r.gw.VirtualWrite(token, 5, "1")
 		<-m.in
 	}
 }
@@ -78,7 +78,7 @@ func BenchmarkDownLatency(b *testing.B) {
 // (960 frames/s) and 120µs at 1,000,000 baud (8,333 frames/s).
 func BenchmarkThroughput(b *testing.B) {
 	done := make(chan struct{}, 1024)
-	_, m := quietRig(b, func(fakegw.Write) { done <- struct{}{} })
+	_, m := quietRig(b, func(fakeserver.Write) { done <- struct{}{} })
 	f := frame(blynk.CmdHardware, 2, "vw\x001\x0042")
 	batch := make([]byte, 0, 64*len(f))
 	for range 64 {

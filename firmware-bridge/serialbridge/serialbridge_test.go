@@ -16,15 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outpost/firmware-bridge/bridge"
-	"outpost/firmware-bridge/internal/fakegw"
 	"outpost/shared/blynk"
+	"outpost/shared/devicesim/fakeserver"
 )
 
-const (
-	devA   = "uno"
-	tokenB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	devB   = "nano"
-)
+const tokenB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -187,7 +183,7 @@ func (m *mcu) expect(t testing.TB, what string, match func(blynk.Message) bool) 
 }
 
 type rig struct {
-	gw     *fakegw.Gateway
+	gw     *fakeserver.Server
 	sock   *socket
 	bridge *Bridge
 	cancel context.CancelFunc
@@ -197,7 +193,7 @@ type rig struct {
 func newRig(t testing.TB, mod func(*Options)) *rig {
 	t.Helper()
 	r := &rig{
-		gw:   fakegw.New(map[string]string{token: devA, tokenB: devB}),
+		gw:   fakeserver.New(token, tokenB),
 		sock: &socket{},
 		done: make(chan error, 1),
 	}
@@ -238,11 +234,11 @@ func (r *rig) waitState(t *testing.T, s bridge.State) {
 	waitFor(t, "state "+string(s), func() bool { return r.bridge.Status().State == s })
 }
 
-func (r *rig) waitWrite(t *testing.T, dev string, pin int, value string) {
+func (r *rig) waitWrite(t *testing.T, tok string, pin int, value string) {
 	t.Helper()
 	waitFor(t, "write "+value, func() bool {
-		return slices.ContainsFunc(r.gw.Writes(), func(w fakegw.Write) bool {
-			return w.Device == dev && w.Pin == pin && w.Value == value
+		return slices.ContainsFunc(r.gw.Writes(), func(w fakeserver.Write) bool {
+			return w.Token == tok && w.Pin == pin && w.Value == value
 		})
 	})
 }
@@ -274,10 +270,10 @@ func TestLoginAndWritesBothWays(t *testing.T) {
 			}
 			// MCU → gateway.
 			m.send(t, blynk.CmdHardware, "vw\x001\x0042")
-			r.waitWrite(t, devA, 1, "42")
+			r.waitWrite(t, token, 1, "42")
 			// Gateway → MCU.
-			if !r.gw.Send(devA, 5, "1") {
-				t.Fatal("device not online at the gateway")
+			if _, err := r.gw.VirtualWrite(token, 5, "1"); err != nil {
+				t.Fatal(err)
 			}
 			m.expect(t, "vw 5 1", func(msg blynk.Message) bool {
 				return msg.Cmd == blynk.CmdHardware && string(msg.Body) == "vw\x005\x001"
@@ -298,17 +294,17 @@ func TestFreshLoginMidStream(t *testing.T) {
 	tests := []struct {
 		name    string
 		token   string
-		dev     string
+		devTok  string
 		noise   []byte
 		partial bool // the board reset in the middle of sending a frame
 	}{
-		{"same token", token, devA, nil, false},
-		{"same token after a reset with noise", token, devA, espBoot, false},
-		{"another board's token", tokenB, devB, nil, false},
+		{"same token", token, token, nil, false},
+		{"same token after a reset with noise", token, token, espBoot, false},
+		{"another board's token", tokenB, tokenB, nil, false},
 		// A board that resets while sending a frame leaves a partial frame;
 		// when its login follows at once inside the announced length, the
 		// frame timeout still finds it.
-		{"reset mid-frame, login right behind", token, devA, nil, true},
+		{"reset mid-frame, login right behind", token, token, nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,7 +313,7 @@ func TestFreshLoginMidStream(t *testing.T) {
 			r.waitState(t, bridge.StateWaiting)
 			m.login(t, token)
 			m.send(t, blynk.CmdHardware, "vw\x001\x001")
-			r.waitWrite(t, devA, 1, "1")
+			r.waitWrite(t, token, 1, "1")
 			if tc.partial {
 				m.raw(t, cat(fakeHW, []byte("vw\x009")))
 			}
@@ -326,12 +322,12 @@ func TestFreshLoginMidStream(t *testing.T) {
 				t.Fatalf("fresh login answered %v", st)
 			}
 			m.send(t, blynk.CmdHardware, "vw\x002\x00after")
-			r.waitWrite(t, tc.dev, 2, "after")
-			if tc.dev != devA && r.gw.Online(devA) {
+			r.waitWrite(t, tc.devTok, 2, "after")
+			if tc.devTok != token && r.gw.Connected(token) {
 				t.Error("the previous device is still online")
 			}
-			if tc.dev == devA && r.gw.Logins(devA) != 2 {
-				t.Errorf("gateway saw %d logins, want 2", r.gw.Logins(devA))
+			if tc.devTok == token && r.gw.Logins(token) != 2 {
+				t.Errorf("gateway saw %d logins, want 2", r.gw.Logins(token))
 			}
 		})
 	}
@@ -347,7 +343,7 @@ func TestPartialFrameThenLogin(t *testing.T) {
 	// The library drops a session on a read timeout and logs in again.
 	m.login(t, token)
 	m.send(t, blynk.CmdHardware, "vw\x003\x00ok")
-	r.waitWrite(t, devA, 3, "ok")
+	r.waitWrite(t, token, 3, "ok")
 	for _, w := range r.gw.Writes() {
 		if w.Pin != 3 {
 			t.Errorf("unexpected write %+v from the cut frame", w)
@@ -363,7 +359,7 @@ func TestUnplugReplug(t *testing.T) {
 	r.waitState(t, bridge.StateConnected)
 
 	r.sock.unplug(m)
-	waitFor(t, "device offline", func() bool { return !r.gw.Online(devA) })
+	waitFor(t, "device offline", func() bool { return !r.gw.Connected(token) })
 	r.waitState(t, bridge.StateRetrying)
 	if st := r.bridge.Status(); st.LastError == "" {
 		t.Error("no last error after unplug")
@@ -379,7 +375,7 @@ func TestUnplugReplug(t *testing.T) {
 	r.waitState(t, bridge.StateConnected)
 	t.Logf("replug → online in %v", time.Since(plugged))
 	m2.send(t, blynk.CmdHardware, "vw\x004\x00back")
-	r.waitWrite(t, devA, 4, "back")
+	r.waitWrite(t, token, 4, "back")
 }
 
 func TestGatewayEndsSessionResumes(t *testing.T) {
@@ -388,13 +384,13 @@ func TestGatewayEndsSessionResumes(t *testing.T) {
 	r.waitState(t, bridge.StateWaiting)
 	m.login(t, token)
 	r.waitState(t, bridge.StateConnected)
-	r.gw.Kick(devA)
+	r.gw.Kick(token)
 	r.waitState(t, bridge.StateWaiting)
 	// The MCU does not know; its next frame resumes the session with its
 	// own login, and the gateway's answer to that login is not passed on.
 	m.send(t, blynk.CmdHardware, "vw\x001\x00resumed")
-	r.waitWrite(t, devA, 1, "resumed")
-	if n := r.gw.Logins(devA); n != 2 {
+	r.waitWrite(t, token, 1, "resumed")
+	if n := r.gw.Logins(token); n != 2 {
 		t.Errorf("logins = %d, want 2", n)
 	}
 	id := m.send(t, blynk.CmdPing, "")
@@ -453,7 +449,7 @@ func TestCancelStopsCleanly(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if r.gw.Online(devA) {
+	if r.gw.Connected(token) {
 		t.Error("device still online after the bridge stopped")
 	}
 	if st := r.bridge.Status(); st.State != bridge.StateStopped {

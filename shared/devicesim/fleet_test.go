@@ -34,7 +34,7 @@ func TestFleetWritesAtRateAndMeasuresDownlinks(t *testing.T) {
 	// While the fleet runs, the server pushes timestamped writes to each device.
 	pushed := make(chan error, 1)
 	go func() {
-		if err := srv.Wait(ctx, func() bool { return srv.Writes() > 0 }); err != nil {
+		if err := srv.Wait(ctx, func() bool { return srv.WriteCount() > 0 }); err != nil {
 			pushed <- err
 			return
 		}
@@ -61,8 +61,8 @@ func TestFleetWritesAtRateAndMeasuresDownlinks(t *testing.T) {
 	if limit := uint64(len(tokens) * (int(run.Seconds()*100) + 1)); st.Sent+st.Late > limit {
 		t.Errorf("sent %d + late %d > %d", st.Sent, st.Late, limit)
 	}
-	if err := srv.Wait(ctx, func() bool { return srv.Writes() == st.Sent }); err != nil {
-		t.Fatalf("server accepted %d of %d writes", srv.Writes(), st.Sent)
+	if err := srv.Wait(ctx, func() bool { return srv.WriteCount() == st.Sent }); err != nil {
+		t.Fatalf("server accepted %d of %d writes", srv.WriteCount(), st.Sent)
 	}
 	v, ok := srv.Value(tokens[2], 4)
 	if !ok {

@@ -126,7 +126,7 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /installer/api/stats", func(w http.ResponseWriter, r *http.Request) {
-		n := srv.Writes()
+		n := srv.WriteCount()
 		fmt.Fprintf(w, `{"hub":{"writesAccepted":%d},"store":{"committed":%d,"commitP50Ms":1.5,"commitP99Ms":3}}`, n, n)
 	})
 	mux.HandleFunc("GET /external/api/update", func(w http.ResponseWriter, r *http.Request) {

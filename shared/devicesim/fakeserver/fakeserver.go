@@ -1,9 +1,12 @@
 // Package fakeserver is a minimal in-process Blynk server for testing
-// clients of the binary protocol (devicesim, load tools) without the gateway.
-// It follows PROTOCOL.md §7 where a client can tell: login answers 200 or 9,
+// clients of the binary protocol (devicesim, the firmware bridges, load
+// tools) without the gateway, which those packages may not import. It
+// follows docs/protocol.md where a client can tell: login answers 200 or 9,
 // PING/INTERNAL/PROPERTY/GROUP/EVENT_* get 200, a good HARDWARE write gets
 // nothing and a bad one 2, HARDWARE_SYNC answers "vw" per stored pin with the
-// request id. It records every frame it receives.
+// request id. It records every frame and every write it receives. It serves
+// TCP listeners (Serve, Start) and single connections such as one end of a
+// net.Pipe (ServeConn, the bridges' in-process gateway).
 package fakeserver
 
 import (
@@ -27,21 +30,31 @@ type Received struct {
 	At    time.Time
 }
 
+// Write is one accepted "vw" write.
+type Write struct {
+	Token string
+	Pin   int
+	Value string // the values joined by NUL, as on the wire
+	At    time.Time
+}
+
 // Server accepts Blynk device connections.
 type Server struct {
 	tokens map[string]bool
 	// OnWrite, if set before Serve, is called for every accepted "vw" write
 	// (on the connection's goroutine; it must not block).
-	OnWrite func(token string, pin int, values [][]byte)
+	OnWrite func(Write)
 	// DiscardWrites, if set before Serve, keeps accepted "vw" writes out of
-	// Received (they are still counted and stored), for load tests.
+	// Received and Writes (they are still counted and stored), for load tests.
 	DiscardWrites bool
 
-	writes atomic.Uint64
+	writeCount atomic.Uint64
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced whenever received or conns change
 	received []Received
+	writes   []Write
+	logins   map[string]int // token → accepted logins
 	conns    map[string]*conn
 	values   map[string]map[int][][]byte // token → pin → latest values
 	lns      []net.Listener
@@ -76,6 +89,7 @@ func New(tokens ...string) *Server {
 		changed: make(chan struct{}),
 		conns:   map[string]*conn{},
 		values:  map[string]map[int][][]byte{},
+		logins:  map[string]int{},
 	}
 	for _, t := range tokens {
 		s.tokens[t] = true
@@ -134,6 +148,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// ServeConn serves one connection until it fails, the client misbehaves,
+// ctx is done or the server is closed. transport is ignored: the argument
+// makes *Server a bridge.Gateway, the bridges' in-process connector.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn, transport string) {
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	s.serveConn(c)
+}
+
 // Close stops the listeners and every connection, and waits for them.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -190,6 +213,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		old.c.Close() // a new login replaces the old connection
 	}
 	s.conns[token] = c
+	s.logins[token]++
 	s.notifyLocked()
 	s.mu.Unlock()
 	defer func() {
@@ -230,10 +254,9 @@ func (s *Server) serveConn(nc net.Conn) {
 			case herr != nil:
 				err = c.send(blynk.Message{Cmd: blynk.CmdResponse, ID: m.ID, Status: blynk.StatusIllegalCommand})
 			case h.Op == blynk.OpVirtualWrite:
-				s.store(token, h.Pin, h.Values)
-				s.writes.Add(1)
+				w := s.store(token, h.Pin, h.Values)
 				if s.OnWrite != nil {
-					s.OnWrite(token, h.Pin, h.Values)
+					s.OnWrite(w)
 				}
 			}
 		case blynk.CmdHardwareSync:
@@ -248,16 +271,40 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 }
 
-func (s *Server) store(token string, pin int, values [][]byte) {
+// store keeps an accepted write as the pin's value and in Writes.
+func (s *Server) store(token string, pin int, values [][]byte) Write {
+	w := Write{Token: token, Pin: pin, Value: string(bytes.Join(values, []byte{0})), At: time.Now()}
+	s.writeCount.Add(1)
+	s.mu.Lock()
+	s.setLocked(token, pin, values)
+	if !s.DiscardWrites {
+		s.writes = append(s.writes, w)
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	return w
+}
+
+func (s *Server) setLocked(token string, pin int, values [][]byte) {
 	cp := make([][]byte, len(values))
 	for i, v := range values {
 		cp[i] = bytes.Clone(v)
 	}
-	s.mu.Lock()
 	if s.values[token] == nil {
 		s.values[token] = map[int][][]byte{}
 	}
 	s.values[token][pin] = cp
+}
+
+// SetValue stores the pin's value that HARDWARE_SYNC returns, as if it had
+// been written before the device connected.
+func (s *Server) SetValue(token string, pin int, values ...string) {
+	b := make([][]byte, len(values))
+	for i, v := range values {
+		b[i] = []byte(v)
+	}
+	s.mu.Lock()
+	s.setLocked(token, pin, b)
 	s.notifyLocked()
 	s.mu.Unlock()
 }
@@ -323,9 +370,26 @@ func (s *Server) SendRaw(token string, m blynk.Message) error {
 	return c.send(m)
 }
 
-// VirtualWrite sends HARDWARE "vw pin values…" to the device.
+// VirtualWrite sends HARDWARE "vw pin values…" to the device (a control
+// write) and, like a server, keeps the values as the pin's for later syncs.
 func (s *Server) VirtualWrite(token string, pin int, values ...string) (uint16, error) {
+	s.SetValue(token, pin, values...)
 	return s.Send(token, blynk.CmdHardware, blynk.AppendVirtualWrite(nil, pin, values...))
+}
+
+// Kick closes the device's connection from the server side, as a
+// heartbeat timeout or a restart would.
+func (s *Server) Kick(token string) {
+	if c, err := s.conn(token); err == nil {
+		c.c.Close()
+	}
+}
+
+// Logins counts the logins accepted for token.
+func (s *Server) Logins(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins[token]
 }
 
 // Connected reports whether a device is logged in with token.
@@ -334,8 +398,15 @@ func (s *Server) Connected(token string) bool {
 	return err == nil
 }
 
-// Writes counts accepted "vw" writes.
-func (s *Server) Writes() uint64 { return s.writes.Load() }
+// WriteCount counts accepted "vw" writes, DiscardWrites or not.
+func (s *Server) WriteCount() uint64 { return s.writeCount.Load() }
+
+// Writes returns a copy of the accepted "vw" writes kept so far.
+func (s *Server) Writes() []Write {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.writes)
+}
 
 // Received returns a copy of every frame received so far.
 func (s *Server) Received() []Received {
