@@ -11,9 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/migrate"
 	"outpost/shared/ulid"
 )
 
@@ -161,9 +160,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, db); err != nil {
+	// One rule for both stores: internal/migrate (a newer database is refused).
+	if _, err := migrate.Apply(ctx, db, migrations, "migrations"); err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	if err := backfillUIDs(ctx, db); err != nil {
 		db.Close()
@@ -171,44 +171,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	c := &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	return &Store{queries: queries{stmts: c}, db: db, stmts: c}, nil
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	var have int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
-		return fmt.Errorf("sqlite: read schema version: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("sqlite: list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for i, name := range names {
-		version := i + 1
-		if version <= have {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("sqlite: read %s: %w", name, err)
-		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqlite: migrate %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // backfillUIDs gives every device created before UIDs existed its ULID

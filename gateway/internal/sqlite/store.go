@@ -17,10 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +28,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/migrate"
 	"outpost/shared/datastream"
 )
 
@@ -38,7 +37,7 @@ var (
 	ErrDuplicateToken = errors.New("sqlite: a device with this token already exists")
 	ErrDuplicateUID   = errors.New("sqlite: a device with this UID already exists")
 	ErrClosed         = errors.New("sqlite: store closed")
-	ErrNewerSchema    = errors.New("sqlite: database schema is newer than this program")
+	ErrNewerSchema    = migrate.ErrNewerSchema
 )
 
 // Sync is the SQLite synchronous setting, i.e. when a commit reaches the disk.
@@ -291,64 +290,49 @@ func dsn(opts Options) string {
 	return "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()
 }
 
-// migrate applies the embedded migrations newer than schema_version, each
-// in its own transaction, in file-name order (NNNN_name.sql).
+// migrate applies the embedded migrations by the rule of internal/migrate
+// (PRAGMA user_version; a newer database is refused). Databases written
+// before that rule kept their version in a schema_version table; it is
+// adopted once.
 func (s *Store) migrate(ctx context.Context) error {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	type migration struct {
-		version int
-		name    string
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return fmt.Errorf("sqlite: migration %s: name must start with a positive number and '_'", e.Name())
-		}
-		ms = append(ms, migration{v, e.Name()})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("sqlite: schema_version: %w", err)
+	if err := s.adoptSchemaVersionTable(ctx); err != nil {
+		return err
 	}
-	var current int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: schema_version: %w", err)
+	applied, err := migrate.Apply(ctx, s.db, migrationFS, "migrations")
+	for _, m := range applied {
+		s.log.Info("applied migration", "version", m.Version, "file", m.Name)
 	}
-	if len(ms) > 0 && current > ms[len(ms)-1].version {
-		return fmt.Errorf("%w: version %d, this program knows up to %d", ErrNewerSchema, current, ms[len(ms)-1].version)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
-		body, err := migrationFS.ReadFile("migrations/" + m.name)
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
-		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version(version, applied_at) VALUES (?, ?)`, m.version, time.Now().UnixMilli())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
-		}
-		s.log.Info("applied migration", "version", m.version, "file", m.name)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.opts.Path, err)
 	}
 	return nil
+}
+
+// adoptSchemaVersionTable moves the version of a database written before
+// the one rule from its schema_version table into user_version and drops
+// the table, in one transaction.
+func (s *Store) adoptSchemaVersionTable(ctx context.Context) error {
+	have, err := migrate.Version(ctx, s.db)
+	if err != nil || have != 0 {
+		return err
+	}
+	var tables int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&tables); err != nil || tables == 0 {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var v int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			return fmt.Errorf("sqlite: schema_version: %w", err)
+		}
+		if err := migrate.SetVersion(ctx, tx, v); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DROP TABLE schema_version`)
+		return err
+	})
 }
 
 // pinHistoryIndex creates or drops the optional per-pin history index.

@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"outpost/internal/migrate"
+)
+
+// handBuilt creates a database file with plain SQL, as another program
+// (an older or newer cloud) would have left it.
+func handBuilt(t *testing.T, stmts ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return path
+}
+
+func userVersion(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, err := migrate.Version(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestMigrations(t *testing.T) {
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil || len(ms) < 2 {
+		t.Fatalf("migrations: %v, %d", err, len(ms))
+	}
+	newest := ms[len(ms)-1].Version
+	first, err := migrations.ReadFile("migrations/" + ms[0].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		stmts   []string
+		wantErr error
+	}{
+		{"new file", nil, nil},
+		// Only the later migrations run: 0001 again would fail on its
+		// CREATE TABLEs.
+		{"at version 1", []string{string(first), `PRAGMA user_version = 1`}, nil},
+		{"newer than this program", []string{`CREATE TABLE orgs (id INTEGER PRIMARY KEY)`, `PRAGMA user_version = 9999`}, migrate.ErrNewerSchema},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := handBuilt(t, tt.stmts...)
+			s, err := Open(context.Background(), path)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Open = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), path) {
+					t.Errorf("error %q should name the file and its version", err)
+				}
+				if v := userVersion(t, path); v != 9999 {
+					t.Errorf("refused database changed: user_version %d", v)
+				}
+				return
+			}
+			s.Close()
+			if v := userVersion(t, path); v != newest {
+				t.Errorf("user_version = %d, want %d", v, newest)
+			}
+		})
+	}
+}
