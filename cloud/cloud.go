@@ -103,11 +103,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	timeout := cfg.Gateways.CommandTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	s.sites = &sites{svc: s.svc, store: store, timeout: timeout, log: log}
+	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -120,20 +116,16 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 	}()
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: authCacheTTL(cfg.API.AuthCacheTTL), Now: cfg.Now,
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: s.sites})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	perMin := cfg.Gateways.RegisterPerMinute
-	if perMin == 0 {
-		perMin = 10
 	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	lim := &addrLimiter{n: perMin, now: now}
+	lim := &addrLimiter{n: cfg.Gateways.RegisterPerMinute, now: now}
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", lim.wrap(s.sites.register))
@@ -248,15 +240,6 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.sync.Close()
 	return errors.Join(s.ln.Close(), s.store.Close())
-}
-
-// authCacheTTL maps the config's "0 disables" to the API's "negative
-// disables".
-func authCacheTTL(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 // newMailer picks SMTP when configured, else the mailbox directory.

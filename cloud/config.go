@@ -77,11 +77,11 @@ type APIConfig struct {
 
 // GatewaysConfig tunes the gateway endpoints (/api/v1/gateway/…).
 type GatewaysConfig struct {
-	// RegisterPerMinute bounds registrations per client address (default
-	// 10; -1 disables): registering needs no credential.
+	// RegisterPerMinute bounds registrations per client address; -1
+	// disables: registering needs no credential.
 	RegisterPerMinute int `yaml:"register_per_minute"`
 	// CommandTimeout is how long a datastream write waits for the gateway
-	// to apply it (default 5s).
+	// to apply it.
 	CommandTimeout time.Duration `yaml:"command_timeout"`
 }
 
@@ -212,6 +212,13 @@ func (c *Config) Validate() error {
 	}
 	if c.API.AuthCacheTTL < 0 || c.API.AuthCacheTTL > time.Minute {
 		bad("api.auth_cache_ttl: %v (want 0..1m)", c.API.AuthCacheTTL)
+	}
+	if c.Gateways.RegisterPerMinute == 0 || c.Gateways.RegisterPerMinute < -1 {
+		bad("gateways.register_per_minute: %d (want a positive quota, or -1 to disable)", c.Gateways.RegisterPerMinute)
+	}
+	// The wait must end before the API's 60 s write timeout cuts the answer.
+	if c.Gateways.CommandTimeout <= 0 || c.Gateways.CommandTimeout > 50*time.Second {
+		bad("gateways.command_timeout: %v (want more than 0, at most 50s)", c.Gateways.CommandTimeout)
 	}
 	if c.API.MaxBodyBytes < 1024 {
 		bad("api.max_body_bytes: %d (want at least 1024)", c.API.MaxBodyBytes)

@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		MaxBatch:    cfg.Store.MaxBatch,
 		Synchronous: sqlite.Sync(strings.ToUpper(cfg.Store.Synchronous)),
 		OutboxMax:   cfg.Cloud.OutboxMaxRecords,
-		HistoryMax:  historyMax(cfg.Store.HistoryMaxRecords),
+		HistoryMax:  cfg.Store.HistoryMaxRecords,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
@@ -387,12 +387,4 @@ func (g *Gateway) Close() error {
 		}
 	}
 	return nil
-}
-
-// historyMax maps the config's "0 keeps everything" to the store's option.
-func historyMax(n int64) int64 {
-	if n == 0 {
-		return -1
-	}
-	return n
 }

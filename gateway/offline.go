@@ -28,7 +28,7 @@ func Offline(ctx context.Context, cfg Config, add bool, template, name string) (
 	store, err := sqlite.Open(ctx, sqlite.Options{
 		Path:       filepath.Join(cfg.DataDir, "gateway.db"),
 		Logger:     slog.New(slog.DiscardHandler),
-		HistoryMax: historyMax(cfg.Store.HistoryMaxRecords),
+		HistoryMax: cfg.Store.HistoryMaxRecords,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("gateway: %w", err)

@@ -235,7 +235,7 @@ func registeredRoutes(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := platformapi.New(platformapi.Options{Service: svc})
+	api, err := platformapi.New(platformapi.Options{Service: svc, RateLimit: -1, MaxBodyBytes: 2 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,16 +37,16 @@ type Options struct {
 	Service *tenancy.Service
 	Mailer  Mailer // nil: mail is logged and dropped
 	Logger  *slog.Logger
-	// RateLimit is the per-organization quota per minute (default 10,000;
-	// negative disables). Unauthenticated endpoints are limited per client
+	// RateLimit is the per-organization quota per minute (negative
+	// disables; 0 is refused: the caller states its quota). Unauthenticated endpoints are limited per client
 	// address with the same quota.
 	RateLimit int
-	// MaxBodyBytes bounds request bodies (default 2 MiB, Blynk's limit).
+	// MaxBodyBytes bounds request bodies (required; Blynk's limit is 2 MiB).
 	MaxBodyBytes int64
 	// PublicURL is the base of links put in mails (invitation, reset).
 	PublicURL string
 	// AuthCacheTTL is how long a resolved bearer token is remembered
-	// (default 1 s; negative disables). See authCache for what it may delay.
+	// (0 disables). See authCache for what it may delay.
 	AuthCacheTTL time.Duration
 	Now          func() time.Time // nil: time.Now
 	// Live serves devices' live state and control writes (nil: none).
@@ -75,17 +76,19 @@ func New(o Options) (*API, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Defaults live in the cloud's config (cloud.Defaults); here only
+	// explicit values.
 	if o.RateLimit == 0 {
-		o.RateLimit = 10000
+		return nil, errors.New("platformapi: RateLimit is required (negative disables)")
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 2 << 20
+		return nil, fmt.Errorf("platformapi: MaxBodyBytes %d: want a positive limit", o.MaxBodyBytes)
+	}
+	if o.AuthCacheTTL < 0 {
+		return nil, fmt.Errorf("platformapi: AuthCacheTTL %v: want 0 (off) or more", o.AuthCacheTTL)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.AuthCacheTTL == 0 {
-		o.AuthCacheTTL = time.Second
 	}
 	a := &API{
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),

@@ -38,7 +38,7 @@ func newTestAPI(t testing.TB) *testAPI {
 	if _, _, err := svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Root Org", AdminEmail: "admin@example.com", Password: "admin-password"}); err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(Options{Service: svc, RateLimit: -1})
+	api, err := New(Options{Service: svc, RateLimit: -1, MaxBodyBytes: 2 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

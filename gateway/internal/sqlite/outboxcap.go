@@ -41,7 +41,7 @@ func (s *Store) overCap() bool {
 // historyTooLong reports whether acknowledged history reaches further back
 // than Options.HistoryMax.
 func (s *Store) historyTooLong() bool {
-	return s.opts.HistoryMax >= 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
+	return s.opts.HistoryMax > 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
 }
 
 // thinner enforces Options.OutboxMax and Options.HistoryMax off the commit

@@ -76,7 +76,7 @@ type Options struct {
 	// HistoryMax bounds the raw history kept after the cloud acknowledged
 	// it: entries more than HistoryMax sequence numbers below the newest
 	// acknowledged one are deleted (so at most HistoryMax are kept).
-	// Default 5,000,000 (about 250 MB); negative: keep everything. Entries
+	// 0 keeps everything (the gateway's config holds the default). Entries
 	// the cloud does not have yet are bounded by OutboxMax instead.
 	HistoryMax int64
 	// OutboxMax caps the outbox (entries not yet acknowledged by the
@@ -171,8 +171,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 65536
 	}
-	if opts.HistoryMax == 0 {
-		opts.HistoryMax = 5_000_000
+	if opts.HistoryMax < 0 {
+		return nil, fmt.Errorf("sqlite: HistoryMax %d: want 0 (keep everything) or more", opts.HistoryMax)
 	}
 	switch opts.Synchronous {
 	case "":
