@@ -153,6 +153,20 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 
+		// Rule 6: a store is chosen by the wiring. Transports, the cloud
+		// link, the APIs and the domain reach persistence only through
+		// interfaces they declare, so that a store lacking a capability
+		// does not compile; only the wiring packages (gateway, cloud), mains
+		// and benchmark servers import a store package. Tests may.
+		for _, imp := range p.Imports {
+			if !isModule(imp) || !storePackages[rel(imp)] {
+				continue
+			}
+			if !mayChooseStore(r) {
+				t.Errorf("rule 6: %s imports the store %s; take it through an interface the package declares", r, rel(imp))
+			}
+		}
+
 		// Rule 4: each third-party library stays in the package that adapts it.
 		for _, imp := range p.Imports {
 			if isStd(imp) || isModule(imp) {
@@ -172,6 +186,24 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storePackages are the persistence adapters (rule 6).
+var storePackages = map[string]bool{
+	"gateway/internal/sqlite": true,
+	"cloud/internal/sqlite":   true,
+}
+
+// mayChooseStore reports whether package r wires a store (rule 6).
+func mayChooseStore(r string) bool {
+	switch {
+	case r == "gateway" || r == "cloud":
+		return true
+	case strings.Contains("/"+r+"/", "/cmd/"), strings.HasSuffix(r, "/benchserver"),
+		strings.HasPrefix(r, "scripts/"), r == "internal/systemtest":
+		return true
+	}
+	return false
 }
 
 func allowedFor(imp string) ([]string, bool) {
@@ -206,6 +238,16 @@ func TestRulesCatchViolations(t *testing.T) {
 	}
 	if _, ok := allowedFor("modernc.org/sqlite/lib"); !ok {
 		t.Error("sub-packages of an allowed module must match it")
+	}
+	for r, want := range map[string]bool{
+		"gateway": true, "cloud": true, "gateway/cmd/outpost-gateway": true,
+		"gateway/internal/broker/benchserver": true, "scripts/site": true,
+		"gateway/internal/cloudlink": false, "cloud/internal/platformapi": false,
+		"gateway/internal/hub": false, "cloud/internal/gatewaysync": false,
+	} {
+		if got := mayChooseStore(r); got != want {
+			t.Errorf("mayChooseStore(%q) = %v, want %v", r, got, want)
+		}
 	}
 	if under("outpost/gatewayx", "gateway") {
 		t.Error("under must match whole path elements")

@@ -34,7 +34,7 @@ var (
 	ErrBadPin       = errors.New("datastream: pin must be an integer 0..255")
 	ErrWrongType    = errors.New("datastream: value doesn't match the datastream data type")
 	ErrArity        = errors.New("datastream: wrong number of values for the datastream type")
-	ErrNoDatastream = errors.New("datastream: no datastream setup for that pin")
+	ErrNoDatastream = errors.New("datastream: no datastream for that pin or name")
 	ErrTooLong      = errors.New("datastream: string value longer than 1024 bytes")
 	ErrBadTemplate  = errors.New("datastream: invalid template")
 )

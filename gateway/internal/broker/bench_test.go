@@ -12,7 +12,6 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,33 +19,16 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
-	"outpost/shared/datastream"
+	"outpost/gateway/internal/hub/hubtest"
 )
-
-// countStore is a hub.Store that only counts appended records, so the
-// benchmarks measure the broker and the hub without a database.
-type countStore struct{ n atomic.Int64 }
-
-func (s *countStore) Load(context.Context) (hub.Snapshot, error)              { return hub.Snapshot{}, nil }
-func (s *countStore) Append(hub.Record)                                       { s.n.Add(1) }
-func (s *countStore) SaveTemplate(context.Context, datastream.Template) error { return nil }
-func (s *countStore) DeleteDevice(context.Context, int64) error               { return nil }
-func (s *countStore) Flush(context.Context) error                             { return nil }
-
-var nextBenchID atomic.Int64
-
-func (s *countStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, error) {
-	d.ID = nextBenchID.Add(1)
-	return d, nil
-}
 
 func benchToken(i int) string { return fmt.Sprintf("bench%027d", i) }
 
 // benchBroker serves a broker over a counting store with n bench devices.
-func benchBroker(b *testing.B, n int) (*Broker, *countStore, string) {
+func benchBroker(b *testing.B, n int) (*Broker, *hubtest.CountStore, string) {
 	b.Helper()
 	ctx := context.Background()
-	st := &countStore{}
+	st := &hubtest.CountStore{}
 	h := hub.New(hub.Options{Store: st})
 	if err := h.Load(ctx); err != nil {
 		b.Fatal(err)
@@ -232,7 +214,7 @@ func BenchmarkPublishQoS0(b *testing.B) {
 		b.Fatal(err)
 	}
 	batch := bytes.Repeat(one.Bytes(), 64)
-	base := st.n.Load()
+	base := st.Appended()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -255,11 +237,11 @@ func BenchmarkPublishQoS0(b *testing.B) {
 	wg.Wait()
 	want := base + int64(per*clients*64)
 	deadline := time.Now().Add(60 * time.Second)
-	for st.n.Load() < want && time.Now().Before(deadline) {
+	for st.Appended() < want && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	b.StopTimer()
-	if got := st.n.Load(); got < want {
+	if got := st.Appended(); got < want {
 		b.Fatalf("%d records stored, want %d", got-base, want-base)
 	}
 	b.ReportMetric(float64(per*clients*64)/b.Elapsed().Seconds(), "msgs/s")

@@ -347,7 +347,7 @@ func cutPrefix(s, p string) (string, bool) {
 // v5Code maps a hub error to an MQTT 5 PUBACK reason code.
 func v5Code(err error) packets.Code {
 	switch {
-	case errors.Is(err, hub.ErrNoDatastream), errors.Is(err, datastream.ErrNoDatastream),
+	case errors.Is(err, datastream.ErrNoDatastream),
 		errors.Is(err, hub.ErrNoEvent), errors.Is(err, hub.ErrNoMeta):
 		return packets.ErrTopicNameInvalid
 	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity),
@@ -363,7 +363,7 @@ func v5Code(err error) packets.Code {
 func (b *Broker) countDrop(err error) {
 	r := dropOther
 	switch {
-	case errors.Is(err, hub.ErrNoDatastream), errors.Is(err, datastream.ErrNoDatastream):
+	case errors.Is(err, datastream.ErrNoDatastream):
 		r = dropNoDatastream
 	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity), errors.Is(err, datastream.ErrTooLong):
 		r = dropBadValue

@@ -36,8 +36,9 @@ func (s *memStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, er
 	d.ID = s.nextID
 	return d, nil
 }
-func (s *memStore) DeleteDevice(context.Context, int64) error { return nil }
-func (s *memStore) Flush(context.Context) error               { return nil }
+func (s *memStore) DeleteDevice(context.Context, int64) error      { return nil }
+func (s *memStore) UpdateDevice(context.Context, hub.Device) error { return nil }
+func (s *memStore) Flush(context.Context) error                    { return nil }
 
 func (s *memStore) find(kind hub.Kind) []hub.Record {
 	s.mu.Lock()

@@ -163,7 +163,7 @@ func (b *Broker) batchDS(c *conn, payload []byte) error {
 func (b *Broker) writeJSON(id int64, pin int, raw []byte, ts int64) error {
 	ds, ok := b.hub.Datastream(id, pin)
 	if !ok {
-		return hub.ErrNoDatastream
+		return datastream.ErrNoDatastream
 	}
 	v, err := ds.NormalizeJSON(raw)
 	if err != nil {

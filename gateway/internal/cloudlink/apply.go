@@ -78,10 +78,8 @@ func (l *Link) applyDelta(ctx context.Context, d *syncproto.Delta) error {
 }
 
 func (l *Link) setVersion(ctx context.Context, v int64) error {
-	if cs, ok := l.opts.Store.(CursorStore); ok {
-		if err := cs.SetCursor(ctx, CursorTenancy, v); err != nil {
-			return fmt.Errorf("cloudlink: save tenancy version: %w", err)
-		}
+	if err := l.opts.Store.SetCursor(ctx, CursorTenancy, v); err != nil {
+		return fmt.Errorf("cloudlink: save tenancy version: %w", err)
 	}
 	l.tenancy.Store(v)
 	l.log.Info("tenancy applied", "version", v)
@@ -100,12 +98,7 @@ func (l *Link) upsertDevice(ctx context.Context, d syncproto.Device) {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 		return
 	}
-	up, ok := l.opts.Hub.(DeviceUpserter)
-	if !ok {
-		l.log.Error("device from the cloud not applied: the hub cannot upsert devices", "uid", d.UID)
-		return
-	}
-	_, err = up.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
+	_, err = l.opts.Hub.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
 	if err != nil {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 		return
@@ -150,7 +143,7 @@ func (l *Link) run(c *syncproto.Command) syncproto.Result {
 		return syncproto.Result{Code: syncproto.ResultStale, Value: v, Message: "the device has a newer value"}
 	case errors.Is(err, hub.ErrNoDevice):
 		return syncproto.Result{Code: syncproto.ResultNoDevice}
-	case errors.Is(err, hub.ErrNoDatastream), errors.Is(err, datastream.ErrWrongType),
+	case errors.Is(err, datastream.ErrWrongType),
 		errors.Is(err, datastream.ErrArity), errors.Is(err, datastream.ErrTooLong),
 		errors.Is(err, datastream.ErrBadPin), errors.Is(err, datastream.ErrNoDatastream):
 		return syncproto.Result{Code: syncproto.ResultInvalid, Message: err.Error()}

@@ -14,7 +14,7 @@ import (
 // TenancyCacheStore keeps, durably, the parts of the tenancy the hub does
 // not hold — orgs, owners and static tokens of the gateway's subtree — one
 // JSON document per kind (DESIGN.md principle 2: the gateway keeps a cache
-// of the tenancy it needs). Without it they live in memory only.
+// of the tenancy it needs).
 type TenancyCacheStore interface {
 	TenancyCache(ctx context.Context, kind string) ([]byte, error)
 	SetTenancyCache(ctx context.Context, version int64, docs map[string][]byte) error
@@ -55,10 +55,7 @@ func sortedValues[K cmp.Ordered, V any](m map[K]V, key func(V) K) []V {
 
 // loadCache reads the cached kinds from the store (once, at Run).
 func (l *Link) loadCache(ctx context.Context) error {
-	cs, ok := l.opts.Store.(TenancyCacheStore)
-	if !ok {
-		return nil
-	}
+	cs := l.opts.Store
 	var orgs []syncproto.Org
 	var owners []syncproto.Owner
 	var tokens []syncproto.StaticToken
@@ -138,10 +135,7 @@ func (l *Link) cacheDelta(ctx context.Context, d *syncproto.Delta) error {
 }
 
 func (l *Link) saveCache(ctx context.Context, version int64, orgs, owners, tokens bool) error {
-	cs, ok := l.opts.Store.(TenancyCacheStore)
-	if !ok {
-		return nil
-	}
+	cs := l.opts.Store
 	t := l.Tenancy()
 	docs := map[string][]byte{}
 	add := func(kind string, v any) error {

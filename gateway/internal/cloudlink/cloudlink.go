@@ -39,7 +39,6 @@ import (
 	"time"
 
 	"outpost/gateway/internal/hub"
-	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -49,7 +48,14 @@ type Hub interface {
 	Device(id int64) (hub.Device, bool)
 	DeviceByUID(uid string) (hub.Device, bool)
 	Devices() []hub.Device
+	// Templates are sent with the devices the merge-up announces, so the
+	// cloud can adopt devices on templates it does not know yet.
+	Templates() []datastream.Template
 	SaveTemplate(ctx context.Context, t datastream.Template) error
+	// UpsertDevice applies a device pushed by the cloud: create, or replace
+	// name, template and token hash of, the device with d.UID, keeping its
+	// local id and data.
+	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
 	DeleteDevice(ctx context.Context, id int64) error
 	// CommandWrite applies a command unless the pin holds a newer value
 	// (hub.ErrStale, with that value).
@@ -58,28 +64,28 @@ type Hub interface {
 	Stats() hub.Stats
 }
 
-// DeviceUpserter is the hub method that applies a device pushed by the
-// cloud: create, or replace name, template and token hash of, the device
-// with d.UID, keeping its local id and data. A hub without it gets the
-// cloud's templates and deletions but not its devices (each one is logged).
-type DeviceUpserter interface {
-	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
-}
-
 // Entry is one outbox entry of the gateway store.
-type Entry = sqlite.OutboxEntry
+type Entry = hub.OutboxEntry
 
 // Store is what the link needs of the gateway's store (*sqlite.Store).
+// Every method is needed for the gateway to stay offline first: without
+// durable cursors a restart would cost a snapshot and forget which devices
+// the cloud knows; without the tenancy cache a gateway restarted offline
+// would lose orgs, owners and static tokens.
 type Store interface {
 	// Outbox returns up to limit entries with Seq > after, oldest first.
 	Outbox(ctx context.Context, after int64, limit int) ([]Entry, error)
 	// AckOutbox deletes the entries with Seq <= upTo.
 	AckOutbox(ctx context.Context, upTo int64) error
+	// OutboxLen counts the entries not yet acknowledged (the backlog
+	// reported in the site status).
+	OutboxLen(ctx context.Context) (int64, error)
+	CursorStore
+	TenancyCacheStore
 }
 
-// CursorStore keeps a named sync cursor durable (an unknown cursor is 0).
-// The link keeps CursorTenancy there when the store offers it; otherwise
-// the version lives in memory and every gateway restart costs one snapshot.
+// CursorStore keeps a named sync cursor durable (an unknown cursor is 0):
+// CursorTenancy, CursorEpoch and one per device the cloud knows.
 type CursorStore interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	SetCursor(ctx context.Context, name string, v int64) error
@@ -330,9 +336,6 @@ func Backoff(n int, base, limit time.Duration, r float64) time.Duration {
 	return time.Duration(r * float64(ceil))
 }
 
-// The real hub and store satisfy the link's interfaces.
-var (
-	_ Hub               = (*hub.Hub)(nil)
-	_ Store             = (*sqlite.Store)(nil)
-	_ TenancyCacheStore = (*sqlite.Store)(nil)
-)
+// The real hub satisfies the link's interface (the store's check is in
+// the gateway's wiring, which may import both).
+var _ Hub = (*hub.Hub)(nil)

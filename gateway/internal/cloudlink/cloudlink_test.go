@@ -283,7 +283,7 @@ func TestCommands(t *testing.T) {
 		"c1": {Code: syncproto.ResultOK, Value: "42"},
 		"c2": {Code: syncproto.ResultStale, Value: "55", Message: "the device has a newer value"},
 		"c3": {Code: syncproto.ResultNoDevice},
-		"c4": {Code: syncproto.ResultInvalid, Message: hub.ErrNoDatastream.Error()},
+		"c4": {Code: syncproto.ResultInvalid, Message: datastream.ErrNoDatastream.Error()},
 	}
 	waitFor(t, "four results", 5*time.Second, func() bool {
 		fc.mu.Lock()

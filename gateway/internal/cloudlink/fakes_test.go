@@ -20,17 +20,20 @@ import (
 	"outpost/shared/syncproto"
 )
 
-// memStore is an in-memory Store: an outbox with AUTOINCREMENT-like seqs
-// and cursors.
+// memStore is an in-memory Store: an outbox with AUTOINCREMENT-like seqs,
+// cursors and the tenancy cache.
 type memStore struct {
 	mu      sync.Mutex
 	next    int64
 	outbox  []Entry
 	cursors map[string]int64
+	cache   map[string][]byte
 	acks    int
 }
 
-func newMemStore() *memStore { return &memStore{cursors: map[string]int64{}} }
+func newMemStore() *memStore {
+	return &memStore{cursors: map[string]int64{}, cache: map[string][]byte{}}
+}
 
 func (s *memStore) append(r hub.Record) {
 	s.mu.Lock()
@@ -72,6 +75,21 @@ func (s *memStore) SetCursor(_ context.Context, name string, v int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cursors[name] = v
+	return nil
+}
+
+func (s *memStore) TenancyCache(_ context.Context, kind string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.cache[kind]), nil
+}
+
+func (s *memStore) SetTenancyCache(_ context.Context, version int64, docs map[string][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, b := range docs {
+		s.cache[k] = slices.Clone(b)
+	}
 	return nil
 }
 
@@ -202,7 +220,7 @@ func (h *fakeHub) CommandWrite(id int64, pin int, items [][]byte, ts int64, sour
 		return v.Value, nil
 	}
 	if pin > 10 {
-		return "", hub.ErrNoDatastream
+		return "", datastream.ErrNoDatastream
 	}
 	var parts []string
 	for _, it := range items {

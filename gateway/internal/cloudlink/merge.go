@@ -9,13 +9,6 @@ import (
 	"outpost/shared/syncproto"
 )
 
-// TemplateLister is the hub method the merge-up uses to send the templates
-// of the devices it announces (*hub.Hub has it). Without it devices are
-// announced alone, and the cloud adopts only those on templates it knows.
-type TemplateLister interface {
-	Templates() []datastream.Template
-}
-
 // cursorKnown prefixes the cursor that records a device UID as known to
 // the cloud (value 1): it came down in a snapshot or a delta.
 const cursorKnown = "cloud_device:"
@@ -33,11 +26,7 @@ func (l *Link) known(ctx context.Context, uid string) bool {
 	if ok {
 		return k
 	}
-	cs, isCS := l.opts.Store.(CursorStore)
-	if !isCS {
-		return false
-	}
-	v, err := cs.Cursor(ctx, cursorKnown+uid)
+	v, err := l.opts.Store.Cursor(ctx, cursorKnown+uid)
 	if err != nil {
 		return false // announced once more: harmless
 	}
@@ -57,14 +46,12 @@ func (l *Link) setKnown(ctx context.Context, uid string, k bool) {
 	if cached && was == k {
 		return
 	}
-	if cs, ok := l.opts.Store.(CursorStore); ok {
-		v := int64(0)
-		if k {
-			v = 1
-		}
-		if err := cs.SetCursor(ctx, cursorKnown+uid, v); err != nil {
-			l.log.Warn("could not record a device as known to the cloud", "uid", uid, "err", err)
-		}
+	v := int64(0)
+	if k {
+		v = 1
+	}
+	if err := l.opts.Store.SetCursor(ctx, cursorKnown+uid, v); err != nil {
+		l.log.Warn("could not record a device as known to the cloud", "uid", uid, "err", err)
 	}
 }
 
@@ -100,13 +87,10 @@ func (s *session) announceLocal(ctx context.Context, only map[string]bool) error
 	if len(out) == 0 {
 		return nil
 	}
-	var tmpls map[string]datastream.Template
-	if tl, ok := l.opts.Hub.(TemplateLister); ok {
-		all := tl.Templates()
-		tmpls = make(map[string]datastream.Template, len(all))
-		for _, t := range all {
-			tmpls[t.ID] = t
-		}
+	all := l.opts.Hub.Templates()
+	tmpls := make(map[string]datastream.Template, len(all))
+	for _, t := range all {
+		tmpls[t.ID] = t
 	}
 	for len(out) > 0 {
 		n := min(len(out), announceChunk)

@@ -27,11 +27,9 @@ var (
 	syncKills    = flag.Int("sync.kills", 0, "SIGKILLs of the gateway in TestCrashGatewayMidDrain (0: 2, or 1 in -short)")
 )
 
-// The real store and hub satisfy the optional interfaces too.
-var (
-	_ CursorStore = (*sqlite.Store)(nil)
-	_ backlogger  = (*sqlite.Store)(nil)
-)
+// The real store satisfies the link's Store (the package itself may not
+// import it).
+var _ Store = (*sqlite.Store)(nil)
 
 // realGateway opens a hub on a real SQLite store in dir with n devices of
 // one integer datastream (V1), created on first use.

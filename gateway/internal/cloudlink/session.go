@@ -82,18 +82,14 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 
 	s := &session{l: l, conn: conn, ackWake: make(chan struct{}, 1), announced: map[string]bool{}}
 
-	version := l.tenancy.Load()
-	var epoch int64
-	if cs, ok := l.opts.Store.(CursorStore); ok {
-		v, err := cs.Cursor(ctx, CursorTenancy)
-		if err != nil {
-			return false, fmt.Errorf("cloudlink: tenancy cursor: %w", err)
-		}
-		version = v
-		l.tenancy.Store(v)
-		if epoch, err = outboxEpoch(ctx, cs); err != nil {
-			return false, err
-		}
+	version, err := l.opts.Store.Cursor(ctx, CursorTenancy)
+	if err != nil {
+		return false, fmt.Errorf("cloudlink: tenancy cursor: %w", err)
+	}
+	l.tenancy.Store(version)
+	epoch, err := outboxEpoch(ctx, l.opts.Store)
+	if err != nil {
+		return false, err
 	}
 	st := l.status(ctx).Status
 	err = s.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{
@@ -305,17 +301,10 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 	}
 }
 
-// backlogger is implemented by stores that can count their outbox.
-type backlogger interface {
-	OutboxLen(ctx context.Context) (int64, error)
-}
-
 func (l *Link) status(ctx context.Context) *syncproto.Message {
 	st := &syncproto.Status{Software: l.opts.Software, DevicesOnline: l.opts.Hub.Stats().Online}
-	if b, ok := l.opts.Store.(backlogger); ok {
-		if n, err := b.OutboxLen(ctx); err == nil {
-			st.Backlog = n
-		}
+	if n, err := l.opts.Store.OutboxLen(ctx); err == nil {
+		st.Backlog = n
 	}
 	return &syncproto.Message{Type: syncproto.TypeStatus, Status: st}
 }

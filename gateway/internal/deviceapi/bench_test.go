@@ -4,28 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/hub/hubtest"
 	"outpost/shared/datastream"
 )
-
-// countStore is a hub.Store that only counts records, so the benchmarks
-// measure the handler and the hub without a database.
-type countStore struct {
-	n, ids atomic.Int64
-}
-
-func (s *countStore) Load(context.Context) (hub.Snapshot, error)              { return hub.Snapshot{}, nil }
-func (s *countStore) Append(hub.Record)                                       { s.n.Add(1) }
-func (s *countStore) SaveTemplate(context.Context, datastream.Template) error { return nil }
-func (s *countStore) DeleteDevice(context.Context, int64) error               { return nil }
-func (s *countStore) Flush(context.Context) error                             { return nil }
-func (s *countStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, error) {
-	d.ID = s.ids.Add(1)
-	return d, nil
-}
 
 // discardWriter is the cheapest http.ResponseWriter, so allocations
 // reported are the handler's own.
@@ -38,10 +22,10 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(s int)           { w.status = s }
 
-func benchHandler(b *testing.B) (http.Handler, *countStore) {
+func benchHandler(b *testing.B) (http.Handler, *hubtest.CountStore) {
 	b.Helper()
 	ctx := context.Background()
-	st := &countStore{}
+	st := &hubtest.CountStore{}
 	h := hub.New(hub.Options{Store: st})
 	if err := h.Load(ctx); err != nil {
 		b.Fatal(err)

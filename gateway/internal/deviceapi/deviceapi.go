@@ -393,7 +393,7 @@ func (a *api) update(w http.ResponseWriter, dev hub.Device, ps []param) error {
 // writeErr maps a hub write error to the Blynk answer.
 func writeErr(err error) error {
 	switch {
-	case errors.Is(err, hub.ErrNoDatastream), errors.Is(err, datastream.ErrNoDatastream):
+	case errors.Is(err, datastream.ErrNoDatastream):
 		return errNoDatastream
 	case errors.Is(err, datastream.ErrBadPin):
 		return errWrongPin

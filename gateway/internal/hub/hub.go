@@ -599,7 +599,7 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 	switch {
 	case ds == nil:
 		d.cnt.noDatastream++
-		return "", ErrNoDatastream
+		return "", datastream.ErrNoDatastream
 	case errors.Is(err, datastream.ErrArity):
 		d.cnt.arity++
 		return "", err
@@ -640,7 +640,7 @@ func (h *Hub) Erase(deviceID int64, pin int, source string) error {
 		return ErrNoDevice
 	}
 	if ti == nil || ti.byPin[pin] == nil {
-		return ErrNoDatastream
+		return datastream.ErrNoDatastream
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -672,7 +672,7 @@ func (h *Hub) PinByName(deviceID int64, name string) (int, error) {
 			return pin, nil
 		}
 	}
-	return 0, ErrNoDatastream
+	return 0, datastream.ErrNoDatastream
 }
 
 // Datastream returns the datastream of a device's pin.
@@ -833,7 +833,7 @@ var widgetProperties = map[string]bool{
 
 // SetProperty stores a widget property of a pin's datastream. An unknown
 // property or no value is ErrBadProperty; a pin without a datastream is
-// ErrNoDatastream.
+// datastream.ErrNoDatastream.
 func (h *Hub) SetProperty(deviceID int64, pin int, name string, items [][]byte, source string) error {
 	if pin < 0 || pin > datastream.MaxPin {
 		return datastream.ErrBadPin
@@ -846,7 +846,7 @@ func (h *Hub) SetProperty(deviceID int64, pin int, name string, items [][]byte, 
 		return ErrNoDevice
 	}
 	if ti == nil || ti.byPin[pin] == nil {
-		return ErrNoDatastream
+		return datastream.ErrNoDatastream
 	}
 	n := len(items) - 1
 	for _, it := range items {

@@ -186,7 +186,7 @@ func TestWriteRules(t *testing.T) {
 		{2, "hello\x00world", "hello\x00world", nil},
 		{4, "30.5\x0050.25", "30.5\x0050.25", nil},
 		{4, "30.5", "", datastream.ErrArity},
-		{9, "1", "", ErrNoDatastream},
+		{9, "1", "", datastream.ErrNoDatastream},
 		{256, "1", "", datastream.ErrBadPin},
 	}
 	for _, tc := range tests {
@@ -282,7 +282,7 @@ func TestSync(t *testing.T) {
 	if pin, err := h.PinByName(d.ID, "Level"); err != nil || pin != 1 {
 		t.Errorf("PinByName(Level) = %d, %v", pin, err)
 	}
-	if _, err := h.PinByName(d.ID, "Nope"); !errors.Is(err, ErrNoDatastream) {
+	if _, err := h.PinByName(d.ID, "Nope"); !errors.Is(err, datastream.ErrNoDatastream) {
 		t.Errorf("PinByName(Nope) err = %v", err)
 	}
 }
@@ -320,7 +320,7 @@ func TestEventsInfoPropertiesMeta(t *testing.T) {
 	if err := h.SetProperty(d.ID, 0, "bogus", items("x"), "tcp"); !errors.Is(err, ErrBadProperty) {
 		t.Errorf("bad property err = %v", err)
 	}
-	if err := h.SetProperty(d.ID, 77, "label", items("x"), "tcp"); !errors.Is(err, ErrNoDatastream) {
+	if err := h.SetProperty(d.ID, 77, "label", items("x"), "tcp"); !errors.Is(err, datastream.ErrNoDatastream) {
 		t.Errorf("property on pin without datastream err = %v", err)
 	}
 	if v, err := h.Meta(d.ID, "Serial Number"); err != nil || v != "none" {

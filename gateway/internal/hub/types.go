@@ -48,6 +48,16 @@ type Record struct {
 	Enqueued int64
 }
 
+// OutboxEntry is one committed record waiting for the cloud, with its
+// outbox sequence number and the UID of its device (kept after the device
+// is deleted, so that its last records still reach the cloud).
+// Record.Enqueued is zero.
+type OutboxEntry struct {
+	Seq    int64
+	UID    string
+	Record Record
+}
+
 // PinValue is the latest value of one pin of one device.
 type PinValue struct {
 	DeviceID int64
@@ -93,18 +103,13 @@ type Store interface {
 	SaveTemplate(ctx context.Context, t datastream.Template) error
 	// CreateDevice inserts a device and returns it with its ID set.
 	CreateDevice(ctx context.Context, d Device) (Device, error)
+	// UpdateDevice changes the name, template and token hash of the device
+	// with d.ID (a device the cloud changed, UpsertDevice).
+	UpdateDevice(ctx context.Context, d Device) error
 	// DeleteDevice removes a device and its data.
 	DeleteDevice(ctx context.Context, id int64) error
 	// Flush waits until everything appended before the call is committed.
 	Flush(ctx context.Context) error
-}
-
-// DeviceUpdater is the optional Store method UpsertDevice persists a
-// changed device with (gateway/internal/sqlite has it).
-type DeviceUpdater interface {
-	// UpdateDevice changes the name, template and token hash of the device
-	// with d.ID.
-	UpdateDevice(ctx context.Context, d Device) error
 }
 
 // Conn is a live device connection of some transport, as the hub sees it.
@@ -145,7 +150,6 @@ var (
 	ErrInvalidToken = errors.New("hub: invalid token")
 	ErrNoDevice     = errors.New("hub: no such device")
 	ErrNoTemplate   = errors.New("hub: no such template")
-	ErrNoDatastream = errors.New("hub: no datastream for that pin or name")
 	ErrNoEvent      = errors.New("hub: no event with this code in the template")
 	ErrNoMeta       = errors.New("hub: no metadata field with this name")
 	ErrBadProperty  = errors.New("hub: unknown widget property or no value")

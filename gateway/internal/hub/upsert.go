@@ -2,13 +2,8 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
-
-// ErrCannotUpdate is returned by UpsertDevice when the store cannot change
-// an existing device (it does not implement DeviceUpdater).
-var ErrCannotUpdate = errors.New("hub: the store cannot update devices")
 
 // DeviceByUID returns the device with that UID.
 func (h *Hub) DeviceByUID(uid string) (Device, bool) {
@@ -59,11 +54,7 @@ func (h *Hub) UpsertDevice(ctx context.Context, d Device) (Device, error) {
 	if d == old {
 		return old, nil
 	}
-	up, ok := h.store.(DeviceUpdater)
-	if !ok {
-		return Device{}, fmt.Errorf("hub: device %s: %w", d.UID, ErrCannotUpdate)
-	}
-	if err := up.UpdateDevice(ctx, d); err != nil {
+	if err := h.store.UpdateDevice(ctx, d); err != nil {
 		return Device{}, fmt.Errorf("hub: update device %s: %w", d.UID, err)
 	}
 	rekeyed := d.TokenHash != old.TokenHash

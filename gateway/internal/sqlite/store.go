@@ -88,15 +88,6 @@ type Options struct {
 	OutboxMax int64
 }
 
-// OutboxEntry is one record waiting for the cloud, with its sequence number
-// and the UID of its device (kept after the device is deleted, so that its
-// last records still reach the cloud). Record.Enqueued is zero.
-type OutboxEntry struct {
-	Seq    int64
-	UID    string
-	Record hub.Record
-}
-
 // Event is a logged device event.
 type Event struct {
 	ID          int64
@@ -601,7 +592,7 @@ func (s *Store) deleteHistory(ctx context.Context, id int64) error {
 // Outbox returns up to limit entries not yet acknowledged with a sequence
 // number above after, in order. Sequence numbers follow commit order and
 // are never reused.
-func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEntry, error) {
+func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]hub.OutboxEntry, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -612,9 +603,9 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]OutboxEnt
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: outbox: %w", err)
 	}
-	var out []OutboxEntry
+	var out []hub.OutboxEntry
 	for rows.Next() {
-		var e OutboxEntry
+		var e hub.OutboxEntry
 		r := &e.Record
 		if err := rows.Scan(&e.Seq, &r.Kind, &r.DeviceID, &r.Pin, &r.Name, &r.Value, &r.TS, &r.Source, &e.UID); err != nil {
 			rows.Close()

@@ -24,13 +24,13 @@ import (
 	"runtime/trace"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"outpost/gateway/internal/broker"
 	"outpost/gateway/internal/gcgoal"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/hub/hubtest"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
 )
@@ -139,22 +139,11 @@ type store interface {
 
 // countStore only counts records: with it the benchserver measures the
 // broker and the hub alone.
-type countStore struct {
-	n, ids atomic.Int64
-}
+type countStore struct{ hubtest.CountStore }
 
-func (s *countStore) Load(context.Context) (hub.Snapshot, error)              { return hub.Snapshot{}, nil }
-func (s *countStore) Append(hub.Record)                                       { s.n.Add(1) }
-func (s *countStore) SaveTemplate(context.Context, datastream.Template) error { return nil }
-func (s *countStore) DeleteDevice(context.Context, int64) error               { return nil }
-func (s *countStore) Flush(context.Context) error                             { return nil }
-func (s *countStore) Close() error                                            { return nil }
-func (s *countStore) CreateDevice(_ context.Context, d hub.Device) (hub.Device, error) {
-	d.ID = s.ids.Add(1)
-	return d, nil
-}
+func (s *countStore) Close() error { return nil }
 func (s *countStore) Stats() sqlite.Stats {
-	return sqlite.Stats{Committed: uint64(s.n.Load())}
+	return sqlite.Stats{Committed: uint64(s.Appended())}
 }
 
 func rssKB() int64 {
