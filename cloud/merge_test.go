@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -176,19 +177,8 @@ func TestGatewayMergeUp(t *testing.T) {
 	gw2.send(announce)
 	gw2.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "t"}})
 	// The status is read after the announcement was applied.
-	waitFor(t, func() bool { st, _ := e.s.sync.Site(reg.GatewayID); return st.Software == "t" })
+	poll.Until(t, "the status sent after the announcement", func() bool { st, _ := e.s.sync.Site(reg.GatewayID); return st.Software == "t" })
 	if _, err := e.s.store.GetDeviceByUID(ctx, uidA); tenancy.CodeOf(err) != tenancy.NotFound {
 		t.Fatalf("device deleted in the cloud came back: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"outpost/firmware-bridge/gpiobridge"
 	"outpost/gateway"
+	"outpost/internal/poll"
 )
 
 // A GPIO group declared in the config becomes a device: an input edge is
@@ -43,14 +44,14 @@ gpio:
 	g, _ := startWith(t, cfg, gateway.WithHardware(hw))
 	api := "http://" + g.Addrs().HTTP + "/external/api/"
 	tok := "gggggggggggggggggggggggggggggggg"
-	eventually(t, "gpio device online", func() error {
+	poll.NoError(t, "gpio device online", func() error {
 		if _, body := httpGet(t, api+"isHardwareConnected?token="+tok); body != "true" {
 			return fmt.Errorf("isHardwareConnected = %q", body)
 		}
 		return nil
 	})
 	in.EdgesChan <- gpio.High
-	eventually(t, "input edge stored", func() error {
+	poll.NoError(t, "input edge stored", func() error {
 		if code, body := httpGet(t, api+"get?token="+tok+"&v1"); code != 200 || body != "1" {
 			return fmt.Errorf("get v1 = %d %q", code, body)
 		}
@@ -59,7 +60,7 @@ gpio:
 	if code, body := httpGet(t, api+"update?token="+tok+"&v2=1"); code != 200 {
 		t.Fatalf("update v2: %d %s", code, body)
 	}
-	eventually(t, "output driven", func() error {
+	poll.NoError(t, "output driven", func() error {
 		if out.Read() != gpio.High {
 			return fmt.Errorf("GPIO27 is low")
 		}

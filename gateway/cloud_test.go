@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"outpost/gateway"
+	"outpost/internal/poll"
 )
 
 // fakeRegistry is the cloud's side of claim-flow steps 1 and 3 before the
@@ -79,7 +80,7 @@ func TestCloudRegistrationAndClaimCode(t *testing.T) {
 		return st
 	}
 	g, stop := start(t, cfg)
-	eventually(t, "registration", func() error {
+	poll.NoError(t, "registration", func() error {
 		if st := claim(g); st.ClaimCode != "CLAIM-1" || st.GatewayID != "17" || st.Claimed || st.Connected {
 			return fmt.Errorf("claim status %+v", st)
 		}
@@ -88,7 +89,7 @@ func TestCloudRegistrationAndClaimCode(t *testing.T) {
 	if got := reg.lastName.Load(); got != "greenhouse" {
 		t.Errorf("registered name %v, want cloud.name", got)
 	}
-	eventually(t, "a sync dial", func() error {
+	poll.NoError(t, "a sync dial", func() error {
 		if reg.dials.Load() == 0 {
 			return fmt.Errorf("no dial yet")
 		}
@@ -145,14 +146,14 @@ func TestReleasedGatewayRegistersAgain(t *testing.T) {
 		}
 		return st
 	}
-	eventually(t, "registration", func() error {
+	poll.NoError(t, "registration", func() error {
 		if st := claim(); st.ClaimCode != "CLAIM-1" {
 			return fmt.Errorf("claim status %+v", st)
 		}
 		return nil
 	})
 	reg.revoked.Store(1) // released: the cloud forgets cred-1
-	eventually(t, "a new registration", func() error {
+	poll.NoError(t, "a new registration", func() error {
 		if st := claim(); st.ClaimCode != "CLAIM-2" || st.GatewayID != "18" || st.Claimed {
 			return fmt.Errorf("claim status %+v", st)
 		}
@@ -165,7 +166,7 @@ func TestReleasedGatewayRegistersAgain(t *testing.T) {
 	if n := reg.registered.Load(); n != 2 {
 		t.Errorf("registered %d times, want twice", n)
 	}
-	eventually(t, "a dial with the new credential", func() error {
+	poll.NoError(t, "a dial with the new credential", func() error {
 		if got := reg.lastAuth.Load(); got != "Bearer cred-2" {
 			return fmt.Errorf("last sync Authorization %v", got)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"outpost/gateway"
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
@@ -94,22 +95,6 @@ func httpGet(t *testing.T, rawURL string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// eventually polls f until it returns nil or 10 s pass.
-func eventually(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // The path a user takes: a device logs in over TCP and writes, a script reads
 // and writes over HTTP, a TLS device syncs, an installer adds a device, and
 // after a restart the latest values are still there.
@@ -130,7 +115,7 @@ func TestSiteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpBase := "http://" + a.HTTP + "/external/api/"
-	eventually(t, "HTTP get of the TCP write", func() error {
+	poll.NoError(t, "HTTP get of the TCP write", func() error {
 		code, body := httpGet(t, httpBase+"get?token="+tokA+"&v0")
 		if code != 200 || body != "23.5" {
 			return fmt.Errorf("get v0 = %d %q, want 200 \"23.5\"", code, body)

@@ -18,6 +18,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"outpost/firmware-bridge/bridge"
+	"outpost/internal/poll"
 	"outpost/shared/devicesim/fakeserver"
 )
 
@@ -90,28 +91,17 @@ func TestRemoteGateway(t *testing.T) {
 			}
 			done := make(chan error)
 			go func() { done <- b.Run(ctx) }()
-			poll(t, "online", func() bool { return gw.Connected(tok) })
+			poll.Until(t, "online", func() bool { return gw.Connected(tok) })
 			in.EdgesChan <- gpio.High
 			// The level reaches the gateway either as the edge's write or, if the
 			// edge came before the login finished, as the level sent at login.
-			poll(t, "V1 = 1", func() bool { w := gw.Writes(); return len(w) > 0 && w[len(w)-1].Value == "1" })
+			poll.Until(t, "V1 = 1", func() bool { w := gw.Writes(); return len(w) > 0 && w[len(w)-1].Value == "1" })
 			gw.VirtualWrite(tok, 2, "1")
-			poll(t, "relay on", func() bool { return relay.Read() == gpio.High })
+			poll.Until(t, "relay on", func() bool { return relay.Read() == gpio.High })
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Errorf("Run = %v", err)
 			}
 		})
-	}
-}
-
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

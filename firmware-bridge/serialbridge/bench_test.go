@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/devicesim/fakeserver"
 )
@@ -24,7 +25,7 @@ func quietRig(b *testing.B, onWrite func(fakeserver.Write)) (*rig, *mcu) {
 	r := newRig(b, func(o *Options) { o.Logger = slog.New(slog.DiscardHandler) })
 	r.gw.OnWrite = onWrite
 	m := r.sock.plug(b)
-	waitFor(b, "port open", func() bool { return r.bridge.Status().State == "waiting" })
+	poll.Until(b, "port open", func() bool { return r.bridge.Status().State == "waiting" })
 	m.login(b, token)
 	return r, m
 }

@@ -16,23 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outpost/firmware-bridge/bridge"
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/devicesim/fakeserver"
 )
 
 const tokenB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond) // polling interval, not a wait for an event
-	}
-}
 
 // socket is a USB socket a board may be plugged into: a pty pair whose
 // slave the bridge opens by path (like /dev/ttyACM0) and whose master is
@@ -231,12 +220,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func (r *rig) waitState(t *testing.T, s bridge.State) {
 	t.Helper()
-	waitFor(t, "state "+string(s), func() bool { return r.bridge.Status().State == s })
+	poll.Until(t, "state "+string(s), func() bool { return r.bridge.Status().State == s })
 }
 
 func (r *rig) waitWrite(t *testing.T, tok string, pin int, value string) {
 	t.Helper()
-	waitFor(t, "write "+value, func() bool {
+	poll.Until(t, "write "+value, func() bool {
 		return slices.ContainsFunc(r.gw.Writes(), func(w fakeserver.Write) bool {
 			return w.Token == tok && w.Pin == pin && w.Value == value
 		})
@@ -339,7 +328,7 @@ func TestPartialFrameThenLogin(t *testing.T) {
 	r.waitState(t, bridge.StateWaiting)
 	m.login(t, token)
 	m.raw(t, vw[:7]) // header and part of the body, then the board stalls
-	waitFor(t, "partial frame dropped", func() bool { return r.bridge.Stats().CutBytes == 7 })
+	poll.Until(t, "partial frame dropped", func() bool { return r.bridge.Stats().CutBytes == 7 })
 	// The library drops a session on a read timeout and logs in again.
 	m.login(t, token)
 	m.send(t, blynk.CmdHardware, "vw\x003\x00ok")
@@ -359,13 +348,13 @@ func TestUnplugReplug(t *testing.T) {
 	r.waitState(t, bridge.StateConnected)
 
 	r.sock.unplug(m)
-	waitFor(t, "device offline", func() bool { return !r.gw.Connected(token) })
+	poll.Until(t, "device offline", func() bool { return !r.gw.Connected(token) })
 	r.waitState(t, bridge.StateRetrying)
 	if st := r.bridge.Status(); st.LastError == "" {
 		t.Error("no last error after unplug")
 	}
 	opens := r.bridge.Stats().OpenFailures
-	waitFor(t, "reopen attempts", func() bool { return r.bridge.Stats().OpenFailures > opens+2 })
+	poll.Until(t, "reopen attempts", func() bool { return r.bridge.Stats().OpenFailures > opens+2 })
 
 	plugged := time.Now()
 	m2 := r.sock.plug(t)
@@ -422,7 +411,7 @@ func TestInvalidToken(t *testing.T) {
 
 func TestOpenerFailsThenSucceeds(t *testing.T) {
 	r := newRig(t, nil)
-	waitFor(t, "failed opens", func() bool { return r.bridge.Stats().OpenFailures >= 3 })
+	poll.Until(t, "failed opens", func() bool { return r.bridge.Stats().OpenFailures >= 3 })
 	st := r.bridge.Status()
 	if st.State != bridge.StateRetrying || st.LastError == "" {
 		t.Errorf("status %+v, want retrying with an error", st)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/poll"
 	"outpost/shared/devicesim"
 )
 
@@ -96,10 +97,10 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		wg.Wait()
 		want := int64(per * len(devs))
-		waitFor(b, "the backlog on the gateway", 10*time.Minute, func() bool { return s.gw.stats(b).Backlog >= want })
+		poll.Within(b, "the backlog on the gateway", 10*time.Minute, func() bool { return s.gw.stats(b).Backlog >= want })
 		start := time.Now()
 		cloud = startCloud(b, cloudBin, cdir, caddr)
-		waitFor(b, "the drain", 10*time.Minute, func() bool { st := s.gw.stats(b); return st.Connected && st.Backlog == 0 })
+		poll.Within(b, "the drain", 10*time.Minute, func() bool { st := s.gw.stats(b); return st.Connected && st.Backlog == 0 })
 		el := time.Since(start)
 		b.ReportMetric(el.Seconds(), "drain-s")
 		b.ReportMetric(float64(want)/el.Seconds(), "updates/s")
@@ -126,7 +127,7 @@ func BenchmarkSteadyState(b *testing.B) {
 	for _, d := range f.devices[0] {
 		devs = append(devs, waitLogin(b, s, d.Token, devicesim.Options{}))
 	}
-	waitFor(b, "the cloud link", 30*time.Second, func() bool { return s.gw.stats(b).Connected })
+	poll.Within(b, "the cloud link", 30*time.Second, func() bool { return s.gw.stats(b).Connected })
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -159,14 +160,14 @@ func BenchmarkSteadyState(b *testing.B) {
 	}
 	// Warm-up: the link is up and the first batches are through.
 	warm := time.Now().Add(2 * time.Second)
-	waitFor(b, "the warm-up", 30*time.Second, func() bool { return time.Now().After(warm) && s.gw.stats(b).ItemsAcked > 0 })
+	poll.Within(b, "the warm-up", 30*time.Second, func() bool { return time.Now().After(warm) && s.gw.stats(b).ItemsAcked > 0 })
 	var applied, offer float64
 	var backlogEnd int64
 	b.ResetTimer()
 	for b.Loop() {
 		a0, w0, t0 := s.gw.stats(b).ItemsAcked, written.Load(), time.Now()
 		end := t0.Add(*window)
-		waitFor(b, "the window", *window+time.Minute, func() bool { return time.Now().After(end) })
+		poll.Within(b, "the window", *window+time.Minute, func() bool { return time.Now().After(end) })
 		st := s.gw.stats(b)
 		el := time.Since(t0).Seconds()
 		applied += float64(st.ItemsAcked-a0) / el

@@ -25,6 +25,7 @@ import (
 
 	_ "modernc.org/sqlite" // reads the gateway's committed history after it stopped
 
+	"outpost/internal/poll"
 	"outpost/shared/devicesim"
 )
 
@@ -400,7 +401,7 @@ func (f *fixture) createDevice(org int, name string) siteDevice {
 func (f *fixture) claimInto(t testing.TB, g *gatewayProc, i int) string {
 	t.Helper()
 	var c claim
-	waitFor(t, "the gateway's claim code", 30*time.Second, func() bool {
+	poll.Within(t, "the gateway's claim code", 30*time.Second, func() bool {
 		c = g.claim(t)
 		return c.ClaimCode != ""
 	})

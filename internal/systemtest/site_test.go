@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/devicesim"
 )
@@ -40,7 +41,7 @@ func newSite(t testing.TB, gwBin, root, cloudURL, name string) *site {
 func waitLogin(t testing.TB, s *site, token string, opts devicesim.Options) *devicesim.Device {
 	t.Helper()
 	var d *devicesim.Device
-	waitFor(t, "the device's login on "+filepath.Base(s.dir), 30*time.Second, func() bool {
+	poll.Within(t, "the device's login on "+filepath.Base(s.dir), 30*time.Second, func() bool {
 		var ok bool
 		d, ok = dial(t, s.gw.blynk, token, opts)
 		return ok
@@ -99,7 +100,7 @@ func TestSite(t *testing.T) {
 	for i := range sites {
 		for _, d := range f.devices[i] {
 			var got []string
-			waitFor(t, d.Name+"'s values in the cloud", 30*time.Second, func() bool {
+			poll.Within(t, d.Name+"'s values in the cloud", 30*time.Second, func() bool {
 				got = f.api.history(f.users[i], d.ID, 1)
 				return len(got) >= n
 			})
@@ -161,7 +162,7 @@ func TestSite(t *testing.T) {
 	// it, site B serves it.
 	start := time.Now()
 	f.api.must(204, "POST", "/api/v1/organization/device/transfer", f.admin, map[string]any{"deviceId": target.ID, "newOrgId": f.orgs[1]}, nil)
-	waitFor(t, "the transfer to reach site-b", 10*time.Second, func() bool {
+	poll.Within(t, "the transfer to reach site-b", 10*time.Second, func() bool {
 		d, ok := dial(t, sites[1].gw.blynk, target.Token, devicesim.Options{})
 		if ok {
 			d.Close()
@@ -169,7 +170,7 @@ func TestSite(t *testing.T) {
 		return ok
 	})
 	t.Logf("transfer effective at the new site after %v", time.Since(start).Round(time.Millisecond))
-	waitFor(t, "site-a to drop the transferred device", 10*time.Second, func() bool {
+	poll.Within(t, "site-a to drop the transferred device", 10*time.Second, func() bool {
 		d, ok := dial(t, sites[0].gw.blynk, target.Token, devicesim.Options{})
 		if ok {
 			d.Close()
@@ -278,7 +279,7 @@ func TestSiteSurvivesPartitionsAndCrashes(t *testing.T) {
 		return func() bool { return sites[i].gw.stats(t).ItemsAcked > before+200 }
 	}
 	for i := range sites {
-		waitFor(t, "data from "+filepath.Base(sites[i].dir), 30*time.Second, grows(i))
+		poll.Within(t, "data from "+filepath.Base(sites[i].dir), 30*time.Second, grows(i))
 	}
 	for round := range *rounds {
 		a, b := round%2, (round+1)%2
@@ -286,27 +287,27 @@ func TestSiteSurvivesPartitionsAndCrashes(t *testing.T) {
 		proxies[b].blackhole(true)
 		for range 3 {
 			proxies[a].closeAll()
-			waitFor(t, "site A back after a cut", 30*time.Second, grows(a))
+			poll.Within(t, "site A back after a cut", 30*time.Second, grows(a))
 		}
 		<-time.After(time.Second) // B's outage itself
 		proxies[b].blackhole(false)
 		if !*deadPath {
 			proxies[b].closeAll() // the dead path finally resets
 		}
-		waitFor(t, "site B back after the silent drop", 90*time.Second, grows(b))
+		poll.Within(t, "site B back after the silent drop", 90*time.Second, grows(b))
 
 		// SIGKILL gateway A while it drains; restart it on its data.
 		sites[a].gw.kill()
 		sites[a].gw = startGateway(t, gwBin, sites[a].cfg)
 		addrs[a].Store(sites[a].gw.blynk)
-		waitFor(t, "site A back after its SIGKILL", 30*time.Second, grows(a))
+		poll.Within(t, "site A back after its SIGKILL", 30*time.Second, grows(a))
 
 		// SIGKILL the cloud mid-apply; restart it on its data.
 		cloud.kill()
 		<-time.After(300 * time.Millisecond) // the outage itself
 		cloud = startCloud(t, cloudBin, cdir, caddr)
 		for i := range sites {
-			waitFor(t, "data after the cloud restart", 60*time.Second, grows(i))
+			poll.Within(t, "data after the cloud restart", 60*time.Second, grows(i))
 		}
 		t.Logf("round %d done", round+1)
 	}
@@ -319,7 +320,7 @@ func TestSiteSurvivesPartitionsAndCrashes(t *testing.T) {
 		// gateway then has nothing new to write and drains to zero.
 		s.gw.stop(t)
 		s.gw = startGateway(t, gwBin, s.cfg)
-		waitFor(t, filepath.Base(s.dir)+" to drain", 60*time.Second, func() bool {
+		poll.Within(t, filepath.Base(s.dir)+" to drain", 60*time.Second, func() bool {
 			st := s.gw.stats(t)
 			return st.Connected && st.Backlog == 0
 		})

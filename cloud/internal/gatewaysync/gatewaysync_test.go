@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -104,7 +105,7 @@ func TestTenancyChangedSendsDelta(t *testing.T) {
 	// The server reads a status only after its initial tenancy push; a
 	// change made before that push is rightly a snapshot, not a delta.
 	c1.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "settled"}})
-	waitFor(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
+	poll.Until(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
 	tmpl := datastream.Template{ID: "TMPL1", Name: "t", Datastreams: []datastream.Datastream{{Pin: 1, Name: "v", Type: datastream.Integer}}}
 	e.ten.set("gw-1", syncproto.Tenancy{Version: 6,
 		Templates: []datastream.Template{tmpl},
@@ -128,7 +129,7 @@ func TestTenancyChangedSendsDelta(t *testing.T) {
 		t.Errorf("gw-2 got %s, want ack", m.Type)
 	}
 	// The site records the version just after sending it.
-	waitFor(t, "site tenancy version 6", func() bool { st, _ := e.srv.Site("gw-1"); return st.TenancyVersion == 6 })
+	poll.Until(t, "site tenancy version 6", func() bool { st, _ := e.srv.Site("gw-1"); return st.TenancyVersion == 6 })
 }
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -163,7 +164,7 @@ func TestCommandWaitsForGateway(t *testing.T) {
 		_, err := e.srv.Command(context.Background(), "gw-1", syncproto.Command{Kind: syncproto.CommandWrite, Device: uid1, Pin: 1, Value: "1"})
 		done <- err
 	}()
-	waitFor(t, "the command to be pending", func() bool {
+	poll.Until(t, "the command to be pending", func() bool {
 		e.srv.mu.Lock()
 		defer e.srv.mu.Unlock()
 		return len(e.srv.pending["gw-1"]) == 1
@@ -200,7 +201,7 @@ func TestDisconnectOnRevoke(t *testing.T) {
 	if _, resp, err := e.dial(t, "cred-1"); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked credential: %v, %v; want 401", err, resp)
 	}
-	waitFor(t, "the site to show disconnected", func() bool { st, _ := e.srv.Site("gw-1"); return !st.Connected })
+	poll.Until(t, "the site to show disconnected", func() bool { st, _ := e.srv.Site("gw-1"); return !st.Connected })
 }
 
 func TestNewConnectionReplacesOld(t *testing.T) {
@@ -221,7 +222,7 @@ func TestSiteStatus(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.connect(t, "cred-1", "gw-1", 5)
 	c.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "1.2", Backlog: 42, DevicesOnline: 3}})
-	waitFor(t, "status", func() bool { st, _ := e.srv.Site("gw-1"); return st.Backlog == 42 })
+	poll.Until(t, "status", func() bool { st, _ := e.srv.Site("gw-1"); return st.Backlog == 42 })
 	st, _ := e.srv.Site("gw-1")
 	if !st.Connected || st.Software != "1.2" || st.DevicesOnline != 3 || st.LastSeen.IsZero() {
 		t.Errorf("site %+v", st)
@@ -335,7 +336,7 @@ func TestCloseWaitsForRunningWork(t *testing.T) {
 	e.srv.opts.Tenancy = g
 	c, _ := e.connect(t, "cred-1", "gw-1", 5)
 	c.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "settled"}})
-	waitFor(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
+	poll.Until(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
 
 	e.srv.TenancyChanged("gw-1")
 	<-g.entered // the refresh is inside the store

@@ -215,18 +215,6 @@ func (c *client) roundTrip() {
 
 func nul(items ...string) string { return strings.Join(items, "\x00") }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time

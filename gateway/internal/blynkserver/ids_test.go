@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 )
 
@@ -119,15 +120,15 @@ func TestQuietSessionParks(t *testing.T) {
 	c := dial(t, serve(t, srv, nil))
 	c.login(testToken)
 	c.roundTrip()
-	waitFor(t, "the session to park", func() bool { return srv.c.parked.Load() >= 1 })
+	poll.Until(t, "the session to park", func() bool { return srv.c.parked.Load() >= 1 })
 	c.send(blynk.CmdHardware, nul("vw", "0", "7.25"))
 	c.roundTrip()
 	if v, _ := e.hub.Value(e.dev.ID, 0); v.Value != "7.25" {
 		t.Errorf("v0 = %q after waking up", v.Value)
 	}
-	waitFor(t, "the session to park again", func() bool { return srv.c.parked.Load() >= 2 })
+	poll.Until(t, "the session to park again", func() bool { return srv.c.parked.Load() >= 2 })
 	c.conn.Close()
-	waitFor(t, "the parked session to see the close", func() bool { return srv.Stats().Open == 0 })
+	poll.Until(t, "the parked session to see the close", func() bool { return srv.Stats().Open == 0 })
 }
 
 // A device that stops reading never blocks the hub: deliveries beyond the

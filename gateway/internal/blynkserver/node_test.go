@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 // blynkJSVersion is the npm blynk-library version the test runs
@@ -101,11 +103,11 @@ func TestRealBlynkClient(t *testing.T) {
 		}
 	}
 	expect("CONNECTED")
-	waitFor(t, "V0 from the Node client", func() bool {
+	poll.Until(t, "V0 from the Node client", func() bool {
 		v, ok := e.hub.Value(e.dev.ID, 0)
 		return ok && v.Value == "23.5"
 	})
-	waitFor(t, "the client's info message", func() bool { return len(e.hub.Info(e.dev.ID)) > 0 })
+	poll.Until(t, "the client's info message", func() bool { return len(e.hub.Info(e.dev.ID)) > 0 })
 	if _, err := e.hub.ControlWrite(e.dev.ID, 2, [][]byte{[]byte("hello")}, 0, "http"); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"outpost/gateway/internal/certs"
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 )
 
@@ -194,7 +195,7 @@ func TestOversizeBodyClosesCleanly(t *testing.T) {
 	c.login(testToken)
 	c.send(blynk.CmdHardware, nul("vw", "2", strings.Repeat("x", 98))) // 103 > 100
 	c.expectClosed()
-	waitFor(t, "device offline", func() bool { return !e.hub.Online(e.dev.ID) })
+	poll.Until(t, "device offline", func() bool { return !e.hub.Online(e.dev.ID) })
 	if srv.Stats().TooLarge != 1 {
 		t.Errorf("TooLarge = %d", srv.Stats().TooLarge)
 	}
@@ -418,7 +419,7 @@ func TestDeleteDeviceClosesSession(t *testing.T) {
 	e := newEnv(t)
 	c := dial(t, serve(t, New(Options{Hub: e.hub}), nil))
 	c.login(testToken)
-	waitFor(t, "online", func() bool { return e.hub.Online(e.dev.ID) })
+	poll.Until(t, "online", func() bool { return e.hub.Online(e.dev.ID) })
 	if err := e.hub.DeleteDevice(context.Background(), e.dev.ID); err != nil {
 		t.Fatal(err)
 	}

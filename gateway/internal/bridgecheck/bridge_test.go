@@ -22,6 +22,7 @@ import (
 	"outpost/gateway/internal/blynkserver"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/datastream"
 )
@@ -80,17 +81,6 @@ func newSite(t testing.TB) *site {
 	return &site{hub: h, store: st, srv: srv, serialDev: sd, gpioDev: gd, gpioCfg: gc}
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func run(t testing.TB, r bridge.Runner) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -108,13 +98,13 @@ func TestGPIOBridgeWithRealGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, b)
-	waitFor(t, "gpio device online", func() bool { return s.hub.Online(s.gpioDev.ID) })
+	poll.Until(t, "gpio device online", func() bool { return s.hub.Online(s.gpioDev.ID) })
 	in.EdgesChan <- gpio.High
-	waitFor(t, "V1 = 1", func() bool { v, ok := s.hub.Value(s.gpioDev.ID, 1); return ok && v.Value == "1" })
+	poll.Until(t, "V1 = 1", func() bool { v, ok := s.hub.Value(s.gpioDev.ID, 1); return ok && v.Value == "1" })
 	if _, err := s.hub.ControlWrite(s.gpioDev.ID, 2, [][]byte{[]byte("1")}, 0, "local"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "relay on", func() bool { return out.Read() == gpio.High })
+	poll.Until(t, "relay on", func() bool { return out.Read() == gpio.High })
 	if err := s.store.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +134,7 @@ func TestSerialBridgeWithRealGateway(t *testing.T) {
 		},
 		Connector: bridge.InProcess(s.srv, serialbridge.Kind)})
 	run(t, b)
-	waitFor(t, "port open", func() bool { return b.Status().State == bridge.StateWaiting })
+	poll.Until(t, "port open", func() bool { return b.Status().State == bridge.StateWaiting })
 	w := blynk.NewWriter(master)
 	rd := blynk.NewReader(master, 0)
 	master.Write([]byte("boot noise\r\n\x14\x00"))
@@ -157,7 +147,7 @@ func TestSerialBridgeWithRealGateway(t *testing.T) {
 		t.Error("not online")
 	}
 	w.Write(blynk.Message{Cmd: blynk.CmdHardware, ID: 2, Body: []byte("vw\x001\x00421")})
-	waitFor(t, "V1 = 421", func() bool { v, ok := s.hub.Value(s.serialDev.ID, 1); return ok && v.Value == "421" })
+	poll.Until(t, "V1 = 421", func() bool { v, ok := s.hub.Value(s.serialDev.ID, 1); return ok && v.Value == "421" })
 	if _, err := s.hub.ControlWrite(s.serialDev.ID, 5, [][]byte{[]byte("7")}, 0, "local"); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +173,7 @@ func BenchmarkEdgeToHub(b *testing.B) {
 		b.Fatal(err)
 	}
 	run(b, gb)
-	waitFor(b, "online", func() bool { return s.hub.Online(s.gpioDev.ID) })
+	poll.Until(b, "online", func() bool { return s.hub.Online(s.gpioDev.ID) })
 	got := make(chan struct{}, 1)
 	cancel := s.hub.Subscribe(func(u hub.Update) {
 		if u.Record.Kind == hub.KindWrite && u.Record.DeviceID == s.gpioDev.ID && u.Record.Pin == 1 {
@@ -217,7 +207,7 @@ func BenchmarkEdgeToCommit(b *testing.B) {
 	gb, _ := gpiobridge.New(gpiobridge.Options{Config: s.gpioCfg, Pins: map[string]gpio.PinIO{"GPIO17": in, "GPIO27": &gpiotest.Pin{N: "GPIO27"}},
 		Connector: bridge.InProcess(s.srv, gpiobridge.Kind)})
 	run(b, gb)
-	waitFor(b, "online", func() bool { return s.hub.Online(s.gpioDev.ID) })
+	poll.Until(b, "online", func() bool { return s.hub.Online(s.gpioDev.ID) })
 	got := make(chan struct{}, 1)
 	cancel := s.hub.Subscribe(func(u hub.Update) {
 		if u.Record.Kind == hub.KindWrite && u.Record.Pin == 1 {
@@ -261,10 +251,10 @@ func BenchmarkSerialWriteToHub(b *testing.B) {
 		},
 		Connector: bridge.InProcess(s.srv, serialbridge.Kind)})
 	run(b, sb)
-	waitFor(b, "port open", func() bool { return sb.Status().State == bridge.StateWaiting })
+	poll.Until(b, "port open", func() bool { return sb.Status().State == bridge.StateWaiting })
 	w := blynk.NewWriter(master)
 	w.Write(blynk.Message{Cmd: blynk.CmdHWLogin, ID: 1, Body: []byte(serialToken)})
-	waitFor(b, "online", func() bool { return s.hub.Online(s.serialDev.ID) })
+	poll.Until(b, "online", func() bool { return s.hub.Online(s.serialDev.ID) })
 	go io.Copy(io.Discard, master)
 	got := make(chan struct{}, 1)
 	cancel := s.hub.Subscribe(func(u hub.Update) {

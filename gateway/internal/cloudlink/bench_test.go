@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 var backlog = flag.Int("sync.backlog", 100_000, "outbox entries BenchmarkBacklogDrain drains (1000000 for the issue's figure)")
@@ -38,7 +40,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = l.Run(ctx) })
-		waitFor(b, "the drain", 10*time.Minute, func() bool { return fc.total() == *backlog })
+		poll.Within(b, "the drain", 10*time.Minute, func() bool { return fc.total() == *backlog })
 		elapsed := time.Since(start)
 		b.StopTimer()
 		cancel()
@@ -77,7 +79,7 @@ func BenchmarkSteadyState(b *testing.B) {
 	var run sync.WaitGroup
 	run.Go(func() { _ = l.Run(ctx) })
 	defer func() { cancel(); run.Wait() }()
-	waitFor(b, "connection", 10*time.Second, func() bool { return l.Stats().Connected })
+	poll.Within(b, "connection", 10*time.Second, func() bool { return l.Stats().Connected })
 	total := b.N * 1000
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -93,7 +95,7 @@ func BenchmarkSteadyState(b *testing.B) {
 	}
 	wg.Wait()
 	written := b.Elapsed()
-	waitFor(b, "the far side to hold every update", 10*time.Minute, func() bool { return fc.total() == total })
+	poll.Within(b, "the far side to hold every update", 10*time.Minute, func() bool { return fc.total() == total })
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "updates/s")
 	b.ReportMetric(float64(total)/written.Seconds(), "writes/s")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"outpost/internal/poll"
 	"outpost/shared/syncproto"
 )
 
@@ -41,13 +42,13 @@ func TestTenancyCacheSurvivesRestart(t *testing.T) {
 	}
 	h, st, _ := realGateway(t, dir, 0)
 	r := newRig(t, "", fc, func(o *Options) { o.Hub, o.Store = h, st })
-	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 3 })
+	poll.Within(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 3 })
 	fc.push(&syncproto.Message{Type: syncproto.TypeDelta, Delta: &syncproto.Delta{From: 3, Version: 4,
 		Owners: []syncproto.Owner{{ID: 101, Email: "bob@acme.example", OrgID: 10}},
 		StaticTokens: []syncproto.StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL1", OrgID: 10, TokenHash: hash,
 			Status: syncproto.StaticClaimed, DeviceUID: uidA, OwnerID: 100, ClaimedOrgID: 11}},
 		DeletedOrgs: []int64{12}, DeletedStaticTokens: []string{"8"}}})
-	waitFor(t, "the delta", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 4 })
+	poll.Within(t, "the delta", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 4 })
 	want := r.link.Tenancy()
 	if err := r.stop(); err != nil && err != context.Canceled {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestTenancyCacheSurvivesRestart(t *testing.T) {
 	defer st2.Close()
 	fc.cred = "rotated"
 	r2 := newRig(t, "", fc, func(o *Options) { o.Hub, o.Store = h2, st2 })
-	waitFor(t, "the cache loaded", 5*time.Second, func() bool { return len(r2.link.Tenancy().Orgs) > 0 })
+	poll.Within(t, "the cache loaded", 5*time.Second, func() bool { return len(r2.link.Tenancy().Orgs) > 0 })
 	got2 := r2.link.Tenancy()
 	got2.Version = want.Version // the version is the tenancy cursor's, checked elsewhere
 	if diff := cmp.Diff(want, got2); diff != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -157,11 +158,11 @@ func TestDrainsOutboxAndDeletesAcked(t *testing.T) {
 	for i := range n {
 		r.hub.DeviceWrite(1+int64(i%2), 1, strconv.Itoa(i), int64(i+1))
 	}
-	waitFor(t, "the cloud to hold every write", 10*time.Second, func() bool {
+	poll.Within(t, "the cloud to hold every write", 10*time.Second, func() bool {
 		v := fc.snapshotValues()
 		return len(v[uidA])+len(v[uidB]) == n
 	})
-	waitFor(t, "the outbox to be emptied by acks", 5*time.Second, func() bool { return r.store.pending() == 0 })
+	poll.Within(t, "the outbox to be emptied by acks", 5*time.Second, func() bool { return r.store.pending() == 0 })
 	v := fc.snapshotValues()
 	for i, val := range v[uidA] {
 		if want := strconv.Itoa(2 * i); val != want {
@@ -183,7 +184,7 @@ func TestWelcomeSkipsWhatCloudHas(t *testing.T) {
 		st.append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: strconv.Itoa(i), TS: 1})
 	}
 	r := newRig(t, "", fc, func(o *Options) { o.Store = st; o.Hub.(*fakeHub).store = st })
-	waitFor(t, "the outbox to drain", 5*time.Second, func() bool { return st.pending() == 0 })
+	poll.Within(t, "the outbox to drain", 5*time.Second, func() bool { return st.pending() == 0 })
 	if got, want := fc.snapshotValues()[uidA], []string{"3", "4"}; !cmp.Equal(got, want) {
 		t.Errorf("cloud received %v, want only %v", got, want)
 	}
@@ -198,7 +199,7 @@ func TestSkipsEntriesOfDeletedDevices(t *testing.T) {
 	r.store.append(hub.Record{Kind: hub.KindWrite, DeviceID: 99, Pin: 1, Value: "ghost", TS: 1})
 	r.hub.DeviceWrite(1, 1, "real", 2)
 	r.store.append(hub.Record{Kind: hub.KindWrite, DeviceID: 99, Pin: 1, Value: "ghost2", TS: 3})
-	waitFor(t, "the outbox to drain", 5*time.Second, func() bool { return r.store.pending() == 0 })
+	poll.Within(t, "the outbox to drain", 5*time.Second, func() bool { return r.store.pending() == 0 })
 	if got := fc.snapshotValues(); !cmp.Equal(got, map[string][]string{uidA: {"real"}}) {
 		t.Errorf("cloud holds %v", got)
 	}
@@ -231,7 +232,7 @@ func TestTenancySnapshotThenDeltas(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 7 })
+	poll.Within(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 7 })
 	if got, want := uids(), []string{uidA + ":renamed A", uidC + ":C"}; !cmp.Equal(got, want) {
 		t.Errorf("devices after snapshot %v, want %v (B is not in the snapshot)", got, want)
 	}
@@ -245,7 +246,7 @@ func TestTenancySnapshotThenDeltas(t *testing.T) {
 	fc.push(&syncproto.Message{Type: syncproto.TypeDelta, Delta: &syncproto.Delta{From: 7, Version: 8,
 		Devices:        []syncproto.Device{{UID: uidB, Name: "B again", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}},
 		DeletedDevices: []string{uidC}}})
-	waitFor(t, "delta 8", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 8 })
+	poll.Within(t, "delta 8", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 8 })
 	if got, want := uids(), []string{uidA + ":renamed A", uidB + ":B again"}; !cmp.Equal(got, want) {
 		t.Errorf("devices after delta %v, want %v", got, want)
 	}
@@ -253,7 +254,7 @@ func TestTenancySnapshotThenDeltas(t *testing.T) {
 	// A delta that skips a version ends the session; the reconnect's hello
 	// carries version 8, from which the cloud can catch up.
 	fc.push(&syncproto.Message{Type: syncproto.TypeDelta, Delta: &syncproto.Delta{From: 9, Version: 10, DeletedDevices: []string{uidA}}})
-	waitFor(t, "a reconnect with version 8", 5*time.Second, func() bool {
+	poll.Within(t, "a reconnect with version 8", 5*time.Second, func() bool {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		last := fc.hellos[len(fc.hellos)-1]
@@ -267,7 +268,7 @@ func TestTenancySnapshotThenDeltas(t *testing.T) {
 func TestCommands(t *testing.T) {
 	fc := newFakeCloud(t)
 	r := newRig(t, "", fc, nil)
-	waitFor(t, "connection", 5*time.Second, func() bool { return r.link.Stats().Connected })
+	poll.Within(t, "connection", 5*time.Second, func() bool { return r.link.Stats().Connected })
 	r.hub.DeviceWrite(2, 1, "55", 5000) // device B wrote at t=5000
 
 	cmd := func(id, uid string, pin int, v string, ts int64) {
@@ -285,7 +286,7 @@ func TestCommands(t *testing.T) {
 		"c3": {Code: syncproto.ResultNoDevice},
 		"c4": {Code: syncproto.ResultInvalid, Message: datastream.ErrNoDatastream.Error()},
 	}
-	waitFor(t, "four results", 5*time.Second, func() bool {
+	poll.Within(t, "four results", 5*time.Second, func() bool {
 		fc.mu.Lock()
 		defer fc.mu.Unlock()
 		return len(fc.results) == 4
@@ -317,7 +318,7 @@ func TestOfflineFirst(t *testing.T) {
 	for i := range 100 {
 		r.hub.DeviceWrite(1, 1, strconv.Itoa(i), int64(i+1))
 	}
-	waitFor(t, "a few failed attempts", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 })
+	poll.Within(t, "a few failed attempts", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 })
 	if r.store.pending() != 100 {
 		t.Errorf("outbox holds %d, want 100", r.store.pending())
 	}
@@ -330,7 +331,7 @@ func TestUnauthorized(t *testing.T) {
 	fc := newFakeCloud(t)
 	fc.cred = "another"
 	r := newRig(t, "", fc, nil)
-	waitFor(t, "refusals", 5*time.Second, func() bool { return r.link.Stats().Failures >= 2 })
+	poll.Within(t, "refusals", 5*time.Second, func() bool { return r.link.Stats().Failures >= 2 })
 	if r.link.Stats().Connects != 0 {
 		t.Error("connected with a refused credential")
 	}
@@ -361,7 +362,7 @@ func TestRevokedAfter(t *testing.T) {
 				o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			})
 			if !tc.giveUp {
-				waitFor(t, "6 dials", 5*time.Second, func() bool { return dials.Load() >= 6 })
+				poll.Within(t, "6 dials", 5*time.Second, func() bool { return dials.Load() >= 6 })
 				if err := r.stop(); !errors.Is(err, context.Canceled) {
 					t.Errorf("Run = %v, want it still running until cancelled", err)
 				}
@@ -373,7 +374,7 @@ func TestRevokedAfter(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, "Run to give up", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 && dials.Load() >= 3 })
+			poll.Within(t, "Run to give up", 5*time.Second, func() bool { return r.link.Stats().Failures >= 3 && dials.Load() >= 3 })
 			err := r.stop()
 			if !errors.Is(err, ErrRevoked) {
 				t.Fatalf("Run = %v, want ErrRevoked", err)
@@ -448,11 +449,11 @@ func TestPartitionSilentDrop(t *testing.T) {
 			r.hub.DeviceWrite(1, 1, fmt.Sprintf("x%d-%d", round, i), 1)
 		}
 		sessions := r.link.Stats().Connects
-		waitFor(t, "the link to notice the dead path", 5*time.Second, func() bool { return !r.link.Stats().Connected })
+		poll.Within(t, "the link to notice the dead path", 5*time.Second, func() bool { return !r.link.Stats().Connected })
 		p.blackhole(false)
-		waitFor(t, "a new session", 5*time.Second, func() bool { return r.link.Stats().Connects > sessions })
+		poll.Within(t, "a new session", 5*time.Second, func() bool { return r.link.Stats().Connects > sessions })
 	}
-	waitFor(t, "the outbox to drain", 10*time.Second, func() bool { return r.store.pending() == 0 })
+	poll.Within(t, "the outbox to drain", 10*time.Second, func() bool { return r.store.pending() == 0 })
 	got := fc.snapshotValues()
 	var wantA, wantB []string
 	for round := range 3 {
@@ -477,7 +478,7 @@ func TestPartitionSilentDrop(t *testing.T) {
 // 0..n-1 for both devices, once each, in order.
 func checkExactly(t *testing.T, fc *fakeCloud, st *memStore, n int) {
 	t.Helper()
-	waitFor(t, "the outbox to drain", 20*time.Second, func() bool { return st.pending() == 0 })
+	poll.Within(t, "the outbox to drain", 20*time.Second, func() bool { return st.pending() == 0 })
 	want := make([]string, n)
 	for i := range want {
 		want[i] = strconv.Itoa(i)
@@ -577,7 +578,7 @@ func TestSnapshotKeepsLocalDevices(t *testing.T) {
 			Devices: []syncproto.Device{{UID: uidC, Name: "C", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}}}})
 	}
 	r := newRig(t, "", fc, nil)
-	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 3 })
+	poll.Within(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 3 })
 	var got []string
 	for _, d := range r.hub.Devices() {
 		got = append(got, d.UID)
@@ -592,12 +593,12 @@ func TestSnapshotKeepsLocalDevices(t *testing.T) {
 func TestEpochKeptPerDatabase(t *testing.T) {
 	fc := newFakeCloud(t)
 	r := newRig(t, "", fc, nil)
-	waitFor(t, "a session", 5*time.Second, func() bool { return r.link.Stats().Connected })
+	poll.Within(t, "a session", 5*time.Second, func() bool { return r.link.Stats().Connected })
 	fc.kick()
-	waitFor(t, "a second session", 5*time.Second, func() bool { return r.link.Stats().Connects >= 2 })
+	poll.Within(t, "a second session", 5*time.Second, func() bool { return r.link.Stats().Connects >= 2 })
 	r.stop()
 	r2 := newRig(t, "", fc, nil) // a new memStore: another database
-	waitFor(t, "its session", 5*time.Second, func() bool { return r2.link.Stats().Connected })
+	poll.Within(t, "its session", 5*time.Second, func() bool { return r2.link.Stats().Connected })
 	fc.mu.Lock()
 	hellos := slices.Clone(fc.hellos)
 	fc.mu.Unlock()
@@ -628,7 +629,7 @@ func TestLargeValuesSplitBatches(t *testing.T) {
 		st.append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: fmt.Sprintf("%04d", i) + big, TS: int64(i + 1)})
 	}
 	newRig(t, "", fc, func(o *Options) { o.Store = st; o.Hub.(*fakeHub).store = st; o.BatchSize = n })
-	waitFor(t, "the outbox to drain", 30*time.Second, func() bool { return st.pending() == 0 })
+	poll.Within(t, "the outbox to drain", 30*time.Second, func() bool { return st.pending() == 0 })
 	got := fc.snapshotValues()[uidA]
 	if len(got) != n {
 		t.Fatalf("cloud holds %d values, want %d", len(got), n)

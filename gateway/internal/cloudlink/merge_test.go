@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -38,8 +39,8 @@ func TestMergeUp(t *testing.T) {
 	r := newRig(t, "", fc, nil)
 	a, _ := r.hub.byUID(uidA)
 	r.hub.write(a.ID, 1, "7", time.Now().UnixMilli(), "tcp")
-	waitFor(t, "the write", 5*time.Second, func() bool { return fc.total() == 1 })
-	waitFor(t, "the devices back down", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 4 })
+	poll.Within(t, "the write", 5*time.Second, func() bool { return fc.total() == 1 })
+	poll.Within(t, "the devices back down", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 4 })
 
 	fc.mu.Lock()
 	events := slices.Clone(fc.events)
@@ -56,9 +57,9 @@ func TestMergeUp(t *testing.T) {
 
 	// Reconnect: nothing new to announce.
 	fc.kick()
-	waitFor(t, "a second session", 5*time.Second, func() bool { return r.link.Stats().Connects >= 2 && r.link.Stats().Connected })
+	poll.Within(t, "a second session", 5*time.Second, func() bool { return r.link.Stats().Connects >= 2 && r.link.Stats().Connected })
 	r.hub.write(a.ID, 1, "8", time.Now().UnixMilli(), "tcp")
-	waitFor(t, "the second write", 5*time.Second, func() bool { return fc.total() == 2 })
+	poll.Within(t, "the second write", 5*time.Second, func() bool { return fc.total() == 2 })
 	if n := r.link.Stats().Announced; n != 2 {
 		t.Errorf("announced %d devices, want 2 (known devices are not announced again)", n)
 	}
@@ -76,7 +77,7 @@ func TestMergeUp(t *testing.T) {
 		Templates: []datastream.Template{tmpl},
 		Devices:   []syncproto.Device{{UID: uidB, Name: uidB[22:], TemplateID: "TMPL1", OrgID: 1, TokenHash: syncproto.TokenHashHex([32]byte{})}},
 	}})
-	waitFor(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion >= 10 })
+	poll.Within(t, "the snapshot", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion >= 10 })
 	if _, ok := r.hub.byUID(uidA); ok {
 		t.Error("device A, deleted in the cloud, is still on the gateway")
 	}
@@ -85,7 +86,7 @@ func TestMergeUp(t *testing.T) {
 	}
 	// C is announced with the next status report or its first telemetry.
 	r.hub.write(c.ID, 1, "1", time.Now().UnixMilli(), "tcp")
-	waitFor(t, "C back down", 5*time.Second, func() bool {
+	poll.Within(t, "C back down", 5*time.Second, func() bool {
 		v, _ := r.store.Cursor(context.Background(), cursorKnown+c.UID)
 		return v == 1
 	})

@@ -18,6 +18,7 @@ import (
 
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 )
 
@@ -108,12 +109,12 @@ func TestRealStorePartitions(t *testing.T) {
 	cuts := 0
 	for time.Now().Before(end) {
 		sessions := r.link.Stats().Connects
-		waitFor(t, "a session", 10*time.Second, func() bool { return r.link.Stats().Connects > sessions || r.link.Stats().Connected })
+		poll.Within(t, "a session", 10*time.Second, func() bool { return r.link.Stats().Connects > sessions || r.link.Stats().Connected })
 		if cuts%2 == 0 {
 			fc.kick()
 		} else {
 			p.blackhole(true)
-			waitFor(t, "the link to notice", 10*time.Second, func() bool { return !r.link.Stats().Connected })
+			poll.Within(t, "the link to notice", 10*time.Second, func() bool { return !r.link.Stats().Connected })
 			p.blackhole(false)
 		}
 		cuts++
@@ -123,7 +124,7 @@ func TestRealStorePartitions(t *testing.T) {
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the outbox to drain", 30*time.Second, func() bool {
+	poll.Within(t, "the outbox to drain", 30*time.Second, func() bool {
 		n, _ := st.OutboxLen(context.Background())
 		return n == 0
 	})
@@ -193,7 +194,7 @@ func TestCrashGatewayMidDrain(t *testing.T) {
 	for k := range kills {
 		cmd := run("write")
 		before := fc.total()
-		waitFor(t, "the cloud to receive from this run", 30*time.Second, func() bool { return fc.total() > before+2000 })
+		poll.Within(t, "the cloud to receive from this run", 30*time.Second, func() bool { return fc.total() > before+2000 })
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +256,7 @@ func crashChild(t *testing.T, spec string) {
 		return
 	}
 	if mode == "drain" {
-		waitFor(t, "the outbox to drain", 60*time.Second, func() bool {
+		poll.Within(t, "the outbox to drain", 60*time.Second, func() bool {
 			n, _ := st.OutboxLen(ctx)
 			return n == 0
 		})
