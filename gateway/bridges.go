@@ -68,7 +68,7 @@ func (g *Gateway) setupBridges(ctx context.Context) error {
 			Port:      pc.Describe(),
 			Open:      g.hw.OpenSerial(pc),
 			Connector: bridge.InProcess(g.blynk, serialbridge.Kind),
-			Logger:    g.log.With("component", "serial", "port", pc.Describe()),
+			Logger:    g.log, // the bridge adds component, bridge and port itself
 			MaxBody:   g.cfg.Blynk.MaxBody,
 		}))
 	}
@@ -94,7 +94,7 @@ func (g *Gateway) setupBridges(ctx context.Context) error {
 			Config:    c,
 			Pins:      pins,
 			Connector: bridge.InProcess(g.blynk, gpiobridge.Kind),
-			Logger:    g.log.With("component", "gpio", "bridge", c.Name),
+			Logger:    g.log, // the bridge adds component and bridge itself
 		})
 		if err != nil {
 			return fmt.Errorf("gateway: gpio %q: %w", c.Name, err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 func TestPercent(t *testing.T) {
@@ -77,14 +79,15 @@ func TestRunFollowsStacks(t *testing.T) {
 	}
 }
 
+// waitPercent waits for the GC percentage to satisfy ok; each miss runs a
+// collection, which is what moves the goal.
 func waitPercent(t *testing.T, what string, ok func(int) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok(Base()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("GC percentage not %s: %d", what, Base())
+	poll.Until(t, "GC percentage "+what, func() bool {
+		if ok(Base()) {
+			return true
 		}
 		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
 }
