@@ -139,7 +139,7 @@ func BenchmarkIdleGatewayMemory(b *testing.B) {
 		}
 		hs := newHTTPServer(b, srv)
 		before := inUse()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClients$", "-test.v")
+		cmd := exec.Command(os.Args[0]) // TestMain runs the clients
 		cmd.Env = append(os.Environ(), clientsEnv+"="+strconv.Itoa(n)+","+hs)
 		cmd.Stderr = os.Stderr
 		stdin, _ := cmd.StdinPipe()
@@ -186,28 +186,40 @@ func newHTTPServer(b *testing.B, h http.Handler) string {
 	return "ws" + strings.TrimPrefix(hs.URL, "http")
 }
 
-// TestIdleClients is the child side of BenchmarkIdleGatewayMemory: it
-// connects the gateways, says hello, and idles until stdin closes.
-func TestIdleClients(t *testing.T) {
-	spec := os.Getenv(clientsEnv)
-	if spec == "" {
-		t.Skip("child process of BenchmarkIdleGatewayMemory")
+// TestMain runs, when clientsEnv is set, the child side of
+// BenchmarkIdleGatewayMemory instead of the tests.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(clientsEnv); spec != "" {
+		if err := idleClients(spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// idleClients connects the gateways spec names ("n,url"), says hello, and
+// idles until stdin closes.
+func idleClients(spec string) error {
 	ns, url, _ := strings.Cut(spec, ",")
-	n, _ := strconv.Atoi(ns)
+	n, err := strconv.Atoi(ns)
+	if err != nil {
+		return fmt.Errorf("%s=%q: %w", clientsEnv, spec, err)
+	}
 	conns := make([]*websocket.Conn, 0, n)
 	for i := range n {
 		hdr := http.Header{"Authorization": {fmt.Sprintf("Bearer cred-gw-%d", i)}}
 		ws, _, err := websocket.DefaultDialer.Dial(url, hdr)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		b, _ := syncproto.Encode(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: fmt.Sprintf("gw-%d", i), TenancyVersion: 1}})
 		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if _, _, err := ws.ReadMessage(); err != nil { // welcome
-			t.Fatal(err)
+			return err
 		}
 		conns = append(conns, ws)
 	}
@@ -222,6 +234,7 @@ func TestIdleClients(t *testing.T) {
 		}()
 	}
 	_, _ = os.Stdin.Read(make([]byte, 1))
+	return nil
 }
 
 // BenchmarkCommandRoundTrip: Server.Command → the gateway's websocket → its

@@ -387,47 +387,39 @@ func TestRevokedAfter(t *testing.T) {
 }
 
 // TestPartitionByClose: the cloud drops the websocket again and again while
-// two devices write; afterwards it holds exactly what they wrote, in order.
+// two devices write and the outbox drains; afterwards it holds exactly what
+// they wrote, in order. Each cut closes a live session that has delivered
+// part of what was written, and the link comes back after every one.
 func TestPartitionByClose(t *testing.T) {
 	fc := newFakeCloud(t)
 	r := newRig(t, "", fc, nil)
-	const perDevice = 2000
-	var wg sync.WaitGroup
-	for dev := int64(1); dev <= 2; dev++ {
-		wg.Go(func() {
-			for i := range perDevice {
-				r.hub.DeviceWrite(dev, 1, strconv.Itoa(i), int64(i+1))
-				if i%50 == 0 {
-					time.Sleep(time.Millisecond) // spread writes over the cuts
-				}
-			}
-		})
-	}
-	stopKick := make(chan struct{})
-	var kicks atomic.Int64
-	kicked := make(chan struct{})
-	go func() {
-		defer close(kicked)
-		for {
-			select {
-			case <-stopKick:
-				return
-			case <-time.After(15 * time.Millisecond):
-				if fc.connCount() > 0 {
-					fc.kick()
-					kicks.Add(1)
-				}
-			}
+	const perDevice, cuts = 2000, 6
+	chunk := perDevice / (cuts + 1)
+	next := 0
+	write := func(n int) {
+		for ; n > 0 && next < perDevice; n-- {
+			r.hub.DeviceWrite(1, 1, strconv.Itoa(next), int64(next+1))
+			r.hub.DeviceWrite(2, 1, strconv.Itoa(next), int64(next+1))
+			next++
 		}
-	}()
-	wg.Wait()
-	close(stopKick)
-	<-kicked
-	checkExactly(t, fc, r.store, perDevice)
-	if kicks.Load() < 3 {
-		t.Logf("only %d cuts happened", kicks.Load())
 	}
-	t.Logf("cuts: %d, sessions: %d, items sent: %d", kicks.Load(), r.link.Stats().Connects, r.link.Stats().ItemsSent)
+	poll.Until(t, "the first session", func() bool { return r.link.Stats().Connects == 1 })
+	for c := range cuts {
+		sessions := r.link.Stats().Connects
+		before := fc.total()
+		write(chunk)
+		poll.Until(t, fmt.Sprintf("session %d to deliver", c+1), func() bool { return fc.total() > before })
+		if n := fc.kick(); n != 1 {
+			t.Fatalf("cut %d closed %d sessions, want 1", c+1, n)
+		}
+		poll.Until(t, fmt.Sprintf("the link back after cut %d", c+1), func() bool { return r.link.Stats().Connects > sessions })
+	}
+	write(perDevice)
+	checkExactly(t, fc, r.store, perDevice)
+	if got := r.link.Stats().Connects; got < cuts+1 {
+		t.Errorf("%d sessions for %d cuts, want at least %d", got, cuts, cuts+1)
+	}
+	t.Logf("sessions: %d, items sent: %d (a resend after a cut counts again)", r.link.Stats().Connects, r.link.Stats().ItemsSent)
 }
 
 // TestPartitionSilentDrop: a proxy that stops forwarding without closing

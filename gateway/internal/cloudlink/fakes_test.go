@@ -420,12 +420,14 @@ func (fc *fakeCloud) push(m *syncproto.Message) {
 }
 
 // kick closes every open connection.
-func (fc *fakeCloud) kick() {
+// kick closes every session and returns how many there were.
+func (fc *fakeCloud) kick() int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	for c := range fc.conns {
 		c.Close()
 	}
+	return len(fc.conns)
 }
 
 func (fc *fakeCloud) connCount() int {
