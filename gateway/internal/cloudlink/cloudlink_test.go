@@ -409,8 +409,10 @@ func TestPartitionByClose(t *testing.T) {
 		before := fc.total()
 		write(chunk)
 		poll.Until(t, fmt.Sprintf("session %d to deliver", c+1), func() bool { return fc.total() > before })
-		if n := fc.kick(); n != 1 {
-			t.Fatalf("cut %d closed %d sessions, want 1", c+1, n)
+		// The session just cut may still be listed (its handler has not
+		// returned yet): at least the live one must be there.
+		if n := fc.kick(); n == 0 {
+			t.Fatalf("cut %d found no session to close", c+1)
 		}
 		poll.Until(t, fmt.Sprintf("the link back after cut %d", c+1), func() bool { return r.link.Stats().Connects > sessions })
 	}
