@@ -62,13 +62,6 @@ type Options struct {
 	// MaxMessage is the largest MQTT packet accepted from a device, in
 	// bytes (PROTOCOL.md §2: 1024). Larger packets close the connection.
 	MaxMessage int
-	// InlineClient is accepted for the contract; the broker always enables
-	// mochi's inline client because it publishes downlinks through it.
-	InlineClient bool
-	// PingInterval, if set, sends downlink/ping (QoS 1) to every device
-	// this often and disconnects a device that has not acknowledged the
-	// previous ping by the next tick.
-	PingInterval time.Duration
 	// Now is the clock for timestamps (get/utc, batch windows); nil → time.Now.
 	Now func() time.Time
 }
@@ -104,12 +97,11 @@ type Stats struct {
 	Dropped          map[string]int64 // uplinks dropped, by reason
 	Downlinks        int64            // messages queued to devices
 	DownlinksDropped int64            // downlinks a device could not take
-	PingsUnanswered  int64            // devices disconnected by the ping probe
 }
 
 type counters struct {
 	connections, connects, authFailures, uplinks atomic.Int64
-	downlinks, downlinksDropped, pingsUnanswered atomic.Int64
+	downlinks, downlinksDropped                  atomic.Int64
 	dropped                                      [numDropReasons]atomic.Int64
 }
 
@@ -217,9 +209,6 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	if err := b.server.Serve(); err != nil {
 		return fmt.Errorf("broker: serve: %w", err)
 	}
-	if b.opts.PingInterval > 0 {
-		go b.pingLoop(ctx, b.opts.PingInterval)
-	}
 	<-ctx.Done()
 	_ = b.server.Close()
 	// Wait for every client goroutine so their hub connections are
@@ -237,7 +226,6 @@ func (b *Broker) Stats() Stats {
 		Uplinks:          b.stats.uplinks.Load(),
 		Downlinks:        b.stats.downlinks.Load(),
 		DownlinksDropped: b.stats.downlinksDropped.Load(),
-		PingsUnanswered:  b.stats.pingsUnanswered.Load(),
 		Dropped:          map[string]int64{},
 	}
 	for i := range b.stats.dropped {
@@ -291,35 +279,6 @@ func (b *Broker) current(deviceID int64) *conn {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.byDevice[deviceID]
-}
-
-// pingLoop is the server-side keepalive probe.
-func (b *Broker) pingLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		b.mu.Lock()
-		conns := make([]*conn, 0, len(b.byDevice))
-		for _, c := range b.byDevice {
-			conns = append(conns, c)
-		}
-		b.mu.Unlock()
-		for _, c := range conns {
-			if c.pingPending.Load() {
-				b.stats.pingsUnanswered.Add(1)
-				b.log.Info("device did not answer ping, disconnecting", "device", c.dev.ID)
-				c.Close()
-				continue
-			}
-			c.pingPending.Store(true)
-			_ = c.publishForced("downlink/ping", nil, 1)
-		}
-	}
 }
 
 // clientID is the mochi client id of a device's connection.
