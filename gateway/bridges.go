@@ -14,7 +14,7 @@ import (
 	"outpost/firmware-bridge/serialbridge"
 )
 
-// Hardware is what the main opened for the bridges (DESIGN.md rule 5:
+// Hardware is what the main opened for the bridges (docs/architecture.md rule 5:
 // hardware is opened in mains only). Any field may be nil.
 type Hardware struct {
 	// OpenSerial returns the opener for a configured port.

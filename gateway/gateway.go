@@ -1,7 +1,7 @@
 // Package gateway wires the edge appliance together: the SQLite store, the
 // hub, the Blynk TCP/TLS server, the MQTT broker, the HTTP APIs and, with
 // cloud.url set, the link to the Outpost cloud (cloud.go). It is a
-// library first (DESIGN.md principle 1): New binds every listener so the
+// library first (docs/architecture.md principle 1): New binds every listener so the
 // caller knows the addresses, Run serves until the context ends. Mains,
 // tests and the one-command site all use it.
 package gateway

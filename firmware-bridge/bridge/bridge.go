@@ -1,6 +1,6 @@
 // Package bridge connects device bridges — an MCU on a serial line, a group
 // of the appliance's GPIO pins — to an Outpost gateway as ordinary Blynk
-// device connections (DESIGN.md principle 4), and keeps track of them for
+// device connections (docs/architecture.md principle 4), and keeps track of them for
 // the installer.
 //
 // A bridge never talks to the hub directly: it opens a connection through a

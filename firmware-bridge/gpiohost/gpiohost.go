@@ -1,7 +1,7 @@
 // Package gpiohost opens the appliance's real GPIO pins with
 // periph.io/x/host/v3 for the GPIO bridge, and lists them for the
 // installer. It is the only package that imports periph's host drivers;
-// mains call it (DESIGN.md rule 5).
+// mains call it (docs/architecture.md rule 5).
 package gpiohost
 
 import (

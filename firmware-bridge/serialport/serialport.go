@@ -1,6 +1,6 @@
 // Package serialport adapts go.bug.st/serial to the serial bridge: it opens
 // ports by path or by USB VID:PID and lists the ports the machine has. It
-// is the only package that imports go.bug.st/serial; mains use it (DESIGN.md
+// is the only package that imports go.bug.st/serial; mains use it (docs/architecture.md
 // rule 5: hardware is opened by mains, through the Opener they pass on).
 package serialport
 

@@ -1,3 +1,4 @@
-// Package archtest holds no code: its test enforces DESIGN.md "Who may
-// import whom" over the whole module with `go list`.
+// Package archtest holds no code: its test enforces the import rules of
+// docs/architecture.md ("Who may import whom") over the whole module with
+// `go list`.
 package archtest

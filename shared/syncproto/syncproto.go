@@ -6,7 +6,7 @@
 //
 //	{"v":1,"type":"telemetry","seq":42,"telemetry":{...}}
 //
-// whose "type" names exactly one body field. Authority is split (DESIGN.md):
+// whose "type" names exactly one body field. Authority is split (docs/architecture.md):
 // the cloud sends tenancy down (a snapshot, then deltas, each carrying the
 // tenancy version it brings the gateway to) and commands with ids; the
 // gateway sends telemetry up in batches whose items carry the gateway's

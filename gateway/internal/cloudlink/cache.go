@@ -13,7 +13,7 @@ import (
 
 // TenancyCacheStore keeps, durably, the parts of the tenancy the hub does
 // not hold — orgs, owners and static tokens of the gateway's subtree — one
-// JSON document per kind (DESIGN.md principle 2: the gateway keeps a cache
+// JSON document per kind (docs/architecture.md principle 2: the gateway keeps a cache
 // of the tenancy it needs).
 type TenancyCacheStore interface {
 	TenancyCache(ctx context.Context, kind string) ([]byte, error)

@@ -10,7 +10,7 @@ import (
 // Device is a device known to this gateway.
 type Device struct {
 	ID         int64  // local integer id
-	UID        string // ULID, stable across gateway and cloud (DESIGN.md "IDs")
+	UID        string // ULID, stable across gateway and cloud (docs/architecture.md "IDs")
 	Name       string
 	TemplateID string
 	TokenHash  [32]byte // SHA-256 of the token; the token itself is never stored
