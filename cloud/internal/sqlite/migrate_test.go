@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"outpost/internal/migrate"
+	"outpost/internal/migrate/migratetest"
 )
 
 // handBuilt creates a database file with plain SQL, as another program
@@ -16,31 +16,8 @@ import (
 func handBuilt(t *testing.T, stmts ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cloud.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	migratetest.HandBuilt(t, "sqlite", "file:"+path, stmts...)
 	return path
-}
-
-func userVersion(t *testing.T, path string) int {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	v, err := migrate.Version(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func TestMigrations(t *testing.T) {
@@ -75,13 +52,13 @@ func TestMigrations(t *testing.T) {
 				if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), path) {
 					t.Errorf("error %q should name the file and its version", err)
 				}
-				if v := userVersion(t, path); v != 9999 {
+				if v := migratetest.Version(t, "sqlite", "file:"+path); v != 9999 {
 					t.Errorf("refused database changed: user_version %d", v)
 				}
 				return
 			}
 			s.Close()
-			if v := userVersion(t, path); v != newest {
+			if v := migratetest.Version(t, "sqlite", "file:"+path); v != newest {
 				t.Errorf("user_version = %d, want %d", v, newest)
 			}
 		})

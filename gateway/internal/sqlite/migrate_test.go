@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"outpost/internal/migrate"
+	"outpost/internal/migrate/migratetest"
 )
 
 func newestMigration(t *testing.T) int {
@@ -25,16 +25,7 @@ func newestMigration(t *testing.T) int {
 func handBuilt(t *testing.T, stmts ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gw.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	migratetest.HandBuilt(t, "sqlite", "file:"+path, stmts...)
 	return path
 }
 
