@@ -3,10 +3,7 @@ package systemtest
 import (
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -34,80 +31,4 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
-}
-
-// proxy forwards TCP to a target. closeAll cuts every connection; in
-// blackhole mode it keeps them open but silently discards what flows.
-type proxy struct {
-	ln   net.Listener
-	hole atomic.Bool
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); p.pipe(u, c) }()
-			go func() { defer wg.Done(); p.pipe(c, u) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.closeAll()
-		wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string      { return p.ln.Addr().String() }
-func (p *proxy) blackhole(on bool) { p.hole.Store(on) }
-
-func (p *proxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	dead := false // once black-holed, a connection stays dead, like a half-open TCP path
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			dead = dead || p.hole.Load()
-			if !dead {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/faultproxy"
 	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/devicesim"
@@ -257,11 +258,11 @@ func TestSiteSurvivesPartitionsAndCrashes(t *testing.T) {
 	cloud := startCloud(t, cloudBin, cdir, caddr)
 	f := newFixture(t, cloud, 2)
 	var sites [2]*site
-	var proxies [2]*proxy
+	var proxies [2]*faultproxy.Proxy
 	var addrs [2]atomic.Value // current blynk address of each site
 	for i, name := range []string{"site-a", "site-b"} {
-		proxies[i] = newProxy(t, caddr)
-		sites[i] = newSite(t, gwBin, root, "http://"+proxies[i].addr(), name)
+		proxies[i] = faultproxy.Start(t, caddr)
+		sites[i] = newSite(t, gwBin, root, "http://"+proxies[i].Addr(), name)
 		addrs[i].Store(sites[i].gw.blynk)
 		sites[i].id = f.claimInto(t, sites[i].gw, i)
 		waitLogin(t, sites[i], f.devices[i][0].Token, devicesim.Options{}).Close()
@@ -284,15 +285,15 @@ func TestSiteSurvivesPartitionsAndCrashes(t *testing.T) {
 	for round := range *rounds {
 		a, b := round%2, (round+1)%2
 		// Partition: A's websocket closed (three times), B's path silent.
-		proxies[b].blackhole(true)
+		proxies[b].Blackhole(true)
 		for range 3 {
-			proxies[a].closeAll()
+			proxies[a].Cut()
 			poll.Within(t, "site A back after a cut", 30*time.Second, grows(a))
 		}
 		<-time.After(time.Second) // B's outage itself
-		proxies[b].blackhole(false)
+		proxies[b].Blackhole(false)
 		if !*deadPath {
-			proxies[b].closeAll() // the dead path finally resets
+			proxies[b].Cut() // the dead path finally resets
 		}
 		poll.Within(t, "site B back after the silent drop", 90*time.Second, grows(b))
 

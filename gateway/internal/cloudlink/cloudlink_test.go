@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/faultproxy"
 	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
@@ -429,8 +429,8 @@ func TestPartitionByClose(t *testing.T) {
 // path heals.
 func TestPartitionSilentDrop(t *testing.T) {
 	fc := newFakeCloud(t)
-	p := newProxy(t, fc.srv.Listener.Addr().String())
-	r := newRig(t, "ws://"+p.addr()+"/sync", fc, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	p := faultproxy.Start(t, fc.srv.Listener.Addr().String())
+	r := newRig(t, "ws://"+p.Addr()+"/sync", fc, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
 	const perDevice = 600
 	for round := range 3 {
 		for i := range perDevice / 3 {
@@ -438,13 +438,13 @@ func TestPartitionSilentDrop(t *testing.T) {
 			r.hub.DeviceWrite(1, 1, strconv.Itoa(v), int64(v+1))
 			r.hub.DeviceWrite(2, 1, strconv.Itoa(v), int64(v+1))
 		}
-		p.blackhole(true)
+		p.Blackhole(true)
 		for i := range 10 {
 			r.hub.DeviceWrite(1, 1, fmt.Sprintf("x%d-%d", round, i), 1)
 		}
 		sessions := r.link.Stats().Connects
 		poll.Within(t, "the link to notice the dead path", 5*time.Second, func() bool { return !r.link.Stats().Connected })
-		p.blackhole(false)
+		p.Blackhole(false)
 		poll.Within(t, "a new session", 5*time.Second, func() bool { return r.link.Stats().Connects > sessions })
 	}
 	poll.Within(t, "the outbox to drain", 10*time.Second, func() bool { return r.store.pending() == 0 })
@@ -481,84 +481,6 @@ func checkExactly(t *testing.T, fc *fakeCloud, st *memStore, n int) {
 	for _, uid := range []string{uidA, uidB} {
 		if diff := cmp.Diff(want, got[uid]); diff != "" {
 			t.Errorf("device %s in the cloud (-wrote +cloud):\n%s", uid, diff)
-		}
-	}
-}
-
-// proxy forwards TCP to a target; in blackhole mode it keeps every
-// connection open but silently discards what flows in both directions.
-type proxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-	hole   atomic.Bool
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, ln: ln, target: target}
-	var conns sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			open = append(open, c, u)
-			mu.Unlock()
-			conns.Add(2)
-			go func() { defer conns.Done(); p.pipe(u, c) }()
-			go func() { defer conns.Done(); p.pipe(c, u) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		conns.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string      { return p.ln.Addr().String() }
-func (p *proxy) blackhole(on bool) { p.hole.Store(on) }
-func (p *proxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	// Once a connection has been black-holed it stays dead, as a real
-	// half-open TCP path would.
-	dead := false
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if p.hole.Load() {
-				dead = true
-			}
-			if !dead {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-				p.t.Logf("proxy: %v", err)
-			}
-			dst.Close()
-			return
 		}
 	}
 }

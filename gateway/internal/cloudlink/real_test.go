@@ -18,6 +18,7 @@ import (
 
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/faultproxy"
 	"outpost/internal/poll"
 	"outpost/shared/datastream"
 )
@@ -74,10 +75,10 @@ func duration(short, long time.Duration) time.Duration {
 // every device exactly once, in order, and the outbox is empty.
 func TestRealStorePartitions(t *testing.T) {
 	fc := newFakeCloud(t)
-	p := newProxy(t, fc.srv.Listener.Addr().String())
+	p := faultproxy.Start(t, fc.srv.Listener.Addr().String())
 	h, st, devs := realGateway(t, t.TempDir(), 4)
 	defer st.Close()
-	r := newRig(t, "ws://"+p.addr()+"/sync", fc, func(o *Options) {
+	r := newRig(t, "ws://"+p.Addr()+"/sync", fc, func(o *Options) {
 		o.Hub, o.Store = h, st
 		o.IdleTimeout = 300 * time.Millisecond
 		o.PollInterval = 10 * time.Millisecond
@@ -113,9 +114,9 @@ func TestRealStorePartitions(t *testing.T) {
 		if cuts%2 == 0 {
 			fc.kick()
 		} else {
-			p.blackhole(true)
+			p.Blackhole(true)
 			poll.Within(t, "the link to notice", 10*time.Second, func() bool { return !r.link.Stats().Connected })
-			p.blackhole(false)
+			p.Blackhole(false)
 		}
 		cuts++
 	}
