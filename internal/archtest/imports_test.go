@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,7 +98,16 @@ var thirdParty = map[string][]string{
 }
 
 func TestImportRules(t *testing.T) {
-	for _, p := range listPackages(t) {
+	pkgs := listPackages(t)
+	// Test support: packages that import "testing" (poll, nodepkg,
+	// tenancytest, …). Rule 7 keeps them out of what ships.
+	testSupport := map[string]bool{}
+	for _, p := range pkgs {
+		if slices.Contains(p.Imports, "testing") {
+			testSupport[p.ImportPath] = true
+		}
+	}
+	for _, p := range pkgs {
 		r := rel(p.ImportPath)
 
 		// Rule 1: shared/* imports only the standard library and other
@@ -164,6 +174,16 @@ func TestImportRules(t *testing.T) {
 			}
 			if !mayChooseStore(r) {
 				t.Errorf("rule 6: %s imports the store %s; take it through an interface the package declares", r, rel(imp))
+			}
+		}
+
+		// Rule 7: test support is imported by tests (and other test
+		// support) only, never by code that ships.
+		if !testSupport[p.ImportPath] {
+			for _, imp := range p.Imports {
+				if testSupport[imp] {
+					t.Errorf("rule 7: %s imports the test-support package %s", r, rel(imp))
+				}
 			}
 		}
 
