@@ -3,6 +3,7 @@ package archtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -163,28 +164,8 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 
-		// Rule 6: a store is chosen by the wiring. Transports, the cloud
-		// link, the APIs and the domain reach persistence only through
-		// interfaces they declare, so that a store lacking a capability
-		// does not compile; only the wiring packages (gateway, cloud), mains
-		// and benchmark servers import a store package. Tests may.
-		for _, imp := range p.Imports {
-			if !isModule(imp) || !storePackages[rel(imp)] {
-				continue
-			}
-			if !mayChooseStore(r) {
-				t.Errorf("rule 6: %s imports the store %s; take it through an interface the package declares", r, rel(imp))
-			}
-		}
-
-		// Rule 7: test support is imported by tests (and other test
-		// support) only, never by code that ships.
-		if !testSupport[p.ImportPath] {
-			for _, imp := range p.Imports {
-				if testSupport[imp] {
-					t.Errorf("rule 7: %s imports the test-support package %s", r, rel(imp))
-				}
-			}
+		for _, v := range storeAndSupportViolations(p, testSupport) {
+			t.Error(v)
 		}
 
 		// Rule 4: each third-party library stays in the package that adapts it.
@@ -206,6 +187,30 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storeAndSupportViolations checks rules 6 and 7 for one package.
+//
+// Rule 6: a store is chosen by the wiring. Transports, the cloud link, the
+// APIs and the domain reach persistence only through interfaces they
+// declare, so that a store lacking a capability does not compile; only
+// the wiring packages (gateway, cloud), mains and benchmark servers import
+// a store package. Tests may.
+//
+// Rule 7: test support (a package importing testing) is imported by tests
+// and other test support only, never by code that ships.
+func storeAndSupportViolations(p pkg, testSupport map[string]bool) []string {
+	r := rel(p.ImportPath)
+	var out []string
+	for _, imp := range p.Imports {
+		if isModule(imp) && storePackages[rel(imp)] && !mayChooseStore(r) {
+			out = append(out, fmt.Sprintf("rule 6: %s imports the store %s; take it through an interface the package declares", r, rel(imp)))
+		}
+		if testSupport[imp] && !testSupport[p.ImportPath] {
+			out = append(out, fmt.Sprintf("rule 7: %s imports the test-support package %s", r, rel(imp)))
+		}
+	}
+	return out
 }
 
 // storePackages are the persistence adapters (rule 6).
@@ -267,6 +272,21 @@ func TestRulesCatchViolations(t *testing.T) {
 	} {
 		if got := mayChooseStore(r); got != want {
 			t.Errorf("mayChooseStore(%q) = %v, want %v", r, got, want)
+		}
+	}
+	support := map[string]bool{"outpost/internal/poll": true, "outpost/cloud/internal/tenancy/tenancytest": true}
+	for _, c := range []struct {
+		p    pkg
+		want int
+	}{
+		{pkg{ImportPath: "outpost/gateway/internal/cloudlink", Imports: []string{"outpost/gateway/internal/sqlite"}}, 1},
+		{pkg{ImportPath: "outpost/cloud/internal/platformapi", Imports: []string{"outpost/cloud/internal/sqlite", "outpost/internal/poll"}}, 2},
+		{pkg{ImportPath: "outpost/gateway", Imports: []string{"outpost/gateway/internal/sqlite"}}, 0},
+		{pkg{ImportPath: "outpost/cloud/internal/tenancy/tenancytest", Imports: []string{"outpost/internal/poll"}}, 0},
+		{pkg{ImportPath: "outpost/cloud/internal/tenancy/tenancytest", Imports: []string{"outpost/cloud/internal/sqlite"}}, 1},
+	} {
+		if got := storeAndSupportViolations(c.p, support); len(got) != c.want {
+			t.Errorf("%s importing %v: %d violations %q, want %d", c.p.ImportPath, c.p.Imports, len(got), got, c.want)
 		}
 	}
 	if under("outpost/gatewayx", "gateway") {
