@@ -9,6 +9,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"outpost/firmware-bridge/bridge"
+	"outpost/internal/poll"
 	"outpost/shared/devicesim/fakeserver"
 )
 
@@ -31,13 +32,8 @@ func BenchmarkEdgeToGateway(b *testing.B) {
 	done := make(chan error)
 	go func() { done <- bb.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(gw.Writes()) == 0 { // the initial level: the session is up
-		if time.Now().After(deadline) {
-			b.Fatal("bridge did not log in")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The initial level arrives once the session is up.
+	poll.Until(b, "the bridge's login", func() bool { return len(gw.Writes()) > 0 })
 	gw.OnWrite = func(w fakeserver.Write) { got <- w }
 	level := gpio.Low
 	var lat []time.Duration

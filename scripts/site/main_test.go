@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 // syncBuffer collects the banner while run writes it.
@@ -49,18 +51,14 @@ func TestSiteCommand(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"-data", dir, "-listen", "127.0.0.1", "-port-base", "-1"}, &out, io.Discard)
 		}()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "Log in:") {
+		poll.Within(t, "the banner", 30*time.Second, func() bool {
 			select {
 			case code := <-done:
 				t.Fatalf("site exited with %d before printing its banner: %s", code, out.String())
 			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatal("no banner within 30s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return strings.Contains(out.String(), "Log in:")
+		})
 		outBuf = &out
 		return out.String(), func() {
 			cancel()
@@ -98,13 +96,9 @@ func TestSiteCommand(t *testing.T) {
 	}
 	// The gateway registers with the cloud and is claimed into the demo
 	// client org.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out(), "Gateway claimed into client org") {
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not claimed within 20s:\n%s", out())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Within(t, "the gateway to be claimed into the client org", 20*time.Second, func() bool {
+		return strings.Contains(out(), "Gateway claimed into client org")
+	})
 	checkMergedUp(t, out(), l[1], l[2])
 	stop()
 
@@ -152,9 +146,8 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
 		}
 		return resp.StatusCode
 	}
-	deadline := time.Now().Add(20 * time.Second)
 	var id int64
-	for id == 0 {
+	poll.Within(t, fmt.Sprintf("device %q merged up into org %s", sim[1], m[1]), 20*time.Second, func() bool {
 		var l struct {
 			Content []struct {
 				ID   int64
@@ -167,26 +160,20 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
 				id = d.ID
 			}
 		}
-		if id == 0 && time.Now().After(deadline) {
-			t.Fatalf("device %q not merged up into org %s within 20s: %+v", sim[1], m[1], l)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for {
+		return id != 0
+	})
+	poll.Within(t, fmt.Sprintf("a V0 value of %q in the cloud", sim[1]), 20*time.Second, func() bool {
 		var d struct {
 			DataStreamValues []struct{ Pin, Value string }
 		}
 		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
 		for _, v := range d.DataStreamValues {
 			if strings.EqualFold(v.Pin, "v0") && v.Value != "" {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no V0 value of %q in the cloud within 20s: %+v", sim[1], d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // -h is a request, not a mistake: exit 0; an unknown flag is 2.

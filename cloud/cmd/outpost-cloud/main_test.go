@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -67,18 +69,14 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"-config", cfgPath, "-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, &errOut)
 		}()
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(out.String(), "Platform API on") {
+		poll.Within(t, "the start banner", 20*time.Second, func() bool {
 			select {
 			case code := <-done:
 				t.Fatalf("exited %d early: %s %s", code, out.String(), errOut.String())
 			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no start within 20s: %s %s", out.String(), errOut.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling the output with a deadline
-		}
+			return strings.Contains(out.String(), "Platform API on")
+		})
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("exit code %d: %s", code, errOut.String())

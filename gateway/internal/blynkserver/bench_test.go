@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 )
 
@@ -148,9 +149,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 		}
 	}
 	expectLine("READY")
-	for srv.Stats().LoggedIn < int64(n) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Within(b, "every client logged in", time.Minute, func() bool { return srv.Stats().LoggedIn >= int64(n) })
 	waitParked(uint64(n))
 	// One heartbeat PING from every device, as the libraries send when
 	// idle, then quiet again: the steady state of an idle fleet.
