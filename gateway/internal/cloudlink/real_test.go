@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,27 +35,35 @@ var _ Store = (*sqlite.Store)(nil)
 // realGateway opens a hub on a real SQLite store in dir with n devices of
 // one integer datastream (V1), created on first use.
 func realGateway(t testing.TB, dir string, n int) (*hub.Hub, *sqlite.Store, []hub.Device) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gateway.db")})
+	h, st, devs, err := openRealGateway(dir, n)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, st, devs
+}
+
+func openRealGateway(dir string, n int) (*hub.Hub, *sqlite.Store, []hub.Device, error) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "gateway.db")})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	h := hub.New(hub.Options{Store: st})
 	if err := h.Load(ctx); err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	if len(h.Devices()) == 0 {
 		tm := datastream.Template{ID: "TMPL1", Name: "counter", Datastreams: []datastream.Datastream{{Pin: 1, Name: "n", Type: datastream.Integer}}}
 		if err := h.SaveTemplate(ctx, tm); err != nil {
-			t.Fatal(err)
+			return nil, nil, nil, err
 		}
 		for i := range n {
 			if _, _, err := h.AddDevice(ctx, "TMPL1", fmt.Sprintf("dev%d", i)); err != nil {
-				t.Fatal(err)
+				return nil, nil, nil, err
 			}
 		}
 	}
-	return h, st, h.Devices()
+	return h, st, h.Devices(), nil
 }
 
 func duration(short, long time.Duration) time.Duration {
@@ -161,10 +168,6 @@ const crashChildEnv = "OUTPOST_CLOUDLINK_CRASH_CHILD"
 // durable value. At the end the cloud holds, per device, 0..last exactly
 // once: what was committed locally reached the cloud, nothing twice.
 func TestCrashGatewayMidDrain(t *testing.T) {
-	if spec := os.Getenv(crashChildEnv); spec != "" {
-		crashChild(t, spec)
-		return
-	}
 	kills := *syncKills
 	if kills == 0 {
 		kills = 2
@@ -175,7 +178,7 @@ func TestCrashGatewayMidDrain(t *testing.T) {
 	fc := newFakeCloud(t)
 	dir := t.TempDir()
 	run := func(mode string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashGatewayMidDrain$", "-test.count=1")
+		cmd := exec.Command(os.Args[0]) // TestMain runs the child
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+mode+","+dir+","+fc.url())
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
@@ -221,46 +224,51 @@ func TestCrashGatewayMidDrain(t *testing.T) {
 	}
 }
 
-// crashChild is a gateway process: TestCrashGatewayMidDrain's and the
-// cross-system test's (internal/systemtest), which runs this test binary
-// with OUTPOST_CLOUDLINK_CRASH_CHILD="mode,dir,url[,gateway id]". In
-// "write" mode its devices count until it is killed; in "drain" mode it
-// drains the outbox, prints "latest <device uid> <value>" per device and
-// exits; in "idle" mode it prints "device <uid>" per device and keeps the
-// link up (for commands) until its stdin closes.
-func crashChild(t *testing.T, spec string) {
-	parts := strings.Split(spec, ",")
-	mode, dir, url, gw := parts[0], parts[1], parts[2], "gw-1"
-	cred := "secret-cred"
-	if len(parts) > 3 {
-		gw, cred = parts[3], "cred-"+parts[3]
+// TestMain runs, when crashChildEnv is set, the gateway process of
+// TestCrashGatewayMidDrain instead of the tests.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashChildEnv); spec != "" {
+		if err := crashChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
 	}
-	h, st, devs := realGateway(t, dir, 3)
-	l, err := New(Options{URL: url, Credential: cred, GatewayID: gw, Hub: h, Store: st,
+	os.Exit(m.Run())
+}
+
+// crashChild is a gateway process, run with crashChildEnv="mode,dir,url".
+// In "write" mode its devices count until it is killed; in "drain" mode it
+// drains the outbox, prints "latest <device uid> <value>" per device and
+// exits.
+func crashChild(spec string) error {
+	mode, rest, _ := strings.Cut(spec, ",")
+	dir, url, _ := strings.Cut(rest, ",")
+	h, st, devs, err := openRealGateway(dir, 3)
+	if err != nil {
+		return err
+	}
+	l, err := New(Options{URL: url, Credential: "secret-cred", GatewayID: "gw-1", Hub: h, Store: st,
 		MinBackoff: time.Millisecond, MaxBackoff: 200 * time.Millisecond, PollInterval: 5 * time.Millisecond,
 		BatchSize: 200, IdleTimeout: time.Second})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	if mode == "idle" {
-		for _, d := range devs {
-			fmt.Printf("device %s\n", d.UID)
-		}
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-		<-done
-		st.Close()
-		return
-	}
 	if mode == "drain" {
-		poll.Within(t, "the outbox to drain", 60*time.Second, func() bool {
-			n, _ := st.OutboxLen(ctx)
-			return n == 0
-		})
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(60 * time.Second) // the parent's test fails on our exit status
+		for n, _ := st.OutboxLen(ctx); n > 0; n, _ = st.OutboxLen(ctx) {
+			select {
+			case <-tick.C:
+			case <-deadline:
+				return fmt.Errorf("outbox not drained in 60s: %d entries left", n)
+			}
+		}
 		cancel()
 		<-done
 		for _, d := range devs {
@@ -268,12 +276,11 @@ func crashChild(t *testing.T, spec string) {
 				fmt.Printf("latest %s %s\n", d.UID, v.Value)
 			}
 		}
-		st.Close()
-		return
+		return st.Close()
 	}
-	var wg sync.WaitGroup
+	errc := make(chan error, len(devs))
 	for _, d := range devs {
-		wg.Go(func() {
+		go func() {
 			n := 0
 			if v, ok := h.Value(d.ID, 1); ok {
 				n, _ = strconv.Atoi(v.Value)
@@ -281,12 +288,12 @@ func crashChild(t *testing.T, spec string) {
 			}
 			for ; ; n++ {
 				if _, err := h.DeviceWrite(d.ID, 1, [][]byte{[]byte(strconv.Itoa(n))}, 0, "tcp"); err != nil {
-					t.Error(err)
+					errc <- err
 					return
 				}
 				time.Sleep(time.Millisecond) // ~1,000 writes/s per device
 			}
-		})
+		}()
 	}
-	wg.Wait() // until killed
+	return <-errc // or killed
 }

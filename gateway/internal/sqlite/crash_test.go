@@ -17,22 +17,27 @@ import (
 
 const crashChildEnv = "OUTPOST_SQLITE_CRASH_CHILD"
 
+// TestMain runs, when crashChildEnv names a database, the child of
+// TestCrashDurability instead of the tests.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		crashChild(path) // exits
+	}
+	os.Exit(m.Run())
+}
+
 // TestCrashDurability runs this test binary again as a child that appends
 // records as fast as it can and, after each Flush, prints how many were
 // committed. The parent SIGKILLs it mid-load, reopens the file and checks
 // that it is intact and holds every record reported committed.
 func TestCrashDurability(t *testing.T) {
-	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path)
-		return
-	}
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashDurability$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0]) // TestMain runs the child
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
