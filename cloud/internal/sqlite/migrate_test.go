@@ -3,22 +3,12 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"outpost/internal/migrate"
 	"outpost/internal/migrate/migratetest"
 )
-
-// handBuilt creates a database file with plain SQL, as another program
-// (an older or newer cloud) would have left it.
-func handBuilt(t *testing.T, stmts ...string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "cloud.db")
-	migratetest.HandBuilt(t, "sqlite", "file:"+path, stmts...)
-	return path
-}
 
 func TestMigrations(t *testing.T) {
 	ms, err := migrate.List(migrations, "migrations")
@@ -43,7 +33,7 @@ func TestMigrations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := handBuilt(t, tt.stmts...)
+			path := migratetest.File(t, "sqlite", tt.stmts...)
 			s, err := Open(context.Background(), path)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Open = %v, want %v", err, tt.wantErr)
@@ -52,13 +42,13 @@ func TestMigrations(t *testing.T) {
 				if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), path) {
 					t.Errorf("error %q should name the file and its version", err)
 				}
-				if v := migratetest.Version(t, "sqlite", "file:"+path); v != 9999 {
+				if v := migratetest.Version(t, "sqlite", path); v != 9999 {
 					t.Errorf("refused database changed: user_version %d", v)
 				}
 				return
 			}
 			s.Close()
-			if v := migratetest.Version(t, "sqlite", "file:"+path); v != newest {
+			if v := migratetest.Version(t, "sqlite", path); v != newest {
 				t.Errorf("user_version = %d, want %d", v, newest)
 			}
 		})

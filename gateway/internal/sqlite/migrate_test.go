@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,15 +19,6 @@ func newestMigration(t *testing.T) int {
 	return ms[len(ms)-1].Version
 }
 
-// handBuilt creates a database file with plain SQL, as another program
-// (an older or newer gateway) would have left it.
-func handBuilt(t *testing.T, stmts ...string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "gw.db")
-	migratetest.HandBuilt(t, "sqlite", "file:"+path, stmts...)
-	return path
-}
-
 func TestNewerSchemaRefused(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -41,7 +31,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := handBuilt(t, tt.stmts...)
+			path := migratetest.File(t, "sqlite", tt.stmts...)
 			_, err := Open(context.Background(), Options{Path: path})
 			if !errors.Is(err, ErrNewerSchema) {
 				t.Fatalf("Open = %v, want ErrNewerSchema", err)
@@ -69,7 +59,7 @@ func TestLegacySchemaVersionAdopted(t *testing.T) {
 		}
 		stmts = append(stmts, string(body), `INSERT INTO schema_version VALUES (`+strings.TrimLeft(m.Name[:4], "0")+`, 0)`)
 	}
-	s := openTest(t, handBuilt(t, stmts...), Options{})
+	s := openTest(t, migratetest.File(t, "sqlite", stmts...), Options{})
 	if v := scalar[int](t, s, `PRAGMA user_version`); v != newestMigration(t) {
 		t.Errorf("user_version = %d, want %d", v, newestMigration(t))
 	}
