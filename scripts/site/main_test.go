@@ -47,7 +47,7 @@ func TestSiteCommand(t *testing.T) {
 		var out syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- run(ctx, []string{"-data", dir, "-listen", "127.0.0.1", "-port-base", "-1"}, &out, io.Discard)
+			done <- run(ctx, []string{"-data", dir, "-listen", "127.0.0.1", "-port-base", "-1", "-sim-every", "200ms"}, &out, io.Discard)
 		}()
 		deadline := time.Now().Add(30 * time.Second)
 		for !strings.Contains(out.String(), "Log in:") {
@@ -70,6 +70,7 @@ func TestSiteCommand(t *testing.T) {
 		}
 	}
 
+	started := time.Now()
 	banner, stop := startSite()
 	m := tryRE.FindStringSubmatch(banner)
 	if m == nil {
@@ -105,7 +106,7 @@ func TestSiteCommand(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	checkMergedUp(t, out(), l[1], l[2])
+	checkMergedUp(t, out(), l[1], l[2], started)
 	stop()
 
 	banner2, stop2 := startSite()
@@ -118,8 +119,10 @@ func TestSiteCommand(t *testing.T) {
 
 // checkMergedUp: the demo devices, created on the gateway, are merged up
 // into the demo client org, and a simulated device's value written on the
-// gateway shows in the cloud's Platform API (dataStreamValues).
-func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
+// gateway shows in the cloud's Platform API (dataStreamValues), with the
+// time it was activated (its first connection, after started) and the time
+// of its last report, which moves on with its next writes.
+func checkMergedUp(t *testing.T, banner, loginURL, loginBody string, started time.Time) {
 	t.Helper()
 	m := regexp.MustCompile(`\(orgId (\d+)\)`).FindStringSubmatch(banner)
 	sim := regexp.MustCompile(`(?m)^ (.+?) +token \S+ +\(simulated`).FindStringSubmatch(banner)
@@ -172,18 +175,41 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for {
-		var d struct {
-			DataStreamValues []struct{ Pin, Value string }
-		}
+	type device struct {
+		ActivatedAt, LastReportedAt int64
+		DataStreamValues            []struct{ Pin, Value string }
+	}
+	var first device
+	for first.DataStreamValues == nil {
+		var d device
 		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
 		for _, v := range d.DataStreamValues {
 			if strings.EqualFold(v.Pin, "v0") && v.Value != "" {
-				return
+				first = d
 			}
 		}
-		if time.Now().After(deadline) {
+		if first.DataStreamValues == nil && time.Now().After(deadline) {
 			t.Fatalf("no V0 value of %q in the cloud within 20s: %+v", sim[1], d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	now := time.Now().UnixMilli()
+	if first.ActivatedAt < started.UnixMilli() || first.ActivatedAt > now ||
+		first.LastReportedAt < first.ActivatedAt || first.LastReportedAt > now {
+		t.Fatalf("device %q: activatedAt %d, lastReportedAt %d; want both in [%d, %d], activated first",
+			sim[1], first.ActivatedAt, first.LastReportedAt, started.UnixMilli(), now)
+	}
+	for {
+		var d device
+		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
+		if d.ActivatedAt != first.ActivatedAt {
+			t.Fatalf("activatedAt moved from %d to %d", first.ActivatedAt, d.ActivatedAt)
+		}
+		if d.LastReportedAt > first.LastReportedAt {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lastReportedAt of %q stayed %d for 20s while it writes", sim[1], first.LastReportedAt)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
