@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +78,10 @@ func TestSiteCommand(t *testing.T) {
 
 	started := time.Now()
 	banner, stop := startSite()
+	if !strings.Contains(banner, " Gateway host      127.0.0.1\n") {
+		t.Errorf("with -listen 127.0.0.1 the banner names another host:\n%s", banner)
+	}
+	checkBannerAnswers(t, banner, filepath.Join(dir, "gateway", "tls", "ca.crt"))
 	m := tryRE.FindStringSubmatch(banner)
 	if m == nil {
 		t.Fatalf("banner has no curl example:\n%s", banner)
@@ -213,6 +223,104 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string, started tim
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// bannerAddrRE finds the host:port pairs of the banner's gateway lines.
+var bannerAddrRE = regexp.MustCompile(`(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d+)`)
+
+// checkBannerAnswers: every gateway address the banner prints accepts a
+// connection, and its Blynk TLS address verifies against the CA file it
+// names, as a device that pins that file and checks the name would.
+func checkBannerAnswers(t *testing.T, banner, caFile string) {
+	t.Helper()
+	if !strings.Contains(banner, "devices pin the CA "+caFile) {
+		t.Errorf("banner does not name the CA file %s:\n%s", caFile, banner)
+	}
+	n := 0
+	for _, line := range strings.Split(banner, "\n") {
+		for _, prefix := range []string{" Blynk TCP", " Blynk TLS", " MQTT", " Device HTTP API", " Try:"} {
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			for _, m := range bannerAddrRE.FindAllStringSubmatch(line, -1) {
+				c, err := net.DialTimeout("tcp", m[0], 5*time.Second)
+				if err != nil {
+					t.Errorf("banner line %q: %s does not answer: %v", strings.TrimSpace(line), m[0], err)
+					continue
+				}
+				c.Close()
+				n++
+				if prefix != " Blynk TLS" {
+					continue
+				}
+				pem, err := os.ReadFile(caFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := x509.NewCertPool()
+				pool.AppendCertsFromPEM(pem)
+				tc, err := tls.Dial("tcp", m[0], &tls.Config{RootCAs: pool, ServerName: strings.Trim(m[1], "[]")})
+				if err != nil {
+					t.Errorf("Blynk TLS at %s with the pinned CA: %v", m[0], err)
+					continue
+				}
+				tc.Close()
+			}
+		}
+	}
+	if n < 7 {
+		t.Errorf("found %d gateway addresses in the banner, want ≥ 7:\n%s", n, banner)
+	}
+}
+
+// TestBannerOnEveryInterface: listening on every interface, the banner
+// names the box's LAN address (when it has one) and every address it
+// prints answers.
+func TestBannerOnEveryInterface(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-data", dir, "-port-base", "-1", "-sim", "0"}, &out, io.Discard) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("site exited with %d", code)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Log in:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner within 30s:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	banner := out.String()
+	m := regexp.MustCompile(`Gateway host +(\S+)`).FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("no gateway host in the banner:\n%s", banner)
+	}
+	if ip := net.ParseIP(m[1]); ip == nil || ip.IsLoopback() {
+		t.Logf("gateway host %s: this box has no LAN address", m[1])
+	} else if !slices.ContainsFunc(lanAddrs(t), ip.Equal) {
+		t.Errorf("gateway host %s is not an address of this box", m[1])
+	}
+	checkBannerAnswers(t, banner, filepath.Join(dir, "gateway", "tls", "ca.crt"))
+}
+
+func lanAddrs(t *testing.T) []net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ips = append(ips, ipn.IP)
+		}
+	}
+	return ips
 }
 
 // -h is a request, not a mistake: exit 0; an unknown flag is 2.
