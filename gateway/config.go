@@ -56,7 +56,7 @@ type LogConfig struct {
 type BlynkConfig struct {
 	Listen              string        `yaml:"listen"`     // plain TCP; "" disables
 	TLSListen           string        `yaml:"tls_listen"` // TLS; "" disables
-	TLSCert             string        `yaml:"tls_cert"`   // PEM files; empty → self-signed in data_dir/tls
+	TLSCert             string        `yaml:"tls_cert"`   // PEM files, only read; empty → a leaf of the local CA in data_dir/tls
 	TLSKey              string        `yaml:"tls_key"`
 	TLSHosts            []string      `yaml:"tls_hosts"` // extra DNS names/IPs for the generated certificate
 	HeartbeatMultiplier float64       `yaml:"heartbeat_multiplier"`

@@ -206,9 +206,11 @@ func TestReconnectAfterOutage(t *testing.T) {
 					if err := l.Run(ctx); !errors.Is(err, context.Canceled) {
 						t.Fatalf("Run: %v", err)
 					}
-					if delay := again.Sub(back); delay > tt.worst {
+					delay := again.Sub(back)
+					if delay > tt.worst {
 						t.Errorf("back %v after a %v outage (%d attempts), want ≤ %v", delay, tt.outage, attempts, tt.worst)
 					}
+					t.Logf("outage %v: tried again %v after the cloud was back, %d attempts", tt.outage, delay.Round(time.Millisecond), attempts)
 				})
 			})
 		}
