@@ -227,16 +227,24 @@ func (l *Local) olderVersion() (*x509.Certificate, crypto.Signer, bool) {
 func (l *Local) refresh() error {
 	now := l.opts.Now()
 	l.checked = now
-	box, err := l.opts.Names()
-	if err != nil {
-		// The configured and loopback names still go in; log and go on.
-		l.log.Warn("TLS: could not list this box's names", "err", err)
-	}
-	want := canonical(append(append(box, l.opts.Hosts...), "localhost", "127.0.0.1", "::1"))
 	if l.leaf == nil {
-		if c, err := tls.LoadX509KeyPair(l.path(CertFile), l.path(KeyFile)); err == nil {
+		if c, err := tls.LoadX509KeyPair(l.path(CertFile), l.path(KeyFile)); err == nil && l.fromCA(c) {
 			l.leaf = &c
 		}
+	}
+	want := canonical(append(append([]string{}, l.opts.Hosts...), "localhost", "127.0.0.1", "::1"))
+	box, err := l.opts.Names()
+	switch {
+	case err != nil && l.leaf != nil:
+		// A partial list must not drop names from a working leaf: keep
+		// its names (it is still issued again near its end).
+		l.log.Warn("TLS: could not list this box's names; the certificate keeps its names", "err", err)
+		want = leafNames(l.leaf.Leaf)
+	case err != nil:
+		l.log.Warn("TLS: could not list this box's names; the certificate gets those found", "err", err)
+		fallthrough
+	default:
+		want = canonical(append(want, box...))
 	}
 	if l.leaf != nil {
 		if leaf, err := x509.ParseCertificate(l.leaf.Certificate[0]); err == nil && l.fits(leaf, want, now) {
@@ -265,6 +273,12 @@ func (l *Local) refresh() error {
 	return nil
 }
 
+// fromCA reports whether c is a leaf signed by the CA (not, say, an older
+// version's self-signed certificate left in CertFile).
+func (l *Local) fromCA(c tls.Certificate) bool {
+	return c.Leaf != nil && !c.Leaf.IsCA && c.Leaf.CheckSignatureFrom(l.caCert) == nil
+}
+
 // fits reports whether leaf can go on serving.
 func (l *Local) fits(leaf *x509.Certificate, want []string, now time.Time) bool {
 	if leaf.IsCA || leaf.CheckSignatureFrom(l.caCert) != nil {
@@ -276,11 +290,16 @@ func (l *Local) fits(leaf *x509.Certificate, want []string, now time.Time) bool 
 	if now.Before(leaf.NotBefore) || ending {
 		return false
 	}
-	var have []string
-	for _, ip := range leaf.IPAddresses {
-		have = append(have, ip.String())
+	return slices.Equal(leafNames(leaf), want)
+}
+
+// leafNames returns a certificate's names, canonical.
+func leafNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
 	}
-	return slices.Equal(canonical(append(have, leaf.DNSNames...)), want)
+	return canonical(names)
 }
 
 // issue makes a leaf for names, signed by the CA.

@@ -3,6 +3,7 @@ package certs
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"io"
 	"net"
@@ -19,8 +20,11 @@ import (
 type box struct {
 	mu    sync.Mutex
 	names []string
+	fail  bool // Names returns what it has and an error
 	now   time.Time
 }
+
+func (b *box) failing(on bool) { b.mu.Lock(); b.fail = on; b.mu.Unlock() }
 
 func (b *box) set(names ...string) { b.mu.Lock(); b.names = names; b.mu.Unlock() }
 func (b *box) advance(d time.Duration) {
@@ -31,7 +35,14 @@ func (b *box) advance(d time.Duration) {
 
 func (b *box) opts(dir string, hosts ...string) Options {
 	return Options{Dir: dir, Hosts: hosts,
-		Names: func() ([]string, error) { b.mu.Lock(); defer b.mu.Unlock(); return slices.Clone(b.names), nil },
+		Names: func() ([]string, error) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.fail {
+				return slices.Clone(b.names[:1]), errors.New("netlink: no buffer space")
+			}
+			return slices.Clone(b.names), nil
+		},
 		Now:   func() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }}
 }
 
@@ -165,6 +176,9 @@ func TestLeafFollowsNames(t *testing.T) {
 		{"new DHCP address, checked too soon", func() *Local { b.set("gw-box", "192.0.2.77"); b.advance(30 * time.Second); return l }, "192.0.2.10", "", false},
 		{"new DHCP address, checked", func() *Local { b.advance(31 * time.Second); return l }, "192.0.2.77", "192.0.2.10", true},
 		{"an interface added, found at restart", func() *Local { b.set("gw-box", "192.0.2.77", "198.51.100.4"); return mustOpen(t, o) }, "198.51.100.4", "", true},
+		{"names cannot be listed", func() *Local { b.failing(true); b.advance(time.Minute); return l }, "198.51.100.4", "", false},
+		{"nor at restart", func() *Local { return mustOpen(t, o) }, "192.0.2.77", "", false},
+		{"listed again", func() *Local { b.failing(false); b.advance(time.Minute); return l }, "198.51.100.4", "", false},
 		{"a year on", func() *Local { b.advance(365 * 24 * time.Hour); return l }, "198.51.100.4", "", false},
 		{"near its end", func() *Local { b.advance(LeafValidity - 365*24*time.Hour - RenewBefore + time.Hour); return l }, "198.51.100.4", "", true},
 	}
