@@ -3,8 +3,8 @@ package certs
 import (
 	"bytes"
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -43,7 +43,7 @@ func (b *box) opts(dir string, hosts ...string) Options {
 			}
 			return slices.Clone(b.names), nil
 		},
-		Now:   func() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }}
+		Now: func() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }}
 }
 
 func newBox(names ...string) *box { return &box{names: names, now: time.Now()} }
