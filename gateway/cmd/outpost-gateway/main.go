@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,7 +98,7 @@ flags:
 	a := g.Addrs()
 	fmt.Fprintf(stdout, "outpost-gateway listening blynk=%s blynk_tls=%s mqtt=%s mqtt_tls=%s mqtt_ws=%s http=%s installer=%s\n",
 		a.Blynk, a.BlynkTLS, a.MQTT, a.MQTTTLS, a.MQTTWS, a.HTTP, a.Installer)
-	if hosts := gateway.ReachableHosts(a.Blynk); len(hosts) > 0 {
+	if hosts := gateway.ReachableHosts(cmp.Or(a.Blynk, a.BlynkTLS, a.MQTT, a.MQTTTLS, a.HTTP)); len(hosts) > 0 {
 		fmt.Fprintf(stdout, "devices connect to %s", strings.Join(hosts, ", "))
 		if ca := g.TLSCA(); ca != "" {
 			fmt.Fprintf(stdout, " (TLS: pin the CA %s)", ca)
