@@ -277,7 +277,8 @@ func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudI
 	if name == "" {
 		name = "outpost-gateway"
 	}
-	for attempt := 0; ; attempt++ {
+	start := time.Now()
+	for {
 		id, err := register(ctx, client, g.cfg.Cloud.URL, name)
 		if err == nil {
 			if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
@@ -291,7 +292,7 @@ func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudI
 		} else {
 			g.log.Warn("cloud registration failed; will retry", "err", err)
 		}
-		d := cloudlink.Backoff(attempt, time.Second, 5*time.Minute, g.rand())
+		d := cloudlink.Backoff(time.Since(start), time.Second, 30*time.Second, g.rand())
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -55,9 +56,9 @@ type LogConfig struct {
 type BlynkConfig struct {
 	Listen              string        `yaml:"listen"`     // plain TCP; "" disables
 	TLSListen           string        `yaml:"tls_listen"` // TLS; "" disables
-	TLSCert             string        `yaml:"tls_cert"`   // PEM files; empty → self-signed in data_dir/tls
+	TLSCert             string        `yaml:"tls_cert"`   // PEM files, only read; empty → a leaf of the local CA in data_dir/tls
 	TLSKey              string        `yaml:"tls_key"`
-	TLSHosts            []string      `yaml:"tls_hosts"` // extra names for the generated certificate
+	TLSHosts            []string      `yaml:"tls_hosts"` // extra DNS names/IPs for the generated certificate
 	HeartbeatMultiplier float64       `yaml:"heartbeat_multiplier"`
 	DefaultHeartbeat    time.Duration `yaml:"default_heartbeat"`
 	FloodRate           float64       `yaml:"flood_rate"`
@@ -207,6 +208,14 @@ func (c *Config) Validate() error {
 	if (c.Blynk.TLSCert == "") != (c.Blynk.TLSKey == "") {
 		bad("blynk.tls_cert and blynk.tls_key must be given together")
 	}
+	if c.Blynk.TLSCert != "" && len(c.Blynk.TLSHosts) > 0 {
+		bad("blynk.tls_hosts names the generated certificate; with blynk.tls_cert the configured certificate's names apply")
+	}
+	for i, h := range c.Blynk.TLSHosts {
+		if net.ParseIP(h) == nil && !dnsName(h) {
+			bad("blynk.tls_hosts[%d]: %q is neither an IP address nor a DNS name", i, h)
+		}
+	}
 	if c.Blynk.HeartbeatMultiplier < 1 {
 		bad("blynk.heartbeat_multiplier: %v must be ≥ 1", c.Blynk.HeartbeatMultiplier)
 	}
@@ -295,4 +304,27 @@ func (c *Config) Validate() error {
 		c.GPIO[i] = n
 	}
 	return errors.Join(errs...)
+}
+
+// dnsName reports whether s is a host name a certificate can hold: dot-
+// separated labels of letters, digits and inner hyphens, at most 253
+// characters, the first label possibly "*".
+func dnsName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i, label := range strings.Split(s, ".") {
+		if i == 0 && label == "*" && strings.Contains(s, ".") {
+			continue
+		}
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

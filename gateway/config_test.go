@@ -42,6 +42,9 @@ func TestConfigErrors(t *testing.T) {
 		{"wrong version", "version: 2\n", "version: 2 is not supported"},
 		{"bad level", "version: 1\nlog: {level: loud}\n", "log.level"},
 		{"cert without key", "version: 1\nblynk: {tls_cert: a.pem}\n", "tls_cert and blynk.tls_key"},
+		{"tls host with a space", "version: 1\nblynk: {tls_hosts: [gw.local, 'my gateway']}\n", `blynk.tls_hosts[1]: "my gateway"`},
+		{"tls host with a bad label", "version: 1\nblynk: {tls_hosts: [-gw.local]}\n", "blynk.tls_hosts[0]"},
+		{"tls hosts with a configured cert", "version: 1\nblynk: {tls_cert: a.pem, tls_key: a.key, tls_hosts: [gw.local]}\n", "blynk.tls_hosts names the generated"},
 		{"multiplier", "version: 1\nblynk: {heartbeat_multiplier: 0.5}\n", "heartbeat_multiplier"},
 		{"device without template", "version: 1\ndevices: [{name: a}]\n", "template is required"},
 		{"duplicate device", "version: 1\ndevices: [{name: a, template: T}, {name: a, template: T}]\n", "duplicate name"},
@@ -68,5 +71,13 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a not-found error", err)
+	}
+}
+
+func TestTLSHostsAccepted(t *testing.T) {
+	for _, h := range []string{"gw.local", "Gateway-1", "192.168.1.20", "2001:db8::20", "*.site.example.com", "xn--bcher-kva.example"} {
+		if _, err := ParseConfig(strings.NewReader("version: 1\nblynk: {tls_hosts: ['" + h + "']}\n")); err != nil {
+			t.Errorf("%s: %v", h, err)
+		}
 	}
 }

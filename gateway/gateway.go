@@ -48,6 +48,7 @@ type Gateway struct {
 	blynk  *blynkserver.Server
 	broker *broker.Broker
 	tlsCfg *tls.Config
+	tlsCA  string // the local CA's file; "" with a configured certificate
 
 	lnBlynk, lnBlynkTLS         net.Listener
 	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
@@ -115,11 +116,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 
 	if cfg.Blynk.TLSListen != "" || cfg.MQTT.TLSListen != "" {
-		cert, err := certs.LoadOrCreate(certPaths(cfg))
-		if err != nil {
-			return nil, nil, fmt.Errorf("gateway: tls: %w", err)
+		if err := g.setupTLS(); err != nil {
+			return nil, nil, err
 		}
-		g.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
@@ -200,13 +199,33 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	return g, created, nil
 }
 
-func certPaths(cfg Config) (certFile, keyFile string, hosts []string) {
-	if cfg.Blynk.TLSCert != "" {
-		return cfg.Blynk.TLSCert, cfg.Blynk.TLSKey, cfg.Blynk.TLSHosts
+// setupTLS serves the configured pair (blynk.tls_cert, never written), or
+// else a leaf of the gateway's local CA in data_dir/tls, valid for this
+// box's names and blynk.tls_hosts and issued again when they change.
+func (g *Gateway) setupTLS() error {
+	g.tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.cfg.Blynk.TLSCert != "" {
+		cert, err := certs.Load(g.cfg.Blynk.TLSCert, g.cfg.Blynk.TLSKey)
+		if err != nil {
+			return fmt.Errorf("gateway: tls: %w", err)
+		}
+		g.tlsCfg.Certificates = []tls.Certificate{cert}
+		return nil
 	}
-	dir := filepath.Join(cfg.DataDir, "tls")
-	return filepath.Join(dir, "gateway.crt"), filepath.Join(dir, "gateway.key"), cfg.Blynk.TLSHosts
+	local, err := certs.OpenLocal(certs.Options{Dir: filepath.Join(g.cfg.DataDir, "tls"), Hosts: g.cfg.Blynk.TLSHosts, Logger: g.log})
+	if err != nil {
+		return fmt.Errorf("gateway: tls: %w", err)
+	}
+	g.tlsCA = local.CAPath()
+	g.tlsCfg.GetCertificate = local.GetCertificate
+	g.log.Info("TLS certificate of the local CA; devices that check it pin the CA file",
+		"component", "certs", "ca", g.tlsCA, "names", strings.Join(local.Names(), ","))
+	return nil
 }
+
+// TLSCA is the CA file devices pin to check the gateway's TLS certificate,
+// "" when the certificate is configured (blynk.tls_cert) or TLS is off.
+func (g *Gateway) TLSCA() string { return g.tlsCA }
 
 // seed saves the config's templates and creates its devices that do not
 // exist yet (matched by name; by token when one is given).

@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	simulated := state.Devices[max(0, len(state.Devices)-*sim):]
-	printBanner(stdout, g.Addrs(), c.URL(), state, simulated)
+	printBanner(stdout, g.Addrs(), g.TLSCA(), c.URL(), state, simulated)
 
 	errs := make(chan error, 2)
 	go func() { errs <- c.Run(ctx) }()
@@ -303,37 +303,28 @@ func newToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// lanIP guesses the address a device on the LAN should use.
-func lanIP() string {
-	ifaces, _ := net.Interfaces()
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLinkLocalUnicast() {
-				return ipn.IP.String()
-			}
-		}
-	}
-	return "127.0.0.1"
-}
-
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
 }
 
-func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState, simulated []gateway.DeviceConfig) {
-	host := lanIP()
+// printBanner tells where devices connect: the first address at which
+// the gateway's listeners answer (gateway.ReachableHosts: the LAN address
+// when listening on every interface, else the -listen host), which the
+// gateway's TLS certificate names.
+func printBanner(w io.Writer, a gateway.Addrs, caFile, cloudURL string, st siteState, simulated []gateway.DeviceConfig) {
+	host := "127.0.0.1"
+	if hs := gateway.ReachableHosts(a.Blynk); len(hs) > 0 {
+		host = hs[0]
+	}
+	at := func(addr string) string { return net.JoinHostPort(host, port(addr)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n Outpost site is running (Ctrl-C to stop)\n\n")
 	fmt.Fprintf(&b, " Gateway host      %s\n", host)
-	fmt.Fprintf(&b, " Blynk TCP         %s:%s   (Blynk.begin(BLYNK_AUTH_TOKEN, ssid, pass, \"%s\", %s))\n", host, port(a.Blynk), host, port(a.Blynk))
-	fmt.Fprintf(&b, " Blynk TLS         %s:%s   (self-signed; needs a custom-CA sketch)\n", host, port(a.BlynkTLS))
-	fmt.Fprintf(&b, " MQTT              %s:%s   (user \"device\", password = token); TLS :%s; websocket ws://%s:%s/mqtt\n", host, port(a.MQTT), port(a.MQTTTLS), host, port(a.MQTTWS))
-	fmt.Fprintf(&b, " Device HTTP API   http://%s:%s/external/api/\n", host, port(a.HTTP))
+	fmt.Fprintf(&b, " Blynk TCP         %s   (Blynk.begin(BLYNK_AUTH_TOKEN, ssid, pass, \"%s\", %s))\n", at(a.Blynk), host, port(a.Blynk))
+	fmt.Fprintf(&b, " Blynk TLS         %s   (devices pin the CA %s)\n", at(a.BlynkTLS), caFile)
+	fmt.Fprintf(&b, " MQTT              %s   (user \"device\", password = token); TLS %s; websocket ws://%s/mqtt\n", at(a.MQTT), at(a.MQTTTLS), at(a.MQTTWS))
+	fmt.Fprintf(&b, " Device HTTP API   http://%s/external/api/\n", at(a.HTTP))
 	fmt.Fprintf(&b, " Installer API     http://%s/installer/api/devices\n\n", a.Installer)
 	fmt.Fprintf(&b, " Template id       %s  (#define BLYNK_TEMPLATE_ID \"%s\")\n\n", DemoTemplate, DemoTemplate)
 	for _, d := range st.Devices {
@@ -346,7 +337,7 @@ func printBanner(w io.Writer, a gateway.Addrs, cloudURL string, st siteState, si
 		fmt.Fprintf(&b, " %-17s token %s%s\n", d.Name, d.Token, sim)
 	}
 	if len(st.Devices) > 0 {
-		fmt.Fprintf(&b, "\n Try: curl 'http://127.0.0.1:%s/external/api/update?token=%s&v1=23.5'\n\n", port(a.HTTP), st.Devices[0].Token)
+		fmt.Fprintf(&b, "\n Try: curl 'http://%s/external/api/update?token=%s&v1=23.5'\n\n", at(a.HTTP), st.Devices[0].Token)
 	}
 	fmt.Fprintf(&b, " Cloud Platform API %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n", cloudURL, cloudURL)
 	fmt.Fprintf(&b, " Cloud admin        %s  password %s\n", st.AdminEmail, st.AdminPassword)

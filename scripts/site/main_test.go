@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +55,7 @@ func TestSiteCommand(t *testing.T) {
 		var out syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- run(ctx, []string{"-data", dir, "-listen", "127.0.0.1", "-port-base", "-1"}, &out, io.Discard)
+			done <- run(ctx, []string{"-data", dir, "-listen", "127.0.0.1", "-port-base", "-1", "-sim-every", "200ms"}, &out, io.Discard)
 		}()
 		poll.Within(t, "the banner", 30*time.Second, func() bool {
 			select {
@@ -68,7 +74,12 @@ func TestSiteCommand(t *testing.T) {
 		}
 	}
 
+	started := time.Now()
 	banner, stop := startSite()
+	if !strings.Contains(banner, " Gateway host      127.0.0.1\n") {
+		t.Errorf("with -listen 127.0.0.1 the banner names another host:\n%s", banner)
+	}
+	checkBannerAnswers(t, banner, filepath.Join(dir, "gateway", "tls", "ca.crt"))
 	m := tryRE.FindStringSubmatch(banner)
 	if m == nil {
 		t.Fatalf("banner has no curl example:\n%s", banner)
@@ -96,10 +107,14 @@ func TestSiteCommand(t *testing.T) {
 	}
 	// The gateway registers with the cloud and is claimed into the demo
 	// client org.
-	poll.Within(t, "the gateway to be claimed into the client org", 20*time.Second, func() bool {
-		return strings.Contains(out(), "Gateway claimed into client org")
-	})
-	checkMergedUp(t, out(), l[1], l[2])
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out(), "Gateway claimed into client org") {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not claimed within 20s:\n%s", out())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkMergedUp(t, out(), l[1], l[2], started)
 	stop()
 
 	banner2, stop2 := startSite()
@@ -112,8 +127,10 @@ func TestSiteCommand(t *testing.T) {
 
 // checkMergedUp: the demo devices, created on the gateway, are merged up
 // into the demo client org, and a simulated device's value written on the
-// gateway shows in the cloud's Platform API (dataStreamValues).
-func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
+// gateway shows in the cloud's Platform API (dataStreamValues), with the
+// time it was activated (its first connection, after started) and the time
+// of its last report, which moves on with its next writes.
+func checkMergedUp(t *testing.T, banner, loginURL, loginBody string, started time.Time) {
 	t.Helper()
 	m := regexp.MustCompile(`\(orgId (\d+)\)`).FindStringSubmatch(banner)
 	sim := regexp.MustCompile(`(?m)^ (.+?) +token \S+ +\(simulated`).FindStringSubmatch(banner)
@@ -162,18 +179,143 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string) {
 		}
 		return id != 0
 	})
-	poll.Within(t, fmt.Sprintf("a V0 value of %q in the cloud", sim[1]), 20*time.Second, func() bool {
-		var d struct {
-			DataStreamValues []struct{ Pin, Value string }
-		}
+	deadline := time.Now().Add(20 * time.Second)
+	type device struct {
+		ActivatedAt, LastReportedAt int64
+		DataStreamValues            []struct{ Pin, Value string }
+	}
+	var first device
+	for first.DataStreamValues == nil {
+		var d device
 		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
 		for _, v := range d.DataStreamValues {
 			if strings.EqualFold(v.Pin, "v0") && v.Value != "" {
-				return true
+				first = d
 			}
 		}
-		return false
-	})
+		if first.DataStreamValues == nil && time.Now().After(deadline) {
+			t.Fatalf("no V0 value of %q in the cloud within 20s: %+v", sim[1], d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	now := time.Now().UnixMilli()
+	if first.ActivatedAt < started.UnixMilli() || first.ActivatedAt > now ||
+		first.LastReportedAt < first.ActivatedAt || first.LastReportedAt > now {
+		t.Fatalf("device %q: activatedAt %d, lastReportedAt %d; want both in [%d, %d], activated first",
+			sim[1], first.ActivatedAt, first.LastReportedAt, started.UnixMilli(), now)
+	}
+	for {
+		var d device
+		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
+		if d.ActivatedAt != first.ActivatedAt {
+			t.Fatalf("activatedAt moved from %d to %d", first.ActivatedAt, d.ActivatedAt)
+		}
+		if d.LastReportedAt > first.LastReportedAt {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lastReportedAt of %q stayed %d for 20s while it writes", sim[1], first.LastReportedAt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bannerAddrRE finds the host:port pairs of the banner's gateway lines.
+var bannerAddrRE = regexp.MustCompile(`(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d+)`)
+
+// checkBannerAnswers: every gateway address the banner prints accepts a
+// connection, and its Blynk TLS address verifies against the CA file it
+// names, as a device that pins that file and checks the name would.
+func checkBannerAnswers(t *testing.T, banner, caFile string) {
+	t.Helper()
+	if !strings.Contains(banner, "devices pin the CA "+caFile) {
+		t.Errorf("banner does not name the CA file %s:\n%s", caFile, banner)
+	}
+	n := 0
+	for _, line := range strings.Split(banner, "\n") {
+		for _, prefix := range []string{" Blynk TCP", " Blynk TLS", " MQTT", " Device HTTP API", " Try:"} {
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			for _, m := range bannerAddrRE.FindAllStringSubmatch(line, -1) {
+				c, err := net.DialTimeout("tcp", m[0], 5*time.Second)
+				if err != nil {
+					t.Errorf("banner line %q: %s does not answer: %v", strings.TrimSpace(line), m[0], err)
+					continue
+				}
+				c.Close()
+				n++
+				if prefix != " Blynk TLS" {
+					continue
+				}
+				pem, err := os.ReadFile(caFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := x509.NewCertPool()
+				pool.AppendCertsFromPEM(pem)
+				tc, err := tls.Dial("tcp", m[0], &tls.Config{RootCAs: pool, ServerName: strings.Trim(m[1], "[]")})
+				if err != nil {
+					t.Errorf("Blynk TLS at %s with the pinned CA: %v", m[0], err)
+					continue
+				}
+				tc.Close()
+			}
+		}
+	}
+	if n < 7 {
+		t.Errorf("found %d gateway addresses in the banner, want ≥ 7:\n%s", n, banner)
+	}
+}
+
+// TestBannerOnEveryInterface: listening on every interface, the banner
+// names the box's LAN address (when it has one) and every address it
+// prints answers.
+func TestBannerOnEveryInterface(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-data", dir, "-port-base", "-1", "-sim", "0"}, &out, io.Discard) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("site exited with %d", code)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Log in:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner within 30s:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	banner := out.String()
+	m := regexp.MustCompile(`Gateway host +(\S+)`).FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("no gateway host in the banner:\n%s", banner)
+	}
+	if ip := net.ParseIP(m[1]); ip == nil || ip.IsLoopback() {
+		t.Logf("gateway host %s: this box has no LAN address", m[1])
+	} else if !slices.ContainsFunc(lanAddrs(t), ip.Equal) {
+		t.Errorf("gateway host %s is not an address of this box", m[1])
+	}
+	checkBannerAnswers(t, banner, filepath.Join(dir, "gateway", "tls", "ca.crt"))
+}
+
+func lanAddrs(t *testing.T) []net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ips = append(ips, ipn.IP)
+		}
+	}
+	return ips
 }
 
 // -h is a request, not a mistake: exit 0; an unknown flag is 2.

@@ -40,6 +40,11 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // later item on a tie). An erase first flushes what is pending for its pin,
 // so writes and erases keep their order. Every statement is prepared once
 // per connection.
+//
+// A device's reports (see isReport) also set, in the same transaction, its
+// activated_at once — the timestamp of its first report — and move its
+// last_seen (the Platform API's lastReportedAt) to its newest report: one
+// statement each per device and batch.
 func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -50,7 +55,7 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 			tx.Rollback()
 		}
 	}()
-	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{}}
+	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{}, reports: map[string]span{}}
 	var applied int64
 	switch err = a.queryRow(`SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
 		gatewayID, epoch).Scan(&applied); err {
@@ -93,6 +98,9 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 	if err := a.flush(); err != nil {
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
+	if err := a.reported(); err != nil {
+		return fmt.Errorf("sqlite: apply: %w", err)
+	}
 	if upTo < applied {
 		upTo = applied
 	}
@@ -124,6 +132,42 @@ type applier struct {
 	history []*syncproto.Item // writes whose history rows are pending, in order
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
 	values  []*syncproto.Item // pending latest values, in first-seen order
+
+	reports map[string]span // device UID → its reports' timestamps in this batch
+	order   []string        // keys of reports, in first-seen order (a stable statement order)
+}
+
+// span is the oldest and newest timestamp of a device's reports.
+type span struct{ first, last int64 }
+
+// isReport tells whether an item is the device itself speaking: it came
+// online, or wrote, logged, cleared or described something over one of its
+// transports (the HTTP device API included, as in Blynk). Going offline is
+// the gateway noticing silence, an erase is not data, and items with
+// source "cloud" are what people did through the Platform API.
+func isReport(it *syncproto.Item) bool {
+	switch it.Kind {
+	case syncproto.KindOffline, syncproto.KindErase:
+		return false
+	}
+	return it.Source != "cloud" && it.TS > 0
+}
+
+// reported stores the batch's reports: a device's first report activates
+// it (activated_at is set once, never moved), its newest is its last_seen.
+func (a *applier) reported() error {
+	for _, uid := range a.order {
+		sp := a.reports[uid]
+		if _, err := a.exec(`UPDATE devices SET activated_at = ? WHERE uid = ? AND activated_at = 0`, sp.first, uid); err != nil {
+			return fmt.Errorf("activated: %w", err)
+		}
+		if _, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, last_seen) VALUES (?, ?, ?)
+			ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id, last_seen = max(last_seen, excluded.last_seen)`,
+			uid, a.gw, sp.last); err != nil {
+			return fmt.Errorf("last reported: %w", err)
+		}
+	}
+	return nil
 }
 
 // historyChunk is the most rows one history INSERT carries (4 parameters
@@ -202,11 +246,21 @@ func (a *applier) flush() error {
 
 func (a *applier) item(it *syncproto.Item) error {
 	var err error
+	if isReport(it) {
+		sp, seen := a.reports[it.Device]
+		if !seen {
+			sp = span{it.TS, it.TS}
+			a.order = append(a.order, it.Device)
+		}
+		sp.first, sp.last = min(sp.first, it.TS), max(sp.last, it.TS)
+		a.reports[it.Device] = sp
+	}
+	// last_seen is moved by reports (reported), not by going offline.
 	status := func(online int, transport string) error {
-		_, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, online, transport, last_seen)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
-			online = excluded.online, transport = CASE WHEN excluded.online = 1 THEN excluded.transport ELSE transport END,
-			last_seen = max(last_seen, excluded.last_seen)`, it.Device, a.gw, online, transport, it.TS)
+		_, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, online, transport)
+			VALUES (?, ?, ?, ?) ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
+			online = excluded.online, transport = CASE WHEN excluded.online = 1 THEN excluded.transport ELSE transport END`,
+			it.Device, a.gw, online, transport)
 		return err
 	}
 	event := func(code, desc string) error {
@@ -268,7 +322,7 @@ type DeviceStatus struct {
 	Gateway   string
 	Online    bool
 	Transport string
-	LastSeen  time.Time
+	LastSeen  time.Time // newest report (write, event, online, …) of the device; zero if none
 	Info      map[string]string
 }
 

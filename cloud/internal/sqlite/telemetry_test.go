@@ -250,3 +250,59 @@ func TestApplyBatchEqualsOneByOne(t *testing.T) {
 		t.Errorf("history (-one by one +batch):\n%s", d)
 	}
 }
+
+// TestApplyActivatesAndReports: a device's first report sets activated_at
+// once; its newest report is its last_seen. Going offline, erases and what
+// came from the cloud (a person's write) are not reports; a device the
+// gateway does not serve is untouched.
+func TestApplyActivatesAndReports(t *testing.T) {
+	ctx := context.Background()
+	st := newSite(t)
+	u, o := st.mine.UID, st.other.UID
+	tests := []struct {
+		name                string
+		items               []syncproto.Item
+		activated, lastSeen int64 // ms; 0: none
+	}{
+		{"a person's write from the cloud", []syncproto.Item{
+			{Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "1", TS: 900, Source: "cloud"}}, 0, 0},
+		{"offline and erase", []syncproto.Item{
+			{Kind: syncproto.KindOffline, Device: u, Name: "tcp", TS: 950, Source: "tcp"},
+			{Kind: syncproto.KindErase, Device: u, Pin: 1, TS: 960, Source: "tcp"}}, 0, 0},
+		{"first connection", []syncproto.Item{
+			{Kind: syncproto.KindOnline, Device: u, Name: "tcp", TS: 1000, Source: "tcp"},
+			{Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "2", TS: 1001, Source: "tcp"},
+			{Kind: syncproto.KindWrite, Device: o, Pin: 1, Value: "2", TS: 1002, Source: "tcp"}}, 1000, 1001},
+		{"a report timestamped out of order", []syncproto.Item{
+			{Kind: syncproto.KindEvent, Device: u, Name: "hot", TS: 1500, Source: "mqtt"},
+			{Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "3", TS: 1400, Source: "mqtt"}}, 1000, 1500},
+		{"an older report does not move last_seen back", []syncproto.Item{
+			{Kind: syncproto.KindWrite, Device: u, Pin: 1, Value: "4", TS: 1200, Source: "http"}}, 1000, 1500},
+		{"offline keeps the last report", []syncproto.Item{
+			{Kind: syncproto.KindOffline, Device: u, Name: "tcp", TS: 9000, Source: "tcp"}}, 1000, 1500},
+		{"reconnecting moves last_seen, not activation", []syncproto.Item{
+			{Kind: syncproto.KindOnline, Device: u, Name: "mqtt", TS: 20000, Source: "mqtt"},
+			{Kind: syncproto.KindInfo, Device: u, Value: "fw\x002", TS: 20001, Source: "mqtt"}}, 1000, 20001},
+	}
+	var seq int64
+	for _, tt := range tests {
+		for i := range tt.items {
+			seq++
+			tt.items[i].Seq = seq
+		}
+		must(t, st.s.Apply(ctx, st.gw, 1, tt.items, seq))
+		d, err := st.s.GetDeviceByUID(ctx, u)
+		must(t, err)
+		status, _, err := st.s.DeviceStatus(ctx, u)
+		must(t, err)
+		if got := ms(d.ActivatedAt); got != tt.activated {
+			t.Errorf("%s: activated_at %d, want %d", tt.name, got, tt.activated)
+		}
+		if got := ms(status.LastSeen); got != tt.lastSeen {
+			t.Errorf("%s: last_seen %d, want %d", tt.name, got, tt.lastSeen)
+		}
+	}
+	if d, err := st.s.GetDeviceByUID(ctx, o); err != nil || !d.ActivatedAt.IsZero() {
+		t.Errorf("a device the gateway does not serve: activated %v, %v", d.ActivatedAt, err)
+	}
+}

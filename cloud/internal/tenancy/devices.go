@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"outpost/shared/ulid"
@@ -123,27 +122,6 @@ func (s *Service) DeviceByToken(ctx context.Context, token string) (Device, erro
 		return Device{}, internal("get device", err)
 	}
 	return d, nil
-}
-
-// DeviceConnected records a device's first connection (ActivatedAt); later
-// calls change nothing. It is called by the gateway sync, not by people.
-func (s *Service) DeviceConnected(ctx context.Context, id DeviceID, at time.Time) (Device, error) {
-	var d Device
-	err := s.atomic(ctx, "device connected", func(tx Tx) error {
-		var err error
-		if d, err = tx.GetDevice(ctx, id); err != nil {
-			return err
-		}
-		if !d.ActivatedAt.IsZero() {
-			return nil
-		}
-		d.ActivatedAt = at.UTC()
-		return tx.UpdateDevice(ctx, d)
-	})
-	if errIs(err, NotFound) {
-		return Device{}, notFound("device")
-	}
-	return d, err
 }
 
 // templateUsable checks that a template is enabled in org.

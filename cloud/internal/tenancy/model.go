@@ -198,7 +198,7 @@ type Device struct {
 	StaticToken StaticTokenID // 0 unless provisioned by a static token
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	ActivatedAt time.Time // first connection; zero if never
+	ActivatedAt time.Time // first report through a gateway (set by the telemetry store's Apply); zero if never
 }
 
 // StaticTokenStatus is CLAIMED or UNCLAIMED (§8).

@@ -747,23 +747,6 @@ func TestAuditVisibility(t *testing.T) {
 	}
 }
 
-func TestDeviceConnected(t *testing.T) {
-	w := newWorld(t)
-	at := w.clock.Now().Add(time.Minute)
-	d, err := w.svc.DeviceConnected(w.ctx, w.pool.ID, at)
-	w.must(err)
-	if !d.ActivatedAt.Equal(at) {
-		t.Fatalf("activated %v", d.ActivatedAt)
-	}
-	d, err = w.svc.DeviceConnected(w.ctx, w.pool.ID, at.Add(time.Hour))
-	w.must(err)
-	if !d.ActivatedAt.Equal(at) {
-		t.Fatalf("first activation overwritten: %v", d.ActivatedAt)
-	}
-	_, err = w.svc.DeviceConnected(w.ctx, 424242, at)
-	wantCode(t, err, tenancy.NotFound)
-}
-
 func TestPageRules(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.svc.Devices(w.ctx, w.A, tenancy.DeviceQuery{Page: tenancy.Page{Size: 1001}})

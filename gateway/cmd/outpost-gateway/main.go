@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,6 +98,13 @@ flags:
 	a := g.Addrs()
 	fmt.Fprintf(stdout, "outpost-gateway listening blynk=%s blynk_tls=%s mqtt=%s mqtt_tls=%s mqtt_ws=%s http=%s installer=%s\n",
 		a.Blynk, a.BlynkTLS, a.MQTT, a.MQTTTLS, a.MQTTWS, a.HTTP, a.Installer)
+	if hosts := gateway.ReachableHosts(cmp.Or(a.Blynk, a.BlynkTLS, a.MQTT, a.MQTTTLS, a.HTTP)); len(hosts) > 0 {
+		fmt.Fprintf(stdout, "devices connect to %s", strings.Join(hosts, ", "))
+		if ca := g.TLSCA(); ca != "" {
+			fmt.Fprintf(stdout, " (TLS: pin the CA %s)", ca)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if err := g.Run(ctx); err != nil {
 		logger.Error("gateway failed", "err", err)
 		return 1

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"outpost/gateway/internal/blynktime"
 	"outpost/gateway/internal/hub"
 	"outpost/shared/blynk"
 )
@@ -574,6 +575,13 @@ func (s *session) sync(id uint16, body []byte) {
 	}
 }
 
+// zone is the device's time zone (its Time Zone metadata, else the
+// server's Location), the same one every transport answers in.
+func (s *session) zone() *time.Location {
+	meta, _ := s.srv.hub.Meta(s.devID, blynktime.MetaTimeZone)
+	return blynktime.Zone(meta, s.srv.loc)
+}
+
 func (s *session) internal(id uint16, body []byte) {
 	switch string(blynk.InternalName(body)) {
 	case blynk.InternalUTC:
@@ -583,7 +591,7 @@ func (s *session) internal(id uint16, body []byte) {
 			s.ack(id, blynk.StatusIllegalCommand, 0)
 			return
 		}
-		vals, ok := utcAnswer(string(f[1]), s.batchNow, s.srv.loc)
+		vals, ok := utcAnswer(string(f[1]), blynktime.At(s.batchNow, s.zone()))
 		if !ok {
 			s.ack(id, blynk.StatusIllegalCommand, 0)
 			return
@@ -596,7 +604,7 @@ func (s *session) internal(id uint16, body []byte) {
 			s.ack(id, blynk.StatusIllegalCommand, 0)
 			return
 		}
-		t := s.batchNow.In(s.srv.loc)
+		t := s.batchNow.In(s.zone())
 		_, off := t.Zone()
 		s.sendInternal(id, "rtc", strconv.FormatInt(t.Unix()+int64(off), 10))
 	case blynk.InternalMeta:

@@ -7,7 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,16 +367,19 @@ func TestRestartKeepsValues(t *testing.T) {
 func TestTLS(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
-	cert, err := certs.LoadOrCreate(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem"), nil)
+	ca, err := certs.OpenLocal(certs.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := serve(t, New(Options{Hub: e.hub}), func(ln net.Listener) net.Listener {
-		return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+		return tls.NewListener(ln, &tls.Config{GetCertificate: ca.GetCertificate})
 	})
-	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	pem, err := os.ReadFile(ca.CAPath())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
+	pool.AppendCertsFromPEM(pem)
 	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

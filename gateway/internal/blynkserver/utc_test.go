@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // zones for the table, whatever the machine has
+
+	"outpost/gateway/internal/blynktime"
 )
 
 func TestUTCAnswers(t *testing.T) {
@@ -40,12 +42,12 @@ func TestUTCAnswers(t *testing.T) {
 		{load("America/Sao_Paulo"), winter, "tz_rule", "<-03>3"},
 	}
 	for _, tc := range tests {
-		got, ok := utcAnswer(tc.what, tc.now, tc.loc)
+		got, ok := utcAnswer(tc.what, blynktime.At(tc.now, tc.loc))
 		if !ok || strings.Join(got, "\x00") != tc.want {
 			t.Errorf("%s %s at %s = %q, want %q", tc.loc, tc.what, tc.now.Format(time.DateOnly), strings.Join(got, "\x00"), tc.want)
 		}
 	}
-	if _, ok := utcAnswer("bogus", winter, time.UTC); ok {
+	if _, ok := utcAnswer("bogus", blynktime.At(winter, time.UTC)); ok {
 		t.Error("unknown utc request answered")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"outpost/gateway/internal/blynktime"
 	"outpost/gateway/internal/deviceapi/batchjson"
 	"outpost/gateway/internal/hub"
 	"outpost/shared/datastream"
@@ -71,8 +72,8 @@ func (b *Broker) uplink(c *conn, u uplink, payload []byte) error {
 		}
 		return nil
 	case topicGetUTC:
-		tz, _ := b.hub.Meta(id, "Time Zone")
-		return c.publish("downlink/utc/all/json", utcJSON(b.now(), tz), 1)
+		tz, _ := b.hub.Meta(id, blynktime.MetaTimeZone)
+		return c.publish("downlink/utc/all/json", utcJSON(blynktime.At(b.now(), blynktime.Zone(tz, nil))), 1)
 	case topicGetLoc:
 		// Outpost keeps no device location; nothing to answer.
 		return nil

@@ -20,9 +20,11 @@
 // and announcing it.
 //
 // The link is offline first: nothing on the gateway waits for it. With the
-// cloud gone the outbox just grows; the link reconnects with exponential
-// backoff and full jitter so that a cloud restart does not bring every
-// gateway back in the same second.
+// cloud gone the outbox just grows; the link reconnects after a delay with
+// full jitter, so that a cloud restart does not bring every gateway back in
+// the same second, whose ceiling grows with the time the link has been down
+// (see Backoff): a short outage ends a few seconds after the cloud is back,
+// a long one within MaxBackoff.
 package cloudlink
 
 import (
@@ -115,8 +117,8 @@ type Options struct {
 	BatchSize    int           // items per telemetry batch, default 1000
 	MaxInFlight  int           // unacknowledged batches, default 8
 	PollInterval time.Duration // outbox poll when idle, default 50ms (records are also signalled by the hub)
-	MinBackoff   time.Duration // first reconnect delay ceiling, default 500ms
-	MaxBackoff   time.Duration // largest reconnect delay ceiling, default 60s
+	MinBackoff   time.Duration // reconnect delay ceiling while the link has been down briefly, default 500ms
+	MaxBackoff   time.Duration // largest reconnect delay ceiling, default 30s
 	IdleTimeout  time.Duration // no frame (data or pong) for this long → reconnect, default 60s
 	StatusEvery  time.Duration // site status report period, default 30s
 	// RevokedAfter makes Run give up, returning an error matching
@@ -126,6 +128,9 @@ type Options struct {
 	RevokedAfter int
 	// Rand returns a float in [0,1) for the backoff jitter; nil → math/rand/v2.
 	Rand func() float64
+	// NetDial opens the connection to the cloud; nil → a net.Dialer. Tests
+	// stand a cloud outage on it (TestReconnectAfterOutage).
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PruneDevices makes a snapshot delete every local device it does not
 	// list, even one the cloud never saw (for a gateway whose devices are
 	// all made in the cloud). Without it a snapshot deletes only devices
@@ -201,7 +206,7 @@ func New(opts Options) (*Link, error) {
 	}
 	def(&opts.PollInterval, 50*time.Millisecond)
 	def(&opts.MinBackoff, 500*time.Millisecond)
-	def(&opts.MaxBackoff, 60*time.Second)
+	def(&opts.MaxBackoff, 30*time.Second)
 	def(&opts.IdleTimeout, 60*time.Second)
 	def(&opts.StatusEvery, 30*time.Second)
 	if opts.Rand == nil {
@@ -263,8 +268,9 @@ func (l *Link) Stats() Stats {
 
 // Run keeps the link up until ctx is done, then returns ctx.Err() (or,
 // with Options.RevokedAfter, an error matching ErrRevoked). A failed
-// session is retried after a randomized, growing delay; a session that got
-// as far as the cloud's welcome resets the delay.
+// session is retried after a randomized delay that grows with the time the
+// link has been down (Backoff); the link is down from Run's start and again
+// from the end of every session that got as far as the cloud's welcome.
 func (l *Link) Run(ctx context.Context) error {
 	if err := l.loadCache(ctx); err != nil {
 		// The next snapshot rewrites it; the hub's devices still serve.
@@ -277,7 +283,7 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 	})
 	defer cancel()
-	attempt, revoked := 0, 0
+	downSince, revoked := time.Now(), 0
 	waitingForClaim := false
 	for {
 		welcomed, err := l.session(ctx)
@@ -286,7 +292,7 @@ func (l *Link) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if welcomed {
-			attempt = 0
+			downSince = time.Now()
 		}
 		if errors.Is(err, ErrRevoked) {
 			revoked++
@@ -298,8 +304,7 @@ func (l *Link) Run(ctx context.Context) error {
 			return fmt.Errorf("cloudlink: credential refused %d times in a row: %w", revoked, err)
 		}
 		l.failures.Add(1)
-		d := Backoff(attempt, l.opts.MinBackoff, l.opts.MaxBackoff, l.opts.Rand())
-		attempt++
+		d := Backoff(time.Since(downSince), l.opts.MinBackoff, l.opts.MaxBackoff, l.opts.Rand())
 		switch {
 		case errors.Is(err, ErrUnclaimed):
 			// Expected until an installer claims the site: said once, at
@@ -324,15 +329,20 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 }
 
-// Backoff is the delay before reconnect attempt n (0-based): uniformly
-// random in [0, min(max, base·2ⁿ)) — "full jitter", which spreads a crowd of
-// gateways evenly over the window instead of in synchronized waves. r is in
-// [0,1).
-func Backoff(n int, base, limit time.Duration, r float64) time.Duration {
-	ceil := limit
-	if n < 62 && base < limit>>n {
-		ceil = base << n
-	}
+// Backoff is the delay before the next connection attempt of a link that
+// has been down for down: uniformly random in [0, ceiling) — "full jitter",
+// which spreads a crowd of gateways evenly over the window instead of in
+// synchronized waves — where the ceiling is a quarter of down, at least base
+// and at most limit. r is in [0,1).
+//
+// The ceiling follows the time down, not the number of attempts: with
+// doubling per attempt it outran the outage (after 16 s down it had reached
+// 16–32 s, so a cloud back at 16 s was tried again only at 19 s). Here the
+// wait in progress when the cloud comes back began with a ceiling no larger
+// than the one at that moment, so the link is back within ceiling(outage):
+// 4 s after a 16 s outage, at most limit after any.
+func Backoff(down, base, limit time.Duration, r float64) time.Duration {
+	ceil := min(max(down/4, base), limit)
 	return time.Duration(r * float64(ceil))
 }
 

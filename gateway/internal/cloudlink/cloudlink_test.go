@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -111,23 +114,24 @@ func TestCheckURL(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	base, limit := 500*time.Millisecond, 60*time.Second
+	base, limit := 500*time.Millisecond, 30*time.Second
 	tests := []struct {
-		n    int
+		down time.Duration
 		r    float64
 		want time.Duration
 	}{
 		{0, 0, 0},
-		{0, 0.5, 250 * time.Millisecond},
-		{1, 0.5, 500 * time.Millisecond},
-		{3, 0.999, 3996 * time.Millisecond},
-		{7, 0.5, 30 * time.Second}, // 64s ceiling capped at 60s
-		{8, 1 - 1e-9, limit - 60},
-		{100, 0.25, 15 * time.Second}, // no overflow for huge n
+		{0, 0.5, 250 * time.Millisecond}, // ceiling base
+		{time.Second, 0.999, 499500 * time.Microsecond}, // down/4 < base
+		{16 * time.Second, 0.5, 2 * time.Second},        // ceiling 4s
+		{16 * time.Second, 1 - 1e-9, 4*time.Second - 4},
+		{2 * time.Minute, 0.5, 15 * time.Second},        // ceiling reaches the limit
+		{24 * time.Hour, 0.25, 7500 * time.Millisecond}, // and stays there
+		{1<<63 - 1, 1 - 1e-9, limit - 30},               // no overflow
 	}
 	for _, tt := range tests {
-		if got := Backoff(tt.n, base, limit, tt.r); got != tt.want {
-			t.Errorf("Backoff(%d, r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
+		if got := Backoff(tt.down, base, limit, tt.r); got != tt.want {
+			t.Errorf("Backoff(%v, r=%v) = %v, want %v", tt.down, tt.r, got, tt.want)
 		}
 	}
 }
@@ -136,17 +140,80 @@ func TestBackoff(t *testing.T) {
 // back spread over the window, not in the same second.
 func TestBackoffSpreadsGateways(t *testing.T) {
 	const n = 1000
-	var buckets [10]int // per-second buckets of the 4th retry (ceiling 8s… capped)
+	var buckets [10]int // per-second buckets of a retry 32s after the cut (ceiling 8s)
 	seed := uint64(1)
 	for range n {
 		seed = seed*6364136223846793005 + 1442695040888963407 // LCG: deterministic spread
 		r := float64(seed>>11) / (1 << 53)
-		d := Backoff(4, 500*time.Millisecond, 60*time.Second, r) // ceiling 8s
+		d := Backoff(32*time.Second, 500*time.Millisecond, 30*time.Second, r)
 		buckets[int(d/time.Second)]++
 	}
 	for s, c := range buckets[:8] {
 		if c > n/4 {
 			t.Errorf("%d of %d gateways reconnect in second %d", c, n, s)
+		}
+	}
+}
+
+// TestReconnectAfterOutage runs the link against a cloud that refuses
+// connections for an outage, on testing/synctest's clock, and measures how
+// long after the cloud is back the link tries again: with the jitter at
+// its worst (r just under 1) and with a seeded random source, the delay
+// stays under a quarter of the outage (at least MinBackoff, at most
+// MaxBackoff, the defaults). Doubling per attempt gave 15.5 s after 16 s.
+func TestReconnectAfterOutage(t *testing.T) {
+	tests := []struct {
+		outage, worst time.Duration
+	}{
+		{0, 500 * time.Millisecond},
+		{time.Second, 500 * time.Millisecond},
+		{5 * time.Second, 1250 * time.Millisecond},
+		{16 * time.Second, 4 * time.Second},
+		{time.Minute, 15 * time.Second},
+		{2 * time.Minute, 30 * time.Second},
+		{time.Hour, 30 * time.Second},
+	}
+	rands := []struct {
+		name string
+		r    func() float64
+	}{
+		{"worst", func() float64 { return 1 - 1e-9 }},
+		{"seeded", mathrand.New(mathrand.NewPCG(1, 2)).Float64},
+	}
+	for _, tt := range tests {
+		for _, rr := range rands {
+			t.Run(fmt.Sprintf("%v/%s", tt.outage, rr.name), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					back := time.Now().Add(tt.outage)
+					var attempts int
+					var again time.Time
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+						attempts++
+						if time.Now().Before(back) {
+							return nil, syscall.ECONNREFUSED
+						}
+						again = time.Now()
+						cancel()
+						return nil, ctx.Err()
+					}
+					st := newMemStore()
+					l, err := New(Options{URL: "ws://127.0.0.1:1/sync", Credential: "c", GatewayID: "gw-1",
+						Hub: newFakeHub(st), Store: st, Rand: rr.r, NetDial: dial})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := l.Run(ctx); !errors.Is(err, context.Canceled) {
+						t.Fatalf("Run: %v", err)
+					}
+					delay := again.Sub(back)
+					if delay > tt.worst {
+						t.Errorf("back %v after a %v outage (%d attempts), want ≤ %v", delay, tt.outage, attempts, tt.worst)
+					}
+					t.Logf("outage %v: tried again %v after the cloud was back, %d attempts", tt.outage, delay.Round(time.Millisecond), attempts)
+				})
+			})
 		}
 	}
 }

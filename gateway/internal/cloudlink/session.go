@@ -59,6 +59,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 		HandshakeTimeout: min(10*time.Second, l.opts.IdleTimeout),
 		ReadBufferSize:   4096,
 		WriteBufferSize:  32 << 10,
+		NetDialContext:   l.opts.NetDial,
 	}
 	hdr := http.Header{"Authorization": {"Bearer " + l.opts.Credential}}
 	conn, resp, err := dialer.DialContext(ctx, l.u.String(), hdr)
