@@ -30,6 +30,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
@@ -186,7 +187,7 @@ type Listeners struct {
 // Serve accepts connections on the listeners until ctx is done, then closes
 // the listeners and every connection and returns.
 func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
-	added := 0
+	var added []interface{ Close(listeners.CloseFn) }
 	for _, l := range []struct {
 		id string
 		ln net.Listener
@@ -202,16 +203,17 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		if l.ws {
 			w := newWSListener(l.id, l.ln)
 			ml, err = w, b.server.AddListener(w)
+			added = append(added, w)
 		} else {
 			n := newNetListener(l.id, l.ln)
 			ml, err = n, b.server.AddListener(n)
+			added = append(added, n)
 		}
 		if err != nil {
 			return fmt.Errorf("broker: add listener %s: %w", ml.ID(), err)
 		}
-		added++
 	}
-	if added == 0 {
+	if len(added) == 0 {
 		return errors.New("broker: no listener given")
 	}
 	if err := b.server.Serve(); err != nil {
@@ -221,6 +223,18 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		go b.pingLoop(ctx, b.opts.PingInterval)
 	}
 	<-ctx.Done()
+	// Close the sockets first, then mochi (PROTOCOL.md §7.8): no client is
+	// sent DISCONNECT at shutdown, whatever its MQTT version. To 3.1.1 it
+	// would be a protocol violation (only clients send DISCONNECT), and
+	// libmosquitto's loop_forever ends for good on it; an MQTT 5 DISCONNECT
+	// 0x8B (server shutting down) also ends that loop for good
+	// (TestLibmosquittoStopsOnDisconnect), so a device that should come back
+	// after a restart would not. A closed socket is what every client
+	// library retries. It also keeps away from mochi's deadlock-prone
+	// closeListenerClients (see connSet).
+	for _, l := range added {
+		l.Close(nil)
+	}
 	_ = b.server.Close()
 	// Wait for every client goroutine so their hub connections are
 	// detached before Serve returns.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -81,10 +82,14 @@ type env struct {
 	hub    *hub.Hub
 	store  *memStore
 	broker *Broker
+	opts   Options
 	devA   hub.Device
 	devB   hub.Device
 	tcp    string // host:port
 	ws     string // ws://host:port/mqtt
+	// stop ends the broker's Serve (graceful shutdown) and waits for it;
+	// later calls do nothing.
+	stop func()
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -117,28 +122,59 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 	if mod != nil {
 		mod(&opts)
 	}
+	tcp := listen(t)
+	ws := listen(t)
+	e := &env{hub: h, store: st, opts: opts, devA: devA, devB: devB,
+		tcp: tcp.Addr().String(), ws: "ws://" + ws.Addr().String() + "/mqtt"}
+	e.broker, e.stop = serveBroker(t, opts, Listeners{TCP: tcp, WS: ws})
+	return e
+}
+
+// serveBroker runs a new broker on ls until the returned stop is called or
+// the test ends. stop fails the test if Serve errs or does not return.
+func serveBroker(t testing.TB, opts Options, ls Listeners) (*Broker, func()) {
+	t.Helper()
 	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp := listen(t)
-	ws := listen(t)
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, Listeners{TCP: tcp, WS: ws}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+	go func() { done <- b.Serve(ctx, ls) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Serve did not return within 30s after cancel:\n%s", goroutines())
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return after cancel")
-		}
-	})
-	return &env{hub: h, store: st, broker: b, devA: devA, devB: devB,
-		tcp: tcp.Addr().String(), ws: "ws://" + ws.Addr().String() + "/mqtt"}
+		})
+	}
+	t.Cleanup(stop)
+	return b, stop
+}
+
+// restart stops the broker gracefully and serves a new one, over the same
+// hub, on the same TCP address (the websocket listener is not restarted).
+func (e *env) restart(t testing.TB) {
+	t.Helper()
+	e.stop()
+	ln, err := net.Listen("tcp", e.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.broker, e.stop = serveBroker(t, e.opts, Listeners{TCP: ln})
+}
+
+// goroutines is a dump of every goroutine, for a test that found a hang.
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 func listen(t testing.TB) net.Listener {

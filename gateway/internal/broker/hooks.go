@@ -166,8 +166,22 @@ func (h *hooks) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	return pk
 }
 
-// OnPacketEncode strips the per-device prefix from outgoing publishes.
+// OnPacketEncode strips the per-device prefix from outgoing publishes, and
+// keeps DISCONNECT from MQTT 3.1.1 clients.
+//
+// In 3.1.1 only the client sends DISCONNECT; libmosquitto treats one from
+// the server as a protocol error and its loop_forever stops reconnecting
+// for good. mochi sends it on a session takeover (a second connection
+// with the same token), on an ACL-refused QoS 1 publish and from
+// DisconnectClient. Changing the packet type to Reserved makes mochi's
+// WritePacket refuse to encode it, so nothing is written; DisconnectClient
+// ignores that error and closes the socket, which is what a 3.1.1 server
+// does instead. MQTT 5 clients keep their DISCONNECT with a reason code.
 func (h *hooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Disconnect && cl.Properties.ProtocolVersion < 5 {
+		pk.FixedHeader.Type = packets.Reserved
+		return pk
+	}
 	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk
 	}
