@@ -24,6 +24,44 @@ import (
 //go:embed csrc/mosquitto_device.c
 var mosquittoDeviceC []byte
 
+//go:embed js/mqtt_device.js
+var mqttDeviceJS []byte
+
+//go:embed js/blynk_device.js
+var blynkDeviceJS []byte
+
+// Versions of the npm packages the tests run (PROTOCOL.md §0 names the
+// Blynk library's).
+const (
+	MQTTjsVersion  = "5.16.0"
+	BlynkJSVersion = "0.5.4"
+)
+
+// MQTTjsDevice returns the command line of a device on MQTT.js
+// (js/mqtt_device.js); append URL TOKEN 4|5.
+func MQTTjsDevice(t testing.TB) []string {
+	t.Helper()
+	node := Node(t)
+	return []string{node, writeTemp(t, "mqtt_device.js", mqttDeviceJS), NPM(t, "mqtt", MQTTjsVersion)}
+}
+
+// BlynkJSDevice returns the command line of a device on the npm
+// blynk-library over Blynk TCP (js/blynk_device.js); append HOST PORT TOKEN.
+func BlynkJSDevice(t testing.TB) []string {
+	t.Helper()
+	node := Node(t)
+	return []string{node, writeTemp(t, "blynk_device.js", blynkDeviceJS), NPM(t, "blynk-library", BlynkJSVersion)}
+}
+
+func writeTemp(t testing.TB, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // MosquittoDevice builds the libmosquitto device harness
 // (csrc/mosquitto_device.c) into a temporary directory and returns its path.
 // Run it as: PATH HOST PORT TOKEN 4|5.
@@ -36,12 +74,8 @@ func MosquittoDevice(t testing.TB) string {
 	if _, err := os.Stat("/usr/include/mosquitto.h"); err != nil {
 		t.Skip("mosquitto.h absent (Debian: apt-get install libmosquitto-dev): skipping the libmosquitto test")
 	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "mosquitto_device.c")
-	if err := os.WriteFile(src, mosquittoDeviceC, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "mosquitto_device")
+	src := writeTemp(t, "mosquitto_device.c", mosquittoDeviceC)
+	bin := filepath.Join(filepath.Dir(src), "mosquitto_device")
 	if out, err := exec.Command(cc, "-Wall", "-o", bin, src, "-lmosquitto").CombinedOutput(); err != nil {
 		t.Fatalf("build mosquitto_device: %v\n%s", err, out)
 	}
@@ -100,11 +134,11 @@ type Proc struct {
 	done  chan struct{}
 }
 
-// Start runs name with args until the test ends (then it is killed).
-// Its stderr goes to the test's stderr.
-func Start(t testing.TB, name string, args ...string) *Proc {
+// Start runs argv until the test ends (then it is killed). Its stderr
+// goes to the test's stderr.
+func Start(t testing.TB, argv ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

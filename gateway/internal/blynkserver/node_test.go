@@ -10,46 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/internal/realclient"
 )
-
-// blynkJSVersion is the npm blynk-library version the test runs
-// (PROTOCOL.md §0 [js]).
-const blynkJSVersion = "0.5.4"
-
-// installBlynkJS installs the npm package once per version under the user
-// cache directory and returns its node_modules directory.
-func installBlynkJS(t *testing.T) string {
-	t.Helper()
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm not installed: skipping the real Blynk client test")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = t.TempDir()
-	}
-	dir := filepath.Join(cache, "outpost-test", "npm", "blynk-library-"+blynkJSVersion)
-	modules := filepath.Join(dir, "node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "blynk-library", "blynk.js")); err == nil {
-		return modules
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "blynk-library@"+blynkJSVersion)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install blynk-library@%s: %v\n%s", blynkJSVersion, err, out)
-	}
-	return modules
-}
 
 // TestRealBlynkClient runs the Node.js Blynk library against the server:
 // its write reaches the hub and the store, and a control write reaches it.
 func TestRealBlynkClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: skipping the real Blynk client test")
-	}
-	modules := installBlynkJS(t)
+	node := realclient.Node(t)
+	modules := realclient.NPM(t, "blynk-library", realclient.BlynkJSVersion)
 	e := newEnv(t)
 	srv := New(Options{Hub: e.hub})
 	addr := serve(t, srv, nil)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/internal/realclient"
 )
 
 func needBinary(t *testing.T, name string) string {
@@ -109,30 +111,11 @@ func TestMQTTjsWebsocket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs an npm package")
 	}
-	node, err1 := exec.LookPath("node")
-	npm, err2 := exec.LookPath("npm")
-	if err1 != nil || err2 != nil {
-		t.Skip("node/npm not installed; skipping the MQTT.js test")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = t.TempDir()
-	}
-	dir := filepath.Join(cache, "outpost-test", "npm")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "mqtt", "package.json")); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "--cache", filepath.Join(dir, ".cache"), "mqtt@5")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Skipf("npm install mqtt failed (offline?): %v\n%s", err, out)
-		}
-	}
+	node := realclient.Node(t)
+	dir := realclient.NPM(t, "mqtt", realclient.MQTTjsVersion)
 	e := newEnv(t, nil)
 	script := `
-const mqtt = require(process.argv[2] + '/node_modules/mqtt');
+const mqtt = require(process.argv[2] + '/mqtt');
 const c = mqtt.connect(process.argv[3], {username: 'device', password: process.argv[4], protocolVersion: 4, reconnectPeriod: 0});
 c.on('error', e => { console.log('error ' + e.message); process.exit(1); });
 c.on('connect', () => {
