@@ -34,6 +34,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/loginlog"
 	"outpost/shared/datastream"
 )
 
@@ -89,6 +90,8 @@ type Broker struct {
 	opts   Options
 	now    func() time.Time
 
+	logins   *loginlog.Log
+	diags    diagLimiter
 	conns    sync.Map // *mqtt.Client → *conn
 	mu       sync.Mutex
 	byDevice map[int64]*conn // the current connection of each device
@@ -106,11 +109,14 @@ type Stats struct {
 	Downlinks        int64            // messages queued to devices
 	DownlinksDropped int64            // downlinks a device could not take
 	PingsUnanswered  int64            // devices disconnected by the ping probe
+	Diags            int64            // refusals answered on downlink/diag
+	DiagsDropped     int64            // refusals over the diag rate limit (not answered)
 }
 
 type counters struct {
 	connections, connects, authFailures, uplinks atomic.Int64
 	downlinks, downlinksDropped, pingsUnanswered atomic.Int64
+	diags, diagsDropped                          atomic.Int64
 	dropped                                      [numDropReasons]atomic.Int64
 }
 
@@ -123,11 +129,12 @@ const (
 	dropNoEvent
 	dropNoMeta
 	dropOutOfWindow
+	dropUnknownTopic
 	dropOther
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"no_datastream", "bad_value", "bad_payload", "no_event", "no_meta", "out_of_window", "other"}
+var dropNames = [numDropReasons]string{"no_datastream", "bad_value", "bad_payload", "no_event", "no_meta", "out_of_window", "unknown_topic", "other"}
 
 // New creates a broker. Call Serve to accept connections.
 func New(opts Options) (*Broker, error) {
@@ -153,7 +160,7 @@ func New(opts Options) (*Broker, error) {
 	caps.SharedSubAvailable = 0
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       log.With("part", "mochi"),
+		Logger:       slog.New(mochiLog{log.Handler()}).With("part", "mochi"),
 		InlineClient: true,
 		// $SYS topics are of no use to devices (they cannot subscribe).
 		SysTopicResendInterval: 3600,
@@ -171,6 +178,7 @@ func New(opts Options) (*Broker, error) {
 		opts:     opts,
 		now:      opts.Now,
 		byDevice: map[int64]*conn{},
+		logins:   loginlog.New(log, opts.Now),
 	}
 	if err := server.AddHook(&hooks{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -252,6 +260,8 @@ func (b *Broker) Stats() Stats {
 		Downlinks:        b.stats.downlinks.Load(),
 		DownlinksDropped: b.stats.downlinksDropped.Load(),
 		PingsUnanswered:  b.stats.pingsUnanswered.Load(),
+		Diags:            b.stats.diags.Load(),
+		DiagsDropped:     b.stats.diagsDropped.Load(),
 		Dropped:          map[string]int64{},
 	}
 	for i := range b.stats.dropped {
@@ -389,6 +399,8 @@ func (b *Broker) countDrop(err error) {
 		r = dropNoMeta
 	case errors.Is(err, errOutOfWindow):
 		r = dropOutOfWindow
+	case errors.Is(err, errUnknownTopic):
+		r = dropUnknownTopic
 	}
 	b.stats.dropped[r].Add(1)
 }
