@@ -291,12 +291,15 @@ func TestLibmosquittoResumesAfterRestart(t *testing.T) {
 
 // TestShutdownUnderChurn stops the broker, again and again, while clients
 // connect, publish, take each other's sessions over and disconnect, with
-// more clients idle (under -race in CI). Serve must return every time: the
-// shutdown does not go through mochi's closeListenerClients, whose
-// Clients.GetByListener read-locks twice and deadlocks against a waiting
-// Clients.Delete (mochi #488).
+// 1,000 more clients idle (under -race in CI). Serve must return every
+// time, every idle client must see its socket closed with no DISCONNECT,
+// and no device may stay online. The shutdown does not go through mochi's
+// closeListenerClients, whose Clients.GetByListener read-locks twice and
+// deadlocks against a waiting Clients.Delete (mochi #488); that race is
+// too narrow to hit reliably here, TestShutdownNeedsNoClientsLock shows
+// deterministically that the shutdown does not need the lock.
 func TestShutdownUnderChurn(t *testing.T) {
-	rounds, idle, churners := 6, 300, 24
+	rounds, idle, churners := 6, 1000, 24
 	if testing.Short() {
 		rounds, idle = 2, 100
 	}
@@ -350,7 +353,14 @@ func TestShutdownUnderChurn(t *testing.T) {
 		eventually(t, "clients churning", func() bool { return cycles.Load() >= 200 })
 		stop()
 		wg.Wait()
-		for _, c := range conns {
+		// Every idle client was closed by the server, with no DISCONNECT.
+		for i, c := range conns {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			b, err := io.ReadAll(c)
+			var ne net.Error
+			if len(b) > 0 || errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("round %d: idle client %d received % x (err %v) instead of a close", round, i, b, err)
+			}
 			c.Close()
 		}
 		if n := b.Stats().Connections; n != 0 {
@@ -368,4 +378,46 @@ func TestShutdownUnderChurn(t *testing.T) {
 func isRefused(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// TestShutdownNeedsNoClientsLock: the shutdown closes every client socket
+// without mochi's client map lock, which #488 deadlocks: with the write
+// lock held by someone else, every device (MQTT 3.1.1, 5, and a connection
+// that has not sent CONNECT yet) still sees its connection closed, with
+// no DISCONNECT; Serve returns once the lock is free again.
+func TestShutdownNeedsNoClientsLock(t *testing.T) {
+	var logs logBuffer
+	e := newEnv(t, func(o *Options) { o.Logger = logs.logger() })
+	// mochi's own startup reads the client map; the lock is taken after it.
+	eventually(t, "mochi started", func() bool { return len(logs.lines("mochi mqtt server started")) > 0 })
+	clients := []*rawClient{dialRaw(t, e.tcp, tokenA, 4), dialRaw(t, e.tcp, tokenB, 5)}
+	eventually(t, "attached", func() bool { return e.broker.Stats().Connections == 2 })
+	silent, err := net.Dial("tcp", e.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	clients = append(clients, &rawClient{c: silent, r: bufio.NewReader(silent)})
+
+	mochiClients := e.broker.server.Clients
+	mochiClients.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			mochiClients.Unlock()
+		}
+	}()
+	stopped := make(chan struct{})
+	go func() { e.stop(); close(stopped) }()
+	for i, rc := range clients {
+		if got := rc.untilClosed(t); len(got) > 0 {
+			t.Errorf("client %d received %+v before the close", i, got)
+		}
+	}
+	mochiClients.Unlock()
+	locked = false
+	<-stopped
+	if e.hub.Online(e.devA.ID) || e.hub.Online(e.devB.ID) {
+		t.Error("devices online after Serve returned")
+	}
 }
