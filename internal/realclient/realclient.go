@@ -82,6 +82,17 @@ func MosquittoDevice(t testing.TB) string {
 	return bin
 }
 
+// Tool returns the path of a client program (e.g. mosquitto_sub), or skips
+// the test naming the Debian package that provides it.
+func Tool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed (Debian: apt-get install %s): skipping the real client test", name, debianPackage)
+	}
+	return p
+}
+
 // Node returns the path of node, or skips the test.
 func Node(t testing.TB) string {
 	t.Helper()

@@ -29,8 +29,9 @@ func freeAddr(t *testing.T) string {
 
 // TestDevicesResumeAfterRestart runs the real gateway as a process with
 // devices on real client libraries — libmosquitto (MQTT 3.1.1 and 5, the
-// loop_forever reconnect of Blynk's C sample), MQTT.js and the npm
-// blynk-library over Blynk TCP — then restarts it on the same ports,
+// loop_forever reconnect of Blynk's C sample, and mosquitto_sub -c),
+// MQTT.js and the npm blynk-library over Blynk TCP — then restarts it on
+// the same ports,
 // gracefully (SIGTERM) and with kill -9. After each restart every device
 // is back and receives a write sent through the device HTTP API.
 func TestDevicesResumeAfterRestart(t *testing.T) {
@@ -38,6 +39,8 @@ func TestDevicesResumeAfterRestart(t *testing.T) {
 		t.Skip("restarts the gateway process with real clients: skipped with -short")
 	}
 	mosquitto := realclient.MosquittoDevice(t)
+	mosquittoSub := realclient.Tool(t, "mosquitto_sub", "mosquitto-clients")
+	stdbuf := realclient.Tool(t, "stdbuf", "coreutils")
 	mqttjs := realclient.MQTTjsDevice(t)
 	blynkjs := realclient.BlynkJSDevice(t)
 
@@ -56,11 +59,17 @@ func TestDevicesResumeAfterRestart(t *testing.T) {
 		{name: "libmosquitto 5", token: token(2), ready: "SUBSCRIBED", msg: "MSG downlink/ds/Level "},
 		{name: "MQTT.js", token: token(3), ready: "SUBSCRIBED", msg: "MSG downlink/ds/Level "},
 		{name: "blynk-library", token: token(4), ready: "CONNECTED", msg: "MSG V1 "},
+		{name: "mosquitto_sub -c", token: token(5), ready: "Client restart-sub received SUBACK", msg: "downlink/ds/Level "},
 	}
 	clients[0].argv = []string{mosquitto, mqttHost, mqttPort, clients[0].token, "4"}
 	clients[1].argv = []string{mosquitto, mqttHost, mqttPort, clients[1].token, "5"}
 	clients[2].argv = append(mqttjs, "mqtt://"+mqttAddr, clients[2].token, "4")
 	clients[3].argv = append(blynkjs, blynkHost, blynkPort, clients[3].token)
+	// A persistent-session subscriber (-c) printing its protocol exchange
+	// (-d, line-buffered by stdbuf so the test sees it at once): it must
+	// reconnect and subscribe again by itself.
+	clients[4].argv = []string{stdbuf, "-oL", mosquittoSub, "-h", mqttHost, "-p", mqttPort, "-u", "device", "-P", clients[4].token,
+		"-V", "mqttv311", "-c", "-i", "restart-sub", "-q", "1", "-t", "downlink/#", "-v", "-d"}
 
 	cfg := fmt.Sprintf(`version: 1
 data_dir: %s

@@ -13,15 +13,6 @@ import (
 	"outpost/internal/realclient"
 )
 
-func needBinary(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (Debian: apt-get install mosquitto-clients); skipping", name)
-	}
-	return p
-}
-
 func hostPort(t *testing.T, addr string) (string, string) {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
@@ -30,8 +21,8 @@ func hostPort(t *testing.T, addr string) (string, string) {
 // TestMosquittoClients drives the broker with Debian's mosquitto_pub and
 // mosquitto_sub, over MQTT 3.1.1 and 5.
 func TestMosquittoClients(t *testing.T) {
-	pub := needBinary(t, "mosquitto_pub")
-	sub := needBinary(t, "mosquitto_sub")
+	pub := realclient.Tool(t, "mosquitto_pub", "mosquitto-clients")
+	sub := realclient.Tool(t, "mosquitto_sub", "mosquitto-clients")
 	e := newEnv(t, nil)
 	host, port := hostPort(t, e.tcp)
 	base := []string{"-h", host, "-p", port, "-u", "device"}

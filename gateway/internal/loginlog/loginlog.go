@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,9 +24,9 @@ import (
 // written.
 const Every = time.Minute
 
-// maxEntries bounds the memory kept for rate limiting; beyond it, entries
-// older than Every are swept (a scan of random tokens comes from few hosts,
-// but every host counts).
+// maxEntries bounds the memory kept for refused logins; beyond it,
+// entries older than Every are swept (a scan of random tokens comes from
+// few hosts, but every host counts). Logins keep one entry per device.
 const maxEntries = 4096
 
 // Reasons for a refused login, shared by the transports.
@@ -41,19 +42,27 @@ type Log struct {
 	log *slog.Logger
 	now func() time.Time
 
+	// logins, by device id → *loginEntry: lock-free, since the HTTP API
+	// logs in on every request.
+	logins sync.Map
+
 	mu   sync.Mutex
-	last map[key]*entry
+	last map[key]*entry // refused logins
 }
 
 type key struct {
-	device int64  // 0 for refused logins
-	host   string // remote host of refused logins
-	cause  string
+	host  string // remote host
+	cause string
 }
 
 type entry struct {
 	at         time.Time
 	suppressed int
+}
+
+type loginEntry struct {
+	at         atomic.Int64 // unix nanoseconds of the last line
+	suppressed atomic.Int64
 }
 
 // New returns a Log writing to log (which carries the transport's
@@ -67,9 +76,20 @@ func New(log *slog.Logger, now func() time.Time) *Log {
 
 // Login records a successful device login.
 func (l *Log) Login(transport string, device int64, remote string) {
-	if n, ok := l.allow(key{device: device, cause: "login"}); ok {
-		l.write("device login", n, slog.Int64("device", device), slog.String("transport", transport), slog.String("remote", remote))
+	now := l.now().UnixNano()
+	v, ok := l.logins.Load(device)
+	if !ok {
+		e := &loginEntry{}
+		e.at.Store(now - int64(Every))
+		v, _ = l.logins.LoadOrStore(device, e)
 	}
+	e := v.(*loginEntry)
+	at := e.at.Load()
+	if now-at < int64(Every) || !e.at.CompareAndSwap(at, now) {
+		e.suppressed.Add(1)
+		return
+	}
+	l.write("device login", int(e.suppressed.Swap(0)), slog.Int64("device", device), slog.String("transport", transport), slog.String("remote", remote))
 }
 
 // Refused records a refused login. reason says why in a few words

@@ -2,6 +2,7 @@ package loginlog
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -49,16 +50,26 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestSweep: the rate-limit table stays bounded.
+// TestSweep: the refused-login table stays bounded.
 func TestSweep(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	l := New(slog.New(slog.DiscardHandler), func() time.Time { return now })
 	for i := range maxEntries {
-		l.Login("mqtt", int64(i), "x")
+		l.Refused("tcp", ReasonUnknownToken, fmt.Sprintf("10.0.%d.%d:1", i/256, i%256))
 	}
 	now = now.Add(Every)
-	l.Login("mqtt", -1, "x")
+	l.Refused("tcp", ReasonUnknownToken, "10.1.0.0:1")
 	if n := len(l.last); n != 1 {
 		t.Errorf("%d entries after the sweep, want 1", n)
 	}
+}
+
+// BenchmarkLogin is the cost a logged-in HTTP request pays.
+func BenchmarkLogin(b *testing.B) {
+	l := New(slog.New(slog.DiscardHandler), nil)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l.Login("http", 7, "10.0.0.5:4000")
+		}
+	})
 }
