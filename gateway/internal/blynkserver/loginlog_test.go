@@ -36,7 +36,7 @@ func TestLoginLog(t *testing.T) {
 	e := newEnv(t)
 	var logs lockedBuffer
 	clk := &fakeClock{t: time.Unix(1_767_225_600, 0)}
-	srv := New(Options{Hub: e.hub, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clk.Now})
+	srv := New(Options{Hub: e.hub, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clk.Now, LoginTimeout: time.Second})
 	addr := serve(t, srv, nil)
 	const unknown = "ffffffffffffffffffffffffffffffff"
 	for i, tc := range []struct {
@@ -48,11 +48,13 @@ func TestLoginLog(t *testing.T) {
 		{unknown, `level=INFO msg="device login refused" component=blynkserver reason="unknown token" transport=tcp remote=127.0.0.1:`},
 		{unknown, ""},
 		{"short", `level=INFO msg="device login refused" component=blynkserver reason="malformed token" transport=tcp remote=127.0.0.1:`},
+		{"", `level=INFO msg="device login refused" component=blynkserver reason="no login within the login timeout" transport=tcp remote=127.0.0.1:`},
 	} {
 		before := strings.Count(logs.String(), "device login")
 		c := dial(t, addr)
-		id := c.send(blynk.CmdHWLogin, tc.token)
-		if tc.token == testToken {
+		if tc.token == "" { // says nothing: closed after LoginTimeout
+			c.expectClosed()
+		} else if id := c.send(blynk.CmdHWLogin, tc.token); tc.token == testToken {
 			c.expectResponse(id, blynk.StatusSuccess)
 			c.roundTrip() // the session logged the login before reading this
 		} else {

@@ -200,6 +200,7 @@ func (s *session) readFailed(err error) {
 			s.srv.log.Info("device silent, offline", "device", s.devID, "after", s.idle)
 		} else {
 			s.srv.c.loginFailures.Add(1)
+			s.srv.logins.Refused(s.transport, "no login within the login timeout", s.conn.RemoteAddr().String())
 		}
 	}
 }
