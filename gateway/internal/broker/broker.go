@@ -10,7 +10,8 @@
 // Per-device routing inside mochi: the client id of an authenticated
 // connection is replaced by "device-<id>", so a second connection with the
 // same token takes the first one's session over (and mochi disconnects the
-// old one). A device's subscriptions under downlink/ are stored as
+// old one: an MQTT 3.1.1 connection is closed without DISCONNECT, see
+// OnPacketEncode). A device's subscriptions under downlink/ are stored as
 // "$device-<id>/s/downlink/…", and the topics the broker publishes to it as
 // "$device-<id>/s/downlink/…" (or "/f/" for probes that bypass
 // subscriptions); the prefix is stripped when the packet is encoded. Topics

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
@@ -382,9 +383,10 @@ func isRefused(err error) bool {
 
 // TestShutdownNeedsNoClientsLock: the shutdown closes every client socket
 // without mochi's client map lock, which #488 deadlocks: with the write
-// lock held by someone else, every device (MQTT 3.1.1, 5, and a connection
-// that has not sent CONNECT yet) still sees its connection closed, with
-// no DISCONNECT; Serve returns once the lock is free again.
+// lock held by someone else, every device (MQTT 3.1.1 and 5 over TCP,
+// 3.1.1 over websocket, and a connection that has not sent CONNECT yet)
+// still sees its connection closed, with no DISCONNECT; Serve returns once
+// the lock is free again.
 func TestShutdownNeedsNoClientsLock(t *testing.T) {
 	var logs logBuffer
 	e := newEnv(t, func(o *Options) { o.Logger = logs.logger() })
@@ -398,6 +400,13 @@ func TestShutdownNeedsNoClientsLock(t *testing.T) {
 	}
 	defer silent.Close()
 	clients = append(clients, &rawClient{c: silent, r: bufio.NewReader(silent)})
+	const tokenC = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
+	devC, err := e.hub.AddDeviceWithToken(context.Background(), "TMPLbroker01", "Hall", tokenC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := dialWS(t, e.ws, tokenC)
+	eventually(t, "websocket attached", func() bool { return e.broker.current(devC.ID) != nil })
 
 	mochiClients := e.broker.server.Clients
 	mochiClients.Lock()
@@ -414,10 +423,50 @@ func TestShutdownNeedsNoClientsLock(t *testing.T) {
 			t.Errorf("client %d received %+v before the close", i, got)
 		}
 	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if typ, msg, err := ws.ReadMessage(); err == nil {
+		t.Errorf("websocket client received %d % x before the close", typ, msg)
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Error("the broker did not close the websocket connection")
+	}
 	mochiClients.Unlock()
 	locked = false
 	<-stopped
-	if e.hub.Online(e.devA.ID) || e.hub.Online(e.devB.ID) {
+	if e.hub.Online(e.devA.ID) || e.hub.Online(e.devB.ID) || e.hub.Online(devC.ID) {
 		t.Error("devices online after Serve returned")
 	}
+}
+
+// dialWS connects over the websocket listener with MQTT 3.1.1 and reads a
+// successful CONNACK.
+func dialWS(t testing.TB, url, token string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 5 * time.Second}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	var buf bytes.Buffer
+	pk := packets.Packet{
+		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
+		ProtocolVersion: 4,
+		Connect: packets.ConnectParams{
+			ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60,
+			UsernameFlag: true, Username: []byte(Username),
+			PasswordFlag: true, Password: []byte(token),
+		},
+	}
+	if err := pk.ConnectEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := ws.ReadMessage()
+	if err != nil || len(msg) != 4 || msg[0] != 0x20 || msg[3] != 0 {
+		t.Fatalf("websocket CONNACK % x, %v", msg, err)
+	}
+	return ws
 }
