@@ -232,13 +232,13 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		go b.pingLoop(ctx, b.opts.PingInterval)
 	}
 	<-ctx.Done()
-	// Close the sockets first, then mochi (PROTOCOL.md §7.8): no client is
-	// sent DISCONNECT at shutdown, whatever its MQTT version. To 3.1.1 it
-	// would be a protocol violation (only clients send DISCONNECT), and
-	// libmosquitto's loop_forever ends for good on it; an MQTT 5 DISCONNECT
-	// 0x8B (server shutting down) also ends that loop for good
-	// (TestLibmosquittoStopsOnDisconnect), so a device that should come back
-	// after a restart would not. A closed socket is what every client
+	// Close the sockets first, then mochi: no client is sent DISCONNECT at
+	// shutdown, whatever its MQTT version. To 3.1.1 it would be a protocol
+	// violation (only clients send DISCONNECT), and libmosquitto's
+	// loop_forever ends for good on it; an MQTT 5 DISCONNECT 0x8B (server
+	// shutting down) also ends that loop for good
+	// (TestLibmosquittoStopsOnDisconnect), so a device that should come
+	// back after a restart would not. A closed socket is what every client
 	// library retries. It also keeps away from mochi's deadlock-prone
 	// closeListenerClients (see connSet).
 	for _, l := range added {
