@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"outpost/internal/poll"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,7 +80,7 @@ func TestTLSNamesTheAddressDevicesUse(t *testing.T) {
 			t.Errorf("mosquitto_pub over TLS to %s: %v %s", h, err, out)
 			continue
 		}
-		eventually(t, "the MQTT TLS write via "+h, func() error {
+		poll.NoError(t, "the MQTT TLS write via "+h, func() error {
 			if code, body := httpGet(t, "http://"+a.HTTP+"/external/api/get?token="+tokA+"&v0"); code != 200 || body != strconv.Itoa(v) {
 				return fmt.Errorf("v0 = %d %q, want %d", code, body, v)
 			}

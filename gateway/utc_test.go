@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"outpost/internal/poll"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ func TestTimeAnswersAgreeAcrossTransports(t *testing.T) {
 		pub("meta/Time Zone", tt.meta)
 		pub("get/utc/all/json", "")
 		var mqtt answer
-		eventually(t, "the MQTT answer for "+tt.meta, func() error {
+		poll.NoError(t, "the MQTT answer for "+tt.meta, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range utcMsgs {

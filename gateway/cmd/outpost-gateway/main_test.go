@@ -114,13 +114,25 @@ templates: [{id: TMPL1, name: T, datastreams: [{pin: 0, name: A, type: integer}]
 	}
 }
 
-var addrRE = regexp.MustCompile(`(blynk|installer)=(127\.0\.0\.1:\d+)`)
-
 // startChild runs the real main in a child process and returns the Blynk
 // and installer addresses it logged.
 func startChild(t *testing.T, cfgPath string) (cmd *exec.Cmd, blynkAddr, installer string) {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	c := startGateway(t, cfgPath)
+	return c.cmd, c.addrs["blynk"], c.addrs["installer"]
+}
+
+// gatewayChild is the real main running in a child process.
+type gatewayChild struct {
+	cmd   *exec.Cmd
+	addrs map[string]string // from the "outpost-gateway listening" line: blynk, mqtt, http, installer, …
+}
+
+// startGateway runs the real main in a child process until the test ends
+// and waits for it to log the addresses it listens on.
+func startGateway(t *testing.T, cfgPath string) *gatewayChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "OUTPOST_GATEWAY_MAIN=-config\n"+cfgPath)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -130,33 +142,63 @@ func startChild(t *testing.T, cfgPath string) (cmd *exec.Cmd, blynkAddr, install
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	found := make(chan [2]string, 1)
+	found := make(chan map[string]string, 1)
 	go func() {
+		defer close(found)
 		sc := bufio.NewScanner(stdout)
-		var b, i string
 		for sc.Scan() {
 			if !strings.Contains(sc.Text(), "outpost-gateway listening") {
 				continue
 			}
-			for _, m := range addrRE.FindAllStringSubmatch(sc.Text(), -1) {
-				if m[1] == "blynk" {
-					b = m[2]
-				} else {
-					i = m[2]
+			addrs := map[string]string{}
+			for _, f := range strings.Fields(sc.Text()) {
+				if k, v, ok := strings.Cut(f, "="); ok && v != "" {
+					addrs[k] = v
 				}
 			}
-			found <- [2]string{b, i}
+			found <- addrs
 			break
 		}
 		io.Copy(io.Discard, stdout)
 	}()
 	select {
-	case a := <-found:
-		return cmd, a[0], a[1]
+	case addrs, ok := <-found:
+		if !ok {
+			t.Fatal("gateway exited before logging its addresses")
+		}
+		return &gatewayChild{cmd: cmd, addrs: addrs}
 	case <-time.After(30 * time.Second):
 		t.Fatal("gateway did not log its addresses within 30s")
 	}
-	return
+	return nil
+}
+
+// stop is a graceful shutdown (SIGTERM), as systemd's stop; the process
+// must exit with status 0.
+func (c *gatewayChild) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("gateway exited after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not stop within 30s of SIGTERM")
+	}
+}
+
+// kill is kill -9: no chance to say goodbye.
+func (c *gatewayChild) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
 }
 
 func committed(t *testing.T, installer string) uint64 {

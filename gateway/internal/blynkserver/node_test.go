@@ -11,18 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"outpost/internal/nodepkg"
 	"outpost/internal/poll"
+	"outpost/internal/realclient"
 )
-
-// blynkJSVersion is the npm blynk-library version the test runs
-// (PROTOCOL.md §0 [js]).
-const blynkJSVersion = "0.5.4"
 
 // TestRealBlynkClient runs the Node.js Blynk library against the server:
 // its write reaches the hub and the store, and a control write reaches it.
 func TestRealBlynkClient(t *testing.T) {
-	node, modules := nodepkg.Require(t, "blynk-library@"+blynkJSVersion)
+	node := realclient.Node(t)
+	modules := realclient.NPM(t, "blynk-library", realclient.BlynkJSVersion)
 	e := newEnv(t)
 	srv := New(Options{Hub: e.hub})
 	addr := serve(t, srv, nil)

@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"outpost/gateway/internal/hub"
+
+	"outpost/gateway/internal/loginlog"
 )
 
 // Hub is what sessions need of the hub (satisfied by *hub.Hub).
@@ -108,8 +110,9 @@ type Server struct {
 	loc  *time.Location
 	// quiet is how long a session is silent before it parks without its
 	// read buffer (a field so tests can shorten it).
-	quiet time.Duration
-	c     counters
+	quiet  time.Duration
+	c      counters
+	logins *loginlog.Log
 
 	limMu    sync.Mutex
 	limiters map[int64]*limiter // by device, while it has sessions
@@ -186,6 +189,7 @@ func New(opts Options) *Server {
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
+	s.logins = loginlog.New(s.log, s.now)
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"outpost/gateway/internal/blynktime"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/loginlog"
 	"outpost/shared/blynk"
 )
 
@@ -200,6 +201,7 @@ func (s *session) readFailed(err error) {
 			s.srv.log.Info("device silent, offline", "device", s.devID, "after", s.idle)
 		} else {
 			s.srv.c.loginFailures.Add(1)
+			s.srv.logins.Refused(s.transport, "no login within the login timeout", s.conn.RemoteAddr().String())
 		}
 	}
 }
@@ -372,16 +374,16 @@ func (s *session) setHeartbeat(hb time.Duration) {
 func (s *session) login(cmd blynk.Command, id uint16, body []byte) bool {
 	if cmd != blynk.CmdHWLogin && cmd != blynk.CmdLogin {
 		s.srv.c.loginFailures.Add(1)
-		s.srv.log.Debug("command before login, closing", "cmd", cmd, "remote", s.conn.RemoteAddr())
+		s.srv.logins.Refused(s.transport, "command before login", s.conn.RemoteAddr().String())
 		return false
 	}
 	token := string(body)
 	if !hub.ValidToken(token) {
-		return s.refuse(id, "malformed token")
+		return s.refuse(id, loginlog.ReasonMalformedToken)
 	}
 	dev, err := s.srv.hub.Authenticate(token)
 	if err != nil {
-		return s.refuse(id, "unknown token")
+		return s.refuse(id, loginlog.ReasonUnknownToken)
 	}
 	s.devID = dev.ID
 	s.loggedIn = true
@@ -405,13 +407,13 @@ func (s *session) login(cmd blynk.Command, id uint16, body []byte) bool {
 		s.mu.Unlock()
 	}
 	s.srv.c.loggedIn.Add(1)
-	s.srv.log.Debug("login", "device", dev.ID, "transport", s.transport, "remote", s.conn.RemoteAddr())
+	s.srv.logins.Login(s.transport, dev.ID, s.conn.RemoteAddr().String())
 	return true
 }
 
 func (s *session) refuse(id uint16, why string) bool {
 	s.srv.c.loginFailures.Add(1)
-	s.srv.log.Info("login refused", "reason", why, "remote", s.conn.RemoteAddr())
+	s.srv.logins.Refused(s.transport, why, s.conn.RemoteAddr().String())
 	s.reply(id, blynk.StatusInvalidToken)
 	return false
 }

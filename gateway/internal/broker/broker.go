@@ -10,7 +10,8 @@
 // Per-device routing inside mochi: the client id of an authenticated
 // connection is replaced by "device-<id>", so a second connection with the
 // same token takes the first one's session over (and mochi disconnects the
-// old one). A device's subscriptions under downlink/ are stored as
+// old one: an MQTT 3.1.1 connection is closed without DISCONNECT, see
+// OnPacketEncode). A device's subscriptions under downlink/ are stored as
 // "$device-<id>/s/downlink/…", and the topics the broker publishes to it as
 // "$device-<id>/s/downlink/…" (or "/f/" for probes that bypass
 // subscriptions); the prefix is stripped when the packet is encoded. Topics
@@ -30,9 +31,11 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/loginlog"
 	"outpost/shared/datastream"
 )
 
@@ -81,6 +84,8 @@ type Broker struct {
 	opts   Options
 	now    func() time.Time
 
+	logins   *loginlog.Log
+	diags    diagLimiter
 	conns    sync.Map // *mqtt.Client → *conn
 	mu       sync.Mutex
 	byDevice map[int64]*conn // the current connection of each device
@@ -97,11 +102,14 @@ type Stats struct {
 	Dropped          map[string]int64 // uplinks dropped, by reason
 	Downlinks        int64            // messages queued to devices
 	DownlinksDropped int64            // downlinks a device could not take
+	Diags            int64            // refusals answered on downlink/diag
+	DiagsDropped     int64            // refusals over the diag rate limit (not answered)
 }
 
 type counters struct {
 	connections, connects, authFailures, uplinks atomic.Int64
 	downlinks, downlinksDropped                  atomic.Int64
+	diags, diagsDropped                          atomic.Int64
 	dropped                                      [numDropReasons]atomic.Int64
 }
 
@@ -114,11 +122,12 @@ const (
 	dropNoEvent
 	dropNoMeta
 	dropOutOfWindow
+	dropUnknownTopic
 	dropOther
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"no_datastream", "bad_value", "bad_payload", "no_event", "no_meta", "out_of_window", "other"}
+var dropNames = [numDropReasons]string{"no_datastream", "bad_value", "bad_payload", "no_event", "no_meta", "out_of_window", "unknown_topic", "other"}
 
 // New creates a broker. Call Serve to accept connections.
 func New(opts Options) (*Broker, error) {
@@ -144,7 +153,7 @@ func New(opts Options) (*Broker, error) {
 	caps.SharedSubAvailable = 0
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       log.With("part", "mochi"),
+		Logger:       slog.New(mochiLog{log.Handler()}).With("part", "mochi"),
 		InlineClient: true,
 		// $SYS topics are of no use to devices (they cannot subscribe).
 		SysTopicResendInterval: 3600,
@@ -162,6 +171,7 @@ func New(opts Options) (*Broker, error) {
 		opts:     opts,
 		now:      opts.Now,
 		byDevice: map[int64]*conn{},
+		logins:   loginlog.New(log, opts.Now),
 	}
 	if err := server.AddHook(&hooks{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -178,7 +188,7 @@ type Listeners struct {
 // Serve accepts connections on the listeners until ctx is done, then closes
 // the listeners and every connection and returns.
 func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
-	added := 0
+	var added []interface{ Close(listeners.CloseFn) }
 	for _, l := range []struct {
 		id string
 		ln net.Listener
@@ -194,22 +204,35 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		if l.ws {
 			w := newWSListener(l.id, l.ln)
 			ml, err = w, b.server.AddListener(w)
+			added = append(added, w)
 		} else {
 			n := newNetListener(l.id, l.ln)
 			ml, err = n, b.server.AddListener(n)
+			added = append(added, n)
 		}
 		if err != nil {
 			return fmt.Errorf("broker: add listener %s: %w", ml.ID(), err)
 		}
-		added++
 	}
-	if added == 0 {
+	if len(added) == 0 {
 		return errors.New("broker: no listener given")
 	}
 	if err := b.server.Serve(); err != nil {
 		return fmt.Errorf("broker: serve: %w", err)
 	}
 	<-ctx.Done()
+	// Close the sockets first, then mochi: no client is sent DISCONNECT at
+	// shutdown, whatever its MQTT version. To 3.1.1 it would be a protocol
+	// violation (only clients send DISCONNECT), and libmosquitto's
+	// loop_forever ends for good on it; an MQTT 5 DISCONNECT 0x8B (server
+	// shutting down) also ends that loop for good
+	// (TestLibmosquittoStopsOnDisconnect), so a device that should come
+	// back after a restart would not. A closed socket is what every client
+	// library retries. It also keeps away from mochi's deadlock-prone
+	// closeListenerClients (see connSet).
+	for _, l := range added {
+		l.Close(nil)
+	}
 	_ = b.server.Close()
 	// Wait for every client goroutine so their hub connections are
 	// detached before Serve returns.
@@ -226,6 +249,8 @@ func (b *Broker) Stats() Stats {
 		Uplinks:          b.stats.uplinks.Load(),
 		Downlinks:        b.stats.downlinks.Load(),
 		DownlinksDropped: b.stats.downlinksDropped.Load(),
+		Diags:            b.stats.diags.Load(),
+		DiagsDropped:     b.stats.diagsDropped.Load(),
 		Dropped:          map[string]int64{},
 	}
 	for i := range b.stats.dropped {
@@ -334,6 +359,8 @@ func (b *Broker) countDrop(err error) {
 		r = dropNoMeta
 	case errors.Is(err, errOutOfWindow):
 		r = dropOutOfWindow
+	case errors.Is(err, errUnknownTopic):
+		r = dropUnknownTopic
 	}
 	b.stats.dropped[r].Add(1)
 }

@@ -10,17 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"outpost/internal/nodepkg"
+	"outpost/internal/realclient"
 )
-
-func needBinary(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (Debian: apt-get install mosquitto-clients); skipping", name)
-	}
-	return p
-}
 
 func hostPort(t *testing.T, addr string) (string, string) {
 	i := strings.LastIndexByte(addr, ':')
@@ -30,8 +21,8 @@ func hostPort(t *testing.T, addr string) (string, string) {
 // TestMosquittoClients drives the broker with Debian's mosquitto_pub and
 // mosquitto_sub, over MQTT 3.1.1 and 5.
 func TestMosquittoClients(t *testing.T) {
-	pub := needBinary(t, "mosquitto_pub")
-	sub := needBinary(t, "mosquitto_sub")
+	pub := realclient.Tool(t, "mosquitto_pub", "mosquitto-clients")
+	sub := realclient.Tool(t, "mosquitto_sub", "mosquitto-clients")
 	e := newEnv(t, nil)
 	host, port := hostPort(t, e.tcp)
 	base := []string{"-h", host, "-p", port, "-u", "device"}
@@ -108,7 +99,11 @@ func TestMosquittoClients(t *testing.T) {
 // TestMQTTjsWebsocket: the npm package mqtt (MQTT.js) connects through the
 // websocket listener and exchanges a write both ways.
 func TestMQTTjsWebsocket(t *testing.T) {
-	node, modules := nodepkg.Require(t, "mqtt@5")
+	if testing.Short() {
+		t.Skip("installs an npm package")
+	}
+	node := realclient.Node(t)
+	dir := realclient.NPM(t, "mqtt", realclient.MQTTjsVersion)
 	e := newEnv(t, nil)
 	script := `
 const mqtt = require(process.argv[2] + '/mqtt');
@@ -131,7 +126,7 @@ c.on('message', (topic, payload) => { console.log(topic + '=' + payload.toString
 	if err := os.WriteFile(js, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, node, js, modules, e.ws, tokenA)
+	cmd := exec.CommandContext(ctx, node, js, dir, e.ws, tokenA)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,10 +85,14 @@ type env struct {
 	hub    *hub.Hub
 	store  *memStore
 	broker *Broker
+	opts   Options
 	devA   hub.Device
 	devB   hub.Device
 	tcp    string // host:port
 	ws     string // ws://host:port/mqtt
+	// stop ends the broker's Serve (graceful shutdown) and waits for it;
+	// later calls do nothing.
+	stop func()
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -118,28 +125,59 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 	if mod != nil {
 		mod(&opts)
 	}
+	tcp := listen(t)
+	ws := listen(t)
+	e := &env{hub: h, store: st, opts: opts, devA: devA, devB: devB,
+		tcp: tcp.Addr().String(), ws: "ws://" + ws.Addr().String() + "/mqtt"}
+	e.broker, e.stop = serveBroker(t, opts, Listeners{TCP: tcp, WS: ws})
+	return e
+}
+
+// serveBroker runs a new broker on ls until the returned stop is called or
+// the test ends. stop fails the test if Serve errs or does not return.
+func serveBroker(t testing.TB, opts Options, ls Listeners) (*Broker, func()) {
+	t.Helper()
 	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp := listen(t)
-	ws := listen(t)
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, Listeners{TCP: tcp, WS: ws}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+	go func() { done <- b.Serve(ctx, ls) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Serve did not return within 30s after cancel:\n%s", goroutines())
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return after cancel")
-		}
-	})
-	return &env{hub: h, store: st, broker: b, devA: devA, devB: devB,
-		tcp: tcp.Addr().String(), ws: "ws://" + ws.Addr().String() + "/mqtt"}
+		})
+	}
+	t.Cleanup(stop)
+	return b, stop
+}
+
+// restart stops the broker gracefully and serves a new one, over the same
+// hub, on the same TCP address (the websocket listener is not restarted).
+func (e *env) restart(t testing.TB) {
+	t.Helper()
+	e.stop()
+	ln, err := net.Listen("tcp", e.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.broker, e.stop = serveBroker(t, e.opts, Listeners{TCP: ln})
+}
+
+// goroutines is a dump of every goroutine, for a test that found a hang.
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 func listen(t testing.TB) net.Listener {
@@ -169,3 +207,59 @@ func value(h *hub.Hub, dev int64, pin int) string {
 }
 
 var errTimeout = errors.New("timeout")
+
+// logBuffer collects log lines written concurrently (text format, info
+// and above), for tests of what the broker logs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the lines containing substr.
+func (b *logBuffer) lines(substr string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(b.buf.String(), "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// testClock is a settable clock for Options.Now.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Unix(1_767_225_600, 0)} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}

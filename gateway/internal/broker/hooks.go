@@ -9,6 +9,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/loginlog"
 )
 
 // Username is the only MQTT username devices use (PROTOCOL.md §2).
@@ -38,18 +39,24 @@ func (h *hooks) Provides(b byte) bool {
 // same token takes over the first one's session (mochi disconnects the old
 // one). A false return makes mochi answer CONNACK 0x86 (5) / 0x04 (3.1.1).
 func (h *hooks) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	var err error
-	if string(pk.Connect.Username) != Username || !pk.Connect.PasswordFlag {
-		err = errors.New("username is not \"device\" or no password")
-	} else {
-		var dev hub.Device
-		if dev, err = h.b.hub.Authenticate(string(pk.Connect.Password)); err == nil {
+	var reason string
+	switch token := string(pk.Connect.Password); {
+	case string(pk.Connect.Username) != Username:
+		reason = "username is not " + Username
+	case !pk.Connect.PasswordFlag || token == "":
+		reason = loginlog.ReasonNoToken
+	case !hub.ValidToken(token):
+		reason = loginlog.ReasonMalformedToken
+	default:
+		dev, err := h.b.hub.Authenticate(token)
+		if err == nil {
 			cl.ID = clientID(dev.ID)
 			return true
 		}
+		reason = loginlog.ReasonUnknownToken
 	}
 	h.b.stats.authFailures.Add(1)
-	h.b.log.Debug("mqtt login refused", "remote", cl.Net.Remote, "error", err)
+	h.b.logins.Refused(cl.Net.Listener, reason, cl.Net.Remote)
 	if cl.Properties.ProtocolVersion < 5 {
 		// mochi would map 0x86 to 3.1.1's 0x05 (not authorized); Blynk
 		// answers 0x04 (bad user name or password). Answer that and close,
@@ -91,6 +98,7 @@ func (h *hooks) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	h.b.stats.connections.Add(1)
 	h.b.stats.connects.Add(1)
 	c.detach = h.b.hub.Attach(id, c)
+	h.b.logins.Login(cl.Net.Listener, id, cl.Net.Remote)
 }
 
 // OnDisconnect detaches the connection from the hub.
@@ -114,12 +122,21 @@ func (h *hooks) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 
 // OnACLCheck: a device publishes only uplink topics and reads only its own
 // prefixed downlinks (subscription filters were rewritten by OnSubscribe).
+// A publish to another topic is answered on downlink/diag (diag.go).
 func (h *hooks) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
 	if write {
-		return parseTopic(topic).kind != topicInvalid
+		if parseTopic(topic).kind != topicInvalid {
+			return true
+		}
+		if v, ok := h.b.conns.Load(cl); ok {
+			c := v.(*conn)
+			h.b.countDrop(errUnknownTopic)
+			h.b.diagnose(c, topic, uplink{}, nil, errUnknownTopic)
+		}
+		return false
 	}
 	// "$" + cl.ID + "/" without allocating.
 	return len(topic) > len(cl.ID)+1 && topic[0] == '$' &&
@@ -166,8 +183,22 @@ func (h *hooks) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	return pk
 }
 
-// OnPacketEncode strips the per-device prefix from outgoing publishes.
+// OnPacketEncode strips the per-device prefix from outgoing publishes, and
+// keeps DISCONNECT from MQTT 3.1.1 clients.
+//
+// In 3.1.1 only the client sends DISCONNECT; libmosquitto treats one from
+// the server as a protocol error and its loop_forever stops reconnecting
+// for good. mochi sends it on a session takeover (a second connection
+// with the same token), on an ACL-refused QoS 1 publish and from
+// DisconnectClient. Changing the packet type to Reserved makes mochi's
+// WritePacket refuse to encode it, so nothing is written; DisconnectClient
+// ignores that error and closes the socket, which is what a 3.1.1 server
+// does instead. MQTT 5 clients keep their DISCONNECT with a reason code.
 func (h *hooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Disconnect && cl.Properties.ProtocolVersion < 5 {
+		pk.FixedHeader.Type = packets.Reserved
+		return pk
+	}
 	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk
 	}
@@ -205,6 +236,7 @@ func (h *hooks) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 // OnPublish hands an uplink to the hub. The packet is always marked
 // ignored so mochi neither retains nor forwards it (devices' retained
 // publishes are not retained, PROTOCOL.md §7.8) but still acknowledges it.
+// A refused uplink is answered on downlink/diag (diag.go).
 // Setting pk.Ignore with a nil error does what packets.CodeSuccessIgnore
 // does, without the four errors.Is comparisons mochi makes per publish on
 // a non-nil error. A refused value is dropped and counted; an MQTT 5
@@ -220,12 +252,14 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	}
 	c := v.(*conn)
 	h.b.stats.uplinks.Add(1)
-	err := h.b.uplink(c, parseTopic(pk.TopicName), pk.Payload)
+	u := parseTopic(pk.TopicName)
+	err := h.b.uplink(c, u, pk.Payload)
 	if err == nil {
 		return pk, nil
 	}
 	h.b.countDrop(err)
 	h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)
+	h.b.diagnose(c, pk.TopicName, u, pk.Payload, err)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return pk, v5Code(err)
 	}

@@ -13,6 +13,53 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
+// connSet is the client connections a listener handed to mochi and that
+// have not ended yet. The broker shuts down by closing these sockets
+// itself rather than through mochi's closeListenerClients, which (v2.7.9)
+// sends DISCONNECT, illegal towards MQTT 3.1.1 clients and final for
+// libmosquitto's reconnect loop, and can deadlock: Clients.GetByListener
+// read-locks the client map twice, and a Clients.Delete waiting in between
+// blocks both (mochi issue #488). Closing the socket ends each client's
+// read loop, which detaches it from the hub as any disconnect does.
+type connSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// add records c; after closeAll it closes c at once and returns false.
+func (s *connSet) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// closeAll closes every recorded connection and any added later.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
+
 // netListener serves mochi over a net.Listener the caller opened (plain
 // TCP, or TLS already wrapped), so tests can use 127.0.0.1:0 and the
 // gateway knows the bound address.
@@ -20,6 +67,7 @@ type netListener struct {
 	id        string
 	ln        net.Listener
 	log       *slog.Logger
+	conns     connSet
 	closeOnce sync.Once
 }
 
@@ -50,7 +98,11 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 			}
 			return
 		}
+		if !l.conns.add(c) {
+			continue
+		}
 		go func() {
+			defer l.conns.remove(c)
 			if err := establish(l.id, c); err != nil {
 				l.log.Debug("mqtt connection ended", "remote", c.RemoteAddr().String(), "error", err)
 			}
@@ -58,10 +110,12 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-func (l *netListener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting and closes every client connection of the
+// listener; mochi's closeClients is deliberately not called (see connSet).
+func (l *netListener) Close(listeners.CloseFn) {
 	l.closeOnce.Do(func() {
 		_ = l.ln.Close()
-		closeClients(l.id)
+		l.conns.closeAll()
 	})
 }
 
@@ -75,6 +129,7 @@ type wsListener struct {
 	upgrader  websocket.Upgrader
 	establish listeners.EstablishFn
 	ready     chan struct{}
+	conns     connSet // the hijacked sockets of upgraded connections
 	closeOnce sync.Once
 }
 
@@ -119,9 +174,14 @@ func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	defer ws.Close()
+	nc := ws.NetConn()
+	if !l.conns.add(nc) {
+		return
+	}
+	defer l.conns.remove(nc)
 	ws.SetReadLimit(wsReadLimit)
 	<-l.ready
-	if err := l.establish(l.id, &wsConn{Conn: ws.NetConn(), ws: ws}); err != nil {
+	if err := l.establish(l.id, &wsConn{Conn: nc, ws: ws}); err != nil {
 		l.log.Debug("mqtt websocket connection ended", "remote", r.RemoteAddr, "error", err)
 	}
 }
@@ -134,10 +194,13 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
+// Close stops the HTTP server and closes the upgraded (hijacked)
+// connections, which http.Server.Close leaves alone; mochi's closeClients
+// is not called (see connSet).
+func (l *wsListener) Close(listeners.CloseFn) {
 	l.closeOnce.Do(func() {
-		_ = l.srv.Close() // upgraded connections are hijacked: closeClients ends them
-		closeClients(l.id)
+		_ = l.srv.Close()
+		l.conns.closeAll()
 	})
 }
 

@@ -153,7 +153,7 @@ func (b *Broker) batchDS(c *conn, payload []byte) error {
 			err = b.writeJSON(id, pin, f.Value, ts)
 		}
 		if err != nil && firstErr == nil {
-			firstErr = err
+			firstErr = &fieldError{name: f.Name, err: err}
 		}
 	}
 	return firstErr

@@ -20,6 +20,7 @@ import (
 
 	"outpost/gateway/internal/deviceapi/batchjson"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/loginlog"
 	"outpost/shared/datastream"
 )
 
@@ -65,6 +66,7 @@ type api struct {
 	now      func() time.Time
 	maxBatch int
 	maxBody  int64
+	logins   *loginlog.Log
 }
 
 // New returns the handler of /external/api/….
@@ -77,6 +79,7 @@ func New(opts Options) http.Handler {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.logins = loginlog.New(a.log, a.now)
 	if a.maxBatch <= 0 {
 		a.maxBatch = 10000
 	}
@@ -84,6 +87,17 @@ func New(opts Options) http.Handler {
 		a.maxBody = 2 << 20
 	}
 	return a
+}
+
+// refusal is the logged reason a token was refused (never the token).
+func refusal(token string) string {
+	switch {
+	case token == "":
+		return loginlog.ReasonNoToken
+	case !hub.ValidToken(token):
+		return loginlog.ReasonMalformedToken
+	}
+	return loginlog.ReasonUnknownToken
 }
 
 // apiError is a 400 answer with Blynk's message.
@@ -158,8 +172,10 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 	token, _ := first(ps, "token")
 	dev, err := a.hub.Authenticate(token)
 	if err != nil {
+		a.logins.Refused("http", refusal(token), r.RemoteAddr)
 		return errInvalidToken
 	}
+	a.logins.Login("http", dev.ID, r.RemoteAddr)
 	switch endpoint {
 	case "get":
 		return a.get(w, dev, ps)
