@@ -53,6 +53,7 @@ type Hub interface {
 	SetProperty(deviceID int64, pin int, name string, items [][]byte, source string) error
 	SetMeta(deviceID int64, name, value, source string) error
 	Meta(deviceID int64, name string) (string, error)
+	Flush(ctx context.Context) error
 }
 
 // Options configure a Broker.

@@ -6,6 +6,7 @@
 package deviceapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type Hub interface {
 	SetProperty(deviceID int64, pin int, name string, items [][]byte, source string) error
 	SetMeta(deviceID int64, name, value, source string) error
 	Meta(deviceID int64, name string) (string, error)
+	Flush(ctx context.Context) error
 }
 
 // Options configure the device API handler.
@@ -112,6 +114,7 @@ var (
 	errBadBatch       = badRequest("Wrong batch format.")
 	errBatchTimestamp = badRequest("Timestamp is outside the allowed range (one month).")
 	errNotFound       = &apiError{http.StatusNotFound, "Not found."}
+	errNotStored      = &apiError{http.StatusServiceUnavailable, "The gateway is stopping: the write may not be stored."}
 	errMethod         = &apiError{http.StatusMethodNotAllowed, "Method not allowed."}
 )
 
@@ -165,25 +168,53 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 		return a.get(w, dev, ps)
 	case "getAll":
 		return a.getAll(w, dev)
-	case "update":
-		return a.update(w, dev, ps)
-	case "batch/update":
-		if post {
-			return a.batchPost(w, r, dev, ps)
-		}
-		return a.update(w, dev, ps)
-	case "update/property":
-		return a.property(w, dev, ps)
-	case "logEvent":
-		return a.logEvent(w, dev, ps)
 	case "isHardwareConnected":
 		return writeText(w, strconv.FormatBool(a.hub.Online(dev.ID)))
 	case "device/meta":
 		return a.meta(w, dev, ps)
-	case "device/meta/update":
-		return a.metaUpdate(w, dev, ps)
 	}
-	return errNotFound
+	// The writes: a success answer goes out only once the write is
+	// committed (durable), see durable.
+	switch endpoint {
+	case "update":
+		err = a.update(dev, ps)
+	case "batch/update":
+		if post {
+			err = a.batchPost(w, r, dev, ps)
+		} else {
+			err = a.update(dev, ps)
+		}
+	case "update/property":
+		err = a.property(dev, ps)
+	case "logEvent":
+		err = a.logEvent(dev, ps)
+	case "device/meta/update":
+		err = a.metaUpdate(dev, ps)
+	default:
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return a.durable(r.Context())
+}
+
+// durable waits until the writes of the request are committed by the
+// store, so that a 200 means the write survives a crash (README
+// "Durability of writes"). Concurrent requests share commits. A client
+// that goes away stops the wait (its write is still committed); a store
+// that closes first gets a 503: the write may be lost, the device should
+// send it again.
+func (a *api) durable(ctx context.Context) error {
+	err := a.hub.Flush(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &apiError{http.StatusServiceUnavailable, "Request cancelled before the write was stored."}
+	}
+	a.log.Warn("write not confirmed durable", "error", err)
+	return errNotStored
 }
 
 func writeText(w http.ResponseWriter, s string) error {
@@ -314,7 +345,7 @@ func (a *api) getAll(w http.ResponseWriter, dev hub.Device) error {
 // update writes `v1=100` (repeat the key for several values), or
 // `dataStreamId=<id>|pin=V1` with `value=…` repeated; several pins may be
 // written at once (batch/update), all with the same timestamp.
-func (a *api) update(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) update(dev hub.Device, ps []param) error {
 	// Every value item, in query order, with its pin; the items of a pin
 	// are then written together, pins in order of first appearance. The
 	// refs live on the stack for typical queries, so the common one-pin
@@ -489,7 +520,7 @@ func splitNUL(s string) [][]byte {
 }
 
 // property sets `pin=v1&<property>=<value>` (repeat for several values).
-func (a *api) property(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) property(dev hub.Device, ps []param) error {
 	s, ok := first(ps, "pin")
 	if !ok {
 		return errWrongPin
@@ -526,7 +557,7 @@ func (a *api) property(w http.ResponseWriter, dev hub.Device, ps []param) error 
 	return nil
 }
 
-func (a *api) logEvent(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) logEvent(dev hub.Device, ps []param) error {
 	code, _ := first(ps, "code")
 	if code == "" {
 		return errNoEventCode
@@ -582,7 +613,7 @@ func (a *api) meta(w http.ResponseWriter, dev hub.Device, ps []param) error {
 	return writeText(w, v)
 }
 
-func (a *api) metaUpdate(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) metaUpdate(dev hub.Device, ps []param) error {
 	name, err := a.metaField(dev, ps)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ func f64(v float64) *float64 { return &v }
 const token = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 type env struct {
+	path  string // the SQLite file
 	hub   *hub.Hub
 	store *sqlite.Store
 	dev   hub.Device
@@ -33,7 +34,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "gw.db")})
+	path := filepath.Join(t.TempDir(), "gw.db")
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle(Prefix, New(Options{Hub: h}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{hub: h, store: st, dev: dev, srv: srv}
+	return &env{path: path, hub: h, store: st, dev: dev, srv: srv}
 }
 
 // call GETs path+query exactly as typed and returns status and body.

@@ -31,11 +31,22 @@ import (
 //  3. the rare kinds (events, info, properties, metadata, erases) run one
 //     prepared statement per record, in order.
 //
-// Under load, a commit starts at most once per CommitEvery (the window), so
-// batches grow with the load; when idle, a record is committed at once.
+// Two paces (natural group commit):
+//
+//   - nobody waits (Blynk TCP, MQTT QoS 0: no per-write answer): under
+//     load a commit starts at most once per CommitEvery (the window), so
+//     batches grow with the load; when idle, a record is committed at once;
+//   - a writer waits for its answer (Flush: an HTTP 200 or an MQTT PUBACK
+//     is sent only once the write is committed): the next commit starts as
+//     soon as the previous one ends and takes everything queued meanwhile,
+//     from every device. The window is then only an upper bound: the more
+//     writers wait, the more each commit carries, and no writer waits for
+//     a timer.
+//
 // A failed transaction (disk full, I/O error) is rolled back, logged and
-// retried with backoff: the batch is never dropped. Flush cuts the window
-// short and waits; Close drains the queue before closing the database.
+// retried with backoff: the batch is never dropped, and its waiters keep
+// waiting (back-pressure). Close drains the queue before closing the
+// database.
 
 // outboxChunks are the multi-row INSERT sizes, largest first. 128 rows × 7
 // columns stays far below SQLite's 32766 parameters.
@@ -252,17 +263,29 @@ func (s *Store) Append(r hub.Record) {
 	s.appendMu.RUnlock()
 }
 
-// Flush waits until every record appended before the call is committed.
+// Flush waits until every record appended before the call is committed:
+// what a transport calls before it acknowledges a write. The committer
+// starts the next commit as soon as the current one ends, without waiting
+// for the window. A record appended after Close was dropped: Flush then
+// returns ErrClosed, never a success for it.
 func (s *Store) Flush(ctx context.Context) error {
 	// Records are committed in queue order and every record ahead of ours in
 	// the queue was counted before it was sent, so once committed reaches
 	// this count, all of ours are in.
 	target := s.accepted.Load()
+	if s.committed.Load() < target {
+		// Tell the committer a writer waits (see awaited).
+		for cur := s.waitFor.Load(); cur < target && !s.waitFor.CompareAndSwap(cur, target); cur = s.waitFor.Load() {
+		}
+	}
 	for {
 		s.notifyMu.Lock()
 		ch := s.notify
 		s.notifyMu.Unlock()
 		if s.committed.Load() >= target {
+			if s.dropped.Load() > 0 {
+				return ErrClosed
+			}
 			return nil
 		}
 		select {
@@ -274,7 +297,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
-			if s.committed.Load() >= target {
+			if s.committed.Load() >= target && s.dropped.Load() == 0 {
 				return nil
 			}
 			if s.closeErr != nil {
@@ -323,7 +346,7 @@ func (c *committer) run() {
 			return
 		}
 		batch = c.fill(batch)
-		if wait := window - time.Since(lastStart); window > 0 && wait > 0 && len(batch) < s.opts.MaxBatch {
+		if wait := window - time.Since(lastStart); window > 0 && wait > 0 && len(batch) < s.opts.MaxBatch && !s.awaited() {
 			if timer == nil {
 				timer = time.NewTimer(wait)
 			} else {
@@ -351,6 +374,10 @@ func (c *committer) run() {
 		}
 	}
 }
+
+// awaited reports whether a writer waits in Flush for a record that is not
+// committed yet: the window is then skipped.
+func (s *Store) awaited() bool { return s.waitFor.Load() > s.committed.Load() }
 
 // fill adds what is queued right now, up to MaxBatch, without waiting.
 func (c *committer) fill(batch []hub.Record) []hub.Record {

@@ -60,12 +60,16 @@ const (
 
 // Options configure Open. Zero values take the documented defaults.
 type Options struct {
-	Path        string        // the SQLite file (created if missing)
-	Logger      *slog.Logger  // nil: discard
-	CommitEvery time.Duration // group-commit window, default 10ms; negative: commit as soon as records are queued
-	MaxBatch    int           // records per transaction, default 4096
-	QueueSize   int           // Append blocks when this many records wait, default 65536
-	Synchronous Sync          // default SyncNormal
+	Path   string       // the SQLite file (created if missing)
+	Logger *slog.Logger // nil: discard
+	// CommitEvery is the group-commit window, default 10ms: under load
+	// without waiters a commit starts at most this often. While a writer
+	// waits in Flush, commits follow each other back to back instead.
+	// Negative: commit as soon as records are queued.
+	CommitEvery time.Duration
+	MaxBatch    int  // records per transaction, default 4096
+	QueueSize   int  // Append blocks when this many records wait, default 65536
+	Synchronous Sync // default SyncNormal
 	// PinHistoryIndex adds an index on the value writes' (device, pin, ts)
 	// so that History reads only the requested pin. Off by default: with
 	// writes to many pins in each group commit, that index dirties a page
@@ -131,6 +135,7 @@ type Store struct {
 	cpDone   chan struct{}
 
 	accepted     atomic.Uint64 // records put on the queue
+	waitFor      atomic.Uint64 // the largest accepted count a Flush waits for
 	committed    atomic.Uint64
 	transactions atomic.Uint64
 	failures     atomic.Uint64

@@ -1,0 +1,124 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// gatedHub is the hub with a Flush (the wait for the group commit) that
+// returns only when the test says so: it shows whether the broker waits
+// for the commit, and whether the PUBACK waits for it.
+type gatedHub struct {
+	Hub
+	entered chan struct{}
+	release chan error
+}
+
+func (g *gatedHub) Flush(context.Context) error {
+	g.entered <- struct{}{}
+	return <-g.release
+}
+
+func newGatedEnv(t *testing.T) (*env, *gatedHub) {
+	g := &gatedHub{entered: make(chan struct{}), release: make(chan error)}
+	e := newEnv(t, func(o *Options) {
+		g.Hub = o.Hub
+		o.Hub = g
+	})
+	return e, g
+}
+
+// TestPubackAfterCommit: a QoS 1 publish that writes is acknowledged only
+// once its write is committed; reads and QoS 0 publishes do not wait.
+func TestPubackAfterCommit(t *testing.T) {
+	e, g := newGatedEnv(t)
+	d := connect(t, e.tcp, tokenA)
+	for _, tc := range []struct {
+		topic, payload string
+		qos            byte
+		waits          bool
+	}{
+		{"ds/Temperature", "21.5", 1, true},
+		{"ds/Location", "1.5\x002.5", 1, true},
+		{"ds/Temperature/erase", "", 1, true},
+		{"batch_ds", `{"Temperature": 22.5, "Power": 1}`, 1, true},
+		{"ds/Status/prop/label", "Hall", 1, true},
+		{"event/overheat", "too hot", 1, true},
+		{"meta/Serial Number", "SN-1", 1, true},
+		{"info/mcu", `{"ver": "1.0"}`, 1, true},
+		{"ds/Temperature/timestamped_batch", "[[" + ms(time.Now()) + ", 23.5]]", 1, true},
+		// Refused writes wait too: a batch may have stored part of itself.
+		{"ds/Nope", "1", 1, true},
+		{"get/ds", "Temperature", 1, false},
+		{"get/ds/all", "", 1, false},
+		{"ds/Temperature", "24.5", 0, false},
+	} {
+		tok := d.c.Publish(tc.topic, tc.qos, false, tc.payload)
+		if !tc.waits {
+			// A QoS 1 read follows: its PUBACK comes only after the
+			// publish before it was handled, and a Flush there would
+			// block it.
+			if tc.qos == 0 {
+				tok = d.c.Publish("get/ds", 1, false, "Power")
+			}
+			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("%s QoS %d: no PUBACK without a commit (%v)", tc.topic, tc.qos, tok.Error())
+			}
+			continue
+		}
+		select {
+		case <-g.entered:
+		case <-tok.Done():
+			t.Fatalf("%s: PUBACK without waiting for the commit", tc.topic)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: neither a PUBACK nor a wait for the commit", tc.topic)
+		}
+		select {
+		case <-tok.Done():
+			t.Fatalf("%s: PUBACK while the commit is pending", tc.topic)
+		default:
+		}
+		g.release <- nil
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("%s: no PUBACK after the commit (%v)", tc.topic, tok.Error())
+		}
+	}
+	if v := value(e.hub, e.devA.ID, 0); v != "24.5" {
+		t.Errorf("Temperature = %q after the QoS 0 write, want 24.5", v)
+	}
+}
+
+// TestNoPubackWhenNotDurable: when the commit cannot be confirmed, the
+// device gets no PUBACK and its connection is closed, so that it sends the
+// write again after reconnecting.
+func TestNoPubackWhenNotDurable(t *testing.T) {
+	e, g := newGatedEnv(t)
+	d := connect(t, e.tcp, tokenA)
+	tok := d.c.Publish("ds/Temperature", 1, false, "30")
+	select {
+	case <-g.entered:
+	case <-tok.Done():
+		t.Fatal("PUBACK without waiting for the commit")
+	case <-time.After(5 * time.Second):
+		t.Fatal("neither a PUBACK nor a wait for the commit")
+	}
+	g.release <- errors.New("store closed")
+	select {
+	case err := <-d.lost:
+		t.Logf("connection closed: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open after a write that is not durable")
+	}
+	select {
+	case <-tok.Done():
+		if tok.Error() == nil {
+			t.Fatal("PUBACK for a write that is not durable")
+		}
+	default:
+	}
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
