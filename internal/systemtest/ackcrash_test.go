@@ -203,10 +203,10 @@ func httpWriter(addr, token string, log *ackLog, acked *atomic.Int64, stop <-cha
 // acknowledged only when its token completes without error (a PUBACK).
 func mqttWriter(addr, token string, log *ackLog, acked *atomic.Int64, stop <-chan struct{}) {
 	lost := make(chan struct{})
-	o := paho.NewClientOptions().AddBroker("tcp://"+addr).
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).
 		SetUsername("device").SetPassword(token).SetClientID(token).
 		SetAutoReconnect(false).SetConnectRetry(false).SetCleanSession(true).
-		SetConnectTimeout(5*time.Second).SetProtocolVersion(4).
+		SetConnectTimeout(5 * time.Second).SetProtocolVersion(4).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
 	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
