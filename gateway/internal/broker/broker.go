@@ -93,6 +93,8 @@ type Broker struct {
 	mu       sync.Mutex
 	byDevice map[int64]*conn // the current connection of each device
 
+	acks [ackShards]ackShard // PUBACKs waiting for the group commit (durable.go)
+
 	stats counters
 }
 

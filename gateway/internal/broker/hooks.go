@@ -220,12 +220,10 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	}
 	c := v.(*conn)
 	h.b.stats.uplinks.Add(1)
-	err := h.b.uplink(c, parseTopic(pk.TopicName), pk.Payload, pk.FixedHeader.Qos)
+	err := h.b.uplink(c, parseTopic(pk.TopicName), pk.Payload)
+	h.b.ackAfterCommit(c, &pk, err) // the PUBACK waits for the commit
 	if err == nil {
 		return pk, nil
-	}
-	if errors.Is(err, errNotDurable) {
-		return pk, packets.ErrRejectPacket // no PUBACK: the device sends it again
 	}
 	h.b.countDrop(err)
 	h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)

@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,52 +13,9 @@ import (
 // maxBatchAge bounds timestamped_batch points (PROTOCOL.md §2: within ±1 month).
 const maxBatchAge = 31 * 24 * time.Hour
 
-// durableWait bounds how long a QoS 1/2 publish waits for the commit of
-// its write before the connection is closed without an acknowledgement (a
-// store failing for that long; the device publishes again once back).
-const durableWait = 30 * time.Second
-
-// errNotDurable: the write of a QoS 1/2 publish could not be confirmed
-// durable; OnPublish then sends no acknowledgement.
-var errNotDurable = errors.New("broker: write not confirmed durable")
-
 // uplink performs what one uplink message asks. A nil error means accepted.
-// For QoS 1 and 2 it returns once what the message wrote is committed:
-// mochi sends the PUBACK (PUBREC) only after OnPublish returns, so an
-// acknowledged write survives a crash (README "Durability of writes").
-// This runs on the client's read goroutine, so a client waits one commit
-// per acknowledged publish, while the commits take every waiting client's
-// writes at once (natural group commit). QoS 0 does not wait. When the
-// commit cannot be confirmed, the connection is closed without an
-// acknowledgement and errNotDurable returned.
-func (b *Broker) uplink(c *conn, u uplink, payload []byte, qos byte) error {
-	err := b.apply(c, u, payload)
-	if qos == 0 || !writes(u.kind) {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), durableWait)
-	ferr := b.hub.Flush(ctx)
-	cancel()
-	if ferr != nil {
-		b.log.Warn("closing a connection: its write is not confirmed durable", "device", c.dev.ID, "error", ferr)
-		c.cl.Stop(errNotDurable) // closes the socket; no DISCONNECT packet
-		return errNotDurable
-	}
-	return err
-}
-
-// writes reports whether an uplink of kind may change stored state.
-func writes(kind topicKind) bool {
-	switch kind {
-	case topicDS, topicDSErase, topicDSBatch, topicBatchDS, topicDSProp, topicDSPropErase,
-		topicEvent, topicMeta, topicInfoMCU:
-		return true
-	}
-	return false
-}
-
-// apply performs what one uplink message asks, without waiting for the commit.
-func (b *Broker) apply(c *conn, u uplink, payload []byte) error {
+// It does not wait for the commit: see ackAfterCommit.
+func (b *Broker) uplink(c *conn, u uplink, payload []byte) error {
 	id := c.dev.ID
 	switch u.kind {
 	case topicDS:

@@ -280,14 +280,18 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	for {
 		s.notifyMu.Lock()
-		ch := s.notify
-		s.notifyMu.Unlock()
 		if s.committed.Load() >= target {
+			s.notifyMu.Unlock()
 			if s.dropped.Load() > 0 {
 				return ErrClosed
 			}
 			return nil
 		}
+		ch := s.nextDone
+		if target <= s.taken {
+			ch = s.batchDone // ours is being committed
+		}
+		s.notifyMu.Unlock()
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -419,6 +423,11 @@ func (c *committer) abandon(inBatch int) {
 // with closeErr set) so that a dead disk cannot hang shutdown forever.
 func (c *committer) commitRetrying(batch []hub.Record) bool {
 	s := c.s
+	s.notifyMu.Lock()
+	s.taken += uint64(len(batch))
+	s.batchDone = s.nextDone
+	s.nextDone = make(chan struct{})
+	s.notifyMu.Unlock()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := c.commit(batch)
@@ -464,12 +473,11 @@ func (c *committer) commit(batch []hub.Record) error {
 	}
 	s.histMu.Unlock()
 	s.transactions.Add(1)
-	s.committed.Add(uint64(len(batch)))
 	s.outboxN.Add(int64(len(batch)))
 	s.kickThinner()
 	s.notifyMu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
+	s.committed.Add(uint64(len(batch)))
+	close(s.batchDone) // wakes this batch's waiters (see commitRetrying)
 	s.notifyMu.Unlock()
 	return nil
 }

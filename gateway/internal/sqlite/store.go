@@ -141,8 +141,14 @@ type Store struct {
 	failures     atomic.Uint64
 	dropped      atomic.Uint64
 
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after every commit
+	// Flush waiters sleep on the channel of the batch that will hold their
+	// records, so a commit wakes only its own waiters: with a thousand
+	// devices waiting, waking all of them at every commit cost more than
+	// the commits.
+	notifyMu  sync.Mutex
+	taken     uint64        // records in committed batches and the one being committed
+	batchDone chan struct{} // closed once the batch being committed is committed
+	nextDone  chan struct{} // closed once the batch after it is committed
 
 	histMu sync.Mutex
 	hist   histogram
@@ -200,16 +206,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(6)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{
-		opts:   opts,
-		log:    opts.Logger.With("component", "sqlite"),
-		db:     db,
-		queue:  make(chan hub.Record, opts.QueueSize),
-		kick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		notify: make(chan struct{}),
-		cpStop: make(chan struct{}),
-		cpDone: make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger.With("component", "sqlite"),
+		db:        db,
+		queue:     make(chan hub.Record, opts.QueueSize),
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		batchDone: make(chan struct{}),
+		nextDone:  make(chan struct{}),
+		cpStop:    make(chan struct{}),
+		cpDone:    make(chan struct{}),
 
 		thinKick: make(chan struct{}, 1),
 		thinDone: make(chan struct{}),
