@@ -113,9 +113,12 @@ var (
 	errWrongProperty  = badRequest("Wrong property.")
 	errBadBatch       = badRequest("Wrong batch format.")
 	errBatchTimestamp = badRequest("Timestamp is outside the allowed range (one month).")
-	errNotFound       = &apiError{http.StatusNotFound, "Not found."}
-	errNotStored      = &apiError{http.StatusServiceUnavailable, "The gateway is stopping: the write may not be stored."}
-	errMethod         = &apiError{http.StatusMethodNotAllowed, "Method not allowed."}
+	errNoValue        = badRequest("Requested pin doesn't exist in the app.")
+	// Blynk's docs give no message for a string over the length limit.
+	errTooLong   = badRequest(fmt.Sprintf("Value is too long: a datastream value holds at most %d bytes.", datastream.MaxString))
+	errNotFound  = &apiError{http.StatusNotFound, "Not found."}
+	errNotStored = &apiError{http.StatusServiceUnavailable, "The gateway is stopping: the write may not be stored."}
+	errMethod    = &apiError{http.StatusMethodNotAllowed, "Method not allowed."}
 )
 
 func errBatchTooLarge(max int) *apiError {
@@ -266,61 +269,100 @@ func (a *api) dataStreamID(dev hub.Device, s string) (int, error) {
 	return pin, nil
 }
 
-// get answers one pin as plain text, several as a JSON object.
+// get answers one pin as plain text, several as a JSON object. Pins are
+// named by a bare key (`v1`, `V1`), `pin=V1` / `pin=v1` (as /update takes
+// them) or `dataStreamId=<id>`. Decisions where Blynk's docs are silent:
+//   - a single pin with neither a value nor a default answers 400
+//     "Requested pin doesn't exist in the app." (Blynk's server message for
+//     a pin without a stored value);
+//   - in a multi-pin answer such a pin is left out, as /getAll leaves out
+//     pins without a value;
+//   - the shape follows the number of pins asked: one → plain value,
+//     several → JSON object; a pin asked twice (`v1&V1&pin=v1`) gives one
+//     key, in the order first asked;
+//   - Boolean values read back as the numbers 1 and 0 everywhere (plain,
+//     multi-pin and /getAll), as Blynk's examples show, not true/false.
 func (a *api) get(w http.ResponseWriter, dev hub.Device, ps []param) error {
-	var pins []int
+	var pbuf [8]int
+	pins := pbuf[:0] // distinct, in the order first asked
+	asked := 0
 	for _, p := range ps {
+		var pin int
 		switch {
 		case p.key == "token":
+			continue
 		case p.key == "dataStreamId":
-			pin, err := a.dataStreamID(dev, p.value)
+			n, err := a.dataStreamID(dev, p.value)
 			if err != nil {
 				return err
 			}
-			pins = append(pins, pin)
+			pin = n
+		case p.key == "pin":
+			n, err := datastream.ParsePinName(p.value)
+			if err != nil {
+				return errWrongPin
+			}
+			pin = n
 		default:
-			pin, isPin, err := pinKey(p.key)
+			n, isPin, err := pinKey(p.key)
 			if err != nil {
 				return err
 			}
-			if isPin {
-				pins = append(pins, pin)
+			if !isPin {
+				continue
 			}
+			pin = n
+		}
+		asked++
+		if !slices.Contains(pins, pin) {
+			pins = append(pins, pin)
 		}
 	}
-	if len(pins) == 0 {
+	if asked == 0 {
 		return errWrongPin
 	}
-	if len(pins) == 1 {
+	if asked == 1 {
 		ds, err := a.datastreamFor(dev, pins[0])
 		if err != nil {
 			return err
 		}
-		v, _ := a.hub.Value(dev.ID, pins[0])
+		v, ok := a.hub.Value(dev.ID, pins[0])
+		if !ok {
+			return errNoValue
+		}
 		if strings.IndexByte(v.Value, 0) >= 0 {
 			return writeJSON(w, ds.AppendJSON(nil, v.Value))
 		}
 		return writeText(w, v.Value)
 	}
 	buf := []byte{'{'}
-	for i, pin := range pins {
+	for _, pin := range pins {
 		ds, err := a.datastreamFor(dev, pin)
 		if err != nil {
 			return err
 		}
-		if i > 0 {
+		v, ok := a.hub.Value(dev.ID, pin)
+		if !ok {
+			continue
+		}
+		if len(buf) > 1 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `"v`...)
 		buf = strconv.AppendInt(buf, int64(pin), 10)
 		buf = append(buf, `":`...)
-		if v, ok := a.hub.Value(dev.ID, pin); ok {
-			buf = ds.AppendJSON(buf, v.Value)
-		} else {
-			buf = append(buf, "null"...)
-		}
+		buf = appendJSONValue(buf, ds, v.Value)
 	}
 	return writeJSON(w, append(buf, '}'))
+}
+
+// appendJSONValue appends a canonical value as JSON; Booleans as the
+// numbers 1 and 0 (see get).
+func appendJSONValue(buf []byte, ds datastream.Datastream, v string) []byte {
+	if ds.Type == datastream.Boolean && (v == "0" || v == "1") {
+		return append(buf, v...)
+	}
+	return ds.AppendJSON(buf, v)
 }
 
 // getAll answers every pin that has a value.
@@ -333,11 +375,11 @@ func (a *api) getAll(w http.ResponseWriter, dev hub.Device) error {
 		buf = append(buf, `"v`...)
 		buf = strconv.AppendInt(buf, int64(v.Pin), 10)
 		buf = append(buf, `":`...)
-		if ds, ok := a.hub.Datastream(dev.ID, v.Pin); ok {
-			buf = ds.AppendJSON(buf, v.Value)
-		} else {
-			buf = (&datastream.Datastream{Type: datastream.String}).AppendJSON(buf, v.Value)
+		ds, ok := a.hub.Datastream(dev.ID, v.Pin)
+		if !ok {
+			ds = datastream.Datastream{Type: datastream.String}
 		}
+		buf = appendJSONValue(buf, ds, v.Value)
 	}
 	return writeJSON(w, append(buf, '}'))
 }
@@ -428,7 +470,9 @@ func writeErr(err error) error {
 		return errNoDatastream
 	case errors.Is(err, datastream.ErrBadPin):
 		return errWrongPin
-	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity), errors.Is(err, datastream.ErrTooLong):
+	case errors.Is(err, datastream.ErrTooLong):
+		return errTooLong
+	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity):
 		return errWrongType
 	case errors.Is(err, hub.ErrNoDevice):
 		return errInvalidToken
@@ -498,6 +542,9 @@ func (a *api) batchPost(w http.ResponseWriter, r *http.Request, dev hub.Device, 
 			return errBatchTimestamp
 		}
 		if values[i], err = ds.NormalizeJSON(p.Value); err != nil {
+			if errors.Is(err, datastream.ErrTooLong) {
+				return errTooLong
+			}
 			return errWrongType
 		}
 	}
