@@ -264,20 +264,14 @@ func (s *Store) Append(r hub.Record) {
 }
 
 // Flush waits until every record appended before the call is committed:
-// what a transport calls before it acknowledges a write. The committer
-// starts the next commit as soon as the current one ends, without waiting
-// for the window. A record appended after Close was dropped: Flush then
-// returns ErrClosed, never a success for it.
+// what a transport calls before it acknowledges a write. While writers
+// wait, the window is not waited for (see gather). A record appended after
+// Close was dropped: Flush then returns ErrClosed, never a success for it.
 func (s *Store) Flush(ctx context.Context) error {
 	// Records are committed in queue order and every record ahead of ours in
 	// the queue was counted before it was sent, so once committed reaches
 	// this count, all of ours are in.
 	target := s.accepted.Load()
-	if s.committed.Load() < target {
-		// Tell the committer a writer waits (see awaited).
-		for cur := s.waitFor.Load(); cur < target && !s.waitFor.CompareAndSwap(cur, target); cur = s.waitFor.Load() {
-		}
-	}
 	for {
 		s.notifyMu.Lock()
 		if s.committed.Load() >= target {
@@ -290,6 +284,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		ch := s.nextDone
 		if target <= s.taken {
 			ch = s.batchDone // ours is being committed
+			s.batchWaiters++
+		} else {
+			s.nextWaiters.Add(1)
 		}
 		s.notifyMu.Unlock()
 		select {
@@ -297,8 +294,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		default:
 		}
 		select {
-		case <-ch:
+		case <-ch: // the committer no longer counts us
 		case <-ctx.Done():
+			s.unwait(ch)
 			return ctx.Err()
 		case <-s.done:
 			if s.committed.Load() >= target && s.dropped.Load() == 0 {
@@ -308,6 +306,21 @@ func (s *Store) Flush(ctx context.Context) error {
 				return s.closeErr
 			}
 			return ErrClosed
+		}
+	}
+}
+
+// unwait uncounts a Flush that stops waiting on ch before it was closed.
+func (s *Store) unwait(ch chan struct{}) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	select {
+	case <-ch: // closed: the committer uncounted it
+	default:
+		if ch == s.nextDone {
+			s.nextWaiters.Add(-1)
+		} else if ch == s.batchDone {
+			s.batchWaiters--
 		}
 	}
 }
@@ -338,8 +351,10 @@ func (c *committer) run() {
 	defer close(s.done)
 	defer c.close()
 	window := s.opts.CommitEvery
-	var timer *time.Timer
-	var lastStart time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var lastStart, lastEnd time.Time
+	var expect int64 // writers that waited for the last commit: expected back
 	for {
 		batch := c.batch[:0]
 		select {
@@ -350,38 +365,77 @@ func (c *committer) run() {
 			return
 		}
 		batch = c.fill(batch)
-		if wait := window - time.Since(lastStart); window > 0 && wait > 0 && len(batch) < s.opts.MaxBatch && !s.awaited() {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-		gather:
-			for len(batch) < s.opts.MaxBatch {
-				select {
-				case r := <-s.queue:
-					batch = c.fill(append(batch, r))
-				case <-timer.C:
-					break gather
-				case <-s.kick:
-					break gather
-				case <-s.stop:
-					break gather
-				}
-			}
-			timer.Stop()
+		if time.Since(lastEnd) > window {
+			expect = 0 // after a pause, nobody is on the way
 		}
+		batch = c.gather(batch, window, lastStart, expect, timer)
+		expect = s.nextWaiters.Load()
 		lastStart = time.Now()
 		if !c.commitRetrying(batch) {
 			c.abandon(len(batch))
 			return
 		}
+		lastEnd = time.Now()
 	}
 }
 
-// awaited reports whether a writer waits in Flush for a record that is not
-// committed yet: the window is then skipped.
-func (s *Store) awaited() bool { return s.waitFor.Load() > s.committed.Load() }
+// gather adds records to batch until it is time to commit:
+//
+//   - while writers wait in Flush (they answer a device): once as many
+//     wait as waited for the previous commit, i.e. the writers that commit
+//     answered are back with their next writes (natural group commit: no
+//     timer while the writers keep up; a lone writer at once); sooner
+//     when nothing arrived for crowdGap (writers that went away), and at
+//     most window after the gather began;
+//   - otherwise once window has passed since the previous commit began
+//     (at once when idle);
+//   - at MaxBatch records, or when Close begins.
+func (c *committer) gather(batch []hub.Record, window time.Duration, lastStart time.Time, expect int64, timer *time.Timer) []hub.Record {
+	s := c.s
+	if window <= 0 {
+		return batch
+	}
+	begin := time.Now()
+	last := begin // when a record or a writer last arrived
+	var armed time.Time
+	defer timer.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		deadline := lastStart.Add(window)
+		if n := s.nextWaiters.Load(); n > 0 {
+			if n >= expect {
+				return batch
+			}
+			deadline = begin.Add(window)
+			if d := last.Add(crowdGap); d.Before(deadline) {
+				deadline = d
+			}
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return batch
+		}
+		if !deadline.Equal(armed) {
+			timer.Reset(wait)
+			armed = deadline
+		}
+		select {
+		case r := <-s.queue:
+			batch = c.fill(append(batch, r))
+			last = time.Now()
+		case <-timer.C:
+			return batch
+		case <-s.kick: // a writer began waiting: look again
+			last = time.Now()
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// crowdGap ends the wait for the writers of the previous commit when
+// nothing arrived for that long: some went away.
+const crowdGap = time.Millisecond
 
 // fill adds what is queued right now, up to MaxBatch, without waiting.
 func (c *committer) fill(batch []hub.Record) []hub.Record {
@@ -426,6 +480,7 @@ func (c *committer) commitRetrying(batch []hub.Record) bool {
 	s.notifyMu.Lock()
 	s.taken += uint64(len(batch))
 	s.batchDone = s.nextDone
+	s.batchWaiters = s.nextWaiters.Swap(0)
 	s.nextDone = make(chan struct{})
 	s.notifyMu.Unlock()
 	backoff := 50 * time.Millisecond
@@ -478,6 +533,7 @@ func (c *committer) commit(batch []hub.Record) error {
 	s.notifyMu.Lock()
 	s.committed.Add(uint64(len(batch)))
 	close(s.batchDone) // wakes this batch's waiters (see commitRetrying)
+	s.batchWaiters = 0
 	s.notifyMu.Unlock()
 	return nil
 }

@@ -135,7 +135,6 @@ type Store struct {
 	cpDone   chan struct{}
 
 	accepted     atomic.Uint64 // records put on the queue
-	waitFor      atomic.Uint64 // the largest accepted count a Flush waits for
 	committed    atomic.Uint64
 	transactions atomic.Uint64
 	failures     atomic.Uint64
@@ -145,10 +144,12 @@ type Store struct {
 	// records, so a commit wakes only its own waiters: with a thousand
 	// devices waiting, waking all of them at every commit cost more than
 	// the commits.
-	notifyMu  sync.Mutex
-	taken     uint64        // records in committed batches and the one being committed
-	batchDone chan struct{} // closed once the batch being committed is committed
-	nextDone  chan struct{} // closed once the batch after it is committed
+	notifyMu     sync.Mutex
+	taken        uint64        // records in committed batches and the one being committed
+	batchDone    chan struct{} // closed once the batch being committed is committed
+	nextDone     chan struct{} // closed once the batch after it is committed
+	batchWaiters int64         // Flush calls waiting on batchDone
+	nextWaiters  atomic.Int64  // on nextDone (changed under notifyMu; the committer reads it)
 
 	histMu sync.Mutex
 	hist   histogram

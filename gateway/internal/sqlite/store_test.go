@@ -771,7 +771,7 @@ func TestFlushWaitsForTheCommit(t *testing.T) {
 		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: strconv.Itoa(round), TS: int64(round)})
 		flushed := make(chan error, 1)
 		go func() { flushed <- s.Flush(ctx) }()
-		waitFor(t, func() bool { return s.Stats().QueueLen == 0 && s.awaited() })
+		waitFor(t, func() bool { return s.Stats().QueueLen == 0 && s.nextWaiters.Load()+s.batchWaitersNow() > 0 })
 		select {
 		case err := <-flushed:
 			t.Fatalf("round %d: Flush returned %v before the commit", round, err)
@@ -825,4 +825,10 @@ func TestNaturalGroupCommit(t *testing.T) {
 		t.Errorf("%d transactions for %d records: waiting writers did not share commits", st.Transactions, st.Committed)
 	}
 	t.Logf("%d records in %d transactions", st.Committed, st.Transactions)
+}
+
+func (s *Store) batchWaitersNow() int64 {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.batchWaiters
 }
