@@ -2,7 +2,8 @@
 // under /external/api/ and the gateway's installer API under
 // /installer/api/. Every request is turned into the same hub calls the
 // other transports make, so validation, clamping and delivery to connected
-// devices are identical.
+// devices are identical. A write is answered only once the store has
+// committed it: a 200 means the write survives a crash.
 package deviceapi
 
 import (
