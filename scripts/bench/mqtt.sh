@@ -1,7 +1,8 @@
 #!/bin/sh
 # MQTT load: Outpost's broker (auth + ACL + validation + SQLite) side by side
 # with bare mochi-mqtt and Debian's Mosquitto, 1,000 clients at QoS 0 and 1,
-# p99 publish→committed at half load (half of what a paced run of one publish
+# p99 publish→committed (QoS 0) and p99 publish→PUBACK (QoS 1, the PUBACK
+# follows the commit) at half load (half of what a paced run of one publish
 # per write persists at full load),
 # RSS with 10,000 idle connections, once up and after -idle-settle (60s).
 # The brokers take turns for -rounds (default 3) and medians are reported,

@@ -56,6 +56,7 @@ type Hub interface {
 	SetProperty(deviceID int64, pin int, name string, items [][]byte, source string) error
 	SetMeta(deviceID int64, name, value, source string) error
 	Meta(deviceID int64, name string) (string, error)
+	Flush(ctx context.Context) error
 }
 
 // Options configure a Broker.
@@ -89,6 +90,8 @@ type Broker struct {
 	conns    sync.Map // *mqtt.Client → *conn
 	mu       sync.Mutex
 	byDevice map[int64]*conn // the current connection of each device
+
+	acks [ackShards]ackShard // PUBACKs waiting for the group commit (durable.go)
 
 	stats counters
 }

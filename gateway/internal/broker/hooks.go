@@ -254,6 +254,7 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	h.b.stats.uplinks.Add(1)
 	u := parseTopic(pk.TopicName)
 	err := h.b.uplink(c, u, pk.Payload)
+	h.b.ackAfterCommit(c, &pk, err) // the PUBACK waits for the commit
 	if err == nil {
 		return pk, nil
 	}

@@ -15,6 +15,7 @@ import (
 const maxBatchAge = 31 * 24 * time.Hour
 
 // uplink performs what one uplink message asks. A nil error means accepted.
+// It does not wait for the commit: see ackAfterCommit.
 func (b *Broker) uplink(c *conn, u uplink, payload []byte) error {
 	id := c.dev.ID
 	switch u.kind {

@@ -2,10 +2,12 @@
 // under /external/api/ and the gateway's installer API under
 // /installer/api/. Every request is turned into the same hub calls the
 // other transports make, so validation, clamping and delivery to connected
-// devices are identical.
+// devices are identical. A write is answered only once the store has
+// committed it: a 200 means the write survives a crash.
 package deviceapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,7 @@ type Hub interface {
 	SetProperty(deviceID int64, pin int, name string, items [][]byte, source string) error
 	SetMeta(deviceID int64, name, value, source string) error
 	Meta(deviceID int64, name string) (string, error)
+	Flush(ctx context.Context) error
 }
 
 // Options configure the device API handler.
@@ -125,8 +128,12 @@ var (
 	errWrongProperty  = badRequest("Wrong property.")
 	errBadBatch       = badRequest("Wrong batch format.")
 	errBatchTimestamp = badRequest("Timestamp is outside the allowed range (one month).")
-	errNotFound       = &apiError{http.StatusNotFound, "Not found."}
-	errMethod         = &apiError{http.StatusMethodNotAllowed, "Method not allowed."}
+	errNoValue        = badRequest("Requested pin doesn't exist in the app.")
+	// Blynk's docs give no message for a string over the length limit.
+	errTooLong   = badRequest(fmt.Sprintf("Value is too long: a datastream value holds at most %d bytes.", datastream.MaxString))
+	errNotFound  = &apiError{http.StatusNotFound, "Not found."}
+	errNotStored = &apiError{http.StatusServiceUnavailable, "The gateway is stopping: the write may not be stored."}
+	errMethod    = &apiError{http.StatusMethodNotAllowed, "Method not allowed."}
 )
 
 func errBatchTooLarge(max int) *apiError {
@@ -181,25 +188,53 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 		return a.get(w, dev, ps)
 	case "getAll":
 		return a.getAll(w, dev)
-	case "update":
-		return a.update(w, dev, ps)
-	case "batch/update":
-		if post {
-			return a.batchPost(w, r, dev, ps)
-		}
-		return a.update(w, dev, ps)
-	case "update/property":
-		return a.property(w, dev, ps)
-	case "logEvent":
-		return a.logEvent(w, dev, ps)
 	case "isHardwareConnected":
 		return writeText(w, strconv.FormatBool(a.hub.Online(dev.ID)))
 	case "device/meta":
 		return a.meta(w, dev, ps)
-	case "device/meta/update":
-		return a.metaUpdate(w, dev, ps)
 	}
-	return errNotFound
+	// The writes: a success answer goes out only once the write is
+	// committed (durable), see durable.
+	switch endpoint {
+	case "update":
+		err = a.update(dev, ps)
+	case "batch/update":
+		if post {
+			err = a.batchPost(w, r, dev, ps)
+		} else {
+			err = a.update(dev, ps)
+		}
+	case "update/property":
+		err = a.property(dev, ps)
+	case "logEvent":
+		err = a.logEvent(dev, ps)
+	case "device/meta/update":
+		err = a.metaUpdate(dev, ps)
+	default:
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return a.durable(r.Context())
+}
+
+// durable waits until the writes of the request are committed by the
+// store, so that a 200 means the write survives a crash (README
+// "Durability of writes"). Concurrent requests share commits. A client
+// that goes away stops the wait (its write is still committed); a store
+// that closes first gets a 503: the write may be lost, the device should
+// send it again.
+func (a *api) durable(ctx context.Context) error {
+	err := a.hub.Flush(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &apiError{http.StatusServiceUnavailable, "Request cancelled before the write was stored."}
+	}
+	a.log.Warn("write not confirmed durable", "error", err)
+	return errNotStored
 }
 
 func writeText(w http.ResponseWriter, s string) error {
@@ -251,61 +286,100 @@ func (a *api) dataStreamID(dev hub.Device, s string) (int, error) {
 	return pin, nil
 }
 
-// get answers one pin as plain text, several as a JSON object.
+// get answers one pin as plain text, several as a JSON object. Pins are
+// named by a bare key (`v1`, `V1`), `pin=V1` / `pin=v1` (as /update takes
+// them) or `dataStreamId=<id>`. Decisions where Blynk's docs are silent:
+//   - a single pin with neither a value nor a default answers 400
+//     "Requested pin doesn't exist in the app." (Blynk's server message for
+//     a pin without a stored value);
+//   - in a multi-pin answer such a pin is left out, as /getAll leaves out
+//     pins without a value;
+//   - the shape follows the number of pins asked: one → plain value,
+//     several → JSON object; a pin asked twice (`v1&V1&pin=v1`) gives one
+//     key, in the order first asked;
+//   - Boolean values read back as the numbers 1 and 0 everywhere (plain,
+//     multi-pin and /getAll), as Blynk's examples show, not true/false.
 func (a *api) get(w http.ResponseWriter, dev hub.Device, ps []param) error {
-	var pins []int
+	var pbuf [8]int
+	pins := pbuf[:0] // distinct, in the order first asked
+	asked := 0
 	for _, p := range ps {
+		var pin int
 		switch {
 		case p.key == "token":
+			continue
 		case p.key == "dataStreamId":
-			pin, err := a.dataStreamID(dev, p.value)
+			n, err := a.dataStreamID(dev, p.value)
 			if err != nil {
 				return err
 			}
-			pins = append(pins, pin)
+			pin = n
+		case p.key == "pin":
+			n, err := datastream.ParsePinName(p.value)
+			if err != nil {
+				return errWrongPin
+			}
+			pin = n
 		default:
-			pin, isPin, err := pinKey(p.key)
+			n, isPin, err := pinKey(p.key)
 			if err != nil {
 				return err
 			}
-			if isPin {
-				pins = append(pins, pin)
+			if !isPin {
+				continue
 			}
+			pin = n
+		}
+		asked++
+		if !slices.Contains(pins, pin) {
+			pins = append(pins, pin)
 		}
 	}
-	if len(pins) == 0 {
+	if asked == 0 {
 		return errWrongPin
 	}
-	if len(pins) == 1 {
+	if asked == 1 {
 		ds, err := a.datastreamFor(dev, pins[0])
 		if err != nil {
 			return err
 		}
-		v, _ := a.hub.Value(dev.ID, pins[0])
+		v, ok := a.hub.Value(dev.ID, pins[0])
+		if !ok {
+			return errNoValue
+		}
 		if strings.IndexByte(v.Value, 0) >= 0 {
 			return writeJSON(w, ds.AppendJSON(nil, v.Value))
 		}
 		return writeText(w, v.Value)
 	}
 	buf := []byte{'{'}
-	for i, pin := range pins {
+	for _, pin := range pins {
 		ds, err := a.datastreamFor(dev, pin)
 		if err != nil {
 			return err
 		}
-		if i > 0 {
+		v, ok := a.hub.Value(dev.ID, pin)
+		if !ok {
+			continue
+		}
+		if len(buf) > 1 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `"v`...)
 		buf = strconv.AppendInt(buf, int64(pin), 10)
 		buf = append(buf, `":`...)
-		if v, ok := a.hub.Value(dev.ID, pin); ok {
-			buf = ds.AppendJSON(buf, v.Value)
-		} else {
-			buf = append(buf, "null"...)
-		}
+		buf = appendJSONValue(buf, ds, v.Value)
 	}
 	return writeJSON(w, append(buf, '}'))
+}
+
+// appendJSONValue appends a canonical value as JSON; Booleans as the
+// numbers 1 and 0 (see get).
+func appendJSONValue(buf []byte, ds datastream.Datastream, v string) []byte {
+	if ds.Type == datastream.Boolean && (v == "0" || v == "1") {
+		return append(buf, v...)
+	}
+	return ds.AppendJSON(buf, v)
 }
 
 // getAll answers every pin that has a value.
@@ -318,11 +392,11 @@ func (a *api) getAll(w http.ResponseWriter, dev hub.Device) error {
 		buf = append(buf, `"v`...)
 		buf = strconv.AppendInt(buf, int64(v.Pin), 10)
 		buf = append(buf, `":`...)
-		if ds, ok := a.hub.Datastream(dev.ID, v.Pin); ok {
-			buf = ds.AppendJSON(buf, v.Value)
-		} else {
-			buf = (&datastream.Datastream{Type: datastream.String}).AppendJSON(buf, v.Value)
+		ds, ok := a.hub.Datastream(dev.ID, v.Pin)
+		if !ok {
+			ds = datastream.Datastream{Type: datastream.String}
 		}
+		buf = appendJSONValue(buf, ds, v.Value)
 	}
 	return writeJSON(w, append(buf, '}'))
 }
@@ -330,7 +404,7 @@ func (a *api) getAll(w http.ResponseWriter, dev hub.Device) error {
 // update writes `v1=100` (repeat the key for several values), or
 // `dataStreamId=<id>|pin=V1` with `value=…` repeated; several pins may be
 // written at once (batch/update), all with the same timestamp.
-func (a *api) update(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) update(dev hub.Device, ps []param) error {
 	// Every value item, in query order, with its pin; the items of a pin
 	// are then written together, pins in order of first appearance. The
 	// refs live on the stack for typical queries, so the common one-pin
@@ -413,7 +487,9 @@ func writeErr(err error) error {
 		return errNoDatastream
 	case errors.Is(err, datastream.ErrBadPin):
 		return errWrongPin
-	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity), errors.Is(err, datastream.ErrTooLong):
+	case errors.Is(err, datastream.ErrTooLong):
+		return errTooLong
+	case errors.Is(err, datastream.ErrWrongType), errors.Is(err, datastream.ErrArity):
 		return errWrongType
 	case errors.Is(err, hub.ErrNoDevice):
 		return errInvalidToken
@@ -483,6 +559,9 @@ func (a *api) batchPost(w http.ResponseWriter, r *http.Request, dev hub.Device, 
 			return errBatchTimestamp
 		}
 		if values[i], err = ds.NormalizeJSON(p.Value); err != nil {
+			if errors.Is(err, datastream.ErrTooLong) {
+				return errTooLong
+			}
 			return errWrongType
 		}
 	}
@@ -505,7 +584,7 @@ func splitNUL(s string) [][]byte {
 }
 
 // property sets `pin=v1&<property>=<value>` (repeat for several values).
-func (a *api) property(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) property(dev hub.Device, ps []param) error {
 	s, ok := first(ps, "pin")
 	if !ok {
 		return errWrongPin
@@ -542,7 +621,7 @@ func (a *api) property(w http.ResponseWriter, dev hub.Device, ps []param) error 
 	return nil
 }
 
-func (a *api) logEvent(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) logEvent(dev hub.Device, ps []param) error {
 	code, _ := first(ps, "code")
 	if code == "" {
 		return errNoEventCode
@@ -598,7 +677,7 @@ func (a *api) meta(w http.ResponseWriter, dev hub.Device, ps []param) error {
 	return writeText(w, v)
 }
 
-func (a *api) metaUpdate(w http.ResponseWriter, dev hub.Device, ps []param) error {
+func (a *api) metaUpdate(dev hub.Device, ps []param) error {
 	name, err := a.metaField(dev, ps)
 	if err != nil {
 		return err

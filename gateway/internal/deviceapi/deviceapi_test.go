@@ -24,6 +24,7 @@ func f64(v float64) *float64 { return &v }
 const token = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 type env struct {
+	path  string // the SQLite file
 	hub   *hub.Hub
 	store *sqlite.Store
 	dev   hub.Device
@@ -33,7 +34,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "gw.db")})
+	path := filepath.Join(t.TempDir(), "gw.db")
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle(Prefix, New(Options{Hub: h}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{hub: h, store: st, dev: dev, srv: srv}
+	return &env{path: path, hub: h, store: st, dev: dev, srv: srv}
 }
 
 // call GETs path+query exactly as typed and returns status and body.
@@ -119,10 +121,10 @@ func TestDeviceAPI(t *testing.T) {
 		{"pin= form", "GET", "/external/api/update?" + tk + "&pin=V2&value=24.5&value=49.5", "", "", 200, ""},
 		{"string with spaces", "GET", "/external/api/update?" + tk + "&v3=hello%20big+world", "", "", 200, ""},
 		{"get several", "GET", "/external/api/get?" + tk + "&v1&v0&v3&v2&v4", "", "", 200,
-			`{"v1":100,"v0":21.5,"v3":"hello big world","v2":[24.5, 49.5],"v4":null}`},
+			`{"v1":100,"v0":21.5,"v3":"hello big world","v2":[24.5, 49.5]}`},
 		{"batch GET", "GET", "/external/api/batch/update?" + tk + "&v1=33&v4=true", "", "", 200, ""},
 		{"getAll", "GET", "/external/api/getAll?" + tk, "", "", 200,
-			`{"v0":21.5,"v1":33,"v2":[24.5, 49.5],"v3":"hello big world","v4":true}`},
+			`{"v0":21.5,"v1":33,"v2":[24.5, 49.5],"v3":"hello big world","v4":1}`},
 		{"batch POST", "POST", "/external/api/batch/update?" + tk + "&pin=v0", "application/json",
 			fmt.Sprintf("[[%d, 10.5], [%d, 11.25]]", now-60000, now-30000), 200, ""},
 		{"after batch", "GET", "/external/api/get?" + tk + "&v0", "", "", 200, "11.25"},

@@ -630,6 +630,21 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 	return v, nil
 }
 
+// Flush waits until every change the hub accepted before the call is
+// committed by the store, so that it survives a crash of the process. A
+// transport that answers a write (an HTTP 200, an MQTT PUBACK) calls it
+// between the write and the answer: a success answer then means the write
+// is durable. Concurrent callers share commits (the store's natural group
+// commit), so a waiting writer costs a commit only when nobody else is
+// committing. It returns early with ctx's error, or with the store's error
+// when the store is closed and the change may not be on disk.
+func (h *Hub) Flush(ctx context.Context) error {
+	if err := h.store.Flush(ctx); err != nil {
+		return fmt.Errorf("hub: flush: %w", err)
+	}
+	return nil
+}
+
 // Erase removes a pin's latest value.
 func (h *Hub) Erase(deviceID int64, pin int, source string) error {
 	if pin < 0 || pin > datastream.MaxPin {

@@ -108,7 +108,9 @@ type Store interface {
 	UpdateDevice(ctx context.Context, d Device) error
 	// DeleteDevice removes a device and its data.
 	DeleteDevice(ctx context.Context, id int64) error
-	// Flush waits until everything appended before the call is committed.
+	// Flush waits until everything appended before the call is committed;
+	// the next commit then starts without waiting for a window. It must
+	// not report success for a record Append dropped.
 	Flush(ctx context.Context) error
 }
 

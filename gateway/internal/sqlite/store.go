@@ -59,12 +59,16 @@ const (
 
 // Options configure Open. Zero values take the documented defaults.
 type Options struct {
-	Path        string        // the SQLite file (created if missing)
-	Logger      *slog.Logger  // nil: discard
-	CommitEvery time.Duration // group-commit window, default 10ms; negative: commit as soon as records are queued
-	MaxBatch    int           // records per transaction, default 4096
-	QueueSize   int           // Append blocks when this many records wait, default 65536
-	Synchronous Sync          // default SyncNormal
+	Path   string       // the SQLite file (created if missing)
+	Logger *slog.Logger // nil: discard
+	// CommitEvery is the group-commit window, default 10ms: under load
+	// without waiters a commit starts at most this often. While a writer
+	// waits in Flush, commits follow each other back to back instead.
+	// Negative: commit as soon as records are queued.
+	CommitEvery time.Duration
+	MaxBatch    int  // records per transaction, default 4096
+	QueueSize   int  // Append blocks when this many records wait, default 65536
+	Synchronous Sync // default SyncNormal
 	// PinHistoryIndex adds an index on the value writes' (device, pin, ts)
 	// so that History reads only the requested pin. Off by default: with
 	// writes to many pins in each group commit, that index dirties a page
@@ -126,8 +130,16 @@ type Store struct {
 	failures     atomic.Uint64
 	dropped      atomic.Uint64
 
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after every commit
+	// Flush waiters sleep on the channel of the batch that will hold their
+	// records, so a commit wakes only its own waiters: with a thousand
+	// devices waiting, waking all of them at every commit cost more than
+	// the commits.
+	notifyMu     sync.Mutex
+	taken        uint64        // records in committed batches and the one being committed
+	batchDone    chan struct{} // closed once the batch being committed is committed
+	nextDone     chan struct{} // closed once the batch after it is committed
+	batchWaiters int64         // Flush calls waiting on batchDone
+	nextWaiters  atomic.Int64  // on nextDone (changed under notifyMu; the committer reads it)
 
 	histMu sync.Mutex
 	hist   histogram
@@ -185,16 +197,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(6)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{
-		opts:   opts,
-		log:    opts.Logger.With("component", "sqlite"),
-		db:     db,
-		queue:  make(chan hub.Record, opts.QueueSize),
-		kick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		notify: make(chan struct{}),
-		cpStop: make(chan struct{}),
-		cpDone: make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger.With("component", "sqlite"),
+		db:        db,
+		queue:     make(chan hub.Record, opts.QueueSize),
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		batchDone: make(chan struct{}),
+		nextDone:  make(chan struct{}),
+		cpStop:    make(chan struct{}),
+		cpDone:    make(chan struct{}),
 
 		thinKick: make(chan struct{}, 1),
 		thinDone: make(chan struct{}),

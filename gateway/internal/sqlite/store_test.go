@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -731,4 +732,91 @@ func TestTenancyCacheSurvivesReopen(t *testing.T) {
 			t.Errorf("%s after reopen = %q, %v; want %q", kind, b, err, want)
 		}
 	}
+}
+
+// TestFlushWaitsForTheCommit: Flush returns only once the record is
+// committed (what a transport's acknowledgement waits for), and a waiting
+// writer does not wait for the window: commit_interval is only an upper
+// bound then. A record dropped after Close never gets a success.
+func TestFlushWaitsForTheCommit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s := openTest(t, path, Options{CommitEvery: time.Hour})
+	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	inFile := func() int {
+		var n int
+		if err := ro.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := 1; round <= 3; round++ {
+		s.writeMu.Lock() // the next commit cannot proceed
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: strconv.Itoa(round), TS: int64(round)})
+		flushed := make(chan error, 1)
+		go func() { flushed <- s.Flush(ctx) }()
+		waitFor(t, func() bool { return s.Stats().QueueLen == 0 && s.nextWaiters.Load()+s.batchWaitersNow() > 0 })
+		select {
+		case err := <-flushed:
+			t.Fatalf("round %d: Flush returned %v before the commit", round, err)
+		default:
+		}
+		if n := inFile(); n != round-1 {
+			t.Fatalf("round %d: %d records in the file before the commit", round, n)
+		}
+		s.writeMu.Unlock()
+		if err := <-flushed; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if n := inFile(); n != round {
+			t.Fatalf("round %d: Flush returned with %d records in the file", round, n)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: "late", TS: 9})
+	if err := s.Flush(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Flush after a dropped Append = %v, want ErrClosed", err)
+	}
+}
+
+// TestNaturalGroupCommit: writers that wait for their commit share commits
+// (many records per transaction) with a window of an hour, which only
+// records nobody waits for would wait for.
+func TestNaturalGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{CommitEvery: time.Hour})
+	const writers, each = 32, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: int64(w + 1), Pin: 0, Value: strconv.Itoa(i), TS: int64(i + 1)})
+				if err := s.Flush(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Committed != writers*each {
+		t.Fatalf("committed %d records, want %d", st.Committed, writers*each)
+	}
+	if st.Transactions >= st.Committed {
+		t.Errorf("%d transactions for %d records: waiting writers did not share commits", st.Transactions, st.Committed)
+	}
+	t.Logf("%d records in %d transactions", st.Committed, st.Transactions)
+}
+
+func (s *Store) batchWaitersNow() int64 {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.batchWaiters
 }

@@ -1,7 +1,8 @@
 // Command mqttload measures MQTT publish throughput of Outpost's broker
 // side by side with bare mochi-mqtt and Mosquitto, the publish→committed
-// latency at half load, and the gateway RSS with many idle device
-// connections. See scripts/bench/mqtt.sh.
+// latency (QoS 0) and the publish→PUBACK latency (QoS 1, the PUBACK
+// follows the commit) at half load, and the gateway RSS with many idle
+// device connections. See scripts/bench/mqtt.sh.
 package main
 
 import (
@@ -98,14 +99,14 @@ func main() {
 		if o != nil {
 			before = o.stats()
 		}
-		rate, start := load(addr, *clients, *per0, 0, *window, tokens, 0, qos0Burst)
+		rate, start := load(addr, *clients, *per0, 0, *window, tokens, 0, qos0Burst, nil)
 		r.q0 = append(r.q0, rate)
 		if o != nil {
 			// stats flushes the store: the QoS 0 records are then committed.
 			st := o.stats()
 			r.persisted = append(r.persisted, float64(st.Committed-before.Committed)/time.Since(start).Seconds())
 		}
-		rate, _ = load(addr, *clients, *per1, 1, *window, tokens, 0, qos0Burst)
+		rate, _ = load(addr, *clients, *per1, 1, *window, tokens, 0, qos0Burst, nil)
 		r.q1 = append(r.q1, rate)
 	}
 	for round := range *rounds {
@@ -151,8 +152,9 @@ func main() {
 		if len(mosqR.q0) > 0 {
 			fmt.Printf("  outpost / mosquitto:  QoS 0 %.2f×, QoS 1 %.2f×\n", outpost0/median(mosqR.q0), median(outR.q1)/median(mosqR.q1))
 		}
-		// The broker accepts (and PUBACKs) before the group commit makes
-		// a record durable, so count what reached the disk as well.
+		// The broker accepts a QoS 0 publish before the group commit
+		// makes its record durable (a QoS 1 PUBACK waits for it), so
+		// count what reached the disk as well.
 		if len(mochiR.q0) > 0 && len(outR.persisted) > 0 {
 			fmt.Printf("  outpost QoS 0 persisted / bare mochi QoS 0: %.2f×\n", median(outR.persisted)/median(mochiR.q0))
 		}
@@ -191,7 +193,7 @@ func main() {
 				full := srv.start("full-paced", *clients)
 				before := full.stats()
 				n := int(offered * float64(*halfSecs) / float64(*clients))
-				_, start := load(full.addr, *clients, n, 0, *window, benchToken, offered, 1)
+				_, start := load(full.addr, *clients, n, 0, *window, benchToken, offered, 1, nil)
 				st := full.stats()
 				capacity := float64(st.Committed-before.Committed) / time.Since(start).Seconds()
 				full.stop()
@@ -205,7 +207,7 @@ func main() {
 			n := int(rate * float64(*halfSecs) / float64(*clients))
 			before := o.stats()
 			cpu0, gen0, wall0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
-			got, start := load(o.addr, *clients, n, 0, *window, benchToken, rate, 1)
+			got, start := load(o.addr, *clients, n, 0, *window, benchToken, rate, 1, nil)
 			st := o.stats()
 			secs := time.Since(start).Seconds()
 			wall := time.Since(wall0).Seconds()
@@ -217,6 +219,18 @@ func main() {
 			// Two cores are shared: what the generator takes, the gateway lacks.
 			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%\n",
 				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall)
+			o.stop()
+
+			// The same rate at QoS 1: each PUBACK, timed by the client
+			// from its publish, comes after the commit of its write.
+			o = srv.start("half-qos1", *clients)
+			before = o.stats()
+			lat := &latencies{}
+			got, start = load(o.addr, *clients, n, 1, *window, benchToken, rate, 1, lat)
+			st = o.stats()
+			fmt.Printf("  half load QoS 1: offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs); %.0f records/transaction\n",
+				rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n(),
+				float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
 			o.stop()
 		}
 	}
@@ -254,13 +268,10 @@ const qos0Burst = 64
 
 // load runs clients publishing per messages each and returns messages/s
 // and when the publishing began (after every client connected). rate > 0
-// paces the whole run to about rate messages/s, at QoS 0 only, one
-// publish per write; otherwise QoS 0 clients write burst publishes at a
-// time.
-func load(addr string, clients, per int, qos byte, window int, tokens func(int) (string, string), rate float64, burst int) (float64, time.Time) {
-	if rate > 0 && qos != 0 {
-		fatal(fmt.Errorf("paced load is QoS 0 only"))
-	}
+// paces the whole run to about rate messages/s, one publish per write (at
+// QoS 1, lat gets each publish→PUBACK time); otherwise QoS 0 clients write
+// burst publishes at a time.
+func load(addr string, clients, per int, qos byte, window int, tokens func(int) (string, string), rate float64, burst int, lat *latencies) (float64, time.Time) {
 	conns := make([]*client, clients)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -289,7 +300,7 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 	var sent atomic.Int64
 	start := time.Now()
 	if rate > 0 {
-		paced(conns, per, rate, start, &sent)
+		paced(conns, per, qos, rate, start, &sent, lat)
 		return float64(sent.Load()) / time.Since(start).Seconds(), start
 	}
 	for i, c := range conns {
@@ -347,7 +358,7 @@ const pacerConns = 100
 // machine; a pacer per pacerConns connections on a 1 ms ticker wakes a
 // thousand times a second whatever the rate. The write per message stays,
 // and is most of the generator's CPU (system time).
-func paced(conns []*client, per int, rate float64, start time.Time, sent *atomic.Int64) {
+func paced(conns []*client, per int, qos byte, rate float64, start time.Time, sent *atomic.Int64, lat *latencies) {
 	var live []pacedConn
 	for i, c := range conns {
 		if c != nil {
@@ -362,7 +373,7 @@ func paced(conns []*client, per int, rate float64, start time.Time, sent *atomic
 		// Pacer p's message j is due at (p + j·pacers)/rate, roughly:
 		// the pacers' streams interleave into one even stream.
 		begin := start.Add(time.Duration(float64(p) / rate * float64(time.Second)))
-		wg.Go(func() { pace(own, per, share, begin, sent) })
+		wg.Go(func() { pace(own, per, qos, share, begin, sent, lat) })
 	}
 	wg.Wait()
 }
@@ -372,6 +383,7 @@ type pacedConn struct {
 	c       *client
 	payload []byte
 	failed  bool
+	sentAt  []atomic.Int64 // QoS 1: when each packet id in flight was sent, by id % len
 }
 
 // pace sends per publishes on each of conns at rate msgs/s in all, its
@@ -380,12 +392,21 @@ type pacedConn struct {
 // flushed alone, its own TCP write, like a device sending one reading at a
 // time. A closing QoS 1 publish per connection follows: its PUBACK means
 // the broker processed everything sent before it.
-func pace(conns []pacedConn, per int, rate float64, begin time.Time, sent *atomic.Int64) {
+func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, sent *atomic.Int64, lat *latencies) {
 	defer func() {
 		for _, pc := range conns {
 			pc.c.close()
 		}
 	}()
+	var readers sync.WaitGroup
+	if qos == 1 {
+		// A reader per connection times each PUBACK against its publish.
+		for i := range conns {
+			pc := &conns[i]
+			pc.sentAt = make([]atomic.Int64, 1024)
+			readers.Go(func() { readPubacks(pc, per, lat) })
+		}
+	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	total := len(conns) * per
@@ -400,7 +421,14 @@ func pace(conns []pacedConn, per int, rate float64, begin time.Time, sent *atomi
 			if pc.failed {
 				continue
 			}
-			if pc.c.publish("ds/Temperature", pc.payload, 0) != nil || pc.c.flush() != nil {
+			if pc.c.publish("ds/Temperature", pc.payload, qos) != nil {
+				pc.failed = true
+				continue
+			}
+			if qos == 1 {
+				pc.sentAt[int(pc.c.id)%len(pc.sentAt)].Store(time.Now().UnixNano())
+			}
+			if pc.c.flush() != nil {
 				pc.failed = true
 				continue
 			}
@@ -410,6 +438,10 @@ func pace(conns []pacedConn, per int, rate float64, begin time.Time, sent *atomi
 		if j < total {
 			<-tick.C // a tick missed while writing is dropped; due catches up
 		}
+	}
+	if qos == 1 {
+		readers.Wait() // every publish was acknowledged (or its connection failed)
+		return
 	}
 	// All closing publishes first, then their PUBACKs: the broker
 	// handles them in parallel.
@@ -424,6 +456,57 @@ func pace(conns []pacedConn, per int, rate float64, begin time.Time, sent *atomi
 			sent.Add(1)
 		}
 	}
+}
+
+// readPubacks reads want PUBACKs from pc (or until its connection fails)
+// and adds each one's time since its publish to lat.
+func readPubacks(pc *pacedConn, want int, lat *latencies) {
+	var mine []time.Duration
+	defer func() { lat.add(mine) }()
+	_ = pc.c.c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	for len(mine) < want {
+		typ, body, err := pc.c.read()
+		if err != nil {
+			return
+		}
+		if typ != 4 || len(body) < 2 {
+			continue
+		}
+		id := int(body[0])<<8 | int(body[1])
+		if at := pc.sentAt[id%len(pc.sentAt)].Load(); at > 0 {
+			mine = append(mine, time.Duration(time.Now().UnixNano()-at))
+		}
+	}
+}
+
+// latencies collects durations from many goroutines.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d...)
+	l.mu.Unlock()
+}
+
+func (l *latencies) n() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+// quantile returns the q-quantile in milliseconds (q = 1: the maximum).
+func (l *latencies) quantile(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	i := min(len(l.d)-1, int(q*float64(len(l.d))))
+	return float64(l.d[i]) / float64(time.Millisecond)
 }
 
 // startMochiChild serves bare mochi from a child process (-mochi-child).

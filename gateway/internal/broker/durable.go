@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Acknowledged means durable (README "Durability of writes"): the PUBACK of
+// a QoS 1 publish goes out only once what the publish wrote is committed,
+// so that a crash right after it loses nothing the device was told is
+// stored.
+//
+// The client's read goroutine does not wait for the commit: it hands the
+// acknowledgement to an ackShard and reads on, so a device keeps several
+// publishes in flight and one commit carries the writes of every device
+// (natural group commit: while acknowledgements wait, the store starts the
+// next commit as soon as the current one ends). Each shard takes what has
+// queued, waits for one Flush (everything appended before it is then
+// committed) and writes the PUBACKs, in the order the publishes came: one
+// connection always maps to one shard. A QoS 2 publish, which no Blynk
+// library sends, waits on the read goroutine instead (mochi's PUBREC
+// follows OnPublish). If the commit cannot be confirmed, the connections
+// get no acknowledgement and are closed (no DISCONNECT packet), so that
+// the devices publish again.
+
+// ackShards spreads the PUBACK writing (a system call each) over a few
+// goroutines, which run only while acknowledgements wait.
+const ackShards = 8
+
+// durableWait bounds how long an acknowledgement waits for the commit
+// (a store failing for that long) before its connection is closed.
+const durableWait = 30 * time.Second
+
+// errNotDurable closes a connection whose write could not be confirmed durable.
+var errNotDurable = errors.New("broker: write not confirmed durable")
+
+type pendingAck struct {
+	cl   *mqtt.Client
+	id   uint16
+	code packets.Code
+}
+
+type ackShard struct {
+	mu      sync.Mutex
+	pending []pendingAck
+	running bool // a drain goroutine serves the shard
+	spare   []pendingAck
+}
+
+// ackAfterCommit takes over the acknowledgement of a QoS 1 or 2 publish
+// that OnPublish handled with result err. It sets pk's QoS to 0 so that
+// mochi sends nothing itself (a publish with QoS 0 is neither acknowledged
+// nor, being ignored, forwarded). For MQTT 5 the PUBACK carries err's
+// reason code.
+func (b *Broker) ackAfterCommit(c *conn, pk *packets.Packet, err error) {
+	switch pk.FixedHeader.Qos {
+	case 0:
+		return
+	case 1:
+		code := packets.CodeSuccess
+		if err != nil && c.cl.Properties.ProtocolVersion == 5 {
+			code = v5Code(err)
+		}
+		q := &b.acks[uint64(c.dev.ID)%ackShards]
+		q.mu.Lock()
+		q.pending = append(q.pending, pendingAck{c.cl, pk.PacketID, code})
+		start := !q.running
+		q.running = true
+		q.mu.Unlock()
+		if start {
+			go b.drainAcks(q)
+		}
+		pk.FixedHeader.Qos = 0
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+		ferr := b.hub.Flush(ctx)
+		cancel()
+		if ferr != nil {
+			b.log.Warn("closing a connection: its write is not confirmed durable", "device", c.dev.ID, "error", ferr)
+			c.cl.Stop(errNotDurable)
+			pk.FixedHeader.Qos = 0
+		}
+	}
+}
+
+// drainAcks serves q until nothing waits.
+func (b *Broker) drainAcks(q *ackShard) {
+	for {
+		q.mu.Lock()
+		batch := q.pending
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.pending = q.spare[:0]
+		q.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+		err := b.hub.Flush(ctx)
+		cancel()
+		if err != nil {
+			b.log.Warn("closing connections: their writes are not confirmed durable", "acknowledgements", len(batch), "error", err)
+		}
+		for i, a := range batch {
+			if err != nil {
+				a.cl.Stop(errNotDurable)
+			} else {
+				_ = a.cl.WritePacket(puback(a))
+			}
+			batch[i] = pendingAck{}
+		}
+		q.mu.Lock()
+		q.spare = batch[:0]
+		q.mu.Unlock()
+	}
+}
+
+// puback is the acknowledgement mochi would have sent.
+func puback(a pendingAck) packets.Packet {
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Puback},
+		PacketID:    a.id,
+		ReasonCode:  a.code.Code,
+	}
+	if a.code.Code >= packets.ErrUnspecifiedError.Code {
+		pk.Properties.ReasonString = a.code.Reason
+	}
+	return pk
+}

@@ -1,0 +1,161 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// gatedHub is the hub with a Flush (the wait for the group commit) that
+// returns only when the test says so: it shows whether the broker waits
+// for the commit, and whether the PUBACK waits for it.
+type gatedHub struct {
+	Hub
+	entered chan struct{}
+	release chan error
+}
+
+func (g *gatedHub) Flush(context.Context) error {
+	g.entered <- struct{}{}
+	return <-g.release
+}
+
+func newGatedEnv(t *testing.T) (*env, *gatedHub) {
+	g := &gatedHub{entered: make(chan struct{}), release: make(chan error)}
+	e := newEnv(t, func(o *Options) {
+		g.Hub = o.Hub
+		o.Hub = g
+	})
+	return e, g
+}
+
+// TestPubackAfterCommit: a QoS 1 publish that writes is acknowledged only
+// once its write is committed; reads and QoS 0 publishes do not wait.
+func TestPubackAfterCommit(t *testing.T) {
+	e, g := newGatedEnv(t)
+	d := connect(t, e.tcp, tokenA)
+	for _, tc := range []struct {
+		topic, payload string
+		qos            byte
+		waits          bool
+	}{
+		{"ds/Temperature", "21.5", 1, true},
+		{"ds/Location", "1.5\x002.5", 1, true},
+		{"ds/Temperature/erase", "", 1, true},
+		{"batch_ds", `{"Temperature": 22.5, "Power": 1}`, 1, true},
+		{"ds/Status/prop/label", "Hall", 1, true},
+		{"event/overheat", "too hot", 1, true},
+		{"meta/Serial Number", "SN-1", 1, true},
+		{"info/mcu", `{"ver": "1.0"}`, 1, true},
+		{"ds/Temperature/timestamped_batch", "[[" + ms(time.Now()) + ", 23.5]]", 1, true},
+		// Refused writes wait too: a batch may have stored part of itself.
+		{"ds/Nope", "1", 1, true},
+		// PUBACKs go out in the order of the publishes: a read's waits
+		// behind the commit too.
+		{"get/ds", "Temperature", 1, true},
+		{"get/ds/all", "", 1, true},
+		{"ds/Temperature", "24.5", 0, false},
+	} {
+		tok := d.c.Publish(tc.topic, tc.qos, false, tc.payload)
+		if !tc.waits {
+			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("%s QoS %d: %v", tc.topic, tc.qos, tok.Error())
+			}
+			// A QoS 0 publish waits for nothing: its value is there,
+			// and no commit was waited for.
+			eventually(t, "the QoS 0 value", func() bool { return value(e.hub, e.devA.ID, 0) == tc.payload })
+			select {
+			case <-g.entered:
+				t.Fatalf("%s QoS %d waits for a commit", tc.topic, tc.qos)
+			default:
+			}
+			continue
+		}
+		select {
+		case <-g.entered:
+		case <-tok.Done():
+			t.Fatalf("%s: PUBACK without waiting for the commit", tc.topic)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: neither a PUBACK nor a wait for the commit", tc.topic)
+		}
+		select {
+		case <-tok.Done():
+			t.Fatalf("%s: PUBACK while the commit is pending", tc.topic)
+		default:
+		}
+		g.release <- nil
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("%s: no PUBACK after the commit (%v)", tc.topic, tok.Error())
+		}
+	}
+}
+
+// TestPubacksShareCommits: a device with several QoS 1 publishes in flight
+// gets their PUBACKs once the commits that hold them end, not before.
+func TestPubacksShareCommits(t *testing.T) {
+	e, g := newGatedEnv(t)
+	d := connect(t, e.tcp, tokenA)
+	var toks []paho.Token
+	for i := range 10 {
+		toks = append(toks, d.c.Publish("ds/Temperature", 1, false, strconv.Itoa(i)))
+	}
+	eventually(t, "the ten writes", func() bool { return value(e.hub, e.devA.ID, 0) == "9" })
+	for _, tok := range toks {
+		select {
+		case <-tok.Done():
+			t.Fatal("PUBACK before the commit")
+		default:
+		}
+	}
+	for range 2 { // the writes may be split over two waits
+		select {
+		case <-g.entered:
+			g.release <- nil
+		case <-toks[9].Done():
+		}
+		if toks[9].WaitTimeout(0) {
+			break
+		}
+	}
+	for i, tok := range toks {
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d: %v", i, tok.Error())
+		}
+	}
+}
+
+// TestNoPubackWhenNotDurable: when the commit cannot be confirmed, the
+// device gets no PUBACK and its connection is closed, so that it sends the
+// write again after reconnecting.
+func TestNoPubackWhenNotDurable(t *testing.T) {
+	e, g := newGatedEnv(t)
+	d := connect(t, e.tcp, tokenA)
+	tok := d.c.Publish("ds/Temperature", 1, false, "30")
+	select {
+	case <-g.entered:
+	case <-tok.Done():
+		t.Fatal("PUBACK without waiting for the commit")
+	case <-time.After(5 * time.Second):
+		t.Fatal("neither a PUBACK nor a wait for the commit")
+	}
+	g.release <- errors.New("store closed")
+	select {
+	case err := <-d.lost:
+		t.Logf("connection closed: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open after a write that is not durable")
+	}
+	select {
+	case <-tok.Done():
+		if tok.Error() == nil {
+			t.Fatal("PUBACK for a write that is not durable")
+		}
+	default:
+	}
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
