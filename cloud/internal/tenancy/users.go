@@ -524,7 +524,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id UserID, password 
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeUserSessions(ctx, id, s.now().UTC()); err != nil {
+		if err := s.revokeCredentials(ctx, tx, id, 0); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, u.OrgID, "user.password.set", "user", id, nil, nil)
@@ -532,7 +532,8 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id UserID, password 
 }
 
 // ChangePassword is the self-service change: the old password must match.
-// Other sessions stay valid.
+// Every other session of the user ends (the actor's own, a.SessionID,
+// stays) and so do the tokens of the OAuth clients the user created.
 func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newPassword string) error {
 	if a.UserID == 0 {
 		return forbidden("only people have passwords")
@@ -551,6 +552,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newP
 		}
 		u.PasswordHash, u.UpdatedAt = hash, s.now().UTC()
 		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := s.revokeCredentials(ctx, tx, u.ID, a.SessionID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, u.OrgID, "user.password.change", "user", u.ID, nil, nil)
@@ -582,7 +586,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) (strin
 }
 
 // ResetPassword redeems a reset token (single use) and logs the user out
-// everywhere.
+// everywhere, OAuth clients they created included (revokeCredentials).
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	hash, err := s.hashPassword(password)
 	if err != nil {
@@ -605,9 +609,22 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeUserSessions(ctx, u.ID, now); err != nil {
+		if err := s.revokeCredentials(ctx, tx, u.ID, 0); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID}, u.OrgID, "user.password.reset", "user", u.ID, nil, nil)
 	})
+}
+
+// revokeCredentials ends what a password change must end: every session of
+// the user but keep, and the access and refresh tokens of the OAuth clients
+// the user created. Whoever learnt the old password may have opened either;
+// a client's secret stays valid, so an integration just asks for a new
+// token.
+func (s *Service) revokeCredentials(ctx context.Context, tx Tx, u UserID, keep SessionID) error {
+	now := s.now().UTC()
+	if _, err := tx.RevokeOtherSessions(ctx, u, keep, now); err != nil {
+		return err
+	}
+	return tx.RevokeCreatorTokens(ctx, u, now)
 }
