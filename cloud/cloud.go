@@ -26,6 +26,7 @@ import (
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/privfile"
 )
 
 // Bootstrap reports the first start: the root organization and first
@@ -203,7 +204,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if generated {
 		s.boot.Password = pw
 		if a.PasswordFile != "" {
-			if err := writeSecret(a.PasswordFile, pw+"\n"); err != nil {
+			if err := privfile.WriteNew(a.PasswordFile, []byte(pw+"\n")); err != nil {
 				return fmt.Errorf("cloud: first start: admin.password_file: %w", err)
 			}
 		}
@@ -211,20 +212,6 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	s.log.Info("first start: created root organization and its Admin", "org", org.Name, "orgId", org.ID,
 		"email", admin.Email, "generatedPassword", generated)
 	return nil
-}
-
-// writeSecret writes data to a new file only its owner can read: an old
-// file is removed first, so its mode or owner cannot carry over.
-func writeSecret(path, data string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	return errors.Join(err, f.Sync(), f.Close())
 }
 
 // CheckFirstStart refuses a first start (no database yet) that would

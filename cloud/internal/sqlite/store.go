@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/privfile"
 )
 
 //go:embed migrations/*.sql
@@ -144,6 +145,10 @@ func (q *queries) queryRow(ctx context.Context, query string, args ...any) scann
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
+	// Password hashes and token hashes: owner-only, whatever the umask.
+	if err := privfile.Restrict(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	// Pragmas live in the DSN so every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so two writers

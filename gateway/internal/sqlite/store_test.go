@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -741,6 +742,26 @@ func TestTenancyCacheSurvivesReopen(t *testing.T) {
 	for kind, want := range map[string]string{"orgs": `[1,3]`, "owners": `[2]`} {
 		if b, err := s.TenancyCache(ctx, kind); string(b) != want || err != nil {
 			t.Errorf("%s after reopen = %q, %v; want %q", kind, b, err, want)
+		}
+	}
+}
+
+// gateway.db holds device token hashes: it and its WAL companions are
+// owner-only whatever the umask.
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	s := openTest(t, path, Options{})
+	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	testDevice(s, t, "a")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
 		}
 	}
 }
