@@ -26,7 +26,7 @@ import (
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
-	"outpost/shared/privfile"
+	"outpost/shared/secret"
 )
 
 // Bootstrap reports the first start: the root organization and first
@@ -204,7 +204,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if generated {
 		s.boot.Password = pw
 		if a.PasswordFile != "" {
-			if err := privfile.WriteNew(a.PasswordFile, []byte(pw+"\n")); err != nil {
+			if err := secret.WriteFile(a.PasswordFile, []byte(pw+"\n")); err != nil {
 				return fmt.Errorf("cloud: first start: admin.password_file: %w", err)
 			}
 		}

@@ -30,6 +30,7 @@ import (
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/shared/secret"
 )
 
 // Addrs are the addresses the gateway listens on ("" when disabled).
@@ -238,7 +239,7 @@ func (g *Gateway) seed(ctx context.Context) ([]NewDevice, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: device %q: %w", d.Name, err)
 		}
-		g.log.Info("device created; its token is shown only now", "device", d.Name, "template", d.Template, "token", token)
+		g.log.Info("device created", "device", d.Name, "template", d.Template, "token_prefix", secret.Prefix(token))
 		created = append(created, NewDevice{Name: d.Name, Template: d.Template, Token: token})
 	}
 	return created, nil

@@ -22,7 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"outpost/cloud/internal/tenancy"
-	"outpost/shared/privfile"
+	"outpost/shared/secret"
 )
 
 //go:embed migrations/*.sql
@@ -147,7 +147,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
 	}
 	// Password hashes and token hashes: owner-only, whatever the umask.
-	if err := privfile.Restrict(path); err != nil {
+	if err := secret.Restrict(path); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	// Pragmas live in the DSN so every pooled connection gets them;

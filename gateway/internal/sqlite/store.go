@@ -31,7 +31,7 @@ import (
 
 	"outpost/gateway/internal/hub"
 	"outpost/shared/datastream"
-	"outpost/shared/privfile"
+	"outpost/shared/secret"
 )
 
 // Errors of the store, for errors.Is.
@@ -184,7 +184,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: unknown synchronous setting %q", opts.Synchronous)
 	}
 	// Device token hashes: owner-only, whatever the umask.
-	if err := privfile.Restrict(opts.Path); err != nil {
+	if err := secret.Restrict(opts.Path); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if err := initFile(ctx, opts.Path); err != nil {

@@ -1,4 +1,4 @@
-package privfile
+package secret
 
 import (
 	"os"
@@ -36,12 +36,12 @@ func TestRestrict(t *testing.T) {
 	}
 }
 
-func TestWriteNew(t *testing.T) {
+func TestWriteFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteNew(p, []byte("new")); err != nil {
+	if err := WriteFile(p, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(p)
@@ -50,5 +50,18 @@ func TestWriteNew(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != "new" {
 		t.Errorf("content %q", b)
+	}
+}
+
+func TestPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"gw_AbCdEfGhIjKlMnOpQrStUvWx": "gw_AbC…",
+		"abcdef":                      "ab…",
+		"ab":                          "…",
+		"":                            "…",
+	} {
+		if got := Prefix(in); got != want {
+			t.Errorf("Prefix(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -1,7 +1,8 @@
-// Package privfile keeps files that hold secrets (databases with password
-// and token hashes, credentials, generated passwords) readable by their
-// owner only, whatever the process umask.
-package privfile
+// Package secret handles secrets outside memory: files that hold them
+// (databases with password and token hashes, credentials, generated
+// passwords) stay readable by their owner only, whatever the process
+// umask, and logs get a recognisable prefix, never the whole secret.
+package secret
 
 import (
 	"errors"
@@ -18,32 +19,40 @@ import (
 func Restrict(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("privfile: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("privfile: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("privfile: %w", err)
+			return fmt.Errorf("secret: %w", err)
 		}
 	}
 	return nil
 }
 
-// WriteNew writes data to a new owner-only file at path. An old file is
+// WriteFile writes data to a new owner-only file at path. An old file is
 // removed first, so neither its mode nor its owner carries over.
-func WriteNew(path string, data []byte) error {
+func WriteFile(path string, data []byte) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("privfile: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("privfile: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
 	_, err = f.Write(data)
 	if err := errors.Join(err, f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("privfile: %w", err)
+		return fmt.Errorf("secret: %w", err)
 	}
 	return nil
+}
+
+// Prefix returns enough of a token to recognise it in a log ("gw_AbC…"),
+// never enough to use it: at most 6 characters, and at most a third of a
+// short secret.
+func Prefix(s string) string {
+	n := min(6, len(s)/3)
+	return s[:n] + "…"
 }
