@@ -337,7 +337,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if ln == nil {
 			return
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, g.cfg.HTTP.ReadTimeout),
+			ReadTimeout: g.cfg.HTTP.ReadTimeout, IdleTimeout: g.cfg.HTTP.IdleTimeout,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
 		run(name, func() error { return srv.Serve(ln) })
 		// Serve returns as soon as Shutdown starts; Shutdown returns when
 		// the handlers are done. Run waits for the latter before it closes
