@@ -155,20 +155,20 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		return resp{status: res.StatusCode, header: res.Header}
 	}
 	const admin = "a@warmplus.test"
-	for i := range 4 { // 3 free failures, and the 4th is still answered
+	for i := range 3 { // the free failures
 		if r := login(admin, "wrong", ""); r.status != 401 {
 			t.Fatalf("failure %d: %d", i+1, r.status)
 		}
 	}
 	r := login(admin, adminPassword, "")
 	if r.status != 429 || r.header.Get("Retry-After") != "2" {
-		t.Fatalf("after 4 failures the right password got %d Retry-After %q, want 429 and 2", r.status, r.header.Get("Retry-After"))
+		t.Fatalf("after 3 failures the right password got %d Retry-After %q, want 429 and 2", r.status, r.header.Get("Retry-After"))
 	}
 	e.clock.Advance(2 * time.Second)
 	if r := login(admin, adminPassword, ""); r.status != 200 {
 		t.Fatalf("after the delay: %d", r.status)
 	}
-	// The address has 4 failures: three more on other accounts pass its 6
+	// The address has 3 failures: three more on other accounts use up its 6
 	// free ones, then it waits whatever the account. (Throttled attempts
 	// are not failures: they cannot extend a victim's lockout.)
 	for _, who := range []string{"x", "y", "z"} {
@@ -177,7 +177,7 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		}
 	}
 	if r := login("w@warmplus.test", "wrong", ""); r.status != 429 {
-		t.Errorf("after 7 failures from one address: %d, want 429", r.status)
+		t.Errorf("after 6 failures from one address: %d, want 429", r.status)
 	}
 	// From an untrusted peer X-Forwarded-For changes nothing.
 	if r := login("z@warmplus.test", "wrong", "198.51.100.7"); r.status != 429 {
@@ -202,7 +202,7 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 
 	// Behind a trusted proxy each client address counts on its own.
 	e = start(t, func(c *cloud.Config) { limits(c); c.TrustedProxies = []string{"127.0.0.1"} })
-	for i := range 7 {
+	for i := range 6 {
 		if r := login(fmt.Sprintf("nobody%d@warmplus.test", i), "wrong", "198.51.100.1"); r.status != 401 {
 			t.Fatalf("failure %d: %d", i+1, r.status)
 		}
@@ -354,4 +354,37 @@ func (s *syncBuffer) String() string {
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Item 3, password reset: each reset request counts as a failed attempt
+// of the account and the address, so nobody can fill a mailbox with reset
+// links; a wrong reset token counts against the address.
+func TestPasswordResetRequestsAreThrottled(t *testing.T) {
+	e := start(t, func(c *cloud.Config) {
+		c.Auth.LoginAccountFailures, c.Auth.LoginAddressFailures = 2, 5
+		c.Auth.LoginDelay = time.Minute
+		c.Auth.LoginMaxDelay = 10 * time.Minute
+	})
+	reset := func(email string) resp {
+		return e.req("POST", "/api/v1/auth/password-reset", "", map[string]string{"email": email})
+	}
+	for i := range 2 {
+		if r := reset("a@warmplus.test"); r.status != 204 {
+			t.Fatalf("request %d: %s", i+1, r)
+		}
+	}
+	r := reset("a@warmplus.test")
+	if r.status != 429 || r.header.Get("Retry-After") != "60" {
+		t.Fatalf("3rd reset request: %s Retry-After %q, want 429 and 60", r, r.header.Get("Retry-After"))
+	}
+	if n := len(e.mails("a@warmplus.test")); n != 2 {
+		t.Errorf("%d reset mails, want 2", n)
+	}
+	// The address has 2 failures; three wrong tokens use up its 5 free ones.
+	for range 3 {
+		e.must(400, "POST", "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": "rst_guess", "password": "whatever-123"})
+	}
+	e.must(429, "POST", "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": "rst_guess", "password": "whatever-123"})
+	e.clock.Advance(time.Hour) // forgotten
+	e.must(204, "POST", "/api/v1/auth/password-reset", "", map[string]string{"email": "a@warmplus.test"})
 }

@@ -145,7 +145,7 @@ func (c *call) requestReset() error {
 	if err := c.body(&in); err != nil {
 		return err
 	}
-	tok, u, err := c.api.svc.RequestPasswordReset(c.ctx, in.Email)
+	tok, u, err := c.api.svc.RequestPasswordReset(c.ctx, in.Email, c.api.clients.Addr(c.r))
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (c *call) confirmReset() error {
 	if err := c.body(&in); err != nil {
 		return err
 	}
-	if err := c.api.svc.ResetPassword(c.ctx, in.Token, in.Password); err != nil {
+	if err := c.api.svc.ResetPassword(c.ctx, in.Token, in.Password, c.api.clients.Addr(c.r)); err != nil {
 		return err
 	}
 	return c.noContent()

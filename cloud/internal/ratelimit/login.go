@@ -9,8 +9,8 @@ import (
 // LoginLimits tune a LoginGuard. A client address gets more free failures
 // than an account because many people can share one address (NAT).
 type LoginLimits struct {
-	AccountFree int           // failures of one account before delays start
-	AddrFree    int           // failures from one address before delays start
+	AccountFree int           // failures of one account that cost no wait
+	AddrFree    int           // failures from one address that cost no wait
 	Delay       time.Duration // the first delay; it doubles with each further failure
 	MaxDelay    time.Duration // the longest delay (a lockout window)
 	// Forget is how long after its last failure an account or address
@@ -18,9 +18,11 @@ type LoginLimits struct {
 	Forget time.Duration
 }
 
-// LoginGuard slows down password guessing: after the free failures of an
-// account or of a client address, each further attempt must wait a delay
-// that doubles with every failure, up to MaxDelay. A success forgets the
+// LoginGuard slows down password guessing: once an account or a client
+// address has used its free failures, each further attempt must wait a
+// delay that doubles with every failure, up to MaxDelay. Attempts refused
+// for waiting are not failures, so a guesser cannot extend the wait of the
+// account it guesses. A success forgets the
 // account's failures, not the address's: one valid account must not let a
 // guesser reset the count of the address it guesses other accounts from.
 // It is safe for concurrent use and keeps no state on disk: a restart
@@ -49,8 +51,8 @@ func NewLoginGuard(l LoginLimits, now func() time.Time) *LoginGuard {
 	return &LoginGuard{lim: l, now: now, entries: make(map[string]*failures)}
 }
 
-// Wait returns how long an attempt from addr for account must wait; zero
-// means it may go ahead.
+// Wait returns how long an attempt from addr for account ("": any) must
+// wait; zero means it may go ahead.
 func (g *LoginGuard) Wait(addr, account string) time.Duration {
 	now := g.now()
 	g.mu.Lock()
@@ -59,25 +61,32 @@ func (g *LoginGuard) Wait(addr, account string) time.Duration {
 	return max(g.wait(addrKey(addr), g.lim.AddrFree, now), g.wait(accountKey(account), g.lim.AccountFree, now))
 }
 
+// wait is the delay after f.n failures: none below free, then Delay after
+// the free-th failure, doubling with each further one.
 func (g *LoginGuard) wait(key string, free int, now time.Time) time.Duration {
 	f, ok := g.entries[key]
-	if !ok || f.n <= free {
+	if !ok || f.n < free {
 		return 0
 	}
 	d := g.lim.Delay
-	for i := free + 1; i < f.n && d < g.lim.MaxDelay; i++ {
+	for i := max(free, 1); i < f.n && d < g.lim.MaxDelay; i++ {
 		d *= 2
 	}
 	d = min(d, g.lim.MaxDelay)
 	return max(0, f.last.Add(d).Sub(now))
 }
 
-// Failed records a failed attempt from addr for account.
+// Failed records a failed attempt from addr for account ("" counts
+// against the address only).
 func (g *LoginGuard) Failed(addr, account string) {
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, k := range []string{addrKey(addr), accountKey(account)} {
+	keys := []string{addrKey(addr)}
+	if account != "" {
+		keys = append(keys, accountKey(account))
+	}
+	for _, k := range keys {
 		f, ok := g.entries[k]
 		if !ok || now.Sub(f.last) >= g.lim.Forget {
 			f = &failures{}

@@ -45,17 +45,12 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	}
 	fail := func(reason string, u UserID) (SessionResult, error) {
 		logFailure(reason, u)
-		if s.guard != nil {
-			s.guard.Failed(in.RemoteAddr, email)
-		}
+		s.failed(in.RemoteAddr, email)
 		return SessionResult{}, Errorf(Unauthenticated, "wrong email or password")
 	}
-	if s.guard != nil {
-		if d := s.guard.Wait(in.RemoteAddr, email); d > 0 {
-			logFailure("throttled", 0)
-			return SessionResult{}, &Error{Code: RateLimited, RetryAfter: d,
-				Message: "too many failed logins; try again later"}
-		}
+	if err := s.throttled(in.RemoteAddr, email); err != nil {
+		logFailure("throttled", 0)
+		return SessionResult{}, err
 	}
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errIs(err, NotFound) {
@@ -100,6 +95,25 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 		return tx.CreateSession(ctx, &res.Session)
 	})
 	return res, err
+}
+
+// throttled is a RateLimited error (with RetryAfter) while the guard holds
+// addr or account back, else nil.
+func (s *Service) throttled(addr, account string) error {
+	if s.guard == nil {
+		return nil
+	}
+	if d := s.guard.Wait(addr, account); d > 0 {
+		return &Error{Code: RateLimited, RetryAfter: d, Message: "too many failed attempts; try again later"}
+	}
+	return nil
+}
+
+// failed records a failed attempt with the guard.
+func (s *Service) failed(addr, account string) {
+	if s.guard != nil {
+		s.guard.Failed(addr, account)
+	}
 }
 
 // Logout revokes the session holding token; an unknown token is a no-op.

@@ -81,7 +81,8 @@ func (c Config) withDefaults() Config {
 }
 
 // LoginGuard slows down password guessing per client address and per
-// account (ratelimit.LoginGuard). account is the normalized email.
+// account (ratelimit.LoginGuard). account is the normalized email; ""
+// counts against the address only.
 type LoginGuard interface {
 	// Wait is how long an attempt must wait; zero lets it go ahead.
 	Wait(addr, account string) time.Duration

@@ -561,11 +561,18 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newP
 	})
 }
 
-// RequestPasswordReset creates a reset token for email. An unknown or
-// suspended email gives an empty token and no error, so the answer does
-// not reveal which emails exist; the caller mails the token if non-empty.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string) (string, User, error) {
+// RequestPasswordReset creates a reset token for email, asked from the
+// client address addr. An unknown or suspended email gives an empty token
+// and no error, so the answer does not reveal which emails exist; the
+// caller mails the token if non-empty. Each request counts as a failed
+// attempt with the login guard (someone does not know the password), so
+// nobody can fill a mailbox with reset links.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, addr string) (string, User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	if err := s.throttled(addr, email); err != nil {
+		return "", User{}, err
+	}
+	s.failed(addr, email)
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errIs(err, NotFound) || (err == nil && u.Status == StatusSuspended) {
 		return "", User{}, nil
@@ -586,8 +593,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) (strin
 }
 
 // ResetPassword redeems a reset token (single use) and logs the user out
-// everywhere, OAuth clients they created included (revokeCredentials).
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+// everywhere, OAuth clients they created included (revokeCredentials). A
+// wrong token counts as a failed attempt of the client address addr.
+func (s *Service) ResetPassword(ctx context.Context, token, password, addr string) error {
+	if err := s.throttled(addr, ""); err != nil {
+		return err
+	}
 	hash, err := s.hashPassword(password)
 	if err != nil {
 		return err
@@ -596,6 +607,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		now := s.now().UTC()
 		r, err := tx.UsePasswordReset(ctx, HashToken(token), now)
 		if errIs(err, NotFound) {
+			s.failed(addr, "")
 			return invalid("the reset link is invalid or has expired")
 		}
 		if err != nil {
