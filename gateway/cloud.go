@@ -193,8 +193,11 @@ func (g *Gateway) runCloud(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A clone: the transport adds "h2" to its config's NextProtos, and the
+	// websocket dialer, sharing it, would then offer HTTP/2 to an HTTPS
+	// cloud and fail.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
+		TLSClientConfig: tlsCfg.Clone(), Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
 	defer client.CloseIdleConnections()
 
 	for {
