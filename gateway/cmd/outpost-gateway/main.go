@@ -157,6 +157,9 @@ func claimCodeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway %s is already claimed\n", id.GatewayID)
 		return 1
 	}
+	if id.ClaimCodeExpiresAt != 0 && time.Now().UnixMilli() >= id.ClaimCodeExpiresAt {
+		fmt.Fprintln(stderr, "claim-code: this code has expired; the running gateway fetches a new one (run this again in a minute)")
+	}
 	fmt.Fprintln(stdout, id.ClaimCode)
 	fmt.Fprintf(stderr, "gateway %s at %s: claim it with POST /api/v1/organization/gateway/claim {\"claimCode\": %q, \"orgId\": N}\n",
 		id.GatewayID, id.CloudURL, id.ClaimCode)
