@@ -6,6 +6,7 @@ package cloud
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,15 +14,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
+	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/secret"
 )
 
 // Bootstrap reports the first start: the root organization and first
@@ -46,6 +51,7 @@ type Server struct {
 	boot  Bootstrap
 	sync  *gatewaysync.Server
 	sites *sites
+	tls   bool // serving HTTPS itself (tls_cert)
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -61,10 +67,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	dbPath := cfg.Database
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "cloud.db")
-	}
+	dbPath := cfg.databasePath()
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
 		return nil, fmt.Errorf("cloud: data directory: %w", err)
 	}
@@ -80,13 +83,29 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 	}()
 
+	clients, err := clientaddr.New(cfg.TrustedProxies) // validated
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	guard := ratelimit.NewLoginGuard(ratelimit.LoginLimits{AccountFree: cfg.Auth.LoginAccountFailures,
+		AddrFree: cfg.Auth.LoginAddressFailures, Delay: cfg.Auth.LoginDelay, MaxDelay: cfg.Auth.LoginMaxDelay,
+		Forget: cfg.Auth.LoginForgetAfter}, cfg.Now)
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: tls_cert/tls_key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.tls = true
+	}
 	mailer := newMailer(cfg)
 	// The sync endpoint needs the service and the service notifies it of
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
-		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now,
+		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
 		OnChange: func() {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
@@ -96,6 +115,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
 		ResetTTL: cfg.Auth.ResetTTL, SessionTTL: cfg.Auth.SessionTTL, AccessTokenTTL: cfg.Auth.AccessTokenTTL,
 		RefreshTokenTTL: cfg.Auth.RefreshTokenTTL, InactiveAfter: cfg.Tenancy.InactiveAfter, MinPassword: cfg.Auth.MinPassword,
+		ClaimCodeTTL: cfg.Gateways.ClaimCodeTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -115,27 +135,38 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			s.sync.Close()
 		}
 	}()
-	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: cfg.PublicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: s.sites})
-	if err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	lim := &addrLimiter{n: cfg.Gateways.RegisterPerMinute, now: now}
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/gateway/sync", s.sync)
-	mux.HandleFunc("POST /api/v1/gateway/register", lim.wrap(s.sites.register))
-	mux.Handle("/", api)
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen: %w", err)
 	}
+	defer func() {
+		if !ok {
+			s.ln.Close()
+		}
+	}()
+	publicURL := cfg.PublicURL
+	if publicURL == "" { // only with the mailbox (Validate): mail stays on this machine
+		publicURL = s.URL()
+	}
+	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
+		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
+		Live: s.sites, Clients: clients})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/gateway/sync", s.sync)
+	mux.HandleFunc("POST /api/v1/gateway/register", limitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients, s.sites.register))
+	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.renewClaimCode)
+	mux.Handle("/", api)
+	var handler http.Handler = mux
+	if s.tls || strings.HasPrefix(publicURL, "https://") {
+		handler = hsts(mux)
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -165,10 +196,38 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	s.boot = Bootstrap{Created: true, OrgID: int64(org.ID), OrgName: org.Name, AdminEmail: admin.Email}
 	if generated {
 		s.boot.Password = pw
+		if a.PasswordFile != "" {
+			if err := secret.WriteFile(a.PasswordFile, []byte(pw+"\n")); err != nil {
+				return fmt.Errorf("cloud: first start: admin.password_file: %w", err)
+			}
+		}
 	}
 	s.log.Info("first start: created root organization and its Admin", "org", org.Name, "orgId", org.ID,
 		"email", admin.Email, "generatedPassword", generated)
 	return nil
+}
+
+// CheckFirstStart refuses a first start (no database yet) that would
+// generate the Admin password with nowhere safe to show it: no
+// admin.password, no admin.password_file and no terminal. Printed anywhere
+// else it would end up in a log (journald keeps a service's stdout).
+func CheckFirstStart(cfg Config, terminal bool) error {
+	if cfg.Admin.Password != "" || cfg.Admin.PasswordFile != "" || terminal {
+		return nil
+	}
+	if _, err := os.Stat(cfg.databasePath()); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return errors.New("first start: the Admin password would be generated but stdout is not a terminal; " +
+		"set admin.password_file (or -admin-password-file), or OUTPOST_ADMIN_PASSWORD")
+}
+
+// databasePath is the SQLite file: database, else data_dir/cloud.db.
+func (c Config) databasePath() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return filepath.Join(c.DataDir, "cloud.db")
 }
 
 // TreeSpec describes another organization tree: a new root organization
@@ -203,14 +262,36 @@ func (s *Server) Bootstrap() Bootstrap { return s.boot }
 // Addr is the bound Platform API address, e.g. "127.0.0.1:41234".
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the Platform API base URL, e.g. "http://127.0.0.1:41234".
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the Platform API base URL, e.g. "http://127.0.0.1:41234"
+// ("https://…" with tls_cert).
+func (s *Server) URL() string {
+	if s.tls {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// hsts tells browsers to use HTTPS only for a year. It is sent when the
+// cloud serves TLS itself or public_url is https (a TLS proxy in front);
+// browsers ignore it on plain http, so a local health check is unaffected.
+func hsts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
+}
 
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.tls {
+			errc <- s.http.ServeTLS(s.ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
 	s.log.Info("platform API listening", "addr", s.Addr())
 	var err error
 	select {

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"outpost/cloud/internal/clientaddr"
 )
 
 // ConfigVersion is the only config file version this build reads.
@@ -23,16 +26,24 @@ type Config struct {
 	Version int    `yaml:"version"`
 	DataDir string `yaml:"data_dir"` // holds cloud.db and the mailbox unless set elsewhere
 	Listen  string `yaml:"listen"`   // Platform API address
-	// PublicURL is the base of links in mails; empty: the Host of the request.
-	PublicURL string         `yaml:"public_url"`
-	Database  string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
-	Log       LogConfig      `yaml:"log"`
-	Admin     AdminConfig    `yaml:"admin"`
-	Auth      AuthConfig     `yaml:"auth"`
-	API       APIConfig      `yaml:"api"`
-	Tenancy   TenancyConfig  `yaml:"tenancy"`
-	Mail      MailConfig     `yaml:"mail"`
-	Gateways  GatewaysConfig `yaml:"gateways"`
+	// PublicURL is the base of links in mails, never taken from a request.
+	// Required with SMTP; with the mailbox, empty means the cloud's own
+	// listen address.
+	PublicURL string `yaml:"public_url"`
+	// TLSCert and TLSKey (PEM files) make the cloud serve HTTPS itself.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TrustedProxies are the proxies (addresses or CIDR blocks) whose
+	// X-Forwarded-For names the client; from any other peer it is ignored.
+	TrustedProxies []string       `yaml:"trusted_proxies"`
+	Database       string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	Log            LogConfig      `yaml:"log"`
+	Admin          AdminConfig    `yaml:"admin"`
+	Auth           AuthConfig     `yaml:"auth"`
+	API            APIConfig      `yaml:"api"`
+	Tenancy        TenancyConfig  `yaml:"tenancy"`
+	Mail           MailConfig     `yaml:"mail"`
+	Gateways       GatewaysConfig `yaml:"gateways"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -52,6 +63,9 @@ type AdminConfig struct {
 	Email    string `yaml:"email"`
 	Name     string `yaml:"name"`
 	Password string `yaml:"password"`
+	// PasswordFile receives a generated password (created 0600) when
+	// stdout is not a terminal, so it never lands in a log.
+	PasswordFile string `yaml:"password_file"`
 	// SpecialOrgs creates the "Clients" and "Partners" group orgs.
 	SpecialOrgs bool `yaml:"special_orgs"`
 }
@@ -64,6 +78,15 @@ type AuthConfig struct {
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
 	ResetTTL        time.Duration `yaml:"reset_ttl"`
+	// Failed logins: after LoginAccountFailures failures of one account
+	// (LoginAddressFailures from one client address) each further attempt
+	// waits LoginDelay, doubling up to LoginMaxDelay (429 with
+	// Retry-After); failures are forgotten LoginForgetAfter after the last.
+	LoginAccountFailures int           `yaml:"login_account_failures"`
+	LoginAddressFailures int           `yaml:"login_address_failures"`
+	LoginDelay           time.Duration `yaml:"login_delay"`
+	LoginMaxDelay        time.Duration `yaml:"login_max_delay"`
+	LoginForgetAfter     time.Duration `yaml:"login_forget_after"`
 }
 
 // APIConfig tunes the Platform API.
@@ -83,6 +106,9 @@ type GatewaysConfig struct {
 	// CommandTimeout is how long a datastream write waits for the gateway
 	// to apply it.
 	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// ClaimCodeTTL is how long a claim code stays valid; an unclaimed
+	// gateway then asks for a new one (default 24h).
+	ClaimCodeTTL time.Duration `yaml:"claim_code_ttl"`
 }
 
 // TenancyConfig holds the tenancy limits.
@@ -113,17 +139,19 @@ type SMTPConfig struct {
 func Defaults() Config {
 	day := 24 * time.Hour
 	return Config{
-		Version: ConfigVersion,
-		DataDir: "outpost-cloud-data",
-		Listen:  "127.0.0.1:8000",
-		Log:     LogConfig{Level: "info", Format: "text"},
-		Admin:   AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
+		Version:        ConfigVersion,
+		DataDir:        "outpost-cloud-data",
+		Listen:         "127.0.0.1:8000",
+		TrustedProxies: []string{},
+		Log:            LogConfig{Level: "info", Format: "text"},
+		Admin:          AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
 		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
-			RefreshTokenTTL: day, ResetTTL: time.Hour},
+			RefreshTokenTTL: day, ResetTTL: time.Hour, LoginAccountFailures: 5, LoginAddressFailures: 20,
+			LoginDelay: time.Second, LoginMaxDelay: 15 * time.Minute, LoginForgetAfter: time.Hour},
 		API:      APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
 		Tenancy:  TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
 		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
-		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second},
+		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: day},
 	}
 }
 
@@ -202,10 +230,32 @@ func (c *Config) Validate() error {
 	for name, d := range map[string]time.Duration{"auth.session_ttl": c.Auth.SessionTTL,
 		"auth.access_token_ttl": c.Auth.AccessTokenTTL, "auth.refresh_token_ttl": c.Auth.RefreshTokenTTL,
 		"auth.reset_ttl": c.Auth.ResetTTL, "tenancy.invite_ttl": c.Tenancy.InviteTTL,
-		"tenancy.inactive_after": c.Tenancy.InactiveAfter} {
+		"tenancy.inactive_after": c.Tenancy.InactiveAfter, "auth.login_delay": c.Auth.LoginDelay,
+		"auth.login_max_delay": c.Auth.LoginMaxDelay, "auth.login_forget_after": c.Auth.LoginForgetAfter,
+		"gateways.claim_code_ttl": c.Gateways.ClaimCodeTTL} {
 		if d < time.Second {
 			bad("%s: %v (want at least 1s)", name, d)
 		}
+	}
+	if c.Auth.LoginAccountFailures < 0 || c.Auth.LoginAddressFailures < 0 {
+		bad("auth.login_account_failures, auth.login_address_failures: must not be negative")
+	}
+	if c.Auth.LoginMaxDelay < c.Auth.LoginDelay {
+		bad("auth.login_max_delay: %v is shorter than auth.login_delay", c.Auth.LoginMaxDelay)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("public_url: %q: want an absolute http(s) URL such as https://cloud.example.com", c.PublicURL)
+		}
+	}
+	if c.Mail.SMTP.Addr != "" && c.PublicURL == "" {
+		bad("public_url: required when mail goes out (mail.smtp.addr): links in mail are never built from request headers")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert, tls_key: set both or neither")
+	}
+	if _, err := clientaddr.New(c.TrustedProxies); err != nil {
+		bad("trusted_proxies: %v", err)
 	}
 	if c.API.RateLimit == 0 || c.API.RateLimit < -1 {
 		bad("api.rate_limit: %d (want a positive quota, or -1 to disable)", c.API.RateLimit)

@@ -53,6 +53,16 @@ func TestParseConfig(t *testing.T) {
 		{name: "log level", yaml: "log:\n  level: loud\n", wantErr: "log.level"},
 		{name: "smtp addr", yaml: "mail:\n  smtp:\n    addr: mailhost\n", wantErr: "smtp.addr"},
 		{name: "not yaml", yaml: "listen: [\n", wantErr: "yaml"},
+		{name: "smtp without public_url", yaml: "mail:\n  smtp:\n    addr: smtp.example.com:587\n", wantErr: "public_url: required"},
+		{name: "smtp with public_url", yaml: "public_url: https://cloud.example.com\nmail:\n  smtp:\n    addr: smtp.example.com:587\n",
+			check: func(c Config) bool { return c.PublicURL == "https://cloud.example.com" }},
+		{name: "relative public_url", yaml: "public_url: cloud.example.com\n", wantErr: "public_url"},
+		{name: "tls_cert without tls_key", yaml: "tls_cert: a.pem\n", wantErr: "tls_key"},
+		{name: "bad trusted proxy", yaml: "trusted_proxies: [10.0.0.0/33]\n", wantErr: "trusted_proxies"},
+		{name: "trusted proxies", yaml: "trusted_proxies: [127.0.0.1, 10.0.0.0/8, \"::1\"]\n",
+			check: func(c Config) bool { return len(c.TrustedProxies) == 3 }},
+		{name: "login delays", yaml: "auth:\n  login_delay: 1m\n  login_max_delay: 1s\n", wantErr: "login_max_delay"},
+		{name: "claim code ttl", yaml: "gateways:\n  claim_code_ttl: 0s\n", wantErr: "claim_code_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,11 +11,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/platformapi"
+	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/syncproto"
@@ -259,10 +260,39 @@ func (s *sites) register(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(struct {
-		GatewayID  string `json:"gatewayId"`
-		ClaimCode  string `json:"claimCode"`
-		Credential string `json:"credential"`
-	}{gatewayKey(g.ID), code, cred})
+		GatewayID          string `json:"gatewayId"`
+		ClaimCode          string `json:"claimCode"`
+		ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt"` // Unix ms
+		Credential         string `json:"credential"`
+	}{gatewayKey(g.ID), code, g.ClaimExpiresAt.UnixMilli(), cred})
+}
+
+// renewClaimCode is POST /api/v1/gateway/claim-code with the gateway's
+// credential as bearer token: an unclaimed gateway whose code expired (or
+// is about to) gets a new one.
+func (s *sites) renewClaimCode(w http.ResponseWriter, r *http.Request) {
+	cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	g, code, err := s.svc.RenewClaimCode(r.Context(), strings.TrimSpace(cred))
+	switch tenancy.CodeOf(err) {
+	case "":
+	case tenancy.Unauthenticated:
+		writeJSONError(w, http.StatusUnauthorized, err.Error())
+		return
+	case tenancy.Conflict:
+		writeJSONError(w, http.StatusConflict, err.Error())
+		return
+	default:
+		s.log.Error("claim code renewal failed", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	s.log.Info("claim code renewed", "gateway", g.ID, "expiresAt", g.ClaimExpiresAt)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(struct {
+		ClaimCode          string `json:"claimCode"`
+		ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt"`
+	}{code, g.ClaimExpiresAt.UnixMilli()})
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
@@ -271,42 +301,16 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"message": msg}})
 }
 
-// addrLimiter allows n requests per minute per client address.
-type addrLimiter struct {
-	n   int
-	now func() time.Time
-	mu  sync.Mutex
-	win time.Time
-	m   map[string]int
-}
-
-func (l *addrLimiter) wrap(h http.HandlerFunc) http.HandlerFunc {
+// limitPerAddr answers 429 once a client address has used its quota.
+func limitPerAddr(lim *ratelimit.Keyed, clients *clientaddr.Resolver, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if l.n > 0 && !l.allow(clientAddr(r)) {
+		if !lim.Allow(clients.Addr(r)) {
 			w.Header().Set("Retry-After", "60")
 			writeJSONError(w, http.StatusTooManyRequests, "too many registrations from this address")
 			return
 		}
 		h(w, r)
 	}
-}
-
-func (l *addrLimiter) allow(addr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := l.now(); now.Sub(l.win) >= time.Minute {
-		l.win, l.m = now, map[string]int{} // fixed windows: the map never outgrows one minute
-	}
-	l.m[addr]++
-	return l.m[addr] <= l.n
-}
-
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return host
 }
 
 // ClaimGatewayForDemo claims a registered gateway into the client org

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"outpost/gateway/internal/cloudlink"
+	"outpost/shared/secret"
 )
 
 // CloudFile is the file in data_dir that keeps the gateway's cloud identity.
@@ -28,10 +29,14 @@ const CloudFile = "cloud.json"
 // CloudIdentity is what the cloud gave the gateway at registration
 // (data_dir/cloud.json). The credential is a secret: the file is 0600.
 type CloudIdentity struct {
-	GatewayID  string `json:"gatewayId"`
-	ClaimCode  string `json:"claimCode"`
-	Credential string `json:"credential"`
-	CloudURL   string `json:"cloudURL"`
+	GatewayID string `json:"gatewayId"`
+	ClaimCode string `json:"claimCode"`
+	// ClaimCodeExpiresAt (Unix ms) is when the cloud stops accepting
+	// ClaimCode; the gateway fetches a new one shortly before (0: unknown,
+	// fetch one at once).
+	ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt,omitempty"`
+	Credential         string `json:"credential"`
+	CloudURL           string `json:"cloudURL"`
 	// Claimed is set once the cloud accepted the credential (the claim
 	// code is then no longer shown).
 	Claimed bool `json:"claimed"`
@@ -188,8 +193,11 @@ func (g *Gateway) runCloud(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A clone: the transport adds "h2" to its config's NextProtos, and the
+	// websocket dialer, sharing it, would then offer HTTP/2 to an HTTPS
+	// cloud and fail.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
+		TLSClientConfig: tlsCfg.Clone(), Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}
 	defer client.CloseIdleConnections()
 
 	for {
@@ -239,8 +247,10 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 	}
 	g.setIdentity(id)
 	if !id.Claimed {
-		g.log.Info("this site is not claimed yet: claim it in the cloud with this code",
-			"claim_code", id.ClaimCode, "gateway_id", id.GatewayID, "cloud", cfg.URL)
+		// The code itself is shown by `outpost-gateway claim-code` and the
+		// installer page, never logged: logs travel further.
+		g.log.Info("this site is not claimed yet: claim it in the cloud with the code that `outpost-gateway claim-code` prints",
+			"claim_code_prefix", secret.Prefix(id.ClaimCode), "gateway_id", id.GatewayID, "cloud", cfg.URL)
 	}
 
 	link, err := cloudlink.New(cloudlink.Options{
@@ -264,7 +274,7 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 	linkCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !id.Claimed {
-		go g.watchClaim(linkCtx, link)
+		go g.watchClaim(linkCtx, link, client)
 	}
 	return link.Run(linkCtx)
 }
@@ -303,11 +313,17 @@ func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudI
 	}
 }
 
+// renewClaimBefore is how long before its expiry a claim code is
+// replaced, so an installer never types a code that dies on the way.
+const renewClaimBefore = 5 * time.Minute
+
 // watchClaim records the claim once the cloud accepted the link, so the
-// claim code stops being shown.
-func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link) {
+// claim code stops being shown; until then it replaces the code before it
+// expires.
+func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link, client *http.Client) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
+	var retryAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -315,6 +331,17 @@ func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link) {
 		case <-t.C:
 		}
 		if link.Stats().Connects == 0 {
+			g.cloudMu.Lock()
+			id := g.cloudID
+			g.cloudMu.Unlock()
+			now := time.Now()
+			if now.Before(retryAt) || now.Before(time.UnixMilli(id.ClaimCodeExpiresAt).Add(-renewClaimBefore)) {
+				continue
+			}
+			if err := g.renewClaimCode(ctx, client, id); err != nil {
+				g.log.Warn("could not renew the claim code; will retry", "err", err)
+				retryAt = now.Add(time.Minute)
+			}
 			continue
 		}
 		g.cloudMu.Lock()
@@ -327,6 +354,46 @@ func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link) {
 		g.log.Info("site claimed: the cloud accepted the gateway", "gateway_id", id.GatewayID)
 		return
 	}
+}
+
+// renewClaimCode asks the cloud for a new claim code (the old one expires)
+// and shows it: saved in cloud.json for `claim-code` and the installer page.
+func (g *Gateway) renewClaimCode(ctx context.Context, client *http.Client, id CloudIdentity) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(id.CloudURL, "/")+"/api/v1/gateway/claim-code", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+id.Credential)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("gateway: renew claim code: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("gateway: renew claim code: %s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	var ans struct {
+		ClaimCode          string `json:"claimCode"`
+		ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt"`
+	}
+	if err := json.Unmarshal(data, &ans); err != nil || ans.ClaimCode == "" {
+		return fmt.Errorf("gateway: renew claim code: answer %q: %v", bytes.TrimSpace(data), err)
+	}
+	g.cloudMu.Lock()
+	if g.cloudID.Credential != id.Credential { // registered again meanwhile
+		g.cloudMu.Unlock()
+		return nil
+	}
+	g.cloudID.ClaimCode, g.cloudID.ClaimCodeExpiresAt = ans.ClaimCode, ans.ClaimCodeExpiresAt
+	id = g.cloudID
+	g.cloudMu.Unlock()
+	if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+		return err
+	}
+	g.log.Info("new claim code issued (the old one expires): `outpost-gateway claim-code` prints it",
+		"claim_code_prefix", secret.Prefix(ans.ClaimCode), "expires", time.UnixMilli(ans.ClaimCodeExpiresAt).UTC())
+	return nil
 }
 
 func (g *Gateway) setIdentity(id CloudIdentity) {

@@ -1,14 +1,18 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"outpost/gateway"
 	"outpost/internal/poll"
@@ -23,6 +27,9 @@ type fakeRegistry struct {
 	lastName   atomic.Value // string
 	// revoked: credentials cred-1..cred-revoked are unknown (released).
 	revoked atomic.Int32
+	// expiring: registration answers codes that expire at once.
+	expiring atomic.Bool
+	renewed  atomic.Int32
 }
 
 func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +44,19 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := f.registered.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"gatewayId":"%d","claimCode":"CLAIM-%d","credential":"cred-%d"}`, 16+n, n, n)
+		expires := time.Now().Add(24 * time.Hour).UnixMilli()
+		if f.expiring.Load() {
+			expires = time.Now().UnixMilli()
+		}
+		fmt.Fprintf(w, `{"gatewayId":"%d","claimCode":"CLAIM-%d","claimCodeExpiresAt":%d,"credential":"cred-%d"}`, 16+n, n, expires, n)
+	case "/api/v1/gateway/claim-code":
+		var n int32
+		if _, err := fmt.Sscanf(r.Header.Get("Authorization"), "Bearer cred-%d", &n); err != nil || r.Method != http.MethodPost {
+			http.Error(w, `{"error":{"message":"unknown gateway credential"}}`, http.StatusUnauthorized)
+			return
+		}
+		k := f.renewed.Add(1)
+		fmt.Fprintf(w, `{"claimCode":"RENEWED-%d-%d-SECRETPART","claimCodeExpiresAt":%d}`, n, k, time.Now().Add(24*time.Hour).UnixMilli())
 	case "/api/v1/gateway/sync":
 		f.dials.Add(1)
 		auth := r.Header.Get("Authorization")
@@ -172,6 +191,64 @@ func TestReleasedGatewayRegistersAgain(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A claim code expires in the cloud: the unclaimed gateway fetches a new
+// one with its credential and shows it (installer API, cloud.json for the
+// claim-code command); the log names codes and device tokens by a prefix
+// only.
+func TestExpiredClaimCodeIsReplaced(t *testing.T) {
+	reg := &fakeRegistry{}
+	reg.expiring.Store(true)
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Cloud.URL = srv.URL
+	cfg.Devices = append(cfg.Devices, gateway.DeviceConfig{Name: "C", Template: "TMPLTEST"}) // token generated
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	g, created, err := gateway.New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	poll.NoError(t, "a renewed claim code", func() error {
+		_, body := httpGet(t, "http://"+g.Addrs().Installer+"/installer/api/claim")
+		var st gateway.ClaimStatus
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			return err
+		}
+		if st.ClaimCode != "RENEWED-1-1-SECRETPART" {
+			return fmt.Errorf("claim status %+v", st)
+		}
+		return nil
+	})
+	id, err := gateway.ReadCloudIdentity(dir)
+	if err != nil || id.ClaimCode != "RENEWED-1-1-SECRETPART" || time.UnixMilli(id.ClaimCodeExpiresAt).Before(time.Now()) {
+		t.Errorf("cloud.json = %+v, %v; want the renewed code and its expiry", id, err)
+	}
+	if n := reg.renewed.Load(); n != 1 {
+		t.Errorf("renewed %d times, want once (the new code is valid for a day)", n)
+	}
+	poll.NoError(t, "the renewal logged", func() error {
+		if !strings.Contains(logs.String(), "new claim code issued") {
+			return fmt.Errorf("logs: %s", logs.String())
+		}
+		return nil
+	})
+	if len(created) != 1 {
+		t.Fatalf("created %+v, want device C", created)
+	}
+	for _, s := range []string{"CLAIM-1", "SECRETPART", created[0].Token} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log holds the secret %q:\n%s", s, logs.String())
+		}
+	}
 }
 
 func TestClaimWithoutCloud(t *testing.T) {

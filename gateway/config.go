@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -76,9 +77,13 @@ type MQTTConfig struct {
 	MaxMessage int    `yaml:"max_message"`
 }
 
-// HTTPConfig configures the device HTTP API listener.
+// HTTPConfig configures the device HTTP API listener. The timeouts apply
+// to the installer API's server too: a client that trickles a request or
+// holds an idle connection open cannot pin a descriptor for ever.
 type HTTPConfig struct {
-	Listen string `yaml:"listen"`
+	Listen      string        `yaml:"listen"`
+	ReadTimeout time.Duration `yaml:"read_timeout"` // whole request, headers and body
+	IdleTimeout time.Duration `yaml:"idle_timeout"` // keep-alive wait for the next request
 }
 
 // InstallerConfig configures the installer API.
@@ -143,7 +148,7 @@ func Defaults() Config {
 			ServeHTTP:           &yes,
 		},
 		MQTT:      MQTTConfig{Listen: ":1883", TLSListen: ":8883", WSListen: ":8083", MaxMessage: 1024},
-		HTTP:      HTTPConfig{Listen: ":8081"},
+		HTTP:      HTTPConfig{Listen: ":8081", ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
 		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal", HistoryMaxRecords: 5_000_000},
 		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000, IdleTimeout: 60 * time.Second, StatusEvery: 30 * time.Second},
@@ -204,6 +209,12 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	if c.HTTP.ReadTimeout < time.Millisecond || c.HTTP.IdleTimeout < time.Millisecond {
+		bad("http.read_timeout and http.idle_timeout must be > 0")
+	}
+	if c.Installer.Listen != "" && c.Installer.Token == "" && !isLoopback(c.Installer.Listen) {
+		bad("installer.listen: %q is reachable from the network: set installer.token, or listen on 127.0.0.1", c.Installer.Listen)
 	}
 	if (c.Blynk.TLSCert == "") != (c.Blynk.TLSKey == "") {
 		bad("blynk.tls_cert and blynk.tls_key must be given together")
@@ -327,4 +338,18 @@ func dnsName(s string) bool {
 		}
 	}
 	return true
+}
+
+// isLoopback reports whether addr (host:port) listens on loopback only; an
+// empty host or a name other than localhost may be reachable from outside.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

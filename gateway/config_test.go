@@ -56,6 +56,10 @@ func TestConfigErrors(t *testing.T) {
 		{"outbox cap", "version: 1\ncloud: {outbox_max_records: 10}\n", "cloud.outbox_max_records"},
 		{"idle timeout", "version: 1\ncloud: {idle_timeout: 500ms}\n", "cloud.idle_timeout"},
 		{"status period", "version: 1\ncloud: {status_every: 0s}\n", "cloud.status_every"},
+		{"installer on every interface without token", "version: 1\ninstaller: {listen: ':8090'}\n", "installer.token"},
+		{"installer on a LAN address without token", "version: 1\ninstaller: {listen: '192.168.1.5:8090'}\n", "installer.token"},
+		{"installer on a host name without token", "version: 1\ninstaller: {listen: 'gw.local:8090'}\n", "installer.token"},
+		{"http timeout", "version: 1\nhttp: {idle_timeout: 0s}\n", "http.idle_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,6 +82,21 @@ func TestTLSHostsAccepted(t *testing.T) {
 	for _, h := range []string{"gw.local", "Gateway-1", "192.168.1.20", "2001:db8::20", "*.site.example.com", "xn--bcher-kva.example"} {
 		if _, err := ParseConfig(strings.NewReader("version: 1\nblynk: {tls_hosts: ['" + h + "']}\n")); err != nil {
 			t.Errorf("%s: %v", h, err)
+		}
+	}
+}
+
+// The installer API adds devices: off loopback only with a token.
+func TestInstallerListenNeedsTokenOffLoopback(t *testing.T) {
+	for _, yaml := range []string{
+		"installer: {listen: '127.0.0.1:8090'}",
+		"installer: {listen: '[::1]:8090'}",
+		"installer: {listen: 'localhost:8090'}",
+		"installer: {listen: ':8090', token: s3cret}",
+		"installer: {listen: ''}",
+	} {
+		if _, err := ParseConfig(strings.NewReader("version: 1\n" + yaml + "\n")); err != nil {
+			t.Errorf("%s: %v", yaml, err)
 		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/shared/secret"
 )
 
 // Addrs are the addresses the gateway listens on ("" when disabled).
@@ -257,7 +258,7 @@ func (g *Gateway) seed(ctx context.Context) ([]NewDevice, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: device %q: %w", d.Name, err)
 		}
-		g.log.Info("device created; its token is shown only now", "device", d.Name, "template", d.Template, "token", token)
+		g.log.Info("device created", "device", d.Name, "template", d.Template, "token_prefix", secret.Prefix(token))
 		created = append(created, NewDevice{Name: d.Name, Template: d.Template, Token: token})
 	}
 	return created, nil
@@ -355,7 +356,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if ln == nil {
 			return
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, g.cfg.HTTP.ReadTimeout),
+			ReadTimeout: g.cfg.HTTP.ReadTimeout, IdleTimeout: g.cfg.HTTP.IdleTimeout,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
 		run(name, func() error { return srv.Serve(ln) })
 		// Serve returns as soon as Shutdown starts; Shutdown returns when
 		// the handlers are done. Run waits for the latter before it closes

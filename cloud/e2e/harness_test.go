@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,6 +53,12 @@ const adminPassword = "warmplus-admin-pw"
 // start runs a cloud whose root org is WarmPlus with Admin a@warmplus.test.
 func start(t testing.TB, tweak func(*cloud.Config)) *env {
 	t.Helper()
+	return startLogged(t, tweak, nil)
+}
+
+// startLogged is start with the cloud logging to logger.
+func startLogged(t testing.TB, tweak func(*cloud.Config), logger *slog.Logger) *env {
+	t.Helper()
 	dir := t.TempDir()
 	clk := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	cfg := cloud.Defaults()
@@ -63,9 +70,13 @@ func start(t testing.TB, tweak func(*cloud.Config)) *env {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	srv, err := cloud.New(cfg, nil)
+	srv, err := cloud.New(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var transport http.RoundTripper // nil: the default
+	if cfg.TLSCert != "" {
+		transport = tlsTransport(t, cfg.TLSCert)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -77,7 +88,7 @@ func start(t testing.TB, tweak func(*cloud.Config)) *env {
 		}
 	})
 	return &env{t: t, srv: srv, base: srv.URL(), clock: clk, mailbox: filepath.Join(dir, "mailbox"),
-		hc: &http.Client{Timeout: 30 * time.Second}}
+		hc: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
 }
 
 // resp is one HTTP answer.

@@ -221,7 +221,7 @@ func routeKey(method, path string) string {
 }
 
 // cloudRoutes are mounted by package cloud beside the Platform API.
-var cloudRoutes = []string{"POST /api/v1/gateway/register", "GET /api/v1/gateway/sync"}
+var cloudRoutes = []string{"POST /api/v1/gateway/register", "GET /api/v1/gateway/sync", "POST /api/v1/gateway/claim-code"}
 
 // registeredRoutes is the platformapi route table, read from a real API.
 func registeredRoutes(t *testing.T) []string {
@@ -578,6 +578,11 @@ var exemptions = []exemption{
 		check: func(t *testing.T, w *exemptWorld) {
 			jsonError(t, "sync without a credential", w.req("GET", "/api/v1/gateway/sync", "", nil), 401)
 			jsonError(t, "sync with a person's session", w.req("GET", "/api/v1/gateway/sync", w.tok["A"], nil), 401)
+		}},
+	{route: "POST /api/v1/gateway/claim-code", why: "an unclaimed gateway renews its claim code with its own credential (TestClaimCodesExpire)",
+		check: func(t *testing.T, w *exemptWorld) {
+			jsonError(t, "renew without a credential", w.req("POST", "/api/v1/gateway/claim-code", "", nil), 401)
+			jsonError(t, "renew with a person's session", w.req("POST", "/api/v1/gateway/claim-code", w.tok["A"], nil), 401)
 		}},
 }
 

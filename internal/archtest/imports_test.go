@@ -96,6 +96,8 @@ var thirdParty = map[string][]string{
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
 	"github.com/creack/pty":               {"scripts/bench"},
 	"golang.org/x/sys":                    {"scripts/bench"},
+	"golang.org/x/time":                   {"cloud/internal/ratelimit"},
+	"golang.org/x/term":                   {"cloud/cmd/outpost-cloud", "gateway/cmd/outpost-gateway"},
 }
 
 func TestImportRules(t *testing.T) {

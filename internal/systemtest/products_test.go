@@ -146,7 +146,8 @@ func (p *product) stop(t testing.TB) {
 // cloudProc is outpost-cloud on a fixed loopback address and data dir.
 type cloudProc struct {
 	*product
-	url string // http://127.0.0.1:port
+	url    string       // http://127.0.0.1:port
+	client *http.Client // for its Platform API; nil: plain HTTP
 }
 
 const adminEmail, adminPassword = "admin@root.test", "root-password-1"
@@ -368,6 +369,9 @@ type fixture struct {
 func newFixture(t testing.TB, c *cloudProc, perOrg int) *fixture {
 	t.Helper()
 	f := &fixture{api: newPlatform(t, c.url)}
+	if c.client != nil {
+		f.api.c = c.client
+	}
 	f.admin = f.api.login(adminEmail, adminPassword)
 	const o = "/api/v1/organization"
 	var tm struct{ ID string }

@@ -118,8 +118,8 @@ for p in $parts; do
 		;;
 	cloud)
 		echo
-		echo "outpost-cloud is running. On its first start it prints the Admin password once:"
-		echo "  journalctl -u outpost-cloud | grep 'Admin password'"
+		echo "outpost-cloud is running. On its first start it writes the generated Admin password to a file only it can read:"
+		echo "  sudo cat /var/lib/outpost-cloud/admin-password   # then delete it"
 		;;
 	esac
 done

@@ -54,11 +54,14 @@ func TestStagedInstall(t *testing.T) {
 			t.Errorf("%s: data_dir is not %s", conf, p.state)
 		}
 		unit := read(t, filepath.Join(dest, "etc/systemd/system/outpost-"+p.part+".service"))
-		want := "ExecStart=/opt/outpost/bin/outpost-" + p.part + " -config /etc/outpost/" + p.part + ".yaml\n"
+		want := "ExecStart=/opt/outpost/bin/outpost-" + p.part + " -config /etc/outpost/" + p.part + ".yaml"
 		if !strings.Contains(unit, want) {
 			t.Errorf("outpost-%s.service lacks %q:\n%s", p.part, want, unit)
 		}
-		for _, section := range []string{"[Unit]", "[Service]", "[Install]", "StateDirectory=" + filepath.Base(p.state) + "\n"} {
+		// UMask and StateDirectoryMode: the database and the secrets in the
+		// state directory are readable by the service user only.
+		for _, section := range []string{"[Unit]", "[Service]", "[Install]", "StateDirectory=" + filepath.Base(p.state) + "\n",
+			"\nUMask=0077\n", "\nStateDirectoryMode=0750\n"} {
 			if !strings.Contains(unit, section) {
 				t.Errorf("outpost-%s.service lacks %q", p.part, section)
 			}

@@ -122,8 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			port = "0"
 		}
 		host := *listen
-		if p == &cfg.Installer.Listen && host == "" {
-			host = "127.0.0.1"
+		if p == &cfg.Installer.Listen {
+			host = "127.0.0.1" // it adds devices and has no token here: loopback only
 		}
 		*p = net.JoinHostPort(host, port)
 	}
@@ -142,6 +142,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		chost = "127.0.0.1" // the demo admin password is printed: keep the API on loopback
 	}
 	ccfg.Listen = net.JoinHostPort(chost, cport)
+	if cport != "0" { // links in mail name the cloud, never a request's Host (with port 0 the cloud names itself)
+		ccfg.PublicURL = "http://" + ccfg.Listen
+	}
 	ccfg.Admin.Email, ccfg.Admin.Password = state.AdminEmail, state.AdminPassword
 	ccfg.Admin.OrgName = "Outpost Demo"
 

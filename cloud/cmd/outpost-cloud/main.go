@@ -7,7 +7,8 @@
 // The first start creates the root organization and its first Admin. The
 // Admin's email and password come from the flags, else OUTPOST_ADMIN_EMAIL
 // and OUTPOST_ADMIN_PASSWORD, else the config; a missing password is
-// generated and printed once.
+// generated and shown once: on the terminal, or in -admin-password-file
+// (admin.password_file), never in a log.
 package main
 
 import (
@@ -21,6 +22,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"golang.org/x/term"
 
 	"outpost/cloud"
 )
@@ -43,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	listen := fs.String("listen", "", "Platform API address (overrides the config)")
 	email := fs.String("admin-email", "", "first Admin's email on first start (env OUTPOST_ADMIN_EMAIL)")
 	password := fs.String("admin-password", "", "first Admin's password on first start (env OUTPOST_ADMIN_PASSWORD)")
+	pwFile := fs.String("admin-password-file", "", "file (created 0600) for a generated first Admin password")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h asked for the usage
@@ -63,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg.Admin.Email = firstNonEmpty(*email, getenv("OUTPOST_ADMIN_EMAIL"), cfg.Admin.Email)
 	cfg.Admin.Password = firstNonEmpty(*password, getenv("OUTPOST_ADMIN_PASSWORD"), cfg.Admin.Password)
+	cfg.Admin.PasswordFile = firstNonEmpty(*pwFile, cfg.Admin.PasswordFile)
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -70,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *check {
 		fmt.Fprintln(stdout, "config ok")
 		return 0
+	}
+	terminal := isTerminal(stdout)
+	if err := cloud.CheckFirstStart(cfg, terminal); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
 	}
 	logger := newLogger(cfg.Log, stderr)
 
@@ -80,7 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if b := srv.Bootstrap(); b.Created {
 		fmt.Fprintf(stdout, "created root organization %q (id %d) with Admin %s\n", b.OrgName, b.OrgID, b.AdminEmail)
-		if b.Password != "" {
+		switch {
+		case b.Password != "" && cfg.Admin.PasswordFile != "":
+			fmt.Fprintf(stdout, "generated Admin password written to %s — read it, then delete the file\n", cfg.Admin.PasswordFile)
+		case b.Password != "" && terminal:
 			fmt.Fprintf(stdout, "generated Admin password: %s — shown once, keep it\n", b.Password)
 		}
 	}
@@ -90,6 +103,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+// isTerminal reports whether w is an interactive terminal, the one place
+// a secret may be printed.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func firstNonEmpty(vals ...string) string {

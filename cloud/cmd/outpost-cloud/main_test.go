@@ -62,12 +62,27 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 	cfgPath := filepath.Join(dir, "cloud.yaml")
 	os.WriteFile(cfgPath, []byte("version: 1\ndata_dir: "+dir+"\nauth:\n  bcrypt_cost: 4\nlog:\n  level: warn\n"), 0o600)
 	env := map[string]string{"OUTPOST_ADMIN_EMAIL": "boss@example.com"}
+	pwFile := filepath.Join(dir, "admin-password")
+	args := []string{"-config", cfgPath, "-listen", "127.0.0.1:0"}
+
+	// stdout is no terminal here (as under systemd, where it goes to the
+	// journal): without a password file the first start refuses to run.
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "admin.password_file") {
+		t.Fatalf("first start without a terminal or password file: exit %d, stderr %q", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cloud.db")); !os.IsNotExist(err) {
+		t.Fatalf("the refused start created the database: %v", err)
+	}
+
+	args = append(args, "-admin-password-file", pwFile)
 	start := func() string {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out, errOut syncBuffer
 		done := make(chan int, 1)
 		go func() {
-			done <- run(ctx, []string{"-config", cfgPath, "-listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, &errOut)
+			done <- run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
 		}()
 		poll.Within(t, "the start banner", 20*time.Second, func() bool {
 			select {
@@ -81,11 +96,22 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 		if code := <-done; code != 0 {
 			t.Fatalf("exit code %d: %s", code, errOut.String())
 		}
-		return out.String()
+		return out.String() + errOut.String()
 	}
 	first := start()
-	if !strings.Contains(first, "Admin boss@example.com") || !strings.Contains(first, "generated Admin password: ") {
+	if !strings.Contains(first, "Admin boss@example.com") || !strings.Contains(first, "password written to "+pwFile) {
 		t.Errorf("first start output %q", first)
+	}
+	fi, err := os.Stat(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("password file mode %v, want 0600", fi.Mode().Perm())
+	}
+	pw, _ := os.ReadFile(pwFile)
+	if p := strings.TrimSpace(string(pw)); len(p) < 16 || strings.Contains(first, p) {
+		t.Errorf("password file holds %q; output %q must not contain it", p, first)
 	}
 	if second := start(); strings.Contains(second, "password") || strings.Contains(second, "created root") {
 		t.Errorf("second start repeated the bootstrap: %q", second)

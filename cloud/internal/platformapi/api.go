@@ -16,14 +16,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -43,8 +44,12 @@ type Options struct {
 	RateLimit int
 	// MaxBodyBytes bounds request bodies (required; Blynk's limit is 2 MiB).
 	MaxBodyBytes int64
-	// PublicURL is the base of links put in mails (invitation, reset).
+	// PublicURL is the base of links put in mails (invitation, reset),
+	// required with a Mailer: a link is never built from request headers,
+	// which the requester chooses.
 	PublicURL string
+	// Clients finds the client address of a request (nil: the peer).
+	Clients *clientaddr.Resolver
 	// AuthCacheTTL is how long a resolved bearer token is remembered
 	// (0 disables). See authCache for what it may delay.
 	AuthCacheTTL time.Duration
@@ -58,7 +63,8 @@ type API struct {
 	svc     *tenancy.Service
 	mailer  Mailer
 	log     *slog.Logger
-	limit   *limiter
+	limit   *ratelimit.Keyed
+	clients *clientaddr.Resolver
 	auth    *authCache
 	maxBody int64
 	baseURL string
@@ -72,6 +78,9 @@ type API struct {
 func New(o Options) (*API, error) {
 	if o.Service == nil {
 		return nil, errors.New("platformapi: Service is required")
+	}
+	if o.Mailer != nil && o.PublicURL == "" {
+		return nil, errors.New("platformapi: PublicURL is required to mail links")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -92,7 +101,7 @@ func New(o Options) (*API, error) {
 	}
 	a := &API{
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
-		limit: newLimiter(o.RateLimit, o.Now), auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
+		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 	}
 	a.routes = a.routeTable()
@@ -177,12 +186,12 @@ func (a *API) wrap(rt route) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 		}
-		key := "ip:" + clientIP(r)
+		key := "ip:" + a.clients.Addr(r)
 		if rt.access != public {
 			if err := c.authenticate(rt.access); err != nil {
 				// Failed credentials count against the client address, so
 				// guessing tokens is throttled like any public endpoint.
-				if tenancy.CodeOf(err) == tenancy.Unauthenticated && !a.limit.allow(key) {
+				if tenancy.CodeOf(err) == tenancy.Unauthenticated && !a.limit.Allow(key) {
 					w.Header().Set("Retry-After", "60")
 					writeError(w, http.StatusTooManyRequests, "rate limit exceeded, try again later")
 					return
@@ -192,7 +201,7 @@ func (a *API) wrap(rt route) http.Handler {
 			}
 			key = "org:" + strconv.FormatInt(int64(c.actor.OrgID), 10)
 		}
-		if !a.limit.allow(key) {
+		if !a.limit.Allow(key) {
 			w.Header().Set("Retry-After", "60")
 			writeError(w, http.StatusTooManyRequests, "rate limit exceeded, try again later")
 			return
@@ -201,14 +210,6 @@ func (a *API) wrap(rt route) http.Handler {
 			c.fail(err)
 		}
 	})
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // authenticate resolves the bearer token to an actor: "ses_" tokens are
@@ -261,6 +262,10 @@ func (c *call) fail(err error) {
 		c.api.log.DebugContext(c.ctx, "request abandoned", "method", c.r.Method, "path", c.r.URL.Path)
 		writeError(c.w, st, "request cancelled")
 		return
+	}
+	var te *tenancy.Error
+	if errors.As(err, &te) && te.RetryAfter > 0 {
+		c.w.Header().Set("Retry-After", strconv.FormatInt(int64((te.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	if st == http.StatusInternalServerError {
 		c.api.log.ErrorContext(c.ctx, "request failed", "method", c.r.Method, "path", c.r.URL.Path, "err", err)

@@ -91,7 +91,7 @@ func (c *call) login() error {
 		return err
 	}
 	res, err := c.api.svc.Login(c.ctx, tenancy.Login{Email: in.Email, Password: in.Password,
-		RemoteAddr: clientIP(c.r), UserAgent: c.r.UserAgent()})
+		RemoteAddr: c.api.clients.Addr(c.r), UserAgent: c.r.UserAgent()})
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (c *call) requestReset() error {
 	if err := c.body(&in); err != nil {
 		return err
 	}
-	tok, u, err := c.api.svc.RequestPasswordReset(c.ctx, in.Email)
+	tok, u, err := c.api.svc.RequestPasswordReset(c.ctx, in.Email, c.api.clients.Addr(c.r))
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (c *call) confirmReset() error {
 	if err := c.body(&in); err != nil {
 		return err
 	}
-	if err := c.api.svc.ResetPassword(c.ctx, in.Token, in.Password); err != nil {
+	if err := c.api.svc.ResetPassword(c.ctx, in.Token, in.Password, c.api.clients.Addr(c.r)); err != nil {
 		return err
 	}
 	return c.noContent()
@@ -190,18 +190,9 @@ func (c *call) acceptInvitation() error {
 	return c.json(http.StatusOK, toUser(c.api.svc.WithStatus(u)))
 }
 
-// base is the public URL for links in mail: the configured one, else the
-// host the request came to.
-func (a *API) base(c *call) string {
-	if a.baseURL != "" {
-		return a.baseURL
-	}
-	scheme := "http"
-	if c.r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.r.Host
-}
+// base is the public URL for links in mail, never derived from the
+// request (New requires it with a mailer).
+func (a *API) base(*call) string { return a.baseURL }
 
 // send delivers mail; failures are logged, never returned, because the
 // change that caused the mail has already been committed.

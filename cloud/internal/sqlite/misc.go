@@ -297,6 +297,12 @@ func (q *queries) RevokeUserSessions(ctx context.Context, u tenancy.UserID, at t
 	return affected("revoke user sessions", res, err)
 }
 
+func (q *queries) RevokeOtherSessions(ctx context.Context, u tenancy.UserID, keep tenancy.SessionID, at time.Time) (int, error) {
+	res, err := q.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id != ? AND revoked_at = 0`,
+		ms(at), int64(u), int64(keep))
+	return affected("revoke other sessions", res, err)
+}
+
 const clientCols = `id, org_id, name, secret_hash, redirect_urls, created_by, created_at`
 
 func scanClient(r scanner) (tenancy.OAuthClient, error) {
@@ -377,23 +383,32 @@ func (q *queries) RevokeClientTokens(ctx context.Context, client string, at time
 	return mapErr("revoke client tokens", err)
 }
 
-const gatewayCols = `id, coalesce(org_id, 0), name, claim_hash, created_at, claimed_at, credential_hash`
+func (q *queries) RevokeCreatorTokens(ctx context.Context, u tenancy.UserID, at time.Time) error {
+	const mine = `client_id IN (SELECT id FROM oauth_clients WHERE created_by = ?)`
+	if _, err := q.exec(ctx, `UPDATE access_tokens SET revoked_at = ? WHERE revoked_at = 0 AND `+mine, ms(at), int64(u)); err != nil {
+		return mapErr("revoke creator tokens", err)
+	}
+	_, err := q.exec(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE used_at = 0 AND `+mine, ms(at), int64(u))
+	return mapErr("revoke creator tokens", err)
+}
+
+const gatewayCols = `id, coalesce(org_id, 0), name, claim_hash, created_at, claimed_at, credential_hash, claim_expires_at`
 
 func scanGateway(r scanner) (tenancy.Gateway, error) {
 	var g tenancy.Gateway
 	var hash, cred []byte
-	var created, claimed int64
-	err := r.Scan(&g.ID, &g.OrgID, &g.Name, &hash, &created, &claimed, &cred)
+	var created, claimed, expires int64
+	err := r.Scan(&g.ID, &g.OrgID, &g.Name, &hash, &created, &claimed, &cred, &expires)
 	copy(g.ClaimCodeHash[:], hash)
 	copy(g.CredentialHash[:], cred)
-	g.CreatedAt, g.ClaimedAt = fromMS(created), fromMS(claimed)
+	g.CreatedAt, g.ClaimedAt, g.ClaimExpiresAt = fromMS(created), fromMS(claimed), fromMS(expires)
 	return g, err
 }
 
 func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
-	res, err := q.exec(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at, credential_hash)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.CreatedAt), ms(g.ClaimedAt), nullHash(g.CredentialHash))
+	res, err := q.exec(ctx, `INSERT INTO gateways (org_id, name, claim_hash, created_at, claimed_at, credential_hash, claim_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.CreatedAt), ms(g.ClaimedAt), nullHash(g.CredentialHash), ms(g.ClaimExpiresAt))
 	if err != nil {
 		return mapErr("create gateway", err)
 	}
@@ -403,9 +418,9 @@ func (q *queries) CreateGateway(ctx context.Context, g *tenancy.Gateway) error {
 }
 
 func (q *queries) UpdateGateway(ctx context.Context, g tenancy.Gateway) error {
-	res, err := q.exec(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ?, credential_hash = ?
-		WHERE id = ?`,
-		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.ClaimedAt), nullHash(g.CredentialHash), int64(g.ID))
+	res, err := q.exec(ctx, `UPDATE gateways SET org_id = ?, name = ?, claim_hash = ?, claimed_at = ?, credential_hash = ?,
+		claim_expires_at = ? WHERE id = ?`,
+		nullID(g.OrgID), g.Name, g.ClaimCodeHash[:], ms(g.ClaimedAt), nullHash(g.CredentialHash), ms(g.ClaimExpiresAt), int64(g.ID))
 	return mustAffect("update gateway", res, err)
 }
 

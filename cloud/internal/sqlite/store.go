@@ -21,6 +21,7 @@ import (
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/internal/migrate"
+	"outpost/shared/secret"
 	"outpost/shared/ulid"
 )
 
@@ -144,6 +145,10 @@ func (q *queries) queryRow(ctx context.Context, query string, args ...any) scann
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
+	// Password hashes and token hashes: owner-only, whatever the umask.
+	if err := secret.Restrict(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	// Pragmas live in the DSN so every pooled connection gets them;
 	// _txlock=immediate takes the write lock at BEGIN, so two writers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -52,5 +53,42 @@ func TestUseAfterCloseIsAnError(t *testing.T) {
 	s.Close()
 	if _, err := s.LastAuditID(context.Background()); !errors.Is(err, sql.ErrConnDone) {
 		t.Fatalf("LastAuditID after Close: %v, want sql.ErrConnDone", err)
+	}
+}
+
+// cloud.db holds password and token hashes: it and its WAL companions are
+// owner-only whatever the umask, and an old world-readable file is
+// tightened at the next open.
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := tenancy.Org{Name: "Root", Type: tenancy.OrgRoot}
+	if err := s.CreateOrg(ctx, &o); err != nil { // a write: the WAL exists now
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+	s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("reopened: mode %v, want 0600", fi.Mode().Perm())
 	}
 }

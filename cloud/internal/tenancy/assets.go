@@ -532,7 +532,9 @@ func (s *Service) RegisterSite(ctx context.Context, name string) (g Gateway, cla
 	if credential, err = s.newSecret("gwc_", 52); err != nil {
 		return Gateway{}, "", "", err
 	}
-	g = Gateway{Name: name, ClaimCodeHash: HashToken(claimCode), CredentialHash: HashToken(credential), CreatedAt: s.now().UTC()}
+	now := s.now().UTC()
+	g = Gateway{Name: name, ClaimCodeHash: HashToken(claimCode), CredentialHash: HashToken(credential), CreatedAt: now,
+		ClaimExpiresAt: now.Add(s.cfg.ClaimCodeTTL)}
 	if err := s.store.CreateGateway(ctx, &g); err != nil {
 		return Gateway{}, "", "", internal("create gateway", err)
 	}
@@ -559,8 +561,41 @@ func (s *Service) AuthenticateGateway(ctx context.Context, credential string) (G
 	return g, nil
 }
 
+// RenewClaimCode gives an unclaimed gateway, identified by its credential,
+// a new claim code valid for Config.ClaimCodeTTL; the old code stops
+// working. An unknown credential is Unauthenticated, a claimed gateway a
+// Conflict (it has nothing to show).
+func (s *Service) RenewClaimCode(ctx context.Context, credential string) (Gateway, string, error) {
+	code, err := s.newSecret("gw_", 24)
+	if err != nil {
+		return Gateway{}, "", err
+	}
+	var g Gateway
+	err = s.atomic(ctx, "renew claim code", func(tx Tx) error {
+		if credential != "" {
+			g, err = tx.GetGatewayByCredentialHash(ctx, HashToken(credential))
+		}
+		if credential == "" || errIs(err, NotFound) {
+			return Errorf(Unauthenticated, "unknown or revoked gateway credential")
+		}
+		if err != nil {
+			return err
+		}
+		if g.OrgID != 0 {
+			return Errorf(Conflict, "the gateway is already claimed")
+		}
+		g.ClaimCodeHash, g.ClaimExpiresAt = HashToken(code), s.now().UTC().Add(s.cfg.ClaimCodeTTL)
+		return tx.UpdateGateway(ctx, g)
+	})
+	if err != nil {
+		return Gateway{}, "", err
+	}
+	return g, code, nil
+}
+
 // ClaimGateway claims a gateway into org with its claim code
-// (GATEWAYS_CLAIM there). A used or unknown code is NotFound.
+// (GATEWAYS_CLAIM there). A used or unknown code is NotFound; an expired
+// one is Invalid (the gateway shows its new code).
 func (s *Service) ClaimGateway(ctx context.Context, a Actor, code string, org OrgID) (Gateway, error) {
 	if org == 0 {
 		org = a.OrgID
@@ -577,6 +612,9 @@ func (s *Service) ClaimGateway(ctx context.Context, a Actor, code string, org Or
 		}
 		if err != nil {
 			return err
+		}
+		if !s.now().Before(g.ClaimExpiresAt) {
+			return invalid("the claim code has expired; the gateway shows a new one")
 		}
 		before := g
 		g.OrgID, g.ClaimedAt = org, s.now().UTC()
@@ -643,6 +681,7 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 		before := g
 		// The credential goes too: the released site must register again.
 		g.OrgID, g.ClaimedAt, g.ClaimCodeHash, g.CredentialHash = 0, timeZero, HashToken(code), [32]byte{}
+		g.ClaimExpiresAt = s.now().UTC().Add(s.cfg.ClaimCodeTTL)
 		if err := tx.UpdateGateway(ctx, g); err != nil {
 			return err
 		}

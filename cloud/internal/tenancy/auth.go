@@ -2,7 +2,10 @@ package tenancy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,18 +29,47 @@ type SessionResult struct {
 // Login checks credentials and opens a session. Wrong email, wrong
 // password, a Pending user without password and a Suspended user all give
 // the same Unauthenticated error. The first login makes a user Active.
+// With a Guard, an address or account with too many failures is refused
+// with RateLimited (Error.RetryAfter says how long to wait) before the
+// password is checked; every failure is logged with the user id (or a hash
+// of an unknown email), the address and the reason.
 func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
-	bad := Errorf(Unauthenticated, "wrong email or password")
-	u, err := s.store.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(in.Email)))
+	email := strings.ToLower(strings.TrimSpace(in.Email))
+	logFailure := func(reason string, u UserID) {
+		who := slog.Int64("user", int64(u))
+		if u == 0 { // never the email itself: logs travel further than the database
+			h := sha256.Sum256([]byte(email))
+			who = slog.String("emailHash", hex.EncodeToString(h[:8]))
+		}
+		s.log.WarnContext(ctx, "login failed", who, "addr", in.RemoteAddr, "reason", reason)
+	}
+	fail := func(reason string, u UserID) (SessionResult, error) {
+		logFailure(reason, u)
+		s.failed(in.RemoteAddr, email)
+		return SessionResult{}, Errorf(Unauthenticated, "wrong email or password")
+	}
+	if err := s.throttled(in.RemoteAddr, email); err != nil {
+		logFailure("throttled", 0)
+		return SessionResult{}, err
+	}
+	u, err := s.store.GetUserByEmail(ctx, email)
 	if errIs(err, NotFound) {
 		_ = s.hasher.Verify(s.dummyHash, in.Password)
-		return SessionResult{}, bad
+		return fail("unknown email", 0)
 	}
 	if err != nil {
 		return SessionResult{}, internal("get user", err)
 	}
-	if u.PasswordHash == "" || u.Status == StatusSuspended || s.hasher.Verify(u.PasswordHash, in.Password) != nil {
-		return SessionResult{}, bad
+	switch {
+	case u.PasswordHash == "":
+		return fail("no password set", u.ID)
+	case u.Status == StatusSuspended:
+		return fail("suspended", u.ID)
+	case s.hasher.Verify(u.PasswordHash, in.Password) != nil:
+		return fail("wrong password", u.ID)
+	}
+	if s.guard != nil {
+		s.guard.Succeeded(in.RemoteAddr, email)
 	}
 	tok, err := s.newSecret("ses_", 43)
 	if err != nil {
@@ -63,6 +95,25 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 		return tx.CreateSession(ctx, &res.Session)
 	})
 	return res, err
+}
+
+// throttled is a RateLimited error (with RetryAfter) while the guard holds
+// addr or account back, else nil.
+func (s *Service) throttled(addr, account string) error {
+	if s.guard == nil {
+		return nil
+	}
+	if d := s.guard.Wait(addr, account); d > 0 {
+		return &Error{Code: RateLimited, RetryAfter: d, Message: "too many failed attempts; try again later"}
+	}
+	return nil
+}
+
+// failed records a failed attempt with the guard.
+func (s *Service) failed(addr, account string) {
+	if s.guard != nil {
+		s.guard.Failed(addr, account)
+	}
 }
 
 // Logout revokes the session holding token; an unknown token is a no-op.
@@ -99,7 +150,7 @@ func (s *Service) SessionActor(ctx context.Context, token string) (Actor, User, 
 	if err != nil {
 		return Actor{}, User{}, internal("get user", err)
 	}
-	return Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID}, s.WithStatus(u), nil
+	return Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID, SessionID: ses.ID}, s.WithStatus(u), nil
 }
 
 // NewOAuthClient describes an OAuth2 client to create in OrgID.

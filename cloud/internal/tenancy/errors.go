@@ -3,6 +3,7 @@ package tenancy
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error; the Platform API maps each code to one HTTP
@@ -19,7 +20,7 @@ const (
 	Conflict        Code = "conflict"        // unique value already taken ("already in use")
 	LimitReached    Code = "limit_reached"   // a count limit (roles, invites/day, depth, tags)
 	Unauthenticated Code = "unauthenticated" // bad credentials, expired/revoked session or token
-	RateLimited     Code = "rate_limited"    // reserved for the API's in-memory limiter
+	RateLimited     Code = "rate_limited"    // too many requests or failed logins; see Error.RetryAfter
 	Internal        Code = "internal"        // store failure and other bugs
 	Unavailable     Code = "unavailable"     // a gateway needed for the action did not answer (HTTP 503)
 )
@@ -29,6 +30,8 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error // optional cause, never shown to callers
+	// RetryAfter is how long a RateLimited caller should wait (0: unknown).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

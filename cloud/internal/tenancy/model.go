@@ -326,6 +326,9 @@ type Gateway struct {
 	CredentialHash [32]byte
 	CreatedAt      time.Time
 	ClaimedAt      time.Time
+	// ClaimExpiresAt ends the claim code's validity (Config.ClaimCodeTTL
+	// after it was issued); RenewClaimCode issues a new one.
+	ClaimExpiresAt time.Time
 }
 
 // AuditEntry records one change to tenancy (§11.9).

@@ -51,6 +51,7 @@ type Config struct {
 	RefreshTokenTTL time.Duration // default 86400 s
 	InactiveAfter   time.Duration // idle time after which a user shows Inactive (default 30 days)
 	MinPassword     int           // default 8
+	ClaimCodeTTL    time.Duration // a gateway's claim code (default 24 hours)
 }
 
 func (c Config) withDefaults() Config {
@@ -75,7 +76,18 @@ func (c Config) withDefaults() Config {
 	def(&c.AccessTokenTTL, day)
 	def(&c.RefreshTokenTTL, day)
 	def(&c.InactiveAfter, 30*day)
+	def(&c.ClaimCodeTTL, day)
 	return c
+}
+
+// LoginGuard slows down password guessing per client address and per
+// account (ratelimit.LoginGuard). account is the normalized email; ""
+// counts against the address only.
+type LoginGuard interface {
+	// Wait is how long an attempt must wait; zero lets it go ahead.
+	Wait(addr, account string) time.Duration
+	Failed(addr, account string)
+	Succeeded(addr, account string)
 }
 
 // Deps are the Service's collaborators. Store and Hasher are required.
@@ -86,6 +98,8 @@ type Deps struct {
 	Now      func() time.Time // nil: time.Now
 	Rand     io.Reader        // nil: crypto/rand
 	Logger   *slog.Logger     // nil: discard
+	// Guard throttles failed logins (nil: no throttling).
+	Guard LoginGuard
 	// OnChange is called after every committed audited change (nil: none);
 	// the cloud uses it to push tenancy deltas to gateways. It must not
 	// block.
@@ -99,6 +113,7 @@ type Service struct {
 	store  Store
 	hasher PasswordHasher
 	notify Notifier
+	guard  LoginGuard
 	now    func() time.Time
 	rand   io.Reader
 	log    *slog.Logger
@@ -119,7 +134,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Store == nil || d.Hasher == nil {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
+	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, guard: d.Guard, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
 		onChange: d.OnChange}
 	if s.now == nil {
 		s.now = time.Now

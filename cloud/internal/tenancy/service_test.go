@@ -671,17 +671,17 @@ func TestScenarioSessions(t *testing.T) {
 
 func TestPasswordFlows(t *testing.T) {
 	w := newWorld(t)
-	tok, u, err := w.svc.RequestPasswordReset(w.ctx, "H@canada.test")
+	tok, u, err := w.svc.RequestPasswordReset(w.ctx, "H@canada.test", "192.0.2.1")
 	w.must(err)
 	if tok == "" || u.ID != w.H.UserID {
 		t.Fatalf("reset for %+v", u)
 	}
-	none, _, err := w.svc.RequestPasswordReset(w.ctx, "nobody@x.test")
+	none, _, err := w.svc.RequestPasswordReset(w.ctx, "nobody@x.test", "192.0.2.1")
 	if err != nil || none != "" {
 		t.Fatalf("unknown email: %q %v", none, err)
 	}
-	w.must(w.svc.ResetPassword(w.ctx, tok, "a new password"))
-	wantCode(t, w.svc.ResetPassword(w.ctx, tok, "another one!"), tenancy.Invalid)
+	w.must(w.svc.ResetPassword(w.ctx, tok, "a new password", "192.0.2.1"))
+	wantCode(t, w.svc.ResetPassword(w.ctx, tok, "another one!", "192.0.2.1"), tenancy.Invalid)
 	_, err = w.svc.Login(w.ctx, tenancy.Login{Email: "h@canada.test", Password: "a new password"})
 	w.must(err)
 	wantCode(t, w.svc.ChangePassword(w.ctx, w.H, "wrong", "whatever12"), tenancy.Invalid)

@@ -127,6 +127,9 @@ type Tx interface {
 	RevokeSession(ctx context.Context, id SessionID, at time.Time) error
 	// RevokeUserSessions revokes every live session of the user.
 	RevokeUserSessions(ctx context.Context, u UserID, at time.Time) (int, error)
+	// RevokeOtherSessions revokes every live session of the user but keep
+	// (0 keeps none).
+	RevokeOtherSessions(ctx context.Context, u UserID, keep SessionID, at time.Time) (int, error)
 
 	// OAuth clients and their tokens. Client ID is unique (Conflict).
 	CreateOAuthClient(ctx context.Context, c OAuthClient) error
@@ -140,6 +143,9 @@ type Tx interface {
 	// otherwise NotFound. A second use (even concurrent) fails.
 	UseRefreshToken(ctx context.Context, h [32]byte, now time.Time) (RefreshToken, error)
 	RevokeClientTokens(ctx context.Context, client string, at time.Time) error
+	// RevokeCreatorTokens revokes the access and refresh tokens of every
+	// OAuth client the user created (their secrets stay valid).
+	RevokeCreatorTokens(ctx context.Context, u UserID, at time.Time) error
 
 	// Gateways. ClaimCodeHash is unique (Conflict).
 	CreateGateway(ctx context.Context, g *Gateway) error

@@ -10,6 +10,9 @@ type Actor struct {
 	ClientID string // "" for a user
 	OrgID    OrgID  // home org (user) or the client's org
 	RoleID   RoleID // the user's role; unused for clients
+	// SessionID is the session a person authenticated with (0 for
+	// clients and in-process callers): changing the password keeps it.
+	SessionID SessionID
 }
 
 // IsClient reports whether the actor is an OAuth client.

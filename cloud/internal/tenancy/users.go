@@ -524,7 +524,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id UserID, password 
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeUserSessions(ctx, id, s.now().UTC()); err != nil {
+		if err := s.revokeCredentials(ctx, tx, id, 0); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, u.OrgID, "user.password.set", "user", id, nil, nil)
@@ -532,7 +532,8 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id UserID, password 
 }
 
 // ChangePassword is the self-service change: the old password must match.
-// Other sessions stay valid.
+// Every other session of the user ends (the actor's own, a.SessionID,
+// stays) and so do the tokens of the OAuth clients the user created.
 func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newPassword string) error {
 	if a.UserID == 0 {
 		return forbidden("only people have passwords")
@@ -553,15 +554,25 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, oldPassword, newP
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
+		if err := s.revokeCredentials(ctx, tx, u.ID, a.SessionID); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, u.OrgID, "user.password.change", "user", u.ID, nil, nil)
 	})
 }
 
-// RequestPasswordReset creates a reset token for email. An unknown or
-// suspended email gives an empty token and no error, so the answer does
-// not reveal which emails exist; the caller mails the token if non-empty.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string) (string, User, error) {
+// RequestPasswordReset creates a reset token for email, asked from the
+// client address addr. An unknown or suspended email gives an empty token
+// and no error, so the answer does not reveal which emails exist; the
+// caller mails the token if non-empty. Each request counts as a failed
+// attempt with the login guard (someone does not know the password), so
+// nobody can fill a mailbox with reset links.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, addr string) (string, User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	if err := s.throttled(addr, email); err != nil {
+		return "", User{}, err
+	}
+	s.failed(addr, email)
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errIs(err, NotFound) || (err == nil && u.Status == StatusSuspended) {
 		return "", User{}, nil
@@ -582,8 +593,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) (strin
 }
 
 // ResetPassword redeems a reset token (single use) and logs the user out
-// everywhere.
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+// everywhere, OAuth clients they created included (revokeCredentials). A
+// wrong token counts as a failed attempt of the client address addr.
+func (s *Service) ResetPassword(ctx context.Context, token, password, addr string) error {
+	if err := s.throttled(addr, ""); err != nil {
+		return err
+	}
 	hash, err := s.hashPassword(password)
 	if err != nil {
 		return err
@@ -592,6 +607,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		now := s.now().UTC()
 		r, err := tx.UsePasswordReset(ctx, HashToken(token), now)
 		if errIs(err, NotFound) {
+			s.failed(addr, "")
 			return invalid("the reset link is invalid or has expired")
 		}
 		if err != nil {
@@ -605,9 +621,22 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeUserSessions(ctx, u.ID, now); err != nil {
+		if err := s.revokeCredentials(ctx, tx, u.ID, 0); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID}, u.OrgID, "user.password.reset", "user", u.ID, nil, nil)
 	})
+}
+
+// revokeCredentials ends what a password change must end: every session of
+// the user but keep, and the access and refresh tokens of the OAuth clients
+// the user created. Whoever learnt the old password may have opened either;
+// a client's secret stays valid, so an integration just asks for a new
+// token.
+func (s *Service) revokeCredentials(ctx context.Context, tx Tx, u UserID, keep SessionID) error {
+	now := s.now().UTC()
+	if _, err := tx.RevokeOtherSessions(ctx, u, keep, now); err != nil {
+		return err
+	}
+	return tx.RevokeCreatorTokens(ctx, u, now)
 }

@@ -27,10 +27,13 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"outpost/firmware-bridge/gpiohost"
 	"outpost/firmware-bridge/serialport"
 	"outpost/gateway"
 	"outpost/gateway/internal/gcgoal"
+	"outpost/shared/secret"
 )
 
 func main() {
@@ -93,7 +96,13 @@ flags:
 		return 1
 	}
 	for _, d := range created {
-		fmt.Fprintf(stdout, "created device %q (template %s) token %s — shown once, keep it\n", d.Name, d.Template, d.Token)
+		// Off a terminal (systemd) stdout goes to the journal: no secrets.
+		if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			fmt.Fprintf(stdout, "created device %q (template %s) token %s — shown once, keep it\n", d.Name, d.Template, d.Token)
+		} else {
+			fmt.Fprintf(stdout, "created device %q (template %s) token %s (not shown off a terminal; set its token in the config to choose one)\n",
+				d.Name, d.Template, secret.Prefix(d.Token))
+		}
 	}
 	a := g.Addrs()
 	fmt.Fprintf(stdout, "outpost-gateway listening blynk=%s blynk_tls=%s mqtt=%s mqtt_tls=%s mqtt_ws=%s http=%s installer=%s\n",
@@ -155,6 +164,9 @@ func claimCodeCmd(args []string, stdout, stderr io.Writer) int {
 	if id.Claimed {
 		fmt.Fprintf(stderr, "gateway %s is already claimed\n", id.GatewayID)
 		return 1
+	}
+	if id.ClaimCodeExpiresAt != 0 && time.Now().UnixMilli() >= id.ClaimCodeExpiresAt {
+		fmt.Fprintln(stderr, "claim-code: this code has expired; the running gateway fetches a new one (run this again in a minute)")
 	}
 	fmt.Fprintln(stdout, id.ClaimCode)
 	fmt.Fprintf(stderr, "gateway %s at %s: claim it with POST /api/v1/organization/gateway/claim {\"claimCode\": %q, \"orgId\": N}\n",

@@ -218,6 +218,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, transport string) e
 		hs := &http.Server{
 			Handler:           s.opts.HTTP,
 			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 		httpDone := make(chan struct{})

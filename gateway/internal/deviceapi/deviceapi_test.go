@@ -227,6 +227,9 @@ func TestInstaller(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json") // writes must be JSON
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

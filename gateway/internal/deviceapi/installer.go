@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -59,7 +60,24 @@ func NewInstaller(opts InstallerOptions) http.Handler {
 	for pattern, h := range opts.Routes {
 		mux.Handle(pattern, h)
 	}
-	return in.auth(mux)
+	return in.auth(requireJSON(mux))
+}
+
+// requireJSON refuses writes whose body is not declared JSON (415). Besides
+// clear errors, it keeps cross-site forms out: a browser sends a form or
+// text/plain without asking, application/json only after a preflight the
+// installer API never grants.
+func requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json.")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (in *installer) auth(next http.Handler) http.Handler {

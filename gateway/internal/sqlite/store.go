@@ -30,6 +30,7 @@ import (
 	"outpost/gateway/internal/hub"
 	"outpost/internal/migrate"
 	"outpost/shared/datastream"
+	"outpost/shared/secret"
 )
 
 // Errors of the store, for errors.Is.
@@ -183,6 +184,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	case SyncNormal, SyncFull:
 	default:
 		return nil, fmt.Errorf("sqlite: unknown synchronous setting %q", opts.Synchronous)
+	}
+	// Device token hashes: owner-only, whatever the umask.
+	if err := secret.Restrict(opts.Path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if err := initFile(ctx, opts.Path); err != nil {
 		return nil, err

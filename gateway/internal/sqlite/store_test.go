@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -819,4 +820,24 @@ func (s *Store) batchWaitersNow() int64 {
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
 	return s.batchWaiters
+}
+
+// gateway.db holds device token hashes: it and its WAL companions are
+// owner-only whatever the umask.
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	s := openTest(t, path, Options{})
+	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	testDevice(s, t, "a")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
 }

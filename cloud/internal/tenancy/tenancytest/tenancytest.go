@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"Tags", testTags},
 		{"Invitations", testInvitations},
 		{"Sessions", testSessions},
+		{"RevokeCredentials", testRevokeCredentials},
 		{"OAuth", testOAuth},
 		{"Gateways", testGateways},
 		{"Audit", testAudit},
@@ -919,7 +920,7 @@ func testOAuth(t *testing.T, s tenancy.Store) {
 func testGateways(t *testing.T, s tenancy.Store) {
 	ctx := context.Background()
 	tr := mkTree(t, s)
-	g := tenancy.Gateway{Name: "Pi", ClaimCodeHash: h("code"), CreatedAt: t0}
+	g := tenancy.Gateway{Name: "Pi", ClaimCodeHash: h("code"), CreatedAt: t0, ClaimExpiresAt: t0.Add(24 * time.Hour)}
 	must(t, s.CreateGateway(ctx, &g))
 	dup := tenancy.Gateway{Name: "Pi2", ClaimCodeHash: h("code"), CreatedAt: t0}
 	wantCode(t, s.CreateGateway(ctx, &dup), tenancy.Conflict)
@@ -928,7 +929,7 @@ func testGateways(t *testing.T, s tenancy.Store) {
 	if !equalJSON(got, g) {
 		t.Fatalf("got %+v, want %+v", got, g)
 	}
-	g.OrgID, g.ClaimedAt = tr.a1.ID, t0.Add(time.Hour)
+	g.OrgID, g.ClaimedAt, g.ClaimExpiresAt = tr.a1.ID, t0.Add(time.Hour), t0.Add(25*time.Hour)
 	must(t, s.UpdateGateway(ctx, g))
 	got, _ = s.GetGateway(ctx, g.ID)
 	if !equalJSON(got, g) {
@@ -1033,4 +1034,59 @@ func testAtomic(t *testing.T, s tenancy.Store) {
 	for err := range errs {
 		must(t, err)
 	}
+}
+
+// testRevokeCredentials: what a password change ends. RevokeOtherSessions
+// keeps one session; RevokeCreatorTokens ends the access and refresh
+// tokens of the clients the user created, and no one else's.
+func testRevokeCredentials(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	u := mkUser(t, s, tr.a.ID, "me@example.com", tenancy.RoleAdmin)
+	other := mkUser(t, s, tr.a.ID, "other@example.com", tenancy.RoleAdmin)
+	var mine [3]tenancy.Session
+	for i := range mine {
+		mine[i] = tenancy.Session{TokenHash: h(fmt.Sprint("mine", i)), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.CreateSession(ctx, &mine[i]))
+	}
+	theirs := tenancy.Session{TokenHash: h("theirs"), UserID: other.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateSession(ctx, &theirs))
+	at := t0.Add(time.Minute)
+	n, err := s.RevokeOtherSessions(ctx, u.ID, mine[1].ID, at)
+	must(t, err)
+	if n != 2 {
+		t.Errorf("RevokeOtherSessions = %d, want 2", n)
+	}
+	for i, want := range []bool{true, false, true} {
+		got, _ := s.GetSessionByHash(ctx, mine[i].TokenHash)
+		if revoked := !got.RevokedAt.IsZero(); revoked != want {
+			t.Errorf("session %d revoked = %v, want %v", i, revoked, want)
+		}
+	}
+	if got, _ := s.GetSessionByHash(ctx, h("theirs")); !got.RevokedAt.IsZero() {
+		t.Error("another user's session was revoked")
+	}
+	if n, err := s.RevokeOtherSessions(ctx, u.ID, 0, at); err != nil || n != 1 {
+		t.Errorf("RevokeOtherSessions keeping none = %d, %v; want 1", n, err)
+	}
+
+	for _, c := range []tenancy.OAuthClient{{ID: "oc_mine", CreatedBy: u.ID}, {ID: "oc_theirs", CreatedBy: other.ID}} {
+		c.OrgID, c.Name, c.SecretHash, c.CreatedAt = tr.a.ID, c.ID, h(c.ID), t0
+		must(t, s.CreateOAuthClient(ctx, c))
+		must(t, s.CreateAccessToken(ctx, tenancy.AccessToken{TokenHash: h("at" + c.ID), ClientID: c.ID, OrgID: c.OrgID,
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		must(t, s.CreateRefreshToken(ctx, tenancy.RefreshToken{TokenHash: h("rt" + c.ID), ClientID: c.ID,
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	must(t, s.RevokeCreatorTokens(ctx, u.ID, at))
+	if got, _ := s.GetAccessTokenByHash(ctx, h("atoc_mine")); !got.RevokedAt.Equal(at) {
+		t.Errorf("the user's client's access token: revoked at %v, want %v", got.RevokedAt, at)
+	}
+	_, err = s.UseRefreshToken(ctx, h("rtoc_mine"), at)
+	wantCode(t, err, tenancy.NotFound)
+	if got, _ := s.GetAccessTokenByHash(ctx, h("atoc_theirs")); !got.RevokedAt.IsZero() {
+		t.Error("another user's client's access token was revoked")
+	}
+	_, err = s.UseRefreshToken(ctx, h("rtoc_theirs"), at)
+	must(t, err)
 }
