@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,10 @@ type probe struct {
 	emptyWhenBlind bool
 	// emptyInScope: any org in scope gives an empty list when blind.
 	emptyInScope bool
+	// onOrg: the route acts on the target org itself (create or list in
+	// it). An org in scope is visible, so lacking the key is 403 naming
+	// it, never 404 (§11.7 hides objects, not the caller's permissions).
+	onOrg bool
 	// okAt overrides ok where an allowed call still fails validation
 	// (deleting one's own org is 400, not 204).
 	okAt map[relation]int
@@ -176,21 +181,21 @@ var probes = []probe{
 	{name: "delete oauth client", perm: "OAUTH_CLIENTS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/oauth-client", "clientId", m.freshClient(t)), nil
 	}},
-	{name: "create user in org", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create user in org", onOrg: true, perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/users/create-in-org", map[string]any{"email": fmt.Sprintf("c%d@matrix.test", m.next()),
 			"password": userPassword, "name": "C", "orgId": t.org, "roleId": 3}
 	}},
-	{name: "invite csv", perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "invite csv", onOrg: true, perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/invite/csv", "orgId", t.org), []byte(fmt.Sprintf("csv%d@matrix.test,Csv\n", m.next()))
 	}},
-	{name: "transfer user to org", perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer user to org", onOrg: true, perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", m.targets[same]), "targetOrgId": t.org, "roleId": 3}
 	}},
 	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		// Renamed to its own name, so searches in later cells still find it.
 		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": t.deviceName}
 	}},
-	{name: "create device", perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create device", onOrg: true, perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
 	}},
 	{name: "delete device", perm: "ORG_DEVICES_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
@@ -214,7 +219,7 @@ var probes = []probe{
 		}
 		return "POST", o + "/device/transfer", map[string]any{"deviceId": m.fresh("device", from), "newOrgId": t.org}
 	}},
-	{name: "list users", perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list users", onOrg: true, perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/users", "orgId", t.org), nil
 	}},
 	{name: "get user", perm: "ORG_USERS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -223,7 +228,7 @@ var probes = []probe{
 	{name: "edit user", perm: "USERS_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/user", "userId", t.user), map[string]string{"title": "Eng"}
 	}},
-	{name: "invite user", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "invite user", onOrg: true, perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/users/invite", map[string]any{"email": fmt.Sprintf("inv%d@matrix.test", m.next()), "name": "I", "roleId": 3, "orgId": t.org}
 	}},
 	{name: "suspend user", perm: "USERS_SUSPEND", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -244,13 +249,13 @@ var probes = []probe{
 	{name: "force logout", perm: "USERS_FORCE_LOGOUT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/logout", "userId", t.user), nil
 	}},
-	{name: "list roles", perm: "ROLES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list roles", onOrg: true, perm: "ROLES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/roles", "orgId", t.org), nil
 	}},
-	{name: "set role permissions", perm: "ROLES_EDIT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "set role permissions", onOrg: true, perm: "ROLES_EDIT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/role/permissions", "orgId", t.org, "roleId", 3), map[string]any{"permissions": []string{}}
 	}},
-	{name: "list templates", perm: "PRODUCT_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list templates", onOrg: true, perm: "PRODUCT_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/templates", "orgId", t.org), nil
 	}},
 	{name: "edit org", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -259,7 +264,7 @@ var probes = []probe{
 	{name: "audit", perm: "USERS_ACTIONS_LOG_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/audit", "orgId", t.org), nil
 	}},
-	{name: "oauth clients", perm: "OAUTH_CLIENTS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "oauth clients", onOrg: true, perm: "OAUTH_CLIENTS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/oauth-clients", "orgId", t.org), nil
 	}},
 	{name: "static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -295,13 +300,13 @@ var probes = []probe{
 	{name: "create tag", perm: "TAGS_MANAGE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/tags/create", map[string]any{"name": fmt.Sprintf("tag %d", m.next()), "orgId": t.org}
 	}},
-	{name: "create oauth client", perm: "OAUTH_CLIENTS_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "create oauth client", onOrg: true, perm: "OAUTH_CLIENTS_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", o + "/oauth-clients/create", map[string]any{"name": "matrix", "orgId": t.org}
 	}},
-	{name: "list gateways", perm: "GATEWAYS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list gateways", onOrg: true, perm: "GATEWAYS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/gateways", "orgId", t.org), nil
 	}},
-	{name: "create location", perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "create location", onOrg: true, perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", o + "/location/create", map[string]any{"name": "Site", "orgId": t.org}
 	}},
 }
@@ -409,6 +414,9 @@ func TestIsolationMatrix(t *testing.T) {
 				case pr.perm == "" || slices.Contains(c.perms, pr.perm):
 				case !slices.Contains(standalone, pr.perm) && !slices.Contains(c.perms, view(pr.perm)):
 					blind, want = true, 404
+					if pr.onOrg {
+						want = 403
+					}
 				default:
 					want = 403
 				}
@@ -434,7 +442,10 @@ func TestIsolationMatrix(t *testing.T) {
 					t.Errorf("%s: 404 body %s differs from a missing id's %s", name, got.body, miss.body)
 				}
 				if want >= 400 {
-					got.errMsg(t)
+					msg := got.errMsg(t)
+					if want == 403 && pr.perm != "" && !slices.Contains(c.perms, pr.perm) && !strings.Contains(msg, pr.perm) {
+						t.Errorf("%s: 403 %q does not name the missing %s", name, msg, pr.perm)
+					}
 				}
 			}
 		}

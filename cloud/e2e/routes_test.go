@@ -206,7 +206,7 @@ var moreProbes = []probe{
 	{name: "get gateway", perm: "GATEWAYS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/gateway", "gatewayId", t.gateway), nil
 	}},
-	{name: "claim gateway into org", perm: "GATEWAYS_CLAIM", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "claim gateway into org", onOrg: true, perm: "GATEWAYS_CLAIM", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/gateway/claim", map[string]any{"claimCode": m.freshClaimCode(t), "orgId": t.org}
 	}},
 	{name: "release gateway", perm: "GATEWAYS_MANAGE", ok: 200, req: func(m *matrix, t target) (string, string, any) {

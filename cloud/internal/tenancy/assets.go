@@ -18,7 +18,7 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, ManageStaticTokens, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, ManageStaticTokens, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	out := make([]StaticToken, 0, n)
@@ -75,7 +75,7 @@ func (s *Service) StaticTokens(ctx context.Context, a Actor, org OrgID, page Pag
 	if err != nil {
 		return List[StaticToken]{}, err
 	}
-	if err := s.decide(a, ManageStaticTokens, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, ManageStaticTokens, OrgResource(org), "organization"); err != nil {
 		return List[StaticToken]{}, err
 	}
 	l, err := s.store.ListStaticTokens(ctx, StaticTokenFilter{OrgID: org, Page: page})
@@ -112,7 +112,7 @@ func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string
 	if a.UserID == 0 {
 		return Device{}, invalid("only a person can claim a device")
 	}
-	if err := s.decide(a, OrgDevicesCreate, Resource{OrgID: a.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, OrgDevicesCreate, OrgResource(a.OrgID), "organization"); err != nil {
 		return Device{}, err
 	}
 	var d Device
@@ -250,7 +250,9 @@ func (s *Service) CreateLocation(ctx context.Context, a Actor, in NewLocation) (
 		}
 		l.OwnerID = a.UserID
 	}
-	if err := s.decide(a, LocationsOrgCreate, locRes(l), "organization"); err != nil {
+	r := locRes(l)
+	r.Org = true
+	if err := s.decide(a, LocationsOrgCreate, r, "organization"); err != nil {
 		return Location{}, err
 	}
 	err := s.atomic(ctx, "create location", func(tx Tx) error {
@@ -397,7 +399,7 @@ func (s *Service) Tags(ctx context.Context, a Actor, org OrgID) ([]Tag, error) {
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, TagsManage, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	ts, err := s.store.ListTags(ctx, org)
@@ -412,7 +414,7 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, TagsManage, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
 		return Tag{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -563,7 +565,7 @@ func (s *Service) ClaimGateway(ctx context.Context, a Actor, code string, org Or
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, GatewaysClaim, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, GatewaysClaim, OrgResource(org), "organization"); err != nil {
 		return Gateway{}, err
 	}
 	var g Gateway
@@ -607,8 +609,8 @@ func (s *Service) Gateways(ctx context.Context, a Actor, org OrgID, includeSub b
 	if err != nil {
 		return List[Gateway]{}, err
 	}
-	if err := s.decide(a, GatewaysView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, GatewaysView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[Gateway]{}, nil
 		}
 		return List[Gateway]{}, err
@@ -670,7 +672,7 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 	if err != nil {
 		return List[AuditEntry]{}, err
 	}
-	if err := s.decide(a, UsersActionsLogView, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, UsersActionsLogView, OrgResource(org), "organization"); err != nil {
 		return List[AuditEntry]{}, err
 	}
 	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub), Page: page})

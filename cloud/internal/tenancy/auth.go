@@ -123,7 +123,7 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, in NewOAuthCli
 	if in.OrgID == 0 {
 		in.OrgID = a.OrgID
 	}
-	if err := s.decide(a, OAuthClientsCreate, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, OAuthClientsCreate, OrgResource(in.OrgID), "organization"); err != nil {
 		return OAuthClient{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
@@ -160,7 +160,7 @@ func (s *Service) OAuthClients(ctx context.Context, a Actor, org OrgID) ([]OAuth
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, OAuthClientsView, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, OAuthClientsView, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	cs, err := s.store.ListOAuthClients(ctx, org)

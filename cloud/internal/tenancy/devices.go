@@ -183,7 +183,7 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 		if org == 0 {
 			org = a.OrgID
 		}
-		if err := s.decide(a, OrgDevicesCreate, Resource{OrgID: org}, "organization"); err != nil {
+		if err := s.decide(a, OrgDevicesCreate, OrgResource(org), "organization"); err != nil {
 			return err
 		}
 		if _, err := tx.GetTemplate(ctx, in.TemplateID); errIs(err, NotFound) {

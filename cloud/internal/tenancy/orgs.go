@@ -108,7 +108,7 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, in NewOrg) (Org, error
 	if in.ParentID == 0 {
 		return Org{}, invalid("parentId is required")
 	}
-	if err := s.decide(a, OrgCreateSub, Resource{OrgID: in.ParentID}, "parent organization"); err != nil {
+	if err := s.decide(a, OrgCreateSub, OrgResource(in.ParentID), "parent organization"); err != nil {
 		return Org{}, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
@@ -200,7 +200,7 @@ func (s *Service) newOrg(ctx context.Context, tx Tx, ed *treeEdit, in NewOrg, pa
 
 // UpdateOrg edits an org's settings (ORG_SETTINGS_ACCESS).
 func (s *Service) UpdateOrg(ctx context.Context, a Actor, id OrgID, up OrgUpdate) (Org, error) {
-	if err := s.decide(a, OrgSettingsAccess, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgSettingsAccess, OrgResource(id), "organization"); err != nil {
 		return Org{}, err
 	}
 	var out Org
@@ -258,7 +258,7 @@ func setStr(dst *string, v *string) {
 // actor's own org, "Clients"/"Partners", and orgs with sub-orgs, devices or
 // users (§13.12).
 func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
-	if err := s.decide(a, OrgDelete, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgDelete, OrgResource(id), "organization"); err != nil {
 		return err
 	}
 	if id == a.OrgID {
@@ -300,7 +300,7 @@ func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
 // same tree (ORG_TRANSFER, root-org Admin). Depth stays ≤ MaxDepth and no
 // org may move under itself. Transferring back reverses it.
 func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID) (Org, error) {
-	if err := s.decide(a, OrgTransfer, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgTransfer, OrgResource(id), "organization"); err != nil {
 		return Org{}, err
 	}
 	if err := s.scopeCheck(a, newParent, "destination organization"); err != nil {

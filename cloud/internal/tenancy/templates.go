@@ -34,7 +34,7 @@ func (s *Service) rootOnly(a Actor) (OrgID, error) {
 	if t.Depth(a.OrgID) != 1 {
 		return 0, forbidden("templates can be created and edited only in the root organization")
 	}
-	if err := s.decide(a, ProductEdit, Resource{OrgID: a.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, ProductEdit, OrgResource(a.OrgID), "organization"); err != nil {
 		return 0, err
 	}
 	return a.OrgID, nil
@@ -159,8 +159,8 @@ func (s *Service) Templates(ctx context.Context, a Actor, org OrgID, page Page) 
 	if err != nil {
 		return List[Template]{}, err
 	}
-	if err := s.decide(a, ProductView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, ProductView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[Template]{}, nil
 		}
 		return List[Template]{}, err
@@ -177,7 +177,7 @@ func (s *Service) Templates(ctx context.Context, a Actor, org OrgID, page Page) 
 // devices may be transferred or created there (§5). A template can only
 // be enabled where the parent has it.
 func (s *Service) SetTemplateEnabled(ctx context.Context, a Actor, org OrgID, id TemplateID, enabled bool) error {
-	if err := s.decide(a, OrgSettingsAccess, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, OrgSettingsAccess, OrgResource(org), "organization"); err != nil {
 		return err
 	}
 	t := s.tree.Load()

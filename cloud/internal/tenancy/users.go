@@ -218,8 +218,8 @@ func (s *Service) Users(ctx context.Context, a Actor, q UserQuery) (List[User], 
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, OrgUsersView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, OrgUsersView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[User]{}, nil // may not view users: an empty list, like devices
 		}
 		return List[User]{}, err
@@ -269,7 +269,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 	if in.OrgID == 0 {
 		in.OrgID = a.OrgID
 	}
-	if err := s.decide(a, UsersInvite, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, UsersInvite, OrgResource(in.OrgID), "organization"); err != nil {
 		return User{}, err
 	}
 	email, err := normEmail(in.Email)
@@ -384,7 +384,7 @@ func (s *Service) SetUserRole(ctx context.Context, a Actor, id UserID, role Role
 // actor's scope (USERS_TRANSFER), with any role (§11.4), optionally with
 // the devices they own.
 func (s *Service) TransferUser(ctx context.Context, a Actor, id UserID, in UserTransfer) (UserTransferResult, error) {
-	if err := s.decide(a, UsersTransfer, Resource{OrgID: in.OrgID}, "destination organization"); err != nil {
+	if err := s.decide(a, UsersTransfer, OrgResource(in.OrgID), "destination organization"); err != nil {
 		return UserTransferResult{}, err
 	}
 	var res UserTransferResult
