@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -39,4 +43,93 @@ func TestForbiddenNamesMissingPermission(t *testing.T) {
 	// Out of scope orgs stay hidden too.
 	same404(t, f.req("POST", o+"/device/create", m, map[string]any{"templateId": f.tmpl, "name": "x", "orgId": f.muller}),
 		f.req("POST", o+"/device/create", m, map[string]any{"templateId": f.tmpl, "name": "x", "orgId": 987654}))
+}
+
+// raw sends body bytes as JSON exactly as given (json.Marshal would turn
+// invalid UTF-8 into U+FFFD before it left the client).
+func (e *env) raw(method, path, token string, body []byte) resp {
+	e.t.Helper()
+	r, err := http.NewRequest(method, e.base+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := e.hc.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, body: data, header: res.Header}
+}
+
+// A NUL in a query used to cut the LIKE pattern short and list everything
+// in scope; control characters are refused in queries and names.
+func TestSearchAndNamesRefuseControlCharacters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	for _, c := range []struct{ what, path string }{
+		{"devices NUL", q(o+"/search/devices", "query", "\x00")},
+		{"devices NUL after text", q(o+"/search/devices", "query", "zzz\x00")},
+		{"orgs NUL", q(o+"/search", "query", "\x00")},
+		{"users NUL", q(o+"/search/users", "query", "\x00")},
+		{"users bell", q(o+"/search/users", "query", "m\a")},
+		{"devices by owner NUL", q(o+"/device/by-owner", "ownerEmail", "\x00")},
+		{"devices invalid UTF-8", q(o+"/search/devices", "query", "\xff")},
+	} {
+		jsonError(t, c.what, f.req("GET", c.path, a, nil), 400)
+	}
+	for _, c := range []struct {
+		what, method, path string
+		body               map[string]any
+	}{
+		{"device name", "POST", o + "/device/create", map[string]any{"templateId": f.tmpl, "name": "bad\x00name"}},
+		{"device rename", "PUT", q(o+"/device", "deviceId", f.dev["AC"]), map[string]any{"name": "tab\tname"}},
+		{"org name", "POST", o + "/create", map[string]any{"name": "Bell\a Org", "parentId": f.root}},
+		{"org description", "PUT", q(o, "orgId", f.uh), map[string]any{"description": "esc \x1b[31m"}},
+		{"location name", "POST", o + "/location/create", map[string]any{"name": "Loc\x00"}},
+		{"tag name", "POST", o + "/tags/create", map[string]any{"name": "t\x7f"}},
+		{"user name", "POST", o + "/users/invite", map[string]any{"email": "cc@warmplus.test", "name": "C\x00C", "roleId": 3}},
+		{"role name", "POST", o + "/roles/create", map[string]any{"name": "R\x00"}},
+		{"client name", "POST", o + "/oauth-clients/create", map[string]any{"name": "c\x00"}},
+	} {
+		jsonError(t, c.what, f.req(c.method, c.path, a, c.body), 400)
+	}
+	// A description may span lines.
+	f.must(200, "PUT", q(o, "orgId", f.uh), a, map[string]any{"description": "line one\nline two"})
+}
+
+// Invalid UTF-8 is refused, not stored as U+FFFD.
+func TestInvalidUTF8Refused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	body := func(s string) []byte { return []byte(s) }
+	for _, c := range []struct {
+		what, method, path string
+		body               []byte
+	}{
+		{"org name", "POST", o + "/create", body(`{"name":"Bad ` + "\xff" + ` Org","parentId":` + fmt.Sprint(f.root) + `}`)},
+		{"org description", "PUT", q(o, "orgId", f.uh), body(`{"description":"caf` + "\xe9" + `"}`)},
+		{"device name", "POST", o + "/device/create", body(`{"templateId":"` + f.tmpl + `","name":"` + "\xc3\x28" + `"}`)},
+	} {
+		jsonError(t, c.what, f.raw(c.method, c.path, a, c.body), 400)
+	}
+	// A CSV import is not JSON: its names are checked by the service.
+	r := f.req("POST", o+"/users/invite/csv", a, []byte("csv@warmplus.test,Bad \xff Name\n"))
+	if r.status != 200 || !strings.Contains(string(r.body), "UTF-8") {
+		t.Errorf("CSV row with invalid UTF-8: %s", r)
+	}
+	var org struct{ Description string }
+	f.must(200, "GET", q(o, "orgId", f.uh), a, nil).decode(t, &org)
+	if strings.ContainsRune(org.Description, '\uFFFD') {
+		t.Errorf("description stored with a replacement character: %q", org.Description)
+	}
 }

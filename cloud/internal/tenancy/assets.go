@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 var timeZero time.Time
@@ -240,8 +239,8 @@ func (s *Service) CreateLocation(ctx context.Context, a Actor, in NewLocation) (
 		in.OrgID = a.OrgID
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(in.Name); n == 0 || n > 48 {
-		return Location{}, invalid("location name must be 1 to 48 characters")
+	if err := validName("location name", in.Name, 1, 48); err != nil {
+		return Location{}, err
 	}
 	l := Location{OrgID: in.OrgID, Name: in.Name, Address: in.Address, Lat: in.Lat, Lon: in.Lon, CreatedAt: s.now().UTC()}
 	if in.Owned {
@@ -333,8 +332,8 @@ func (s *Service) UpdateLocation(ctx context.Context, a Actor, id LocationID, up
 		l = before
 		if up.Name != nil {
 			n := strings.TrimSpace(*up.Name)
-			if c := utf8.RuneCountInString(n); c == 0 || c > 48 {
-				return invalid("location name must be 1 to 48 characters")
+			if err := validName("location name", n, 1, 48); err != nil {
+				return err
 			}
 			l.Name = n
 		}
@@ -418,8 +417,8 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 		return Tag{}, err
 	}
 	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > 64 {
-		return Tag{}, invalid("tag name must be 1 to 64 characters")
+	if err := validName("tag name", name, 1, 64); err != nil {
+		return Tag{}, err
 	}
 	t := Tag{OrgID: org, Name: name, OwnerID: a.UserID}
 	err := s.atomic(ctx, "create tag", func(tx Tx) error {
@@ -523,8 +522,8 @@ func (s *Service) RegisterGateway(ctx context.Context, name string) (Gateway, st
 // on the sync websocket; AuthenticateGateway checks it.
 func (s *Service) RegisterSite(ctx context.Context, name string) (g Gateway, claimCode, credential string, err error) {
 	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > 100 {
-		return Gateway{}, "", "", invalid("gateway name must be 1 to 100 characters")
+	if err := validName("gateway name", name, 1, 100); err != nil {
+		return Gateway{}, "", "", err
 	}
 	if claimCode, err = s.newSecret("gw_", 24); err != nil {
 		return Gateway{}, "", "", err

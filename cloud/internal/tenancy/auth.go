@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Login is a person's credentials plus request metadata for the session.
@@ -127,8 +126,8 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, in NewOAuthCli
 		return OAuthClient{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(in.Name); n == 0 || n > 64 {
-		return OAuthClient{}, "", invalid("client name must be 1 to 64 characters")
+	if err := validName("client name", in.Name, 1, 64); err != nil {
+		return OAuthClient{}, "", err
 	}
 	if len(in.RedirectURLs) > 11 {
 		return OAuthClient{}, "", invalid("at most 11 redirect URLs")

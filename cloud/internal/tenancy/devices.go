@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DeviceQuery lists devices. OrgID (default: the actor's org) with
@@ -35,10 +34,7 @@ type DeviceTransfer struct {
 }
 
 func validDeviceName(n string) error {
-	if c := utf8.RuneCountInString(n); c == 0 || c > 60 {
-		return invalid("device name must be 1 to 60 characters")
-	}
-	return nil
+	return validName("device name", n, 1, 60)
 }
 
 // loadDevice fetches a device and checks p on it; missing and out of scope
@@ -78,6 +74,9 @@ func (s *Service) CheckDevice(ctx context.Context, a Actor, id DeviceID, p Permi
 func (s *Service) Devices(ctx context.Context, a Actor, q DeviceQuery) (List[Device], error) {
 	page, err := q.Page.Normalize()
 	if err != nil {
+		return List[Device]{}, err
+	}
+	if err := validQuery(q.Query); err != nil {
 		return List[Device]{}, err
 	}
 	t := s.tree.Load()

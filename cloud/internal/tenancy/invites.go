@@ -54,8 +54,8 @@ func (s *Service) invite(ctx context.Context, tx Tx, a Actor, in Invite) (Invite
 		return InviteResult{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return InviteResult{}, invalid("name is required")
+	if err := validName("name", name, 1, 100); err != nil {
+		return InviteResult{}, err
 	}
 	if in.RoleID == 0 {
 		return InviteResult{}, invalid("roleId is required")

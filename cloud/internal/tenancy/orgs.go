@@ -38,14 +38,13 @@ type OrgQuery struct {
 }
 
 func validOrgName(name string) error {
-	n := utf8.RuneCountInString(name)
-	if n < 3 || n > 100 {
-		return invalid("organization name must be 3 to 100 characters")
-	}
-	return nil
+	return validName("organization name", name, 3, 100)
 }
 
 func validDescription(d string) error {
+	if err := checkText("description", d, true); err != nil {
+		return err
+	}
 	if utf8.RuneCountInString(d) > 1000 || strings.ContainsAny(d, `/\<>`) {
 		return invalid("description must be at most 1000 characters without / \\ < >")
 	}
@@ -71,6 +70,9 @@ func (s *Service) Org(ctx context.Context, a Actor, id OrgID) (Org, error) {
 func (s *Service) Orgs(ctx context.Context, a Actor, q OrgQuery) (List[Org], error) {
 	page, err := q.Page.Normalize()
 	if err != nil {
+		return List[Org]{}, err
+	}
+	if err := validQuery(q.Query); err != nil {
 		return List[Org]{}, err
 	}
 	t := s.tree.Load()

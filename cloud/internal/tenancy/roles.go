@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 )
 
 // RoleInfo is a role with its permissions in one org.
@@ -43,10 +42,7 @@ func (s *Service) Roles(ctx context.Context, a Actor, org OrgID) ([]RoleInfo, er
 }
 
 func validRoleName(n string) error {
-	if c := utf8.RuneCountInString(n); c == 0 || c > 64 {
-		return invalid("role name must be 1 to 64 characters")
-	}
-	return nil
+	return validName("role name", n, 1, 64)
 }
 
 // CreateRole adds a custom role to the actor's tree (ROLES_CREATE in the

@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"outpost/shared/datastream"
 )
@@ -18,9 +17,12 @@ type NewTemplate struct {
 
 // checkTemplate validates a definition (its ID already set) with the
 // checks every transport relies on (datastream.Template.Check).
-func checkTemplate(def *datastream.Template) error {
-	if n := utf8.RuneCountInString(strings.TrimSpace(def.Name)); n == 0 || n > 100 {
-		return invalid("template name must be 1 to 100 characters")
+func checkTemplate(def *datastream.Template, description string) error {
+	if err := checkText("description", description, true); err != nil {
+		return err
+	}
+	if err := validName("template name", strings.TrimSpace(def.Name), 1, 100); err != nil {
+		return err
 	}
 	if err := def.Check(); err != nil {
 		return &Error{Code: Invalid, Message: err.Error(), Err: err}
@@ -55,7 +57,7 @@ func (s *Service) CreateTemplate(ctx context.Context, a Actor, in NewTemplate) (
 	t := Template{ID: TemplateID("TMPL" + strings.ToUpper(id)), RootID: root, Def: in.Def, Description: in.Description,
 		BoardType: in.BoardType, ConnectionType: in.ConnectionType, CreatedAt: now, UpdatedAt: now}
 	t.Def.ID = string(t.ID)
-	if err := checkTemplate(&t.Def); err != nil {
+	if err := checkTemplate(&t.Def, t.Description); err != nil {
 		return Template{}, err
 	}
 	err = s.atomic(ctx, "create template", func(tx Tx) error {
@@ -77,7 +79,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, a Actor, id TemplateID, in
 		return Template{}, err
 	}
 	in.Def.ID = string(id)
-	if err := checkTemplate(&in.Def); err != nil {
+	if err := checkTemplate(&in.Def, in.Description); err != nil {
 		return Template{}, err
 	}
 	var out Template

@@ -214,6 +214,9 @@ func (s *Service) Users(ctx context.Context, a Actor, q UserQuery) (List[User], 
 	if err != nil {
 		return List[User]{}, err
 	}
+	if err := validQuery(q.Query); err != nil {
+		return List[User]{}, err
+	}
 	org := q.OrgID
 	if org == 0 {
 		org = a.OrgID
@@ -276,8 +279,8 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 	if err != nil {
 		return User{}, err
 	}
-	if strings.TrimSpace(in.Name) == "" {
-		return User{}, invalid("name is required")
+	if err := validName("name", strings.TrimSpace(in.Name), 1, 100); err != nil {
+		return User{}, err
 	}
 	hash, err := s.hashPassword(in.Password)
 	if err != nil {
@@ -323,6 +326,16 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id UserID, up UserUpd
 		}
 		if err != nil {
 			return err
+		}
+		for _, f := range []struct {
+			what string
+			v    *string
+		}{{"name", up.Name}, {"title", up.Title}, {"nickName", up.Nick}} {
+			if f.v != nil {
+				if err := validName(f.what, *f.v, 0, 100); err != nil {
+					return err
+				}
+			}
 		}
 		u := before
 		setStr(&u.Name, up.Name)
