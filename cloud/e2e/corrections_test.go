@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 11's tenancy corrections, each over real HTTP on a real SQLite
@@ -131,5 +132,37 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	f.must(200, "GET", q(o, "orgId", f.uh), a, nil).decode(t, &org)
 	if strings.ContainsRune(org.Description, '\uFFFD') {
 		t.Errorf("description stored with a replacement character: %q", org.Description)
+	}
+}
+
+// An org transfer is a change to the org: lastModifiedTs moves. And the
+// "can create sub-organizations" flag refuses an org arriving by transfer
+// as it refuses one being created.
+func TestOrgTransferTouchesAndHonoursSubOrgFlag(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	var before struct{ LastModifiedTs int64 }
+	f.must(200, "GET", q(o, "orgId", f.us), a, nil).decode(t, &before)
+	f.clock.Advance(time.Minute)
+	var moved struct{ LastModifiedTs int64 }
+	f.must(200, "POST", o+"/transfer", a, map[string]any{"orgId": f.us, "newParentId": f.muller}).decode(t, &moved)
+	if moved.LastModifiedTs != before.LastModifiedTs+time.Minute.Milliseconds() {
+		t.Errorf("lastModifiedTs %d after transfer, was %d", moved.LastModifiedTs, before.LastModifiedTs)
+	}
+	var got struct{ LastModifiedTs int64 }
+	f.must(200, "GET", q(o, "orgId", f.us), a, nil).decode(t, &got)
+	if got.LastModifiedTs != moved.LastModifiedTs {
+		t.Errorf("stored lastModifiedTs %d, answered %d", got.LastModifiedTs, moved.LastModifiedTs)
+	}
+
+	f.must(200, "PUT", q(o, "orgId", f.muller), a, map[string]any{"canCreateSubOrgs": false})
+	r := f.req("POST", o+"/transfer", a, map[string]any{"orgId": f.ca, "newParentId": f.muller})
+	jsonError(t, "transfer under an org that may not have sub-orgs", r, 403)
+	jsonError(t, "create under it", f.req("POST", o+"/create", a, map[string]any{"name": "Nope", "parentId": f.muller}), 403)
+	var ca struct{ ParentOrganizationID int64 }
+	f.must(200, "GET", q(o, "orgId", f.ca), a, nil).decode(t, &ca)
+	if ca.ParentOrganizationID != f.uh {
+		t.Errorf("Canada branch moved to %d", ca.ParentOrganizationID)
 	}
 }

@@ -23,8 +23,12 @@ type SessionResult struct {
 }
 
 // Login checks credentials and opens a session. Wrong email, wrong
-// password, a Pending user without password and a Suspended user all give
-// the same Unauthenticated error. The first login makes a user Active.
+// password and a Pending user without password give the same
+// Unauthenticated error. A Suspended user is told so (Forbidden), but only
+// once the password matched: the password is checked first, for every
+// account alike, so that neither the answer nor its timing tells a
+// stranger which accounts are suspended. The first login makes a user
+// Active.
 func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	bad := Errorf(Unauthenticated, "wrong email or password")
 	u, err := s.store.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(in.Email)))
@@ -35,8 +39,15 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	if err != nil {
 		return SessionResult{}, internal("get user", err)
 	}
-	if u.PasswordHash == "" || u.Status == StatusSuspended || s.hasher.Verify(u.PasswordHash, in.Password) != nil {
+	if u.PasswordHash == "" {
+		_ = s.hasher.Verify(s.dummyHash, in.Password)
 		return SessionResult{}, bad
+	}
+	if s.hasher.Verify(u.PasswordHash, in.Password) != nil {
+		return SessionResult{}, bad
+	}
+	if u.Status == StatusSuspended {
+		return SessionResult{}, forbidden("this account is suspended")
 	}
 	tok, err := s.newSecret("ses_", 43)
 	if err != nil {

@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"testing"
+	"time"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -32,4 +33,19 @@ func TestQueriesAndNamesRefuseControlsAndBadUTF8(t *testing.T) {
 	wantCode(t, err, tenancy.Invalid)
 	_, err = w.svc.UpdateUser(w.ctx, w.A, w.M.UserID, tenancy.UserUpdate{Name: &bad})
 	wantCode(t, err, tenancy.Invalid)
+}
+
+func TestOrgTransferTouchesAndHonoursSubOrgFlag(t *testing.T) {
+	w := newWorld(t)
+	w.clock.Add(time.Hour)
+	o, err := w.svc.TransferOrg(w.ctx, w.A, w.us.ID, w.muller.ID)
+	w.must(err)
+	if !o.UpdatedAt.Equal(w.clock.Now()) {
+		t.Fatalf("UpdatedAt %v after transfer at %v", o.UpdatedAt, w.clock.Now())
+	}
+	off := false
+	_, err = w.svc.UpdateOrg(w.ctx, w.A, w.muller.ID, tenancy.OrgUpdate{CanCreateSub: &off})
+	w.must(err)
+	_, err = w.svc.TransferOrg(w.ctx, w.A, w.canada.ID, w.muller.ID)
+	wantCode(t, err, tenancy.Forbidden)
 }

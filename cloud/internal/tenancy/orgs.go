@@ -318,6 +318,10 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 		return Org{}, invalid("the organization is already there")
 	case t.Depth(newParent)+1+t.Height(id) > s.cfg.MaxDepth:
 		return Org{}, Errorf(LimitReached, "maximum organization depth is %d levels", s.cfg.MaxDepth)
+	case !t.CanCreateSub(newParent):
+		// The flag says whether an org may have sub-orgs at all, however
+		// they would arrive (§11.5).
+		return Org{}, forbidden("the destination organization cannot have sub-organizations")
 	}
 	var out Org
 	err := s.atomicTree(ctx, "transfer org", func(tx Tx, ed *treeEdit) error {
@@ -329,6 +333,10 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 			return err
 		}
 		if out, err = tx.GetOrg(ctx, id); err != nil {
+			return err
+		}
+		out.UpdatedAt = s.now().UTC()
+		if err := tx.UpdateOrg(ctx, out); err != nil {
 			return err
 		}
 		ed.orgs = append(ed.orgs, out)

@@ -647,8 +647,13 @@ func TestScenarioSessions(t *testing.T) {
 	w.must(err)
 	_, _, err = w.svc.SessionActor(w.ctx, s2.Token)
 	wantCode(t, err, tenancy.Unauthenticated)
+	_, err = w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: "wrong password"})
+	wantCode(t, err, tenancy.Unauthenticated) // a stranger learns nothing
 	_, err = w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: pw})
-	wantCode(t, err, tenancy.Unauthenticated)
+	wantCode(t, err, tenancy.Forbidden) // the owner of the password is told
+	if !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("suspended login: %v", err)
+	}
 	_, err = w.svc.SetSuspended(w.ctx, w.A, w.R.UserID, false)
 	w.must(err)
 	// Idle a month: shows Inactive, can still log in, then Active again.

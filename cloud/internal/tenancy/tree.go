@@ -154,6 +154,12 @@ func (t *Tree) Root(id OrgID) OrgID {
 	return 0
 }
 
+// CanCreateSub reports the org's "can create sub-organizations" flag.
+func (t *Tree) CanCreateSub(id OrgID) bool {
+	n := t.orgs[id]
+	return n != nil && n.canCreateSub
+}
+
 // Len is the number of orgs.
 func (t *Tree) Len() int { return len(t.orgs) }
 
@@ -310,7 +316,7 @@ func Decide(t *Tree, a Actor, p Permission, r Resource) error {
 			return forbidden("templates can be created and edited only in the root organization")
 		}
 	case OrgCreateSub:
-		if n := t.orgs[r.OrgID]; n == nil || !n.canCreateSub {
+		if !t.CanCreateSub(r.OrgID) {
 			return forbidden("this organization cannot create sub-organizations")
 		}
 	}
