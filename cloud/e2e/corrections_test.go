@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,67 @@ func TestOrgTransferTouchesAndHonoursSubOrgFlag(t *testing.T) {
 	f.must(200, "GET", q(o, "orgId", f.ca), a, nil).decode(t, &ca)
 	if ca.ParentOrganizationID != f.uh {
 		t.Errorf("Canada branch moved to %d", ca.ParentOrganizationID)
+	}
+}
+
+// Static tokens: the QR payload claims, the default User may claim into
+// its own org (OWN_DEVICES_CLAIM), and a disclaim shows in the log of the
+// org that loses the device as well as the creator's.
+func TestStaticTokenClaimByQRPayloadAndDefaultUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a, m, h := f.tok["A"], f.tok["M"], f.tok["H"]
+	var sts []struct {
+		ID        int64
+		Token     string
+		QRPayload string
+	}
+	f.must(201, "POST", o+"/static-tokens/create", a, map[string]any{"templateId": f.tmpl, "count": 4}).decode(t, &sts)
+	if want := sts[0].Token + "+" + fmt.Sprint(f.root); sts[0].QRPayload != want {
+		t.Fatalf("qrPayload %q, want %q", sts[0].QRPayload, want)
+	}
+	// The payload naming another org than the token's is answered like an
+	// unknown token.
+	sameAnswer(t, "payload with a wrong org vs an unknown token",
+		f.req("POST", o+"/static-token/claim", m, map[string]any{"qrToken": sts[0].Token + "+" + fmt.Sprint(f.us)}),
+		f.req("POST", o+"/static-token/claim", m, map[string]any{"qrToken": "sqr_unknown+" + fmt.Sprint(f.root)}))
+
+	// The default User M scans the QR: the device is M's, in US branch.
+	var d struct{ ID, OrgID, OwnerUserID int64 }
+	f.must(200, "POST", o+"/static-token/claim", m, map[string]any{"qrToken": sts[0].QRPayload, "name": "Scanned"}).decode(t, &d)
+	if d.OrgID != f.us || d.OwnerUserID != f.user["M"] {
+		t.Fatalf("claimed device %+v", d)
+	}
+	// The bare token still works.
+	f.must(200, "POST", o+"/static-token/claim", m, map[string]any{"qrToken": sts[1].Token})
+	// The catalogue says so: every built-in role holds OWN_DEVICES_CLAIM.
+	var me struct{ Permissions []string }
+	f.must(200, "GET", "/api/v1/auth/me", m, nil).decode(t, &me)
+	if !slices.Equal(me.Permissions, []string{"OWN_DEVICES_CLAIM"}) {
+		t.Errorf("default User holds %v", me.Permissions)
+	}
+	var cat []string
+	f.must(200, "GET", "/api/v1/permissions", m, nil).decode(t, &cat)
+	if !slices.Contains(cat, "OWN_DEVICES_CLAIM") {
+		t.Errorf("catalogue lacks OWN_DEVICES_CLAIM: %+v", cat)
+	}
+	// An Admin takes the key away in Canada branch: H is told which key.
+	f.setPerms(f.ca, 3, []string{}, false, false)
+	wantForbidden(t, "claim without the key", f.req("POST", o+"/static-token/claim", h, map[string]any{"qrToken": sts[2].QRPayload}), "OWN_DEVICES_CLAIM")
+
+	// Disclaim: both US branch (loses it) and WarmPlus (gets it back) log it.
+	f.must(204, "POST", q(o+"/static-token/disclaim", "tokenId", sts[0].ID), a, nil)
+	for _, org := range []int64{f.us, f.root} {
+		var l struct {
+			Content []struct {
+				Action   string
+				ObjectID string
+				OrgID    int64
+			}
+		}
+		f.must(200, "GET", q(o+"/audit", "orgId", org, "size", 3), a, nil).decode(t, &l)
+		if len(l.Content) == 0 || l.Content[0].Action != "static_token.disclaim" || l.Content[0].ObjectID != fmt.Sprint(d.ID) || l.Content[0].OrgID != org {
+			t.Errorf("org %d's newest audit entries %+v, want the disclaim of device %d", org, l.Content, d.ID)
+		}
 	}
 }

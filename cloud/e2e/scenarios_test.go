@@ -97,7 +97,8 @@ func TestScenario04DefaultUserSeesNothing(t *testing.T) {
 	f.setPerms(f.us, 3, []string{"OWN_DEVICES_VIEW"}, false, false)
 	wantNames(t, "M (own view)", f.deviceNames(m), "Pool Heater")
 	f.must(200, "GET", q(o+"/device", "deviceId", f.dev["Pool Heater"]), m, nil)
-	if got := f.rolePerms(f.ca, 3); len(got) != 0 {
+	// Unchanged: the default User's one key, claiming by QR (issue 11).
+	if got := f.rolePerms(f.ca, 3); !slices.Equal(got, []string{"OWN_DEVICES_CLAIM"}) {
 		t.Errorf("Canada branch's User role changed: %v", got)
 	}
 	wantNames(t, "H", f.deviceNames(f.tok["H"]))

@@ -2,7 +2,6 @@ package platformapi
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -156,7 +155,7 @@ type staticTokenJSON struct {
 }
 
 func toStaticToken(s tenancy.StaticToken) staticTokenJSON {
-	return staticTokenJSON{ID: s.ID, Token: s.QR, QRPayload: s.QR + "+" + strconv.FormatInt(int64(s.OrgID), 10), OrgID: s.OrgID,
+	return staticTokenJSON{ID: s.ID, Token: s.QR, QRPayload: tenancy.QRPayload(s), OrgID: s.OrgID,
 		ProductID: s.TemplateID, DeviceID: s.DeviceID, Status: s.Status, OwnerID: s.OwnerID, ClaimedOrgID: s.ClaimedOrgID,
 		CreatedAt: ms(s.CreatedAt), ClaimedAt: ms(s.ClaimedAt)}
 }

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -104,20 +105,46 @@ func (s *Service) StaticTokenDevice(ctx context.Context, a Actor, id StaticToken
 	return d, nil
 }
 
-// ClaimStaticToken claims a device by its QR token: the device moves to
-// the claimer's org with the claimer as owner (ORG_DEVICES_CREATE in the
-// claimer's org). A claimed QR cannot be reused.
+// QRPayload is what the QR code of a static token encodes (§8:
+// "{token}+{orgId}", the creating org).
+func QRPayload(st StaticToken) string { return st.QR + "+" + strconv.FormatInt(int64(st.OrgID), 10) }
+
+// parseQR accepts the bare QR token or the whole QRPayload; org is 0 for
+// a bare token.
+func parseQR(s string) (qr string, org OrgID, ok bool) {
+	s = strings.TrimSpace(s)
+	tok, orgPart, hasOrg := strings.Cut(s, "+")
+	if !hasOrg {
+		return s, 0, s != ""
+	}
+	n, err := strconv.ParseInt(orgPart, 10, 64)
+	if err != nil || n <= 0 || tok == "" {
+		return "", 0, false
+	}
+	return tok, OrgID(n), true
+}
+
+// ClaimStaticToken claims a device by its QR (the bare token or the whole
+// QR payload): the device moves to the claimer's org with the claimer as
+// owner (OWN_DEVICES_CLAIM in the claimer's org, a key every built-in
+// role holds by default). A claimed QR cannot be reused.
 func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string) (Device, error) {
 	if a.UserID == 0 {
 		return Device{}, invalid("only a person can claim a device")
 	}
-	if err := s.decide(a, OrgDevicesCreate, OrgResource(a.OrgID), "organization"); err != nil {
+	if err := s.decide(a, OwnDevicesClaim, OrgResource(a.OrgID), "organization"); err != nil {
 		return Device{}, err
+	}
+	tok, qrOrg, ok := parseQR(qr)
+	if !ok {
+		return Device{}, notFound("static token")
 	}
 	var d Device
 	err := s.atomic(ctx, "claim static token", func(tx Tx) error {
-		st, err := tx.GetStaticTokenByQR(ctx, strings.TrimSpace(qr))
-		if errIs(err, NotFound) || (err == nil && st.Status != Unclaimed) {
+		st, err := tx.GetStaticTokenByQR(ctx, tok)
+		// A payload naming another org than the token's is a forgery:
+		// answered like an unknown token.
+		if errIs(err, NotFound) || (err == nil && (st.Status != Unclaimed || (qrOrg != 0 && qrOrg != st.OrgID))) {
 			return notFound("static token")
 		}
 		if err != nil {
@@ -184,6 +211,13 @@ func (s *Service) DisclaimStaticToken(ctx context.Context, a Actor, id StaticTok
 		}
 		if err := tx.UpdateStaticToken(ctx, st); err != nil {
 			return err
+		}
+		// Both orgs' logs show it: the creating org that gets the device
+		// back and the org that loses it.
+		if before.OrgID != st.OrgID {
+			if err := s.audit(ctx, tx, a, before.OrgID, "static_token.disclaim", "device", d.ID, before, d); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, a, st.OrgID, "static_token.disclaim", "device", d.ID, before, d)
 	})

@@ -49,3 +49,27 @@ func TestOrgTransferTouchesAndHonoursSubOrgFlag(t *testing.T) {
 	_, err = w.svc.TransferOrg(w.ctx, w.A, w.canada.ID, w.muller.ID)
 	wantCode(t, err, tenancy.Forbidden)
 }
+
+func TestClaimStaticTokenByPayloadAsDefaultUser(t *testing.T) {
+	w := newWorld(t)
+	sts, err := w.svc.CreateStaticTokens(w.ctx, w.A, 0, w.T.ID, 2)
+	w.must(err)
+	_, err = w.svc.ClaimStaticToken(w.ctx, w.M, sts[0].QR+"+999", "")
+	wantCode(t, err, tenancy.NotFound) // a payload naming another org
+	d, err := w.svc.ClaimStaticToken(w.ctx, w.M, tenancy.QRPayload(sts[0]), "")
+	w.must(err)
+	if d.OrgID != w.us.ID || d.OwnerID != w.M.UserID {
+		t.Fatalf("claimed %+v", d)
+	}
+	w.must(w.svc.SetRolePermissions(w.ctx, w.A, w.canada.ID, tenancy.RoleUser, tenancy.PermSet{}, tenancy.PushNone))
+	_, err = w.svc.ClaimStaticToken(w.ctx, w.H, sts[1].QR, "")
+	wantCode(t, err, tenancy.Forbidden)
+	w.must(w.svc.DisclaimStaticToken(w.ctx, w.A, sts[0].ID))
+	for _, org := range []tenancy.OrgID{w.us.ID, w.warmPlus.ID} {
+		l, err := w.svc.Audit(w.ctx, w.A, tenancy.AuditQuery{OrgID: org, Page: tenancy.Page{Size: 1}})
+		w.must(err)
+		if len(l.Items) != 1 || l.Items[0].Action != "static_token.disclaim" {
+			t.Fatalf("org %d audit %+v", org, l.Items)
+		}
+	}
+}

@@ -231,10 +231,14 @@ func TestPermSet(t *testing.T) {
 	if _, err := ParsePermSet([]string{"ORG_DEVICES_VIEW", "NOPE"}); CodeOf(err) != Invalid {
 		t.Fatalf("unknown key: %v", err)
 	}
+	// Migration 0004 of the SQLite store sets this bit by number.
+	if OwnDevicesClaim != 62 {
+		t.Fatalf("OWN_DEVICES_CLAIM is key %d; the stored catalogue is append-only", OwnDevicesClaim)
+	}
 	if PermSetFromBits(allPerms.Bits()|1<<63) != allPerms {
 		t.Fatal("unknown bits must be dropped")
 	}
-	if DefaultPermissions(RoleUser).Len() != 0 || !DefaultPermissions(RoleStaff).Has(OrgDevicesControl) || DefaultPermissions(RoleStaff).Has(UsersDelete) {
+	if DefaultPermissions(RoleUser) != NewPermSet(OwnDevicesClaim) || !DefaultPermissions(RoleStaff).Has(OrgDevicesControl) || DefaultPermissions(RoleStaff).Has(UsersDelete) {
 		t.Fatal("defaults differ from §12")
 	}
 }

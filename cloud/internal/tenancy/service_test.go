@@ -500,7 +500,7 @@ func TestScenarioPermissionPush(t *testing.T) {
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, kids[1].ID, tenancy.RoleUser, tenancy.NewPermSet(tenancy.AnalyticsView), tenancy.PushNone))
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, clients.ID, tenancy.RoleUser, custom, tenancy.PushNone))
 	tr := w.svc.Tree()
-	if tr.Perms(kids[0].ID, tenancy.RoleUser).Len() != 0 {
+	if tr.Perms(kids[0].ID, tenancy.RoleUser) != tenancy.DefaultPermissions(tenancy.RoleUser) {
 		t.Fatal("no push changed a descendant")
 	}
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, clients.ID, tenancy.RoleUser, custom, tenancy.PushMerge))
