@@ -229,3 +229,65 @@ func TestStaticTokenClaimByQRPayloadAndDefaultUser(t *testing.T) {
 		}
 	}
 }
+
+// User transfer: refused to the user's own org; the user and the
+// destination's Admins get a mail naming both orgs and the role; both
+// orgs log it, each moved device on its own; owned locations move along.
+func TestUserTransferNotifiesAuditsAndMovesLocations(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a, m := f.tok["A"], f.tok["M"]
+	// Canada branch gets an Admin to be notified; M may own locations.
+	f.must(201, "POST", o+"/users/create-in-org", a, map[string]any{"email": "v@canada.test", "password": userPassword,
+		"name": "V", "orgId": f.ca, "roleId": 1})
+	f.setPerms(f.us, 3, []string{"LOCATIONS_OWN_CREATE", "LOCATIONS_OWN_VIEW"}, false, false)
+	var loc struct{ ID int64 }
+	f.must(201, "POST", o+"/location/create", m, map[string]any{"name": "M's cabin", "owned": true}).decode(t, &loc)
+
+	jsonError(t, "transfer to the user's own org",
+		f.req("POST", o+"/users/transfer", a, map[string]any{"userId": f.user["M"], "targetOrgId": f.us, "roleId": 2}), 400)
+
+	var res struct {
+		FromOrgID    int64
+		MovedDevices int
+	}
+	f.must(201, "POST", o+"/users/transfer", a, map[string]any{"userId": f.user["M"], "targetOrgId": f.ca, "roleId": 2,
+		"moveDevices": true}).decode(t, &res)
+	if res.FromOrgID != f.us || res.MovedDevices != 1 {
+		t.Fatalf("transfer result %+v", res)
+	}
+	for _, to := range []string{"m@usbranch.test", "v@canada.test"} {
+		ms := f.mails(to)
+		if !slices.ContainsFunc(ms, func(s string) bool {
+			return strings.Contains(s, "US branch") && strings.Contains(s, "Canada branch") && strings.Contains(s, "Staff")
+		}) {
+			t.Errorf("no mail to %s naming both orgs and the role: %q", to, ms)
+		}
+	}
+	if ms := f.mails("u@unitedheaters.test"); len(ms) != 0 {
+		t.Errorf("United Heaters' Admin was mailed: %q", ms)
+	}
+	// Both orgs' logs have the user's move and the device's own entry.
+	for _, org := range []int64{f.us, f.ca} {
+		var l struct {
+			Content []struct{ Action, ObjectID string }
+		}
+		f.must(200, "GET", q(o+"/audit", "orgId", org, "size", 10), a, nil).decode(t, &l)
+		var got []string
+		for _, e := range l.Content {
+			got = append(got, e.Action+" "+e.ObjectID)
+		}
+		for _, want := range []string{"user.transfer " + fmt.Sprint(f.user["M"]), "device.transfer " + fmt.Sprint(f.dev["Pool Heater"]),
+			"location.transfer " + fmt.Sprint(loc.ID)} {
+			if !slices.Contains(got, want) {
+				t.Errorf("org %d's log %v lacks %q", org, got, want)
+			}
+		}
+	}
+	// M (now Staff in Canada branch) still has the cabin.
+	var l struct{ OrgID int64 }
+	f.must(200, "GET", q(o+"/location", "locationId", loc.ID), m, nil).decode(t, &l)
+	if l.OrgID != f.ca {
+		t.Errorf("M's location is in org %d, want Canada branch %d", l.OrgID, f.ca)
+	}
+}

@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,39 @@ func TestClaimStaticTokenByPayloadAsDefaultUser(t *testing.T) {
 		if len(l.Items) != 1 || l.Items[0].Action != "static_token.disclaim" {
 			t.Fatalf("org %d audit %+v", org, l.Items)
 		}
+	}
+}
+
+func TestTransferUserRules(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.svc.TransferUser(w.ctx, w.A, w.M.UserID, tenancy.UserTransfer{OrgID: w.us.ID, RoleID: tenancy.RoleStaff})
+	wantCode(t, err, tenancy.Invalid) // already there
+	own := tenancy.NewPermSet(tenancy.LocationsOwnCreate)
+	w.must(w.svc.SetRolePermissions(w.ctx, w.A, w.us.ID, tenancy.RoleUser, own, tenancy.PushNone))
+	loc, err := w.svc.CreateLocation(w.ctx, w.M, tenancy.NewLocation{Owned: true, Name: "Cabin"})
+	w.must(err)
+	_, vAdmin := w.user(w.A, "v@canada.test", w.canada.ID, tenancy.RoleAdmin)
+	w.notes.list = nil
+	res, err := w.svc.TransferUser(w.ctx, w.A, w.M.UserID, tenancy.UserTransfer{OrgID: w.canada.ID, RoleID: tenancy.RoleStaff, MoveDevices: true})
+	w.must(err)
+	if res.MovedDevices != 1 {
+		t.Fatalf("moved %d devices", res.MovedDevices)
+	}
+	l, err := w.svc.Location(w.ctx, w.A, loc.ID)
+	w.must(err)
+	if l.OrgID != w.canada.ID {
+		t.Fatalf("location stayed in %d", l.OrgID)
+	}
+	got := map[tenancy.UserID]string{}
+	for _, n := range w.notes.list {
+		got[n.UserID] = n.Message
+	}
+	for _, u := range []tenancy.UserID{w.M.UserID, vAdmin.UserID} {
+		if m := got[u]; !strings.Contains(m, "US branch") || !strings.Contains(m, "Canada branch") || !strings.Contains(m, "Staff") {
+			t.Fatalf("notification to %d: %q (all: %+v)", u, m, w.notes.list)
+		}
+	}
+	if _, ok := got[w.U.UserID]; ok {
+		t.Fatal("an Admin of another org was notified")
 	}
 }

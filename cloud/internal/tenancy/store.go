@@ -97,7 +97,7 @@ type Tx interface {
 
 	// Locations (Users round-trips the assignment).
 	CreateLocation(ctx context.Context, l *Location) error
-	UpdateLocation(ctx context.Context, l Location) error
+	UpdateLocation(ctx context.Context, l Location) error // every field but ID and CreatedAt
 	DeleteLocation(ctx context.Context, id LocationID) error
 	GetLocation(ctx context.Context, id LocationID) (Location, error)
 	ListLocations(ctx context.Context, f LocationFilter) (List[Location], error)

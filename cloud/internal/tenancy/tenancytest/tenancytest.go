@@ -721,6 +721,13 @@ func testLocations(t *testing.T, s tenancy.Store) {
 	if list.Total != 1 || list.Items[0].ID != own.ID {
 		t.Fatalf("owned = %+v", list)
 	}
+	// An owned location moves with its owner to another org (user
+	// transfer, issue 11).
+	own.OrgID = tr.b.ID
+	must(t, s.UpdateLocation(ctx, own))
+	if got, _ := s.GetLocation(ctx, own.ID); got.OrgID != tr.b.ID {
+		t.Fatalf("moved location is in org %d, want %d", got.OrgID, tr.b.ID)
+	}
 	must(t, s.DeleteLocation(ctx, l.ID))
 	_, err = s.GetLocation(ctx, l.ID)
 	wantCode(t, err, tenancy.NotFound)
