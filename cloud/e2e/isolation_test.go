@@ -189,7 +189,14 @@ var probes = []probe{
 		return "POST", q(o+"/users/invite/csv", "orgId", t.org), []byte(fmt.Sprintf("csv%d@matrix.test,Csv\n", m.next()))
 	}},
 	{name: "transfer user to org", onOrg: true, perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
-		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", m.targets[same]), "targetOrgId": t.org, "roleId": 3}
+		// A fresh user of United Heaters moves to the target org; for the
+		// same-org cell (a transfer to one's own org is refused) it comes
+		// from US branch instead.
+		from := m.targets[same]
+		if t.org == from.org {
+			from = m.targets[descendant]
+		}
+		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", from), "targetOrgId": t.org, "roleId": 3}
 	}},
 	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		// Renamed to its own name, so searches in later cells still find it.
