@@ -291,3 +291,64 @@ func TestUserTransferNotifiesAuditsAndMovesLocations(t *testing.T) {
 		t.Errorf("M's location is in org %d, want Canada branch %d", l.OrgID, f.ca)
 	}
 }
+
+// Audit entries hold the objects as the API shows them: the API's field
+// names, never Go's, never a hash or a secret (even zeroed).
+func TestAuditEntriesUseAPIShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	f.must(201, "POST", o+"/static-tokens/create", a, map[string]any{"templateId": f.tmpl})
+	f.must(201, "POST", o+"/location/create", a, map[string]any{"name": "Plant"})
+	f.must(200, "PUT", q(o+"/device", "deviceId", f.dev["AC"]), a, map[string]any{"name": "AC 2"})
+	var l struct {
+		Content []struct {
+			Action, ObjectType, ObjectID string
+			Before, After                map[string]any
+		}
+	}
+	f.must(200, "GET", q(o+"/audit", "includeSubOrgs", true, "size", 1000), a, nil).decode(t, &l)
+	// The keys the API answers with, per object type.
+	apiKeys := map[string]map[string]bool{}
+	keysOf := func(kind string, r resp) {
+		var m map[string]any
+		r.decode(t, &m)
+		if apiKeys[kind] == nil {
+			apiKeys[kind] = map[string]bool{}
+		}
+		for k := range m {
+			apiKeys[kind][k] = true
+		}
+	}
+	keysOf("device", f.must(200, "GET", q(o+"/device/baseInfo", "deviceId", f.dev["AC"]), a, nil))
+	keysOf("user", f.must(200, "GET", q(o+"/user", "userId", f.user["M"]), a, nil))
+	keysOf("org", f.must(200, "GET", q(o, "orgId", f.uh), a, nil))
+	var locs struct{ Content []map[string]any }
+	f.must(200, "GET", q(o+"/locations"), a, nil).decode(t, &locs)
+	apiKeys["location"] = map[string]bool{}
+	for k := range locs.Content[0] {
+		apiKeys["location"][k] = true
+	}
+	checked := 0
+	for _, e := range l.Content {
+		for _, side := range []map[string]any{e.Before, e.After} {
+			for k := range side {
+				if strings.Contains(strings.ToLower(k), "hash") || k == "PasswordHash" || k == "token" || k == "Token" {
+					t.Errorf("%s entry carries %q: %v", e.Action, k, side)
+				}
+				if k != "" && k[0] >= 'A' && k[0] <= 'Z' {
+					t.Errorf("%s entry has a Go field name %q", e.Action, k)
+				}
+				if want, ok := apiKeys[e.ObjectType]; ok && !want[k] {
+					t.Errorf("%s entry has %q, which the API's %s shape lacks", e.Action, k, e.ObjectType)
+				}
+			}
+			if len(side) > 0 {
+				checked++
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d audit sides checked", checked)
+	}
+}

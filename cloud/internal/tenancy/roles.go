@@ -210,6 +210,6 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 			}
 		}
 		return s.audit(ctx, tx, a, org, "role.permissions", "role", role,
-			map[string]any{"perms": before.Strings()}, map[string]any{"perms": perms.Strings(), "push": push})
+			map[string]any{"permissions": before.Strings()}, map[string]any{"permissions": perms.Strings(), "push": push})
 	})
 }
