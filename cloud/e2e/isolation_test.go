@@ -330,12 +330,15 @@ func TestIsolationMatrix(t *testing.T) {
 	m := &matrix{fixture: f, targets: map[relation]target{}}
 	a := f.tok["A"]
 
-	other, err := f.srv.CreateTree(t.Context(), cloud.TreeSpec{OrgName: "Other Corp", AdminEmail: "x@other.test", AdminName: "X", Password: "other-admin-pw"})
-	if err != nil {
-		t.Fatal(err)
+	// The second root tree is made as a super admin makes one: A (Admin of
+	// the first root) through the API.
+	var other struct {
+		Organization  struct{ ID int64 }
+		AdminPassword string
 	}
-	m.otherRoot = other.OrgID
-	x := f.login("x@other.test", "other-admin-pw")
+	f.must(201, "POST", "/api/v1/trees/create", a, map[string]any{"name": "Other Corp", "adminEmail": "x@other.test", "adminName": "X"}).decode(t, &other)
+	m.otherRoot = other.Organization.ID
+	x := f.login("x@other.test", other.AdminPassword)
 	f.tok["X"] = x
 	var xt struct{ ID string }
 	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT"}).decode(t, &xt)
@@ -361,7 +364,7 @@ func TestIsolationMatrix(t *testing.T) {
 	m.targets[ancestor] = mkTarget(f.root, "WarmPlus", a, f.tmpl)
 	m.targets[descendant] = mkTarget(f.us, "US branch", a, f.tmpl)
 	m.targets[sibling] = mkTarget(f.muller, "Muller Boiler Group", a, f.tmpl)
-	m.targets[otherTree] = mkTarget(other.OrgID, "Other Corp", x, xt.ID)
+	m.targets[otherTree] = mkTarget(other.Organization.ID, "Other Corp", x, xt.ID)
 	missing := missingTarget()
 
 	// Callers, all at home in United Heaters.

@@ -108,3 +108,23 @@ func TestTransferUserRules(t *testing.T) {
 		t.Fatal("an Admin of another org was notified")
 	}
 }
+
+func TestCreateTreeIsForTheSuperAdmin(t *testing.T) {
+	w := newWorld(t)
+	for _, a := range []tenancy.Actor{w.U, w.R, w.M, {ClientID: "oc", OrgID: w.warmPlus.ID}} {
+		_, _, _, err := w.svc.CreateTree(w.ctx, a, tenancy.Bootstrap{OrgName: "Tenant", AdminEmail: "t@tenant.test"})
+		wantCode(t, err, tenancy.Forbidden)
+	}
+	o, u, pw, err := w.svc.CreateTree(w.ctx, w.A, tenancy.Bootstrap{OrgName: "Tenant", AdminEmail: "t@tenant.test"})
+	w.must(err)
+	if o.ParentID != 0 || u.OrgID != o.ID || u.RoleID != tenancy.RoleAdmin || pw == "" {
+		t.Fatalf("tree %+v admin %+v password %q", o, u, pw)
+	}
+	x := tenancy.Actor{UserID: u.ID, OrgID: o.ID, RoleID: tenancy.RoleAdmin}
+	_, _, _, err = w.svc.CreateTree(w.ctx, x, tenancy.Bootstrap{OrgName: "Tenant 2", AdminEmail: "t2@tenant.test"})
+	wantCode(t, err, tenancy.Forbidden) // an Admin of a later root is not
+	_, err = w.svc.TransferUser(w.ctx, w.A, w.M.UserID, tenancy.UserTransfer{OrgID: o.ID, RoleID: tenancy.RoleUser})
+	wantCode(t, err, tenancy.NotFound)
+	_, err = w.svc.TransferUser(w.ctx, x, w.M.UserID, tenancy.UserTransfer{OrgID: o.ID, RoleID: tenancy.RoleUser})
+	wantCode(t, err, tenancy.NotFound)
+}
