@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/mail"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -127,8 +128,12 @@ func Defaults() Config {
 	}
 }
 
-// LoadConfig reads a YAML file over the defaults.
+// LoadConfig reads a YAML file over the defaults; an empty path gives the
+// defaults.
 func LoadConfig(path string) (Config, error) {
+	if path == "" {
+		return ParseConfig(strings.NewReader(""))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

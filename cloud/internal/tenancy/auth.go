@@ -109,6 +109,13 @@ func (s *Service) SessionActor(ctx context.Context, token string) (Actor, User, 
 	if err != nil {
 		return Actor{}, User{}, internal("get user", err)
 	}
+	if !s.tree.Load().Has(u.OrgID) {
+		// Another process (the operator's "tree create") added the user's
+		// tree to the store after this one loaded it.
+		if err := s.Reload(ctx); err != nil {
+			return Actor{}, User{}, err
+		}
+	}
 	return Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID}, s.WithStatus(u), nil
 }
 
