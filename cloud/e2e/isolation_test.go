@@ -50,6 +50,10 @@ type probe struct {
 	// it). An org in scope is visible, so lacking the key is 403 naming
 	// it, never 404 (§11.7 hides objects, not the caller's permissions).
 	onOrg bool
+	// namesFirstTree: besides the target, the request names an object of
+	// the first tree (WarmPlus's template, a United Heaters user…), which
+	// a caller from the other tree cannot see.
+	namesFirstTree bool
 	// okAt overrides ok where an allowed call still fails validation
 	// (deleting one's own org is 400, not 204).
 	okAt map[relation]int
@@ -188,7 +192,7 @@ var probes = []probe{
 	{name: "invite csv", onOrg: true, perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/invite/csv", "orgId", t.org), []byte(fmt.Sprintf("csv%d@matrix.test,Csv\n", m.next()))
 	}},
-	{name: "transfer user to org", onOrg: true, perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer user to org", namesFirstTree: true, onOrg: true, perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		// A fresh user of United Heaters moves to the target org; for the
 		// same-org cell (a transfer to one's own org is refused) it comes
 		// from US branch instead.
@@ -202,7 +206,7 @@ var probes = []probe{
 		// Renamed to its own name, so searches in later cells still find it.
 		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": t.deviceName}
 	}},
-	{name: "create device", onOrg: true, perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create device", namesFirstTree: true, onOrg: true, perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
 	}},
 	{name: "delete device", perm: "ORG_DEVICES_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
@@ -217,7 +221,7 @@ var probes = []probe{
 	{name: "device tags", perm: "TAGS_MANAGE", sees: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/device/tags", "deviceId", t.device), nil
 	}},
-	{name: "transfer device to org", perm: "DEVICES_TRANSFER", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer device to org", namesFirstTree: true, perm: "DEVICES_TRANSFER", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		// A fresh device in United Heaters moves to the target org; for
 		// the same-org cell it comes from US branch instead.
 		from := m.targets[same]
@@ -298,10 +302,10 @@ var probes = []probe{
 	{name: "create sub-org", perm: "ORG_CREATE_SUB", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/create", map[string]any{"name": fmt.Sprintf("Sub %d", m.next()), "parentId": t.org}
 	}},
-	{name: "enable template", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "enable template", namesFirstTree: true, perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/template/enabled", "orgId", t.org, "templateId", m.tmpl, "enabled", true), nil
 	}},
-	{name: "create static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create static tokens", namesFirstTree: true, perm: "MANAGE_STATIC_TOKENS", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/static-tokens/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "count": 1}
 	}},
 	{name: "create tag", perm: "TAGS_MANAGE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
@@ -383,16 +387,22 @@ func TestIsolationMatrix(t *testing.T) {
 	clientPerms := slices.DeleteFunc(slices.Clone(all), func(p string) bool {
 		return slices.Contains([]string{"ROLES_CREATE", "ROLES_EDIT", "ROLES_DELETE", "ORG_TRANSFER"}, p)
 	})
+	// The second tree's Admin calls too: its home is the other tree's
+	// root, so every relation of the first tree is out of its reach.
+	var xAll []string
+	f.must(200, "GET", "/api/v1/auth/me", x, nil).decode(t, &struct{ Permissions *[]string }{&xAll})
 	callers := []struct {
 		name    string
 		tok     string
 		perms   []string
 		switch_ bool
+		home    relation
 	}{
-		{"Admin", f.tok["U"], all, true},
-		{"Staff", f.tok["Staff"], staff, true},
-		{"User", f.tok["User"], nil, false},
-		{"OAuth client", client, clientPerms, true},
+		{"Admin", f.tok["U"], all, true, same},
+		{"Staff", f.tok["Staff"], staff, true, same},
+		{"User", f.tok["User"], []string{"OWN_DEVICES_CLAIM"}, false, same},
+		{"OAuth client", client, clientPerms, true, same},
+		{"other tree's Admin", x, xAll, true, otherTree},
 	}
 
 	cells := 0
@@ -400,10 +410,22 @@ func TestIsolationMatrix(t *testing.T) {
 		for _, c := range callers {
 			for _, rel := range []relation{same, ancestor, descendant, sibling, otherTree} {
 				cells++
-				inScope := rel == same || (rel == descendant && c.switch_)
-				if pr.enabledHere {
-					inScope = rel == same || rel == descendant
+				// eff is where the target lies relative to this caller.
+				eff := rel
+				if c.home != same {
+					eff = otherTree
+					if rel == c.home {
+						eff = same
+					}
 				}
+				inScope := eff == same || (eff == descendant && c.switch_)
+				if pr.enabledHere {
+					inScope = eff == same || eff == descendant
+				}
+				// A request that also names a first-tree object (a user,
+				// device, template or org of WarmPlus) reaches across trees:
+				// that object is hidden, so the answer is 404 even at home.
+				crossing := c.home != same && eff == same && pr.namesFirstTree
 				method, path, body := pr.req(m, m.targets[rel])
 				got := f.req(method, path, c.tok, body)
 				mMethod, mPath, mBody := pr.req(m, missing)
@@ -411,13 +433,13 @@ func TestIsolationMatrix(t *testing.T) {
 				name := fmt.Sprintf("%s as %s on %s", pr.name, c.name, rel)
 
 				okStatus := pr.ok
-				if st, ok := pr.okAt[rel]; ok {
+				if st, ok := pr.okAt[eff]; ok {
 					okStatus = st
 				}
 				want := okStatus
 				blind := false
 				switch {
-				case !inScope:
+				case !inScope || crossing:
 					want = 404
 				case pr.sees != "" && !slices.Contains(c.perms, pr.sees):
 					blind, want = true, 404
@@ -448,7 +470,7 @@ func TestIsolationMatrix(t *testing.T) {
 					t.Errorf("%s: got %s, want %d", name, got, want)
 					continue
 				}
-				if want == 404 && !bytes.Equal(got.body, miss.body) {
+				if want == 404 && !crossing && !bytes.Equal(got.body, miss.body) {
 					t.Errorf("%s: 404 body %s differs from a missing id's %s", name, got.body, miss.body)
 				}
 				if want >= 400 {

@@ -157,7 +157,7 @@ var moreProbes = []probe{
 	}},
 	// Only a root-org Admin may transfer: every caller here is refused
 	// in scope, and out of scope the org stays hidden.
-	{name: "transfer org", perm: "ORG_TRANSFER", ok: 403, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer org", namesFirstTree: true, perm: "ORG_TRANSFER", ok: 403, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/transfer", map[string]any{"orgId": m.orgToChange(t), "newParentId": m.ca}
 	}},
 

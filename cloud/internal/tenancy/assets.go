@@ -23,10 +23,7 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 	}
 	out := make([]StaticToken, 0, n)
 	err := s.atomic(ctx, "create static tokens", func(tx Tx) error {
-		tm, err := tx.GetTemplate(ctx, tmpl)
-		if errIs(err, NotFound) {
-			return notFound("template")
-		}
+		tm, err := s.treeTemplate(ctx, tx, org, tmpl)
 		if err != nil {
 			return err
 		}

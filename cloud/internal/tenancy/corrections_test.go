@@ -127,4 +127,11 @@ func TestCreateTreeIsForTheSuperAdmin(t *testing.T) {
 	wantCode(t, err, tenancy.NotFound)
 	_, err = w.svc.TransferUser(w.ctx, x, w.M.UserID, tenancy.UserTransfer{OrgID: o.ID, RoleID: tenancy.RoleUser})
 	wantCode(t, err, tenancy.NotFound)
+	// Another tree's template answers like a missing one, not "not
+	// enabled here" (found by the matrix's second-tree caller).
+	_, err = w.svc.CreateDevice(w.ctx, x, tenancy.NewDevice{TemplateID: w.T.ID, Name: "d"})
+	wantCode(t, err, tenancy.NotFound)
+	_, err = w.svc.CreateStaticTokens(w.ctx, x, 0, w.T.ID, 1)
+	wantCode(t, err, tenancy.NotFound)
+	wantCode(t, w.svc.SetTemplateEnabled(w.ctx, x, o.ID, w.T.ID, true), tenancy.NotFound)
 }

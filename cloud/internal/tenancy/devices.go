@@ -185,9 +185,7 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 		if err := s.decide(a, OrgDevicesCreate, OrgResource(org), "organization"); err != nil {
 			return err
 		}
-		if _, err := tx.GetTemplate(ctx, in.TemplateID); errIs(err, NotFound) {
-			return notFound("template")
-		} else if err != nil {
+		if _, err := s.treeTemplate(ctx, tx, org, in.TemplateID); err != nil {
 			return err
 		}
 		if err := templateUsable(ctx, tx, org, in.TemplateID); err != nil {

@@ -30,6 +30,17 @@ func checkTemplate(def *datastream.Template, description string) error {
 	return nil
 }
 
+// treeTemplate loads a template of org's tree. Another tree's template
+// answers exactly like a missing one (§11.7): its id must not be found to
+// exist by a "not enabled here" refusal.
+func (s *Service) treeTemplate(ctx context.Context, tx Tx, org OrgID, id TemplateID) (Template, error) {
+	tm, err := tx.GetTemplate(ctx, id)
+	if errIs(err, NotFound) || (err == nil && tm.RootID != s.tree.Load().Root(org)) {
+		return Template{}, notFound("template")
+	}
+	return tm, err
+}
+
 // rootOnly refuses template edits by actors outside a root org (§5).
 func (s *Service) rootOnly(a Actor) (OrgID, error) {
 	t := s.tree.Load()
@@ -183,16 +194,12 @@ func (s *Service) SetTemplateEnabled(ctx context.Context, a Actor, org OrgID, id
 		return err
 	}
 	t := s.tree.Load()
-	if t.Depth(org) == 1 {
-		return invalid("templates are always enabled in the root organization")
-	}
 	return s.atomic(ctx, "enable template", func(tx Tx) error {
-		tm, err := tx.GetTemplate(ctx, id)
-		if errIs(err, NotFound) || (err == nil && tm.RootID != t.Root(org)) {
-			return notFound("template")
-		}
-		if err != nil {
+		if _, err := s.treeTemplate(ctx, tx, org, id); err != nil {
 			return err
+		}
+		if t.Depth(org) == 1 {
+			return invalid("templates are always enabled in the root organization")
 		}
 		if enabled {
 			on, err := tx.TemplateEnabled(ctx, t.Parent(org), id)
