@@ -95,6 +95,9 @@ func (q *queries) DeviceUIDDeleted(ctx context.Context, uid string) (bool, error
 // The walk reads about limit·total/inScope rows, the gather inScope rows.
 func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tenancy.List[tenancy.Device], error) {
 	f.Page = pageSize(f.Page)
+	if !likeable(f.Query) {
+		return tenancy.List[tenancy.Device]{}, nil
+	}
 	var l tenancy.List[tenancy.Device]
 	org := int64(f.Scope.OrgID)
 

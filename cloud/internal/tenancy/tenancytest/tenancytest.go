@@ -231,6 +231,16 @@ func testOrgList(t *testing.T, s tenancy.Store) {
 	if wild.Total != 0 {
 		t.Fatalf("query %% matched %d orgs; LIKE wildcards must be escaped", wild.Total)
 	}
+	// A NUL is in no name, so it matches nothing (a LIKE pattern cut short
+	// at the NUL would match everything; the Service refuses such queries,
+	// the store must not widen them either).
+	for _, nul := range []string{"\x00", "Branch\x00zzz"} {
+		l, err := s.ListOrgs(ctx, tenancy.OrgFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: nul, Page: tenancy.Page{Size: 10}})
+		must(t, err)
+		if l.Total != 0 {
+			t.Fatalf("query %q matched %d orgs", nul, l.Total)
+		}
+	}
 	// Keyset and offset pages agree and cover everything once.
 	var viaKeyset, viaOffset []tenancy.OrgID
 	f := tenancy.OrgFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Page: tenancy.Page{Size: 3}}
@@ -353,6 +363,7 @@ func testUsers(t *testing.T, s tenancy.Store) {
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}}, 3},
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, RoleID: tenancy.RoleUser}, 2},
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "BOB"}, 1},
+		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "\x00"}, 0},
 	} {
 		c.f.Page.Size = 10
 		l, err := s.ListUsers(ctx, c.f)
@@ -525,6 +536,8 @@ func testDevices(t *testing.T, s tenancy.Store) {
 		{"owner single org", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.a1.ID}, OwnerID: u.ID}, []tenancy.DeviceID{d1.ID}},
 		{"template", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, TemplateID: tm2.ID}, []tenancy.DeviceID{d3.ID}},
 		{"query", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "heat"}, []tenancy.DeviceID{d1.ID}},
+		{"query NUL", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "\x00"}, nil},
+		{"query NUL after text", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "heat\x00zzz"}, nil},
 	} {
 		if got := list(c.f); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
