@@ -185,11 +185,6 @@ func (q *queries) deviceCounts(ctx context.Context, org int64) (inScope, all int
 	return inScope, all, mapErr("device counts", err)
 }
 
-func (q *queries) MoveOwnedDevices(ctx context.Context, owner tenancy.UserID, org tenancy.OrgID) (int, error) {
-	res, err := q.exec(ctx, `UPDATE devices SET org_id = ? WHERE owner_id = ? AND org_id <> ?`, int64(org), int64(owner), int64(org))
-	return affected("move owned devices", res, err)
-}
-
 func (q *queries) ClearOwner(ctx context.Context, owner tenancy.UserID) (int, error) {
 	res, err := q.exec(ctx, `UPDATE devices SET owner_id = NULL WHERE owner_id = ?`, int64(owner))
 	return affected("clear owner", res, err)

@@ -554,15 +554,16 @@ func testDevices(t *testing.T, s tenancy.Store) {
 	if ids := list(tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.b.ID, Subtree: true}}); len(ids) != 2 {
 		t.Fatalf("b after move: %v", ids)
 	}
-	n, err := s.MoveOwnedDevices(ctx, u.ID, tr.a.ID)
-	must(t, err)
-	if n != 2 {
-		t.Fatalf("MoveOwnedDevices = %d, want 2", n)
+	for _, d := range []*tenancy.Device{&d1, &d2} {
+		got, err := s.GetDevice(ctx, d.ID)
+		must(t, err)
+		got.OrgID = tr.a.ID
+		must(t, s.UpdateDevice(ctx, got))
 	}
 	if ids := list(tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.a.ID}}); !sameIDs(ids, []tenancy.DeviceID{d1.ID, d2.ID}) {
 		t.Fatalf("a after owner move: %v", ids)
 	}
-	n, err = s.ClearOwner(ctx, u.ID)
+	n, err := s.ClearOwner(ctx, u.ID)
 	must(t, err)
 	if n != 2 {
 		t.Fatalf("ClearOwner = %d, want 2", n)
