@@ -736,6 +736,13 @@ func TestAuditVisibility(t *testing.T) {
 		if strings.Contains(string(e.After), "plain:") {
 			t.Fatalf("password hash in audit: %s", e.After)
 		}
+		// API shapes only (issue 11): no Go field names, no hashes.
+		for _, side := range []string{string(e.Before), string(e.After)} {
+			if strings.Contains(side, "unshaped") || strings.Contains(side, `"PasswordHash"`) || strings.Contains(strings.ToLower(side), `hash"`) ||
+				strings.Contains(side, `"OrgID"`) {
+				t.Fatalf("%s entry is not in an API shape: %s", e.Action, side)
+			}
+		}
 	}
 	if actions["device.create"] != 5 || actions["org.create"] != 4 || actions["user.create"] != 5 {
 		t.Fatalf("audit actions %v", actions)
