@@ -114,8 +114,12 @@ func parseQR(s string) (qr string, org OrgID, ok bool) {
 	if !hasOrg {
 		return s, 0, s != ""
 	}
+	// Digits only, as QRPayload writes them (ParseInt would take a sign).
+	if tok == "" || orgPart == "" || strings.TrimLeft(orgPart, "0123456789") != "" {
+		return "", 0, false
+	}
 	n, err := strconv.ParseInt(orgPart, 10, 64)
-	if err != nil || n <= 0 || tok == "" {
+	if err != nil || n <= 0 {
 		return "", 0, false
 	}
 	return tok, OrgID(n), true
