@@ -381,9 +381,10 @@ func TestIsolationMatrix(t *testing.T) {
 		f.tok[p.key] = f.login(p.email, userPassword)
 	}
 	client, _, _, _ := f.clientToken(a, f.uh)
-	var all, staff []string
+	var all, staff, user []string
 	f.must(200, "GET", "/api/v1/auth/me", f.tok["U"], nil).decode(t, &struct{ Permissions *[]string }{&all})
 	f.must(200, "GET", "/api/v1/auth/me", f.tok["Staff"], nil).decode(t, &struct{ Permissions *[]string }{&staff})
+	f.must(200, "GET", "/api/v1/auth/me", f.tok["User"], nil).decode(t, &struct{ Permissions *[]string }{&user})
 	clientPerms := slices.DeleteFunc(slices.Clone(all), func(p string) bool {
 		return slices.Contains([]string{"ROLES_CREATE", "ROLES_EDIT", "ROLES_DELETE", "ORG_TRANSFER"}, p)
 	})
@@ -400,7 +401,7 @@ func TestIsolationMatrix(t *testing.T) {
 	}{
 		{"Admin", f.tok["U"], all, true, same},
 		{"Staff", f.tok["Staff"], staff, true, same},
-		{"User", f.tok["User"], []string{"OWN_DEVICES_CLAIM"}, false, same},
+		{"User", f.tok["User"], user, false, same},
 		{"OAuth client", client, clientPerms, true, same},
 		{"other tree's Admin", x, xAll, true, otherTree},
 	}
