@@ -67,13 +67,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	dbPath := cfg.databasePath()
-	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
-		return nil, fmt.Errorf("cloud: data directory: %w", err)
-	}
-	store, err := sqlite.Open(ctx, dbPath)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: store}
 	ok := false
@@ -176,6 +172,23 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// openStore opens (creating if needed) the SQLite database the config
+// names.
+func openStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
+	dbPath := cfg.Database
+	if dbPath == "" {
+		dbPath = filepath.Join(cfg.DataDir, "cloud.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
+		return nil, fmt.Errorf("cloud: data directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	return store, nil
 }
 
 // bootstrap creates the root org and first Admin when the store is empty.

@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -155,8 +156,12 @@ func Defaults() Config {
 	}
 }
 
-// LoadConfig reads a YAML file over the defaults.
+// LoadConfig reads a YAML file over the defaults; an empty path gives the
+// defaults.
 func LoadConfig(path string) (Config, error) {
+	if path == "" {
+		return ParseConfig(strings.NewReader(""))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

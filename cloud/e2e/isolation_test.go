@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,14 @@ type probe struct {
 	emptyWhenBlind bool
 	// emptyInScope: any org in scope gives an empty list when blind.
 	emptyInScope bool
+	// onOrg: the route acts on the target org itself (create or list in
+	// it). An org in scope is visible, so lacking the key is 403 naming
+	// it, never 404 (§11.7 hides objects, not the caller's permissions).
+	onOrg bool
+	// namesFirstTree: besides the target, the request names an object of
+	// the first tree (WarmPlus's template, a United Heaters user…), which
+	// a caller from the other tree cannot see.
+	namesFirstTree bool
 	// okAt overrides ok where an allowed call still fails validation
 	// (deleting one's own org is 400, not 204).
 	okAt map[relation]int
@@ -176,21 +185,28 @@ var probes = []probe{
 	{name: "delete oauth client", perm: "OAUTH_CLIENTS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/oauth-client", "clientId", m.freshClient(t)), nil
 	}},
-	{name: "create user in org", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create user in org", onOrg: true, perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/users/create-in-org", map[string]any{"email": fmt.Sprintf("c%d@matrix.test", m.next()),
 			"password": userPassword, "name": "C", "orgId": t.org, "roleId": 3}
 	}},
-	{name: "invite csv", perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "invite csv", onOrg: true, perm: "USERS_INVITE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/invite/csv", "orgId", t.org), []byte(fmt.Sprintf("csv%d@matrix.test,Csv\n", m.next()))
 	}},
-	{name: "transfer user to org", perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
-		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", m.targets[same]), "targetOrgId": t.org, "roleId": 3}
+	{name: "transfer user to org", namesFirstTree: true, onOrg: true, perm: "USERS_TRANSFER", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		// A fresh user of United Heaters moves to the target org; for the
+		// same-org cell (a transfer to one's own org is refused) it comes
+		// from US branch instead.
+		from := m.targets[same]
+		if t.org == from.org {
+			from = m.targets[descendant]
+		}
+		return "POST", o + "/users/transfer", map[string]any{"userId": m.fresh("user", from), "targetOrgId": t.org, "roleId": 3}
 	}},
 	{name: "rename device", perm: "ORG_DEVICES_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		// Renamed to its own name, so searches in later cells still find it.
 		return "PUT", q(o+"/device", "deviceId", t.device), map[string]string{"name": t.deviceName}
 	}},
-	{name: "create device", perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create device", namesFirstTree: true, onOrg: true, perm: "ORG_DEVICES_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/device/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "name": "made"}
 	}},
 	{name: "delete device", perm: "ORG_DEVICES_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
@@ -205,7 +221,7 @@ var probes = []probe{
 	{name: "device tags", perm: "TAGS_MANAGE", sees: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/device/tags", "deviceId", t.device), nil
 	}},
-	{name: "transfer device to org", perm: "DEVICES_TRANSFER", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer device to org", namesFirstTree: true, perm: "DEVICES_TRANSFER", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		// A fresh device in United Heaters moves to the target org; for
 		// the same-org cell it comes from US branch instead.
 		from := m.targets[same]
@@ -214,7 +230,7 @@ var probes = []probe{
 		}
 		return "POST", o + "/device/transfer", map[string]any{"deviceId": m.fresh("device", from), "newOrgId": t.org}
 	}},
-	{name: "list users", perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list users", onOrg: true, perm: "ORG_USERS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/users", "orgId", t.org), nil
 	}},
 	{name: "get user", perm: "ORG_USERS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -223,7 +239,7 @@ var probes = []probe{
 	{name: "edit user", perm: "USERS_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/user", "userId", t.user), map[string]string{"title": "Eng"}
 	}},
-	{name: "invite user", perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "invite user", onOrg: true, perm: "USERS_INVITE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/users/invite", map[string]any{"email": fmt.Sprintf("inv%d@matrix.test", m.next()), "name": "I", "roleId": 3, "orgId": t.org}
 	}},
 	{name: "suspend user", perm: "USERS_SUSPEND", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -244,13 +260,13 @@ var probes = []probe{
 	{name: "force logout", perm: "USERS_FORCE_LOGOUT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/users/logout", "userId", t.user), nil
 	}},
-	{name: "list roles", perm: "ROLES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list roles", onOrg: true, perm: "ROLES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/roles", "orgId", t.org), nil
 	}},
-	{name: "set role permissions", perm: "ROLES_EDIT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "set role permissions", onOrg: true, perm: "ROLES_EDIT", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/role/permissions", "orgId", t.org, "roleId", 3), map[string]any{"permissions": []string{}}
 	}},
-	{name: "list templates", perm: "PRODUCT_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list templates", onOrg: true, perm: "PRODUCT_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/templates", "orgId", t.org), nil
 	}},
 	{name: "edit org", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -259,7 +275,7 @@ var probes = []probe{
 	{name: "audit", perm: "USERS_ACTIONS_LOG_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/audit", "orgId", t.org), nil
 	}},
-	{name: "oauth clients", perm: "OAUTH_CLIENTS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "oauth clients", onOrg: true, perm: "OAUTH_CLIENTS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/oauth-clients", "orgId", t.org), nil
 	}},
 	{name: "static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
@@ -286,22 +302,22 @@ var probes = []probe{
 	{name: "create sub-org", perm: "ORG_CREATE_SUB", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/create", map[string]any{"name": fmt.Sprintf("Sub %d", m.next()), "parentId": t.org}
 	}},
-	{name: "enable template", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "enable template", namesFirstTree: true, perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/template/enabled", "orgId", t.org, "templateId", m.tmpl, "enabled", true), nil
 	}},
-	{name: "create static tokens", perm: "MANAGE_STATIC_TOKENS", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create static tokens", namesFirstTree: true, perm: "MANAGE_STATIC_TOKENS", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/static-tokens/create", map[string]any{"templateId": m.tmpl, "orgId": t.org, "count": 1}
 	}},
 	{name: "create tag", perm: "TAGS_MANAGE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/tags/create", map[string]any{"name": fmt.Sprintf("tag %d", m.next()), "orgId": t.org}
 	}},
-	{name: "create oauth client", perm: "OAUTH_CLIENTS_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "create oauth client", onOrg: true, perm: "OAUTH_CLIENTS_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", o + "/oauth-clients/create", map[string]any{"name": "matrix", "orgId": t.org}
 	}},
-	{name: "list gateways", perm: "GATEWAYS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list gateways", onOrg: true, perm: "GATEWAYS_VIEW", ok: 200, emptyWhenBlind: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/gateways", "orgId", t.org), nil
 	}},
-	{name: "create location", perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "create location", onOrg: true, perm: "LOCATIONS_ORG_CREATE", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", o + "/location/create", map[string]any{"name": "Site", "orgId": t.org}
 	}},
 }
@@ -318,12 +334,15 @@ func TestIsolationMatrix(t *testing.T) {
 	m := &matrix{fixture: f, targets: map[relation]target{}}
 	a := f.tok["A"]
 
-	other, err := f.srv.CreateTree(t.Context(), cloud.TreeSpec{OrgName: "Other Corp", AdminEmail: "x@other.test", AdminName: "X", Password: "other-admin-pw"})
-	if err != nil {
-		t.Fatal(err)
+	// The second root tree is made as a super admin makes one: A (Admin of
+	// the first root) through the API.
+	var other struct {
+		Organization  struct{ ID int64 }
+		AdminPassword string
 	}
-	m.otherRoot = other.OrgID
-	x := f.login("x@other.test", "other-admin-pw")
+	f.must(201, "POST", "/api/v1/trees/create", a, map[string]any{"name": "Other Corp", "adminEmail": "x@other.test", "adminName": "X"}).decode(t, &other)
+	m.otherRoot = other.Organization.ID
+	x := f.login("x@other.test", other.AdminPassword)
 	f.tok["X"] = x
 	var xt struct{ ID string }
 	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT"}).decode(t, &xt)
@@ -349,7 +368,7 @@ func TestIsolationMatrix(t *testing.T) {
 	m.targets[ancestor] = mkTarget(f.root, "WarmPlus", a, f.tmpl)
 	m.targets[descendant] = mkTarget(f.us, "US branch", a, f.tmpl)
 	m.targets[sibling] = mkTarget(f.muller, "Muller Boiler Group", a, f.tmpl)
-	m.targets[otherTree] = mkTarget(other.OrgID, "Other Corp", x, xt.ID)
+	m.targets[otherTree] = mkTarget(other.Organization.ID, "Other Corp", x, xt.ID)
 	missing := missingTarget()
 
 	// Callers, all at home in United Heaters.
@@ -362,22 +381,29 @@ func TestIsolationMatrix(t *testing.T) {
 		f.tok[p.key] = f.login(p.email, userPassword)
 	}
 	client, _, _, _ := f.clientToken(a, f.uh)
-	var all, staff []string
+	var all, staff, user []string
 	f.must(200, "GET", "/api/v1/auth/me", f.tok["U"], nil).decode(t, &struct{ Permissions *[]string }{&all})
 	f.must(200, "GET", "/api/v1/auth/me", f.tok["Staff"], nil).decode(t, &struct{ Permissions *[]string }{&staff})
+	f.must(200, "GET", "/api/v1/auth/me", f.tok["User"], nil).decode(t, &struct{ Permissions *[]string }{&user})
 	clientPerms := slices.DeleteFunc(slices.Clone(all), func(p string) bool {
 		return slices.Contains([]string{"ROLES_CREATE", "ROLES_EDIT", "ROLES_DELETE", "ORG_TRANSFER"}, p)
 	})
+	// The second tree's Admin calls too: its home is the other tree's
+	// root, so every relation of the first tree is out of its reach.
+	var xAll []string
+	f.must(200, "GET", "/api/v1/auth/me", x, nil).decode(t, &struct{ Permissions *[]string }{&xAll})
 	callers := []struct {
 		name    string
 		tok     string
 		perms   []string
 		switch_ bool
+		home    relation
 	}{
-		{"Admin", f.tok["U"], all, true},
-		{"Staff", f.tok["Staff"], staff, true},
-		{"User", f.tok["User"], nil, false},
-		{"OAuth client", client, clientPerms, true},
+		{"Admin", f.tok["U"], all, true, same},
+		{"Staff", f.tok["Staff"], staff, true, same},
+		{"User", f.tok["User"], user, false, same},
+		{"OAuth client", client, clientPerms, true, same},
+		{"other tree's Admin", x, xAll, true, otherTree},
 	}
 
 	cells := 0
@@ -385,10 +411,22 @@ func TestIsolationMatrix(t *testing.T) {
 		for _, c := range callers {
 			for _, rel := range []relation{same, ancestor, descendant, sibling, otherTree} {
 				cells++
-				inScope := rel == same || (rel == descendant && c.switch_)
-				if pr.enabledHere {
-					inScope = rel == same || rel == descendant
+				// eff is where the target lies relative to this caller.
+				eff := rel
+				if c.home != same {
+					eff = otherTree
+					if rel == c.home {
+						eff = same
+					}
 				}
+				inScope := eff == same || (eff == descendant && c.switch_)
+				if pr.enabledHere {
+					inScope = eff == same || eff == descendant
+				}
+				// A request that also names a first-tree object (a user,
+				// device, template or org of WarmPlus) reaches across trees:
+				// that object is hidden, so the answer is 404 even at home.
+				crossing := c.home != same && eff == same && pr.namesFirstTree
 				method, path, body := pr.req(m, m.targets[rel])
 				got := f.req(method, path, c.tok, body)
 				mMethod, mPath, mBody := pr.req(m, missing)
@@ -396,19 +434,22 @@ func TestIsolationMatrix(t *testing.T) {
 				name := fmt.Sprintf("%s as %s on %s", pr.name, c.name, rel)
 
 				okStatus := pr.ok
-				if st, ok := pr.okAt[rel]; ok {
+				if st, ok := pr.okAt[eff]; ok {
 					okStatus = st
 				}
 				want := okStatus
 				blind := false
 				switch {
-				case !inScope:
+				case !inScope || crossing:
 					want = 404
 				case pr.sees != "" && !slices.Contains(c.perms, pr.sees):
 					blind, want = true, 404
 				case pr.perm == "" || slices.Contains(c.perms, pr.perm):
 				case !slices.Contains(standalone, pr.perm) && !slices.Contains(c.perms, view(pr.perm)):
 					blind, want = true, 404
+					if pr.onOrg {
+						want = 403
+					}
 				default:
 					want = 403
 				}
@@ -430,11 +471,14 @@ func TestIsolationMatrix(t *testing.T) {
 					t.Errorf("%s: got %s, want %d", name, got, want)
 					continue
 				}
-				if want == 404 && !bytes.Equal(got.body, miss.body) {
+				if want == 404 && !crossing && !bytes.Equal(got.body, miss.body) {
 					t.Errorf("%s: 404 body %s differs from a missing id's %s", name, got.body, miss.body)
 				}
 				if want >= 400 {
-					got.errMsg(t)
+					msg := got.errMsg(t)
+					if want == 403 && pr.perm != "" && !slices.Contains(c.perms, pr.perm) && !strings.Contains(msg, pr.perm) {
+						t.Errorf("%s: 403 %q does not name the missing %s", name, msg, pr.perm)
+					}
 				}
 			}
 		}

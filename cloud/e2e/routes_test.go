@@ -157,7 +157,7 @@ var moreProbes = []probe{
 	}},
 	// Only a root-org Admin may transfer: every caller here is refused
 	// in scope, and out of scope the org stays hidden.
-	{name: "transfer org", perm: "ORG_TRANSFER", ok: 403, req: func(m *matrix, t target) (string, string, any) {
+	{name: "transfer org", namesFirstTree: true, perm: "ORG_TRANSFER", ok: 403, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/transfer", map[string]any{"orgId": m.orgToChange(t), "newParentId": m.ca}
 	}},
 
@@ -206,7 +206,7 @@ var moreProbes = []probe{
 	{name: "get gateway", perm: "GATEWAYS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/gateway", "gatewayId", t.gateway), nil
 	}},
-	{name: "claim gateway into org", perm: "GATEWAYS_CLAIM", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "claim gateway into org", onOrg: true, perm: "GATEWAYS_CLAIM", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/gateway/claim", map[string]any{"claimCode": m.freshClaimCode(t), "orgId": t.org}
 	}},
 	{name: "release gateway", perm: "GATEWAYS_MANAGE", ok: 200, req: func(m *matrix, t target) (string, string, any) {
@@ -323,6 +323,7 @@ func sameAnswer(t *testing.T, what string, a, b resp) {
 type exemptWorld struct {
 	*fixture
 	client, x, xTmpl string
+	rootClient       string // an OAuth client of WarmPlus
 }
 
 type exemption struct {
@@ -569,6 +570,43 @@ var exemptions = []exemption{
 			}
 			got.errMsg(t)
 		}},
+	{route: "POST /api/v1/trees/create", why: "creates a root tree: no org relation applies; the rule is who may (a person holding Admin in the first root org) and that trees stay apart",
+		check: func(t *testing.T, w *exemptWorld) {
+			body := func(n int) map[string]any {
+				return map[string]any{"name": fmt.Sprintf("Tenant %d", n), "adminEmail": fmt.Sprintf("boss%d@tenant.test", n), "adminName": "Boss"}
+			}
+			unauthenticated(t, w, "POST", "/api/v1/trees/create", body(0))
+			for who, tok := range map[string]string{"U (Admin below the root)": w.tok["U"], "R (Staff)": w.tok["R"],
+				"X (Admin of another root)": w.x, "client of the first root": w.rootClient} {
+				r := w.req("POST", "/api/v1/trees/create", tok, body(1))
+				if r.status != 403 {
+					t.Errorf("%s creates a tree: %s", who, r)
+				}
+				r.errMsg(t)
+			}
+			var made struct {
+				Organization  struct{ ID int64 }
+				AdminPassword string
+			}
+			w.must(201, "POST", "/api/v1/trees/create", w.tok["A"], body(2)).decode(t, &made)
+			boss := w.login("boss2@tenant.test", made.AdminPassword)
+			// Neither tree sees the other, nor moves or invites users into it.
+			sameAnswer(t, "A reads the new tree vs a missing org", w.req("GET", q(o, "orgId", made.Organization.ID), w.tok["A"], nil),
+				w.req("GET", q(o, "orgId", missingID), w.tok["A"], nil))
+			sameAnswer(t, "the new Admin reads WarmPlus vs a missing org", w.req("GET", q(o, "orgId", w.root), boss, nil),
+				w.req("GET", q(o, "orgId", missingID), boss, nil))
+			jsonError(t, "A moves M into the new tree",
+				w.req("POST", o+"/users/transfer", w.tok["A"], map[string]any{"userId": w.user["M"], "targetOrgId": made.Organization.ID, "roleId": 3}), 404)
+			jsonError(t, "the new Admin takes M",
+				w.req("POST", o+"/users/transfer", boss, map[string]any{"userId": w.user["M"], "targetOrgId": made.Organization.ID, "roleId": 3}), 404)
+			jsonError(t, "the new Admin invites M's email",
+				w.req("POST", o+"/users/invite", boss, map[string]any{"email": "m@usbranch.test", "name": "M", "roleId": 3}), 400)
+			var me struct{ OrgID int64 }
+			w.must(200, "GET", "/api/v1/auth/me", w.tok["M"], nil).decode(t, &me)
+			if me.OrgID != w.us {
+				t.Errorf("M is now in org %d", me.OrgID)
+			}
+		}},
 	{route: "POST /api/v1/gateway/register", why: "public: a new site names no org until an org claims it (the matrix covers claim)",
 		check: func(t *testing.T, w *exemptWorld) {
 			w.must(201, "POST", "/api/v1/gateway/register", "", map[string]string{"name": "site", "software": "t"})
@@ -611,6 +649,7 @@ func TestExemptRoutes(t *testing.T) {
 	f := newFixture(t, nil)
 	w := &exemptWorld{fixture: f}
 	w.client, _, _, _ = f.clientToken(f.tok["A"], f.uh)
+	w.rootClient, _, _, _ = f.clientToken(f.tok["A"], f.root)
 	if _, err := f.srv.CreateTree(t.Context(), cloud.TreeSpec{OrgName: "Other Corp", AdminEmail: "x@other.test", AdminName: "X", Password: "other-admin-pw"}); err != nil {
 		t.Fatal(err)
 	}

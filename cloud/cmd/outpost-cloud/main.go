@@ -3,6 +3,7 @@
 //
 //	outpost-cloud [-config FILE] [-listen ADDR] [-admin-email E] [-admin-password P]
 //	outpost-cloud -check-config [-config FILE]   validate the config and exit
+//	outpost-cloud tree create --name N --admin-email E [-config FILE]   add a root tree
 //
 // The first start creates the root organization and its first Admin. The
 // Admin's email and password come from the flags, else OUTPOST_ADMIN_EMAIL
@@ -12,15 +13,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -39,6 +39,9 @@ func main() {
 // returns the exit code: 0 clean stop, 1 runtime failure, 2 bad usage or
 // configuration.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tree" {
+		return cloud.TreeCommand(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")
@@ -57,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
 		return 2
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := cloud.LoadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -65,9 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	cfg.Admin.Email = firstNonEmpty(*email, getenv("OUTPOST_ADMIN_EMAIL"), cfg.Admin.Email)
-	cfg.Admin.Password = firstNonEmpty(*password, getenv("OUTPOST_ADMIN_PASSWORD"), cfg.Admin.Password)
-	cfg.Admin.PasswordFile = firstNonEmpty(*pwFile, cfg.Admin.PasswordFile)
+	cfg.Admin.Email = cmp.Or(*email, getenv("OUTPOST_ADMIN_EMAIL"), cfg.Admin.Email)
+	cfg.Admin.Password = cmp.Or(*password, getenv("OUTPOST_ADMIN_PASSWORD"), cfg.Admin.Password)
+	cfg.Admin.PasswordFile = cmp.Or(*pwFile, cfg.Admin.PasswordFile)
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -81,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	logger := newLogger(cfg.Log, stderr)
+	logger := cloud.NewLogger(cfg.Log, stderr)
 
 	srv, err := cloud.New(cfg, logger)
 	if err != nil {
@@ -110,30 +113,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func loadConfig(path string) (cloud.Config, error) {
-	if path == "" {
-		return cloud.ParseConfig(strings.NewReader(""))
-	}
-	return cloud.LoadConfig(path)
-}
-
-func newLogger(c cloud.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated by Config.Validate
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -174,3 +174,26 @@ func (c *call) transferOrg() error {
 	}
 	return c.json(http.StatusOK, toOrg(o))
 }
+
+// createTree is POST /api/v1/trees/create {name, adminEmail, adminName}:
+// another root tree with its first Admin, for a super admin (an Admin of
+// the first root organization). The generated password is answered once.
+func (c *call) createTree() error {
+	var in struct {
+		Name       string `json:"name"`
+		AdminEmail string `json:"adminEmail"`
+		AdminName  string `json:"adminName"`
+	}
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	org, admin, pw, err := c.api.svc.CreateTree(c.ctx, c.actor, tenancy.Bootstrap{OrgName: in.Name, AdminEmail: in.AdminEmail, AdminName: in.AdminName})
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, struct {
+		Org           orgJSON  `json:"organization"`
+		Admin         userJSON `json:"admin"`
+		AdminPassword string   `json:"adminPassword"`
+	}{toOrg(org), toUser(admin), pw})
+}

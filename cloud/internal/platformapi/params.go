@@ -117,6 +117,11 @@ func decodeJSON(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badRequest("a JSON body is required")
 	}
+	// encoding/json would replace invalid UTF-8 with U+FFFD: a name would
+	// be stored other than sent. Refuse it instead.
+	if !utf8.Valid(data) {
+		return badRequest("the request body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -27,6 +27,7 @@ func (a *API) routeTable() []route {
 		{"GET", o + "/sub-organizations", anyone, (*call).subOrgs},
 		{"POST", o + "/create", anyone, (*call).createOrg},
 		{"POST", o + "/transfer", anyone, (*call).transferOrg},
+		{"POST", v1 + "/trees/create", peopleOnly, (*call).createTree},
 		{"GET", o + "/audit", anyone, (*call).audit},
 
 		// Devices.

@@ -118,8 +118,8 @@ func nonNil[T any](s []T) []T {
 }
 
 func (q *queries) UpdateLocation(ctx context.Context, l tenancy.Location) error {
-	res, err := q.exec(ctx, `UPDATE locations SET name = ?, address = ?, lat = ?, lon = ?, users = ? WHERE id = ?`,
-		l.Name, jsonText(l.Address), l.Lat, l.Lon, jsonText(nonNil(l.Users)), int64(l.ID))
+	res, err := q.exec(ctx, `UPDATE locations SET org_id = ?, owner_id = ?, name = ?, address = ?, lat = ?, lon = ?, users = ? WHERE id = ?`,
+		int64(l.OrgID), int64(l.OwnerID), l.Name, jsonText(l.Address), l.Lat, l.Lon, jsonText(nonNil(l.Users)), int64(l.ID))
 	return mustAffect("update location", res, err)
 }
 

@@ -121,6 +121,9 @@ func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([
 
 func (q *queries) ListOrgs(ctx context.Context, f tenancy.OrgFilter) (tenancy.List[tenancy.Org], error) {
 	f.Page = pageSize(f.Page)
+	if !likeable(f.Query) {
+		return tenancy.List[tenancy.Org]{}, nil
+	}
 	var where []string
 	var args []any
 	if f.Parent != 0 {

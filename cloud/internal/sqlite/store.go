@@ -306,6 +306,12 @@ func nullID[T ~int64](v T) any {
 	return int64(v)
 }
 
+// likeable reports whether a query can match a name at all. SQLite's LIKE
+// reads its pattern up to a NUL, so "x\x00" would match like "x" and
+// "\x00" like "" (everything); no name holds a NUL, so such a query
+// matches nothing.
+func likeable(q string) bool { return strings.IndexByte(q, 0) < 0 }
+
 // likePattern builds a case-insensitive substring pattern (ESCAPE '\').
 func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -92,3 +92,51 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 		t.Errorf("reopened: mode %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// Migration 0005 grants OWN_DEVICES_CLAIM to the built-in roles of a
+// database made before the key existed, and to no custom role.
+func TestMigrationGrantsOwnDevicesClaim(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := tenancy.Org{Name: "Root", Type: tenancy.OrgRoot}
+	if err := s.CreateOrg(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	old := tenancy.DefaultPermissions(tenancy.RoleStaff).Without(tenancy.OwnDevicesClaim)
+	for _, r := range []tenancy.RoleID{tenancy.RoleStaff, tenancy.RoleUser, 4} {
+		perms := tenancy.PermSet{}
+		if r == tenancy.RoleStaff {
+			perms = old
+		}
+		if err := s.SetRolePerms(ctx, tenancy.RolePerms{OrgID: o.ID, RoleID: r, Perms: perms}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Back to schema 4, as a database written before the key.
+	if _, err := s.db.ExecContext(ctx, "PRAGMA user_version = 4"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rps, err := s.ListRolePerms(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[tenancy.RoleID]tenancy.PermSet{tenancy.RoleStaff: old.With(tenancy.OwnDevicesClaim),
+		tenancy.RoleUser: tenancy.NewPermSet(tenancy.OwnDevicesClaim), 4: {}}
+	for _, rp := range rps {
+		if rp.Perms != want[rp.RoleID] {
+			t.Errorf("role %d after migration: %v, want %v", rp.RoleID, rp.Perms.Strings(), want[rp.RoleID].Strings())
+		}
+	}
+	if len(rps) != 3 {
+		t.Fatalf("%d role perms", len(rps))
+	}
+}

@@ -62,6 +62,9 @@ func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.Use
 
 func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error) {
 	f.Page = pageSize(f.Page)
+	if !likeable(f.Query) {
+		return tenancy.List[tenancy.User]{}, nil
+	}
 	cond, args := scopeSQL(f.Scope, "org_id")
 	if f.RoleID != 0 {
 		cond, args = cond+" AND role_id = ?", append(args, int(f.RoleID))

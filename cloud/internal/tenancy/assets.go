@@ -2,9 +2,9 @@ package tenancy
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"outpost/shared/ulid"
 )
@@ -20,15 +20,12 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, ManageStaticTokens, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, ManageStaticTokens, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	out := make([]StaticToken, 0, n)
 	err := s.atomic(ctx, "create static tokens", func(tx Tx) error {
-		tm, err := tx.GetTemplate(ctx, tmpl)
-		if errIs(err, NotFound) {
-			return notFound("template")
-		}
+		tm, err := s.treeTemplate(ctx, tx, org, tmpl)
 		if err != nil {
 			return err
 		}
@@ -77,7 +74,7 @@ func (s *Service) StaticTokens(ctx context.Context, a Actor, org OrgID, page Pag
 	if err != nil {
 		return List[StaticToken]{}, err
 	}
-	if err := s.decide(a, ManageStaticTokens, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, ManageStaticTokens, OrgResource(org), "organization"); err != nil {
 		return List[StaticToken]{}, err
 	}
 	l, err := s.store.ListStaticTokens(ctx, StaticTokenFilter{OrgID: org, Page: page})
@@ -107,20 +104,50 @@ func (s *Service) StaticTokenDevice(ctx context.Context, a Actor, id StaticToken
 	return d, nil
 }
 
-// ClaimStaticToken claims a device by its QR token: the device moves to
-// the claimer's org with the claimer as owner (ORG_DEVICES_CREATE in the
-// claimer's org). A claimed QR cannot be reused.
+// QRPayload is what the QR code of a static token encodes (§8:
+// "{token}+{orgId}", the creating org).
+func QRPayload(st StaticToken) string { return st.QR + "+" + strconv.FormatInt(int64(st.OrgID), 10) }
+
+// parseQR accepts the bare QR token or the whole QRPayload; org is 0 for
+// a bare token.
+func parseQR(s string) (qr string, org OrgID, ok bool) {
+	s = strings.TrimSpace(s)
+	tok, orgPart, hasOrg := strings.Cut(s, "+")
+	if !hasOrg {
+		return s, 0, s != ""
+	}
+	// Digits only, as QRPayload writes them (ParseInt would take a sign).
+	if tok == "" || orgPart == "" || strings.TrimLeft(orgPart, "0123456789") != "" {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(orgPart, 10, 64)
+	if err != nil || n <= 0 {
+		return "", 0, false
+	}
+	return tok, OrgID(n), true
+}
+
+// ClaimStaticToken claims a device by its QR (the bare token or the whole
+// QR payload): the device moves to the claimer's org with the claimer as
+// owner (OWN_DEVICES_CLAIM in the claimer's org, a key every built-in
+// role holds by default). A claimed QR cannot be reused.
 func (s *Service) ClaimStaticToken(ctx context.Context, a Actor, qr, name string) (Device, error) {
 	if a.UserID == 0 {
 		return Device{}, invalid("only a person can claim a device")
 	}
-	if err := s.decide(a, OrgDevicesCreate, Resource{OrgID: a.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, OwnDevicesClaim, OrgResource(a.OrgID), "organization"); err != nil {
 		return Device{}, err
+	}
+	tok, qrOrg, ok := parseQR(qr)
+	if !ok {
+		return Device{}, notFound("static token")
 	}
 	var d Device
 	err := s.atomic(ctx, "claim static token", func(tx Tx) error {
-		st, err := tx.GetStaticTokenByQR(ctx, strings.TrimSpace(qr))
-		if errIs(err, NotFound) || (err == nil && st.Status != Unclaimed) {
+		st, err := tx.GetStaticTokenByQR(ctx, tok)
+		// A payload naming another org than the token's is a forgery:
+		// answered like an unknown token.
+		if errIs(err, NotFound) || (err == nil && (st.Status != Unclaimed || (qrOrg != 0 && qrOrg != st.OrgID))) {
 			return notFound("static token")
 		}
 		if err != nil {
@@ -188,6 +215,13 @@ func (s *Service) DisclaimStaticToken(ctx context.Context, a Actor, id StaticTok
 		if err := tx.UpdateStaticToken(ctx, st); err != nil {
 			return err
 		}
+		// Both orgs' logs show it: the creating org that gets the device
+		// back and the org that loses it.
+		if before.OrgID != st.OrgID {
+			if err := s.audit(ctx, tx, a, before.OrgID, "static_token.disclaim", "device", d.ID, before, d); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, a, st.OrgID, "static_token.disclaim", "device", d.ID, before, d)
 	})
 }
@@ -242,8 +276,8 @@ func (s *Service) CreateLocation(ctx context.Context, a Actor, in NewLocation) (
 		in.OrgID = a.OrgID
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(in.Name); n == 0 || n > 48 {
-		return Location{}, invalid("location name must be 1 to 48 characters")
+	if err := validName("location name", in.Name, 1, 48); err != nil {
+		return Location{}, err
 	}
 	l := Location{OrgID: in.OrgID, Name: in.Name, Address: in.Address, Lat: in.Lat, Lon: in.Lon, CreatedAt: s.now().UTC()}
 	if in.Owned {
@@ -252,7 +286,9 @@ func (s *Service) CreateLocation(ctx context.Context, a Actor, in NewLocation) (
 		}
 		l.OwnerID = a.UserID
 	}
-	if err := s.decide(a, LocationsOrgCreate, locRes(l), "organization"); err != nil {
+	r := locRes(l)
+	r.Org = true
+	if err := s.decide(a, LocationsOrgCreate, r, "organization"); err != nil {
 		return Location{}, err
 	}
 	err := s.atomic(ctx, "create location", func(tx Tx) error {
@@ -333,8 +369,8 @@ func (s *Service) UpdateLocation(ctx context.Context, a Actor, id LocationID, up
 		l = before
 		if up.Name != nil {
 			n := strings.TrimSpace(*up.Name)
-			if c := utf8.RuneCountInString(n); c == 0 || c > 48 {
-				return invalid("location name must be 1 to 48 characters")
+			if err := validName("location name", n, 1, 48); err != nil {
+				return err
 			}
 			l.Name = n
 		}
@@ -399,7 +435,7 @@ func (s *Service) Tags(ctx context.Context, a Actor, org OrgID) ([]Tag, error) {
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, TagsManage, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	ts, err := s.store.ListTags(ctx, org)
@@ -414,12 +450,12 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, TagsManage, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
 		return Tag{}, err
 	}
 	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > 64 {
-		return Tag{}, invalid("tag name must be 1 to 64 characters")
+	if err := validName("tag name", name, 1, 64); err != nil {
+		return Tag{}, err
 	}
 	t := Tag{OrgID: org, Name: name, OwnerID: a.UserID}
 	err := s.atomic(ctx, "create tag", func(tx Tx) error {
@@ -523,8 +559,8 @@ func (s *Service) RegisterGateway(ctx context.Context, name string) (Gateway, st
 // on the sync websocket; AuthenticateGateway checks it.
 func (s *Service) RegisterSite(ctx context.Context, name string) (g Gateway, claimCode, credential string, err error) {
 	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > 100 {
-		return Gateway{}, "", "", invalid("gateway name must be 1 to 100 characters")
+	if err := validName("gateway name", name, 1, 100); err != nil {
+		return Gateway{}, "", "", err
 	}
 	if claimCode, err = s.newSecret("gw_", 24); err != nil {
 		return Gateway{}, "", "", err
@@ -600,7 +636,7 @@ func (s *Service) ClaimGateway(ctx context.Context, a Actor, code string, org Or
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, GatewaysClaim, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, GatewaysClaim, OrgResource(org), "organization"); err != nil {
 		return Gateway{}, err
 	}
 	var g Gateway
@@ -647,8 +683,8 @@ func (s *Service) Gateways(ctx context.Context, a Actor, org OrgID, includeSub b
 	if err != nil {
 		return List[Gateway]{}, err
 	}
-	if err := s.decide(a, GatewaysView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, GatewaysView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[Gateway]{}, nil
 		}
 		return List[Gateway]{}, err
@@ -711,7 +747,7 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 	if err != nil {
 		return List[AuditEntry]{}, err
 	}
-	if err := s.decide(a, UsersActionsLogView, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, UsersActionsLogView, OrgResource(org), "organization"); err != nil {
 		return List[AuditEntry]{}, err
 	}
 	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub), Page: page})

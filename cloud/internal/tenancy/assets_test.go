@@ -77,7 +77,7 @@ func TestGateways(t *testing.T) {
 	_, err = w.svc.Gateway(w.ctx, w.A, g.ID)
 	wantCode(t, err, tenancy.NotFound) // unclaimed gateways belong to nobody
 	_, err = w.svc.ClaimGateway(w.ctx, w.M, code, 0)
-	wantCode(t, err, tenancy.NotFound) // default User: no gateway permissions at all
+	wantCode(t, err, tenancy.Forbidden) // default User sees its org but may not claim into it
 	_, err = w.svc.ClaimGateway(w.ctx, w.U, "gw_wrong", w.us.ID)
 	wantCode(t, err, tenancy.NotFound)
 	g, err = w.svc.ClaimGateway(w.ctx, w.U, code, w.us.ID)

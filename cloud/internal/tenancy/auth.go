@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Login is a person's credentials plus request metadata for the session.
@@ -27,12 +26,16 @@ type SessionResult struct {
 }
 
 // Login checks credentials and opens a session. Wrong email, wrong
-// password, a Pending user without password and a Suspended user all give
-// the same Unauthenticated error. The first login makes a user Active.
-// With a Guard, an address or account with too many failures is refused
+// password and a Pending user without password give the same
+// Unauthenticated error. A Suspended user is told so (Forbidden), but only
+// once the password matched: the password is checked first, for every
+// account alike, so that neither the answer nor its timing tells a
+// stranger which accounts are suspended. The first login makes a user
+// Active. With a Guard, an address or account with too many failures is refused
 // with RateLimited (Error.RetryAfter says how long to wait) before the
 // password is checked; every failure is logged with the user id (or a hash
-// of an unknown email), the address and the reason.
+// of an unknown email), the address and the reason (a suspended account
+// counts as a failure too).
 func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	email := strings.ToLower(strings.TrimSpace(in.Email))
 	logFailure := func(reason string, u UserID) {
@@ -62,11 +65,14 @@ func (s *Service) Login(ctx context.Context, in Login) (SessionResult, error) {
 	}
 	switch {
 	case u.PasswordHash == "":
+		_ = s.hasher.Verify(s.dummyHash, in.Password)
 		return fail("no password set", u.ID)
-	case u.Status == StatusSuspended:
-		return fail("suspended", u.ID)
 	case s.hasher.Verify(u.PasswordHash, in.Password) != nil:
 		return fail("wrong password", u.ID)
+	case u.Status == StatusSuspended:
+		logFailure("suspended", u.ID)
+		s.failed(in.RemoteAddr, email)
+		return SessionResult{}, forbidden("this account is suspended")
 	}
 	if s.guard != nil {
 		s.guard.Succeeded(in.RemoteAddr, email)
@@ -150,6 +156,13 @@ func (s *Service) SessionActor(ctx context.Context, token string) (Actor, User, 
 	if err != nil {
 		return Actor{}, User{}, internal("get user", err)
 	}
+	if !s.tree.Load().Has(u.OrgID) {
+		// Another process (the operator's "tree create") added the user's
+		// tree to the store after this one loaded it.
+		if err := s.Reload(ctx); err != nil {
+			return Actor{}, User{}, err
+		}
+	}
 	return Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: u.RoleID, SessionID: ses.ID}, s.WithStatus(u), nil
 }
 
@@ -174,12 +187,12 @@ func (s *Service) CreateOAuthClient(ctx context.Context, a Actor, in NewOAuthCli
 	if in.OrgID == 0 {
 		in.OrgID = a.OrgID
 	}
-	if err := s.decide(a, OAuthClientsCreate, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, OAuthClientsCreate, OrgResource(in.OrgID), "organization"); err != nil {
 		return OAuthClient{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(in.Name); n == 0 || n > 64 {
-		return OAuthClient{}, "", invalid("client name must be 1 to 64 characters")
+	if err := validName("client name", in.Name, 1, 64); err != nil {
+		return OAuthClient{}, "", err
 	}
 	if len(in.RedirectURLs) > 11 {
 		return OAuthClient{}, "", invalid("at most 11 redirect URLs")
@@ -211,7 +224,7 @@ func (s *Service) OAuthClients(ctx context.Context, a Actor, org OrgID) ([]OAuth
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, OAuthClientsView, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, OAuthClientsView, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	cs, err := s.store.ListOAuthClients(ctx, org)

@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -119,6 +120,12 @@ func TestDecideScenarios(t *testing.T) {
 		{"R sees users of Muller", def, userR, OrgUsersView, Resource{OrgID: muller}, ""},
 		{"R cannot delete users", def, userR, UsersDelete, Resource{OrgID: muller}, Forbidden},
 		{"M cannot see users", def, userM, UsersDelete, Resource{OrgID: usBranch}, NotFound},
+		// Issue 11 item 10: an org in scope is visible; acting on it
+		// without the key is Forbidden, out of scope stays NotFound.
+		{"M may not create devices in its org", def, userM, OrgDevicesCreate, OrgResource(usBranch), Forbidden},
+		{"M may not invite into its org", def, userM, UsersInvite, OrgResource(usBranch), Forbidden},
+		{"M may not create devices in Muller", fixtureTree(edit(usBranch, RoleUser, everything)), userM, OrgDevicesCreate, OrgResource(muller), NotFound},
+		{"R may not list roles of Muller", def, userR, RolesView, OrgResource(muller), Forbidden},
 		// §13.17 OAuth client scope.
 		{"client of United sees Pool Heater", def, Actor{ClientID: "oc", OrgID: united}, OrgDevicesView, devPool, ""},
 		{"client of United cannot see Boiler", def, Actor{ClientID: "oc", OrgID: united}, OrgDevicesView, devBoiler, NotFound},
@@ -133,6 +140,10 @@ func TestDecideScenarios(t *testing.T) {
 			err := Decide(tc.tree, tc.actor, tc.perm, tc.res)
 			if got := CodeOf(err); got != tc.want {
 				t.Fatalf("Decide(%+v, %v, %+v) = %v (code %q), want %q", tc.actor, tc.perm, tc.res, err, got, tc.want)
+			}
+			if tc.want == Forbidden && tc.perm != OrgTransfer && tc.perm != ProductEdit && tc.perm != OrgCreateSub &&
+				!strings.Contains(err.Error(), tc.perm.String()) {
+				t.Fatalf("Forbidden %q does not name %s", err, tc.perm)
 			}
 		})
 	}
@@ -220,10 +231,14 @@ func TestPermSet(t *testing.T) {
 	if _, err := ParsePermSet([]string{"ORG_DEVICES_VIEW", "NOPE"}); CodeOf(err) != Invalid {
 		t.Fatalf("unknown key: %v", err)
 	}
+	// Migration 0004 of the SQLite store sets this bit by number.
+	if OwnDevicesClaim != 62 {
+		t.Fatalf("OWN_DEVICES_CLAIM is key %d; the stored catalogue is append-only", OwnDevicesClaim)
+	}
 	if PermSetFromBits(allPerms.Bits()|1<<63) != allPerms {
 		t.Fatal("unknown bits must be dropped")
 	}
-	if DefaultPermissions(RoleUser).Len() != 0 || !DefaultPermissions(RoleStaff).Has(OrgDevicesControl) || DefaultPermissions(RoleStaff).Has(UsersDelete) {
+	if DefaultPermissions(RoleUser) != NewPermSet(OwnDevicesClaim) || !DefaultPermissions(RoleStaff).Has(OrgDevicesControl) || DefaultPermissions(RoleStaff).Has(UsersDelete) {
 		t.Fatal("defaults differ from §12")
 	}
 }

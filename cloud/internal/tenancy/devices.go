@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"outpost/shared/ulid"
 )
@@ -36,10 +35,7 @@ type DeviceTransfer struct {
 }
 
 func validDeviceName(n string) error {
-	if c := utf8.RuneCountInString(n); c == 0 || c > 60 {
-		return invalid("device name must be 1 to 60 characters")
-	}
-	return nil
+	return validName("device name", n, 1, 60)
 }
 
 // loadDevice fetches a device and checks p on it; missing and out of scope
@@ -79,6 +75,9 @@ func (s *Service) CheckDevice(ctx context.Context, a Actor, id DeviceID, p Permi
 func (s *Service) Devices(ctx context.Context, a Actor, q DeviceQuery) (List[Device], error) {
 	page, err := q.Page.Normalize()
 	if err != nil {
+		return List[Device]{}, err
+	}
+	if err := validQuery(q.Query); err != nil {
 		return List[Device]{}, err
 	}
 	t := s.tree.Load()
@@ -163,12 +162,10 @@ func (s *Service) CreateDevice(ctx context.Context, a Actor, in NewDevice) (Devi
 		if org == 0 {
 			org = a.OrgID
 		}
-		if err := s.decide(a, OrgDevicesCreate, Resource{OrgID: org}, "organization"); err != nil {
+		if err := s.decide(a, OrgDevicesCreate, OrgResource(org), "organization"); err != nil {
 			return err
 		}
-		if _, err := tx.GetTemplate(ctx, in.TemplateID); errIs(err, NotFound) {
-			return notFound("template")
-		} else if err != nil {
+		if _, err := s.treeTemplate(ctx, tx, org, in.TemplateID); err != nil {
 			return err
 		}
 		if err := templateUsable(ctx, tx, org, in.TemplateID); err != nil {

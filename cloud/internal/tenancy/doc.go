@@ -9,5 +9,11 @@
 // behind Store, declared here because this package is its consumer; stores
 // live in their own packages and must pass tenancytest.Run.
 //
+// Many root trees may share one store; they never see each other. Only a
+// super admin (an Admin of the first root, Tree.IsSuperAdmin) or the
+// operator's command creates one. The Platform API's JSON shapes of the
+// objects live here too (wire.go), because the audit log records objects
+// in those same shapes.
+//
 // The package does no I/O: password hashing, mail and clocks are injected.
 package tenancy

@@ -101,3 +101,27 @@ func TestNormEmail(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseQR: a scanned QR (any text) gives a token and an org or a
+// refusal, never a panic; what QRPayload writes reads back the same.
+func FuzzParseQR(f *testing.F) {
+	for _, s := range []string{"sqr_abc", "sqr_abc+12", " sqr_abc+12 ", "sqr_abc+", "+12", "sqr_abc+-3", "sqr_abc++3",
+		"sqr_abc+99999999999999999999", "sqr+1+2", "\x00+1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		qr, org, ok := parseQR(s)
+		if !ok {
+			return
+		}
+		if qr == "" || org < 0 || strings.Contains(qr, "+") && org != 0 {
+			t.Fatalf("parseQR(%q) = %q, %d", s, qr, org)
+		}
+		if org != 0 {
+			qr2, org2, ok2 := parseQR(QRPayload(StaticToken{QR: qr, OrgID: org}))
+			if !ok2 || qr2 != qr || org2 != org {
+				t.Fatalf("round trip of %q: %q %d %v", s, qr2, org2, ok2)
+			}
+		}
+	})
+}

@@ -36,7 +36,7 @@ func (s *Service) InviteUser(ctx context.Context, a Actor, in Invite) (InviteRes
 	if in.OrgID == 0 {
 		in.OrgID = a.OrgID
 	}
-	if err := s.decide(a, UsersInvite, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, UsersInvite, OrgResource(in.OrgID), "organization"); err != nil {
 		return InviteResult{}, err
 	}
 	var res InviteResult
@@ -54,8 +54,8 @@ func (s *Service) invite(ctx context.Context, tx Tx, a Actor, in Invite) (Invite
 		return InviteResult{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return InviteResult{}, invalid("name is required")
+	if err := validName("name", name, 1, 100); err != nil {
+		return InviteResult{}, err
 	}
 	if in.RoleID == 0 {
 		return InviteResult{}, invalid("roleId is required")
@@ -271,7 +271,7 @@ func (s *Service) InviteCSV(ctx context.Context, a Actor, org OrgID, data []byte
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, UsersInvite, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, UsersInvite, OrgResource(org), "organization"); err != nil {
 		return ImportReport{}, err
 	}
 	rows, bad := ParseInviteCSV(data)

@@ -96,7 +96,7 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 			}
 			now := s.now().UTC()
 			t := Template{ID: TemplateID(def.ID), RootID: root, Def: def, CreatedAt: now, UpdatedAt: now}
-			if err := checkTemplate(&t.Def); err != nil {
+			if err := checkTemplate(&t.Def, t.Description); err != nil {
 				return err
 			}
 			if err := tx.CreateTemplate(ctx, t); err != nil {

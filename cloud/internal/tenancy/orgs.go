@@ -38,14 +38,13 @@ type OrgQuery struct {
 }
 
 func validOrgName(name string) error {
-	n := utf8.RuneCountInString(name)
-	if n < 3 || n > 100 {
-		return invalid("organization name must be 3 to 100 characters")
-	}
-	return nil
+	return validName("organization name", name, 3, 100)
 }
 
 func validDescription(d string) error {
+	if err := checkText("description", d, true); err != nil {
+		return err
+	}
 	if utf8.RuneCountInString(d) > 1000 || strings.ContainsAny(d, `/\<>`) {
 		return invalid("description must be at most 1000 characters without / \\ < >")
 	}
@@ -71,6 +70,9 @@ func (s *Service) Org(ctx context.Context, a Actor, id OrgID) (Org, error) {
 func (s *Service) Orgs(ctx context.Context, a Actor, q OrgQuery) (List[Org], error) {
 	page, err := q.Page.Normalize()
 	if err != nil {
+		return List[Org]{}, err
+	}
+	if err := validQuery(q.Query); err != nil {
 		return List[Org]{}, err
 	}
 	t := s.tree.Load()
@@ -108,7 +110,7 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, in NewOrg) (Org, error
 	if in.ParentID == 0 {
 		return Org{}, invalid("parentId is required")
 	}
-	if err := s.decide(a, OrgCreateSub, Resource{OrgID: in.ParentID}, "parent organization"); err != nil {
+	if err := s.decide(a, OrgCreateSub, OrgResource(in.ParentID), "parent organization"); err != nil {
 		return Org{}, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
@@ -200,7 +202,7 @@ func (s *Service) newOrg(ctx context.Context, tx Tx, ed *treeEdit, in NewOrg, pa
 
 // UpdateOrg edits an org's settings (ORG_SETTINGS_ACCESS).
 func (s *Service) UpdateOrg(ctx context.Context, a Actor, id OrgID, up OrgUpdate) (Org, error) {
-	if err := s.decide(a, OrgSettingsAccess, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgSettingsAccess, OrgResource(id), "organization"); err != nil {
 		return Org{}, err
 	}
 	var out Org
@@ -258,7 +260,7 @@ func setStr(dst *string, v *string) {
 // actor's own org, "Clients"/"Partners", and orgs with sub-orgs, devices or
 // users (§13.12).
 func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
-	if err := s.decide(a, OrgDelete, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgDelete, OrgResource(id), "organization"); err != nil {
 		return err
 	}
 	if id == a.OrgID {
@@ -300,7 +302,7 @@ func (s *Service) DeleteOrg(ctx context.Context, a Actor, id OrgID) error {
 // same tree (ORG_TRANSFER, root-org Admin). Depth stays ≤ MaxDepth and no
 // org may move under itself. Transferring back reverses it.
 func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID) (Org, error) {
-	if err := s.decide(a, OrgTransfer, Resource{OrgID: id}, "organization"); err != nil {
+	if err := s.decide(a, OrgTransfer, OrgResource(id), "organization"); err != nil {
 		return Org{}, err
 	}
 	if err := s.scopeCheck(a, newParent, "destination organization"); err != nil {
@@ -316,6 +318,10 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 		return Org{}, invalid("the organization is already there")
 	case t.Depth(newParent)+1+t.Height(id) > s.cfg.MaxDepth:
 		return Org{}, Errorf(LimitReached, "maximum organization depth is %d levels", s.cfg.MaxDepth)
+	case !t.CanCreateSub(newParent):
+		// The flag says whether an org may have sub-orgs at all, however
+		// they would arrive (§11.5).
+		return Org{}, forbidden("the destination organization cannot have sub-organizations")
 	}
 	var out Org
 	err := s.atomicTree(ctx, "transfer org", func(tx Tx, ed *treeEdit) error {
@@ -327,6 +333,10 @@ func (s *Service) TransferOrg(ctx context.Context, a Actor, id, newParent OrgID)
 			return err
 		}
 		if out, err = tx.GetOrg(ctx, id); err != nil {
+			return err
+		}
+		out.UpdatedAt = s.now().UTC()
+		if err := tx.UpdateOrg(ctx, out); err != nil {
 			return err
 		}
 		ed.orgs = append(ed.orgs, out)

@@ -86,6 +86,12 @@ const (
 	GatewaysClaim
 	GatewaysManage
 
+	// OwnDevicesClaim: claim a static-token device (scan its QR) into
+	// one's own org as its owner. Ours: Blynk's end users add devices
+	// from the app, so every built-in role has it by default; an Admin
+	// may take it away per org.
+	OwnDevicesClaim
+
 	numPermissions
 )
 
@@ -120,6 +126,7 @@ var permNames = [numPermissions]string{
 	OAuthClientsEdit: "OAUTH_CLIENTS_EDIT", OAuthClientsDelete: "OAUTH_CLIENTS_DELETE",
 	AnalyticsView: "ANALYTICS_VIEW", DashboardsManage: "DASHBOARDS_MANAGE", TagsManage: "TAGS_MANAGE",
 	GatewaysView: "GATEWAYS_VIEW", GatewaysClaim: "GATEWAYS_CLAIM", GatewaysManage: "GATEWAYS_MANAGE",
+	OwnDevicesClaim: "OWN_DEVICES_CLAIM",
 }
 
 // String returns the catalogue key, e.g. "ORG_DEVICES_VIEW".
@@ -295,7 +302,8 @@ func PermSetFromBits(b uint64) PermSet {
 var allPerms = PermSet{1<<numPermissions - 1}
 
 // DefaultPermissions returns the default set of a built-in role (§12);
-// custom roles start empty.
+// custom roles start empty. The default User holds one key only,
+// OWN_DEVICES_CLAIM: it may add a device by its QR, not see it (§13.4).
 func DefaultPermissions(r RoleID) PermSet {
 	switch r {
 	case RoleAdmin:
@@ -310,7 +318,10 @@ func DefaultPermissions(r RoleID) PermSet {
 			LocationsOwnView, LocationsOwnCreate, LocationsOwnEdit, LocationsOwnDelete, LocationsOwnAssignUsers,
 			LocationsOrgView,
 			GatewaysView, GatewaysClaim,
+			OwnDevicesClaim,
 		)
+	case RoleUser:
+		return NewPermSet(OwnDevicesClaim)
 	default:
 		return PermSet{}
 	}

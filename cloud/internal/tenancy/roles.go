@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 )
 
 // RoleInfo is a role with its permissions in one org.
@@ -27,7 +26,7 @@ func (s *Service) Roles(ctx context.Context, a Actor, org OrgID) ([]RoleInfo, er
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, RolesView, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, RolesView, OrgResource(org), "organization"); err != nil {
 		return nil, err
 	}
 	t := s.tree.Load()
@@ -43,10 +42,7 @@ func (s *Service) Roles(ctx context.Context, a Actor, org OrgID) ([]RoleInfo, er
 }
 
 func validRoleName(n string) error {
-	if c := utf8.RuneCountInString(n); c == 0 || c > 64 {
-		return invalid("role name must be 1 to 64 characters")
-	}
-	return nil
+	return validName("role name", n, 1, 64)
 }
 
 // CreateRole adds a custom role to the actor's tree (ROLES_CREATE in the
@@ -54,7 +50,7 @@ func validRoleName(n string) error {
 // LimitReached.
 func (s *Service) CreateRole(ctx context.Context, a Actor, name string) (Role, error) {
 	root := s.tree.Load().Root(a.OrgID)
-	if err := s.decide(a, RolesCreate, Resource{OrgID: root}, "organization"); err != nil {
+	if err := s.decide(a, RolesCreate, OrgResource(root), "organization"); err != nil {
 		return Role{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -89,7 +85,7 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, name string) (Role, e
 // RenameRole renames a role across the whole tree (ROLES_EDIT in root).
 func (s *Service) RenameRole(ctx context.Context, a Actor, id RoleID, name string) (Role, error) {
 	root := s.tree.Load().Root(a.OrgID)
-	if err := s.decide(a, RolesEdit, Resource{OrgID: root}, "organization"); err != nil {
+	if err := s.decide(a, RolesEdit, OrgResource(root), "organization"); err != nil {
 		return Role{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -127,7 +123,7 @@ func (s *Service) RenameRole(ctx context.Context, a Actor, id RoleID, name strin
 // (ROLES_DELETE in root). Built-in roles cannot be deleted.
 func (s *Service) DeleteRole(ctx context.Context, a Actor, id, replacement RoleID) (moved int, err error) {
 	root := s.tree.Load().Root(a.OrgID)
-	if err := s.decide(a, RolesDelete, Resource{OrgID: root}, "organization"); err != nil {
+	if err := s.decide(a, RolesDelete, OrgResource(root), "organization"); err != nil {
 		return 0, err
 	}
 	if id == RoleAdmin {
@@ -175,7 +171,7 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, id, replacement RoleI
 // permissions of its own role in its own org (so nobody locks themself out
 // or grants themself more), nor grant keys it does not hold itself.
 func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, role RoleID, perms PermSet, push PushMode) error {
-	if err := s.decide(a, RolesEdit, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, RolesEdit, OrgResource(org), "organization"); err != nil {
 		return err
 	}
 	if !a.IsClient() && org == a.OrgID && role == a.RoleID {
@@ -214,6 +210,6 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 			}
 		}
 		return s.audit(ctx, tx, a, org, "role.permissions", "role", role,
-			map[string]any{"perms": before.Strings()}, map[string]any{"perms": perms.Strings(), "push": push})
+			map[string]any{"permissions": before.Strings()}, map[string]any{"permissions": perms.Strings(), "push": push})
 	})
 }

@@ -274,17 +274,36 @@ func auditJSON(v any) json.RawMessage {
 	if v == nil {
 		return nil
 	}
+	// The API's own shapes (wire.go), never Go field names; secrets and
+	// their hashes are not part of any of them.
 	switch x := v.(type) {
+	case Org:
+		v = APIOrg(x)
 	case User:
-		x.PasswordHash = "" // never copy secrets into the log
-		v = x
+		v = APIUser(x)
 	case Device:
-		x.Token = ""
-		x.TokenHash = [32]byte{}
-		v = x
+		x.Token = "" // the AuthToken is a secret: the log does not keep it
+		v = APIDevice(x)
+	case StaticToken:
+		st := APIStaticToken(x)
+		st.Token, st.QRPayload = "", "" // the QR is the claim secret
+		v = st
+	case Location:
+		v = APILocation(x)
+	case Tag:
+		v = APITag(x)
+	case Gateway:
+		v = APIGateway(x)
 	case OAuthClient:
-		x.SecretHash = [32]byte{}
-		v = x
+		v = APIOAuthClient(x)
+	case Template:
+		v = APITemplate(x)
+	case Role:
+		v = RoleJSON{ID: x.ID, Name: x.Name, BuiltIn: x.BuiltIn, OrgID: x.RootID}
+	case map[string]any, map[string]int, map[string]bool, []TagID:
+	default:
+		// A new audited type must get its API shape above first.
+		return json.RawMessage(strconv.Quote(fmt.Sprintf("unshaped %T", v)))
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -500,7 +500,7 @@ func TestScenarioPermissionPush(t *testing.T) {
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, kids[1].ID, tenancy.RoleUser, tenancy.NewPermSet(tenancy.AnalyticsView), tenancy.PushNone))
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, clients.ID, tenancy.RoleUser, custom, tenancy.PushNone))
 	tr := w.svc.Tree()
-	if tr.Perms(kids[0].ID, tenancy.RoleUser).Len() != 0 {
+	if tr.Perms(kids[0].ID, tenancy.RoleUser) != tenancy.DefaultPermissions(tenancy.RoleUser) {
 		t.Fatal("no push changed a descendant")
 	}
 	w.must(w.svc.SetRolePermissions(w.ctx, w.A, clients.ID, tenancy.RoleUser, custom, tenancy.PushMerge))
@@ -647,8 +647,13 @@ func TestScenarioSessions(t *testing.T) {
 	w.must(err)
 	_, _, err = w.svc.SessionActor(w.ctx, s2.Token)
 	wantCode(t, err, tenancy.Unauthenticated)
+	_, err = w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: "wrong password"})
+	wantCode(t, err, tenancy.Unauthenticated) // a stranger learns nothing
 	_, err = w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: pw})
-	wantCode(t, err, tenancy.Unauthenticated)
+	wantCode(t, err, tenancy.Forbidden) // the owner of the password is told
+	if !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("suspended login: %v", err)
+	}
 	_, err = w.svc.SetSuspended(w.ctx, w.A, w.R.UserID, false)
 	w.must(err)
 	// Idle a month: shows Inactive, can still log in, then Active again.
@@ -730,6 +735,13 @@ func TestAuditVisibility(t *testing.T) {
 		actions[e.Action]++
 		if strings.Contains(string(e.After), "plain:") {
 			t.Fatalf("password hash in audit: %s", e.After)
+		}
+		// API shapes only (issue 11): no Go field names, no hashes.
+		for _, side := range []string{string(e.Before), string(e.After)} {
+			if strings.Contains(side, "unshaped") || strings.Contains(side, `"PasswordHash"`) || strings.Contains(strings.ToLower(side), `hash"`) ||
+				strings.Contains(side, `"OrgID"`) {
+				t.Fatalf("%s entry is not in an API shape: %s", e.Action, side)
+			}
 		}
 	}
 	if actions["device.create"] != 5 || actions["org.create"] != 4 || actions["user.create"] != 5 {

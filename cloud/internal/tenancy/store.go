@@ -82,8 +82,6 @@ type Tx interface {
 	DeviceUIDDeleted(ctx context.Context, uid string) (bool, error)
 	// ListDevices is one indexed query with keyset pagination on ID.
 	ListDevices(ctx context.Context, f DeviceFilter) (List[Device], error)
-	// MoveOwnedDevices moves every device owned by owner into org.
-	MoveOwnedDevices(ctx context.Context, owner UserID, org OrgID) (int, error)
 	// ClearOwner removes owner from every device it owns.
 	ClearOwner(ctx context.Context, owner UserID) (int, error)
 
@@ -97,7 +95,7 @@ type Tx interface {
 
 	// Locations (Users round-trips the assignment).
 	CreateLocation(ctx context.Context, l *Location) error
-	UpdateLocation(ctx context.Context, l Location) error
+	UpdateLocation(ctx context.Context, l Location) error // every field but ID and CreatedAt
 	DeleteLocation(ctx context.Context, id LocationID) error
 	GetLocation(ctx context.Context, id LocationID) (Location, error)
 	ListLocations(ctx context.Context, f LocationFilter) (List[Location], error)

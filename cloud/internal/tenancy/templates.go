@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"outpost/shared/datastream"
 )
@@ -18,14 +17,28 @@ type NewTemplate struct {
 
 // checkTemplate validates a definition (its ID already set) with the
 // checks every transport relies on (datastream.Template.Check).
-func checkTemplate(def *datastream.Template) error {
-	if n := utf8.RuneCountInString(strings.TrimSpace(def.Name)); n == 0 || n > 100 {
-		return invalid("template name must be 1 to 100 characters")
+func checkTemplate(def *datastream.Template, description string) error {
+	if err := checkText("description", description, true); err != nil {
+		return err
+	}
+	if err := validName("template name", strings.TrimSpace(def.Name), 1, 100); err != nil {
+		return err
 	}
 	if err := def.Check(); err != nil {
 		return &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
 	return nil
+}
+
+// treeTemplate loads a template of org's tree. Another tree's template
+// answers exactly like a missing one (§11.7): its id must not be found to
+// exist by a "not enabled here" refusal.
+func (s *Service) treeTemplate(ctx context.Context, tx Tx, org OrgID, id TemplateID) (Template, error) {
+	tm, err := tx.GetTemplate(ctx, id)
+	if errIs(err, NotFound) || (err == nil && tm.RootID != s.tree.Load().Root(org)) {
+		return Template{}, notFound("template")
+	}
+	return tm, err
 }
 
 // rootOnly refuses template edits by actors outside a root org (§5).
@@ -34,7 +47,7 @@ func (s *Service) rootOnly(a Actor) (OrgID, error) {
 	if t.Depth(a.OrgID) != 1 {
 		return 0, forbidden("templates can be created and edited only in the root organization")
 	}
-	if err := s.decide(a, ProductEdit, Resource{OrgID: a.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, ProductEdit, OrgResource(a.OrgID), "organization"); err != nil {
 		return 0, err
 	}
 	return a.OrgID, nil
@@ -55,7 +68,7 @@ func (s *Service) CreateTemplate(ctx context.Context, a Actor, in NewTemplate) (
 	t := Template{ID: TemplateID("TMPL" + strings.ToUpper(id)), RootID: root, Def: in.Def, Description: in.Description,
 		BoardType: in.BoardType, ConnectionType: in.ConnectionType, CreatedAt: now, UpdatedAt: now}
 	t.Def.ID = string(t.ID)
-	if err := checkTemplate(&t.Def); err != nil {
+	if err := checkTemplate(&t.Def, t.Description); err != nil {
 		return Template{}, err
 	}
 	err = s.atomic(ctx, "create template", func(tx Tx) error {
@@ -77,7 +90,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, a Actor, id TemplateID, in
 		return Template{}, err
 	}
 	in.Def.ID = string(id)
-	if err := checkTemplate(&in.Def); err != nil {
+	if err := checkTemplate(&in.Def, in.Description); err != nil {
 		return Template{}, err
 	}
 	var out Template
@@ -159,8 +172,8 @@ func (s *Service) Templates(ctx context.Context, a Actor, org OrgID, page Page) 
 	if err != nil {
 		return List[Template]{}, err
 	}
-	if err := s.decide(a, ProductView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, ProductView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[Template]{}, nil
 		}
 		return List[Template]{}, err
@@ -177,20 +190,16 @@ func (s *Service) Templates(ctx context.Context, a Actor, org OrgID, page Page) 
 // devices may be transferred or created there (§5). A template can only
 // be enabled where the parent has it.
 func (s *Service) SetTemplateEnabled(ctx context.Context, a Actor, org OrgID, id TemplateID, enabled bool) error {
-	if err := s.decide(a, OrgSettingsAccess, Resource{OrgID: org}, "organization"); err != nil {
+	if err := s.decide(a, OrgSettingsAccess, OrgResource(org), "organization"); err != nil {
 		return err
 	}
 	t := s.tree.Load()
-	if t.Depth(org) == 1 {
-		return invalid("templates are always enabled in the root organization")
-	}
 	return s.atomic(ctx, "enable template", func(tx Tx) error {
-		tm, err := tx.GetTemplate(ctx, id)
-		if errIs(err, NotFound) || (err == nil && tm.RootID != t.Root(org)) {
-			return notFound("template")
-		}
-		if err != nil {
+		if _, err := s.treeTemplate(ctx, tx, org, id); err != nil {
 			return err
+		}
+		if t.Depth(org) == 1 {
+			return invalid("templates are always enabled in the root organization")
 		}
 		if enabled {
 			on, err := tx.TemplateEnabled(ctx, t.Parent(org), id)

@@ -22,7 +22,15 @@ func (a Actor) IsClient() bool { return a.ClientID != "" }
 type Resource struct {
 	OrgID   OrgID
 	OwnerID UserID // 0 if the object has no owner
+	// Org marks an action on the organization itself (create or list in
+	// it, edit its settings) rather than on an object inside it. A caller
+	// who sees the org but lacks the key is told which key it lacks
+	// (Forbidden); an object the caller cannot view stays NotFound.
+	Org bool
 }
+
+// OrgResource is the Resource for an action on org itself.
+func OrgResource(org OrgID) Resource { return Resource{OrgID: org, Org: true} }
 
 type treeNode struct {
 	parent       OrgID
@@ -149,6 +157,12 @@ func (t *Tree) Root(id OrgID) OrgID {
 	return 0
 }
 
+// CanCreateSub reports the org's "can create sub-organizations" flag.
+func (t *Tree) CanCreateSub(id OrgID) bool {
+	n := t.orgs[id]
+	return n != nil && n.canCreateSub
+}
+
 // Len is the number of orgs.
 func (t *Tree) Len() int { return len(t.orgs) }
 
@@ -240,9 +254,24 @@ var orgToOwn, ownToOrg = func() (o2w, w2o [numPermissions]Permission) {
 
 // Decide's answers are shared values so that a check never allocates.
 var (
-	errNoObject     = notFound("object")
-	errNoPermission = forbidden("you don't have permission to do that")
+	errNoObject = notFound("object")
+	// errMissing[p] names the key the caller lacks (§11.7 hides objects,
+	// not the caller's own permissions).
+	errMissing = func() (e [numPermissions]*Error) {
+		for p := range e {
+			e[p] = forbidden("you don't have permission to do that: missing %s", Permission(p))
+		}
+		return e
+	}()
 )
+
+// MissingPermission is the Forbidden error naming p.
+func MissingPermission(p Permission) error {
+	if p < numPermissions {
+		return errMissing[p]
+	}
+	return forbidden("unknown permission")
+}
 
 func allows(perms PermSet, p Permission, a Actor, r Resource) bool {
 	if perms.Has(p) {
@@ -256,7 +285,9 @@ func allows(perms PermSet, p Permission, a Actor, r Resource) bool {
 
 // Decide reports whether the actor may perform p on r: nil, or a coded
 // error. Out of scope and not visible both give NotFound with the same
-// message as a missing object; visible but not permitted gives Forbidden.
+// message as a missing object; visible but not permitted gives Forbidden
+// naming the missing key. An org in scope is always visible: for an action
+// on the org itself (r.Org) lacking the key is Forbidden.
 //
 // Pass the organization-wide key for owned resources (ORG_DEVICES_CONTROL,
 // not OWN_DEVICES_CONTROL): the owner's own key is considered automatically.
@@ -272,11 +303,11 @@ func Decide(t *Tree, a Actor, p Permission, r Resource) error {
 		p = org
 	}
 	perms := t.ActorPerms(a)
-	if view := impliedView[p]; isVisibilityKey[view] && !allows(perms, view, a, r) {
+	if view := impliedView[p]; !r.Org && isVisibilityKey[view] && !allows(perms, view, a, r) {
 		return errNoObject
 	}
 	if !allows(perms, p, a, r) {
-		return errNoPermission
+		return errMissing[p]
 	}
 	switch p {
 	case OrgTransfer:
@@ -288,7 +319,7 @@ func Decide(t *Tree, a Actor, p Permission, r Resource) error {
 			return forbidden("templates can be created and edited only in the root organization")
 		}
 	case OrgCreateSub:
-		if n := t.orgs[r.OrgID]; n == nil || !n.canCreateSub {
+		if !t.CanCreateSub(r.OrgID) {
 			return forbidden("this organization cannot create sub-organizations")
 		}
 	}

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -214,12 +215,15 @@ func (s *Service) Users(ctx context.Context, a Actor, q UserQuery) (List[User], 
 	if err != nil {
 		return List[User]{}, err
 	}
+	if err := validQuery(q.Query); err != nil {
+		return List[User]{}, err
+	}
 	org := q.OrgID
 	if org == 0 {
 		org = a.OrgID
 	}
-	if err := s.decide(a, OrgUsersView, Resource{OrgID: org}, "organization"); err != nil {
-		if errIs(err, NotFound) && org == a.OrgID {
+	if err := s.decide(a, OrgUsersView, OrgResource(org), "organization"); err != nil {
+		if errIs(err, Forbidden) && org == a.OrgID {
 			return List[User]{}, nil // may not view users: an empty list, like devices
 		}
 		return List[User]{}, err
@@ -269,15 +273,15 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 	if in.OrgID == 0 {
 		in.OrgID = a.OrgID
 	}
-	if err := s.decide(a, UsersInvite, Resource{OrgID: in.OrgID}, "organization"); err != nil {
+	if err := s.decide(a, UsersInvite, OrgResource(in.OrgID), "organization"); err != nil {
 		return User{}, err
 	}
 	email, err := normEmail(in.Email)
 	if err != nil {
 		return User{}, err
 	}
-	if strings.TrimSpace(in.Name) == "" {
-		return User{}, invalid("name is required")
+	if err := validName("name", strings.TrimSpace(in.Name), 1, 100); err != nil {
+		return User{}, err
 	}
 	hash, err := s.hashPassword(in.Password)
 	if err != nil {
@@ -323,6 +327,16 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id UserID, up UserUpd
 		}
 		if err != nil {
 			return err
+		}
+		for _, f := range []struct {
+			what string
+			v    *string
+		}{{"name", up.Name}, {"title", up.Title}, {"nickName", up.Nick}} {
+			if f.v != nil {
+				if err := validName(f.what, *f.v, 0, 100); err != nil {
+					return err
+				}
+			}
 		}
 		u := before
 		setStr(&u.Name, up.Name)
@@ -382,21 +396,42 @@ func (s *Service) SetUserRole(ctx context.Context, a Actor, id UserID, role Role
 
 // TransferUser moves a user to another org of the same tree within the
 // actor's scope (USERS_TRANSFER), with any role (§11.4), optionally with
-// the devices they own.
+// the devices they own. Moving to the org the user is in is refused (use
+// the role endpoint to change a role). The locations the user owns always
+// move along, so the user keeps them; their assigned users outside the
+// destination's subtree are unassigned. The change is logged in both orgs,
+// each moved device and location with an entry of its own; the user and
+// the destination's Admins are notified (§3).
 func (s *Service) TransferUser(ctx context.Context, a Actor, id UserID, in UserTransfer) (UserTransferResult, error) {
-	if err := s.decide(a, UsersTransfer, Resource{OrgID: in.OrgID}, "destination organization"); err != nil {
+	if err := s.decide(a, UsersTransfer, OrgResource(in.OrgID), "destination organization"); err != nil {
 		return UserTransferResult{}, err
 	}
 	var res UserTransferResult
+	var from, to Org
+	var roleName string
+	var admins []User
+	t := s.tree.Load()
 	err := s.atomic(ctx, "transfer user", func(tx Tx) error {
 		before, err := s.getUser(ctx, tx, a, id, UsersTransfer)
 		if err != nil {
 			return err
 		}
+		if before.OrgID == in.OrgID {
+			return invalid("the user is already in this organization")
+		}
 		if err := s.roleExists(ctx, tx, in.OrgID, in.RoleID); err != nil {
 			return err
 		}
 		if err := s.assignable(a, in.OrgID, in.RoleID); err != nil {
+			return err
+		}
+		if from, err = tx.GetOrg(ctx, before.OrgID); err != nil {
+			return err
+		}
+		if to, err = tx.GetOrg(ctx, in.OrgID); err != nil {
+			return err
+		}
+		if roleName, err = s.roleName(ctx, tx, to.RootID, in.RoleID); err != nil {
 			return err
 		}
 		u := before
@@ -408,26 +443,139 @@ func (s *Service) TransferUser(ctx context.Context, a Actor, id UserID, in UserT
 			return err
 		}
 		res = UserTransferResult{User: u, FromOrgID: before.OrgID}
+		whole := Scope{OrgID: t.Root(before.OrgID), Subtree: true}
 		if in.MoveDevices {
-			if res.MovedDevices, err = tx.MoveOwnedDevices(ctx, id, in.OrgID); err != nil {
+			if res.MovedDevices, err = s.moveOwnedDevices(ctx, tx, a, whole, id, in.OrgID); err != nil {
 				return err
 			}
 		}
-		if before.RoleID == RoleAdmin && before.OrgID != in.OrgID {
-			admins, err := tx.ListUsers(ctx, UserFilter{Scope: Scope{OrgID: before.OrgID}, RoleID: RoleAdmin, Page: Page{Size: 1}})
+		if err := s.moveOwnedLocations(ctx, tx, a, whole, id, in.OrgID); err != nil {
+			return err
+		}
+		if before.RoleID == RoleAdmin {
+			left, err := tx.ListUsers(ctx, UserFilter{Scope: Scope{OrgID: before.OrgID}, RoleID: RoleAdmin, Page: Page{Size: 1}})
 			if err != nil {
 				return err
 			}
-			res.NoAdminLeft = admins.Total == 0
+			res.NoAdminLeft = left.Total == 0
 		}
-		return s.audit(ctx, tx, a, in.OrgID, "user.transfer", "user", id, before, u)
+		l, err := tx.ListUsers(ctx, UserFilter{Scope: Scope{OrgID: in.OrgID}, RoleID: RoleAdmin, Page: Page{Size: MaxPageSize}})
+		if err != nil {
+			return err
+		}
+		admins = l.Items
+		return s.auditBoth(ctx, tx, a, before.OrgID, in.OrgID, "user.transfer", "user", id, before, u)
 	})
 	if err != nil {
 		return UserTransferResult{}, err
 	}
 	res.User = s.WithStatus(res.User)
-	s.notifyUser(ctx, Notification{UserID: id, Kind: "user.transferred", Message: "you were moved to another organization"})
+	moved := fmt.Sprintf("moved from %s to %s with the role %s", from.Name, to.Name, roleName)
+	s.notifyUser(ctx, Notification{UserID: id, Kind: "user.transferred", Message: "you were " + moved})
+	for _, ad := range admins {
+		if ad.ID != id {
+			s.notifyUser(ctx, Notification{UserID: ad.ID, Kind: "user.transferred.in",
+				Message: fmt.Sprintf("%s (%s) was %s", res.User.Name, res.User.Email, moved)})
+		}
+	}
 	return res, nil
+}
+
+// roleName is the name of role in the tree of root.
+func (s *Service) roleName(ctx context.Context, tx Tx, root OrgID, role RoleID) (string, error) {
+	roles, err := tx.ListRoles(ctx, root)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range roles {
+		if r.ID == role {
+			return r.Name, nil
+		}
+	}
+	return "", notFound("role")
+}
+
+// auditBoth logs a change that moves something from one org to another in
+// both orgs' logs.
+func (s *Service) auditBoth(ctx context.Context, tx Tx, a Actor, from, to OrgID, action, objType string, objID any, before, after any) error {
+	if err := s.audit(ctx, tx, a, from, action, objType, objID, before, after); err != nil {
+		return err
+	}
+	if to == from {
+		return nil
+	}
+	return s.audit(ctx, tx, a, to, action, objType, objID, before, after)
+}
+
+// moveOwnedDevices moves every device owner owns (anywhere in the tree)
+// into org, each logged on its own. The template of each must be enabled
+// in org, as for any device transfer (§4).
+func (s *Service) moveOwnedDevices(ctx context.Context, tx Tx, a Actor, whole Scope, owner UserID, org OrgID) (int, error) {
+	var devs []Device
+	for page := (Page{Size: MaxPageSize}); ; {
+		l, err := tx.ListDevices(ctx, DeviceFilter{Scope: whole, OwnerID: owner, Page: page})
+		if err != nil {
+			return 0, err
+		}
+		devs = append(devs, l.Items...)
+		if l.Next == 0 || len(l.Items) == 0 {
+			break
+		}
+		page.After = l.Next
+	}
+	n := 0
+	for _, before := range devs {
+		if before.OrgID == org {
+			continue
+		}
+		if err := templateUsable(ctx, tx, org, before.TemplateID); err != nil {
+			return 0, invalid("device %q cannot move with its owner: template %s is not enabled in the destination organization", before.Name, before.TemplateID)
+		}
+		d := before
+		d.OrgID, d.UpdatedAt = org, s.now().UTC()
+		if err := tx.UpdateDevice(ctx, d); err != nil {
+			return 0, err
+		}
+		if err := s.auditBoth(ctx, tx, a, before.OrgID, org, "device.transfer", "device", d.ID, before, d); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// moveOwnedLocations moves every location owner owns into org; assigned
+// users who would not be in the location's new reach are unassigned.
+func (s *Service) moveOwnedLocations(ctx context.Context, tx Tx, a Actor, whole Scope, owner UserID, org OrgID) error {
+	l, err := tx.ListLocations(ctx, LocationFilter{Scope: whole, OwnerID: owner, Page: Page{Size: MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	t := s.tree.Load()
+	for _, before := range l.Items {
+		if before.OrgID == org {
+			continue
+		}
+		loc := before
+		loc.OrgID, loc.Users = org, nil
+		for _, uid := range before.Users {
+			if uid == owner {
+				loc.Users = append(loc.Users, uid)
+				continue
+			}
+			u, err := tx.GetUser(ctx, uid)
+			if err == nil && t.Within(org, u.OrgID) {
+				loc.Users = append(loc.Users, uid)
+			}
+		}
+		if err := tx.UpdateLocation(ctx, loc); err != nil {
+			return err
+		}
+		if err := s.auditBoth(ctx, tx, a, before.OrgID, org, "location.transfer", "location", loc.ID, before, loc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetSuspended suspends or reinstates a user (USERS_SUSPEND). Suspending

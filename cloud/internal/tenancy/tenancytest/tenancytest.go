@@ -232,6 +232,16 @@ func testOrgList(t *testing.T, s tenancy.Store) {
 	if wild.Total != 0 {
 		t.Fatalf("query %% matched %d orgs; LIKE wildcards must be escaped", wild.Total)
 	}
+	// A NUL is in no name, so it matches nothing (a LIKE pattern cut short
+	// at the NUL would match everything; the Service refuses such queries,
+	// the store must not widen them either).
+	for _, nul := range []string{"\x00", "Branch\x00zzz"} {
+		l, err := s.ListOrgs(ctx, tenancy.OrgFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: nul, Page: tenancy.Page{Size: 10}})
+		must(t, err)
+		if l.Total != 0 {
+			t.Fatalf("query %q matched %d orgs", nul, l.Total)
+		}
+	}
 	// Keyset and offset pages agree and cover everything once.
 	var viaKeyset, viaOffset []tenancy.OrgID
 	f := tenancy.OrgFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Page: tenancy.Page{Size: 3}}
@@ -354,6 +364,7 @@ func testUsers(t *testing.T, s tenancy.Store) {
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}}, 3},
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, RoleID: tenancy.RoleUser}, 2},
 		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "BOB"}, 1},
+		{tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "\x00"}, 0},
 	} {
 		c.f.Page.Size = 10
 		l, err := s.ListUsers(ctx, c.f)
@@ -526,6 +537,8 @@ func testDevices(t *testing.T, s tenancy.Store) {
 		{"owner single org", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.a1.ID}, OwnerID: u.ID}, []tenancy.DeviceID{d1.ID}},
 		{"template", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, TemplateID: tm2.ID}, []tenancy.DeviceID{d3.ID}},
 		{"query", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "heat"}, []tenancy.DeviceID{d1.ID}},
+		{"query NUL", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "\x00"}, nil},
+		{"query NUL after text", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, Query: "heat\x00zzz"}, nil},
 	} {
 		if got := list(c.f); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
@@ -542,15 +555,16 @@ func testDevices(t *testing.T, s tenancy.Store) {
 	if ids := list(tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.b.ID, Subtree: true}}); len(ids) != 2 {
 		t.Fatalf("b after move: %v", ids)
 	}
-	n, err := s.MoveOwnedDevices(ctx, u.ID, tr.a.ID)
-	must(t, err)
-	if n != 2 {
-		t.Fatalf("MoveOwnedDevices = %d, want 2", n)
+	for _, d := range []*tenancy.Device{&d1, &d2} {
+		got, err := s.GetDevice(ctx, d.ID)
+		must(t, err)
+		got.OrgID = tr.a.ID
+		must(t, s.UpdateDevice(ctx, got))
 	}
 	if ids := list(tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tr.a.ID}}); !sameIDs(ids, []tenancy.DeviceID{d1.ID, d2.ID}) {
 		t.Fatalf("a after owner move: %v", ids)
 	}
-	n, err = s.ClearOwner(ctx, u.ID)
+	n, err := s.ClearOwner(ctx, u.ID)
 	must(t, err)
 	if n != 2 {
 		t.Fatalf("ClearOwner = %d, want 2", n)
@@ -721,6 +735,13 @@ func testLocations(t *testing.T, s tenancy.Store) {
 	list, _ = s.ListLocations(ctx, tenancy.LocationFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, OwnerID: 5, Page: tenancy.Page{Size: 10}})
 	if list.Total != 1 || list.Items[0].ID != own.ID {
 		t.Fatalf("owned = %+v", list)
+	}
+	// An owned location moves with its owner to another org (user
+	// transfer, issue 11).
+	own.OrgID = tr.b.ID
+	must(t, s.UpdateLocation(ctx, own))
+	if got, _ := s.GetLocation(ctx, own.ID); got.OrgID != tr.b.ID {
+		t.Fatalf("moved location is in org %d, want %d", got.OrgID, tr.b.ID)
 	}
 	must(t, s.DeleteLocation(ctx, l.ID))
 	_, err = s.GetLocation(ctx, l.ID)

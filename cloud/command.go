@@ -1,0 +1,114 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/tenancy"
+)
+
+// NewLogger builds the process logger the config asks for.
+func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by Config.Validate
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// TreeCommand is "outpost-cloud tree create": it adds another root
+// organization tree with its first Admin (a new customer of a multi-tenant
+// cloud) to the database the config names. Whoever can run it owns the
+// database, so it needs no account; over the API only a super admin may
+// do the same (tenancy.Tree.IsSuperAdmin). A running cloud picks the new
+// tree up at the new Admin's first request. It returns the exit code: 0
+// done, 1 failure, 2 bad usage.
+//
+//	outpost-cloud tree create --name NAME --admin-email EMAIL [--admin-name N]
+//	    [--admin-password P | env OUTPOST_TREE_ADMIN_PASSWORD] [--password-file F] [-config FILE]
+//
+// A generated password goes to --password-file (created 0600) when given,
+// else to stdout, once.
+func TreeCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: outpost-cloud tree create --name NAME --admin-email EMAIL [--admin-name NAME] [--password-file FILE] [-config FILE]")
+		return 2
+	}
+	fs := flag.NewFlagSet("outpost-cloud tree create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (YAML) naming the database")
+	name := fs.String("name", "", "name of the new root organization (required)")
+	email := fs.String("admin-email", "", "email of its first Admin (required)")
+	adminName := fs.String("admin-name", "Admin", "name of its first Admin")
+	password := fs.String("admin-password", "", "the Admin's password (env OUTPOST_TREE_ADMIN_PASSWORD); generated when empty")
+	pwFile := fs.String("password-file", "", "write a generated password to this file (0600) instead of stdout")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *name == "" || *email == "" {
+		fmt.Fprintln(stderr, "tree create: --name and --admin-email are required, and nothing else")
+		return 2
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	pw := *password
+	if pw == "" {
+		pw = getenv("OUTPOST_TREE_ADMIN_PASSWORD")
+	}
+	generated := pw == ""
+	if generated {
+		pw = auth.RandomPassword()
+	}
+	b, err := createTree(ctx, cfg, TreeSpec{OrgName: *name, AdminEmail: *email, AdminName: *adminName, Password: pw})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "created root organization %q (id %d) with Admin %s\n", b.OrgName, b.OrgID, b.AdminEmail)
+	if !generated {
+		return 0
+	}
+	if *pwFile != "" {
+		if err := os.WriteFile(*pwFile, []byte(pw+"\n"), 0o600); err != nil {
+			fmt.Fprintln(stderr, "the tree was created but its Admin password could not be written:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "generated Admin password written to %s\n", *pwFile)
+		return 0
+	}
+	fmt.Fprintf(stdout, "generated Admin password: %s — shown once, keep it\n", pw)
+	return 0
+}
+
+// createTree opens the config's database and bootstraps a tree in it.
+func createTree(ctx context.Context, cfg Config, t TreeSpec) (Bootstrap, error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return Bootstrap{}, err
+	}
+	defer store.Close()
+	svc, err := tenancy.New(ctx, tenancy.Deps{Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost}},
+		tenancy.Config{MaxDepth: cfg.Tenancy.MaxDepth, MinPassword: cfg.Auth.MinPassword})
+	if err != nil {
+		return Bootstrap{}, fmt.Errorf("cloud: %w", err)
+	}
+	org, admin, err := svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: t.OrgName, AdminEmail: t.AdminEmail, AdminName: t.AdminName, Password: t.Password})
+	if err != nil {
+		return Bootstrap{}, fmt.Errorf("cloud: create tree: %w", err)
+	}
+	return Bootstrap{Created: true, OrgID: int64(org.ID), OrgName: org.Name, AdminEmail: admin.Email}, nil
+}
