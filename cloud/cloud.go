@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
@@ -37,15 +38,16 @@ type Bootstrap struct {
 
 // Server is a running cloud.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *sqlite.Store
-	svc   *tenancy.Service
-	http  *http.Server
-	ln    net.Listener
-	boot  Bootstrap
-	sync  *gatewaysync.Server
-	sites *sites
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	svc     *tenancy.Service
+	http    *http.Server
+	ln      net.Listener
+	boot    Bootstrap
+	sync    *gatewaysync.Server
+	sites   *sites
+	console *console.Console
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -134,10 +136,17 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		now = time.Now
 	}
 	lim := &addrLimiter{n: perMin, now: now}
+	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, Mailer: mailer,
+		Logger: logger, PublicURL: cfg.PublicURL, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", lim.wrap(s.sites.register))
-	mux.Handle("/", api)
+	mux.Handle("/api/", api)
+	mux.Handle("/oauth2/", api)
+	mux.Handle("/", s.console) // the web console for people
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen: %w", err)
@@ -211,8 +220,12 @@ func (s *Server) Bootstrap() Bootstrap { return s.boot }
 // Addr is the bound Platform API address, e.g. "127.0.0.1:41234".
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the Platform API base URL, e.g. "http://127.0.0.1:41234".
+// URL is the Platform API base URL, e.g. "http://127.0.0.1:41234"; the
+// console is served at its root.
 func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// ConsoleURL is where people open the web console.
+func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
@@ -224,8 +237,9 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		// Hijacked websockets are not closed by Shutdown: close them first.
+		// Hijacked websockets and live streams would hold Shutdown: end them first.
 		s.sync.Close()
+		s.console.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = s.http.Shutdown(sctx)
 		cancel()
