@@ -18,6 +18,7 @@ import (
 
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/gatewaysync"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/sqlite"
@@ -46,6 +47,9 @@ type Server struct {
 	boot  Bootstrap
 	sync  *gatewaysync.Server
 	sites *sites
+	// feed carries every applied telemetry change to live subscribers
+	// (the console's device pages).
+	feed *livefeed.Hub
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -108,7 +112,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		timeout = 5 * time.Second
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: timeout, log: log}
-	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Devices: s.sites, Logger: logger, Now: cfg.Now})
+	s.feed = livefeed.New(livefeed.Options{})
+	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
+		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
