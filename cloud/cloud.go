@@ -19,6 +19,7 @@ import (
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/gatewaysync"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/sqlite"
@@ -48,6 +49,9 @@ type Server struct {
 	sync    *gatewaysync.Server
 	sites   *sites
 	console *console.Console
+	// feed carries every applied telemetry change to live subscribers
+	// (the console's device pages).
+	feed *livefeed.Hub
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -110,7 +114,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		timeout = 5 * time.Second
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: timeout, log: log}
-	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Devices: s.sites, Logger: logger, Now: cfg.Now})
+	s.feed = livefeed.New(livefeed.Options{})
+	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
+		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -136,7 +142,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		now = time.Now
 	}
 	lim := &addrLimiter{n: perMin, now: now}
-	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, Mailer: mailer,
+	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
+		Feed: s.feed, Mailer: mailer,
 		Logger: logger, PublicURL: cfg.PublicURL, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

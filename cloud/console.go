@@ -3,8 +3,10 @@ package cloud
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -39,20 +41,6 @@ func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.Devic
 	return out, nil
 }
 
-func (l consoleLive) Statuses(ctx context.Context, uids []string) (map[string]console.DeviceStatus, error) {
-	out := make(map[string]console.DeviceStatus, len(uids))
-	for _, uid := range uids {
-		st, ok, err := l.store.DeviceStatus(ctx, uid)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out[uid] = console.DeviceStatus{Online: st.Online, LastSeen: st.LastSeen, Gateway: gatewayOf(st.Gateway)}
-		}
-	}
-	return out, nil
-}
-
 func (l consoleLive) Timeline(ctx context.Context, uid string, before int64, limit int) ([]console.Event, int64, error) {
 	es, next, err := l.store.Timeline(ctx, uid, before, limit)
 	out := make([]console.Event, len(es))
@@ -65,4 +53,33 @@ func (l consoleLive) Timeline(ctx context.Context, uid string, before int64, lim
 func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteStatus, error) {
 	st, err := l.sites.Site(ctx, g)
 	return console.SiteStatus(st), err
+}
+
+// consoleHistory is the console's history: the telemetry store's
+// aggregation (SQL over per-minute rollups) and raw export.
+type consoleHistory struct{ store *sqlite.Store }
+
+var _ console.History = consoleHistory{}
+
+func (h consoleHistory) Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) ([]console.Bucket, time.Duration, error) {
+	sr, err := h.store.Aggregate(ctx, uid, pin, from, to, maxBuckets)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]console.Bucket, len(sr.Buckets))
+	for i, b := range sr.Buckets {
+		out[i] = console.Bucket{Start: b.Start, Avg: b.Avg, Min: b.Min, Max: b.Max, Last: b.Last, Count: b.Count}
+	}
+	return out, sr.Width, nil
+}
+
+func (h consoleHistory) Export(ctx context.Context, uid string, pin int, from, to time.Time, each func(time.Time, string) error) error {
+	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []sqlite.HistoryPoint) error {
+		for _, p := range pts {
+			if err := each(p.TS, p.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -47,12 +47,12 @@ type Mailer interface {
 }
 
 // Options configure the console. Service is required; a nil Live, History
-// or Updates leaves the matching parts of the device page empty.
+// or Feed leaves the matching parts of the device page empty.
 type Options struct {
 	Service *tenancy.Service
 	Live    Live
 	History History
-	Updates Updates
+	Feed    Feed
 	Mailer  Mailer
 	Logger  *slog.Logger
 	// PublicURL is the base of links in mails; empty: the request's host.
@@ -65,7 +65,7 @@ type Console struct {
 	svc     *tenancy.Service
 	live    Live
 	hist    History
-	updates Updates
+	feed    Feed
 	mailer  Mailer
 	log     *slog.Logger
 	base    string
@@ -99,7 +99,7 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{svc: o.Service, live: o.Live, hist: o.History, updates: o.Updates, mailer: o.Mailer,
+	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now,
 		assets: assets, done: make(chan struct{})}
 	if c.pages, err = parsePages(c.funcs()); err != nil {

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/syncproto"
 )
 
 func TestSignInRequiredAndCookie(t *testing.T) {
@@ -70,7 +72,9 @@ func TestPages(t *testing.T) {
 		{e.client(), "/reset-password?token=rst_x", []string{"Choose a new password", `value="rst_x"`}},
 		{e.client(), "/accept-invitation?token=inv_x", []string{"Welcome to Outpost"}},
 		{admin, "/devices", []string{"2 devices", "Other Boiler", "Client B", "Thermostat", "Online"}},
-		{admin, "/devices?q=other", []string{"1 device<", "Other Boiler"}},
+		{admin, "/devices?q=other", []string{"1 device matches", "Other Boiler"}},
+		{admin, "/devices?status=online&sort=lastReported&dir=desc", []string{"1 device matches", "Boiler &lt;script", `aria-sort="descending"`}},
+		{admin, "/devices?status=offline", []string{"1 device matches", "Other Boiler"}},
 		{admin, dev, []string{"Boiler &lt;script&gt;", "Temperature", "21.5", `data-control="switch"`, `data-control="slider"`,
 			`data-control="select"`, `data-control="text"`, "openstreetmap.org", "Client A", "Heat"}},
 		{admin, dev + "/charts", []string{`class="chart"`, "Export CSV", `data-range="3mo"`}},
@@ -369,13 +373,15 @@ func TestSeriesExportAndLive(t *testing.T) {
 		t.Fatalf("live content type %q", ct)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for e.feed.publish(e.devA.UID, Update{Kind: "value", Pin: 0, Value: "23.25", TS: time.UnixMilli(1234)}) == 0 {
+	for e.feed.Subscribers() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the live stream never subscribed")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.feed.publish(e.devA.UID, Update{Kind: "offline", TS: time.UnixMilli(1300)})
+	e.feed.Publish([]livefeed.Update{{Device: e.devB.UID, Kind: syncproto.KindWrite, Pin: 0, Value: "99", TS: 1000},
+		{Device: e.devA.UID, Kind: syncproto.KindWrite, Pin: 0, Value: "23.25", TS: 1234}})
+	e.feed.Publish([]livefeed.Update{{Device: e.devA.UID, Kind: syncproto.KindOffline, TS: 1300}})
 	sc := bufio.NewScanner(resp.Body)
 	var got []string
 	for sc.Scan() && len(got) < 2 {

@@ -4,14 +4,17 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
 )
 
 // devicePageAssets is what the device page loads (its weight is measured).
@@ -440,21 +443,24 @@ func (c *Console) deviceLive(w http.ResponseWriter, r *http.Request, s *session)
 		http.Error(w, message(err), httpStatus(err))
 		return
 	}
-	if c.updates == nil {
+	if c.feed == nil {
 		http.Error(w, "no live updates on this cloud", http.StatusNotFound)
 		return
 	}
-	ch, cancel := c.updates.Subscribe(d.UID)
-	defer cancel()
+	sub := c.feed.Subscribe(d.UID)
+	defer sub.Close()
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{}) // the server's write timeout would cut the stream
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
-	rc.Flush()
+	if err := rc.Flush(); err != nil {
+		return
+	}
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
+	var buf []livefeed.Update
 	for {
 		select {
 		case <-r.Context().Done():
@@ -463,30 +469,55 @@ func (c *Console) deviceLive(w http.ResponseWriter, r *http.Request, s *session)
 			return
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
-		case u, ok := <-ch:
-			if !ok {
-				return
+		case <-sub.Ready():
+			var dropped int
+			buf, dropped = sub.Take(buf[:0])
+			for _, u := range buf {
+				writeEvent(w, u)
 			}
-			var b []byte
-			if u.Kind == "value" {
-				b, _ = json.Marshal(struct {
-					Pin   int    `json:"pin"`
-					Value string `json:"value"`
-					TS    int64  `json:"ts"`
-				}{u.Pin, u.Value, u.TS.UnixMilli()})
-				fmt.Fprintf(w, "event: value\ndata: %s\n\n", b)
-			} else {
-				b, _ = json.Marshal(struct {
-					Online bool  `json:"online"`
-					TS     int64 `json:"ts"`
-				}{u.Kind == "online", u.TS.UnixMilli()})
-				fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
+			if dropped > 0 {
+				fmt.Fprintf(w, "event: dropped\ndata: %d\n\n", dropped)
 			}
 		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
 	}
+}
+
+// writeEvent writes one update as a server-sent event: "value" (a write
+// or an erase, value ""), "status" (online/offline) or "event".
+func writeEvent(w io.Writer, u livefeed.Update) {
+	var typ string
+	var v any
+	switch u.Kind {
+	case syncproto.KindWrite, syncproto.KindErase:
+		val := u.Value
+		if u.Kind == syncproto.KindErase {
+			val = ""
+		}
+		typ, v = "value", struct {
+			Pin   int    `json:"pin"`
+			Value string `json:"value"`
+			TS    int64  `json:"ts"`
+		}{u.Pin, val, u.TS}
+	case syncproto.KindOnline, syncproto.KindOffline:
+		typ, v = "status", struct {
+			Online bool  `json:"online"`
+			TS     int64 `json:"ts"`
+		}{u.Kind == syncproto.KindOnline, u.TS}
+	case syncproto.KindEvent, syncproto.KindClear:
+		typ, v = "event", struct {
+			Kind        string `json:"kind"`
+			Code        string `json:"code"`
+			Description string `json:"description"`
+			TS          int64  `json:"ts"`
+		}{string(u.Kind), u.Name, u.Value, u.TS}
+	default:
+		return
+	}
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
 }
 
 // ranges are the chart's time ranges (Live is the last 15 minutes, kept
@@ -553,11 +584,12 @@ func (c *Console) deviceSeries(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	type bucketJSON struct {
-		T   int64   `json:"t"`
-		Avg float64 `json:"avg"`
-		Min float64 `json:"min"`
-		Max float64 `json:"max"`
-		N   int64   `json:"n"`
+		T    int64   `json:"t"`
+		Avg  float64 `json:"avg"`
+		Min  float64 `json:"min"`
+		Max  float64 `json:"max"`
+		Last float64 `json:"last"`
+		N    int64   `json:"n"`
 	}
 	out := struct {
 		From    int64        `json:"from"`
@@ -566,7 +598,7 @@ func (c *Console) deviceSeries(w http.ResponseWriter, r *http.Request, s *sessio
 		Buckets []bucketJSON `json:"buckets"`
 	}{From: from.UnixMilli(), To: to.UnixMilli(), Width: width.Milliseconds(), Buckets: make([]bucketJSON, len(bs))}
 	for i, b := range bs {
-		out.Buckets[i] = bucketJSON{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Count}
+		out.Buckets[i] = bucketJSON{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Last, b.Count}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -30,53 +30,119 @@ type option struct {
 type devicesData struct {
 	Q         string
 	Sub       bool
+	Status    string
 	Templates []option
 	Owners    []option
-	Status    string
+	Locations []option
+	Tags      []option // offered only to who may manage tags
+	AllTags   bool
+	Cols      []column
 	Rows      []deviceRow
 	Total     int
 	Next      string // URL of the next page ("" on the last)
 	First     string // URL of the first page ("" on it)
+	Filtered  bool
+}
+
+// column is a sortable column header.
+type column struct {
+	Label, URL, Sort string // Sort: "", "ascending" or "descending" (aria-sort)
+	Narrow           bool   // hidden on narrow screens
 }
 
 const devicesPageSize = 50
 
+var sortColumns = []struct {
+	key    tenancy.DeviceSort
+	label  string
+	narrow bool
+}{
+	{tenancy.SortName, "Name", false}, {tenancy.SortStatus, "Status", false}, {tenancy.SortLastReported, "Last reported", false},
+	{tenancy.SortTemplate, "Template", true}, {tenancy.SortOrg, "Organization", true}, {tenancy.SortOwner, "Owner", true},
+}
+
 // devicesPage is GET /devices: the devices of the current organization
-// (and below it unless sub=0) the user may see.
+// (and below it unless sub=0) the user may see, filtered (search,
+// template, status, owner, location, up to 5 tags matched all or any),
+// sorted by any column and keyset-paginated.
 func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session) {
-	sh, orgs, err := c.shell(r, s)
+	sh, _, err := c.shell(r, s)
 	if err != nil {
 		c.serverError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	d := devicesData{Q: strings.TrimSpace(q.Get("q")), Sub: q.Get("sub") != "0", Status: q.Get("status")}
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	d := devicesData{Q: strings.TrimSpace(q.Get("q")), Sub: q.Get("sub") != "0", Status: q.Get("status"), AllTags: q.Get("match") == "all"}
 	owner, _ := strconv.ParseInt(q.Get("owner"), 10, 64)
-	dq := tenancy.DeviceQuery{OrgID: s.org, IncludeSub: d.Sub, Query: d.Q, TemplateID: tenancy.TemplateID(q.Get("template")),
-		OwnerID: tenancy.UserID(owner), Page: tenancy.Page{Size: devicesPageSize, After: max(after, 0)}}
-	l, err := c.svc.Devices(r.Context(), s.actor, dq)
+	loc, _ := strconv.ParseInt(q.Get("location"), 10, 64)
+	dq := tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: s.org, IncludeSub: d.Sub, Query: d.Q,
+		TemplateID: tenancy.TemplateID(q.Get("template")), OwnerID: tenancy.UserID(owner), Page: tenancy.Page{Size: devicesPageSize}},
+		Status: tenancy.StatusFilter(d.Status), LocationID: tenancy.LocationID(loc), AllTags: d.AllTags,
+		Sort: tenancy.DeviceSort(q.Get("sort")), Desc: q.Get("dir") == "desc", Cursor: q.Get("cursor")}
+	if dq.Sort == "" {
+		dq.Sort = tenancy.SortName
+	}
+	selTags := map[string]bool{}
+	for _, v := range q["tag"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && !selTags[v] {
+			selTags[v] = true
+			dq.Tags = append(dq.Tags, tenancy.TagID(id))
+		}
+	}
+	d.Filtered = d.Q != "" || dq.TemplateID != "" || dq.OwnerID != 0 || dq.Status != "" || dq.LocationID != 0 || len(dq.Tags) > 0
+	p, err := c.svc.DeviceList(r.Context(), s.actor, dq)
 	if err != nil {
+		if httpStatus(err) == http.StatusBadRequest { // a hand-edited URL: show the page with the message
+			sh2 := sh
+			c.render(w, r, http.StatusBadRequest, "devices", view{Title: "Devices", Nav: "devices", Shell: sh2, Error: message(err), Data: d})
+			return
+		}
 		c.fail(w, r, s, err)
 		return
 	}
-	names := c.names(r, s)
-	d.Templates = names.templateOptions(string(dq.TemplateID))
-	d.Owners = names.ownerOptions(dq.OwnerID)
-	d.Rows, err = c.rows(r, l.Items, orgs, names)
-	if err != nil {
-		c.serverError(w, r, err)
-		return
+	n := c.names(r, s)
+	d.Templates = n.templateOptions(string(dq.TemplateID))
+	d.Owners = n.ownerOptions(dq.OwnerID)
+	if ll, err := c.svc.Locations(r.Context(), s.actor, tenancy.LocationQuery{OrgID: s.org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
+		for _, l := range ll.Items {
+			d.Locations = append(d.Locations, option{Value: strconv.FormatInt(int64(l.ID), 10), Label: l.Name, Selected: l.ID == dq.LocationID})
+		}
 	}
-	d.Total = l.Total
-	if l.Next != 0 {
+	if s.can(tenancy.TagsManage, tenancy.Resource{OrgID: s.org}) {
+		if ts, err := c.svc.Tags(r.Context(), s.actor, s.org); err == nil {
+			for _, t := range ts {
+				v := strconv.FormatInt(int64(t.ID), 10)
+				d.Tags = append(d.Tags, option{Value: v, Label: t.Name, Selected: selTags[v]})
+			}
+		}
+	}
+	for _, col := range sortColumns {
+		cq := cloneQuery(q)
+		cq.Del("cursor")
+		cq.Set("sort", string(col.key))
+		cq.Del("dir")
+		cl := column{Label: col.label, Narrow: col.narrow}
+		if col.key == dq.Sort {
+			cl.Sort = "ascending"
+			if dq.Desc {
+				cl.Sort = "descending"
+			} else {
+				cq.Set("dir", "desc")
+			}
+		}
+		cl.URL = "/devices?" + cq.Encode()
+		d.Cols = append(d.Cols, cl)
+	}
+	d.Rows = listRows(p.Rows)
+	d.Total = p.Total
+	if p.Next != "" {
 		nq := cloneQuery(q)
-		nq.Set("after", strconv.FormatInt(l.Next, 10))
+		nq.Set("cursor", p.Next)
 		d.Next = "/devices?" + nq.Encode()
 	}
-	if after > 0 {
+	if dq.Cursor != "" {
 		fq := cloneQuery(q)
-		fq.Del("after")
+		fq.Del("cursor")
 		d.First = "/devices?" + fq.Encode()
 	}
 	c.render(w, r, http.StatusOK, "devices", view{Title: "Devices", Nav: "devices", Shell: sh, Data: d})
@@ -137,23 +203,6 @@ func (n names) ownerOptions(sel tenancy.UserID) []option {
 	return out
 }
 
-func (n names) template(id tenancy.TemplateID) string {
-	if s, ok := n.templates[id]; ok && s != "" {
-		return s
-	}
-	return string(id)
-}
-
-func (n names) user(id tenancy.UserID) string {
-	if id == 0 {
-		return ""
-	}
-	if s, ok := n.users[id]; ok && s != "" {
-		return s
-	}
-	return "user " + strconv.FormatInt(int64(id), 10)
-}
-
 func orgName(orgs map[tenancy.OrgID]tenancy.Org, id tenancy.OrgID) string {
 	if o, ok := orgs[id]; ok {
 		return o.Name
@@ -161,24 +210,11 @@ func orgName(orgs map[tenancy.OrgID]tenancy.Org, id tenancy.OrgID) string {
 	return "organization " + strconv.FormatInt(int64(id), 10)
 }
 
-// rows joins devices with their status and display names.
-func (c *Console) rows(r *http.Request, devs []tenancy.Device, orgs map[tenancy.OrgID]tenancy.Org, n names) ([]deviceRow, error) {
-	st := map[string]DeviceStatus{}
-	if c.live != nil && len(devs) > 0 {
-		uids := make([]string, len(devs))
-		for i, d := range devs {
-			uids[i] = d.UID
-		}
-		var err error
-		if st, err = c.live.Statuses(r.Context(), uids); err != nil {
-			return nil, err
-		}
+func listRows(rows []tenancy.DeviceRow) []deviceRow {
+	out := make([]deviceRow, len(rows))
+	for i, r := range rows {
+		out[i] = deviceRow{ID: r.ID, Name: r.Name, Online: r.Online, Reported: !r.LastReported.IsZero(),
+			LastSeen: r.LastReported, Template: r.TemplateName, Org: r.OrgName, Owner: r.OwnerName}
 	}
-	out := make([]deviceRow, len(devs))
-	for i, d := range devs {
-		ds, ok := st[d.UID]
-		out[i] = deviceRow{ID: d.ID, Name: d.Name, Online: ds.Online, Reported: ok, LastSeen: ds.LastSeen,
-			Template: n.template(d.TemplateID), Org: orgName(orgs, d.OrgID), Owner: n.user(d.OwnerID)}
-	}
-	return out, nil
+	return out
 }

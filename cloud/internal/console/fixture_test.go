@@ -15,24 +15,26 @@ import (
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
 )
 
 const pw = "correct-horse-1"
 
 // env is a console on a real tenancy service and SQLite store, with the
-// gateway side (Live, History, Updates) played by fakes: those are the
-// far side, tested for real in internal/consoletest.
+// gateway side (Live, History) played by fakes: those are the far side,
+// tested for real in internal/consoletest. The live feed is the real one.
 type env struct {
 	t        *testing.T
 	svc      *tenancy.Service
 	srv      *httptest.Server
 	live     *fakeLive
 	hist     *fakeHistory
-	feed     *fakeFeed
+	feed     *livefeed.Hub
 	mails    *mailbox
 	admin    tenancy.Actor
 	orgA     tenancy.Org
@@ -77,18 +79,6 @@ func (f *fakeLive) DeviceState(_ context.Context, uid string) (DeviceState, erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.states[uid], nil
-}
-
-func (f *fakeLive) Statuses(_ context.Context, uids []string) (map[string]DeviceStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]DeviceStatus{}
-	for _, u := range uids {
-		if st, ok := f.states[u]; ok {
-			out[u] = st.DeviceStatus
-		}
-	}
-	return out, nil
 }
 
 func (f *fakeLive) Timeline(_ context.Context, uid string, before int64, limit int) ([]Event, int64, error) {
@@ -140,39 +130,6 @@ func (fakeHistory) Export(_ context.Context, uid string, pin int, from, to time.
 	return each(from.Add(time.Second), "21")
 }
 
-type fakeFeed struct {
-	mu   sync.Mutex
-	subs map[string][]chan Update
-}
-
-func (f *fakeFeed) Subscribe(uid string) (<-chan Update, func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ch := make(chan Update, 8)
-	if f.subs == nil {
-		f.subs = map[string][]chan Update{}
-	}
-	f.subs[uid] = append(f.subs[uid], ch)
-	return ch, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for i, c := range f.subs[uid] {
-			if c == ch {
-				f.subs[uid] = append(f.subs[uid][:i], f.subs[uid][i+1:]...)
-			}
-		}
-	}
-}
-
-func (f *fakeFeed) publish(uid string, u Update) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.subs[uid] {
-		c <- u
-	}
-	return len(f.subs[uid])
-}
-
 // need returns v, failing the fixture (by panic: it runs on the test's
 // goroutine) when err is set.
 func need[T any](v T, err error) T {
@@ -192,7 +149,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { st.Close() })
 	svc := need(tenancy.New(ctx, tenancy.Deps{Store: st, Hasher: auth.Passwords{Cost: 4}}, tenancy.Config{}))
 	root, admin := must2(t)(svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Acme Cloud", AdminEmail: "admin@acme.test", AdminName: "Ada Admin", Password: pw}))
-	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}}, feed: &fakeFeed{},
+	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}}, feed: livefeed.New(livefeed.Options{}),
 		mails: &mailbox{}}
 	e.admin = tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
 	f := func(v float64) *float64 { return &v }
@@ -215,13 +172,22 @@ func newEnv(t *testing.T) *env {
 	}
 	e.viewer = need(svc.CreateUser(ctx, e.admin, tenancy.NewUser{Email: "viewer@a.test", Name: "Vera Viewer", OrgID: e.orgA.ID, RoleID: tenancy.RoleUser, Password: pw}))
 	e.operator = need(svc.CreateUser(ctx, e.admin, tenancy.NewUser{Email: "op@a.test", Name: "Otto Operator", OrgID: e.orgA.ID, RoleID: tenancy.RoleAdmin, Password: pw}))
+	// Client A's device is online as far as the store knows (the device
+	// list reads the store): a site claimed into the root reported it.
+	g, code, err := svc.RegisterGateway(ctx, "Root Site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(svc.ClaimGateway(ctx, e.admin, code, root.ID))
 	now := time.Now()
+	need(st.ApplyItems(ctx, strconv.FormatInt(int64(g.ID), 10), 1, []syncproto.Item{
+		{Seq: 1, Kind: syncproto.KindOnline, Device: e.devA.UID, Name: "tcp", TS: now.UnixMilli()}}, 1))
 	e.live.states[e.devA.UID] = DeviceState{DeviceStatus: DeviceStatus{Online: true, LastSeen: now},
 		Values: map[int]Value{0: {"21.5", now}, 2: {"1", now}, 3: {"1", now}, 6: {"13.4\x0052.5", now}},
 		Info:   map[string]string{"fw": "1.2.3", "h-beat": "45"}}
 	e.live.events[e.devA.UID] = []Event{{ID: 3, Kind: "event", Code: "overheat", Description: "too hot", TS: now},
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
-	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Updates: e.feed, Mailer: e.mails})
+	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -13,9 +14,6 @@ import (
 // Errors are tenancy-coded.
 type Live interface {
 	DeviceState(ctx context.Context, uid string) (DeviceState, error)
-	// Statuses returns the connection state of many devices (a list page);
-	// devices never reported are absent.
-	Statuses(ctx context.Context, uids []string) (map[string]DeviceStatus, error)
 	Timeline(ctx context.Context, uid string, before int64, limit int) (events []Event, next int64, err error)
 	// Write sends a control write to the device's gateway and returns once
 	// the gateway applied it: Conflict means a newer value from the device
@@ -78,21 +76,13 @@ type History interface {
 type Bucket struct {
 	Start         time.Time
 	Avg, Min, Max float64
+	Last          float64 // the newest value: what boolean and enum charts step through
 	Count         int64
 }
 
-// Updates delivers live changes of devices as the cloud applies them.
-type Updates interface {
-	// Subscribe returns the changes of one device until cancel is called.
-	// A slow reader may miss updates (the channel is never blocked on);
-	// the page shows the next one.
-	Subscribe(uid string) (updates <-chan Update, cancel func())
-}
-
-// Update is one applied change: a value write, or online/offline.
-type Update struct {
-	Kind  string // "value", "online", "offline"
-	Pin   int
-	Value string
-	TS    time.Time
+// Feed delivers the changes of devices as the cloud applies them
+// (cloud/internal/livefeed's Hub). The console subscribes only to a device
+// the user may see, once per open device page.
+type Feed interface {
+	Subscribe(devices ...string) *livefeed.Subscription
 }

@@ -136,18 +136,14 @@ func (c *Console) sitePage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.serverError(w, r, err)
 		return
 	}
-	l, err := c.svc.Devices(r.Context(), s.actor, tenancy.DeviceQuery{OrgID: g.OrgID, IncludeSub: true, Page: tenancy.Page{Size: 200}})
+	p, err := c.svc.DeviceList(r.Context(), s.actor, tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: g.OrgID,
+		IncludeSub: true, Page: tenancy.Page{Size: 200}}})
 	if err != nil && tenancy.CodeOf(err) != tenancy.NotFound {
 		c.serverError(w, r, err)
 		return
 	}
-	rows, err := c.rows(r, l.Items, orgs, c.names(r, s))
-	if err != nil {
-		c.serverError(w, r, err)
-		return
-	}
 	c.render(w, r, http.StatusOK, "site", view{Title: g.Name, Nav: "sites", Shell: sh,
-		Data: siteData{Site: row, Rows: rows, More: l.Next != 0}})
+		Data: siteData{Site: row, Rows: listRows(p.Rows), More: p.Next != ""}})
 }
 
 // siteRelease is POST /sites/{id}/release (GATEWAYS_MANAGE).

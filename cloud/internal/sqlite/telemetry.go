@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,22 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // later item on a tie). An erase first flushes what is pending for its pin,
 // so writes and erases keep their order. Every statement is prepared once
 // per connection.
-func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) (err error) {
+func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
+	return s.apply(ctx, gatewayID, epoch, items, upTo, nil)
+}
+
+// ApplyItems is Apply that also returns the items it stored, in order: not
+// those at or below the cursor, nor those of devices the gateway does not
+// serve. It is what the live feed publishes once the batch is committed.
+func (s *Store) ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error) {
+	applied := make([]syncproto.Item, 0, len(items))
+	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied); err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: apply: begin: %w", err)
@@ -50,10 +66,11 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 			tx.Rollback()
 		}
 	}()
-	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{}}
-	var applied int64
+	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{},
+		minutes: map[minuteKey]int{}, reported: map[string]int64{}}
+	var cursor int64
 	switch err = a.queryRow(`SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
-		gatewayID, epoch).Scan(&applied); err {
+		gatewayID, epoch).Scan(&cursor); err {
 	case nil, sql.ErrNoRows:
 	default:
 		return fmt.Errorf("sqlite: apply: %w", err)
@@ -76,7 +93,7 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 	now := time.Now().UnixMilli()
 	for i := range items {
 		it := &items[i]
-		if it.Seq <= applied {
+		if it.Seq <= cursor {
 			continue
 		}
 		ok, err := isServed(it.Device)
@@ -89,12 +106,15 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 		if err := a.item(it); err != nil {
 			return fmt.Errorf("sqlite: apply seq %d: %w", it.Seq, err)
 		}
+		if applied != nil {
+			*applied = append(*applied, *it)
+		}
 	}
 	if err := a.flush(); err != nil {
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
-	if upTo < applied {
-		upTo = applied
+	if upTo < cursor {
+		upTo = cursor
 	}
 	if _, err = a.exec(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (gateway_id, epoch) DO UPDATE SET applied = excluded.applied, updated_at = excluded.updated_at`,
@@ -124,6 +144,42 @@ type applier struct {
 	history []*syncproto.Item // writes whose history rows are pending, in order
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
 	values  []*syncproto.Item // pending latest values, in first-seen order
+
+	minutes  map[minuteKey]int // index into rollups of the pending minute
+	rollups  []rollup          // pending per-minute rollups of numeric writes
+	reported map[string]int64  // newest write ts per device, for last reported
+}
+
+// minuteKey names one per-minute rollup row.
+type minuteKey struct {
+	uid    string
+	pin    int
+	minute int64
+}
+
+// rollup is the part of one minute's aggregate that a batch adds.
+type rollup struct {
+	minuteKey
+	n             int64
+	sum, min, max float64
+	lastTS        int64
+	last          float64
+}
+
+// reportedEvery is how much newer a write must be than a device's stored
+// last-reported time to move it: the device list's "last reported" is
+// precise to a minute for writes, and a busy device costs one status
+// write a minute rather than one per batch.
+const reportedEvery = 60_000
+
+// number parses a datastream value as a chartable number: a finite
+// decimal (no hex, no underscores, no NaN/Inf).
+func number(v string) (float64, bool) {
+	if v == "" || len(v) > 64 || strings.ContainsAny(v, "xXpP_nNiI") {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil
 }
 
 // historyChunk is the most rows one history INSERT carries (4 parameters
@@ -176,11 +232,19 @@ func (a *applier) flush() error {
 		for n > len(h) {
 			n /= 2
 		}
-		q := `INSERT OR FAIL INTO device_history (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?)`, n-1)
-		args := make([]any, 0, 4*n)
+		q := `INSERT OR FAIL INTO device_history (device_uid, pin, value, ts, num) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
+		args := make([]any, 0, 5*n)
 		for _, it := range h[:n] {
-			args = append(args, it.Device, it.Pin, it.Value, it.TS)
+			if it.TS > a.reported[it.Device] {
+				a.reported[it.Device] = it.TS
+			}
+			var num any
+			if f, ok := number(it.Value); ok {
+				num = f
+				a.roll(it, f)
+			}
+			args = append(args, it.Device, it.Pin, it.Value, it.TS, num)
 		}
 		if _, err := a.exec(q, args...); err != nil {
 			return fmt.Errorf("history: %w", err)
@@ -195,9 +259,46 @@ func (a *applier) flush() error {
 			return fmt.Errorf("latest value: %w", err)
 		}
 	}
-	a.history, a.values = a.history[:0], a.values[:0]
+	for _, r := range a.rollups {
+		if _, err := a.exec(`INSERT INTO history_minutes (device_uid, pin, minute, n, sum, min, max, last_ts, last)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_uid, pin, minute) DO UPDATE SET
+			n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
+			last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+			last_ts = max(last_ts, excluded.last_ts)`,
+			r.uid, r.pin, r.minute, r.n, r.sum, r.min, r.max, r.lastTS, r.last); err != nil {
+			return fmt.Errorf("rollup: %w", err)
+		}
+	}
+	for uid, ts := range a.reported {
+		if _, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, last_seen) VALUES (?, ?, ?)
+			ON CONFLICT (device_uid) DO UPDATE SET last_seen = excluded.last_seen
+			WHERE excluded.last_seen >= last_seen + ?`, uid, a.gw, ts, reportedEvery); err != nil {
+			return fmt.Errorf("last reported: %w", err)
+		}
+	}
+	a.history, a.values, a.rollups = a.history[:0], a.values[:0], a.rollups[:0]
 	clear(a.latest)
+	clear(a.minutes)
+	clear(a.reported)
 	return nil
+}
+
+// roll adds a numeric write to its minute's pending rollup.
+func (a *applier) roll(it *syncproto.Item, f float64) {
+	k := minuteKey{it.Device, it.Pin, it.TS - it.TS%60_000}
+	i, ok := a.minutes[k]
+	if !ok {
+		a.minutes[k] = len(a.rollups)
+		a.rollups = append(a.rollups, rollup{minuteKey: k, n: 1, sum: f, min: f, max: f, lastTS: it.TS, last: f})
+		return
+	}
+	r := &a.rollups[i]
+	r.n++
+	r.sum += f
+	r.min, r.max = min(r.min, f), max(r.max, f)
+	if it.TS >= r.lastTS {
+		r.lastTS, r.last = it.TS, f
+	}
 }
 
 func (a *applier) item(it *syncproto.Item) error {

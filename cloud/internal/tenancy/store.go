@@ -80,8 +80,14 @@ type Tx interface {
 	// DeviceUIDDeleted reports whether a device with this UID existed and
 	// was deleted: merge-up must not bring it back from a gateway.
 	DeviceUIDDeleted(ctx context.Context, uid string) (bool, error)
-	// ListDevices is one indexed query with keyset pagination on ID.
+	// ListDevices is one indexed query with keyset pagination on ID; it
+	// honours Scope, OwnerID, TemplateID and Query.
 	ListDevices(ctx context.Context, f DeviceFilter) (List[Device], error)
+	// ListDeviceRows answers the console's device list: every filter of f,
+	// ordered by (Sort, id), Desc reversing the whole order, starting
+	// after f.After; at most f.Page.Size rows, More when others follow.
+	// Total counts every match unless SkipTotal.
+	ListDeviceRows(ctx context.Context, f DeviceFilter) (DevicePage, error)
 	// MoveOwnedDevices moves every device owned by owner into org.
 	MoveOwnedDevices(ctx context.Context, owner UserID, org OrgID) (int, error)
 	// ClearOwner removes owner from every device it owns.
@@ -197,13 +203,25 @@ type TemplateFilter struct {
 }
 
 // DeviceFilter selects devices in Scope. OwnerID != 0 keeps only that
-// owner's devices ("own devices" visibility). Query matches names.
+// owner's devices ("own devices" visibility). Query matches names
+// (case-insensitive substring). The fields after Page are the console's
+// (ListDeviceRows only).
 type DeviceFilter struct {
 	Scope      Scope
 	OwnerID    UserID
 	TemplateID TemplateID
 	Query      string
 	Page       Page
+
+	Status     StatusFilter
+	LocationID LocationID // 0: any
+	Tags       []TagID    // devices carrying any of them (every one with AllTags)
+	AllTags    bool
+	Sort       DeviceSort // "" is SortName
+	Desc       bool
+	After      *DeviceKey // keyset position; nil for the first page
+	SkipTotal  bool       // the caller knows the total (KnownTotal): don't count
+	KnownTotal int        // with SkipTotal: the matches, to choose a plan
 }
 
 // StaticTokenFilter lists static tokens created in an org.

@@ -68,11 +68,13 @@ export function draw(box, data) {
   }
   runs.push(run);
   const endOf = (b) => Math.min(b.t + data.width, data.to);
+  // A step series (boolean, enum) shows each bucket's newest value.
+  const val = (b) => (data.step && b.last !== undefined ? b.last : b.avg);
   for (const r of runs) {
     let line = "", band = "", back = "";
     r.forEach((b, i) => {
       if (data.step) {
-        line += `${i ? "L" : "M"}${x(b.t)},${y(b.avg)}H${x(endOf(b))}`;
+        line += `${i ? "L" : "M"}${x(b.t)},${y(val(b))}H${x(endOf(b))}`;
       } else {
         line += `${i ? "L" : "M"}${x(b.t + data.width / 2)},${y(b.avg)}`;
       }
@@ -88,10 +90,10 @@ export function draw(box, data) {
   const show = (b) => {
     const cx = data.step ? x(b.t) : x(b.t + data.width / 2);
     cursor.setAttribute("x1", cx); cursor.setAttribute("x2", cx); cursor.setAttribute("visibility", "visible");
-    dot.setAttribute("cx", cx); dot.setAttribute("cy", y(b.avg)); dot.setAttribute("visibility", "visible");
+    dot.setAttribute("cx", cx); dot.setAttribute("cy", y(val(b))); dot.setAttribute("visibility", "visible");
     const label = (v) => (data.labels && data.labels[v] !== undefined ? data.labels[v] : fmtNum(v)) + (data.unit ? " " + data.unit : "");
-    let text = new Date(b.t).toLocaleString() + " · " + label(b.avg);
-    if (b.min !== b.max) text += ` (min ${label(b.min)}, max ${label(b.max)})`;
+    let text = new Date(b.t).toLocaleString() + " · " + label(val(b));
+    if (b.min !== b.max && !data.step) text += ` (min ${label(b.min)}, max ${label(b.max)})`;
     readout.textContent = text;
   };
   svg.addEventListener("pointermove", (ev) => {

@@ -174,9 +174,9 @@ function liveChart(pin, raw, ts) {
   const last = data.buckets[data.buckets.length - 1];
   if (last && last.t === t) {
     last.avg = (last.avg * last.n + v) / (last.n + 1); last.n++;
-    last.min = Math.min(last.min, v); last.max = Math.max(last.max, v);
+    last.min = Math.min(last.min, v); last.max = Math.max(last.max, v); last.last = v;
   } else {
-    data.buckets.push({ t, avg: v, min: v, max: v, n: 1 });
+    data.buckets.push({ t, avg: v, min: v, max: v, last: v, n: 1 });
   }
   data.buckets = data.buckets.filter((b) => b.t + data.width > data.from);
   draw(panel.querySelector(".chart"), data);
