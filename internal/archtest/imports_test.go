@@ -93,6 +93,10 @@ var thirdParty = map[string][]string{
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
 	"github.com/creack/pty":               {"scripts/bench"},
 	"golang.org/x/sys":                    {"scripts/bench"},
+	// The console's screenshot script drives chromium; the browser tests
+	// (internal/consoletest) import it from tests only.
+	"github.com/chromedp/chromedp": {"scripts/screenshots"},
+	"github.com/chromedp/cdproto":  {"scripts/screenshots"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -41,29 +41,30 @@ type tile struct {
 }
 
 type deviceData struct {
-	Device      tenancy.Device
-	Tab         string
-	Template    tenancy.Template
-	Org         string
-	Owner       string
-	Site        string
-	SiteID      tenancy.GatewayID
-	Tags        []string
-	State       DeviceState
-	Reported    bool
-	Location    string
-	LocationURL string
-	CanControl  bool
-	CanActions  bool
-	Tiles       []tile
-	Charts      []tile
-	Events      []Event
-	EventKind   string
-	NextEvents  string
-	Info        [][2]string
-	Meta        [][2]string
-	Audit       []auditRow
-	WriteNote   string
+	Device       tenancy.Device
+	Tab          string
+	Template     tenancy.Template
+	Org          string
+	Owner        string
+	Site         string
+	SiteID       tenancy.GatewayID
+	Tags         []string
+	State        DeviceState
+	Reported     bool
+	Location     string // reported by a location datastream
+	LocationURL  string
+	LocationName string // the location the device was placed at
+	CanControl   bool
+	CanActions   bool
+	Tiles        []tile
+	Charts       []tile
+	Events       []Event
+	EventKind    string
+	NextEvents   string
+	Info         [][2]string
+	Meta         [][2]string
+	Audit        []auditRow
+	WriteNote    string
 }
 
 type auditRow struct {
@@ -117,6 +118,11 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 			dd.Owner = s.user.Name + " (you)"
 		} else if u, err := c.svc.User(r.Context(), s.actor, d.OwnerID); err == nil {
 			dd.Owner = u.Name
+		}
+	}
+	if d.LocationID != 0 {
+		if l, err := c.svc.Location(r.Context(), s.actor, d.LocationID); err == nil {
+			dd.LocationName = l.Name
 		}
 	}
 	if s.can(tenancy.TagsManage, tenancy.Resource{OrgID: d.OrgID}) {

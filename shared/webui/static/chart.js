@@ -12,6 +12,7 @@ function el(name, attrs, parent) {
 
 function fmtTime(ms, span) {
   const d = new Date(ms);
+  if (span <= 20 * 60e3) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   if (span <= 36 * 3600e3) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   return d.toLocaleDateString([], { month: "short", day: "numeric" });
 }

@@ -201,6 +201,18 @@ if (panels.length) {
     current = { from, to };
     panels.forEach(load);
   });
+  // The page may name its range: ?range=6h, or ?from=&to= in ms.
+  const u = new URLSearchParams(location.search);
+  if (u.get("from") && u.get("to")) {
+    current = { from: Number(u.get("from")), to: Number(u.get("to")) };
+    for (const o of buttons) o.setAttribute("aria-pressed", "false");
+  } else if (u.get("range")) {
+    const b = [...buttons].find((o) => o.dataset.range === u.get("range"));
+    if (b) {
+      current = { range: b.dataset.range };
+      for (const o of buttons) o.setAttribute("aria-pressed", String(o === b));
+    }
+  }
   panels.forEach(load);
   let resize;
   window.addEventListener("resize", () => { clearTimeout(resize); resize = setTimeout(() => panels.forEach(load), 200); });
