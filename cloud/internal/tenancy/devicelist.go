@@ -71,8 +71,9 @@ type DeviceRow struct {
 	OwnerName    string // the owner's name, or email when unnamed; "" without owner
 }
 
-// key is the row's position under sort s.
-func (r DeviceRow) key(s DeviceSort) DeviceKey {
+// Key is the row's position under sort s: what DeviceFilter.After takes
+// to continue after this row.
+func (r DeviceRow) Key(s DeviceSort) DeviceKey {
 	k := DeviceKey{ID: r.ID}
 	switch s {
 	case SortName:
@@ -232,7 +233,7 @@ func (s *Service) DeviceList(ctx context.Context, a Actor, q DeviceListQuery) (D
 		p.Total = total
 	}
 	if p.More && len(p.Rows) > 0 {
-		k := p.Rows[len(p.Rows)-1].key(q.Sort)
+		k := p.Rows[len(p.Rows)-1].Key(q.Sort)
 		p.Next = encodeDeviceCursor(deviceCursor{Sort: q.Sort, Desc: q.Desc, Text: k.Text, Num: k.Num, ID: int64(k.ID), Total: p.Total})
 	}
 	p.More = false

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"Templates", testTemplates},
 		{"Devices", testDevices},
 		{"DevicePaging", testDevicePaging},
+		{"DeviceList", testDeviceList},
 		{"StaticTokens", testStaticTokens},
 		{"Locations", testLocations},
 		{"Tags", testTags},
