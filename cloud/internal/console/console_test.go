@@ -414,3 +414,17 @@ func TestAssetsCached(t *testing.T) {
 		t.Errorf("missing asset: %d", res.status)
 	}
 }
+
+// TestPageWeight: all JavaScript and CSS of the heaviest page (the device
+// page) stays within 50 KB gzipped.
+func TestPageWeight(t *testing.T) {
+	c, err := New(Options{Service: newEnv(t).svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.PageWeight()
+	t.Logf("device page JS + CSS: %d bytes gzipped (%v)", n, devicePageAssets)
+	if n == 0 || n > 50<<10 {
+		t.Errorf("device page JS + CSS is %d bytes gzipped, want at most 50 KB", n)
+	}
+}
