@@ -128,7 +128,7 @@ type orgItem struct {
 	Current bool
 }
 
-const maxSwitcher = 500
+const maxSwitcher = 200
 
 // shell builds the header for a signed-in page: the orgs the user may
 // switch into, in tree order below their home org.
