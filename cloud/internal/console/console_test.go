@@ -83,6 +83,7 @@ func TestPages(t *testing.T) {
 		{admin, dev + "/info", []string{"Firmware version", "1.2.3", "Serial Number", "SN-0", e.devA.UID}},
 		{admin, dev + "/actions", []string{"device.create", "Ada Admin (you)"}},
 		{admin, "/profile", []string{"admin@acme.test", "Sign out everywhere", "Admin"}},
+		{admin, "/orgs?q=client+a", []string{"2 organizations match", "Client A Branch"}},
 		{admin, "/sites", []string{"Claim a gateway", "Site One", "Connected"}},
 		{admin, fmt.Sprintf("/sites/%d", gw), []string{"Site One", "Release gateway", "Boiler"}},
 	}

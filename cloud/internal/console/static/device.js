@@ -77,9 +77,27 @@ function setOnline(online, ts) {
   seen.textContent = ago(ts);
 }
 
+// New timeline entries appear at the top of the timeline tab.
+function timelineRow(kind, code, description, ts) {
+  const table = document.getElementById("timeline");
+  if (!table || (table.dataset.kind && table.dataset.kind !== kind)) return;
+  const tr = document.createElement("tr");
+  const when = document.createElement("time");
+  when.dateTime = new Date(ts).toISOString();
+  when.textContent = new Date(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  for (const v of [when, kind, code, description]) {
+    const td = document.createElement("td");
+    if (typeof v === "string") td.textContent = v; else td.appendChild(v);
+    tr.appendChild(td);
+  }
+  tr.className = "flash";
+  table.tBodies[0].prepend(tr);
+}
+
 follow(root.dataset.live, {
   value: (d) => { setValue(d.pin, d.value, d.ts); liveChart(d.pin, d.value, d.ts); const seen = document.getElementById("lastseen"); seen.dataset.ms = d.ts; seen.textContent = ago(d.ts); },
-  status: (d) => setOnline(d.online, d.ts),
+  status: (d) => { setOnline(d.online, d.ts); timelineRow(d.online ? "online" : "offline", "", "", d.ts); },
+  event: (d) => timelineRow(d.kind, d.code, d.description, d.ts),
 }, (state) => {
   document.getElementById("livestate").textContent = state === "live" ? "· live" : "· reconnecting…";
   root.dataset.state = state;
