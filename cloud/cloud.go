@@ -142,10 +142,18 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		now = time.Now
 	}
 	lim := &addrLimiter{n: perMin, now: now}
-	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer,
-		Logger: logger, PublicURL: cfg.PublicURL, Now: cfg.Now})
+	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		return nil, fmt.Errorf("cloud: listen: %w", err)
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" { // links in mail are never built from a request's Host header
+		publicURL = s.URL()
+	}
+	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, Now: cfg.Now})
+	if err != nil {
+		s.ln.Close()
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -154,10 +162,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people
-	s.ln, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("cloud: listen: %w", err)
-	}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -76,7 +76,7 @@ func (c *Console) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok != "" {
-		link := c.publicBase(r) + "/reset-password?token=" + url.QueryEscape(tok)
+		link := c.base + "/reset-password?token=" + url.QueryEscape(tok)
 		c.send(r, mail.Message{To: u.Email, Subject: "Reset your Outpost password", Body: fmt.Sprintf(
 			"Hello %s,\n\nSomeone asked to reset the password of your Outpost account.\nOpen %s\nto set a new one. "+
 				"The link is valid for %s and works once. If you did not ask for it, ignore this message.\n",

@@ -55,7 +55,8 @@ type Options struct {
 	Feed    Feed
 	Mailer  Mailer
 	Logger  *slog.Logger
-	// PublicURL is the base of links in mails; empty: the request's host.
+	// PublicURL is the base of links in mails (required with a Mailer):
+	// never taken from a request, whose Host header a requester controls.
 	PublicURL string
 	Now       func() time.Time
 }
@@ -84,6 +85,9 @@ type Console struct {
 func New(o Options) (*Console, error) {
 	if o.Service == nil {
 		return nil, errors.New("console: Service is required")
+	}
+	if o.Mailer != nil && o.PublicURL == "" {
+		return nil, errors.New("console: PublicURL is required with a Mailer (links in mail are never built from requests)")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

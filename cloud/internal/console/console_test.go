@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -44,6 +45,15 @@ func TestSignInRequiredAndCookie(t *testing.T) {
 	}
 	if res := c.get("/devices"); res.status != http.StatusOK {
 		t.Fatalf("devices after sign in: %d", res.status)
+	}
+	// Over TLS the cookie is Secure.
+	req := httptest.NewRequest(http.MethodPost, "https://console.example.test/login",
+		strings.NewReader(url.Values{"email": {"admin@acme.test"}, "password": {pw}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.c.ServeHTTP(w, req)
+	if ck := w.Header().Get("Set-Cookie"); w.Code != http.StatusSeeOther || !strings.Contains(ck, "Secure") {
+		t.Errorf("sign in over TLS: %d, cookie %q is not Secure", w.Code, ck)
 	}
 	if res := c.post("/logout", nil); res.status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", res.status)
@@ -263,7 +273,7 @@ func TestAccountFlows(t *testing.T) {
 	if res := anon.post("/forgot-password", url.Values{"email": {"viewer@a.test"}}); res.status != http.StatusOK {
 		t.Fatalf("forgot: %d", res.status)
 	}
-	m := regexp.MustCompile(`/reset-password\?token=(\S+)`).FindStringSubmatch(e.mails.last().Body)
+	m := regexp.MustCompile(`http://console\.example\.test/reset-password\?token=(\S+)`).FindStringSubmatch(e.mails.last().Body)
 	if m == nil {
 		t.Fatalf("no reset link in %q", e.mails.last().Body)
 	}

@@ -31,6 +31,7 @@ const pw = "correct-horse-1"
 type env struct {
 	t        *testing.T
 	svc      *tenancy.Service
+	c        *Console
 	srv      *httptest.Server
 	live     *fakeLive
 	hist     *fakeHistory
@@ -187,11 +188,13 @@ func newEnv(t *testing.T) *env {
 		Info:   map[string]string{"fw": "1.2.3", "h-beat": "45"}}
 	e.live.events[e.devA.UID] = []Event{{ID: 3, Kind: "event", Code: "overheat", Description: "too hot", TS: now},
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
-	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails})
+	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,
+		PublicURL: "http://console.example.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(c)
+	e.c = c
 	t.Cleanup(func() { c.Close(); e.srv.Close() })
 	return e
 }

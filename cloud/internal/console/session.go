@@ -99,18 +99,6 @@ func localPath(next string) string {
 	return next
 }
 
-// publicBase is the base URL of links in mail.
-func (c *Console) publicBase(r *http.Request) string {
-	if c.base != "" {
-		return c.base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
