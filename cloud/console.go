@@ -32,6 +32,9 @@ func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.Devic
 	for _, v := range vals {
 		out.Values[v.Pin] = console.Value{Value: v.Value, TS: v.TS}
 	}
+	if out.Meta, err = l.store.DeviceMeta(ctx, uid); err != nil {
+		return out, err
+	}
 	st, ok, err := l.store.DeviceStatus(ctx, uid)
 	if err != nil || !ok {
 		return out, err

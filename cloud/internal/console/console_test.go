@@ -90,7 +90,7 @@ func TestPages(t *testing.T) {
 		{admin, dev + "/charts", []string{`class="chart"`, "Export CSV", `data-range="3mo"`}},
 		{admin, dev + "/timeline", []string{"overheat", "too hot", "online"}},
 		{admin, dev + "/timeline?kind=online", []string{"online"}},
-		{admin, dev + "/info", []string{"Firmware version", "1.2.3", "Serial Number", "SN-0", e.devA.UID}},
+		{admin, dev + "/info", []string{"Firmware version", "1.2.3", "Serial Number", "SN-42", e.devA.UID}},
 		{admin, dev + "/actions", []string{"device.create", "Ada Admin (you)"}},
 		{admin, "/profile", []string{"admin@acme.test", "Sign out everywhere", "Admin"}},
 		{admin, "/orgs?q=client+a", []string{"2 organizations match", "Client A Branch"}},

@@ -178,7 +178,11 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	case "info":
 		dd.Info = infoPairs(dd.State.Info)
 		for _, m := range t.Def.MetaFields {
-			dd.Meta = append(dd.Meta, [2]string{m.Name, m.Default})
+			v, ok := dd.State.Meta[m.Name]
+			if !ok {
+				v = m.Default
+			}
+			dd.Meta = append(dd.Meta, [2]string{m.Name, v})
 		}
 	case "actions":
 		if err := c.actions(r, s, d, &dd); err != nil {

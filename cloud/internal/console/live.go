@@ -36,6 +36,7 @@ type DeviceState struct {
 	DeviceStatus
 	Values map[int]Value     // by pin
 	Info   map[string]string // what the device reported about itself (fw, build, h-beat…)
+	Meta   map[string]string // metadata fields the device reported, by name
 }
 
 // Value is a pin's latest value (items NUL-joined) and its time.
