@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -15,7 +16,8 @@ import (
 )
 
 // browser starts one headless chromium for the test with a fresh profile.
-func browser(t *testing.T) context.Context {
+// The browser reports script errors and CSP violations into problems.
+func browser(t *testing.T, problems chan<- string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
@@ -26,7 +28,23 @@ func browser(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })
-	if err := chromedp.Run(ctx); err != nil {
+	chromedp.ListenTarget(ctx, func(ev any) {
+		report := func(s string) {
+			select {
+			case problems <- s:
+			default:
+			}
+		}
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			report("script exception: " + ev.ExceptionDetails.Error())
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError && !strings.Contains(ev.Entry.Text, "status of 40") {
+				report("console: " + ev.Entry.Text) // CSP violations land here; expected 403/404s do not count
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, cdplog.Enable()); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
@@ -64,7 +82,8 @@ func signIn(t *testing.T, ctx context.Context, base, email, password string) {
 // hour chart, claim a site; then as a view-only user: no controls, a
 // forged write refused, another org's device not found.
 func TestConsoleInBrowser(t *testing.T) {
-	ctx := browser(t)
+	problems := make(chan string, 32)
+	ctx := browser(t, problems)
 	s := startSite(t)
 	received := make(chan devicesim.Incoming, 16)
 	boiler := s.device("Boiler One", func(in devicesim.Incoming) {
@@ -196,5 +215,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Title(&title))
 	if status != 404 || !strings.HasPrefix(title, "Not found") {
 		t.Errorf("another org's device: %d %q, want 404 Not found", status, title)
+	}
+	for {
+		select {
+		case p := <-problems:
+			t.Errorf("in the browser: %s", p)
+		default:
+			return
+		}
 	}
 }
