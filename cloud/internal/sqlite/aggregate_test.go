@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
 
@@ -135,7 +136,7 @@ func TestAggregate(t *testing.T) {
 	// not numbers, timestamps not in order, duplicates of one timestamp.
 	var pts []point
 	base := aggT0.UnixMilli()
-	for ts := base; ts < base+3*3600_000; ts += int64(500 + rng.IntN(9000)) {
+	for ts := base; ts < base+3*3600_000; ts += int64(500 + rng.IntN(25000)) {
 		if ts > base+3600_000 && ts < base+6000_000 {
 			continue
 		}
@@ -328,4 +329,76 @@ func TestMigrationBackfillsRollups(t *testing.T) {
 	if err := sameBuckets(sr.Buckets, wantBuckets(pts, aggT0, aggT0.Add(2*time.Minute), 60_000)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOnlineCountersFollowMoves: the online counters behind the status
+// filter's total stay equal to a count of the rows through device moves,
+// org moves and deletions.
+func TestOnlineCountersFollowMoves(t *testing.T) {
+	s := newTestStore(t)
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	mk := func(parent tenancy.OrgID, name string) tenancy.Org {
+		o := tenancy.Org{ParentID: parent, Name: name, Type: tenancy.OrgBusiness}
+		must(t, s.CreateOrg(ctx, &o))
+		return o
+	}
+	root := mk(0, "root")
+	a, b := mk(root.ID, "a"), mk(root.ID, "b")
+	a1 := mk(a.ID, "a1")
+	must(t, s.CreateTemplate(ctx, tenancy.Template{ID: "T", RootID: root.ID, Def: datastream.Template{ID: "T", Name: "T"}}))
+	g := tenancy.Gateway{Name: "pi", OrgID: root.ID, ClaimCodeHash: tenancy.HashToken("c"), CredentialHash: tenancy.HashToken("cr")}
+	must(t, s.CreateGateway(ctx, &g))
+	var devs []tenancy.Device
+	for i, o := range []tenancy.Org{a, a1, a1, b, root} {
+		d := tenancy.Device{OrgID: o.ID, TemplateID: "T", Name: fmt.Sprint("d", i), Token: fmt.Sprint(i), TokenHash: tenancy.HashToken(fmt.Sprint(i))}
+		must(t, s.CreateDevice(ctx, &d))
+		devs = append(devs, d)
+	}
+	var seq int64
+	setOnline := func(d tenancy.Device, on bool) {
+		seq++
+		k := syncproto.KindOffline
+		if on {
+			k = syncproto.KindOnline
+		}
+		must(t, s.Apply(ctx, "1", 1, []syncproto.Item{{Seq: seq, Kind: k, Device: d.UID, TS: seq}}, seq))
+	}
+	check := func(step string) {
+		t.Helper()
+		for _, o := range []tenancy.Org{root, a, a1, b} {
+			for _, sub := range []bool{false, true} {
+				sc := tenancy.Scope{OrgID: o.ID, Subtree: sub}
+				cond, args := scopeSQL(sc, "org_id")
+				want, err := s.count(ctx, "", `SELECT count(*) FROM devices WHERE online = 1 AND `+cond, args...)
+				must(t, err)
+				p, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: sc, Status: tenancy.OnlyOnline})
+				must(t, err)
+				off, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: sc, Status: tenancy.OnlyOffline})
+				must(t, err)
+				all, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: sc})
+				must(t, err)
+				if p.Total != want || len(p.Rows) != want || off.Total+p.Total != all.Total {
+					t.Fatalf("%s: org %s subtree %v: %d online (%d rows), %d offline of %d; want %d online",
+						step, o.Name, sub, p.Total, len(p.Rows), off.Total, all.Total, want)
+				}
+			}
+		}
+	}
+	check("none online")
+	for _, d := range devs[:4] {
+		setOnline(d, true)
+	}
+	check("four online")
+	setOnline(devs[1], false)
+	setOnline(devs[2], true) // again: no change
+	check("one offline")
+	moved := devs[2]
+	moved.OrgID = b.ID
+	must(t, s.UpdateDevice(ctx, moved))
+	check("device moved")
+	must(t, s.MoveOrg(ctx, a.ID, b.ID))
+	check("org moved")
+	must(t, s.DeleteDevice(ctx, devs[0].ID))
+	check("device deleted")
 }

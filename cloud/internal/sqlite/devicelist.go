@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -36,15 +37,22 @@ func scanDeviceRow(r scanner) (tenancy.DeviceRow, error) {
 }
 
 // ListDeviceRows answers the console's device list with one query for the
-// page and, on the first page, one count. The page has two plans, chosen
-// from the number of matching devices (or the scope's size when that is
-// not counted) as in ListDevices:
+// page and, on the first page, at most one count. Totals come from the
+// maintained counters when the filter is none or only the status;
+// otherwise from a count over the cheapest source below.
 //
+// The page has three plans:
+//
+//   - driven: when a selective filter has its own index (owner, location,
+//     tags, a search of three characters or more through the trigram
+//     index), read its candidates, keep those in scope passing the other
+//     filters, and sort them.
 //   - walk: read the order's (key, id) index from the cursor on, keeping
 //     rows in scope that pass the filters; it stops after one page, so it
-//     wins when matches are a large share of all devices.
-//   - gather: read the scope's devices org by org (or an owner's devices),
-//     filter, and sort them; it wins for small scopes and rare matches.
+//     wins when matches are a large share of all devices: it reads about
+//     limit·all/matching rows.
+//   - gather: read the scope's devices org by org, filter and sort them;
+//     it reads the scope's devices and wins for small scopes.
 func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (tenancy.DevicePage, error) {
 	f.Page = pageSize(f.Page)
 	if f.Sort == "" {
@@ -56,66 +64,74 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		return p, &tenancy.Error{Code: tenancy.Invalid, Message: "unknown sort " + string(f.Sort)}
 	}
 	org := int64(f.Scope.OrgID)
-
 	filter, fargs := deviceFilterSQL(f)
-	unfiltered := filter == "" && f.OwnerID == 0
 
-	// Scope sizes from the maintained counters.
-	var inScope, all int
-	var err error
+	inScope, online, all, err := q.listCounts(ctx, org, f.Scope.Subtree)
+	if err != nil {
+		return p, err
+	}
+	// The scope as a test of one row.
+	scope, scopeArgs := "d.org_id = ?", []any{org}
 	if f.Scope.Subtree {
-		inScope, all, err = q.deviceCounts(ctx, org)
-	} else {
-		inScope, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_direct FROM org_device_counts WHERE org_id = ?), 0)`, org)
-		all = inScope
+		scope = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id)"
+	}
+	// The gather source: the scope's devices, org by org.
+	gatherFrom, gatherCond := "devices d INDEXED BY devices_org", "d.org_id = ?"
+	if f.Scope.Subtree {
+		gatherFrom, gatherCond = "org_closure c CROSS JOIN devices d INDEXED BY devices_org", "c.ancestor = ? AND d.org_id = c.descendant"
+	}
+	// The driven source, if a selective filter has an index.
+	var drivenFrom, drivenCond string
+	var drivenArgs []any
+	switch tags := uniqueTags(f.Tags); {
+	case f.OwnerID != 0:
+		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_owner", "d.owner_id = ?", []any{int64(f.OwnerID)}
+	case f.LocationID != 0:
+		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_location", "d.location_id = ?", []any{int64(f.LocationID)}
+	case len(tags) > 0:
+		drivenFrom = "devices d"
+		drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id IN (?" + strings.Repeat(", ?", len(tags)-1) + "))"
+		for _, t := range tags {
+			drivenArgs = append(drivenArgs, int64(t))
+		}
+	case trigramSearch(f.Query):
+		drivenFrom, drivenCond, drivenArgs = "devices d", "d.id IN (SELECT rowid FROM devices_fts WHERE name LIKE ?)", []any{likePattern(f.Query)}
+	}
+	if drivenFrom != "" {
+		drivenCond += " AND " + scope
+		drivenArgs = append(drivenArgs, scopeArgs...)
+	}
+
+	var matching int
+	onlyStatus := f.Status != tenancy.AnyStatus && f.OwnerID == 0 && f.TemplateID == "" && f.LocationID == 0 &&
+		f.Query == "" && len(f.Tags) == 0
+	switch {
+	case f.SkipTotal:
+		matching = f.KnownTotal
+	case filter == "" && f.OwnerID == 0:
+		matching = inScope
+	case onlyStatus && f.Status == tenancy.OnlyOnline:
+		matching = online
+	case onlyStatus:
+		matching = inScope - online
+	case drivenFrom != "":
+		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+drivenFrom+` WHERE `+drivenCond+filter,
+			append(slices.Clip(drivenArgs), fargs...)...)
+	default:
+		// Template and status are in devices_org_filters: read its
+		// entries org by org, no rows.
+		from := strings.Replace(gatherFrom, "INDEXED BY devices_org", "INDEXED BY devices_org_filters", 1)
+		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+gatherCond+filter,
+			append([]any{org}, fargs...)...)
 	}
 	if err != nil {
 		return p, err
 	}
-
-	// The gather source: the scope's devices (or the owner's), unordered.
-	var gatherFrom, gatherCond string
-	var gatherArgs []any
-	switch {
-	case f.OwnerID != 0:
-		gatherFrom = "devices d INDEXED BY devices_owner"
-		gatherCond, gatherArgs = "d.owner_id = ?", []any{int64(f.OwnerID)}
-		if f.Scope.Subtree {
-			gatherCond += " AND EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id)"
-		} else {
-			gatherCond += " AND d.org_id = ?"
-		}
-		gatherArgs = append(gatherArgs, org)
-	case f.Scope.Subtree:
-		gatherFrom = "org_closure c CROSS JOIN devices d INDEXED BY devices_org"
-		gatherCond, gatherArgs = "c.ancestor = ? AND d.org_id = c.descendant", []any{org}
-	default:
-		gatherFrom, gatherCond, gatherArgs = "devices d INDEXED BY devices_org", "d.org_id = ?", []any{org}
-	}
-
-	matching := inScope
-	if f.SkipTotal {
-		matching = f.KnownTotal
-	} else {
-		// The count reads index entries of the scope where it can.
-		countFrom := gatherFrom
-		if f.OwnerID == 0 {
-			countFrom = strings.Replace(gatherFrom, "INDEXED BY devices_org", "INDEXED BY devices_org_filters", 1)
-		}
-		switch {
-		case unfiltered:
-			matching = inScope
-		default:
-			matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+countFrom+` WHERE `+gatherCond+filter,
-				append(slices.Clip(gatherArgs), fargs...)...)
-			if err != nil {
-				return p, err
-			}
-		}
+	if !f.SkipTotal {
 		p.Total = matching
-	}
-	if matching == 0 && !f.SkipTotal {
-		return p, nil
+		if matching == 0 {
+			return p, nil
+		}
 	}
 	matching = max(matching, 1) // a stale total must not rule the walk out
 
@@ -140,18 +156,13 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	limit := f.Page.Size + 1
 	var from, cond string
 	var args []any
-	// Walk when it reads fewer rows: about limit·all/matching against the
-	// gather's inScope. An owner's devices are few: always gather them.
-	if f.OwnerID == 0 && int64(matching)*int64(inScope) >= int64(limit)*int64(all) {
-		from = "devices d INDEXED BY " + sc.index
-		switch {
-		case !f.Scope.Subtree:
-			cond, args = "d.org_id = ?", []any{org}
-		default:
-			cond, args = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id)", []any{org}
-		}
-	} else {
-		from, cond, args = gatherFrom, gatherCond, slices.Clip(gatherArgs)
+	switch {
+	case drivenFrom != "":
+		from, cond, args = drivenFrom, drivenCond, slices.Clip(drivenArgs)
+	case int64(matching)*int64(inScope) >= int64(limit)*int64(all):
+		from, cond, args = "devices d INDEXED BY "+sc.index, scope, scopeArgs
+	default:
+		from, cond, args = gatherFrom, gatherCond, []any{org}
 	}
 	args = append(append(append(args, fargs...), kargs...), limit)
 	rows, err := q.query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+filter+keyset+order+` LIMIT ?`, args...)
@@ -165,6 +176,26 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		p.Rows, p.More = p.Rows[:f.Page.Size], true
 	}
 	return p, nil
+}
+
+// listCounts reads the maintained counters: devices and online devices in
+// the scope, and devices in the whole store.
+func (q *queries) listCounts(ctx context.Context, org int64, subtree bool) (inScope, online, all int, err error) {
+	query := `SELECT coalesce((SELECT n_direct FROM org_device_counts WHERE org_id = ?1), 0),
+		coalesce((SELECT n_online_direct FROM org_device_counts WHERE org_id = ?1), 0),`
+	if subtree {
+		query = `SELECT coalesce((SELECT n_subtree FROM org_device_counts WHERE org_id = ?1), 0),
+		coalesce((SELECT n_online_subtree FROM org_device_counts WHERE org_id = ?1), 0),`
+	}
+	query += ` coalesce((SELECT sum(c.n_subtree) FROM orgs o JOIN org_device_counts c ON c.org_id = o.id WHERE o.parent_id IS NULL), 0)`
+	err = q.queryRow(ctx, query, org).Scan(&inScope, &online, &all)
+	return inScope, online, all, mapErr("device counts", err)
+}
+
+// trigramSearch reports whether the trigram index can answer a search:
+// three characters or more, none of them LIKE's wildcards or escape.
+func trigramSearch(query string) bool {
+	return utf8.RuneCountInString(query) >= 3 && !strings.ContainsAny(query, `%_\`)
 }
 
 // deviceFilterSQL is the filters of f other than scope and owner, as

@@ -187,8 +187,9 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 	// ancestor of the new parent (including the parent itself).
 	// The subtree's devices leave the old ancestors' counts and join the
 	// new ones'; (id, id) is the only closure row kept by the unlink.
-	shift := `UPDATE org_device_counts SET n_subtree = n_subtree %s
-		(SELECT n_subtree FROM org_device_counts WHERE org_id = ?1)
+	shift := `UPDATE org_device_counts SET
+		n_subtree = n_subtree %[1]s (SELECT n_subtree FROM org_device_counts WHERE org_id = ?1),
+		n_online_subtree = n_online_subtree %[1]s (SELECT n_online_subtree FROM org_device_counts WHERE org_id = ?1)
 		WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = ?1 AND ancestor <> ?1)`
 	steps := []struct{ op, sql string }{
 		{"move org: uncount", fmt.Sprintf(shift, "-")},

@@ -76,8 +76,52 @@ CREATE INDEX devices_template_name ON devices(template_name COLLATE NOCASE, id);
 CREATE INDEX devices_org_name      ON devices(org_name COLLATE NOCASE, id);
 CREATE INDEX devices_owner_name    ON devices(owner_name COLLATE NOCASE, id);
 -- Counting a filtered scope reads index entries only, org by org.
-CREATE INDEX devices_org_filters   ON devices(org_id, online, template_id);
+CREATE INDEX devices_org_filters   ON devices(org_id, template_id, online);
 CREATE INDEX device_tags_tag       ON device_tags(tag_id, device_id);
+
+-- Online devices per org, next to the device counts (migration 0001):
+-- the online and offline filters' totals are then one row read. MoveOrg
+-- shifts n_online_subtree with n_subtree.
+ALTER TABLE org_device_counts ADD COLUMN n_online_direct  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE org_device_counts ADD COLUMN n_online_subtree INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER devices_online_count AFTER UPDATE OF online ON devices WHEN OLD.online <> NEW.online BEGIN
+	UPDATE org_device_counts SET n_online_direct = n_online_direct + NEW.online - OLD.online WHERE org_id = NEW.org_id;
+	UPDATE org_device_counts SET n_online_subtree = n_online_subtree + NEW.online - OLD.online
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = NEW.org_id);
+END;
+CREATE TRIGGER devices_online_count_delete AFTER DELETE ON devices WHEN OLD.online = 1 BEGIN
+	UPDATE org_device_counts SET n_online_direct = n_online_direct - 1 WHERE org_id = OLD.org_id;
+	UPDATE org_device_counts SET n_online_subtree = n_online_subtree - 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
+END;
+CREATE TRIGGER devices_online_count_move AFTER UPDATE OF org_id ON devices
+WHEN OLD.org_id <> NEW.org_id AND NEW.online = 1 BEGIN
+	UPDATE org_device_counts SET n_online_direct = n_online_direct - 1 WHERE org_id = OLD.org_id;
+	UPDATE org_device_counts SET n_online_subtree = n_online_subtree - 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
+	UPDATE org_device_counts SET n_online_direct = n_online_direct + 1 WHERE org_id = NEW.org_id;
+	UPDATE org_device_counts SET n_online_subtree = n_online_subtree + 1
+	WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = NEW.org_id);
+END;
+UPDATE org_device_counts SET
+	n_online_direct = (SELECT count(*) FROM devices d WHERE d.org_id = org_device_counts.org_id AND d.online = 1),
+	n_online_subtree = (SELECT count(*) FROM org_closure c JOIN devices d ON d.org_id = c.descendant
+		WHERE c.ancestor = org_device_counts.org_id AND d.online = 1);
+
+-- Search: a trigram index of device names answers "name contains" (three
+-- characters or more) without reading every name.
+CREATE VIRTUAL TABLE devices_fts USING fts5(name, content='devices', content_rowid='id', tokenize='trigram');
+CREATE TRIGGER devices_fts_insert AFTER INSERT ON devices BEGIN
+	INSERT INTO devices_fts (rowid, name) VALUES (NEW.id, NEW.name);
+END;
+CREATE TRIGGER devices_fts_delete AFTER DELETE ON devices BEGIN
+	INSERT INTO devices_fts (devices_fts, rowid, name) VALUES ('delete', OLD.id, OLD.name);
+END;
+CREATE TRIGGER devices_fts_rename AFTER UPDATE OF name ON devices WHEN OLD.name IS NOT NEW.name BEGIN
+	INSERT INTO devices_fts (devices_fts, rowid, name) VALUES ('delete', OLD.id, OLD.name);
+	INSERT INTO devices_fts (rowid, name) VALUES (NEW.id, NEW.name);
+END;
+INSERT INTO devices_fts (devices_fts) VALUES ('rebuild');
 
 -- History aggregation: num is the value as a number (NULL when it is not
 -- one; Apply parses it), and the index serves range scans per pin in time

@@ -217,13 +217,21 @@ func testDeviceList(t *testing.T, s tenancy.Store) {
 			Tags: []tenancy.TagID{f.tags[0].ID}, Status: tenancy.OnlyOffline}},
 	}
 	sorts := []tenancy.DeviceSort{"", tenancy.SortName, tenancy.SortStatus, tenancy.SortLastReported, tenancy.SortTemplate, tenancy.SortOrg, tenancy.SortOwner}
-	for _, c := range cases {
+	for i, c := range cases {
+		sorts := sorts
+		if i >= 3 { // filters: the sort matrix is covered above
+			sorts = []tenancy.DeviceSort{tenancy.SortName, tenancy.SortOwner}
+		}
 		for _, sort := range sorts {
 			for _, desc := range []bool{false, true} {
 				fl := c.f
 				fl.Sort, fl.Desc = sort, desc
 				want := f.want(fl)
-				for _, size := range []int{1, 7, 100} {
+				sizes := []int{4, 100}
+				if c.name == "all" {
+					sizes = append(sizes, 1)
+				}
+				for _, size := range sizes {
 					got := listAll(t, s, fl, size, len(want))
 					// Rows carry the device as stored and the list's columns.
 					if rowSummary(got) != rowSummary(want) {
