@@ -29,7 +29,7 @@ const pw = "correct-horse-1"
 // gateway side (Live, History) played by fakes: those are the far side,
 // tested for real in internal/consoletest. The live feed is the real one.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	svc      *tenancy.Service
 	c        *Console
 	srv      *httptest.Server
@@ -140,7 +140,7 @@ func need[T any](v T, err error) T {
 	return v
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
@@ -199,7 +199,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func must2(t *testing.T) func(tenancy.Org, tenancy.User, error) (tenancy.Org, tenancy.User) {
+func must2(t testing.TB) func(tenancy.Org, tenancy.User, error) (tenancy.Org, tenancy.User) {
 	return func(o tenancy.Org, u tenancy.User, err error) (tenancy.Org, tenancy.User) {
 		t.Helper()
 		if err != nil {
@@ -211,7 +211,7 @@ func must2(t *testing.T) func(tenancy.Org, tenancy.User, error) (tenancy.Org, te
 
 // client is a browser-like client: a cookie jar, no redirect following.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	e  *env
 	hc *http.Client
 }
@@ -267,3 +267,13 @@ func (c *client) post(path string, form url.Values, hdr ...string) response {
 }
 
 var errStale = tenancy.Errorf(tenancy.Conflict, "a newer value from the device won")
+
+// sessionCookie signs email in through the service and returns the
+// console's cookie for it.
+func (e *env) sessionCookie(tb testing.TB, email string) *http.Cookie {
+	res, err := e.svc.Login(context.Background(), tenancy.Login{Email: email, Password: pw})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &http.Cookie{Name: sessionCookie, Value: res.Token}
+}
