@@ -74,6 +74,7 @@ type Console struct {
 	assets  *webui.Assets
 	pages   map[string]*template.Template
 	handler http.Handler
+	memo    *memo // short-lived lists for the header and filters
 
 	mu     sync.Mutex
 	closed bool
@@ -105,7 +106,7 @@ func New(o Options) (*Console, error) {
 	}
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now,
-		assets: assets, done: make(chan struct{})}
+		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}}
 	if c.pages, err = parsePages(c.funcs()); err != nil {
 		return nil, err
 	}

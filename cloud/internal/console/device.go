@@ -106,7 +106,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
-	dd := deviceData{Device: d, Tab: tab, Template: t, Org: orgName(orgs, d.OrgID),
+	dd := deviceData{Device: d, Tab: tab, Template: t, Org: c.orgName(r, s, orgs, d.OrgID),
 		CanControl: s.can(tenancy.OrgDevicesControl, res), CanActions: s.can(tenancy.UsersActionsLogView, tenancy.Resource{OrgID: d.OrgID})}
 	if tab == "actions" && !dd.CanActions {
 		c.forbidden(w, r, s)

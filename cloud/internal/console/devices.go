@@ -100,22 +100,15 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
-	n := c.names(r, s)
-	d.Templates = n.templateOptions(string(dq.TemplateID))
-	d.Owners = n.ownerOptions(dq.OwnerID)
-	if ll, err := c.svc.Locations(r.Context(), s.actor, tenancy.LocationQuery{OrgID: s.org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
-		for _, l := range ll.Items {
-			d.Locations = append(d.Locations, option{Value: strconv.FormatInt(int64(l.ID), 10), Label: l.Name, Selected: l.ID == dq.LocationID})
-		}
+	fl, err := c.filterLists(r, s)
+	if err != nil {
+		c.serverError(w, r, err)
+		return
 	}
-	if s.can(tenancy.TagsManage, tenancy.Resource{OrgID: s.org}) {
-		if ts, err := c.svc.Tags(r.Context(), s.actor, s.org); err == nil {
-			for _, t := range ts {
-				v := strconv.FormatInt(int64(t.ID), 10)
-				d.Tags = append(d.Tags, option{Value: v, Label: t.Name, Selected: selTags[v]})
-			}
-		}
-	}
+	d.Templates = selected(fl.templates, func(v string) bool { return v == string(dq.TemplateID) })
+	d.Owners = selected(fl.owners, func(v string) bool { return v == strconv.FormatInt(int64(dq.OwnerID), 10) })
+	d.Locations = selected(fl.locations, func(v string) bool { return v == strconv.FormatInt(int64(dq.LocationID), 10) })
+	d.Tags = selected(fl.tags, func(v string) bool { return selTags[v] })
 	for _, col := range sortColumns {
 		cq := cloneQuery(q)
 		cq.Del("cursor")
@@ -156,58 +149,75 @@ func cloneQuery(q url.Values) url.Values {
 	return out
 }
 
-// names resolves template and owner names for display; what the user may
-// not list stays an id.
-type names struct {
-	templates map[tenancy.TemplateID]string
-	users     map[tenancy.UserID]string
-	tmplOrder []tenancy.TemplateID
-	userOrder []tenancy.UserID
+// filterLists are the choices of the device list's filters in the
+// current org: what the user may list of templates, users (owners),
+// locations and tags (tags only for who may manage them).
+type filterLists struct {
+	tree                               *tenancy.Tree
+	templates, owners, locations, tags []option
 }
 
-func (c *Console) names(r *http.Request, s *session) names {
-	n := names{templates: map[tenancy.TemplateID]string{}, users: map[tenancy.UserID]string{}}
-	if tl, err := c.svc.Templates(r.Context(), s.actor, s.org, tenancy.Page{Size: tenancy.MaxPageSize}); err == nil {
-		for _, t := range tl.Items {
-			n.templates[t.ID] = t.Def.Name
-			n.tmplOrder = append(n.tmplOrder, t.ID)
-		}
+type filterKey struct {
+	actor tenancy.Actor
+	org   tenancy.OrgID
+}
+
+// filterLists computes the lists, or takes them from the memo (they are a
+// few seconds old at most).
+func (c *Console) filterLists(r *http.Request, s *session) (*filterLists, error) {
+	key := filterKey{s.actor, s.org}
+	if v, ok := c.memo.get(key); ok && v.(*filterLists).tree == s.tree {
+		return v.(*filterLists), nil
 	}
-	if ul, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
+	ctx := r.Context()
+	fl := &filterLists{tree: s.tree}
+	// Lists the role may not see are left out (the filter is not offered).
+	if tl, err := c.svc.Templates(ctx, s.actor, s.org, tenancy.Page{Size: tenancy.MaxPageSize}); err == nil {
+		for _, t := range tl.Items {
+			fl.templates = append(fl.templates, option{Value: string(t.ID), Label: t.Def.Name})
+		}
+	} else if tenancy.CodeOf(err) == tenancy.Internal {
+		return nil, err
+	}
+	if ul, err := c.svc.Users(ctx, s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
 		for _, u := range ul.Items {
 			label := u.Name
 			if label == "" {
 				label = u.Email
 			}
-			n.users[u.ID] = label
-			n.userOrder = append(n.userOrder, u.ID)
+			fl.owners = append(fl.owners, option{Value: strconv.FormatInt(int64(u.ID), 10), Label: label})
+		}
+	} else if tenancy.CodeOf(err) == tenancy.Internal {
+		return nil, err
+	}
+	if ll, err := c.svc.Locations(ctx, s.actor, tenancy.LocationQuery{OrgID: s.org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
+		for _, l := range ll.Items {
+			fl.locations = append(fl.locations, option{Value: strconv.FormatInt(int64(l.ID), 10), Label: l.Name})
+		}
+	} else if tenancy.CodeOf(err) == tenancy.Internal {
+		return nil, err
+	}
+	if s.can(tenancy.TagsManage, tenancy.Resource{OrgID: s.org}) {
+		ts, err := c.svc.Tags(ctx, s.actor, s.org)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			fl.tags = append(fl.tags, option{Value: strconv.FormatInt(int64(t.ID), 10), Label: t.Name})
 		}
 	}
-	n.users[s.user.ID] = s.user.Name
-	return n
+	c.memo.put(key, fl)
+	return fl, nil
 }
 
-func (n names) templateOptions(sel string) []option {
-	out := make([]option, 0, len(n.tmplOrder))
-	for _, id := range n.tmplOrder {
-		out = append(out, option{Value: string(id), Label: n.templates[id], Selected: string(id) == sel})
+// selected copies options, marking those whose value is chosen.
+func selected(opts []option, chosen func(string) bool) []option {
+	out := make([]option, len(opts))
+	for i, o := range opts {
+		o.Selected = chosen(o.Value)
+		out[i] = o
 	}
 	return out
-}
-
-func (n names) ownerOptions(sel tenancy.UserID) []option {
-	out := make([]option, 0, len(n.userOrder))
-	for _, id := range n.userOrder {
-		out = append(out, option{Value: strconv.FormatInt(int64(id), 10), Label: n.users[id], Selected: id == sel})
-	}
-	return out
-}
-
-func orgName(orgs map[tenancy.OrgID]tenancy.Org, id tenancy.OrgID) string {
-	if o, ok := orgs[id]; ok {
-		return o.Name
-	}
-	return "organization " + strconv.FormatInt(int64(id), 10)
 }
 
 func listRows(rows []tenancy.DeviceRow) []deviceRow {
@@ -217,4 +227,16 @@ func listRows(rows []tenancy.DeviceRow) []deviceRow {
 			LastSeen: r.LastReported, Template: r.TemplateName, Org: r.OrgName, Owner: r.OwnerName}
 	}
 	return out
+}
+
+// orgName names an org: from the header's list, else from the service
+// (the header lists the first orgs of a large tree only).
+func (c *Console) orgName(r *http.Request, s *session, orgs map[tenancy.OrgID]tenancy.Org, id tenancy.OrgID) string {
+	if o, ok := orgs[id]; ok {
+		return o.Name
+	}
+	if o, err := c.svc.Org(r.Context(), s.actor, id); err == nil {
+		return o.Name
+	}
+	return "organization " + strconv.FormatInt(int64(id), 10)
 }

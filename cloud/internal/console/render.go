@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
 	"slices"
@@ -122,30 +123,66 @@ type shell struct {
 }
 
 type orgItem struct {
-	ID      tenancy.OrgID
-	Name    string
-	Depth   int // below the home org
-	Current bool
+	ID    tenancy.OrgID
+	Name  string
+	Depth int // below the home org
 }
 
-const maxSwitcher = 200
+const maxSwitcher = 100
+
+// orgTree is the switcher's list for one user and tree snapshot.
+type orgTree struct {
+	tree  *tenancy.Tree // the snapshot it was computed from
+	items []orgItem
+	byID  map[tenancy.OrgID]tenancy.Org
+	more  bool
+}
+
+type orgTreeKey struct{ actor tenancy.Actor }
 
 // shell builds the header for a signed-in page: the orgs the user may
-// switch into, in tree order below their home org.
+// switch into, in tree order below their home org. The list is computed
+// once per user and tree snapshot (an org created, renamed or moved makes
+// a new snapshot) and kept a few seconds.
 func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]tenancy.Org, error) {
 	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView)}
 	if _, _, ok := s.tree.DeviceScope(s.actor); !ok {
 		sh.ViewsNone = true
 	}
+	v, ok := c.memo.get(orgTreeKey{s.actor})
+	ot, _ := v.(*orgTree)
+	if !ok || ot.tree != s.tree {
+		var err error
+		if ot, err = c.orgTree(r, s); err != nil {
+			return nil, nil, err
+		}
+		c.memo.put(orgTreeKey{s.actor}, ot)
+	}
+	sh.Orgs, sh.More = ot.items, ot.more
+	byID := ot.byID
+	sh.Org = byID[s.org]
+	if sh.Org.ID == 0 {
+		o, err := c.svc.Org(r.Context(), s.actor, s.org)
+		if err != nil {
+			return nil, nil, err
+		}
+		sh.Org = o
+		byID = maps.Clone(byID)
+		byID[o.ID] = o
+	}
+	return sh, byID, nil
+}
+
+func (c *Console) orgTree(r *http.Request, s *session) (*orgTree, error) {
 	l, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{OrgID: s.actor.OrgID, IncludeSub: true,
 		Page: tenancy.Page{Size: maxSwitcher}})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	byID := make(map[tenancy.OrgID]tenancy.Org, len(l.Items))
+	ot := &orgTree{tree: s.tree, byID: make(map[tenancy.OrgID]tenancy.Org, len(l.Items)), more: l.Total > len(l.Items)}
 	kids := map[tenancy.OrgID][]tenancy.Org{}
 	for _, o := range l.Items {
-		byID[o.ID] = o
+		ot.byID[o.ID] = o
 		kids[o.ParentID] = append(kids[o.ParentID], o)
 	}
 	for _, k := range kids {
@@ -153,24 +190,15 @@ func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]
 	}
 	var walk func(o tenancy.Org, depth int)
 	walk = func(o tenancy.Org, depth int) {
-		sh.Orgs = append(sh.Orgs, orgItem{ID: o.ID, Name: o.Name, Depth: min(depth, 4), Current: o.ID == s.org})
+		ot.items = append(ot.items, orgItem{ID: o.ID, Name: o.Name, Depth: min(depth, 4)})
 		for _, k := range kids[o.ID] {
 			walk(k, depth+1)
 		}
 	}
-	if home, ok := byID[s.actor.OrgID]; ok {
+	if home, ok := ot.byID[s.actor.OrgID]; ok {
 		walk(home, 0)
 	}
-	sh.More = l.Total > len(l.Items)
-	sh.Org = byID[s.org]
-	if sh.Org.ID == 0 {
-		o, err := c.svc.Org(r.Context(), s.actor, s.org)
-		if err != nil {
-			return nil, nil, err
-		}
-		sh.Org, byID[o.ID] = o, o
-	}
-	return sh, byID, nil
+	return ot, nil
 }
 
 // render executes a page into a buffer first, so a template error gives a

@@ -24,7 +24,7 @@ type sitesData struct {
 }
 
 func (c *Console) siteRow(r *http.Request, s *session, g tenancy.Gateway, orgs map[tenancy.OrgID]tenancy.Org) (siteRow, error) {
-	row := siteRow{Gateway: g, Org: orgName(orgs, g.OrgID), Release: s.can(tenancy.GatewaysManage, tenancy.Resource{OrgID: g.OrgID})}
+	row := siteRow{Gateway: g, Org: c.orgName(r, s, orgs, g.OrgID), Release: s.can(tenancy.GatewaysManage, tenancy.Resource{OrgID: g.OrgID})}
 	if c.live != nil {
 		st, err := c.live.Site(r.Context(), g)
 		if err != nil {
