@@ -121,6 +121,15 @@ func TestPages(t *testing.T) {
 	if res := admin.get(dev + "/nosuchtab"); res.status != http.StatusNotFound {
 		t.Errorf("unknown tab: %d", res.status)
 	}
+	if res := admin.get("/no/such/page"); res.status != http.StatusNotFound || !strings.Contains(res.body, "Not found") {
+		t.Errorf("unknown page: %d", res.status)
+	}
+	if res := admin.get("/"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/devices" {
+		t.Errorf("/: %d %q", res.status, res.header.Get("Location"))
+	}
+	if res := admin.get("/devices?cursor=garbage"); res.status != http.StatusBadRequest {
+		t.Errorf("a forged cursor: %d, want 400", res.status)
+	}
 }
 
 // claimedGateway registers a site and claims it into Client A.
