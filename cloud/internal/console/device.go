@@ -513,9 +513,10 @@ func writeEvent(w io.Writer, u livefeed.Update) {
 		}{u.Pin, val, u.TS}
 	case syncproto.KindOnline, syncproto.KindOffline:
 		typ, v = "status", struct {
-			Online bool  `json:"online"`
-			TS     int64 `json:"ts"`
-		}{u.Kind == syncproto.KindOnline, u.TS}
+			Online    bool   `json:"online"`
+			Transport string `json:"transport,omitempty"`
+			TS        int64  `json:"ts"`
+		}{u.Kind == syncproto.KindOnline, u.Name, u.TS}
 	case syncproto.KindEvent, syncproto.KindClear:
 		typ, v = "event", struct {
 			Kind        string `json:"kind"`

@@ -96,7 +96,7 @@ function timelineRow(kind, code, description, ts) {
 
 follow(root.dataset.live, {
   value: (d) => { setValue(d.pin, d.value, d.ts); liveChart(d.pin, d.value, d.ts); const seen = document.getElementById("lastseen"); seen.dataset.ms = d.ts; seen.textContent = ago(d.ts); },
-  status: (d) => { setOnline(d.online, d.ts); timelineRow(d.online ? "online" : "offline", "", "", d.ts); },
+  status: (d) => { setOnline(d.online, d.ts); timelineRow(d.online ? "online" : "offline", "", d.transport ? "over " + d.transport : "", d.ts); },
   event: (d) => timelineRow(d.kind, d.code, d.description, d.ts),
 }, (state) => {
   document.getElementById("livestate").textContent = state === "live" ? "· live" : "· reconnecting…";
