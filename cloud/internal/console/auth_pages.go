@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/tenancy"
@@ -188,8 +189,15 @@ func (c *Console) inviteSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 type profileData struct {
-	Min  int
-	Role string
+	Min      int
+	Role     string
+	Sessions []sessionRow
+}
+
+type sessionRow struct {
+	Created, Expires time.Time
+	From, Agent      string
+	This             bool // the session of this browser
 }
 
 func roleName(id tenancy.RoleID) string {
@@ -204,12 +212,39 @@ func roleName(id tenancy.RoleID) string {
 	return fmt.Sprintf("Custom role %d", id)
 }
 
-func (c *Console) profileView(s *session) view {
-	return view{Title: "Profile", Nav: "profile", Data: profileData{Min: c.svc.Config().MinPassword, Role: roleName(s.user.RoleID)}}
+func (c *Console) profileView(r *http.Request, s *session) view {
+	d := profileData{Min: c.svc.Config().MinPassword, Role: roleName(s.user.RoleID)}
+	if ses, err := c.svc.Sessions(r.Context(), s.actor); err == nil {
+		this := tenancy.HashToken(s.token)
+		for _, x := range ses {
+			d.Sessions = append(d.Sessions, sessionRow{Created: x.CreatedAt, Expires: x.ExpiresAt, From: x.RemoteAddr,
+				Agent: browserName(x.UserAgent), This: x.TokenHash == this})
+		}
+	} else {
+		c.log.WarnContext(r.Context(), "list sessions", "err", err)
+	}
+	return view{Title: "Profile", Nav: "profile", Data: d}
+}
+
+// browserName shortens a User-Agent to what people recognise.
+func browserName(ua string) string {
+	for _, b := range []struct{ key, name string }{{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go program"}} {
+		if strings.Contains(ua, b.key) {
+			return b.name
+		}
+	}
+	if ua == "" {
+		return "unknown"
+	}
+	if len(ua) > 40 {
+		return ua[:40] + "…"
+	}
+	return ua
 }
 
 func (c *Console) profilePage(w http.ResponseWriter, r *http.Request, s *session) {
-	v := c.profileView(s)
+	v := c.profileView(r, s)
 	switch r.URL.Query().Get("done") {
 	case "name":
 		v.Notice = "Your name was saved."
@@ -222,7 +257,7 @@ func (c *Console) profilePage(w http.ResponseWriter, r *http.Request, s *session
 func (c *Console) profileSubmit(w http.ResponseWriter, r *http.Request, s *session) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if name == "" || len(name) > 100 {
-		v := c.profileView(s)
+		v := c.profileView(r, s)
 		v.Error = "The name must be 1 to 100 characters."
 		c.renderShell(w, r, s, http.StatusBadRequest, "profile", v)
 		return
@@ -236,7 +271,7 @@ func (c *Console) profileSubmit(w http.ResponseWriter, r *http.Request, s *sessi
 
 func (c *Console) passwordSubmit(w http.ResponseWriter, r *http.Request, s *session) {
 	if msg := checkNew(r.PostFormValue("new"), r.PostFormValue("confirm")); msg != "" {
-		v := c.profileView(s)
+		v := c.profileView(r, s)
 		v.Error = msg
 		c.renderShell(w, r, s, http.StatusBadRequest, "profile", v)
 		return
@@ -254,7 +289,7 @@ func (c *Console) formError(w http.ResponseWriter, r *http.Request, s *session, 
 		c.serverError(w, r, err)
 		return
 	}
-	v := c.profileView(s)
+	v := c.profileView(r, s)
 	v.Error = message(err)
 	c.renderShell(w, r, s, httpStatus(err), "profile", v)
 }

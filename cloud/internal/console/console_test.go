@@ -92,7 +92,7 @@ func TestPages(t *testing.T) {
 		{admin, dev + "/timeline?kind=online", []string{"online"}},
 		{admin, dev + "/info", []string{"Firmware version", "1.2.3", "Serial Number", "SN-42", e.devA.UID}},
 		{admin, dev + "/actions", []string{"device.create", "Ada Admin (you)"}},
-		{admin, "/profile", []string{"admin@acme.test", "Sign out everywhere", "Admin"}},
+		{admin, "/profile", []string{"admin@acme.test", "Sign out everywhere", "Role Admin", "this browser", "Go program"}},
 		{admin, "/orgs?q=client+a", []string{"2 organizations match", "Client A Branch"}},
 		{admin, "/sites", []string{"Claim a gateway", "Site One", "Connected"}},
 		{admin, fmt.Sprintf("/sites/%d", gw), []string{"Site One", "Release gateway", "Boiler"}},
@@ -326,6 +326,9 @@ func TestAccountFlows(t *testing.T) {
 	}
 	second := e.client()
 	second.post("/login", url.Values{"email": {"admin@acme.test"}, "password": {"another-pass-1"}})
+	if res := admin.get("/profile"); strings.Count(res.body, "Go program") != 2 || strings.Count(res.body, "this browser") != 1 {
+		t.Errorf("the profile does not list both sessions, this one marked")
+	}
 	if res := admin.post("/profile/sign-out-everywhere", nil); res.status != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: %d", res.status)
 	}

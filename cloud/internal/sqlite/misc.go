@@ -297,6 +297,28 @@ func (q *queries) RevokeUserSessions(ctx context.Context, u tenancy.UserID, at t
 	return affected("revoke user sessions", res, err)
 }
 
+func (q *queries) ListUserSessions(ctx context.Context, u tenancy.UserID, now time.Time) ([]tenancy.Session, error) {
+	rows, err := q.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND revoked_at = 0 AND expires_at > ?
+		ORDER BY created_at DESC, id DESC`, int64(u), ms(now))
+	if err != nil {
+		return nil, mapErr("list sessions", err)
+	}
+	defer rows.Close()
+	var out []tenancy.Session
+	for rows.Next() {
+		var s tenancy.Session
+		var hash []byte
+		var created, expires, revoked int64
+		if err := rows.Scan(&s.ID, &hash, &s.UserID, &created, &expires, &revoked, &s.RemoteAddr, &s.UserAgent); err != nil {
+			return nil, mapErr("list sessions", err)
+		}
+		copy(s.TokenHash[:], hash)
+		s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMS(created), fromMS(expires), fromMS(revoked)
+		out = append(out, s)
+	}
+	return out, mapErr("list sessions", rows.Err())
+}
+
 const clientCols = `id, org_id, name, secret_hash, redirect_urls, created_by, created_at`
 
 func scanClient(r scanner) (tenancy.OAuthClient, error) {

@@ -133,6 +133,9 @@ type Tx interface {
 	RevokeSession(ctx context.Context, id SessionID, at time.Time) error
 	// RevokeUserSessions revokes every live session of the user.
 	RevokeUserSessions(ctx context.Context, u UserID, at time.Time) (int, error)
+	// ListUserSessions lists the user's live sessions at now (neither
+	// revoked nor expired), newest first.
+	ListUserSessions(ctx context.Context, u UserID, now time.Time) ([]Session, error)
 
 	// OAuth clients and their tokens. Client ID is unique (Conflict).
 	CreateOAuthClient(ctx context.Context, c OAuthClient) error

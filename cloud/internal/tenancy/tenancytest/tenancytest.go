@@ -827,6 +827,13 @@ func testSessions(t *testing.T, s tenancy.Store) {
 	s2 := tenancy.Session{TokenHash: h("s2"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	must(t, s.CreateSession(ctx, &s1))
 	must(t, s.CreateSession(ctx, &s2))
+	s3 := tenancy.Session{TokenHash: h("s3"), UserID: u.ID, CreatedAt: t0.Add(-2 * time.Hour), ExpiresAt: t0.Add(-time.Hour)} // expired
+	must(t, s.CreateSession(ctx, &s3))
+	live, err := s.ListUserSessions(ctx, u.ID, t0)
+	must(t, err)
+	if len(live) != 2 || live[0].ID != s2.ID || live[1].ID != s1.ID || live[1].UserAgent != "test" {
+		t.Fatalf("live sessions %+v, want s2 then s1 (newest first, the expired one left out)", live)
+	}
 	got, err := s.GetSessionByHash(ctx, h("s1"))
 	must(t, err)
 	if !equalJSON(got, s1) {
@@ -841,12 +848,15 @@ func testSessions(t *testing.T, s tenancy.Store) {
 	}
 	n, err := s.RevokeUserSessions(ctx, u.ID, t0.Add(time.Hour))
 	must(t, err)
-	if n != 1 {
-		t.Fatalf("RevokeUserSessions = %d, want 1 (one was already revoked)", n)
+	if n != 2 {
+		t.Fatalf("RevokeUserSessions = %d, want 2 (s2 and the expired s3; s1 was already revoked)", n)
 	}
 	got, _ = s.GetSessionByHash(ctx, h("s2"))
 	if got.RevokedAt.IsZero() {
 		t.Fatal("s2 not revoked")
+	}
+	if live, err := s.ListUserSessions(ctx, u.ID, t0); err != nil || len(live) != 0 {
+		t.Fatalf("live sessions after revoking all: %+v %v", live, err)
 	}
 	_, err = s.GetSessionByHash(ctx, h("nope"))
 	wantCode(t, err, tenancy.NotFound)
