@@ -8,8 +8,8 @@ import (
 )
 
 // History for charts and export: bucketed aggregates computed by SQLite
-// (GROUP BY bucket) from the per-minute rollups Apply keeps, or from the
-// raw points when buckets are shorter than a minute.
+// (GROUP BY bucket) from the per-hour or per-minute rollups Apply keeps,
+// or from the raw points when buckets are shorter than a minute.
 
 // Bucket aggregates the numeric values of one time bucket. Buckets without
 // values are not returned, so a chart shows gaps as gaps.
@@ -88,20 +88,23 @@ func (s *Store) Aggregate(ctx context.Context, deviceUID string, pin int, from, 
 	sr := Series{Width: width, From: fromMSAny(lo), To: fromMSAny(hi)}
 
 	var query string
-	if w%60_000 == 0 {
-		// Whole minutes: the rollups hold every minute's count, sum, min,
-		// max and last; last of a bucket is last of its newest minute.
-		query = `SELECT g.b, g.n, g.sm / g.n, g.mn, g.mx, m.last FROM (
-			SELECT minute - (minute - ?4) % ?1 AS b, sum(n) AS n, sum(sum) AS sm, min(min) AS mn, max(max) AS mx,
+	switch lv := rollupLevel(w); {
+	case lv >= 0:
+		// Whole minutes or hours: the rollups hold each one's count, sum,
+		// min, max and last; a bucket's last is that of its newest row.
+		l := rollupLevels[lv]
+		query = fmt.Sprintf(`SELECT g.b, g.n, g.sm / g.n, g.mn, g.mx, r.last FROM (
+			SELECT %[2]s - (%[2]s - ?4) %% ?1 AS b, sum(n) AS n, sum(sum) AS sm, min(min) AS mn, max(max) AS mx,
 				max(last_ts) AS lt
-			FROM history_minutes WHERE device_uid = ?2 AND pin = ?3 AND minute >= ?4 AND minute < ?5 GROUP BY b
-		) g JOIN history_minutes m ON m.device_uid = ?2 AND m.pin = ?3 AND m.minute = g.lt - g.lt % 60000
-		ORDER BY g.b`
-	} else {
-		query = `SELECT g.b, g.n, g.av, g.mn, g.mx, (SELECT x.num FROM device_history x
+			FROM %[1]s WHERE device_uid = ?2 AND pin = ?3 AND %[2]s >= ?4 AND %[2]s < ?5 GROUP BY b
+		) g JOIN %[1]s r ON r.device_uid = ?2 AND r.pin = ?3 AND r.%[2]s = g.lt - g.lt %% %[3]d
+		ORDER BY g.b`, l.table, l.col, l.span)
+	default:
+		query = `SELECT g.b, g.n, g.av, g.mn, g.mx, (SELECT x.num FROM device_history x INDEXED BY device_history_ts
 				WHERE x.device_uid = ?2 AND x.pin = ?3 AND x.ts = g.lt AND x.num IS NOT NULL ORDER BY x.id DESC LIMIT 1)
 			FROM (SELECT ts - (ts - ?4) % ?1 AS b, count(*) AS n, avg(num) AS av, min(num) AS mn, max(num) AS mx, max(ts) AS lt
-				FROM device_history WHERE device_uid = ?2 AND pin = ?3 AND ts >= ?4 AND ts < ?5 AND num IS NOT NULL GROUP BY b) g
+				FROM device_history INDEXED BY device_history_ts
+				WHERE device_uid = ?2 AND pin = ?3 AND ts >= ?4 AND ts < ?5 AND num IS NOT NULL GROUP BY b) g
 			ORDER BY g.b`
 	}
 	rows, err := s.db.QueryContext(ctx, query, w, deviceUID, pin, lo, hi)
@@ -124,6 +127,17 @@ func (s *Store) Aggregate(ctx context.Context, deviceUID string, pin int, from, 
 	return sr, nil
 }
 
+// rollupLevel is the coarsest rollup level whose span divides w, or -1:
+// then buckets are computed from the raw points.
+func rollupLevel(w int64) int {
+	for lv := len(rollupLevels) - 1; lv >= 0; lv-- {
+		if w%rollupLevels[lv].span == 0 {
+			return lv
+		}
+	}
+	return -1
+}
+
 // fromMSAny is fromMS without the zero-means-unset rule: 0 is the epoch.
 func fromMSAny(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
@@ -140,7 +154,7 @@ func (s *Store) ExportHistory(ctx context.Context, deviceUID string, pin int, fr
 	end := to.UnixMilli()
 	pts := make([]HistoryPoint, 0, exportPage)
 	for {
-		rows, err := s.db.QueryContext(ctx, `SELECT id, pin, value, ts FROM device_history
+		rows, err := s.db.QueryContext(ctx, `SELECT id, pin, value, ts FROM device_history INDEXED BY device_history_ts
 			WHERE device_uid = ? AND pin = ? AND (ts, id) > (?, ?) AND ts < ? ORDER BY ts, id LIMIT ?`,
 			deviceUID, pin, ts, id, end, exportPage)
 		if err != nil {

@@ -324,17 +324,19 @@ func TestMigrationBackfillsRollups(t *testing.T) {
 	s, err := Open(ctx, path)
 	must(t, err)
 	defer s.Close()
-	sr, err := s.Aggregate(ctx, "U", 3, aggT0, aggT0.Add(2*time.Minute), 2)
-	must(t, err)
-	if err := sameBuckets(sr.Buckets, wantBuckets(pts, aggT0, aggT0.Add(2*time.Minute), 60_000)); err != nil {
-		t.Fatal(err)
+	for _, span := range []time.Duration{2 * time.Minute, 2 * time.Hour} { // minute and hour rollups
+		sr, err := s.Aggregate(ctx, "U", 3, aggT0, aggT0.Add(span), 2)
+		must(t, err)
+		if err := sameBuckets(sr.Buckets, wantBuckets(pts, aggT0, aggT0.Add(span), sr.Width.Milliseconds())); err != nil {
+			t.Fatalf("%v: %v", span, err)
+		}
 	}
 }
 
-// TestOnlineCountersFollowMoves: the online counters behind the status
-// filter's total stay equal to a count of the rows through device moves,
+// TestListCountersFollowMoves: the online and template counters behind
+// the status and template filters' totals stay equal to a count of the rows through device moves,
 // org moves and deletions.
-func TestOnlineCountersFollowMoves(t *testing.T) {
+func TestListCountersFollowMoves(t *testing.T) {
 	s := newTestStore(t)
 	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
@@ -347,11 +349,16 @@ func TestOnlineCountersFollowMoves(t *testing.T) {
 	a, b := mk(root.ID, "a"), mk(root.ID, "b")
 	a1 := mk(a.ID, "a1")
 	must(t, s.CreateTemplate(ctx, tenancy.Template{ID: "T", RootID: root.ID, Def: datastream.Template{ID: "T", Name: "T"}}))
+	must(t, s.CreateTemplate(ctx, tenancy.Template{ID: "T2", RootID: root.ID, Def: datastream.Template{ID: "T2", Name: "T2"}}))
 	g := tenancy.Gateway{Name: "pi", OrgID: root.ID, ClaimCodeHash: tenancy.HashToken("c"), CredentialHash: tenancy.HashToken("cr")}
 	must(t, s.CreateGateway(ctx, &g))
 	var devs []tenancy.Device
 	for i, o := range []tenancy.Org{a, a1, a1, b, root} {
-		d := tenancy.Device{OrgID: o.ID, TemplateID: "T", Name: fmt.Sprint("d", i), Token: fmt.Sprint(i), TokenHash: tenancy.HashToken(fmt.Sprint(i))}
+		tmpl := tenancy.TemplateID("T")
+		if i%2 == 1 {
+			tmpl = "T2"
+		}
+		d := tenancy.Device{OrgID: o.ID, TemplateID: tmpl, Name: fmt.Sprint("d", i), Token: fmt.Sprint(i), TokenHash: tenancy.HashToken(fmt.Sprint(i))}
 		must(t, s.CreateDevice(ctx, &d))
 		devs = append(devs, d)
 	}
@@ -378,6 +385,13 @@ func TestOnlineCountersFollowMoves(t *testing.T) {
 				must(t, err)
 				all, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: sc})
 				must(t, err)
+				wantT, err := s.count(ctx, "", `SELECT count(*) FROM devices WHERE template_id = 'T2' AND `+cond, args...)
+				must(t, err)
+				tp, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: sc, TemplateID: "T2"})
+				must(t, err)
+				if tp.Total != wantT || len(tp.Rows) != wantT {
+					t.Fatalf("%s: org %s subtree %v: %d of template T2 (%d rows), want %d", step, o.Name, sub, tp.Total, len(tp.Rows), wantT)
+				}
 				if p.Total != want || len(p.Rows) != want || off.Total+p.Total != all.Total {
 					t.Fatalf("%s: org %s subtree %v: %d online (%d rows), %d offline of %d; want %d online",
 						step, o.Name, sub, p.Total, len(p.Rows), off.Total, all.Total, want)
@@ -397,6 +411,9 @@ func TestOnlineCountersFollowMoves(t *testing.T) {
 	moved.OrgID = b.ID
 	must(t, s.UpdateDevice(ctx, moved))
 	check("device moved")
+	moved.TemplateID = "T2"
+	must(t, s.UpdateDevice(ctx, moved))
+	check("template changed")
 	must(t, s.MoveOrg(ctx, a.ID, b.ID))
 	check("org moved")
 	must(t, s.DeleteDevice(ctx, devs[0].ID))

@@ -38,8 +38,8 @@ func scanDeviceRow(r scanner) (tenancy.DeviceRow, error) {
 
 // ListDeviceRows answers the console's device list with one query for the
 // page and, on the first page, at most one count. Totals come from the
-// maintained counters when the filter is none or only the status;
-// otherwise from a count over the cheapest source below.
+// maintained counters when the filter is none, only the status or only
+// the template; otherwise from a count over the cheapest source below.
 //
 // The page has three plans:
 //
@@ -103,8 +103,9 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	}
 
 	var matching int
-	onlyStatus := f.Status != tenancy.AnyStatus && f.OwnerID == 0 && f.TemplateID == "" && f.LocationID == 0 &&
-		f.Query == "" && len(f.Tags) == 0
+	others := f.OwnerID == 0 && f.LocationID == 0 && f.Query == "" && len(f.Tags) == 0
+	onlyStatus := others && f.Status != tenancy.AnyStatus && f.TemplateID == ""
+	onlyTemplate := others && f.Status == tenancy.AnyStatus && f.TemplateID != ""
 	switch {
 	case f.SkipTotal:
 		matching = f.KnownTotal
@@ -114,6 +115,9 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		matching = online
 	case onlyStatus:
 		matching = inScope - online
+	case onlyTemplate && f.Scope.Subtree:
+		matching, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
+			WHERE org_id = ? AND template_id = ?), 0)`, org, string(f.TemplateID))
 	case drivenFrom != "":
 		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+drivenFrom+` WHERE `+drivenCond+filter,
 			append(slices.Clip(drivenArgs), fargs...)...)

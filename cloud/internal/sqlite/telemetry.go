@@ -67,7 +67,7 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		}
 	}()
 	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{},
-		minutes: map[minuteKey]int{}, reported: map[string]int64{}}
+		rollupAt: map[rollupKey]int{}, reported: map[string]int64{}}
 	var cursor int64
 	switch err = a.queryRow(`SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
 		gatewayID, epoch).Scan(&cursor); err {
@@ -145,21 +145,29 @@ type applier struct {
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
 	values  []*syncproto.Item // pending latest values, in first-seen order
 
-	minutes  map[minuteKey]int // index into rollups of the pending minute
-	rollups  []rollup          // pending per-minute rollups of numeric writes
+	rollupAt map[rollupKey]int // index into rollups of a pending row
+	rollups  []rollup          // pending rollups of numeric writes
 	reported map[string]int64  // newest write ts per device, for last reported
 }
 
-// minuteKey names one per-minute rollup row.
-type minuteKey struct {
-	uid    string
-	pin    int
-	minute int64
+// rollupLevels are the rollup tables Apply keeps, finest first; a bucket
+// width that is a multiple of a level's span reads that level.
+var rollupLevels = [...]struct {
+	table, col string
+	span       int64 // ms
+}{{"history_minutes", "minute", 60_000}, {"history_hours", "hour", 3_600_000}}
+
+// rollupKey names one rollup row.
+type rollupKey struct {
+	uid   string
+	pin   int
+	level int // index into rollupLevels
+	start int64
 }
 
-// rollup is the part of one minute's aggregate that a batch adds.
+// rollup is the part of one rollup row that a batch adds.
 type rollup struct {
-	minuteKey
+	rollupKey
 	n             int64
 	sum, min, max float64
 	lastTS        int64
@@ -260,12 +268,13 @@ func (a *applier) flush() error {
 		}
 	}
 	for _, r := range a.rollups {
-		if _, err := a.exec(`INSERT INTO history_minutes (device_uid, pin, minute, n, sum, min, max, last_ts, last)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_uid, pin, minute) DO UPDATE SET
+		lv := rollupLevels[r.level]
+		if _, err := a.exec(`INSERT INTO `+lv.table+` (device_uid, pin, `+lv.col+`, n, sum, min, max, last_ts, last)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_uid, pin, `+lv.col+`) DO UPDATE SET
 			n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
 			last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
 			last_ts = max(last_ts, excluded.last_ts)`,
-			r.uid, r.pin, r.minute, r.n, r.sum, r.min, r.max, r.lastTS, r.last); err != nil {
+			r.uid, r.pin, r.start, r.n, r.sum, r.min, r.max, r.lastTS, r.last); err != nil {
 			return fmt.Errorf("rollup: %w", err)
 		}
 	}
@@ -278,26 +287,28 @@ func (a *applier) flush() error {
 	}
 	a.history, a.values, a.rollups = a.history[:0], a.values[:0], a.rollups[:0]
 	clear(a.latest)
-	clear(a.minutes)
+	clear(a.rollupAt)
 	clear(a.reported)
 	return nil
 }
 
-// roll adds a numeric write to its minute's pending rollup.
+// roll adds a numeric write to its pending rollup rows.
 func (a *applier) roll(it *syncproto.Item, f float64) {
-	k := minuteKey{it.Device, it.Pin, it.TS - it.TS%60_000}
-	i, ok := a.minutes[k]
-	if !ok {
-		a.minutes[k] = len(a.rollups)
-		a.rollups = append(a.rollups, rollup{minuteKey: k, n: 1, sum: f, min: f, max: f, lastTS: it.TS, last: f})
-		return
-	}
-	r := &a.rollups[i]
-	r.n++
-	r.sum += f
-	r.min, r.max = min(r.min, f), max(r.max, f)
-	if it.TS >= r.lastTS {
-		r.lastTS, r.last = it.TS, f
+	for lv, l := range rollupLevels {
+		k := rollupKey{it.Device, it.Pin, lv, it.TS - it.TS%l.span}
+		i, ok := a.rollupAt[k]
+		if !ok {
+			a.rollupAt[k] = len(a.rollups)
+			a.rollups = append(a.rollups, rollup{rollupKey: k, n: 1, sum: f, min: f, max: f, lastTS: it.TS, last: f})
+			continue
+		}
+		r := &a.rollups[i]
+		r.n++
+		r.sum += f
+		r.min, r.max = min(r.min, f), max(r.max, f)
+		if it.TS >= r.lastTS {
+			r.lastTS, r.last = it.TS, f
+		}
 	}
 }
 

@@ -108,6 +108,36 @@ UPDATE org_device_counts SET
 	n_online_subtree = (SELECT count(*) FROM org_closure c JOIN devices d ON d.org_id = c.descendant
 		WHERE c.ancestor = org_device_counts.org_id AND d.online = 1);
 
+-- Devices per template below each org (the org included), kept like
+-- org_device_counts: a template filter's total over a subtree is one row
+-- read. MoveOrg shifts the moved subtree's counts.
+CREATE TABLE org_template_counts (
+	org_id      INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+	template_id TEXT    NOT NULL,
+	n_subtree   INTEGER NOT NULL,
+	PRIMARY KEY (org_id, template_id)
+) WITHOUT ROWID;
+CREATE TRIGGER devices_template_count_insert AFTER INSERT ON devices BEGIN
+	INSERT INTO org_template_counts (org_id, template_id, n_subtree)
+	SELECT ancestor, NEW.template_id, 1 FROM org_closure WHERE descendant = NEW.org_id
+	ON CONFLICT (org_id, template_id) DO UPDATE SET n_subtree = n_subtree + 1;
+END;
+CREATE TRIGGER devices_template_count_delete AFTER DELETE ON devices BEGIN
+	UPDATE org_template_counts SET n_subtree = n_subtree - 1
+	WHERE template_id = OLD.template_id AND org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
+END;
+CREATE TRIGGER devices_template_count_move AFTER UPDATE OF org_id, template_id ON devices
+WHEN OLD.org_id <> NEW.org_id OR OLD.template_id <> NEW.template_id BEGIN
+	UPDATE org_template_counts SET n_subtree = n_subtree - 1
+	WHERE template_id = OLD.template_id AND org_id IN (SELECT ancestor FROM org_closure WHERE descendant = OLD.org_id);
+	INSERT INTO org_template_counts (org_id, template_id, n_subtree)
+	SELECT ancestor, NEW.template_id, 1 FROM org_closure WHERE descendant = NEW.org_id
+	ON CONFLICT (org_id, template_id) DO UPDATE SET n_subtree = n_subtree + 1;
+END;
+INSERT INTO org_template_counts (org_id, template_id, n_subtree)
+SELECT c.ancestor, d.template_id, count(*) FROM org_closure c JOIN devices d ON d.org_id = c.descendant
+GROUP BY c.ancestor, d.template_id;
+
 -- Search: a trigram index of device names answers "name contains" (three
 -- characters or more) without reading every name.
 CREATE VIRTUAL TABLE devices_fts USING fts5(name, content='devices', content_rowid='id', tokenize='trigram');
@@ -131,9 +161,10 @@ UPDATE device_history SET num = CAST(value AS REAL)
 WHERE value GLOB '*[0-9]*' AND value NOT GLOB '*[^0-9.eE+-]*';
 CREATE INDEX device_history_ts ON device_history(device_uid, pin, ts, num);
 
--- Per-minute rollups of numeric history, kept by Apply: a 30-day chart
--- reads 43,200 rows instead of 2.6 million. last is the value with the
--- newest ts in the minute (step charts).
+-- Per-minute and per-hour rollups of numeric history, kept by Apply: a
+-- day's chart reads 1,440 minute rows, a 30-day chart 720 hour rows,
+-- instead of 86,400 or 2.6 million points. last is the value with the
+-- newest ts in the minute or hour (step charts).
 CREATE TABLE history_minutes (
 	device_uid TEXT    NOT NULL,
 	pin        INTEGER NOT NULL,
@@ -149,5 +180,22 @@ CREATE TABLE history_minutes (
 INSERT INTO history_minutes (device_uid, pin, minute, n, sum, min, max, last_ts, last)
 SELECT device_uid, pin, ts - ts % 60000, count(*), sum(num), min(num), max(num), max(ts), 0
 FROM device_history WHERE num IS NOT NULL GROUP BY device_uid, pin, ts - ts % 60000;
-UPDATE history_minutes SET last = (SELECT h.num FROM device_history h WHERE h.device_uid = history_minutes.device_uid
+UPDATE history_minutes SET last = (SELECT h.num FROM device_history h INDEXED BY device_history_ts WHERE h.device_uid = history_minutes.device_uid
 	AND h.pin = history_minutes.pin AND h.ts = history_minutes.last_ts AND h.num IS NOT NULL ORDER BY h.id DESC LIMIT 1);
+CREATE TABLE history_hours (
+	device_uid TEXT    NOT NULL,
+	pin        INTEGER NOT NULL,
+	hour       INTEGER NOT NULL, -- ms since epoch, a multiple of 3,600,000
+	n          INTEGER NOT NULL,
+	sum        REAL    NOT NULL,
+	min        REAL    NOT NULL,
+	max        REAL    NOT NULL,
+	last_ts    INTEGER NOT NULL,
+	last       REAL    NOT NULL,
+	PRIMARY KEY (device_uid, pin, hour)
+) WITHOUT ROWID;
+INSERT INTO history_hours (device_uid, pin, hour, n, sum, min, max, last_ts, last)
+SELECT device_uid, pin, minute - minute % 3600000, sum(n), sum(sum), min(min), max(max), max(last_ts), 0
+FROM history_minutes GROUP BY device_uid, pin, minute - minute % 3600000;
+UPDATE history_hours SET last = (SELECT m.last FROM history_minutes m WHERE m.device_uid = history_hours.device_uid
+	AND m.pin = history_hours.pin AND m.minute = history_hours.last_ts - history_hours.last_ts % 60000);
