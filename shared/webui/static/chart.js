@@ -104,6 +104,15 @@ export function draw(box, data) {
     for (const b of pts) if (Math.abs(b.t + data.width / 2 - t) < Math.abs(best.t + data.width / 2 - t)) best = b;
     show(best);
   });
+  // Keyboard: focus the chart, then the arrow keys walk the buckets.
+  svg.setAttribute("tabindex", "0");
+  let at = pts.length - 1;
+  svg.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowLeft" && ev.key !== "ArrowRight") return;
+    ev.preventDefault();
+    at = Math.max(0, Math.min(pts.length - 1, at + (ev.key === "ArrowLeft" ? -1 : 1)));
+    show(pts[at]);
+  });
   svg.addEventListener("pointerleave", () => {
     cursor.setAttribute("visibility", "hidden"); dot.setAttribute("visibility", "hidden");
     readout.textContent = "";
