@@ -451,3 +451,36 @@ func TestPageWeight(t *testing.T) {
 		t.Errorf("device page JS + CSS is %d bytes gzipped, want at most 50 KB", n)
 	}
 }
+
+// TestLiveOutlivesServerTimeouts: a live stream stays open past the
+// server's read and write timeouts (the cloud sets both to a minute).
+func TestLiveOutlivesServerTimeouts(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewUnstartedServer(e.c)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("%s/devices/%d/live", srv.URL, e.devA.ID), nil)
+	req.AddCookie(e.sessionCookie(t, "op@a.test"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	time.Sleep(time.Second) // past both timeouts: the scenario, not synchronisation
+	e.feed.Publish([]livefeed.Update{{Device: e.devA.UID, Kind: syncproto.KindWrite, Pin: 1, Value: "7", TS: 5}})
+	for l := range lines {
+		if l == `data: {"pin":1,"value":"7","ts":5}` {
+			return
+		}
+	}
+	t.Fatal("the stream ended before the update")
+}
