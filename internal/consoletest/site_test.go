@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +202,3 @@ func chromium(t testing.TB) string {
 	t.Skip("no chromium on this machine: the browser tests need Debian's chromium package")
 	return ""
 }
-
-var _ = strings.Contains
