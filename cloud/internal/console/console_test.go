@@ -418,6 +418,15 @@ func TestSeriesExportAndLive(t *testing.T) {
 	}
 }
 
+func TestCSVSafe(t *testing.T) {
+	for in, want := range map[string]string{"21.5": "21.5", "-3": "-3", "-1e3": "-1e3", "=1+1": "'=1+1", "+cmd": "'+cmd",
+		"-x": "'-x", "@SUM(A1)": "'@SUM(A1)", "hello": "hello", "": "", "\tx": "'\tx"} {
+		if got := csvSafe(in); got != want {
+			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestAssetsCached(t *testing.T) {
 	e := newEnv(t)
 	res := e.client().get("/login")

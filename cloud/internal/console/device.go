@@ -614,6 +614,19 @@ func (c *Console) deviceSeries(w http.ResponseWriter, r *http.Request, s *sessio
 	writeJSON(w, http.StatusOK, out)
 }
 
+// csvSafe keeps a device-written string from running as a formula when
+// the export is opened in a spreadsheet: text starting with = + - @ or a
+// control character gets a leading quote; numbers stay numbers.
+func csvSafe(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
+}
+
 // deviceExport is GET /devices/{id}/export.csv?pin=&range= (or from, to):
 // the raw values of the range, oldest first.
 func (c *Console) deviceExport(w http.ResponseWriter, r *http.Request, s *session) {
@@ -626,7 +639,7 @@ func (c *Console) deviceExport(w http.ResponseWriter, r *http.Request, s *sessio
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"time", "ts_ms", "value"})
 	err := c.hist.Export(r.Context(), d.UID, pin, from, to, func(ts time.Time, v string) error {
-		cw.Write([]string{ts.UTC().Format(time.RFC3339Nano), strconv.FormatInt(ts.UnixMilli(), 10), strings.ReplaceAll(v, "\x00", ",")})
+		cw.Write([]string{ts.UTC().Format(time.RFC3339Nano), strconv.FormatInt(ts.UnixMilli(), 10), csvSafe(strings.ReplaceAll(v, "\x00", ","))})
 		return cw.Error()
 	})
 	cw.Flush()
