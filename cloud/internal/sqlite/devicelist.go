@@ -73,7 +73,10 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		return p, &tenancy.Error{Code: tenancy.Invalid, Message: "unknown sort " + string(f.Sort)}
 	}
 	org := int64(f.Scope.OrgID)
-	filter, fargs := deviceFilterSQL(f)
+	// Tags drive the page unless an owner or a location does; then "any
+	// of these tags" holds by construction.
+	tagsDrive := f.OwnerID == 0 && f.LocationID == 0 && len(f.Tags) > 0
+	filter, fargs := deviceFilterSQL(f, tagsDrive && !f.AllTags)
 
 	inScope, online, all, err := q.listCounts(ctx, org, f.Scope.Subtree)
 	if err != nil {
@@ -118,7 +121,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	switch {
 	case f.SkipTotal:
 		matching = f.KnownTotal
-	case filter == "" && f.OwnerID == 0:
+	case filter == "" && f.OwnerID == 0 && len(f.Tags) == 0:
 		matching = inScope
 	case onlyStatus && f.Status == tenancy.OnlyOnline:
 		matching = online
@@ -224,8 +227,9 @@ func trigramSearch(query string) bool {
 }
 
 // deviceFilterSQL is the filters of f other than scope and owner, as
-// " AND …" terms on devices d.
-func deviceFilterSQL(f tenancy.DeviceFilter) (string, []any) {
+// " AND …" terms on devices d; without the any-tag term when the caller
+// reads only tagged devices.
+func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 	var b strings.Builder
 	var args []any
 	if f.TemplateID != "" {
@@ -246,7 +250,7 @@ func deviceFilterSQL(f tenancy.DeviceFilter) (string, []any) {
 		b.WriteString(` AND d.name LIKE ? ESCAPE '\'`)
 		args = append(args, likePattern(f.Query))
 	}
-	if tags := uniqueTags(f.Tags); len(tags) > 0 {
+	if tags := uniqueTags(f.Tags); len(tags) > 0 && !(tagsImplied && !f.AllTags) {
 		in := "(?" + strings.Repeat(", ?", len(tags)-1) + ")"
 		if f.AllTags && len(tags) > 1 {
 			b.WriteString(" AND (SELECT count(*) FROM device_tags t WHERE t.device_id = d.id AND t.tag_id IN " + in + ") = ?")
