@@ -18,6 +18,7 @@
 package livefeed
 
 import (
+	"slices"
 	"sync"
 
 	"outpost/shared/syncproto"
@@ -46,8 +47,8 @@ type Hub struct {
 	maxEvents int
 
 	mu   sync.RWMutex
-	subs map[string]map[*Subscription]struct{} // by device UID
-	n    int                                   // open subscriptions
+	subs map[string][]*Subscription // by device UID
+	n    int                        // open subscriptions
 }
 
 // Options tunes a Hub.
@@ -60,7 +61,7 @@ func New(o Options) *Hub {
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = DefaultMaxEvents
 	}
-	return &Hub{maxEvents: o.MaxEvents, subs: map[string]map[*Subscription]struct{}{}}
+	return &Hub{maxEvents: o.MaxEvents, subs: map[string][]*Subscription{}}
 }
 
 // Subscribers is the number of open subscriptions.
@@ -76,7 +77,7 @@ func (h *Hub) Publish(us []Update) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for i := range us {
-		for s := range h.subs[us[i].Device] {
+		for _, s := range h.subs[us[i].Device] {
 			s.add(&us[i])
 		}
 	}
@@ -96,12 +97,7 @@ func (h *Hub) Subscribe(devices ...string) *Subscription {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range s.devices {
-		m := h.subs[d]
-		if m == nil {
-			m = map[*Subscription]struct{}{}
-			h.subs[d] = m
-		}
-		m[s] = struct{}{}
+		h.subs[d] = append(h.subs[d], s)
 	}
 	h.n++
 	return s
@@ -158,6 +154,8 @@ func (s *Subscription) add(u *Update) {
 		s.mu.Unlock()
 		return
 	}
+	// Signal only the first pending update: the reader takes them all.
+	wake := len(s.pending) == 0
 	if k, ok := keyOf(u); ok {
 		if i, ok := s.index[k]; ok {
 			// Newest wins; an older report arriving late is not news.
@@ -179,9 +177,11 @@ func (s *Subscription) add(u *Update) {
 		s.events++
 	}
 	s.mu.Unlock()
-	select {
-	case s.ready <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -231,11 +231,11 @@ func (s *Subscription) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range s.devices {
-		if m := h.subs[d]; m != nil {
-			delete(m, s)
-			if len(m) == 0 {
-				delete(h.subs, d)
-			}
+		l := slices.DeleteFunc(h.subs[d], func(x *Subscription) bool { return x == s })
+		if len(l) == 0 {
+			delete(h.subs, d)
+		} else {
+			h.subs[d] = l
 		}
 	}
 	h.n--

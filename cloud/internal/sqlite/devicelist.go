@@ -22,14 +22,22 @@ var sortCols = map[tenancy.DeviceSort]struct{ col, index string }{
 
 const deviceRowCols = deviceCols + `, d.online, d.last_reported, d.template_name, d.org_name, d.owner_name`
 
-func scanDeviceRow(r scanner) (tenancy.DeviceRow, error) {
+func scanDeviceRow(r scanner) (tenancy.DeviceRow, error) { return scanDeviceRowTotal(r, nil) }
+
+// scanDeviceRowTotal scans a row, and into total a trailing count column
+// when total is not nil.
+func scanDeviceRowTotal(r scanner, total *int) (tenancy.DeviceRow, error) {
 	var row tenancy.DeviceRow
 	var hash []byte
 	var created, updated, activated, last int64
 	d := &row.Device
-	err := r.Scan(&d.ID, &d.OrgID, &d.OwnerID, &d.TemplateID, &d.Name, &hash, &d.Token, &d.StaticToken,
+	dest := []any{&d.ID, &d.OrgID, &d.OwnerID, &d.TemplateID, &d.Name, &hash, &d.Token, &d.StaticToken,
 		&created, &updated, &activated, &d.UID, &d.LocationID,
-		&row.Online, &last, &row.TemplateName, &row.OrgName, &row.OwnerName)
+		&row.Online, &last, &row.TemplateName, &row.OrgName, &row.OwnerName}
+	if total != nil {
+		dest = append(dest, total)
+	}
+	err := r.Scan(dest...)
 	copy(d.TokenHash[:], hash)
 	d.CreatedAt, d.UpdatedAt, d.ActivatedAt = fromMS(created), fromMS(updated), fromMS(activated)
 	row.LastReported = fromMS(last)
@@ -39,7 +47,8 @@ func scanDeviceRow(r scanner) (tenancy.DeviceRow, error) {
 // ListDeviceRows answers the console's device list with one query for the
 // page and, on the first page, at most one count. Totals come from the
 // maintained counters when the filter is none, only the status or only
-// the template; otherwise from a count over the cheapest source below.
+// the template; from the driven page itself (a window count); otherwise
+// from a count of index entries of the scope.
 //
 // The page has three plans:
 //
@@ -64,7 +73,10 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		return p, &tenancy.Error{Code: tenancy.Invalid, Message: "unknown sort " + string(f.Sort)}
 	}
 	org := int64(f.Scope.OrgID)
-	filter, fargs := deviceFilterSQL(f)
+	// Tags drive the page unless an owner or a location does; then "any
+	// of these tags" holds by construction.
+	tagsDrive := f.OwnerID == 0 && f.LocationID == 0 && len(f.Tags) > 0
+	filter, fargs := deviceFilterSQL(f, tagsDrive && !f.AllTags)
 
 	inScope, online, all, err := q.listCounts(ctx, org, f.Scope.Subtree)
 	if err != nil {
@@ -109,7 +121,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	switch {
 	case f.SkipTotal:
 		matching = f.KnownTotal
-	case filter == "" && f.OwnerID == 0:
+	case filter == "" && f.OwnerID == 0 && len(f.Tags) == 0:
 		matching = inScope
 	case onlyStatus && f.Status == tenancy.OnlyOnline:
 		matching = online
@@ -118,6 +130,10 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	case onlyTemplate && f.Scope.Subtree:
 		matching, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 			WHERE org_id = ? AND template_id = ?), 0)`, org, string(f.TemplateID))
+	case drivenFrom != "" && f.After == nil:
+		// The driven page reads and sorts every candidate anyway: it
+		// counts them on the way (count(*) OVER ()).
+		matching = -1
 	case drivenFrom != "":
 		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+drivenFrom+` WHERE `+drivenCond+filter,
 			append(slices.Clip(drivenArgs), fargs...)...)
@@ -131,12 +147,13 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	if err != nil {
 		return p, err
 	}
-	if !f.SkipTotal {
+	if !f.SkipTotal && matching >= 0 {
 		p.Total = matching
 		if matching == 0 {
 			return p, nil
 		}
 	}
+	windowTotal := matching < 0
 	matching = max(matching, 1) // a stale total must not rule the walk out
 
 	keyset, order := "", " ORDER BY "+sc.col+", d.id"
@@ -169,11 +186,18 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		from, cond, args = gatherFrom, gatherCond, []any{org}
 	}
 	args = append(append(append(args, fargs...), kargs...), limit)
-	rows, err := q.query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+filter+keyset+order+` LIMIT ?`, args...)
+	cols, scan := deviceRowCols, scanDeviceRow
+	if windowTotal {
+		cols += ", count(*) OVER ()"
+		scan = func(r scanner) (tenancy.DeviceRow, error) {
+			return scanDeviceRowTotal(r, &p.Total)
+		}
+	}
+	rows, err := q.query(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+cond+filter+keyset+order+` LIMIT ?`, args...)
 	if err != nil {
 		return p, mapErr("list device rows", err)
 	}
-	if p.Rows, err = collect(rows, "list device rows", scanDeviceRow); err != nil {
+	if p.Rows, err = collect(rows, "list device rows", scan); err != nil {
 		return p, err
 	}
 	if len(p.Rows) > f.Page.Size {
@@ -203,8 +227,9 @@ func trigramSearch(query string) bool {
 }
 
 // deviceFilterSQL is the filters of f other than scope and owner, as
-// " AND …" terms on devices d.
-func deviceFilterSQL(f tenancy.DeviceFilter) (string, []any) {
+// " AND …" terms on devices d; without the any-tag term when the caller
+// reads only tagged devices.
+func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 	var b strings.Builder
 	var args []any
 	if f.TemplateID != "" {
@@ -225,7 +250,7 @@ func deviceFilterSQL(f tenancy.DeviceFilter) (string, []any) {
 		b.WriteString(` AND d.name LIKE ? ESCAPE '\'`)
 		args = append(args, likePattern(f.Query))
 	}
-	if tags := uniqueTags(f.Tags); len(tags) > 0 {
+	if tags := uniqueTags(f.Tags); len(tags) > 0 && !(tagsImplied && !f.AllTags) {
 		in := "(?" + strings.Repeat(", ?", len(tags)-1) + ")"
 		if f.AllTags && len(tags) > 1 {
 			b.WriteString(" AND (SELECT count(*) FROM device_tags t WHERE t.device_id = d.id AND t.tag_id IN " + in + ") = ?")
