@@ -64,6 +64,7 @@ type deviceData struct {
 	Info         [][2]string
 	Meta         [][2]string
 	Audit        []auditRow
+	NextAudit    string
 	WriteNote    string
 }
 
@@ -355,18 +356,16 @@ func (c *Console) timeline(r *http.Request, d tenancy.Device, dd *deviceData) er
 	return nil
 }
 
-// actions lists the audit entries about this device (its org's log,
-// filtered: the newest 1,000 entries are searched).
+// actions lists the audit entries about this device, newest first,
+// keyset-paged (?after=).
 func (c *Console) actions(r *http.Request, s *session, d tenancy.Device, dd *deviceData) error {
-	l, err := c.svc.Audit(r.Context(), s.actor, tenancy.AuditQuery{OrgID: d.OrgID, Page: tenancy.Page{Size: tenancy.MaxPageSize}})
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	l, err := c.svc.Audit(r.Context(), s.actor, tenancy.AuditQuery{OrgID: d.OrgID, ObjectType: "device",
+		ObjectID: strconv.FormatInt(int64(d.ID), 10), Page: tenancy.Page{Size: timelinePage, After: max(after, 0)}})
 	if err != nil {
 		return err
 	}
-	id := strconv.FormatInt(int64(d.ID), 10)
 	for _, e := range l.Items {
-		if e.ObjectType != "device" || e.ObjectID != id {
-			continue
-		}
 		by := e.ClientID
 		if e.UserID != 0 {
 			by = "user " + strconv.FormatInt(int64(e.UserID), 10)
@@ -375,6 +374,9 @@ func (c *Console) actions(r *http.Request, s *session, d tenancy.Device, dd *dev
 			}
 		}
 		dd.Audit = append(dd.Audit, auditRow{At: e.At, Action: e.Action, By: by})
+	}
+	if l.Next != 0 {
+		dd.NextAudit = fmt.Sprintf("/devices/%d/actions?after=%d", d.ID, l.Next)
 	}
 	return nil
 }

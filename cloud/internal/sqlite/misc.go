@@ -506,6 +506,10 @@ func (q *queries) AppendAudit(ctx context.Context, e *tenancy.AuditEntry) error 
 
 func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy.List[tenancy.AuditEntry], error) {
 	cond, args := scopeSQL(f.Scope, "org_id")
+	if f.ObjectType != "" || f.ObjectID != "" {
+		cond += " AND object_type = ? AND object_id = ?"
+		args = append(args, f.ObjectType, f.ObjectID)
+	}
 	return listByID(ctx, q, "audit", auditCols, "audit", cond, args, f.Page, true, scanAudit,
 		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 }

@@ -656,7 +656,10 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 type AuditQuery struct {
 	OrgID      OrgID
 	IncludeSub bool
-	Page       Page
+	// ObjectType and ObjectID keep the entries about one object (a
+	// device's actions log: "device", its id).
+	ObjectType, ObjectID string
+	Page                 Page
 }
 
 // Audit lists the audit log in scope, newest first
@@ -673,7 +676,8 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 	if err := s.decide(a, UsersActionsLogView, Resource{OrgID: org}, "organization"); err != nil {
 		return List[AuditEntry]{}, err
 	}
-	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub), Page: page})
+	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub),
+		ObjectType: q.ObjectType, ObjectID: q.ObjectID, Page: page})
 	if err != nil {
 		return l, internal("list audit", err)
 	}

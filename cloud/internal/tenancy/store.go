@@ -246,8 +246,11 @@ type GatewayFilter struct {
 	Page  Page
 }
 
-// AuditFilter selects audit entries of orgs in Scope.
+// AuditFilter selects audit entries of orgs in Scope; ObjectType and
+// ObjectID, when set, keep the entries about one object.
 type AuditFilter struct {
-	Scope Scope
-	Page  Page
+	Scope      Scope
+	ObjectType string
+	ObjectID   string
+	Page       Page
 }

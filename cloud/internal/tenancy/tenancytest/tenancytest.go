@@ -986,6 +986,19 @@ func testAudit(t *testing.T, s tenancy.Store) {
 	if e.Before != nil || string(e.After) != `{"orgId":2}` || e.ClientID != "oc_1" || !e.At.Equal(t0) {
 		t.Fatalf("entry round trip: %+v", e)
 	}
+	// One object's entries (a device's actions log).
+	one, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, ObjectType: "device", ObjectID: "1",
+		Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if one.Total != 1 || len(one.Items) != 1 || one.Items[0].ID != ids[1] {
+		t.Fatalf("entries of device 1: %+v", one)
+	}
+	none, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, ObjectType: "org", ObjectID: "1",
+		Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if none.Total != 0 || len(none.Items) != 0 {
+		t.Fatalf("entries of org 1 (none recorded): %+v", none)
+	}
 }
 
 func testAtomic(t *testing.T, s tenancy.Store) {
