@@ -260,6 +260,7 @@ func TestFormErrors(t *testing.T) {
 		{"claim unknown code", admin, "/sites/claim", url.Values{"code": {"gw_nope"}, "org": {"1"}}, 404, "No unclaimed gateway"},
 		{"switch to a bad org", admin, "/org", url.Values{"org": {"x"}}, 404, "Not found"},
 		{"release unknown", admin, "/sites/999/release", url.Values{}, 404, "Not found"},
+		{"huge form", admin, "/profile", url.Values{"name": {strings.Repeat("x", maxForm)}}, 400, "1 to 100"},
 	}
 	for _, tc := range tests {
 		res := tc.c.post(tc.path, tc.form)
