@@ -482,3 +482,45 @@ func TestMigrationBackfillsDeviceList(t *testing.T) {
 		}
 	}
 }
+
+func TestTimelineOfKind(t *testing.T) {
+	st := newSite(t)
+	ctx := context.Background()
+	u := st.mine.UID
+	var items []syncproto.Item
+	kinds := []syncproto.Kind{syncproto.KindOnline, syncproto.KindEvent, syncproto.KindEvent, syncproto.KindOffline, syncproto.KindClear}
+	for i := range 23 {
+		it := syncproto.Item{Seq: int64(i + 1), Kind: kinds[i%len(kinds)], Device: u, TS: int64(1000 + i)}
+		if it.Kind == syncproto.KindEvent || it.Kind == syncproto.KindClear {
+			it.Name, it.Value = fmt.Sprint("code", i), "d"
+		}
+		items = append(items, it)
+	}
+	must(t, st.s.Apply(ctx, st.gw, 1, items, 23))
+	for _, kind := range []string{"", "event", "online", "offline", "clear", "nothing"} {
+		var want []int64
+		for i := len(items) - 1; i >= 0; i-- {
+			if kind == "" || string(items[i].Kind) == kind {
+				want = append(want, items[i].TS)
+			}
+		}
+		var got []int64
+		for before, pages := int64(0), 0; pages < 30; pages++ {
+			es, next, err := st.s.TimelineOfKind(ctx, u, kind, before, 3)
+			must(t, err)
+			for _, e := range es {
+				if kind != "" && e.Kind != kind {
+					t.Fatalf("kind %q page holds %+v", kind, e)
+				}
+				got = append(got, e.TS.UnixMilli())
+			}
+			if next == 0 {
+				break
+			}
+			before = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("kind %q: %v, want %v", kind, got, want)
+		}
+	}
+}
