@@ -243,8 +243,11 @@ type GatewayFilter struct {
 	Page  Page
 }
 
-// AuditFilter selects audit entries of orgs in Scope.
+// AuditFilter selects audit entries of orgs in Scope; with ObjectType
+// set, only those about that object (ObjectID).
 type AuditFilter struct {
-	Scope Scope
-	Page  Page
+	Scope      Scope
+	ObjectType string
+	ObjectID   string
+	Page       Page
 }
