@@ -43,3 +43,7 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 	t.feed.Publish(us)
 	return nil
 }
+
+// LiveFeed is the feed applied telemetry is published to: subscribe to
+// device UIDs to follow them live.
+func (s *Server) LiveFeed() *livefeed.Hub { return s.feed }

@@ -118,6 +118,9 @@ func TestPages(t *testing.T) {
 			}
 		}
 	}
+	if res := admin.get(dev + "/timeline?kind=online"); strings.Contains(res.body, "overheat") || strings.Contains(res.body, ">offline<") {
+		t.Errorf("the timeline filtered to online shows other kinds")
+	}
 	if res := admin.get(dev + "/nosuchtab"); res.status != http.StatusNotFound {
 		t.Errorf("unknown tab: %d", res.status)
 	}

@@ -325,27 +325,11 @@ func (c *Console) timeline(r *http.Request, d tenancy.Device, dd *deviceData) er
 	}
 	dd.EventKind = kind
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	// A filtered page reads raw pages until it has enough entries of the
-	// kind (bounded, so a rare kind cannot make one page read everything).
-	for reads := 0; reads < 20 && len(dd.Events) < timelinePage; reads++ {
-		es, next, err := c.live.Timeline(r.Context(), d.UID, before, 200)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			if kind == "" || e.Kind == kind {
-				dd.Events = append(dd.Events, e)
-				if len(dd.Events) == timelinePage {
-					next = e.ID
-					break
-				}
-			}
-		}
-		before = next
-		if next == 0 {
-			break
-		}
+	es, next, err := c.live.Timeline(r.Context(), d.UID, kind, max(before, 0), timelinePage)
+	if err != nil {
+		return err
 	}
+	dd.Events, before = es, next
 	if before != 0 {
 		q := url.Values{"before": {strconv.FormatInt(before, 10)}}
 		if kind != "" {

@@ -82,12 +82,12 @@ func (f *fakeLive) DeviceState(_ context.Context, uid string) (DeviceState, erro
 	return f.states[uid], nil
 }
 
-func (f *fakeLive) Timeline(_ context.Context, uid string, before int64, limit int) ([]Event, int64, error) {
+func (f *fakeLive) Timeline(_ context.Context, uid, kind string, before int64, limit int) ([]Event, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Event
 	for _, e := range f.events[uid] { // newest first
-		if before == 0 || e.ID < before {
+		if (before == 0 || e.ID < before) && (kind == "" || e.Kind == kind) {
 			out = append(out, e)
 		}
 		if len(out) == limit {

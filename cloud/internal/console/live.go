@@ -14,7 +14,9 @@ import (
 // Errors are tenancy-coded.
 type Live interface {
 	DeviceState(ctx context.Context, uid string) (DeviceState, error)
-	Timeline(ctx context.Context, uid string, before int64, limit int) (events []Event, next int64, err error)
+	// Timeline pages a device's entries of one kind ("" all) newest first;
+	// before is the keyset cursor (the last ID of the previous page).
+	Timeline(ctx context.Context, uid, kind string, before int64, limit int) (events []Event, next int64, err error)
 	// Write sends a control write to the device's gateway and returns once
 	// the gateway applied it: Conflict means a newer value from the device
 	// won (stale), Unavailable that the gateway did not answer.

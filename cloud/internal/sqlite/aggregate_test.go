@@ -419,3 +419,108 @@ func TestListCountersFollowMoves(t *testing.T) {
 	must(t, s.DeleteDevice(ctx, devs[0].ID))
 	check("device deleted")
 }
+
+// TestMigrationBackfillsDeviceList: devices stored before migration 0004
+// get the list's columns, counters and search index.
+func TestMigrationBackfillsDeviceList(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	must(t, err)
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	must(t, err)
+	for _, name := range names[:3] {
+		body, err := migrations.ReadFile(name)
+		must(t, err)
+		_, err = db.ExecContext(ctx, string(body))
+		must(t, err)
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 3`,
+		`INSERT INTO orgs (id, parent_id, root_id, depth, name, type, created_at, updated_at) VALUES (1, NULL, 1, 1, 'Root', 'ROOT', 0, 0), (2, 1, 1, 2, 'Client', 'BUSINESS', 0, 0)`,
+		`INSERT INTO org_closure (ancestor, descendant, depth) VALUES (1, 1, 0), (2, 2, 0), (1, 2, 1)`,
+		`INSERT INTO org_device_counts (org_id) VALUES (1), (2)`, // the insert trigger counts
+		`INSERT INTO templates (id, root_id, def, created_at, updated_at) VALUES ('T', 1, '{"id":"T","name":"Heater"}', 0, 0)`,
+		`INSERT INTO users (id, org_id, role_id, email, name, type, status, created_at, updated_at) VALUES (1, 2, 3, 'o@x.test', '', 'end-user', 'active', 0, 0)`,
+		`INSERT INTO devices (id, org_id, owner_id, template_id, name, token_hash, created_at, updated_at, uid) VALUES
+			(1, 1, NULL, 'T', 'Boiler room', x'01', 0, 0, 'U1'), (2, 2, 1, 'T', 'Pool pump', x'02', 0, 0, 'U2'), (3, 2, NULL, 'T', 'Roof', x'03', 0, 0, 'U3')`,
+		`INSERT INTO device_status (device_uid, gateway_id, online, last_seen) VALUES ('U2', '1', 1, 5000), ('U3', '1', 0, 7000)`,
+	} {
+		_, err = db.ExecContext(ctx, q)
+		must(t, err)
+	}
+	must(t, db.Close())
+	s, err := Open(ctx, path)
+	must(t, err)
+	defer s.Close()
+	root := tenancy.Scope{OrgID: 1, Subtree: true}
+	p, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: root, Sort: tenancy.SortLastReported, Desc: true})
+	must(t, err)
+	want := "3:Roof/Client/Heater//loc0 2:Pool pump/Client/Heater/o@x.test/loc0 1:Boiler room/Root/Heater//loc0 "
+	var got string
+	for _, r := range p.Rows {
+		got += fmt.Sprintf("%d:%s/%s/%s/%s/loc%d ", r.ID, r.Name, r.OrgName, r.TemplateName, r.OwnerName, r.LocationID)
+	}
+	if got != want || p.Total != 3 || !p.Rows[1].Online || p.Rows[0].LastReported.UnixMilli() != 7000 {
+		t.Fatalf("rows %s (total %d), want %s", got, p.Total, want)
+	}
+	for _, c := range []struct {
+		f    tenancy.DeviceFilter
+		want int
+	}{
+		{tenancy.DeviceFilter{Scope: root, Status: tenancy.OnlyOnline}, 1},
+		{tenancy.DeviceFilter{Scope: root, Status: tenancy.OnlyOffline}, 2},
+		{tenancy.DeviceFilter{Scope: root, TemplateID: "T"}, 3},
+		{tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: 2, Subtree: true}, TemplateID: "T"}, 2},
+		{tenancy.DeviceFilter{Scope: root, Query: "pump"}, 1},
+		{tenancy.DeviceFilter{Scope: root, Query: "MP"}, 1}, // too short for the trigram index
+	} {
+		p, err := s.ListDeviceRows(ctx, c.f)
+		must(t, err)
+		if p.Total != c.want || len(p.Rows) != c.want {
+			t.Errorf("%+v: %d (%d rows), want %d", c.f, p.Total, len(p.Rows), c.want)
+		}
+	}
+}
+
+func TestTimelineOfKind(t *testing.T) {
+	st := newSite(t)
+	ctx := context.Background()
+	u := st.mine.UID
+	var items []syncproto.Item
+	kinds := []syncproto.Kind{syncproto.KindOnline, syncproto.KindEvent, syncproto.KindEvent, syncproto.KindOffline, syncproto.KindClear}
+	for i := range 23 {
+		it := syncproto.Item{Seq: int64(i + 1), Kind: kinds[i%len(kinds)], Device: u, TS: int64(1000 + i)}
+		if it.Kind == syncproto.KindEvent || it.Kind == syncproto.KindClear {
+			it.Name, it.Value = fmt.Sprint("code", i), "d"
+		}
+		items = append(items, it)
+	}
+	must(t, st.s.Apply(ctx, st.gw, 1, items, 23))
+	for _, kind := range []string{"", "event", "online", "offline", "clear", "nothing"} {
+		var want []int64
+		for i := len(items) - 1; i >= 0; i-- {
+			if kind == "" || string(items[i].Kind) == kind {
+				want = append(want, items[i].TS)
+			}
+		}
+		var got []int64
+		for before, pages := int64(0), 0; pages < 30; pages++ {
+			es, next, err := st.s.TimelineOfKind(ctx, u, kind, before, 3)
+			must(t, err)
+			for _, e := range es {
+				if kind != "" && e.Kind != kind {
+					t.Fatalf("kind %q page holds %+v", kind, e)
+				}
+				got = append(got, e.TS.UnixMilli())
+			}
+			if next == 0 {
+				break
+			}
+			before = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("kind %q: %v, want %v", kind, got, want)
+		}
+	}
+}

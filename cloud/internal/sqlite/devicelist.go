@@ -250,7 +250,7 @@ func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 		b.WriteString(` AND d.name LIKE ? ESCAPE '\'`)
 		args = append(args, likePattern(f.Query))
 	}
-	if tags := uniqueTags(f.Tags); len(tags) > 0 && !(tagsImplied && !f.AllTags) {
+	if tags := uniqueTags(f.Tags); len(tags) > 0 && !tagsImplied {
 		in := "(?" + strings.Repeat(", ?", len(tags)-1) + ")"
 		if f.AllTags && len(tags) > 1 {
 			b.WriteString(" AND (SELECT count(*) FROM device_tags t WHERE t.device_id = d.id AND t.tag_id IN " + in + ") = ?")

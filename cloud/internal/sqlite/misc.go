@@ -506,11 +506,12 @@ func (q *queries) AppendAudit(ctx context.Context, e *tenancy.AuditEntry) error 
 
 func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy.List[tenancy.AuditEntry], error) {
 	cond, args := scopeSQL(f.Scope, "org_id")
-	if f.ObjectType != "" || f.ObjectID != "" {
-		cond += " AND object_type = ? AND object_id = ?"
-		args = append(args, f.ObjectType, f.ObjectID)
+	table := "audit"
+	if f.ObjectType != "" {
+		table = "audit INDEXED BY audit_object"
+		cond, args = "object_type = ? AND object_id = ? AND "+cond, append([]any{f.ObjectType, f.ObjectID}, args...)
 	}
-	return listByID(ctx, q, "audit", auditCols, "audit", cond, args, f.Page, true, scanAudit,
+	return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
 		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 }
 

@@ -477,11 +477,24 @@ type TimelineEntry struct {
 // Timeline pages a device's events newest first, keyset on ID like
 // History.
 func (s *Store) Timeline(ctx context.Context, uid string, before int64, limit int) (es []TimelineEntry, next int64, err error) {
+	return s.TimelineOfKind(ctx, uid, "", before, limit)
+}
+
+// TimelineOfKind is Timeline keeping one kind of entry (event, clear,
+// online, offline; "" keeps all), filtered by an index rather than by
+// reading and skipping the others.
+func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) (es []TimelineEntry, next int64, err error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, code, description, ts FROM device_events
-		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, uid, before, limit)
+	query, args := `SELECT id, kind, code, description, ts FROM device_events
+		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{uid, before, limit}
+	if kind != "" {
+		query = `SELECT id, kind, code, description, ts FROM device_events INDEXED BY device_events_kind
+			WHERE device_uid = ? AND kind = ? AND id < ? ORDER BY id DESC LIMIT ?`
+		args = []any{uid, kind, before, limit}
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: timeline: %w", err)
 	}

@@ -652,14 +652,14 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 	return code, nil
 }
 
-// AuditQuery lists audit entries of OrgID (default: the actor's).
+// AuditQuery lists audit entries of OrgID (default: the actor's), or
+// only those about one object (ObjectType "device", ObjectID its id).
 type AuditQuery struct {
 	OrgID      OrgID
 	IncludeSub bool
-	// ObjectType and ObjectID keep the entries about one object (a
-	// device's actions log: "device", its id).
-	ObjectType, ObjectID string
-	Page                 Page
+	ObjectType string
+	ObjectID   string
+	Page       Page
 }
 
 // Audit lists the audit log in scope, newest first

@@ -79,7 +79,9 @@ func (r DeviceRow) Key(s DeviceSort) DeviceKey {
 	case SortName:
 		k.Text = r.Name
 	case SortStatus:
-		k.Num = int64(b2i(r.Online))
+		if r.Online {
+			k.Num = 1
+		}
 	case SortLastReported:
 		k.Num = r.LastReported.UnixMilli()
 		if r.LastReported.IsZero() {
@@ -93,13 +95,6 @@ func (r DeviceRow) Key(s DeviceSort) DeviceKey {
 		k.Text = r.OwnerName
 	}
 	return k
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // DevicePage is one page of the device list.

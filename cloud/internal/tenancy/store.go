@@ -246,8 +246,8 @@ type GatewayFilter struct {
 	Page  Page
 }
 
-// AuditFilter selects audit entries of orgs in Scope; ObjectType and
-// ObjectID, when set, keep the entries about one object.
+// AuditFilter selects audit entries of orgs in Scope; with ObjectType
+// set, only those about that object (ObjectID).
 type AuditFilter struct {
 	Scope      Scope
 	ObjectType string

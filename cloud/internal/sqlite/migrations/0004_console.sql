@@ -153,6 +153,13 @@ CREATE TRIGGER devices_fts_rename AFTER UPDATE OF name ON devices WHEN OLD.name 
 END;
 INSERT INTO devices_fts (devices_fts) VALUES ('rebuild');
 
+-- A device's actions log: its audit entries without reading the org's.
+CREATE INDEX audit_object ON audit(object_type, object_id, id);
+
+-- The timeline filtered by kind (events, online/offline) reads only
+-- that kind.
+CREATE INDEX device_events_kind ON device_events(device_uid, kind, id);
+
 -- History aggregation: num is the value as a number (NULL when it is not
 -- one; Apply parses it), and the index serves range scans per pin in time
 -- order, covering the aggregate.

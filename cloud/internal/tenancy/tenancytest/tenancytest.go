@@ -986,18 +986,28 @@ func testAudit(t *testing.T, s tenancy.Store) {
 	if e.Before != nil || string(e.After) != `{"orgId":2}` || e.ClientID != "oc_1" || !e.At.Equal(t0) {
 		t.Fatalf("entry round trip: %+v", e)
 	}
-	// One object's entries (a device's actions log).
-	one, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, ObjectType: "device", ObjectID: "1",
-		Page: tenancy.Page{Size: 10}})
-	must(t, err)
-	if one.Total != 1 || len(one.Items) != 1 || one.Items[0].ID != ids[1] {
-		t.Fatalf("entries of device 1: %+v", one)
-	}
-	none, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, ObjectType: "org", ObjectID: "1",
-		Page: tenancy.Page{Size: 10}})
-	must(t, err)
-	if none.Total != 0 || len(none.Items) != 0 {
-		t.Fatalf("entries of org 1 (none recorded): %+v", none)
+	// One object's entries, still within the scope.
+	more := tenancy.AuditEntry{At: t0, OrgID: tr.b.ID, Action: "device.rename", ObjectType: "device", ObjectID: "1"}
+	must(t, s.AppendAudit(ctx, &more))
+	other := tenancy.AuditEntry{At: t0, OrgID: tr.a1.ID, Action: "user.create", ObjectType: "user", ObjectID: "1"}
+	must(t, s.AppendAudit(ctx, &other))
+	for _, c := range []struct {
+		scope tenancy.Scope
+		want  []tenancy.AuditID
+	}{
+		{tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, []tenancy.AuditID{more.ID, ids[1]}},
+		{tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, []tenancy.AuditID{ids[1]}},
+		{tenancy.Scope{OrgID: tr.a.ID}, nil},
+	} {
+		l, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: c.scope, ObjectType: "device", ObjectID: "1", Page: tenancy.Page{Size: 10}})
+		must(t, err)
+		var got []tenancy.AuditID
+		for _, e := range l.Items {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, c.want) || l.Total != len(c.want) {
+			t.Fatalf("device 1's entries in %+v: %v (total %d), want %v", c.scope, got, l.Total, c.want)
+		}
 	}
 }
 
