@@ -28,6 +28,7 @@ type tile struct {
 	Type     string
 	Units    string
 	Value    string // raw canonical value ("" if none)
+	Initial  string // where the control starts: Value, else the default
 	Display  string // for people (enum label, On/Off, …)
 	TS       time.Time
 	Control  string // switch, slider, number, select, text, or "" (read only)
@@ -240,6 +241,11 @@ func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
 	t := tile{Pin: ds.Pin, Name: ds.Name, Type: string(ds.Type), Units: ds.Units, Value: v.Value, TS: v.TS,
 		Min: fnum(ds.Min), Max: fnum(ds.Max)}
 	t.Display = display(ds, v.Value)
+	// A control starts at the value, else at the template's default.
+	t.Initial = v.Value
+	if t.Initial == "" {
+		t.Initial = ds.Default
+	}
 	bounded := ds.Min != nil && ds.Max != nil
 	switch ds.Type {
 	case datastream.Boolean:
@@ -267,7 +273,7 @@ func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
 		labels := map[string]string{}
 		for _, e := range ds.Enum {
 			val := strconv.Itoa(e.Value)
-			t.Options = append(t.Options, option{Value: val, Label: e.Label, Selected: val == v.Value})
+			t.Options = append(t.Options, option{Value: val, Label: e.Label, Selected: val == t.Initial})
 			labels[val] = e.Label
 		}
 		b, _ := json.Marshal(labels)
