@@ -203,6 +203,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			return {Interactive: n.domInteractive, Loaded: n.loadEventEnd}; })()`, &timing))
 	t.Logf("device page: DOM interactive %.1f ms, load event end %.1f ms (Navigation Timing)", timing.Interactive, timing.Loaded)
 
+	// Readable on a phone: at 375 px no page scrolls sideways.
+	for _, path := range []string{"/devices", boilerURL[len(base):], boilerURL[len(base):] + "/charts", "/sites", "/profile"} {
+		var width int
+		run(t, ctx, "narrow "+path,
+			chromedp.EmulateViewport(375, 800),
+			chromedp.Navigate(base+path),
+			chromedp.WaitVisible("main", chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+		if width > 375 {
+			t.Errorf("%s is %d px wide at a 375 px viewport", path, width)
+		}
+	}
+	run(t, ctx, "wide again", chromedp.EmulateViewport(1280, 900))
+
 	// A view-only user of Client A.
 	run(t, ctx, "sign out", chromedp.Submit(`form[action="/logout"] button`, chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByID))
 	signIn(t, ctx, base, "viewer@a.test", viewerPW)
