@@ -20,7 +20,9 @@ import (
 
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/clientaddr"
+	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/gatewaysync"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
@@ -42,16 +44,20 @@ type Bootstrap struct {
 
 // Server is a running cloud.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *sqlite.Store
-	svc   *tenancy.Service
-	http  *http.Server
-	ln    net.Listener
-	boot  Bootstrap
-	sync  *gatewaysync.Server
-	sites *sites
-	tls   bool // serving HTTPS itself (tls_cert)
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	svc     *tenancy.Service
+	http    *http.Server
+	ln      net.Listener
+	boot    Bootstrap
+	sync    *gatewaysync.Server
+	sites   *sites
+	tls     bool // serving HTTPS itself (tls_cert)
+	console *console.Console
+	// feed carries every applied telemetry change to live subscribers
+	// (the console's device pages).
+	feed *livefeed.Hub
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -120,7 +126,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
-	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites, Telemetry: store, Devices: s.sites, Logger: logger, Now: cfg.Now})
+	s.feed = livefeed.New(livefeed.Options{})
+	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
+		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -150,12 +158,19 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
+	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", limitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients, s.sites.register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.renewClaimCode)
-	mux.Handle("/", api)
+	mux.Handle("/api/", api)
+	mux.Handle("/oauth2/", api)
+	mux.Handle("/", s.console) // the web console for people
 	var handler http.Handler = mux
 	if s.tls || strings.HasPrefix(publicURL, "https://") {
 		handler = hsts(mux)
@@ -276,7 +291,7 @@ func (s *Server) Bootstrap() Bootstrap { return s.boot }
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the Platform API base URL, e.g. "http://127.0.0.1:41234"
-// ("https://…" with tls_cert).
+// ("https://…" with tls_cert); the console is served at its root.
 func (s *Server) URL() string {
 	if s.tls {
 		return "https://" + s.Addr()
@@ -294,6 +309,9 @@ func hsts(h http.Handler) http.Handler {
 	})
 }
 
+// ConsoleURL is where people open the web console.
+func (s *Server) ConsoleURL() string { return s.URL() + "/" }
+
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
 func (s *Server) Run(ctx context.Context) error {
@@ -310,8 +328,9 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		// Hijacked websockets are not closed by Shutdown: close them first.
+		// Hijacked websockets and live streams would hold Shutdown: end them first.
 		s.sync.Close()
+		s.console.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = s.http.Shutdown(sctx)
 		cancel()

@@ -342,6 +342,7 @@ func printBanner(w io.Writer, a gateway.Addrs, caFile, cloudURL string, st siteS
 	if len(st.Devices) > 0 {
 		fmt.Fprintf(&b, "\n Try: curl 'http://%s/external/api/update?token=%s&v1=23.5'\n\n", at(a.HTTP), st.Devices[0].Token)
 	}
+	fmt.Fprintf(&b, " Cloud console      %s/   (open it in a browser; sign in as the admin below)\n", cloudURL)
 	fmt.Fprintf(&b, " Cloud Platform API %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n", cloudURL, cloudURL)
 	fmt.Fprintf(&b, " Cloud admin        %s  password %s\n", st.AdminEmail, st.AdminPassword)
 	fmt.Fprintf(&b, " Log in:  curl -s -X POST %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"%s\"}'\n\n",

@@ -46,6 +46,7 @@ func (s *syncBuffer) String() string {
 func TestSiteCommand(t *testing.T) {
 	dir := t.TempDir()
 	tryRE := regexp.MustCompile(`Try: curl '([^']+)'`)
+	consoleRE := regexp.MustCompile(`Cloud console\s+(http://\S+)\s`)
 	loginRE := regexp.MustCompile(`Log in:  curl -s -X POST (\S+) -H 'Content-Type: application/json' -d '([^']+)'`)
 
 	var outBuf *syncBuffer
@@ -95,6 +96,20 @@ func TestSiteCommand(t *testing.T) {
 	l := loginRE.FindStringSubmatch(banner)
 	if l == nil {
 		t.Fatalf("banner has no login line:\n%s", banner)
+	}
+	// The console's address answers with its sign-in page.
+	c := consoleRE.FindStringSubmatch(banner)
+	if c == nil {
+		t.Fatalf("banner has no console line:\n%s", banner)
+	}
+	resp, err = http.Get(c[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Sign in to Outpost") {
+		t.Errorf("the printed console URL answered %s", resp.Status)
 	}
 	resp, err = http.Post(l[1], "application/json", strings.NewReader(l[2]))
 	if err != nil {

@@ -12,14 +12,15 @@ import (
 )
 
 const deviceCols = `d.id, d.org_id, coalesce(d.owner_id, 0), d.template_id, d.name, d.token_hash, d.token,
-	coalesce(d.static_token_id, 0), d.created_at, d.updated_at, d.activated_at, coalesce(d.uid, '')`
+	coalesce(d.static_token_id, 0), d.created_at, d.updated_at, d.activated_at, coalesce(d.uid, ''),
+	coalesce(d.location_id, 0)`
 
 func scanDevice(r scanner) (tenancy.Device, error) {
 	var d tenancy.Device
 	var hash []byte
 	var created, updated, activated int64
 	err := r.Scan(&d.ID, &d.OrgID, &d.OwnerID, &d.TemplateID, &d.Name, &hash, &d.Token, &d.StaticToken,
-		&created, &updated, &activated, &d.UID)
+		&created, &updated, &activated, &d.UID, &d.LocationID)
 	copy(d.TokenHash[:], hash)
 	d.CreatedAt, d.UpdatedAt, d.ActivatedAt = fromMS(created), fromMS(updated), fromMS(activated)
 	return d, err
@@ -36,9 +37,9 @@ func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
 		d.UID = uid
 	}
 	res, err := q.exec(ctx, `INSERT INTO devices (org_id, owner_id, template_id, name, token_hash, token,
-		static_token_id, created_at, updated_at, activated_at, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		static_token_id, created_at, updated_at, activated_at, uid, location_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(d.OrgID), nullID(d.OwnerID), string(d.TemplateID), d.Name, d.TokenHash[:], d.Token, nullID(d.StaticToken),
-		ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.ActivatedAt), d.UID)
+		ms(d.CreatedAt), ms(d.UpdatedAt), ms(d.ActivatedAt), d.UID, nullID(d.LocationID))
 	if err != nil {
 		return mapErr("create device", err)
 	}
@@ -49,9 +50,9 @@ func (q *queries) CreateDevice(ctx context.Context, d *tenancy.Device) error {
 
 func (q *queries) UpdateDevice(ctx context.Context, d tenancy.Device) error {
 	res, err := q.exec(ctx, `UPDATE devices SET org_id = ?, owner_id = ?, template_id = ?, name = ?, token_hash = ?,
-		token = ?, static_token_id = ?, updated_at = ?, activated_at = ? WHERE id = ?`,
+		token = ?, static_token_id = ?, updated_at = ?, activated_at = ?, location_id = ? WHERE id = ?`,
 		int64(d.OrgID), nullID(d.OwnerID), string(d.TemplateID), d.Name, d.TokenHash[:], d.Token, nullID(d.StaticToken),
-		ms(d.UpdatedAt), ms(d.ActivatedAt), int64(d.ID))
+		ms(d.UpdatedAt), ms(d.ActivatedAt), nullID(d.LocationID), int64(d.ID))
 	return mustAffect("update device", res, err)
 }
 

@@ -303,6 +303,28 @@ func (q *queries) RevokeOtherSessions(ctx context.Context, u tenancy.UserID, kee
 	return affected("revoke other sessions", res, err)
 }
 
+func (q *queries) ListUserSessions(ctx context.Context, u tenancy.UserID, now time.Time) ([]tenancy.Session, error) {
+	rows, err := q.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND revoked_at = 0 AND expires_at > ?
+		ORDER BY created_at DESC, id DESC`, int64(u), ms(now))
+	if err != nil {
+		return nil, mapErr("list sessions", err)
+	}
+	defer rows.Close()
+	var out []tenancy.Session
+	for rows.Next() {
+		var s tenancy.Session
+		var hash []byte
+		var created, expires, revoked int64
+		if err := rows.Scan(&s.ID, &hash, &s.UserID, &created, &expires, &revoked, &s.RemoteAddr, &s.UserAgent); err != nil {
+			return nil, mapErr("list sessions", err)
+		}
+		copy(s.TokenHash[:], hash)
+		s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMS(created), fromMS(expires), fromMS(revoked)
+		out = append(out, s)
+	}
+	return out, mapErr("list sessions", rows.Err())
+}
+
 const clientCols = `id, org_id, name, secret_hash, redirect_urls, created_by, created_at`
 
 func scanClient(r scanner) (tenancy.OAuthClient, error) {
@@ -499,7 +521,12 @@ func (q *queries) AppendAudit(ctx context.Context, e *tenancy.AuditEntry) error 
 
 func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy.List[tenancy.AuditEntry], error) {
 	cond, args := scopeSQL(f.Scope, "org_id")
-	return listByID(ctx, q, "audit", auditCols, "audit", cond, args, f.Page, true, scanAudit,
+	table := "audit"
+	if f.ObjectType != "" {
+		table = "audit INDEXED BY audit_object"
+		cond, args = "object_type = ? AND object_id = ? AND "+cond, append([]any{f.ObjectType, f.ObjectID}, args...)
+	}
+	return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
 		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 }
 

@@ -190,11 +190,16 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 	// ancestor of the new parent (including the parent itself).
 	// The subtree's devices leave the old ancestors' counts and join the
 	// new ones'; (id, id) is the only closure row kept by the unlink.
-	shift := `UPDATE org_device_counts SET n_subtree = n_subtree %s
-		(SELECT n_subtree FROM org_device_counts WHERE org_id = ?1)
+	shift := `UPDATE org_device_counts SET
+		n_subtree = n_subtree %[1]s (SELECT n_subtree FROM org_device_counts WHERE org_id = ?1),
+		n_online_subtree = n_online_subtree %[1]s (SELECT n_online_subtree FROM org_device_counts WHERE org_id = ?1)
 		WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = ?1 AND ancestor <> ?1)`
 	steps := []struct{ op, sql string }{
 		{"move org: uncount", fmt.Sprintf(shift, "-")},
+		{"move org: uncount templates", `UPDATE org_template_counts SET n_subtree = n_subtree -
+			(SELECT m.n_subtree FROM org_template_counts m WHERE m.org_id = ?1 AND m.template_id = org_template_counts.template_id)
+			WHERE org_id IN (SELECT ancestor FROM org_closure WHERE descendant = ?1 AND ancestor <> ?1)
+			AND template_id IN (SELECT template_id FROM org_template_counts WHERE org_id = ?1)`},
 		{"move org: unlink", `DELETE FROM org_closure
 			WHERE descendant IN (SELECT descendant FROM org_closure WHERE ancestor = ?1)
 			  AND ancestor NOT IN (SELECT descendant FROM org_closure WHERE ancestor = ?1)`},
@@ -202,6 +207,10 @@ func (q *queries) MoveOrg(ctx context.Context, id, newParent tenancy.OrgID) erro
 			SELECT p.ancestor, s.descendant, p.depth + s.depth + 1
 			FROM org_closure p, org_closure s WHERE p.descendant = ?2 AND s.ancestor = ?1`},
 		{"move org: count", fmt.Sprintf(shift, "+")},
+		{"move org: count templates", `INSERT INTO org_template_counts (org_id, template_id, n_subtree)
+			SELECT c.ancestor, m.template_id, m.n_subtree FROM org_closure c, org_template_counts m
+			WHERE c.descendant = ?1 AND c.ancestor <> ?1 AND m.org_id = ?1
+			ON CONFLICT (org_id, template_id) DO UPDATE SET n_subtree = n_subtree + excluded.n_subtree`},
 		{"move org: parent", `UPDATE orgs SET parent_id = ?2 WHERE id = ?1`},
 		{"move org: depth", `UPDATE orgs SET
 			depth = (SELECT count(*) FROM org_closure c WHERE c.descendant = orgs.id),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,22 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // activated_at once — the timestamp of its first report — and move its
 // last_seen (the Platform API's lastReportedAt) to its newest report: one
 // statement each per device and batch.
-func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) (err error) {
+func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
+	return s.apply(ctx, gatewayID, epoch, items, upTo, nil)
+}
+
+// ApplyItems is Apply that also returns the items it stored, in order: not
+// those at or below the cursor, nor those of devices the gateway does not
+// serve. It is what the live feed publishes once the batch is committed.
+func (s *Store) ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error) {
+	applied := make([]syncproto.Item, 0, len(items))
+	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied); err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: apply: begin: %w", err)
@@ -55,10 +71,11 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 			tx.Rollback()
 		}
 	}()
-	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{}, reports: map[string]span{}}
-	var applied int64
+	a := applier{ctx: ctx, q: queries{stmts: s.stmts, tx: tx}, gw: gatewayID, latest: map[pinKey]int{},
+		rollupAt: map[rollupKey]int{}, reports: map[string]span{}}
+	var cursor int64
 	switch err = a.queryRow(`SELECT applied FROM telemetry_cursors WHERE gateway_id = ? AND epoch = ?`,
-		gatewayID, epoch).Scan(&applied); err {
+		gatewayID, epoch).Scan(&cursor); err {
 	case nil, sql.ErrNoRows:
 	default:
 		return fmt.Errorf("sqlite: apply: %w", err)
@@ -81,7 +98,7 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 	now := time.Now().UnixMilli()
 	for i := range items {
 		it := &items[i]
-		if it.Seq <= applied {
+		if it.Seq <= cursor {
 			continue
 		}
 		ok, err := isServed(it.Device)
@@ -94,15 +111,18 @@ func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items 
 		if err := a.item(it); err != nil {
 			return fmt.Errorf("sqlite: apply seq %d: %w", it.Seq, err)
 		}
+		if applied != nil {
+			*applied = append(*applied, *it)
+		}
 	}
 	if err := a.flush(); err != nil {
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
-	if err := a.reported(); err != nil {
+	if err := a.storeReports(); err != nil {
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
-	if upTo < applied {
-		upTo = applied
+	if upTo < cursor {
+		upTo = cursor
 	}
 	if _, err = a.exec(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (gateway_id, epoch) DO UPDATE SET applied = excluded.applied, updated_at = excluded.updated_at`,
@@ -133,8 +153,10 @@ type applier struct {
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
 	values  []*syncproto.Item // pending latest values, in first-seen order
 
-	reports map[string]span // device UID → its reports' timestamps in this batch
-	order   []string        // keys of reports, in first-seen order (a stable statement order)
+	rollupAt map[rollupKey]int // index into rollups of a pending row
+	rollups  []rollup          // pending rollups of numeric writes
+	reports  map[string]span   // device UID → its reports' timestamps in this batch
+	order    []string          // keys of reports, in first-seen order (a stable statement order)
 }
 
 // span is the oldest and newest timestamp of a device's reports.
@@ -153,9 +175,9 @@ func isReport(it *syncproto.Item) bool {
 	return it.Source != "cloud" && it.TS > 0
 }
 
-// reported stores the batch's reports: a device's first report activates
+// storeReports stores the batch's reports: a device's first report activates
 // it (activated_at is set once, never moved), its newest is its last_seen.
-func (a *applier) reported() error {
+func (a *applier) storeReports() error {
 	for _, uid := range a.order {
 		sp := a.reports[uid]
 		if _, err := a.exec(`UPDATE devices SET activated_at = ? WHERE uid = ? AND activated_at = 0`, sp.first, uid); err != nil {
@@ -168,6 +190,40 @@ func (a *applier) reported() error {
 		}
 	}
 	return nil
+}
+
+// rollupLevels are the rollup tables Apply keeps, finest first; a bucket
+// width that is a multiple of a level's span reads that level.
+var rollupLevels = [...]struct {
+	table, col string
+	span       int64 // ms
+}{{"history_minutes", "minute", 60_000}, {"history_hours", "hour", 3_600_000}}
+
+// rollupKey names one rollup row.
+type rollupKey struct {
+	uid   string
+	pin   int
+	level int // index into rollupLevels
+	start int64
+}
+
+// rollup is the part of one rollup row that a batch adds.
+type rollup struct {
+	rollupKey
+	n             int64
+	sum, min, max float64
+	lastTS        int64
+	last          float64
+}
+
+// number parses a datastream value as a chartable number: a finite
+// decimal (no hex, no underscores, no NaN/Inf).
+func number(v string) (float64, bool) {
+	if v == "" || len(v) > 64 || strings.ContainsAny(v, "xXpP_nNiI") {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil
 }
 
 // historyChunk is the most rows one history INSERT carries (4 parameters
@@ -220,11 +276,16 @@ func (a *applier) flush() error {
 		for n > len(h) {
 			n /= 2
 		}
-		q := `INSERT OR FAIL INTO device_history (device_uid, pin, value, ts) VALUES (?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?)`, n-1)
-		args := make([]any, 0, 4*n)
+		q := `INSERT OR FAIL INTO device_history (device_uid, pin, value, ts, num) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
+		args := make([]any, 0, 5*n)
 		for _, it := range h[:n] {
-			args = append(args, it.Device, it.Pin, it.Value, it.TS)
+			var num any
+			if f, ok := number(it.Value); ok {
+				num = f
+				a.roll(it, f)
+			}
+			args = append(args, it.Device, it.Pin, it.Value, it.TS, num)
 		}
 		if _, err := a.exec(q, args...); err != nil {
 			return fmt.Errorf("history: %w", err)
@@ -239,9 +300,41 @@ func (a *applier) flush() error {
 			return fmt.Errorf("latest value: %w", err)
 		}
 	}
-	a.history, a.values = a.history[:0], a.values[:0]
+	for _, r := range a.rollups {
+		lv := rollupLevels[r.level]
+		if _, err := a.exec(`INSERT INTO `+lv.table+` (device_uid, pin, `+lv.col+`, n, sum, min, max, last_ts, last)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_uid, pin, `+lv.col+`) DO UPDATE SET
+			n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
+			last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+			last_ts = max(last_ts, excluded.last_ts)`,
+			r.uid, r.pin, r.start, r.n, r.sum, r.min, r.max, r.lastTS, r.last); err != nil {
+			return fmt.Errorf("rollup: %w", err)
+		}
+	}
+	a.history, a.values, a.rollups = a.history[:0], a.values[:0], a.rollups[:0]
 	clear(a.latest)
+	clear(a.rollupAt)
 	return nil
+}
+
+// roll adds a numeric write to its pending rollup rows.
+func (a *applier) roll(it *syncproto.Item, f float64) {
+	for lv, l := range rollupLevels {
+		k := rollupKey{it.Device, it.Pin, lv, it.TS - it.TS%l.span}
+		i, ok := a.rollupAt[k]
+		if !ok {
+			a.rollupAt[k] = len(a.rollups)
+			a.rollups = append(a.rollups, rollup{rollupKey: k, n: 1, sum: f, min: f, max: f, lastTS: it.TS, last: f})
+			continue
+		}
+		r := &a.rollups[i]
+		r.n++
+		r.sum += f
+		r.min, r.max = min(r.min, f), max(r.max, f)
+		if it.TS >= r.lastTS {
+			r.lastTS, r.last = it.TS, f
+		}
+	}
 }
 
 func (a *applier) item(it *syncproto.Item) error {
@@ -255,7 +348,7 @@ func (a *applier) item(it *syncproto.Item) error {
 		sp.first, sp.last = min(sp.first, it.TS), max(sp.last, it.TS)
 		a.reports[it.Device] = sp
 	}
-	// last_seen is moved by reports (reported), not by going offline.
+	// last_seen is moved by reports (storeReports), not by going offline.
 	status := func(online int, transport string) error {
 		_, err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, online, transport)
 			VALUES (?, ?, ?, ?) ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
@@ -419,11 +512,24 @@ type TimelineEntry struct {
 // Timeline pages a device's events newest first, keyset on ID like
 // History.
 func (s *Store) Timeline(ctx context.Context, uid string, before int64, limit int) (es []TimelineEntry, next int64, err error) {
+	return s.TimelineOfKind(ctx, uid, "", before, limit)
+}
+
+// TimelineOfKind is Timeline keeping one kind of entry (event, clear,
+// online, offline; "" keeps all), filtered by an index rather than by
+// reading and skipping the others.
+func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) (es []TimelineEntry, next int64, err error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, code, description, ts FROM device_events
-		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, uid, before, limit)
+	query, args := `SELECT id, kind, code, description, ts FROM device_events
+		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{uid, before, limit}
+	if kind != "" {
+		query = `SELECT id, kind, code, description, ts FROM device_events INDEXED BY device_events_kind
+			WHERE device_uid = ? AND kind = ? AND id < ? ORDER BY id DESC LIMIT ?`
+		args = []any{uid, kind, before, limit}
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: timeline: %w", err)
 	}

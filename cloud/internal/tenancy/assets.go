@@ -729,10 +729,13 @@ func (s *Service) ReleaseGateway(ctx context.Context, a Actor, id GatewayID) (st
 	return code, nil
 }
 
-// AuditQuery lists audit entries of OrgID (default: the actor's).
+// AuditQuery lists audit entries of OrgID (default: the actor's), or
+// only those about one object (ObjectType "device", ObjectID its id).
 type AuditQuery struct {
 	OrgID      OrgID
 	IncludeSub bool
+	ObjectType string
+	ObjectID   string
 	Page       Page
 }
 
@@ -750,7 +753,8 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 	if err := s.decide(a, UsersActionsLogView, OrgResource(org), "organization"); err != nil {
 		return List[AuditEntry]{}, err
 	}
-	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub), Page: page})
+	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub),
+		ObjectType: q.ObjectType, ObjectID: q.ObjectID, Page: page})
 	if err != nil {
 		return l, internal("list audit", err)
 	}

@@ -326,3 +326,25 @@ func (s *Service) TokenActor(ctx context.Context, access string) (Actor, error) 
 	}
 	return Actor{ClientID: t.ClientID, OrgID: t.OrgID}, nil
 }
+
+// Sessions lists the acting user's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, a Actor) ([]Session, error) {
+	if a.UserID == 0 {
+		return nil, forbidden("only people have sessions")
+	}
+	ses, err := s.store.ListUserSessions(ctx, a.UserID, s.now().UTC())
+	if err != nil {
+		return nil, internal("list sessions", err)
+	}
+	return ses, nil
+}
+
+// LogoutEverywhere revokes every session of the acting user, this one
+// included (the console's "sign out everywhere").
+func (s *Service) LogoutEverywhere(ctx context.Context, a Actor) (int, error) {
+	if a.UserID == 0 {
+		return 0, forbidden("only people have sessions")
+	}
+	n, err := s.store.RevokeUserSessions(ctx, a.UserID, s.now().UTC())
+	return n, internal("revoke sessions", err)
+}

@@ -198,7 +198,8 @@ type Device struct {
 	StaticToken StaticTokenID // 0 unless provisioned by a static token
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	ActivatedAt time.Time // first report through a gateway (set by the telemetry store's Apply); zero if never
+	ActivatedAt time.Time  // first report through a gateway (set by the telemetry store's Apply); zero if never
+	LocationID  LocationID // 0: none (SetDeviceLocation)
 }
 
 // StaticTokenStatus is CLAIMED or UNCLAIMED (§8).

@@ -80,8 +80,14 @@ type Tx interface {
 	// DeviceUIDDeleted reports whether a device with this UID existed and
 	// was deleted: merge-up must not bring it back from a gateway.
 	DeviceUIDDeleted(ctx context.Context, uid string) (bool, error)
-	// ListDevices is one indexed query with keyset pagination on ID.
+	// ListDevices is one indexed query with keyset pagination on ID; it
+	// honours Scope, OwnerID, TemplateID and Query.
 	ListDevices(ctx context.Context, f DeviceFilter) (List[Device], error)
+	// ListDeviceRows answers the console's device list: every filter of f,
+	// ordered by (Sort, id), Desc reversing the whole order, starting
+	// after f.After; at most f.Page.Size rows, More when others follow.
+	// Total counts every match unless SkipTotal.
+	ListDeviceRows(ctx context.Context, f DeviceFilter) (DevicePage, error)
 	// ClearOwner removes owner from every device it owns.
 	ClearOwner(ctx context.Context, owner UserID) (int, error)
 
@@ -128,6 +134,9 @@ type Tx interface {
 	// RevokeOtherSessions revokes every live session of the user but keep
 	// (0 keeps none).
 	RevokeOtherSessions(ctx context.Context, u UserID, keep SessionID, at time.Time) (int, error)
+	// ListUserSessions lists the user's live sessions at now (neither
+	// revoked nor expired), newest first.
+	ListUserSessions(ctx context.Context, u UserID, now time.Time) ([]Session, error)
 
 	// OAuth clients and their tokens. Client ID is unique (Conflict).
 	CreateOAuthClient(ctx context.Context, c OAuthClient) error
@@ -201,13 +210,25 @@ type TemplateFilter struct {
 }
 
 // DeviceFilter selects devices in Scope. OwnerID != 0 keeps only that
-// owner's devices ("own devices" visibility). Query matches names.
+// owner's devices ("own devices" visibility). Query matches names
+// (case-insensitive substring). The fields after Page are the console's
+// (ListDeviceRows only).
 type DeviceFilter struct {
 	Scope      Scope
 	OwnerID    UserID
 	TemplateID TemplateID
 	Query      string
 	Page       Page
+
+	Status     StatusFilter
+	LocationID LocationID // 0: any
+	Tags       []TagID    // devices carrying any of them (every one with AllTags)
+	AllTags    bool
+	Sort       DeviceSort // "" is SortName
+	Desc       bool
+	After      *DeviceKey // keyset position; nil for the first page
+	SkipTotal  bool       // the caller knows the total (KnownTotal): don't count
+	KnownTotal int        // with SkipTotal: the matches, to choose a plan
 }
 
 // StaticTokenFilter lists static tokens created in an org.
@@ -229,8 +250,11 @@ type GatewayFilter struct {
 	Page  Page
 }
 
-// AuditFilter selects audit entries of orgs in Scope.
+// AuditFilter selects audit entries of orgs in Scope; with ObjectType
+// set, only those about that object (ObjectID).
 type AuditFilter struct {
-	Scope Scope
-	Page  Page
+	Scope      Scope
+	ObjectType string
+	ObjectID   string
+	Page       Page
 }

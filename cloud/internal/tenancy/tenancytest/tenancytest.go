@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"Templates", testTemplates},
 		{"Devices", testDevices},
 		{"DevicePaging", testDevicePaging},
+		{"DeviceList", testDeviceList},
 		{"StaticTokens", testStaticTokens},
 		{"Locations", testLocations},
 		{"Tags", testTags},
@@ -848,6 +849,13 @@ func testSessions(t *testing.T, s tenancy.Store) {
 	s2 := tenancy.Session{TokenHash: h("s2"), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	must(t, s.CreateSession(ctx, &s1))
 	must(t, s.CreateSession(ctx, &s2))
+	s3 := tenancy.Session{TokenHash: h("s3"), UserID: u.ID, CreatedAt: t0.Add(-2 * time.Hour), ExpiresAt: t0.Add(-time.Hour)} // expired
+	must(t, s.CreateSession(ctx, &s3))
+	live, err := s.ListUserSessions(ctx, u.ID, t0)
+	must(t, err)
+	if len(live) != 2 || live[0].ID != s2.ID || live[1].ID != s1.ID || live[1].UserAgent != "test" {
+		t.Fatalf("live sessions %+v, want s2 then s1 (newest first, the expired one left out)", live)
+	}
 	got, err := s.GetSessionByHash(ctx, h("s1"))
 	must(t, err)
 	if !equalJSON(got, s1) {
@@ -862,12 +870,15 @@ func testSessions(t *testing.T, s tenancy.Store) {
 	}
 	n, err := s.RevokeUserSessions(ctx, u.ID, t0.Add(time.Hour))
 	must(t, err)
-	if n != 1 {
-		t.Fatalf("RevokeUserSessions = %d, want 1 (one was already revoked)", n)
+	if n != 2 {
+		t.Fatalf("RevokeUserSessions = %d, want 2 (s2 and the expired s3; s1 was already revoked)", n)
 	}
 	got, _ = s.GetSessionByHash(ctx, h("s2"))
 	if got.RevokedAt.IsZero() {
 		t.Fatal("s2 not revoked")
+	}
+	if live, err := s.ListUserSessions(ctx, u.ID, t0); err != nil || len(live) != 0 {
+		t.Fatalf("live sessions after revoking all: %+v %v", live, err)
 	}
 	_, err = s.GetSessionByHash(ctx, h("nope"))
 	wantCode(t, err, tenancy.NotFound)
@@ -996,6 +1007,29 @@ func testAudit(t *testing.T, s tenancy.Store) {
 	e := l2.Items[0]
 	if e.Before != nil || string(e.After) != `{"orgId":2}` || e.ClientID != "oc_1" || !e.At.Equal(t0) {
 		t.Fatalf("entry round trip: %+v", e)
+	}
+	// One object's entries, still within the scope.
+	more := tenancy.AuditEntry{At: t0, OrgID: tr.b.ID, Action: "device.rename", ObjectType: "device", ObjectID: "1"}
+	must(t, s.AppendAudit(ctx, &more))
+	other := tenancy.AuditEntry{At: t0, OrgID: tr.a1.ID, Action: "user.create", ObjectType: "user", ObjectID: "1"}
+	must(t, s.AppendAudit(ctx, &other))
+	for _, c := range []struct {
+		scope tenancy.Scope
+		want  []tenancy.AuditID
+	}{
+		{tenancy.Scope{OrgID: tr.root.ID, Subtree: true}, []tenancy.AuditID{more.ID, ids[1]}},
+		{tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, []tenancy.AuditID{ids[1]}},
+		{tenancy.Scope{OrgID: tr.a.ID}, nil},
+	} {
+		l, err := s.ListAudit(ctx, tenancy.AuditFilter{Scope: c.scope, ObjectType: "device", ObjectID: "1", Page: tenancy.Page{Size: 10}})
+		must(t, err)
+		var got []tenancy.AuditID
+		for _, e := range l.Items {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, c.want) || l.Total != len(c.want) {
+			t.Fatalf("device 1's entries in %+v: %v (total %d), want %v", c.scope, got, l.Total, c.want)
+		}
 	}
 }
 

@@ -1,0 +1,88 @@
+package cloud
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/tenancy"
+)
+
+// consoleLive is the console's view of the gateways: the telemetry store
+// for what they reported and sites (the Platform API's Live) for writes
+// and site status, so a console write takes the API's path.
+type consoleLive struct{ *sites }
+
+var _ console.Live = consoleLive{}
+
+func gatewayOf(key string) tenancy.GatewayID {
+	id, _ := strconv.ParseInt(key, 10, 64)
+	return tenancy.GatewayID(id)
+}
+
+func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.DeviceState, error) {
+	var out console.DeviceState
+	vals, err := l.store.DeviceValues(ctx, uid)
+	if err != nil {
+		return out, err
+	}
+	out.Values = make(map[int]console.Value, len(vals))
+	for _, v := range vals {
+		out.Values[v.Pin] = console.Value{Value: v.Value, TS: v.TS}
+	}
+	if out.Meta, err = l.store.DeviceMeta(ctx, uid); err != nil {
+		return out, err
+	}
+	st, ok, err := l.store.DeviceStatus(ctx, uid)
+	if err != nil || !ok {
+		return out, err
+	}
+	out.DeviceStatus = console.DeviceStatus{Online: st.Online, LastSeen: st.LastSeen, Gateway: gatewayOf(st.Gateway)}
+	out.Info = st.Info
+	return out, nil
+}
+
+func (l consoleLive) Timeline(ctx context.Context, uid, kind string, before int64, limit int) ([]console.Event, int64, error) {
+	es, next, err := l.store.TimelineOfKind(ctx, uid, kind, before, limit)
+	out := make([]console.Event, len(es))
+	for i, e := range es {
+		out[i] = console.Event{ID: e.ID, Kind: e.Kind, Code: e.Code, Description: e.Description, TS: e.TS}
+	}
+	return out, next, err
+}
+
+func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteStatus, error) {
+	st, err := l.sites.Site(ctx, g)
+	return console.SiteStatus(st), err
+}
+
+// consoleHistory is the console's history: the telemetry store's
+// aggregation (SQL over per-minute rollups) and raw export.
+type consoleHistory struct{ store *sqlite.Store }
+
+var _ console.History = consoleHistory{}
+
+func (h consoleHistory) Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) ([]console.Bucket, time.Duration, error) {
+	sr, err := h.store.Aggregate(ctx, uid, pin, from, to, maxBuckets)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]console.Bucket, len(sr.Buckets))
+	for i, b := range sr.Buckets {
+		out[i] = console.Bucket{Start: b.Start, Avg: b.Avg, Min: b.Min, Max: b.Max, Last: b.Last, Count: b.Count}
+	}
+	return out, sr.Width, nil
+}
+
+func (h consoleHistory) Export(ctx context.Context, uid string, pin int, from, to time.Time, each func(time.Time, string) error) error {
+	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []sqlite.HistoryPoint) error {
+		for _, p := range pts {
+			if err := each(p.TS, p.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

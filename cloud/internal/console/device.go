@@ -1,0 +1,641 @@
+package console
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"outpost/cloud/internal/livefeed"
+	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
+	"outpost/shared/syncproto"
+)
+
+// devicePageAssets is what the device page loads (its weight is measured).
+var devicePageAssets = []string{"style.css", "app.js", "device.js", "chart.js", "live.js"}
+
+// tile is one datastream on the dashboard: its latest value and, where the
+// user may write, a control fitting its type.
+type tile struct {
+	Pin      int
+	Name     string
+	Type     string
+	Units    string
+	Value    string // raw canonical value ("" if none)
+	Initial  string // where the control starts: Value, else the default
+	Display  string // for people (enum label, On/Off, …)
+	TS       time.Time
+	Control  string // switch, slider, number, select, text, or "" (read only)
+	Min, Max string
+	Step     string
+	Options  []option
+	MapURL   string
+	Chart    bool   // numeric: has a chart
+	Step2    bool   // chart as steps (boolean, enum)
+	Labels   string // JSON of enum labels for the chart
+}
+
+type deviceData struct {
+	Device       tenancy.Device
+	Tab          string
+	Template     tenancy.Template
+	Org          string
+	Owner        string
+	Site         string
+	SiteID       tenancy.GatewayID
+	Tags         []string
+	State        DeviceState
+	Reported     bool
+	Location     string // reported by a location datastream
+	LocationURL  string
+	LocationName string // the location the device was placed at
+	CanControl   bool
+	CanActions   bool
+	Tiles        []tile
+	Charts       []tile
+	Events       []Event
+	EventKind    string
+	NextEvents   string
+	Info         [][2]string
+	Meta         [][2]string
+	Audit        []auditRow
+	NextAudit    string
+	WriteNote    string
+}
+
+type auditRow struct {
+	At     time.Time
+	Action string
+	By     string
+}
+
+func (c *Console) loadDevice(w http.ResponseWriter, r *http.Request, s *session) (tenancy.Device, tenancy.Template, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		c.notFound(w, r, s)
+		return tenancy.Device{}, tenancy.Template{}, false
+	}
+	d, t, err := c.svc.DeviceTemplate(r.Context(), s.actor, tenancy.DeviceID(id))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return d, t, false
+	}
+	return d, t, true
+}
+
+var tabs = map[string]string{"": "Dashboard", "charts": "Charts", "timeline": "Timeline", "info": "Info", "actions": "Actions log"}
+
+// devicePage is GET /devices/{id}[/{tab}].
+func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session) {
+	tab := r.PathValue("tab")
+	if _, ok := tabs[tab]; !ok {
+		c.notFound(w, r, s)
+		return
+	}
+	d, t, ok := c.loadDevice(w, r, s)
+	if !ok {
+		return
+	}
+	sh, orgs, err := c.shell(r, s)
+	if err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
+	dd := deviceData{Device: d, Tab: tab, Template: t, Org: c.orgName(r, s, orgs, d.OrgID),
+		CanControl: s.can(tenancy.OrgDevicesControl, res), CanActions: s.can(tenancy.UsersActionsLogView, tenancy.Resource{OrgID: d.OrgID})}
+	if tab == "actions" && !dd.CanActions {
+		c.forbidden(w, r, s)
+		return
+	}
+	if d.OwnerID != 0 {
+		dd.Owner = "user " + strconv.FormatInt(int64(d.OwnerID), 10)
+		if d.OwnerID == s.user.ID {
+			dd.Owner = s.user.Name + " (you)"
+		} else if u, err := c.svc.User(r.Context(), s.actor, d.OwnerID); err == nil {
+			dd.Owner = u.Name
+		}
+	}
+	if d.LocationID != 0 {
+		if l, err := c.svc.Location(r.Context(), s.actor, d.LocationID); err == nil {
+			dd.LocationName = l.Name
+		}
+	}
+	if s.can(tenancy.TagsManage, tenancy.Resource{OrgID: d.OrgID}) {
+		if ts, err := c.svc.DeviceTags(r.Context(), s.actor, d.ID); err == nil {
+			for _, tg := range ts {
+				dd.Tags = append(dd.Tags, tg.Name)
+			}
+		}
+	}
+	if c.live != nil {
+		if dd.State, err = c.live.DeviceState(r.Context(), d.UID); err != nil {
+			c.serverError(w, r, err)
+			return
+		}
+		dd.Reported = !dd.State.LastSeen.IsZero()
+		if g := dd.State.Gateway; g != 0 {
+			dd.SiteID = g
+			dd.Site = "site " + strconv.FormatInt(int64(g), 10)
+			if gw, err := c.svc.Gateway(r.Context(), s.actor, g); err == nil {
+				dd.Site = gw.Name
+			} else {
+				dd.SiteID = 0
+			}
+		}
+	}
+	for _, ds := range t.Def.Datastreams {
+		tl := makeTile(ds, dd.State.Values[ds.Pin], dd.CanControl)
+		if ds.Type == datastream.Location && tl.MapURL != "" && dd.LocationURL == "" {
+			dd.Location, dd.LocationURL = tl.Display, tl.MapURL
+		}
+		dd.Tiles = append(dd.Tiles, tl)
+		if tl.Chart {
+			dd.Charts = append(dd.Charts, tl)
+		}
+	}
+	v := view{Title: d.Name, Nav: "devices", Shell: sh, Data: &dd, Scripts: []string{"device.js"}}
+	switch r.URL.Query().Get("write") {
+	case "applied":
+		v.Notice = "The device applied the value."
+	case "stale":
+		v.Error = "Not applied: the device reported a newer value."
+	case "offline":
+		v.Error = "Not applied: the device's gateway is offline."
+	case "invalid":
+		v.Error = "Not applied: the value does not fit the datastream."
+	}
+	switch tab {
+	case "timeline":
+		if err := c.timeline(r, d, &dd); err != nil {
+			c.serverError(w, r, err)
+			return
+		}
+	case "info":
+		dd.Info = infoPairs(dd.State.Info)
+		for _, m := range t.Def.MetaFields {
+			v, ok := dd.State.Meta[m.Name]
+			if !ok {
+				v = m.Default
+			}
+			dd.Meta = append(dd.Meta, [2]string{m.Name, v})
+		}
+	case "actions":
+		if err := c.actions(r, s, d, &dd); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
+	c.render(w, r, http.StatusOK, "device", v)
+}
+
+// infoPairs orders what a device reported about itself for display.
+func infoPairs(info map[string]string) [][2]string {
+	known := []struct{ key, label string }{{"fw", "Firmware version"}, {"build", "Firmware build"}, {"mcu", "MCU firmware"},
+		{"fw-type", "Firmware type"}, {"h-beat", "Heartbeat (s)"}, {"ver", "Blynk library"}, {"dev", "Hardware"},
+		{"con", "Connection"}, {"buff-in", "Receive buffer"}, {"tmpl", "Template"}}
+	seen := map[string]bool{}
+	var out [][2]string
+	for _, k := range known {
+		if v, ok := info[k.key]; ok {
+			out = append(out, [2]string{k.label, v})
+			seen[k.key] = true
+		}
+	}
+	var rest []string
+	for k := range info {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sortStrings(rest)
+	for _, k := range rest {
+		out = append(out, [2]string{k, info[k]})
+	}
+	return out
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func fnum(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f, 'f', -1, 64)
+}
+
+// makeTile picks the display and the control of a datastream.
+func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
+	t := tile{Pin: ds.Pin, Name: ds.Name, Type: string(ds.Type), Units: ds.Units, Value: v.Value, TS: v.TS,
+		Min: fnum(ds.Min), Max: fnum(ds.Max)}
+	t.Display = display(ds, v.Value)
+	// A control starts at the value, else at the template's default.
+	t.Initial = v.Value
+	if t.Initial == "" {
+		t.Initial = ds.Default
+	}
+	bounded := ds.Min != nil && ds.Max != nil
+	switch ds.Type {
+	case datastream.Boolean:
+		t.Control, t.Chart, t.Step2 = "switch", true, true
+	case datastream.Integer:
+		t.Chart, t.Step = true, "1"
+		switch {
+		case bounded && *ds.Min == 0 && *ds.Max == 1:
+			t.Control, t.Step2 = "switch", true
+		case bounded:
+			t.Control = "slider"
+		default:
+			t.Control = "number"
+		}
+	case datastream.Double:
+		t.Chart, t.Step = true, "any"
+		if bounded {
+			t.Control = "slider"
+			t.Step = strconv.FormatFloat((*ds.Max-*ds.Min)/100, 'f', -1, 64)
+		} else {
+			t.Control = "number"
+		}
+	case datastream.Enum:
+		t.Control, t.Chart, t.Step2 = "select", true, true
+		labels := map[string]string{}
+		for _, e := range ds.Enum {
+			val := strconv.Itoa(e.Value)
+			t.Options = append(t.Options, option{Value: val, Label: e.Label, Selected: val == t.Initial})
+			labels[val] = e.Label
+		}
+		b, _ := json.Marshal(labels)
+		t.Labels = string(b)
+	case datastream.String:
+		t.Control = "text"
+	case datastream.Location:
+		if lon, lat, ok := strings.Cut(v.Value, "\x00"); ok {
+			t.MapURL = "https://www.openstreetmap.org/?mlat=" + url.QueryEscape(lat) + "&mlon=" + url.QueryEscape(lon) + "#map=15/" +
+				url.PathEscape(lat) + "/" + url.PathEscape(lon)
+		}
+	}
+	if !canWrite || ds.Type == datastream.Location {
+		t.Control = ""
+	}
+	return t
+}
+
+// display renders a canonical value for people.
+func display(ds datastream.Datastream, v string) string {
+	if v == "" {
+		return "—"
+	}
+	switch ds.Type {
+	case datastream.Boolean:
+		if v == "1" {
+			return "On"
+		}
+		return "Off"
+	case datastream.Enum:
+		for _, e := range ds.Enum {
+			if strconv.Itoa(e.Value) == v {
+				return e.Label
+			}
+		}
+	case datastream.Location:
+		if lon, lat, ok := strings.Cut(v, "\x00"); ok {
+			return lat + ", " + lon
+		}
+	}
+	return strings.ReplaceAll(v, "\x00", ", ")
+}
+
+const timelinePage = 50
+
+func (c *Console) timeline(r *http.Request, d tenancy.Device, dd *deviceData) error {
+	if c.live == nil {
+		return nil
+	}
+	kind := r.URL.Query().Get("kind")
+	switch kind {
+	case "", "event", "online", "offline", "clear":
+	default:
+		kind = ""
+	}
+	dd.EventKind = kind
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	es, next, err := c.live.Timeline(r.Context(), d.UID, kind, max(before, 0), timelinePage)
+	if err != nil {
+		return err
+	}
+	dd.Events, before = es, next
+	if before != 0 {
+		q := url.Values{"before": {strconv.FormatInt(before, 10)}}
+		if kind != "" {
+			q.Set("kind", kind)
+		}
+		dd.NextEvents = fmt.Sprintf("/devices/%d/timeline?%s", d.ID, q.Encode())
+	}
+	return nil
+}
+
+// actions lists the audit entries about this device, newest first,
+// keyset-paged (?after=).
+func (c *Console) actions(r *http.Request, s *session, d tenancy.Device, dd *deviceData) error {
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	l, err := c.svc.Audit(r.Context(), s.actor, tenancy.AuditQuery{OrgID: d.OrgID, ObjectType: "device",
+		ObjectID: strconv.FormatInt(int64(d.ID), 10), Page: tenancy.Page{Size: timelinePage, After: max(after, 0)}})
+	if err != nil {
+		return err
+	}
+	for _, e := range l.Items {
+		by := e.ClientID
+		if e.UserID != 0 {
+			by = "user " + strconv.FormatInt(int64(e.UserID), 10)
+			if e.UserID == s.user.ID {
+				by = s.user.Name + " (you)"
+			}
+		}
+		dd.Audit = append(dd.Audit, auditRow{At: e.At, Action: e.Action, By: by})
+	}
+	if l.Next != 0 {
+		dd.NextAudit = fmt.Sprintf("/devices/%d/actions?after=%d", d.ID, l.Next)
+	}
+	return nil
+}
+
+// writeResult is the answer to a control write.
+type writeResult struct {
+	Result  string `json:"result"` // applied, stale, offline, forbidden, invalid, error
+	Message string `json:"message"`
+}
+
+// deviceWrite is POST /devices/{id}/write (pin, value): the same write path
+// as the Platform API's, permission ORG_DEVICES_CONTROL (or own). fetch()
+// callers get JSON; a plain form post is redirected back to the page.
+func (c *Console) deviceWrite(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		c.notFound(w, r, s)
+		return
+	}
+	pin, perr := strconv.Atoi(r.PostFormValue("pin"))
+	value := r.PostFormValue("value")
+	d, err := c.svc.CheckDevice(r.Context(), s.actor, tenancy.DeviceID(id), tenancy.OrgDevicesControl)
+	if err == nil && c.live == nil {
+		err = tenancy.Errorf(tenancy.Unavailable, "this cloud has no gateway link")
+	}
+	if err == nil && (perr != nil || pin < 0 || pin > datastream.MaxPin) {
+		err = tenancy.Errorf(tenancy.Invalid, "pin must be 0..255")
+	}
+	if err == nil {
+		err = c.live.Write(r.Context(), s.actor, d, pin, value)
+	}
+	res, st := writeResult{Result: "applied", Message: "Applied"}, http.StatusOK
+	switch tenancy.CodeOf(err) {
+	case "":
+	case tenancy.Conflict:
+		res, st = writeResult{"stale", "Not applied: the device reported a newer value"}, http.StatusConflict
+	case tenancy.Unavailable:
+		res, st = writeResult{"offline", "Not applied: the gateway is offline"}, http.StatusServiceUnavailable
+	case tenancy.Forbidden:
+		res, st = writeResult{"forbidden", "Not permitted"}, http.StatusForbidden
+	case tenancy.NotFound:
+		res, st = writeResult{"notfound", message(err)}, http.StatusNotFound
+	case tenancy.Invalid:
+		res, st = writeResult{"invalid", message(err)}, http.StatusBadRequest
+	default:
+		c.log.ErrorContext(r.Context(), "control write failed", "device", id, "err", err)
+		res, st = writeResult{"error", "Something went wrong"}, http.StatusInternalServerError
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "application/json") {
+		if st == http.StatusForbidden || st == http.StatusNotFound {
+			c.fail(w, r, s, err)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/devices/%d?write=%s", id, res.Result), http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, st, res)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// deviceLive is GET /devices/{id}/live: server-sent events of the device's
+// values ("value") and connection ("status") as the cloud applies them.
+func (c *Console) deviceLive(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	d, err := c.svc.Device(r.Context(), s.actor, tenancy.DeviceID(id))
+	if err != nil {
+		http.Error(w, message(err), httpStatus(err))
+		return
+	}
+	if c.feed == nil {
+		http.Error(w, "no live updates on this cloud", http.StatusNotFound)
+		return
+	}
+	sub := c.feed.Subscribe(d.UID)
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Time{}) // the server's write timeout would cut the stream
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	ping := time.NewTicker(25 * time.Second)
+	defer ping.Stop()
+	var buf []livefeed.Update
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.done:
+			return
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case <-sub.Ready():
+			var dropped int
+			buf, dropped = sub.Take(buf[:0])
+			for _, u := range buf {
+				writeEvent(w, u)
+			}
+			if dropped > 0 {
+				fmt.Fprintf(w, "event: dropped\ndata: %d\n\n", dropped)
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// writeEvent writes one update as a server-sent event: "value" (a write
+// or an erase, value ""), "status" (online/offline) or "event".
+func writeEvent(w io.Writer, u livefeed.Update) {
+	var typ string
+	var v any
+	switch u.Kind {
+	case syncproto.KindWrite, syncproto.KindErase:
+		val := u.Value
+		if u.Kind == syncproto.KindErase {
+			val = ""
+		}
+		typ, v = "value", struct {
+			Pin   int    `json:"pin"`
+			Value string `json:"value"`
+			TS    int64  `json:"ts"`
+		}{u.Pin, val, u.TS}
+	case syncproto.KindOnline, syncproto.KindOffline:
+		typ, v = "status", struct {
+			Online    bool   `json:"online"`
+			Transport string `json:"transport,omitempty"`
+			TS        int64  `json:"ts"`
+		}{u.Kind == syncproto.KindOnline, u.Name, u.TS}
+	case syncproto.KindEvent, syncproto.KindClear:
+		typ, v = "event", struct {
+			Kind        string `json:"kind"`
+			Code        string `json:"code"`
+			Description string `json:"description"`
+			TS          int64  `json:"ts"`
+		}{string(u.Kind), u.Name, u.Value, u.TS}
+	default:
+		return
+	}
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
+}
+
+// ranges are the chart's time ranges (Live is the last 15 minutes, kept
+// current by the page).
+var ranges = map[string]time.Duration{"live": 15 * time.Minute, "1h": time.Hour, "6h": 6 * time.Hour, "1d": 24 * time.Hour,
+	"1w": 7 * 24 * time.Hour, "1mo": 30 * 24 * time.Hour, "3mo": 90 * 24 * time.Hour}
+
+// maxBuckets bounds a chart's series (about one per two pixels of a wide
+// screen).
+const maxBuckets = 1000
+
+// span reads range= or from=&to= (ms since the epoch).
+func (c *Console) span(q url.Values) (from, to time.Time, err error) {
+	if d, ok := ranges[q.Get("range")]; ok {
+		to = c.now()
+		return to.Add(-d), to, nil
+	}
+	f, ferr := strconv.ParseInt(q.Get("from"), 10, 64)
+	t, terr := strconv.ParseInt(q.Get("to"), 10, 64)
+	if ferr != nil || terr != nil || f >= t || t-f > int64(5*366*24*time.Hour/time.Millisecond) {
+		return from, to, tenancy.Errorf(tenancy.Invalid, "give range=live|1h|6h|1d|1w|1mo|3mo, or from and to in ms (to > from, at most 5 years)")
+	}
+	return time.UnixMilli(f), time.UnixMilli(t), nil
+}
+
+// seriesDevice checks the device and reads pin and span for the chart
+// data and the export.
+func (c *Console) seriesDevice(w http.ResponseWriter, r *http.Request, s *session) (d tenancy.Device, pin int, from, to time.Time, ok bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if d, err = c.svc.Device(r.Context(), s.actor, tenancy.DeviceID(id)); err != nil {
+		http.Error(w, message(err), httpStatus(err))
+		return
+	}
+	if pin, err = strconv.Atoi(r.URL.Query().Get("pin")); err != nil || pin < 0 || pin > datastream.MaxPin {
+		http.Error(w, "pin must be 0..255", http.StatusBadRequest)
+		return
+	}
+	if from, to, err = c.span(r.URL.Query()); err != nil {
+		http.Error(w, message(err), http.StatusBadRequest)
+		return
+	}
+	if c.hist == nil {
+		http.Error(w, "no history on this cloud", http.StatusNotFound)
+		return
+	}
+	return d, pin, from, to, true
+}
+
+// deviceSeries is GET /devices/{id}/series?pin=&range= (or from, to): the
+// aggregated series as JSON for the chart.
+func (c *Console) deviceSeries(w http.ResponseWriter, r *http.Request, s *session) {
+	d, pin, from, to, ok := c.seriesDevice(w, r, s)
+	if !ok {
+		return
+	}
+	bs, width, err := c.hist.Aggregate(r.Context(), d.UID, pin, from, to, maxBuckets)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "aggregate failed", "device", d.ID, "pin", pin, "err", err)
+		http.Error(w, message(err), httpStatus(err))
+		return
+	}
+	type bucketJSON struct {
+		T    int64   `json:"t"`
+		Avg  float64 `json:"avg"`
+		Min  float64 `json:"min"`
+		Max  float64 `json:"max"`
+		Last float64 `json:"last"`
+		N    int64   `json:"n"`
+	}
+	out := struct {
+		From    int64        `json:"from"`
+		To      int64        `json:"to"`
+		Width   int64        `json:"width"`
+		Buckets []bucketJSON `json:"buckets"`
+	}{From: from.UnixMilli(), To: to.UnixMilli(), Width: width.Milliseconds(), Buckets: make([]bucketJSON, len(bs))}
+	for i, b := range bs {
+		out.Buckets[i] = bucketJSON{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Last, b.Count}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// csvSafe keeps a device-written string from running as a formula when
+// the export is opened in a spreadsheet: text starting with = + - @ or a
+// control character gets a leading quote; numbers stay numbers.
+func csvSafe(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
+}
+
+// deviceExport is GET /devices/{id}/export.csv?pin=&range= (or from, to):
+// the raw values of the range, oldest first.
+func (c *Console) deviceExport(w http.ResponseWriter, r *http.Request, s *session) {
+	d, pin, from, to, ok := c.seriesDevice(w, r, s)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="device-%d-v%d-%s.csv"`, d.ID, pin, from.UTC().Format("20060102T1504")))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"time", "ts_ms", "value"})
+	err := c.hist.Export(r.Context(), d.UID, pin, from, to, func(ts time.Time, v string) error {
+		cw.Write([]string{ts.UTC().Format(time.RFC3339Nano), strconv.FormatInt(ts.UnixMilli(), 10), csvSafe(strings.ReplaceAll(v, "\x00", ","))})
+		return cw.Error()
+	})
+	cw.Flush()
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "export failed", "device", d.ID, "err", err)
+	}
+}

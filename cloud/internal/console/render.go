@@ -1,0 +1,270 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"maps"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"outpost/cloud/internal/tenancy"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// parsePages parses each page with the layout and partials; a page is
+// rendered by executing "layout".
+func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+func (c *Console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"asset": func(name string) (string, error) {
+			if u := c.assets.URL(name); u != "" {
+				return u, nil
+			}
+			return "", fmt.Errorf("no asset %q", name)
+		},
+		"ago": func(t time.Time) string { return ago(c.now(), t) },
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		},
+		"iso": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format(time.RFC3339)
+		},
+		"ms": func(t time.Time) int64 {
+			if t.IsZero() {
+				return 0
+			}
+			return t.UnixMilli()
+		},
+		"join": strings.Join,
+		"list": func(s ...string) []string { return s },
+		"add":  func(a, b int) int { return a + b },
+	}
+}
+
+// ago renders a duration before now for people ("3 min ago").
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < 10*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + " h ago"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Nav     string // "devices", "sites", "profile": the current section
+	Shell   *shell // nil on the pages of signed-out people
+	Notice  string
+	Error   string
+	Scripts []string // our ES modules the page loads
+	Data    any
+}
+
+// shell is the header: who is signed in, the current org and the orgs the
+// user may switch into.
+type shell struct {
+	User      tenancy.User
+	Org       tenancy.Org
+	Orgs      []orgItem
+	More      bool // the switcher lists the first maxSwitcher orgs only
+	CanSites  bool
+	Path      string
+	ViewsNone bool // the role may see no devices at all
+}
+
+type orgItem struct {
+	ID    tenancy.OrgID
+	Name  string
+	Depth int // below the home org
+}
+
+const maxSwitcher = 100
+
+// orgTree is the switcher's list for one user and tree snapshot.
+type orgTree struct {
+	tree  *tenancy.Tree // the snapshot it was computed from
+	items []orgItem
+	byID  map[tenancy.OrgID]tenancy.Org
+	more  bool
+}
+
+type orgTreeKey struct{ actor tenancy.Actor }
+
+// shell builds the header for a signed-in page: the orgs the user may
+// switch into, in tree order below their home org. The list is computed
+// once per user and tree snapshot (an org created, renamed or moved makes
+// a new snapshot) and kept a few seconds.
+func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]tenancy.Org, error) {
+	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView)}
+	if _, _, ok := s.tree.DeviceScope(s.actor); !ok {
+		sh.ViewsNone = true
+	}
+	v, ok := c.memo.get(orgTreeKey{s.actor})
+	ot, _ := v.(*orgTree)
+	if !ok || ot.tree != s.tree {
+		var err error
+		if ot, err = c.orgTree(r, s); err != nil {
+			return nil, nil, err
+		}
+		c.memo.put(orgTreeKey{s.actor}, ot)
+	}
+	sh.Orgs, sh.More = ot.items, ot.more
+	byID := ot.byID
+	sh.Org = byID[s.org]
+	if sh.Org.ID == 0 {
+		o, err := c.svc.Org(r.Context(), s.actor, s.org)
+		if err != nil {
+			return nil, nil, err
+		}
+		sh.Org = o
+		byID = maps.Clone(byID)
+		byID[o.ID] = o
+	}
+	return sh, byID, nil
+}
+
+func (c *Console) orgTree(r *http.Request, s *session) (*orgTree, error) {
+	l, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{OrgID: s.actor.OrgID, IncludeSub: true,
+		Page: tenancy.Page{Size: maxSwitcher}})
+	if err != nil {
+		return nil, err
+	}
+	ot := &orgTree{tree: s.tree, byID: make(map[tenancy.OrgID]tenancy.Org, len(l.Items)), more: l.Total > len(l.Items)}
+	kids := map[tenancy.OrgID][]tenancy.Org{}
+	for _, o := range l.Items {
+		ot.byID[o.ID] = o
+		kids[o.ParentID] = append(kids[o.ParentID], o)
+	}
+	for _, k := range kids {
+		slices.SortFunc(k, func(a, b tenancy.Org) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	}
+	var walk func(o tenancy.Org, depth int)
+	walk = func(o tenancy.Org, depth int) {
+		ot.items = append(ot.items, orgItem{ID: o.ID, Name: o.Name, Depth: min(depth, 4)})
+		for _, k := range kids[o.ID] {
+			walk(k, depth+1)
+		}
+	}
+	if home, ok := ot.byID[s.actor.OrgID]; ok {
+		walk(home, 0)
+	}
+	return ot, nil
+}
+
+// render executes a page into a buffer first, so a template error gives a
+// clean 500 instead of half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := c.pages[page]
+	if !ok {
+		c.log.ErrorContext(r.Context(), "no such page template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.log.ErrorContext(r.Context(), "render failed", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderShell renders a signed-in page with its header.
+func (c *Console) renderShell(w http.ResponseWriter, r *http.Request, s *session, status int, page string, v view) {
+	sh, _, err := c.shell(r, s)
+	if err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	v.Shell = sh
+	c.render(w, r, status, page, v)
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request, s *session) {
+	c.errorPage(w, r, s, http.StatusNotFound, "Not found", "This page does not exist, or you don't have access to it.")
+}
+
+func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
+	c.errorPage(w, r, s, http.StatusForbidden, "Not permitted", "Your role does not allow this.")
+}
+
+func (c *Console) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	c.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+	c.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong", "The error has been logged.")
+}
+
+// fail answers a tenancy error with the page its code calls for.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	switch st := httpStatus(err); st {
+	case http.StatusNotFound:
+		c.notFound(w, r, s)
+	case http.StatusForbidden:
+		c.forbidden(w, r, s)
+	case http.StatusInternalServerError:
+		c.serverError(w, r, err)
+	default:
+		c.errorPage(w, r, s, st, http.StatusText(st), message(err))
+	}
+}
+
+func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, s *session, status int, title, msg string) {
+	v := view{Title: title, Data: msg}
+	if s != nil {
+		if sh, _, err := c.shell(r, s); err == nil {
+			v.Shell = sh
+		}
+	}
+	c.render(w, r, status, "error", v)
+}
