@@ -9,7 +9,7 @@ import (
 	"outpost/cloud/internal/tenancy"
 )
 
-// sortCols maps a device list order to its key column (migration 0004
+// sortCols maps a device list order to its key column (migration 0005
 // keeps the copies and one (key, id) index per order).
 var sortCols = map[tenancy.DeviceSort]struct{ col, index string }{
 	tenancy.SortName:         {"d.name COLLATE NOCASE", "devices_name"},

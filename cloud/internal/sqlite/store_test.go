@@ -93,7 +93,7 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 	}
 }
 
-// Migration 0005 grants OWN_DEVICES_CLAIM to the built-in roles of a
+// Migration 0006 grants OWN_DEVICES_CLAIM to the built-in roles of a
 // database made before the key existed, and to no custom role.
 func TestMigrationGrantsOwnDevicesClaim(t *testing.T) {
 	ctx := context.Background()
@@ -116,8 +116,8 @@ func TestMigrationGrantsOwnDevicesClaim(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Back to schema 4, as a database written before the key.
-	if _, err := s.db.ExecContext(ctx, "PRAGMA user_version = 4"); err != nil {
+	// Back to schema 5, as a database written before the key.
+	if _, err := s.db.ExecContext(ctx, "PRAGMA user_version = 5"); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
