@@ -181,6 +181,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the 1h chart has %d buckets and %d lines, want the written points", points, paths)
 	}
 
+	// A custom range named in the address is rng in the From/To fields,
+	// and no preset range is marked as the one rng.
+	from, to := time.Now().Add(-2*time.Hour).UnixMilli(), time.Now().UnixMilli()
+	var rng struct {
+		From, To float64
+		Pressed  int
+	}
+	run(t, ctx, "custom chart range",
+		chromedp.Navigate(fmt.Sprintf("%s/charts?from=%d&to=%d", boilerURL, from, to)),
+		chromedp.WaitVisible(`#chart0[data-points]`, chromedp.ByQuery),
+		chromedp.Evaluate(`({From: new Date(document.querySelector("#from").value).getTime(),
+			To: new Date(document.querySelector("#to").value).getTime(),
+			Pressed: document.querySelectorAll('#ranges button[aria-pressed="true"]').length})`, &rng))
+	if int64(rng.From) != from-from%60000 || int64(rng.To) != to-to%60000 || rng.Pressed != 0 {
+		t.Errorf("custom range %d..%d shows From %v, To %v, %d preset(s) pressed", from, to, rng.From, rng.To, rng.Pressed)
+	}
+
 	// Claim a second site by its code.
 	code := s.register("Greenhouse")
 	run(t, ctx, "claim a site",

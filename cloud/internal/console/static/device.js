@@ -224,6 +224,15 @@ if (panels.length) {
   if (u.get("from") && u.get("to")) {
     current = { from: Number(u.get("from")), to: Number(u.get("to")) };
     for (const o of buttons) o.setAttribute("aria-pressed", "false");
+    // Show the range in the custom fields (local time, as the user types it).
+    const local = (ms) => {
+      const d = new Date(ms);
+      return new Date(ms - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    };
+    if (Number.isFinite(current.from) && Number.isFinite(current.to)) {
+      custom.querySelector("#from").value = local(current.from);
+      custom.querySelector("#to").value = local(current.to);
+    }
   } else if (u.get("range")) {
     const b = [...buttons].find((o) => o.dataset.range === u.get("range"));
     if (b) {
