@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/httpstatus"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -126,36 +126,12 @@ func (c *Console) switchOrg(w http.ResponseWriter, r *http.Request, s *session) 
 	http.Redirect(w, r, localPath(back), http.StatusSeeOther)
 }
 
-// statusOf is the console's table from tenancy error codes to statuses.
-var statusOf = map[tenancy.Code]int{
-	tenancy.NotFound:        http.StatusNotFound,
-	tenancy.Forbidden:       http.StatusForbidden,
-	tenancy.Invalid:         http.StatusBadRequest,
-	tenancy.Conflict:        http.StatusConflict,
-	tenancy.LimitReached:    http.StatusBadRequest,
-	tenancy.Unauthenticated: http.StatusUnauthorized,
-	tenancy.RateLimited:     http.StatusTooManyRequests,
-	tenancy.Internal:        http.StatusInternalServerError,
-	tenancy.Unavailable:     http.StatusServiceUnavailable,
-}
-
-func httpStatus(err error) int {
-	if s, ok := statusOf[tenancy.CodeOf(err)]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
+// httpStatus is the status of err, by the Platform API's own table.
+func httpStatus(err error) int { return httpstatus.Of(err) }
 
 // message is what a user may read about err.
 func message(err error) string {
-	var te *tenancy.Error
-	if errors.As(err, &te) && te.Code != tenancy.Internal && te.Message != "" {
-		return te.Message
-	}
-	if httpStatus(err) == http.StatusInternalServerError {
-		return "Something went wrong on our side; it has been logged."
-	}
-	return http.StatusText(httpStatus(err))
+	return httpstatus.Message(err, "Something went wrong on our side; it has been logged.")
 }
 
 // orgsPage is GET /orgs?q=: the organizations the user may switch into
