@@ -17,9 +17,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+var installMu sync.Mutex
 
 // Require returns the node binary and the node_modules directory holding
 // the package spec ("name@version"), installing it if needed.
@@ -33,6 +36,8 @@ func Require(t testing.TB, spec string) (node, modules string) {
 	if err != nil {
 		t.Skipf("node not installed: skipping the test with the npm package %s", spec)
 	}
+	installMu.Lock() // tests of one package may install the same package at once
+	defer installMu.Unlock()
 	dir := filepath.Join(cacheDir(t), "outpost-test", "npm", strings.ReplaceAll(name, "/", "+")+"@"+version)
 	modules = filepath.Join(dir, "node_modules")
 	if _, err := os.Stat(filepath.Join(modules, name, "package.json")); err == nil {

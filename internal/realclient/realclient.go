@@ -1,7 +1,8 @@
 // Package realclient gives tests the real device client libraries that
 // Outpost must work with: a device on libmosquitto (built from C with
-// Debian's libmosquitto-dev, run the way Blynk's C sample runs it) and npm
-// packages (MQTT.js, blynk-library) installed once under the user cache.
+// Debian's libmosquitto-dev, run the way Blynk's C sample runs it) and
+// device scripts on the npm packages MQTT.js and blynk-library (installed
+// by nodepkg).
 // A test that needs a missing tool (cc, mosquitto.h, node, npm) is skipped
 // with a message saying what to install; .ci/run installs them.
 //
@@ -10,7 +11,6 @@ package realclient
 
 import (
 	"bufio"
-	"context"
 	_ "embed"
 	"os"
 	"os/exec"
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/internal/nodepkg"
 )
 
 //go:embed csrc/mosquitto_device.c
@@ -41,16 +43,16 @@ const (
 // (js/mqtt_device.js); append URL TOKEN 4|5.
 func MQTTjsDevice(t testing.TB) []string {
 	t.Helper()
-	node := Node(t)
-	return []string{node, writeTemp(t, "mqtt_device.js", mqttDeviceJS), NPM(t, "mqtt", MQTTjsVersion)}
+	node, modules := nodepkg.Require(t, "mqtt@"+MQTTjsVersion)
+	return []string{node, writeTemp(t, "mqtt_device.js", mqttDeviceJS), modules}
 }
 
 // BlynkJSDevice returns the command line of a device on the npm
 // blynk-library over Blynk TCP (js/blynk_device.js); append HOST PORT TOKEN.
 func BlynkJSDevice(t testing.TB) []string {
 	t.Helper()
-	node := Node(t)
-	return []string{node, writeTemp(t, "blynk_device.js", blynkDeviceJS), NPM(t, "blynk-library", BlynkJSVersion)}
+	node, modules := nodepkg.Require(t, "blynk-library@"+BlynkJSVersion)
+	return []string{node, writeTemp(t, "blynk_device.js", blynkDeviceJS), modules}
 }
 
 func writeTemp(t testing.TB, name string, b []byte) string {
@@ -91,50 +93,6 @@ func Tool(t testing.TB, name, debianPackage string) string {
 		t.Skipf("%s not installed (Debian: apt-get install %s): skipping the real client test", name, debianPackage)
 	}
 	return p
-}
-
-// Node returns the path of node, or skips the test.
-func Node(t testing.TB) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed (Debian: apt-get install nodejs): skipping the real client test")
-	}
-	return node
-}
-
-var npmMu sync.Mutex
-
-// NPM installs the npm package pkg at version once per user cache
-// directory and returns the node_modules directory that holds it.
-func NPM(t testing.TB, pkg, version string) string {
-	t.Helper()
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm not installed (Debian: apt-get install npm): skipping the real client test")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "outpost-test", "npm", pkg+"-"+version)
-	modules := filepath.Join(dir, "node_modules")
-	npmMu.Lock()
-	defer npmMu.Unlock()
-	if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err == nil {
-		return modules
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund",
-		"--prefix", dir, "--cache", filepath.Join(dir, ".cache"), pkg+"@"+version)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install %s@%s: %v\n%s", pkg, version, err, out)
-	}
-	return modules
 }
 
 // Proc is a client process whose stdout lines the test reads.

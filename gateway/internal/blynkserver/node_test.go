@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/nodepkg"
 	"outpost/internal/poll"
 	"outpost/internal/realclient"
 )
@@ -18,8 +19,7 @@ import (
 // TestRealBlynkClient runs the Node.js Blynk library against the server:
 // its write reaches the hub and the store, and a control write reaches it.
 func TestRealBlynkClient(t *testing.T) {
-	node := realclient.Node(t)
-	modules := realclient.NPM(t, "blynk-library", realclient.BlynkJSVersion)
+	node, modules := nodepkg.Require(t, "blynk-library@"+realclient.BlynkJSVersion)
 	e := newEnv(t)
 	srv := New(Options{Hub: e.hub})
 	addr := serve(t, srv, nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"outpost/internal/nodepkg"
 	"outpost/internal/realclient"
 )
 
@@ -102,8 +103,7 @@ func TestMQTTjsWebsocket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs an npm package")
 	}
-	node := realclient.Node(t)
-	dir := realclient.NPM(t, "mqtt", realclient.MQTTjsVersion)
+	node, dir := nodepkg.Require(t, "mqtt@"+realclient.MQTTjsVersion)
 	e := newEnv(t, nil)
 	script := `
 const mqtt = require(process.argv[2] + '/mqtt');
