@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/secret"
 )
 
 // NewLogger builds the process logger the config asks for.
@@ -36,8 +36,9 @@ func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 //	    [--admin-password P | env OUTPOST_TREE_ADMIN_PASSWORD] [--password-file F] [-config FILE]
 //
 // A generated password goes to --password-file (created 0600) when given,
-// else to stdout, once.
-func TreeCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// else to stdout once, and only when stdout is a terminal: otherwise the
+// command refuses before creating anything.
+func TreeCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, terminal bool) int {
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(stderr, "usage: outpost-cloud tree create --name NAME --admin-email EMAIL [--admin-name NAME] [--password-file FILE] [-config FILE]")
 		return 2
@@ -70,6 +71,12 @@ func TreeCommand(ctx context.Context, args []string, getenv func(string) string,
 		pw = getenv("OUTPOST_TREE_ADMIN_PASSWORD")
 	}
 	generated := pw == ""
+	if generated && *pwFile == "" && !terminal {
+		// The one rule for secrets: a terminal or a file the operator names,
+		// never an output a log may keep.
+		fmt.Fprintln(stderr, "tree create: a generated password is shown only on a terminal: give --password-file or --admin-password")
+		return 2
+	}
 	if generated {
 		pw = auth.RandomPassword()
 	}
@@ -83,7 +90,7 @@ func TreeCommand(ctx context.Context, args []string, getenv func(string) string,
 		return 0
 	}
 	if *pwFile != "" {
-		if err := os.WriteFile(*pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		if err := secret.WriteFile(*pwFile, []byte(pw+"\n")); err != nil {
 			fmt.Fprintln(stderr, "the tree was created but its Admin password could not be written:", err)
 			return 1
 		}

@@ -40,7 +40,7 @@ func main() {
 // configuration.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "tree" {
-		return cloud.TreeCommand(ctx, args[1:], getenv, stdout, stderr)
+		return cloud.TreeCommand(ctx, args[1:], getenv, stdout, stderr, isTerminal(stdout))
 	}
 	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
 	fs.SetOutput(stderr)

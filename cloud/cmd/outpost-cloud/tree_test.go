@@ -48,7 +48,9 @@ func TestTreeCreateWhileRunning(t *testing.T) {
 	}{
 		{[]string{"tree"}, 2},
 		{[]string{"tree", "create", "-config", cfgPath, "--name", "Tenant Corp"}, 2},
-		{[]string{"tree", "create", "-config", cfgPath, "--name", "X", "--admin-email", "x@tenant.test"}, 1}, // name too short
+		{[]string{"tree", "create", "-config", cfgPath, "--name", "X", "--admin-email", "x@tenant.test", "--password-file", filepath.Join(dir, "x.pw")}, 1}, // name too short
+		// A generated password with no terminal and no file to show it in.
+		{[]string{"tree", "create", "-config", cfgPath, "--name", "Nowhere Corp", "--admin-email", "n@tenant.test"}, 2},
 	} {
 		var o, e bytes.Buffer
 		if code := run(context.Background(), c.args, env, &o, &e); code != c.code {
