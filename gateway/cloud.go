@@ -385,12 +385,16 @@ func (g *Gateway) renewClaimCode(ctx context.Context, client *http.Client, id Cl
 		g.cloudMu.Unlock()
 		return nil
 	}
-	g.cloudID.ClaimCode, g.cloudID.ClaimCodeExpiresAt = ans.ClaimCode, ans.ClaimCodeExpiresAt
 	id = g.cloudID
-	g.cloudMu.Unlock()
+	id.ClaimCode, id.ClaimCodeExpiresAt = ans.ClaimCode, ans.ClaimCodeExpiresAt
+	// On disk first, then shown: the installer page never shows a code
+	// that `outpost-gateway claim-code` (reading cloud.json) does not print.
 	if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+		g.cloudMu.Unlock()
 		return err
 	}
+	g.cloudID = id
+	g.cloudMu.Unlock()
 	g.log.Info("new claim code issued (the old one expires): `outpost-gateway claim-code` prints it",
 		"claim_code_prefix", secret.Prefix(ans.ClaimCode), "expires", time.UnixMilli(ans.ClaimCodeExpiresAt).UTC())
 	return nil
