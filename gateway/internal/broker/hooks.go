@@ -254,13 +254,17 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	h.b.stats.uplinks.Add(1)
 	u := parseTopic(pk.TopicName)
 	err := h.b.uplink(c, u, pk.Payload)
+	if err != nil {
+		// Counted and diagnosed before the PUBACK can leave, so a client
+		// that has its acknowledgement also sees the drop in the stats.
+		h.b.countDrop(err)
+		h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)
+		h.b.diagnose(c, pk.TopicName, u, pk.Payload, err)
+	}
 	h.b.ackAfterCommit(c, &pk, err) // the PUBACK waits for the commit
 	if err == nil {
 		return pk, nil
 	}
-	h.b.countDrop(err)
-	h.b.log.Debug("uplink refused", "device", c.dev.ID, "topic", pk.TopicName, "error", err)
-	h.b.diagnose(c, pk.TopicName, u, pk.Payload, err)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return pk, v5Code(err)
 	}
