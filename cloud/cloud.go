@@ -26,6 +26,7 @@ import (
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
+	"outpost/cloud/internal/siteregistry"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/secret"
@@ -52,7 +53,7 @@ type Server struct {
 	ln      net.Listener
 	boot    Bootstrap
 	sync    *gatewaysync.Server
-	sites   *sites
+	sites   *siteregistry.Registry
 	tls     bool // serving HTTPS itself (tls_cert)
 	console *console.Console
 	// feed carries every applied telemetry change to live subscribers
@@ -125,14 +126,14 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
+	s.sites = siteregistry.New(s.svc, store, cfg.Gateways.CommandTimeout, log)
 	s.feed = livefeed.New(livefeed.Options{})
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	s.sites.gs = s.sync
+	s.sites.Attach(s.sync)
 	syncp.Store(s.sync)
 	defer func() {
 		if !ok {
@@ -154,11 +155,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: s.sites, Clients: clients})
+		Live: apiLive{s.sites, store}, Clients: clients})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
+	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -166,8 +167,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
-	mux.HandleFunc("POST /api/v1/gateway/register", limitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients, s.sites.register))
-	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.renewClaimCode)
+	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
+	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people

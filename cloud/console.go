@@ -6,14 +6,18 @@ import (
 	"time"
 
 	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/siteregistry"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 )
 
 // consoleLive is the console's view of the gateways: the telemetry store
-// for what they reported and sites (the Platform API's Live) for writes
-// and site status, so a console write takes the API's path.
-type consoleLive struct{ *sites }
+// for what they reported and the site registry for writes and site
+// status, so a console write takes the API's path.
+type consoleLive struct {
+	*siteregistry.Registry
+	store *sqlite.Store
+}
 
 var _ console.Live = consoleLive{}
 
@@ -54,7 +58,7 @@ func (l consoleLive) Timeline(ctx context.Context, uid, kind string, before int6
 }
 
 func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteStatus, error) {
-	st, err := l.sites.Site(ctx, g)
+	st, err := l.Registry.Site(ctx, g)
 	return console.SiteStatus(st), err
 }
 
