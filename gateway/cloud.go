@@ -1,124 +1,34 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 
+	"outpost/gateway/internal/cloudid"
 	"outpost/gateway/internal/cloudlink"
 	"outpost/shared/secret"
 )
 
 // CloudFile is the file in data_dir that keeps the gateway's cloud identity.
-const CloudFile = "cloud.json"
+const CloudFile = cloudid.File
 
 // CloudIdentity is what the cloud gave the gateway at registration
-// (data_dir/cloud.json). The credential is a secret: the file is 0600.
-type CloudIdentity struct {
-	GatewayID string `json:"gatewayId"`
-	ClaimCode string `json:"claimCode"`
-	// ClaimCodeExpiresAt (Unix ms) is when the cloud stops accepting
-	// ClaimCode; the gateway fetches a new one shortly before (0: unknown,
-	// fetch one at once).
-	ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt,omitempty"`
-	Credential         string `json:"credential"`
-	CloudURL           string `json:"cloudURL"`
-	// Claimed is set once the cloud accepted the credential (the claim
-	// code is then no longer shown).
-	Claimed bool `json:"claimed"`
-}
+// (data_dir/cloud.json).
+type CloudIdentity = cloudid.Identity
 
 // ReadCloudIdentity reads data_dir/cloud.json; fs.ErrNotExist means the
 // gateway has not registered yet.
-func ReadCloudIdentity(dataDir string) (CloudIdentity, error) {
-	var id CloudIdentity
-	data, err := os.ReadFile(filepath.Join(dataDir, CloudFile))
-	if err != nil {
-		return id, fmt.Errorf("gateway: cloud identity: %w", err)
-	}
-	if err := json.Unmarshal(data, &id); err != nil {
-		return id, fmt.Errorf("gateway: cloud identity %s: %w", filepath.Join(dataDir, CloudFile), err)
-	}
-	return id, nil
-}
-
-// writeCloudIdentity replaces the file atomically (a crash leaves the old
-// or the new one, never half of either).
-func writeCloudIdentity(dataDir string, id CloudIdentity) error {
-	data, err := json.MarshalIndent(id, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dataDir, ".cloud-*.json")
-	if err != nil {
-		return fmt.Errorf("gateway: save cloud identity: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), filepath.Join(dataDir, CloudFile))
-		}
-	} else {
-		tmp.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("gateway: save cloud identity: %w", err)
-	}
-	return nil
-}
-
-// checkCloudURL accepts https anywhere and http only to a loopback host
-// (the credential crosses this connection).
-func checkCloudURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
-		return fmt.Errorf("%q: plain http:// is allowed only to a loopback address", raw)
-	}
-	return fmt.Errorf("%q: scheme must be https (or http to loopback)", raw)
-}
-
-// syncURL is the cloud's websocket endpoint for a base URL.
-func syncURL(base string) string {
-	u := strings.TrimRight(base, "/") + "/api/v1/gateway/sync"
-	if rest, ok := strings.CutPrefix(u, "https://"); ok {
-		return "wss://" + rest
-	}
-	return "ws://" + strings.TrimPrefix(u, "http://")
-}
+func ReadCloudIdentity(dataDir string) (CloudIdentity, error) { return cloudid.Read(dataDir) }
 
 // Software is the version string the gateway reports to the cloud.
 func Software() string {
@@ -147,41 +57,6 @@ func (g *Gateway) cloudTLS() (*tls.Config, error) {
 		t.RootCAs = pool
 	}
 	return t, nil
-}
-
-// errRegister marks answers of the cloud that retrying will not change.
-var errRegister = errors.New("gateway: cloud refused the registration")
-
-// register asks the cloud for a gateway identity (claim flow, step 1).
-func register(ctx context.Context, client *http.Client, base, name string) (CloudIdentity, error) {
-	body, _ := json.Marshal(map[string]string{"name": name, "software": Software()})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/gateway/register", bytes.NewReader(body))
-	if err != nil {
-		return CloudIdentity{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return CloudIdentity{}, fmt.Errorf("gateway: register: %w", err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("gateway: register: %s: %s", resp.Status, bytes.TrimSpace(data))
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusNotFound {
-			err = fmt.Errorf("%w: %w", errRegister, err)
-		}
-		return CloudIdentity{}, err
-	}
-	var id CloudIdentity
-	if err := json.Unmarshal(data, &id); err != nil {
-		return CloudIdentity{}, fmt.Errorf("gateway: register: answer: %w", err)
-	}
-	if id.GatewayID == "" || id.Credential == "" || id.ClaimCode == "" {
-		return CloudIdentity{}, fmt.Errorf("gateway: register: answer lacks gatewayId, claimCode or credential: %s", bytes.TrimSpace(data))
-	}
-	id.CloudURL = base
-	return id, nil
 }
 
 // runCloud registers the gateway if it has no identity for the configured
@@ -254,7 +129,7 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 	}
 
 	link, err := cloudlink.New(cloudlink.Options{
-		URL:        syncURL(cfg.URL),
+		URL:        cloudid.SyncURL(cfg.URL),
 		Credential: id.Credential,
 		GatewayID:  id.GatewayID,
 		Software:   Software(),
@@ -289,15 +164,15 @@ func (g *Gateway) registerLoop(ctx context.Context, client *http.Client) (CloudI
 	}
 	start := time.Now()
 	for {
-		id, err := register(ctx, client, g.cfg.Cloud.URL, name)
+		id, err := cloudid.Register(ctx, client, g.cfg.Cloud.URL, name, Software())
 		if err == nil {
-			if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+			if err := cloudid.Write(g.cfg.DataDir, id); err != nil {
 				return id, err
 			}
 			g.log.Info("registered with the cloud", "gateway_id", id.GatewayID, "cloud", id.CloudURL)
 			return id, nil
 		}
-		if errors.Is(err, errRegister) {
+		if errors.Is(err, cloudid.ErrRefused) {
 			g.log.Error("cloud registration refused; will retry", "err", err)
 		} else {
 			g.log.Warn("cloud registration failed; will retry", "err", err)
@@ -348,7 +223,7 @@ func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link, client *
 		g.cloudID.Claimed = true
 		id := g.cloudID
 		g.cloudMu.Unlock()
-		if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+		if err := cloudid.Write(g.cfg.DataDir, id); err != nil {
 			g.log.Error("could not record the claim", "err", err)
 		}
 		g.log.Info("site claimed: the cloud accepted the gateway", "gateway_id", id.GatewayID)
@@ -359,26 +234,9 @@ func (g *Gateway) watchClaim(ctx context.Context, link *cloudlink.Link, client *
 // renewClaimCode asks the cloud for a new claim code (the old one expires)
 // and shows it: saved in cloud.json for `claim-code` and the installer page.
 func (g *Gateway) renewClaimCode(ctx context.Context, client *http.Client, id CloudIdentity) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(id.CloudURL, "/")+"/api/v1/gateway/claim-code", nil)
+	renewed, err := cloudid.RenewClaimCode(ctx, client, id)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+id.Credential)
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("gateway: renew claim code: %w", err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway: renew claim code: %s: %s", resp.Status, bytes.TrimSpace(data))
-	}
-	var ans struct {
-		ClaimCode          string `json:"claimCode"`
-		ClaimCodeExpiresAt int64  `json:"claimCodeExpiresAt"`
-	}
-	if err := json.Unmarshal(data, &ans); err != nil || ans.ClaimCode == "" {
-		return fmt.Errorf("gateway: renew claim code: answer %q: %v", bytes.TrimSpace(data), err)
 	}
 	g.cloudMu.Lock()
 	if g.cloudID.Credential != id.Credential { // registered again meanwhile
@@ -386,17 +244,17 @@ func (g *Gateway) renewClaimCode(ctx context.Context, client *http.Client, id Cl
 		return nil
 	}
 	id = g.cloudID
-	id.ClaimCode, id.ClaimCodeExpiresAt = ans.ClaimCode, ans.ClaimCodeExpiresAt
+	id.ClaimCode, id.ClaimCodeExpiresAt = renewed.ClaimCode, renewed.ClaimCodeExpiresAt
 	// On disk first, then shown: the installer page never shows a code
 	// that `outpost-gateway claim-code` (reading cloud.json) does not print.
-	if err := writeCloudIdentity(g.cfg.DataDir, id); err != nil {
+	if err := cloudid.Write(g.cfg.DataDir, id); err != nil {
 		g.cloudMu.Unlock()
 		return err
 	}
 	g.cloudID = id
 	g.cloudMu.Unlock()
 	g.log.Info("new claim code issued (the old one expires): `outpost-gateway claim-code` prints it",
-		"claim_code_prefix", secret.Prefix(ans.ClaimCode), "expires", time.UnixMilli(ans.ClaimCodeExpiresAt).UTC())
+		"claim_code_prefix", secret.Prefix(id.ClaimCode), "expires", time.UnixMilli(id.ClaimCodeExpiresAt).UTC())
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"outpost/firmware-bridge/gpiobridge"
 	"outpost/firmware-bridge/serialbridge"
+	"outpost/gateway/internal/cloudid"
 	"outpost/shared/datastream"
 )
 
@@ -260,7 +261,7 @@ func (c *Config) Validate() error {
 		bad("store.synchronous: %q is not one of normal, full", c.Store.Synchronous)
 	}
 	if c.Cloud.URL != "" {
-		if err := checkCloudURL(c.Cloud.URL); err != nil {
+		if err := cloudid.CheckURL(c.Cloud.URL); err != nil {
 			bad("cloud.url: %w", err)
 		}
 	}
