@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +14,89 @@ import (
 	"outpost/shared/secret"
 )
 
+// Command is the outpost-cloud program with its surroundings injected
+// (the main only says whether stdout is a terminal).
+type Command struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Terminal reports whether Stdout is an interactive terminal, the one
+	// place a secret (a generated password) may be printed.
+	Terminal bool
+}
+
+// Run runs the command line args (without the program name) until ctx
+// ends and returns the exit code: 0 clean stop, 1 runtime failure, 2 bad
+// usage or configuration.
+func (c Command) Run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "tree" {
+		return treeCommand(ctx, args[1:], c.Getenv, c.Stdout, c.Stderr, c.Terminal)
+	}
+	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")
+	check := fs.Bool("check-config", false, "validate the config and exit")
+	listen := fs.String("listen", "", "Platform API address (overrides the config)")
+	email := fs.String("admin-email", "", "first Admin's email on first start (env OUTPOST_ADMIN_EMAIL)")
+	password := fs.String("admin-password", "", "first Admin's password on first start (env OUTPOST_ADMIN_PASSWORD)")
+	pwFile := fs.String("admin-password-file", "", "file (created 0600) for a generated first Admin password")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.Stderr, "unexpected arguments: %v\n", fs.Args())
+		return 2
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(c.Stderr, err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	cfg.Admin.Email = cmp.Or(*email, c.Getenv("OUTPOST_ADMIN_EMAIL"), cfg.Admin.Email)
+	cfg.Admin.Password = cmp.Or(*password, c.Getenv("OUTPOST_ADMIN_PASSWORD"), cfg.Admin.Password)
+	cfg.Admin.PasswordFile = cmp.Or(*pwFile, cfg.Admin.PasswordFile)
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(c.Stderr, err)
+		return 2
+	}
+	if *check {
+		fmt.Fprintln(c.Stdout, "config ok")
+		return 0
+	}
+	terminal := c.Terminal
+	if err := CheckFirstStart(cfg, terminal); err != nil {
+		fmt.Fprintln(c.Stderr, err)
+		return 2
+	}
+	logger := NewLogger(cfg.Log, c.Stderr)
+
+	srv, err := New(cfg, logger)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+	if b := srv.Bootstrap(); b.Created {
+		fmt.Fprintf(c.Stdout, "created root organization %q (id %d) with Admin %s\n", b.OrgName, b.OrgID, b.AdminEmail)
+		switch {
+		case b.Password != "" && cfg.Admin.PasswordFile != "":
+			fmt.Fprintf(c.Stdout, "generated Admin password written to %s — read it, then delete the file\n", cfg.Admin.PasswordFile)
+		case b.Password != "" && terminal:
+			fmt.Fprintf(c.Stdout, "generated Admin password: %s — shown once, keep it\n", b.Password)
+		}
+	}
+	fmt.Fprintf(c.Stdout, "Platform API on %s/api/v1 (OpenAPI: %s/api/v1/openapi.json)\n", srv.URL(), srv.URL())
+	if err := srv.Run(ctx); err != nil {
+		logger.Error("cloud failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
 // NewLogger builds the process logger the config asks for.
 func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -24,7 +108,7 @@ func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// TreeCommand is "outpost-cloud tree create": it adds another root
+// treeCommand is "outpost-cloud tree create": it adds another root
 // organization tree with its first Admin (a new customer of a multi-tenant
 // cloud) to the database the config names. Whoever can run it owns the
 // database, so it needs no account; over the API only a super admin may
@@ -38,7 +122,7 @@ func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 // A generated password goes to --password-file (created 0600) when given,
 // else to stdout once, and only when stdout is a terminal: otherwise the
 // command refuses before creating anything.
-func TreeCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, terminal bool) int {
+func treeCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, terminal bool) int {
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(stderr, "usage: outpost-cloud tree create --name NAME --admin-email EMAIL [--admin-name NAME] [--password-file FILE] [-config FILE]")
 		return 2
