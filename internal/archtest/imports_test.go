@@ -81,18 +81,18 @@ var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sq
 
 // thirdParty lists, for each third-party module, the packages allowed to
 // import it (rule 4: each library stays in the package that adapts it).
-// Mains open hardware (rule 5); firmware-bridge/gpiohost is the one adapter
-// both mains call to open real pins, so the code is not written twice. Load
+// Mains open hardware (rule 5) through the two adapters, serialport and
+// gpiohost, so the drivers are imported nowhere else. Load
 // tools under scripts/bench compare against bare libraries.
 var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
-	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/cmd/outpost-bridge", "scripts/site"},
+	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/remotebridge", "scripts/site"},
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
-	"go.bug.st/serial":                    {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/serialport"},
-	"periph.io/x/host/v3":                 {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
-	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
+	"go.bug.st/serial":                    {"firmware-bridge/serialport"},
+	"periph.io/x/host/v3":                 {"firmware-bridge/gpiohost"},
+	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "firmware-bridge/remotebridge", "firmware-bridge/gpiohost"},
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
 	"github.com/creack/pty":               {"scripts/bench"},
 	"golang.org/x/sys":                    {"scripts/bench"},

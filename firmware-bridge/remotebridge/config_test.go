@@ -1,4 +1,4 @@
-package main
+package remotebridge
 
 import (
 	"bytes"
@@ -10,8 +10,11 @@ import (
 	"outpost/firmware-bridge/gpiobridge"
 )
 
+// example is the documented config file, shipped beside the main.
+const example = "../cmd/outpost-bridge/bridge.example.yaml"
+
 func TestExampleConfig(t *testing.T) {
-	f, err := os.Open("bridge.example.yaml")
+	f, err := os.Open(example)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestCheckConfigFlag(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"-config", "bridge.example.yaml", "-check-config"}, &out, &errb); code != 0 {
+	if code := (Command{Stdout: &out, Stderr: &errb}).Run([]string{"-config", example, "-check-config"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if !strings.Contains(out.String(), "ok") {
@@ -82,7 +85,7 @@ func TestCheckConfigFlag(t *testing.T) {
 	}
 	bad := t.TempDir() + "/bad.yaml"
 	os.WriteFile(bad, []byte("version: 1\nserial: [{path: /dev/x, speed: 9600}]\n"), 0o600)
-	if code := run([]string{"-config", bad, "-check-config"}, &out, &errb); code != 2 {
+	if code := (Command{Stdout: &out, Stderr: &errb}).Run([]string{"-config", bad, "-check-config"}); code != 2 {
 		t.Errorf("bad config exit %d, want 2", code)
 	}
 }

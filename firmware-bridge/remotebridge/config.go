@@ -1,4 +1,4 @@
-package main
+package remotebridge
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // configVersion is the only config file version this build reads.
 const configVersion = 1
 
-// config is outpost-bridge's YAML file (bridge.example.yaml documents every
+// config is outpost-bridge's YAML file (cmd/outpost-bridge/bridge.example.yaml documents every
 // key and its default).
 type config struct {
 	Version int                       `yaml:"version"`
