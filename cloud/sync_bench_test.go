@@ -40,9 +40,7 @@ func BenchmarkCommandLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	reg := e.register("bench site")
-	if _, err := e.s.ClaimGatewayForDemo(ctx, reg.ClaimCode, "Bench client"); err != nil {
-		b.Fatal(err)
-	}
+	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": o.ID}, nil)
 	gw, code := e.dial(reg.Credential)
 	if code != 101 {
 		b.Fatalf("dial %d", code)

@@ -11,6 +11,7 @@ import (
 
 	"outpost/cloud"
 	"outpost/gateway"
+	"outpost/internal/platformclient"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
 	"outpost/shared/syncproto"
@@ -73,7 +74,11 @@ func TestDeviceWriteReachesLiveFeed(t *testing.T) {
 	}
 	var code string
 	poll("claim code", func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	if _, err := c.ClaimGatewayForDemo(ctx, code, "Site client"); err != nil {
+	admin, err := platformclient.Login(ctx, nil, c.URL(), "admin@site.test", "site-admin-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ClaimGateway(ctx, code, "Site client"); err != nil {
 		t.Fatal(err)
 	}
 	// The device's UID, as the gateway created it (it merges up under it).

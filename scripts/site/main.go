@@ -32,6 +32,7 @@ import (
 
 	"outpost/cloud"
 	"outpost/gateway"
+	"outpost/internal/platformclient"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
 )
@@ -184,8 +185,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// claimDemo claims the gateway into the demo client org once it has
-// registered (on the first start; later starts find it claimed) and prints
+// claimDemo claims the gateway into the demo client org through the
+// Platform API, as the cloud's Admin, once it has registered (on the first start; later starts find it claimed) and prints
 // how to see its devices through the Platform API.
 func claimDemo(ctx context.Context, c *cloud.Server, g *gateway.Gateway, dir string, st *siteState, w io.Writer, log *slog.Logger) {
 	t := time.NewTicker(50 * time.Millisecond)
@@ -196,7 +197,12 @@ func claimDemo(ctx context.Context, c *cloud.Server, g *gateway.Gateway, dir str
 			break
 		}
 		if cl.ClaimCode != "" {
-			id, err := c.ClaimGatewayForDemo(ctx, cl.ClaimCode, DemoClientOrg)
+			// As an installer would: the Admin logs in and claims.
+			admin, err := platformclient.Login(ctx, nil, c.URL(), st.AdminEmail, st.AdminPassword)
+			var id int64
+			if err == nil {
+				id, err = admin.ClaimGateway(ctx, cl.ClaimCode, DemoClientOrg)
+			}
 			if err != nil {
 				log.Error("site: demo claim failed", "err", err)
 				return
