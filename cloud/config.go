@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"outpost/cloud/internal/clientaddr"
+	"outpost/cloud/internal/tenancy"
 )
 
 // ConfigVersion is the only config file version this build reads.
@@ -138,7 +139,7 @@ type SMTPConfig struct {
 
 // Defaults returns the configuration used for absent keys.
 func Defaults() Config {
-	day := 24 * time.Hour
+	t := tenancy.DefaultConfig() // the tenancy's own defaults, written once
 	return Config{
 		Version:        ConfigVersion,
 		DataDir:        "outpost-cloud-data",
@@ -146,13 +147,13 @@ func Defaults() Config {
 		TrustedProxies: []string{},
 		Log:            LogConfig{Level: "info", Format: "text"},
 		Admin:          AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
-		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
-			RefreshTokenTTL: day, ResetTTL: time.Hour, LoginAccountFailures: 5, LoginAddressFailures: 20,
+		Auth: AuthConfig{BcryptCost: 12, MinPassword: t.MinPassword, SessionTTL: t.SessionTTL, AccessTokenTTL: t.AccessTokenTTL,
+			RefreshTokenTTL: t.RefreshTokenTTL, ResetTTL: t.ResetTTL, LoginAccountFailures: 5, LoginAddressFailures: 20,
 			LoginDelay: time.Second, LoginMaxDelay: 15 * time.Minute, LoginForgetAfter: time.Hour},
 		API:      APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
-		Tenancy:  TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
+		Tenancy:  TenancyConfig{MaxDepth: t.MaxDepth, InvitesPerDay: t.InvitesPerDay, InviteTTL: t.InviteTTL, InactiveAfter: t.InactiveAfter},
 		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
-		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: day},
+		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: t.ClaimCodeTTL},
 	}
 }
 

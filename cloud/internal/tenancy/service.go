@@ -40,43 +40,53 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification)
 }
 
-// Config holds the tunables; zero fields take the documented default.
+// Config holds the tunables. New gives a zero field DefaultConfig's value
+// (tests and library callers set only what they test); the cloud's config
+// starts from DefaultConfig, so each default is written once.
 type Config struct {
-	MaxDepth        int           // org tree depth, root = 1 (default 4)
-	InvitesPerDay   int           // per inviting org (default 25)
-	InviteTTL       time.Duration // default 30 days
-	ResetTTL        time.Duration // password reset token (default 1 hour)
-	SessionTTL      time.Duration // default 30 days
-	AccessTokenTTL  time.Duration // OAuth access token (default 86400 s)
-	RefreshTokenTTL time.Duration // default 86400 s
-	InactiveAfter   time.Duration // idle time after which a user shows Inactive (default 30 days)
-	MinPassword     int           // default 8
-	ClaimCodeTTL    time.Duration // a gateway's claim code (default 24 hours)
+	MaxDepth        int           // org tree depth, root = 1
+	InvitesPerDay   int           // per inviting org
+	InviteTTL       time.Duration // an invitation's lifetime
+	ResetTTL        time.Duration // a password reset token's lifetime
+	SessionTTL      time.Duration // a login session's lifetime
+	AccessTokenTTL  time.Duration // an OAuth access token's lifetime
+	RefreshTokenTTL time.Duration // an OAuth refresh token's lifetime
+	InactiveAfter   time.Duration // idle time after which a user shows Inactive
+	MinPassword     int           // shortest accepted password
+	ClaimCodeTTL    time.Duration // a gateway's claim code lifetime
 }
 
+// DefaultConfig is the one table of the tenancy's defaults.
+func DefaultConfig() Config {
+	day := 24 * time.Hour
+	return Config{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, ResetTTL: time.Hour, SessionTTL: 30 * day,
+		AccessTokenTTL: day, RefreshTokenTTL: day, InactiveAfter: 30 * day, MinPassword: 8, ClaimCodeTTL: day}
+}
+
+// withDefaults gives each zero (or negative) field DefaultConfig's value.
 func (c Config) withDefaults() Config {
-	def := func(v *time.Duration, d time.Duration) {
+	d := DefaultConfig()
+	orDefault := func(v *time.Duration, def time.Duration) {
 		if *v <= 0 {
-			*v = d
+			*v = def
 		}
 	}
 	if c.MaxDepth <= 0 {
-		c.MaxDepth = 4
+		c.MaxDepth = d.MaxDepth
 	}
 	if c.InvitesPerDay <= 0 {
-		c.InvitesPerDay = 25
+		c.InvitesPerDay = d.InvitesPerDay
 	}
 	if c.MinPassword <= 0 {
-		c.MinPassword = 8
+		c.MinPassword = d.MinPassword
 	}
-	day := 24 * time.Hour
-	def(&c.InviteTTL, 30*day)
-	def(&c.ResetTTL, time.Hour)
-	def(&c.SessionTTL, 30*day)
-	def(&c.AccessTokenTTL, day)
-	def(&c.RefreshTokenTTL, day)
-	def(&c.InactiveAfter, 30*day)
-	def(&c.ClaimCodeTTL, day)
+	orDefault(&c.InviteTTL, d.InviteTTL)
+	orDefault(&c.ResetTTL, d.ResetTTL)
+	orDefault(&c.SessionTTL, d.SessionTTL)
+	orDefault(&c.AccessTokenTTL, d.AccessTokenTTL)
+	orDefault(&c.RefreshTokenTTL, d.RefreshTokenTTL)
+	orDefault(&c.InactiveAfter, d.InactiveAfter)
+	orDefault(&c.ClaimCodeTTL, d.ClaimCodeTTL)
 	return c
 }
 
