@@ -1,0 +1,37 @@
+package tenancy
+
+import (
+	"context"
+)
+
+// AuditQuery lists audit entries of OrgID (default: the actor's), or
+// only those about one object (ObjectType "device", ObjectID its id).
+type AuditQuery struct {
+	OrgID      OrgID
+	IncludeSub bool
+	ObjectType string
+	ObjectID   string
+	Page       Page
+}
+
+// Audit lists the audit log in scope, newest first
+// (USERS_ACTIONS_LOG_VIEW).
+func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditEntry], error) {
+	org := q.OrgID
+	if org == 0 {
+		org = a.OrgID
+	}
+	page, err := q.Page.Normalize()
+	if err != nil {
+		return List[AuditEntry]{}, err
+	}
+	if err := s.decide(a, UsersActionsLogView, OrgResource(org), "organization"); err != nil {
+		return List[AuditEntry]{}, err
+	}
+	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub),
+		ObjectType: q.ObjectType, ObjectID: q.ObjectID, Page: page})
+	if err != nil {
+		return l, internal("list audit", err)
+	}
+	return l, nil
+}

@@ -1,0 +1,122 @@
+package tenancy
+
+import (
+	"context"
+	"strings"
+)
+
+// Tags lists the tags of org (TAGS_MANAGE: tags are shown to
+// administrators only, §6).
+func (s *Service) Tags(ctx context.Context, a Actor, org OrgID) ([]Tag, error) {
+	if org == 0 {
+		org = a.OrgID
+	}
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
+		return nil, err
+	}
+	ts, err := s.store.ListTags(ctx, org)
+	if err != nil {
+		return nil, internal("list tags", err)
+	}
+	return ts, nil
+}
+
+// CreateTag creates a tag in org (TAGS_MANAGE); at most MaxTagsPerOrg.
+func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string) (Tag, error) {
+	if org == 0 {
+		org = a.OrgID
+	}
+	if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
+		return Tag{}, err
+	}
+	name = strings.TrimSpace(name)
+	if err := validName("tag name", name, 1, 64); err != nil {
+		return Tag{}, err
+	}
+	t := Tag{OrgID: org, Name: name, OwnerID: a.UserID}
+	err := s.atomic(ctx, "create tag", func(tx Tx) error {
+		ts, err := tx.ListTags(ctx, org)
+		if err != nil {
+			return err
+		}
+		if len(ts) >= MaxTagsPerOrg {
+			return Errorf(LimitReached, "at most %d tags per organization", MaxTagsPerOrg)
+		}
+		if err := tx.CreateTag(ctx, &t); err != nil {
+			if errIs(err, Conflict) {
+				return Errorf(Conflict, "tag %q is already in use", name)
+			}
+			return err
+		}
+		return s.audit(ctx, tx, a, org, "tag.create", "tag", t.ID, nil, t)
+	})
+	return t, err
+}
+
+// DeleteTag deletes a tag and removes it from every device (TAGS_MANAGE).
+func (s *Service) DeleteTag(ctx context.Context, a Actor, id TagID) error {
+	return s.atomic(ctx, "delete tag", func(tx Tx) error {
+		t, err := tx.GetTag(ctx, id)
+		if errIs(err, NotFound) {
+			return notFound("tag")
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.decide(a, TagsManage, Resource{OrgID: t.OrgID}, "tag"); err != nil {
+			return err
+		}
+		if err := tx.DeleteTag(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, t.OrgID, "tag.delete", "tag", id, t, nil)
+	})
+}
+
+// SetDeviceTags replaces a device's tags (TAGS_MANAGE and device edit);
+// at most MaxTagsPerDevice, each from the device's org or an ancestor in
+// scope.
+func (s *Service) SetDeviceTags(ctx context.Context, a Actor, id DeviceID, tags []TagID) error {
+	if len(tags) > MaxTagsPerDevice {
+		return Errorf(LimitReached, "at most %d tags per device", MaxTagsPerDevice)
+	}
+	return s.atomic(ctx, "tag device", func(tx Tx) error {
+		d, err := s.loadDevice(ctx, tx, a, id, OrgDevicesEdit)
+		if err != nil {
+			return err
+		}
+		if err := s.decide(a, TagsManage, Resource{OrgID: d.OrgID}, "device"); err != nil {
+			return err
+		}
+		t := s.tree.Load()
+		for _, tid := range tags {
+			tg, err := tx.GetTag(ctx, tid)
+			if errIs(err, NotFound) || (err == nil && (!t.Within(tg.OrgID, d.OrgID) || !t.InScope(a, tg.OrgID))) {
+				return notFound("tag")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := tx.SetDeviceTags(ctx, id, tags); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, d.OrgID, "device.tags", "device", id, nil, tags)
+	})
+}
+
+// DeviceTags lists a device's tags (device view and TAGS_MANAGE).
+func (s *Service) DeviceTags(ctx context.Context, a Actor, id DeviceID) ([]Tag, error) {
+	d, err := s.loadDevice(ctx, s.store, a, id, OrgDevicesView)
+	if err != nil {
+		return nil, internal("get device", err)
+	}
+	if err := s.decide(a, TagsManage, Resource{OrgID: d.OrgID}, "device"); err != nil {
+		return nil, err
+	}
+	ts, err := s.store.DeviceTags(ctx, id)
+	if err != nil {
+		return nil, internal("device tags", err)
+	}
+	return ts, nil
+}
