@@ -12,6 +12,7 @@ import (
 	"outpost/cloud"
 	"outpost/gateway"
 	"outpost/internal/platformclient"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
 	"outpost/shared/syncproto"
@@ -62,18 +63,8 @@ func TestDeviceWriteReachesLiveFeed(t *testing.T) {
 		}
 	})
 
-	poll := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within 20 s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	var code string
-	poll("claim code", func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
+	poll.Within(t, "claim code", 20*time.Second, func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
 	admin, err := platformclient.Login(ctx, nil, c.URL(), "admin@site.test", "site-admin-password")
 	if err != nil {
 		t.Fatal(err)

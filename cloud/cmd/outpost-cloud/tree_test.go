@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/internal/poll"
 )
 
 // "tree create" adds a root tree to the database of a running cloud; its
@@ -33,13 +35,7 @@ func TestTreeCreateWhileRunning(t *testing.T) {
 		}
 	})
 	urlRE := regexp.MustCompile(`Platform API on (http://\S+)/api/v1`)
-	deadline := time.Now().Add(20 * time.Second)
-	for !urlRE.MatchString(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no start within 20s: %s %s", out.String(), errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling the output with a deadline
-	}
+	poll.Within(t, "the cloud's start line", 20*time.Second, func() bool { return urlRE.MatchString(out.String()) })
 	base := urlRE.FindStringSubmatch(out.String())[1]
 
 	for _, c := range []struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"outpost/internal/poll"
 	"outpost/shared/syncproto"
 )
 
@@ -146,24 +147,17 @@ func BenchmarkIdleGatewayMemory(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		poll.Within(b, fmt.Sprintf("%d gateways connected", n), time.Minute, func() bool {
 			srv.mu.Lock()
+			defer srv.mu.Unlock()
 			ready := 0
 			for _, c := range srv.conns {
 				if c.ready {
 					ready++
 				}
 			}
-			srv.mu.Unlock()
-			if ready == n {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("only %d of %d gateways connected", ready, n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return ready == n
+		})
 		after := inUse()
 		b.ReportMetric(float64(after-before)/n/1024, "KB/gateway")
 		stdin.Close() // the child exits

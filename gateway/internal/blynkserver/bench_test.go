@@ -73,12 +73,7 @@ func BenchmarkSessionThroughput(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	for srv.Stats().Writes-base < uint64(total) {
-		if time.Since(start) > time.Minute {
-			b.Fatalf("only %d of %d writes accepted: %+v", srv.Stats().Writes-base, total, srv.Stats())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Within(b, fmt.Sprintf("%d writes accepted", total), time.Minute, func() bool { return srv.Stats().Writes-base >= uint64(total) })
 	accepted := time.Since(start)
 	if err := e.store.Flush(ctx); err != nil {
 		b.Fatal(err)
@@ -144,9 +139,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	}
 	waitParked := func(want uint64) {
 		// Idle sessions park without their read buffer after srv.quiet.
-		for deadline := time.Now().Add(srv.quiet + 10*time.Second); srv.c.parked.Load() < want && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll.Within(b, fmt.Sprintf("%d idle sessions parked", want), srv.quiet+10*time.Second, func() bool { return srv.c.parked.Load() >= want })
 	}
 	expectLine("READY")
 	poll.Within(b, "every client logged in", time.Minute, func() bool { return srv.Stats().LoggedIn >= int64(n) })

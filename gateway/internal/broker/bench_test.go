@@ -20,6 +20,7 @@ import (
 
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/hub/hubtest"
+	"outpost/internal/poll"
 )
 
 func benchToken(i int) string { return fmt.Sprintf("bench%027d", i) }
@@ -91,17 +92,6 @@ func rawConnect(addr string, i int) (net.Conn, error) {
 	return c, nil
 }
 
-func waitFor(b *testing.B, connections func() int64, n int64) {
-	b.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for connections() != n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d connections, want %d", connections(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // BenchmarkIdleConnection reports the broker's memory per idle device
 // connection (heap and goroutine stacks), the figure behind "10,000 idle
 // MQTT devices in 200 MB". The raw clients add a socket each and no
@@ -162,7 +152,7 @@ func benchIdle(b *testing.B, addr string, connections func() int64) {
 			}
 			conns[i] = c
 		}
-		waitFor(b, connections, n)
+		poll.Within(b, fmt.Sprintf("%d connections", n), 30*time.Second, func() bool { return connections() == n })
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		heap += float64(after.HeapInuse) - float64(before.HeapInuse)
@@ -181,7 +171,7 @@ func benchIdle(b *testing.B, addr string, connections func() int64) {
 		for _, c := range conns {
 			c.Close()
 		}
-		waitFor(b, connections, 0)
+		poll.Within(b, "no connections", 30*time.Second, func() bool { return connections() == 0 })
 	}
 	runs := float64(b.N) * n
 	b.ReportMetric(heap/runs, "heap-B/conn")
@@ -206,7 +196,7 @@ func BenchmarkPublishQoS0(b *testing.B) {
 		defer c.Close()
 		conns[i] = c
 	}
-	waitFor(b, func() int64 { return br.Stats().Connections }, clients)
+	poll.Within(b, fmt.Sprintf("%d connections", clients), 30*time.Second, func() bool { return br.Stats().Connections == clients })
 	// 64 publishes per write, like a device flushing its buffer.
 	var one bytes.Buffer
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "ds/Temperature", Payload: []byte("21.5")}
@@ -236,14 +226,8 @@ func BenchmarkPublishQoS0(b *testing.B) {
 	}
 	wg.Wait()
 	want := base + int64(per*clients*64)
-	deadline := time.Now().Add(60 * time.Second)
-	for st.Appended() < want && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Microsecond)
-	}
+	poll.Within(b, fmt.Sprintf("%d records stored", want-base), time.Minute, func() bool { return st.Appended() >= want })
 	b.StopTimer()
-	if got := st.Appended(); got < want {
-		b.Fatalf("%d records stored, want %d", got-base, want-base)
-	}
 	b.ReportMetric(float64(per*clients*64)/b.Elapsed().Seconds(), "msgs/s")
 }
 

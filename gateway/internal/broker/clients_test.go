@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"outpost/internal/nodepkg"
+	"outpost/internal/poll"
 	"outpost/internal/realclient"
 )
 
@@ -81,7 +82,7 @@ func TestMosquittoClients(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "mosquitto_sub subscribed", func() bool {
+	poll.Until(t, "mosquitto_sub subscribed", func() bool {
 		c := e.broker.current(e.devA.ID)
 		return c != nil && c.cl.State.Subscriptions.Len() >= 1 // downlink/#
 	})
@@ -152,5 +153,5 @@ c.on('message', (topic, payload) => { console.log(topic + '=' + payload.toString
 	if line, _ := r.ReadString('\n'); strings.TrimSpace(line) != "downlink/ds/Set Temperature=17" {
 		t.Errorf("MQTT.js received %q", line)
 	}
-	eventually(t, "offline after MQTT.js ends", func() bool { return !e.hub.Online(e.devA.ID) })
+	poll.Until(t, "offline after MQTT.js ends", func() bool { return !e.hub.Online(e.devA.ID) })
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"outpost/internal/poll"
 )
 
 // connectNoSub logs a paho client in (MQTT version 4 or 5 is not
@@ -19,7 +21,7 @@ func connectNoSub(t *testing.T, e *env, token string) *device {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { d.c.Disconnect(0) })
-	eventually(t, "session attached", func() bool { return e.broker.current(e.devA.ID) != nil })
+	poll.Until(t, "session attached", func() bool { return e.broker.current(e.devA.ID) != nil })
 	return d
 }
 
@@ -90,7 +92,7 @@ func TestDiagRateLimit(t *testing.T) {
 	diags := func(d *device, round int) int {
 		t.Helper()
 		d.pub(t, "get/ds", 1, "Set Temperature")
-		eventually(t, "get/ds answer", func() bool {
+		poll.Until(t, "get/ds answer", func() bool {
 			n := 0
 			for _, m := range d.got() {
 				if m.Topic == "downlink/ds/Set Temperature" {
@@ -167,7 +169,7 @@ func TestLoginLog(t *testing.T) {
 			continue
 		}
 		var lines []string
-		eventually(t, "login line", func() bool {
+		poll.Until(t, "login line", func() bool {
 			lines = logs.lines("device login")
 			return len(lines) > before
 		})
@@ -194,7 +196,7 @@ func TestMochiPacketWarning(t *testing.T) {
 	payload := strings.Repeat("secret-payload ", 20)
 	d.c.Publish("not/a/topic", 1, false, payload).WaitTimeout(5 * time.Second)
 	var lines []string
-	eventually(t, "warning", func() bool {
+	poll.Until(t, "warning", func() bool {
 		lines = logs.lines("mqtt packet refused")
 		return len(lines) > 0
 	})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"outpost/internal/poll"
 )
 
 // gatedHub is the hub with a Flush (the wait for the group commit) that
@@ -67,7 +69,7 @@ func TestPubackAfterCommit(t *testing.T) {
 			}
 			// A QoS 0 publish waits for nothing: its value is there,
 			// and no commit was waited for.
-			eventually(t, "the QoS 0 value", func() bool { return value(e.hub, e.devA.ID, 0) == tc.payload })
+			poll.Until(t, "the QoS 0 value", func() bool { return value(e.hub, e.devA.ID, 0) == tc.payload })
 			select {
 			case <-g.entered:
 				t.Fatalf("%s QoS %d waits for a commit", tc.topic, tc.qos)
@@ -103,7 +105,7 @@ func TestPubacksShareCommits(t *testing.T) {
 	for i := range 10 {
 		toks = append(toks, d.c.Publish("ds/Temperature", 1, false, strconv.Itoa(i)))
 	}
-	eventually(t, "the ten writes", func() bool { return value(e.hub, e.devA.ID, 0) == "9" })
+	poll.Until(t, "the ten writes", func() bool { return value(e.hub, e.devA.ID, 0) == "9" })
 	for _, tok := range toks {
 		select {
 		case <-tok.Done():

@@ -189,18 +189,6 @@ func listen(t testing.TB) net.Listener {
 	return ln
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func value(h *hub.Hub, dev int64, pin int) string {
 	v, _ := h.Value(dev, pin)
 	return v.Value

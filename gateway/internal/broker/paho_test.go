@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 )
 
 // device is a paho client plus everything it received.
@@ -39,7 +40,7 @@ func (d *device) got() []received {
 func (d *device) waitMsg(t *testing.T, topic string) received {
 	t.Helper()
 	var out received
-	eventually(t, "message on "+topic, func() bool {
+	poll.Until(t, "message on "+topic, func() bool {
 		for _, m := range d.got() {
 			if m.Topic == topic {
 				out = m
@@ -383,12 +384,12 @@ func TestReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	second.waitMsg(t, "downlink/ds/Power")
-	eventually(t, "one connection", func() bool { return e.broker.Stats().Connections == 1 })
+	poll.Until(t, "one connection", func() bool { return e.broker.Stats().Connections == 1 })
 	if n := len(second.got()); n != 1 {
 		t.Errorf("second connection got %d messages, want 1: %+v", n, second.got())
 	}
 	second.c.Disconnect(100)
-	eventually(t, "offline", func() bool { return !e.hub.Online(e.devA.ID) })
+	poll.Until(t, "offline", func() bool { return !e.hub.Online(e.devA.ID) })
 }
 
 func TestPingRedirectDiag(t *testing.T) {
@@ -400,7 +401,7 @@ func TestPingRedirectDiag(t *testing.T) {
 	}
 	defer d.c.Disconnect(0)
 	// The session is attached just after CONNACK is written.
-	eventually(t, "session attached", func() bool { return e.broker.current(e.devA.ID) != nil })
+	poll.Until(t, "session attached", func() bool { return e.broker.current(e.devA.ID) != nil })
 	// No subscription: ping, redirect and diag still arrive.
 	if err := e.broker.Ping(e.devA.ID); err != nil {
 		t.Fatal(err)
@@ -409,7 +410,7 @@ func TestPingRedirectDiag(t *testing.T) {
 		t.Errorf("ping QoS %d, want 1", m.QoS)
 	}
 	c := e.broker.current(e.devA.ID)
-	eventually(t, "ping acknowledged", func() bool { return !c.pingPending.Load() })
+	poll.Until(t, "ping acknowledged", func() bool { return !c.pingPending.Load() })
 
 	if err := e.broker.Redirect(e.devA.ID, "mqtt://127.0.0.1:1884"); err != nil {
 		t.Fatal(err)

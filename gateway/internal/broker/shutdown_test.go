@@ -19,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 	"outpost/internal/realclient"
 )
 
@@ -151,7 +152,7 @@ func TestNoDisconnectToMQTT311(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			rc := dialRaw(t, e.tcp, tokenA, tc.version)
-			eventually(t, "attached", func() bool { return e.broker.current(e.devA.ID) != nil })
+			poll.Until(t, "attached", func() bool { return e.broker.current(e.devA.ID) != nil })
 			tc.action(t, e, rc)
 			// Publishes (the downlink/diag of a refused publish) do not
 			// matter here; a v5 DISCONNECT carries a reason string
@@ -351,7 +352,7 @@ func TestShutdownUnderChurn(t *testing.T) {
 				}
 			}()
 		}
-		eventually(t, "clients churning", func() bool { return cycles.Load() >= 200 })
+		poll.Until(t, "clients churning", func() bool { return cycles.Load() >= 200 })
 		stop()
 		wg.Wait()
 		// Every idle client was closed by the server, with no DISCONNECT.
@@ -391,9 +392,9 @@ func TestShutdownNeedsNoClientsLock(t *testing.T) {
 	var logs logBuffer
 	e := newEnv(t, func(o *Options) { o.Logger = logs.logger() })
 	// mochi's own startup reads the client map; the lock is taken after it.
-	eventually(t, "mochi started", func() bool { return len(logs.lines("mochi mqtt server started")) > 0 })
+	poll.Until(t, "mochi started", func() bool { return len(logs.lines("mochi mqtt server started")) > 0 })
 	clients := []*rawClient{dialRaw(t, e.tcp, tokenA, 4), dialRaw(t, e.tcp, tokenB, 5)}
-	eventually(t, "attached", func() bool { return e.broker.Stats().Connections == 2 })
+	poll.Until(t, "attached", func() bool { return e.broker.Stats().Connections == 2 })
 	silent, err := net.Dial("tcp", e.tcp)
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +407,7 @@ func TestShutdownNeedsNoClientsLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := dialWS(t, e.ws, tokenC)
-	eventually(t, "websocket attached", func() bool { return e.broker.current(devC.ID) != nil })
+	poll.Until(t, "websocket attached", func() bool { return e.broker.current(devC.ID) != nil })
 
 	mochiClients := e.broker.server.Clients
 	mochiClients.Lock()

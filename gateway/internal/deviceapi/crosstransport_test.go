@@ -18,6 +18,7 @@ import (
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/poll"
 	"outpost/shared/blynk"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
@@ -220,13 +221,7 @@ func TestCrossTransport(t *testing.T) {
 	if _, err := tcpSame.VirtualWrite(1, "1000"); err != nil { // clamped over TCP
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for v, _ := s.hub.Value(s.mqttDev.ID, 1); v.Value != "30"; v, _ = s.hub.Value(s.mqttDev.ID, 1) {
-		if time.Now().After(deadline) {
-			t.Fatalf("TCP write 1000 → %q, want clamped 30", v.Value)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.Until(t, "TCP write 1000 clamped to 30", func() bool { v, _ := s.hub.Value(s.mqttDev.ID, 1); return v.Value == "30" })
 	mq.pub(t, "ds/Set Temperature", "-4")
 	if st, body := httpGet(t, s.web, "/external/api/get?token="+tokMQTT+"&v1"); body != "5" {
 		t.Errorf("MQTT -4 → %d %q, want clamped 5", st, body)
@@ -242,16 +237,5 @@ func TestCrossTransport(t *testing.T) {
 		t.Errorf("offline while still connected over TCP")
 	}
 	tcpSame.Close()
-	waitFor(t, "offline", func() bool { return online() == "false" })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "offline", func() bool { return online() == "false" })
 }

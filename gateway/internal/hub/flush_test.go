@@ -5,7 +5,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
+
+	"outpost/internal/poll"
 )
 
 // commitStore is memStore with commits the test makes: Flush waits until
@@ -105,13 +106,7 @@ func TestFlushWaitsForTheStore(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- h.Flush(fctx) }()
-			deadline := time.Now().Add(5 * time.Second)
-			for st.waiters() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("Flush did not wait for the store")
-				}
-				time.Sleep(time.Millisecond)
-			}
+			poll.Until(t, "Flush waiting for the store", func() bool { return st.waiters() > 0 })
 			select {
 			case err := <-done:
 				t.Fatalf("Flush returned %v before the commit", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 )
 
 func historyValues(t *testing.T, s *Store, dev int64, pin int) []string {
@@ -117,7 +118,7 @@ func TestHistoryMaxPrunes(t *testing.T) {
 	if err := s.AckOutbox(ctx, out[len(out)-1].Seq); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.Stats().Pruned == 40 })
+	poll.Until(t, "40 records pruned", func() bool { return s.Stats().Pruned == 40 })
 	want := seqs(10, func(i int) string { return strconv.Itoa(40 + i) })
 	if got := historyValues(t, s, d.ID, 0); !slices.Equal(got, want) {
 		t.Errorf("history after pruning = %q, want the last 10 %q", got, want)

@@ -2,12 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 )
 
 // TestOutboxCap checks the stated policy: past the cap, raw history is
@@ -48,13 +49,7 @@ func TestOutboxCap(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Outbox > limit {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox still holds %d entries, cap %d", s.Stats().Outbox, limit)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, fmt.Sprintf("the outbox within its cap of %d", limit), func() bool { return s.Stats().Outbox <= limit })
 
 	entries, err := s.Outbox(ctx, 0, 10000)
 	if err != nil {

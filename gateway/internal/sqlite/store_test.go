@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/poll"
 	"outpost/shared/datastream"
 )
 
@@ -288,7 +289,7 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 			// the test records behind it: they make up the next batch.
 			s.writeMu.Lock()
 			s.Append(hub.Record{Kind: hub.KindOnline, DeviceID: 99})
-			waitFor(t, func() bool { return len(s.queue) == 0 })
+			poll.Until(t, "an empty queue", func() bool { return len(s.queue) == 0 })
 			for _, r := range tc.recs {
 				s.Append(r)
 			}
@@ -304,18 +305,6 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 				t.Errorf("latest (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -591,7 +580,7 @@ func TestCommitFailureRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 2, Value: "kept", TS: 1})
-	waitFor(t, func() bool { return s.Stats().Failures >= 2 })
+	poll.Until(t, "two failed commits", func() bool { return s.Stats().Failures >= 2 })
 	s.writeMu.Lock()
 	_, err = s.db.Exec(`UPDATE fail_ctl SET on_ = 0`)
 	s.writeMu.Unlock()
@@ -760,7 +749,7 @@ func TestFlushWaitsForTheCommit(t *testing.T) {
 		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: 1, Value: strconv.Itoa(round), TS: int64(round)})
 		flushed := make(chan error, 1)
 		go func() { flushed <- s.Flush(ctx) }()
-		waitFor(t, func() bool { return s.Stats().QueueLen == 0 && s.nextWaiters.Load()+s.batchWaitersNow() > 0 })
+		poll.Until(t, "a waiting writer and an empty queue", func() bool { return s.Stats().QueueLen == 0 && s.nextWaiters.Load()+s.batchWaitersNow() > 0 })
 		select {
 		case err := <-flushed:
 			t.Fatalf("round %d: Flush returned %v before the commit", round, err)
