@@ -162,7 +162,11 @@ func (e *env) req(method, path, token string, body any) resp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return resp{status: res.StatusCode, body: data, header: res.Header}
+	out := resp{status: res.StatusCode, body: data, header: res.Header}
+	for _, m := range checkResponse(method, path, out) {
+		e.t.Errorf("%s %s → %d: openapi.json: %s", method, path, out.status, m)
+	}
+	return out
 }
 
 // must sends a request and fails unless the status is want.
@@ -199,7 +203,14 @@ func (e *env) clientToken(adminTok string, org int64) (access, refresh string, i
 		e.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(&tk); err != nil || res.StatusCode != 200 {
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range checkResponse("POST", "/oauth2/token", resp{status: res.StatusCode, body: data, header: res.Header}) {
+		e.t.Errorf("POST /oauth2/token → %d: openapi.json: %s", res.StatusCode, m)
+	}
+	if err := json.Unmarshal(data, &tk); err != nil || res.StatusCode != 200 {
 		e.t.Fatalf("token: %d %v", res.StatusCode, err)
 	}
 	return tk.AccessToken, tk.RefreshToken, c.ClientID, c.ClientSecret
