@@ -14,6 +14,7 @@ import (
 
 	"outpost/cloud"
 	"outpost/gateway"
+	"outpost/internal/poll"
 	"outpost/shared/devicesim"
 )
 
@@ -44,15 +45,11 @@ type apiDevice struct {
 	Token string `json:"token"`
 }
 
+// waitFor is poll.Within (the one polling helper), under the name this
+// package's tests use.
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Within(t, what, d, cond)
 }
 
 func startSite(t *testing.T) *site {

@@ -122,13 +122,12 @@ func TestSiteCommand(t *testing.T) {
 	}
 	// The gateway registers with the cloud and is claimed into the demo
 	// client org.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out(), "Gateway claimed into client org") {
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not claimed within 20s:\n%s", out())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("site output:\n%s", out())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	poll.Within(t, "the gateway claimed", 20*time.Second, func() bool { return strings.Contains(out(), "Gateway claimed into client org") })
 	checkMergedUp(t, out(), l[1], l[2], started)
 	stop()
 
@@ -194,13 +193,12 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string, started tim
 		}
 		return id != 0
 	})
-	deadline := time.Now().Add(20 * time.Second)
 	type device struct {
 		ActivatedAt, LastReportedAt int64
 		DataStreamValues            []struct{ Pin, Value string }
 	}
 	var first device
-	for first.DataStreamValues == nil {
+	poll.Within(t, fmt.Sprintf("a V0 value of %q in the cloud", sim[1]), 20*time.Second, func() bool {
 		var d device
 		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
 		for _, v := range d.DataStreamValues {
@@ -208,31 +206,22 @@ func checkMergedUp(t *testing.T, banner, loginURL, loginBody string, started tim
 				first = d
 			}
 		}
-		if first.DataStreamValues == nil && time.Now().After(deadline) {
-			t.Fatalf("no V0 value of %q in the cloud within 20s: %+v", sim[1], d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return first.DataStreamValues != nil
+	})
 	now := time.Now().UnixMilli()
 	if first.ActivatedAt < started.UnixMilli() || first.ActivatedAt > now ||
 		first.LastReportedAt < first.ActivatedAt || first.LastReportedAt > now {
 		t.Fatalf("device %q: activatedAt %d, lastReportedAt %d; want both in [%d, %d], activated first",
 			sim[1], first.ActivatedAt, first.LastReportedAt, started.UnixMilli(), now)
 	}
-	for {
+	poll.Within(t, fmt.Sprintf("lastReportedAt of %q moving on while it writes", sim[1]), 20*time.Second, func() bool {
 		var d device
 		get("/api/v1/organization/device?deviceId="+strconv.FormatInt(id, 10), &d)
 		if d.ActivatedAt != first.ActivatedAt {
 			t.Fatalf("activatedAt moved from %d to %d", first.ActivatedAt, d.ActivatedAt)
 		}
-		if d.LastReportedAt > first.LastReportedAt {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lastReportedAt of %q stayed %d for 20s while it writes", sim[1], first.LastReportedAt)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return d.LastReportedAt > first.LastReportedAt
+	})
 }
 
 // bannerAddrRE finds the host:port pairs of the banner's gateway lines.
@@ -298,13 +287,7 @@ func TestBannerOnEveryInterface(t *testing.T) {
 			t.Errorf("site exited with %d", code)
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "Log in:") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner within 30s:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Within(t, "the banner", 30*time.Second, func() bool { return strings.Contains(out.String(), "Log in:") })
 	banner := out.String()
 	m := regexp.MustCompile(`Gateway host +(\S+)`).FindStringSubmatch(banner)
 	if m == nil {
