@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/tenancy"
@@ -73,7 +72,7 @@ func (c Command) Run(ctx context.Context, args []string) int {
 		fmt.Fprintln(c.Stderr, err)
 		return 2
 	}
-	logger := NewLogger(cfg.Log, c.Stderr)
+	logger := cfg.Log.Logger(c.Stderr)
 
 	srv, err := New(cfg, logger)
 	if err != nil {
@@ -95,17 +94,6 @@ func (c Command) Run(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// NewLogger builds the process logger the config asks for.
-func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated by Config.Validate
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // treeCommand is "outpost-cloud tree create": it adds another root

@@ -16,6 +16,7 @@ import (
 
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/logconfig"
 )
 
 // ConfigVersion is the only config file version this build reads.
@@ -53,10 +54,7 @@ type Config struct {
 }
 
 // LogConfig selects the log level and format (used by the main).
-type LogConfig struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // text, json
-}
+type LogConfig = logconfig.Config
 
 // AdminConfig is the first start: the root organization and its first
 // Admin. An empty password is generated and reported once (Bootstrap).
@@ -208,15 +206,8 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" && (c.Database == "" || (c.Mail.Mailbox == "" && c.Mail.SMTP.Addr == "")) {
 		bad("data_dir: required unless database and the mail destination are set")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level: %q (want debug, info, warn or error)", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format: %q (want text or json)", c.Log.Format)
+	for _, err := range c.Log.Validate() {
+		bad("%w", err)
 	}
 	if _, err := mail.ParseAddress(c.Admin.Email); err != nil {
 		bad("admin.email: %q: %v", c.Admin.Email, err)

@@ -71,7 +71,7 @@ func (c Command) Run(args []string) int {
 		fmt.Fprintln(c.Stdout, "config ok")
 		return 0
 	}
-	logger := NewLogger(cfg.Log, c.Stderr)
+	logger := cfg.Log.Logger(c.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go gcgoal.Run(ctx, gcgoal.Base(), 10*time.Second, logger)
@@ -180,15 +180,4 @@ func loadConfig(path string) (Config, error) {
 		return ParseConfig(strings.NewReader(""))
 	}
 	return LoadConfig(path)
-}
-
-// NewLogger builds the process logger the config asks for.
-func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -17,6 +17,7 @@ import (
 	"outpost/firmware-bridge/serialbridge"
 	"outpost/gateway/internal/cloudid"
 	"outpost/shared/datastream"
+	"outpost/shared/logconfig"
 )
 
 // ConfigVersion is the only config file version this build reads.
@@ -49,10 +50,7 @@ type Config struct {
 }
 
 // LogConfig selects log level and format.
-type LogConfig struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // text, json
-}
+type LogConfig = logconfig.Config
 
 // BlynkConfig configures the Blynk binary protocol listeners.
 type BlynkConfig struct {
@@ -201,15 +199,8 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir: must not be empty")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format: %q is not one of text, json", c.Log.Format)
+	for _, err := range c.Log.Validate() {
+		bad("%w", err)
 	}
 	if c.HTTP.ReadTimeout < time.Millisecond || c.HTTP.IdleTimeout < time.Millisecond {
 		bad("http.read_timeout and http.idle_timeout must be > 0")

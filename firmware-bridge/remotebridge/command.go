@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -82,12 +81,7 @@ func (c Command) Run(args []string) int {
 
 // run bridges what cfg names until ctx ends.
 func (c Command) run(ctx context.Context, cfg config) int {
-	level, _ := parseLevel(cfg.Log.Level)
-	var h slog.Handler = slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})
-	if cfg.Log.Format == "json" {
-		h = slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level})
-	}
-	log := slog.New(h)
+	log := cfg.Log.Logger(c.Stderr)
 
 	tc, err := cfg.Gateway.tlsConfig()
 	if err != nil {

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"go.yaml.in/yaml/v3"
 
 	"outpost/firmware-bridge/gpiobridge"
 	"outpost/firmware-bridge/serialbridge"
+	"outpost/shared/logconfig"
 )
 
 // configVersion is the only config file version this build reads.
@@ -24,7 +24,7 @@ const configVersion = 1
 type config struct {
 	Version int                       `yaml:"version"`
 	Gateway gatewayConfig             `yaml:"gateway"`
-	Log     logConfig                 `yaml:"log"`
+	Log     logconfig.Config          `yaml:"log"`
 	Serial  []serialbridge.PortConfig `yaml:"serial"`
 	GPIO    []gpiobridge.Config       `yaml:"gpio"`
 }
@@ -37,15 +37,10 @@ type gatewayConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"` // default false
 }
 
-type logConfig struct {
-	Level  string `yaml:"level"`  // debug, info (default), warn, error
-	Format string `yaml:"format"` // text (default), json
-}
-
 // loadConfig reads and validates a config file strictly: unknown keys are
 // errors. Defaults are filled in.
 func loadConfig(r io.Reader) (config, error) {
-	c := config{Version: configVersion, Gateway: gatewayConfig{Addr: "127.0.0.1:8080"}, Log: logConfig{Level: "info", Format: "text"}}
+	c := config{Version: configVersion, Gateway: gatewayConfig{Addr: "127.0.0.1:8080"}, Log: logconfig.Config{Level: "info", Format: "text"}}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return c, err
@@ -64,12 +59,7 @@ func loadConfig(r io.Reader) (config, error) {
 	if c.Gateway.Addr == "" {
 		errs = append(errs, errors.New("gateway.addr must not be empty"))
 	}
-	if _, err := parseLevel(c.Log.Level); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
-	}
+	errs = append(errs, c.Log.Validate()...)
 	names := map[string]bool{}
 	for i := range c.Serial {
 		p, err := c.Serial[i].Normalize()
@@ -95,14 +85,6 @@ func loadConfig(r io.Reader) (config, error) {
 		errs = append(errs, errors.New("nothing to bridge: add serial ports or gpio devices"))
 	}
 	return c, errors.Join(errs...)
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return l, fmt.Errorf("log.level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
 }
 
 // tlsConfig builds the client TLS config, or nil for plain TCP.
