@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/poll"
 	"outpost/shared/devicesim"
 )
 
@@ -269,13 +270,10 @@ devices:
 		}()
 	}
 	var before uint64
-	for before < 20000 {
-		if ctx.Err() != nil {
-			t.Fatalf("only %d records committed before the deadline", before)
-		}
-		time.Sleep(20 * time.Millisecond)
+	poll.Within(t, "20000 records committed", 50*time.Second, func() bool {
 		before = committed(t, installer)
-	}
+		return before >= 20000
+	})
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
