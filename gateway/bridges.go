@@ -7,25 +7,15 @@ import (
 	"net/http"
 	"strings"
 
-	"periph.io/x/conn/v3/gpio"
-
 	"outpost/firmware-bridge/bridge"
 	"outpost/firmware-bridge/gpiobridge"
+	"outpost/firmware-bridge/hardware"
 	"outpost/firmware-bridge/serialbridge"
 )
 
 // Hardware is what the main opened for the bridges (docs/architecture.md rule 5:
 // hardware is opened in mains only). Any field may be nil.
-type Hardware struct {
-	// OpenSerial returns the opener for a configured port.
-	OpenSerial func(serialbridge.PortConfig) serialbridge.Opener
-	// ListSerial lists detected serial ports (with USB VID:PID).
-	ListSerial func() ([]serialbridge.PortInfo, error)
-	// OpenGPIO opens the pins the GPIO configs name.
-	OpenGPIO func(cfgs ...gpiobridge.Config) (map[string]gpio.PinIO, error)
-	// ListGPIO lists the host's pins.
-	ListGPIO func() []gpiobridge.PinInfo
-}
+type Hardware = hardware.Host
 
 // Option adjusts New.
 type Option func(*Gateway)
@@ -74,6 +64,9 @@ func (g *Gateway) setupBridges(ctx context.Context) error {
 	}
 	if len(g.cfg.GPIO) == 0 {
 		return nil
+	}
+	if g.hw.NoGPIO != nil {
+		return fmt.Errorf("gateway: gpio is configured but the host's pins cannot be opened: %w", g.hw.NoGPIO)
 	}
 	if g.hw.OpenGPIO == nil {
 		return fmt.Errorf("gateway: gpio is configured but no pin opener was given")

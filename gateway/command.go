@@ -38,8 +38,9 @@ type Command struct {
 	// Terminal reports whether Stdout is an interactive terminal, the one
 	// place a secret (a created device's token) may be printed.
 	Terminal bool
-	// Hardware opens the host's serial ports and pins for a run (nil: none).
-	Hardware func(cfg Config, log *slog.Logger) (Hardware, error)
+	// Hardware loads the host's drivers when the gateway is to run (nil:
+	// no serial ports or pins).
+	Hardware func() Hardware
 }
 
 // Run runs the command line args (without the program name) and returns
@@ -81,16 +82,14 @@ func (c Command) Run(args []string) int {
 // serve starts the gateway, prints where devices connect and runs it
 // until ctx ends.
 func (c Command) serve(ctx context.Context, cfg Config, logger *slog.Logger) int {
-	var opts []Option
+	var hw Hardware
 	if c.Hardware != nil {
-		hw, err := c.Hardware(cfg, logger)
-		if err != nil {
-			logger.Error("start failed", "err", err)
-			return 1
-		}
-		opts = append(opts, WithHardware(hw))
+		hw = c.Hardware()
 	}
-	g, created, err := New(ctx, cfg, logger, opts...)
+	if hw.NoGPIO != nil {
+		logger.Debug("no GPIO on this host", "err", hw.NoGPIO)
+	}
+	g, created, err := New(ctx, cfg, logger, WithHardware(hw))
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1

@@ -2,10 +2,11 @@
 // and GPIO bridges on a machine other than the gateway and connects them
 // to the gateway's Blynk listener over TCP or TLS, each MCU on a serial
 // port and each configured pin group a device there. The main opens the
-// host's hardware and hands it in (Hardware); everything else is here.
+// host's hardware and hands it in (hardware.Host); everything else is here.
 package remotebridge
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,29 +17,18 @@ import (
 	"os/signal"
 	"syscall"
 
-	"periph.io/x/conn/v3/gpio"
-
 	"outpost/firmware-bridge/bridge"
 	"outpost/firmware-bridge/gpiobridge"
+	"outpost/firmware-bridge/hardware"
 	"outpost/firmware-bridge/serialbridge"
 )
-
-// Hardware is the host's serial ports and pins (the adapters the main
-// links in). A nil function means the host has none of that kind.
-type Hardware struct {
-	OpenSerial func(serialbridge.PortConfig) serialbridge.Opener
-	ListSerial func() ([]serialbridge.PortInfo, error)
-	// InitGPIO loads the host's GPIO drivers; OpenGPIO and ListGPIO work
-	// only after it succeeded.
-	InitGPIO func() error
-	OpenGPIO func(cfgs ...gpiobridge.Config) (map[string]gpio.PinIO, error)
-	ListGPIO func() []gpiobridge.PinInfo
-}
 
 // Command is outpost-bridge with its surroundings injected.
 type Command struct {
 	Stdout, Stderr io.Writer
-	Hardware       Hardware
+	// Hardware loads the host's drivers when they are needed (nil: no
+	// serial ports or pins).
+	Hardware func() hardware.Host
 }
 
 // Run runs the command line args (without the program name) and returns
@@ -88,7 +78,7 @@ func (c Command) run(ctx context.Context, cfg config) int {
 		fmt.Fprintln(c.Stderr, "outpost-bridge:", err)
 		return 2
 	}
-	hw := c.Hardware
+	hw := c.host()
 	dialer := bridge.Dialer{Addr: cfg.Gateway.Addr, TLS: tc}
 	mgr := bridge.NewManager(bridge.ManagerOptions{Logger: log})
 	if len(cfg.Serial) > 0 && hw.OpenSerial == nil {
@@ -101,12 +91,8 @@ func (c Command) run(ctx context.Context, cfg config) int {
 		}))
 	}
 	if len(cfg.GPIO) > 0 {
-		if hw.InitGPIO == nil {
-			log.Error("gpio unavailable", "err", "this build has no GPIO driver")
-			return 1
-		}
-		if err := hw.InitGPIO(); err != nil {
-			log.Error("gpio unavailable", "err", err)
+		if hw.NoGPIO != nil || hw.OpenGPIO == nil {
+			log.Error("gpio unavailable", "err", cmp.Or(hw.NoGPIO, errors.New("this build has no GPIO driver")))
 			return 1
 		}
 		pins, err := hw.OpenGPIO(cfg.GPIO...)
@@ -132,6 +118,13 @@ func (c Command) run(ctx context.Context, cfg config) int {
 	return 0
 }
 
+func (c Command) host() hardware.Host {
+	if c.Hardware == nil {
+		return hardware.Host{}
+	}
+	return c.Hardware()
+}
+
 // listHardware prints what an installer needs to write the config.
 func (c Command) listHardware() int {
 	out := struct {
@@ -139,19 +132,18 @@ func (c Command) listHardware() int {
 		GPIO   []gpiobridge.PinInfo    `json:"gpio"`
 		Errors []string                `json:"errors,omitempty"`
 	}{}
-	hw := c.Hardware
+	hw := c.host()
 	if hw.ListSerial != nil {
 		var err error
 		if out.Serial, err = hw.ListSerial(); err != nil {
 			out.Errors = append(out.Errors, err.Error())
 		}
 	}
-	if hw.InitGPIO != nil {
-		if err := hw.InitGPIO(); err != nil {
-			out.Errors = append(out.Errors, err.Error())
-		} else {
-			out.GPIO = hw.ListGPIO()
-		}
+	if hw.NoGPIO != nil {
+		out.Errors = append(out.Errors, hw.NoGPIO.Error())
+	}
+	if hw.ListGPIO != nil {
+		out.GPIO = hw.ListGPIO()
 	}
 	enc := json.NewEncoder(c.Stdout)
 	enc.SetIndent("", "  ")

@@ -81,8 +81,8 @@ var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sq
 
 // thirdParty lists, for each third-party module, the packages allowed to
 // import it (rule 4: each library stays in the package that adapts it).
-// Mains open hardware (rule 5) through the two adapters, serialport and
-// gpiohost, so the drivers are imported nowhere else. Load
+// The drivers stay in their two adapters, serialport and gpiohost, which
+// only mains reach (rule 5, below). Load
 // tools under scripts/bench compare against bare libraries.
 var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
@@ -92,7 +92,7 @@ var thirdParty = map[string][]string{
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
 	"go.bug.st/serial":                    {"firmware-bridge/serialport"},
 	"periph.io/x/host/v3":                 {"firmware-bridge/gpiohost"},
-	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "firmware-bridge/remotebridge", "firmware-bridge/gpiohost"},
+	"periph.io/x/conn/v3":                 {"firmware-bridge/hardware", "firmware-bridge/gpiobridge", "firmware-bridge/gpiohost"},
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
 	"github.com/creack/pty":               {"scripts/bench"},
 	"golang.org/x/sys":                    {"scripts/bench"},
@@ -170,6 +170,14 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 
+		// Rule 5: hardware is opened by mains only: the driver adapters
+		// are imported by mains (and the one package that gathers them).
+		for _, imp := range p.Imports {
+			if isModule(imp) && hardwareDrivers[rel(imp)] && !strings.Contains("/"+r+"/", "/cmd/") && r != "firmware-bridge/hostdrivers" {
+				t.Errorf("rule 5: %s imports the driver adapter %s; take a hardware.Host from the main", r, rel(imp))
+			}
+		}
+
 		for _, v := range storeAndSupportViolations(p, testSupport) {
 			t.Error(v)
 		}
@@ -217,6 +225,13 @@ func storeAndSupportViolations(p pkg, testSupport map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// hardwareDrivers are the adapters that open real hardware (rule 5).
+var hardwareDrivers = map[string]bool{
+	"firmware-bridge/serialport":  true,
+	"firmware-bridge/gpiohost":    true,
+	"firmware-bridge/hostdrivers": true,
 }
 
 // storePackages are the persistence adapters (rule 6).

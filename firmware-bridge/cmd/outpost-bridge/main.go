@@ -15,9 +15,8 @@ import (
 	"io"
 	"os"
 
-	"outpost/firmware-bridge/gpiohost"
+	"outpost/firmware-bridge/hostdrivers"
 	"outpost/firmware-bridge/remotebridge"
-	"outpost/firmware-bridge/serialport"
 )
 
 func main() {
@@ -26,8 +25,5 @@ func main() {
 
 // run is main with its output injected; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	return remotebridge.Command{Stdout: stdout, Stderr: stderr, Hardware: remotebridge.Hardware{
-		OpenSerial: serialport.Opener, ListSerial: serialport.List,
-		InitGPIO: gpiohost.Init, OpenGPIO: gpiohost.Open, ListGPIO: gpiohost.List,
-	}}.Run(args)
+	return remotebridge.Command{Stdout: stdout, Stderr: stderr, Hardware: hostdrivers.Host}.Run(args)
 }

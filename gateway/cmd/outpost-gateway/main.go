@@ -11,15 +11,12 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"golang.org/x/term"
 
-	"outpost/firmware-bridge/gpiohost"
-	"outpost/firmware-bridge/serialport"
+	"outpost/firmware-bridge/hostdrivers"
 	"outpost/gateway"
 )
 
@@ -31,20 +28,5 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	f, ok := stdout.(*os.File)
 	return gateway.Command{Stdout: stdout, Stderr: stderr, Terminal: ok && term.IsTerminal(int(f.Fd())),
-		Hardware: openHardware}.Run(args)
-}
-
-// openHardware opens the host's serial ports and, when the host has them,
-// its GPIO pins; configured pins that cannot be opened fail the start.
-func openHardware(cfg gateway.Config, logger *slog.Logger) (gateway.Hardware, error) {
-	hw := gateway.Hardware{OpenSerial: serialport.Opener, ListSerial: serialport.List}
-	if err := gpiohost.Init(); err != nil {
-		if len(cfg.GPIO) > 0 {
-			return hw, fmt.Errorf("gpio is configured but the host's pins cannot be opened: %w", err)
-		}
-		logger.Debug("no GPIO on this host", "err", err)
-		return hw, nil
-	}
-	hw.OpenGPIO, hw.ListGPIO = gpiohost.Open, gpiohost.List
-	return hw, nil
+		Hardware: hostdrivers.Host}.Run(args)
 }
