@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"outpost/cloud/internal/console"
@@ -21,11 +20,6 @@ type consoleLive struct {
 
 var _ console.Live = consoleLive{}
 
-func gatewayOf(key string) tenancy.GatewayID {
-	id, _ := strconv.ParseInt(key, 10, 64)
-	return tenancy.GatewayID(id)
-}
-
 func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.DeviceState, error) {
 	var out console.DeviceState
 	vals, err := l.store.DeviceValues(ctx, uid)
@@ -43,7 +37,7 @@ func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.Devic
 	if err != nil || !ok {
 		return out, err
 	}
-	out.DeviceStatus = console.DeviceStatus{Online: st.Online, LastSeen: st.LastSeen, Gateway: gatewayOf(st.Gateway)}
+	out.DeviceStatus = console.DeviceStatus{Online: st.Online, LastSeen: st.LastSeen, Gateway: siteregistry.GatewayOf(st.Gateway)}
 	out.Info = st.Info
 	return out, nil
 }

@@ -69,6 +69,12 @@ func (s *Registry) Attach(sync Sync) { s.sync = sync }
 // Key is the gateway id on the wire and in the telemetry store.
 func Key(id tenancy.GatewayID) string { return strconv.FormatInt(int64(id), 10) }
 
+// GatewayOf is the gateway a key names (0 for a key no gateway has).
+func GatewayOf(key string) tenancy.GatewayID {
+	id, _ := parseKey(key)
+	return id
+}
+
 func parseKey(gatewayID string) (tenancy.GatewayID, error) {
 	id, err := strconv.ParseInt(gatewayID, 10, 64)
 	if err != nil {

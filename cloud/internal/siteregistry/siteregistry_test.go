@@ -115,3 +115,16 @@ func TestLimitPerAddr(t *testing.T) {
 		t.Errorf("handler called %d times, want 3", calls)
 	}
 }
+
+func TestKeys(t *testing.T) {
+	for _, id := range []tenancy.GatewayID{1, 42, 1 << 40} {
+		if got := siteregistry.GatewayOf(siteregistry.Key(id)); got != id {
+			t.Errorf("GatewayOf(Key(%d)) = %d", id, got)
+		}
+	}
+	for _, key := range []string{"", "x", "1.5"} {
+		if got := siteregistry.GatewayOf(key); got != 0 {
+			t.Errorf("GatewayOf(%q) = %d, want 0", key, got)
+		}
+	}
+}
