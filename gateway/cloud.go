@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"outpost/gateway/internal/cloudid"
 	"outpost/gateway/internal/cloudlink"
+	"outpost/shared/capool"
 	"outpost/shared/secret"
 )
 
@@ -46,13 +46,9 @@ func (g *Gateway) cloudTLS() (*tls.Config, error) {
 	}
 	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
+		pool, err := capool.Load(c.TLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("gateway: cloud.tls_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("gateway: cloud.tls_ca_file %s: no PEM certificate", c.TLSCAFile)
 		}
 		t.RootCAs = pool
 	}

@@ -3,16 +3,15 @@ package remotebridge
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"go.yaml.in/yaml/v3"
 
 	"outpost/firmware-bridge/gpiobridge"
 	"outpost/firmware-bridge/serialbridge"
+	"outpost/shared/capool"
 	"outpost/shared/logconfig"
 )
 
@@ -94,13 +93,9 @@ func (g gatewayConfig) tlsConfig() (*tls.Config, error) {
 	}
 	tc := &tls.Config{ServerName: g.ServerName, InsecureSkipVerify: g.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	if g.CAFile != "" {
-		pem, err := os.ReadFile(g.CAFile)
+		pool, err := capool.Load(g.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("gateway.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("gateway.ca_file %s: no PEM certificates", g.CAFile)
 		}
 		tc.RootCAs = pool
 	}
