@@ -88,7 +88,7 @@ var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
-	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/remotebridge", "scripts/site"},
+	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/remotebridge"},
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
 	"go.bug.st/serial":                    {"firmware-bridge/serialport"},
 	"periph.io/x/host/v3":                 {"firmware-bridge/gpiohost"},
