@@ -37,8 +37,8 @@ var apiDoc = sync.OnceValues(func() (map[string]any, error) {
 var checked sync.Map
 
 // checkResponse validates r, the answer to method path, against the
-// document; it returns the mismatches ("" when there is no schema to
-// check against: not a documented route, or no JSON body).
+// document and returns the mismatches; there are none to find when r has
+// no JSON body or answers no documented route.
 func checkResponse(method, path string, r resp) []string {
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || len(r.body) == 0 {
 		return nil
@@ -53,11 +53,11 @@ func checkResponse(method, path string, r resp) []string {
 		return nil // not a Platform API route (the openapi document itself, the sync endpoint, …)
 	}
 	status := fmt.Sprint(r.status)
-	resp0 := lookup(op, "responses", status)
-	if resp0 == nil {
+	documented := lookup(op, "responses", status)
+	if documented == nil {
 		return []string{fmt.Sprintf("status %s is not documented", status)}
 	}
-	schema := lookup(resolve(doc, resp0), "content", "application/json", "schema")
+	schema := lookup(resolve(doc, documented), "content", "application/json", "schema")
 	if schema == nil {
 		return []string{fmt.Sprintf("status %s is documented without a JSON body", status)}
 	}
