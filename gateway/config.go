@@ -86,10 +86,12 @@ type HTTPConfig struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"` // keep-alive wait for the next request
 }
 
-// InstallerConfig configures the installer API.
+// InstallerConfig configures the installer page and API. Listening beyond
+// loopback, the port serves other hosts only once an installer password
+// (set from the box, or with the token) or a token exists.
 type InstallerConfig struct {
 	Listen string `yaml:"listen"`
-	Token  string `yaml:"token"` // bearer token required when set
+	Token  string `yaml:"token"` // bearer token for scripts; required by the API when set
 }
 
 // StoreConfig tunes the SQLite store.
@@ -212,9 +214,6 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadTimeout < time.Millisecond || c.HTTP.IdleTimeout < time.Millisecond {
 		bad("http.read_timeout and http.idle_timeout must be > 0")
-	}
-	if c.Installer.Listen != "" && c.Installer.Token == "" && !isLoopback(c.Installer.Listen) {
-		bad("installer.listen: %q is reachable from the network: set installer.token, or listen on 127.0.0.1", c.Installer.Listen)
 	}
 	if (c.Blynk.TLSCert == "") != (c.Blynk.TLSKey == "") {
 		bad("blynk.tls_cert and blynk.tls_key must be given together")

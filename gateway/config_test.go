@@ -56,9 +56,6 @@ func TestConfigErrors(t *testing.T) {
 		{"outbox cap", "version: 1\ncloud: {outbox_max_records: 10}\n", "cloud.outbox_max_records"},
 		{"idle timeout", "version: 1\ncloud: {idle_timeout: 500ms}\n", "cloud.idle_timeout"},
 		{"status period", "version: 1\ncloud: {status_every: 0s}\n", "cloud.status_every"},
-		{"installer on every interface without token", "version: 1\ninstaller: {listen: ':8090'}\n", "installer.token"},
-		{"installer on a LAN address without token", "version: 1\ninstaller: {listen: '192.168.1.5:8090'}\n", "installer.token"},
-		{"installer on a host name without token", "version: 1\ninstaller: {listen: 'gw.local:8090'}\n", "installer.token"},
 		{"http timeout", "version: 1\nhttp: {idle_timeout: 0s}\n", "http.idle_timeout"},
 	}
 	for _, c := range cases {

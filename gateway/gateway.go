@@ -29,6 +29,7 @@ import (
 	"outpost/gateway/internal/cloudlink"
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/installer"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -54,7 +55,9 @@ type Gateway struct {
 	lnBlynk, lnBlynkTLS         net.Listener
 	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
 	lnHTTP, lnInstaller         net.Listener
-	deviceAPI, installer        http.Handler
+	deviceAPI                   http.Handler
+	installer                   *installer.Installer
+	started                     time.Time
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
@@ -123,13 +126,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
-	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
-		Hub: g.hub, Logger: logger, Stats: g.Stats, Token: cfg.Installer.Token,
-		Routes: map[string]http.Handler{
-			"GET /installer/api/hardware": http.HandlerFunc(g.hardwareHandler),
-			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
-		},
-	})
+	if g.installer, err = g.newInstaller(); err != nil {
+		return nil, nil, err
+	}
 	var sniffHTTP http.Handler
 	if cfg.Blynk.ServeHTTP == nil || *cfg.Blynk.ServeHTTP {
 		sniffHTTP = g.deviceAPI
@@ -376,6 +375,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	run("bridges", func() error { return g.bridges.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
+	context.AfterFunc(ctx, g.installer.Close) // live pages end; shutdown need not wait for them
 	if g.cfg.Cloud.URL != "" {
 		run("cloud", func() error { return g.runCloud(ctx) })
 	}

@@ -89,7 +89,7 @@ var thirdParty = map[string][]string{
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
 	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/cmd/outpost-bridge", "scripts/site"},
-	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
+	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi", "gateway/internal/installer"},
 	"go.bug.st/serial":                    {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/serialport"},
 	"periph.io/x/host/v3":                 {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
 	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
@@ -101,7 +101,10 @@ var thirdParty = map[string][]string{
 	// The console's screenshot script drives chromium; the browser tests
 	// (internal/consoletest) import it from tests only.
 	"github.com/chromedp/chromedp": {"scripts/screenshots"},
-	"github.com/chromedp/cdproto":  {"scripts/screenshots"},
+	// The gateway's /metrics; the installer page's QR codes.
+	"github.com/prometheus/client_golang": {"gateway/internal/metrics"},
+	"github.com/skip2/go-qrcode":          {"gateway/internal/installer"},
+	"github.com/chromedp/cdproto":         {"scripts/screenshots"},
 }
 
 func TestImportRules(t *testing.T) {

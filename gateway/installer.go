@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"outpost/gateway/internal/installer"
+	"outpost/gateway/internal/metrics"
+	"outpost/gateway/internal/sqlite"
+)
+
+// PasswordFile is the installer password's bcrypt hash in data_dir (0600).
+const PasswordFile = "installer-password"
+
+// newInstaller builds the installer port's handler: the page, the API for
+// scripts (with the gateway's hardware and claim routes) and /metrics.
+func (g *Gateway) newInstaller() (*installer.Installer, error) {
+	g.started = time.Now()
+	in, err := installer.New(installer.Options{
+		Hub: g.hub, Site: installerSite{g}, History: installerHistory{g.store}, Logger: g.log, Stats: g.Stats,
+		Token:        g.cfg.Installer.Token,
+		PasswordFile: filepath.Join(g.cfg.DataDir, PasswordFile),
+		Exposed:      g.cfg.Installer.Listen != "" && !isLoopback(g.cfg.Installer.Listen),
+		Routes: map[string]http.Handler{
+			"GET /installer/api/hardware": http.HandlerFunc(g.hardwareHandler),
+			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
+		},
+		Metrics: metrics.Handler(g.metrics),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return in, nil
+}
+
+// installerSite is what the installer page shows of the gateway.
+type installerSite struct{ g *Gateway }
+
+func (s installerSite) Status(ctx context.Context) installer.Status {
+	g := s.g
+	st := installer.Status{Version: Software(), Started: g.started, DataDir: g.cfg.DataDir, TLSCA: g.tlsCA, Ready: true}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(g.cfg.DataDir, &fs); err == nil {
+		st.DiskFree, st.DiskTotal = fs.Bavail*uint64(fs.Bsize), fs.Blocks*uint64(fs.Bsize)
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(filepath.Join(g.cfg.DataDir, "gateway.db"+suffix)); err == nil {
+			st.DBBytes += fi.Size()
+		}
+	}
+	cs := g.cloudStats()
+	st.Cloud = installer.Cloud{Configured: g.cfg.Cloud.URL != "", URL: g.cfg.Cloud.URL, Backlog: cs.Backlog,
+		Acked: cs.ItemsAcked, Failures: cs.Failures, Connected: cs.Connected}
+	if c, ok := g.Claim(); ok {
+		st.Cloud.GatewayID, st.Cloud.ClaimCode, st.Cloud.Claimed = c.GatewayID, c.ClaimCode, c.Claimed
+	}
+	for _, e := range []struct{ name, addr string }{
+		{"Blynk TCP", g.addrs.Blynk}, {"Blynk TLS", g.addrs.BlynkTLS}, {"MQTT", g.addrs.MQTT},
+		{"MQTT TLS", g.addrs.MQTTTLS}, {"MQTT websocket", g.addrs.MQTTWS}, {"HTTP", g.addrs.HTTP},
+	} {
+		if e.addr == "" {
+			continue
+		}
+		host, port, _ := net.SplitHostPort(e.addr)
+		wild := host == "" || net.ParseIP(host).IsUnspecified()
+		if hosts := ReachableHosts(e.addr); len(hosts) > 0 {
+			st.Endpoints = append(st.Endpoints, installer.Endpoint{Transport: e.name, Addr: net.JoinHostPort(hosts[0], port), Wildcard: wild})
+		}
+	}
+	return st
+}
+
+// metrics is what one /metrics scrape reads.
+func (g *Gateway) metrics() metrics.Snapshot {
+	h, s, b, m := g.hub.Stats(), g.store.Stats(), g.blynk.Stats(), g.broker.Stats()
+	counts, total, sum := g.store.CommitLatency(metrics.CommitBounds)
+	cs := g.cloudStats()
+	return metrics.Snapshot{
+		Connections:    map[string]int64{"blynk": b.LoggedIn, "mqtt": m.Connections},
+		Devices:        h.Devices,
+		Online:         h.Online,
+		WritesAccepted: h.WritesAccepted,
+		Persisted:      s.Committed,
+		CommitCounts:   counts, CommitTotal: total, CommitSum: sum,
+		Backlog:         s.Outbox,
+		CloudConfigured: g.cfg.Cloud.URL != "",
+		CloudConnected:  cs.Connected,
+		FloodDrops:      map[string]uint64{"blynk": b.DroppedFlood},
+	}
+}
+
+// installerHistory gives the installer page the store's history.
+type installerHistory struct{ s *sqlite.Store }
+
+func (h installerHistory) Aggregate(ctx context.Context, id int64, pin int, from, to time.Time, n int) ([]installer.Bucket, time.Duration, error) {
+	bs, w, err := h.s.Aggregate(ctx, id, pin, from, to, n)
+	out := make([]installer.Bucket, len(bs))
+	for i, b := range bs {
+		out[i] = installer.Bucket(b)
+	}
+	return out, w, err
+}
+
+func (h installerHistory) Events(ctx context.Context, id int64, limit int) ([]installer.Event, error) {
+	es, err := h.s.Events(ctx, id, limit)
+	out := make([]installer.Event, len(es))
+	for i, e := range es {
+		out[i] = installer.Event{Code: e.Code, Description: e.Description, TS: time.UnixMilli(e.TS)}
+		if e.ResolvedAt != 0 {
+			out[i].ResolvedAt = time.UnixMilli(e.ResolvedAt)
+		}
+	}
+	return out, err
+}
