@@ -1,0 +1,121 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"outpost/internal/poll"
+	"outpost/shared/devicesim"
+)
+
+// scrape reads /metrics from the installer port with the Prometheus text
+// parser.
+func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// value is a counter's or gauge's value; with a label pair, of that series.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, label ...string) float64 {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok {
+		t.Fatalf("no metric %s", name)
+	}
+	for _, m := range f.Metric {
+		if len(label) == 2 {
+			match := false
+			for _, lp := range m.Label {
+				match = match || (lp.GetName() == label[0] && lp.GetValue() == label[1])
+			}
+			if !match {
+				continue
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	t.Fatalf("metric %s%v has no series", name, label)
+	return 0
+}
+
+// TestMetrics: /metrics in the Prometheus text format; connections,
+// writes, persisted records and the commit latency histogram move when a
+// device connects and writes; /healthz and /readyz answer.
+func TestMetrics(t *testing.T) {
+	g, _ := start(t, testConfig(t.TempDir()))
+	a := g.Addrs()
+	before := scrape(t, a.Installer)
+	if n := value(t, before, "outpost_gateway_connections", "transport", "blynk"); n != 0 {
+		t.Errorf("blynk connections before any device = %v", n)
+	}
+	if n := value(t, before, "outpost_gateway_devices"); n != 2 {
+		t.Errorf("devices = %v, want 2", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dev, err := devicesim.Dial(ctx, a.Blynk, devicesim.Options{Token: tokA, Template: "TMPLTEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	for i := range 5 {
+		if _, err := dev.VirtualWrite(0, 20+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.NoError(t, "metrics move with the writes", func() error {
+		m := scrape(t, a.Installer)
+		for _, c := range []struct {
+			name  string
+			label []string
+			min   float64
+		}{
+			{"outpost_gateway_connections", []string{"transport", "blynk"}, 1},
+			{"outpost_gateway_devices_online", nil, 1},
+			{"outpost_gateway_writes_accepted_total", nil, 5 + value(t, before, "outpost_gateway_writes_accepted_total")},
+			{"outpost_gateway_records_persisted_total", nil, 5 + value(t, before, "outpost_gateway_records_persisted_total")},
+			{"outpost_gateway_commit_latency_seconds", nil, 5},
+			{"outpost_gateway_outbox_backlog", nil, 0},
+		} {
+			if v := value(t, m, c.name, c.label...); v < c.min {
+				return fmt.Errorf("%s = %v, want ≥ %v", c.name, v, c.min)
+			}
+		}
+		if v := value(t, m, "outpost_gateway_cloud_connected", "configured", "false"); v != 0 {
+			return fmt.Errorf("cloud connected without a cloud = %v", v)
+		}
+		return nil
+	})
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := httpGet(t, "http://"+a.Installer+p); code != 200 {
+			t.Errorf("GET %s = %d %s", p, code, body)
+		}
+	}
+}
