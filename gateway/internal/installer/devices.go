@@ -214,7 +214,7 @@ func sketch(t datastream.Template, name, token, host, port string, tls bool) str
 	b.WriteString("#include <WiFi.h>\n")
 	if tls {
 		b.WriteString("#include <BlynkSimpleEsp32_SSL.h>\n\n")
-		b.WriteString("// ca.crt from this gateway's installer page (Network & TLS), as a C string\n")
+		b.WriteString("// the gateway's CA (ca.crt, downloaded from its installer page) as a C string\n")
 		b.WriteString("static const char root_ca[] = \"-----BEGIN CERTIFICATE-----\\n\" /* … */;\n\n")
 		b.WriteString("void setup() {\n")
 		fmt.Fprintf(&b, "  Blynk.begin(BLYNK_AUTH_TOKEN, \"wifi-ssid\", \"wifi-pass\", %s, %s, root_ca);\n", q(host), port)
@@ -264,13 +264,14 @@ type deviceData struct {
 	Device   hub.Device
 	Template datastream.Template
 	Online   bool
+	LastSeen time.Time // the newest value's time
 	Tiles    []webui.Tile
 	Charts   []webui.Tile
 	Events   []eventRow
 }
 
 // devicePageAssets is what the device page loads (its weight is measured).
-var devicePageAssets = []string{"style.css", "installer.css", "device.js", "chart.js", "live.js"}
+var devicePageAssets = []string{"style.css", "installer.css", "device.js", "installer.js", "chart.js", "live.js"}
 
 func (in *Installer) devicePage(w http.ResponseWriter, r *http.Request) {
 	d, t, ok := in.lookup(w, r)
@@ -281,6 +282,9 @@ func (in *Installer) devicePage(w http.ResponseWriter, r *http.Request) {
 	vals := map[int]hub.PinValue{}
 	for _, v := range in.o.Hub.Values(d.ID) {
 		vals[v.Pin] = v
+		if t := time.UnixMilli(v.TS); v.TS != 0 && t.After(dd.LastSeen) {
+			dd.LastSeen = t
+		}
 	}
 	for _, ds := range t.Datastreams {
 		v := vals[ds.Pin]
@@ -304,7 +308,7 @@ func (in *Installer) devicePage(w http.ResponseWriter, r *http.Request) {
 			dd.Events = append(dd.Events, eventRow{Code: e.Code, Description: e.Description, TS: e.TS, Resolved: e.ResolvedAt})
 		}
 	}
-	in.render(w, r, http.StatusOK, "device", view{Title: d.Name, Nav: "devices", Scripts: []string{"device.js"}, Data: &dd})
+	in.render(w, r, http.StatusOK, "device", view{Title: d.Name, Nav: "devices", Scripts: []string{"device.js", "installer.js"}, Data: &dd})
 }
 
 type writeResult struct {
@@ -381,7 +385,7 @@ func (in *Installer) deviceSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	var from, to time.Time
 	if span, ok := ranges[q.Get("range")]; ok {
-		to = in.o.Now()
+		to = in.o.Now().Add(time.Millisecond) // the range ends now, included
 		from = to.Add(-span)
 	} else {
 		f, ferr := strconv.ParseInt(q.Get("from"), 10, 64)

@@ -56,3 +56,7 @@ for (const b of document.querySelectorAll("button[data-copy]")) {
     }
   });
 }
+
+for (const f of document.querySelectorAll("form[data-confirm]")) {
+  f.addEventListener("submit", (ev) => { if (!confirm(f.dataset.confirm)) ev.preventDefault(); });
+}
