@@ -57,6 +57,7 @@ type Gateway struct {
 	lnHTTP, lnInstaller         net.Listener
 	deviceAPI                   http.Handler
 	installer                   *installer.Installer
+	pageSerial                  pageSerial // serial ports bound from the installer page
 	started                     time.Time
 	addrs                       Addrs
 	hw                          Hardware

@@ -31,7 +31,8 @@ func (g *Gateway) newInstaller() (*installer.Installer, error) {
 			"GET /installer/api/hardware": http.HandlerFunc(g.hardwareHandler),
 			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
 		},
-		Metrics: metrics.Handler(g.metrics),
+		Hardware: installerHardware{g},
+		Metrics:  metrics.Handler(g.metrics),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

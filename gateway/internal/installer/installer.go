@@ -118,6 +118,8 @@ type Options struct {
 	// Routes adds the gateway's own API routes (pattern → handler),
 	// served behind the same authentication as the API.
 	Routes map[string]http.Handler
+	// Hardware is the box's ports and pins (nil: no hardware page).
+	Hardware Hardware
 	// Metrics serves /metrics (nil: 404).
 	Metrics http.Handler
 	// BcryptCost is the password hash's cost (0: bcrypt's default).
@@ -321,6 +323,10 @@ func (in *Installer) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/series", in.page(in.deviceSeries))
 	mux.Handle("POST /devices/{id}/write", in.page(in.deviceWrite))
 	mux.Handle("POST /devices/{id}/delete", in.page(in.deleteDevice))
+	mux.Handle("GET /hardware", in.page(in.hardwarePage))
+	mux.Handle("GET /hardware/live", in.page(in.hardwareLive))
+	mux.Handle("POST /hardware/serial/bind", in.page(in.bindSerial))
+	mux.Handle("POST /hardware/serial/unbind", in.page(in.unbindSerial))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		in.errorPage(w, r, http.StatusNotFound, "Not found", "This page does not exist.")
 	})

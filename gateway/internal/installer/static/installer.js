@@ -40,6 +40,24 @@ if (table && table.dataset.live) {
   }, liveState);
 }
 
+const hw = document.getElementById("hardware");
+if (hw) {
+  follow(hw.dataset.live, {
+    hardware: (rows) => {
+      for (const r of rows || []) {
+        const tr = document.querySelector(`tr[data-key="${CSS.escape(r.key)}"]`);
+        if (!tr) continue;
+        const st = tr.querySelector("[data-state]");
+        if (st && r.state && st.textContent !== r.state) st.textContent = r.state;
+        const er = tr.querySelector("[data-error]");
+        if (er && er.textContent !== r.error) er.textContent = r.error;
+        const dev = tr.querySelector("[data-device] a");
+        if (!dev && r.device) location.reload();
+      }
+    },
+  }, liveState);
+}
+
 for (const b of document.querySelectorAll("button[data-copy]")) {
   b.addEventListener("click", async () => {
     const src = document.getElementById(b.dataset.copy);
