@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"outpost/firmware-bridge/gpiobridge"
 
 	"outpost/cloud"
 	"outpost/gateway"
@@ -269,4 +273,76 @@ func pageUntil(t *testing.T, ctx context.Context, what, expr string) {
 		last = chromedp.Run(c, chromedp.Evaluate(expr, &ok))
 		return last == nil && ok
 	})
+}
+
+// TestInstallerHardwareInBrowser: the hardware page lists the box's pins
+// with the device bound to them (periph's gpiotest pins); that device's
+// page shows an input edge live and toggles an output.
+func TestInstallerHardwareInBrowser(t *testing.T) {
+	problems := make(chan string, 32)
+	ctx := browser(t, problems)
+	gc := gatewayConfig(t.TempDir())
+	parsed, err := gateway.ParseConfig(strings.NewReader(`version: 1
+gpio:
+  - name: pump room
+    token: "gggggggggggggggggggggggggggggggg"
+    pins:
+      - {pin: GPIO17, vpin: 1, mode: input, edge: both, debounce: 0s}
+      - {pin: GPIO27, vpin: 2, mode: output}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc.GPIO = parsed.GPIO
+	in := &gpiotest.Pin{N: "GPIO17", EdgesChan: make(chan gpio.Level, 4)}
+	out := &gpiotest.Pin{N: "GPIO27"}
+	hw := gateway.Hardware{
+		OpenGPIO: func(...gpiobridge.Config) (map[string]gpio.PinIO, error) {
+			return map[string]gpio.PinIO{"GPIO17": in, "GPIO27": out}, nil
+		},
+		ListGPIO: func() []gpiobridge.PinInfo {
+			return []gpiobridge.PinInfo{{Name: "GPIO17", Number: 17}, {Name: "GPIO27", Number: 27}, {Name: "GPIO22", Number: 22}}
+		},
+	}
+	ctxG, cancel := context.WithCancel(context.Background())
+	g, _, err := gateway.New(ctxG, gc, nil, gateway.WithHardware(hw))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctxG) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	base := "http://" + g.Addrs().Installer
+	firstStart(t, ctx, base)
+	var href, free string
+	run(t, ctx, "the hardware page",
+		chromedp.Navigate(base+"/hardware"),
+		chromedp.WaitVisible(`tr[data-key="gpio:GPIO17"] [data-device] a`, chromedp.ByQuery),
+		chromedp.AttributeValue(`tr[data-key="gpio:GPIO17"] [data-device] a`, "href", &href, nil, chromedp.ByQuery),
+		chromedp.Text(`tr[data-key="gpio:GPIO22"] [data-device]`, &free, chromedp.ByQuery),
+	)
+	if free != "free" {
+		t.Errorf("GPIO22 shows %q, want free", free)
+	}
+	run(t, ctx, "the pins' device page",
+		chromedp.Navigate(base+href),
+		chromedp.WaitVisible(`#device[data-state="live"]`, chromedp.ByQuery),
+	)
+	in.EdgesChan <- gpio.High
+	var ok bool
+	run(t, ctx, "the input edge appears live",
+		chromedp.Poll(`["1", "On"].includes(document.querySelector('output[data-value="1"]').textContent)`, &ok, chromedp.WithPollingTimeout(10*time.Second)))
+	run(t, ctx, "toggle the output", chromedp.Click(`.tile[data-pin="2"] [data-switch]`, chromedp.ByQuery))
+	waitFor(t, "GPIO27 driven high", 10*time.Second, func() bool { return out.Read() == gpio.High })
+	select {
+	case p := <-problems:
+		t.Errorf("browser reported: %s", p)
+	default:
+	}
 }
