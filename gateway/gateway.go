@@ -30,6 +30,7 @@ import (
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/installer"
+	"outpost/gateway/internal/logring"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -58,6 +59,7 @@ type Gateway struct {
 	deviceAPI                   http.Handler
 	installer                   *installer.Installer
 	pageSerial                  pageSerial // serial ports bound from the installer page
+	logs                        *logring.Ring
 	started                     time.Time
 	addrs                       Addrs
 	hw                          Hardware
@@ -89,7 +91,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("gateway: data dir: %w", err)
 	}
-	g = &Gateway{cfg: cfg, log: logger}
+	// The installer page's Logs: the last lines, kept in memory.
+	logs := logring.New(logLines)
+	logger = slog.New(logs.Handler(logger.Handler(), slog.LevelInfo))
+	g = &Gateway{cfg: cfg, log: logger, logs: logs}
 	for _, o := range opts {
 		o(g)
 	}

@@ -15,6 +15,9 @@ import (
 	"outpost/gateway/internal/sqlite"
 )
 
+// logLines is how many recent log lines the installer page can show.
+const logLines = 3000
+
 // PasswordFile is the installer password's bcrypt hash in data_dir (0600).
 const PasswordFile = "installer-password"
 
@@ -32,6 +35,7 @@ func (g *Gateway) newInstaller() (*installer.Installer, error) {
 			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
 		},
 		Hardware: installerHardware{g},
+		Logs:     g.logs,
 		Metrics:  metrics.Handler(g.metrics),
 	})
 	if err != nil {

@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"outpost/gateway"
 	"outpost/internal/poll"
 	"outpost/shared/devicesim"
 )
@@ -117,5 +120,35 @@ func TestMetrics(t *testing.T) {
 		if code, body := httpGet(t, "http://"+a.Installer+p); code != 200 {
 			t.Errorf("GET %s = %d %s", p, code, body)
 		}
+	}
+}
+
+// TestLogsPage: the gateway's own log lines reach the installer's logs
+// page, filtered by component, with tokens masked.
+func TestLogsPage(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Devices = append(cfg.Devices, gateway.DeviceConfig{Name: "C", Template: "TMPLTEST"}) // logs "device created" with a token prefix
+	g, _ := start(t, cfg)
+	base := "http://" + g.Addrs().Installer
+	ck := signIn(t, base)
+	get := func(path string) string {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.AddCookie(ck)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	page := get("/logs")
+	for _, want := range []string{"gateway running", "installer password set", "device created"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("logs page lacks %q", want)
+		}
+	}
+	if page := get("/logs?component=installer"); strings.Contains(page, "gateway running") || !strings.Contains(page, "installer password set") {
+		t.Errorf("component filter: %s", page)
 	}
 }

@@ -118,6 +118,8 @@ type Options struct {
 	// Routes adds the gateway's own API routes (pattern → handler),
 	// served behind the same authentication as the API.
 	Routes map[string]http.Handler
+	// Logs is the recent log lines (nil: no logs page).
+	Logs Logs
 	// Hardware is the box's ports and pins (nil: no hardware page).
 	Hardware Hardware
 	// Metrics serves /metrics (nil: 404).
@@ -323,6 +325,8 @@ func (in *Installer) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/series", in.page(in.deviceSeries))
 	mux.Handle("POST /devices/{id}/write", in.page(in.deviceWrite))
 	mux.Handle("POST /devices/{id}/delete", in.page(in.deleteDevice))
+	mux.Handle("GET /logs", in.page(in.logsPage))
+	mux.Handle("GET /logs/live", in.page(in.logsLive))
 	mux.Handle("GET /hardware", in.page(in.hardwarePage))
 	mux.Handle("GET /hardware/live", in.page(in.hardwareLive))
 	mux.Handle("POST /hardware/serial/bind", in.page(in.bindSerial))

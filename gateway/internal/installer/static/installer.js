@@ -40,6 +40,34 @@ if (table && table.dataset.live) {
   }, liveState);
 }
 
+const logs = document.getElementById("logs");
+if (logs && logs.dataset.live) {
+  const body = logs.tBodies[0];
+  follow(logs.dataset.live, {
+    line: (l) => {
+      body.querySelector("tr.none")?.remove();
+      const tr = document.createElement("tr");
+      tr.className = "lv-" + l.level + " flash";
+      const msg = document.createElement("td");
+      msg.className = "msg";
+      msg.append(l.message + " ");
+      const at = document.createElement("span");
+      at.className = "muted mono";
+      at.textContent = l.attrs;
+      msg.append(at);
+      for (const [v, cls] of [[l.time, "mono"], [l.level, ""], [l.component, ""]]) {
+        const td = document.createElement("td");
+        td.textContent = v;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      tr.append(msg);
+      body.prepend(tr);
+      while (body.rows.length > 500) body.deleteRow(-1);
+    },
+  }, liveState);
+}
+
 const hw = document.getElementById("hardware");
 if (hw) {
   follow(hw.dataset.live, {
