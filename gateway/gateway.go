@@ -53,6 +53,8 @@ type Gateway struct {
 	tlsCfg *tls.Config
 	tlsCA  string // the local CA's file; "" with a configured certificate
 
+	localCert *certs.Local // nil with a configured certificate or no TLS
+
 	lnBlynk, lnBlynkTLS         net.Listener
 	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
 	lnHTTP, lnInstaller         net.Listener
@@ -222,7 +224,7 @@ func (g *Gateway) setupTLS() error {
 	if err != nil {
 		return fmt.Errorf("gateway: tls: %w", err)
 	}
-	g.tlsCA = local.CAPath()
+	g.tlsCA, g.localCert = local.CAPath(), local
 	g.tlsCfg.GetCertificate = local.GetCertificate
 	g.log.Info("TLS certificate of the local CA; devices that check it pin the CA file",
 		"component", "certs", "ca", g.tlsCA, "names", strings.Join(local.Names(), ","))

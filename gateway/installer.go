@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,7 +37,13 @@ func (g *Gateway) newInstaller() (*installer.Installer, error) {
 		},
 		Hardware: installerHardware{g},
 		Logs:     g.logs,
-		Metrics:  metrics.Handler(g.metrics),
+		ReissueTLS: func() error {
+			if g.localCert == nil {
+				return errors.New("this gateway serves a configured certificate (blynk.tls_cert) or no TLS port")
+			}
+			return g.localCert.Reissue()
+		},
+		Metrics: metrics.Handler(g.metrics),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -49,7 +56,11 @@ type installerSite struct{ g *Gateway }
 
 func (s installerSite) Status(ctx context.Context) installer.Status {
 	g := s.g
-	st := installer.Status{Version: Software(), Started: g.started, DataDir: g.cfg.DataDir, TLSCA: g.tlsCA, Ready: true}
+	st := installer.Status{Version: Software(), Started: g.started, DataDir: g.cfg.DataDir, TLSCA: g.tlsCA, Ready: true,
+		TLSCert: g.cfg.Blynk.TLSCert, Installer: g.addrs.Installer}
+	if g.localCert != nil {
+		st.TLSNames, st.TLSExpires = g.localCert.Names(), g.localCert.Expires()
+	}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(g.cfg.DataDir, &fs); err == nil {
 		st.DiskFree, st.DiskTotal = fs.Bavail*uint64(fs.Bsize), fs.Blocks*uint64(fs.Bsize)
@@ -67,7 +78,7 @@ func (s installerSite) Status(ctx context.Context) installer.Status {
 	}
 	for _, e := range []struct{ name, addr string }{
 		{"Blynk TCP", g.addrs.Blynk}, {"Blynk TLS", g.addrs.BlynkTLS}, {"MQTT", g.addrs.MQTT},
-		{"MQTT TLS", g.addrs.MQTTTLS}, {"MQTT websocket", g.addrs.MQTTWS}, {"HTTP", g.addrs.HTTP},
+		{"MQTT TLS", g.addrs.MQTTTLS}, {"MQTT websocket", g.addrs.MQTTWS}, {"HTTP API", g.addrs.HTTP},
 	} {
 		if e.addr == "" {
 			continue

@@ -152,3 +152,34 @@ func TestLogsPage(t *testing.T) {
 		t.Errorf("component filter: %s", page)
 	}
 }
+
+// TestNetworkPage: the addresses devices use, the local CA's certificate
+// names, the CA download, and "issue again" serving a new leaf.
+func TestNetworkPage(t *testing.T) {
+	g, _ := start(t, testConfig(t.TempDir()))
+	base := "http://" + g.Addrs().Installer
+	ck := signIn(t, base)
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.AddCookie(ck)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, page := get("/network")
+	for _, want := range []string{g.Addrs().Blynk, g.Addrs().BlynkTLS, "localhost", "Download the CA certificate"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("network page lacks %q", want)
+		}
+	}
+	if code, pem := get("/ca.crt"); code != 200 || !strings.HasPrefix(pem, "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("GET /ca.crt = %d %.40q", code, pem)
+	}
+	if code, _ := postForm(t, base+"/network/reissue", ck, nil); code != http.StatusSeeOther {
+		t.Errorf("reissue = %d", code)
+	}
+}

@@ -76,6 +76,13 @@ type Status struct {
 	Endpoints []Endpoint
 	// TLSCA is the local CA file devices pin ("" without one).
 	TLSCA string
+	// TLSNames and TLSExpires describe the local CA's current leaf;
+	// TLSCert is the configured certificate's file instead.
+	TLSNames   []string
+	TLSExpires time.Time
+	TLSCert    string
+	// Installer is the installer port's address.
+	Installer string
 	// Ready is false while a part is not serving (e.g. the store failed).
 	Ready bool
 }
@@ -118,6 +125,8 @@ type Options struct {
 	// Routes adds the gateway's own API routes (pattern → handler),
 	// served behind the same authentication as the API.
 	Routes map[string]http.Handler
+	// ReissueTLS signs a new TLS certificate for the box's names now.
+	ReissueTLS func() error
 	// Logs is the recent log lines (nil: no logs page).
 	Logs Logs
 	// Hardware is the box's ports and pins (nil: no hardware page).
@@ -325,6 +334,8 @@ func (in *Installer) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/series", in.page(in.deviceSeries))
 	mux.Handle("POST /devices/{id}/write", in.page(in.deviceWrite))
 	mux.Handle("POST /devices/{id}/delete", in.page(in.deleteDevice))
+	mux.Handle("GET /network", in.page(in.networkPage))
+	mux.Handle("POST /network/reissue", in.page(in.reissueTLS))
 	mux.Handle("GET /logs", in.page(in.logsPage))
 	mux.Handle("GET /logs/live", in.page(in.logsLive))
 	mux.Handle("GET /hardware", in.page(in.hardwarePage))
