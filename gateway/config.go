@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type Config struct {
 	Serial []serialbridge.PortConfig `yaml:"serial"`
 	// GPIO maps the box's own pins to virtual pins of a device per group.
 	GPIO []gpiobridge.Config `yaml:"gpio"`
+
+	// File is where LoadConfig read this configuration ("" for none).
+	File string `yaml:"-"`
 }
 
 // LogConfig selects log level and format.
@@ -169,6 +173,10 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	cfg.File = path
 	return cfg, nil
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"outpost/gateway/internal/installer"
 	"outpost/gateway/internal/metrics"
@@ -37,6 +41,7 @@ func (g *Gateway) newInstaller() (*installer.Installer, error) {
 		},
 		Hardware: installerHardware{g},
 		Logs:     g.logs,
+		Config:   installerConfig{g},
 		ReissueTLS: func() error {
 			if g.localCert == nil {
 				return errors.New("this gateway serves a configured certificate (blynk.tls_cert) or no TLS port")
@@ -133,4 +138,36 @@ func (h installerHistory) Events(ctx context.Context, id int64, limit int) ([]in
 		}
 	}
 	return out, err
+}
+
+// installerConfig is the configuration page's view of the gateway.
+type installerConfig struct{ g *Gateway }
+
+func (c installerConfig) File() string { return c.g.cfg.File }
+
+// Effective is the configuration in force as YAML, tokens masked.
+func (c installerConfig) Effective() (string, error) {
+	cfg := c.g.cfg
+	mask := func(s *string) {
+		if *s != "" {
+			*s = "[masked]"
+		}
+	}
+	mask(&cfg.Installer.Token)
+	cfg.Devices = slices.Clone(cfg.Devices)
+	for i := range cfg.Devices {
+		mask(&cfg.Devices[i].Token)
+	}
+	cfg.GPIO = slices.Clone(cfg.GPIO)
+	for i := range cfg.GPIO {
+		mask(&cfg.GPIO[i].Token)
+	}
+	b, err := yaml.Marshal(cfg)
+	return string(b), err
+}
+
+// Validate checks an edited file as the gateway would read it at start.
+func (c installerConfig) Validate(data []byte) error {
+	_, err := ParseConfig(bytes.NewReader(data))
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +183,54 @@ func TestNetworkPage(t *testing.T) {
 	}
 	if code, _ := postForm(t, base+"/network/reissue", ck, nil); code != http.StatusSeeOther {
 		t.Errorf("reissue = %d", code)
+	}
+}
+
+// TestConfigPage: the effective configuration with tokens masked and the
+// file it came from; an edited file is validated as at start.
+func TestConfigPage(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/gateway.yaml"
+	os.WriteFile(path, []byte("version: 1\ndata_dir: "+dir+"/data\ninstaller: {listen: '127.0.0.1:0', token: 'installer-secret-token'}\n"+
+		"blynk: {listen: '127.0.0.1:0', tls_listen: ''}\nmqtt: {listen: '', tls_listen: '', ws_listen: ''}\nhttp: {listen: ''}\n"), 0o600)
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := start(t, cfg)
+	base := "http://" + g.Addrs().Installer
+	req, _ := http.NewRequest("GET", base+"/config", nil)
+	req.Header.Set("Authorization", "Bearer installer-secret-token") // scripts and pages alike
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.StatusCode != 200 || strings.Contains(page, "installer-secret-token") || !strings.Contains(page, "[masked]") || !strings.Contains(page, path) {
+		t.Errorf("config page = %d, token masked: %v, file shown: %v", resp.StatusCode, !strings.Contains(page, "installer-secret-token"), strings.Contains(page, path))
+	}
+	for _, c := range []struct {
+		yaml string
+		code int
+		want string
+	}{
+		{"version: 1\nblynk: {lisen: ':1'}\n", 422, "field lisen not found"},
+		{"version: 1\nlog: {level: loud}\n", 422, "log.level"},
+		{"version: 1\n", 200, "The edited file is valid"},
+	} {
+		req, _ := http.NewRequest("POST", base+"/config/validate", strings.NewReader(url.Values{"yaml": {c.yaml}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer installer-secret-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
+			t.Errorf("validate %q = %d, want %d with %q", c.yaml, resp.StatusCode, c.code, c.want)
+		}
 	}
 }

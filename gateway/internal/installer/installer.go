@@ -127,6 +127,8 @@ type Options struct {
 	Routes map[string]http.Handler
 	// ReissueTLS signs a new TLS certificate for the box's names now.
 	ReissueTLS func() error
+	// Config is the configuration page's source (nil: no such page).
+	Config Config
 	// Logs is the recent log lines (nil: no logs page).
 	Logs Logs
 	// Hardware is the box's ports and pins (nil: no hardware page).
@@ -336,6 +338,8 @@ func (in *Installer) routes(mux *http.ServeMux) {
 	mux.Handle("POST /devices/{id}/delete", in.page(in.deleteDevice))
 	mux.Handle("GET /network", in.page(in.networkPage))
 	mux.Handle("POST /network/reissue", in.page(in.reissueTLS))
+	mux.Handle("GET /config", in.page(in.configPage))
+	mux.Handle("POST /config/validate", in.page(in.validateConfig))
 	mux.Handle("GET /logs", in.page(in.logsPage))
 	mux.Handle("GET /logs/live", in.page(in.logsLive))
 	mux.Handle("GET /hardware", in.page(in.hardwarePage))
