@@ -9,8 +9,9 @@ import (
 
 // installerShots takes the gateway's installer page: the first-start form,
 // then (signed in) the status, the device list, a device just added with
-// its token and sketch, and a device page, at 1440 and 375 px, and the
-// status and device pages in dark mode.
+// its token and sketch, a device page, hardware, network, logs and
+// configuration, at 1440 and 375 px, and the status and device pages in
+// dark mode.
 func installerShots(step func(...chromedp.Action) error, base, out string) error {
 	const pw = "screenshot-installer-pw"
 	if err := step(emulation.SetDeviceMetricsOverride(1440, 900, 1, false), chromedp.Navigate(base+"/"),
@@ -31,7 +32,8 @@ func installerShots(step func(...chromedp.Action) error, base, out string) error
 	}
 	for _, width := range []int64{1440, 375} {
 		for _, s := range []shot{{"installer-status", "/", "#cloudstate"}, {"installer-devices", "/devices", "#devices"},
-			{"installer-device", dev, `#device[data-state="live"]`}} {
+			{"installer-device", dev, `#device[data-state="live"]`}, {"installer-hardware", "/hardware", "#hardware"},
+			{"installer-network", "/network", "#endpoints"}, {"installer-logs", "/logs", "#logs"}, {"installer-config", "/config", "#effective"}} {
 			if err := step(emulation.SetDeviceMetricsOverride(width, 900, 1, width < 500), chromedp.Navigate(base+s.path),
 				chromedp.WaitVisible(s.ready, chromedp.ByQuery)); err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
