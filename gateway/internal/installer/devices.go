@@ -255,6 +255,28 @@ func (in *Installer) deleteDevice(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/devices?deleted=1", http.StatusSeeOther)
 }
 
+// renameDevice is POST /devices/{id}/rename (name). On a site claimed into
+// a cloud, the cloud owns names: its next tenancy update wins.
+func (in *Installer) renameDevice(w http.ResponseWriter, r *http.Request) {
+	d, _, ok := in.lookup(w, r)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if name == "" || len(name) > 128 {
+		in.errorPage(w, r, http.StatusBadRequest, "Not renamed", "A name has 1 to 128 characters.")
+		return
+	}
+	old := d.Name
+	d.Name = name
+	if _, err := in.o.Hub.UpsertDevice(r.Context(), d); err != nil {
+		in.serverError(w, r, err)
+		return
+	}
+	in.log.Info("device renamed", "device", d.ID, "uid", d.UID, "was", old, "name", name)
+	http.Redirect(w, r, fmt.Sprintf("/devices/%d?renamed=1", d.ID), http.StatusSeeOther)
+}
+
 type eventRow struct {
 	Code, Description string
 	TS, Resolved      time.Time
@@ -265,9 +287,11 @@ type deviceData struct {
 	Template datastream.Template
 	Online   bool
 	LastSeen time.Time // the newest value's time
-	Tiles    []webui.Tile
-	Charts   []webui.Tile
-	Events   []eventRow
+	// CloudNames: a cloud is configured; it owns device names once claimed.
+	CloudNames bool
+	Tiles      []webui.Tile
+	Charts     []webui.Tile
+	Events     []eventRow
 }
 
 // devicePageAssets is what the device page loads (its weight is measured).
@@ -308,7 +332,12 @@ func (in *Installer) devicePage(w http.ResponseWriter, r *http.Request) {
 			dd.Events = append(dd.Events, eventRow{Code: e.Code, Description: e.Description, TS: e.TS, Resolved: e.ResolvedAt})
 		}
 	}
-	in.render(w, r, http.StatusOK, "device", view{Title: d.Name, Nav: "devices", Scripts: []string{"device.js", "installer.js"}, Data: &dd})
+	dd.CloudNames = in.o.Site.Status(r.Context()).Cloud.Configured
+	v := view{Title: d.Name, Nav: "devices", Scripts: []string{"device.js", "installer.js"}, Data: &dd}
+	if r.URL.Query().Get("renamed") != "" {
+		v.Notice = "Renamed."
+	}
+	in.render(w, r, http.StatusOK, "device", v)
 }
 
 type writeResult struct {

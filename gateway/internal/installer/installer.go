@@ -53,6 +53,7 @@ type Hub interface {
 	Online(deviceID int64) bool
 	AddDevice(ctx context.Context, templateID, name string) (hub.Device, string, error)
 	DeleteDevice(ctx context.Context, id int64) error
+	UpsertDevice(ctx context.Context, d hub.Device) (hub.Device, error)
 	Values(deviceID int64) []hub.PinValue
 	ControlWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
 	Subscribe(fn func(hub.Update)) (cancel func())
@@ -336,6 +337,7 @@ func (in *Installer) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/series", in.page(in.deviceSeries))
 	mux.Handle("POST /devices/{id}/write", in.page(in.deviceWrite))
 	mux.Handle("POST /devices/{id}/delete", in.page(in.deleteDevice))
+	mux.Handle("POST /devices/{id}/rename", in.page(in.renameDevice))
 	mux.Handle("GET /network", in.page(in.networkPage))
 	mux.Handle("POST /network/reissue", in.page(in.reissueTLS))
 	mux.Handle("GET /config", in.page(in.configPage))

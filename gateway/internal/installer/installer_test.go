@@ -430,6 +430,10 @@ func TestAddDeviceAndWrite(t *testing.T) {
 	if r := do(t, in, req{path: "/devices/" + itoa(added.ID), cookie: ck}); r.StatusCode != 200 || !strings.Contains(body(r), `data-control="switch"`) {
 		t.Errorf("device page → %d", r.StatusCode)
 	}
+	r = do(t, in, req{method: "POST", path: "/devices/" + itoa(added.ID) + "/rename", cookie: ck, ctype: formType, body: form("name", "Pump shed")})
+	if d, _ := e.hub.Device(added.ID); r.StatusCode != 303 || d.Name != "Pump shed" {
+		t.Errorf("rename → %d, name %q", r.StatusCode, d.Name)
+	}
 	r = do(t, in, req{method: "POST", path: "/devices/" + itoa(added.ID) + "/delete", cookie: ck})
 	if _, ok := e.hub.Device(added.ID); r.StatusCode != 303 || ok {
 		t.Errorf("delete → %d, device still there: %v", r.StatusCode, ok)
