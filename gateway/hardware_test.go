@@ -12,49 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
-
 	"outpost/firmware-bridge/serialbridge"
 	"outpost/gateway"
 	"outpost/internal/poll"
+	"outpost/internal/ptyboard"
 	"outpost/shared/blynk"
 )
-
-// ptyBoard is a board on a pseudo-terminal: the gateway opens the slave by
-// path, the test speaks for the MCU on the master.
-func ptyBoard(t *testing.T) (path string, mcu *os.File) {
-	t.Helper()
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	tio.Oflag &^= unix.OPOST
-	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	tio.Cflag &^= unix.CSIZE | unix.PARENB
-	tio.Cflag |= unix.CS8
-	tio.Cc[unix.VMIN], tio.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
-		t.Fatal(err)
-	}
-	// Into Go's poller, so that closing it ends a blocked Read.
-	fd, err := unix.Dup(int(master.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master.Close()
-	if err := unix.SetNonblock(fd, true); err != nil {
-		t.Fatal(err)
-	}
-	mcu = os.NewFile(uintptr(fd), "ptmx")
-	t.Cleanup(func() { mcu.Close(); slave.Close() })
-	return slave.Name(), mcu
-}
 
 // signIn sets the installer password of a fresh gateway (from loopback)
 // and returns the session cookie.
@@ -94,7 +57,7 @@ func postForm(t *testing.T, u string, ck *http.Cookie, vals url.Values) (int, st
 // online), kept across a restart, and freed by unbinding.
 func TestSerialBoundFromInstallerPage(t *testing.T) {
 	dir := t.TempDir()
-	path, mcu := ptyBoard(t)
+	path, mcu := ptyboard.Plug(t)
 	hw := gateway.Hardware{OpenSerial: func(pc serialbridge.PortConfig) serialbridge.Opener {
 		return func(context.Context) (io.ReadWriteCloser, error) {
 			return os.OpenFile(pc.Path, os.O_RDWR|syscall.O_NOCTTY, 0)

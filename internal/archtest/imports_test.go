@@ -94,8 +94,8 @@ var thirdParty = map[string][]string{
 	"periph.io/x/host/v3":                 {"gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
 	"periph.io/x/conn/v3":                 {"gateway", "firmware-bridge/gpiobridge", "gateway/cmd/outpost-gateway", "firmware-bridge/cmd/outpost-bridge", "firmware-bridge/gpiohost"},
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
-	"github.com/creack/pty":               {"scripts/bench"},
-	"golang.org/x/sys":                    {"scripts/bench"},
+	"github.com/creack/pty":               {"scripts/bench", "internal/ptyboard"},
+	"golang.org/x/sys":                    {"scripts/bench", "internal/ptyboard"},
 	"golang.org/x/time":                   {"cloud/internal/ratelimit"},
 	"golang.org/x/term":                   {"cloud/cmd/outpost-cloud", "gateway/cmd/outpost-gateway"},
 	// The console's screenshot script drives chromium; the browser tests

@@ -3,8 +3,11 @@ package consoletest
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,9 +16,11 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"outpost/firmware-bridge/gpiobridge"
+	"outpost/firmware-bridge/serialbridge"
 
 	"outpost/cloud"
 	"outpost/gateway"
+	"outpost/internal/ptyboard"
 	"outpost/shared/blynk"
 	"outpost/shared/datastream"
 	"outpost/shared/devicesim"
@@ -340,6 +345,77 @@ gpio:
 		chromedp.Poll(`["1", "On"].includes(document.querySelector('output[data-value="1"]').textContent)`, &ok, chromedp.WithPollingTimeout(10*time.Second)))
 	run(t, ctx, "toggle the output", chromedp.Click(`.tile[data-pin="2"] [data-switch]`, chromedp.ByQuery))
 	waitFor(t, "GPIO27 driven high", 10*time.Second, func() bool { return out.Read() == gpio.High })
+	select {
+	case p := <-problems:
+		t.Errorf("browser reported: %s", p)
+	default:
+	}
+}
+
+// TestInstallerSerialInBrowser: a pty-backed serial port bound from the
+// hardware page is served at once; the MCU's login brings its device
+// online and the page shows the port bound to it.
+func TestInstallerSerialInBrowser(t *testing.T) {
+	problems := make(chan string, 32)
+	ctx := browser(t, problems)
+	path, mcu := ptyboard.Plug(t)
+	gc := gatewayConfig(t.TempDir())
+	hw := gateway.Hardware{
+		OpenSerial: func(pc serialbridge.PortConfig) serialbridge.Opener {
+			return func(context.Context) (io.ReadWriteCloser, error) {
+				return os.OpenFile(pc.Path, os.O_RDWR|syscall.O_NOCTTY, 0)
+			}
+		},
+		ListSerial: func() ([]serialbridge.PortInfo, error) { return nil, nil },
+	}
+	ctxG, cancel := context.WithCancel(context.Background())
+	g, _, err := gateway.New(ctxG, gc, nil, gateway.WithHardware(hw))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctxG) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	base := "http://" + g.Addrs().Installer
+	firstStart(t, ctx, base)
+	run(t, ctx, "bind the port",
+		chromedp.Navigate(base+"/hardware"),
+		chromedp.WaitVisible("#path", chromedp.ByID),
+		chromedp.SendKeys("#path", path, chromedp.ByID),
+		chromedp.Click(`form[action="/hardware/serial/bind"] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(fmt.Sprintf(`tr[data-key="serial:%s"]`, path), chromedp.ByQuery),
+	)
+	// The MCU logs in over the port, as the Blynk library does at boot.
+	w, rd := blynk.NewWriter(mcu), blynk.NewReader(mcu, 0)
+	waitFor(t, "the MCU's login answered", 20*time.Second, func() bool {
+		if err := w.Write(blynk.Message{Cmd: blynk.CmdHWLogin, ID: 1, Body: []byte("SeedTrayToken0000000000000000000")}); err != nil {
+			return false
+		}
+		mcu.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		for {
+			m, err := rd.Next()
+			if err != nil {
+				rd = blynk.NewReader(mcu, 0)
+				return false
+			}
+			if m.Cmd == blynk.CmdResponse && m.ID == 1 {
+				return m.Status == blynk.StatusSuccess
+			}
+		}
+	})
+	pageUntil(t, ctx, "the page shows the port bound to the device",
+		fmt.Sprintf(`document.querySelector('tr[data-key="serial:%s"] [data-device] a')?.textContent === "Seed tray"`, path))
+	var state string
+	run(t, ctx, "the bridge's state", chromedp.Text(fmt.Sprintf(`tr[data-key="serial:%s"] [data-state]`, path), &state, chromedp.ByQuery))
+	if state != "connected" {
+		t.Errorf("bridge state %q, want connected", state)
+	}
 	select {
 	case p := <-problems:
 		t.Errorf("browser reported: %s", p)
