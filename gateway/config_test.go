@@ -14,10 +14,15 @@ import (
 // The documented file must say exactly what the code does: parsing it gives
 // the defaults, so a comment can never drift from behaviour unnoticed.
 func TestDocumentedConfigIsTheDefault(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join("..", "configs", "gateway.yaml"))
+	path := filepath.Join("..", "configs", "gateway.yaml")
+	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if abs, _ := filepath.Abs(path); cfg.File != abs {
+		t.Errorf("Config.File = %q, want %q", cfg.File, abs)
+	}
+	cfg.File = ""
 	want := Defaults()
 	if diff := cmp.Diff(want, cfg, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("configs/gateway.yaml differs from Defaults() (-defaults +file):\n%s", diff)
