@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -211,9 +212,62 @@ func (in *Installer) loginPage(w http.ResponseWriter, r *http.Request) {
 	in.render(w, r, http.StatusOK, "login", v)
 }
 
+// Failed sign-ins: after maxFailures from one address within failWindow,
+// that address waits out the rest of the window.
+const (
+	maxFailures = 5
+	failWindow  = time.Minute
+)
+
+type failures struct {
+	n     int
+	since time.Time
+}
+
+// throttled tells whether the address has used up its attempts.
+func (in *Installer) throttled(addr string) bool {
+	in.failMu.Lock()
+	defer in.failMu.Unlock()
+	f, ok := in.fails[addr]
+	if ok && in.o.Now().Sub(f.since) >= failWindow {
+		delete(in.fails, addr)
+		return false
+	}
+	return ok && f.n >= maxFailures
+}
+
+func (in *Installer) failed(addr string) {
+	in.failMu.Lock()
+	defer in.failMu.Unlock()
+	now := in.o.Now()
+	if len(in.fails) > 10_000 { // a flood of addresses: start over rather than grow
+		clear(in.fails)
+	}
+	f, ok := in.fails[addr]
+	if !ok || now.Sub(f.since) >= failWindow {
+		f = failures{since: now}
+	}
+	f.n++
+	in.fails[addr] = f
+}
+
+func peerHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
 func (in *Installer) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	addr := peerHost(r)
+	if in.throttled(addr) {
+		w.Header().Set("Retry-After", "60")
+		in.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Sign in", Error: "Too many wrong passwords: wait a minute."})
+		return
+	}
 	if !in.checkPassword(r.FormValue("password")) {
+		in.failed(addr)
 		in.log.Warn("installer sign-in refused", "from", r.RemoteAddr)
 		in.render(w, r, http.StatusUnauthorized, "login", view{Title: "Sign in", Error: "Wrong password."})
 		return

@@ -11,6 +11,7 @@
 //   - the installer password (bcrypt, in a 0600 file in the data dir)
 //     signs a person in; the session is a random id in an HttpOnly,
 //     SameSite=Lax cookie, kept in memory (a restart signs everyone out);
+//     five wrong passwords from one address make it wait a minute;
 //   - without a token, the API answers loopback peers as it always did, and
 //     /metrics, /healthz and /readyz answer loopback peers without a
 //     session (Prometheus and systemd probes on the box);
@@ -156,6 +157,9 @@ type Installer struct {
 	sessMu   sync.Mutex
 	sessions map[string]time.Time // id → expiry
 
+	failMu sync.Mutex
+	fails  map[string]failures // failed sign-ins by peer address
+
 	drainMu  sync.Mutex
 	drain    drainSample
 	down     time.Time // the cloud was first seen unreachable; zero while reachable
@@ -177,7 +181,7 @@ func New(o Options) (*Installer, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	in := &Installer{o: o, log: o.Logger.With("component", "installer"), sessions: map[string]time.Time{},
+	in := &Installer{o: o, log: o.Logger.With("component", "installer"), sessions: map[string]time.Time{}, fails: map[string]failures{},
 		done: make(chan struct{})}
 	var err error
 	if in.pwHash, err = readPassword(o.PasswordFile); err != nil {

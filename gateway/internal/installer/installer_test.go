@@ -492,3 +492,30 @@ func (h storeHistory) Aggregate(ctx context.Context, id int64, pin int, from, to
 func (h storeHistory) Events(ctx context.Context, id int64, limit int) ([]Event, error) {
 	return nil, nil
 }
+
+// TestSignInThrottle: five wrong passwords from one address within a
+// minute make it wait, even with the right one; another address may try.
+func TestSignInThrottle(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	in := e.installer(t, Options{Now: func() time.Time { return now }})
+	signedIn(t, in)
+	login := func(peer, pw string) int {
+		return do(t, in, req{method: "POST", path: "/login", peer: peer, ctype: formType, body: form("password", pw)}).StatusCode
+	}
+	for range maxFailures {
+		if c := login("192.0.2.9:1000", "wrong-password"); c != 401 {
+			t.Fatalf("wrong password → %d", c)
+		}
+	}
+	if c := login("192.0.2.9:1001", "correct horse"); c != 429 {
+		t.Errorf("right password after %d failures → %d, want 429", maxFailures, c)
+	}
+	if c := login("192.0.2.10:1000", "correct horse"); c != 303 {
+		t.Errorf("another address → %d, want 303", c)
+	}
+	now = now.Add(failWindow)
+	if c := login("192.0.2.9:1002", "correct horse"); c != 303 {
+		t.Errorf("after the window → %d, want 303", c)
+	}
+}
