@@ -173,7 +173,7 @@ func (in *Installer) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case in.o.Token != "" && subtle.ConstantTimeCompare([]byte(r.FormValue("token")), []byte(in.o.Token)) != 1:
 		v.Error = "The installer token is not right. It is installer.token in the gateway's configuration file."
-	case in.o.Token == "" && !loopbackPeer(r):
+	case in.o.Token == "" && !localRequest(r):
 		v.Error = "Set the password from the box itself (127.0.0.1), or configure installer.token."
 	case utf8.RuneCountInString(pw) < MinPassword:
 		v.Error = fmt.Sprintf("The password needs at least %d characters.", MinPassword)

@@ -261,6 +261,26 @@ func loopbackPeer(r *http.Request) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
+// localRequest tells whether a request may use what is granted to this
+// box alone: from a loopback peer, and addressed to a loopback name. A web
+// page elsewhere can make a browser on the box reach 127.0.0.1 under its
+// own host name (DNS rebinding); its Host header then names that host.
+func localRequest(r *http.Request) bool {
+	if !loopbackPeer(r) {
+		return false
+	}
+	h := r.Host
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // tokenOK tells whether the request carries the installer token.
 func (in *Installer) tokenOK(r *http.Request) bool {
 	if in.o.Token == "" {
@@ -274,7 +294,7 @@ func (in *Installer) tokenOK(r *http.Request) bool {
 // configured, else a loopback peer; a signed-in browser too.
 func (in *Installer) apiAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if in.tokenOK(r) || in.sessionOK(r) || (in.o.Token == "" && loopbackPeer(r)) {
+		if in.tokenOK(r) || in.sessionOK(r) || (in.o.Token == "" && localRequest(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -287,7 +307,7 @@ func (in *Installer) apiAuth(next http.Handler) http.Handler {
 // session, others with the token (or a session).
 func (in *Installer) probeAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if loopbackPeer(r) || in.tokenOK(r) || in.sessionOK(r) {
+		if localRequest(r) || in.tokenOK(r) || in.sessionOK(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -82,6 +82,7 @@ func (e *env) installer(t *testing.T, o Options) *Installer {
 // call serves one request in process from peer (host:port).
 type req struct {
 	method, path, peer, auth, ctype, body string
+	host                                  string // default: 127.0.0.1:8090 from a loopback peer, else gw.test
 	cookie                                *http.Cookie
 	header                                map[string]string
 }
@@ -94,7 +95,13 @@ func do(t *testing.T, h http.Handler, r req) *http.Response {
 	if r.peer == "" {
 		r.peer = "127.0.0.1:50000"
 	}
-	hr := httptest.NewRequest(r.method, "http://gw.test"+r.path, strings.NewReader(r.body))
+	if r.host == "" {
+		r.host = "gw.test"
+		if strings.HasPrefix(r.peer, "127.") {
+			r.host = "127.0.0.1:8090"
+		}
+	}
+	hr := httptest.NewRequest(r.method, "http://"+r.host+r.path, strings.NewReader(r.body))
 	hr.RemoteAddr = r.peer
 	if r.auth != "" {
 		hr.Header.Set("Authorization", r.auth)
@@ -212,6 +219,10 @@ func TestAccess(t *testing.T) {
 	}{
 		{"API without token from loopback", open, req{path: "/installer/api/devices", peer: local}, 200},
 		{"API without token from the LAN", open, req{path: "/installer/api/devices", peer: lan}, 401},
+		{"API without token, loopback peer, foreign Host (DNS rebinding)", open, req{path: "/installer/api/devices", peer: local, host: "evil.example:8090"}, 401},
+		{"metrics, loopback peer, foreign Host", open, req{path: "/metrics", peer: local, host: "evil.example"}, 401},
+		{"API without token from localhost", open, req{path: "/installer/api/devices", peer: local, host: "localhost:8090"}, 200},
+		{"API without token from [::1]", open, req{path: "/installer/api/devices", peer: "[::1]:4000", host: "[::1]:8090"}, 200},
 		{"exposed, nothing set, LAN: API", exposed, req{path: "/installer/api/devices", peer: lan}, 503},
 		{"exposed, nothing set, LAN: page", exposed, req{path: "/setup", peer: lan}, 503},
 		{"exposed, nothing set, LAN: metrics", exposed, req{path: "/metrics", peer: lan}, 503},
@@ -244,6 +255,12 @@ func TestAccess(t *testing.T) {
 	}
 	if r := do(t, exposed, req{path: "/login", peer: lan}); r.StatusCode != 200 {
 		t.Errorf("login page from the LAN once a password exists → %d, want 200", r.StatusCode)
+	}
+	// A foreign page reaching the box's loopback cannot set the password.
+	fresh := e.installer(t, Options{PasswordFile: filepath.Join(e.dir, "pw4")})
+	if r := do(t, fresh, req{method: "POST", path: "/setup", peer: local, host: "evil.example:8090", ctype: formType,
+		body: form("password", "long-enough-pw", "confirm", "long-enough-pw")}); r.StatusCode != 400 || fresh.hasPassword() {
+		t.Errorf("setup under a foreign Host → %d, password set: %v", r.StatusCode, fresh.hasPassword())
 	}
 	// With a token, the first-start form wants it too.
 	if r := do(t, withToken, req{method: "POST", path: "/setup", peer: lan, ctype: formType,
@@ -369,7 +386,7 @@ func TestAddDeviceAndWrite(t *testing.T) {
 	e := newEnv(t)
 	in := e.installer(t, Options{})
 	ck := signedIn(t, in)
-	r := do(t, in, req{method: "POST", path: "/devices", cookie: ck, ctype: formType, body: form("name", "Pump house", "template", "TMPLhttp0001")})
+	r := do(t, in, req{method: "POST", path: "/devices", cookie: ck, ctype: formType, host: "gw.test:8090", body: form("name", "Pump house", "template", "TMPLhttp0001")})
 	b := body(r)
 	if r.StatusCode != 201 {
 		t.Fatalf("add → %d %s", r.StatusCode, b)
