@@ -62,6 +62,7 @@ type Gateway struct {
 	installer                   *installer.Installer
 	pageSerial                  pageSerial // serial ports bound from the installer page
 	logs                        *logring.Ring
+	serving                     atomic.Bool // Run is serving: /readyz
 	started                     time.Time
 	addrs                       Addrs
 	hw                          Hardware
@@ -392,7 +393,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		"blynk", g.addrs.Blynk, "blynk_tls", g.addrs.BlynkTLS,
 		"mqtt", g.addrs.MQTT, "mqtt_tls", g.addrs.MQTTTLS, "mqtt_ws", g.addrs.MQTTWS,
 		"http", g.addrs.HTTP, "installer", g.addrs.Installer)
+	g.serving.Store(true) // /readyz
 	<-ctx.Done()
+	g.serving.Store(false)
 	wg.Wait()
 	if err := g.Close(); err != nil {
 		errs = append(errs, err)

@@ -61,7 +61,7 @@ type installerSite struct{ g *Gateway }
 
 func (s installerSite) Status(ctx context.Context) installer.Status {
 	g := s.g
-	st := installer.Status{Version: Software(), Started: g.started, DataDir: g.cfg.DataDir, TLSCA: g.tlsCA, Ready: true,
+	st := installer.Status{Version: Software(), Started: g.started, DataDir: g.cfg.DataDir, TLSCA: g.tlsCA, Ready: g.serving.Load(),
 		TLSCert: g.cfg.Blynk.TLSCert, Installer: g.addrs.Installer}
 	if g.localCert != nil {
 		st.TLSNames, st.TLSExpires = g.localCert.Names(), g.localCert.Expires()

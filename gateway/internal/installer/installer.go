@@ -85,7 +85,7 @@ type Status struct {
 	TLSCert    string
 	// Installer is the installer port's address.
 	Installer string
-	// Ready is false while a part is not serving (e.g. the store failed).
+	// Ready: the gateway serves devices (/readyz answers 503 otherwise).
 	Ready bool
 }
 
