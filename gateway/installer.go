@@ -81,6 +81,10 @@ func (s installerSite) Status(ctx context.Context) installer.Status {
 	if c, ok := g.Claim(); ok {
 		st.Cloud.GatewayID, st.Cloud.ClaimCode, st.Cloud.Claimed = c.GatewayID, c.ClaimCode, c.Claimed
 	}
+	if l := g.link.Load(); l != nil {
+		ls := l.Stats()
+		st.Cloud.Since, st.Cloud.LastAck = ls.Since, ls.LastAck
+	}
 	for _, e := range []struct{ name, addr string }{
 		{"Blynk TCP", g.addrs.Blynk}, {"Blynk TLS", g.addrs.BlynkTLS}, {"MQTT", g.addrs.MQTT},
 		{"MQTT TLS", g.addrs.MQTTTLS}, {"MQTT websocket", g.addrs.MQTTWS}, {"HTTP API", g.addrs.HTTP},

@@ -150,6 +150,9 @@ type Stats struct {
 	TenancyVersion int64
 	Commands       uint64 // commands executed (not counting replays)
 	Announced      uint64 // local devices announced to the cloud (merge-up), resends included
+	// Since is when the link last went up or down (Run's start at first);
+	// LastAck when the cloud last acknowledged telemetry (zero: never).
+	Since, LastAck time.Time
 }
 
 // Link keeps the gateway's websocket to the cloud. Create with New, run
@@ -179,6 +182,8 @@ type Link struct {
 	tenancy    atomic.Int64
 	commands   atomic.Uint64
 	announcedN atomic.Uint64
+	since      atomic.Int64 // ms: the link last went up or down
+	lastAck    atomic.Int64 // ms: the cloud last acknowledged telemetry
 }
 
 // New checks opts and returns a Link.
@@ -216,7 +221,7 @@ func New(opts Options) (*Link, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Link{
+	l := &Link{
 		opts:     opts,
 		log:      log.With("component", "cloudlink"),
 		u:        u,
@@ -224,7 +229,17 @@ func New(opts Options) (*Link, error) {
 		results:  newResultCache(4096),
 		knownSet: make(map[string]bool),
 		cache:    cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}},
-	}, nil
+	}
+	l.since.Store(time.Now().UnixMilli())
+	return l, nil
+}
+
+// msTime is a Unix ms time, zero for 0.
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // checkURL accepts wss:// anywhere and ws:// only to a loopback host: the
@@ -263,6 +278,8 @@ func (l *Link) Stats() Stats {
 		TenancyVersion: l.tenancy.Load(),
 		Commands:       l.commands.Load(),
 		Announced:      l.announcedN.Load(),
+		Since:          msTime(l.since.Load()),
+		LastAck:        msTime(l.lastAck.Load()),
 	}
 }
 
@@ -287,7 +304,9 @@ func (l *Link) Run(ctx context.Context) error {
 	waitingForClaim := false
 	for {
 		welcomed, err := l.session(ctx)
-		l.connected.Store(false)
+		if l.connected.Swap(false) {
+			l.since.Store(time.Now().UnixMilli())
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -104,9 +104,11 @@ type Cloud struct {
 	ClaimCode  string // while waiting to be claimed
 	Claimed    bool
 	Connected  bool
-	Backlog    int64  // outbox entries the cloud has not acknowledged
-	Acked      int64  // highest outbox seq acknowledged
-	Failures   uint64 // failed connection attempts
+	Backlog    int64     // outbox entries the cloud has not acknowledged
+	Acked      int64     // highest outbox seq acknowledged
+	Failures   uint64    // failed connection attempts
+	Since      time.Time // the link last went up or down (zero: unknown)
+	LastAck    time.Time // the cloud last acknowledged telemetry (zero: never)
 }
 
 // Options configure the installer.
@@ -160,10 +162,9 @@ type Installer struct {
 	failMu sync.Mutex
 	fails  map[string]failures // failed sign-ins by peer address
 
-	drainMu  sync.Mutex
-	drain    drainSample
-	down     time.Time // the cloud was first seen unreachable; zero while reachable
-	lastSync time.Time // the cloud link was last seen connected
+	drainMu sync.Mutex
+	drain   drainSample
+	down    time.Time // the cloud was first seen unreachable; zero while reachable
 
 	done chan struct{}
 	once sync.Once

@@ -66,18 +66,20 @@ func (in *Installer) status(ctx context.Context) statusData {
 		in.drain = drainSample{at: now, acked: c.Acked, rate: float64(c.Acked-in.drain.acked) / dt.Seconds()}
 	}
 	d.DrainRate = max(in.drain.rate, 0)
+	// Since the link went down, as the link tells; before it ran, since
+	// this page first saw it so.
 	if d.State == "unreachable" {
 		if in.down.IsZero() {
 			in.down = now
 		}
 		d.DownSince = in.down
+		if !c.Since.IsZero() {
+			d.DownSince = c.Since
+		}
 	} else {
 		in.down = time.Time{}
 	}
-	if c.Connected {
-		in.lastSync = now
-	}
-	d.LastSync = in.lastSync
+	d.LastSync = c.LastAck
 	return d
 }
 
