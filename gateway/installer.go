@@ -83,7 +83,7 @@ func (s installerSite) Status(ctx context.Context) installer.Status {
 	}
 	if l := g.link.Load(); l != nil {
 		ls := l.Stats()
-		st.Cloud.Since, st.Cloud.LastAck = ls.Since, ls.LastAck
+		st.Cloud.Since, st.Cloud.LastAck, st.Cloud.Org = ls.Since, ls.LastAck, ls.Org
 	}
 	for _, e := range []struct{ name, addr string }{
 		{"Blynk TCP", g.addrs.Blynk}, {"Blynk TLS", g.addrs.BlynkTLS}, {"MQTT", g.addrs.MQTT},

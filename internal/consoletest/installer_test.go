@@ -235,6 +235,14 @@ func TestInstallerCloudInBrowser(t *testing.T) {
 	s.api("POST", "/api/v1/organization/gateway/claim", login.Token, map[string]any{"claimCode": shown, "orgId": org.ID}, 200, nil)
 	// The status page reloads itself when the link's state changes.
 	pageUntil(t, ctx, "the page follows the claim", `document.getElementById("cloudstate")?.dataset.state === "connected"`)
+	waitFor(t, "the organization the site is claimed into", 30*time.Second, func() bool {
+		var org string
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := chromedp.Run(c, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#cloudstate", chromedp.ByID),
+			chromedp.Evaluate(`document.getElementById("cloudorg")?.textContent ?? ""`, &org))
+		return err == nil && org == "Client A"
+	})
 
 	stop()
 	pageUntil(t, ctx, "the banner appears", `document.getElementById("banner")?.hidden === false`)

@@ -153,6 +153,9 @@ type Stats struct {
 	// Since is when the link last went up or down (Run's start at first);
 	// LastAck when the cloud last acknowledged telemetry (zero: never).
 	Since, LastAck time.Time
+	// Org is the organization the site is claimed into (the top of the
+	// tenancy subtree the cloud sent), "" before the first snapshot.
+	Org string
 }
 
 // Link keeps the gateway's websocket to the cloud. Create with New, run
@@ -234,6 +237,18 @@ func New(opts Options) (*Link, error) {
 	return l, nil
 }
 
+// topOrg is the name of the top organization of the cached subtree.
+func (l *Link) topOrg() string {
+	l.cacheMu.Lock()
+	defer l.cacheMu.Unlock()
+	for _, o := range l.cache.orgs {
+		if o.ParentID == 0 {
+			return o.Name
+		}
+	}
+	return ""
+}
+
 // msTime is a Unix ms time, zero for 0.
 func msTime(ms int64) time.Time {
 	if ms == 0 {
@@ -280,6 +295,7 @@ func (l *Link) Stats() Stats {
 		Announced:      l.announcedN.Load(),
 		Since:          msTime(l.since.Load()),
 		LastAck:        msTime(l.lastAck.Load()),
+		Org:            l.topOrg(),
 	}
 }
 

@@ -109,6 +109,7 @@ type Cloud struct {
 	Failures   uint64    // failed connection attempts
 	Since      time.Time // the link last went up or down (zero: unknown)
 	LastAck    time.Time // the cloud last acknowledged telemetry (zero: never)
+	Org        string    // the organization the site is claimed into
 }
 
 // Options configure the installer.
