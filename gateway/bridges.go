@@ -62,6 +62,9 @@ func (g *Gateway) setupBridges(ctx context.Context) error {
 			MaxBody:   g.cfg.Blynk.MaxBody,
 		}))
 	}
+	if err := g.restoreSerialBindings(); err != nil {
+		return err
+	}
 	if len(g.cfg.GPIO) == 0 {
 		return nil
 	}

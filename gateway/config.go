@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ type Config struct {
 	Serial []serialbridge.PortConfig `yaml:"serial"`
 	// GPIO maps the box's own pins to virtual pins of a device per group.
 	GPIO []gpiobridge.Config `yaml:"gpio"`
+
+	// File is where LoadConfig read this configuration ("" for none).
+	File string `yaml:"-"`
 }
 
 // LogConfig selects log level and format.
@@ -85,10 +89,12 @@ type HTTPConfig struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"` // keep-alive wait for the next request
 }
 
-// InstallerConfig configures the installer API.
+// InstallerConfig configures the installer page and API. Listening beyond
+// loopback, the port serves other hosts only once an installer password
+// (set from the box, or with the token) or a token exists.
 type InstallerConfig struct {
 	Listen string `yaml:"listen"`
-	Token  string `yaml:"token"` // bearer token required when set
+	Token  string `yaml:"token"` // bearer token for scripts; required by the API when set
 }
 
 // StoreConfig tunes the SQLite store.
@@ -166,6 +172,10 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	cfg.File = path
 	return cfg, nil
 }
 
@@ -204,9 +214,6 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadTimeout < time.Millisecond || c.HTTP.IdleTimeout < time.Millisecond {
 		bad("http.read_timeout and http.idle_timeout must be > 0")
-	}
-	if c.Installer.Listen != "" && c.Installer.Token == "" && !isLoopback(c.Installer.Listen) {
-		bad("installer.listen: %q is reachable from the network: set installer.token, or listen on 127.0.0.1", c.Installer.Listen)
 	}
 	if (c.Blynk.TLSCert == "") != (c.Blynk.TLSKey == "") {
 		bad("blynk.tls_cert and blynk.tls_key must be given together")

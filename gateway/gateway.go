@@ -29,6 +29,8 @@ import (
 	"outpost/gateway/internal/cloudlink"
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/installer"
+	"outpost/gateway/internal/logring"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -51,10 +53,17 @@ type Gateway struct {
 	tlsCfg *tls.Config
 	tlsCA  string // the local CA's file; "" with a configured certificate
 
+	localCert *certs.Local // nil with a configured certificate or no TLS
+
 	lnBlynk, lnBlynkTLS         net.Listener
 	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
 	lnHTTP, lnInstaller         net.Listener
-	deviceAPI, installer        http.Handler
+	deviceAPI                   http.Handler
+	installer                   *installer.Installer
+	pageSerial                  pageSerial // serial ports bound from the installer page
+	logs                        *logring.Ring
+	serving                     atomic.Bool // Run is serving: /readyz
+	started                     time.Time
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
@@ -85,7 +94,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("gateway: data dir: %w", err)
 	}
-	g = &Gateway{cfg: cfg, log: logger}
+	// The installer page's Logs: the last lines, kept in memory.
+	logs := logring.New(logLines)
+	logger = slog.New(logs.Handler(logger.Handler(), slog.LevelInfo))
+	g = &Gateway{cfg: cfg, log: logger, logs: logs}
 	for _, o := range opts {
 		o(g)
 	}
@@ -123,13 +135,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 
 	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
-	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
-		Hub: g.hub, Logger: logger, Stats: g.Stats, Token: cfg.Installer.Token,
-		Routes: map[string]http.Handler{
-			"GET /installer/api/hardware": http.HandlerFunc(g.hardwareHandler),
-			"GET /installer/api/claim":    http.HandlerFunc(g.claimHandler),
-		},
-	})
+	if g.installer, err = g.newInstaller(); err != nil {
+		return nil, nil, err
+	}
 	var sniffHTTP http.Handler
 	if cfg.Blynk.ServeHTTP == nil || *cfg.Blynk.ServeHTTP {
 		sniffHTTP = g.deviceAPI
@@ -217,7 +225,7 @@ func (g *Gateway) setupTLS() error {
 	if err != nil {
 		return fmt.Errorf("gateway: tls: %w", err)
 	}
-	g.tlsCA = local.CAPath()
+	g.tlsCA, g.localCert = local.CAPath(), local
 	g.tlsCfg.GetCertificate = local.GetCertificate
 	g.log.Info("TLS certificate of the local CA; devices that check it pin the CA file",
 		"component", "certs", "ca", g.tlsCA, "names", strings.Join(local.Names(), ","))
@@ -376,6 +384,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	run("bridges", func() error { return g.bridges.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
+	context.AfterFunc(ctx, g.installer.Close) // live pages end; shutdown need not wait for them
 	if g.cfg.Cloud.URL != "" {
 		run("cloud", func() error { return g.runCloud(ctx) })
 	}
@@ -384,7 +393,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		"blynk", g.addrs.Blynk, "blynk_tls", g.addrs.BlynkTLS,
 		"mqtt", g.addrs.MQTT, "mqtt_tls", g.addrs.MQTTTLS, "mqtt_ws", g.addrs.MQTTWS,
 		"http", g.addrs.HTTP, "installer", g.addrs.Installer)
+	g.serving.Store(true) // /readyz
 	<-ctx.Done()
+	g.serving.Store(false)
 	wg.Wait()
 	if err := g.Close(); err != nil {
 		errs = append(errs, err)

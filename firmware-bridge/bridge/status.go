@@ -108,11 +108,17 @@ type ManagerOptions struct {
 	Device func(tokenHash [32]byte) (id int64, name string, ok bool)
 }
 
-// Manager runs a set of bridges and reports their status.
+// Manager runs a set of bridges and reports their status. Bridges may be
+// added and removed while it runs (the installer page binds a serial port
+// without a restart).
 type Manager struct {
 	opts    ManagerOptions
 	mu      sync.Mutex
 	runners []Runner
+	running map[Runner]running // started and not yet returned
+	ctx     context.Context    // Run's, nil before and after
+	wg      sync.WaitGroup
+	errs    []error
 }
 
 // NewManager returns an empty Manager.
@@ -120,14 +126,63 @@ func NewManager(opts ManagerOptions) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opts: opts}
+	return &Manager{opts: opts, running: map[Runner]running{}}
 }
 
-// Add registers a bridge; call it before Run.
+// Add registers a bridge; once Run has started, the bridge starts at once.
 func (m *Manager) Add(r Runner) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.runners = append(m.runners, r)
+	if m.ctx != nil {
+		m.start(r)
+	}
+}
+
+// Remove stops a bridge and forgets it; it returns once the bridge's Run
+// has returned (its port closed). It reports whether r was registered.
+func (m *Manager) Remove(r Runner) bool {
+	m.mu.Lock()
+	i := slices.Index(m.runners, r)
+	if i < 0 {
+		m.mu.Unlock()
+		return false
+	}
+	m.runners = slices.Delete(m.runners, i, i+1)
+	run, running := m.running[r]
+	m.mu.Unlock()
+	if running {
+		run.cancel()
+		<-run.done
+	}
+	return true
+}
+
+// running is a started bridge: how to stop it, and when it has stopped.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs r under Run's context; m.mu is held.
+func (m *Manager) start(r Runner) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	run := running{cancel: cancel, done: make(chan struct{})}
+	m.running[r] = run
+	log := m.opts.Logger.With("component", "bridges")
+	m.wg.Go(func() {
+		defer close(run.done)
+		defer cancel()
+		err := r.Run(ctx)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.running, r)
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			st := r.Status()
+			log.Error("bridge stopped", "kind", st.Kind, "name", st.Name, "err", err)
+			m.errs = append(m.errs, err)
+		}
+	})
 }
 
 // Run runs every bridge until ctx is done and returns nil then. If a bridge
@@ -135,28 +190,19 @@ func (m *Manager) Add(r Runner) {
 // error is logged and returned at the end.
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
-	rs := slices.Clone(m.runners)
-	m.mu.Unlock()
-	var (
-		wg   sync.WaitGroup
-		emu  sync.Mutex
-		errs []error
-	)
-	log := m.opts.Logger.With("component", "bridges")
-	for _, r := range rs {
-		wg.Go(func() {
-			err := r.Run(ctx)
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				st := r.Status()
-				log.Error("bridge stopped", "kind", st.Kind, "name", st.Name, "err", err)
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
-			}
-		})
+	m.ctx = ctx
+	for _, r := range m.runners {
+		m.start(r)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	m.mu.Unlock()
+	<-ctx.Done()
+	m.mu.Lock()
+	m.ctx = nil
+	m.mu.Unlock()
+	m.wg.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return errors.Join(m.errs...)
 }
 
 // Status reports every bridge, in the order they were added, with the

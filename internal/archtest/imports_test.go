@@ -89,19 +89,22 @@ var thirdParty = map[string][]string{
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
 	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/remotebridge"},
-	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
+	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi", "gateway/internal/installer"},
 	"go.bug.st/serial":                    {"firmware-bridge/serialport"},
 	"periph.io/x/host/v3":                 {"firmware-bridge/gpiohost"},
 	"periph.io/x/conn/v3":                 {"firmware-bridge/hardware", "firmware-bridge/gpiobridge", "firmware-bridge/gpiohost"},
 	"github.com/eclipse/paho.mqtt.golang": {"shared/devicesim", "scripts/bench"},
-	"github.com/creack/pty":               {"scripts/bench"},
-	"golang.org/x/sys":                    {"scripts/bench"},
+	"github.com/creack/pty":               {"scripts/bench", "internal/ptyboard"},
+	"golang.org/x/sys":                    {"scripts/bench", "internal/ptyboard"},
 	"golang.org/x/time":                   {"cloud/internal/ratelimit"},
 	"golang.org/x/term":                   {"cloud/cmd/outpost-cloud", "gateway/cmd/outpost-gateway"},
 	// The console's screenshot script drives chromium; the browser tests
 	// (internal/consoletest) import it from tests only.
 	"github.com/chromedp/chromedp": {"scripts/screenshots"},
-	"github.com/chromedp/cdproto":  {"scripts/screenshots"},
+	// The gateway's /metrics; the installer page's QR codes.
+	"github.com/prometheus/client_golang": {"gateway/internal/metrics"},
+	"github.com/skip2/go-qrcode":          {"gateway/internal/installer"},
+	"github.com/chromedp/cdproto":         {"scripts/screenshots"},
 }
 
 func TestImportRules(t *testing.T) {

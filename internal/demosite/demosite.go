@@ -326,7 +326,7 @@ func printBanner(w io.Writer, a gateway.Addrs, caFile, cloudURL string, st siteS
 	fmt.Fprintf(&b, " Blynk TLS         %s   (devices pin the CA %s)\n", at(a.BlynkTLS), caFile)
 	fmt.Fprintf(&b, " MQTT              %s   (user \"device\", password = token); TLS %s; websocket ws://%s/mqtt\n", at(a.MQTT), at(a.MQTTTLS), at(a.MQTTWS))
 	fmt.Fprintf(&b, " Device HTTP API   http://%s/external/api/\n", at(a.HTTP))
-	fmt.Fprintf(&b, " Installer API     http://%s/installer/api/devices\n\n", a.Installer)
+	fmt.Fprintf(&b, " Installer page    http://%s/   (asks for a password at first start; scripts: /installer/api/devices)\n\n", a.Installer)
 	fmt.Fprintf(&b, " Template id       %s  (#define BLYNK_TEMPLATE_ID \"%s\")\n\n", DemoTemplate, DemoTemplate)
 	for _, d := range st.Devices {
 		sim := ""

@@ -18,38 +18,39 @@ import (
 )
 
 var (
-	consoleRE = regexp.MustCompile(`Cloud console\s+(http://\S+?)/\s`)
-	adminRE   = regexp.MustCompile(`Cloud admin\s+(\S+)\s+password\s+(\S+)`)
+	consoleRE   = regexp.MustCompile(`Cloud console\s+(http://\S+?)/\s`)
+	installerRE = regexp.MustCompile(`Installer page\s+(http://\S+?)/\s`)
+	adminRE     = regexp.MustCompile(`Cloud admin\s+(\S+)\s+password\s+(\S+)`)
 )
 
 // startSite builds scripts/site, runs it on free ports in a temporary
 // directory and returns the console URL and the admin login from its
 // banner, and a function that stops it.
-func startSite(ctx context.Context) (url, email, password string, stop func(), err error) {
+func startSite(ctx context.Context) (url, installer, email, password string, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "outpost-shots-")
 	if err != nil {
-		return "", "", "", nil, err
+		return "", "", "", "", nil, err
 	}
 	bin := filepath.Join(dir, "site")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scripts/site")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
-		return "", "", "", nil, fmt.Errorf("build the site (run from the repository root): %w", err)
+		return "", "", "", "", nil, fmt.Errorf("build the site (run from the repository root): %w", err)
 	}
 	cmd := exec.Command(bin, "-data", filepath.Join(dir, "data"), "-port-base", "-1", "-devices", "4", "-sim", "3", "-sim-every", "500ms")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return "", "", "", nil, err
+		return "", "", "", "", nil, err
 	}
 	stop = func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 		os.RemoveAll(dir)
 	}
-	found := make(chan [3]string, 1)
+	found := make(chan [4]string, 1)
 	go func() {
 		var banner strings.Builder
 		sc := bufio.NewScanner(stdout)
@@ -57,18 +58,19 @@ func startSite(ctx context.Context) (url, email, password string, stop func(), e
 		for sc.Scan() {
 			banner.WriteString(sc.Text() + "\n")
 			c, a := consoleRE.FindStringSubmatch(banner.String()), adminRE.FindStringSubmatch(banner.String())
-			if !sent && c != nil && a != nil {
-				found <- [3]string{c[1], a[1], a[2]}
+			in := installerRE.FindStringSubmatch(banner.String())
+			if !sent && c != nil && a != nil && in != nil {
+				found <- [4]string{c[1], in[1], a[1], a[2]}
 				sent = true
 			}
 		}
 	}()
 	select {
 	case f := <-found:
-		return f[0], f[1], f[2], stop, nil
+		return f[0], f[1], f[2], f[3], stop, nil
 	case <-time.After(2 * time.Minute):
 		stop()
-		return "", "", "", nil, errors.New("the site printed no console URL within 2 minutes")
+		return "", "", "", "", nil, errors.New("the site printed no console and installer URL within 2 minutes")
 	}
 }
 
@@ -81,7 +83,7 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	base, email, password, stop, err := startSite(ctx)
+	base, installer, email, password, stop, err := startSite(ctx)
 	if err != nil {
 		return err
 	}
@@ -160,7 +162,13 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		chromedp.Navigate(base+dev), chromedp.WaitVisible(`#device[data-state="live"]`, chromedp.ByQuery)); err != nil {
 		return err
 	}
-	return save(step, out, "device-dark-1440", 1440)
+	if err := save(step, out, "device-dark-1440", 1440); err != nil {
+		return err
+	}
+	if err := step(emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}})); err != nil {
+		return err
+	}
+	return installerShots(step, installer, out)
 }
 
 // save writes a full-page PNG.

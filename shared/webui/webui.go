@@ -27,7 +27,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Static is the shared asset files (style.css, chart.js, live.js).
+// Static is the shared asset files (style.css, chart.js, live.js and
+// device.js, the device dashboard: live values, control writes, charts).
 func Static() fs.FS {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {

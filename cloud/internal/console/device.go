@@ -15,31 +15,16 @@ import (
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
+	"outpost/shared/webui"
 )
 
 // devicePageAssets is what the device page loads (its weight is measured).
 var devicePageAssets = []string{"style.css", "app.js", "device.js", "chart.js", "live.js"}
 
 // tile is one datastream on the dashboard: its latest value and, where the
-// user may write, a control fitting its type.
-type tile struct {
-	Pin      int
-	Name     string
-	Type     string
-	Units    string
-	Value    string // raw canonical value ("" if none)
-	Initial  string // where the control starts: Value, else the default
-	Display  string // for people (enum label, On/Off, …)
-	TS       time.Time
-	Control  string // switch, slider, number, select, text, or "" (read only)
-	Min, Max string
-	Step     string
-	Options  []option
-	MapURL   string
-	Chart    bool   // numeric: has a chart
-	Step2    bool   // chart as steps (boolean, enum)
-	Labels   string // JSON of enum labels for the chart
-}
+// user may write, a control fitting its type (shared with the gateway's
+// installer page).
+type tile = webui.Tile
 
 type deviceData struct {
 	Device       tenancy.Device
@@ -229,92 +214,9 @@ func sortStrings(s []string) {
 	}
 }
 
-func fnum(f *float64) string {
-	if f == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*f, 'f', -1, 64)
-}
-
 // makeTile picks the display and the control of a datastream.
 func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
-	t := tile{Pin: ds.Pin, Name: ds.Name, Type: string(ds.Type), Units: ds.Units, Value: v.Value, TS: v.TS,
-		Min: fnum(ds.Min), Max: fnum(ds.Max)}
-	t.Display = display(ds, v.Value)
-	// A control starts at the value, else at the template's default.
-	t.Initial = v.Value
-	if t.Initial == "" {
-		t.Initial = ds.Default
-	}
-	bounded := ds.Min != nil && ds.Max != nil
-	switch ds.Type {
-	case datastream.Boolean:
-		t.Control, t.Chart, t.Step2 = "switch", true, true
-	case datastream.Integer:
-		t.Chart, t.Step = true, "1"
-		switch {
-		case bounded && *ds.Min == 0 && *ds.Max == 1:
-			t.Control, t.Step2 = "switch", true
-		case bounded:
-			t.Control = "slider"
-		default:
-			t.Control = "number"
-		}
-	case datastream.Double:
-		t.Chart, t.Step = true, "any"
-		if bounded {
-			t.Control = "slider"
-			t.Step = strconv.FormatFloat((*ds.Max-*ds.Min)/100, 'f', -1, 64)
-		} else {
-			t.Control = "number"
-		}
-	case datastream.Enum:
-		t.Control, t.Chart, t.Step2 = "select", true, true
-		labels := map[string]string{}
-		for _, e := range ds.Enum {
-			val := strconv.Itoa(e.Value)
-			t.Options = append(t.Options, option{Value: val, Label: e.Label, Selected: val == t.Initial})
-			labels[val] = e.Label
-		}
-		b, _ := json.Marshal(labels)
-		t.Labels = string(b)
-	case datastream.String:
-		t.Control = "text"
-	case datastream.Location:
-		if lon, lat, ok := strings.Cut(v.Value, "\x00"); ok {
-			t.MapURL = "https://www.openstreetmap.org/?mlat=" + url.QueryEscape(lat) + "&mlon=" + url.QueryEscape(lon) + "#map=15/" +
-				url.PathEscape(lat) + "/" + url.PathEscape(lon)
-		}
-	}
-	if !canWrite || ds.Type == datastream.Location {
-		t.Control = ""
-	}
-	return t
-}
-
-// display renders a canonical value for people.
-func display(ds datastream.Datastream, v string) string {
-	if v == "" {
-		return "—"
-	}
-	switch ds.Type {
-	case datastream.Boolean:
-		if v == "1" {
-			return "On"
-		}
-		return "Off"
-	case datastream.Enum:
-		for _, e := range ds.Enum {
-			if strconv.Itoa(e.Value) == v {
-				return e.Label
-			}
-		}
-	case datastream.Location:
-		if lon, lat, ok := strings.Cut(v, "\x00"); ok {
-			return lat + ", " + lon
-		}
-	}
-	return strings.ReplaceAll(v, "\x00", ", ")
+	return webui.MakeTile(ds, v.Value, v.TS, canWrite)
 }
 
 const timelinePage = 50

@@ -147,6 +147,25 @@ func (l *Local) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 
 func (l *Local) path(name string) string { return filepath.Join(l.opts.Dir, name) }
 
+// Reissue signs a new leaf for the box's names now (the installer page's
+// "issue again", e.g. after the network changed), whether or not the
+// current one still fits. The CA stays: devices that pinned it keep working.
+func (l *Local) Reissue() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refreshForce(true)
+}
+
+// Expires is when the current leaf ends (it is issued again before).
+func (l *Local) Expires() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leaf == nil || l.leaf.Leaf == nil {
+		return time.Time{}
+	}
+	return l.leaf.Leaf.NotAfter
+}
+
 // loadCA loads CAFile and CAKeyFile, adopts an older version's self-signed
 // certificate as the CA, or makes a new CA.
 func (l *Local) loadCA() error {
@@ -224,7 +243,11 @@ func (l *Local) olderVersion() (*x509.Certificate, crypto.Signer, bool) {
 // refresh issues a new leaf unless the one on disk (or in memory) is signed
 // by the CA, valid for a while yet and for exactly the wanted names. l.mu
 // is held.
-func (l *Local) refresh() error {
+func (l *Local) refresh() error { return l.refreshForce(false) }
+
+// refreshForce is refresh; with force, a new leaf is issued even if the
+// current one fits.
+func (l *Local) refreshForce(force bool) error {
 	now := l.opts.Now()
 	l.checked = now
 	if l.leaf == nil {
@@ -246,7 +269,7 @@ func (l *Local) refresh() error {
 	default:
 		want = canonical(append(want, box...))
 	}
-	if l.leaf != nil {
+	if l.leaf != nil && !force {
 		if leaf, err := x509.ParseCertificate(l.leaf.Certificate[0]); err == nil && l.fits(leaf, want, now) {
 			l.names = want
 			return nil

@@ -362,3 +362,38 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestReissue: "issue again" signs a new leaf for the same names by the
+// same CA (pinned devices keep working), served at once.
+func TestReissue(t *testing.T) {
+	dir := t.TempDir()
+	b := newBox("gw-box", "192.0.2.10")
+	o := b.opts(dir, "gw.example.com")
+	l, err := OpenLocal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := mustRead(t, filepath.Join(dir, CAFile))
+	pool := caPool(t, filepath.Join(dir, CAFile))
+	addr := serve(t, l)
+	before, err := handshake(addr, "gw.example.com", pool, o.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Expires().IsZero() {
+		t.Error("no expiry")
+	}
+	if err := l.Reissue(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := handshake(addr, "gw.example.com", pool, o.Now)
+	if err != nil {
+		t.Fatalf("the new leaf does not verify against the pinned CA: %v", err)
+	}
+	if after.SerialNumber.Cmp(before.SerialNumber) == 0 {
+		t.Error("Reissue served the same leaf")
+	}
+	if !bytes.Equal(ca, mustRead(t, filepath.Join(dir, CAFile))) {
+		t.Error("Reissue changed the CA")
+	}
+}

@@ -150,6 +150,12 @@ type Stats struct {
 	TenancyVersion int64
 	Commands       uint64 // commands executed (not counting replays)
 	Announced      uint64 // local devices announced to the cloud (merge-up), resends included
+	// Since is when the link last went up or down (Run's start at first);
+	// LastAck when the cloud last acknowledged telemetry (zero: never).
+	Since, LastAck time.Time
+	// Org is the organization the site is claimed into (the top of the
+	// tenancy subtree the cloud sent), "" before the first snapshot.
+	Org string
 }
 
 // Link keeps the gateway's websocket to the cloud. Create with New, run
@@ -179,6 +185,8 @@ type Link struct {
 	tenancy    atomic.Int64
 	commands   atomic.Uint64
 	announcedN atomic.Uint64
+	since      atomic.Int64 // ms: the link last went up or down
+	lastAck    atomic.Int64 // ms: the cloud last acknowledged telemetry
 }
 
 // New checks opts and returns a Link.
@@ -216,7 +224,7 @@ func New(opts Options) (*Link, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Link{
+	l := &Link{
 		opts:     opts,
 		log:      log.With("component", "cloudlink"),
 		u:        u,
@@ -224,7 +232,29 @@ func New(opts Options) (*Link, error) {
 		results:  newResultCache(4096),
 		knownSet: make(map[string]bool),
 		cache:    cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}},
-	}, nil
+	}
+	l.since.Store(time.Now().UnixMilli())
+	return l, nil
+}
+
+// topOrg is the name of the top organization of the cached subtree.
+func (l *Link) topOrg() string {
+	l.cacheMu.Lock()
+	defer l.cacheMu.Unlock()
+	for _, o := range l.cache.orgs {
+		if o.ParentID == 0 {
+			return o.Name
+		}
+	}
+	return ""
+}
+
+// msTime is a Unix ms time, zero for 0.
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // checkURL accepts wss:// anywhere and ws:// only to a loopback host: the
@@ -263,6 +293,9 @@ func (l *Link) Stats() Stats {
 		TenancyVersion: l.tenancy.Load(),
 		Commands:       l.commands.Load(),
 		Announced:      l.announcedN.Load(),
+		Since:          msTime(l.since.Load()),
+		LastAck:        msTime(l.lastAck.Load()),
+		Org:            l.topOrg(),
 	}
 }
 
@@ -287,7 +320,9 @@ func (l *Link) Run(ctx context.Context) error {
 	waitingForClaim := false
 	for {
 		welcomed, err := l.session(ctx)
-		l.connected.Store(false)
+		if l.connected.Swap(false) {
+			l.since.Store(time.Now().UnixMilli())
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

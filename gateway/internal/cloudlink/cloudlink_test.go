@@ -236,8 +236,13 @@ func TestDrainsOutboxAndDeletesAcked(t *testing.T) {
 			t.Fatalf("device A value %d = %s, want %s (order)", i, val, want)
 		}
 	}
-	if got := r.link.Stats().ItemsAcked; got != n {
-		t.Errorf("ItemsAcked = %d, want %d", got, n)
+	st := r.link.Stats()
+	if st.ItemsAcked != n {
+		t.Errorf("ItemsAcked = %d, want %d", st.ItemsAcked, n)
+	}
+	// The installer page's "connected since" and "last sync".
+	if !st.Connected || st.Since.IsZero() || st.LastAck.IsZero() || st.LastAck.Before(st.Since) {
+		t.Errorf("connected %v since %v, last ack %v", st.Connected, st.Since, st.LastAck)
 	}
 }
 

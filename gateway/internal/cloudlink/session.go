@@ -122,6 +122,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 		l.acked.Store(acked)
 	}
 	l.connects.Add(1)
+	l.since.Store(time.Now().UnixMilli())
 	l.connected.Store(true)
 	l.log.Info("cloud link up", "url", l.u.Redacted(), "tenancy_version", version, "cloud_applied", acked)
 
@@ -218,6 +219,7 @@ func (s *session) drain(ctx context.Context, acked int64, readDone <-chan struct
 		}
 		acked = upTo
 		l.acked.Store(upTo)
+		l.lastAck.Store(time.Now().UnixMilli())
 		deleteUpTo.Store(upTo)
 		select {
 		case deleteReq <- struct{}{}:

@@ -1,6 +1,6 @@
 // Package deviceapi serves Blynk's device HTTP API (PROTOCOL.md §3, §7.9)
-// under /external/api/ and the gateway's installer API under
-// /installer/api/. Every request is turned into the same hub calls the
+// under /external/api/ (the installer API lives in
+// gateway/internal/installer). Every request is turned into the same hub calls the
 // other transports make, so validation, clamping and delivery to connected
 // devices are identical. A write is answered only once the store has
 // committed it: a 200 means the write survives a crash.

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/datastream"
@@ -214,80 +212,5 @@ func TestBatchTooLarge(t *testing.T) {
 	}
 	if _, ok := e.hub.Value(e.dev.ID, 1); ok {
 		t.Errorf("a refused batch stored a value")
-	}
-}
-
-func TestInstaller(t *testing.T) {
-	e := newEnv(t)
-	h := NewInstaller(InstallerOptions{Hub: e.hub, Token: "s3cret", Stats: func() any { return map[string]int{"writes": 7} }})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	do := func(method, path, auth, body string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json") // writes must be JSON
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if st, _ := do("GET", "/installer/api/devices", "", ""); st != 401 {
-		t.Errorf("no auth → %d, want 401", st)
-	}
-	if st, _ := do("GET", "/installer/api/devices", "Bearer wrong", ""); st != 401 {
-		t.Errorf("wrong token → %d, want 401", st)
-	}
-	auth := "Bearer s3cret"
-	st, body := do("POST", "/installer/api/devices", auth, `{"template":"TMPLhttp0001","name":"Greenhouse 2"}`)
-	if st != 201 {
-		t.Fatalf("add → %d %s", st, body)
-	}
-	var nd NewDevice
-	if err := json.Unmarshal([]byte(body), &nd); err != nil {
-		t.Fatal(err)
-	}
-	if nd.Name != "Greenhouse 2" || nd.Template != "TMPLhttp0001" || len(nd.Token) != 32 || nd.UID == "" {
-		t.Errorf("new device %+v", nd)
-	}
-	// The new token works on the device API at once.
-	if st, _ := e.call(t, "GET", "/external/api/update?token="+nd.Token+"&v1=5", "", ""); st != 200 {
-		t.Errorf("new token refused by the device API: %d", st)
-	}
-	if st, body := do("POST", "/installer/api/devices", auth, `{"template":"TMPLnope","name":"x"}`); st != 400 || body != errBody("Template doesn't exist.") {
-		t.Errorf("unknown template → %d %s", st, body)
-	}
-	if st, _ := do("POST", "/installer/api/devices", auth, `{"template":`); st != 400 {
-		t.Errorf("bad JSON → %d", st)
-	}
-	st, body = do("GET", "/installer/api/devices", auth, "")
-	var list []DeviceInfo
-	if err := json.Unmarshal([]byte(body), &list); err != nil || st != 200 {
-		t.Fatalf("list → %d %s", st, body)
-	}
-	want := []DeviceInfo{
-		{ID: e.dev.ID, UID: e.dev.UID, Name: "Greenhouse 1", Template: "TMPLhttp0001"},
-		{ID: nd.ID, UID: nd.UID, Name: "Greenhouse 2", Template: "TMPLhttp0001"},
-	}
-	if diff := cmp.Diff(want, list); diff != "" {
-		t.Errorf("devices (-want +got):\n%s", diff)
-	}
-	for _, d := range list {
-		if strings.Contains(body, nd.Token) {
-			t.Errorf("device list shows a token (%v)", d)
-		}
-	}
-	st, body = do("GET", "/installer/api/templates", auth, "")
-	if st != 200 || !strings.Contains(body, `"TMPLhttp0001"`) {
-		t.Errorf("templates → %d %s", st, body)
-	}
-	if st, body := do("GET", "/installer/api/stats", auth, ""); st != 200 || strings.TrimSpace(body) != `{"writes":7}` {
-		t.Errorf("stats → %d %s", st, body)
 	}
 }

@@ -744,3 +744,17 @@ func (s *Store) Stats() Stats {
 	s.histMu.Unlock()
 	return st
 }
+
+// CommitLatency is the Append → committed latency histogram since Open:
+// how many records committed within each bound (ascending, cumulative),
+// how many in all and their summed latency (estimated from the buckets).
+func (s *Store) CommitLatency(bounds []time.Duration) (counts []uint64, total uint64, sum time.Duration) {
+	ns := make([]uint64, len(bounds))
+	for i, b := range bounds {
+		ns[i] = uint64(max(b, 0))
+	}
+	s.histMu.Lock()
+	defer s.histMu.Unlock()
+	c, t, sm := s.hist.cumulative(ns)
+	return c, t, time.Duration(sm)
+}

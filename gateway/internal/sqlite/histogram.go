@@ -63,3 +63,27 @@ func (h *histogram) quantile(q float64) uint64 {
 	}
 	return 0
 }
+
+// cumulative counts the recorded values at or below each bound (ns,
+// ascending), Prometheus-style, and estimates their sum from each bucket's
+// middle. A bucket straddling a bound counts below it when its low end is.
+func (h *histogram) cumulative(bounds []uint64) (counts []uint64, total, sum uint64) {
+	counts = make([]uint64, len(bounds))
+	for i, n := range h.counts {
+		if n == 0 {
+			continue
+		}
+		lo := histLow(i)
+		mid := lo
+		if i+1 < histBuckets {
+			mid = lo + (histLow(i+1)-lo)/2
+		}
+		sum += n * mid
+		for j, b := range bounds {
+			if lo <= b {
+				counts[j] += n
+			}
+		}
+	}
+	return counts, h.total, sum
+}

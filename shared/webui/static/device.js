@@ -159,7 +159,7 @@ async function load(panel) {
   const q = current.range ? `range=${current.range}` : `from=${current.from}&to=${current.to}`;
   const box = panel.querySelector(".chart");
   const exp = panel.querySelector("a[data-export]");
-  exp.href = `${exp.dataset.export}&${q}`;
+  if (exp) exp.href = `${exp.dataset.export}&${q}`;
   let data;
   try {
     const r = await fetch(`/devices/${id}/series?pin=${pin}&${q}`, { headers: { Accept: "application/json" } });

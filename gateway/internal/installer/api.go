@@ -1,8 +1,6 @@
-package deviceapi
+package installer
 
 import (
-	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,52 +13,26 @@ import (
 	"outpost/shared/datastream"
 )
 
-// InstallerHub is what the installer API needs of the routing core
-// (satisfied by *hub.Hub).
-type InstallerHub interface {
-	Devices() []hub.Device
-	Templates() []datastream.Template
-	Online(deviceID int64) bool
-	AddDevice(ctx context.Context, templateID, name string) (hub.Device, string, error)
-}
-
-// InstallerOptions configure the installer API.
-type InstallerOptions struct {
-	Hub    InstallerHub
-	Logger *slog.Logger
-	// Stats returns the gateway's counters, served as JSON by /installer/api/stats.
-	Stats func() any
-	// Token, if set, is required as `Authorization: Bearer <token>`.
-	Token string
-	// Routes adds the gateway's own installer routes (pattern → handler),
-	// served behind the same token check.
-	Routes map[string]http.Handler
-}
-
-type installer struct {
-	hub   InstallerHub
+// api serves /installer/api/…: devices (list, add — the new token is shown
+// once), templates, stats and the gateway's own routes. Authentication is
+// the Installer's (token, session or loopback), applied around it.
+type api struct {
+	hub   Hub
 	log   *slog.Logger
 	stats func() any
-	token string
 }
 
-// NewInstaller returns the handler of /installer/api/…: devices (list, add
-// — the new token is shown once), templates and stats.
-func NewInstaller(opts InstallerOptions) http.Handler {
-	in := &installer{hub: opts.Hub, log: opts.Logger, stats: opts.Stats, token: opts.Token}
-	if in.log == nil {
-		in.log = slog.New(slog.DiscardHandler)
-	}
-	in.log = in.log.With("component", "installer")
+func newAPI(hub Hub, log *slog.Logger, stats func() any, routes map[string]http.Handler) http.Handler {
+	in := &api{hub: hub, log: log, stats: stats}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /installer/api/devices", in.listDevices)
 	mux.HandleFunc("POST /installer/api/devices", in.addDevice)
 	mux.HandleFunc("GET /installer/api/templates", in.templates)
 	mux.HandleFunc("GET /installer/api/stats", in.statsHandler)
-	for pattern, h := range opts.Routes {
+	for pattern, h := range routes {
 		mux.Handle(pattern, h)
 	}
-	return in.auth(requireJSON(mux))
+	return requireJSON(mux)
 }
 
 // requireJSON refuses writes whose body is not declared JSON (415). Besides
@@ -75,21 +47,6 @@ func requireJSON(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json.")
 				return
 			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (in *installer) auth(next http.Handler) http.Handler {
-	if in.token == "" {
-		return next
-	}
-	want := []byte("Bearer " + in.token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="outpost-installer"`)
-			writeError(w, http.StatusUnauthorized, "Unauthorized.")
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -113,7 +70,7 @@ type NewDevice struct {
 	Token    string `json:"token"`
 }
 
-func (in *installer) listDevices(w http.ResponseWriter, r *http.Request) {
+func (in *api) listDevices(w http.ResponseWriter, r *http.Request) {
 	out := []DeviceInfo{}
 	for _, d := range in.hub.Devices() {
 		out = append(out, DeviceInfo{ID: d.ID, UID: d.UID, Name: d.Name, Template: d.TemplateID, Online: in.hub.Online(d.ID)})
@@ -121,7 +78,7 @@ func (in *installer) listDevices(w http.ResponseWriter, r *http.Request) {
 	in.writeJSON(w, http.StatusOK, out)
 }
 
-func (in *installer) addDevice(w http.ResponseWriter, r *http.Request) {
+func (in *api) addDevice(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Template string `json:"template"`
 		Name     string `json:"name"`
@@ -143,7 +100,7 @@ func (in *installer) addDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Template doesn't exist.")
 		return
 	case err != nil:
-		in.log.Error("add device", "error", err)
+		in.log.Error("add device", "err", err)
 		writeError(w, http.StatusInternalServerError, "Internal error.")
 		return
 	}
@@ -151,7 +108,7 @@ func (in *installer) addDevice(w http.ResponseWriter, r *http.Request) {
 	in.writeJSON(w, http.StatusCreated, NewDevice{ID: dev.ID, UID: dev.UID, Name: dev.Name, Template: dev.TemplateID, Token: token})
 }
 
-func (in *installer) templates(w http.ResponseWriter, r *http.Request) {
+func (in *api) templates(w http.ResponseWriter, r *http.Request) {
 	ts := in.hub.Templates()
 	if ts == nil {
 		ts = []datastream.Template{}
@@ -159,7 +116,7 @@ func (in *installer) templates(w http.ResponseWriter, r *http.Request) {
 	in.writeJSON(w, http.StatusOK, ts)
 }
 
-func (in *installer) statsHandler(w http.ResponseWriter, r *http.Request) {
+func (in *api) statsHandler(w http.ResponseWriter, r *http.Request) {
 	var v any = struct{}{}
 	if in.stats != nil {
 		v = in.stats()
@@ -167,7 +124,7 @@ func (in *installer) statsHandler(w http.ResponseWriter, r *http.Request) {
 	in.writeJSON(w, http.StatusOK, v)
 }
 
-func (in *installer) writeJSON(w http.ResponseWriter, status int, v any) {
+func (in *api) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		in.log.Error("encode answer", "error", err)
@@ -177,4 +134,12 @@ func (in *installer) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]map[string]string{"error": {"message": msg}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
