@@ -108,7 +108,7 @@ type fakeHub struct {
 	devices   map[int64]hub.Device
 	templates map[string]datastream.Template
 	values    map[[2]int64]hub.PinValue
-	controls  []string // "uid/pin=value" of every ControlWrite
+	controls  []string                 // "uid/pin=value" of every ControlWrite
 	meta      map[string]hub.MetaValue // by "id/name"
 	subs      []func(hub.Update)
 }

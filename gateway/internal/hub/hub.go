@@ -126,7 +126,7 @@ type device struct {
 	mu      sync.Mutex
 	deleted bool
 	values  map[uint8]value
-	pairs   []string // device info (SetInfo)
+	pairs   []string         // device info (SetInfo)
 	meta    map[string]value // by field name, with the time it was set
 	props   map[propKey]string
 	conns   []Conn
