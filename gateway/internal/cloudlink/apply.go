@@ -110,6 +110,8 @@ func (l *Link) upsertDevice(ctx context.Context, d syncproto.Device) {
 	for _, m := range d.Meta {
 		applied, err := l.opts.Hub.SetMetaAt(dev.ID, m.Name, m.Value, m.TS, "cloud")
 		switch {
+		case errors.Is(err, hub.ErrNoMeta): // the template dropped the field since
+			l.log.Debug("metadata from the cloud for a field the template lacks", "uid", d.UID, "field", m.Name)
 		case err != nil:
 			l.log.Warn("metadata from the cloud not applied", "uid", d.UID, "field", m.Name, "err", err)
 		case applied:
