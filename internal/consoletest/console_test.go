@@ -209,7 +209,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue("#meta0", "SN-BROWSER", chromedp.ByID),
 		chromedp.Submit("#meta0", chromedp.ByID),
 		chromedp.WaitVisible(`//p[@role="status"][contains(., "Saved.")]`),
-		chromedp.WaitVisible(`//dd[@data-meta="Serial Number"][contains(., "set in the console")]`))
+		chromedp.WaitVisible(`//dd[@data-meta="Serial Number"][contains(., "set in the cloud")]`))
 	select {
 	case got := <-metas:
 		if got != "meta|Serial Number|SN-BROWSER" {

@@ -75,7 +75,7 @@ type deviceData struct {
 type metaRow struct {
 	Name   string
 	Value  string
-	Source string    // set in the console, reported by the device, default
+	Source string    // set in the cloud, reported by the device, default
 	At     time.Time // when it was set or reported (zero: the default)
 	Status string    // for a value set here: whether the site applied it
 }
@@ -228,7 +228,7 @@ func metaRows(fields []datastream.MetaField, set []tenancy.DeviceMeta, reported 
 		rep, isRep := reported[f.Name]
 		switch {
 		case isSet && (!isRep || !rep.TS.After(p.UpdatedAt)):
-			row.Value, row.Source, row.At = p.Value, "set in the console", p.UpdatedAt
+			row.Value, row.Source, row.At = p.Value, "set in the cloud", p.UpdatedAt
 			row.Status = "waiting for the site"
 			if isRep && rep.Value == p.Value && rep.TS.Equal(p.UpdatedAt) {
 				row.Status = "applied at the site"

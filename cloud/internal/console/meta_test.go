@@ -41,7 +41,7 @@ func TestMetadataEdit(t *testing.T) {
 		t.Fatalf("the service holds %+v, %v", got, err)
 	}
 	res = op.get(info + "?meta=saved")
-	for _, want := range []string{`value="SN-77 &lt;b&gt;x&lt;/b&gt;"`, "set in the console", "waiting for the site", "Saved."} {
+	for _, want := range []string{`value="SN-77 &lt;b&gt;x&lt;/b&gt;"`, "set in the cloud", "waiting for the site", "Saved."} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("info tab after saving lacks %q", want)
 		}
@@ -114,9 +114,9 @@ func TestMetaRows(t *testing.T) {
 		{"default", nil, nil, metaRow{Name: "Serial", Value: "SN-0", Source: "template default"}},
 		{"reported only", nil, map[string]Value{"Serial": {"R", t0}}, metaRow{Name: "Serial", Value: "R", Source: "reported by the device", At: t0}},
 		{"set, not yet applied", set, map[string]Value{"Serial": {"R", t0.Add(-time.Second)}},
-			metaRow{Name: "Serial", Value: "A", Source: "set in the console", At: t0, Status: "waiting for the site"}},
+			metaRow{Name: "Serial", Value: "A", Source: "set in the cloud", At: t0, Status: "waiting for the site"}},
 		{"set and applied", set, map[string]Value{"Serial": {"A", t0}},
-			metaRow{Name: "Serial", Value: "A", Source: "set in the console", At: t0, Status: "applied at the site"}},
+			metaRow{Name: "Serial", Value: "A", Source: "set in the cloud", At: t0, Status: "applied at the site"}},
 		{"device set it later", set, map[string]Value{"Serial": {"D", t0.Add(time.Second)}},
 			metaRow{Name: "Serial", Value: "D", Source: "reported by the device", At: t0.Add(time.Second)}},
 		{"field not in template", []tenancy.DeviceMeta{{Name: "Gone", Value: "x", UpdatedAt: t0}}, nil,
