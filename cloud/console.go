@@ -30,8 +30,13 @@ func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.Devic
 	for _, v := range vals {
 		out.Values[v.Pin] = console.Value{Value: v.Value, TS: v.TS}
 	}
-	if out.Meta, err = l.store.DeviceMeta(ctx, uid); err != nil {
+	meta, err := l.store.ReportedMeta(ctx, uid)
+	if err != nil {
 		return out, err
+	}
+	out.Meta = make(map[string]console.Value, len(meta))
+	for name, m := range meta {
+		out.Meta[name] = console.Value{Value: m.Value, TS: m.TS}
 	}
 	st, ok, err := l.store.DeviceStatus(ctx, uid)
 	if err != nil || !ok {

@@ -284,7 +284,8 @@ func newFixture(t testing.TB, tweak func(*cloud.Config)) *fixture {
 
 	var tm struct{ ID string }
 	e.must(201, "POST", o+"/template/create", a, map[string]any{"name": "T",
-		"datastreams": []map[string]any{{"pin": 1, "name": "Temperature", "type": "double"}}}).decode(t, &tm)
+		"datastreams": []map[string]any{{"pin": 1, "name": "Temperature", "type": "double"}},
+		"metaFields":  []map[string]any{{"id": 1, "name": "Serial Number"}}}).decode(t, &tm)
 	f.tmpl = tm.ID
 
 	mk := func(name string, parent int64) int64 {

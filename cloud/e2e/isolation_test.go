@@ -218,6 +218,12 @@ var probes = []probe{
 	{name: "regenerate device token", perm: "DEVICE_AUTH_TOKEN_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/device/token", "deviceId", t.device), nil
 	}},
+	{name: "device metadata", perm: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/device/metafield", "deviceId", t.device), nil
+	}},
+	{name: "set device metadata", perm: "ORG_DEVICES_EDIT", sees: "ORG_DEVICES_VIEW", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", o + "/device/metafield", map[string]any{"deviceId": t.device, "metaFieldId": 1, "newValue": fmt.Sprintf("SN-%d", m.next())}
+	}},
 	{name: "device tags", perm: "TAGS_MANAGE", sees: "ORG_DEVICES_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/device/tags", "deviceId", t.device), nil
 	}},
@@ -345,7 +351,8 @@ func TestIsolationMatrix(t *testing.T) {
 	x := f.login("x@other.test", other.AdminPassword)
 	f.tok["X"] = x
 	var xt struct{ ID string }
-	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT"}).decode(t, &xt)
+	f.must(201, "POST", o+"/template/create", x, map[string]any{"name": "XT",
+		"metaFields": []map[string]any{{"id": 1, "name": "Serial Number"}}}).decode(t, &xt)
 	f.tok["XT"] = xt.ID
 
 	mkTarget := func(org int64, name, tok, tmpl string) target {

@@ -78,7 +78,7 @@ func startSite(t *testing.T) *site {
 		{"pin": 1, "name": "Target", "type": "double", "min": 5, "max": 35},
 		{"pin": 2, "name": "Power", "type": "boolean"},
 		{"pin": 3, "name": "Mode", "type": "enum", "enum": []map[string]any{{"value": 0, "label": "Off"}, {"value": 1, "label": "Heat"}}},
-	}}, 201, &tm)
+	}, "metaFields": []map[string]any{{"id": 1, "name": "Serial Number", "default": "SN-0"}}}, 201, &tm)
 	s.template = tm.ID
 	for _, org := range []*int64{&s.orgA, &s.orgB} {
 		name := "Client A"

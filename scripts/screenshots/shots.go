@@ -143,6 +143,7 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		// The chart shows what the simulated devices wrote since they came up.
 		{"charts", fmt.Sprintf("%s/charts?from=%d&to=%d", dev, since.Add(-2*time.Second).UnixMilli(), time.Now().Add(2*time.Second).UnixMilli()), "#chart0 svg"},
 		{"timeline", dev + "/timeline", "main"},
+		{"info", dev + "/info", "#metadata"},
 		{"sites", "/sites", "main"},
 		{"profile", "/profile", "main"},
 	}

@@ -131,6 +131,21 @@ type Device struct {
 	OrgID      int64  `json:"orgId"`
 	OwnerID    int64  `json:"ownerId,omitempty"`
 	TokenHash  string `json:"tokenHash"` // lowercase hex SHA-256 of the auth token
+	// Meta is the metadata people set on the device in the cloud, by name.
+	// The gateway applies a value unless it holds a newer one for that
+	// field (the device set it after TS), and then delivers it to the
+	// device as the device's own setting would be.
+	Meta []MetaValue `json:"meta,omitempty"`
+}
+
+// MaxMetaFields bounds a device's metadata values.
+const MaxMetaFields = 1024
+
+// MetaValue is one metadata field's value as a person set it.
+type MetaValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	TS    int64  `json:"ts"` // when it was set, ms since epoch
 }
 
 // Static token statuses (TENANCY.md §8).

@@ -58,7 +58,8 @@ func samples() map[string]*Message {
 			Owners:    []Owner{{ID: 100, Name: "Ann", Email: "ann@acme.example", OrgID: 11}},
 			Templates: []datastream.Template{sampleTemplate()},
 			Devices: []Device{
-				{UID: uid1, ID: 5001, Name: "Greenhouse 1", TemplateID: "TMPL0001", OrgID: 11, OwnerID: 100, TokenHash: hash},
+				{UID: uid1, ID: 5001, Name: "Greenhouse 1", TemplateID: "TMPL0001", OrgID: 11, OwnerID: 100, TokenHash: hash,
+					Meta: []MetaValue{{Name: "Serial Number", Value: "SN-0042", TS: 1764720000000}}},
 				{UID: uid2, Name: "Greenhouse 2", TemplateID: "TMPL0001", OrgID: 11, TokenHash: hash},
 			},
 			StaticTokens: []StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL0001", OrgID: 10, TokenHash: hash, Status: StaticUnclaimed, DeviceUID: uid2}},
@@ -229,6 +230,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"snapshot version 0", `{"v":1,"type":"snapshot","snapshot":{"version":0}}`, ErrInvalid},
 		{"delta backwards", `{"v":1,"type":"delta","delta":{"from":5,"version":5}}`, ErrInvalid},
 		{"device bad hash", `{"v":1,"type":"snapshot","snapshot":{"version":1,"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","orgId":1,"tokenHash":"ABC"}]}}`, ErrInvalid},
+		{"device meta without name", `{"v":1,"type":"snapshot","snapshot":{"version":1,"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","orgId":1,"tokenHash":"` + hash + `","meta":[{"name":"","value":"x","ts":1}]}]}}`, ErrInvalid},
+		{"device meta without time", `{"v":1,"type":"snapshot","snapshot":{"version":1,"devices":[{"uid":"` + uid1 + `","name":"a","templateId":"T","orgId":1,"tokenHash":"` + hash + `","meta":[{"name":"Serial","value":"x","ts":0}]}]}}`, ErrInvalid},
 		{"template duplicate pin", `{"v":1,"type":"snapshot","snapshot":{"version":1,"templates":[{"id":"T","name":"t","datastreams":[{"pin":1,"name":"a","type":"integer"},{"pin":1,"name":"b","type":"integer"}]}]}}`, ErrInvalid},
 		{"template bad type", `{"v":1,"type":"snapshot","snapshot":{"version":1,"templates":[{"id":"T","name":"t","datastreams":[{"pin":1,"name":"a","type":"blob"}]}]}}`, ErrInvalid},
 		{"static token bad status", `{"v":1,"type":"snapshot","snapshot":{"version":1,"staticTokens":[{"id":"1","qrHash":"` + qrHash + `","templateId":"T","orgId":1,"tokenHash":"` + hash + `","status":"LOST"}]}}`, ErrInvalid},

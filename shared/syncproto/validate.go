@@ -219,6 +219,17 @@ func validateLists(orgs []Org, owners []Owner, tmpls []datastream.Template, devs
 		if !ValidTokenHash(d.TokenHash) {
 			return fmt.Errorf("device %s: token hash is not 64 lowercase hex digits", d.UID)
 		}
+		if len(d.Meta) > MaxMetaFields {
+			return fmt.Errorf("device %s: %d metadata values", d.UID, len(d.Meta))
+		}
+		for _, m := range d.Meta {
+			if err := checkName("device metadata name", m.Name, true); err != nil {
+				return err
+			}
+			if len(m.Value) > MaxValueLen || !utf8.ValidString(m.Value) || m.TS <= 0 {
+				return fmt.Errorf("device %s: metadata %q: value too long, not UTF-8, or no time", d.UID, m.Name)
+			}
+		}
 	}
 	for _, s := range sts {
 		if err := checkName("static token", s.ID, true); err != nil {

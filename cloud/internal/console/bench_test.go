@@ -24,6 +24,7 @@ import (
 type benchSite struct {
 	c                 *Console
 	rootCookie, staff *http.Cookie
+	roof, cellar      tenancy.TagID // on every 100th and every 200th device
 }
 
 func newBenchSite(b *testing.B) *benchSite {
@@ -43,6 +44,7 @@ func newBenchSite(b *testing.B) *benchSite {
 	}
 	now := time.Now().UTC()
 	var leaves []tenancy.OrgID
+	roof, cellar := tenancy.Tag{OrgID: root.ID, Name: "roof"}, tenancy.Tag{OrgID: root.ID, Name: "cellar"}
 	err = st.Atomic(ctx, func(tx tenancy.Tx) error {
 		tmpl := tenancy.Template{ID: "TMPLBENCH", RootID: root.ID, Def: datastream.Template{ID: "TMPLBENCH", Name: "Bench"}, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateTemplate(ctx, tmpl); err != nil {
@@ -72,6 +74,11 @@ func newBenchSite(b *testing.B) *benchSite {
 				return err
 			}
 		}
+		for _, tg := range []*tenancy.Tag{&roof, &cellar} {
+			if err := tx.CreateTag(ctx, tg); err != nil {
+				return err
+			}
+		}
 		var tok [8]byte
 		for i := 1; i <= 100_000; i++ {
 			binary.BigEndian.PutUint64(tok[:], uint64(i))
@@ -79,6 +86,15 @@ func newBenchSite(b *testing.B) *benchSite {
 				Name: fmt.Sprintf("Device %d", i), TokenHash: sha256.Sum256(tok[:]), Token: fmt.Sprintf("%032d", i), CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateDevice(ctx, &d); err != nil {
 				return err
+			}
+			if i%100 == 7 {
+				tags := []tenancy.TagID{roof.ID}
+				if i%200 == 7 {
+					tags = append(tags, cellar.ID)
+				}
+				if err := tx.SetDeviceTags(ctx, d.ID, tags); err != nil {
+					return err
+				}
 			}
 		}
 		u := tenancy.User{OrgID: leaves[500], RoleID: tenancy.RoleStaff, Email: "staff@bench.test", Name: "Staff", Type: tenancy.UserEndUser,
@@ -96,7 +112,7 @@ func newBenchSite(b *testing.B) *benchSite {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &benchSite{c: c}
+	s := &benchSite{c: c, roof: roof.ID, cellar: cellar.ID}
 	for _, who := range []struct {
 		email string
 		ck    **http.Cookie
@@ -122,6 +138,8 @@ func BenchmarkDevicesPage100k(b *testing.B) {
 		{"RootAdmin", "/devices", s.rootCookie},
 		{"RootAdminSearch", "/devices?q=Device+4242", s.rootCookie},
 		{"RootAdminByStatus", "/devices?status=offline&sort=lastReported&dir=desc", s.rootCookie},
+		{"RootAdminTag", fmt.Sprintf("/devices?tag=%d", s.roof), s.rootCookie},
+		{"RootAdminTwoTagsAll", fmt.Sprintf("/devices?tag=%d&tag=%d&match=all", s.roof, s.cellar), s.rootCookie},
 		{"LeafStaff", "/devices", s.staff},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -189,6 +189,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/{tab}", c.auth(c.devicePage))
 	mux.Handle("GET /devices/{id}/live", c.auth(c.deviceLive))
 	mux.Handle("POST /devices/{id}/write", c.auth(c.deviceWrite))
+	mux.Handle("POST /devices/{id}/meta", c.auth(c.deviceMetaSubmit))
 	mux.Handle("GET /devices/{id}/series", c.auth(c.deviceSeries))
 	mux.Handle("GET /devices/{id}/export.csv", c.auth(c.deviceExport))
 

@@ -48,10 +48,21 @@ type deviceData struct {
 	EventKind    string
 	NextEvents   string
 	Info         [][2]string
-	Meta         [][2]string
+	Meta         []metaRow
+	CanEditMeta  bool
 	Audit        []auditRow
 	NextAudit    string
 	WriteNote    string
+}
+
+// metaRow is one metadata field on the Info tab: its value now and where
+// the value comes from.
+type metaRow struct {
+	Name   string
+	Value  string
+	Source string    // set in the cloud, reported by the device, default
+	At     time.Time // when it was set or reported (zero: the default)
+	Status string    // for a value set here: whether the site applied it
 }
 
 type auditRow struct {
@@ -156,6 +167,12 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	case "invalid":
 		v.Error = "Not applied: the value does not fit the datastream."
 	}
+	switch r.URL.Query().Get("meta") {
+	case "saved":
+		v.Notice = "Saved. The device's site receives the value with its next update."
+	case "invalid":
+		v.Error = "Not saved: a metadata value is text of at most 1024 characters."
+	}
 	switch tab {
 	case "timeline":
 		if err := c.timeline(r, d, &dd); err != nil {
@@ -164,13 +181,13 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	case "info":
 		dd.Info = infoPairs(dd.State.Info)
-		for _, m := range t.Def.MetaFields {
-			v, ok := dd.State.Meta[m.Name]
-			if !ok {
-				v = m.Default
-			}
-			dd.Meta = append(dd.Meta, [2]string{m.Name, v})
+		dd.CanEditMeta = s.can(tenancy.OrgDevicesEdit, res)
+		set, err := c.svc.DeviceMetaValues(r.Context(), s.actor, d.ID)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
 		}
+		dd.Meta = metaRows(t.Def.MetaFields, set, dd.State.Meta)
 	case "actions":
 		if err := c.actions(r, s, d, &dd); err != nil {
 			c.fail(w, r, s, err)
@@ -178,6 +195,57 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	c.render(w, r, http.StatusOK, "device", v)
+}
+
+// metaRows joins the template's metadata fields with the values people
+// set (tenancy) and those the site reported: the newer of the two wins, as
+// on the gateway (a device's own setting after a person's overrides it),
+// else the template's default.
+func metaRows(fields []datastream.MetaField, set []tenancy.DeviceMeta, reported map[string]Value) []metaRow {
+	byName := make(map[string]tenancy.DeviceMeta, len(set))
+	for _, m := range set {
+		byName[m.Name] = m
+	}
+	rows := make([]metaRow, 0, len(fields))
+	for _, f := range fields {
+		row := metaRow{Name: f.Name, Value: f.Default, Source: "template default"}
+		p, isSet := byName[f.Name]
+		rep, isRep := reported[f.Name]
+		switch {
+		case isSet && (!isRep || !rep.TS.After(p.UpdatedAt)):
+			row.Value, row.Source, row.At = p.Value, "set in the cloud", p.UpdatedAt
+			row.Status = "waiting for the site"
+			if isRep && rep.Value == p.Value && rep.TS.Equal(p.UpdatedAt) {
+				row.Status = "applied at the site"
+			}
+		case isRep:
+			row.Value, row.Source, row.At = rep.Value, "reported by the device", rep.TS
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// deviceMetaSubmit is POST /devices/{id}/meta (name, value): a person sets
+// a metadata field (ORG_DEVICES_EDIT); the tenancy service checks, stores
+// and audits it, and the device's gateway receives it with its view.
+func (c *Console) deviceMetaSubmit(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		c.notFound(w, r, s)
+		return
+	}
+	_, err = c.svc.SetDeviceMeta(r.Context(), s.actor, tenancy.DeviceID(id), r.PostFormValue("name"), r.PostFormValue("value"))
+	result := "saved"
+	switch tenancy.CodeOf(err) {
+	case "":
+	case tenancy.Invalid:
+		result = "invalid"
+	default:
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/devices/%d/info?meta=%s", id, result), http.StatusSeeOther)
 }
 
 // infoPairs orders what a device reported about itself for display.

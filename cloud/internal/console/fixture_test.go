@@ -185,7 +185,7 @@ func newEnv(t testing.TB) *env {
 		{Seq: 1, Kind: syncproto.KindOnline, Device: e.devA.UID, Name: "tcp", TS: now.UnixMilli()}}, 1))
 	e.live.states[e.devA.UID] = DeviceState{DeviceStatus: DeviceStatus{Online: true, LastSeen: now},
 		Values: map[int]Value{0: {"21.5", now}, 2: {"1", now}, 3: {"1", now}, 6: {"13.4\x0052.5", now}},
-		Info:   map[string]string{"fw": "1.2.3", "h-beat": "45"}, Meta: map[string]string{"Serial Number": "SN-42"}}
+		Info:   map[string]string{"fw": "1.2.3", "h-beat": "45"}, Meta: map[string]Value{"Serial Number": {"SN-42", now}}}
 	e.live.events[e.devA.UID] = []Event{{ID: 3, Kind: "event", Code: "overheat", Description: "too hot", TS: now},
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
 	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,

@@ -38,7 +38,9 @@ type DeviceState struct {
 	DeviceStatus
 	Values map[int]Value     // by pin
 	Info   map[string]string // what the device reported about itself (fw, build, h-beat…)
-	Meta   map[string]string // metadata fields the device reported, by name
+	// Meta is the metadata the device's gateway reported, by name: set by
+	// the device, or a person's value the gateway applied.
+	Meta map[string]Value
 }
 
 // Value is a pin's latest value (items NUL-joined) and its time.

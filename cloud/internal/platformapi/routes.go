@@ -50,6 +50,8 @@ func (a *API) routeTable() []route {
 		{"GET", o + "/device/datastream/history", anyone, (*call).deviceHistory},
 		{"GET", o + "/device/timeline", anyone, (*call).deviceTimeline},
 		{"PUT", o + "/device/tags", anyone, (*call).setDeviceTags},
+		{"GET", o + "/device/metafield", anyone, (*call).deviceMetaFields},
+		{"POST", o + "/device/metafield", anyone, (*call).setDeviceMetaField},
 		{"GET", o + "/tags", anyone, (*call).listTags},
 		{"POST", o + "/tags/create", anyone, (*call).createTag},
 		{"DELETE", o + "/tag", anyone, (*call).deleteTag},

@@ -123,8 +123,12 @@ func (s *Registry) GatewayTenancy(ctx context.Context, gatewayID string) (syncpr
 		t.Templates = append(t.Templates, def)
 	}
 	for _, d := range v.Devices {
-		t.Devices = append(t.Devices, syncproto.Device{UID: d.UID, ID: int64(d.ID), Name: d.Name, TemplateID: string(d.TemplateID),
-			OrgID: int64(d.OrgID), OwnerID: int64(d.OwnerID), TokenHash: hex.EncodeToString(d.TokenHash[:])})
+		sd := syncproto.Device{UID: d.UID, ID: int64(d.ID), Name: d.Name, TemplateID: string(d.TemplateID),
+			OrgID: int64(d.OrgID), OwnerID: int64(d.OwnerID), TokenHash: hex.EncodeToString(d.TokenHash[:])}
+		for _, m := range v.Meta[d.ID] {
+			sd.Meta = append(sd.Meta, syncproto.MetaValue{Name: m.Name, Value: m.Value, TS: m.UpdatedAt.UnixMilli()})
+		}
+		t.Devices = append(t.Devices, sd)
 	}
 	for _, st := range v.StaticTokens {
 		qr := sha256.Sum256([]byte(st.QR))

@@ -3,23 +3,34 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
-// DeviceMeta returns the metadata fields a device reported (meta/<name>),
-// by name: what the console's device page shows.
-func (s *Store) DeviceMeta(ctx context.Context, uid string) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM device_props WHERE device_uid = ? AND kind = 'meta'`, uid)
+// MetaValue is a metadata field's value as the device's gateway reported
+// it, and when.
+type MetaValue struct {
+	Value string
+	TS    time.Time
+}
+
+// ReportedMeta returns the metadata fields the gateway reported of a
+// device (meta/<name>: set by the device, or a person's value the gateway
+// applied), by name: what the console's device page shows next to the
+// values people set (DeviceMeta, tenancy).
+func (s *Store) ReportedMeta(ctx context.Context, uid string) (map[string]MetaValue, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value, ts FROM device_props WHERE device_uid = ? AND kind = 'meta'`, uid)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: device meta: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]MetaValue{}
 	for rows.Next() {
 		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
+		var ts int64
+		if err := rows.Scan(&name, &value, &ts); err != nil {
 			return nil, fmt.Errorf("sqlite: device meta: %w", err)
 		}
-		out[name] = value
+		out[name] = MetaValue{value, time.UnixMilli(ts)}
 	}
 	return out, rows.Err()
 }

@@ -3,13 +3,14 @@ package sqlite
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/shared/syncproto"
 )
 
-func TestDeviceMeta(t *testing.T) {
+func TestReportedMeta(t *testing.T) {
 	st := newSite(t)
 	ctx := context.Background()
 	u := st.mine.UID
@@ -19,9 +20,9 @@ func TestDeviceMeta(t *testing.T) {
 		{Seq: 3, Kind: syncproto.KindProperty, Device: u, Pin: 1, Name: "color", Value: "#fff", TS: 1002}, // not metadata
 		{Seq: 4, Kind: syncproto.KindMeta, Device: st.other.UID, Name: "Serial Number", Value: "X", TS: 1003},
 	}, 4))
-	got, err := st.s.DeviceMeta(ctx, u)
+	got, err := st.s.ReportedMeta(ctx, u)
 	must(t, err)
-	if diff := cmp.Diff(map[string]string{"Serial Number": "SN-2"}, got); diff != "" {
+	if diff := cmp.Diff(map[string]MetaValue{"Serial Number": {"SN-2", time.UnixMilli(1001)}}, got); diff != "" {
 		t.Fatal(diff)
 	}
 }

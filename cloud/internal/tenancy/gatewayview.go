@@ -23,6 +23,8 @@ type GatewayView struct {
 	// StaticTokens come with the UID and token hash of the device each
 	// provisions; the QR itself is a claim secret and is sent hashed.
 	StaticTokens []GatewayStaticToken
+	// Meta is the metadata people set on the view's devices, by device.
+	Meta map[DeviceID][]DeviceMeta
 }
 
 // GatewayStaticToken is a static token of a gateway's view with the
@@ -114,6 +116,9 @@ func (s *Service) GatewayView(ctx context.Context, id GatewayID) (GatewayView, e
 		}
 	}
 	if err := s.gatewayStaticTokens(ctx, &v); err != nil {
+		return v, internal("gateway view", err)
+	}
+	if v.Meta, err = s.store.SubtreeDeviceMeta(ctx, g.OrgID); err != nil {
 		return v, internal("gateway view", err)
 	}
 	return v, nil

@@ -114,6 +114,15 @@ type Tx interface {
 	SetDeviceTags(ctx context.Context, d DeviceID, tags []TagID) error
 	DeviceTags(ctx context.Context, d DeviceID) ([]Tag, error)
 
+	// Device metadata set by people. SetDeviceMeta upserts by (device,
+	// name) (NotFound if the device is missing); DeviceMeta lists a
+	// device's values by name; SubtreeDeviceMeta every value of the
+	// devices in org's subtree, by device (for a gateway's view). Deleting
+	// a device deletes its values.
+	SetDeviceMeta(ctx context.Context, d DeviceID, m DeviceMeta) error
+	DeviceMeta(ctx context.Context, d DeviceID) ([]DeviceMeta, error)
+	SubtreeDeviceMeta(ctx context.Context, org OrgID) (map[DeviceID][]DeviceMeta, error)
+
 	// Invitations and password resets (token hashes only).
 	CreateInvitation(ctx context.Context, inv *Invitation) error
 	GetInvitationByHash(ctx context.Context, h [32]byte) (Invitation, error)

@@ -98,12 +98,26 @@ func (l *Link) upsertDevice(ctx context.Context, d syncproto.Device) {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 		return
 	}
-	_, err = l.opts.Hub.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
+	dev, err := l.opts.Hub.UpsertDevice(ctx, hub.Device{UID: d.UID, Name: d.Name, TemplateID: d.TemplateID, TokenHash: hash})
 	if err != nil {
 		l.log.Error("device from the cloud refused", "uid", d.UID, "err", err)
 		return
 	}
 	l.setKnown(ctx, d.UID, true)
+	// Metadata people set in the cloud: applied unless the device set the
+	// field since (the hub keeps the newer), so a snapshot resent after a
+	// reconnect changes nothing.
+	for _, m := range d.Meta {
+		applied, err := l.opts.Hub.SetMetaAt(dev.ID, m.Name, m.Value, m.TS, "cloud")
+		switch {
+		case errors.Is(err, hub.ErrNoMeta): // the template dropped the field since
+			l.log.Debug("metadata from the cloud for a field the template lacks", "uid", d.UID, "field", m.Name)
+		case err != nil:
+			l.log.Warn("metadata from the cloud not applied", "uid", d.UID, "field", m.Name, "err", err)
+		case applied:
+			l.log.Info("metadata set in the cloud applied", "uid", d.UID, "field", m.Name)
+		}
+	}
 }
 
 func (l *Link) deleteDevice(ctx context.Context, d hub.Device) {

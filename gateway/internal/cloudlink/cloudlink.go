@@ -62,6 +62,10 @@ type Hub interface {
 	// CommandWrite applies a command unless the pin holds a newer value
 	// (hub.ErrStale, with that value).
 	CommandWrite(deviceID int64, pin int, items [][]byte, ts int64, source string) (string, error)
+	// SetMetaAt applies a metadata value a person set in the cloud at ts
+	// unless the device holds one set at ts or later; it reports whether
+	// it applied it.
+	SetMetaAt(deviceID int64, name, value string, ts int64, source string) (bool, error)
 	Subscribe(fn func(hub.Update)) (cancel func())
 	Stats() hub.Stats
 }

@@ -108,7 +108,8 @@ type fakeHub struct {
 	devices   map[int64]hub.Device
 	templates map[string]datastream.Template
 	values    map[[2]int64]hub.PinValue
-	controls  []string // "uid/pin=value" of every ControlWrite
+	controls  []string                 // "uid/pin=value" of every ControlWrite
+	meta      map[string]hub.MetaValue // by "id/name"
 	subs      []func(hub.Update)
 }
 
@@ -231,6 +232,26 @@ func (h *fakeHub) CommandWrite(id int64, pin int, items [][]byte, ts int64, sour
 	h.controls = append(h.controls, fmt.Sprintf("%s/%d=%s", d.UID, pin, v))
 	h.mu.Unlock()
 	return v, nil
+}
+
+// SetMetaAt follows hub.SetMetaAt's rule: the newer value wins.
+func (h *fakeHub) SetMetaAt(id int64, name, value string, ts int64, source string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.devices[id]; !ok {
+		return false, hub.ErrNoDevice
+	}
+	if h.meta == nil {
+		h.meta = map[string]hub.MetaValue{}
+	}
+	key := fmt.Sprintf("%d/%s", id, name)
+	if old, ok := h.meta[key]; ok && old.TS >= ts {
+		return false, nil
+	}
+	h.meta[key] = hub.MetaValue{DeviceID: id, Name: name, Value: value, TS: ts}
+	r := hub.Record{Kind: hub.KindMeta, DeviceID: id, Name: name, Value: value, TS: ts, Source: source}
+	h.store.append(r)
+	return true, nil
 }
 
 func (h *fakeHub) Value(id int64, pin int) (hub.PinValue, bool) {

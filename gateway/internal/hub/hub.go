@@ -120,8 +120,8 @@ type device struct {
 	mu      sync.Mutex
 	deleted bool
 	values  map[uint8]value
-	pairs   []string // device info (SetInfo)
-	meta    map[string]string
+	pairs   []string         // device info (SetInfo)
+	meta    map[string]value // by field name, with the time it was set
 	props   map[propKey]string
 	conns   []Conn
 	cnt     counters
@@ -176,7 +176,7 @@ func (h *Hub) Load(ctx context.Context) error {
 	for _, m := range snap.Meta {
 		if d := h.device(m.DeviceID); d != nil {
 			d.mu.Lock()
-			d.meta[m.Name] = m.Value
+			d.meta[m.Name] = value{m.Value, m.TS}
 			d.mu.Unlock()
 		}
 	}
@@ -236,7 +236,7 @@ func (h *Hub) addDevice(d Device) *device {
 	ds := &device{
 		id:     d.ID,
 		values: make(map[uint8]value),
-		meta:   make(map[string]string),
+		meta:   make(map[string]value),
 		props:  make(map[propKey]string),
 	}
 	ds.info.Store(&d)

@@ -484,3 +484,76 @@ func TestSaveTemplateValidates(t *testing.T) {
 		t.Error("an invalid template replaced the stored one")
 	}
 }
+
+// TestSetMetaAt: a value a person set in the cloud at ts applies unless
+// the device holds one set at ts or later; applied values are delivered
+// and recorded with ts; a loaded value keeps its time.
+func TestSetMetaAt(t *testing.T) {
+	h, st, d, _ := newTestHub(t)
+	c := &fakeConn{}
+	defer h.Attach(d.ID, c)()
+	now := int64(1_700_000_000_000) // the test clock
+	steps := []struct {
+		name    string
+		value   string
+		ts      int64 // 0: the device's own SetMeta, at now
+		applied bool
+		want    string
+	}{
+		{"first cloud value", "A", now - 10, true, "A"},
+		{"older cloud value", "B", now - 20, false, "A"},
+		{"resent cloud value", "A", now - 10, false, "A"},
+		{"device sets it", "D", 0, true, "D"},
+		{"cloud value older than the device's", "C", now - 1, false, "D"},
+		{"cloud value at the device's time", "C", now, false, "D"},
+		{"newer cloud value", "E", now + 1, true, "E"},
+	}
+	delivered := 0
+	for _, s := range steps {
+		var applied bool
+		var err error
+		if s.ts == 0 {
+			applied, err = true, h.SetMeta(d.ID, "Serial Number", s.value, "tcp")
+		} else {
+			applied, err = h.SetMetaAt(d.ID, "Serial Number", s.value, s.ts, "cloud")
+		}
+		if err != nil || applied != s.applied {
+			t.Fatalf("%s: applied %v, %v; want %v", s.name, applied, err, s.applied)
+		}
+		if v, _ := h.Meta(d.ID, "Serial Number"); v != s.want {
+			t.Fatalf("%s: Meta = %q, want %q", s.name, v, s.want)
+		}
+		if applied {
+			delivered++
+			rs := st.records(KindMeta)
+			if r := rs[len(rs)-1]; r.Kind != KindMeta || r.Value != s.value || (s.ts != 0 && r.TS != s.ts) {
+				t.Fatalf("%s: recorded %+v", s.name, r)
+			}
+		}
+	}
+	if len(c.got) != delivered {
+		t.Errorf("%d deliveries, want %d", len(c.got), delivered)
+	}
+	if _, err := h.SetMetaAt(d.ID, "Nope", "x", now, "cloud"); !errors.Is(err, ErrNoMeta) {
+		t.Errorf("unknown field: %v", err)
+	}
+	if _, err := h.SetMetaAt(999, "Serial Number", "x", now, "cloud"); !errors.Is(err, ErrNoDevice) {
+		t.Errorf("unknown device: %v", err)
+	}
+
+	// After a restart the stored time still decides.
+	tmpl := testTemplate()
+	st2 := &memStore{snap: Snapshot{Templates: []datastream.Template{tmpl},
+		Devices: []Device{{ID: 7, UID: "U", Name: "d", TemplateID: tmpl.ID, TokenHash: HashToken("0123456789abcdef0123456789abcdef")}},
+		Meta:    []MetaValue{{DeviceID: 7, Name: "Serial Number", Value: "SN9", TS: 500}}}}
+	h2 := New(Options{Store: st2})
+	if err := h2.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if applied, _ := h2.SetMetaAt(7, "Serial Number", "old", 400, "cloud"); applied {
+		t.Error("a cloud value older than the loaded one applied")
+	}
+	if applied, _ := h2.SetMetaAt(7, "Serial Number", "new", 600, "cloud"); !applied {
+		t.Error("a cloud value newer than the loaded one did not apply")
+	}
+}

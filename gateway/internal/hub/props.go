@@ -100,28 +100,48 @@ func (h *Hub) Property(deviceID int64, pin int, name string) (string, bool) {
 // SetMeta sets a metadata field the template declares (ErrNoMeta
 // otherwise) and delivers it to the device's connections.
 func (h *Hub) SetMeta(deviceID int64, name, value, source string) error {
+	_, err := h.setMeta(deviceID, name, value, 0, source)
+	return err
+}
+
+// SetMetaAt sets a metadata field to a value a person set in the cloud at
+// ts (ms), unless the hub holds a value set at ts or later (the device set
+// it since): newest wins, as for control writes. It reports whether it
+// applied the value; an applied value is delivered and recorded with ts.
+func (h *Hub) SetMetaAt(deviceID int64, name, value string, ts int64, source string) (bool, error) {
+	return h.setMeta(deviceID, name, value, ts, source)
+}
+
+func (h *Hub) setMeta(deviceID int64, name, val string, ts int64, source string) (bool, error) {
 	d, ti := h.deviceTmpl(deviceID)
 	if d == nil {
-		return ErrNoDevice
+		return false, ErrNoDevice
 	}
 	if ti == nil {
-		return ErrNoMeta
+		return false, ErrNoMeta
 	}
 	if _, ok := ti.meta[name]; !ok {
-		return fmt.Errorf("hub: meta %q: %w", name, ErrNoMeta)
+		return false, fmt.Errorf("hub: meta %q: %w", name, ErrNoMeta)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.deleted {
-		return ErrNoDevice
+		return false, ErrNoDevice
 	}
-	d.meta[name] = value
+	if ts != 0 {
+		if old, ok := d.meta[name]; ok && old.ts >= ts {
+			return false, nil
+		}
+	} else {
+		ts = h.now().UnixMilli()
+	}
+	d.meta[name] = value{val, ts}
 	for _, c := range d.conns {
-		c.Deliver(Delivery{Kind: DeliverMeta, Name: name, Value: value})
+		c.Deliver(Delivery{Kind: DeliverMeta, Name: name, Value: val})
 		d.cnt.deliveries++
 	}
-	h.appendLocked(Record{Kind: KindMeta, DeviceID: deviceID, Name: name, Value: value, Source: source})
-	return nil
+	h.appendLocked(Record{Kind: KindMeta, DeviceID: deviceID, Name: name, Value: val, TS: ts, Source: source})
+	return true, nil
 }
 
 // Meta returns a metadata field's value, else its default; ErrNoMeta if the
@@ -141,7 +161,7 @@ func (h *Hub) Meta(deviceID int64, name string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if v, ok := d.meta[name]; ok {
-		return v, nil
+		return v.v, nil
 	}
 	return def, nil
 }

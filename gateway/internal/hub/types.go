@@ -80,6 +80,7 @@ type MetaValue struct {
 	DeviceID int64
 	Name     string
 	Value    string
+	TS       int64 // when it was set, ms since epoch
 }
 
 // PropertyValue is a stored widget property.

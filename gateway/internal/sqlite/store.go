@@ -442,14 +442,14 @@ func (s *Store) Load(ctx context.Context) (hub.Snapshot, error) {
 		return snap, fmt.Errorf("sqlite: load values: %w", err)
 	}
 
-	rows, err = s.db.QueryContext(ctx, `SELECT m.device, m.name, m.value FROM meta m
+	rows, err = s.db.QueryContext(ctx, `SELECT m.device, m.name, m.value, m.ts FROM meta m
 		JOIN devices d ON d.id = m.device ORDER BY m.device, m.name`)
 	if err != nil {
 		return snap, fmt.Errorf("sqlite: load meta: %w", err)
 	}
 	for rows.Next() {
 		var m hub.MetaValue
-		if err := rows.Scan(&m.DeviceID, &m.Name, &m.Value); err != nil {
+		if err := rows.Scan(&m.DeviceID, &m.Name, &m.Value, &m.TS); err != nil {
 			rows.Close()
 			return snap, fmt.Errorf("sqlite: load meta: %w", err)
 		}

@@ -164,7 +164,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if diff := cmp.Diff(wantValues, snap.Values); diff != "" {
 		t.Errorf("latest values (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]hub.MetaValue{{DeviceID: d1.ID, Name: "Serial Number", Value: "SN1"}}, snap.Meta); diff != "" {
+	if diff := cmp.Diff([]hub.MetaValue{{DeviceID: d1.ID, Name: "Serial Number", Value: "SN1", TS: 36}}, snap.Meta); diff != "" {
 		t.Errorf("meta (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]hub.PropertyValue{{DeviceID: d1.ID, Pin: 0, Name: "label", Value: "Temperature"}}, snap.Properties); diff != "" {

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"StaticTokens", testStaticTokens},
 		{"Locations", testLocations},
 		{"Tags", testTags},
+		{"DeviceMeta", testDeviceMeta},
 		{"Invitations", testInvitations},
 		{"Sessions", testSessions},
 		{"RevokeCredentials", testRevokeCredentials},
@@ -791,6 +792,48 @@ func testTags(t *testing.T, s tenancy.Store) {
 	}
 	wantCode(t, s.DeleteTag(ctx, t2.ID), tenancy.NotFound)
 	wantCode(t, s.SetDeviceTags(ctx, 99999, nil), tenancy.NotFound)
+}
+
+func testDeviceMeta(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	tm := mkTemplate(t, s, tr.root.ID, "TMPL1")
+	d := mkDevice(t, s, tr.a1.ID, 0, tm.ID, "in a1")
+	other := mkDevice(t, s, tr.b.ID, 0, tm.ID, "in b")
+	bare := mkDevice(t, s, tr.a.ID, 0, tm.ID, "no metadata")
+	t1 := t0.Add(time.Minute + 123*time.Millisecond)
+	serial := tenancy.DeviceMeta{Name: "Serial", Value: "SN-1", UpdatedAt: t0, UpdatedBy: 7}
+	contact := tenancy.DeviceMeta{Name: "Contact", Value: "ops@example.com", UpdatedAt: t0}
+	must(t, s.SetDeviceMeta(ctx, d.ID, serial))
+	must(t, s.SetDeviceMeta(ctx, d.ID, contact))
+	must(t, s.SetDeviceMeta(ctx, other.ID, serial))
+	serial.Value, serial.UpdatedAt, serial.UpdatedBy = "SN-2", t1, 0
+	must(t, s.SetDeviceMeta(ctx, d.ID, serial)) // replaces
+	got, err := s.DeviceMeta(ctx, d.ID)
+	must(t, err)
+	if want := []tenancy.DeviceMeta{contact, serial}; !slices.EqualFunc(got, want, func(a, b tenancy.DeviceMeta) bool {
+		return a.Name == b.Name && a.Value == b.Value && a.UpdatedAt.Equal(b.UpdatedAt) && a.UpdatedBy == b.UpdatedBy
+	}) {
+		t.Fatalf("DeviceMeta = %+v, want %+v (by name)", got, want)
+	}
+	if got, err := s.DeviceMeta(ctx, bare.ID); err != nil || len(got) != 0 {
+		t.Fatalf("DeviceMeta of a device without = %+v, %v", got, err)
+	}
+	sub, err := s.SubtreeDeviceMeta(ctx, tr.a.ID)
+	must(t, err)
+	if len(sub) != 1 || len(sub[d.ID]) != 2 || sub[d.ID][1].Value != "SN-2" {
+		t.Fatalf("SubtreeDeviceMeta(a) = %+v", sub)
+	}
+	sub, err = s.SubtreeDeviceMeta(ctx, tr.root.ID)
+	must(t, err)
+	if len(sub) != 2 || len(sub[other.ID]) != 1 {
+		t.Fatalf("SubtreeDeviceMeta(root) = %+v", sub)
+	}
+	wantCode(t, s.SetDeviceMeta(ctx, 99999, serial), tenancy.NotFound)
+	must(t, s.DeleteDevice(ctx, d.ID))
+	if sub, _ := s.SubtreeDeviceMeta(ctx, tr.a.ID); len(sub) != 0 {
+		t.Fatalf("a deleted device's metadata remains: %+v", sub)
+	}
 }
 
 func testInvitations(t *testing.T, s tenancy.Store) {
