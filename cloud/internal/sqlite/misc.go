@@ -526,6 +526,18 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 		table = "audit INDEXED BY audit_object"
 		cond, args = "object_type = ? AND object_id = ? AND "+cond, append([]any{f.ObjectType, f.ObjectID}, args...)
 	}
+	if f.UserID != 0 {
+		cond, args = cond+" AND user_id = ?", append(args, int64(f.UserID))
+	}
+	if f.Action != "" {
+		cond, args = cond+" AND action = ?", append(args, f.Action)
+	}
+	if !f.Since.IsZero() {
+		cond, args = cond+" AND at >= ?", append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		cond, args = cond+" AND at < ?", append(args, ms(f.Until))
+	}
 	return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
 		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 }

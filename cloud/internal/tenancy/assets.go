@@ -736,6 +736,10 @@ type AuditQuery struct {
 	IncludeSub bool
 	ObjectType string
 	ObjectID   string
+	UserID     UserID    // 0: anyone's
+	Action     string    // exact, e.g. "user.transfer"; "": any
+	Since      time.Time // inclusive; zero: no bound
+	Until      time.Time // exclusive; zero: no bound
 	Page       Page
 }
 
@@ -754,7 +758,7 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 		return List[AuditEntry]{}, err
 	}
 	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub),
-		ObjectType: q.ObjectType, ObjectID: q.ObjectID, Page: page})
+		ObjectType: q.ObjectType, ObjectID: q.ObjectID, UserID: q.UserID, Action: q.Action, Since: q.Since, Until: q.Until, Page: page})
 	if err != nil {
 		return l, internal("list audit", err)
 	}
