@@ -183,6 +183,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/sign-out-everywhere", c.auth(c.signOutEverywhere))
 	mux.Handle("POST /org", c.auth(c.switchOrg))
 	mux.Handle("GET /orgs", c.auth(c.orgsPage))
+	c.adminRoutes(mux)
 
 	mux.Handle("GET /devices", c.auth(c.devicesPage))
 	mux.Handle("GET /devices/{id}", c.auth(c.devicePage))

@@ -1,0 +1,206 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"outpost/cloud/internal/tenancy"
+)
+
+const auditPageSize = 50
+
+// auditActions are the actions the filter offers (the service's names).
+var auditActions = []string{
+	"org.create", "org.update", "org.transfer", "org.delete",
+	"user.create", "user.invite", "user.invite.resend", "user.invite.accept", "user.update", "user.role", "user.transfer",
+	"user.suspend", "user.unsuspend", "user.force_logout", "user.delete", "user.password.set", "user.password.change",
+	"user.password.reset", "user.password.reset_sent",
+	"role.create", "role.rename", "role.delete", "role.permissions",
+	"template.create", "template.update", "template.delete", "template.enable",
+	"device.create", "device.rename", "device.transfer", "device.delete", "device.owner.remove", "device.token",
+	"location.create", "location.update", "location.delete", "location.transfer",
+	"tag.create", "tag.delete", "statictoken.create", "statictoken.claim", "statictoken.disclaim",
+	"gateway.claim", "gateway.release", "oauth.create", "oauth.delete",
+}
+
+// auditRowFull is one entry of the audit page.
+type auditRowFull struct {
+	tenancy.AuditEntry
+	Who    string
+	Org    string
+	Before string
+	After  string
+	Object string
+}
+
+type auditData struct {
+	Orgs    []option
+	Sub     bool
+	User    string
+	Users   []option
+	Action  string
+	Actions []option
+	Device  string
+	From    string
+	To      string
+	Rows    []auditRowFull
+	Total   int
+	Next    string
+	First   string
+}
+
+const auditTimeForm = "2006-01-02T15:04"
+
+// auditPage is GET /audit: the audit log of an org (and, with sub, the
+// orgs below it) filtered by user, action, device and time, newest first,
+// keyset-paged; each entry shows who, when and before → after in the
+// Platform API's shapes.
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	org := s.org
+	if v, err := strconv.ParseInt(q.Get("org"), 10, 64); err == nil && v > 0 {
+		org = tenancy.OrgID(v)
+	}
+	d := auditData{Sub: q.Get("sub") != "0", User: q.Get("user"), Action: q.Get("action"), Device: strings.TrimSpace(q.Get("device")),
+		From: q.Get("from"), To: q.Get("to")}
+	aq := tenancy.AuditQuery{OrgID: org, IncludeSub: d.Sub, Action: d.Action, Page: tenancy.Page{Size: auditPageSize}}
+	var bad []string
+	if u, err := strconv.ParseInt(d.User, 10, 64); err == nil && u > 0 {
+		aq.UserID = tenancy.UserID(u)
+	} else if d.User != "" {
+		bad = append(bad, "unknown user")
+	}
+	if d.Device != "" {
+		if _, err := strconv.ParseInt(d.Device, 10, 64); err != nil {
+			bad = append(bad, "the device is its number, as in its address /devices/N")
+		}
+		aq.ObjectType, aq.ObjectID = "device", d.Device
+	}
+	for _, b := range []struct {
+		v   string
+		dst *time.Time
+	}{{d.From, &aq.Since}, {d.To, &aq.Until}} {
+		if b.v == "" {
+			continue
+		}
+		t, err := time.ParseInLocation(auditTimeForm, b.v, time.UTC)
+		if err != nil {
+			bad = append(bad, "times are YYYY-MM-DDTHH:MM (UTC)")
+			continue
+		}
+		*b.dst = t
+	}
+	if after, err := strconv.ParseInt(q.Get("after"), 10, 64); err == nil && after > 0 {
+		aq.Page.After = after
+	}
+	if !s.can(tenancy.UsersActionsLogView, tenancy.OrgResource(org)) {
+		if !s.tree.InScope(s.actor, org) {
+			c.notFound(w, r, s)
+		} else {
+			c.forbidden(w, r, s)
+		}
+		return
+	}
+	status, errMsg := http.StatusOK, strings.Join(bad, "; ")
+	var l tenancy.List[tenancy.AuditEntry]
+	if errMsg == "" {
+		var err error
+		if l, err = c.svc.Audit(r.Context(), s.actor, aq); err != nil {
+			if httpStatus(err) != http.StatusBadRequest {
+				c.fail(w, r, s, err)
+				return
+			}
+			status, errMsg = http.StatusBadRequest, message(err)
+		}
+	} else {
+		status = http.StatusBadRequest
+	}
+	items, err := c.scopeTree(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	orgName := make(map[tenancy.OrgID]string, len(items))
+	for _, it := range items {
+		orgName[it.Org.ID] = it.Org.Name
+		if s.can(tenancy.UsersActionsLogView, tenancy.OrgResource(it.Org.ID)) {
+			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
+				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == org})
+		}
+	}
+	for _, a := range auditActions {
+		d.Actions = append(d.Actions, option{Value: a, Label: a, Selected: a == d.Action})
+	}
+	if d.Action != "" && !slices.Contains(auditActions, d.Action) {
+		d.Actions = append(d.Actions, option{Value: d.Action, Label: d.Action, Selected: true})
+	}
+	// The people of the org's subtree, for the user filter (the first
+	// page; a larger org filters by a user's page link).
+	if ul, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
+		for _, u := range ul.Items {
+			label := u.Name
+			if label == "" {
+				label = u.Email
+			}
+			d.Users = append(d.Users, option{Value: strconv.FormatInt(int64(u.ID), 10), Label: label, Selected: u.ID == aq.UserID})
+		}
+	}
+	names := map[tenancy.UserID]string{}
+	for _, o := range d.Users {
+		id, _ := strconv.ParseInt(o.Value, 10, 64)
+		names[tenancy.UserID(id)] = o.Label
+	}
+	for _, e := range l.Items {
+		row := auditRowFull{AuditEntry: e, Org: orgName[e.OrgID], Before: compactJSON(e.Before), After: compactJSON(e.After),
+			Object: e.ObjectType + " " + e.ObjectID}
+		switch {
+		case e.UserID == s.user.ID:
+			row.Who = s.user.Name + " (you)"
+		case e.UserID != 0:
+			n, ok := names[e.UserID]
+			if !ok {
+				if u, err := c.svc.User(r.Context(), s.actor, e.UserID); err == nil {
+					n = u.Name
+				} else {
+					n = "user " + strconv.FormatInt(int64(e.UserID), 10)
+				}
+				names[e.UserID] = n
+			}
+			row.Who = n
+		case e.ClientID != "":
+			row.Who = "API client " + e.ClientID
+		default:
+			row.Who = "system"
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	d.Total = l.Total
+	if l.Next != 0 {
+		nq := cloneQuery(q)
+		nq.Set("after", strconv.FormatInt(l.Next, 10))
+		d.Next = "/audit?" + nq.Encode()
+	}
+	if aq.Page.After != 0 {
+		fq := cloneQuery(q)
+		fq.Del("after")
+		d.First = "/audit?" + fq.Encode()
+	}
+	c.renderShell(w, r, s, status, "audit", view{Title: "Audit log", Nav: "audit", Error: errMsg, Data: d})
+}
+
+// compactJSON shows a before/after shape on one line ("" when absent).
+func compactJSON(m json.RawMessage) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, m) != nil {
+		return string(m)
+	}
+	return b.String()
+}
