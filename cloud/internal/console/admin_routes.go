@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,4 +121,19 @@ func (c *Console) roleOptions(r *http.Request, s *session, org tenancy.OrgID, se
 		out = append(out, option{Value: strconv.Itoa(int(ro.ID)), Label: ro.Name, Selected: ro.ID == sel})
 	}
 	return out, nil
+}
+
+// unshown takes out the refusals of forms the page does not offer (the
+// request was forged or the page changed since) and returns them as one
+// page-level message.
+func (e formErrors) unshown(shown map[string]bool) string {
+	var msgs []string
+	for k, m := range e {
+		if !shown[k] {
+			msgs = append(msgs, m)
+			delete(e, k)
+		}
+	}
+	slices.Sort(msgs)
+	return strings.Join(msgs, " ")
 }

@@ -107,7 +107,8 @@ func (c *Console) renderRoles(w http.ResponseWriter, r *http.Request, s *session
 	if _, byID, err := c.shell(r, s); err == nil {
 		d.OrgName = byID[s.org].Name
 	}
-	c.renderShell(w, r, s, status, "roles", view{Title: "Roles and permissions", Nav: "roles", Notice: doneNotice(r), Data: d})
+	errMsg := d.Errs.unshown(map[string]bool{"name": d.CanCreate})
+	c.renderShell(w, r, s, status, "roles", view{Title: "Roles and permissions", Nav: "roles", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
 // roleCreate is POST /roles (name): a custom role of the tree, without
@@ -205,7 +206,8 @@ func (c *Console) renderRole(w http.ResponseWriter, r *http.Request, s *session,
 	if _, byID, err := c.shell(r, s); err == nil {
 		d.OrgName = byID[s.org].Name
 	}
-	c.renderShell(w, r, s, status, "role", view{Title: d.Role.Name, Nav: "roles", Notice: doneNotice(r), Data: d})
+	errMsg := d.Errs.unshown(map[string]bool{"perms": d.CanEdit, "name": d.CanRename, "delete": d.CanDelete})
+	c.renderShell(w, r, s, status, "role", view{Title: d.Role.Name, Nav: "roles", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
 var pushModes = map[string]tenancy.PushMode{"": tenancy.PushNone, "none": tenancy.PushNone, "merge": tenancy.PushMerge, "overwrite": tenancy.PushOverwrite}

@@ -338,7 +338,9 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 		}
 		d.CanMove = len(d.Orgs) > 0
 	}
-	c.renderShell(w, r, s, status, "user", view{Title: u.Name, Nav: "users", Notice: doneNotice(r), Data: d})
+	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
+		"reset": d.CanReset, "delete": d.CanDelete})
+	c.renderShell(w, r, s, status, "user", view{Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
 // userAction runs one action on the user of the path; a refusal shows

@@ -1,0 +1,243 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"outpost/cloud/internal/tenancy"
+)
+
+// lastAudit is the newest audit entry's id in the whole tree: every
+// change of the service writes one, so an unchanged id means nothing
+// changed.
+func (e *env) lastAudit(t *testing.T) tenancy.AuditID {
+	t.Helper()
+	l, err := e.svc.Audit(context.Background(), e.admin, tenancy.AuditQuery{IncludeSub: true, Page: tenancy.Page{Size: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Items) == 0 {
+		return 0
+	}
+	return l.Items[0].ID
+}
+
+// branch is Client A Branch.
+func (e *env) branch(t *testing.T) tenancy.Org {
+	t.Helper()
+	l, err := e.svc.Orgs(context.Background(), e.admin, tenancy.OrgQuery{IncludeSub: true, Query: "Client A Branch"})
+	if err != nil || len(l.Items) != 1 {
+		t.Fatalf("Client A Branch: %v %v", l, err)
+	}
+	return l.Items[0]
+}
+
+var fieldErrorRE = regexp.MustCompile(`<p class="(?:fielderror|notice error)"[^>]*>([^<]*)</p>`)
+
+// fieldErrors are the messages shown next to fields, or at the top of
+// the page for a form the page does not offer (a forged request).
+func fieldErrors(body string) []string {
+	var out []string
+	for _, m := range fieldErrorRE.FindAllStringSubmatch(body, -1) {
+		out = append(out, html.UnescapeString(m[1]))
+	}
+	return out
+}
+
+// TestAdminPages renders every administration page for the root Admin:
+// each answers 200 with no inline script or style and shows what it must.
+func TestAdminPages(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	br := e.branch(t)
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/orgs", []string{"4 organizations", "Acme Cloud", "Client A Branch", `class="d2"`, `aria-label="Switch into Client B"`,
+			`<td class="num">1</td>`, "New sub-organization"}},
+		{"/orgs?q=branch", []string{"1 organization match", "Client A Branch"}},
+		{fmt.Sprintf("/orgs/new?parent=%d", e.orgA.ID), []string{"Below Client A", "Thermostat", `name="template"`, "May create sub-organizations"}},
+		{fmt.Sprintf("/orgs/%d", e.orgA.ID), []string{"Client A", "Transfer", "New parent", "Client B", "Delete Client A", "Switch into"}},
+		{fmt.Sprintf("/orgs/%d", br.ID), []string{"Organizations</a> › Acme Cloud › Client A"}},
+		{"/users", []string{"3 users in Acme Cloud and below", "Vera Viewer", "Otto Operator", "Ada Admin", "Invited", "Add users"}},
+		{"/users?sub=0", []string{"1 user in Acme Cloud<"}},
+		{"/users?role=3", []string{"1 user ", "Vera Viewer"}},
+		{"/users/add", []string{"Send invitation", "Create user", "Invite from CSV", "— Client A Branch"}},
+		{fmt.Sprintf("/users/%d", e.viewer.ID), []string{"viewer@a.test", "Change role", "Transfer user", "Suspend", "Force logout",
+			"Send password reset", "Delete user", "Move the devices they own"}},
+		{"/roles", []string{"Roles and permissions", "View users", "ORG_USERS_VIEW", "Organization devices", "Sites", "New custom role"}},
+		{"/roles/3", []string{"User", "Apply to sub-organizations", `value="OWN_DEVICES_CLAIM" checked`, "Save permissions"}},
+		{"/audit", []string{"Audit log", "org.create", "Ada Admin (you)", "&#34;name&#34;:&#34;Client A&#34;", "Client B"}},
+		{"/audit?action=user.create", []string{"2 entries", "Otto Operator"}},
+	} {
+		res := admin.get(tc.path)
+		if res.status != http.StatusOK {
+			t.Errorf("GET %s: %d\n%s", tc.path, res.status, res.body)
+			continue
+		}
+		if inlineScript.MatchString(res.body) || strings.Contains(res.body, " style=") {
+			t.Errorf("GET %s: inline script or style", tc.path)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(res.body, w) {
+				t.Errorf("GET %s: no %q in the page", tc.path, w)
+			}
+		}
+	}
+	if res := admin.get("/devices"); !strings.Contains(res.body, `href="/users"`) || !strings.Contains(res.body, `href="/roles"`) ||
+		!strings.Contains(res.body, `href="/audit"`) || !strings.Contains(res.body, `href="/orgs"`) {
+		t.Errorf("the root Admin's header lacks administration links")
+	}
+}
+
+// TestAdminPermissions: a user whose role allows none of it is offered no
+// administration and refused when a request is forged; an org outside
+// the scope is 404.
+func TestAdminPermissions(t *testing.T) {
+	e := newEnv(t)
+	viewer := e.signedIn("viewer@a.test")
+	op := e.signedIn("op@a.test")
+	res := viewer.get("/devices")
+	for _, l := range []string{`href="/users"`, `href="/roles"`, `href="/audit"`} {
+		if strings.Contains(res.body, l) {
+			t.Errorf("the viewer is offered %s", l)
+		}
+	}
+	before := e.lastAudit(t)
+	for _, tc := range []struct {
+		method, path string
+		form         url.Values
+		want         int
+	}{
+		{"GET", "/users", nil, 403},
+		{"GET", "/users/add", nil, 403},
+		{"GET", "/roles", nil, 403},
+		{"GET", "/audit", nil, 403},
+		{"GET", fmt.Sprintf("/orgs/new?parent=%d", e.orgA.ID), nil, 403},
+		{"POST", "/users/invite", url.Values{"email": {"x@a.test"}, "name": {"X"}, "role": {"3"}, "org": {fmt.Sprint(e.orgA.ID)}}, 403},
+		{"POST", "/orgs/new", url.Values{"parent": {fmt.Sprint(e.orgA.ID)}, "name": {"Sneaky"}}, 403},
+		{"POST", fmt.Sprintf("/users/%d/delete", e.operator.ID), nil, 404}, // users are invisible to this role
+		{"POST", fmt.Sprintf("/users/%d/suspend", e.operator.ID), url.Values{"suspend": {"1"}}, 404},
+		{"POST", "/roles/3", url.Values{"perm": {"ORG_USERS_VIEW"}}, 403},
+		{"POST", "/roles", url.Values{"name": {"Sneaky"}}, 404}, // roles live in the root, out of reach
+	} {
+		var r response
+		if tc.method == "GET" {
+			r = viewer.get(tc.path)
+		} else {
+			r = viewer.post(tc.path, tc.form)
+		}
+		if r.status != tc.want {
+			t.Errorf("viewer %s %s: %d, want %d", tc.method, tc.path, r.status, tc.want)
+		}
+	}
+	// Client A's Admin does not reach Client B or the root.
+	for _, p := range []string{fmt.Sprintf("/orgs/%d", e.orgB.ID), fmt.Sprintf("/users/%d", e.admin.UserID), fmt.Sprintf("/audit?org=%d", e.orgB.ID)} {
+		if r := op.get(p); r.status != http.StatusNotFound {
+			t.Errorf("Client A's Admin GET %s: %d, want 404", p, r.status)
+		}
+	}
+	if r := op.post(fmt.Sprintf("/orgs/%d/delete", e.orgB.ID), nil); r.status != http.StatusNotFound {
+		t.Errorf("Client A's Admin deletes Client B: %d, want 404", r.status)
+	}
+	if r := op.get("/orgs"); strings.Contains(r.body, "Client B") || strings.Contains(r.body, "Acme Cloud") || !strings.Contains(r.body, "Client A Branch") {
+		t.Errorf("Client A's Admin's tree shows other clients or the root:\n%s", r.body)
+	}
+	if e.lastAudit(t) != before {
+		t.Errorf("a refused request changed something")
+	}
+}
+
+// TestAdminRefusals posts every administration form with what the service
+// refuses: the page answers the refusal's status with the service's
+// message next to the field, and nothing changes.
+func TestAdminRefusals(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	op := e.signedIn("op@a.test")
+	br := e.branch(t)
+	ctx := context.Background()
+	// A depth-4 org under the branch: nothing may be created below it.
+	on := true
+	if _, err := e.svc.UpdateOrg(ctx, e.admin, br.ID, tenancy.OrgUpdate{CanCreateSub: &on}); err != nil {
+		t.Fatal(err)
+	}
+	deep, err := e.svc.CreateOrg(ctx, e.admin, tenancy.NewOrg{ParentID: br.ID, Name: "Deep Org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateOrg(ctx, e.admin, deep.ID, tenancy.OrgUpdate{CanCreateSub: &on}); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	closed, err := e.svc.CreateOrg(ctx, e.admin, tenancy.NewOrg{ParentID: e.admin.OrgID, Name: "Closed Org", CanCreateSub: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateRole(ctx, e.admin, "Installer"); err != nil {
+		t.Fatal(err)
+	}
+	id := func(v any) string { return fmt.Sprint(v) }
+	a, b := id(e.orgA.ID), id(e.orgB.ID)
+	for _, tc := range []struct {
+		name string
+		c    *client
+		path string
+		form url.Values
+		want int
+		msg  string
+	}{
+		{"org name too short", admin, "/orgs/new", url.Values{"parent": {a}, "name": {"ab"}}, 400, "organization name"},
+		{"org name taken", admin, "/orgs/new", url.Values{"parent": {id(e.orgA.ID)}, "name": {"Client A Branch"}}, 400, "already in use"},
+		{"org description with <", admin, "/orgs/new", url.Values{"parent": {a}, "name": {"Fine Name"}, "description": {"a <b>"}}, 400, "description must"},
+		{"org too deep", admin, "/orgs/new", url.Values{"parent": {id(deep.ID)}, "name": {"Too Deep"}}, 400, "maximum organization depth"},
+		{"org edit empty name", admin, "/orgs/" + a, url.Values{"name": {""}}, 400, "organization name"},
+		{"org transfer under itself", admin, "/orgs/" + a + "/transfer", url.Values{"parent": {id(br.ID)}}, 400, "cannot be moved under itself"},
+		{"org transfer where it is", admin, "/orgs/" + a + "/transfer", url.Values{"parent": {id(e.admin.OrgID)}}, 400, "already there"},
+		{"org transfer too deep", admin, "/orgs/" + b + "/transfer", url.Values{"parent": {id(deep.ID)}}, 400, "maximum organization depth"},
+		{"org transfer to an org without sub-orgs", admin, "/orgs/" + b + "/transfer", url.Values{"parent": {id(closed.ID)}}, 403, "cannot have sub-organizations"},
+		{"org transfer by a client's Admin", op, "/orgs/" + id(br.ID) + "/transfer", url.Values{"parent": {a}}, 403, "root organization can transfer"},
+		{"org delete with sub-orgs", admin, "/orgs/" + a + "/delete", nil, 400, "has sub-organizations"},
+		{"org delete with devices", admin, "/orgs/" + b + "/delete", nil, 400, "has devices"},
+		{"invite a bad email", admin, "/users/invite", url.Values{"email": {"not-an-email"}, "name": {"X"}, "role": {"3"}, "org": {a}}, 400, "email"},
+		{"invite a taken email", admin, "/users/invite", url.Values{"email": {"viewer@a.test"}, "name": {"X"}, "role": {"3"}, "org": {a}}, 400, "already in use"},
+		{"invite without a name", admin, "/users/invite", url.Values{"email": {"new@a.test"}, "name": {""}, "role": {"3"}, "org": {a}}, 400, "name"},
+		{"invite an unknown role", admin, "/users/invite", url.Values{"email": {"new@a.test"}, "name": {"New"}, "role": {"77"}, "org": {a}}, 400, "role 77"},
+		{"create with a short password", admin, "/users/create", url.Values{"email": {"new@a.test"}, "name": {"New"}, "role": {"3"}, "org": {a}, "password": {"short"}}, 400, "password"},
+		{"import nothing", admin, "/users/import", url.Values{"org": {a}, "csv": {"  "}}, 400, "CSV"},
+		{"own role", admin, "/users/" + id(e.admin.UserID) + "/role", url.Values{"role": {"2"}}, 400, "your own role"},
+		{"transfer into the same org", admin, "/users/" + id(e.viewer.ID) + "/transfer", url.Values{"org": {a}, "role": {"3"}}, 400, "already in this organization"},
+		{"transfer with an unknown role", admin, "/users/" + id(e.viewer.ID) + "/transfer", url.Values{"org": {b}, "role": {"77"}}, 404, "role"},
+		{"suspend oneself", admin, "/users/" + id(e.admin.UserID) + "/suspend", url.Values{"suspend": {"1"}}, 400, "yourself"},
+		{"delete oneself", admin, "/users/" + id(e.admin.UserID) + "/delete", nil, 400, "yourself"},
+		{"role name taken", admin, "/roles", url.Values{"name": {"staff"}}, 400, "already in use"},
+		{"role name empty", admin, "/roles", url.Values{"name": {""}}, 400, "role name"},
+		{"own role's permissions", admin, "/roles/1", url.Values{"perm": {"ROLES_VIEW"}}, 403, "your own role"},
+		{"unknown permission", admin, "/roles/3", url.Values{"perm": {"FLY"}}, 400, "unknown permission"},
+		{"rename to a taken name", admin, "/roles/4/rename", url.Values{"name": {"Admin"}}, 400, "already in use"},
+		{"delete a built-in role", admin, "/roles/2/delete", url.Values{"replacement": {"3"}}, 400, "built-in"},
+		{"delete a role into itself", admin, "/roles/4/delete", url.Values{"replacement": {"4"}}, 400, "another role"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.lastAudit(t)
+			res := tc.c.post(tc.path, tc.form)
+			if res.status != tc.want {
+				t.Fatalf("POST %s: %d, want %d\n%s", tc.path, res.status, tc.want, res.body)
+			}
+			errs := fieldErrors(res.body)
+			if len(errs) != 1 || !strings.Contains(errs[0], tc.msg) {
+				t.Errorf("POST %s: field messages %q, want one with %q", tc.path, errs, tc.msg)
+			}
+			if e.lastAudit(t) != before {
+				t.Errorf("POST %s: the refusal changed something", tc.path)
+			}
+		})
+	}
+}
