@@ -241,3 +241,176 @@ func TestAdminRefusals(t *testing.T) {
 		})
 	}
 }
+
+var linkRE = regexp.MustCompile(`(/accept-invitation|/reset-password)\?token=([a-z0-9_]+)`)
+
+// mailedToken is the token of the link in the newest mail to to.
+func (e *env) mailedToken(t *testing.T, to string) string {
+	t.Helper()
+	m := e.mails.last()
+	if m.To != to {
+		t.Fatalf("the last mail went to %q, want %q", m.To, to)
+	}
+	sub := linkRE.FindStringSubmatch(m.Body)
+	if sub == nil || !strings.HasPrefix(m.Body, "Hello") || !strings.Contains(m.Body, "http://console.example.test"+sub[1]) {
+		t.Fatalf("no link in the mail:\n%s", m.Body)
+	}
+	tok, _ := url.QueryUnescape(sub[2])
+	return tok
+}
+
+// TestAdminWorkflows does by forms what the seeds' admins do: create an
+// org with a template left out, invite a person who accepts, invite from
+// CSV, push a role's permissions down, transfer a user with their device,
+// transfer an org and back, suspend, reset, delete, read the audit log.
+func TestAdminWorkflows(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.signedIn("admin@acme.test")
+	root := fmt.Sprint(e.admin.OrgID)
+	see := func(res response, status int, want ...string) {
+		t.Helper()
+		if res.status != status {
+			t.Fatalf("%d, want %d\n%s", res.status, status, res.body)
+		}
+		for _, w := range want {
+			if !strings.Contains(res.body, w) {
+				t.Errorf("no %q in\n%s", w, res.body)
+			}
+		}
+	}
+
+	// A client org without the Thermostat template.
+	res := admin.post("/orgs/new", url.Values{"parent": {root}, "name": {"Client C"}, "description": {"third client"}, "type": {"DISTRIBUTOR"}})
+	see(res, http.StatusSeeOther)
+	loc := res.header.Get("Location")
+	see(admin.get(loc), http.StatusOK, "Organization created.", "Client C", "DISTRIBUTOR", "third client")
+	cl, err := e.svc.Orgs(ctx, e.admin, tenancy.OrgQuery{IncludeSub: true, Query: "Client C"})
+	if err != nil || len(cl.Items) != 1 {
+		t.Fatal(cl, err)
+	}
+	orgC := cl.Items[0]
+	if tl, _ := e.svc.Templates(ctx, e.admin, orgC.ID, tenancy.Page{}); len(tl.Items) != 0 {
+		t.Errorf("the unticked template is enabled in the new org: %v", tl.Items)
+	}
+	see(admin.post(fmt.Sprintf("/orgs/%d", orgC.ID), url.Values{"name": {"Client C Ltd"}, "description": {""}}), http.StatusSeeOther)
+	if o, _ := e.svc.Org(ctx, e.admin, orgC.ID); o.Name != "Client C Ltd" || o.CanCreateSub {
+		t.Errorf("edited org: %+v", o)
+	}
+
+	// Invite a customer into Client A; they accept and sign in.
+	res = admin.post("/users/invite", url.Values{"email": {"Cus@A.test"}, "name": {"Cu Stomer"}, "role": {"3"}, "org": {fmt.Sprint(e.orgA.ID)}})
+	see(res, http.StatusSeeOther)
+	see(admin.get(res.header.Get("Location")), http.StatusOK, "Invitation sent.", "Cu Stomer", "Invited")
+	tok := e.mailedToken(t, "cus@a.test")
+	cus := e.client()
+	see(cus.post("/accept-invitation", url.Values{"token": {tok}, "password": {pw}, "confirm": {pw}}), http.StatusSeeOther)
+	see(cus.get("/devices"), http.StatusOK, "Boiler &lt;script")
+	ul, err := e.svc.Users(ctx, e.admin, tenancy.UserQuery{IncludeSub: true, Query: "cus@a.test"})
+	if err != nil || len(ul.Items) != 1 {
+		t.Fatalf("the customer: %v %v", ul, err)
+	}
+	cusID := ul.Items[0].ID
+	if r := cus.get("/users"); r.status != http.StatusForbidden {
+		t.Errorf("the customer (User role) opens the users page: %d", r.status)
+	}
+
+	// Bulk invitation with a per-row report.
+	csv := "email,name,role\nann@a.test,Ann,Staff\nbad-email,Bob,User\nviewer@a.test,Dup,User\ncid@a.test,Cid,NoSuchRole\ndee@a.test,Dee,\n"
+	see(admin.post("/users/import", url.Values{"org": {fmt.Sprint(e.orgA.ID)}, "csv": {csv}}), http.StatusOK,
+		"Report: 2 invited, 3 refused", "ann@a.test", "already in use", "unknown role", "dee@a.test")
+	if m := e.mails.last(); m.To != "dee@a.test" || !strings.Contains(m.Body, "Hello Dee") {
+		t.Errorf("the last CSV invitation: %+v", m)
+	}
+
+	// The User role on Client A may view users there, pushed down to the branch.
+	br := e.branch(t)
+	see(admin.post("/org", url.Values{"org": {fmt.Sprint(e.orgA.ID)}, "back": {"/roles"}}), http.StatusSeeOther)
+	see(admin.get("/roles/3"), http.StatusOK, "permissions in Client A", `value="ORG_DEVICES_VIEW" checked`)
+	see(admin.post("/roles/3", url.Values{"perm": {"ORG_DEVICES_VIEW", "ORG_USERS_VIEW", "OWN_DEVICES_CLAIM"}, "push": {"overwrite"}}), http.StatusSeeOther)
+	tr := e.svc.Tree()
+	for _, o := range []tenancy.OrgID{e.orgA.ID, br.ID} {
+		if p := tr.Perms(o, tenancy.RoleUser); !p.Has(tenancy.OrgUsersView) || !p.Has(tenancy.OrgDevicesView) {
+			t.Errorf("User role in org %d after the push: %v", o, p.Strings())
+		}
+	}
+	if tr.Perms(e.orgB.ID, tenancy.RoleUser).Has(tenancy.OrgUsersView) {
+		t.Errorf("the push reached Client B")
+	}
+	see(cus.get("/users"), http.StatusOK, "Vera Viewer", "Cu Stomer")
+
+	// Transfer the customer with their device to Client B as Staff.
+	if _, err := e.svc.TransferDevice(ctx, e.admin, e.devA.ID, tenancy.DeviceTransfer{UserID: cusID}); err != nil {
+		t.Fatal(err)
+	}
+	see(admin.get(fmt.Sprintf("/users/%d", cusID)), http.StatusOK, "Transfer user", "Client B")
+	see(admin.post(fmt.Sprintf("/users/%d/transfer", cusID), url.Values{"org": {fmt.Sprint(e.orgB.ID)}, "role": {"2"}, "devices": {"on"}}), http.StatusSeeOther)
+	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.OrgID != e.orgB.ID {
+		t.Errorf("the customer's device stayed in org %d", d.OrgID)
+	}
+	see(cus.get("/devices"), http.StatusOK, "Other Boiler", "Boiler &lt;script")
+	if r := cus.get("/devices"); strings.Contains(r.body, "Client A<") {
+		t.Errorf("after the transfer the customer still sees Client A")
+	}
+
+	// Transfer Client A (with its branch) under Client B and back.
+	see(admin.post(fmt.Sprintf("/orgs/%d/transfer", e.orgA.ID), url.Values{"parent": {fmt.Sprint(e.orgB.ID)}}), http.StatusSeeOther)
+	if e.svc.Tree().Parent(e.orgA.ID) != e.orgB.ID || e.svc.Tree().Depth(br.ID) != 4 {
+		t.Errorf("Client A did not move under Client B")
+	}
+	see(cus.get("/orgs"), http.StatusOK, "Client A Branch") // Staff of Client B now reaches Client A
+	see(admin.post(fmt.Sprintf("/orgs/%d/transfer", e.orgA.ID), url.Values{"parent": {root}}), http.StatusSeeOther)
+	if e.svc.Tree().Parent(e.orgA.ID) != e.admin.OrgID {
+		t.Errorf("Client A did not move back")
+	}
+	if r := cus.get("/orgs"); strings.Contains(r.body, "Client A Branch") {
+		t.Errorf("after the transfer back Client B's Staff still sees Client A")
+	}
+
+	// Suspend: the customer's session ends; reactivate; a reset mail; force logout; delete.
+	u := fmt.Sprintf("/users/%d", cusID)
+	see(admin.post(u+"/suspend", url.Values{"suspend": {"1"}}), http.StatusSeeOther)
+	if r := cus.get("/devices"); r.status != http.StatusSeeOther {
+		t.Errorf("a suspended user's session still works: %d", r.status)
+	}
+	see(admin.get(u), http.StatusOK, "Suspended", "Reactivate")
+	see(admin.post(u+"/reset", nil), http.StatusBadRequest, "reactivate them first")
+	see(admin.post(u+"/suspend", url.Values{"suspend": {"0"}}), http.StatusSeeOther)
+	see(admin.post(u+"/reset", nil), http.StatusSeeOther)
+	rt := e.mailedToken(t, "cus@a.test")
+	see(e.client().post("/reset-password", url.Values{"token": {rt}, "password": {"another-pass-9"}, "confirm": {"another-pass-9"}}), http.StatusSeeOther)
+	see(admin.post(u+"/logout", nil), http.StatusSeeOther)
+	see(admin.post(u+"/role", url.Values{"role": {"3"}}), http.StatusSeeOther)
+	see(admin.post(u+"/delete", nil), http.StatusSeeOther)
+	if _, err := e.svc.User(ctx, e.admin, cusID); tenancy.CodeOf(err) != tenancy.NotFound {
+		t.Errorf("the deleted user is still there: %v", err)
+	}
+
+	// The audit log tells the story, filtered.
+	see(admin.post("/org", url.Values{"org": {root}, "back": {"/audit"}}), http.StatusSeeOther)
+	see(admin.get("/audit?action=org.transfer"), http.StatusOK, "2 entries", "&#34;parentOrganizationId&#34;")
+	see(admin.get(fmt.Sprintf("/audit?device=%d", e.devA.ID)), http.StatusOK, "device.transfer", "device.create")
+	see(admin.get(fmt.Sprintf("/audit?org=%d&sub=0&action=user.invite", e.orgA.ID)), http.StatusOK, "3 entries")
+	see(admin.get(fmt.Sprintf("/audit?user=%d&action=user.invite.accept", e.admin.UserID)), http.StatusOK, "0 entries")
+	see(admin.get("/audit?from=2000-01-01T00:00&to=2000-01-02T00:00"), http.StatusOK, "0 entries")
+	see(admin.get("/audit?from=yesterday"), http.StatusBadRequest, "YYYY-MM-DD")
+}
+
+// TestPermGroupsCoverCatalogue: the matrix shows every key of the
+// catalogue exactly once, so a new key cannot be left off the page.
+func TestPermGroupsCoverCatalogue(t *testing.T) {
+	seen := map[tenancy.Permission]int{}
+	for _, g := range permGroups {
+		for _, p := range g.Perms {
+			seen[p.Key]++
+		}
+	}
+	for _, p := range tenancy.AllPermissions() {
+		if seen[p] != 1 {
+			t.Errorf("%s is in %d groups of the matrix, want 1", p, seen[p])
+		}
+	}
+	if len(seen) != len(tenancy.AllPermissions()) {
+		t.Errorf("the matrix has %d keys, the catalogue %d", len(seen), len(tenancy.AllPermissions()))
+	}
+}
