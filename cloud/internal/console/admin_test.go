@@ -75,7 +75,7 @@ func TestAdminPages(t *testing.T) {
 		{"/roles", []string{"Roles and permissions", "View users", "ORG_USERS_VIEW", "Organization devices", "Sites", "New custom role"}},
 		{"/roles/3", []string{"User", "Apply to sub-organizations", `value="OWN_DEVICES_CLAIM" checked`, "Save permissions"}},
 		{"/audit", []string{"Audit log", "org.create", "Ada Admin (you)", "&#34;name&#34;:&#34;Client A&#34;", "Client B"}},
-		{"/audit?action=user.create", []string{"2 entries", "Otto Operator"}},
+		{"/audit?action=user.create", []string{`<tr data-action="user.create">`, "Otto Operator"}},
 	} {
 		res := admin.get(tc.path)
 		if res.status != http.StatusOK {
@@ -388,11 +388,21 @@ func TestAdminWorkflows(t *testing.T) {
 
 	// The audit log tells the story, filtered.
 	see(admin.post("/org", url.Values{"org": {root}, "back": {"/audit"}}), http.StatusSeeOther)
-	see(admin.get("/audit?action=org.transfer"), http.StatusOK, "2 entries", "&#34;parentOrganizationId&#34;")
-	see(admin.get(fmt.Sprintf("/audit?device=%d", e.devA.ID)), http.StatusOK, "device.transfer", "device.create")
-	see(admin.get(fmt.Sprintf("/audit?org=%d&sub=0&action=user.invite", e.orgA.ID)), http.StatusOK, "3 entries")
-	see(admin.get(fmt.Sprintf("/audit?user=%d&action=user.invite.accept", e.admin.UserID)), http.StatusOK, "0 entries")
-	see(admin.get("/audit?from=2000-01-01T00:00&to=2000-01-02T00:00"), http.StatusOK, "0 entries")
+	entries := func(path string, want int, show ...string) {
+		t.Helper()
+		res := admin.get(path)
+		see(res, http.StatusOK, show...)
+		if n := strings.Count(res.body, "<tr data-action="); n != want {
+			t.Errorf("GET %s: %d entries, want %d", path, n, want)
+		}
+	}
+	entries("/audit?action=org.transfer", 2, "&#34;parentOrganizationId&#34;")
+	entries(fmt.Sprintf("/audit?device=%d", e.devA.ID), 4, "device.transfer", "device.create") // created, given an owner, moved with them (logged in both orgs)
+	entries(fmt.Sprintf("/audit?org=%d&sub=0&action=user.invite", e.orgA.ID), 3)
+	see(admin.get("/audit?user=cus@a.test"), http.StatusBadRequest, "no user with this email") // deleted
+	entries("/audit?user=admin@acme.test&action=user.invite", 3, "Ada Admin (you)")
+	entries(fmt.Sprintf("/audit?user=%d&action=user.invite.accept", e.admin.UserID), 0)
+	entries("/audit?from=2000-01-01T00:00&to=2000-01-02T00:00", 0)
 	see(admin.get("/audit?from=yesterday"), http.StatusBadRequest, "YYYY-MM-DD")
 }
 

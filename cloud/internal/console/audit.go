@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -41,15 +42,13 @@ type auditRowFull struct {
 type auditData struct {
 	Orgs    []option
 	Sub     bool
-	User    string
-	Users   []option
+	User    string // an email, or a user's number
 	Action  string
 	Actions []option
 	Device  string
 	From    string
 	To      string
 	Rows    []auditRowFull
-	Total   int
 	Next    string
 	First   string
 }
@@ -68,12 +67,14 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	d := auditData{Sub: q.Get("sub") != "0", User: q.Get("user"), Action: q.Get("action"), Device: strings.TrimSpace(q.Get("device")),
 		From: q.Get("from"), To: q.Get("to")}
-	aq := tenancy.AuditQuery{OrgID: org, IncludeSub: d.Sub, Action: d.Action, Page: tenancy.Page{Size: auditPageSize}}
+	aq := tenancy.AuditQuery{OrgID: org, IncludeSub: d.Sub, Action: d.Action, Page: tenancy.Page{Size: auditPageSize}, SkipTotal: true}
 	var bad []string
-	if u, err := strconv.ParseInt(d.User, 10, 64); err == nil && u > 0 {
-		aq.UserID = tenancy.UserID(u)
-	} else if d.User != "" {
-		bad = append(bad, "unknown user")
+	if d.User != "" {
+		if u, err := c.auditUser(r, s, org, d.User); err == nil {
+			aq.UserID = u
+		} else {
+			bad = append(bad, err.Error())
+		}
 	}
 	if d.Device != "" {
 		if _, err := strconv.ParseInt(d.Device, 10, 64); err != nil {
@@ -120,17 +121,25 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	} else {
 		status = http.StatusBadRequest
 	}
-	items, err := c.scopeTree(r, s)
+	// The org filter offers the way up to the user's home org and the
+	// orgs right below the chosen one: a tree of a thousand orgs is not
+	// a list to scroll (the header's switcher searches them all).
+	orgs, err := c.scopeOrgs(r, s)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
-	orgName := make(map[tenancy.OrgID]string, len(items))
-	for _, it := range items {
-		orgName[it.Org.ID] = it.Org.Name
-		if s.can(tenancy.UsersActionsLogView, tenancy.OrgResource(it.Org.ID)) {
-			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == org})
+	name := func(id tenancy.OrgID) string { return orgs[id].Name }
+	var up []tenancy.OrgID
+	for o := org; o != 0 && s.tree.InScope(s.actor, o); o = s.tree.Parent(o) {
+		up = append([]tenancy.OrgID{o}, up...)
+	}
+	for i, o := range up {
+		d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(o), 10), Label: strings.Repeat("— ", i) + name(o), Selected: o == org})
+	}
+	if kids, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{Parent: org, Page: tenancy.Page{Size: 100}}); err == nil {
+		for _, k := range kids.Items {
+			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(k.ID), 10), Label: strings.Repeat("— ", len(up)) + k.Name})
 		}
 	}
 	for _, a := range auditActions {
@@ -139,24 +148,9 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	if d.Action != "" && !slices.Contains(auditActions, d.Action) {
 		d.Actions = append(d.Actions, option{Value: d.Action, Label: d.Action, Selected: true})
 	}
-	// The people of the org's subtree, for the user filter (the first
-	// page; a larger org filters by a user's page link).
-	if ul, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: org, IncludeSub: true, Page: tenancy.Page{Size: 200}}); err == nil {
-		for _, u := range ul.Items {
-			label := u.Name
-			if label == "" {
-				label = u.Email
-			}
-			d.Users = append(d.Users, option{Value: strconv.FormatInt(int64(u.ID), 10), Label: label, Selected: u.ID == aq.UserID})
-		}
-	}
 	names := map[tenancy.UserID]string{}
-	for _, o := range d.Users {
-		id, _ := strconv.ParseInt(o.Value, 10, 64)
-		names[tenancy.UserID(id)] = o.Label
-	}
 	for _, e := range l.Items {
-		row := auditRowFull{AuditEntry: e, Org: orgName[e.OrgID], Before: compactJSON(e.Before), After: compactJSON(e.After),
+		row := auditRowFull{AuditEntry: e, Org: name(e.OrgID), Before: compactJSON(e.Before), After: compactJSON(e.After),
 			Object: e.ObjectType + " " + e.ObjectID}
 		switch {
 		case e.UserID == s.user.ID:
@@ -179,7 +173,6 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	d.Total = l.Total
 	if l.Next != 0 {
 		nq := cloneQuery(q)
 		nq.Set("after", strconv.FormatInt(l.Next, 10))
@@ -203,4 +196,22 @@ func compactJSON(m json.RawMessage) string {
 		return string(m)
 	}
 	return b.String()
+}
+
+// auditUser resolves the user filter: a user's number, or the email of a
+// user of org's subtree.
+func (c *Console) auditUser(r *http.Request, s *session, org tenancy.OrgID, v string) (tenancy.UserID, error) {
+	v = strings.TrimSpace(v)
+	if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+		return tenancy.UserID(id), nil
+	}
+	l, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: org, IncludeSub: true, Query: v, Page: tenancy.Page{Size: 10}})
+	if err == nil {
+		for _, u := range l.Items {
+			if strings.EqualFold(u.Email, v) {
+				return u.ID, nil
+			}
+		}
+	}
+	return 0, errors.New("no user with this email here")
 }

@@ -23,6 +23,8 @@ import (
 // one transaction, with a console in front and a session per actor.
 type benchSite struct {
 	c                 *Console
+	svc               *tenancy.Service
+	st                *sqlite.Store
 	rootCookie, staff *http.Cookie
 }
 
@@ -96,7 +98,7 @@ func newBenchSite(b *testing.B) *benchSite {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &benchSite{c: c}
+	s := &benchSite{c: c, svc: svc, st: st}
 	for _, who := range []struct {
 		email string
 		ck    **http.Cookie

@@ -15,10 +15,55 @@ type treeItem struct {
 	Depth int // below the user's home org
 }
 
+type scopeTreeKey struct{ actor tenancy.Actor }
+
+type scopeTreeMemo struct {
+	tree  *tenancy.Tree
+	items []treeItem
+	byID  map[tenancy.OrgID]tenancy.Org
+}
+
 // scopeTree lists every org of the user's scope (the home org and, with
 // ORG_SWITCH_SUB, all below it) in tree order, siblings by name. It reads
-// the orgs a thousand at a time by keyset.
+// the orgs a thousand at a time by keyset; the list is kept while the
+// tree snapshot stays the same (every change to an org makes a new one).
+// Callers must not modify it.
 func (c *Console) scopeTree(r *http.Request, s *session) ([]treeItem, error) {
+	m, err := c.scopeMemo(r, s)
+	if err != nil {
+		return nil, err
+	}
+	return m.items, nil
+}
+
+// scopeOrgs maps every org of the user's scope by id (see scopeTree).
+func (c *Console) scopeOrgs(r *http.Request, s *session) (map[tenancy.OrgID]tenancy.Org, error) {
+	m, err := c.scopeMemo(r, s)
+	if err != nil {
+		return nil, err
+	}
+	return m.byID, nil
+}
+
+func (c *Console) scopeMemo(r *http.Request, s *session) (*scopeTreeMemo, error) {
+	if v, ok := c.memo.get(scopeTreeKey{s.actor}); ok {
+		if m := v.(*scopeTreeMemo); m.tree == s.tree {
+			return m, nil
+		}
+	}
+	items, err := c.readScopeTree(r, s)
+	if err != nil {
+		return nil, err
+	}
+	m := &scopeTreeMemo{tree: s.tree, items: items, byID: make(map[tenancy.OrgID]tenancy.Org, len(items))}
+	for _, it := range items {
+		m.byID[it.Org.ID] = it.Org
+	}
+	c.memo.put(scopeTreeKey{s.actor}, m)
+	return m, nil
+}
+
+func (c *Console) readScopeTree(r *http.Request, s *session) ([]treeItem, error) {
 	var all []tenancy.Org
 	for page := (tenancy.Page{Size: tenancy.MaxPageSize}); ; {
 		l, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{OrgID: s.actor.OrgID, IncludeSub: true, Page: page})
@@ -57,13 +102,15 @@ func (c *Console) scopeTree(r *http.Request, s *session) ([]treeItem, error) {
 	return out, nil
 }
 
-// orgRow is one line of the organizations page.
+// orgRow is one line of the organizations page. Its fields are ready to
+// print (a tree of a thousand orgs is rendered in one go, and every
+// template action costs).
 type orgRow struct {
-	treeItem
-	Devices, Users int // -1: not shown
-	Current        bool
-	CanEdit        bool
-	CanAdd         bool
+	ID, Name, Type  string
+	Depth           string // "d0".."d4"
+	Devices, Users  string // "–" when not shown
+	Current         bool
+	CanEdit, CanAdd bool
 }
 
 type orgsData struct {
@@ -88,7 +135,7 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	d := orgsData{Q: q, Current: s.org}
+	d := orgsData{Q: q, Current: s.org, CanAdd: s.tree.CanCreateSub(s.org) && s.can(tenancy.OrgCreateSub, tenancy.OrgResource(s.org))}
 	low := strings.ToLower(q)
 	for _, it := range items {
 		if q != "" && !strings.Contains(strings.ToLower(it.Org.Name), low) {
@@ -98,18 +145,28 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		if !ok {
 			n = tenancy.OrgCount{Devices: -1, Users: -1}
 		}
-		d.Rows = append(d.Rows, orgRow{treeItem: it, Devices: n.Devices, Users: n.Users, Current: it.Org.ID == s.org,
-			CanEdit: s.can(tenancy.OrgSettingsAccess, tenancy.OrgResource(it.Org.ID)) || s.can(tenancy.OrgTransfer, tenancy.OrgResource(it.Org.ID)) ||
-				s.can(tenancy.OrgDelete, tenancy.OrgResource(it.Org.ID)),
-			CanAdd: it.Org.CanCreateSub && s.can(tenancy.OrgCreateSub, tenancy.OrgResource(it.Org.ID))})
+		res := tenancy.OrgResource(it.Org.ID)
+		depth := min(it.Depth, 4)
+		if q != "" {
+			depth = 0 // matches are a flat list
+		}
+		d.Rows = append(d.Rows, orgRow{ID: strconv.FormatInt(int64(it.Org.ID), 10), Name: it.Org.Name, Type: string(it.Org.Type),
+			Depth: depthClass[depth], Devices: countText(n.Devices), Users: countText(n.Users), Current: it.Org.ID == s.org,
+			CanEdit: s.can(tenancy.OrgSettingsAccess, res) || s.can(tenancy.OrgTransfer, res) || s.can(tenancy.OrgDelete, res),
+			CanAdd:  it.Org.CanCreateSub && s.can(tenancy.OrgCreateSub, res)})
 	}
 	d.Total = len(d.Rows)
-	if q != "" {
-		for i := range d.Rows {
-			d.Rows[i].Depth = 0 // matches are a flat list
-		}
-	}
 	c.renderShell(w, r, s, http.StatusOK, "orgs", view{Title: "Organizations", Nav: "orgs", Notice: doneNotice(r), Data: d})
+}
+
+var depthClass = [...]string{"d0", "d1", "d2", "d3", "d4"}
+
+// countText prints a count, or a dash when it is not shown (-1).
+func countText(n int) string {
+	if n < 0 {
+		return "–"
+	}
+	return strconv.Itoa(n)
 }
 
 // doneNotice is the confirmation a redirect after a change asks for.

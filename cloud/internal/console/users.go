@@ -99,20 +99,14 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 	for _, ro := range roles {
 		d.Roles = append(d.Roles, option{Value: strconv.Itoa(int(ro.ID)), Label: ro.Name, Selected: int(ro.ID) == role})
 	}
-	_, byID, err := c.shell(r, s)
+	byID, err := c.scopeOrgs(r, s)
 	if err != nil {
-		c.serverError(w, r, err)
+		c.fail(w, r, s, err)
 		return
 	}
 	d.OrgName = byID[s.org].Name
 	for _, u := range l.Items {
-		org := byID[u.OrgID].Name
-		if org == "" {
-			if o, err := c.svc.Org(r.Context(), s.actor, u.OrgID); err == nil {
-				org = o.Name
-			}
-		}
-		d.Rows = append(d.Rows, userRow{User: u, Org: org, Role: names[u.RoleID], Status: statusLabel(u.Status)})
+		d.Rows = append(d.Rows, userRow{User: u, Org: byID[u.OrgID].Name, Role: names[u.RoleID], Status: statusLabel(u.Status)})
 	}
 	d.Total = l.Total
 	link := func(p int) string {

@@ -538,8 +538,25 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 	if !f.Until.IsZero() {
 		cond, args = cond+" AND at < ?", append(args, ms(f.Until))
 	}
-	return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
-		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
+	if !f.SkipTotal {
+		return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
+			func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
+	}
+	p := pageSize(f.Page)
+	pw, tail, pargs := pageSQL(p, "id", true, args)
+	rows, err := q.query(ctx, `SELECT `+auditCols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)
+	if err != nil {
+		return tenancy.List[tenancy.AuditEntry]{}, mapErr("list audit", err)
+	}
+	items, err := collect(rows, "list audit", scanAudit)
+	if err != nil {
+		return tenancy.List[tenancy.AuditEntry]{}, err
+	}
+	l := tenancy.List[tenancy.AuditEntry]{Items: items}
+	if len(items) > 0 {
+		l.Next = next(len(items), p.Size, int64(items[len(items)-1].ID))
+	}
+	return l, nil
 }
 
 func (q *queries) LastAuditID(ctx context.Context) (tenancy.AuditID, error) {

@@ -741,6 +741,7 @@ type AuditQuery struct {
 	Since      time.Time // inclusive; zero: no bound
 	Until      time.Time // exclusive; zero: no bound
 	Page       Page
+	SkipTotal  bool // Total stays 0 (a page with "older" links needs none)
 }
 
 // Audit lists the audit log in scope, newest first
@@ -758,7 +759,8 @@ func (s *Service) Audit(ctx context.Context, a Actor, q AuditQuery) (List[AuditE
 		return List[AuditEntry]{}, err
 	}
 	l, err := s.store.ListAudit(ctx, AuditFilter{Scope: s.tree.Load().ScopeOf(a, org, q.IncludeSub),
-		ObjectType: q.ObjectType, ObjectID: q.ObjectID, UserID: q.UserID, Action: q.Action, Since: q.Since, Until: q.Until, Page: page})
+		ObjectType: q.ObjectType, ObjectID: q.ObjectID, UserID: q.UserID, Action: q.Action, Since: q.Since, Until: q.Until, Page: page,
+		SkipTotal: q.SkipTotal})
 	if err != nil {
 		return l, internal("list audit", err)
 	}
