@@ -343,17 +343,31 @@ func TestWorkingWithClients(t *testing.T) {
 		t.Errorf("org transfers in the audit log: %q", actions)
 	}
 
-	// Readable on a phone: at 375 px no administration page scrolls sideways.
-	for _, path := range []string{"/orgs", fmt.Sprintf("/orgs/%d", south), "/orgs/new", "/users", "/users/add",
-		fmt.Sprintf("/users/%d", carlaID), "/roles", "/roles/3", "/audit"} {
-		var width int
-		run(t, ctx, "narrow "+path,
-			chromedp.EmulateViewport(375, 800),
-			chromedp.Navigate(base+path),
-			chromedp.WaitVisible("main", chromedp.ByQuery),
-			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
-		if width > 375 {
-			t.Errorf("%s is %d px wide at a 375 px viewport", path, width)
+	// Readable on a phone: at 375 px no administration page scrolls
+	// sideways. With OUTPOST_SHOTS set to a directory, each page is also
+	// saved there as a full-page PNG at 1440 and 375 px.
+	shots := os.Getenv("OUTPOST_SHOTS")
+	switchInto("My Clients")
+	for _, width := range []int64{1440, 375} {
+		for _, pg := range []struct{ name, path string }{{"orgs", "/orgs"}, {"org", fmt.Sprintf("/orgs/%d", south)},
+			{"orgnew", "/orgs/new"}, {"users", "/users"}, {"usersadd", "/users/add"}, {"user", fmt.Sprintf("/users/%d", carlaID)},
+			{"roles", "/roles"}, {"role", "/roles/3"}, {"audit", "/audit"}} {
+			var scroll int64
+			run(t, ctx, "narrow "+pg.path,
+				chromedp.EmulateViewport(width, 800),
+				chromedp.Navigate(base+pg.path),
+				chromedp.WaitVisible("main", chromedp.ByQuery),
+				chromedp.Evaluate(`document.documentElement.scrollWidth`, &scroll))
+			if scroll > width {
+				t.Errorf("%s is %d px wide at a %d px viewport", pg.path, scroll, width)
+			}
+			if shots != "" {
+				var png []byte
+				run(t, ctx, "screenshot "+pg.path, chromedp.FullScreenshot(&png, 100))
+				if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("admin-%s-%d.png", pg.name, width)), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	for {
