@@ -2,11 +2,13 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -396,7 +398,7 @@ func TestAdminWorkflows(t *testing.T) {
 			t.Errorf("GET %s: %d entries, want %d", path, n, want)
 		}
 	}
-	entries("/audit?action=org.transfer", 2, "&#34;parentOrganizationId&#34;")
+	entries("/audit?action=org.transfer", 2, "<code>parentOrganizationId</code>: <code class=\"before\">4</code> → <code class=\"after\">1</code>")
 	entries(fmt.Sprintf("/audit?device=%d", e.devA.ID), 4, "device.transfer", "device.create") // created, given an owner, moved with them (logged in both orgs)
 	entries(fmt.Sprintf("/audit?org=%d&sub=0&action=user.invite", e.orgA.ID), 3)
 	see(admin.get("/audit?user=cus@a.test"), http.StatusBadRequest, "no user with this email") // deleted
@@ -422,5 +424,25 @@ func TestPermGroupsCoverCatalogue(t *testing.T) {
 	}
 	if len(seen) != len(tenancy.AllPermissions()) {
 		t.Errorf("the matrix has %d keys, the catalogue %d", len(seen), len(tenancy.AllPermissions()))
+	}
+}
+
+// TestAuditChanges: an entry with both shapes shows the fields that
+// differ, not the whole objects.
+func TestAuditChanges(t *testing.T) {
+	for _, tc := range []struct {
+		before, after string
+		want          []fieldChange
+		diffed        bool
+	}{
+		{`{"id":1,"name":"A","depth":2,"lastModifiedTs":1}`, `{"id":1,"name":"B","depth":2,"lastModifiedTs":2}`, []fieldChange{{"name", `"A"`, `"B"`}}, true},
+		{`{"id":1,"tz":"x"}`, `{"id":1,"phone":"1"}`, []fieldChange{{"phone", "—", `"1"`}, {"tz", `"x"`, "—"}}, true},
+		{`{"id":1}`, `{"id":1}`, nil, true},
+		{`"text"`, `{"id":1}`, nil, false},
+	} {
+		got, diffed := changes(json.RawMessage(tc.before), json.RawMessage(tc.after))
+		if diffed != tc.diffed || !slices.Equal(got, tc.want) {
+			t.Errorf("changes(%s, %s) = %v %v, want %v %v", tc.before, tc.after, got, diffed, tc.want, tc.diffed)
+		}
 	}
 }

@@ -32,11 +32,53 @@ var auditActions = []string{
 // auditRowFull is one entry of the audit page.
 type auditRowFull struct {
 	tenancy.AuditEntry
-	Who    string
-	Org    string
-	Before string
-	After  string
-	Object string
+	Who     string
+	Org     string
+	Before  string
+	After   string
+	Changes []fieldChange // the fields that differ, when Diffed
+	Diffed  bool          // both shapes are objects
+	Object  string
+}
+
+// fieldChange is one field of an API shape before and after a change.
+type fieldChange struct {
+	Key, Before, After string
+}
+
+// changes lists the top-level fields whose values differ between two
+// API shapes (the modification time left out); false when either is not
+// an object.
+func changes(before, after json.RawMessage) ([]fieldChange, bool) {
+	var b, a map[string]json.RawMessage
+	if json.Unmarshal(before, &b) != nil || json.Unmarshal(after, &a) != nil || b == nil || a == nil {
+		return nil, false
+	}
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var out []fieldChange
+	for _, k := range keys {
+		if k == "lastModifiedTs" || bytes.Equal(b[k], a[k]) {
+			continue
+		}
+		out = append(out, fieldChange{Key: k, Before: orNone(compactJSON(b[k])), After: orNone(compactJSON(a[k]))})
+	}
+	return out, true
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 type auditData struct {
@@ -152,6 +194,9 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	for _, e := range l.Items {
 		row := auditRowFull{AuditEntry: e, Org: name(e.OrgID), Before: compactJSON(e.Before), After: compactJSON(e.After),
 			Object: e.ObjectType + " " + e.ObjectID}
+		if e.Before != nil && e.After != nil {
+			row.Changes, row.Diffed = changes(e.Before, e.After)
+		}
 		switch {
 		case e.UserID == s.user.ID:
 			row.Who = s.user.Name + " (you)"
