@@ -199,6 +199,7 @@ func TestAdminRefusals(t *testing.T) {
 		{"org name too short", admin, "/orgs/new", url.Values{"parent": {a}, "name": {"ab"}}, 400, "organization name"},
 		{"org name taken", admin, "/orgs/new", url.Values{"parent": {id(e.orgA.ID)}, "name": {"Client A Branch"}}, 400, "already in use"},
 		{"org description with <", admin, "/orgs/new", url.Values{"parent": {a}, "name": {"Fine Name"}, "description": {"a <b>"}}, 400, "description must"},
+		{"org under an org without sub-orgs", admin, "/orgs/new", url.Values{"parent": {id(closed.ID)}, "name": {"Not Here"}}, 403, "cannot create sub-organizations"},
 		{"org too deep", admin, "/orgs/new", url.Values{"parent": {id(deep.ID)}, "name": {"Too Deep"}}, 400, "maximum organization depth"},
 		{"org edit empty name", admin, "/orgs/" + a, url.Values{"name": {""}}, 400, "organization name"},
 		{"org transfer under itself", admin, "/orgs/" + a + "/transfer", url.Values{"parent": {id(br.ID)}}, 400, "cannot be moved under itself"},

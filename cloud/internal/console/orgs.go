@@ -236,7 +236,7 @@ func (c *Console) renderOrgNew(w http.ResponseWriter, r *http.Request, s *sessio
 		c.fail(w, r, s, err)
 		return
 	}
-	if !s.can(tenancy.OrgCreateSub, tenancy.OrgResource(parent)) {
+	if !s.perms.Has(tenancy.OrgCreateSub) { // the role; the service checks the rest (the parent's flag, depth)
 		c.forbidden(w, r, s)
 		return
 	}
@@ -270,14 +270,14 @@ func (c *Console) orgCreate(w http.ResponseWriter, r *http.Request, s *session) 
 	o, err := c.svc.CreateOrg(r.Context(), s.actor, tenancy.NewOrg{ParentID: parent, Name: d.Name, Description: d.Desc,
 		Type: tenancy.OrgType(d.Type), CanCreateSub: &canSub})
 	if err != nil {
-		if st := httpStatus(err); st == http.StatusNotFound || st == http.StatusForbidden {
+		if httpStatus(err) == http.StatusNotFound {
 			c.fail(w, r, s, err)
 			return
 		}
 		c.failForm(w, r, err, func(st int) {
 			d.Errs = refusal(err, "name", "description", "type")
-			if strings.Contains(message(err), "depth") {
-				d.Errs = formErrors{"": message(err)}
+			if st == http.StatusForbidden || strings.Contains(message(err), "depth") {
+				d.Errs = formErrors{"": message(err)} // about the parent, not a field
 			}
 			c.renderOrgNew(w, r, s, st, parent, d, checked)
 		})
