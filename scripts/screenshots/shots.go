@@ -143,6 +143,10 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"timeline", dev + "/timeline", "main"},
 		{"sites", "/sites", "main"},
 		{"profile", "/profile", "main"},
+		{"orgs", "/orgs", "#orgs"},
+		{"users", "/users", "main"},
+		{"roles", "/roles", "#matrix"},
+		{"audit", "/audit", "main"},
 	}
 	for _, width := range []int64{1440, 375} {
 		for _, s := range shots {
