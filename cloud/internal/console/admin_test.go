@@ -347,7 +347,13 @@ func TestAdminWorkflows(t *testing.T) {
 		t.Fatal(err)
 	}
 	see(admin.get(fmt.Sprintf("/users/%d", cusID)), http.StatusOK, "Transfer user", "Client B")
-	see(admin.post(fmt.Sprintf("/users/%d/transfer", cusID), url.Values{"org": {fmt.Sprint(e.orgB.ID)}, "role": {"2"}, "devices": {"on"}}), http.StatusSeeOther)
+	res = admin.post(fmt.Sprintf("/users/%d/transfer", cusID), url.Values{"org": {fmt.Sprint(e.orgB.ID)}, "role": {"2"}, "devices": {"on"}})
+	see(res, http.StatusSeeOther)
+	see(admin.get(res.header.Get("Location")), http.StatusOK, "User transferred.")
+	// The last Admin of Client A leaves: the page warns (§13.11).
+	res = admin.post(fmt.Sprintf("/users/%d/transfer", e.operator.ID), url.Values{"org": {fmt.Sprint(e.orgB.ID)}, "role": {"1"}})
+	see(res, http.StatusSeeOther)
+	see(admin.get(res.header.Get("Location")), http.StatusOK, "has no Admin any more")
 	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.OrgID != e.orgB.ID {
 		t.Errorf("the customer's device stayed in org %d", d.OrgID)
 	}

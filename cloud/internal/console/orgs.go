@@ -174,7 +174,7 @@ func doneNotice(r *http.Request) string {
 	return map[string]string{
 		"created": "Organization created.", "saved": "Saved.", "transferred": "Organization transferred.",
 		"deleted": "Deleted.", "invited": "Invitation sent.", "user-created": "User created.", "role": "Role changed.",
-		"user-transferred": "User transferred.", "suspended": "User suspended.", "reactivated": "User reactivated.",
+		"user-transferred": "User transferred.", "user-transferred-no-admin": "User transferred. The organization they left has no Admin any more.", "suspended": "User suspended.", "reactivated": "User reactivated.",
 		"logged-out": "Every session of the user has ended.", "reset": "A password reset link was mailed to the user.",
 		"perms": "Permissions saved.", "role-created": "Role created.", "renamed": "Role renamed.",
 	}[r.URL.Query().Get("done")]

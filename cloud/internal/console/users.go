@@ -339,7 +339,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 
 // userAction runs one action on the user of the path; a refusal shows
 // the user's page with the message at the action's field.
-func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session, field, done string, act func(id tenancy.UserID) error) {
+func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session, field string, done *string, act func(id tenancy.UserID) error) {
 	id, ok := pathID(r)
 	if !ok {
 		c.notFound(w, r, s)
@@ -356,15 +356,15 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		})
 		return
 	}
-	to := "/users/" + strconv.FormatInt(id, 10) + "?done=" + done
-	if done == "deleted" {
+	to := "/users/" + strconv.FormatInt(id, 10) + "?done=" + *done
+	if *done == "deleted" {
 		to = "/users?done=deleted"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
-	c.userAction(w, r, s, "role", "role", func(id tenancy.UserID) error {
+	c.userAction(w, r, s, "role", ptr("role"), func(id tenancy.UserID) error {
 		_, err := c.svc.SetUserRole(r.Context(), s.actor, id, tenancy.RoleID(formID(r, "role")))
 		return err
 	})
@@ -372,11 +372,12 @@ func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
 
 // userTransfer is POST /users/{id}/transfer (org, role, devices).
 func (c *Console) userTransfer(w http.ResponseWriter, r *http.Request, s *session) {
-	c.userAction(w, r, s, "transfer", "user-transferred", func(id tenancy.UserID) error {
+	done := "user-transferred"
+	c.userAction(w, r, s, "transfer", &done, func(id tenancy.UserID) error {
 		res, err := c.svc.TransferUser(r.Context(), s.actor, id, tenancy.UserTransfer{OrgID: tenancy.OrgID(formID(r, "org")),
 			RoleID: tenancy.RoleID(formID(r, "role")), MoveDevices: r.PostFormValue("devices") == "on"})
 		if err == nil && res.NoAdminLeft {
-			c.log.InfoContext(r.Context(), "user transferred; their former org has no Admin left", "user", id, "org", res.FromOrgID)
+			done = "user-transferred-no-admin" // Blynk warns, it does not refuse (§13.11)
 		}
 		return err
 	})
@@ -389,21 +390,21 @@ func (c *Console) userSuspend(w http.ResponseWriter, r *http.Request, s *session
 	if !susp {
 		done = "reactivated"
 	}
-	c.userAction(w, r, s, "suspend", done, func(id tenancy.UserID) error {
+	c.userAction(w, r, s, "suspend", &done, func(id tenancy.UserID) error {
 		_, err := c.svc.SetSuspended(r.Context(), s.actor, id, susp)
 		return err
 	})
 }
 
 func (c *Console) userLogout(w http.ResponseWriter, r *http.Request, s *session) {
-	c.userAction(w, r, s, "logout", "logged-out", func(id tenancy.UserID) error {
+	c.userAction(w, r, s, "logout", ptr("logged-out"), func(id tenancy.UserID) error {
 		return c.svc.ForceLogout(r.Context(), s.actor, id)
 	})
 }
 
 // userReset is POST /users/{id}/reset: mails the user a reset link.
 func (c *Console) userReset(w http.ResponseWriter, r *http.Request, s *session) {
-	c.userAction(w, r, s, "reset", "reset", func(id tenancy.UserID) error {
+	c.userAction(w, r, s, "reset", ptr("reset"), func(id tenancy.UserID) error {
 		tok, u, err := c.svc.SendPasswordReset(r.Context(), s.actor, id)
 		if err != nil {
 			return err
@@ -417,7 +418,7 @@ func (c *Console) userReset(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 func (c *Console) userDelete(w http.ResponseWriter, r *http.Request, s *session) {
-	c.userAction(w, r, s, "delete", "deleted", func(id tenancy.UserID) error {
+	c.userAction(w, r, s, "delete", ptr("deleted"), func(id tenancy.UserID) error {
 		return c.svc.DeleteUser(r.Context(), s.actor, id)
 	})
 }
@@ -438,3 +439,5 @@ func (d usersAddData) For(p string) addForm {
 	}
 	return f
 }
+
+func ptr[T any](v T) *T { return &v }
