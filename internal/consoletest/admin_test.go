@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
@@ -71,6 +72,42 @@ func (w *world) sees(p *person, want, notWant []string) {
 			w.t.Errorf("%s sees %q", p.name, x)
 		}
 	}
+}
+
+// cookies are the browser's cookies (who is signed in).
+func (w *world) cookies() []*network.Cookie {
+	w.t.Helper()
+	var cs []*network.Cookie
+	run(w.t, w.ctx, "read cookies", chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cs, err = storage.GetCookies().Do(ctx)
+		return err
+	}))
+	return cs
+}
+
+// setCookies replaces the browser's cookies with cs.
+func (w *world) setCookies(cs []*network.Cookie) {
+	w.t.Helper()
+	run(w.t, w.ctx, "set cookies", network.ClearBrowserCookies(), chromedp.ActionFunc(func(ctx context.Context) error {
+		for _, c := range cs {
+			if err := network.SetCookie(c.Name, c.Value).WithURL(w.base).WithPath(c.Path).WithHTTPOnly(c.HTTPOnly).Do(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// userID is the number of the user with email, from the users page.
+func userID(t *testing.T, ctx context.Context, base, email string) int64 {
+	t.Helper()
+	var id int64
+	run(t, ctx, "the number of "+email,
+		chromedp.Navigate(base+"/users?q="+email),
+		chromedp.WaitVisible("#users", chromedp.ByID),
+		chromedp.Evaluate(`Number(document.querySelector("#users tbody tr").dataset.user)`, &id))
+	return id
 }
 
 var idInPath = regexp.MustCompile(`/(\d+)$`)
@@ -341,6 +378,91 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Evaluate(`[...document.querySelectorAll("#audit tbody tr")].map(r => r.dataset.action + " by " + r.cells[1].textContent)`, &actions))
 	if len(actions) != 2 || !strings.HasSuffix(actions[0], "by Ada Admin (you)") {
 		t.Errorf("org transfers in the audit log: %q", actions)
+	}
+
+	// §13.15 by clicks: a custom role, given to Sam, deleted with a
+	// replacement: Sam holds the replacement.
+	w.as(admin) // signed in afresh: in the root
+	var roleURL string
+	run(t, ctx, "create a custom role",
+		chromedp.Navigate(base+"/roles"),
+		chromedp.WaitVisible("#name", chromedp.ByID),
+		chromedp.SendKeys("#name", "Installer", chromedp.ByID),
+		chromedp.Click(`//button[. = "Create role"]`),
+		chromedp.WaitVisible(`//p[contains(., "Role created.")]`),
+		chromedp.Evaluate(`location.pathname`, &roleURL))
+	samID := userID(t, ctx, base, "sam@south.test")
+	run(t, ctx, "give Sam the custom role",
+		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
+		chromedp.WaitVisible("#role", chromedp.ByID),
+		chromedp.SetValue("#role", strings.TrimPrefix(roleURL, "/roles/"), chromedp.ByID),
+		chromedp.Click(`//button[. = "Change role"]`),
+		chromedp.WaitVisible(`//dl[@id="facts"]/dd[. = "Installer"]`))
+	w.sees(sam, nil, []string{"North Boiler", "North Meter"}) // the new role holds nothing
+	w.as(admin)
+	run(t, ctx, "delete the custom role",
+		chromedp.Navigate(base+roleURL),
+		chromedp.WaitVisible("#repl", chromedp.ByID),
+		chromedp.SetValue("#repl", "3", chromedp.ByID),
+		chromedp.Click(`//button[. = "Delete role"]`),
+		chromedp.WaitVisible(`//p[contains(., "Deleted.")]`),
+		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
+		chromedp.WaitVisible(`//dl[@id="facts"]/dd[. = "User"]`))
+	w.sees(sam, []string{"North Boiler", "North Meter"}, nil)
+
+	// §13.19 by clicks: a suspended user cannot sign in; reactivated, can;
+	// a forced logout ends the session at once.
+	w.as(admin)
+	run(t, ctx, "suspend Sam",
+		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
+		chromedp.Click(`//button[. = "Suspend"]`),
+		chromedp.WaitVisible(`//p[contains(., "User suspended.")]`),
+		chromedp.WaitVisible(`//dl[@id="facts"]/dd[. = "Suspended"]`),
+		network.ClearBrowserCookies(),
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible("#email", chromedp.ByID),
+		chromedp.SendKeys("#email", sam.email, chromedp.ByID),
+		chromedp.SendKeys("#password", sam.password, chromedp.ByID),
+		chromedp.Submit("#password", chromedp.ByID),
+		chromedp.WaitVisible(`//p[contains(@class, "error")][contains(., "suspended")]`))
+	w.current = nil
+	w.as(admin)
+	run(t, ctx, "reactivate Sam",
+		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
+		chromedp.Click(`//button[. = "Reactivate"]`),
+		chromedp.WaitVisible(`//p[contains(., "User reactivated.")]`))
+	w.sees(sam, []string{"North Meter"}, nil)
+	samCookies := w.cookies()
+	w.as(admin)
+	run(t, ctx, "force Sam out",
+		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
+		chromedp.Click(`//button[. = "Force logout"]`),
+		chromedp.WaitVisible(`//p[contains(., "Every session of the user has ended.")]`))
+	w.setCookies(samCookies)
+	var title string
+	run(t, ctx, "Sam's old session", chromedp.Navigate(base+"/devices"), chromedp.WaitVisible("#email", chromedp.ByID), chromedp.Title(&title))
+	if !strings.HasPrefix(title, "Sign in") {
+		t.Errorf("after a forced logout Sam's browser shows %q, want the sign-in page", title)
+	}
+	w.current = nil
+
+	// §13.12 by clicks: My Clients has clients, so it stays; Client North,
+	// empty since its customer left, goes.
+	w.as(admin)
+	run(t, ctx, "delete My Clients",
+		chromedp.Navigate(fmt.Sprintf("%s/orgs/%d", base, myClients)),
+		chromedp.Click(`//button[. = "Delete My Clients"]`),
+		chromedp.WaitVisible("#delete-err", chromedp.ByID),
+		chromedp.Text("#delete-err", &msg, chromedp.ByID))
+	if !strings.Contains(msg, "has sub-organizations") {
+		t.Errorf("deleting My Clients: %q", msg)
+	}
+	run(t, ctx, "delete Client North",
+		chromedp.Navigate(fmt.Sprintf("%s/orgs/%d", base, north)),
+		chromedp.Click(`//button[. = "Delete Client North"]`),
+		chromedp.WaitVisible(`//p[contains(., "Deleted.")]`))
+	if c := orgRowAt(t, ctx, base, "Client North"); c != "" {
+		t.Errorf("the deleted Client North is still in the tree")
 	}
 
 	// Readable on a phone: at 375 px no administration page scrolls
