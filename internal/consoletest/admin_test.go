@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
@@ -161,6 +162,28 @@ func TestWorkingWithClients(t *testing.T) {
 	base := s.url
 	const o = "/api/v1/organization"
 	w := &world{t: t, ctx: ctx, base: base}
+	// Destructive forms ask first: the test says yes and notes the question.
+	asked := make(chan string, 16)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			select {
+			case asked <- d.Message:
+			default:
+			}
+			go chromedp.Run(ctx, page.HandleJavaScriptDialog(true))
+		}
+	})
+	question := func(want string) {
+		t.Helper()
+		select {
+		case q := <-asked:
+			if !strings.Contains(q, want) {
+				t.Errorf("the confirmation asked %q, want %q", q, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("no confirmation was asked for %q", want)
+		}
+	}
 	admin := &person{"the admin", adminEmail, adminPW}
 	carla := &person{"Carla (customer)", "carla@north.test", "carla-password-1"}
 	sam := &person{"Sam (Client South)", "sam@south.test", "sam-password-1"}
@@ -327,6 +350,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Click(`//button[. = "Transfer"]`),
 		chromedp.WaitVisible(`//p[contains(., "Organization transferred.")]`),
 		chromedp.Text("nav.crumbs", &msg, chromedp.ByQuery))
+	question("Move Client South with everything below it?")
 	if !strings.HasSuffix(strings.TrimSpace(msg), "Client A") {
 		t.Errorf("Client South's path after the transfer: %q", msg)
 	}
@@ -353,6 +377,7 @@ func TestWorkingWithClients(t *testing.T) {
 		if !strings.Contains(msg, tc.want) {
 			t.Errorf("transfer of org %d under %d: %q, want %q", tc.org, tc.under, msg, tc.want)
 		}
+		question("with everything below it?")
 	}
 	run(t, ctx, "transfer Client South back",
 		chromedp.Navigate(fmt.Sprintf("%s/orgs/%d", base, south)),
@@ -361,6 +386,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Click(`//button[. = "Transfer"]`),
 		chromedp.WaitVisible(`//p[contains(., "Organization transferred.")]`),
 		chromedp.Text("nav.crumbs", &msg, chromedp.ByQuery))
+	question("Move Client South with everything below it?")
 	if !strings.HasSuffix(strings.TrimSpace(msg), "My Clients") {
 		t.Errorf("Client South's path after the transfer back: %q", msg)
 	}
@@ -406,6 +432,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.SetValue("#repl", "3", chromedp.ByID),
 		chromedp.Click(`//button[. = "Delete role"]`),
 		chromedp.WaitVisible(`//p[contains(., "Deleted.")]`),
+		chromedp.ActionFunc(func(context.Context) error { question("Delete the role Installer?"); return nil }),
 		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
 		chromedp.WaitVisible(`//dl[@id="facts"]/dd[. = "User"]`))
 	w.sees(sam, []string{"North Boiler", "North Meter"}, nil)
@@ -417,6 +444,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Navigate(fmt.Sprintf("%s/users/%d", base, samID)),
 		chromedp.Click(`//button[. = "Suspend"]`),
 		chromedp.WaitVisible(`//p[contains(., "User suspended.")]`),
+		chromedp.ActionFunc(func(context.Context) error { question("Suspend sam@south.test?"); return nil }),
 		chromedp.WaitVisible(`//dl[@id="facts"]/dd[. = "Suspended"]`),
 		network.ClearBrowserCookies(),
 		chromedp.Navigate(base+"/login"),
@@ -454,6 +482,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Click(`//button[. = "Delete My Clients"]`),
 		chromedp.WaitVisible("#delete-err", chromedp.ByID),
 		chromedp.Text("#delete-err", &msg, chromedp.ByID))
+	question("Delete the organization My Clients?")
 	if !strings.Contains(msg, "has sub-organizations") {
 		t.Errorf("deleting My Clients: %q", msg)
 	}
@@ -461,6 +490,7 @@ func TestWorkingWithClients(t *testing.T) {
 		chromedp.Navigate(fmt.Sprintf("%s/orgs/%d", base, north)),
 		chromedp.Click(`//button[. = "Delete Client North"]`),
 		chromedp.WaitVisible(`//p[contains(., "Deleted.")]`))
+	question("Delete the organization Client North?")
 	if c := orgRowAt(t, ctx, base, "Client North"); c != "" {
 		t.Errorf("the deleted Client North is still in the tree")
 	}

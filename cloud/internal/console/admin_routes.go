@@ -44,6 +44,9 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /audit", c.auth(c.auditPage))
 }
 
+// adminScripts are the modules of the pages with destructive forms.
+var adminScripts = []string{"admin.js"}
+
 // adminNav is which administration links the header offers.
 type adminNav struct {
 	Users, Roles, Audit bool

@@ -360,7 +360,7 @@ func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 		notice = doneNotice(r)
 	}
 	errMsg := d.Errs.unshown(map[string]bool{"name": d.CanSettings, "description": d.CanSettings, "parent": d.CanTransfer, "delete": d.CanDelete})
-	c.renderShell(w, r, s, status, "org", view{Title: o.Name, Nav: "orgs", Notice: notice, Error: errMsg, Data: d})
+	c.renderShell(w, r, s, status, "org", view{Scripts: adminScripts, Title: o.Name, Nav: "orgs", Notice: notice, Error: errMsg, Data: d})
 }
 
 // orgUpdate is POST /orgs/{id}: name, description, may-create-sub-orgs.

@@ -207,7 +207,7 @@ func (c *Console) renderRole(w http.ResponseWriter, r *http.Request, s *session,
 		d.OrgName = byID[s.org].Name
 	}
 	errMsg := d.Errs.unshown(map[string]bool{"perms": d.CanEdit, "name": d.CanRename, "delete": d.CanDelete})
-	c.renderShell(w, r, s, status, "role", view{Title: d.Role.Name, Nav: "roles", Notice: doneNotice(r), Error: errMsg, Data: d})
+	c.renderShell(w, r, s, status, "role", view{Scripts: adminScripts, Title: d.Role.Name, Nav: "roles", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
 var pushModes = map[string]tenancy.PushMode{"": tenancy.PushNone, "none": tenancy.PushNone, "merge": tenancy.PushMerge, "overwrite": tenancy.PushOverwrite}

@@ -334,7 +334,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 	}
 	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
 		"reset": d.CanReset, "delete": d.CanDelete})
-	c.renderShell(w, r, s, status, "user", view{Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
+	c.renderShell(w, r, s, status, "user", view{Scripts: adminScripts, Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
 // userAction runs one action on the user of the path; a refusal shows
