@@ -32,6 +32,7 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /users/{id}/suspend", c.auth(c.userSuspend))
 	mux.Handle("POST /users/{id}/logout", c.auth(c.userLogout))
 	mux.Handle("POST /users/{id}/reset", c.auth(c.userReset))
+	mux.Handle("POST /users/{id}/resend", c.auth(c.userResend))
 	mux.Handle("POST /users/{id}/delete", c.auth(c.userDelete))
 
 	mux.Handle("GET /roles", c.auth(c.rolesPage))

@@ -325,6 +325,20 @@ func TestAdminWorkflows(t *testing.T) {
 	if m := e.mails.last(); m.To != "dee@a.test" || !strings.Contains(m.Body, "Hello Dee") {
 		t.Errorf("the last CSV invitation: %+v", m)
 	}
+	first := e.mailedToken(t, "dee@a.test")
+	dl, err := e.svc.Users(ctx, e.admin, tenancy.UserQuery{IncludeSub: true, Query: "dee@a.test"})
+	if err != nil || len(dl.Items) != 1 {
+		t.Fatal(dl, err)
+	}
+	dee := fmt.Sprintf("/users/%d", dl.Items[0].ID)
+	see(admin.get(dee), http.StatusOK, "Invited", "Resend invitation")
+	see(admin.post(dee+"/resend", nil), http.StatusSeeOther)
+	if again := e.mailedToken(t, "dee@a.test"); again == first {
+		t.Errorf("the resent invitation has the old token")
+	}
+	if r := admin.get(fmt.Sprintf("/users/%d", cusID)); strings.Contains(r.body, "Resend invitation") {
+		t.Errorf("a user who joined is offered a new invitation")
+	}
 
 	// The User role on Client A may view users there, pushed down to the branch.
 	br := e.branch(t)

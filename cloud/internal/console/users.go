@@ -268,6 +268,7 @@ type userData struct {
 	CanLogout bool
 	CanReset  bool
 	CanDelete bool
+	CanResend bool // a pending user's invitation
 }
 
 // userPage is GET /users/{id}: one user and what may be done to them.
@@ -301,7 +302,8 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 	d := userData{User: u, Org: o, Status: statusLabel(u.Status), Errs: errs, Self: self,
 		CanRole: !self && s.can(tenancy.UsersEdit, res), CanMove: !self && s.can(tenancy.UsersTransfer, res),
 		CanSusp: !self && s.can(tenancy.UsersSuspend, res), CanLogout: s.can(tenancy.UsersForceLogout, res),
-		CanReset: !self && s.can(tenancy.UsersChangePassword, res), CanDelete: !self && s.can(tenancy.UsersDelete, res)}
+		CanReset: !self && s.can(tenancy.UsersChangePassword, res), CanDelete: !self && s.can(tenancy.UsersDelete, res),
+		CanResend: u.Status == tenancy.StatusPending && s.can(tenancy.UsersInvite, res)}
 	if d.Errs == nil {
 		d.Errs = formErrors{}
 	}
@@ -333,7 +335,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 		d.CanMove = len(d.Orgs) > 0
 	}
 	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
-		"reset": d.CanReset, "delete": d.CanDelete})
+		"reset": d.CanReset, "delete": d.CanDelete, "resend": d.CanResend})
 	c.renderShell(w, r, s, status, "user", view{Scripts: adminScripts, Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
 
@@ -414,6 +416,18 @@ func (c *Console) userReset(w http.ResponseWriter, r *http.Request, s *session) 
 			"Hello %s,\n\nAn administrator of your organization sent you this link to set a new password:\n%s/reset-password?token=%s\n"+
 				"It is valid for %s and works once.\n", u.Name, c.base, url.QueryEscape(tok), ttl.Round(time.Minute))})
 		return nil
+	})
+}
+
+// userResend is POST /users/{id}/resend: a fresh invitation mail for a
+// user who never accepted one.
+func (c *Console) userResend(w http.ResponseWriter, r *http.Request, s *session) {
+	c.userAction(w, r, s, "resend", ptr("invited"), func(id tenancy.UserID) error {
+		res, err := c.svc.ResendInvitation(r.Context(), s.actor, id)
+		if err == nil {
+			c.send(r, c.inviteMail(res.User, res.Token))
+		}
+		return err
 	})
 }
 
