@@ -113,12 +113,12 @@ type view struct {
 // shell is the header: who is signed in, the current org and the orgs the
 // user may switch into.
 type shell struct {
+	Admin     adminNav // the administration links offered
 	User      tenancy.User
 	Org       tenancy.Org
 	Orgs      []orgItem
 	More      bool // the switcher lists the first maxSwitcher orgs only
 	CanSites  bool
-	Admin     adminNav // the administration links offered
 	Path      string
 	ViewsNone bool // the role may see no devices at all
 }
@@ -146,7 +146,7 @@ type orgTreeKey struct{ actor tenancy.Actor }
 // once per user and tree snapshot (an org created, renamed or moved makes
 // a new snapshot) and kept a few seconds.
 func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]tenancy.Org, error) {
-	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView), Admin: s.adminNav()}
+	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView)}
 	if _, _, ok := s.tree.DeviceScope(s.actor); !ok {
 		sh.ViewsNone = true
 	}
@@ -159,6 +159,7 @@ func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]
 		}
 		c.memo.put(orgTreeKey{s.actor}, ot)
 	}
+	sh.Admin = s.adminNav()
 	sh.Orgs, sh.More = ot.items, ot.more
 	byID := ot.byID
 	sh.Org = byID[s.org]
