@@ -257,7 +257,8 @@ type GatewayFilter struct {
 // AuditFilter selects audit entries of orgs in Scope; with ObjectType
 // set, only those about that object (ObjectID). UserID, Action (exact)
 // and the time range [Since, Until) narrow further when set. SkipTotal
-// leaves Total 0: counting a large log costs more than reading a page.
+// lets the store leave Total 0: counting a large log costs more than
+// reading a page.
 type AuditFilter struct {
 	Scope      Scope
 	ObjectType string

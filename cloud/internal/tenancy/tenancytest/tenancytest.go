@@ -1078,7 +1078,8 @@ func testAuditFilters(t *testing.T, s tenancy.Store) {
 		if !slices.Equal(got, c.want) || l.Total != len(c.want) {
 			t.Errorf("%s: %v (total %d), want %v", c.name, got, l.Total, c.want)
 		}
-		// Without the count: the same entries, paged the same way.
+		// Without the count (a store may count anyway): the same
+		// entries, paged the same way.
 		c.f.SkipTotal, c.f.Page = true, tenancy.Page{Size: 1}
 		got = nil
 		for range 10 {
@@ -1087,7 +1088,7 @@ func testAuditFilters(t *testing.T, s tenancy.Store) {
 			for _, e := range l.Items {
 				got = append(got, e.ID)
 			}
-			if l.Total != 0 || l.Next == 0 {
+			if l.Next == 0 {
 				break
 			}
 			c.f.Page.After = l.Next
