@@ -22,9 +22,9 @@ import (
 // leaves; device i in leaf i%1000), written through the Store interface in
 // one transaction, with a console in front and a session per actor.
 type benchSite struct {
-	c                 *Console
 	svc               *tenancy.Service
 	st                *sqlite.Store
+	c                 *Console
 	rootCookie, staff *http.Cookie
 }
 
@@ -98,7 +98,7 @@ func newBenchSite(b *testing.B) *benchSite {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &benchSite{c: c, svc: svc, st: st}
+	s := &benchSite{c: c}
 	for _, who := range []struct {
 		email string
 		ck    **http.Cookie
@@ -109,6 +109,7 @@ func newBenchSite(b *testing.B) *benchSite {
 		}
 		*who.ck = &http.Cookie{Name: sessionCookie, Value: res.Token}
 	}
+	s.svc, s.st = svc, st
 	return s
 }
 
