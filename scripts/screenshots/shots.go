@@ -141,11 +141,11 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		// The chart shows what the simulated devices wrote since they came up.
 		{"charts", fmt.Sprintf("%s/charts?from=%d&to=%d", dev, since.Add(-2*time.Second).UnixMilli(), time.Now().Add(2*time.Second).UnixMilli()), "#chart0 svg"},
 		{"timeline", dev + "/timeline", "main"},
+		{"sites", "/sites", "main"},
 		{"orgs", "/orgs", "#orgs"},
 		{"users", "/users", "main"},
 		{"roles", "/roles", "#matrix"},
 		{"audit", "/audit", "main"},
-		{"sites", "/sites", "main"},
 		{"profile", "/profile", "main"},
 	}
 	for _, width := range []int64{1440, 375} {
