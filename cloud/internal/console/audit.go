@@ -206,7 +206,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 				if u, err := c.svc.User(r.Context(), s.actor, e.UserID); err == nil {
 					n = u.Name
 				} else {
-					n = "user " + strconv.FormatInt(int64(e.UserID), 10)
+					n = "someone outside your organizations"
 				}
 				names[e.UserID] = n
 			}
