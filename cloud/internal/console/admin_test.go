@@ -472,3 +472,58 @@ func TestAuditChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestStaffSeesWhatStaffMay: a Staff member of Client A (Blynk's default
+// Staff keys) is offered the users page, invitations and force logout,
+// not role changes, transfers, suspension or deletion; forged, those are
+// refused with the missing permission named, and nothing changes.
+func TestStaffSeesWhatStaffMay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateUser(ctx, e.admin, tenancy.NewUser{Email: "staff@a.test", Name: "Stan Staff", OrgID: e.orgA.ID,
+		RoleID: tenancy.RoleStaff, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	staff := e.signedIn("staff@a.test")
+	res := staff.get("/devices")
+	for link, want := range map[string]bool{`href="/users"`: true, `href="/audit"`: true, `href="/roles"`: false} {
+		if strings.Contains(res.body, link) != want {
+			t.Errorf("Staff's header offers %s: %v, want %v", link, !want, want)
+		}
+	}
+	page := fmt.Sprintf("/users/%d", e.viewer.ID)
+	res = staff.get(page)
+	if res.status != http.StatusOK {
+		t.Fatalf("GET %s: %d", page, res.status)
+	}
+	for text, want := range map[string]bool{"Force logout": true, "Resend invitation": true, "Change role": false,
+		"Transfer user": false, "Suspend": false, "Delete user": false, "Send password reset": false} {
+		if strings.Contains(res.body, text) != want {
+			t.Errorf("Staff's user page offers %q: %v, want %v", text, !want, want)
+		}
+	}
+	if r := staff.get("/roles"); r.status != http.StatusForbidden {
+		t.Errorf("Staff opens the roles page: %d", r.status)
+	}
+	before := e.lastAudit(t)
+	for _, tc := range []struct {
+		path string
+		form url.Values
+		key  string
+	}{
+		{page + "/delete", nil, "USERS_DELETE"},
+		{page + "/suspend", url.Values{"suspend": {"1"}}, "USERS_SUSPEND"},
+		{page + "/role", url.Values{"role": {"2"}}, "USERS_EDIT"},
+		{page + "/reset", nil, "USERS_CHANGE_PASSWORD"},
+		{page + "/transfer", url.Values{"org": {fmt.Sprint(e.branch(t).ID)}, "role": {"3"}}, "USERS_TRANSFER"},
+		{"/users/invite", url.Values{"email": {"boss@a.test"}, "name": {"Boss"}, "role": {"1"}, "org": {fmt.Sprint(e.orgA.ID)}}, "permissions you do not have"},
+	} {
+		r := staff.post(tc.path, tc.form)
+		if errs := fieldErrors(r.body); r.status/100 != 4 || len(errs) != 1 || !strings.Contains(errs[0], tc.key) {
+			t.Errorf("Staff's forged POST %s: %d %q, want a refusal naming %s", tc.path, r.status, errs, tc.key)
+		}
+	}
+	if e.lastAudit(t) != before {
+		t.Errorf("a refused request changed something")
+	}
+}
