@@ -248,7 +248,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	var sitePage string
 	run(t, ctx, "find the site page", chromedp.Navigate(base+"/sites"), chromedp.WaitVisible("#sites", chromedp.ByID),
 		chromedp.Evaluate(`document.querySelector('#sites a[href^="/sites/"]').getAttribute("href")`, &sitePage))
-	checkPages(t, ctx, problems, base, []page{{"/devices", "#devices"}, {dev, `#device[data-state="live"]`},
+	checkPages(t, ctx, problems, base, []pageCheck{{"/devices", "#devices"}, {dev, `#device[data-state="live"]`},
 		{dev + "/charts", "#chart0[data-points]"}, {dev + "/timeline", ""}, {dev + "/info", "#metadata"}, {dev + "/actions", ""},
 		{"/sites", "#sites"}, {sitePage, ""}, {"/profile", ""}, {"/orgs", ""}})
 

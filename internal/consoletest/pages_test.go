@@ -27,9 +27,9 @@ const readPage = `(() => {
 		Width: document.documentElement.scrollWidth};
 })()`
 
-// page is a path to check and what shows that it finished loading (a
+// pageCheck is a path to check and what shows that it finished loading (a
 // selector; "" for main).
-type page struct{ path, ready string }
+type pageCheck struct{ path, ready string }
 
 // settle lets the tasks the page queued so far run (their errors are
 // reported before it resolves).
@@ -44,7 +44,7 @@ var errorTitles = []string{"Not found", "Not permitted", "Something went wrong"}
 // browser report a script error or a Content-Security-Policy violation
 // (problems, fed by browser). It is the cheap check that a page is not
 // broken; the screenshots are for people to judge.
-func checkPages(t *testing.T, ctx context.Context, problems <-chan string, base string, pages []page) {
+func checkPages(t *testing.T, ctx context.Context, problems <-chan string, base string, pages []pageCheck) {
 	t.Helper()
 	drain(problems) // what came before is not these pages' doing
 	for _, w := range []int64{1440, 375} {

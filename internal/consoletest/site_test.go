@@ -32,6 +32,7 @@ type site struct {
 	cloud    *cloud.Server
 	gw       *gateway.Gateway
 	url      string
+	mailbox  string // where the cloud's mail lands
 	admin    string // Platform API session token
 	template string
 	orgA     int64
@@ -66,7 +67,7 @@ func startSite(t *testing.T) *site {
 	}
 	cdone := make(chan error, 1)
 	go func() { cdone <- c.Run(ctx) }()
-	s := &site{t: t, cloud: c, url: c.URL(), devs: map[string]apiDevice{}}
+	s := &site{t: t, cloud: c, url: c.URL(), mailbox: filepath.Join(cc.DataDir, "mailbox"), devs: map[string]apiDevice{}}
 
 	var login struct{ Token string }
 	s.api("POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPW}, 200, &login)

@@ -145,6 +145,10 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"timeline", dev + "/timeline", "main"},
 		{"info", dev + "/info", "#metadata"},
 		{"sites", "/sites", "main"},
+		{"orgs", "/orgs", "#orgs"},
+		{"users", "/users", "main"},
+		{"roles", "/roles", "#matrix"},
+		{"audit", "/audit", "main"},
 		{"profile", "/profile", "main"},
 	}
 	for _, width := range []int64{1440, 375} {

@@ -22,6 +22,8 @@ import (
 // leaves; device i in leaf i%1000), written through the Store interface in
 // one transaction, with a console in front and a session per actor.
 type benchSite struct {
+	svc               *tenancy.Service
+	st                *sqlite.Store
 	c                 *Console
 	rootCookie, staff *http.Cookie
 	roof, cellar      tenancy.TagID // on every 100th and every 200th device
@@ -123,6 +125,7 @@ func newBenchSite(b *testing.B) *benchSite {
 		}
 		*who.ck = &http.Cookie{Name: sessionCookie, Value: res.Token}
 	}
+	s.svc, s.st = svc, st
 	return s
 }
 

@@ -147,12 +147,20 @@ func (c *Console) PageWeight() int {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// maxForm bounds a request body: the console's forms are small.
-const maxForm = 64 << 10
+// maxForm bounds a request body: the console's forms are small. A bulk
+// invitation's CSV (1,000 rows at most) may take up to maxUpload.
+const (
+	maxForm   = 64 << 10
+	maxUpload = 1 << 20
+)
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		limit := int64(maxForm)
+		if r.URL.Path == "/users/import" {
+			limit = maxUpload
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
@@ -183,6 +191,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/sign-out-everywhere", c.auth(c.signOutEverywhere))
 	mux.Handle("POST /org", c.auth(c.switchOrg))
 	mux.Handle("GET /orgs", c.auth(c.orgsPage))
+	c.adminRoutes(mux)
 
 	mux.Handle("GET /devices", c.auth(c.devicesPage))
 	mux.Handle("GET /devices/{id}", c.auth(c.devicePage))

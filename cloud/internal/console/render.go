@@ -113,6 +113,7 @@ type view struct {
 // shell is the header: who is signed in, the current org and the orgs the
 // user may switch into.
 type shell struct {
+	Admin     adminNav // the administration links offered
 	User      tenancy.User
 	Org       tenancy.Org
 	Orgs      []orgItem
@@ -158,6 +159,7 @@ func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]
 		}
 		c.memo.put(orgTreeKey{s.actor}, ot)
 	}
+	sh.Admin = s.adminNav()
 	sh.Orgs, sh.More = ot.items, ot.more
 	byID := ot.byID
 	sh.Org = byID[s.org]

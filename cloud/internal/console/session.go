@@ -133,20 +133,3 @@ func httpStatus(err error) int { return httpstatus.Of(err) }
 func message(err error) string {
 	return httpstatus.Message(err, "Something went wrong on our side; it has been logged.")
 }
-
-// orgsPage is GET /orgs?q=: the organizations the user may switch into
-// whose name matches, for trees too large for the header's list.
-func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	l, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{OrgID: s.actor.OrgID, IncludeSub: true, Query: q,
-		Page: tenancy.Page{Size: 100}})
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	c.renderShell(w, r, s, http.StatusOK, "orgs", view{Title: "Organizations", Data: struct {
-		Q     string
-		Orgs  []tenancy.Org
-		Total int
-	}{q, l.Items, l.Total}})
-}

@@ -526,8 +526,37 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 		table = "audit INDEXED BY audit_object"
 		cond, args = "object_type = ? AND object_id = ? AND "+cond, append([]any{f.ObjectType, f.ObjectID}, args...)
 	}
-	return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
-		func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
+	if f.UserID != 0 {
+		cond, args = cond+" AND user_id = ?", append(args, int64(f.UserID))
+	}
+	if f.Action != "" {
+		cond, args = cond+" AND action = ?", append(args, f.Action)
+	}
+	if !f.Since.IsZero() {
+		cond, args = cond+" AND at >= ?", append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		cond, args = cond+" AND at < ?", append(args, ms(f.Until))
+	}
+	if !f.SkipTotal {
+		return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
+			func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
+	}
+	p := pageSize(f.Page)
+	pw, tail, pargs := pageSQL(p, "id", true, args)
+	rows, err := q.query(ctx, `SELECT `+auditCols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)
+	if err != nil {
+		return tenancy.List[tenancy.AuditEntry]{}, mapErr("list audit", err)
+	}
+	items, err := collect(rows, "list audit", scanAudit)
+	if err != nil {
+		return tenancy.List[tenancy.AuditEntry]{}, err
+	}
+	l := tenancy.List[tenancy.AuditEntry]{Items: items}
+	if len(items) > 0 {
+		l.Next = next(len(items), p.Size, int64(items[len(items)-1].ID))
+	}
+	return l, nil
 }
 
 func (q *queries) LastAuditID(ctx context.Context) (tenancy.AuditID, error) {

@@ -238,3 +238,23 @@ func (q *queries) OrgUsage(ctx context.Context, id tenancy.OrgID) (tenancy.OrgUs
 	}
 	return u, mapErr("org usage", err)
 }
+
+func (q *queries) OrgCounts(ctx context.Context, s tenancy.Scope) (map[tenancy.OrgID]tenancy.OrgUsage, error) {
+	cond, args := scopeSQL(s, "o.id")
+	rows, err := q.query(ctx, `SELECT o.id, coalesce(c.n_direct, 0), (SELECT count(*) FROM users u WHERE u.org_id = o.id)
+		FROM orgs o LEFT JOIN org_device_counts c ON c.org_id = o.id WHERE `+cond, args...)
+	if err != nil {
+		return nil, mapErr("org counts", err)
+	}
+	defer rows.Close()
+	out := map[tenancy.OrgID]tenancy.OrgUsage{}
+	for rows.Next() {
+		var id tenancy.OrgID
+		var u tenancy.OrgUsage
+		if err := rows.Scan(&id, &u.Devices, &u.Users); err != nil {
+			return nil, mapErr("org counts", err)
+		}
+		out[id] = u
+	}
+	return out, mapErr("org counts", rows.Err())
+}

@@ -213,3 +213,20 @@ func (s *Service) SetRolePermissions(ctx context.Context, a Actor, org OrgID, ro
 			map[string]any{"permissions": before.Strings()}, map[string]any{"permissions": perms.Strings(), "push": push})
 	})
 }
+
+// RoleNames lists the roles of org's tree, without their permissions, to
+// anyone whose scope holds org: a user list or an invitation form names
+// roles to people who may not view the permission matrix (ROLES_VIEW).
+func (s *Service) RoleNames(ctx context.Context, a Actor, org OrgID) ([]Role, error) {
+	if org == 0 {
+		org = a.OrgID
+	}
+	if err := s.scopeCheck(a, org, "organization"); err != nil {
+		return nil, err
+	}
+	roles, err := s.store.ListRoles(ctx, s.tree.Load().Root(org))
+	if err != nil {
+		return nil, internal("list roles", err)
+	}
+	return roles, nil
+}

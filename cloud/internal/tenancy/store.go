@@ -40,6 +40,10 @@ type Tx interface {
 	MoveOrg(ctx context.Context, id, newParent OrgID) error
 	// OrgUsage counts what blocks a deletion.
 	OrgUsage(ctx context.Context, id OrgID) (OrgUsage, error)
+	// OrgCounts counts the devices and users each org of s holds directly
+	// (Children is left 0), one entry per org in s: the console's org
+	// tree in one query.
+	OrgCounts(ctx context.Context, s Scope) (map[OrgID]OrgUsage, error)
 
 	// Users. Email is unique across the store (Conflict).
 	CreateUser(ctx context.Context, u *User) error
@@ -260,10 +264,18 @@ type GatewayFilter struct {
 }
 
 // AuditFilter selects audit entries of orgs in Scope; with ObjectType
-// set, only those about that object (ObjectID).
+// set, only those about that object (ObjectID). UserID, Action (exact)
+// and the time range [Since, Until) narrow further when set. SkipTotal
+// lets the store leave Total 0: counting a large log costs more than
+// reading a page.
 type AuditFilter struct {
 	Scope      Scope
 	ObjectType string
 	ObjectID   string
+	UserID     UserID
+	Action     string
+	Since      time.Time
+	Until      time.Time
 	Page       Page
+	SkipTotal  bool
 }

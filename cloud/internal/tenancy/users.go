@@ -740,6 +740,37 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, addr string) 
 	return tok, u, nil
 }
 
+// SendPasswordReset creates a reset token for another user of the actor's
+// scope (USERS_CHANGE_PASSWORD), as an Admin's "send password reset" does;
+// the caller mails it to the user. A suspended user gets none (Invalid).
+// The user's password and sessions stay as they are until the link is
+// used.
+func (s *Service) SendPasswordReset(ctx context.Context, a Actor, id UserID) (string, User, error) {
+	tok, err := s.newSecret("rst_", 40)
+	if err != nil {
+		return "", User{}, err
+	}
+	var u User
+	err = s.atomic(ctx, "send password reset", func(tx Tx) error {
+		if u, err = s.getUser(ctx, tx, a, id, UsersChangePassword); err != nil {
+			return err
+		}
+		if u.Status == StatusSuspended {
+			return invalid("the user is suspended: reactivate them first")
+		}
+		now := s.now().UTC()
+		if err := tx.CreatePasswordReset(ctx, PasswordReset{TokenHash: HashToken(tok), UserID: u.ID, CreatedAt: now,
+			ExpiresAt: now.Add(s.cfg.ResetTTL)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, u.OrgID, "user.password.reset_sent", "user", id, nil, nil)
+	})
+	if err != nil {
+		return "", User{}, err
+	}
+	return tok, s.WithStatus(u), nil
+}
+
 // ResetPassword redeems a reset token (single use) and logs the user out
 // everywhere, OAuth clients they created included (revokeCredentials). A
 // wrong token counts as a failed attempt of the client address addr.

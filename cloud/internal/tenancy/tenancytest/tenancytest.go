@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -43,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"OAuth", testOAuth},
 		{"Gateways", testGateways},
 		{"Audit", testAudit},
+		{"AuditFilters", testAuditFilters},
+		{"OrgCounts", testOrgCounts},
 		{"Atomic", testAtomic},
 	}
 	for _, tc := range tests {
@@ -1073,6 +1076,93 @@ func testAudit(t *testing.T, s tenancy.Store) {
 		if !slices.Equal(got, c.want) || l.Total != len(c.want) {
 			t.Fatalf("device 1's entries in %+v: %v (total %d), want %v", c.scope, got, l.Total, c.want)
 		}
+	}
+}
+
+// testAuditFilters: user, action and time range narrow the scope's
+// entries, each alone and together, newest first.
+func testAuditFilters(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	var ids []tenancy.AuditID
+	for i, e := range []struct {
+		org    tenancy.OrgID
+		user   tenancy.UserID
+		action string
+	}{
+		{tr.a.ID, 1, "user.invite"}, {tr.a1.ID, 2, "user.invite"}, {tr.a1.ID, 1, "org.create"}, {tr.b.ID, 1, "user.invite"}, {tr.a.ID, 1, "user.invite"},
+	} {
+		en := tenancy.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), OrgID: e.org, UserID: e.user, Action: e.action,
+			ObjectType: "user", ObjectID: fmt.Sprint(i)}
+		must(t, s.AppendAudit(ctx, &en))
+		ids = append(ids, en.ID)
+	}
+	sub := tenancy.Scope{OrgID: tr.a.ID, Subtree: true}
+	for _, c := range []struct {
+		name string
+		f    tenancy.AuditFilter
+		want []tenancy.AuditID
+	}{
+		{"user", tenancy.AuditFilter{Scope: sub, UserID: 1}, []tenancy.AuditID{ids[4], ids[2], ids[0]}},
+		{"action", tenancy.AuditFilter{Scope: sub, Action: "user.invite"}, []tenancy.AuditID{ids[4], ids[1], ids[0]}},
+		{"since", tenancy.AuditFilter{Scope: sub, Since: t0.Add(time.Minute)}, []tenancy.AuditID{ids[4], ids[2], ids[1]}},
+		{"until is exclusive", tenancy.AuditFilter{Scope: sub, Until: t0.Add(2 * time.Minute)}, []tenancy.AuditID{ids[1], ids[0]}},
+		{"all together", tenancy.AuditFilter{Scope: sub, UserID: 1, Action: "user.invite", Since: t0, Until: t0.Add(4 * time.Minute)}, []tenancy.AuditID{ids[0]}},
+		{"with an object", tenancy.AuditFilter{Scope: sub, ObjectType: "user", ObjectID: "2", UserID: 1}, []tenancy.AuditID{ids[2]}},
+		{"one org", tenancy.AuditFilter{Scope: tenancy.Scope{OrgID: tr.a.ID}, Action: "user.invite"}, []tenancy.AuditID{ids[4], ids[0]}},
+	} {
+		c.f.Page = tenancy.Page{Size: 10}
+		l, err := s.ListAudit(ctx, c.f)
+		must(t, err)
+		var got []tenancy.AuditID
+		for _, e := range l.Items {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, c.want) || l.Total != len(c.want) {
+			t.Errorf("%s: %v (total %d), want %v", c.name, got, l.Total, c.want)
+		}
+		// Without the count (a store may count anyway): the same
+		// entries, paged the same way.
+		c.f.SkipTotal, c.f.Page = true, tenancy.Page{Size: 1}
+		got = nil
+		for range 10 {
+			l, err := s.ListAudit(ctx, c.f)
+			must(t, err)
+			for _, e := range l.Items {
+				got = append(got, e.ID)
+			}
+			if l.Next == 0 {
+				break
+			}
+			c.f.Page.After = l.Next
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s without the total, a page of one at a time: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// testOrgCounts: each org of the scope with its own devices and users,
+// none of its sub-orgs' counted in.
+func testOrgCounts(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	tm := mkTemplate(t, s, tr.root.ID, "TMPLCOUNT")
+	mkDevice(t, s, tr.a.ID, 0, tm.ID, "a-1")
+	mkDevice(t, s, tr.a1.ID, 0, tm.ID, "a1-1")
+	mkDevice(t, s, tr.a1.ID, 0, tm.ID, "a1-2")
+	mkUser(t, s, tr.a1.ID, "a1@x.test", tenancy.RoleStaff)
+	mkUser(t, s, tr.b.ID, "b@x.test", tenancy.RoleAdmin)
+	m, err := s.OrgCounts(ctx, tenancy.Scope{OrgID: tr.root.ID, Subtree: true})
+	must(t, err)
+	want := map[tenancy.OrgID]tenancy.OrgUsage{tr.root.ID: {}, tr.a.ID: {Devices: 1}, tr.a1.ID: {Devices: 2, Users: 1}, tr.b.ID: {Users: 1}}
+	if !maps.Equal(m, want) {
+		t.Fatalf("counts of the whole tree: %v, want %v", m, want)
+	}
+	m, err = s.OrgCounts(ctx, tenancy.Scope{OrgID: tr.a.ID})
+	must(t, err)
+	if !maps.Equal(m, map[tenancy.OrgID]tenancy.OrgUsage{tr.a.ID: {Devices: 1}}) {
+		t.Fatalf("counts of A alone: %v", m)
 	}
 }
 
