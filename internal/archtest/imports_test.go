@@ -98,6 +98,7 @@ var thirdParty = map[string][]string{
 	"golang.org/x/sys":                    {"scripts/bench"},
 	"golang.org/x/time":                   {"cloud/internal/ratelimit"},
 	"golang.org/x/term":                   {"cloud/cmd/outpost-cloud", "gateway/cmd/outpost-gateway"},
+	"github.com/skip2/go-qrcode":          {"cloud/internal/qrpng"},
 	// The console's screenshot script drives chromium; the browser tests
 	// (internal/consoletest) import it from tests only.
 	"github.com/chromedp/chromedp": {"scripts/screenshots"},
