@@ -53,7 +53,9 @@ type deviceCreatedData struct {
 // sketchHeader is what a firmware author pastes at the top of a Blynk
 // sketch: the template's id and name and the device's AuthToken.
 func sketchHeader(t tenancy.Template, token string) string {
-	q := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ").Replace(s) + `"` }
+	q := func(s string) string {
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ").Replace(s) + `"`
+	}
 	return "#define BLYNK_TEMPLATE_ID " + q(string(t.ID)) + "\n#define BLYNK_TEMPLATE_NAME " + q(t.Def.Name) +
 		"\n#define BLYNK_AUTH_TOKEN " + q(token) + "\n"
 }
