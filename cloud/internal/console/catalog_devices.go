@@ -39,7 +39,10 @@ func (c *Console) renderDeviceNew(w http.ResponseWriter, r *http.Request, s *ses
 		c.serverError(w, r, err)
 		return
 	}
-	d.Templates = selected(fl.templates, func(v string) bool { return v == f.V("template") })
+	if d.Templates, err = c.templateOptions(r, s, f.V("template")); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	d.Owners = selected(fl.owners, func(v string) bool { return v == f.V("owner") })
 	c.render(w, r, status, "devicenew", view{Title: "New device", Nav: "devices", Shell: sh, Data: d})
 }
@@ -419,4 +422,21 @@ func (c *Console) bulkChoices(sh *shell, s *session, fl *filterLists) bulkChoice
 var doneNotices = map[string]string{
 	"transferred": "The device was transferred; it is no longer in your view.",
 	"deleted":     "The device was deleted.",
+}
+
+// templateOptions are the templates enabled in the current org, read
+// afresh (the filter lists' memo may predate a template just created).
+func (c *Console) templateOptions(r *http.Request, s *session, sel string) ([]option, error) {
+	tl, err := c.svc.Templates(r.Context(), s.actor, s.org, tenancy.Page{Size: tenancy.MaxPageSize})
+	if err != nil {
+		if tenancy.CodeOf(err) == tenancy.Internal {
+			return nil, err
+		}
+		return nil, nil
+	}
+	out := make([]option, 0, len(tl.Items))
+	for _, t := range tl.Items {
+		out = append(out, option{Value: string(t.ID), Label: t.Def.Name, Selected: string(t.ID) == sel})
+	}
+	return out, nil
 }

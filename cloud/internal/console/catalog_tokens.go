@@ -99,12 +99,10 @@ func (c *Console) renderStaticTokens(w http.ResponseWriter, r *http.Request, s *
 		if next != 0 {
 			d.Next = "/static-tokens?status=" + d.Status + "&after=" + strconv.FormatInt(next, 10)
 		}
-		fl, err := c.filterLists(r, s)
-		if err != nil {
+		if d.Templates, err = c.templateOptions(r, s, f.V("template")); err != nil {
 			c.serverError(w, r, err)
 			return
 		}
-		d.Templates = selected(fl.templates, func(v string) bool { return v == f.V("template") })
 	}
 	switch r.URL.Query().Get("done") {
 	case "disclaimed":
