@@ -209,7 +209,9 @@ func TestCatalogInBrowser(t *testing.T) {
 			chromedp.WaitVisible("main", chromedp.ByQuery),
 			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
 		if width > 375 {
-			t.Errorf("%s is %d px wide at a 375 px viewport", path, width)
+			var wide string
+			run(t, ctx, "what is wide", chromedp.Evaluate(`[...document.querySelectorAll("main *")].filter(e => e.getBoundingClientRect().right > 376).slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id).join(" ")`, &wide))
+			t.Errorf("%s is %d px wide at a 375 px viewport (%s)", path, width, wide)
 		}
 	}
 	run(t, ctx, "wide again", chromedp.EmulateViewport(1280, 900))
@@ -239,7 +241,7 @@ func shots(t *testing.T, ctx context.Context, base, name, path string) {
 		if path != "" {
 			acts = append(acts, chromedp.Navigate(base+path), chromedp.WaitVisible("main", chromedp.ByQuery))
 		}
-		acts = append(acts, chromedp.FullScreenshot(&png, 90))
+		acts = append(acts, chromedp.FullScreenshot(&png, 100))
 		run(t, ctx, "screenshot "+name, acts...)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644); err != nil {
 			t.Fatal(err)
