@@ -45,6 +45,7 @@ func (c *Console) catalogRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /locations/{id}/delete", c.auth(c.locationDelete))
 	mux.Handle("GET /tags", c.auth(c.tagsPage))
 	mux.Handle("POST /tags", c.auth(c.tagCreate))
+	mux.Handle("POST /tags/{id}", c.auth(c.tagRename))
 	mux.Handle("POST /tags/{id}/delete", c.auth(c.tagDelete))
 
 	mux.Handle("GET /static-tokens", c.auth(c.staticTokensPage))

@@ -315,3 +315,20 @@ func (c *Console) tagDelete(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	http.Redirect(w, r, "/tags", http.StatusSeeOther)
 }
+
+// tagRename is POST /tags/{id} (name).
+func (c *Console) tagRename(w http.ResponseWriter, r *http.Request, s *session) {
+	id, _ := int64Path(r, "id")
+	f := newForm(r, "name")
+	if _, err := c.svc.RenameTag(r.Context(), s.actor, tenancy.TagID(id), f.V("name")); err != nil {
+		st := httpStatus(err)
+		if st == http.StatusInternalServerError || st == http.StatusNotFound || st == http.StatusForbidden {
+			c.fail(w, r, s, err)
+			return
+		}
+		f.Errs["tag"+itoa(id)] = message(err)
+		c.renderTags(w, r, s, st, f)
+		return
+	}
+	http.Redirect(w, r, "/tags", http.StatusSeeOther)
+}

@@ -484,9 +484,21 @@ func TestLocationsAndTags(t *testing.T) {
 	}
 	checkPage(t, "duplicate tag", admin.post("/tags", url.Values{"name": {"Pumps"}}), httpStatus(tenancy.Errorf(tenancy.Conflict, "")), "is already in use")
 	checkPage(t, "tags", admin.get("/tags"), http.StatusOK, "Pumps")
+	if res := admin.post("/tags", url.Values{"name": {"Valves"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("tag: %d", res.status)
+	}
 	ts, _ := e.svc.Tags(ctx, e.admin, 0)
-	if len(ts) != 1 {
+	if len(ts) != 2 {
 		t.Fatalf("tags %v", ts)
+	}
+	checkPage(t, "rename to a taken name", admin.post(fmt.Sprintf("/tags/%d", ts[0].ID), url.Values{"name": {"Valves"}}),
+		httpStatus(tenancy.Errorf(tenancy.Conflict, "")), "is already in use")
+	if res := admin.post(fmt.Sprintf("/tags/%d", ts[0].ID), url.Values{"name": {"Big pumps"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("rename: %d", res.status)
+	}
+	ts, _ = e.svc.Tags(ctx, e.admin, 0)
+	if ts[0].Name != "Big pumps" || ts[1].Name != "Valves" {
+		t.Fatalf("after rename %v", ts)
 	}
 	if res := admin.post(fmt.Sprintf("/tags/%d/delete", ts[0].ID), nil); res.status != http.StatusSeeOther {
 		t.Fatalf("delete tag: %d", res.status)

@@ -162,6 +162,14 @@ func (q *queries) DeleteTag(ctx context.Context, id tenancy.TagID) error {
 	return mustAffect("delete tag", res, err)
 }
 
+func (q *queries) RenameTag(ctx context.Context, id tenancy.TagID, name string) error {
+	res, err := q.exec(ctx, `UPDATE tags SET name = ? WHERE id = ?`, name, int64(id))
+	if err != nil {
+		return mapErr("rename tag", err)
+	}
+	return mustAffect("rename tag", res, nil)
+}
+
 func (q *queries) GetTag(ctx context.Context, id tenancy.TagID) (tenancy.Tag, error) {
 	t, err := scanTag(q.queryRow(ctx, `SELECT id, org_id, name, owner_id FROM tags WHERE id = ?`, int64(id)))
 	return t, mapErr("get tag", err)

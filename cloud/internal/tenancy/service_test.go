@@ -653,6 +653,31 @@ func TestRotateOAuthClientSecret(t *testing.T) {
 	w.must(err)
 }
 
+// TestRenameTag: a rename keeps the tag on its devices; a taken name and
+// a stranger's rename are refused and change nothing.
+func TestRenameTag(t *testing.T) {
+	w := newWorld(t)
+	roof, err := w.svc.CreateTag(w.ctx, w.A, w.united.ID, "roof")
+	w.must(err)
+	_, err = w.svc.CreateTag(w.ctx, w.A, w.united.ID, "cellar")
+	w.must(err)
+	_, err = w.svc.RenameTag(w.ctx, w.A, roof.ID, "cellar")
+	wantCode(t, err, tenancy.Conflict)
+	_, err = w.svc.RenameTag(w.ctx, w.A, roof.ID, "")
+	wantCode(t, err, tenancy.Invalid)
+	_, err = w.svc.RenameTag(w.ctx, w.R, roof.ID, "attic")
+	if c := tenancy.CodeOf(err); c != tenancy.NotFound && c != tenancy.Forbidden {
+		t.Fatalf("a stranger's rename: %v", err)
+	}
+	got, err := w.svc.RenameTag(w.ctx, w.A, roof.ID, "attic")
+	w.must(err)
+	ts, err := w.svc.Tags(w.ctx, w.A, w.united.ID)
+	w.must(err)
+	if got.Name != "attic" || len(ts) != 2 || ts[0].Name != "attic" || ts[1].Name != "cellar" {
+		t.Fatalf("renamed %+v, tags %+v", got, ts)
+	}
+}
+
 func TestScenarioSessions(t *testing.T) {
 	w := newWorld(t)
 	s1, err := w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: pw})

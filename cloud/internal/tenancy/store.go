@@ -109,6 +109,7 @@ type Tx interface {
 	// Tags. Name is unique per org (Conflict).
 	CreateTag(ctx context.Context, t *Tag) error
 	DeleteTag(ctx context.Context, id TagID) error
+	RenameTag(ctx context.Context, id TagID, name string) error // NotFound; Conflict when the org has the name
 	GetTag(ctx context.Context, id TagID) (Tag, error)
 	ListTags(ctx context.Context, org OrgID) ([]Tag, error)
 	SetDeviceTags(ctx context.Context, d DeviceID, tags []TagID) error

@@ -773,6 +773,13 @@ func testTags(t *testing.T, s tenancy.Store) {
 	if got != t2 {
 		t.Fatalf("GetTag = %+v", got)
 	}
+	wantCode(t, s.RenameTag(ctx, t2.ID, "roof"), tenancy.Conflict) // t1's name in the same org
+	wantCode(t, s.RenameTag(ctx, 99999, "attic"), tenancy.NotFound)
+	must(t, s.RenameTag(ctx, t2.ID, "basement"))
+	t2.Name = "basement"
+	if got, _ := s.GetTag(ctx, t2.ID); got != t2 {
+		t.Fatalf("after rename GetTag = %+v", got)
+	}
 	must(t, s.SetDeviceTags(ctx, d.ID, []tenancy.TagID{t1.ID, t2.ID}))
 	dt, err := s.DeviceTags(ctx, d.ID)
 	must(t, err)
