@@ -54,6 +54,7 @@ func (c *Console) catalogRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /static-tokens/sheet", c.auth(c.staticTokensSheet))
 	mux.Handle("POST /static-tokens/claim", c.auth(c.staticTokenClaim))
 	mux.Handle("POST /static-tokens/{id}/disclaim", c.auth(c.staticTokenDisclaim))
+	mux.Handle("POST /static-tokens/{id}/delete", c.auth(c.staticTokenDelete))
 
 	mux.Handle("GET /developers", c.auth(c.developersPage))
 	mux.Handle("POST /developers", c.auth(c.oauthCreate))

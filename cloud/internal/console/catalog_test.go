@@ -160,8 +160,12 @@ func TestTemplateForms(t *testing.T) {
 	if _, ok := got.Def.Pin(9); ok {
 		t.Fatal("V9 still there")
 	}
-	// A Client A Admin may not edit the root's templates: refused, unchanged.
+	// §13.13: a Client A Admin may not edit the root's templates: not
+	// offered, refused when forged, unchanged.
 	op := e.signedIn("op@a.test")
+	if res := op.get(path); res.status != http.StatusOK || strings.Contains(res.body, "Add a datastream") || strings.Contains(res.body, "Delete template") {
+		t.Errorf("a sub-org Admin's template page: %d, offers editing", res.status)
+	}
 	before := e.templateNow(t, tm.ID)
 	if res := op.post(path+"/datastreams", url.Values{"pin": {"V20"}, "name": {"X"}, "type": {"double"}}); res.status != http.StatusForbidden {
 		t.Errorf("forged edit by a sub-org Admin: %d", res.status)
@@ -285,6 +289,14 @@ func TestDeviceAdministration(t *testing.T) {
 	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.OrgID != e.orgB.ID {
 		t.Fatalf("device org %d after transfer", d.OrgID)
 	}
+	// §13.8: to a Pending user (never signed in) refused; to the current
+	// owner refused; nothing changed.
+	inv, err := e.svc.InviteUser(ctx, e.admin, tenancy.Invite{Email: "new@b.test", Name: "Nina New", OrgID: e.orgB.ID, RoleID: tenancy.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, "transfer to a pending user", admin.post(devA+"/transfer", url.Values{"user": {fmt.Sprint(inv.User.ID)}}), http.StatusBadRequest,
+		"the new owner must have activated their account")
 	// Owner: to Otto, then removed.
 	if res := admin.post(devA+"/transfer", url.Values{"user": {fmt.Sprint(e.operator.ID)}}); res.status != http.StatusSeeOther {
 		t.Fatalf("transfer to a user: %d %s", res.status, res.body)
@@ -292,6 +304,8 @@ func TestDeviceAdministration(t *testing.T) {
 	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.OwnerID != e.operator.ID || d.OrgID != e.orgA.ID {
 		t.Fatalf("after transfer to Otto: %+v", d)
 	}
+	checkPage(t, "transfer to its owner", admin.post(devA+"/transfer", url.Values{"user": {fmt.Sprint(e.operator.ID)}}), http.StatusBadRequest,
+		"the device already belongs to this user")
 	checkPage(t, "manage with owner", admin.get(devA+"/manage"), http.StatusOK, "owner Otto Operator", "Remove owner")
 	if res := admin.post(devA+"/remove-owner", nil); res.status != http.StatusSeeOther {
 		t.Fatalf("remove owner: %d", res.status)
@@ -390,6 +404,24 @@ func TestStaticTokenPages(t *testing.T) {
 		t.Errorf("after disclaim the claimer still sees the device: %d", res.status)
 	}
 	checkPage(t, "disclaim twice", admin.post(disclaim, nil), http.StatusBadRequest, "the static token is not claimed")
+	// §13.16: deleting a token deletes its device; its AuthToken stops working.
+	dev := l.Items[1].DeviceID
+	tok, err := e.svc.StaticTokenDevice(ctx, e.admin, l.Items[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := op.post(fmt.Sprintf("/static-tokens/%d/delete", l.Items[1].ID), nil); res.status != http.StatusNotFound && res.status != http.StatusForbidden {
+		t.Errorf("delete by another org: %d", res.status)
+	}
+	if res := admin.post(fmt.Sprintf("/static-tokens/%d/delete", l.Items[1].ID), nil); res.status != http.StatusSeeOther {
+		t.Fatalf("delete static token: %d %s", res.status, res.body)
+	}
+	if _, err := e.svc.Device(ctx, e.admin, dev); tenancy.CodeOf(err) != tenancy.NotFound {
+		t.Errorf("the deleted token's device: %v", err)
+	}
+	if _, err := e.svc.DeviceByToken(ctx, tok.Token); err == nil {
+		t.Error("the deleted token's AuthToken still finds a device")
+	}
 }
 
 // TestDevelopersPage: the secret is shown once and works; rotate

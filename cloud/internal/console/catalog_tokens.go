@@ -20,6 +20,7 @@ type staticTokenRow struct {
 	ClaimedOrg string
 	ClaimedAt  string
 	Disclaim   bool
+	Delete     bool
 	QR         template.URL // data: URL of the PNG, on the sheet only
 }
 
@@ -57,8 +58,9 @@ func (c *Console) staticTokenRows(r *http.Request, s *session, orgs map[tenancy.
 		if (status == "claimed" && !claimed) || (status == "unclaimed" && claimed) {
 			continue
 		}
+		manage := s.can(tenancy.ManageStaticTokens, tenancy.OrgResource(st.OrgID))
 		row := staticTokenRow{ID: st.ID, Payload: tenancy.QRPayload(st), Template: names[st.TemplateID], Device: st.DeviceID, Claimed: claimed,
-			Disclaim: claimed && s.can(tenancy.ManageStaticTokens, tenancy.OrgResource(st.OrgID))}
+			Disclaim: claimed && manage, Delete: manage}
 		if row.Template == "" {
 			row.Template = string(st.TemplateID)
 		}
@@ -107,6 +109,8 @@ func (c *Console) renderStaticTokens(w http.ResponseWriter, r *http.Request, s *
 	switch r.URL.Query().Get("done") {
 	case "disclaimed":
 		v.Notice = "The device went back to this organization, unowned; its QR code can be claimed again."
+	case "deleted":
+		v.Notice = "The static token was deleted, and its device with it."
 	}
 	v.Title, v.Nav, v.Shell, v.Data = "Static tokens", "static-tokens", sh, d
 	c.render(w, r, status, "statictokens", v)
@@ -271,4 +275,19 @@ func (c *Console) staticTokenDisclaim(w http.ResponseWriter, r *http.Request, s 
 		return
 	}
 	http.Redirect(w, r, "/static-tokens?done=disclaimed", http.StatusSeeOther)
+}
+
+// staticTokenDelete is POST /static-tokens/{id}/delete: the token and its
+// device go (after a claim the device is gone for good, TENANCY.md §8).
+func (c *Console) staticTokenDelete(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := int64Path(r, "id")
+	if !ok {
+		c.notFound(w, r, s)
+		return
+	}
+	if err := c.svc.DeleteStaticToken(r.Context(), s.actor, tenancy.StaticTokenID(id)); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/static-tokens?done=deleted", http.StatusSeeOther)
 }
