@@ -134,11 +134,22 @@ type deviceManageData struct {
 	Form        form
 }
 
+// canManageDevice: the user may rename, transfer, delete or tag d.
+func (s *session) canManageDevice(d tenancy.Device) bool {
+	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
+	return s.can(tenancy.OrgDevicesEdit, res) || s.can(tenancy.DevicesTransfer, res) || s.can(tenancy.OrgDevicesDelete, res) ||
+		s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID))
+}
+
 // deviceManagePage is GET /devices/{id}/manage: rename, transfer, remove
 // the owner, tags, location, delete.
 func (c *Console) deviceManagePage(w http.ResponseWriter, r *http.Request, s *session) {
 	d, t, ok := c.loadDevice(w, r, s)
 	if !ok {
+		return
+	}
+	if !s.canManageDevice(d) {
+		c.forbidden(w, r, s)
 		return
 	}
 	v := view{}

@@ -89,6 +89,12 @@ func TestCatalogPages(t *testing.T) {
 			t.Errorf("viewer GET %s: %d", p, res.status)
 		}
 	}
+	if res := viewer.get(fmt.Sprintf("/devices/%d", e.devA.ID)); strings.Contains(res.body, "/manage") {
+		t.Error("the viewer's device page offers Manage")
+	}
+	if res := viewer.get(fmt.Sprintf("/devices/%d/manage", e.devA.ID)); res.status != http.StatusForbidden {
+		t.Errorf("the viewer's manage page: %d", res.status)
+	}
 	if res := viewer.get(fmt.Sprintf("/devices/%d/manage", e.devB.ID)); res.status != http.StatusNotFound {
 		t.Errorf("another org's device manage page: %d", res.status)
 	}
