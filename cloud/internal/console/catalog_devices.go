@@ -208,8 +208,13 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		}
 	}
 	if md.CanLocate = md.CanEdit; md.CanLocate {
-		ll, err := c.svc.Locations(r.Context(), s.actor, tenancy.LocationQuery{OrgID: d.OrgID, Page: tenancy.Page{Size: 200}})
-		if err == nil {
+		// The locations of the device's org and of the orgs above it in
+		// the user's scope (SetDeviceLocation's rule).
+		for org := d.OrgID; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
+			ll, err := c.svc.Locations(r.Context(), s.actor, tenancy.LocationQuery{OrgID: org, Page: tenancy.Page{Size: 200}})
+			if err != nil {
+				break
+			}
 			for _, l := range ll.Items {
 				md.Locations = append(md.Locations, option{Value: itoa(l.ID), Label: l.Name, Selected: l.ID == d.LocationID})
 			}

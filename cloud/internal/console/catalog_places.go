@@ -154,7 +154,7 @@ func (c *Console) renderLocation(w http.ResponseWriter, r *http.Request, s *sess
 		d.CanEdit, d.CanUsers = s.can(tenancy.LocationsOrgEdit, res), s.can(tenancy.LocationsOrgAssignUsers, res)
 	}
 	if f.Values == nil {
-		d.Form = form{Values: map[string]string{"name": l.Name, "address": l.Address.Full, "city": l.Address.City, "country": l.Address.Country,
+		d.Form = form{Errs: f.Errs, Values: map[string]string{"name": l.Name, "address": l.Address.Full, "city": l.Address.City, "country": l.Address.Country,
 			"lat": strconv.FormatFloat(l.Lat, 'f', -1, 64), "lon": strconv.FormatFloat(l.Lon, 'f', -1, 64)}}
 	}
 	if d.CanUsers {
@@ -169,14 +169,15 @@ func (c *Console) renderLocation(w http.ResponseWriter, r *http.Request, s *sess
 			}
 		}
 	}
+	// Devices of the location's org and below may be placed here.
 	p, err := c.svc.DeviceList(r.Context(), s.actor, tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: l.OrgID,
-		Page: tenancy.Page{Size: 200}}, LocationID: l.ID})
+		IncludeSub: true, Page: tenancy.Page{Size: 200}}, LocationID: l.ID})
 	if err == nil {
 		d.Devices = listRows(p.Rows)
 	}
 	if s.can(tenancy.OrgDevicesEdit, tenancy.OrgResource(l.OrgID)) {
 		all, err := c.svc.DeviceList(r.Context(), s.actor, tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: l.OrgID,
-			Page: tenancy.Page{Size: 200}}})
+			IncludeSub: true, Page: tenancy.Page{Size: 200}}})
 		if err == nil {
 			for _, row := range all.Rows {
 				if !slices.ContainsFunc(d.Devices, func(x deviceRow) bool { return x.ID == row.ID }) {

@@ -498,6 +498,23 @@ func TestLocationsAndTags(t *testing.T) {
 	if res := admin.post(loc+"/users", url.Values{"user": {fmt.Sprint(e.admin.UserID)}}); res.status != http.StatusSeeOther {
 		t.Fatalf("assign users: %d %s", res.status, res.body)
 	}
+	// A device of a sub-org placed here, from the location's page and
+	// offered on the device's Manage page; then taken out.
+	if res := admin.post(loc+"/devices", url.Values{"device": {fmt.Sprint(e.devA.ID)}}); res.status != http.StatusSeeOther {
+		t.Fatalf("place a device: %d %s", res.status, res.body)
+	}
+	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.LocationID == 0 {
+		t.Fatal("the device has no location")
+	}
+	checkPage(t, "location with its device", admin.get(loc), http.StatusOK, "Boiler &lt;script&gt;", "Remove")
+	checkPage(t, "device manage offers the root's location", admin.get(fmt.Sprintf("/devices/%d/manage", e.devA.ID)), http.StatusOK, "selected>HQ</option>")
+	if res := admin.post(loc+"/devices", url.Values{"device": {fmt.Sprint(e.devA.ID)}, "remove": {"1"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("take the device out: %d", res.status)
+	}
+	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.LocationID != 0 {
+		t.Fatal("the device is still at the location")
+	}
+	checkPage(t, "place no device", admin.post(loc+"/devices", url.Values{}), http.StatusBadRequest, "choose a device")
 	res = admin.post("/locations", url.Values{"name": {"My flat"}, "kind": {"owned"}})
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("owned location: %d", res.status)
