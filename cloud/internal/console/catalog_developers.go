@@ -37,10 +37,7 @@ func (c *Console) renderDevelopers(w http.ResponseWriter, r *http.Request, s *se
 // oauthCreate is POST /developers (name, redirect: one URL a line).
 func (c *Console) oauthCreate(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(r, "name", "redirect")
-	var urls []string
-	for _, u := range strings.Fields(f.V("redirect")) {
-		urls = append(urls, u)
-	}
+	urls := strings.Fields(f.V("redirect"))
 	if f.V("name") == "" {
 		f.Errs["name"] = "Enter the client's name."
 		c.renderDevelopers(w, r, s, http.StatusBadRequest, developersData{Form: f}, view{})
