@@ -192,10 +192,19 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		md.Users = selected(fl.owners, func(v string) bool { return v == f.V("user") })
 	}
 	if md.CanTag = s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID)); md.CanTag {
-		all, err := c.svc.Tags(r.Context(), s.actor, d.OrgID)
-		if err != nil {
-			c.fail(w, r, s, err)
-			return
+		// The tags of the device's org and of the orgs above it in the
+		// user's scope (SetDeviceTags's rule).
+		var all []tenancy.Tag
+		for org := d.OrgID; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
+			if !s.can(tenancy.TagsManage, tenancy.OrgResource(org)) {
+				break
+			}
+			ts, err := c.svc.Tags(r.Context(), s.actor, org)
+			if err != nil {
+				c.fail(w, r, s, err)
+				return
+			}
+			all = append(all, ts...)
 		}
 		have, err := c.svc.DeviceTags(r.Context(), s.actor, d.ID)
 		if err != nil {

@@ -324,6 +324,19 @@ func TestDeviceAdministration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	root, err := e.svc.CreateTag(ctx, e.admin, 0, "Fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, "manage offers the org's and the root's tags", admin.get(devA+"/manage"), http.StatusOK, "Boilers", "Fleet")
+	checkPage(t, "too many tags", admin.post(devA+"/tags", url.Values{"tag": {"1", "2", "3", "4", "5", "6"}}), httpStatus(tenancy.Errorf(tenancy.LimitReached, "")),
+		"at most 5 tags per device")
+	if res := admin.post(devA+"/tags", url.Values{"tag": {fmt.Sprint(tag.ID), fmt.Sprint(root.ID)}}); res.status != http.StatusSeeOther {
+		t.Fatalf("tags: %d %s", res.status, res.body)
+	}
+	if ts, _ := e.svc.DeviceTags(ctx, e.admin, e.devA.ID); len(ts) != 2 {
+		t.Fatalf("tags %v", ts)
+	}
 	if res := admin.post(devA+"/tags", url.Values{"tag": {fmt.Sprint(tag.ID)}}); res.status != http.StatusSeeOther {
 		t.Fatalf("tags: %d %s", res.status, res.body)
 	}
@@ -558,4 +571,23 @@ func TestLocationsAndTags(t *testing.T) {
 	if res := admin.post(fmt.Sprintf("/tags/%d/delete", ts[0].ID), nil); res.status != http.StatusSeeOther {
 		t.Fatalf("delete tag: %d", res.status)
 	}
+}
+
+// FuzzParseEnum: the enum field of the datastream form never panics, and
+// what it accepts has a label for every value it read.
+func FuzzParseEnum(f *testing.F) {
+	for _, s := range []string{"0=Off, 1=On", "0=Off\n1=Heat", "", "=", "x=y", "1=", "-5=Cold,,7=Hot", "99999999999999999999=a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		items, ok := parseEnum(s)
+		if !ok {
+			return
+		}
+		for _, it := range items {
+			if it.Label == "" || strings.TrimSpace(it.Label) != it.Label {
+				t.Fatalf("%q gave item %+v", s, it)
+			}
+		}
+	})
 }
