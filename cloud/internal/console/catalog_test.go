@@ -319,6 +319,31 @@ func TestDeviceAdministration(t *testing.T) {
 	if d, _ := e.svc.Device(ctx, e.admin, e.devA.ID); d.OwnerID != 0 {
 		t.Fatal("owner not removed")
 	}
+	// §13.9: an owner who may view only their own devices loses the
+	// device when the owner is removed; org-view holders keep it.
+	if err := e.svc.SetRolePermissions(ctx, e.admin, e.orgA.ID, tenancy.RoleStaff, tenancy.NewPermSet(tenancy.OwnDevicesView), tenancy.PushNone); err != nil {
+		t.Fatal(err)
+	}
+	sam, err := e.svc.CreateUser(ctx, e.admin, tenancy.NewUser{Email: "sam@a.test", Name: "Sam Staff", OrgID: e.orgA.ID, RoleID: tenancy.RoleStaff, Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samc := e.signedIn("sam@a.test") // a first sign-in activates the account
+	if _, err := e.svc.TransferDevice(ctx, e.admin, e.devA.ID, tenancy.DeviceTransfer{UserID: sam.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if res := samc.get(devA); res.status != http.StatusOK {
+		t.Fatalf("the owner with own-view does not see the device: %d", res.status)
+	}
+	if res := admin.post(devA+"/remove-owner", nil); res.status != http.StatusSeeOther {
+		t.Fatalf("remove owner: %d", res.status)
+	}
+	if res := samc.get(devA); res.status != http.StatusNotFound {
+		t.Errorf("after the owner was removed the own-view user still sees the device: %d", res.status)
+	}
+	if res := viewer(e).get(devA); res.status != http.StatusOK {
+		t.Errorf("an org-view holder lost the device: %d", res.status)
+	}
 	// Tags, one device and in bulk.
 	tag, err := e.svc.CreateTag(ctx, e.admin, e.orgA.ID, "Boilers")
 	if err != nil {
@@ -347,8 +372,8 @@ func TestDeviceAdministration(t *testing.T) {
 	checkPage(t, "bulk without selection", admin.post("/devices/bulk", url.Values{"action": {"delete"}}), http.StatusBadRequest, "Select the devices first.")
 	checkPage(t, "bulk transfer without org", admin.post("/devices/bulk", url.Values{"action": {"transfer"}, "id": {fmt.Sprint(e.devA.ID)}}),
 		http.StatusBadRequest, "Choose the organization to transfer to.")
-	viewer := e.signedIn("viewer@a.test")
-	res = viewer.post("/devices/bulk", url.Values{"action": {"delete"}, "id": {fmt.Sprint(e.devA.ID), fmt.Sprint(e.devB.ID)}})
+	vc := viewer(e)
+	res = vc.post("/devices/bulk", url.Values{"action": {"delete"}, "id": {fmt.Sprint(e.devA.ID), fmt.Sprint(e.devB.ID)}})
 	checkPage(t, "viewer bulk delete", res, http.StatusOK, "0 of 2 done")
 	if _, err := e.svc.Device(ctx, e.admin, e.devA.ID); err != nil {
 		t.Fatal("a refused bulk delete deleted the device")
@@ -591,3 +616,5 @@ func FuzzParseEnum(f *testing.F) {
 		}
 	})
 }
+
+func viewer(e *env) *client { return e.signedIn("viewer@a.test") }
