@@ -197,11 +197,37 @@ func TestCatalogInBrowser(t *testing.T) {
 	}
 	shots(t, ctx, base, "devices-bulk", "/devices")
 
-	// Readable on a phone: the catalog pages do not scroll sideways.
+	// A location for the whole company: a Client B device placed
+	// there and a user assigned, by clicks.
 	run(t, ctx, "sign out", chromedp.Submit(`form[action="/logout"] button`, chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByID))
 	signIn(t, ctx, base, adminEmail, adminPW)
+	var locURL string
+	var checked bool
+	run(t, ctx, "create a location",
+		chromedp.Navigate(base+"/locations"),
+		chromedp.WaitVisible("#l-name", chromedp.ByID),
+		chromedp.SendKeys("#l-name", "Plant room", chromedp.ByID),
+		chromedp.SendKeys("#l-city", "Lyon", chromedp.ByID),
+		chromedp.Submit("#l-name", chromedp.ByID),
+		chromedp.WaitVisible(`//h1[. = "Plant room"]`),
+		chromedp.Location(&locURL))
+	run(t, ctx, "place Pump One there",
+		chromedp.SetValue("#l-dev", fmt.Sprint(s.devs["Other Client Device"].ID), chromedp.ByID),
+		chromedp.Submit("#l-dev", chromedp.ByID),
+		chromedp.WaitVisible(`//section[@aria-labelledby="h-ld"]//a[. = "Other Client Device"]`))
+	run(t, ctx, "assign Ada",
+		chromedp.Click(`//label[contains(., "Ada Admin")]/input`),
+		chromedp.Click(`//form[@action="`+locURL[len(base):]+`/users"]//button`),
+		chromedp.WaitVisible(`//p[contains(., "Saved.")]`),
+		chromedp.Evaluate(`[...document.querySelectorAll('input[name="user"]')].some(i => i.checked)`, &checked))
+	if !checked {
+		t.Error("the assigned user is not checked after saving")
+	}
+	shots(t, ctx, base, "location", "")
+
+	// Readable on a phone: the catalog pages do not scroll sideways.
 	for _, path := range []string{"/templates", "/templates/" + tmplID, "/devices/new", pumpURL[len(base):] + "/manage", "/static-tokens",
-		"/static-tokens/sheet?status=claimed", "/locations", "/tags", "/developers", "/devices"} {
+		"/static-tokens/sheet?status=claimed", "/locations", locURL[len(base):], "/tags", "/developers", "/devices"} {
 		var width int
 		run(t, ctx, "narrow "+path,
 			chromedp.EmulateViewport(375, 800),
@@ -242,7 +268,7 @@ func shots(t *testing.T, ctx context.Context, base, name, path string) {
 			acts = append(acts, chromedp.Navigate(base+path), chromedp.WaitVisible("main", chromedp.ByQuery))
 		}
 		acts = append(acts, chromedp.FullScreenshot(&png, 100))
-		run(t, ctx, "screenshot "+name, acts...)
+		run(t, ctx, fmt.Sprintf("screenshot %s at %d px", name, w), acts...)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -156,6 +156,9 @@ func (c *Console) renderLocation(w http.ResponseWriter, r *http.Request, s *sess
 	if f.Values == nil {
 		d.Form = form{Errs: f.Errs, Values: map[string]string{"name": l.Name, "address": l.Address.Full, "city": l.Address.City, "country": l.Address.Country,
 			"lat": strconv.FormatFloat(l.Lat, 'f', -1, 64), "lon": strconv.FormatFloat(l.Lon, 'f', -1, 64)}}
+		if l.Lat == 0 && l.Lon == 0 { // never set
+			d.Form.Values["lat"], d.Form.Values["lon"] = "", ""
+		}
 	}
 	if d.CanUsers {
 		ul, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: l.OrgID, Page: tenancy.Page{Size: 200}})
