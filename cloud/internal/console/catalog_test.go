@@ -396,11 +396,11 @@ func TestStaticTokenPages(t *testing.T) {
 	tm := e.template(t)
 	checkPage(t, "generate 0", admin.post("/static-tokens", url.Values{"template": {string(tm.ID)}, "count": {"0"}}), http.StatusBadRequest, "Enter a number from 1 to 1000.")
 	checkPage(t, "generate without template", admin.post("/static-tokens", url.Values{"count": {"3"}}), http.StatusBadRequest, "Choose a template.")
-	if l, _ := e.svc.StaticTokens(ctx, e.admin, 0, tenancy.Page{}); l.Total != 0 {
+	if l, _ := e.svc.StaticTokens(ctx, e.admin, 0, "", tenancy.Page{}); l.Total != 0 {
 		t.Fatal("a refused generate made tokens")
 	}
 	checkPage(t, "generate", admin.post("/static-tokens", url.Values{"template": {string(tm.ID)}, "count": {"3"}}), http.StatusCreated, "3 static tokens were created")
-	l, _ := e.svc.StaticTokens(ctx, e.admin, 0, tenancy.Page{})
+	l, _ := e.svc.StaticTokens(ctx, e.admin, 0, "", tenancy.Page{})
 	if l.Total != 3 {
 		t.Fatalf("%d tokens", l.Total)
 	}
@@ -436,6 +436,9 @@ func TestStaticTokenPages(t *testing.T) {
 	}
 	checkPage(t, "claim twice", op.post("/static-tokens/claim", url.Values{"qr": {payload}}), http.StatusNotFound, "No unclaimed device has this code.")
 	checkPage(t, "claimed list", admin.get("/static-tokens?status=claimed"), http.StatusOK, shown, "Client A", "Disclaim")
+	if res := admin.get("/static-tokens?status=unclaimed"); strings.Contains(res.body, shown) || strings.Count(res.body, `class="payload"`) != 2 {
+		t.Errorf("the unclaimed list shows the claimed token or not the 2 others")
+	}
 	// Disclaim: Client A's Admin is not the creating org.
 	disclaim := fmt.Sprintf("/static-tokens/%d/disclaim", l.Items[0].ID)
 	if res := op.post(disclaim, nil); res.status != http.StatusNotFound && res.status != http.StatusForbidden {

@@ -39,10 +39,17 @@ type staticTokensData struct {
 
 const staticTokensPage = 200
 
-// staticTokenRows lists one page of the current org's static tokens,
-// filtered by status.
+// staticTokenRows lists one page of the current org's static tokens with
+// a status ("claimed", "unclaimed", "": any).
 func (c *Console) staticTokenRows(r *http.Request, s *session, orgs map[tenancy.OrgID]tenancy.Org, status string, after int64, size int) ([]staticTokenRow, int, int64, error) {
-	l, err := c.svc.StaticTokens(r.Context(), s.actor, s.org, tenancy.Page{Size: size, After: after})
+	var st tenancy.StaticTokenStatus
+	switch status {
+	case "claimed":
+		st = tenancy.Claimed
+	case "unclaimed":
+		st = tenancy.Unclaimed
+	}
+	l, err := c.svc.StaticTokens(r.Context(), s.actor, s.org, st, tenancy.Page{Size: size, After: after})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -55,9 +62,6 @@ func (c *Console) staticTokenRows(r *http.Request, s *session, orgs map[tenancy.
 	var rows []staticTokenRow
 	for _, st := range l.Items {
 		claimed := st.Status == tenancy.Claimed
-		if (status == "claimed" && !claimed) || (status == "unclaimed" && claimed) {
-			continue
-		}
 		manage := s.can(tenancy.ManageStaticTokens, tenancy.OrgResource(st.OrgID))
 		row := staticTokenRow{ID: st.ID, Payload: tenancy.QRPayload(st), Template: names[st.TemplateID], Device: st.DeviceID, Claimed: claimed,
 			Disclaim: claimed && manage, Delete: manage}

@@ -54,7 +54,11 @@ func (q *queries) GetStaticTokenByQR(ctx context.Context, qr string) (tenancy.St
 }
 
 func (q *queries) ListStaticTokens(ctx context.Context, f tenancy.StaticTokenFilter) (tenancy.List[tenancy.StaticToken], error) {
-	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", "org_id = ?", []any{int64(f.OrgID)},
+	cond, args := "org_id = ?", []any{int64(f.OrgID)}
+	if f.Status != "" {
+		cond, args = cond+" AND status = ?", append(args, string(f.Status))
+	}
+	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", cond, args,
 		f.Page, false, scanStaticToken, func(st tenancy.StaticToken) int64 { return int64(st.ID) })
 }
 

@@ -234,8 +234,9 @@ type DeviceFilter struct {
 
 // StaticTokenFilter lists static tokens created in an org.
 type StaticTokenFilter struct {
-	OrgID OrgID
-	Page  Page
+	OrgID  OrgID
+	Status StaticTokenStatus // "": any
+	Page   Page
 }
 
 // LocationFilter selects locations in Scope; OwnerID != 0 keeps one owner's.

@@ -702,6 +702,18 @@ func testStaticTokens(t *testing.T, s tenancy.Store) {
 	if l.Total != 1 {
 		t.Fatalf("list = %+v", l)
 	}
+	// By status: the claimed one, and none unclaimed (Total counts the
+	// filtered rows).
+	l, err = s.ListStaticTokens(ctx, tenancy.StaticTokenFilter{OrgID: tr.a.ID, Status: tenancy.Claimed, Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if l.Total != 1 || len(l.Items) != 1 || l.Items[0].ID != st.ID {
+		t.Fatalf("claimed list = %+v", l)
+	}
+	l, err = s.ListStaticTokens(ctx, tenancy.StaticTokenFilter{OrgID: tr.a.ID, Status: tenancy.Unclaimed, Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if l.Total != 0 || len(l.Items) != 0 {
+		t.Fatalf("unclaimed list = %+v", l)
+	}
 	must(t, s.DeleteStaticToken(ctx, st.ID))
 	_, err = s.GetStaticTokenByQR(ctx, "sqr_1")
 	wantCode(t, err, tenancy.NotFound)
