@@ -97,7 +97,34 @@ func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, s *sessio
 	case "saved":
 		v.Notice = "Saved."
 	}
-	c.renderTemplate(w, r, s, http.StatusOK, t, "", form{}, v)
+	f, which := form{}, ""
+	if pin, err := strconv.Atoi(r.URL.Query().Get("edit")); err == nil {
+		if ds, ok := t.Def.Pin(pin); ok {
+			f, which = datastreamForm(*ds), "datastream"
+		}
+	}
+	c.renderTemplate(w, r, s, http.StatusOK, t, which, f, v)
+}
+
+// datastreamForm fills the datastream form to edit ds.
+func datastreamForm(ds datastream.Datastream) form {
+	num := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	var enum []string
+	for _, e := range ds.Enum {
+		enum = append(enum, strconv.Itoa(e.Value)+"="+e.Label)
+	}
+	f := form{Errs: fieldErrs{}, Values: map[string]string{"replace": strconv.Itoa(ds.Pin), "pin": "V" + strconv.Itoa(ds.Pin),
+		"name": ds.Name, "type": string(ds.Type), "units": ds.Units, "min": num(ds.Min), "max": num(ds.Max),
+		"enum": strings.Join(enum, ", "), "default": ds.Default}}
+	if ds.Sync {
+		f.Values["sync"] = "1"
+	}
+	return f
 }
 
 func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, s *session, status int, t tenancy.Template, which string, f form, v view) {
@@ -226,13 +253,22 @@ func parseEnum(v string) ([]datastream.EnumItem, bool) {
 }
 
 // datastreamAdd is POST /templates/{id}/datastreams: pin, name, type,
-// units, min, max, enum labels, default, sync on connect.
+// units, min, max, enum labels, default, sync on connect; with replace
+// (the pin it had), an edit of that datastream.
 func (c *Console) datastreamAdd(w http.ResponseWriter, r *http.Request, s *session) {
-	f := newForm(r, "pin", "name", "type", "units", "min", "max", "enum", "default", "sync")
+	f := newForm(r, "replace", "pin", "name", "type", "units", "min", "max", "enum", "default", "sync")
 	c.editTemplate(w, r, s, "datastream", "pin", f, func(t *tenancy.Template) string {
 		pin, err := datastream.ParsePinName(f.V("pin"))
 		if err != nil {
 			return "Enter a virtual pin, 0 to 255 (V0..V255)."
+		}
+		if f.V("replace") != "" { // an edit: the datastream it replaces goes first
+			old, err := strconv.Atoi(f.V("replace"))
+			n := len(t.Def.Datastreams)
+			t.Def.Datastreams = slices.DeleteFunc(t.Def.Datastreams, func(d datastream.Datastream) bool { return err == nil && d.Pin == old })
+			if len(t.Def.Datastreams) == n {
+				return "The datastream being edited no longer exists."
+			}
 		}
 		if _, taken := t.Def.Pin(pin); taken {
 			return "V" + strconv.Itoa(pin) + " already has a datastream."

@@ -159,12 +159,28 @@ func TestTemplateForms(t *testing.T) {
 	if len(got.Def.Events) != 1 || len(got.Def.MetaFields) != 2 {
 		t.Fatalf("events %v meta %v", got.Def.Events, got.Def.MetaFields)
 	}
-	if res := admin.post(path+"/datastreams/9/delete", nil); res.status != http.StatusSeeOther {
-		t.Fatalf("delete datastream: %d", res.status)
+	// Edit V9: the form comes pre-filled; saving replaces it (the pin
+	// may change); a refused edit changes nothing.
+	checkPage(t, "edit form", admin.get(path+"?edit=9"), http.StatusOK, "Edit datastream V9", `name="replace" value="9"`, `value="Humidity"`, `value="100"`)
+	checkPage(t, "edit onto a taken pin", add(admin, "replace", "9", "pin", "V0", "name", "Humidity", "type", "double"), http.StatusBadRequest,
+		"V0 already has a datastream.", "Edit datastream V9")
+	res = add(admin, "replace", "9", "pin", "V11", "name", "Relative humidity", "type", "double", "max", "100")
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("edit datastream: %d %s", res.status, res.body)
 	}
 	got = e.templateNow(t, tm.ID)
 	if _, ok := got.Def.Pin(9); ok {
-		t.Fatal("V9 still there")
+		t.Fatal("the edited datastream is still on V9")
+	}
+	if ds, ok := got.Def.Pin(11); !ok || ds.Name != "Relative humidity" {
+		t.Fatalf("V11 after the edit: %+v", ds)
+	}
+	if res := admin.post(path+"/datastreams/11/delete", nil); res.status != http.StatusSeeOther {
+		t.Fatalf("delete datastream: %d", res.status)
+	}
+	got = e.templateNow(t, tm.ID)
+	if _, ok := got.Def.Pin(11); ok {
+		t.Fatal("V11 still there")
 	}
 	// §13.13: a Client A Admin may not edit the root's templates: not
 	// offered, refused when forged, unchanged.
