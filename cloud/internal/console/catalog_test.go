@@ -533,6 +533,30 @@ func TestDevelopersPage(t *testing.T) {
 	if cs, _ := e.svc.OAuthClients(ctx, e.admin, 0); len(cs) != 0 {
 		t.Fatal("client not deleted")
 	}
+	// §13.17: a client created while switched into Client A acts for
+	// Client A: its device yes, Client B's not.
+	if res := admin.post("/org", url.Values{"org": {fmt.Sprint(e.orgA.ID)}, "back": {"/developers"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("switch: %d", res.status)
+	}
+	res = admin.post("/developers", url.Values{"name": {"Client A ERP"}})
+	m = secretRe.FindStringSubmatch(strings.ReplaceAll(res.body, "\n", " "))
+	if res.status != http.StatusCreated || m == nil {
+		t.Fatalf("create in Client A: %d", res.status)
+	}
+	pair, err := e.svc.IssueClientToken(ctx, m[1], m[2])
+	if err != nil || pair.OrgID != e.orgA.ID {
+		t.Fatalf("Client A's client acts for %d (%v)", pair.OrgID, err)
+	}
+	a, err := e.svc.TokenActor(ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Device(ctx, a, e.devA.ID); err != nil {
+		t.Errorf("Client A's client and Client A's device: %v", err)
+	}
+	if _, err := e.svc.Device(ctx, a, e.devB.ID); tenancy.CodeOf(err) != tenancy.NotFound {
+		t.Errorf("Client A's client and Client B's device: %v", err)
+	}
 }
 
 // TestLocationsAndTags: create (owned and org), the refusals, edit,
