@@ -32,6 +32,7 @@ func (c *Console) catalogRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /devices/{id}/transfer", c.auth(c.deviceTransfer))
 	mux.Handle("POST /devices/{id}/remove-owner", c.auth(c.deviceRemoveOwner))
 	mux.Handle("POST /devices/{id}/delete", c.auth(c.deviceDelete))
+	mux.Handle("POST /devices/{id}/token", c.auth(c.deviceNewToken))
 	mux.Handle("POST /devices/{id}/tags", c.auth(c.deviceSetTags))
 	mux.Handle("POST /devices/{id}/location", c.auth(c.deviceSetLocation))
 	mux.Handle("POST /devices/bulk", c.auth(c.devicesBulk))

@@ -51,6 +51,7 @@ type deviceCreatedData struct {
 	Device   tenancy.Device
 	Template tenancy.Template
 	Header   string
+	Renewed  bool // a new token of an existing device
 }
 
 // sketchHeader is what a firmware author pastes at the top of a Blynk
@@ -125,6 +126,7 @@ type deviceManageData struct {
 	CanEdit     bool
 	CanTransfer bool
 	CanDelete   bool
+	CanToken    bool     // may issue a new AuthToken
 	Orgs        []option // transfer destinations
 	Users       []option // new owners
 	Tags        []tagChoice
@@ -138,7 +140,7 @@ type deviceManageData struct {
 func (s *session) canManageDevice(d tenancy.Device) bool {
 	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
 	return s.can(tenancy.OrgDevicesEdit, res) || s.can(tenancy.DevicesTransfer, res) || s.can(tenancy.OrgDevicesDelete, res) ||
-		s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID))
+		s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID)) || s.can(tenancy.DeviceAuthTokenEdit, res)
 }
 
 // deviceManagePage is GET /devices/{id}/manage: rename, transfer, remove
@@ -170,7 +172,8 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 	}
 	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
 	md := deviceManageData{Device: d, Template: t, Org: c.orgName(r, s, orgs, d.OrgID), Form: f,
-		CanEdit: s.can(tenancy.OrgDevicesEdit, res), CanTransfer: s.can(tenancy.DevicesTransfer, res), CanDelete: s.can(tenancy.OrgDevicesDelete, res)}
+		CanEdit: s.can(tenancy.OrgDevicesEdit, res), CanTransfer: s.can(tenancy.DevicesTransfer, res), CanDelete: s.can(tenancy.OrgDevicesDelete, res),
+		CanToken: d.StaticToken == 0 && s.can(tenancy.DeviceAuthTokenEdit, res)}
 	if d.OwnerID != 0 {
 		if u, err := c.svc.User(r.Context(), s.actor, d.OwnerID); err == nil {
 			md.Owner = u.Name + " <" + u.Email + ">"
@@ -464,4 +467,21 @@ func (c *Console) templateOptions(r *http.Request, s *session, sel string) ([]op
 		out = append(out, option{Value: string(t.ID), Label: t.Def.Name, Selected: string(t.ID) == sel})
 	}
 	return out, nil
+}
+
+// deviceNewToken is POST /devices/{id}/token: a new AuthToken, shown once
+// with the sketch header; the old one stops working.
+func (c *Console) deviceNewToken(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := c.svc.RegenerateDeviceToken(r.Context(), s.actor, deviceID(r))
+	if err != nil {
+		c.manageRefused(w, r, s, err, form{Errs: fieldErrs{}}, "token")
+		return
+	}
+	_, t, err := c.svc.DeviceTemplate(r.Context(), s.actor, d.ID)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.renderShell(w, r, s, http.StatusOK, "devicecreated", view{Title: "New AuthToken", Nav: "devices",
+		Data: deviceCreatedData{Device: d, Template: t, Header: sketchHeader(t, d.Token), Renewed: true}})
 }

@@ -270,10 +270,29 @@ func TestDeviceCreate(t *testing.T) {
 	if h := sketchHeader(tm, "tok"); !strings.Contains(sketchHeader(tenancy.Template{Def: tm.Def}, "a\"b"), `"a\"b"`) || !strings.HasSuffix(h, "\"tok\"\n") {
 		t.Errorf("sketch header quoting: %q", h)
 	}
+	// A new token: shown once, the old one stops working.
+	res = admin.post(fmt.Sprintf("/devices/%d/token", d.ID), nil)
+	checkPage(t, "new token", res, http.StatusOK, "has a new AuthToken")
+	m2 := tokenRe.FindStringSubmatch(res.body)
+	if m2 == nil || m2[1] == m[1] {
+		t.Fatalf("no new token shown")
+	}
+	if _, err := e.svc.DeviceByToken(context.Background(), m[1]); err == nil {
+		t.Error("the old token still works")
+	}
+	if d2, err := e.svc.DeviceByToken(context.Background(), m2[1]); err != nil || d2.ID != d.ID {
+		t.Errorf("the new token: %v", err)
+	}
 	// A viewer's forged create is refused and makes nothing.
 	viewer := e.signedIn("viewer@a.test")
 	if res := viewer.post("/devices/new", url.Values{"template": {string(tm.ID)}, "name": {"Forged"}}); res.status != http.StatusForbidden {
 		t.Errorf("viewer create: %d", res.status)
+	}
+	if res := viewer.post(fmt.Sprintf("/devices/%d/token", d.ID), nil); res.status != http.StatusForbidden && res.status != http.StatusNotFound {
+		t.Errorf("viewer new token: %d", res.status)
+	}
+	if _, err := e.svc.DeviceByToken(context.Background(), m2[1]); err != nil {
+		t.Error("a refused new-token request changed the token")
 	}
 	if count() != n+1 {
 		t.Errorf("device count %d, want %d", count(), n+1)
