@@ -98,12 +98,12 @@ var thirdParty = map[string][]string{
 	"golang.org/x/sys":                    {"scripts/bench", "internal/ptyboard"},
 	"golang.org/x/time":                   {"cloud/internal/ratelimit"},
 	"golang.org/x/term":                   {"cloud/cmd/outpost-cloud", "gateway/cmd/outpost-gateway"},
+	"github.com/skip2/go-qrcode":          {"internal/qrpng"},
 	// The console's screenshot script drives chromium; the browser tests
 	// (internal/consoletest) import it from tests only.
 	"github.com/chromedp/chromedp": {"scripts/screenshots"},
-	// The gateway's /metrics; the installer page's QR codes.
+	// The gateway's /metrics.
 	"github.com/prometheus/client_golang": {"gateway/internal/metrics"},
-	"github.com/skip2/go-qrcode":          {"gateway/internal/installer"},
 	"github.com/chromedp/cdproto":         {"scripts/screenshots"},
 }
 

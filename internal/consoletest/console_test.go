@@ -130,14 +130,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue("#q", "pump", chromedp.ByID),
 		chromedp.Submit("#q", chromedp.ByID),
 		chromedp.WaitVisible(`//p[@id="count"][contains(., "1 device matches")]`),
-		chromedp.Evaluate(`[...document.querySelectorAll("#devices tbody tr")].map(r => r.cells[0].textContent).join("|")`, &names))
+		chromedp.Evaluate(`[...document.querySelectorAll("#devices tbody tr")].map(r => r.querySelector("td a").textContent).join("|")`, &names))
 	if names != "Heat Pump Two" {
 		t.Errorf("search \"pump\" lists %q", names)
 	}
 	run(t, ctx, "filter by status",
 		chromedp.Navigate(base+"/devices?status=online"),
 		chromedp.WaitVisible("#count", chromedp.ByID),
-		chromedp.Evaluate(`[...document.querySelectorAll("#devices tbody tr")].map(r => r.cells[0].textContent).join("|")`, &names))
+		chromedp.Evaluate(`[...document.querySelectorAll("#devices tbody tr")].map(r => r.querySelector("td a").textContent).join("|")`, &names))
 	if names != "Boiler One" {
 		t.Errorf("online devices: %q, want the connected boiler only", names)
 	}

@@ -150,6 +150,9 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"roles", "/roles", "#matrix"},
 		{"audit", "/audit", "main"},
 		{"profile", "/profile", "main"},
+		{"templates", "/templates", "main"},
+		{"static-tokens", "/static-tokens", "main"},
+		{"developers", "/developers", "main"},
 	}
 	for _, width := range []int64{1440, 375} {
 		for _, s := range shots {

@@ -207,6 +207,8 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /sites/{id}", c.auth(c.sitePage))
 	mux.Handle("POST /sites/{id}/release", c.auth(c.siteRelease))
 
+	c.catalogRoutes(mux)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.notFound(w, r, nil)
 	})

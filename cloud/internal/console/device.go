@@ -42,6 +42,7 @@ type deviceData struct {
 	LocationName string // the location the device was placed at
 	CanControl   bool
 	CanActions   bool
+	CanManage    bool // the device's administration page offers something
 	Tiles        []tile
 	Charts       []tile
 	Events       []Event
@@ -106,6 +107,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	res := tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}
 	dd := deviceData{Device: d, Tab: tab, Template: t, Org: c.orgName(r, s, orgs, d.OrgID),
 		CanControl: s.can(tenancy.OrgDevicesControl, res), CanActions: s.can(tenancy.UsersActionsLogView, tenancy.Resource{OrgID: d.OrgID})}
+	dd.CanManage = s.canManageDevice(d)
 	if tab == "actions" && !dd.CanActions {
 		c.forbidden(w, r, s)
 		return

@@ -42,6 +42,7 @@ type devicesData struct {
 	Next      string // URL of the next page ("" on the last)
 	First     string // URL of the first page ("" on it)
 	Filtered  bool
+	Bulk      bulkChoices // the selection's actions the user may take
 }
 
 // column is a sortable column header.
@@ -128,6 +129,7 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	d.Rows = listRows(p.Rows)
 	d.Total = p.Total
+	d.Bulk = c.bulkChoices(sh, s, fl)
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)
@@ -138,7 +140,7 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		fq.Del("cursor")
 		d.First = "/devices?" + fq.Encode()
 	}
-	c.render(w, r, http.StatusOK, "devices", view{Title: "Devices", Nav: "devices", Shell: sh, Data: d})
+	c.render(w, r, http.StatusOK, "devices", view{Title: "Devices", Nav: "devices", Shell: sh, Data: d, Notice: doneNotices[q.Get("done")]})
 }
 
 func cloneQuery(q url.Values) url.Values {

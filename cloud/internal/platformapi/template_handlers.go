@@ -150,7 +150,7 @@ func (c *call) listStaticTokens() error {
 	if err != nil {
 		return err
 	}
-	l, err := c.api.svc.StaticTokens(c.ctx, c.actor, tenancy.OrgID(org), p)
+	l, err := c.api.svc.StaticTokens(c.ctx, c.actor, tenancy.OrgID(org), "", p)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,11 @@ func (q *queries) GetStaticTokenByQR(ctx context.Context, qr string) (tenancy.St
 }
 
 func (q *queries) ListStaticTokens(ctx context.Context, f tenancy.StaticTokenFilter) (tenancy.List[tenancy.StaticToken], error) {
-	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", "org_id = ?", []any{int64(f.OrgID)},
+	cond, args := "org_id = ?", []any{int64(f.OrgID)}
+	if f.Status != "" {
+		cond, args = cond+" AND status = ?", append(args, string(f.Status))
+	}
+	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", cond, args,
 		f.Page, false, scanStaticToken, func(st tenancy.StaticToken) int64 { return int64(st.ID) })
 }
 
@@ -160,6 +164,14 @@ func (q *queries) CreateTag(ctx context.Context, t *tenancy.Tag) error {
 func (q *queries) DeleteTag(ctx context.Context, id tenancy.TagID) error {
 	res, err := q.exec(ctx, `DELETE FROM tags WHERE id = ?`, int64(id))
 	return mustAffect("delete tag", res, err)
+}
+
+func (q *queries) RenameTag(ctx context.Context, id tenancy.TagID, name string) error {
+	res, err := q.exec(ctx, `UPDATE tags SET name = ? WHERE id = ?`, name, int64(id))
+	if err != nil {
+		return mapErr("rename tag", err)
+	}
+	return mustAffect("rename tag", res, nil)
 }
 
 func (q *queries) GetTag(ctx context.Context, id tenancy.TagID) (tenancy.Tag, error) {

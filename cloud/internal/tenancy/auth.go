@@ -254,6 +254,44 @@ func (s *Service) DeleteOAuthClient(ctx context.Context, a Actor, id string) err
 	})
 }
 
+// RotateOAuthClientSecret gives a client a new secret (OAUTH_CLIENTS_EDIT),
+// returned once. The old secret and every token issued with it stop
+// working at once: the client is recreated under the same id with the new
+// secret's hash (the store has no secret update, and deleting a client
+// revokes its tokens).
+func (s *Service) RotateOAuthClientSecret(ctx context.Context, a Actor, id string) (OAuthClient, string, error) {
+	secret, err := s.newSecret("", 48)
+	if err != nil {
+		return OAuthClient{}, "", err
+	}
+	var c OAuthClient
+	err = s.atomic(ctx, "rotate oauth client secret", func(tx Tx) error {
+		before, err := tx.GetOAuthClient(ctx, id)
+		if errIs(err, NotFound) {
+			return notFound("client")
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.decide(a, OAuthClientsEdit, Resource{OrgID: before.OrgID}, "client"); err != nil {
+			return err
+		}
+		c = before
+		c.SecretHash = HashToken(secret)
+		if err := tx.DeleteOAuthClient(ctx, id); err != nil {
+			return err
+		}
+		if err := tx.CreateOAuthClient(ctx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, c.OrgID, "oauth_client.rotate", "oauth_client", c.ID, nil, map[string]string{"secret": "rotated"})
+	})
+	if err != nil {
+		return OAuthClient{}, "", err
+	}
+	return c, secret, nil
+}
+
 // IssueClientToken is the client_credentials grant. Bad credentials are
 // Unauthenticated.
 func (s *Service) IssueClientToken(ctx context.Context, clientID, secret string) (TokenPair, error) {

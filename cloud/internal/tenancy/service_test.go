@@ -626,6 +626,58 @@ func TestScenarioOAuthClientScope(t *testing.T) {
 	wantCode(t, err, tenancy.Unauthenticated) // expired
 }
 
+// TestRotateOAuthClientSecret: the new secret works, the old one and the
+// tokens issued with it do not; only who may edit clients there rotates.
+func TestRotateOAuthClientSecret(t *testing.T) {
+	w := newWorld(t)
+	c, old, err := w.svc.CreateOAuthClient(w.ctx, w.A, tenancy.NewOAuthClient{OrgID: w.united.ID, Name: "ERP"})
+	w.must(err)
+	pair, err := w.svc.IssueClientToken(w.ctx, c.ID, old)
+	w.must(err)
+	_, _, err = w.svc.RotateOAuthClientSecret(w.ctx, w.R, c.ID)
+	wantCode(t, err, tenancy.NotFound) // R may not edit clients there: nothing changed
+	_, err = w.svc.IssueClientToken(w.ctx, c.ID, old)
+	w.must(err)
+	_, _, err = w.svc.RotateOAuthClientSecret(w.ctx, w.A, "oc_nosuch")
+	wantCode(t, err, tenancy.NotFound)
+	got, secret, err := w.svc.RotateOAuthClientSecret(w.ctx, w.A, c.ID)
+	w.must(err)
+	if got.ID != c.ID || got.Name != "ERP" || got.OrgID != c.OrgID || secret == "" || secret == old {
+		t.Fatalf("rotated %+v, secret changed %v", got, secret != old)
+	}
+	_, err = w.svc.IssueClientToken(w.ctx, c.ID, old)
+	wantCode(t, err, tenancy.Unauthenticated)
+	_, err = w.svc.TokenActor(w.ctx, pair.AccessToken)
+	wantCode(t, err, tenancy.Unauthenticated)
+	_, err = w.svc.IssueClientToken(w.ctx, c.ID, secret)
+	w.must(err)
+}
+
+// TestRenameTag: a rename keeps the tag on its devices; a taken name and
+// a stranger's rename are refused and change nothing.
+func TestRenameTag(t *testing.T) {
+	w := newWorld(t)
+	roof, err := w.svc.CreateTag(w.ctx, w.A, w.united.ID, "roof")
+	w.must(err)
+	_, err = w.svc.CreateTag(w.ctx, w.A, w.united.ID, "cellar")
+	w.must(err)
+	_, err = w.svc.RenameTag(w.ctx, w.A, roof.ID, "cellar")
+	wantCode(t, err, tenancy.Conflict)
+	_, err = w.svc.RenameTag(w.ctx, w.A, roof.ID, "")
+	wantCode(t, err, tenancy.Invalid)
+	_, err = w.svc.RenameTag(w.ctx, w.R, roof.ID, "attic")
+	if c := tenancy.CodeOf(err); c != tenancy.NotFound && c != tenancy.Forbidden {
+		t.Fatalf("a stranger's rename: %v", err)
+	}
+	got, err := w.svc.RenameTag(w.ctx, w.A, roof.ID, "attic")
+	w.must(err)
+	ts, err := w.svc.Tags(w.ctx, w.A, w.united.ID)
+	w.must(err)
+	if got.Name != "attic" || len(ts) != 2 || ts[0].Name != "attic" || ts[1].Name != "cellar" {
+		t.Fatalf("renamed %+v, tags %+v", got, ts)
+	}
+}
+
 func TestScenarioSessions(t *testing.T) {
 	w := newWorld(t)
 	s1, err := w.svc.Login(w.ctx, tenancy.Login{Email: "r@muller.test", Password: pw})

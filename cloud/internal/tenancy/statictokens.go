@@ -65,8 +65,12 @@ func (s *Service) CreateStaticTokens(ctx context.Context, a Actor, org OrgID, tm
 	return out, err
 }
 
-// StaticTokens lists the static tokens created in org (MANAGE_STATIC_TOKENS).
-func (s *Service) StaticTokens(ctx context.Context, a Actor, org OrgID, page Page) (List[StaticToken], error) {
+// StaticTokens lists the static tokens created in org with a status
+// ("" any) (MANAGE_STATIC_TOKENS).
+func (s *Service) StaticTokens(ctx context.Context, a Actor, org OrgID, status StaticTokenStatus, page Page) (List[StaticToken], error) {
+	if status != "" && status != Claimed && status != Unclaimed {
+		return List[StaticToken]{}, invalid("status must be CLAIMED or UNCLAIMED")
+	}
 	if org == 0 {
 		org = a.OrgID
 	}
@@ -77,7 +81,7 @@ func (s *Service) StaticTokens(ctx context.Context, a Actor, org OrgID, page Pag
 	if err := s.decide(a, ManageStaticTokens, OrgResource(org), "organization"); err != nil {
 		return List[StaticToken]{}, err
 	}
-	l, err := s.store.ListStaticTokens(ctx, StaticTokenFilter{OrgID: org, Page: page})
+	l, err := s.store.ListStaticTokens(ctx, StaticTokenFilter{OrgID: org, Status: status, Page: page})
 	if err != nil {
 		return l, internal("list static tokens", err)
 	}

@@ -113,6 +113,7 @@ type Tx interface {
 	// Tags. Name is unique per org (Conflict).
 	CreateTag(ctx context.Context, t *Tag) error
 	DeleteTag(ctx context.Context, id TagID) error
+	RenameTag(ctx context.Context, id TagID, name string) error // NotFound; Conflict when the org has the name
 	GetTag(ctx context.Context, id TagID) (Tag, error)
 	ListTags(ctx context.Context, org OrgID) ([]Tag, error)
 	SetDeviceTags(ctx context.Context, d DeviceID, tags []TagID) error
@@ -246,8 +247,9 @@ type DeviceFilter struct {
 
 // StaticTokenFilter lists static tokens created in an org.
 type StaticTokenFilter struct {
-	OrgID OrgID
-	Page  Page
+	OrgID  OrgID
+	Status StaticTokenStatus // "": any
+	Page   Page
 }
 
 // LocationFilter selects locations in Scope; OwnerID != 0 keeps one owner's.

@@ -53,6 +53,37 @@ func (s *Service) CreateTag(ctx context.Context, a Actor, org OrgID, name string
 	return t, err
 }
 
+// RenameTag renames a tag (TAGS_MANAGE in its org); the devices keep it.
+func (s *Service) RenameTag(ctx context.Context, a Actor, id TagID, name string) (Tag, error) {
+	name = strings.TrimSpace(name)
+	if err := validName("tag name", name, 1, 64); err != nil {
+		return Tag{}, err
+	}
+	var t Tag
+	err := s.atomic(ctx, "rename tag", func(tx Tx) error {
+		before, err := tx.GetTag(ctx, id)
+		if errIs(err, NotFound) {
+			return notFound("tag")
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.decide(a, TagsManage, Resource{OrgID: before.OrgID}, "tag"); err != nil {
+			return err
+		}
+		if err := tx.RenameTag(ctx, id, name); err != nil {
+			if errIs(err, Conflict) {
+				return Errorf(Conflict, "tag %q is already in use", name)
+			}
+			return err
+		}
+		t = before
+		t.Name = name
+		return s.audit(ctx, tx, a, t.OrgID, "tag.rename", "tag", id, before, t)
+	})
+	return t, err
+}
+
 // DeleteTag deletes a tag and removes it from every device (TAGS_MANAGE).
 func (s *Service) DeleteTag(ctx context.Context, a Actor, id TagID) error {
 	return s.atomic(ctx, "delete tag", func(tx Tx) error {

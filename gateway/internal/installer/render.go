@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
+	"outpost/internal/qrpng"
 )
 
 //go:embed templates/*.html
@@ -74,7 +74,7 @@ func (in *Installer) funcs() template.FuncMap {
 // qrDataURL is a PNG QR code of s as a data: URL (the CSP allows data:
 // images; nothing leaves the page, so a token in it is not logged).
 func qrDataURL(s string) (template.URL, error) {
-	png, err := qrcode.Encode(s, qrcode.Medium, 256)
+	png, err := qrpng.Encode(s, 256)
 	if err != nil {
 		return "", fmt.Errorf("installer: qr: %w", err)
 	}

@@ -706,6 +706,18 @@ func testStaticTokens(t *testing.T, s tenancy.Store) {
 	if l.Total != 1 {
 		t.Fatalf("list = %+v", l)
 	}
+	// By status: the claimed one, and none unclaimed (Total counts the
+	// filtered rows).
+	l, err = s.ListStaticTokens(ctx, tenancy.StaticTokenFilter{OrgID: tr.a.ID, Status: tenancy.Claimed, Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if l.Total != 1 || len(l.Items) != 1 || l.Items[0].ID != st.ID {
+		t.Fatalf("claimed list = %+v", l)
+	}
+	l, err = s.ListStaticTokens(ctx, tenancy.StaticTokenFilter{OrgID: tr.a.ID, Status: tenancy.Unclaimed, Page: tenancy.Page{Size: 10}})
+	must(t, err)
+	if l.Total != 0 || len(l.Items) != 0 {
+		t.Fatalf("unclaimed list = %+v", l)
+	}
 	must(t, s.DeleteStaticToken(ctx, st.ID))
 	_, err = s.GetStaticTokenByQR(ctx, "sqr_1")
 	wantCode(t, err, tenancy.NotFound)
@@ -776,6 +788,13 @@ func testTags(t *testing.T, s tenancy.Store) {
 	must(t, err)
 	if got != t2 {
 		t.Fatalf("GetTag = %+v", got)
+	}
+	wantCode(t, s.RenameTag(ctx, t2.ID, "roof"), tenancy.Conflict) // t1's name in the same org
+	wantCode(t, s.RenameTag(ctx, 99999, "attic"), tenancy.NotFound)
+	must(t, s.RenameTag(ctx, t2.ID, "basement"))
+	t2.Name = "basement"
+	if got, _ := s.GetTag(ctx, t2.ID); got != t2 {
+		t.Fatalf("after rename GetTag = %+v", got)
 	}
 	must(t, s.SetDeviceTags(ctx, d.ID, []tenancy.TagID{t1.ID, t2.ID}))
 	dt, err := s.DeviceTags(ctx, d.ID)
