@@ -33,7 +33,9 @@ var ErrNoBlob = errors.New("ota: firmware image not stored")
 // DirBlobs stores each image as a file named by its hex SHA-256 in Dir.
 type DirBlobs struct{ Dir string }
 
-func (d DirBlobs) path(sum [32]byte) string { return filepath.Join(d.Dir, hex.EncodeToString(sum[:])+".bin") }
+func (d DirBlobs) path(sum [32]byte) string {
+	return filepath.Join(d.Dir, hex.EncodeToString(sum[:])+".bin")
+}
 
 // Put writes to a temporary file, checks the digest and renames it into
 // place, so a reader never sees a partial image.

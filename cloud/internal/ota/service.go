@@ -72,7 +72,9 @@ func (s *Service) MaxImageBytes() int64 { return s.maxImage }
 // Blobs is where the images are kept (for serving them).
 func (s *Service) Blobs() Blobs { return s.blobs }
 
-func invalid(format string, args ...any) error { return tenancy.Errorf(tenancy.Invalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return tenancy.Errorf(tenancy.Invalid, format, args...)
+}
 
 func notFound(what string) error { return tenancy.Errorf(tenancy.NotFound, "%s not found", what) }
 
