@@ -44,17 +44,19 @@ type Bootstrap struct {
 
 // Server is a running cloud.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *sqlite.Store
-	svc     *tenancy.Service
-	http    *http.Server
-	ln      net.Listener
-	boot    Bootstrap
-	sync    *gatewaysync.Server
-	sites   *sites
-	tls     bool // serving HTTPS itself (tls_cert)
-	console *console.Console
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.Store
+	svc   *tenancy.Service
+	http  *http.Server
+	ln    net.Listener
+	boot  Bootstrap
+	sync  *gatewaysync.Server
+	sites *sites
+	// firmware serves shipments and images to the gateways (issue 18).
+	firmware *firmwareSites
+	tls      bool // serving HTTPS itself (tls_cert)
+	console  *console.Console
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
@@ -127,8 +129,16 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.feed = livefeed.New(livefeed.Options{})
+	s.firmware, err = newFirmware(cfg, s.svc, store, func() {
+		if gs := syncp.Load(); gs != nil {
+			gs.TenancyChanged()
+		}
+	}, log)
+	if err != nil {
+		return nil, err
+	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -154,7 +164,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: s.sites, Clients: clients})
+		Live: s.sites, Clients: clients, OTA: s.firmware.ota})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -168,6 +178,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", limitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients, s.sites.register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.renewClaimCode)
+	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people

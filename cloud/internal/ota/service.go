@@ -41,6 +41,9 @@ type Options struct {
 	// MaxImageBytes bounds an uploaded image (required, positive).
 	MaxImageBytes int64
 	Now           func() time.Time // nil: time.Now
+	// OnChange is called after a shipment changed in a way the sites must
+	// see (created, paused, resumed, cancelled, approved); nil: nothing.
+	OnChange func()
 }
 
 // Service is firmware and shipments, authorized like templates.
@@ -50,6 +53,7 @@ type Service struct {
 	blobs    Blobs
 	maxImage int64
 	now      func() time.Time
+	onChange func()
 }
 
 // New checks the options.
@@ -63,7 +67,10 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{ten: o.Tenancy, store: o.Store, blobs: o.Blobs, maxImage: o.MaxImageBytes, now: o.Now}, nil
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
+	return &Service{ten: o.Tenancy, store: o.Store, blobs: o.Blobs, maxImage: o.MaxImageBytes, now: o.Now, onChange: o.OnChange}, nil
 }
 
 // MaxImageBytes is the upload limit.
@@ -246,6 +253,7 @@ func (s *Service) CreateShipment(ctx context.Context, a tenancy.Actor, in NewShi
 		return Shipment{}, err
 	}
 	sh.ID = id
+	s.onChange()
 	return sh, nil
 }
 
@@ -318,6 +326,7 @@ func (s *Service) Change(ctx context.Context, a tenancy.Actor, id ShipmentID, ac
 		return Shipment{}, err
 	}
 	sh.State, sh.UpdatedAt = to, now
+	s.onChange()
 	return sh, nil
 }
 
@@ -425,5 +434,9 @@ func (s *Service) Approve(ctx context.Context, a tenancy.Actor, id ShipmentID, d
 		}
 	}
 	cur.Approved, cur.UpdatedAt = true, s.now().UTC()
-	return s.store.PutDeviceStatus(ctx, cur)
+	if err := s.store.PutDeviceStatus(ctx, cur); err != nil {
+		return err
+	}
+	s.onChange()
+	return nil
 }

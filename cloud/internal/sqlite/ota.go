@@ -8,6 +8,7 @@ import (
 
 	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/syncproto"
 )
 
 // The ota.Store methods (issue 18). They run outside tenancy.Tx: firmware
@@ -151,7 +152,7 @@ func (s *Store) SetShipmentState(ctx context.Context, id ota.ShipmentID, st ota.
 func (s *Store) PutDeviceStatus(ctx context.Context, d ota.DeviceStatus) error {
 	_, err := s.exec(ctx, `INSERT INTO ota_device_status (shipment_id, device_id, status, approved, attempts, version, detail, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shipment_id, device_id) DO UPDATE SET status = excluded.status,
-		approved = excluded.approved, attempts = excluded.attempts, version = excluded.version, detail = excluded.detail,
+		approved = max(ota_device_status.approved, excluded.approved), attempts = excluded.attempts, version = excluded.version, detail = excluded.detail,
 		updated_at = excluded.updated_at`, int64(d.ShipmentID), int64(d.DeviceID), string(d.Status), b2i(d.Approved),
 		d.Attempts, d.Version, d.Detail, ms(d.UpdatedAt))
 	return mapErr("put device status", err)
@@ -177,4 +178,20 @@ func (s *Store) DeviceStatuses(ctx context.Context, id ota.ShipmentID) ([]ota.De
 		out = append(out, d)
 	}
 	return out, mapErr("device statuses", rows.Err())
+}
+
+// otaStatus stores a device's progress in a shipment as its gateway
+// reported it (syncproto.KindOTA). The owner's approval, set in the cloud,
+// is kept; a status for a shipment or device deleted since is dropped.
+func (a *applier) otaStatus(it *syncproto.Item) error {
+	st, ok := syncproto.DecodeOTA(it.Value)
+	if !ok {
+		return nil // validated by syncproto
+	}
+	_, err := a.exec(`INSERT INTO ota_device_status (shipment_id, device_id, status, approved, attempts, version, detail, updated_at)
+		SELECT s.id, d.id, ?, 0, ?, ?, ?, ? FROM devices d, ota_shipments s WHERE d.uid = ? AND s.id = ?
+		ON CONFLICT (shipment_id, device_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+		version = excluded.version, detail = excluded.detail, updated_at = excluded.updated_at`,
+		st.Status, st.Attempts, st.Version, st.Detail, it.TS, it.Device, it.Name)
+	return err
 }
