@@ -29,6 +29,7 @@ import (
 	"outpost/gateway/internal/cloudlink"
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/ota"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -55,6 +56,7 @@ type Gateway struct {
 	lnMQTT, lnMQTTTLS, lnMQTTWS net.Listener
 	lnHTTP, lnInstaller         net.Listener
 	deviceAPI, installer        http.Handler
+	ota                         *ota.Delivery // nil without an HTTP port
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
@@ -122,7 +124,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		}
 	}
 
-	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
+	g.deviceAPI = g.withOTA(deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger}))
 	g.installer = deviceapi.NewInstaller(deviceapi.InstallerOptions{
 		Hub: g.hub, Logger: logger, Stats: g.Stats, Token: cfg.Installer.Token,
 		Routes: map[string]http.Handler{
@@ -196,6 +198,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		if err := listen(l.addr, l.tls, l.ln, l.out); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := g.setupOTA(); err != nil {
+		return nil, nil, err
 	}
 	return g, created, nil
 }
@@ -374,6 +379,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	run("bridges", func() error { return g.bridges.Run(ctx) })
+	run("ota", func() error { return g.runOTA(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
 	if g.cfg.Cloud.URL != "" {
