@@ -225,8 +225,8 @@ func (d *Delivery) poke() {
 	}
 }
 
-// Run evaluates the shipments on every change the hub reports (a device
-// connecting or reporting its info) and every Tick, until ctx ends.
+// Run evaluates the shipments whenever a device reports its info (both
+// protocols send it on every connection) and every Tick, until ctx ends.
 func (d *Delivery) Run(ctx context.Context) error {
 	cancel := d.opts.Hub.Subscribe(func(u hub.Update) {
 		switch u.Record.Kind {
@@ -234,8 +234,6 @@ func (d *Delivery) Run(ctx context.Context) error {
 			d.infoMu.Lock()
 			d.lastInfo[u.Record.DeviceID] = d.opts.Now().UnixMilli()
 			d.infoMu.Unlock()
-			d.poke()
-		case hub.KindOnline:
 			d.poke()
 		}
 	})
@@ -298,16 +296,23 @@ func (d *Delivery) fetchAll(ctx context.Context) {
 type info struct{ version, typ, build string }
 
 // deviceInfo reads the version, type and build from the device's info
-// pairs: the binary protocol's mcu / fw-type / build, MQTT info/mcu's
-// ver / type (or tmpl) / build.
+// pairs: the binary protocol's mcu (or fw) / fw-type / build, MQTT
+// info/mcu's ver / type (or tmpl) / build.
 func deviceInfo(pairs []string) (info, bool) {
 	var in info
+	rank := 0 // mcu over fw over ver
 	for i := 0; i+1 < len(pairs); i += 2 {
 		k, v := pairs[i], pairs[i+1]
 		switch k {
-		case "mcu", "ver", "fw":
-			if in.version == "" || k == "mcu" {
-				in.version = v
+		case "mcu":
+			in.version, rank = v, 3
+		case "fw":
+			if rank < 2 {
+				in.version, rank = v, 2
+			}
+		case "ver": // MQTT's firmware version; the binary protocol's library version
+			if rank < 1 {
+				in.version, rank = v, 1
 			}
 		case "fw-type", "type":
 			in.typ = v
@@ -463,7 +468,9 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 	}
 	// A device that downloaded and came back with the old build failed to
 	// apply the image; it may be offered again within its attempts.
-	if p.Status == StDownloaded && infoAt > p.DownloadedAt {
+	// (A device that started a download and announces itself again with
+	// the old build failed to download or to flash it.)
+	if (p.Status == StRequested || p.Status == StDownloaded) && len(p.Downloads) > 0 && infoAt > p.Downloads[len(p.Downloads)-1] {
 		changed = d.setLocked(sh, dev, p, StUploadFailure, "reconnected with "+in.version) || changed
 	}
 	switch sh.Rule {
@@ -492,10 +499,16 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 			return changed
 		}
 	}
-	if p.Status == StRequestSent || p.Status == StRequested {
-		if now.UnixMilli()-p.SentAt < d.opts.ResendAfter.Milliseconds() {
-			return changed
-		}
+	// An offer is repeated when the device announced itself again since
+	// (it reconnected: an MQTT device may not have subscribed yet when the
+	// first one went out), or after ResendAfter.
+	if (p.Status == StRequested || p.Status == StDownloaded) && len(p.Downloads) > 0 &&
+		now.UnixMilli()-p.Downloads[len(p.Downloads)-1] < d.opts.ResendAfter.Milliseconds() {
+		return changed // downloading: wait for the device to come back
+	}
+	if p.Status == StRequestSent && infoAt <= p.SentAt &&
+		now.UnixMilli()-p.SentAt < d.opts.ResendAfter.Milliseconds() {
+		return changed
 	}
 	return d.offerLocked(sh, dev, p, now) || changed
 }

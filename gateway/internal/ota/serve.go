@@ -104,7 +104,7 @@ func (d *Delivery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	end := rangeEnd(r.Header.Get("Range"), sh.Firmware.Size)
 	if r.Method == http.MethodGet && cw.status < 300 && cw.n > 0 && end == sh.Firmware.Size && cw.complete(r, sh.Firmware.Size) && devOK {
 		d.mu.Lock()
-		if cur := d.st.Devices[sh.ID][ref.uid]; cur != nil {
+		if cur := d.st.Devices[sh.ID][ref.uid]; cur != nil && cur.Status == StRequested {
 			cur.DownloadedAt = d.opts.Now().UnixMilli()
 			d.setLocked(&sh, dev, cur, StDownloaded, "")
 			d.saveLocked()
