@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,8 @@ type Delivery struct {
 	wake  chan struct{}
 
 	infoMu   sync.Mutex
-	lastInfo map[int64]int64 // device id → ms of its last info report (never held with mu)
+	lastInfo map[int64]int64  // device id → ms of its last info report (never held with mu)
+	reported map[int64][]info // device id → infos reported since the last step, in order
 
 	mu     sync.Mutex
 	src    Source
@@ -146,7 +148,7 @@ func New(o Options) (*Delivery, error) {
 		o.RetryFetch = 5 * time.Second
 	}
 	d := &Delivery{opts: o, log: o.Logger.With("component", "ota"), cache: &Cache{Dir: filepath.Join(o.Dir, "images"), MaxBytes: o.CacheBytes},
-		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, lastInfo: map[int64]int64{}}
+		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, lastInfo: map[int64]int64{}, reported: map[int64][]info{}}
 	b, err := os.ReadFile(d.statePath())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -231,8 +233,14 @@ func (d *Delivery) Run(ctx context.Context) error {
 	cancel := d.opts.Hub.Subscribe(func(u hub.Update) {
 		switch u.Record.Kind {
 		case hub.KindInfo:
+			in, _ := deviceInfo(strings.Split(u.Record.Value, "\x00"))
 			d.infoMu.Lock()
 			d.lastInfo[u.Record.DeviceID] = d.opts.Now().UnixMilli()
+			if l := d.reported[u.Record.DeviceID]; len(l) < 8 {
+				// Every report counts: a device may come back with the new
+				// build and roll back before the next step runs.
+				d.reported[u.Record.DeviceID] = append(l, in)
+			}
 			d.infoMu.Unlock()
 			d.poke()
 		}
@@ -365,6 +373,8 @@ func (d *Delivery) step(ctx context.Context) {
 	devs := d.opts.Hub.Devices()
 	d.infoMu.Lock()
 	infoAt := maps.Clone(d.lastInfo)
+	reported := d.reported
+	d.reported = map[int64][]info{}
 	d.infoMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -376,7 +386,7 @@ func (d *Delivery) step(ctx context.Context) {
 			if !targets(sh, dev) {
 				continue
 			}
-			if d.evaluate(sh, dev, cached, now, infoAt[dev.ID]) {
+			if d.evaluate(sh, dev, cached, now, infoAt[dev.ID], reported[dev.ID]) {
 				changed = true
 			}
 		}
@@ -417,7 +427,7 @@ func (d *Delivery) setLocked(sh *syncproto.Shipment, dev hub.Device, p *progress
 }
 
 // evaluate moves one device on; it reports whether its progress changed.
-func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool, now time.Time, infoAt int64) bool {
+func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool, now time.Time, infoAt int64, reported []info) bool {
 	p := d.progressLocked(sh.ID, dev.UID)
 	changed := false
 	// Downloads older than 24 h no longer count against the limit.
@@ -433,7 +443,17 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 	if known && in.version != p.Version {
 		p.Version, changed = in.version, true
 	}
-	isNew := known && in.version == sh.Firmware.Version && (in.build == "" || in.build == sh.Firmware.Build)
+	runsNew := func(in info) bool {
+		return in.version == sh.Firmware.Version && (in.build == "" || in.build == sh.Firmware.Build)
+	}
+	isNew := known && runsNew(in)
+	// A report of the new build since the last step is a success even if
+	// the device already reports something else (Old → New → Old).
+	if !isNew && slices.ContainsFunc(reported, runsNew) && !p.WasNew &&
+		(p.Status == StRequestSent || p.Status == StRequested || p.Status == StDownloaded || p.Status == StUploadFailure) {
+		p.WasNew = true
+		changed = d.setLocked(sh, dev, p, StSuccess, "") || changed
+	}
 	switch p.Status {
 	case StRollback, StTypeMismatch:
 		return changed // final
