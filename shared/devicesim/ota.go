@@ -145,7 +145,7 @@ func (u *Updatable) connect(ctx context.Context) error {
 		u.tcp = d
 		u.mu.Unlock()
 	case "mqtt":
-		opts := paho.NewClientOptions().AddBroker("tcp://"+u.o.Addr).SetUsername("device").SetPassword(u.o.Token).
+		opts := paho.NewClientOptions().AddBroker("tcp://" + u.o.Addr).SetUsername("device").SetPassword(u.o.Token).
 			SetClientID("").SetCleanSession(true).SetAutoReconnect(false).SetProtocolVersion(4).SetConnectTimeout(10 * time.Second).
 			SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 				if m.Topic() == "downlink/ota/json" {
