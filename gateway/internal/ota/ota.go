@@ -93,6 +93,7 @@ type Delivery struct {
 	reported map[int64][]info // device id → infos reported since the last step, in order
 
 	mu     sync.Mutex
+	dirty  bool // progress changed by a download, not saved yet (step saves it)
 	src    Source
 	st     state
 	byTick map[string]ticketRef // download ticket → device and shipment
@@ -391,7 +392,8 @@ func (d *Delivery) step(ctx context.Context) {
 			}
 		}
 	}
-	if changed {
+	if changed || d.dirty {
+		d.dirty = false
 		if err := d.saveLocked(); err != nil {
 			d.log.Error("ota state not saved", "err", err)
 		}

@@ -58,7 +58,7 @@ type fakeCloud struct {
 	cut    atomic.Bool
 }
 
-func newFakeCloud(t *testing.T, img []byte, cutAt int) *fakeCloud {
+func newFakeCloud(t testing.TB, img []byte, cutAt int) *fakeCloud {
 	c := &fakeCloud{img: img, cutAt: cutAt}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer gw-credential" {
@@ -103,7 +103,7 @@ type env struct {
 	dir   string
 }
 
-func newEnv(t *testing.T, img []byte, cutAt int) *env {
+func newEnv(t testing.TB, img []byte, cutAt int) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -228,7 +228,7 @@ func (d *device) connect() {
 	d.e.hub.SetInfo(d.id, []string{"mcu", v, "fw-type", tmplID, "build", b}, "test")
 }
 
-func (e *env) addDevices(t *testing.T, n int, next func(v, b string) (string, string, bool)) []*device {
+func (e *env) addDevices(t testing.TB, n int, next func(v, b string) (string, string, bool)) []*device {
 	t.Helper()
 	var out []*device
 	for i := range n {

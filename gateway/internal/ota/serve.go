@@ -70,7 +70,7 @@ func (d *Delivery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if devOK {
 				d.setLocked(&sh, dev, p, StDownloadLimit, "")
 			}
-			d.saveLocked()
+			d.dirty = true
 			d.mu.Unlock()
 			http.Error(w, "download limit reached", http.StatusTooManyRequests)
 			return
@@ -79,9 +79,10 @@ func (d *Delivery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if devOK {
 			d.setLocked(&sh, dev, p, StRequested, "")
 		}
-		d.saveLocked()
+		d.dirty = true
 	}
 	d.mu.Unlock()
+	d.poke() // the step loop saves the progress
 
 	f, err := d.cache.Open(sha)
 	if err != nil {
@@ -107,9 +108,10 @@ func (d *Delivery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cur := d.st.Devices[sh.ID][ref.uid]; cur != nil && cur.Status == StRequested {
 			cur.DownloadedAt = d.opts.Now().UnixMilli()
 			d.setLocked(&sh, dev, cur, StDownloaded, "")
-			d.saveLocked()
+			d.dirty = true
 		}
 		d.mu.Unlock()
+		d.poke()
 	}
 }
 
@@ -131,6 +133,23 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	}
 	n, err := c.ResponseWriter.Write(b)
 	c.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the server's sendfile path (the file goes from the page
+// cache to the socket without a copy buffer per download).
+func (c *countWriter) ReadFrom(r io.Reader) (int64, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{c.ResponseWriter}, r)
+	}
+	c.n += n
 	return n, err
 }
 
