@@ -28,7 +28,10 @@ import (
 	"outpost/shared/syncproto"
 )
 
-const tmplID = "TMPLota00001"
+const (
+	tmplID    = "TMPLota00001"
+	ctlTmplID = "TMPLota00002" // a control shipment's template
+)
 
 // image is a firmware image with a tag.
 func image(version, build string, size int) []byte {
@@ -104,6 +107,10 @@ type env struct {
 }
 
 func newEnv(t testing.TB, img []byte, cutAt int) *env {
+	return newEnvWith(t, img, cutAt, nil)
+}
+
+func newEnvWith(t testing.TB, img []byte, cutAt int, opt func(*ota.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -116,15 +123,22 @@ func newEnv(t testing.TB, img []byte, cutAt int) *env {
 	if err := h.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.SaveTemplate(ctx, datastream.Template{ID: tmplID, Name: "Pump"}); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{tmplID, ctlTmplID} {
+		tm := datastream.Template{ID: id, Name: "Pump", MetaFields: []datastream.MetaField{{ID: 1, Name: "Time Zone"}}}
+		if err := h.SaveTemplate(ctx, tm); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := &env{hub: h, cloud: newFakeCloud(t, img, cutAt), dir: dir}
 	mux := http.NewServeMux()
 	e.lan = httptest.NewUnstartedServer(mux)
 	e.lan.Start()
 	t.Cleanup(e.lan.Close)
-	e.d, err = ota.New(ota.Options{Hub: h, Dir: dir, URL: e.lan.URL, CacheBytes: 8 << 20, RetryFetch: 20 * time.Millisecond})
+	o := ota.Options{Hub: h, Dir: dir, URL: e.lan.URL, CacheBytes: 8 << 20, RetryFetch: 20 * time.Millisecond}
+	if opt != nil {
+		opt(&o)
+	}
+	e.d, err = ota.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +243,14 @@ func (d *device) connect() {
 }
 
 func (e *env) addDevices(t testing.TB, n int, next func(v, b string) (string, string, bool)) []*device {
+	return e.addDevicesOf(t, tmplID, n, next)
+}
+
+func (e *env) addDevicesOf(t testing.TB, tmpl string, n int, next func(v, b string) (string, string, bool)) []*device {
 	t.Helper()
 	var out []*device
 	for i := range n {
-		hd, _, err := e.hub.AddDevice(context.Background(), tmplID, fmt.Sprintf("pump %d", i))
+		hd, _, err := e.hub.AddDevice(context.Background(), tmpl, fmt.Sprintf("%s %d", tmpl, i))
 		if err != nil {
 			t.Fatal(err)
 		}
