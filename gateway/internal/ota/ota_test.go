@@ -273,7 +273,7 @@ func TestHundredDevicesUpdateFromOneFetch(t *testing.T) {
 	for _, d := range devs {
 		d.connect()
 	}
-	poll.Until(t, "every device reports success", func() bool {
+	poll.Within(t, "every device reports success", time.Minute, func() bool {
 		for _, d := range devs {
 			if e.d.Status("1", d.uid) != ota.StSuccess {
 				return false

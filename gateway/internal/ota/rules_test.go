@@ -44,7 +44,9 @@ func TestWhoIsOffered(t *testing.T) {
 		{"other build rule", func(s *syncproto.Shipment, _ string) { s.Rule = "other_build" }, []string{"mcu", "2.1.0", "fw-type", tmplID, "build", "b"}, "", true, ota.StRequestSent},
 		{"type mismatch", func(*syncproto.Shipment, string) {}, []string{"mcu", "1.0.0", "fw-type", "TMPLelse", "build", "b"}, "", false, ota.StTypeMismatch},
 		{"user controlled", func(s *syncproto.Shipment, _ string) { s.UserControlled = true }, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", false, ota.StAwaitingUser},
-		{"approved", func(s *syncproto.Shipment, uid string) { s.UserControlled, s.Approved, s.Window = true, []string{uid}, "morning" }, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", true, ota.StRequestSent},
+		{"approved", func(s *syncproto.Shipment, uid string) {
+			s.UserControlled, s.Approved, s.Window = true, []string{uid}, "morning"
+		}, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", true, ota.StRequestSent},
 		{"paused", func(s *syncproto.Shipment, _ string) { s.Paused = true }, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", false, ""},
 		{"window open", func(s *syncproto.Shipment, _ string) { s.Window = "night" }, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", true, ota.StRequestSent},
 		{"window closed", func(s *syncproto.Shipment, _ string) { s.Window = "morning" }, []string{"mcu", "1.0.0", "fw-type", tmplID, "build", "b"}, "", false, ""},
