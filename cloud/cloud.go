@@ -169,7 +169,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now})
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
