@@ -104,6 +104,7 @@ type env struct {
 	lan   *httptest.Server
 	cloud *fakeCloud
 	dir   string
+	stop  func() // stops the delivery's Run
 }
 
 func newEnv(t testing.TB, img []byte, cutAt int) *env {
@@ -147,7 +148,9 @@ func newEnvWith(t testing.TB, img []byte, cutAt int, opt func(*ota.Options)) *en
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.d.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	e.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(e.stop)
 	return e
 }
 
