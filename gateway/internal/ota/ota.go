@@ -97,6 +97,8 @@ type Delivery struct {
 	src    Source
 	st     state
 	byTick map[string]ticketRef // download ticket → device and shipment
+	// failedAt is when the last fetch of an image failed.
+	failedAt map[string]time.Time
 }
 
 type ticketRef struct {
@@ -149,7 +151,7 @@ func New(o Options) (*Delivery, error) {
 		o.RetryFetch = 5 * time.Second
 	}
 	d := &Delivery{opts: o, log: o.Logger.With("component", "ota"), cache: &Cache{Dir: filepath.Join(o.Dir, "images"), MaxBytes: o.CacheBytes},
-		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, lastInfo: map[int64]int64{}, reported: map[int64][]info{}}
+		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, failedAt: map[string]time.Time{}, lastInfo: map[int64]int64{}, reported: map[int64][]info{}}
 	b, err := os.ReadFile(d.statePath())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -279,16 +281,26 @@ func (d *Delivery) fetchAll(ctx context.Context) {
 	src := d.src
 	inUse := map[string]bool{}
 	var todo []syncproto.Firmware
+	now := d.opts.Now()
 	for _, sh := range d.st.Shipments {
 		inUse[sh.Firmware.SHA256] = true
-		if !d.cache.Has(sh.Firmware.SHA256) && !slices.ContainsFunc(todo, func(f syncproto.Firmware) bool { return f.SHA256 == sh.Firmware.SHA256 }) {
-			todo = append(todo, sh.Firmware)
+		if d.cache.Has(sh.Firmware.SHA256) || slices.ContainsFunc(todo, func(f syncproto.Firmware) bool { return f.SHA256 == sh.Firmware.SHA256 }) {
+			continue
 		}
+		// After a failure, wait RetryFetch before the next attempt (info
+		// reports wake the loop often; the cloud must not be hammered).
+		if at, ok := d.failedAt[sh.Firmware.SHA256]; ok && now.Sub(at) < d.opts.RetryFetch {
+			continue
+		}
+		todo = append(todo, sh.Firmware)
 	}
 	d.mu.Unlock()
 	for _, fw := range todo {
 		go func() {
 			if err := d.cache.Fetch(ctx, src, fw, inUse); err != nil {
+				d.mu.Lock()
+				d.failedAt[fw.SHA256] = d.opts.Now()
+				d.mu.Unlock()
 				if ctx.Err() == nil {
 					d.log.Warn("firmware fetch failed; retried later", "sha256", fw.SHA256[:12], "err", err)
 					time.AfterFunc(d.opts.RetryFetch, d.poke)
