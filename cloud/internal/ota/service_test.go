@@ -201,3 +201,26 @@ func TestSubOrgCannotUpload(t *testing.T) {
 		t.Fatalf("sub-org upload: %v", err)
 	}
 }
+
+// Deleting a template takes its firmware and shipments with it.
+func TestTemplateDeletionCascades(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fw, err := f.svc.Upload(ctx, f.admin, f.tmpl.ID, "fw.bin", Image(string(f.tmpl.ID), "1.0.0", "b", 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := f.svc.CreateShipment(ctx, f.admin, ota.NewShipment{Name: "s", FirmwareID: fw.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ten.DeleteTemplate(ctx, f.admin, f.tmpl.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Shipment(ctx, f.admin, sh.ID); tenancy.CodeOf(err) != tenancy.NotFound {
+		t.Errorf("shipment after its template's deletion: %v", err)
+	}
+	if l, err := f.svc.Shipments(ctx, f.admin); err != nil || len(l) != 0 {
+		t.Errorf("shipments left: %v, %v", l, err)
+	}
+}
