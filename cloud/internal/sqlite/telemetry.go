@@ -169,8 +169,8 @@ type span struct{ first, last int64 }
 // source "cloud" are what people did through the Platform API.
 func isReport(it *syncproto.Item) bool {
 	switch it.Kind {
-	case syncproto.KindOffline, syncproto.KindErase:
-		return false
+	case syncproto.KindOffline, syncproto.KindErase, syncproto.KindOTA:
+		return false // the gateway's observation (an OTA status is its judgment), not the device speaking
 	}
 	return it.Source != "cloud" && it.TS > 0
 }
