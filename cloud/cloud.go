@@ -44,22 +44,22 @@ type Bootstrap struct {
 
 // Server is a running cloud.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *sqlite.Store
-	svc   *tenancy.Service
-	http  *http.Server
-	ln    net.Listener
-	boot  Bootstrap
-	sync  *gatewaysync.Server
-	sites *sites
-	// firmware serves shipments and images to the gateways (issue 18).
-	firmware *firmwareSites
-	tls      bool // serving HTTPS itself (tls_cert)
-	console  *console.Console
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	svc     *tenancy.Service
+	http    *http.Server
+	ln      net.Listener
+	boot    Bootstrap
+	sync    *gatewaysync.Server
+	sites   *sites
+	tls     bool // serving HTTPS itself (tls_cert)
+	console *console.Console
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
+	// firmware serves shipments and images to the gateways (issue 18).
+	firmware *firmwareSites
 }
 
 // New opens the store (creating and bootstrapping it on first start),
