@@ -181,7 +181,7 @@ func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *sessio
 		counts[row.Status]++
 	}
 	for _, st := range []ota.Status{ota.Success, ota.Pending, ota.AwaitingUser, ota.RequestSent, ota.FirmwareRequest, ota.Downloaded,
-		ota.UploadFailure, ota.Rollback, ota.TypeMismatch, ota.DownloadLimit, ota.AlreadyUpToDate} {
+		ota.UploadFailure, ota.Rollback, ota.TypeMismatch, ota.VersionMismatch, ota.DownloadLimit, ota.AlreadyUpToDate} {
 		if counts[st] > 0 {
 			d.Counts = append(d.Counts, statusCount{st, counts[st]})
 		}

@@ -106,29 +106,11 @@ const (
 	UploadFailure    Status = "upload_failure"
 	Rollback         Status = "rollback"
 	TypeMismatch     Status = "type_mismatch"
+	VersionMismatch  Status = "version_mismatch"
 	DownloadLimit    Status = "download_limit"
 	AlreadyUpToDate  Status = "up_to_date"
 	StatusUnknownDev Status = "unknown_device"
 )
-
-// Final reports whether a device in this status is done with the shipment.
-func (s Status) Final() bool {
-	switch s {
-	case Success, Rollback, TypeMismatch, DownloadLimit, AlreadyUpToDate:
-		return true
-	}
-	return false
-}
-
-// ValidStatus reports whether s is one a gateway may report.
-func ValidStatus(s Status) bool {
-	switch s {
-	case Pending, AwaitingUser, RequestSent, FirmwareRequest, Downloaded, Success, UploadFailure, Rollback,
-		TypeMismatch, DownloadLimit, AlreadyUpToDate:
-		return true
-	}
-	return false
-}
 
 // DeviceStatus is one row of a shipment's status table.
 type DeviceStatus struct {

@@ -46,16 +46,17 @@ type Hub interface {
 
 // Statuses (the cloud's ota.Status values, on the wire as strings).
 const (
-	StAwaitingUser  = "awaiting_user"
-	StRequestSent   = "request_sent"
-	StRequested     = "firmware_requested"
-	StDownloaded    = "downloaded"
-	StSuccess       = "success"
-	StUploadFailure = "upload_failure"
-	StRollback      = "rollback"
-	StTypeMismatch  = "type_mismatch"
-	StDownloadLimit = "download_limit"
-	StUpToDate      = "up_to_date"
+	StAwaitingUser    = "awaiting_user"
+	StRequestSent     = "request_sent"
+	StRequested       = "firmware_requested"
+	StDownloaded      = "downloaded"
+	StSuccess         = "success"
+	StUploadFailure   = "upload_failure"
+	StRollback        = "rollback"
+	StTypeMismatch    = "type_mismatch"
+	StVersionMismatch = "version_mismatch"
+	StDownloadLimit   = "download_limit"
+	StUpToDate        = "up_to_date"
 )
 
 // Options configure a Delivery. Hub, Dir and URL are required.
@@ -125,6 +126,8 @@ type progress struct {
 	// reporting the old one again is a rollback.
 	WasNew  bool   `json:"wasNew,omitempty"`
 	Version string `json:"version,omitempty"`
+	// From is the version the device ran when it was last offered the update.
+	From string `json:"from,omitempty"`
 }
 
 // New loads the state file (if any).
@@ -469,7 +472,7 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 		changed = d.setLocked(sh, dev, p, StSuccess, "") || changed
 	}
 	switch p.Status {
-	case StRollback, StTypeMismatch:
+	case StRollback, StTypeMismatch, StVersionMismatch:
 		return changed // final
 	case StSuccess:
 		if known && !isNew {
@@ -504,7 +507,13 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 	// apply the image; it may be offered again within its attempts.
 	// (A device that started a download and announces itself again with
 	// the old build failed to download or to flash it.)
+	// A device that comes back with a version that is neither the one it
+	// was offered the update on nor the shipped one runs something else:
+	// a firmware version mismatch (final, as a type mismatch).
 	if (p.Status == StRequested || p.Status == StDownloaded) && len(p.Downloads) > 0 && infoAt > p.Downloads[len(p.Downloads)-1] {
+		if p.From != "" && in.version != p.From {
+			return d.setLocked(sh, dev, p, StVersionMismatch, "reported "+in.version) || changed
+		}
 		changed = d.setLocked(sh, dev, p, StUploadFailure, "reconnected with "+in.version) || changed
 	}
 	switch sh.Rule {
@@ -565,7 +574,7 @@ func (d *Delivery) offerLocked(sh *syncproto.Shipment, dev hub.Device, p *progre
 	if d.opts.Hub.Offer(dev.ID, hub.Delivery{Kind: hub.DeliverOTA, Name: u, Value: string(payload), TS: now.UnixMilli()}) == 0 {
 		return false
 	}
-	p.SentAt = now.UnixMilli()
+	p.SentAt, p.From = now.UnixMilli(), p.Version
 	if p.Status == StRequestSent {
 		return true
 	}

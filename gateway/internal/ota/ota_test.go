@@ -330,11 +330,15 @@ func TestRollbackAndAttemptsLimit(t *testing.T) {
 	stuck := e.addDevices(t, 1, func(v, b string) (string, string, bool) { return "", "", false })[0]
 	// A device that updates, then rolls back.
 	back := e.addDevices(t, 1, flashOK)[0]
+	// A device that comes back running something else altogether.
+	other := e.addDevices(t, 1, func(v, b string) (string, string, bool) { return "1.5.0", "other", true })[0]
 	stuck.connect()
 	back.connect()
+	other.connect()
 	poll.Until(t, "rolling device succeeds", func() bool { return e.d.Status("1", back.uid) == ota.StSuccess })
 	back.reboot("1.0.0", "old")
 	poll.Until(t, "rollback detected", func() bool { return e.d.Status("1", back.uid) == ota.StRollback })
+	poll.Until(t, "version mismatch", func() bool { return e.d.Status("1", other.uid) == ota.StVersionMismatch })
 	poll.Until(t, "stuck device reaches its download limit", func() bool {
 		return e.d.Status("1", stuck.uid) == ota.StDownloadLimit
 	})
