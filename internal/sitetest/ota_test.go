@@ -178,6 +178,7 @@ func TestShipmentReachesEverySiteDeviceOnce(t *testing.T) {
 	if err := <-cloudDone; err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("firmware bytes over the cloud link for %d devices: %d (one image: %d)", devices, served, len(image))
 	if served != int64(len(image)) {
 		t.Errorf("the cloud served %d bytes, want one image (%d)", served, len(image))
 	}
