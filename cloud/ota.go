@@ -51,6 +51,11 @@ func (f *firmwareSites) GatewayShipments(ctx context.Context, gatewayID string) 
 	if err != nil {
 		return syncproto.Shipments{}, fmt.Errorf("cloud: gateway id %q: %w", gatewayID, err)
 	}
+	// Most of the time nothing ships: skip reading the gateway's view
+	// (the tenancy push has just read it once).
+	if active, err := f.ota.AnyActive(ctx); err != nil || !active {
+		return syncproto.Shipments{Items: []syncproto.Shipment{}}, err
+	}
 	v, err := f.svc.GatewayView(ctx, tenancy.GatewayID(id))
 	if err != nil {
 		return syncproto.Shipments{}, err

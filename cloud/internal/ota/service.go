@@ -27,6 +27,9 @@ type Store interface {
 	// when not empty.
 	ListShipments(ctx context.Context, root tenancy.OrgID, states ...State) ([]Shipment, error)
 	SetShipmentState(ctx context.Context, id ShipmentID, st State, at time.Time) error
+	// AnyActiveShipment reports whether any shipment is live or paused
+	// (so the sync skips reading a gateway's view when none is).
+	AnyActiveShipment(ctx context.Context) (bool, error)
 	// PutDeviceStatus inserts or replaces one device's row.
 	PutDeviceStatus(ctx context.Context, d DeviceStatus) error
 	// DeviceStatuses lists a shipment's rows by device id.

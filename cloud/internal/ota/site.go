@@ -63,6 +63,10 @@ func (s *Service) SiteShipments(ctx context.Context, v tenancy.GatewayView) (syn
 	return out, nil
 }
 
+// AnyActive reports whether any shipment is live or paused: when none is,
+// every gateway's list is empty and its view need not be read.
+func (s *Service) AnyActive(ctx context.Context) (bool, error) { return s.store.AnyActiveShipment(ctx) }
+
 // GatewayMayFetch reports whether the gateway of view may download the
 // image with this SHA-256: a shipment it is sent names it.
 func (s *Service) GatewayMayFetch(ctx context.Context, v tenancy.GatewayView, sum [32]byte) (bool, error) {

@@ -48,6 +48,9 @@ func TestSiteShipments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if active, err := f.svc.AnyActive(ctx); err != nil || active {
+		t.Fatalf("before any shipment: active %v, %v", active, err)
+	}
 	all, err := f.svc.CreateShipment(ctx, f.admin, ota.NewShipment{Name: "all", FirmwareID: fw.ID, UserControlled: true})
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +75,9 @@ func TestSiteShipments(t *testing.T) {
 	}
 	if err := f.svc.Approve(ctx, f.admin, all.ID, here[2].ID); err != nil {
 		t.Fatal(err)
+	}
+	if active, err := f.svc.AnyActive(ctx); err != nil || !active {
+		t.Fatalf("with shipments: active %v, %v", active, err)
 	}
 	l, err := f.svc.SiteShipments(ctx, view)
 	if err != nil {

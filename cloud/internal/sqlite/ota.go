@@ -148,6 +148,13 @@ func (s *Store) SetShipmentState(ctx context.Context, id ota.ShipmentID, st ota.
 	return mustAffect("shipment", res, err)
 }
 
+// AnyActiveShipment reports whether a shipment is live or paused.
+func (s *Store) AnyActiveShipment(ctx context.Context) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ota_shipments WHERE state IN ('live', 'paused'))`).Scan(&n)
+	return n == 1, mapErr("active shipments", err)
+}
+
 // PutDeviceStatus inserts or replaces one device's status row.
 func (s *Store) PutDeviceStatus(ctx context.Context, d ota.DeviceStatus) error {
 	_, err := s.exec(ctx, `INSERT INTO ota_device_status (shipment_id, device_id, status, approved, attempts, version, detail, updated_at)
