@@ -59,6 +59,8 @@ type Server struct {
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
+	// firmware serves shipments and images to the gateways (issue 18).
+	firmware *firmwareSites
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -128,8 +130,16 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = siteregistry.New(s.svc, store, cfg.Gateways.CommandTimeout, log)
 	s.feed = livefeed.New(livefeed.Options{})
+	s.firmware, err = newFirmware(cfg, s.svc, store, func() {
+		if gs := syncp.Load(); gs != nil {
+			gs.TenancyChanged()
+		}
+	}, log)
+	if err != nil {
+		return nil, err
+	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -155,12 +165,12 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: apiLive{s.sites, store}, Clients: clients})
+		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now})
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -169,6 +179,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
+	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people

@@ -47,6 +47,7 @@ type Config struct {
 	Tenancy        TenancyConfig  `yaml:"tenancy"`
 	Mail           MailConfig     `yaml:"mail"`
 	Gateways       GatewaysConfig `yaml:"gateways"`
+	Firmware       FirmwareConfig `yaml:"firmware"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -135,6 +136,12 @@ type SMTPConfig struct {
 	Password string `yaml:"password"`
 }
 
+// FirmwareConfig is where uploaded firmware images are kept (issue 18).
+type FirmwareConfig struct {
+	Dir           string `yaml:"dir"`             // empty: data_dir/firmware
+	MaxImageBytes int64  `yaml:"max_image_bytes"` // largest upload; 413 beyond
+}
+
 // Defaults returns the configuration used for absent keys.
 func Defaults() Config {
 	t := tenancy.DefaultConfig() // the tenancy's own defaults, written once
@@ -152,6 +159,7 @@ func Defaults() Config {
 		Tenancy:  TenancyConfig{MaxDepth: t.MaxDepth, InvitesPerDay: t.InvitesPerDay, InviteTTL: t.InviteTTL, InactiveAfter: t.InactiveAfter},
 		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
 		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: t.ClaimCodeTTL},
+		Firmware: FirmwareConfig{MaxImageBytes: 16 << 20},
 	}
 }
 
@@ -205,6 +213,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" && (c.Database == "" || (c.Mail.Mailbox == "" && c.Mail.SMTP.Addr == "")) {
 		bad("data_dir: required unless database and the mail destination are set")
+	}
+	if c.DataDir == "" && c.Firmware.Dir == "" {
+		bad("firmware.dir: required without data_dir")
+	}
+	if c.Firmware.MaxImageBytes <= 0 {
+		bad("firmware.max_image_bytes: %d (want a positive size)", c.Firmware.MaxImageBytes)
 	}
 	for _, err := range c.Log.Validate() {
 		bad("%w", err)

@@ -131,6 +131,7 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 		Software:   Software(),
 		Hub:        g.hub,
 		Store:      g.store,
+		Shipments:  g.shipments(),
 		Logger:     g.log,
 		TLS:        tlsCfg,
 
@@ -142,6 +143,7 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.link.Store(link)
+	g.otaSource(cfg.URL, id.Credential, client)
 	linkCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !id.Claimed {

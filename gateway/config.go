@@ -37,6 +37,7 @@ type Config struct {
 	Installer InstallerConfig `yaml:"installer"`
 	Store     StoreConfig     `yaml:"store"`
 	Cloud     CloudConfig     `yaml:"cloud"`
+	OTA       OTAConfig       `yaml:"ota"`
 	// Templates and Devices seed the gateway while it runs standalone (no
 	// cloud). Devices are matched by name: one that already exists is left
 	// as it is.
@@ -157,6 +158,7 @@ func Defaults() Config {
 		Installer: InstallerConfig{Listen: "127.0.0.1:8090"},
 		Store:     StoreConfig{CommitInterval: 10 * time.Millisecond, MaxBatch: 4096, Synchronous: "normal", HistoryMaxRecords: 5_000_000},
 		Cloud:     CloudConfig{OutboxMaxRecords: 5_000_000, IdleTimeout: 60 * time.Second, StatusEvery: 30 * time.Second},
+		OTA:       OTAConfig{CacheBytes: 64 << 20},
 	}
 }
 
@@ -203,6 +205,9 @@ func ParseConfig(r io.Reader) (Config, error) {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.OTA.CacheBytes < 0 {
+		bad("ota.cache_bytes: %d (want 0 or more)", c.OTA.CacheBytes)
+	}
 	if c.Version != ConfigVersion {
 		bad("version: %d is not supported (want %d)", c.Version, ConfigVersion)
 	}

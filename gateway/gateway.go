@@ -31,6 +31,7 @@ import (
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/installer"
 	"outpost/gateway/internal/logring"
+	"outpost/gateway/internal/ota"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -64,6 +65,7 @@ type Gateway struct {
 	logs                        *logring.Ring
 	serving                     atomic.Bool // Run is serving: /readyz
 	started                     time.Time
+	ota                         *ota.Delivery // nil without an HTTP port
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
@@ -134,7 +136,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		}
 	}
 
-	g.deviceAPI = deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger})
+	g.deviceAPI = g.withOTA(deviceapi.New(deviceapi.Options{Hub: g.hub, Logger: logger}))
 	if g.installer, err = g.newInstaller(); err != nil {
 		return nil, nil, err
 	}
@@ -204,6 +206,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		if err := listen(l.addr, l.tls, l.ln, l.out); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := g.setupOTA(); err != nil {
+		return nil, nil, err
 	}
 	return g, created, nil
 }
@@ -382,6 +387,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	run("bridges", func() error { return g.bridges.Run(ctx) })
+	run("ota", func() error { return g.runOTA(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
 	context.AfterFunc(ctx, g.installer.Close) // live pages end; shutdown need not wait for them

@@ -22,7 +22,12 @@
 // and cloud/internal/gatewaysync.
 package syncproto
 
-import "outpost/shared/datastream"
+import (
+	"strconv"
+	"strings"
+
+	"outpost/shared/datastream"
+)
 
 // ProtocolVersion is the envelope version this package speaks. A peer that
 // receives another version answers with an Error (CodeUnsupportedVersion)
@@ -54,6 +59,7 @@ const (
 	TypeResult    Type = "result"    // ↑ outcome of a command; ID = command id
 	TypeStatus    Type = "status"    // ↑ site status (backlog, devices online)
 	TypeDevices   Type = "devices"   // ↑ devices created on the gateway, merged up into the cloud
+	TypeShipments Type = "shipments" // ↓ the firmware shipments for the gateway's devices (the whole list)
 	TypeError     Type = "error"     // ↕ fatal: the sender closes after it
 )
 
@@ -74,6 +80,7 @@ type Message struct {
 	Result    *Result       `json:"result,omitempty"`
 	Status    *Status       `json:"status,omitempty"`
 	Devices   *LocalDevices `json:"devices,omitempty"`
+	Shipments *Shipments    `json:"shipments,omitempty"`
 	Error     *Error        `json:"error,omitempty"`
 }
 
@@ -217,6 +224,9 @@ const (
 	KindMeta     Kind = "meta"     // metadata field (Name, Value)
 	KindOnline   Kind = "online"   // device connected (Name = transport)
 	KindOffline  Kind = "offline"  // device disconnected
+	// KindOTA is a device's progress in a firmware shipment: Name = the
+	// shipment id (decimal), Value = OTAStatus encoded by EncodeOTA.
+	KindOTA Kind = "ota"
 )
 
 // Item is one outbox entry of the gateway. Seq numbers are the gateway's
@@ -324,4 +334,66 @@ const (
 type Error struct {
 	Code    ErrorCode `json:"code"`
 	Message string    `json:"message,omitempty"`
+}
+
+// Shipments is every live or paused firmware shipment that targets the
+// gateway's devices; it replaces what the gateway had (a shipment absent
+// from it was cancelled or no longer concerns the site). It is sent after
+// the tenancy on every connection and again whenever it changes.
+type Shipments struct {
+	Items []Shipment `json:"items"`
+}
+
+// Shipment is one firmware shipment as a gateway runs it.
+type Shipment struct {
+	ID         string `json:"id"` // the cloud's shipment id, decimal
+	Name       string `json:"name"`
+	TemplateID string `json:"templateId"`
+	// Devices are the targeted devices' UIDs; empty = every device of
+	// the template, including devices added later.
+	Devices        []string `json:"devices,omitempty"`
+	Window         string   `json:"window"` // any, night, morning, afternoon, evening (device's timezone)
+	Rule           string   `json:"rule"`   // lower_version, other_build
+	Attempts       int      `json:"attempts"`
+	UserControlled bool     `json:"userControlled,omitempty"`
+	Approved       []string `json:"approved,omitempty"` // UIDs the owner approved (user-controlled)
+	Paused         bool     `json:"paused,omitempty"`
+	Firmware       Firmware `json:"firmware"`
+}
+
+// Firmware describes an image the gateway fetches from the cloud by its
+// SHA-256 (GET /api/v1/gateway/firmware/<sha256 hex>, with Range).
+type Firmware struct {
+	SHA256  string `json:"sha256"` // lowercase hex
+	MD5     string `json:"md5"`    // lowercase hex
+	Size    int64  `json:"size"`
+	Version string `json:"version"`
+	Type    string `json:"type"`
+	Build   string `json:"build"`
+}
+
+// OTAStatus is what a KindOTA item carries.
+type OTAStatus struct {
+	Status   string // a status of cloud/internal/ota (request_sent, success, rollback, …)
+	Attempts int    // downloads in the current 24 h
+	Version  string // the version the device last reported
+	Detail   string
+}
+
+// EncodeOTA joins an OTAStatus with NULs for an item's Value.
+func EncodeOTA(s OTAStatus) string {
+	return s.Status + "\x00" + strconv.Itoa(s.Attempts) + "\x00" + s.Version + "\x00" + s.Detail
+}
+
+// DecodeOTA splits an item's Value; ok is false for a malformed one.
+func DecodeOTA(v string) (s OTAStatus, ok bool) {
+	parts := strings.SplitN(v, "\x00", 4)
+	if len(parts) != 4 || parts[0] == "" {
+		return s, false
+	}
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n < 0 {
+		return s, false
+	}
+	return OTAStatus{Status: parts[0], Attempts: n, Version: parts[2], Detail: parts[3]}, true
 }

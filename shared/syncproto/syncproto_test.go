@@ -101,6 +101,14 @@ func samples() map[string]*Message {
 				{UID: uid2, Name: "Cold room", TemplateID: "TMPL0001", TokenHash: hash, CreatedAt: 1764000000500},
 			},
 		}},
+		"shipments": {V: 1, Type: TypeShipments, Shipments: &Shipments{Items: []Shipment{{
+			ID: "3", Name: "pump 1.4", TemplateID: "TMPL0001", Devices: []string{uid1, uid2}, Window: "night", Rule: "lower_version",
+			Attempts: 3, UserControlled: true, Approved: []string{uid2},
+			Firmware: Firmware{SHA256: hash, MD5: "0123456789abcdef0123456789abcdef", Size: 1572864, Version: "1.4.0", Type: "TMPL0001", Build: "Dec  3 2026 03:00:00"},
+		}}}},
+		"telemetry_ota": {V: 1, Type: TypeTelemetry, Seq: 12, Telemetry: &Telemetry{Items: []Item{
+			{Seq: 12, Kind: KindOTA, Device: uid1, Name: "3", Value: EncodeOTA(OTAStatus{Status: "success", Attempts: 1, Version: "1.4.0"}), TS: 4, Source: "tcp"},
+		}}},
 		"error_replaced": {V: 1, Type: TypeError, Error: &Error{Code: CodeReplaced, Message: "another connection of this gateway took over"}},
 	}
 }

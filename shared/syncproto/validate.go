@@ -3,6 +3,7 @@ package syncproto
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"outpost/shared/datastream"
@@ -25,7 +26,8 @@ func (m *Message) Validate() error {
 func (m *Message) validate() error {
 	bodies := 0
 	for _, set := range []bool{m.Hello != nil, m.Welcome != nil, m.Snapshot != nil, m.Delta != nil,
-		m.Telemetry != nil, m.Command != nil, m.Result != nil, m.Status != nil, m.Error != nil, m.Devices != nil} {
+		m.Telemetry != nil, m.Command != nil, m.Result != nil, m.Status != nil, m.Error != nil, m.Devices != nil,
+		m.Shipments != nil} {
 		if set {
 			bodies++
 		}
@@ -84,6 +86,8 @@ func (m *Message) validate() error {
 		return m.Status.validate()
 	case TypeError:
 		return m.Error.validate()
+	case TypeShipments:
+		return m.Shipments.validate()
 	case TypeDevices:
 		return m.Devices.validate()
 	default:
@@ -385,6 +389,13 @@ func (it *Item) validate() error {
 	}
 	switch it.Kind {
 	case KindWrite, KindErase, KindInfo, KindOnline, KindOffline:
+	case KindOTA:
+		if _, err := strconv.ParseInt(it.Name, 10, 64); err != nil {
+			return fmt.Errorf("ota item: shipment id %q", it.Name)
+		}
+		if _, ok := DecodeOTA(it.Value); !ok {
+			return fmt.Errorf("ota item: malformed status")
+		}
 	case KindEvent, KindClear, KindProperty, KindMeta:
 		if it.Name == "" {
 			return fmt.Errorf("%s without a name", it.Kind)
@@ -490,4 +501,48 @@ func ParseTokenHash(s string) ([32]byte, error) {
 	}
 	_, err := hex.Decode(h[:], []byte(s))
 	return h, err
+}
+
+func (l *Shipments) validate() error {
+	if l == nil {
+		return fmt.Errorf("no shipments body")
+	}
+	if len(l.Items) > MaxListLen {
+		return fmt.Errorf("%d shipments", len(l.Items))
+	}
+	for i := range l.Items {
+		sh := &l.Items[i]
+		if _, err := strconv.ParseInt(sh.ID, 10, 64); err != nil {
+			return fmt.Errorf("shipment %d: id %q", i, sh.ID)
+		}
+		for _, f := range []struct{ n, v string }{{"name", sh.Name}, {"templateId", sh.TemplateID}, {"window", sh.Window},
+			{"rule", sh.Rule}, {"version", sh.Firmware.Version}, {"type", sh.Firmware.Type}, {"build", sh.Firmware.Build}} {
+			if err := checkName(f.n, f.v, false); err != nil {
+				return fmt.Errorf("shipment %s: %w", sh.ID, err)
+			}
+		}
+		if sh.Attempts < 1 {
+			return fmt.Errorf("shipment %s: attempts %d", sh.ID, sh.Attempts)
+		}
+		if len(sh.Devices) > MaxListLen || len(sh.Approved) > MaxListLen {
+			return fmt.Errorf("shipment %s: too many devices", sh.ID)
+		}
+		for _, l := range [][]string{sh.Devices, sh.Approved} {
+			for _, uid := range l {
+				if !ulid.Valid(uid) {
+					return fmt.Errorf("shipment %s: device %q: not a ULID", sh.ID, uid)
+				}
+			}
+		}
+		if b, err := hex.DecodeString(sh.Firmware.SHA256); err != nil || len(b) != 32 {
+			return fmt.Errorf("shipment %s: sha256", sh.ID)
+		}
+		if b, err := hex.DecodeString(sh.Firmware.MD5); err != nil || len(b) != 16 {
+			return fmt.Errorf("shipment %s: md5", sh.ID)
+		}
+		if sh.Firmware.Size <= 0 {
+			return fmt.Errorf("shipment %s: size %d", sh.ID, sh.Firmware.Size)
+		}
+	}
+	return nil
 }

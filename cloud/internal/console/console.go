@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/webui"
 )
@@ -62,6 +63,8 @@ type Options struct {
 	// rule as the Platform API's); nil: the peer's address.
 	ClientAddr func(*http.Request) string
 	Now        func() time.Time
+	// OTA serves the firmware pages (nil: none).
+	OTA *ota.Service
 }
 
 // Console is the console's http.Handler.
@@ -79,6 +82,7 @@ type Console struct {
 	pages   map[string]*template.Template
 	handler http.Handler
 	memo    *memo // short-lived lists for the header and filters
+	ota     *ota.Service
 
 	mu     sync.Mutex
 	closed bool
@@ -110,7 +114,7 @@ func New(o Options) (*Console, error) {
 	}
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now, addr: o.ClientAddr,
-		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}}
+		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA}
 	if c.pages, err = parsePages(c.funcs()); err != nil {
 		return nil, err
 	}
@@ -206,6 +210,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("POST /sites/claim", c.auth(c.siteClaim))
 	mux.Handle("GET /sites/{id}", c.auth(c.sitePage))
 	mux.Handle("POST /sites/{id}/release", c.auth(c.siteRelease))
+	c.otaRoutes(mux)
 
 	c.catalogRoutes(mux)
 

@@ -119,6 +119,7 @@ type shell struct {
 	Orgs      []orgItem
 	More      bool // the switcher lists the first maxSwitcher orgs only
 	CanSites  bool
+	CanOTA    bool // the firmware pages
 	Path      string
 	ViewsNone bool // the role may see no devices at all
 	Catalog   catalogNav
@@ -147,7 +148,7 @@ type orgTreeKey struct{ actor tenancy.Actor }
 // once per user and tree snapshot (an org created, renamed or moved makes
 // a new snapshot) and kept a few seconds.
 func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]tenancy.Org, error) {
-	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView), Catalog: s.catalogNav()}
+	sh := &shell{User: s.user, Path: r.URL.Path, CanSites: s.perms.Has(tenancy.GatewaysView), CanOTA: c.canFirmware(s), Catalog: s.catalogNav()}
 	if _, _, ok := s.tree.DeviceScope(s.actor); !ok {
 		sh.ViewsNone = true
 	}

@@ -1,6 +1,7 @@
 package gatewaysync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,7 @@ type conn struct {
 
 	tmu     sync.Mutex         // serializes tenancy pushes
 	sent    *syncproto.Tenancy // what the gateway has, as far as this connection knows
+	sentSh  []byte             // the shipments last sent, encoded (nil: none yet)
 	ready   bool               // welcome and tenancy sent; guarded by s.mu
 	dirty   atomic.Bool        // a refresh was asked
 	running atomic.Bool        // a refresh goroutine runs
@@ -262,6 +264,31 @@ func (c *conn) pushTenancy(ctx context.Context, initial bool, gatewayHas int64) 
 	}
 	c.sent = &cur
 	c.s.updateSite(c.gw, func(st *Site) { st.TenancyVersion = cur.Version })
+	return c.pushShipments(ctx)
+}
+
+// pushShipments sends the gateway's shipments after the tenancy they name
+// devices of: on connection, then whenever the list differs from the last
+// one sent. Called with tmu held.
+func (c *conn) pushShipments(ctx context.Context) error {
+	if c.s.opts.Shipments == nil {
+		return nil
+	}
+	l, err := c.s.opts.Shipments.GatewayShipments(ctx, c.gw)
+	if err != nil {
+		return fmt.Errorf("gatewaysync: shipments of %s: %w", c.gw, err)
+	}
+	enc, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if c.sentSh != nil && bytes.Equal(enc, c.sentSh) {
+		return nil
+	}
+	if err := c.send(&syncproto.Message{Type: syncproto.TypeShipments, Shipments: &l}); err != nil {
+		return err
+	}
+	c.sentSh = enc
 	return nil
 }
 

@@ -72,12 +72,20 @@ type Devices interface {
 	MergeDevices(ctx context.Context, gatewayID string, l syncproto.LocalDevices) error
 }
 
+// Shipments gives the firmware shipments one gateway runs (issue 18). The
+// list is sent after the tenancy and again when it changes; TenancyChanged
+// is the signal to re-read it.
+type Shipments interface {
+	GatewayShipments(ctx context.Context, gatewayID string) (syncproto.Shipments, error)
+}
+
 // Options configure a Server.
 type Options struct {
 	Credentials Credentials
 	Tenancy     Tenancy
 	Telemetry   Telemetry
-	Devices     Devices // optional: without it announced devices are ignored (logged)
+	Devices     Devices   // optional: without it announced devices are ignored (logged)
+	Shipments   Shipments // optional: without it no shipments are sent
 	Logger      *slog.Logger
 	Now         func() time.Time // nil → time.Now
 

@@ -24,6 +24,7 @@ import (
 
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/tenancy"
 )
@@ -56,6 +57,8 @@ type Options struct {
 	Now          func() time.Time // nil: time.Now
 	// Live serves devices' live state and control writes (nil: none).
 	Live Live
+	// OTA serves firmware and shipments (nil: those routes answer 404).
+	OTA *ota.Service
 }
 
 // API is the Platform API handler.
@@ -72,6 +75,7 @@ type API struct {
 	mux     *http.ServeMux
 	routes  []route
 	live    Live
+	ota     *ota.Service
 }
 
 // New builds the API and registers every route.
@@ -103,6 +107,7 @@ func New(o Options) (*API, error) {
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
+		ota: o.OTA,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}
@@ -184,7 +189,11 @@ func (a *API) wrap(rt route) http.Handler {
 			}
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+			limit := a.maxBody
+			if rt.path == firmwareUploadPath && a.ota != nil {
+				limit = a.ota.MaxImageBytes()
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		key := "ip:" + a.clients.Addr(r)
 		if rt.access != public {

@@ -1,5 +1,7 @@
 package platformapi
 
+import "outpost/cloud/internal/ota"
+
 // routeTable is every endpoint; New registers exactly these, and the
 // OpenAPI test checks the document against them.
 func (a *API) routeTable() []route {
@@ -111,6 +113,20 @@ func (a *API) routeTable() []route {
 		{"GET", o + "/gateway", anyone, (*call).getGateway},
 		{"POST", o + "/gateway/claim", anyone, (*call).claimGateway},
 		{"POST", o + "/gateway/release", anyone, (*call).releaseGateway},
+
+		// Firmware over the air (Blynk.Air): firmware and shipments.
+		{"POST", o + "/firmware/upload", anyone, (*call).uploadFirmware},
+		{"GET", o + "/firmwares", anyone, (*call).listFirmware},
+		{"GET", o + "/firmware", anyone, (*call).getFirmware},
+		{"GET", o + "/shipments", anyone, (*call).listShipments},
+		{"GET", o + "/shipment", anyone, (*call).getShipment},
+		{"POST", o + "/shipment/create", anyone, (*call).createShipment},
+		{"POST", o + "/shipment/pause", anyone, changeShipment(ota.Pause)},
+		{"POST", o + "/shipment/resume", anyone, changeShipment(ota.Resume)},
+		{"POST", o + "/shipment/cancel", anyone, changeShipment(ota.Cancel)},
+		{"GET", o + "/shipment/devices", anyone, (*call).shipmentDevices},
+		{"GET", o + "/shipment/report", anyone, (*call).shipmentReport},
+		{"POST", o + "/shipment/approve", anyone, (*call).approveShipment},
 
 		// Developer zone: OAuth clients.
 		{"GET", o + "/oauth-clients", anyone, (*call).listOAuthClients},

@@ -169,8 +169,8 @@ type span struct{ first, last int64 }
 // source "cloud" are what people did through the Platform API.
 func isReport(it *syncproto.Item) bool {
 	switch it.Kind {
-	case syncproto.KindOffline, syncproto.KindErase:
-		return false
+	case syncproto.KindOffline, syncproto.KindErase, syncproto.KindOTA:
+		return false // the gateway's observation (an OTA status is its judgment), not the device speaking
 	}
 	return it.Source != "cloud" && it.TS > 0
 }
@@ -395,6 +395,8 @@ func (a *applier) item(it *syncproto.Item) error {
 		_, err = a.exec(`INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (device_uid, kind, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`,
 			it.Device, string(it.Kind), it.Pin, it.Name, it.Value, it.TS)
+	case syncproto.KindOTA:
+		err = a.otaStatus(it)
 	default:
 		// Validated by syncproto; an unknown kind from a newer gateway is
 		// kept as an event rather than lost.

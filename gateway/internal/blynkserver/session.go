@@ -97,6 +97,10 @@ func (s *session) Deliver(d hub.Delivery) {
 		s.sendVW(0, d.Pin, d.Value)
 	case hub.DeliverMeta:
 		s.sendInternal(0, "meta", d.Name, d.Value)
+	case hub.DeliverOTA:
+		// Blynk.Air on the binary protocol: INTERNAL "ota\0<url>"; the
+		// device answers nothing, it downloads and reconnects.
+		s.sendInternal(0, "ota", d.Name)
 	}
 	// Widget properties are for dashboards, not devices.
 }

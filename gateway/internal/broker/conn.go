@@ -62,6 +62,8 @@ func (c *conn) Deliver(d hub.Delivery) {
 		_ = c.publish("downlink/ds/"+name, []byte(d.Value), 1)
 	case hub.DeliverMeta:
 		_ = c.publish("downlink/meta/"+d.Name, []byte(d.Value), 1)
+	case hub.DeliverOTA:
+		_ = c.publish("downlink/ota/json", []byte(d.Value), 1)
 	default:
 		// Blynk's MQTT API has no downlink for widget properties.
 	}

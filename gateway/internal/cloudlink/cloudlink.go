@@ -106,6 +106,12 @@ const (
 	CursorEpoch   = "outbox_epoch"
 )
 
+// Shipments takes the firmware shipments the cloud sends (the whole list
+// each time); gateway/internal/ota implements it.
+type Shipments interface {
+	ApplyShipments(ctx context.Context, l syncproto.Shipments) error
+}
+
 // Options configure a Link. URL, Credential, GatewayID, Hub and Store are
 // required.
 type Options struct {
@@ -115,6 +121,7 @@ type Options struct {
 	Software   string // build version reported to the cloud
 	Hub        Hub
 	Store      Store
+	Shipments  Shipments // nil: shipments are ignored
 	Logger     *slog.Logger
 	TLS        *tls.Config // nil → system roots
 

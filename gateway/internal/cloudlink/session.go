@@ -369,6 +369,8 @@ func wireKind(k hub.Kind) (syncproto.Kind, bool) {
 		return syncproto.KindOnline, true
 	case hub.KindOffline:
 		return syncproto.KindOffline, true
+	case hub.KindOTA:
+		return syncproto.KindOTA, true
 	}
 	return "", false
 }
@@ -399,6 +401,12 @@ func (s *session) readLoop(ctx context.Context) error {
 		case syncproto.TypeDelta:
 			if err := s.l.applyDelta(ctx, m.Delta); err != nil {
 				return err
+			}
+		case syncproto.TypeShipments:
+			if s.l.opts.Shipments != nil {
+				if err := s.l.opts.Shipments.ApplyShipments(ctx, *m.Shipments); err != nil {
+					return err
+				}
 			}
 		case syncproto.TypeCommand:
 			res := s.l.execute(m.ID, m.Command)

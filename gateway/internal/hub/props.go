@@ -23,6 +23,37 @@ func (h *Hub) SetInfo(deviceID int64, pairs []string, source string) {
 	h.appendLocked(Record{Kind: KindInfo, DeviceID: deviceID, Value: strings.Join(pairs, "\x00"), Source: source})
 }
 
+// Offer hands a delivery (a firmware offer) to every connection of the
+// device and returns how many got it; nothing is stored.
+func (h *Hub) Offer(deviceID int64, dl Delivery) int {
+	d := h.device(deviceID)
+	if d == nil {
+		return 0
+	}
+	d.mu.Lock()
+	conns := slices.Clone(d.conns)
+	d.mu.Unlock()
+	for _, c := range conns {
+		c.Deliver(dl)
+	}
+	return len(conns)
+}
+
+// RecordOTA appends a device's progress in a firmware shipment to the
+// outbox (KindOTA), for the cloud's status table.
+func (h *Hub) RecordOTA(deviceID int64, shipment, value string) {
+	d := h.device(deviceID)
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.deleted {
+		return
+	}
+	h.appendLocked(Record{Kind: KindOTA, DeviceID: deviceID, Name: shipment, Value: value, Source: "local"})
+}
+
 // Info returns the device's last info pairs.
 func (h *Hub) Info(deviceID int64) []string {
 	d := h.device(deviceID)

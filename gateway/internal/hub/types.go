@@ -31,6 +31,7 @@ const (
 	KindMeta                     // metadata field (Name = field, Value): meta + outbox
 	KindOnline                   // device connected (Name = transport): outbox
 	KindOffline                  // device disconnected or timed out: outbox
+	KindOTA                      // firmware shipment progress (Name = shipment id, Value = syncproto.EncodeOTA): outbox
 )
 
 // Record is one durable change. The hub fills it; the store persists it in a
@@ -136,6 +137,9 @@ const (
 	DeliverWrite    DeliveryKind = iota + 1 // a datastream value for Pin (BLYNK_WRITE / downlink/ds/<name>)
 	DeliverMeta                             // a metadata value (downlink/meta/<name>)
 	DeliverProperty                         // a widget property change
+	// DeliverOTA offers a firmware update: Name is the download URL, Value
+	// the downlink/ota/json object ({url,size,type,ver,build}).
+	DeliverOTA
 )
 
 // Delivery is a downlink message for one device.

@@ -1,0 +1,233 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"outpost/cloud/internal/ota"
+	"outpost/cloud/internal/tenancy"
+)
+
+// otaRoutes are the firmware pages (Blynk.Air): firmware per template and
+// shipments, each shipment's per-device status table and CSV report.
+// Images are uploaded through the Platform API (the console's forms are
+// bounded to small bodies).
+func (c *Console) otaRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /firmware", c.auth(c.firmwarePage))
+	mux.Handle("POST /firmware/shipments", c.auth(c.shipmentCreate))
+	mux.Handle("GET /firmware/shipments/{id}", c.auth(c.shipmentPage))
+	mux.Handle("GET /firmware/shipments/{id}/report.csv", c.auth(c.shipmentReport))
+	mux.Handle("POST /firmware/shipments/{id}/{action}", c.auth(c.shipmentAction))
+}
+
+// canFirmware reports whether the firmware pages are for this user: a
+// person of a root organization who may view templates.
+func (c *Console) canFirmware(s *session) bool {
+	return c.ota != nil && s.tree.Depth(s.actor.OrgID) == 1 && s.perms.Has(tenancy.ProductView)
+}
+
+type firmwareGroup struct {
+	Template tenancy.Template
+	Firmware []ota.Firmware
+}
+
+type shipmentRow struct {
+	ota.Shipment
+	Firmware ota.Firmware
+}
+
+type firmwareData struct {
+	Groups    []firmwareGroup
+	Shipments []shipmentRow
+	CanEdit   bool
+	Options   []option // firmware to ship
+	Form      shipmentForm
+}
+
+type shipmentForm struct {
+	Name, Window, Rule, Attempts string
+	UserControlled               bool
+}
+
+// firmwarePage is GET /firmware.
+func (c *Console) firmwarePage(w http.ResponseWriter, r *http.Request, s *session) {
+	c.renderFirmware(w, r, s, http.StatusOK, shipmentForm{Window: "any", Rule: "lower_version", Attempts: "3"}, "")
+}
+
+func (c *Console) renderFirmware(w http.ResponseWriter, r *http.Request, s *session, status int, form shipmentForm, errMsg string) {
+	if !c.canFirmware(s) {
+		c.forbidden(w, r, s)
+		return
+	}
+	sh, _, err := c.shell(r, s)
+	if err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	d := firmwareData{CanEdit: s.perms.Has(tenancy.ProductEdit), Form: form}
+	tl, err := c.svc.Templates(r.Context(), s.actor, s.actor.OrgID, tenancy.Page{Size: tenancy.MaxPageSize})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	byID := map[ota.FirmwareID]ota.Firmware{}
+	for _, t := range tl.Items {
+		fws, err := c.ota.Firmwares(r.Context(), s.actor, t.ID)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		d.Groups = append(d.Groups, firmwareGroup{Template: t, Firmware: fws})
+		for _, f := range fws {
+			byID[f.ID] = f
+			d.Options = append(d.Options, option{Value: strconv.FormatInt(int64(f.ID), 10),
+				Label: fmt.Sprintf("%s %s (%s)", t.Def.Name, f.Version, f.Name)})
+		}
+	}
+	shs, err := c.ota.Shipments(r.Context(), s.actor)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	for _, x := range shs {
+		d.Shipments = append(d.Shipments, shipmentRow{Shipment: x, Firmware: byID[x.FirmwareID]})
+	}
+	v := view{Title: "Firmware", Nav: "firmware", Shell: sh, Data: d, Error: errMsg}
+	c.render(w, r, status, "firmware", v)
+}
+
+// shipmentCreate is POST /firmware/shipments.
+func (c *Console) shipmentCreate(w http.ResponseWriter, r *http.Request, s *session) {
+	form := shipmentForm{Name: strings.TrimSpace(r.PostFormValue("name")), Window: r.PostFormValue("window"),
+		Rule: r.PostFormValue("rule"), Attempts: r.PostFormValue("attempts"), UserControlled: r.PostFormValue("user") == "on"}
+	if !c.canFirmware(s) {
+		c.forbidden(w, r, s)
+		return
+	}
+	fw, _ := strconv.ParseInt(r.PostFormValue("firmware"), 10, 64)
+	attempts, err := strconv.Atoi(form.Attempts)
+	if err != nil {
+		c.renderFirmware(w, r, s, http.StatusBadRequest, form, "Attempts must be a number from 1 to 100.")
+		return
+	}
+	sh, err := c.ota.CreateShipment(r.Context(), s.actor, ota.NewShipment{Name: form.Name, FirmwareID: ota.FirmwareID(fw),
+		Window: ota.Window(form.Window), Rule: ota.Rule(form.Rule), Attempts: attempts, UserControlled: form.UserControlled})
+	if err != nil {
+		switch tenancy.CodeOf(err) {
+		case tenancy.Invalid, tenancy.Conflict, tenancy.NotFound:
+			msg := "The shipment could not be created."
+			var te *tenancy.Error
+			if errors.As(err, &te) {
+				msg = te.Message // coded errors carry a message safe to show
+			}
+			if tenancy.CodeOf(err) == tenancy.Conflict {
+				msg = "A shipment with this name exists already."
+			}
+			c.renderFirmware(w, r, s, http.StatusBadRequest, form, msg)
+		default:
+			c.fail(w, r, s, err)
+		}
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/firmware/shipments/%d", sh.ID), http.StatusSeeOther)
+}
+
+type shipmentData struct {
+	Shipment ota.Shipment
+	Firmware ota.Firmware
+	Rows     []ota.Row
+	Counts   []statusCount
+	CanEdit  bool
+}
+
+type statusCount struct {
+	Status ota.Status
+	N      int
+}
+
+func (c *Console) shipmentID(r *http.Request) (ota.ShipmentID, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return ota.ShipmentID(id), err == nil && id > 0
+}
+
+// shipmentPage is GET /firmware/shipments/{id}.
+func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := c.shipmentID(r)
+	if !ok || !c.canFirmware(s) {
+		c.notFound(w, r, s)
+		return
+	}
+	sh, _, err := c.shell(r, s)
+	if err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	x, rows, err := c.ota.Statuses(r.Context(), s.actor, id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	fw, err := c.ota.Firmware(r.Context(), s.actor, x.FirmwareID)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	d := shipmentData{Shipment: x, Firmware: fw, Rows: rows, CanEdit: s.perms.Has(tenancy.ProductEdit) && x.State != ota.Cancelled}
+	counts := map[ota.Status]int{}
+	for _, row := range rows {
+		counts[row.Status]++
+	}
+	for _, st := range []ota.Status{ota.Success, ota.Pending, ota.AwaitingUser, ota.RequestSent, ota.FirmwareRequest, ota.Downloaded,
+		ota.UploadFailure, ota.Rollback, ota.TypeMismatch, ota.VersionMismatch, ota.DownloadLimit, ota.AlreadyUpToDate} {
+		if counts[st] > 0 {
+			d.Counts = append(d.Counts, statusCount{st, counts[st]})
+		}
+	}
+	v := view{Title: x.Name, Nav: "firmware", Shell: sh, Data: d}
+	switch r.URL.Query().Get("done") {
+	case "pause":
+		v.Notice = "The shipment is paused: no device is offered the update until you resume it."
+	case "resume":
+		v.Notice = "The shipment is live again."
+	case "cancel":
+		v.Notice = "The shipment is cancelled; the sites stop offering it."
+	}
+	c.render(w, r, http.StatusOK, "shipment", v)
+}
+
+// shipmentAction is POST /firmware/shipments/{id}/{pause,resume,cancel}.
+func (c *Console) shipmentAction(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := c.shipmentID(r)
+	act := ota.Action(r.PathValue("action"))
+	if !ok || !c.canFirmware(s) || (act != ota.Pause && act != ota.Resume && act != ota.Cancel) {
+		c.notFound(w, r, s)
+		return
+	}
+	if _, err := c.ota.Change(r.Context(), s.actor, id, act); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/firmware/shipments/%d?done=%s", id, act), http.StatusSeeOther)
+}
+
+// shipmentReport is GET /firmware/shipments/{id}/report.csv.
+func (c *Console) shipmentReport(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := c.shipmentID(r)
+	if !ok || !c.canFirmware(s) {
+		c.notFound(w, r, s)
+		return
+	}
+	_, rows, err := c.ota.Statuses(r.Context(), s.actor, id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="shipment-%d.csv"`, id))
+	if err := ota.WriteCSV(w, rows); err != nil {
+		c.log.Warn("shipment report", "err", err)
+	}
+}
