@@ -22,7 +22,10 @@
 // and cloud/internal/gatewaysync.
 package syncproto
 
-import "outpost/shared/datastream"
+import (
+	"outpost/shared/datastream"
+	"outpost/shared/rules"
+)
 
 // ProtocolVersion is the envelope version this package speaks. A peer that
 // receives another version answers with an Error (CodeUnsupportedVersion)
@@ -164,6 +167,10 @@ type Tenancy struct {
 	Templates    []datastream.Template `json:"templates,omitempty"`
 	Devices      []Device              `json:"devices,omitempty"`
 	StaticTokens []StaticToken         `json:"staticTokens,omitempty"`
+	// Automations are the enabled and disabled automations placed at this
+	// gateway: every device they read or write is served here and they
+	// call no webhook (rules.Place). They run at the site, cloud or not.
+	Automations []rules.Automation `json:"automations,omitempty"`
 }
 
 // Delta brings a gateway from tenancy version From to Version. A gateway
@@ -179,12 +186,14 @@ type Delta struct {
 	Templates    []datastream.Template `json:"templates,omitempty"`
 	Devices      []Device              `json:"devices,omitempty"`
 	StaticTokens []StaticToken         `json:"staticTokens,omitempty"`
+	Automations  []rules.Automation    `json:"automations,omitempty"`
 
 	DeletedOrgs         []int64  `json:"deletedOrgs,omitempty"`
 	DeletedOwners       []int64  `json:"deletedOwners,omitempty"`
 	DeletedTemplates    []string `json:"deletedTemplates,omitempty"`
 	DeletedDevices      []string `json:"deletedDevices,omitempty"` // UIDs
 	DeletedStaticTokens []string `json:"deletedStaticTokens,omitempty"`
+	DeletedAutomations  []string `json:"deletedAutomations,omitempty"`
 }
 
 // Kind tells what a telemetry item carries. They mirror the gateway's
@@ -202,6 +211,10 @@ const (
 	KindMeta     Kind = "meta"     // metadata field (Name, Value)
 	KindOnline   Kind = "online"   // device connected (Name = transport)
 	KindOffline  Kind = "offline"  // device disconnected
+	// KindRun is an automation's run at the site (Name = automation id,
+	// Value = the JSON of its rules.Run); Device is a device of the
+	// automation. Like every item it is applied once.
+	KindRun Kind = "run"
 )
 
 // Item is one outbox entry of the gateway. Seq numbers are the gateway's
