@@ -66,6 +66,7 @@ type devKey struct {
 }
 
 type compiled struct {
+	watched  map[string]*Watch
 	byPin    map[pinKey][]*entry
 	byDevice map[devKey][]*entry
 	timed    []*entry // schedules
@@ -112,9 +113,18 @@ func NewEngine() *Engine {
 // again and loop protection goes on counting from its last run.
 func (e *Engine) Replace(autos []Automation, now time.Time) {
 	c := &compiled{
+		watched:  map[string]*Watch{},
 		byPin:    map[pinKey][]*entry{},
 		byDevice: map[devKey][]*entry{},
 		byID:     map[string]*entry{},
+	}
+	watch := func(dev string) *Watch {
+		w := c.watched[dev]
+		if w == nil {
+			w = &Watch{}
+			c.watched[dev] = w
+		}
+		return w
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -143,6 +153,13 @@ func (e *Engine) Replace(autos []Automation, now time.Time) {
 		case TriggerDatastream:
 			k := pinKey{t.Device, t.Pin}
 			c.byPin[k] = append(c.byPin[k], en)
+			if t.Pin >= 0 && t.Pin <= MaxPin {
+				watch(t.Device).Pins[t.Pin>>6] |= 1 << (t.Pin & 63)
+			}
+		case TriggerOnline, TriggerOffline, TriggerEvent:
+			watch(t.Device).Other = true
+		}
+		switch t.Kind {
 		case TriggerOnline:
 			k := devKey{t.Device, InputOnline}
 			c.byDevice[k] = append(c.byDevice[k], en)
@@ -161,6 +178,30 @@ func (e *Engine) Replace(autos []Automation, now time.Time) {
 	}
 	e.set.Store(c)
 	e.poke()
+}
+
+// Watch is what the loaded automations watch of one device: the pins
+// whose writes can trigger one (a bit per pin), and whether its going
+// online or offline or its events can. A caller that filters inputs
+// before queueing them (the site runner does, under the hub's device lock)
+// asks it once per device and set of automations.
+type Watch struct {
+	Pins  [4]uint64
+	Other bool // online, offline or event triggers
+}
+
+// Pin reports whether writes to pin can trigger an automation.
+func (w *Watch) Pin(pin int) bool {
+	return pin >= 0 && pin <= MaxPin && w.Pins[pin>>6]&(1<<(pin&63)) != 0
+}
+
+// Watched returns what the loaded automations watch of a device (a zero
+// Watch when nothing).
+func (e *Engine) Watched(device string) Watch {
+	if w := e.set.Load().watched[device]; w != nil {
+		return *w
+	}
+	return Watch{}
 }
 
 // Len is the number of enabled automations loaded.

@@ -27,7 +27,7 @@ const (
 	MaxTextLen       = 1000 // notify body, event description, written value
 	MaxPin           = 255
 	// DefaultMinInterval is the loop protection applied when an automation
-	// leaves MinIntervalS at zero: it does not run again within a second.
+	// leaves MinIntervalMS at zero: it does not run again within a second.
 	DefaultMinInterval = time.Second
 	// MaxChain is how many automations may trigger each other in one
 	// chain (A's action writes the pin B watches, …) before the chain is
@@ -47,10 +47,11 @@ type Automation struct {
 	Trigger    Trigger    `json:"trigger"`
 	Conditions *Condition `json:"conditions,omitempty"`
 	Actions    []Action   `json:"actions"`
-	// MinIntervalS is the loop protection: the automation does not run
-	// again within this many seconds of its last run (0: one second). A
-	// trigger inside the interval is cut and reported.
-	MinIntervalS int `json:"minIntervalS,omitempty"`
+	// MinIntervalMS is the loop protection: the automation does not run
+	// again within this many milliseconds of its last run (0: one second).
+	// A trigger inside the interval is cut and reported, once per
+	// interval.
+	MinIntervalMS int64 `json:"minIntervalMs,omitempty"`
 }
 
 // TriggerKind names what starts an automation.
@@ -185,10 +186,10 @@ type Action struct {
 
 // MinInterval is the automation's loop protection interval.
 func (a *Automation) MinInterval() time.Duration {
-	if a.MinIntervalS <= 0 {
+	if a.MinIntervalMS <= 0 {
 		return DefaultMinInterval
 	}
-	return time.Duration(a.MinIntervalS) * time.Second
+	return time.Duration(a.MinIntervalMS) * time.Millisecond
 }
 
 // Devices lists, once each and in order of appearance, every device the

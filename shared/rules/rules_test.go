@@ -296,7 +296,7 @@ func TestConditions(t *testing.T) {
 
 func TestLoopProtection(t *testing.T) {
 	a := writeAuto(idX, Trigger{Kind: TriggerDatastream, Device: devA, Pin: 0, Op: OpAny})
-	a.MinIntervalS = 10
+	a.MinIntervalMS = 10000
 	e := NewEngine()
 	t0 := time.Unix(1764000000, 0)
 	e.Replace([]Automation{a}, t0)

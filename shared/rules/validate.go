@@ -52,8 +52,8 @@ func (a *Automation) Validate() error {
 	if n := utf8.RuneCountInString(a.Name); n == 0 || n > MaxNameLen || !utf8.ValidString(a.Name) {
 		bad("name must have 1..%d characters", MaxNameLen)
 	}
-	if a.MinIntervalS < 0 || a.MinIntervalS > MaxHold {
-		bad("minIntervalS %d out of 0..%d", a.MinIntervalS, MaxHold)
+	if a.MinIntervalMS < 0 || a.MinIntervalMS > MaxHold*1000 {
+		bad("minIntervalMs %d out of 0..%d", a.MinIntervalMS, MaxHold*1000)
 	}
 	a.Trigger.check(bad)
 	if a.Conditions != nil {

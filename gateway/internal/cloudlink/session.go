@@ -367,6 +367,8 @@ func wireKind(k hub.Kind) (syncproto.Kind, bool) {
 		return syncproto.KindOnline, true
 	case hub.KindOffline:
 		return syncproto.KindOffline, true
+	case hub.KindRun:
+		return syncproto.KindRun, true
 	}
 	return "", false
 }

@@ -31,6 +31,7 @@ const (
 	KindMeta                     // metadata field (Name = field, Value): meta + outbox
 	KindOnline                   // device connected (Name = transport): outbox
 	KindOffline                  // device disconnected or timed out: outbox
+	KindRun                      // an automation's run (Name = automation id, Value = rules.Run JSON): outbox
 )
 
 // Record is one durable change. The hub fills it; the store persists it in a
