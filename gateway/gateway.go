@@ -29,6 +29,7 @@ import (
 	"outpost/gateway/internal/cloudlink"
 	"outpost/gateway/internal/deviceapi"
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/rules"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -58,6 +59,7 @@ type Gateway struct {
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
+	rules                       *rules.Runner // the automations the cloud placed here
 
 	link    atomic.Pointer[cloudlink.Link] // set once registered (cloud.url)
 	cloudMu sync.Mutex
@@ -111,6 +113,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	g.hub = hub.New(hub.Options{Store: g.store, Logger: logger})
 	if err := g.hub.Load(ctx); err != nil {
 		return nil, nil, fmt.Errorf("gateway: load: %w", err)
+	}
+	if g.rules, err = rules.New(rules.Options{Hub: g.hub, Logger: logger}); err != nil {
+		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
 	if created, err = g.seed(ctx); err != nil {
 		return nil, nil, err
@@ -374,6 +379,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	run("bridges", func() error { return g.bridges.Run(ctx) })
+	run("rules", func() error { return g.rules.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
 	if g.cfg.Cloud.URL != "" {
