@@ -92,6 +92,9 @@ func (s *sites) GatewayTenancy(ctx context.Context, gatewayID string) (syncproto
 			TemplateID: string(st.TemplateID), OrgID: int64(st.OrgID), TokenHash: hex.EncodeToString(st.TokenHash[:]),
 			Status: string(st.Status), DeviceUID: st.DeviceUID, OwnerID: int64(st.OwnerID), ClaimedOrgID: int64(st.ClaimedOrgID)})
 	}
+	if t.Automations, err = s.placedAutomations(ctx, v); err != nil {
+		return syncproto.Tenancy{}, err
+	}
 	return t, nil
 }
 

@@ -286,6 +286,7 @@ type Stats struct {
 	Blynk blynkserver.Stats `json:"blynk"`
 	MQTT  broker.Stats      `json:"mqtt"`
 	Cloud *CloudStats       `json:"cloud"`
+	Rules rules.Stats       `json:"rules"`
 }
 
 // HubStats are the routing core's counters.
@@ -320,6 +321,7 @@ func (g *Gateway) Stats() any {
 		Blynk: g.blynk.Stats(),
 		MQTT:  g.broker.Stats(),
 		Cloud: g.cloudStats(),
+		Rules: g.rules.Stats(),
 	}
 }
 

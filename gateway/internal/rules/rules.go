@@ -47,10 +47,10 @@ type Options struct {
 
 // Stats are the runner's counters.
 type Stats struct {
-	Automations int
-	Runs        uint64 // runs recorded (cut ones included)
-	Cut         uint64 // runs cut by loop protection or the chain limit
-	Failed      uint64 // runs with an action that failed
+	Automations int    `json:"automations"` // enabled automations loaded
+	Runs        uint64 `json:"runs"`        // runs recorded (cut ones included)
+	Cut         uint64 `json:"cut"`         // runs cut by loop protection or the chain limit
+	Failed      uint64 `json:"failed"`      // runs with an action that failed
 }
 
 // Runner runs the site's automations. Create with New, load automations

@@ -1,0 +1,24 @@
+-- IF NOT EXISTS: TestMigrationGrantsOwnDevicesClaim rewinds a database to
+-- schema 5 and opens it again, which replays this migration.
+-- Automations (issue 17): one row per automation, its model as the JSON of
+-- shared/rules.Automation; runs as they were recorded, at a site (synced
+-- up as telemetry, applied once) or in the cloud.
+CREATE TABLE IF NOT EXISTS automations (
+	id         TEXT    PRIMARY KEY,            -- ULID
+	org_id     INTEGER NOT NULL,
+	doc        TEXT    NOT NULL,               -- JSON of rules.Automation
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS automations_org ON automations(org_id);
+
+CREATE TABLE IF NOT EXISTS automation_runs (
+	id            INTEGER PRIMARY KEY,
+	automation_id TEXT    NOT NULL,
+	gateway_id    TEXT    NOT NULL DEFAULT '', -- '' for a run in the cloud
+	device_uid    TEXT    NOT NULL DEFAULT '', -- the device the run was recorded under
+	at            INTEGER NOT NULL,            -- ms, the trigger's time
+	ok            INTEGER NOT NULL,            -- 1: every action succeeded and it was not cut
+	cut           TEXT    NOT NULL DEFAULT '',
+	doc           TEXT    NOT NULL             -- JSON of rules.Run
+);
+CREATE INDEX IF NOT EXISTS automation_runs_automation ON automation_runs(automation_id, id);
