@@ -147,4 +147,3 @@ func (a *applier) run(it *syncproto.Item) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, it.Name, a.gw, it.Device, it.TS, ok, cut, it.Value)
 	return err
 }
-
