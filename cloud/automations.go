@@ -64,13 +64,5 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 // AutomationRuns returns the runs recorded for an automation (at its site
 // or in the cloud), newest first.
 func (s *Server) AutomationRuns(ctx context.Context, id string, limit int) ([]rules.Run, error) {
-	rs, err := s.store.AutomationRuns(ctx, id, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]rules.Run, len(rs))
-	for i, r := range rs {
-		out[i] = r.Run
-	}
-	return out, nil
+	return s.store.AutomationRuns(ctx, id, limit)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/gatewaysync"
@@ -154,7 +155,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: s.sites, Clients: clients})
+		Live: s.sites, Clients: clients,
+		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged() }, cfg.Now)})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}

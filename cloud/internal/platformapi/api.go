@@ -56,6 +56,8 @@ type Options struct {
 	Now          func() time.Time // nil: time.Now
 	// Live serves devices' live state and control writes (nil: none).
 	Live Live
+	// Automations serves the automation routes (nil: they answer 404).
+	Automations Automations
 }
 
 // API is the Platform API handler.
@@ -72,6 +74,8 @@ type API struct {
 	mux     *http.ServeMux
 	routes  []route
 	live    Live
+
+	automations Automations
 }
 
 // New builds the API and registers every route.
@@ -103,6 +107,7 @@ func New(o Options) (*API, error) {
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
+		automations: o.Automations,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

@@ -12,8 +12,9 @@ import (
 )
 
 // Automations are stored here and nowhere else yet (the PostgreSQL store
-// does not have them): SaveAutomation, DeleteAutomation,
-// ListAutomations, AutomationRuns and the runs applied from telemetry.
+// does not have them): SaveAutomation, DeleteAutomation, GetAutomation,
+// ListAutomations, AutomationRuns, SaveRun and the runs applied from
+// telemetry.
 
 // AuditAutomationSave and AuditAutomationDelete are the audit actions of
 // automation changes. Each change appends one, which moves the tenancy
@@ -101,35 +102,56 @@ func (s *Store) ListAutomations(ctx context.Context, orgs []tenancy.OrgID) ([]ru
 	return out, nil
 }
 
-// AutomationRun is a stored run.
-type AutomationRun struct {
-	ID      int64
-	Gateway string // "" for a run in the cloud
-	Device  string
-	Run     rules.Run
+// GetAutomation returns an automation (NotFound if none).
+func (s *Store) GetAutomation(ctx context.Context, id string) (rules.Automation, error) {
+	var a rules.Automation
+	var doc string
+	if err := s.db.QueryRowContext(ctx, `SELECT doc FROM automations WHERE id = ?`, id).Scan(&doc); err != nil {
+		return a, mapErr("automation", err)
+	}
+	if err := json.Unmarshal([]byte(doc), &a); err != nil {
+		return a, fmt.Errorf("sqlite: automation %s: %w", id, err)
+	}
+	return a, nil
 }
 
 // AutomationRuns returns an automation's runs, newest first.
-func (s *Store) AutomationRuns(ctx context.Context, automation string, limit int) ([]AutomationRun, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, gateway_id, device_uid, doc FROM automation_runs
+func (s *Store) AutomationRuns(ctx context.Context, automation string, limit int) ([]rules.Run, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, doc FROM automation_runs
 		WHERE automation_id = ? ORDER BY id DESC LIMIT ?`, automation, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: automation runs: %w", err)
 	}
 	defer rows.Close()
-	var out []AutomationRun
+	var out []rules.Run
 	for rows.Next() {
-		var r AutomationRun
+		var id int64
 		var doc string
-		if err := rows.Scan(&r.ID, &r.Gateway, &r.Device, &doc); err != nil {
+		var r rules.Run
+		if err := rows.Scan(&id, &doc); err != nil {
 			return nil, fmt.Errorf("sqlite: automation runs: %w", err)
 		}
-		if err := json.Unmarshal([]byte(doc), &r.Run); err != nil {
-			return nil, fmt.Errorf("sqlite: automation run %d: %w", r.ID, err)
+		if err := json.Unmarshal([]byte(doc), &r); err != nil {
+			return nil, fmt.Errorf("sqlite: automation run %d: %w", id, err)
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// SaveRun stores a run made in the cloud.
+func (s *Store) SaveRun(ctx context.Context, r rules.Run) error {
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("sqlite: run: %w", err)
+	}
+	ok := 0
+	if r.OK() {
+		ok = 1
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO automation_runs (automation_id, device_uid, at, ok, cut, doc) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.Automation, r.Device, r.At, ok, r.Cut, string(doc))
+	return mapErr("save run", err)
 }
 
 // run stores a run item of a gateway's telemetry; a value that is not a
