@@ -3,8 +3,11 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/rules"
 )
@@ -42,7 +45,7 @@ func (s *sites) placedAutomations(ctx context.Context, v tenancy.GatewayView) ([
 }
 
 // SaveAutomation stores an automation in the organization of its first
-// device and brings the gateways up to date. It is what the Platform API's
+// device (every device it names must exist) and brings the gateways up to date. It is what the Platform API's
 // automation routes will call (pending, with their permission checks); a
 // test and the demo use it meanwhile.
 func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
@@ -54,15 +57,113 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 	if err != nil {
 		return fmt.Errorf("cloud: automation %s: %w", a.ID, err)
 	}
+	for _, uid := range devs[1:] {
+		if _, err := s.store.GetDeviceByUID(ctx, uid); err != nil {
+			return fmt.Errorf("cloud: automation %s: device %s: %w", a.ID, uid, err)
+		}
+	}
 	if err := s.store.SaveAutomation(ctx, d.OrgID, a, tenancy.Actor{}, time.Now()); err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
 	s.sync.TenancyChanged()
+	s.rules.reload()
 	return nil
 }
+
+// CloudAutomations is how many enabled automations the cloud runs itself
+// (the ones no single site can run).
+func (s *Server) CloudAutomations() int { return s.rules.runner.Len() }
 
 // AutomationRuns returns the runs recorded for an automation (at its site
 // or in the cloud), newest first.
 func (s *Server) AutomationRuns(ctx context.Context, id string, limit int) ([]rules.Run, error) {
 	return s.store.AutomationRuns(ctx, id, limit)
+}
+
+// cloudRules runs, in the cloud, the automations no single site can run,
+// and reloads them when automations or devices change.
+type cloudRules struct {
+	runner *automations.Runner
+	kick   chan struct{}
+	log    *slog.Logger
+}
+
+func newCloudRules(store *sqlite.Store, st *sites, log *slog.Logger) *cloudRules {
+	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st}, log),
+		kick: make(chan struct{}, 1), log: log}
+}
+
+// reload asks for the automations to be loaded again (coalesced).
+func (c *cloudRules) reload() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *cloudRules) run(ctx context.Context) {
+	load := func() {
+		if err := c.runner.Reload(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("cloud automations not loaded", "err", err)
+		}
+	}
+	load()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.runner.Run(ctx) }()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case <-c.kick:
+			load()
+		}
+	}
+}
+
+// ruleCloud is automations.Cloud over the store and the sites.
+type ruleCloud struct {
+	store *sqlite.Store
+	sites *sites
+}
+
+func (r ruleCloud) SiteOf(ctx context.Context, uid string) (string, error) {
+	d, err := r.store.GetDeviceByUID(ctx, uid)
+	if tenancy.CodeOf(err) == tenancy.NotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	g, err := r.sites.servingGateway(ctx, d.OrgID)
+	if tenancy.CodeOf(err) == tenancy.NotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return gatewayKey(g), nil
+}
+
+func (r ruleCloud) Value(uid string, pin int) (string, bool) {
+	vals, err := r.store.DeviceValues(context.Background(), uid)
+	if err != nil {
+		return "", false
+	}
+	for _, v := range vals {
+		if v.Pin == pin {
+			return v.Value, true
+		}
+	}
+	return "", false
+}
+
+// Write is a control write through the command path a person's write
+// takes, in the automation's name.
+func (r ruleCloud) Write(ctx context.Context, automation, uid string, pin int, value string) error {
+	d, err := r.store.GetDeviceByUID(ctx, uid)
+	if err != nil {
+		return err
+	}
+	return r.sites.Write(ctx, tenancy.Actor{ClientID: "automation:" + automation, OrgID: d.OrgID}, d, pin, value)
 }

@@ -59,6 +59,8 @@ type Server struct {
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
+	// rules runs the automations no single site can run.
+	rules *cloudRules
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -113,6 +115,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
 			}
+			if r := s.rules; r != nil {
+				r.reload() // a device moved: where automations run may change
+			}
 		},
 	}, tenancy.Config{
 		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
@@ -128,8 +133,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.feed = livefeed.New(livefeed.Options{})
+	s.rules = newCloudRules(store, s.sites, logger)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: s.feed, rules: s.rules.runner}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -156,7 +162,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: s.sites, Clients: clients,
-		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged() }, cfg.Now)})
+		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now)})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -317,6 +323,10 @@ func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
 func (s *Server) Run(ctx context.Context) error {
+	rctx, stopRules := context.WithCancel(ctx)
+	rulesDone := make(chan struct{})
+	go func() { defer close(rulesDone); s.rules.run(rctx) }()
+	defer func() { stopRules(); <-rulesDone }()
 	errc := make(chan error, 1)
 	go func() {
 		if s.tls {
@@ -344,6 +354,8 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	s.sync.Close()
+	stopRules()
+	<-rulesDone
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

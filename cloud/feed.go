@@ -25,6 +25,8 @@ type publisher interface {
 type feedTelemetry struct {
 	store telemetryApplier
 	feed  publisher
+	// rules sees what was applied too: the cloud's automations evaluate it.
+	rules interface{ Observe([]syncproto.Item) }
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -41,6 +43,9 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 		us[i] = livefeed.FromItem(it)
 	}
 	t.feed.Publish(us)
+	if t.rules != nil {
+		t.rules.Observe(applied)
+	}
 	return nil
 }
 

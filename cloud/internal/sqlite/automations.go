@@ -169,3 +169,26 @@ func (a *applier) run(it *syncproto.Item) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, it.Name, a.gw, it.Device, it.TS, ok, cut, it.Value)
 	return err
 }
+
+// AllAutomations returns every automation, by id (the cloud's evaluator
+// loads them at start and after each change).
+func (s *Store) AllAutomations(ctx context.Context) ([]rules.Automation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM automations ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: automations: %w", err)
+	}
+	defer rows.Close()
+	var out []rules.Automation
+	for rows.Next() {
+		var doc string
+		var a rules.Automation
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlite: automations: %w", err)
+		}
+		if err := json.Unmarshal([]byte(doc), &a); err != nil {
+			return nil, fmt.Errorf("sqlite: automation: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
