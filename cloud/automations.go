@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/rules"
@@ -88,8 +89,8 @@ type cloudRules struct {
 	log    *slog.Logger
 }
 
-func newCloudRules(store *sqlite.Store, st *sites, log *slog.Logger) *cloudRules {
-	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st}, log),
+func newCloudRules(store *sqlite.Store, st *sites, n *notify.Service, log *slog.Logger) *cloudRules {
+	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n}, log),
 		kick: make(chan struct{}, 1), log: log}
 }
 
@@ -123,8 +124,17 @@ func (c *cloudRules) run(ctx context.Context) {
 
 // ruleCloud is automations.Cloud over the store and the sites.
 type ruleCloud struct {
-	store *sqlite.Store
-	sites *sites
+	store  *sqlite.Store
+	sites  *sites
+	notify *notify.Service
+}
+
+func (r ruleCloud) Notify(ctx context.Context, org int64, subject, body, why string) error {
+	if subject == "" {
+		subject = "Outpost notification"
+	}
+	_, err := r.notify.ToOrg(ctx, tenancy.OrgID(org), subject, body, why)
+	return err
 }
 
 func (r ruleCloud) SiteOf(ctx context.Context, uid string) (string, error) {

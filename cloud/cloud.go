@@ -25,6 +25,7 @@ import (
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
@@ -133,7 +134,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.feed = livefeed.New(livefeed.Options{})
-	s.rules = newCloudRules(store, s.sites, logger)
+	s.rules = newCloudRules(store, s.sites, notify.New(store, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger), logger)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: s.feed, rules: s.rules.runner}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {

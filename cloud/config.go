@@ -126,6 +126,9 @@ type MailConfig struct {
 	From    string     `yaml:"from"`
 	Mailbox string     `yaml:"mailbox"` // empty: data_dir/mailbox
 	SMTP    SMTPConfig `yaml:"smtp"`
+	// NotifyPerHour caps the notifications (automations, events) one
+	// person receives per hour (Blynk: 20).
+	NotifyPerHour int `yaml:"notify_per_hour"`
 }
 
 // SMTPConfig is an SMTP relay (STARTTLS when offered, PLAIN auth when a
@@ -151,7 +154,7 @@ func Defaults() Config {
 			LoginDelay: time.Second, LoginMaxDelay: 15 * time.Minute, LoginForgetAfter: time.Hour},
 		API:      APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
 		Tenancy:  TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
-		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
+		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>", NotifyPerHour: 20},
 		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: day},
 	}
 }
@@ -283,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Tenancy.InvitesPerDay < 1 {
 		bad("tenancy.invites_per_day: %d (want at least 1)", c.Tenancy.InvitesPerDay)
+	}
+	if c.Mail.NotifyPerHour < 1 {
+		bad("mail.notify_per_hour: %d: want at least 1", c.Mail.NotifyPerHour)
 	}
 	if _, err := mail.ParseAddress(c.Mail.From); err != nil {
 		bad("mail.from: %q: %v", c.Mail.From, err)

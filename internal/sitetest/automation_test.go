@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,21 @@ const (
 	autoID = "01JD5Z8Q3M4N5P6Q7R8S9T0A01"
 	coldID = "01JD5Z8Q3M4N5P6Q7R8S9T0A02"
 )
+
+// mails reads the .eml files of the cloud's mailbox.
+func mails(t *testing.T, dataDir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dataDir, "mailbox", "*.eml"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
 
 func stats(g *gateway.Gateway) gateway.Stats { return g.Stats().(gateway.Stats) }
 
@@ -115,7 +132,8 @@ func TestSiteAutomationWithoutCloud(t *testing.T) {
 		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uid["B"], Pin: 1, Value: "{trigger_value}"}}}
 	cold := rules.Automation{ID: coldID, Name: "Fan off when cold", Enabled: true,
 		Trigger: rules.Trigger{Kind: rules.TriggerDatastream, Device: uid["A"], Pin: 0, Op: rules.OpLt, Value: "10"},
-		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uid["B"], Pin: 1, Value: "0"}}}
+		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uid["B"], Pin: 1, Value: "0"},
+			{Kind: rules.ActionNotify, Subject: "Cold at the site", Text: "A reads {trigger_value}"}}}
 	// The devices merge up into the cloud first; until then the cloud
 	// cannot place the automations.
 	for _, a := range []rules.Automation{hot, cold} {
@@ -165,6 +183,13 @@ func TestSiteAutomationWithoutCloud(t *testing.T) {
 		st := stats(g).Cloud
 		return st != nil && st.Connected && st.Backlog == 0
 	})
+	// The site could not mail: the cloud sends the notification of the
+	// site's run when the run arrives, once, to the Admin above the site.
+	poll.Until(t, "the notification mailed", func() bool { return len(mails(t, ccfg.DataDir)) > 0 })
+	if ms := mails(t, ccfg.DataDir); len(ms) != 1 || !strings.Contains(ms[0], "To: admin@site.test") ||
+		!strings.Contains(ms[0], "A reads 5") || !strings.Contains(ms[0], "Sent by automation") {
+		t.Fatalf("mails %q, want one to the Admin with the trigger value and why it was sent", ms)
+	}
 	for id, want := range map[string]string{autoID: "35", coldID: "5"} {
 		runs, err := c2.AutomationRuns(ctx, id, 100)
 		if err != nil {

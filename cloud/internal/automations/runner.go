@@ -2,6 +2,7 @@ package automations
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 // RunnerStore is what the cloud's evaluator needs of persistence.
 type RunnerStore interface {
 	AllAutomations(ctx context.Context) ([]rules.Automation, error)
+	GetAutomation(ctx context.Context, id string) (rules.Automation, error)
 	SaveRun(ctx context.Context, r rules.Run) error
 }
 
@@ -26,10 +28,13 @@ type Cloud interface {
 	SiteOf(ctx context.Context, device string) (string, error)
 	rules.Values
 	Write(ctx context.Context, automation, device string, pin int, value string) error
+	// Notify tells the people of org (notify: members, Admins above,
+	// hourly caps); why says what caused it.
+	Notify(ctx context.Context, org int64, subject, body, why string) error
 }
 
 // ErrNotYet is the result of an action the cloud does not carry out yet
-// (log an event, notify, webhook: pending, issue 17).
+// (log an event, webhook: pending, issue 17).
 var ErrNotYet = errors.New("automations: this action does not run in the cloud yet")
 
 // Runner evaluates, in the cloud, the automations that no single site can
@@ -41,9 +46,10 @@ type Runner struct {
 	log   *slog.Logger
 	eng   *rules.Engine
 
-	mu     sync.Mutex
-	queue  []rules.Input
-	signal chan struct{}
+	mu       sync.Mutex
+	queue    []rules.Input
+	siteRuns []string // run JSON of site runs, for their notify actions
+	signal   chan struct{}
 }
 
 // NewRunner returns a runner; call Reload before Run and after every
@@ -106,6 +112,9 @@ func (r *Runner) Observe(items []syncproto.Item) {
 			in.Kind = rules.InputOffline
 		case syncproto.KindEvent:
 			in.Kind, in.Event, in.Value = rules.InputEvent, it.Name, it.Value
+		case syncproto.KindRun:
+			r.siteRuns = append(r.siteRuns, it.Value)
+			continue
 		default:
 			continue
 		}
@@ -147,15 +156,65 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-r.signal:
 		}
 		r.mu.Lock()
-		batch := r.queue
-		r.queue = nil
+		batch, runs := r.queue, r.siteRuns
+		r.queue, r.siteRuns = nil, nil
 		r.mu.Unlock()
+		for _, doc := range runs {
+			r.siteNotify(ctx, doc)
+		}
 		for _, in := range batch {
 			for _, f := range r.eng.Observe(in, r.cloud) {
 				fire(f)
 			}
 		}
 	}
+}
+
+// siteNotify sends the notifications of a run made at a site: the site
+// cannot mail, so its notify actions succeed there and are carried out
+// here when the run arrives (once: telemetry is applied once).
+func (r *Runner) siteNotify(ctx context.Context, doc string) {
+	var run rules.Run
+	if err := json.Unmarshal([]byte(doc), &run); err != nil || run.Cut != "" {
+		return
+	}
+	var a rules.Automation
+	loaded := false
+	for _, res := range run.Results {
+		if res.Kind != rules.ActionNotify || res.Error != "" {
+			continue
+		}
+		if !loaded {
+			var err error
+			if a, err = r.store.GetAutomation(ctx, run.Automation); err != nil {
+				r.log.Warn("site run's notification not sent: automation gone", "automation", run.Automation, "err", err)
+				return
+			}
+			loaded = true
+		}
+		if res.Action >= len(a.Actions) || a.Actions[res.Action].Kind != rules.ActionNotify {
+			continue // the automation changed since the run
+		}
+		f := rules.Firing{Automation: &a, At: time.UnixMilli(run.At), Trigger: run.Trigger, Device: run.Device, Pin: run.Pin,
+			Value: run.Value, Chain: run.Chain}
+		ac := a.Actions[res.Action]
+		if err := r.cloud.Notify(ctx, a.OrgID, rules.Expand(ac.Subject, &f), rules.Expand(ac.Text, &f), why(&f)); err != nil {
+			r.log.Error("site run's notification not sent", "automation", a.ID, "err", err)
+		}
+	}
+}
+
+// why says what caused a notification.
+func why(f *rules.Firing) string {
+	s := fmt.Sprintf("Sent by automation %q (%s), triggered at %s by %s", f.Automation.Name, f.Automation.ID,
+		f.At.UTC().Format(time.RFC3339), f.Trigger)
+	if f.Device != "" {
+		s += fmt.Sprintf(" on device %s", f.Device)
+		if f.Trigger == rules.TriggerDatastream {
+			s += fmt.Sprintf(" V%d = %s", f.Pin, f.Value)
+		}
+	}
+	return s + "."
 }
 
 type actuator struct{ r *Runner }

@@ -22,3 +22,17 @@ CREATE TABLE IF NOT EXISTS automation_runs (
 	doc           TEXT    NOT NULL             -- JSON of rules.Run
 );
 CREATE INDEX IF NOT EXISTS automation_runs_automation ON automation_runs(automation_id, id);
+
+-- Notifications (issue 17): one row per person notified, with why it was
+-- sent; the console's bell counts the unread ones.
+CREATE TABLE IF NOT EXISTS notifications (
+	id       INTEGER PRIMARY KEY,
+	user_id  INTEGER NOT NULL,
+	org_id   INTEGER NOT NULL,
+	at       INTEGER NOT NULL, -- ms
+	subject  TEXT    NOT NULL,
+	body     TEXT    NOT NULL,
+	why      TEXT    NOT NULL,
+	read_at  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS notifications_user ON notifications(user_id, id);
