@@ -36,3 +36,30 @@ CREATE TABLE IF NOT EXISTS notifications (
 	read_at  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS notifications_user ON notifications(user_id, id);
+
+-- Webhooks (issue 17): the model as JSON, whether enabled and the
+-- consecutive failed deliveries; the durable delivery queue, which is
+-- also the delivery log.
+CREATE TABLE IF NOT EXISTS webhooks (
+	id       INTEGER PRIMARY KEY,
+	org_id   INTEGER NOT NULL,
+	doc      TEXT    NOT NULL,   -- JSON of webhooks.Webhook (enabled kept in its column)
+	enabled  INTEGER NOT NULL,
+	failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS webhooks_org ON webhooks(org_id);
+
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+	id         INTEGER PRIMARY KEY,
+	webhook_id INTEGER NOT NULL,
+	event      TEXT    NOT NULL,  -- JSON of webhooks.Event
+	created    INTEGER NOT NULL,  -- ms
+	state      TEXT    NOT NULL,  -- waiting, ok, failed
+	attempts   INTEGER NOT NULL DEFAULT 0,
+	next_at    INTEGER NOT NULL,  -- ms
+	code       INTEGER NOT NULL DEFAULT 0,
+	latency_ms INTEGER NOT NULL DEFAULT 0,
+	error      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_at);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
