@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/rules"
 )
 
@@ -71,6 +73,18 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 	return nil
 }
 
+// SaveWebhook stores a webhook of the organization orgID (w.ID 0
+// creates it). The Platform API's webhook routes will call it (pending);
+// a test and the demo use it meanwhile.
+func (s *Server) SaveWebhook(ctx context.Context, w *webhooks.Webhook) error {
+	return s.store.SaveWebhook(ctx, w)
+}
+
+// WebhookDeliveries is a webhook's delivery log, newest first.
+func (s *Server) WebhookDeliveries(ctx context.Context, id int64, limit int) ([]webhooks.Delivery, error) {
+	return s.store.Deliveries(ctx, id, limit)
+}
+
 // CloudAutomations is how many enabled automations the cloud runs itself
 // (the ones no single site can run).
 func (s *Server) CloudAutomations() int { return s.rules.runner.Len() }
@@ -89,8 +103,8 @@ type cloudRules struct {
 	log    *slog.Logger
 }
 
-func newCloudRules(store *sqlite.Store, st *sites, n *notify.Service, log *slog.Logger) *cloudRules {
-	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n}, log),
+func newCloudRules(store *sqlite.Store, st *sites, n *notify.Service, hooks *webhooks.Dispatcher, log *slog.Logger) *cloudRules {
+	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n, hooks: hooks}, log),
 		kick: make(chan struct{}, 1), log: log}
 }
 
@@ -127,6 +141,27 @@ type ruleCloud struct {
 	store  *sqlite.Store
 	sites  *sites
 	notify *notify.Service
+	hooks  *webhooks.Dispatcher
+}
+
+// Webhook queues a delivery of one of the org's webhooks, with the
+// firing's values as the placeholders.
+func (r ruleCloud) Webhook(ctx context.Context, org int64, id string, f *rules.Firing) error {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("webhook id %q: %w", id, err)
+	}
+	w, _, err := r.store.GetWebhook(ctx, n)
+	if err != nil || w.OrgID != org {
+		return fmt.Errorf("webhook %s: not found in the automation's organization", id)
+	}
+	e := webhooks.Event{Kind: string(f.Trigger), Device: f.Device, Pin: f.Pin, Value: f.Value, At: f.At}
+	if f.Device != "" {
+		if d, err := r.store.GetDeviceByUID(ctx, f.Device); err == nil {
+			e.DeviceName, e.Template = d.Name, string(d.TemplateID)
+		}
+	}
+	return r.hooks.Enqueue(ctx, []webhooks.Webhook{w}, e)
 }
 
 func (r ruleCloud) Notify(ctx context.Context, org int64, subject, body, why string) error {

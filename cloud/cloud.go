@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/secret"
 )
 
@@ -62,6 +64,8 @@ type Server struct {
 	feed *livefeed.Hub
 	// rules runs the automations no single site can run.
 	rules *cloudRules
+	// hooks sends webhook deliveries from the store's queue.
+	hooks *webhooks.Dispatcher
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -134,7 +138,22 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.feed = livefeed.New(livefeed.Options{})
-	s.rules = newCloudRules(store, s.sites, notify.New(store, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger), logger)
+	notifier := notify.New(store, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger)
+	hookGuard := &webhooks.Guard{}
+	for _, p := range cfg.Webhooks.Allow {
+		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
+	}
+	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: store, Guard: hookGuard, Logger: logger,
+		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
+			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
+				fmt.Sprintf("Sent because webhook %q (%d) was disabled after consecutive failed deliveries.", w.Name, w.ID)); err != nil {
+				log.Error("webhook owner not notified", "webhook", w.ID, "err", err)
+			}
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	s.rules = newCloudRules(store, s.sites, notifier, s.hooks, logger)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: s.feed, rules: s.rules.runner}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
@@ -326,7 +345,13 @@ func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 func (s *Server) Run(ctx context.Context) error {
 	rctx, stopRules := context.WithCancel(ctx)
 	rulesDone := make(chan struct{})
-	go func() { defer close(rulesDone); s.rules.run(rctx) }()
+	go func() {
+		defer close(rulesDone)
+		hooksDone := make(chan struct{})
+		go func() { defer close(hooksDone); _ = s.hooks.Run(rctx) }()
+		s.rules.run(rctx)
+		<-hooksDone
+	}()
 	defer func() { stopRules(); <-rulesDone }()
 	errc := make(chan error, 1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -45,6 +46,7 @@ type Config struct {
 	Tenancy        TenancyConfig  `yaml:"tenancy"`
 	Mail           MailConfig     `yaml:"mail"`
 	Gateways       GatewaysConfig `yaml:"gateways"`
+	Webhooks       WebhooksConfig `yaml:"webhooks"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -112,6 +114,14 @@ type GatewaysConfig struct {
 	ClaimCodeTTL time.Duration `yaml:"claim_code_ttl"`
 }
 
+// WebhooksConfig is the outbound side of webhooks.
+type WebhooksConfig struct {
+	// Allow lists the address prefixes (CIDR) webhooks may call besides
+	// public addresses: loopback, link-local and private ranges are
+	// refused otherwise.
+	Allow []string `yaml:"allow"`
+}
+
 // TenancyConfig holds the tenancy limits.
 type TenancyConfig struct {
 	MaxDepth      int           `yaml:"max_depth"`
@@ -156,6 +166,7 @@ func Defaults() Config {
 		Tenancy:  TenancyConfig{MaxDepth: 4, InvitesPerDay: 25, InviteTTL: 30 * day, InactiveAfter: 30 * day},
 		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>", NotifyPerHour: 20},
 		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: day},
+		Webhooks: WebhooksConfig{Allow: []string{}},
 	}
 }
 
@@ -286,6 +297,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Tenancy.InvitesPerDay < 1 {
 		bad("tenancy.invites_per_day: %d (want at least 1)", c.Tenancy.InvitesPerDay)
+	}
+	for _, p := range c.Webhooks.Allow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("webhooks.allow: %q: %v", p, err)
+		}
 	}
 	if c.Mail.NotifyPerHour < 1 {
 		bad("mail.notify_per_hour: %d: want at least 1", c.Mail.NotifyPerHour)

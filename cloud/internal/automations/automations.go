@@ -110,9 +110,18 @@ func (s *Service) Save(ctx context.Context, a tenancy.Actor, org tenancy.OrgID, 
 	return perm == tenancy.AutomationsCreate, nil
 }
 
+// hidden is the answer for a missing automation and for one the actor may
+// not see: the same, so ids cannot be probed.
+func hidden() error {
+	return tenancy.Errorf(tenancy.NotFound, "object not found or you don't have access to it")
+}
+
 // get loads an automation the actor may see.
 func (s *Service) get(ctx context.Context, a tenancy.Actor, id string, p tenancy.Permission) (rules.Automation, error) {
 	au, err := s.store.GetAutomation(ctx, id)
+	if tenancy.CodeOf(err) == tenancy.NotFound {
+		return au, hidden()
+	}
 	if err != nil {
 		return au, err
 	}

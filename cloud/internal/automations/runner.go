@@ -31,10 +31,12 @@ type Cloud interface {
 	// Notify tells the people of org (notify: members, Admins above,
 	// hourly caps); why says what caused it.
 	Notify(ctx context.Context, org int64, subject, body, why string) error
+	// Webhook queues a call of the org's webhook id for the firing.
+	Webhook(ctx context.Context, org int64, id string, f *rules.Firing) error
 }
 
 // ErrNotYet is the result of an action the cloud does not carry out yet
-// (log an event, webhook: pending, issue 17).
+// (log an event: pending, issue 17).
 var ErrNotYet = errors.New("automations: this action does not run in the cloud yet")
 
 // Runner evaluates, in the cloud, the automations that no single site can
