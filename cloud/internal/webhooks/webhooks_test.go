@@ -354,7 +354,7 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	st.Close()
 	st = openStore(t, path)
 	defer st.Close()
-	newRig(t, st, true)
+	newRigClock(t, st, time.Now) // a real clock: the rate limit refills
 	poll.Until(t, "all delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 20 })
 	mu.Lock()
 	defer mu.Unlock()
