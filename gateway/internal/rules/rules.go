@@ -53,8 +53,9 @@ type Stats struct {
 	Failed      uint64 `json:"failed"`      // runs with an action that failed
 }
 
-// Runner runs the site's automations. Create with New, load automations
-// with SetAutomations (at any time, before or during Run), run with Run.
+// Runner runs the site's automations. Create with New (it subscribes to
+// the hub for the hub's lifetime), load automations with SetAutomations
+// (at any time, before or during Run), run with Run (once).
 type Runner struct {
 	opts Options
 	log  *slog.Logger
@@ -102,6 +103,9 @@ func New(opts Options) (*Runner, error) {
 		signal: make(chan struct{}, 1),
 	}
 	r.watch.Store(new(sync.Map))
+	// Subscribed from the start, not from Run: what devices do before Run
+	// starts (they connect as the gateway starts) waits in the queue.
+	opts.Hub.Subscribe(r.observe)
 	return r, nil
 }
 
@@ -122,8 +126,6 @@ func (r *Runner) Stats() Stats {
 // for the runs in progress (their waits end with ctx) and returns
 // ctx.Err().
 func (r *Runner) Run(ctx context.Context) error {
-	cancel := r.opts.Hub.Subscribe(r.observe)
-	defer cancel()
 	var work sync.WaitGroup
 	defer work.Wait()
 	fire := func(f model.Firing) {
