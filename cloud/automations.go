@@ -77,7 +77,25 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 // creates it). The Platform API's webhook routes will call it (pending);
 // a test and the demo use it meanwhile.
 func (s *Server) SaveWebhook(ctx context.Context, w *webhooks.Webhook) error {
-	return s.store.SaveWebhook(ctx, w)
+	if err := s.store.SaveWebhook(ctx, w); err != nil {
+		return err
+	}
+	s.hookTriggers.load(ctx) // in force when SaveWebhook returns
+	return nil
+}
+
+// Webhook is an organization's webhook (cloud/internal/webhooks).
+type Webhook = webhooks.Webhook
+
+// SaveWebhookForDevice stores a webhook in the organization of a device
+// (a test's and the demo's way in, until the webhook routes exist).
+func (s *Server) SaveWebhookForDevice(ctx context.Context, uid string, w *Webhook) error {
+	d, err := s.store.GetDeviceByUID(ctx, uid)
+	if err != nil {
+		return err
+	}
+	w.OrgID = int64(d.OrgID)
+	return s.SaveWebhook(ctx, w)
 }
 
 // WebhookDeliveries is a webhook's delivery log, newest first.

@@ -33,6 +33,7 @@ import (
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 	"outpost/shared/secret"
+	"outpost/shared/syncproto"
 )
 
 // Bootstrap reports the first start: the root organization and first
@@ -64,8 +65,10 @@ type Server struct {
 	feed *livefeed.Hub
 	// rules runs the automations no single site can run.
 	rules *cloudRules
-	// hooks sends webhook deliveries from the store's queue.
-	hooks *webhooks.Dispatcher
+	// hooks sends webhook deliveries from the store's queue;
+	// hookTriggers queues them from applied telemetry.
+	hooks        *webhooks.Dispatcher
+	hookTriggers *hookTriggers
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -145,6 +148,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: store, Guard: hookGuard, Logger: logger,
 		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
+			s.hookTriggers.reload()
 			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
 				fmt.Sprintf("Sent because webhook %q (%d) was disabled after consecutive failed deliveries.", w.Name, w.ID)); err != nil {
 				log.Error("webhook owner not notified", "webhook", w.ID, "err", err)
@@ -154,8 +158,10 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	s.rules = newCloudRules(store, s.sites, notifier, s.hooks, logger)
+	s.hookTriggers = newHookTriggers(store, s.hooks, s.svc.Tree, log)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed, rules: s.rules.runner}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: s.feed, observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}},
+		Devices:   s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -349,8 +355,11 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(rulesDone)
 		hooksDone := make(chan struct{})
 		go func() { defer close(hooksDone); _ = s.hooks.Run(rctx) }()
+		trigDone := make(chan struct{})
+		go func() { defer close(trigDone); s.hookTriggers.run(rctx) }()
 		s.rules.run(rctx)
 		<-hooksDone
+		<-trigDone
 	}()
 	defer func() { stopRules(); <-rulesDone }()
 	errc := make(chan error, 1)

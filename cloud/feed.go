@@ -25,8 +25,9 @@ type publisher interface {
 type feedTelemetry struct {
 	store telemetryApplier
 	feed  publisher
-	// rules sees what was applied too: the cloud's automations evaluate it.
-	rules interface{ Observe([]syncproto.Item) }
+	// observers see what was applied too: the cloud's automations and the
+	// webhooks' triggers.
+	observers []interface{ Observe([]syncproto.Item) }
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -43,8 +44,8 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 		us[i] = livefeed.FromItem(it)
 	}
 	t.feed.Publish(us)
-	if t.rules != nil {
-		t.rules.Observe(applied)
+	for _, o := range t.observers {
+		o.Observe(applied)
 	}
 	return nil
 }

@@ -176,3 +176,30 @@ func (s *Store) FinishAttempt(ctx context.Context, d webhooks.Delivery, a webhoo
 	})
 	return disabled, err
 }
+
+// EnabledWebhooks returns every enabled webhook (the cloud's trigger index).
+func (s *Store) EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM webhooks WHERE enabled = 1 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: webhooks: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: webhooks: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := make([]webhooks.Webhook, 0, len(ids))
+	for _, id := range ids {
+		w, _, err := s.GetWebhook(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
