@@ -99,11 +99,16 @@ func (r *Runner) Reload(ctx context.Context) error {
 // Len is the number of enabled automations the cloud runs.
 func (r *Runner) Len() int { return r.eng.Len() }
 
-// Observe queues applied telemetry items (it does not block).
+// Observe queues applied telemetry items (it does not block). With no
+// automation in the cloud, only site runs (their notifications) are kept.
 func (r *Runner) Observe(items []syncproto.Item) {
+	idle := r.eng.Len() == 0
 	now := time.Now()
 	r.mu.Lock()
 	for _, it := range items {
+		if idle && it.Kind != syncproto.KindRun {
+			continue
+		}
 		in := rules.Input{Device: it.Device, At: now}
 		switch it.Kind {
 		case syncproto.KindWrite:
