@@ -188,7 +188,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: s.sites, Clients: clients,
-		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now)})
+		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now),
+		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}

@@ -167,7 +167,36 @@ func (m *matrix) freshAutomation(t target) string {
 	return id
 }
 
+// freshWebhook makes a webhook in t.org (as its creator), or names a
+// missing one.
+func (m *matrix) freshWebhook(t target) int64 {
+	if t.org == missingID {
+		return missingID
+	}
+	tok, _ := m.creator(t.org)
+	var w struct{ ID int64 }
+	m.must(201, "PUT", q(o+"/webhook", "orgId", t.org), tok, matrixWebhook()).decode(m.t, &w)
+	return w.ID
+}
+
+func matrixWebhook() map[string]any {
+	return map[string]any{"name": "matrix", "enabled": true, "method": "POST", "url": "https://example.com/in",
+		"trigger": map[string]any{"kind": "datastream"}}
+}
+
 var moreProbes = []probe{
+	{name: "list webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/webhooks", "orgId", t.org), nil
+	}},
+	{name: "save webhook", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/webhook", "orgId", t.org), matrixWebhook()
+	}},
+	{name: "delete webhook", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/webhook", "id", m.freshWebhook(t)), nil
+	}},
+	{name: "webhook deliveries", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/webhook/deliveries", "id", m.freshWebhook(t)), nil
+	}},
 	{name: "list automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automations", "orgId", t.org), nil
 	}},

@@ -58,6 +58,8 @@ type Options struct {
 	Live Live
 	// Automations serves the automation routes (nil: they answer 404).
 	Automations Automations
+	// Webhooks serves the webhook routes (nil: they answer 404).
+	Webhooks Webhooks
 }
 
 // API is the Platform API handler.
@@ -76,6 +78,7 @@ type API struct {
 	live    Live
 
 	automations Automations
+	webhooks    Webhooks
 }
 
 // New builds the API and registers every route.
@@ -107,7 +110,7 @@ func New(o Options) (*API, error) {
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
-		automations: o.Automations,
+		automations: o.Automations, webhooks: o.Webhooks,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

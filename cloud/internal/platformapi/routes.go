@@ -61,6 +61,12 @@ func (a *API) routeTable() []route {
 		{"DELETE", o + "/automation", anyone, (*call).deleteAutomation},
 		{"GET", o + "/automation/runs", anyone, (*call).automationRuns},
 
+		// Webhooks.
+		{"GET", o + "/webhooks", anyone, (*call).listWebhooks},
+		{"PUT", o + "/webhook", anyone, (*call).saveWebhook},
+		{"DELETE", o + "/webhook", anyone, (*call).deleteWebhook},
+		{"GET", o + "/webhook/deliveries", anyone, (*call).webhookDeliveries},
+
 		// Users.
 		{"GET", o + "/users", anyone, (*call).listUsers},
 		{"GET", o + "/search/users", anyone, (*call).searchUsers},

@@ -203,3 +203,21 @@ func (s *Store) EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error)
 	}
 	return out, nil
 }
+
+// DeleteWebhook deletes a webhook and its delivery log.
+func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
+	return s.Atomic(ctx, func(tx tenancy.Tx) error {
+		q := tx.(*queries)
+		if _, err := q.exec(ctx, `DELETE FROM webhook_deliveries WHERE webhook_id = ?`, id); err != nil {
+			return mapErr("delete webhook", err)
+		}
+		res, err := q.exec(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+		if err != nil {
+			return mapErr("delete webhook", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return &tenancy.Error{Code: tenancy.NotFound, Message: "webhook not found"}
+		}
+		return nil
+	})
+}
