@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,17 +20,21 @@ import (
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/siteregistry"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/secret"
+	"outpost/shared/syncproto"
 )
 
 // Bootstrap reports the first start: the root organization and first
@@ -61,6 +66,12 @@ type Server struct {
 	feed *livefeed.Hub
 	// firmware serves shipments and images to the gateways (issue 18).
 	firmware *firmwareSites
+	// rules runs the automations no single site can run.
+	rules *cloudRules
+	// hooks sends webhook deliveries from the store's queue;
+	// hookTriggers queues them from applied telemetry.
+	hooks        *webhooks.Dispatcher
+	hookTriggers *hookTriggers
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -115,6 +126,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
 			}
+			if r := s.rules; r != nil {
+				r.reload() // a device moved: where automations run may change
+			}
 		},
 	}, tenancy.Config{
 		MaxDepth: cfg.Tenancy.MaxDepth, InvitesPerDay: cfg.Tenancy.InvitesPerDay, InviteTTL: cfg.Tenancy.InviteTTL,
@@ -138,8 +152,27 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	notifier := notify.New(store, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger)
+	hookGuard := &webhooks.Guard{}
+	for _, p := range cfg.Webhooks.Allow {
+		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
+	}
+	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: store, Guard: hookGuard, Logger: logger,
+		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
+			s.hookTriggers.reload()
+			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
+				fmt.Sprintf("Sent because webhook %q (%d) was disabled after consecutive failed deliveries.", w.Name, w.ID)); err != nil {
+				log.Error("webhook owner not notified", "webhook", w.ID, "err", err)
+			}
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	s.rules = newCloudRules(store, s.sites, notifier, s.hooks, logger)
+	s.hookTriggers = newHookTriggers(store, s.hooks, s.svc.Tree, log)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: s.feed, observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}},
+		Devices:   s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -165,7 +198,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota})
+		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
+		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now),
+		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -327,6 +362,19 @@ func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
 func (s *Server) Run(ctx context.Context) error {
+	rctx, stopRules := context.WithCancel(ctx)
+	rulesDone := make(chan struct{})
+	go func() {
+		defer close(rulesDone)
+		hooksDone := make(chan struct{})
+		go func() { defer close(hooksDone); _ = s.hooks.Run(rctx) }()
+		trigDone := make(chan struct{})
+		go func() { defer close(trigDone); s.hookTriggers.run(rctx) }()
+		s.rules.run(rctx)
+		<-hooksDone
+		<-trigDone
+	}()
+	defer func() { stopRules(); <-rulesDone }()
 	errc := make(chan error, 1)
 	go func() {
 		if s.tls {
@@ -354,6 +402,8 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	s.sync.Close()
+	stopRules()
+	<-rulesDone
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -48,6 +49,7 @@ type Config struct {
 	Mail           MailConfig     `yaml:"mail"`
 	Gateways       GatewaysConfig `yaml:"gateways"`
 	Firmware       FirmwareConfig `yaml:"firmware"`
+	Webhooks       WebhooksConfig `yaml:"webhooks"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -112,6 +114,14 @@ type GatewaysConfig struct {
 	ClaimCodeTTL time.Duration `yaml:"claim_code_ttl"`
 }
 
+// WebhooksConfig is the outbound side of webhooks.
+type WebhooksConfig struct {
+	// Allow lists the address prefixes (CIDR) webhooks may call besides
+	// public addresses: loopback, link-local and private ranges are
+	// refused otherwise.
+	Allow []string `yaml:"allow"`
+}
+
 // TenancyConfig holds the tenancy limits.
 type TenancyConfig struct {
 	MaxDepth      int           `yaml:"max_depth"`
@@ -126,6 +136,9 @@ type MailConfig struct {
 	From    string     `yaml:"from"`
 	Mailbox string     `yaml:"mailbox"` // empty: data_dir/mailbox
 	SMTP    SMTPConfig `yaml:"smtp"`
+	// NotifyPerHour caps the notifications (automations, events) one
+	// person receives per hour (Blynk: 20).
+	NotifyPerHour int `yaml:"notify_per_hour"`
 }
 
 // SMTPConfig is an SMTP relay (STARTTLS when offered, PLAIN auth when a
@@ -157,9 +170,10 @@ func Defaults() Config {
 			LoginDelay: time.Second, LoginMaxDelay: 15 * time.Minute, LoginForgetAfter: time.Hour},
 		API:      APIConfig{RateLimit: 10000, MaxBodyBytes: 2 << 20, AuthCacheTTL: time.Second},
 		Tenancy:  TenancyConfig{MaxDepth: t.MaxDepth, InvitesPerDay: t.InvitesPerDay, InviteTTL: t.InviteTTL, InactiveAfter: t.InactiveAfter},
-		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>"},
+		Mail:     MailConfig{From: "Outpost <noreply@outpost.local>", NotifyPerHour: 20},
 		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: t.ClaimCodeTTL},
 		Firmware: FirmwareConfig{MaxImageBytes: 16 << 20},
+		Webhooks: WebhooksConfig{Allow: []string{}},
 	}
 }
 
@@ -289,6 +303,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Tenancy.InvitesPerDay < 1 {
 		bad("tenancy.invites_per_day: %d (want at least 1)", c.Tenancy.InvitesPerDay)
+	}
+	for _, p := range c.Webhooks.Allow {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("webhooks.allow: %q: %v", p, err)
+		}
+	}
+	if c.Mail.NotifyPerHour < 1 {
+		bad("mail.notify_per_hour: %d: want at least 1", c.Mail.NotifyPerHour)
 	}
 	if _, err := mail.ParseAddress(c.Mail.From); err != nil {
 		bad("mail.from: %q: %v", c.Mail.From, err)

@@ -25,6 +25,9 @@ type publisher interface {
 type feedTelemetry struct {
 	store telemetryApplier
 	feed  publisher
+	// observers see what was applied too: the cloud's automations and the
+	// webhooks' triggers.
+	observers []interface{ Observe([]syncproto.Item) }
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -41,6 +44,9 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 		us[i] = livefeed.FromItem(it)
 	}
 	t.feed.Publish(us)
+	for _, o := range t.observers {
+		o.Observe(applied)
+	}
 	return nil
 }
 

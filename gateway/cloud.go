@@ -138,6 +138,8 @@ func (g *Gateway) runLink(ctx context.Context, client *http.Client, tlsCfg *tls.
 		IdleTimeout:  cfg.IdleTimeout,
 		StatusEvery:  cfg.StatusEvery,
 		RevokedAfter: revokedAfter,
+
+		OnAutomations: g.rules.SetAutomations,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -32,6 +32,7 @@ import (
 	"outpost/gateway/internal/installer"
 	"outpost/gateway/internal/logring"
 	"outpost/gateway/internal/ota"
+	"outpost/gateway/internal/rules"
 	"outpost/gateway/internal/sqlite"
 	"outpost/shared/secret"
 )
@@ -69,6 +70,7 @@ type Gateway struct {
 	addrs                       Addrs
 	hw                          Hardware
 	bridges                     *bridge.Manager
+	rules                       *rules.Runner // the automations the cloud placed here
 
 	link    atomic.Pointer[cloudlink.Link] // set once registered (cloud.url)
 	cloudMu sync.Mutex
@@ -125,6 +127,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	g.hub = hub.New(hub.Options{Store: g.store, Logger: logger})
 	if err := g.hub.Load(ctx); err != nil {
 		return nil, nil, fmt.Errorf("gateway: load: %w", err)
+	}
+	if g.rules, err = rules.New(rules.Options{Hub: g.hub, Logger: logger}); err != nil {
+		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
 	if created, err = g.seed(ctx); err != nil {
 		return nil, nil, err
@@ -294,6 +299,7 @@ type Stats struct {
 	Blynk blynkserver.Stats `json:"blynk"`
 	MQTT  broker.Stats      `json:"mqtt"`
 	Cloud *CloudStats       `json:"cloud"`
+	Rules rules.Stats       `json:"rules"`
 }
 
 // HubStats are the routing core's counters.
@@ -328,6 +334,7 @@ func (g *Gateway) Stats() any {
 		Blynk: g.blynk.Stats(),
 		MQTT:  g.broker.Stats(),
 		Cloud: g.cloudStats(),
+		Rules: g.rules.Stats(),
 	}
 }
 
@@ -388,6 +395,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	run("bridges", func() error { return g.bridges.Run(ctx) })
 	run("ota", func() error { return g.runOTA(ctx) })
+	run("rules", func() error { return g.rules.Run(ctx) })
 	serveHTTP("http", g.lnHTTP, g.deviceAPI)
 	serveHTTP("installer", g.lnInstaller, g.installer)
 	context.AfterFunc(ctx, g.installer.Close) // live pages end; shutdown need not wait for them

@@ -136,7 +136,82 @@ func checkSearch(t *testing.T, name string, got resp, want int64, visible bool) 
 	}
 }
 
+// automationID is a fresh automation id (a ULID) per call.
+func (m *matrix) automationID() string {
+	n := m.next()
+	const digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	b := []byte("01JD5Z8Q3M4N5P6Q7R8S9T0000")
+	for i := 25; i >= 20 && n > 0; i, n = i-1, n/32 {
+		b[i] = digits[n%32]
+	}
+	return string(b)
+}
+
+// scheduleAutomation is an automation that names no device (a schedule
+// that notifies), so only the org and the AUTOMATIONS_* keys decide.
+func scheduleAutomation(id string) map[string]any {
+	return map[string]any{"id": id, "name": "matrix", "enabled": true,
+		"trigger": map[string]any{"kind": "schedule", "schedule": map[string]any{"at": "07:00"}},
+		"actions": []map[string]any{{"kind": "notify", "text": "good morning"}}}
+}
+
+// freshAutomation makes an automation in t.org (as its creator), or names
+// a missing one.
+func (m *matrix) freshAutomation(t target) string {
+	id := m.automationID()
+	if t.org == missingID {
+		return id
+	}
+	tok, _ := m.creator(t.org)
+	m.must(201, "PUT", q(o+"/automation", "orgId", t.org), tok, scheduleAutomation(id))
+	return id
+}
+
+// freshWebhook makes a webhook in t.org (as its creator), or names a
+// missing one.
+func (m *matrix) freshWebhook(t target) int64 {
+	if t.org == missingID {
+		return missingID
+	}
+	tok, _ := m.creator(t.org)
+	var w struct{ ID int64 }
+	m.must(201, "PUT", q(o+"/webhook", "orgId", t.org), tok, matrixWebhook()).decode(m.t, &w)
+	return w.ID
+}
+
+func matrixWebhook() map[string]any {
+	return map[string]any{"name": "matrix", "enabled": true, "method": "POST", "url": "https://example.com/in",
+		"trigger": map[string]any{"kind": "datastream"}}
+}
+
 var moreProbes = []probe{
+	{name: "list webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/webhooks", "orgId", t.org), nil
+	}},
+	{name: "save webhook", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/webhook", "orgId", t.org), matrixWebhook()
+	}},
+	{name: "delete webhook", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/webhook", "id", m.freshWebhook(t)), nil
+	}},
+	{name: "webhook deliveries", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/webhook/deliveries", "id", m.freshWebhook(t)), nil
+	}},
+	{name: "list automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/automations", "orgId", t.org), nil
+	}},
+	{name: "save automation", onOrg: true, perm: "AUTOMATIONS_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/automation", "orgId", t.org), scheduleAutomation(m.automationID())
+	}},
+	{name: "get automation", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/automation", "id", m.freshAutomation(t)), nil
+	}},
+	{name: "automation runs", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/automation/runs", "id", m.freshAutomation(t)), nil
+	}},
+	{name: "delete automation", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+		return "DELETE", q(o+"/automation", "id", m.freshAutomation(t)), nil
+	}},
 	// Searches: always 200; only what is in scope (and viewable) is listed.
 	{name: "search orgs", ok: 200, finds: func(t target) int64 { return t.org }, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/search", "query", t.orgName), nil

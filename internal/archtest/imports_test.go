@@ -74,6 +74,7 @@ var domain = []string{
 	"shared/blynk",
 	"shared/syncproto",
 	"shared/ulid",
+	"shared/rules",
 }
 
 // banned for domain packages: network and storage.

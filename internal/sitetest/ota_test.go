@@ -14,7 +14,6 @@ import (
 
 	"outpost/cloud"
 	"outpost/gateway"
-	"outpost/internal/platformclient"
 	"outpost/internal/poll"
 	"outpost/shared/blnkinf"
 	"outpost/shared/datastream"
@@ -117,13 +116,7 @@ func TestShipmentReachesEverySiteDeviceOnce(t *testing.T) {
 
 	var code string
 	poll.Within(t, "claim code", 20*time.Second, func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	admin, err := platformclient.Login(ctx, nil, c.URL(), "admin@site.test", "site-admin-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ClaimGateway(ctx, code, "OTA client"); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, ctx, c, code, "OTA client")
 	a := api{t: t, base: c.URL()}
 	var login struct{ Token string }
 	a.do("POST", "/api/v1/auth/login", "application/json", []byte(`{"email":"admin@site.test","password":"site-admin-password"}`), &login)

@@ -17,6 +17,9 @@ import (
 
 const token = "sitetest-device-token-0000000001"
 
+// The cloud's first Admin in every test of this package.
+const adminEmail, adminPassword = "admin@site.test", "site-admin-password"
+
 // site is a real cloud and a real gateway on 127.0.0.1, the gateway
 // claimed into a client org, serving one device ("Sensor", token) of the
 // template given.
@@ -70,13 +73,7 @@ func startSite(t *testing.T, tmpl datastream.Template) *site {
 	s := &site{ctx: ctx, c: c, g: g}
 	var code string
 	poll.Within(t, "claim code", 20*time.Second, func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	admin, err := platformclient.Login(ctx, nil, c.URL(), "admin@site.test", "site-admin-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ClaimGateway(ctx, code, "Site client"); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, ctx, c, code, "Site client")
 	resp, err := http.Get("http://" + g.Addrs().Installer + "/installer/api/devices")
 	if err != nil {
 		t.Fatal(err)
@@ -89,4 +86,17 @@ func startSite(t *testing.T, tmpl datastream.Template) *site {
 	}
 	s.uid = devs[0].UID
 	return s
+}
+
+// claim claims the gateway with code into a client org named org, as an
+// installer does: the cloud's Admin logs in through the Platform API.
+func claim(t *testing.T, ctx context.Context, c *cloud.Server, code, org string) {
+	t.Helper()
+	admin, err := platformclient.Login(ctx, nil, c.URL(), adminEmail, adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ClaimGateway(ctx, code, org); err != nil {
+		t.Fatal(err)
+	}
 }

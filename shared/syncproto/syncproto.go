@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"outpost/shared/datastream"
+	"outpost/shared/rules"
 )
 
 // ProtocolVersion is the envelope version this package speaks. A peer that
@@ -186,6 +187,10 @@ type Tenancy struct {
 	Templates    []datastream.Template `json:"templates,omitempty"`
 	Devices      []Device              `json:"devices,omitempty"`
 	StaticTokens []StaticToken         `json:"staticTokens,omitempty"`
+	// Automations are the enabled and disabled automations placed at this
+	// gateway: every device they read or write is served here and they
+	// call no webhook (rules.Place). They run at the site, cloud or not.
+	Automations []rules.Automation `json:"automations,omitempty"`
 }
 
 // Delta brings a gateway from tenancy version From to Version. A gateway
@@ -201,12 +206,14 @@ type Delta struct {
 	Templates    []datastream.Template `json:"templates,omitempty"`
 	Devices      []Device              `json:"devices,omitempty"`
 	StaticTokens []StaticToken         `json:"staticTokens,omitempty"`
+	Automations  []rules.Automation    `json:"automations,omitempty"`
 
 	DeletedOrgs         []int64  `json:"deletedOrgs,omitempty"`
 	DeletedOwners       []int64  `json:"deletedOwners,omitempty"`
 	DeletedTemplates    []string `json:"deletedTemplates,omitempty"`
 	DeletedDevices      []string `json:"deletedDevices,omitempty"` // UIDs
 	DeletedStaticTokens []string `json:"deletedStaticTokens,omitempty"`
+	DeletedAutomations  []string `json:"deletedAutomations,omitempty"`
 }
 
 // Kind tells what a telemetry item carries. They mirror the gateway's
@@ -227,6 +234,10 @@ const (
 	// KindOTA is a device's progress in a firmware shipment: Name = the
 	// shipment id (decimal), Value = OTAStatus encoded by EncodeOTA.
 	KindOTA Kind = "ota"
+	// KindRun is an automation's run at the site (Name = automation id,
+	// Value = the JSON of its rules.Run); Device is a device of the
+	// automation. Like every item it is applied once.
+	KindRun Kind = "run"
 )
 
 // Item is one outbox entry of the gateway. Seq numbers are the gateway's

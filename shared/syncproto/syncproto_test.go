@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"outpost/shared/datastream"
+	"outpost/shared/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -29,6 +30,17 @@ const (
 )
 
 func f64(v float64) *float64 { return &v }
+
+const (
+	autoID  = "01JD5Z8Q3M4N5P6Q7R8S9T0A01"
+	autoID2 = "01JD5Z8Q3M4N5P6Q7R8S9T0A02"
+)
+
+func sampleAutomation() rules.Automation {
+	return rules.Automation{ID: autoID, Name: "Vent", Enabled: true, OrgID: 11,
+		Trigger: rules.Trigger{Kind: rules.TriggerDatastream, Device: uid1, Pin: 0, Op: rules.OpGt, Value: "30"},
+		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uid2, Pin: 1, Value: "1"}}}
+}
 
 func sampleTemplate() datastream.Template {
 	return datastream.Template{
@@ -64,7 +76,14 @@ func samples() map[string]*Message {
 			},
 			StaticTokens: []StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL0001", OrgID: 10, TokenHash: hash, Status: StaticUnclaimed, DeviceUID: uid2}},
 		}},
-		"snapshot_empty": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 1}},
+		"snapshot_empty":       {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 1}},
+		"snapshot_automations": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 45, Automations: []rules.Automation{sampleAutomation()}}},
+		"delta_automations": {V: 1, Type: TypeDelta, Delta: &Delta{From: 45, Version: 46,
+			Automations: []rules.Automation{sampleAutomation()}, DeletedAutomations: []string{autoID2}}},
+		"telemetry_run": {V: 1, Type: TypeTelemetry, Seq: 12, Telemetry: &Telemetry{Items: []Item{
+			{Seq: 12, Kind: KindRun, Device: uid1, Name: autoID, TS: 1764000000700, Source: "automation",
+				Value: `{"automation":"` + autoID + `","name":"Vent","at":1764000000700,"trigger":"datastream","device":"` + uid1 + `","value":"31","chain":1,"results":[{"action":0,"kind":"write","at":1764000000702}]}`},
+		}}},
 		"delta": {V: 1, Type: TypeDelta, Delta: &Delta{
 			From: 42, Version: 44,
 			Devices:             []Device{{UID: uid2, ID: 5002, Name: "Greenhouse 2", TemplateID: "TMPL0001", OrgID: 11, OwnerID: 100, TokenHash: hash}},
@@ -214,6 +233,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"no version", `{"type":"ack","seq":1}`, ErrUnsupportedVersion},
 		{"unknown type", `{"v":1,"type":"nope","status":{"software":"a"}}`, ErrInvalid},
 		{"ack without seq", `{"v":1,"type":"ack"}`, ErrInvalid},
+		{"invalid automation", `{"v":1,"type":"snapshot","snapshot":{"version":1,"automations":[{"id":"` + autoID + `","name":"x","enabled":true,"trigger":{"kind":"online","device":"nope"},"actions":[{"kind":"notify","text":"x"}]}]}}`, ErrInvalid},
+		{"run without automation id", tel(`{"s":1,"k":"run","d":"` + uid1 + `","n":"x","t":1}`), ErrInvalid},
 		{"ack with body", `{"v":1,"type":"ack","seq":1,"status":{"software":""}}`, ErrInvalid},
 		{"type and body differ", `{"v":1,"type":"hello","status":{"software":""}}`, ErrInvalid},
 		{"two bodies", `{"v":1,"type":"status","status":{},"error":{"code":"x"}}`, ErrInvalid},

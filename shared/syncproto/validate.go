@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"outpost/shared/datastream"
+	"outpost/shared/rules"
 	"outpost/shared/ulid"
 )
 
@@ -134,7 +135,30 @@ func (t *Tenancy) validate() error {
 	if t.Version <= 0 {
 		return fmt.Errorf("snapshot version %d", t.Version)
 	}
-	return validateLists(t.Orgs, t.Owners, t.Templates, t.Devices, t.StaticTokens)
+	if err := validateLists(t.Orgs, t.Owners, t.Templates, t.Devices, t.StaticTokens); err != nil {
+		return err
+	}
+	return validateAutomations(t.Automations)
+}
+
+// validateAutomations checks each automation against its model (a
+// gateway must not load what the engine cannot run) and that ids are
+// unique.
+func validateAutomations(as []rules.Automation) error {
+	if len(as) > MaxListLen {
+		return fmt.Errorf("%d automations", len(as))
+	}
+	seen := make(map[string]bool, len(as))
+	for i := range as {
+		if err := as[i].Validate(); err != nil {
+			return fmt.Errorf("automation %d: %w", i, err)
+		}
+		if seen[as[i].ID] {
+			return fmt.Errorf("automation %s twice", as[i].ID)
+		}
+		seen[as[i].ID] = true
+	}
+	return nil
 }
 
 func (d *Delta) validate() error {
@@ -147,8 +171,11 @@ func (d *Delta) validate() error {
 	if err := validateLists(d.Orgs, d.Owners, d.Templates, d.Devices, d.StaticTokens); err != nil {
 		return err
 	}
+	if err := validateAutomations(d.Automations); err != nil {
+		return err
+	}
 	if n := len(d.DeletedOrgs) + len(d.DeletedOwners) + len(d.DeletedTemplates) +
-		len(d.DeletedDevices) + len(d.DeletedStaticTokens); n > MaxListLen {
+		len(d.DeletedDevices) + len(d.DeletedStaticTokens) + len(d.DeletedAutomations); n > MaxListLen {
 		return fmt.Errorf("%d deletions", n)
 	}
 	for _, id := range d.DeletedOrgs {
@@ -174,6 +201,11 @@ func (d *Delta) validate() error {
 	for _, id := range d.DeletedStaticTokens {
 		if err := checkName("deleted static token", id, true); err != nil {
 			return err
+		}
+	}
+	for _, id := range d.DeletedAutomations {
+		if !ulid.Valid(id) {
+			return fmt.Errorf("deleted automation %q: not a ULID", id)
 		}
 	}
 	return nil
@@ -395,6 +427,10 @@ func (it *Item) validate() error {
 		}
 		if _, ok := DecodeOTA(it.Value); !ok {
 			return fmt.Errorf("ota item: malformed status")
+		}
+	case KindRun:
+		if !ulid.Valid(it.Name) {
+			return fmt.Errorf("run of automation %q: not a ULID", it.Name)
 		}
 	case KindEvent, KindClear, KindProperty, KindMeta:
 		if it.Name == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"outpost/shared/datastream"
+	"outpost/shared/rules"
 	"outpost/shared/syncproto"
 )
 
@@ -386,6 +387,7 @@ func diff(a, b *syncproto.Tenancy) *syncproto.Delta {
 	d.Templates, d.DeletedTemplates = diffList(a.Templates, b.Templates, func(t datastream.Template) string { return t.ID })
 	d.Devices, d.DeletedDevices = diffList(a.Devices, b.Devices, func(x syncproto.Device) string { return x.UID })
 	d.StaticTokens, d.DeletedStaticTokens = diffList(a.StaticTokens, b.StaticTokens, func(x syncproto.StaticToken) string { return x.ID })
+	d.Automations, d.DeletedAutomations = diffList(a.Automations, b.Automations, func(x rules.Automation) string { return x.ID })
 	return d
 }
 

@@ -59,6 +59,10 @@ type Options struct {
 	Live Live
 	// OTA serves firmware and shipments (nil: those routes answer 404).
 	OTA *ota.Service
+	// Automations serves the automation routes (nil: they answer 404).
+	Automations Automations
+	// Webhooks serves the webhook routes (nil: they answer 404).
+	Webhooks Webhooks
 }
 
 // API is the Platform API handler.
@@ -76,6 +80,9 @@ type API struct {
 	routes  []route
 	live    Live
 	ota     *ota.Service
+
+	automations Automations
+	webhooks    Webhooks
 }
 
 // New builds the API and registers every route.
@@ -108,6 +115,7 @@ func New(o Options) (*API, error) {
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 		ota: o.OTA,
+		automations: o.Automations, webhooks: o.Webhooks,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

@@ -58,6 +58,19 @@ func (a *API) routeTable() []route {
 		{"POST", o + "/tags/create", anyone, (*call).createTag},
 		{"DELETE", o + "/tag", anyone, (*call).deleteTag},
 
+		// Automations.
+		{"GET", o + "/automations", anyone, (*call).listAutomations},
+		{"GET", o + "/automation", anyone, (*call).getAutomation},
+		{"PUT", o + "/automation", anyone, (*call).saveAutomation},
+		{"DELETE", o + "/automation", anyone, (*call).deleteAutomation},
+		{"GET", o + "/automation/runs", anyone, (*call).automationRuns},
+
+		// Webhooks.
+		{"GET", o + "/webhooks", anyone, (*call).listWebhooks},
+		{"PUT", o + "/webhook", anyone, (*call).saveWebhook},
+		{"DELETE", o + "/webhook", anyone, (*call).deleteWebhook},
+		{"GET", o + "/webhook/deliveries", anyone, (*call).webhookDeliveries},
+
 		// Users.
 		{"GET", o + "/users", anyone, (*call).listUsers},
 		{"GET", o + "/search/users", anyone, (*call).searchUsers},

@@ -20,6 +20,7 @@ import (
 
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/rules"
 	"outpost/shared/syncproto"
 )
 
@@ -32,6 +33,8 @@ type Store interface {
 	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
 	// DevicesOnline counts the gateway's devices last reported online.
 	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
+	// ListAutomations returns the automations of the orgs.
+	ListAutomations(ctx context.Context, orgs []tenancy.OrgID) ([]rules.Automation, error)
 }
 
 // Sync is the gateway sync endpoint as the registry uses it.
@@ -137,6 +140,9 @@ func (s *Registry) GatewayTenancy(ctx context.Context, gatewayID string) (syncpr
 			TemplateID: string(st.TemplateID), OrgID: int64(st.OrgID), TokenHash: hex.EncodeToString(st.TokenHash[:]),
 			Status: string(st.Status), DeviceUID: st.DeviceUID, OwnerID: int64(st.OwnerID), ClaimedOrgID: int64(st.ClaimedOrgID)})
 	}
+	if t.Automations, err = s.placedAutomations(ctx, v); err != nil {
+		return syncproto.Tenancy{}, err
+	}
 	return t, nil
 }
 
@@ -169,9 +175,9 @@ func (s *Registry) MergeDevices(ctx context.Context, gatewayID string, l syncpro
 	return nil
 }
 
-// servingGateway finds the gateway that serves org: the one claimed into
+// ServingGateway finds the gateway that serves org: the one claimed into
 // the nearest org at or above it.
-func (s *Registry) servingGateway(ctx context.Context, org tenancy.OrgID) (tenancy.GatewayID, error) {
+func (s *Registry) ServingGateway(ctx context.Context, org tenancy.OrgID) (tenancy.GatewayID, error) {
 	tree := s.svc.Tree()
 	for o := org; o != 0; o = tree.Parent(o) {
 		l, err := s.store.ListGateways(ctx, tenancy.GatewayFilter{Scope: tenancy.Scope{OrgID: o}, Page: tenancy.Page{Size: 1}})
@@ -189,7 +195,7 @@ func (s *Registry) servingGateway(ctx context.Context, org tenancy.OrgID) (tenan
 // (the API answers 204 once applied). Until the timeout the command is
 // resent on every reconnect of the gateway.
 func (s *Registry) Write(ctx context.Context, a tenancy.Actor, d tenancy.Device, pin int, value string) error {
-	gw, err := s.servingGateway(ctx, d.OrgID)
+	gw, err := s.ServingGateway(ctx, d.OrgID)
 	if err != nil {
 		return err
 	}

@@ -169,10 +169,11 @@ type span struct{ first, last int64 }
 // source "cloud" are what people did through the Platform API.
 func isReport(it *syncproto.Item) bool {
 	switch it.Kind {
-	case syncproto.KindOffline, syncproto.KindErase, syncproto.KindOTA:
-		return false // the gateway's observation (an OTA status is its judgment), not the device speaking
+	case syncproto.KindOffline, syncproto.KindErase, syncproto.KindOTA, syncproto.KindRun:
+		return false // the gateway's observation (an OTA status is its judgment, a run an automation's), not the device speaking
 	}
-	return it.Source != "cloud" && it.TS > 0
+	// "automation": what an automation at the site did, not the device.
+	return it.Source != "cloud" && it.Source != "automation" && it.TS > 0
 }
 
 // storeReports stores the batch's reports: a device's first report activates
@@ -391,6 +392,8 @@ func (a *applier) item(it *syncproto.Item) error {
 	case syncproto.KindInfo:
 		_, err = a.exec(`INSERT INTO device_status (device_uid, gateway_id, info) VALUES (?, ?, ?)
 			ON CONFLICT (device_uid) DO UPDATE SET info = excluded.info`, it.Device, a.gw, it.Value)
+	case syncproto.KindRun:
+		err = a.run(it)
 	case syncproto.KindProperty, syncproto.KindMeta:
 		_, err = a.exec(`INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (device_uid, kind, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`,

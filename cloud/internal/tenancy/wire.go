@@ -101,6 +101,7 @@ func APIOAuthClient(c OAuthClient) OAuthClientJSON {
 // DeviceJSON is the API shape of a Device.
 type DeviceJSON struct {
 	ID             DeviceID   `json:"id"`
+	UID            string     `json:"uid,omitempty"` // the ULID gateways and automations name it by
 	TemplateID     TemplateID `json:"templateId"`
 	OrgID          OrgID      `json:"orgId"`
 	Name           string     `json:"name"`
@@ -114,7 +115,7 @@ type DeviceJSON struct {
 
 // APIDevice returns the API shape.
 func APIDevice(d Device) DeviceJSON {
-	return DeviceJSON{ID: d.ID, TemplateID: d.TemplateID, OrgID: d.OrgID, Name: d.Name, Token: d.Token,
+	return DeviceJSON{ID: d.ID, UID: d.UID, TemplateID: d.TemplateID, OrgID: d.OrgID, Name: d.Name, Token: d.Token,
 		OwnerUserID: d.OwnerID, StaticTokenID: int64(d.StaticToken), ActivatedAt: apiMS(d.ActivatedAt),
 		CreatedAt: apiMS(d.CreatedAt), LastModifiedTs: apiMS(d.UpdatedAt)}
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 
+	"outpost/shared/rules"
 	"outpost/shared/syncproto"
 )
 
@@ -25,6 +26,7 @@ const (
 	CacheOrgs         = "orgs"
 	CacheOwners       = "owners"
 	CacheStaticTokens = "static_tokens"
+	CacheAutomations  = "automations"
 )
 
 // cached is the in-memory copy of the cached kinds, keyed as the deltas
@@ -33,6 +35,12 @@ type cached struct {
 	orgs   map[int64]syncproto.Org
 	owners map[int64]syncproto.Owner
 	tokens map[string]syncproto.StaticToken
+	autos  map[string]rules.Automation
+}
+
+func newCached() cached {
+	return cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{},
+		tokens: map[string]syncproto.StaticToken{}, autos: map[string]rules.Automation{}}
 }
 
 // Tenancy returns the orgs, owners and static tokens the cloud sent (sorted
@@ -44,6 +52,7 @@ func (l *Link) Tenancy() syncproto.Tenancy {
 	t.Orgs = sortedValues(l.cache.orgs, func(o syncproto.Org) int64 { return o.ID })
 	t.Owners = sortedValues(l.cache.owners, func(o syncproto.Owner) int64 { return o.ID })
 	t.StaticTokens = sortedValues(l.cache.tokens, func(s syncproto.StaticToken) string { return s.ID })
+	t.Automations = sortedValues(l.cache.autos, func(a rules.Automation) string { return a.ID })
 	return t
 }
 
@@ -59,7 +68,8 @@ func (l *Link) loadCache(ctx context.Context) error {
 	var orgs []syncproto.Org
 	var owners []syncproto.Owner
 	var tokens []syncproto.StaticToken
-	for kind, dst := range map[string]any{CacheOrgs: &orgs, CacheOwners: &owners, CacheStaticTokens: &tokens} {
+	var autos []rules.Automation
+	for kind, dst := range map[string]any{CacheOrgs: &orgs, CacheOwners: &owners, CacheStaticTokens: &tokens, CacheAutomations: &autos} {
 		b, err := cs.TenancyCache(ctx, kind)
 		if err != nil {
 			return fmt.Errorf("cloudlink: load tenancy cache: %w", err)
@@ -73,7 +83,14 @@ func (l *Link) loadCache(ctx context.Context) error {
 	}
 	l.cacheMu.Lock()
 	defer l.cacheMu.Unlock()
-	l.cache = cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}}
+	l.cache = newCached()
+	for _, a := range autos {
+		if err := a.Validate(); err != nil {
+			l.log.Warn("cached automation no longer valid, skipped", "id", a.ID, "err", err)
+			continue
+		}
+		l.cache.autos[a.ID] = a
+	}
 	for _, o := range orgs {
 		l.cache.orgs[o.ID] = o
 	}
@@ -89,7 +106,10 @@ func (l *Link) loadCache(ctx context.Context) error {
 // cacheSnapshot replaces the cached kinds with the snapshot's.
 func (l *Link) cacheSnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 	l.cacheMu.Lock()
-	c := cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}}
+	c := newCached()
+	for _, a := range t.Automations {
+		c.autos[a.ID] = a
+	}
 	for _, o := range t.Orgs {
 		c.orgs[o.ID] = o
 	}
@@ -101,7 +121,11 @@ func (l *Link) cacheSnapshot(ctx context.Context, t *syncproto.Tenancy) error {
 	}
 	l.cache = c
 	l.cacheMu.Unlock()
-	return l.saveCache(ctx, t.Version, true, true, true)
+	if err := l.saveCache(ctx, t.Version, true, true, true, true); err != nil {
+		return err
+	}
+	l.automationsChanged()
+	return nil
 }
 
 // cacheDelta applies a delta's upserts, then its deletions, and saves the
@@ -127,14 +151,38 @@ func (l *Link) cacheDelta(ctx context.Context, d *syncproto.Delta) error {
 	for _, id := range d.DeletedStaticTokens {
 		delete(c.tokens, id)
 	}
+	for _, a := range d.Automations {
+		c.autos[a.ID] = a
+	}
+	for _, id := range d.DeletedAutomations {
+		delete(c.autos, id)
+	}
 	l.cacheMu.Unlock()
-	return l.saveCache(ctx, d.Version,
+	autos := len(d.Automations)+len(d.DeletedAutomations) > 0
+	if err := l.saveCache(ctx, d.Version,
 		len(d.Orgs)+len(d.DeletedOrgs) > 0,
 		len(d.Owners)+len(d.DeletedOwners) > 0,
-		len(d.StaticTokens)+len(d.DeletedStaticTokens) > 0)
+		len(d.StaticTokens)+len(d.DeletedStaticTokens) > 0, autos); err != nil {
+		return err
+	}
+	if autos {
+		l.automationsChanged()
+	}
+	return nil
 }
 
-func (l *Link) saveCache(ctx context.Context, version int64, orgs, owners, tokens bool) error {
+// Automations returns the automations the cloud placed at this gateway,
+// as last applied (sorted by id).
+func (l *Link) Automations() []rules.Automation { return l.Tenancy().Automations }
+
+// automationsChanged hands the current automations to OnAutomations.
+func (l *Link) automationsChanged() {
+	if l.opts.OnAutomations != nil {
+		l.opts.OnAutomations(l.Automations())
+	}
+}
+
+func (l *Link) saveCache(ctx context.Context, version int64, orgs, owners, tokens, autos bool) error {
 	cs := l.opts.Store
 	t := l.Tenancy()
 	docs := map[string][]byte{}
@@ -150,7 +198,7 @@ func (l *Link) saveCache(ctx context.Context, version int64, orgs, owners, token
 		on   bool
 		kind string
 		v    any
-	}{{orgs, CacheOrgs, t.Orgs}, {owners, CacheOwners, t.Owners}, {tokens, CacheStaticTokens, t.StaticTokens}} {
+	}{{orgs, CacheOrgs, t.Orgs}, {owners, CacheOwners, t.Owners}, {tokens, CacheStaticTokens, t.StaticTokens}, {autos, CacheAutomations, t.Automations}} {
 		if k.on {
 			if err := add(k.kind, k.v); err != nil {
 				return err

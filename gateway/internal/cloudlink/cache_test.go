@@ -12,12 +12,24 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"outpost/internal/poll"
+	"outpost/shared/rules"
 	"outpost/shared/syncproto"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const qrHash = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+
+const (
+	autoA = "01JD5Z8Q3M4N5P6Q7R8S9T0A01"
+	autoB = "01JD5Z8Q3M4N5P6Q7R8S9T0A02"
+)
+
+func cacheAuto(id, name string) rules.Automation {
+	return rules.Automation{ID: id, Name: name, Enabled: true,
+		Trigger: rules.Trigger{Kind: rules.TriggerDatastream, Device: uidA, Pin: 0, Op: rules.OpGt, Value: "30"},
+		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uidB, Pin: 1, Value: "1"}}}
+}
 
 // TestTenancyCacheSurvivesRestart: the orgs, owners and static tokens the
 // cloud sends (a snapshot, then a delta) are kept in the gateway's SQLite
@@ -34,6 +46,7 @@ func TestTenancyCacheSurvivesRestart(t *testing.T) {
 			{ID: "7", QRHash: qrHash, TemplateID: "TMPL1", OrgID: 10, TokenHash: hash, Status: syncproto.StaticUnclaimed, DeviceUID: uidA},
 			{ID: "8", QRHash: qrHash, TemplateID: "TMPL1", OrgID: 10, TokenHash: hash, Status: syncproto.StaticUnclaimed, DeviceUID: uidB},
 		},
+		Automations: []rules.Automation{cacheAuto(autoA, "A to B"), cacheAuto(autoB, "to be deleted")},
 	}}
 	fc.onHello = func(send func(*syncproto.Message) error, h *syncproto.Hello) {
 		if h.TenancyVersion == 0 {
@@ -47,7 +60,8 @@ func TestTenancyCacheSurvivesRestart(t *testing.T) {
 		Owners: []syncproto.Owner{{ID: 101, Email: "bob@acme.example", OrgID: 10}},
 		StaticTokens: []syncproto.StaticToken{{ID: "7", QRHash: qrHash, TemplateID: "TMPL1", OrgID: 10, TokenHash: hash,
 			Status: syncproto.StaticClaimed, DeviceUID: uidA, OwnerID: 100, ClaimedOrgID: 11}},
-		DeletedOrgs: []int64{12}, DeletedStaticTokens: []string{"8"}}})
+		Automations: []rules.Automation{cacheAuto(autoA, "A to B, renamed")},
+		DeletedOrgs: []int64{12}, DeletedStaticTokens: []string{"8"}, DeletedAutomations: []string{autoB}}})
 	poll.Within(t, "the delta", 5*time.Second, func() bool { return r.link.Stats().TenancyVersion == 4 })
 	want := r.link.Tenancy()
 	if err := r.stop(); err != nil && err != context.Canceled {
@@ -75,7 +89,20 @@ func TestTenancyCacheSurvivesRestart(t *testing.T) {
 	h2, st2, _ := realGateway(t, dir, 0)
 	defer st2.Close()
 	fc.cred = "rotated"
-	r2 := newRig(t, "", fc, func(o *Options) { o.Hub, o.Store = h2, st2 })
+	loaded := make(chan []rules.Automation, 4)
+	r2 := newRig(t, "", fc, func(o *Options) {
+		o.Hub, o.Store = h2, st2
+		o.OnAutomations = func(as []rules.Automation) { loaded <- as }
+	})
+	// The automations reach the runner from the cache alone.
+	select {
+	case as := <-loaded:
+		if len(as) != 1 || as[0].ID != autoA || as[0].Name != "A to B, renamed" {
+			t.Fatalf("automations after restart: %+v", as)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no automations handed over after the restart")
+	}
 	poll.Within(t, "the cache loaded", 5*time.Second, func() bool { return len(r2.link.Tenancy().Orgs) > 0 })
 	got2 := r2.link.Tenancy()
 	got2.Version = want.Version // the version is the tenancy cursor's, checked elsewhere

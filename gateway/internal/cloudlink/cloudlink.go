@@ -42,6 +42,7 @@ import (
 
 	"outpost/gateway/internal/hub"
 	"outpost/shared/datastream"
+	"outpost/shared/rules"
 	"outpost/shared/syncproto"
 )
 
@@ -148,6 +149,11 @@ type Options struct {
 	// the cloud is known to have had (see the package doc); deletions the
 	// cloud sends in deltas always apply.
 	PruneDevices bool
+	// OnAutomations, if set, receives the automations the cloud placed at
+	// this gateway: once when Run has loaded them from the store (so they
+	// run with the cloud away), then after every change the cloud sends.
+	// It must not block.
+	OnAutomations func([]rules.Automation)
 }
 
 // Stats are the link's counters.
@@ -242,7 +248,7 @@ func New(opts Options) (*Link, error) {
 		wake:     make(chan struct{}, 1),
 		results:  newResultCache(4096),
 		knownSet: make(map[string]bool),
-		cache:    cached{orgs: map[int64]syncproto.Org{}, owners: map[int64]syncproto.Owner{}, tokens: map[string]syncproto.StaticToken{}},
+		cache:    newCached(),
 	}
 	l.since.Store(time.Now().UnixMilli())
 	return l, nil
@@ -320,6 +326,7 @@ func (l *Link) Run(ctx context.Context) error {
 		// The next snapshot rewrites it; the hub's devices still serve.
 		l.log.Error("tenancy cache unreadable", "err", err)
 	}
+	l.automationsChanged()
 	cancel := l.opts.Hub.Subscribe(func(hub.Update) {
 		select {
 		case l.wake <- struct{}{}:

@@ -371,6 +371,8 @@ func wireKind(k hub.Kind) (syncproto.Kind, bool) {
 		return syncproto.KindOffline, true
 	case hub.KindOTA:
 		return syncproto.KindOTA, true
+	case hub.KindRun:
+		return syncproto.KindRun, true
 	}
 	return "", false
 }

@@ -32,6 +32,7 @@ const (
 	KindOnline                   // device connected (Name = transport): outbox
 	KindOffline                  // device disconnected or timed out: outbox
 	KindOTA                      // firmware shipment progress (Name = shipment id, Value = syncproto.EncodeOTA): outbox
+	KindRun                      // an automation's run (Name = automation id, Value = rules.Run JSON): outbox
 )
 
 // Record is one durable change. The hub fills it; the store persists it in a

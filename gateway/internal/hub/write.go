@@ -124,6 +124,23 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 	return v, nil
 }
 
+// RecordRun appends the record of an automation's run (run is its JSON)
+// under a device of the automation, so that it reaches the cloud through
+// the outbox like any other record, once.
+func (h *Hub) RecordRun(deviceID int64, automation, run string, ts int64) error {
+	d := h.device(deviceID)
+	if d == nil {
+		return ErrNoDevice
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.deleted {
+		return ErrNoDevice
+	}
+	h.appendLocked(Record{Kind: KindRun, DeviceID: deviceID, Name: automation, Value: run, TS: ts, Source: "automation"})
+	return nil
+}
+
 // Flush waits until every change the hub accepted before the call is
 // committed by the store, so that it survives a crash of the process. A
 // transport that answers a write (an HTTP 200, an MQTT PUBACK) calls it

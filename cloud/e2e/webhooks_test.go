@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// Webhooks through the Platform API: created, listed with secrets
+// redacted, replaced keeping a redacted secret, refused when invalid,
+// their delivery log read, deleted.
+func TestWebhookRoutes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	hook := map[string]any{"name": "crm", "enabled": true, "method": "POST", "url": "https://crm.example.com/in",
+		"trigger": map[string]any{"kind": "datastream"}, "secret": "s3cret",
+		"auth": map[string]any{"kind": "bearer", "token": "tok"}}
+	var got struct {
+		ID     int64
+		Secret string
+		Auth   struct{ Token string }
+	}
+	f.must(201, "PUT", o+"/webhook", a, hook).decode(t, &got)
+	if got.ID == 0 || got.Secret != "********" || got.Auth.Token != "********" {
+		t.Fatalf("created %+v, want an id and redacted secrets", got)
+	}
+	var list []struct {
+		ID     int64
+		Secret string
+	}
+	f.must(200, "GET", o+"/webhooks", a, nil).decode(t, &list)
+	if len(list) != 1 || list[0].ID != got.ID || list[0].Secret != "********" {
+		t.Fatalf("list %+v", list)
+	}
+	hook["id"], hook["secret"], hook["name"] = got.ID, "********", "crm renamed"
+	f.must(200, "PUT", o+"/webhook", a, hook)
+	bad := map[string]any{"name": "x", "enabled": true, "method": "POST", "url": "ftp://example.com/",
+		"trigger": map[string]any{"kind": "datastream"}}
+	if r := f.req("PUT", o+"/webhook", a, bad); r.status != 400 || !strings.Contains(r.errMsg(t), "url") {
+		t.Fatalf("ftp url: %s", r)
+	}
+	var ds []any
+	f.must(200, "GET", q(o+"/webhook/deliveries", "id", got.ID), a, nil).decode(t, &ds)
+	if len(ds) != 0 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	f.must(204, "DELETE", q(o+"/webhook", "id", got.ID), a, nil)
+	f.must(404, "GET", q(o+"/webhook/deliveries", "id", got.ID), a, nil)
+}

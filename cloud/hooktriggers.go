@@ -1,0 +1,142 @@
+package cloud
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
+	"outpost/shared/syncproto"
+)
+
+// hookTriggers turns applied telemetry into webhook deliveries: a device's
+// datastream writes, events and online / offline changes call the enabled
+// webhooks of its organization and the organizations above it whose
+// trigger matches. With no enabled webhook it costs one atomic load per
+// batch. A cloud crash between a batch's apply and its deliveries' enqueue
+// loses them (the enqueue is not in the apply's transaction).
+type hookTriggers struct {
+	store *sqlite.Store
+	disp  *webhooks.Dispatcher
+	tree  func() *tenancy.Tree
+	log   *slog.Logger
+
+	index atomic.Pointer[map[int64][]webhooks.Webhook] // enabled webhooks by org
+	kick  chan struct{}
+
+	mu    sync.Mutex
+	queue []syncproto.Item
+	wake  chan struct{}
+}
+
+func newHookTriggers(store *sqlite.Store, disp *webhooks.Dispatcher, tree func() *tenancy.Tree, log *slog.Logger) *hookTriggers {
+	h := &hookTriggers{store: store, disp: disp, tree: tree, log: log, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	empty := map[int64][]webhooks.Webhook{}
+	h.index.Store(&empty)
+	return h
+}
+
+// reload asks for the webhooks to be read again (coalesced).
+func (h *hookTriggers) reload() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Observe queues applied items when some webhook is enabled.
+func (h *hookTriggers) Observe(items []syncproto.Item) {
+	if len(*h.index.Load()) == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.queue = append(h.queue, items...)
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hookTriggers) load(ctx context.Context) {
+	ws, err := h.store.EnabledWebhooks(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Error("webhooks not loaded", "err", err)
+		}
+		return
+	}
+	idx := map[int64][]webhooks.Webhook{}
+	for _, w := range ws {
+		idx[w.OrgID] = append(idx[w.OrgID], w)
+	}
+	h.index.Store(&idx)
+}
+
+func (h *hookTriggers) run(ctx context.Context) {
+	h.load(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+			h.load(ctx)
+		case <-h.wake:
+			h.mu.Lock()
+			items := h.queue
+			h.queue = nil
+			h.mu.Unlock()
+			h.deliver(ctx, items)
+		}
+	}
+}
+
+func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
+	idx := *h.index.Load()
+	tree := h.tree()
+	devs := map[string]*tenancy.Device{}
+	for i := range items {
+		it := &items[i]
+		e := webhooks.Event{Device: it.Device, Pin: it.Pin, Value: it.Value, At: time.UnixMilli(it.TS).UTC()}
+		switch it.Kind {
+		case syncproto.KindWrite:
+			e.Kind = webhooks.OnDatastream
+		case syncproto.KindEvent:
+			e.Kind, e.EventCode = webhooks.OnEvent, it.Name
+		case syncproto.KindOnline:
+			e.Kind = webhooks.OnOnline
+		case syncproto.KindOffline:
+			e.Kind = webhooks.OnOffline
+		default:
+			continue
+		}
+		d, seen := devs[it.Device]
+		if !seen {
+			if got, err := h.store.GetDeviceByUID(ctx, it.Device); err == nil {
+				d = &got
+			}
+			devs[it.Device] = d
+		}
+		if d == nil {
+			continue
+		}
+		e.DeviceName, e.Template = d.Name, string(d.TemplateID)
+		var hit []webhooks.Webhook
+		for o := d.OrgID; o != 0; o = tree.Parent(o) {
+			for _, w := range idx[int64(o)] {
+				if w.Matches(&e) {
+					hit = append(hit, w)
+				}
+			}
+		}
+		if len(hit) > 0 {
+			if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
+				h.log.Error("webhook deliveries not queued", "device", it.Device, "err", err)
+			}
+		}
+	}
+}

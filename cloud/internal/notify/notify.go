@@ -1,0 +1,137 @@
+// Package notify tells people: each notification is stored (the console's
+// list and unread count read it) with why it was sent, and mailed, within
+// a per-person cap per hour.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/tenancy"
+)
+
+// Notification is one notification of one person.
+type Notification struct {
+	ID      int64
+	UserID  tenancy.UserID
+	OrgID   tenancy.OrgID
+	At      time.Time
+	Subject string
+	Body    string
+	Why     string // what caused it, in words ("automation … triggered by …")
+	Read    bool
+}
+
+// Store is what the service needs of persistence (cloud/internal/sqlite
+// only, so far).
+type Store interface {
+	AddNotification(ctx context.Context, n Notification) (int64, error)
+	CountNotificationsSince(ctx context.Context, user tenancy.UserID, t time.Time) (int, error)
+	ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error)
+}
+
+// Mailer sends mail (mail.Mailbox, mail.SMTP).
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// DefaultPerHour is Blynk's cap on automation mails per person and hour.
+const DefaultPerHour = 20
+
+// Service notifies people.
+type Service struct {
+	store   Store
+	mailer  Mailer
+	tree    func() *tenancy.Tree
+	perHour int
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New returns a service; perHour ≤ 0 means DefaultPerHour, now nil
+// time.Now.
+func New(store Store, mailer Mailer, tree func() *tenancy.Tree, perHour int, now func() time.Time, log *slog.Logger) *Service {
+	if perHour <= 0 {
+		perHour = DefaultPerHour
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, mailer: mailer, tree: tree, perHour: perHour, now: now, log: log.With("component", "notify")}
+}
+
+// Result says what one call did.
+type Result struct {
+	Sent   int // people notified (stored and mailed)
+	Capped int // people over their hourly cap: not notified
+}
+
+// Recipients are the members of org and the Admins of the orgs above it
+// (who see it), active or pending, once each.
+func (s *Service) Recipients(ctx context.Context, org tenancy.OrgID) ([]tenancy.User, error) {
+	var out []tenancy.User
+	seen := map[tenancy.UserID]bool{}
+	tree := s.tree()
+	for o, first := org, true; o != 0; o, first = tree.Parent(o), false {
+		f := tenancy.UserFilter{Scope: tenancy.Scope{OrgID: o}, Page: tenancy.Page{Size: tenancy.MaxPageSize}}
+		if !first {
+			f.RoleID = tenancy.RoleAdmin
+		}
+		for {
+			l, err := s.store.ListUsers(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range l.Items {
+				if !seen[u.ID] && u.Status != tenancy.StatusSuspended {
+					seen[u.ID] = true
+					out = append(out, u)
+				}
+			}
+			if l.Next == 0 {
+				break
+			}
+			f.Page.After = l.Next
+		}
+	}
+	return out, nil
+}
+
+// ToOrg notifies the recipients of org. A person who had perHour
+// notifications in the last hour is skipped (counted in Capped).
+func (s *Service) ToOrg(ctx context.Context, org tenancy.OrgID, subject, body, why string) (Result, error) {
+	var r Result
+	users, err := s.Recipients(ctx, org)
+	if err != nil {
+		return r, fmt.Errorf("notify: recipients: %w", err)
+	}
+	now := s.now()
+	for _, u := range users {
+		n, err := s.store.CountNotificationsSince(ctx, u.ID, now.Add(-time.Hour))
+		if err != nil {
+			return r, fmt.Errorf("notify: %w", err)
+		}
+		if n >= s.perHour {
+			r.Capped++
+			s.log.Warn("notification not sent: hourly cap reached", "user", u.ID, "cap", s.perHour, "why", why)
+			continue
+		}
+		if _, err := s.store.AddNotification(ctx, Notification{UserID: u.ID, OrgID: org, At: now, Subject: subject,
+			Body: body, Why: why}); err != nil {
+			return r, fmt.Errorf("notify: %w", err)
+		}
+		if s.mailer != nil {
+			if err := s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: subject, Body: body + "\n\n" + why}); err != nil {
+				return r, fmt.Errorf("notify: mail %d: %w", u.ID, err)
+			}
+		}
+		r.Sent++
+	}
+	return r, nil
+}
