@@ -87,6 +87,7 @@ var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sq
 var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
+	"github.com/jackc/pgx/v5":             {"cloud/internal/postgres"}, // and its pgtest
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
 	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/cmd/outpost-bridge", "scripts/site"},
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi"},
@@ -223,6 +224,7 @@ func storeAndSupportViolations(p pkg, testSupport map[string]bool) []string {
 var storePackages = map[string]bool{
 	"gateway/internal/sqlite": true,
 	"cloud/internal/sqlite":   true,
+	"cloud/internal/postgres": true,
 }
 
 // mayChooseStore reports whether package r wires a store (rule 6).
