@@ -50,6 +50,19 @@ func TestMosquittoClients(t *testing.T) {
 					t.Fatalf("publish %s: %v %s", tc.topic, err, out)
 				}
 			}
+			// a refused write is still acknowledged; MQTT 5 gets the reason
+			// code in the PUBACK (0x90 topic name invalid = RC:144)
+			out, err = run("-V", v, "-P", tokenA, "-q", "1", "-d", "-t", "ds/No Such Stream", "-m", "1")
+			if err != nil {
+				t.Fatalf("publish to an unknown datastream: %v %s", err, out)
+			}
+			wantRC := "RC:0"
+			if v == "mqttv5" {
+				wantRC = "RC:144"
+			}
+			if !strings.Contains(out, "received PUBACK") || !strings.Contains(out, wantRC) {
+				t.Errorf("PUBACK for an unknown datastream: want %s in %q", wantRC, out)
+			}
 			if got := value(e.hub, e.devA.ID, 0); got != "-5.25" {
 				t.Errorf("Temperature = %q", got)
 			}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -50,6 +51,12 @@ type ackShard struct {
 	pending []pendingAck
 	running bool // a drain goroutine serves the shard
 	spare   []pendingAck
+
+	// Used by the drain goroutine only: each connection's PUBACKs of one
+	// batch, in first-seen order, and buffers for reuse.
+	bufs  map[*mqtt.Client]*bytes.Buffer
+	order []*mqtt.Client
+	free  []*bytes.Buffer
 }
 
 // ackAfterCommit takes over the acknowledgement of a QoS 1 or 2 publish
@@ -106,19 +113,87 @@ func (b *Broker) drainAcks(q *ackShard) {
 		cancel()
 		if err != nil {
 			b.log.Warn("closing connections: their writes are not confirmed durable", "acknowledgements", len(batch), "error", err)
-		}
-		for i, a := range batch {
-			if err != nil {
+			for _, a := range batch {
 				a.cl.Stop(errNotDurable)
-			} else {
-				_ = a.cl.WritePacket(puback(a))
 			}
-			batch[i] = pendingAck{}
+		} else {
+			q.send(batch)
 		}
+		clear(batch)
 		q.mu.Lock()
 		q.spare = batch[:0]
 		q.mu.Unlock()
 	}
+}
+
+// send writes the PUBACKs of batch, one write per connection: a commit
+// acknowledges several publishes of each device (a window of them in
+// flight), and a system call per PUBACK was the largest single cost of
+// the QoS 1 path. Each connection's PUBACKs keep their order, as MQTT
+// requires.
+func (q *ackShard) send(batch []pendingAck) {
+	if q.bufs == nil {
+		q.bufs = make(map[*mqtt.Client]*bytes.Buffer)
+	}
+	for _, a := range batch {
+		buf := q.bufs[a.cl]
+		if buf == nil {
+			if n := len(q.free); n > 0 {
+				buf, q.free = q.free[n-1], q.free[:n-1]
+			} else {
+				buf = new(bytes.Buffer)
+			}
+			q.bufs[a.cl] = buf
+			q.order = append(q.order, a.cl)
+		}
+		encodePuback(buf, a)
+	}
+	for _, cl := range q.order {
+		buf := q.bufs[cl]
+		writeLocked(cl, buf.Bytes())
+		buf.Reset()
+		q.free = append(q.free, buf)
+		delete(q.bufs, cl)
+	}
+	clear(q.order)
+	q.order = q.order[:0]
+}
+
+// writeLocked writes whole packets to cl's connection under the client's
+// lock, the one mochi's WritePacket holds, so packets never interleave. A
+// failed write is left to the client's read loop, which sees the
+// connection end, as WritePacket's callers do.
+func writeLocked(cl *mqtt.Client, b []byte) {
+	cl.Lock()
+	defer cl.Unlock()
+	if cl.Closed() || cl.Net.Conn == nil {
+		return
+	}
+	_, _ = cl.Net.Conn.Write(b)
+}
+
+// encodePuback appends a's PUBACK to buf. A success needs only the packet
+// id (a Remaining Length of 2 is valid in MQTT 3.1.1 and 5); a refusal,
+// MQTT 5 only, is encoded by mochi with the client's limits, as
+// WritePacket would.
+func encodePuback(buf *bytes.Buffer, a pendingAck) {
+	if a.code.Code == packets.CodeSuccess.Code {
+		buf.Write([]byte{packets.Puback << 4, 2, byte(a.id >> 8), byte(a.id)})
+		return
+	}
+	pk := puback(a)
+	pk.ProtocolVersion = a.cl.Properties.ProtocolVersion
+	pk.Mods.MaxSize = a.cl.Properties.Props.MaximumPacketSize
+	if a.cl.Properties.Props.RequestProblemInfoFlag && a.cl.Properties.Props.RequestProblemInfo == 0 {
+		pk.Mods.DisallowProblemInfo = true
+	}
+	var one bytes.Buffer
+	if err := pk.PubackEncode(&one); err != nil || (pk.Mods.MaxSize > 0 && uint32(one.Len()) > pk.Mods.MaxSize) {
+		pk.Properties.ReasonString = "" // too large for the client with the reason: the code alone
+		one.Reset()
+		_ = pk.PubackEncode(&one)
+	}
+	buf.Write(one.Bytes())
 }
 
 // puback is the acknowledgement mochi would have sent.
