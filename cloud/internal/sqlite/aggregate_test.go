@@ -114,4 +114,3 @@ func TestMigrationBackfillsDeviceList(t *testing.T) {
 		}
 	}
 }
-

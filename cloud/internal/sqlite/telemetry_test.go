@@ -96,4 +96,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
