@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"outpost/cloud/internal/postgres/pgtest"
+	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/tenancy/tenancytest"
 )
@@ -36,4 +37,8 @@ func newTestStore(t testing.TB) *Store {
 
 func TestConformance(t *testing.T) {
 	tenancytest.Run(t, func(t *testing.T) tenancy.Store { return newTestStore(t) })
+}
+
+func TestTelemetryConformance(t *testing.T) {
+	telemetrytest.Run(t, func(t *testing.T) telemetrytest.Store { return newTestStore(t) })
 }
