@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
@@ -147,8 +146,8 @@ func testApplyIsIdempotentAndScoped(t *testing.T, newStore func(t *testing.T) St
 	}
 	vals, err := st.S.DeviceValues(ctx, u)
 	must(t, err)
-	if diff := cmp.Diff([]telemetry.PinValue{{Pin: 1, Value: "21", TS: time.UnixMilli(1003).UTC()}}, vals); diff != "" {
-		t.Fatal(diff)
+	if want := []telemetry.PinValue{{Pin: 1, Value: "21", TS: time.UnixMilli(1003).UTC()}}; !reflect.DeepEqual(vals, want) {
+		t.Fatalf("latest values %+v, want %+v", vals, want)
 	}
 	hist, next, err := st.S.History(ctx, u, 1, 0, 1)
 	must(t, err)
@@ -258,8 +257,8 @@ func testApplyBatchEqualsOneByOne(t *testing.T, newStore func(t *testing.T) Stor
 	if len(wantHist) != len(items)-7 || len(wantVals) != 3 {
 		t.Fatalf("one by one stored %d history points, %d latest values", len(wantHist), len(wantVals))
 	}
-	if d := cmp.Diff(wantVals, gotVals); d != "" {
-		t.Errorf("latest values (-one by one +batch):\n%s", d)
+	if !reflect.DeepEqual(wantVals, gotVals) {
+		t.Errorf("latest values: batch %+v, one by one %+v", gotVals, wantVals)
 	}
 	// Compare history without ids (sequences may differ between stores);
 	// the order within a pin (newest id first) must be the same.
@@ -270,8 +269,14 @@ func testApplyBatchEqualsOneByOne(t *testing.T, newStore func(t *testing.T) Stor
 		}
 		return out
 	}
-	if d := cmp.Diff(strip(wantHist), strip(gotHist)); d != "" {
-		t.Errorf("history (-one by one +batch):\n%s", d)
+	if w, g := strip(wantHist), strip(gotHist); !reflect.DeepEqual(w, g) {
+		for i := range min(len(w), len(g)) {
+			if w[i] != g[i] {
+				t.Errorf("history differs first at %d: batch %+v, one by one %+v", i, g[i], w[i])
+				break
+			}
+		}
+		t.Errorf("history: batch %d points, one by one %d", len(g), len(w))
 	}
 }
 
