@@ -26,7 +26,6 @@ import (
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
-	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/secret"
 )
@@ -46,7 +45,7 @@ type Bootstrap struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   cloudStore
 	svc     *tenancy.Service
 	http    *http.Server
 	ln      net.Listener
@@ -189,23 +188,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// openStore opens (creating if needed) the SQLite database the config
-// names.
-func openStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
-	dbPath := cfg.Database
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "cloud.db")
-	}
-	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
-		return nil, fmt.Errorf("cloud: data directory: %w", err)
-	}
-	store, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	return store, nil
-}
-
 // bootstrap creates the root org and first Admin when the store is empty.
 func (s *Server) bootstrap(ctx context.Context) error {
 	if s.svc.Tree().Len() > 0 {
@@ -243,11 +225,32 @@ func CheckFirstStart(cfg Config, terminal bool) error {
 	if cfg.Admin.Password != "" || cfg.Admin.PasswordFile != "" || terminal {
 		return nil
 	}
-	if _, err := os.Stat(cfg.databasePath()); !errors.Is(err, os.ErrNotExist) {
-		return nil
+	if first, err := isFirstStart(cfg); err != nil || !first {
+		return err
 	}
 	return errors.New("first start: the Admin password would be generated but stdout is not a terminal; " +
 		"set admin.password_file (or -admin-password-file), or OUTPOST_ADMIN_PASSWORD")
+}
+
+// isFirstStart reports whether the store holds no cloud yet: no SQLite
+// file, or a PostgreSQL database without organizations.
+func isFirstStart(cfg Config) (bool, error) {
+	if cfg.Store.Driver != "postgres" {
+		_, err := os.Stat(cfg.databasePath())
+		return errors.Is(err, os.ErrNotExist), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	orgs, err := st.AllOrgs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("cloud: %w", err)
+	}
+	return len(orgs) == 0, nil
 }
 
 // databasePath is the SQLite file: database, else data_dir/cloud.db.
@@ -371,7 +374,7 @@ func newMailer(cfg Config) platformapi.Mailer {
 // notifier mails people when something happens to them or their devices
 // (device transfers notify both parties, §4).
 type notifier struct {
-	store  *sqlite.Store
+	store  cloudStore
 	mailer platformapi.Mailer
 	log    *slog.Logger
 }

@@ -38,6 +38,7 @@ type Config struct {
 	// X-Forwarded-For names the client; from any other peer it is ignored.
 	TrustedProxies []string       `yaml:"trusted_proxies"`
 	Database       string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	Store          StoreConfig    `yaml:"store"`
 	Log            LogConfig      `yaml:"log"`
 	Admin          AdminConfig    `yaml:"admin"`
 	Auth           AuthConfig     `yaml:"auth"`
@@ -49,6 +50,21 @@ type Config struct {
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
 	Now func() time.Time `yaml:"-"`
+}
+
+// StoreConfig selects the store: the embedded SQLite file (the default,
+// one instance) or PostgreSQL, which any number of instances share.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // sqlite or postgres
+	// DSN is PostgreSQL's connection string or URL (driver postgres),
+	// e.g. "host=/run/postgresql dbname=outpost" or
+	// "postgres://outpost:secret@db.example.com/outpost?sslmode=verify-full".
+	DSN string `yaml:"dsn"`
+	// MaxConns and MinConns size the PostgreSQL connection pool of this
+	// instance (max_connections of the server bounds the sum over
+	// instances).
+	MaxConns int `yaml:"max_conns"`
+	MinConns int `yaml:"min_conns"`
 }
 
 // LogConfig selects the log level and format (used by the main).
@@ -144,6 +160,7 @@ func Defaults() Config {
 		DataDir:        "outpost-cloud-data",
 		Listen:         "127.0.0.1:8000",
 		TrustedProxies: []string{},
+		Store:          StoreConfig{Driver: "sqlite", MaxConns: 20, MinConns: 2},
 		Log:            LogConfig{Level: "info", Format: "text"},
 		Admin:          AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
 		Auth: AuthConfig{BcryptCost: 12, MinPassword: 8, SessionTTL: 30 * day, AccessTokenTTL: day,
@@ -206,6 +223,24 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" && (c.Database == "" || (c.Mail.Mailbox == "" && c.Mail.SMTP.Addr == "")) {
 		bad("data_dir: required unless database and the mail destination are set")
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.DSN != "" {
+			bad("store.dsn: set for driver sqlite (the SQLite file is database)")
+		}
+	case "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn: required for driver postgres")
+		}
+		if c.Database != "" {
+			bad("database: a SQLite file, not used with store.driver postgres")
+		}
+	default:
+		bad("store.driver: %q (want sqlite or postgres)", c.Store.Driver)
+	}
+	if c.Store.MaxConns < 1 || c.Store.MinConns < 0 || c.Store.MinConns > c.Store.MaxConns {
+		bad("store.max_conns, store.min_conns: %d, %d (want max at least 1, min 0..max)", c.Store.MaxConns, c.Store.MinConns)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

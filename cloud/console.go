@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/console"
-	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -60,7 +60,7 @@ func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteS
 
 // consoleHistory is the console's history: the telemetry store's
 // aggregation (SQL over per-minute rollups) and raw export.
-type consoleHistory struct{ store *sqlite.Store }
+type consoleHistory struct{ store cloudStore }
 
 var _ console.History = consoleHistory{}
 
@@ -77,7 +77,7 @@ func (h consoleHistory) Aggregate(ctx context.Context, uid string, pin int, from
 }
 
 func (h consoleHistory) Export(ctx context.Context, uid string, pin int, from, to time.Time, each func(time.Time, string) error) error {
-	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []sqlite.HistoryPoint) error {
+	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []telemetry.HistoryPoint) error {
 		for _, p := range pts {
 			if err := each(p.TS, p.Value); err != nil {
 				return err

@@ -17,7 +17,6 @@ import (
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
-	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/syncproto"
 )
@@ -27,7 +26,7 @@ import (
 // API's Live. Gateway ids travel as decimal strings of tenancy.GatewayID.
 type sites struct {
 	svc     *tenancy.Service
-	store   *sqlite.Store
+	store   cloudStore
 	gs      *gatewaysync.Server
 	timeout time.Duration
 	log     *slog.Logger
