@@ -57,6 +57,9 @@ type Server struct {
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
+	// cluster joins the instances sharing a PostgreSQL store (nil on
+	// SQLite).
+	cluster *cluster
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -104,12 +107,16 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// The sync endpoint needs the service and the service notifies it of
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
+	var clusterp atomic.Pointer[cluster]
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
 		OnChange: func() {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
+			}
+			if cl := clusterp.Load(); cl != nil {
+				cl.changed() // the same on every other instance
 			}
 		},
 	}, tenancy.Config{
@@ -126,13 +133,25 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = &sites{svc: s.svc, store: store, timeout: cfg.Gateways.CommandTimeout, log: log}
 	s.feed = livefeed.New(livefeed.Options{})
+	var feed publisher = s.feed
+	if b, ok := store.(bus); ok { // PostgreSQL: other instances may share it
+		if s.cluster, err = newCluster(b, s.svc, s.feed, log); err != nil {
+			return nil, fmt.Errorf("cloud: %w", err)
+		}
+		feed = clusterFeed{local: s.feed, c: s.cluster}
+		s.sites.cluster = s.cluster
+	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	s.sites.gs = s.sync
 	syncp.Store(s.sync)
+	if s.cluster != nil {
+		s.cluster.gs = s.sync
+		clusterp.Store(s.cluster)
+	}
 	defer func() {
 		if !ok {
 			s.sync.Close()
@@ -327,6 +346,13 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- s.http.Serve(s.ln)
 	}()
 	s.log.Info("platform API listening", "addr", s.Addr())
+	stopCluster := func() {}
+	if s.cluster != nil {
+		cctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.cluster.run(cctx); close(done) }()
+		stopCluster = func() { stop(); <-done }
+	}
 	var err error
 	select {
 	case err = <-errc:
@@ -345,6 +371,7 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	s.sync.Close()
+	stopCluster()
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

@@ -28,6 +28,7 @@ type sites struct {
 	svc     *tenancy.Service
 	store   cloudStore
 	gs      *gatewaysync.Server
+	cluster *cluster // nil: one instance (SQLite)
 	timeout time.Duration
 	log     *slog.Logger
 }
@@ -189,7 +190,7 @@ func (s *sites) Write(ctx context.Context, a tenancy.Actor, d tenancy.Device, pi
 	if a.UserID != 0 {
 		actor = "user:" + strconv.FormatInt(int64(a.UserID), 10)
 	}
-	r, err := s.gs.Command(ctx, gatewayKey(gw), syncproto.Command{Kind: syncproto.CommandWrite, Device: d.UID, Pin: pin,
+	r, err := s.command(ctx, gatewayKey(gw), syncproto.Command{Kind: syncproto.CommandWrite, Device: d.UID, Pin: pin,
 		Value: value, Actor: actor})
 	if errors.Is(err, gatewaysync.ErrNotConnected) {
 		return &tenancy.Error{Code: tenancy.Unavailable, Message: "the device's gateway did not answer in time", Err: err}
@@ -230,7 +231,7 @@ func (s *sites) Site(ctx context.Context, g tenancy.Gateway) (platformapi.SiteSt
 	return out, nil
 }
 
-func (s *sites) GatewayReleased(g tenancy.GatewayID) { s.gs.Disconnect(gatewayKey(g)) }
+func (s *sites) GatewayReleased(g tenancy.GatewayID) { s.disconnect(gatewayKey(g)) }
 
 // register is POST /api/v1/gateway/register {"name","software"}: a new
 // gateway gets its id, claim code and credential (201), once.

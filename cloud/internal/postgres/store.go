@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +27,14 @@ import (
 type Options struct {
 	MaxConns int32
 	MinConns int32
+	Logger   *slog.Logger // nil: discard
 }
 
 // Store implements tenancy.Store and the cloud's telemetry store.
 type Store struct {
 	queries
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	logger *slog.Logger
 }
 
 var _ tenancy.Store = (*Store)(nil)
@@ -72,7 +75,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{db: pool}, pool: pool}, nil
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{queries: queries{db: pool}, pool: pool, logger: logger.With("component", "postgres")}, nil
 }
 
 // Close closes the pool.
