@@ -40,7 +40,7 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // applying) run one after the other, so nothing is stored twice.
 //
 // Writes, the bulk of telemetry, are batched: their history rows go in as
-// one multi-row INSERT (arrays unnested in item order), each (device, pin)
+// one COPY in item order, each (device, pin)
 // gets one upsert of the value that sequential application would have left
 // (the newest ts, the later item on a tie), and rollups one upsert per
 // bucket. An erase first flushes what is pending for its pin, so writes
@@ -225,20 +225,18 @@ func (a *applier) storeReports() error {
 // statement), then one upsert for the latest values and one per rollup
 // level.
 func (a *applier) flush() error {
-	if n := len(a.history); n > 0 {
-		uids, vals := make([]string, n), make([][]byte, n)
-		pins, tss := make([]int64, n), make([]int64, n)
-		nums := make([]*float64, n)
+	if len(a.history) > 0 {
+		// COPY: the fastest way in, in item order (ids follow it).
+		rows := make([][]any, len(a.history))
 		for i, it := range a.history {
-			uids[i], pins[i], vals[i], tss[i] = it.Device, int64(it.Pin), []byte(it.Value), it.TS
+			var num any
 			if f, ok := telemetry.Number(it.Value); ok {
-				nums[i] = &f
+				num = f
 				a.roll(it, f)
 			}
+			rows[i] = []any{it.Device, int64(it.Pin), []byte(it.Value), it.TS, num}
 		}
-		if err := a.exec(`INSERT INTO device_history (device_uid, pin, value, ts, num)
-			SELECT u, p, v, t, x FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::float8[])
-				WITH ORDINALITY AS h(u, p, v, t, x, i) ORDER BY i`, uids, pins, vals, tss, nums); err != nil {
+		if _, err := a.tx.CopyFrom(a.ctx, pgx.Identifier{"device_history"}, historyCols, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 	}
@@ -289,6 +287,8 @@ func (a *applier) flush() error {
 	clear(a.rollupAt)
 	return nil
 }
+
+var historyCols = []string{"device_uid", "pin", "value", "ts", "num"}
 
 // roll adds a numeric write to its pending rollup rows.
 func (a *applier) roll(it *syncproto.Item, f float64) {
