@@ -60,6 +60,8 @@ type Server struct {
 	// cluster joins the instances sharing a PostgreSQL store (nil on
 	// SQLite).
 	cluster *cluster
+	// draining is set once Run's context ends: /readyz answers 503.
+	draining atomic.Bool
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -183,6 +185,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", limitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients, s.sites.register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.renewClaimCode)
@@ -331,6 +335,32 @@ func hsts(h http.Handler) http.Handler {
 	})
 }
 
+// healthz answers 200 while the process serves: a load balancer's
+// liveness check.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 when this instance can serve: the store answers with
+// the schema this program has, and it is not draining (503 otherwise, so a
+// load balancer sends new connections elsewhere).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.store.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		http.Error(w, "store not ready", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
 // ConsoleURL is where people open the web console.
 func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 
@@ -357,7 +387,10 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		// Hijacked websockets and live streams would hold Shutdown: end them first.
+		s.draining.Store(true)
+		// Hijacked websockets and live streams would hold Shutdown: end them
+		// first. A gateway whose link closes reconnects, through the load
+		// balancer, to another instance.
 		s.sync.Close()
 		s.console.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -134,3 +134,28 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 		t.Fatalf("after release on B the link to A is still up: %v", err)
 	}
 }
+
+// /healthz and /readyz answer on both stores; readiness checks the store.
+func TestHealthAndReadiness(t *testing.T) {
+	for name, e := range map[string]*syncEnv{"sqlite": newSyncEnv(t), "postgres": newInstance(t, pgtest.Database(t))} {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(e.s.URL() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: %d", name, path, resp.StatusCode)
+			}
+		}
+		e.s.store.Close() // the store is gone: not ready, still alive
+		resp, err := http.Get(e.s.URL() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s /readyz without a store: %d, want 503", name, resp.StatusCode)
+		}
+	}
+}

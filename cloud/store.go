@@ -32,6 +32,9 @@ type cloudStore interface {
 	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
 	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (telemetry.Series, error)
 	ExportHistory(ctx context.Context, uid string, pin int, from, to time.Time, fn func([]telemetry.HistoryPoint) error) error
+	// Ready reports whether the store answers with the schema this
+	// program has (/readyz).
+	Ready(ctx context.Context) error
 }
 
 var (

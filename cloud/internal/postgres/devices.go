@@ -296,11 +296,13 @@ func deviceFilterSQL(f tenancy.DeviceFilter, a *args) string {
 		for i, t := range tags {
 			ids[i] = int64(t)
 		}
+		// A set the planner may drive from (the tag index) or hash.
 		in := a.add(ids)
 		if f.AllTags && len(tags) > 1 {
-			b.WriteString(" AND (SELECT count(*) FROM device_tags t WHERE t.device_id = d.id AND t.tag_id = ANY(" + in + ")) = " + a.add(len(tags)))
+			b.WriteString(" AND d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ANY(" + in + ")" +
+				" GROUP BY device_id HAVING count(*) = " + a.add(len(tags)) + ")")
 		} else {
-			b.WriteString(" AND EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.tag_id = ANY(" + in + "))")
+			b.WriteString(" AND d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ANY(" + in + "))")
 		}
 	}
 	return b.String()

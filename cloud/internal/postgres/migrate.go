@@ -99,3 +99,16 @@ func SchemaVersion(ctx context.Context, q querier) (int, error) {
 	}
 	return v, nil
 }
+
+// Ready reports whether the database answers and its schema is the one
+// this program has (another instance may have migrated it past us).
+func (s *Store) Ready(ctx context.Context) error {
+	v, err := SchemaVersion(ctx, s.pool)
+	if err != nil {
+		return err
+	}
+	if n := Newest(); v != n {
+		return fmt.Errorf("postgres: schema version %d, this program has %d", v, n)
+	}
+	return nil
+}

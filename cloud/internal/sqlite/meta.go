@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"fmt"
+
+	"outpost/internal/migrate"
 )
 
 // DeviceMeta returns the metadata fields a device reported (meta/<name>),
@@ -22,4 +24,21 @@ func (s *Store) DeviceMeta(ctx context.Context, uid string) (map[string]string, 
 		out[name] = value
 	}
 	return out, rows.Err()
+}
+
+// Ready reports whether the database answers and its schema is the one
+// this program has.
+func (s *Store) Ready(ctx context.Context) error {
+	v, err := migrate.Version(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	ms, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if n := ms[len(ms)-1].Version; v != n {
+		return fmt.Errorf("sqlite: schema version %d, this program has %d", v, n)
+	}
+	return nil
 }

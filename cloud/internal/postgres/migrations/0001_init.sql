@@ -2,8 +2,8 @@
 -- after its migrations 0001..0006, table for table and column for column
 -- (so that migrate-store copies a whole cloud table by table), with the
 -- SQLite-only parts replaced: triggers are PL/pgSQL functions, NOCASE
--- orders are lower(...) COLLATE "C" expressions, the trigram search is a
--- plain ILIKE. Times are milliseconds since the epoch (bigint), booleans
+-- orders are lower(...) COLLATE "C" expressions, the trigram search is
+-- pg_trgm's (a trusted extension: the database's owner may create it). Times are milliseconds since the epoch (bigint), booleans
 -- 0/1, as in the SQLite store.
 
 CREATE TABLE orgs (
@@ -151,6 +151,10 @@ CREATE INDEX devices_template_name ON devices ((lower(template_name) COLLATE "C"
 CREATE INDEX devices_org_name      ON devices ((lower(org_name) COLLATE "C"), id);
 CREATE INDEX devices_owner_name    ON devices ((lower(owner_name) COLLATE "C"), id);
 CREATE INDEX devices_org_filters   ON devices (org_id, template_id, online);
+-- Search: "name contains" (ILIKE '%…%', three characters or more) reads
+-- the trigram index instead of every name.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX devices_name_trgm     ON devices USING gin (name gin_trgm_ops);
 
 -- Device counts per org (n_direct: the org's own; n_subtree: the org and
 -- everything below), online counts beside them, and devices per template
