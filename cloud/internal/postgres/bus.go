@@ -67,4 +67,3 @@ func (s *Store) listenOnce(ctx context.Context, channel string, fn func(string),
 		fn(n.Payload)
 	}
 }
-
