@@ -24,6 +24,7 @@ import (
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/metrics"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/tenancy"
@@ -62,6 +63,8 @@ type Server struct {
 	cluster *cluster
 	// draining is set once Run's context ends: /readyz answers 503.
 	draining atomic.Bool
+	// itemsApplied counts telemetry items stored (/metrics).
+	itemsApplied atomic.Int64
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -144,7 +147,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		s.sites.cluster = s.cluster
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: feed}, Devices: s.sites, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied}, Devices: s.sites, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -185,6 +188,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
 	mux := http.NewServeMux()
+	metricsHandler, err := s.metrics(cfg.MetricsFrom)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
@@ -333,6 +341,49 @@ func hsts(h http.Handler) http.Handler {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// metrics serves /metrics to the peers in from (loopback when empty).
+func (s *Server) metrics(from []string) (http.Handler, error) {
+	if len(from) == 0 {
+		from = []string{"127.0.0.0/8", "::1"}
+	}
+	peers, err := clientaddr.New(from)
+	if err != nil {
+		return nil, err
+	}
+	counters := []metrics.Counter{{Name: "telemetry_items_applied_total", Help: "Telemetry items stored from gateways by this instance.",
+		Value: func() float64 { return float64(s.itemsApplied.Load()) }}}
+	if c := s.cluster; c != nil {
+		counters = append(counters,
+			metrics.Counter{Name: "cluster_messages_sent_total", Help: "Messages this instance sent to the others.",
+				Value: func() float64 { return float64(c.sent.Load()) }},
+			metrics.Counter{Name: "cluster_messages_received_total", Help: "Messages this instance received from the others.",
+				Value: func() float64 { return float64(c.received.Load()) }})
+	}
+	h, err := metrics.Handler([]metrics.Gauge{
+		{Name: "gateways_connected", Help: "Gateways whose websocket is connected to this instance.", Value: func() float64 {
+			n := 0
+			for _, st := range s.sync.Sites() {
+				if st.Connected {
+					n++
+				}
+			}
+			return float64(n)
+		}},
+		{Name: "live_subscribers", Help: "Open live-feed subscriptions (console device pages) on this instance.",
+			Value: func() float64 { return float64(s.feed.Subscribers()) }},
+	}, counters)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !peers.PeerListed(r) {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
 }
 
 // healthz answers 200 while the process serves: a load balancer's

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"outpost/cloud/internal/gatewaysync"
@@ -55,6 +56,8 @@ type cluster struct {
 
 	mu      sync.Mutex
 	waiting map[string]chan syncproto.Result // command id → the caller waiting here
+
+	sent, received atomic.Int64 // messages (/metrics)
 }
 
 // clusterMsg is one bus message.
@@ -129,7 +132,9 @@ func (c *cluster) send(ctx context.Context, m clusterMsg) {
 	}
 	if err != nil && ctx.Err() == nil {
 		c.log.Warn("cluster: message not sent", "kind", m.Kind, "err", err)
+		return
 	}
+	c.sent.Add(1)
 }
 
 // reloader refreshes the org tree after other instances' changes.
@@ -155,6 +160,7 @@ func (c *cluster) receive(payload string) {
 	if m.From == c.self {
 		return
 	}
+	c.received.Add(1)
 	switch m.Kind {
 	case "tenancy":
 		c.gs.TenancyChanged()

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -128,6 +129,16 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 		t.Fatal("the write through B did not return")
 	}
 
+	// /metrics counts what A applied and what B heard from A.
+	if m := get(t, a.s.URL()+"/metrics"); !strings.Contains(m, "outpost_cloud_telemetry_items_applied_total 2") ||
+		!strings.Contains(m, "outpost_cloud_gateways_connected 1") {
+		t.Errorf("A's metrics:\n%s", grepLines(m, "outpost_cloud"))
+	}
+	if m := get(t, b.s.URL()+"/metrics"); strings.Contains(m, "outpost_cloud_cluster_messages_received_total 0") ||
+		!strings.Contains(m, "outpost_cloud_cluster_messages_received_total") {
+		t.Errorf("B's metrics:\n%s", grepLines(m, "outpost_cloud"))
+	}
+
 	// Released on B: the gateway's link on A closes.
 	b.call(200, "POST", "/api/v1/organization/gateway/release?gatewayId="+reg.GatewayID, b.tok, nil, nil)
 	if _, err := gw.next(syncproto.TypeSnapshot, 5*time.Second); err == nil || !strings.Contains(err.Error(), "close") && !strings.Contains(err.Error(), "EOF") {
@@ -157,5 +168,53 @@ func TestHealthAndReadiness(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("%s /readyz without a store: %d, want 503", name, resp.StatusCode)
 		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// /metrics answers only the listed peers.
+func TestMetricsOnlyForListedPeers(t *testing.T) {
+	cfg := Defaults()
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Admin.Password, cfg.Auth.BcryptCost = "root-password-1", 4
+	cfg.MetricsFrom = []string{"10.9.8.7"}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	resp, err := http.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics from an unlisted peer: %d, want 404", resp.StatusCode)
 	}
 }

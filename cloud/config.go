@@ -36,16 +36,19 @@ type Config struct {
 	TLSKey  string `yaml:"tls_key"`
 	// TrustedProxies are the proxies (addresses or CIDR blocks) whose
 	// X-Forwarded-For names the client; from any other peer it is ignored.
-	TrustedProxies []string       `yaml:"trusted_proxies"`
-	Database       string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
-	Store          StoreConfig    `yaml:"store"`
-	Log            LogConfig      `yaml:"log"`
-	Admin          AdminConfig    `yaml:"admin"`
-	Auth           AuthConfig     `yaml:"auth"`
-	API            APIConfig      `yaml:"api"`
-	Tenancy        TenancyConfig  `yaml:"tenancy"`
-	Mail           MailConfig     `yaml:"mail"`
-	Gateways       GatewaysConfig `yaml:"gateways"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Database       string   `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	// MetricsFrom are the peers (addresses or CIDR blocks) /metrics answers;
+	// others get 404. Empty: loopback only.
+	MetricsFrom []string       `yaml:"metrics_from"`
+	Store       StoreConfig    `yaml:"store"`
+	Log         LogConfig      `yaml:"log"`
+	Admin       AdminConfig    `yaml:"admin"`
+	Auth        AuthConfig     `yaml:"auth"`
+	API         APIConfig      `yaml:"api"`
+	Tenancy     TenancyConfig  `yaml:"tenancy"`
+	Mail        MailConfig     `yaml:"mail"`
+	Gateways    GatewaysConfig `yaml:"gateways"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -160,6 +163,7 @@ func Defaults() Config {
 		DataDir:        "outpost-cloud-data",
 		Listen:         "127.0.0.1:8000",
 		TrustedProxies: []string{},
+		MetricsFrom:    []string{},
 		Store:          StoreConfig{Driver: "sqlite", MaxConns: 20, MinConns: 2},
 		Log:            LogConfig{Level: "info", Format: "text"},
 		Admin:          AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
@@ -296,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := clientaddr.New(c.TrustedProxies); err != nil {
 		bad("trusted_proxies: %v", err)
+	}
+	if _, err := clientaddr.New(c.MetricsFrom); err != nil {
+		bad("metrics_from: %v", err)
 	}
 	if c.API.RateLimit == 0 || c.API.RateLimit < -1 {
 		bad("api.rate_limit: %d (want a positive quota, or -1 to disable)", c.API.RateLimit)

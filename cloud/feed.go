@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"sync/atomic"
 
 	"outpost/cloud/internal/livefeed"
 	"outpost/shared/syncproto"
@@ -23,8 +24,9 @@ type publisher interface {
 // stores each batch and, once committed, publishes what was stored (not
 // replays, not devices the gateway does not serve) to the live feed.
 type feedTelemetry struct {
-	store telemetryApplier
-	feed  publisher
+	store   telemetryApplier
+	feed    publisher
+	applied *atomic.Int64 // items stored (nil: not counted)
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -35,6 +37,9 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 	applied, err := t.store.ApplyItems(ctx, gatewayID, epoch, items, upTo)
 	if err != nil || len(applied) == 0 {
 		return err
+	}
+	if t.applied != nil {
+		t.applied.Add(int64(len(applied)))
 	}
 	us := make([]livefeed.Update, len(applied))
 	for i, it := range applied {
