@@ -68,6 +68,10 @@ type StoreConfig struct {
 	// instances).
 	MaxConns int `yaml:"max_conns"`
 	MinConns int `yaml:"min_conns"`
+	// HistoryRetention drops raw datastream history older than this, a
+	// whole month at a time (PostgreSQL only; 0 keeps everything). Chart
+	// rollups stay.
+	HistoryRetention time.Duration `yaml:"history_retention"`
 }
 
 // LogConfig selects the log level and format (used by the main).
@@ -242,6 +246,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("store.driver: %q (want sqlite or postgres)", c.Store.Driver)
+	}
+	if c.Store.HistoryRetention < 0 || (c.Store.HistoryRetention > 0 && c.Store.HistoryRetention < 31*24*time.Hour) {
+		bad("store.history_retention: %v (want 0 to keep everything, or at least 744h: history is dropped a month at a time)", c.Store.HistoryRetention)
 	}
 	if c.Store.MaxConns < 1 || c.Store.MinConns < 0 || c.Store.MinConns > c.Store.MaxConns {
 		bad("store.max_conns, store.min_conns: %d, %d (want max at least 1, min 0..max)", c.Store.MaxConns, c.Store.MinConns)

@@ -59,6 +59,8 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{name: "postgres with a sqlite file", yaml: "database: x.db\nstore:\n  driver: postgres\n  dsn: dbname=x\n", wantErr: "database"},
 		{name: "sqlite with a dsn", yaml: "store:\n  dsn: dbname=x\n", wantErr: "store.dsn"},
+		{name: "retention shorter than a month", yaml: "store:\n  history_retention: 24h\n", wantErr: "history_retention"},
+		{name: "retention", yaml: "store:\n  history_retention: 8760h\n", check: func(c Config) bool { return c.Store.HistoryRetention == 8760*time.Hour }},
 		{name: "pool sizes", yaml: "store:\n  max_conns: 2\n  min_conns: 3\n", wantErr: "store.max_conns"},
 		{name: "smtp addr", yaml: "mail:\n  smtp:\n    addr: mailhost\n", wantErr: "smtp.addr"},
 		{name: "not yaml", yaml: "listen: [\n", wantErr: "yaml"},

@@ -47,7 +47,7 @@ var (
 func openStore(ctx context.Context, cfg Config) (cloudStore, error) {
 	if cfg.Store.Driver == "postgres" {
 		s, err := postgres.Open(ctx, cfg.Store.DSN, postgres.Options{
-			MaxConns: int32(cfg.Store.MaxConns), MinConns: int32(cfg.Store.MinConns)})
+			MaxConns: int32(cfg.Store.MaxConns), MinConns: int32(cfg.Store.MinConns), HistoryRetention: cfg.Store.HistoryRetention})
 		if err != nil {
 			return nil, fmt.Errorf("cloud: %w", err)
 		}

@@ -28,6 +28,9 @@ type Options struct {
 	MaxConns int32
 	MinConns int32
 	Logger   *slog.Logger // nil: discard
+	// HistoryRetention drops raw history months older than this (0 keeps
+	// everything); the chart rollups stay.
+	HistoryRetention time.Duration
 }
 
 // Store implements tenancy.Store and the cloud's telemetry store.
@@ -35,6 +38,8 @@ type Store struct {
 	queries
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	stop   context.CancelFunc // ends maintain
+	done   chan struct{}
 }
 
 var _ tenancy.Store = (*Store)(nil)
@@ -79,11 +84,22 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{queries: queries{db: pool}, pool: pool, logger: logger.With("component", "postgres")}, nil
+	s := &Store{queries: queries{db: pool}, pool: pool, logger: logger.With("component", "postgres"), done: make(chan struct{})}
+	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	mctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go func() { defer close(s.done); s.maintain(mctx, opt.HistoryRetention) }()
+	return s, nil
 }
 
-// Close closes the pool.
+// Close stops the maintenance and closes the pool. Calling it again does
+// nothing.
 func (s *Store) Close() error {
+	s.stop()
+	<-s.done
 	s.pool.Close()
 	return nil
 }
