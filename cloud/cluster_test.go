@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"outpost/cloud/internal/postgres/pgtest"
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/pgtest"
 	"outpost/internal/poll"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"outpost/cloud/internal/postgres/pgtest"
+	"outpost/internal/pgtest"
 )
 
 // TestMain stops the PostgreSQL cluster the tests that use one start.

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"outpost/cloud/internal/postgres"
-	"outpost/cloud/internal/postgres/pgtest"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/pgtest"
 	"outpost/shared/syncproto"
 )
 

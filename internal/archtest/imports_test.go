@@ -87,7 +87,7 @@ var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sq
 var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
-	"github.com/jackc/pgx/v5":             {"cloud/internal/postgres"}, // and its pgtest
+	"github.com/jackc/pgx/v5":             {"cloud/internal/postgres", "internal/pgtest"},
 	"github.com/prometheus/client_golang": {"cloud/internal/metrics"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
 	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/cmd/outpost-bridge", "scripts/site"},

@@ -5,10 +5,10 @@ import (
 	"os"
 	"testing"
 
-	"outpost/cloud/internal/postgres/pgtest"
 	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/tenancy/tenancytest"
+	"outpost/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
