@@ -169,6 +169,12 @@ func TestTwoCloudsOnePostgres(t *testing.T) {
 			}
 		}
 	}
+	// site-a is B's now: a control write through B reaches its device.
+	apiB.must(204, "POST", "/api/v1/organization/device/datastream", f.users[0],
+		map[string]any{"deviceId": target.ID, "dataStreamId": "v2", "value": 43}, nil)
+	if _, err := expectWrite(devs[target.ID], 2, "43"); err != nil {
+		t.Fatalf("control write after A's death: %v", err)
+	}
 	for _, s := range sites {
 		s.gw.stop(t)
 	}
