@@ -4,9 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/internal/pgtest"
@@ -17,7 +20,7 @@ import (
 
 // newInstance runs a cloud instance on the PostgreSQL database dsn; the
 // first one bootstraps the root Admin, the others find it.
-func newInstance(t *testing.T, dsn string) *syncEnv {
+func newInstance(t testing.TB, dsn string) *syncEnv {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
@@ -217,4 +220,50 @@ func TestMetricsOnlyForListedPeers(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("/metrics from an unlisted peer: %d, want 404", resp.StatusCode)
 	}
+}
+
+// BenchmarkControlWriteAcrossInstances measures a datastream write
+// accepted by instance B for a gateway connected to A: B's Platform API
+// call until the gateway's result is back (p50, p99). The gateway answers
+// at once.
+func BenchmarkControlWriteAcrossInstances(b *testing.B) {
+	dsn := pgtest.Database(b)
+	a, bi := newInstance(b, dsn), newInstance(b, dsn)
+	ctx := context.Background()
+	tm, err := a.s.svc.CreateTemplate(ctx, a.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Heater",
+		Datastreams: []datastream.Datastream{{Pin: 2, Name: "set", Type: datastream.Integer}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := a.s.svc.CreateDevice(ctx, a.admin, tenancy.NewDevice{TemplateID: tm.ID, Name: "Boiler", OrgID: a.admin.OrgID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := a.register("pi")
+	a.call(200, "POST", "/api/v1/organization/gateway/claim", a.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": a.admin.OrgID}, nil)
+	gw, _ := a.dial(reg.Credential)
+	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
+	gw.must(syncproto.TypeWelcome)
+	go func() { // the gateway: answer every command
+		for {
+			m, err := gw.next(syncproto.TypeCommand, time.Minute)
+			if err != nil {
+				return
+			}
+			res, _ := syncproto.Encode(&syncproto.Message{Type: syncproto.TypeResult, ID: m.ID, Result: &syncproto.Result{Code: syncproto.ResultOK}})
+			if gw.ws.WriteMessage(websocket.TextMessage, res) != nil {
+				return
+			}
+		}
+	}()
+	body := map[string]any{"deviceId": d.ID, "dataStreamId": "v2", "value": 7}
+	var durs []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		bi.call(204, "POST", "/api/v1/organization/device/datastream", bi.tok, body, nil)
+		durs = append(durs, time.Since(t0))
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
 }
