@@ -199,7 +199,15 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	}
 	org := int64(f.Scope.OrgID)
 	var a args
-	cond := scopeSQL(f.Scope, "d.org_id", &a) + deviceFilterSQL(f, &a)
+	// Tags drive the query unless an owner or a location (selective too)
+	// is given: the tagged devices are read from the tag index, joined to
+	// their rows and sorted, instead of walking the order's index and
+	// probing the tags of every row until a page is full.
+	from, tagsDrive := "devices d", f.OwnerID == 0 && f.LocationID == 0 && len(f.Tags) > 0
+	if tagsDrive {
+		from = taggedSQL(f, &a) + " JOIN devices d ON d.id = t.device_id"
+	}
+	cond := scopeSQL(f.Scope, "d.org_id", &a) + deviceFilterSQL(f, &a, tagsDrive)
 
 	if !f.SkipTotal {
 		others := f.OwnerID == 0 && f.LocationID == 0 && f.Query == "" && len(f.Tags) == 0
@@ -219,7 +227,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 			p.Total, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 				WHERE org_id = $1 AND template_id = $2), 0)`, org, string(f.TemplateID))
 		default:
-			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM devices d WHERE `+cond, a...)
+			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+cond, a...)
 		}
 		if err != nil {
 			return p, err
@@ -247,7 +255,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		keyset = " AND (" + sc.col + ", d.id)" + cmp + "(" + key + ", " + a.add(int64(f.After.ID)) + ")"
 	}
 	limit := a.add(f.Page.Size + 1)
-	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM devices d WHERE `+cond+keyset+order+` LIMIT `+limit, a...)
+	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+keyset+order+` LIMIT `+limit, a...)
 	p.Rows, err = collect(rows, err, "list device rows", func(r scanner) (tenancy.DeviceRow, error) {
 		return scanDeviceRow(r, true, nil)
 	})
@@ -270,8 +278,9 @@ func (q *queries) scopeCount(ctx context.Context, org int64, subtree bool, count
 }
 
 // deviceFilterSQL is the filters of f other than the scope, as " AND …"
-// terms on devices d.
-func deviceFilterSQL(f tenancy.DeviceFilter, a *args) string {
+// terms on devices d; without the tag term when the tagged devices drive
+// the query (taggedSQL).
+func deviceFilterSQL(f tenancy.DeviceFilter, a *args, tagsImplied bool) string {
 	var b strings.Builder
 	if f.OwnerID != 0 {
 		b.WriteString(" AND d.owner_id = " + a.add(int64(f.OwnerID)))
@@ -291,21 +300,25 @@ func deviceFilterSQL(f tenancy.DeviceFilter, a *args) string {
 	if f.Query != "" {
 		b.WriteString(` AND d.name ILIKE ` + a.add(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
-	if tags := uniqueTags(f.Tags); len(tags) > 0 {
-		ids := make([]int64, len(tags))
-		for i, t := range tags {
-			ids[i] = int64(t)
-		}
-		// A set the planner may drive from (the tag index) or hash.
-		in := a.add(ids)
-		if f.AllTags && len(tags) > 1 {
-			b.WriteString(" AND d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ANY(" + in + ")" +
-				" GROUP BY device_id HAVING count(*) = " + a.add(len(tags)) + ")")
-		} else {
-			b.WriteString(" AND d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ANY(" + in + "))")
-		}
+	if len(f.Tags) > 0 && !tagsImplied {
+		b.WriteString(" AND d.id IN (SELECT device_id FROM " + taggedSQL(f, a) + ")")
 	}
 	return b.String()
+}
+
+// taggedSQL is the devices carrying any of f's tags (every one with
+// AllTags) as a derived table t(device_id), one row per device.
+func taggedSQL(f tenancy.DeviceFilter, a *args) string {
+	tags := uniqueTags(f.Tags)
+	ids := make([]int64, len(tags))
+	for i, t := range tags {
+		ids[i] = int64(t)
+	}
+	q := "(SELECT device_id FROM device_tags WHERE tag_id = ANY(" + a.add(ids) + ") GROUP BY device_id"
+	if f.AllTags && len(tags) > 1 {
+		q += " HAVING count(*) = " + a.add(len(tags))
+	}
+	return q + ") t"
 }
 
 func uniqueTags(tags []tenancy.TagID) []tenancy.TagID {
