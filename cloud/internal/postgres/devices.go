@@ -142,13 +142,13 @@ func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tena
 		l.Total, err = q.count(ctx, "count devices",
 			`SELECT coalesce((SELECT `+col+` FROM org_device_counts WHERE org_id = $1), 0)`, int64(f.Scope.OrgID))
 	} else {
-		l.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM devices d WHERE `+cond, a...)
+		l.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM devices d WHERE `+cond, a.custom()...)
 	}
 	if err != nil {
 		return l, err
 	}
 	pw, tail := pageSQL(f.Page, "d.id", false, &a)
-	rows, err := q.db.Query(ctx, `SELECT `+deviceCols+` FROM devices d WHERE `+cond+pw+tail, a...)
+	rows, err := q.db.Query(ctx, `SELECT `+deviceCols+` FROM devices d WHERE `+cond+pw+tail, a.custom()...)
 	if l.Items, err = collect(rows, err, "list devices", scanDevice); err != nil {
 		return l, err
 	}
@@ -227,7 +227,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 			p.Total, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 				WHERE org_id = $1 AND template_id = $2), 0)`, org, string(f.TemplateID))
 		default:
-			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+cond, a...)
+			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+cond, a.custom()...)
 		}
 		if err != nil {
 			return p, err
@@ -255,7 +255,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		keyset = " AND (" + sc.col + ", d.id)" + cmp + "(" + key + ", " + a.add(int64(f.After.ID)) + ")"
 	}
 	limit := a.add(f.Page.Size + 1)
-	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+keyset+order+` LIMIT `+limit, a...)
+	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+keyset+order+` LIMIT `+limit, a.custom()...)
 	p.Rows, err = collect(rows, err, "list device rows", func(r scanner) (tenancy.DeviceRow, error) {
 		return scanDeviceRow(r, true, nil)
 	})

@@ -191,6 +191,12 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
+// custom is the arguments of a query to plan for its values each time
+// (pgx's exec mode, not a cached prepared statement): a device list's plan
+// depends on how selective its filters are, and a generic plan made for
+// one tag would walk 100,000 rows for another.
+func (a args) custom() []any { return append([]any{pgx.QueryExecModeExec}, a...) }
+
 // likeable reports whether a query can match a name at all: PostgreSQL
 // text holds no NUL, so such a query matches nothing.
 func likeable(q string) bool { return strings.IndexByte(q, 0) < 0 }
