@@ -142,13 +142,13 @@ func (q *queries) ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tena
 		l.Total, err = q.count(ctx, "count devices",
 			`SELECT coalesce((SELECT `+col+` FROM org_device_counts WHERE org_id = $1), 0)`, int64(f.Scope.OrgID))
 	} else {
-		l.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM devices d WHERE `+cond, a.custom()...)
+		l.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM devices d WHERE `+cond, a.planned(!plain)...)
 	}
 	if err != nil {
 		return l, err
 	}
 	pw, tail := pageSQL(f.Page, "d.id", false, &a)
-	rows, err := q.db.Query(ctx, `SELECT `+deviceCols+` FROM devices d WHERE `+cond+pw+tail, a.custom()...)
+	rows, err := q.db.Query(ctx, `SELECT `+deviceCols+` FROM devices d WHERE `+cond+pw+tail, a.planned(!plain)...)
 	if l.Items, err = collect(rows, err, "list devices", scanDevice); err != nil {
 		return l, err
 	}
@@ -208,6 +208,9 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		from = taggedSQL(f, &a) + " JOIN devices d ON d.id = t.device_id"
 	}
 	cond := scopeSQL(f.Scope, "d.org_id", &a) + deviceFilterSQL(f, &a, tagsDrive)
+	// Whether a filter's selectivity depends on its value: then the query
+	// is planned for the values each time.
+	selective := len(f.Tags) > 0 || f.Query != "" || f.OwnerID != 0 || f.LocationID != 0
 
 	if !f.SkipTotal {
 		others := f.OwnerID == 0 && f.LocationID == 0 && f.Query == "" && len(f.Tags) == 0
@@ -227,7 +230,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 			p.Total, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 				WHERE org_id = $1 AND template_id = $2), 0)`, org, string(f.TemplateID))
 		default:
-			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+cond, a.custom()...)
+			p.Total, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+from+` WHERE `+cond, a.planned(selective)...)
 		}
 		if err != nil {
 			return p, err
@@ -255,7 +258,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		keyset = " AND (" + sc.col + ", d.id)" + cmp + "(" + key + ", " + a.add(int64(f.After.ID)) + ")"
 	}
 	limit := a.add(f.Page.Size + 1)
-	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+keyset+order+` LIMIT `+limit, a.custom()...)
+	rows, err := q.db.Query(ctx, `SELECT `+deviceRowCols+` FROM `+from+` WHERE `+cond+keyset+order+` LIMIT `+limit, a.planned(selective)...)
 	p.Rows, err = collect(rows, err, "list device rows", func(r scanner) (tenancy.DeviceRow, error) {
 		return scanDeviceRow(r, true, nil)
 	})

@@ -191,11 +191,17 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// custom is the arguments of a query to plan for its values each time
-// (pgx's exec mode, not a cached prepared statement): a device list's plan
-// depends on how selective its filters are, and a generic plan made for
-// one tag would walk 100,000 rows for another.
-func (a args) custom() []any { return append([]any{pgx.QueryExecModeExec}, a...) }
+// planned is the arguments of a query, and when perValue is set, the
+// mode that plans it for its values each time (pgx's exec mode, not a
+// cached prepared statement): a device list's plan depends on how
+// selective its filters are, and a generic plan made for one tag walked
+// 100,000 rows for another. Other queries keep their cached plan.
+func (a args) planned(perValue bool) []any {
+	if !perValue {
+		return a
+	}
+	return append([]any{pgx.QueryExecModeExec}, a...)
+}
 
 // likeable reports whether a query can match a name at all: PostgreSQL
 // text holds no NUL, so such a query matches nothing.
