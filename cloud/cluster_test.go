@@ -142,6 +142,23 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 		t.Errorf("B's metrics:\n%s", grepLines(m, "outpost_cloud"))
 	}
 
+	// A session logged out on B is refused by A (A's bearer cache lives
+	// api.auth_cache_ttl, 1 s).
+	var sess struct{ Token string }
+	a.call(200, "POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@root.test", "password": "root-password-1"}, &sess)
+	a.call(200, "GET", "/api/v1/auth/me", sess.Token, nil, nil)
+	b.call(204, "POST", "/api/v1/auth/logout", sess.Token, nil, nil)
+	poll.Until(t, "A to refuse the session logged out on B", func() bool {
+		req, _ := http.NewRequest("GET", a.s.URL()+"/api/v1/auth/me", nil)
+		req.Header.Set("Authorization", "Bearer "+sess.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+
 	// Released on B: the gateway's link on A closes.
 	b.call(200, "POST", "/api/v1/organization/gateway/release?gatewayId="+reg.GatewayID, b.tok, nil, nil)
 	if _, err := gw.next(syncproto.TypeSnapshot, 5*time.Second); err == nil || !strings.Contains(err.Error(), "close") && !strings.Contains(err.Error(), "EOF") {
