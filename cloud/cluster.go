@@ -48,11 +48,12 @@ type cluster struct {
 	log  *slog.Logger
 	svc  *tenancy.Service
 	gs   *gatewaysync.Server
-	feed *livefeed.Hub
+	hub  *livefeed.Hub
 
-	tenancy chan struct{} // a change to announce (coalesced)
-	reload  chan struct{} // another instance's change to load (coalesced)
-	out     chan clusterMsg
+	tenancy chan struct{}   // a change to announce (coalesced)
+	reload  chan struct{}   // another instance's change to load (coalesced)
+	ctl     chan clusterMsg // commands, results, disconnects: sent first
+	feed    chan clusterMsg // live updates: dropped when too many queue
 
 	mu      sync.Mutex
 	waiting map[string]chan syncproto.Result // command id → the caller waiting here
@@ -79,8 +80,9 @@ func newCluster(b bus, svc *tenancy.Service, feed *livefeed.Hub, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{bus: b, self: self, log: log.With("instance", self), svc: svc, feed: feed,
-		tenancy: make(chan struct{}, 1), reload: make(chan struct{}, 1), out: make(chan clusterMsg, 256),
+	return &cluster{bus: b, self: self, log: log.With("instance", self), svc: svc, hub: feed,
+		tenancy: make(chan struct{}, 1), reload: make(chan struct{}, 1),
+		ctl: make(chan clusterMsg, 256), feed: make(chan clusterMsg, 256),
 		waiting: map[string]chan syncproto.Result{}}, nil
 }
 
@@ -108,17 +110,24 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// sender sends queued messages in order, and one tenancy announcement
-// for any number of changes made meanwhile.
+// sender sends queued messages, control messages (commands, results,
+// disconnects, tenancy announcements: one for any number of changes made
+// meanwhile) before live updates, so that a busy feed delays a control
+// write by one message at most.
 func (c *cluster) sender(ctx context.Context) {
 	for {
 		var m clusterMsg
 		select {
-		case <-ctx.Done():
-			return
-		case <-c.tenancy:
-			m = clusterMsg{Kind: "tenancy"}
-		case m = <-c.out:
+		case m = <-c.ctl:
+		default:
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.tenancy:
+				m = clusterMsg{Kind: "tenancy"}
+			case m = <-c.ctl:
+			case m = <-c.feed:
+			}
 		}
 		c.send(ctx, m)
 	}
@@ -166,7 +175,7 @@ func (c *cluster) receive(payload string) {
 		c.gs.TenancyChanged()
 		signal(c.reload)
 	case "feed":
-		c.feed.Publish(m.Updates)
+		c.hub.Publish(m.Updates)
 	case "disconnect":
 		c.gs.Disconnect(m.Gateway)
 	case "command":
@@ -202,8 +211,12 @@ func (c *cluster) deliver(m clusterMsg) {
 }
 
 func (c *cluster) queue(m clusterMsg) {
+	q := c.ctl
+	if m.Kind == "feed" {
+		q = c.feed
+	}
 	select {
-	case c.out <- m:
+	case q <- m:
 	default:
 		c.log.Warn("cluster: send queue full, message dropped", "kind", m.Kind)
 	}
