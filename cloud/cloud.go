@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,11 +25,10 @@ import (
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
-	"outpost/cloud/internal/notify"
+	"outpost/cloud/internal/metrics"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/siteregistry"
-	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 	"outpost/shared/secret"
@@ -52,7 +50,7 @@ type Bootstrap struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   cloudStore
 	svc     *tenancy.Service
 	http    *http.Server
 	ln      net.Listener
@@ -64,6 +62,9 @@ type Server struct {
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
+	// ext is the store of the features below; nil when the store lacks
+	// them (PostgreSQL, so far), and so are they.
+	ext extrasStore
 	// firmware serves shipments and images to the gateways (issue 18).
 	firmware *firmwareSites
 	// rules runs the automations no single site can run.
@@ -72,6 +73,13 @@ type Server struct {
 	// hookTriggers queues them from applied telemetry.
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
+	// cluster joins the instances sharing a PostgreSQL store (nil on
+	// SQLite).
+	cluster *cluster
+	// draining is set once Run's context ends: /readyz answers 503.
+	draining atomic.Bool
+	// itemsApplied counts telemetry items stored (/metrics).
+	itemsApplied atomic.Int64
 }
 
 // New opens the store (creating and bootstrapping it on first start),
@@ -119,6 +127,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// The sync endpoint needs the service and the service notifies it of
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
+	var clusterp atomic.Pointer[cluster]
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
@@ -128,6 +137,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			}
 			if r := s.rules; r != nil {
 				r.reload() // a device moved: where automations run may change
+			}
+			if cl := clusterp.Load(); cl != nil {
+				cl.changed() // the same on every other instance
 			}
 		},
 	}, tenancy.Config{
@@ -144,40 +156,39 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sites = siteregistry.New(s.svc, store, cfg.Gateways.CommandTimeout, log)
 	s.feed = livefeed.New(livefeed.Options{})
-	s.firmware, err = newFirmware(cfg, s.svc, store, func() {
-		if gs := syncp.Load(); gs != nil {
-			gs.TenancyChanged()
+	var feed publisher = s.feed
+	if b, ok := store.(bus); ok { // PostgreSQL: other instances may share it
+		if s.cluster, err = newCluster(b, s.svc, s.feed, log); err != nil {
+			return nil, fmt.Errorf("cloud: %w", err)
 		}
-	}, log)
-	if err != nil {
-		return nil, err
+		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
-	notifier := notify.New(store, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger)
-	hookGuard := &webhooks.Guard{}
-	for _, p := range cfg.Webhooks.Allow {
-		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
+	var observers []interface{ Observe([]syncproto.Item) }
+	var shipments gatewaysync.Shipments
+	ext, hasExtras := store.(extrasStore)
+	if hasExtras {
+		if err := s.wireExtras(cfg, ext, mailer, syncp.Load, logger); err != nil {
+			return nil, err
+		}
+		observers = []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}
+		shipments = s.firmware
+	} else {
+		log.Warn("firmware updates, automations, webhooks and notifications are not available on this store yet (SQLite only)")
 	}
-	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: store, Guard: hookGuard, Logger: logger,
-		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
-			s.hookTriggers.reload()
-			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
-				fmt.Sprintf("Sent because webhook %q (%d) was disabled after consecutive failed deliveries.", w.Name, w.ID)); err != nil {
-				log.Error("webhook owner not notified", "webhook", w.ID, "err", err)
-			}
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	s.rules = newCloudRules(store, s.sites, notifier, s.hooks, logger)
-	s.hookTriggers = newHookTriggers(store, s.hooks, s.svc.Tree, log)
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: s.feed, observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}},
-		Devices:   s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied, observers: observers},
+		Devices:   s.sites, Shipments: shipments, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	s.sites.Attach(s.sync)
 	syncp.Store(s.sync)
+	if s.cluster != nil {
+		s.cluster.gs = s.sync
+		s.sites.Attach(clusterSync{s.cluster}) // writes and releases reach a gateway on any instance
+		clusterp.Store(s.cluster)
+	} else {
+		s.sites.Attach(s.sync)
+	}
 	defer func() {
 		if !ok {
 			s.sync.Close()
@@ -196,25 +207,39 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if publicURL == "" { // only with the mailbox (Validate): mail stays on this machine
 		publicURL = s.URL()
 	}
-	api, err := platformapi.New(platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
+	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
-		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now),
-		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })})
+		Live: apiLive{s.sites, store}, Clients: clients}
+	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now}
+	if hasExtras {
+		apiOpts.OTA, consoleOpts.OTA = s.firmware.ota, s.firmware.ota
+		apiOpts.Automations = automations.New(ext, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now)
+		apiOpts.Webhooks = webhooks.NewService(ext, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })
+	}
+	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	s.console, err = console.New(console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota})
+	s.console, err = console.New(consoleOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	perMin := cfg.Gateways.RegisterPerMinute // -1: off (Validate refuses 0)
 	mux := http.NewServeMux()
+	metricsHandler, err := s.metrics(cfg.MetricsFrom)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	mux.Handle("GET /metrics", metricsHandler)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
-	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
+	if s.firmware != nil {
+		mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
+	}
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people
@@ -234,23 +259,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	ok = true
 	return s, nil
-}
-
-// openStore opens (creating if needed) the SQLite database the config
-// names.
-func openStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
-	dbPath := cfg.Database
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "cloud.db")
-	}
-	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
-		return nil, fmt.Errorf("cloud: data directory: %w", err)
-	}
-	store, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	return store, nil
 }
 
 // bootstrap creates the root org and first Admin when the store is empty.
@@ -290,11 +298,32 @@ func CheckFirstStart(cfg Config, terminal bool) error {
 	if cfg.Admin.Password != "" || cfg.Admin.PasswordFile != "" || terminal {
 		return nil
 	}
-	if _, err := os.Stat(cfg.databasePath()); !errors.Is(err, os.ErrNotExist) {
-		return nil
+	if first, err := isFirstStart(cfg); err != nil || !first {
+		return err
 	}
 	return errors.New("first start: the Admin password would be generated but stdout is not a terminal; " +
 		"set admin.password_file (or -admin-password-file), or OUTPOST_ADMIN_PASSWORD")
+}
+
+// isFirstStart reports whether the store holds no cloud yet: no SQLite
+// file, or a PostgreSQL database without organizations.
+func isFirstStart(cfg Config) (bool, error) {
+	if cfg.Store.Driver != "postgres" {
+		_, err := os.Stat(cfg.databasePath())
+		return errors.Is(err, os.ErrNotExist), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	orgs, err := st.AllOrgs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("cloud: %w", err)
+	}
+	return len(orgs) == 0, nil
 }
 
 // databasePath is the SQLite file: database, else data_dir/cloud.db.
@@ -356,25 +385,83 @@ func hsts(h http.Handler) http.Handler {
 	})
 }
 
+// metrics serves /metrics to the peers in from (loopback when empty).
+func (s *Server) metrics(from []string) (http.Handler, error) {
+	if len(from) == 0 {
+		from = []string{"127.0.0.0/8", "::1"}
+	}
+	peers, err := clientaddr.New(from)
+	if err != nil {
+		return nil, err
+	}
+	counters := []metrics.Counter{{Name: "telemetry_items_applied_total", Help: "Telemetry items stored from gateways by this instance.",
+		Value: func() float64 { return float64(s.itemsApplied.Load()) }}}
+	if c := s.cluster; c != nil {
+		counters = append(counters,
+			metrics.Counter{Name: "cluster_messages_sent_total", Help: "Messages this instance sent to the others.",
+				Value: func() float64 { return float64(c.sent.Load()) }},
+			metrics.Counter{Name: "cluster_messages_received_total", Help: "Messages this instance received from the others.",
+				Value: func() float64 { return float64(c.received.Load()) }})
+	}
+	h, err := metrics.Handler([]metrics.Gauge{
+		{Name: "gateways_connected", Help: "Gateways whose websocket is connected to this instance.", Value: func() float64 {
+			n := 0
+			for _, st := range s.sync.Sites() {
+				if st.Connected {
+					n++
+				}
+			}
+			return float64(n)
+		}},
+		{Name: "live_subscribers", Help: "Open live-feed subscriptions (console device pages) on this instance.",
+			Value: func() float64 { return float64(s.feed.Subscribers()) }},
+	}, counters)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !peers.PeerListed(r) {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
+}
+
+// healthz answers 200 while the process serves: a load balancer's
+// liveness check.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 when this instance can serve: the store answers with
+// the schema this program has, and it is not draining (503 otherwise, so a
+// load balancer sends new connections elsewhere).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.store.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		http.Error(w, "store not ready", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
 // ConsoleURL is where people open the web console.
 func (s *Server) ConsoleURL() string { return s.URL() + "/" }
 
 // Run serves until ctx is cancelled, then shuts down gracefully (in-flight
 // requests get up to 10 s) and closes the store.
 func (s *Server) Run(ctx context.Context) error {
-	rctx, stopRules := context.WithCancel(ctx)
-	rulesDone := make(chan struct{})
-	go func() {
-		defer close(rulesDone)
-		hooksDone := make(chan struct{})
-		go func() { defer close(hooksDone); _ = s.hooks.Run(rctx) }()
-		trigDone := make(chan struct{})
-		go func() { defer close(trigDone); s.hookTriggers.run(rctx) }()
-		s.rules.run(rctx)
-		<-hooksDone
-		<-trigDone
-	}()
-	defer func() { stopRules(); <-rulesDone }()
+	stopExtras := s.runExtras(ctx)
+	defer stopExtras()
 	errc := make(chan error, 1)
 	go func() {
 		if s.tls {
@@ -384,11 +471,21 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- s.http.Serve(s.ln)
 	}()
 	s.log.Info("platform API listening", "addr", s.Addr())
+	stopCluster := func() {}
+	if s.cluster != nil {
+		cctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.cluster.run(cctx); close(done) }()
+		stopCluster = func() { stop(); <-done }
+	}
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		// Hijacked websockets and live streams would hold Shutdown: end them first.
+		s.draining.Store(true)
+		// Hijacked websockets and live streams would hold Shutdown: end them
+		// first. A gateway whose link closes reconnects, through the load
+		// balancer, to another instance.
 		s.sync.Close()
 		s.console.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -402,8 +499,8 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	s.sync.Close()
-	stopRules()
-	<-rulesDone
+	stopExtras()
+	stopCluster()
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
@@ -433,7 +530,7 @@ func newMailer(cfg Config) platformapi.Mailer {
 // notifier mails people when something happens to them or their devices
 // (device transfers notify both parties, §4).
 type notifier struct {
-	store  *sqlite.Store
+	store  cloudStore
 	mailer platformapi.Mailer
 	log    *slog.Logger
 }

@@ -30,6 +30,9 @@ func (c Command) Run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "tree" {
 		return treeCommand(ctx, args[1:], c.Getenv, c.Stdout, c.Stderr, c.Terminal)
 	}
+	if len(args) > 0 && args[0] == "migrate-store" {
+		return MigrateStoreCommand(ctx, args[1:], c.Stdout, c.Stderr)
+	}
 	fs := flag.NewFlagSet("outpost-cloud", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	configPath := fs.String("config", "", "config file (YAML); defaults apply when absent")

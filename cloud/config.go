@@ -39,21 +39,44 @@ type Config struct {
 	TLSKey  string `yaml:"tls_key"`
 	// TrustedProxies are the proxies (addresses or CIDR blocks) whose
 	// X-Forwarded-For names the client; from any other peer it is ignored.
-	TrustedProxies []string       `yaml:"trusted_proxies"`
-	Database       string         `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
-	Log            LogConfig      `yaml:"log"`
-	Admin          AdminConfig    `yaml:"admin"`
-	Auth           AuthConfig     `yaml:"auth"`
-	API            APIConfig      `yaml:"api"`
-	Tenancy        TenancyConfig  `yaml:"tenancy"`
-	Mail           MailConfig     `yaml:"mail"`
-	Gateways       GatewaysConfig `yaml:"gateways"`
-	Firmware       FirmwareConfig `yaml:"firmware"`
-	Webhooks       WebhooksConfig `yaml:"webhooks"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Database       string   `yaml:"database"` // SQLite file; empty: data_dir/cloud.db
+	// MetricsFrom are the peers (addresses or CIDR blocks) /metrics answers;
+	// others get 404. Empty: loopback only.
+	MetricsFrom []string       `yaml:"metrics_from"`
+	Store       StoreConfig    `yaml:"store"`
+	Log         LogConfig      `yaml:"log"`
+	Admin       AdminConfig    `yaml:"admin"`
+	Auth        AuthConfig     `yaml:"auth"`
+	API         APIConfig      `yaml:"api"`
+	Tenancy     TenancyConfig  `yaml:"tenancy"`
+	Mail        MailConfig     `yaml:"mail"`
+	Gateways    GatewaysConfig `yaml:"gateways"`
+	Firmware    FirmwareConfig `yaml:"firmware"`
+	Webhooks    WebhooksConfig `yaml:"webhooks"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
 	Now func() time.Time `yaml:"-"`
+}
+
+// StoreConfig selects the store: the embedded SQLite file (the default,
+// one instance) or PostgreSQL, which any number of instances share.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // sqlite or postgres
+	// DSN is PostgreSQL's connection string or URL (driver postgres),
+	// e.g. "host=/run/postgresql dbname=outpost" or
+	// "postgres://outpost:secret@db.example.com/outpost?sslmode=verify-full".
+	DSN string `yaml:"dsn"`
+	// MaxConns and MinConns size the PostgreSQL connection pool of this
+	// instance (max_connections of the server bounds the sum over
+	// instances).
+	MaxConns int `yaml:"max_conns"`
+	MinConns int `yaml:"min_conns"`
+	// HistoryRetention drops raw datastream history older than this, a
+	// whole month at a time (PostgreSQL only; 0 keeps everything). Chart
+	// rollups stay.
+	HistoryRetention time.Duration `yaml:"history_retention"`
 }
 
 // LogConfig selects the log level and format (used by the main).
@@ -163,6 +186,8 @@ func Defaults() Config {
 		DataDir:        "outpost-cloud-data",
 		Listen:         "127.0.0.1:8000",
 		TrustedProxies: []string{},
+		MetricsFrom:    []string{},
+		Store:          StoreConfig{Driver: "sqlite", MaxConns: 20, MinConns: 2},
 		Log:            LogConfig{Level: "info", Format: "text"},
 		Admin:          AdminConfig{OrgName: "My Organization", Email: "admin@outpost.local", Name: "Admin"},
 		Auth: AuthConfig{BcryptCost: 12, MinPassword: t.MinPassword, SessionTTL: t.SessionTTL, AccessTokenTTL: t.AccessTokenTTL,
@@ -231,6 +256,27 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" && c.Firmware.Dir == "" {
 		bad("firmware.dir: required without data_dir")
 	}
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.DSN != "" {
+			bad("store.dsn: set for driver sqlite (the SQLite file is database)")
+		}
+	case "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn: required for driver postgres")
+		}
+		if c.Database != "" {
+			bad("database: a SQLite file, not used with store.driver postgres")
+		}
+	default:
+		bad("store.driver: %q (want sqlite or postgres)", c.Store.Driver)
+	}
+	if c.Store.HistoryRetention < 0 || (c.Store.HistoryRetention > 0 && c.Store.HistoryRetention < 31*24*time.Hour) {
+		bad("store.history_retention: %v (want 0 to keep everything, or at least 744h: history is dropped a month at a time)", c.Store.HistoryRetention)
+	}
+	if c.Store.MaxConns < 1 || c.Store.MinConns < 0 || c.Store.MinConns > c.Store.MaxConns {
+		bad("store.max_conns, store.min_conns: %d, %d (want max at least 1, min 0..max)", c.Store.MaxConns, c.Store.MinConns)
+	}
 	if c.Firmware.MaxImageBytes <= 0 {
 		bad("firmware.max_image_bytes: %d (want a positive size)", c.Firmware.MaxImageBytes)
 	}
@@ -281,6 +327,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := clientaddr.New(c.TrustedProxies); err != nil {
 		bad("trusted_proxies: %v", err)
+	}
+	if _, err := clientaddr.New(c.MetricsFrom); err != nil {
+		bad("metrics_from: %v", err)
 	}
 	if c.API.RateLimit == 0 || c.API.RateLimit < -1 {
 		bad("api.rate_limit: %d (want a positive quota, or -1 to disable)", c.API.RateLimit)

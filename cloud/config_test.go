@@ -51,6 +51,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "admin email", yaml: "admin:\n  email: nobody\n", wantErr: "admin.email"},
 		{name: "short admin password", yaml: "admin:\n  password: abc\n", wantErr: "admin.password"},
 		{name: "log level", yaml: "log:\n  level: loud\n", wantErr: "log.level"},
+		{name: "store driver", yaml: "store:\n  driver: mysql\n", wantErr: "store.driver"},
+		{name: "postgres without dsn", yaml: "store:\n  driver: postgres\n", wantErr: "store.dsn: required"},
+		{name: "postgres", yaml: "store:\n  driver: postgres\n  dsn: host=/run/postgresql dbname=outpost\n  max_conns: 50\n",
+			check: func(c Config) bool {
+				return c.Store.Driver == "postgres" && c.Store.MaxConns == 50 && c.Store.MinConns == 2
+			}},
+		{name: "postgres with a sqlite file", yaml: "database: x.db\nstore:\n  driver: postgres\n  dsn: dbname=x\n", wantErr: "database"},
+		{name: "sqlite with a dsn", yaml: "store:\n  dsn: dbname=x\n", wantErr: "store.dsn"},
+		{name: "retention shorter than a month", yaml: "store:\n  history_retention: 24h\n", wantErr: "history_retention"},
+		{name: "retention", yaml: "store:\n  history_retention: 8760h\n", check: func(c Config) bool { return c.Store.HistoryRetention == 8760*time.Hour }},
+		{name: "pool sizes", yaml: "store:\n  max_conns: 2\n  min_conns: 3\n", wantErr: "store.max_conns"},
 		{name: "smtp addr", yaml: "mail:\n  smtp:\n    addr: mailhost\n", wantErr: "smtp.addr"},
 		{name: "not yaml", yaml: "listen: [\n", wantErr: "yaml"},
 		{name: "smtp without public_url", yaml: "mail:\n  smtp:\n    addr: smtp.example.com:587\n", wantErr: "public_url: required"},

@@ -6,7 +6,7 @@ import (
 
 	"outpost/cloud/internal/console"
 	"outpost/cloud/internal/siteregistry"
-	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -15,7 +15,7 @@ import (
 // status, so a console write takes the API's path.
 type consoleLive struct {
 	*siteregistry.Registry
-	store *sqlite.Store
+	store cloudStore
 }
 
 var _ console.Live = consoleLive{}
@@ -63,7 +63,7 @@ func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteS
 
 // consoleHistory is the console's history: the telemetry store's
 // aggregation (SQL over per-minute rollups) and raw export.
-type consoleHistory struct{ store *sqlite.Store }
+type consoleHistory struct{ store cloudStore }
 
 var _ console.History = consoleHistory{}
 
@@ -80,7 +80,7 @@ func (h consoleHistory) Aggregate(ctx context.Context, uid string, pin int, from
 }
 
 func (h consoleHistory) Export(ctx context.Context, uid string, pin int, from, to time.Time, each func(time.Time, string) error) error {
-	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []sqlite.HistoryPoint) error {
+	return h.store.ExportHistory(ctx, uid, pin, from, to, func(pts []telemetry.HistoryPoint) error {
 		for _, p := range pts {
 			if err := each(p.TS, p.Value); err != nil {
 				return err

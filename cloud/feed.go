@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"sync/atomic"
 
 	"outpost/cloud/internal/livefeed"
 	"outpost/shared/syncproto"
@@ -28,6 +29,7 @@ type feedTelemetry struct {
 	// observers see what was applied too: the cloud's automations and the
 	// webhooks' triggers.
 	observers []interface{ Observe([]syncproto.Item) }
+	applied   *atomic.Int64 // items stored (nil: not counted)
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -38,6 +40,9 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 	applied, err := t.store.ApplyItems(ctx, gatewayID, epoch, items, upTo)
 	if err != nil || len(applied) == 0 {
 		return err
+	}
+	if t.applied != nil {
+		t.applied.Add(int64(len(applied)))
 	}
 	us := make([]livefeed.Update, len(applied))
 	for i, it := range applied {

@@ -7,11 +7,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
+
+// hookStore is what the webhook triggers and the cloud's automations read.
+type hookStore interface {
+	EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error)
+	GetWebhook(ctx context.Context, id int64) (webhooks.Webhook, int, error)
+	SaveWebhook(ctx context.Context, w *webhooks.Webhook) error
+	Deliveries(ctx context.Context, webhookID int64, limit int) ([]webhooks.Delivery, error)
+	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
+	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
+}
 
 // hookTriggers turns applied telemetry into webhook deliveries: a device's
 // datastream writes, events and online / offline changes call the enabled
@@ -20,7 +30,7 @@ import (
 // batch. A cloud crash between a batch's apply and its deliveries' enqueue
 // loses them (the enqueue is not in the apply's transaction).
 type hookTriggers struct {
-	store *sqlite.Store
+	store hookStore
 	disp  *webhooks.Dispatcher
 	tree  func() *tenancy.Tree
 	log   *slog.Logger
@@ -33,7 +43,7 @@ type hookTriggers struct {
 	wake  chan struct{}
 }
 
-func newHookTriggers(store *sqlite.Store, disp *webhooks.Dispatcher, tree func() *tenancy.Tree, log *slog.Logger) *hookTriggers {
+func newHookTriggers(store hookStore, disp *webhooks.Dispatcher, tree func() *tenancy.Tree, log *slog.Logger) *hookTriggers {
 	h := &hookTriggers{store: store, disp: disp, tree: tree, log: log, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	empty := map[int64][]webhooks.Webhook{}
 	h.index.Store(&empty)

@@ -5,7 +5,6 @@ import (
 
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/siteregistry"
-	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -13,7 +12,7 @@ import (
 // what the gateways reported, the site registry for writes and status.
 type apiLive struct {
 	*siteregistry.Registry
-	store *sqlite.Store
+	store cloudStore
 }
 
 var _ platformapi.Live = apiLive{}

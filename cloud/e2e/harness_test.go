@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"outpost/cloud"
+	"outpost/internal/pgtest"
 )
 
 // clock is a manual clock shared by the server and the test.
@@ -67,6 +68,9 @@ func startLogged(t testing.TB, tweak func(*cloud.Config), logger *slog.Logger) *
 	cfg.Auth.BcryptCost = 4
 	cfg.Admin = cloud.AdminConfig{OrgName: "WarmPlus", Email: "a@warmplus.test", Name: "A", Password: adminPassword, SpecialOrgs: true}
 	cfg.Now = clk.Now
+	if os.Getenv(storeEnv) == "postgres" {
+		cfg.Store.Driver, cfg.Store.DSN = "postgres", pgtest.Database(t)
+	}
 	if tweak != nil {
 		tweak(&cfg)
 	}

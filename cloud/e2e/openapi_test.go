@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"outpost/internal/pgtest"
 )
 
 // The Platform API's responses are checked against the OpenAPI document
@@ -279,11 +281,12 @@ func unchecked() ([]string, error) {
 	return missing, nil
 }
 
-// TestMain runs the tests, then, when all of them ran, fails if a
-// documented success answer was never checked against the document.
+// TestMain runs the tests (stopping the PostgreSQL cluster those on
+// PostgreSQL started), then, when all of them ran, fails if a documented
+// success answer was never checked against the document.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
+	code := pgtest.Main(m)
 	if code != 0 || flag.Lookup("test.run").Value.String() != "" || testing.Short() {
 		os.Exit(code)
 	}

@@ -88,6 +88,7 @@ var ioPackages = []string{"net", "net/http", "net/rpc", "net/smtp", "database/sq
 var thirdParty = map[string][]string{
 	"github.com/mochi-mqtt/server/v2":     {"gateway/internal/broker", "scripts/bench"},
 	"modernc.org/sqlite":                  {"gateway/internal/sqlite", "cloud/internal/sqlite"},
+	"github.com/jackc/pgx/v5":             {"cloud/internal/postgres", "internal/pgtest"},
 	"github.com/gorilla/websocket":        {"gateway/internal/cloudlink", "cloud/internal/gatewaysync", "gateway/internal/broker"},
 	"go.yaml.in/yaml/v3":                  {"gateway", "cloud", "firmware-bridge/remotebridge"},
 	"golang.org/x/crypto":                 {"cloud/internal/auth", "cloud/internal/platformapi", "gateway/internal/installer"},
@@ -104,7 +105,7 @@ var thirdParty = map[string][]string{
 	// (internal/consoletest) import it from tests only.
 	"github.com/chromedp/chromedp": {"scripts/screenshots"},
 	// The gateway's /metrics.
-	"github.com/prometheus/client_golang": {"gateway/internal/metrics"},
+	"github.com/prometheus/client_golang": {"gateway/internal/metrics", "cloud/internal/metrics"},
 	"github.com/chromedp/cdproto":         {"scripts/screenshots"},
 }
 
@@ -242,6 +243,7 @@ var hardwareDrivers = map[string]bool{
 var storePackages = map[string]bool{
 	"gateway/internal/sqlite": true,
 	"cloud/internal/sqlite":   true,
+	"cloud/internal/postgres": true,
 }
 
 // mayChooseStore reports whether package r wires a store (rule 6).

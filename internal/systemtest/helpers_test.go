@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"outpost/internal/pgtest"
 )
 
 var (
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // runs the tests; stops the PostgreSQL cluster some start
 	if *keepBin == "" {
 		os.RemoveAll(binDir)
 	}

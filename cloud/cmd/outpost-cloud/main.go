@@ -1,9 +1,10 @@
 // Command outpost-cloud runs the Outpost cloud: the multi-tenant Platform
-// API on a SQLite database.
+// API on a SQLite database, or on PostgreSQL shared by many instances.
 //
 //	outpost-cloud [-config FILE] [-listen ADDR] [-admin-email E] [-admin-password P]
 //	outpost-cloud -check-config [-config FILE]   validate the config and exit
 //	outpost-cloud tree create --name N --admin-email E [-config FILE]   add a root tree
+//	outpost-cloud migrate-store --from CLOUD.DB --to POSTGRES-DSN        copy a cloud to PostgreSQL
 //
 // The first start creates the root organization and its first Admin. The
 // Admin's email and password come from the flags, else OUTPOST_ADMIN_EMAIL

@@ -92,3 +92,15 @@ func (r *Resolver) Addr(req *http.Request) string {
 	}
 	return client.String()
 }
+
+// PeerListed reports whether req's direct peer (not what X-Forwarded-For
+// says) is one of the Resolver's addresses: for endpoints only some
+// machines may reach, such as /metrics.
+func (r *Resolver) PeerListed(req *http.Request) bool {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		host = req.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && r.isTrusted(peer)
+}

@@ -284,14 +284,30 @@ func (s *Server) updateSite(gatewayID string, fn func(*Site)) {
 // on every reconnect until the result arrives or ctx ends (the gateway
 // applies each id once). c.TS of 0 is set to now.
 func (s *Server) Command(ctx context.Context, gatewayID string, c syncproto.Command) (syncproto.Result, error) {
+	id, err := NewCommandID()
+	if err != nil {
+		return syncproto.Result{}, err
+	}
+	return s.CommandID(ctx, gatewayID, id, c)
+}
+
+// NewCommandID returns a fresh random command id.
+func NewCommandID() (string, error) {
+	var id [12]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id[:]), nil
+}
+
+// CommandID is Command with the id chosen by the caller: cloud instances
+// that may each hold the gateway's connection send one command under one
+// id, and the gateway applies an id once, whichever instance delivers it.
+func (s *Server) CommandID(ctx context.Context, gatewayID, id string, c syncproto.Command) (syncproto.Result, error) {
 	if c.TS == 0 {
 		c.TS = s.opts.Now().UnixMilli()
 	}
-	var id [12]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return syncproto.Result{}, err
-	}
-	m := &syncproto.Message{V: syncproto.ProtocolVersion, Type: syncproto.TypeCommand, ID: hex.EncodeToString(id[:]), Command: &c}
+	m := &syncproto.Message{V: syncproto.ProtocolVersion, Type: syncproto.TypeCommand, ID: id, Command: &c}
 	if err := m.Validate(); err != nil {
 		return syncproto.Result{}, err
 	}

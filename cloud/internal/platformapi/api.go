@@ -114,7 +114,7 @@ func New(o Options) (*API, error) {
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
-		ota: o.OTA,
+		ota:         o.OTA,
 		automations: o.Automations, webhooks: o.Webhooks,
 	}
 	a.routes = a.routeTable()

@@ -16,7 +16,10 @@ func (s *Registry) placedAutomations(ctx context.Context, v tenancy.GatewayView)
 	for i, o := range v.Orgs {
 		orgs[i] = o.ID
 	}
-	all, err := s.store.ListAutomations(ctx, orgs)
+	if s.autos == nil {
+		return nil, nil
+	}
+	all, err := s.autos.ListAutomations(ctx, orgs)
 	if err != nil {
 		return nil, err
 	}
@@ -38,4 +41,3 @@ func (s *Registry) placedAutomations(ctx context.Context, v tenancy.GatewayView)
 	}
 	return out, nil
 }
-

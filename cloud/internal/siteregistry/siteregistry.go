@@ -33,7 +33,11 @@ type Store interface {
 	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
 	// DevicesOnline counts the gateway's devices last reported online.
 	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
-	// ListAutomations returns the automations of the orgs.
+}
+
+// Automations lists the automations of organizations, for the views sent
+// down: those that can run at the gateway go with its tenancy.
+type Automations interface {
 	ListAutomations(ctx context.Context, orgs []tenancy.OrgID) ([]rules.Automation, error)
 }
 
@@ -50,6 +54,7 @@ type Registry struct {
 	svc     *tenancy.Service
 	store   Store
 	sync    Sync
+	autos   Automations // nil: no automations go down
 	timeout time.Duration
 	log     *slog.Logger
 }
@@ -68,6 +73,10 @@ func New(svc *tenancy.Service, store Store, commandTimeout time.Duration, log *s
 
 // Attach sets the sync endpoint commands and site status go through.
 func (s *Registry) Attach(sync Sync) { s.sync = sync }
+
+// PlaceAutomations sends, with each gateway's tenancy, the automations of
+// its organizations that can run there (call before serving).
+func (s *Registry) PlaceAutomations(a Automations) { s.autos = a }
 
 // Key is the gateway id on the wire and in the telemetry store.
 func Key(id tenancy.GatewayID) string { return strconv.FormatInt(int64(id), 10) }

@@ -2,89 +2,36 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"outpost/cloud/internal/telemetry"
 )
 
 // History for charts and export: bucketed aggregates computed by SQLite
 // (GROUP BY bucket) from the per-hour or per-minute rollups Apply keeps,
 // or from the raw points when buckets are shorter than a minute.
 
-// Bucket aggregates the numeric values of one time bucket. Buckets without
-// values are not returned, so a chart shows gaps as gaps.
-type Bucket struct {
-	Start time.Time
-	Count int64
-	Avg   float64
-	Min   float64
-	Max   float64
-	Last  float64 // the value with the newest timestamp: steps for booleans and enums
-}
-
-// Series is an aggregated range: buckets of Width, aligned to multiples
-// of Width since the Unix epoch (UTC), covering [From, To) widened to
-// whole buckets.
-type Series struct {
-	Width   time.Duration
-	From    time.Time // start of the first bucket
-	To      time.Time // end of the last bucket
-	Buckets []Bucket
-}
+// The aggregation's values and rules are shared with the PostgreSQL
+// store (cloud/internal/telemetry).
+type (
+	Bucket = telemetry.Bucket
+	Series = telemetry.Series
+)
 
 // MaxBuckets bounds Aggregate's maxBuckets.
-const MaxBuckets = 5000
-
-// bucketWidths are the widths a chart may use, shortest first; after the
-// last, widths grow by whole multiples of it.
-var bucketWidths = []time.Duration{
-	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
-	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
-	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 30 * 24 * time.Hour,
-}
-
-// BucketWidth is the shortest width of bucketWidths (or a multiple of the
-// longest) that covers [from, to) with at most maxBuckets aligned buckets.
-func BucketWidth(from, to time.Time, maxBuckets int) time.Duration {
-	f, t := from.UnixMilli(), to.UnixMilli()
-	fits := func(w int64) bool { return floorDiv(t-1, w)-floorDiv(f, w)+1 <= int64(maxBuckets) }
-	for _, w := range bucketWidths {
-		if fits(w.Milliseconds()) {
-			return w
-		}
-	}
-	last := bucketWidths[len(bucketWidths)-1]
-	for k := time.Duration(2); ; k++ {
-		if fits((k * last).Milliseconds()) {
-			return k * last
-		}
-	}
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
+const MaxBuckets = telemetry.MaxBuckets
 
 // Aggregate returns the numeric history of a device's pin between from and
 // to (exclusive) in at most maxBuckets buckets (count, avg, min, max and
 // last per bucket). Non-numeric values (strings, multi-value writes) are
 // not charted.
 func (s *Store) Aggregate(ctx context.Context, deviceUID string, pin int, from, to time.Time, maxBuckets int) (Series, error) {
-	if !to.After(from) {
-		return Series{}, errors.New("sqlite: aggregate: the range is empty (to must be after from)")
+	width, lo, hi, err := telemetry.Range(from, to, maxBuckets)
+	if err != nil {
+		return Series{}, fmt.Errorf("sqlite: %w", err)
 	}
-	if maxBuckets < 1 || maxBuckets > MaxBuckets {
-		return Series{}, fmt.Errorf("sqlite: aggregate: maxBuckets must be 1 to %d", MaxBuckets)
-	}
-	width := BucketWidth(from, to, maxBuckets)
 	w := width.Milliseconds()
-	lo := floorDiv(from.UnixMilli(), w) * w
-	hi := (floorDiv(to.UnixMilli()-1, w) + 1) * w
 	sr := Series{Width: width, From: fromMSAny(lo), To: fromMSAny(hi)}
 
 	var query string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"outpost/cloud/internal/telemetry"
 	"outpost/shared/syncproto"
 )
 
@@ -22,7 +23,7 @@ func TestReportedMeta(t *testing.T) {
 	}, 4))
 	got, err := st.s.ReportedMeta(ctx, u)
 	must(t, err)
-	if diff := cmp.Diff(map[string]MetaValue{"Serial Number": {"SN-2", time.UnixMilli(1001)}}, got); diff != "" {
+	if diff := cmp.Diff(map[string]telemetry.MetaValue{"Serial Number": {Value: "SN-2", TS: time.UnixMilli(1001)}}, got); diff != "" {
 		t.Fatal(diff)
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/telemetry"
 	"outpost/shared/syncproto"
 )
 
@@ -162,20 +162,6 @@ type applier struct {
 // span is the oldest and newest timestamp of a device's reports.
 type span struct{ first, last int64 }
 
-// isReport tells whether an item is the device itself speaking: it came
-// online, or wrote, logged, cleared or described something over one of its
-// transports (the HTTP device API included, as in Blynk). Going offline is
-// the gateway noticing silence, an erase is not data, and items with
-// source "cloud" are what people did through the Platform API.
-func isReport(it *syncproto.Item) bool {
-	switch it.Kind {
-	case syncproto.KindOffline, syncproto.KindErase, syncproto.KindOTA, syncproto.KindRun:
-		return false // the gateway's observation (an OTA status is its judgment, a run an automation's), not the device speaking
-	}
-	// "automation": what an automation at the site did, not the device.
-	return it.Source != "cloud" && it.Source != "automation" && it.TS > 0
-}
-
 // storeReports stores the batch's reports: a device's first report activates
 // it (activated_at is set once, never moved), its newest is its last_seen.
 func (a *applier) storeReports() error {
@@ -215,16 +201,6 @@ type rollup struct {
 	sum, min, max float64
 	lastTS        int64
 	last          float64
-}
-
-// number parses a datastream value as a chartable number: a finite
-// decimal (no hex, no underscores, no NaN/Inf).
-func number(v string) (float64, bool) {
-	if v == "" || len(v) > 64 || strings.ContainsAny(v, "xXpP_nNiI") {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	return f, err == nil
 }
 
 // historyChunk is the most rows one history INSERT carries (4 parameters
@@ -282,7 +258,7 @@ func (a *applier) flush() error {
 		args := make([]any, 0, 5*n)
 		for _, it := range h[:n] {
 			var num any
-			if f, ok := number(it.Value); ok {
+			if f, ok := telemetry.Number(it.Value); ok {
 				num = f
 				a.roll(it, f)
 			}
@@ -340,7 +316,7 @@ func (a *applier) roll(it *syncproto.Item, f float64) {
 
 func (a *applier) item(it *syncproto.Item) error {
 	var err error
-	if isReport(it) {
+	if telemetry.IsReport(it) {
 		sp, seen := a.reports[it.Device]
 		if !seen {
 			sp = span{it.TS, it.TS}
@@ -408,21 +384,14 @@ func (a *applier) item(it *syncproto.Item) error {
 	return err
 }
 
-// PinValue is a device's latest value on one pin.
-type PinValue struct {
-	Pin   int
-	Value string // items NUL-joined
-	TS    time.Time
-}
-
-// DeviceStatus is a device's connection state as its gateway reported it.
-type DeviceStatus struct {
-	Gateway   string
-	Online    bool
-	Transport string
-	LastSeen  time.Time // newest report (write, event, online, …) of the device; zero if none
-	Info      map[string]string
-}
+// The values the telemetry reads return (shared with the PostgreSQL
+// store through cloud/internal/telemetry).
+type (
+	PinValue      = telemetry.PinValue
+	DeviceStatus  = telemetry.DeviceStatus
+	HistoryPoint  = telemetry.HistoryPoint
+	TimelineEntry = telemetry.TimelineEntry
+)
 
 // DeviceValues returns a device's latest values, by pin.
 func (s *Store) DeviceValues(ctx context.Context, uid string) ([]PinValue, error) {
@@ -459,22 +428,8 @@ func (s *Store) DeviceStatus(ctx context.Context, uid string) (st DeviceStatus, 
 		return st, false, fmt.Errorf("sqlite: device status: %w", err)
 	}
 	st.Online, st.LastSeen = online == 1, fromMS(seen)
-	if info != "" {
-		st.Info = map[string]string{}
-		kv := strings.Split(info, "\x00")
-		for i := 0; i+1 < len(kv); i += 2 {
-			st.Info[kv[i]] = kv[i+1]
-		}
-	}
+	st.Info = telemetry.ParseInfo(info)
 	return st, true, nil
-}
-
-// HistoryPoint is one stored datastream value.
-type HistoryPoint struct {
-	ID    int64
-	Pin   int
-	Value string
-	TS    time.Time
 }
 
 // History pages a device pin's raw history newest first; before is the
@@ -503,15 +458,6 @@ func (s *Store) History(ctx context.Context, uid string, pin int, before int64, 
 		next = pts[len(pts)-1].ID
 	}
 	return pts, next, rows.Err()
-}
-
-// TimelineEntry is one event, clear or connection change of a device.
-type TimelineEntry struct {
-	ID          int64
-	Kind        string // event, clear, online, offline
-	Code        string
-	Description string
-	TS          time.Time
 }
 
 // Timeline pages a device's events newest first, keyset on ID like

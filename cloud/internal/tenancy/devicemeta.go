@@ -55,7 +55,7 @@ func (s *Service) SetDeviceMeta(ctx context.Context, a Actor, id DeviceID, name,
 		if err := tx.SetDeviceMeta(ctx, id, m); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, d.OrgID, "device.metadata", "device", id, nil, map[string]string{"name": name, "value": value})
+		return s.audit(ctx, tx, a, d.OrgID, "device.metadata", "device", id, nil, map[string]any{"name": name, "value": value})
 	})
 	return m, err
 }

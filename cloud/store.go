@@ -1,0 +1,65 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"outpost/cloud/internal/postgres"
+	"outpost/cloud/internal/sqlite"
+	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/tenancy"
+	"outpost/shared/syncproto"
+)
+
+// cloudStore is what the cloud needs of its store: the tenancy and the
+// telemetry gateways send. cloud/internal/sqlite and
+// cloud/internal/postgres both provide it (and pass the same conformance
+// suites, tenancytest and telemetrytest).
+type cloudStore interface {
+	tenancy.Store
+	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
+	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
+	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
+	DeviceStatus(ctx context.Context, uid string) (telemetry.DeviceStatus, bool, error)
+	ReportedMeta(ctx context.Context, uid string) (map[string]telemetry.MetaValue, error)
+	History(ctx context.Context, uid string, pin int, before int64, limit int) ([]telemetry.HistoryPoint, int64, error)
+	Timeline(ctx context.Context, uid string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
+	TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
+	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
+	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
+	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (telemetry.Series, error)
+	ExportHistory(ctx context.Context, uid string, pin int, from, to time.Time, fn func([]telemetry.HistoryPoint) error) error
+	// Ready reports whether the store answers with the schema this
+	// program has (/readyz).
+	Ready(ctx context.Context) error
+}
+
+var (
+	_ cloudStore = (*sqlite.Store)(nil)
+	_ cloudStore = (*postgres.Store)(nil)
+)
+
+// openStore opens the store the config names: the SQLite file (created if
+// needed) or the PostgreSQL database, migrated either way.
+func openStore(ctx context.Context, cfg Config) (cloudStore, error) {
+	if cfg.Store.Driver == "postgres" {
+		s, err := postgres.Open(ctx, cfg.Store.DSN, postgres.Options{
+			MaxConns: int32(cfg.Store.MaxConns), MinConns: int32(cfg.Store.MinConns), HistoryRetention: cfg.Store.HistoryRetention})
+		if err != nil {
+			return nil, fmt.Errorf("cloud: %w", err)
+		}
+		return s, nil
+	}
+	dbPath := cfg.databasePath()
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
+		return nil, fmt.Errorf("cloud: data directory: %w", err)
+	}
+	s, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	return s, nil
+}
