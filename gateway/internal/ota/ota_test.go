@@ -210,6 +210,10 @@ func (d *device) update(dl hub.Delivery) {
 		d.fail(err)
 		return
 	}
+	// Flashing and rebooting take a real device seconds; the delivery
+	// tells a device that came back from one that has not left yet by
+	// millisecond timestamps, so the fake takes a few milliseconds too.
+	time.Sleep(3 * time.Millisecond)
 	// Reboot: disconnect, come back with what the image holds (or not).
 	d.mu.Lock()
 	d.detach()
