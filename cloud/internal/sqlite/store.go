@@ -378,3 +378,27 @@ func (q *queries) count(ctx context.Context, op, query string, args ...any) (int
 	}
 	return n, nil
 }
+
+// listByID pages a simple table by its integer id.
+func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, args []any, p tenancy.Page, desc bool,
+	scan func(scanner) (T, error), id func(T) int64) (tenancy.List[T], error) {
+	p = pageSize(p)
+	total, err := q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, args...)
+	if err != nil {
+		return tenancy.List[T]{}, err
+	}
+	pw, tail, pargs := pageSQL(p, "id", desc, append([]any(nil), args...))
+	rows, err := q.query(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)
+	if err != nil {
+		return tenancy.List[T]{}, mapErr("list "+op, err)
+	}
+	items, err := collect(rows, "list "+op, scan)
+	if err != nil {
+		return tenancy.List[T]{}, err
+	}
+	l := tenancy.List[T]{Items: items, Total: total}
+	if len(items) > 0 {
+		l.Next = next(len(items), p.Size, id(items[len(items)-1]))
+	}
+	return l, nil
+}
