@@ -22,11 +22,12 @@ import (
 // the five org relations mean nothing to, and a test that fails when a
 // route has neither, so a new route cannot go unchecked.
 
-func allProbes() []probe { return slices.Concat(probes, moreProbes) }
+func allProbes() []probe { return slices.Concat(probes, moreProbes, otaProbes) }
 
 func missingTarget() target {
 	return target{org: missingID, device: missingID, user: missingID, location: missingID, gateway: missingID,
-		template: "TMPLMISSING", orgName: "no such org", deviceName: "no such device", userEmail: "nobody@missing.test"}
+		firmware: missingID, shipment: missingID, otaDevice: missingID, template: "TMPLMISSING",
+		orgName: "no such org", deviceName: "no such device", userEmail: "nobody@missing.test"}
 }
 
 // templateIn makes a template in the tree of org's creator and enables it
@@ -159,7 +160,7 @@ func scheduleAutomation(id string) map[string]any {
 // a missing one.
 func (m *matrix) freshAutomation(t target) string {
 	id := m.automationID()
-	if t.org == missingID {
+	if t.org == missingID || !m.served("automations") {
 		return id
 	}
 	tok, _ := m.creator(t.org)
@@ -170,7 +171,7 @@ func (m *matrix) freshAutomation(t target) string {
 // freshWebhook makes a webhook in t.org (as its creator), or names a
 // missing one.
 func (m *matrix) freshWebhook(t target) int64 {
-	if t.org == missingID {
+	if t.org == missingID || !m.served("webhooks") {
 		return missingID
 	}
 	tok, _ := m.creator(t.org)
@@ -185,31 +186,31 @@ func matrixWebhook() map[string]any {
 }
 
 var moreProbes = []probe{
-	{name: "list webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list webhooks", feature: "webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/webhooks", "orgId", t.org), nil
 	}},
-	{name: "save webhook", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "save webhook", feature: "webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/webhook", "orgId", t.org), matrixWebhook()
 	}},
-	{name: "delete webhook", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "delete webhook", feature: "webhooks", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/webhook", "id", m.freshWebhook(t)), nil
 	}},
-	{name: "webhook deliveries", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "webhook deliveries", feature: "webhooks", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/webhook/deliveries", "id", m.freshWebhook(t)), nil
 	}},
-	{name: "list automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list automations", feature: "automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automations", "orgId", t.org), nil
 	}},
-	{name: "save automation", onOrg: true, perm: "AUTOMATIONS_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "save automation", feature: "automations", onOrg: true, perm: "AUTOMATIONS_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/automation", "orgId", t.org), scheduleAutomation(m.automationID())
 	}},
-	{name: "get automation", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "get automation", feature: "automations", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automation", "id", m.freshAutomation(t)), nil
 	}},
-	{name: "automation runs", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "automation runs", feature: "automations", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automation/runs", "id", m.freshAutomation(t)), nil
 	}},
-	{name: "delete automation", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "delete automation", feature: "automations", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/automation", "id", m.freshAutomation(t)), nil
 	}},
 	// Searches: always 200; only what is in scope (and viewable) is listed.
@@ -296,7 +297,8 @@ func routeKey(method, path string) string {
 }
 
 // cloudRoutes are mounted by package cloud beside the Platform API.
-var cloudRoutes = []string{"POST /api/v1/gateway/register", "GET /api/v1/gateway/sync", "POST /api/v1/gateway/claim-code"}
+var cloudRoutes = []string{"POST /api/v1/gateway/register", "GET /api/v1/gateway/sync", "POST /api/v1/gateway/claim-code",
+	"GET /api/v1/gateway/firmware/{sha256}"}
 
 // registeredRoutes is the platformapi route table, read from a real API.
 func registeredRoutes(t *testing.T) []string {
@@ -510,6 +512,8 @@ var exemptions = []exemption{
 			sameAnswer(t, "catalogue for another tree", a, w.must(200, "GET", "/api/v1/permissions", w.x, nil))
 			sameAnswer(t, "catalogue for a client", a, w.must(200, "GET", "/api/v1/permissions", w.client, nil))
 		}},
+	{route: "GET /api/v1/organization/shipments", why: "takes no id: always the caller's own root's shipments, refused below the root (tenancy.md decision 18)",
+		check: checkShipmentList},
 	{route: "GET /api/v1/organization/profile", why: "takes no id: always the caller's own org",
 		check: func(t *testing.T, w *exemptWorld) {
 			unauthenticated(t, w, "GET", o+"/profile", nil)
@@ -697,6 +701,8 @@ var exemptions = []exemption{
 			jsonError(t, "renew without a credential", w.req("POST", "/api/v1/gateway/claim-code", "", nil), 401)
 			jsonError(t, "renew with a person's session", w.req("POST", "/api/v1/gateway/claim-code", w.tok["A"], nil), 401)
 		}},
+	{route: "GET /api/v1/gateway/firmware/{sha256}", why: "a gateway's image download, authenticated by its own credential and limited to the images its shipments name",
+		check: checkFirmwareDownload},
 }
 
 // basic posts with HTTP basic client credentials.

@@ -398,14 +398,17 @@ func (s *Service) Statuses(ctx context.Context, a tenancy.Actor, id ShipmentID) 
 // may control the device (its owner, or staff with the org's control
 // key) may approve it; the update then ignores the preferred time.
 func (s *Service) Approve(ctx context.Context, a tenancy.Actor, id ShipmentID, dev tenancy.DeviceID) error {
+	// The device first: the shipment is looked up only for a device the
+	// actor sees, so a shipment out of reach answers like a missing one
+	// (not "device not found" for an existing shipment id).
+	d, err := s.ten.Device(ctx, a, dev)
+	if err != nil {
+		return err
+	}
 	sh, err := s.store.GetShipment(ctx, id)
 	if tenancy.CodeOf(err) == tenancy.NotFound {
 		return notFound("shipment")
 	}
-	if err != nil {
-		return err
-	}
-	d, err := s.ten.Device(ctx, a, dev)
 	if err != nil {
 		return err
 	}
