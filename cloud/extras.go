@@ -12,15 +12,17 @@ import (
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/platformapi"
+	"outpost/cloud/internal/postgres"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 )
 
 // extrasStore is what firmware updates, automations, webhooks and
-// notifications need of the store beyond cloudStore. cloud/internal/sqlite
-// provides it; cloud/internal/postgres does not yet, and a cloud on
-// PostgreSQL runs without those features (New logs it, their routes answer
+// notifications need of the store beyond cloudStore. Both stores provide
+// it (cloud/internal/sqlite and cloud/internal/postgres, which pass the
+// same conformance suite, cloud/internal/extrastest); a store without it
+// runs the cloud without those features (New logs it, their routes answer
 // 404 and the console does not offer them).
 type extrasStore interface {
 	cloudStore
@@ -33,7 +35,10 @@ type extrasStore interface {
 	hookStore
 }
 
-var _ extrasStore = (*sqlite.Store)(nil)
+var (
+	_ extrasStore = (*sqlite.Store)(nil)
+	_ extrasStore = (*postgres.Store)(nil)
+)
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.

@@ -10,7 +10,8 @@ import (
 
 // Source is a cloud store whose tables can be read by name: the SQLite
 // store, when a cloud moves to PostgreSQL (outpost-cloud migrate-store).
-// Both stores have the same tables and columns (migrations/0001_init.sql).
+// Both stores have the same tables and columns (migrations/0001_init.sql
+// and the later ones).
 type Source interface {
 	// ReadTable reads cols of table in the order given (an ORDER BY list).
 	ReadTable(ctx context.Context, table string, cols []string, order string) (Rows, error)
@@ -41,6 +42,9 @@ var importTables = []struct{ name, order string }{
 	{"device_values", "device_uid, pin"}, {"device_history", "id"}, {"device_events", "id"},
 	{"device_status", "device_uid"}, {"device_props", "device_uid, kind, pin, name"},
 	{"history_minutes", "device_uid, pin, minute"}, {"history_hours", "device_uid, pin, hour"},
+	{"device_meta", "device_id, name"}, {"ota_firmware", "id"}, {"ota_shipments", "id"},
+	{"ota_device_status", "shipment_id, device_id"}, {"automations", "id"}, {"automation_runs", "id"},
+	{"notifications", "id"}, {"webhooks", "id"}, {"webhook_deliveries", "id"},
 }
 
 // Import copies a whole cloud from src into this store, which must hold

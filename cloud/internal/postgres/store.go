@@ -4,7 +4,8 @@
 // instances. Its schema mirrors the SQLite store's table for table (see
 // migrations/0001_init.sql), its migrations follow internal/migrate's
 // naming and version rules, and it passes the same conformance suites
-// (tenancytest, telemetrytest).
+// (tenancytest, telemetrytest, and extrastest for firmware, automations,
+// notifications and webhooks).
 package postgres
 
 import (
@@ -201,6 +202,25 @@ func (a args) planned(perValue bool) []any {
 		return a
 	}
 	return append([]any{pgx.QueryExecModeExec}, a...)
+}
+
+// sqlLimit is a LIMIT value as SQLite reads one: negative means none.
+func sqlLimit(n int) any {
+	if n < 0 {
+		return nil
+	}
+	return n
+}
+
+// pgText makes s storable in a text column, which holds neither NUL nor
+// invalid UTF-8 (both become U+FFFD): for text the cloud composes from
+// what devices sent (a notification quoting a value, an error message),
+// where the SQLite store keeps any string.
+func pgText(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // likeable reports whether a query can match a name at all: PostgreSQL

@@ -44,7 +44,10 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // gets one upsert of the value that sequential application would have left
 // (the newest ts, the later item on a tie), and rollups one upsert per
 // bucket. An erase first flushes what is pending for its pin, so writes
-// and erases keep their order.
+// and erases keep their order. An automation's run at the site (KindRun)
+// and a device's progress in a firmware shipment (KindOTA) are stored in
+// the same transaction, like the SQLite store does: the cursor makes each
+// item count once.
 func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
 	return s.apply(ctx, gatewayID, epoch, items, upTo, nil)
 }
@@ -363,6 +366,10 @@ func (a *applier) item(it *syncproto.Item) error {
 	case syncproto.KindInfo:
 		err = a.exec(`INSERT INTO device_status (device_uid, gateway_id, info) VALUES ($1, $2, $3)
 			ON CONFLICT (device_uid) DO UPDATE SET info = excluded.info`, it.Device, a.gw, []byte(it.Value))
+	case syncproto.KindRun:
+		err = a.run(it)
+	case syncproto.KindOTA:
+		err = a.otaStatus(it)
 	case syncproto.KindProperty, syncproto.KindMeta:
 		err = a.exec(`INSERT INTO device_props (device_uid, kind, pin, name, value, ts) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (device_uid, kind, pin, name) DO UPDATE SET value = excluded.value, ts = excluded.ts`,

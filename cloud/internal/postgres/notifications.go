@@ -1,0 +1,54 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"outpost/cloud/internal/notify"
+	"outpost/cloud/internal/tenancy"
+)
+
+// Notifications, as the SQLite store has them: AddNotification,
+// CountNotificationsSince, Notifications, UnreadNotifications,
+// MarkNotificationsRead.
+
+var _ notify.Store = (*Store)(nil)
+
+// AddNotification stores one notification of one person. Its text may
+// quote what a device sent: NUL and invalid UTF-8 become U+FFFD.
+func (s *Store) AddNotification(ctx context.Context, n notify.Notification) (int64, error) {
+	return s.insertID(ctx, "add notification", `INSERT INTO notifications (user_id, org_id, at, subject, body, why)
+		VALUES ($1, $2, $3, $4, $5, $6)`, int64(n.UserID), int64(n.OrgID), ms(n.At), pgText(n.Subject), pgText(n.Body), pgText(n.Why))
+}
+
+// CountNotificationsSince counts a person's notifications at or after t.
+func (s *Store) CountNotificationsSince(ctx context.Context, user tenancy.UserID, t time.Time) (int, error) {
+	return s.count(ctx, "count notifications", `SELECT count(*) FROM notifications WHERE user_id = $1 AND at >= $2`,
+		int64(user), ms(t))
+}
+
+// Notifications returns a person's newest notifications.
+func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, org_id, at, subject, body, why, read_at FROM notifications
+		WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, int64(user), sqlLimit(limit))
+	return collectT(rows, err, "notifications", func(r scanner) (notify.Notification, error) {
+		n := notify.Notification{UserID: user}
+		var org, at, read int64
+		err := r.Scan(&n.ID, &org, &at, &n.Subject, &n.Body, &n.Why, &read)
+		n.OrgID, n.At, n.Read = tenancy.OrgID(org), fromMS(at), read != 0
+		return n, err
+	})
+}
+
+// UnreadNotifications counts a person's unread notifications.
+func (s *Store) UnreadNotifications(ctx context.Context, user tenancy.UserID) (int, error) {
+	return s.count(ctx, "unread notifications", `SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at = 0`,
+		int64(user))
+}
+
+// MarkNotificationsRead marks a person's notifications up to id read.
+func (s *Store) MarkNotificationsRead(ctx context.Context, user tenancy.UserID, upTo int64, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND id <= $3 AND read_at = 0`,
+		ms(at), int64(user), upTo)
+	return mapErr("mark notifications read", err)
+}
