@@ -24,16 +24,16 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 	if len(devs) == 0 {
 		return fmt.Errorf("cloud: automation %s names no device", a.ID)
 	}
-	d, err := s.ext.GetDeviceByUID(ctx, devs[0])
+	d, err := s.store.GetDeviceByUID(ctx, devs[0])
 	if err != nil {
 		return fmt.Errorf("cloud: automation %s: %w", a.ID, err)
 	}
 	for _, uid := range devs[1:] {
-		if _, err := s.ext.GetDeviceByUID(ctx, uid); err != nil {
+		if _, err := s.store.GetDeviceByUID(ctx, uid); err != nil {
 			return fmt.Errorf("cloud: automation %s: device %s: %w", a.ID, uid, err)
 		}
 	}
-	if err := s.ext.SaveAutomation(ctx, d.OrgID, a, tenancy.Actor{}, time.Now()); err != nil {
+	if err := s.store.SaveAutomation(ctx, d.OrgID, a, tenancy.Actor{}, time.Now()); err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
 	s.sync.TenancyChanged()
@@ -45,7 +45,7 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 // creates it). The Platform API's webhook routes will call it (pending);
 // a test and the demo use it meanwhile.
 func (s *Server) SaveWebhook(ctx context.Context, w *webhooks.Webhook) error {
-	if err := s.ext.SaveWebhook(ctx, w); err != nil {
+	if err := s.store.SaveWebhook(ctx, w); err != nil {
 		return err
 	}
 	s.hookTriggers.load(ctx) // in force when SaveWebhook returns
@@ -58,7 +58,7 @@ type Webhook = webhooks.Webhook
 // SaveWebhookForDevice stores a webhook in the organization of a device
 // (a test's and the demo's way in, until the webhook routes exist).
 func (s *Server) SaveWebhookForDevice(ctx context.Context, uid string, w *Webhook) error {
-	d, err := s.ext.GetDeviceByUID(ctx, uid)
+	d, err := s.store.GetDeviceByUID(ctx, uid)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (s *Server) SaveWebhookForDevice(ctx context.Context, uid string, w *Webhoo
 
 // WebhookDeliveries is a webhook's delivery log, newest first.
 func (s *Server) WebhookDeliveries(ctx context.Context, id int64, limit int) ([]webhooks.Delivery, error) {
-	return s.ext.Deliveries(ctx, id, limit)
+	return s.store.Deliveries(ctx, id, limit)
 }
 
 // CloudAutomations is how many enabled automations the cloud runs itself
@@ -78,7 +78,7 @@ func (s *Server) CloudAutomations() int { return s.rules.runner.Len() }
 // AutomationRuns returns the runs recorded for an automation (at its site
 // or in the cloud), newest first.
 func (s *Server) AutomationRuns(ctx context.Context, id string, limit int) ([]rules.Run, error) {
-	return s.ext.AutomationRuns(ctx, id, limit)
+	return s.store.AutomationRuns(ctx, id, limit)
 }
 
 // cloudRules runs, in the cloud, the automations no single site can run,
@@ -89,7 +89,7 @@ type cloudRules struct {
 	log    *slog.Logger
 }
 
-func newCloudRules(store extrasStore, st *siteregistry.Registry, n *notify.Service, hooks *webhooks.Dispatcher, log *slog.Logger) *cloudRules {
+func newCloudRules(store cloudStore, st *siteregistry.Registry, n *notify.Service, hooks *webhooks.Dispatcher, log *slog.Logger) *cloudRules {
 	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n, hooks: hooks}, log),
 		kick: make(chan struct{}, 1), log: log}
 }
@@ -124,7 +124,7 @@ func (c *cloudRules) run(ctx context.Context) {
 
 // ruleCloud is automations.Cloud over the store and the sites.
 type ruleCloud struct {
-	store  extrasStore
+	store  cloudStore
 	sites  *siteregistry.Registry
 	notify *notify.Service
 	hooks  *webhooks.Dispatcher

@@ -62,9 +62,6 @@ type Server struct {
 	// feed carries every applied telemetry change to live subscribers
 	// (the console's device pages).
 	feed *livefeed.Hub
-	// ext is the store of the features below; nil when the store lacks
-	// them (PostgreSQL, so far), and so are they.
-	ext extrasStore
 	// firmware serves shipments and images to the gateways (issue 18).
 	firmware *firmwareSites
 	// rules runs the automations no single site can run.
@@ -163,21 +160,13 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
-	var observers []interface{ Observe([]syncproto.Item) }
-	var shipments gatewaysync.Shipments
-	ext, hasExtras := store.(extrasStore)
-	if hasExtras {
-		if err := s.wireExtras(cfg, ext, mailer, syncp.Load, logger); err != nil {
-			return nil, err
-		}
-		observers = []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}
-		shipments = s.firmware
-	} else {
-		log.Warn("firmware updates, automations, webhooks and notifications are not available on this store yet (SQLite only)")
+	if err := s.wireExtras(cfg, store, mailer, syncp.Load, logger); err != nil {
+		return nil, err
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
-		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied, observers: observers},
-		Devices:   s.sites, Shipments: shipments, Logger: logger, Now: cfg.Now})
+		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied,
+			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}},
+		Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
@@ -209,14 +198,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
-		Live: apiLive{s.sites, store}, Clients: clients}
+		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
+		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now),
+		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now}
-	if hasExtras {
-		apiOpts.OTA, consoleOpts.OTA = s.firmware.ota, s.firmware.ota
-		apiOpts.Automations = automations.New(ext, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload() }, cfg.Now)
-		apiOpts.Webhooks = webhooks.NewService(ext, s.svc.Tree, func() { s.hookTriggers.load(context.Background()) })
-	}
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -237,9 +223,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
 	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
-	if s.firmware != nil {
-		mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
-	}
+	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
 	mux.Handle("/api/", api)
 	mux.Handle("/oauth2/", api)
 	mux.Handle("/", s.console) // the web console for people

@@ -7,45 +7,18 @@ import (
 	"net/netip"
 	"sync"
 
-	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/notify"
-	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/platformapi"
-	"outpost/cloud/internal/postgres"
-	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 )
 
-// extrasStore is what firmware updates, automations, webhooks and
-// notifications need of the store beyond cloudStore. Both stores provide
-// it (cloud/internal/sqlite and cloud/internal/postgres, which pass the
-// same conformance suite, cloud/internal/extrastest); a store without it
-// runs the cloud without those features (New logs it, their routes answer
-// 404 and the console does not offer them).
-type extrasStore interface {
-	cloudStore
-	ota.Store
-	notify.Store
-	webhooks.Store
-	webhooks.ServiceStore
-	automations.Store
-	automations.RunnerStore
-	hookStore
-}
-
-var (
-	_ extrasStore = (*sqlite.Store)(nil)
-	_ extrasStore = (*postgres.Store)(nil)
-)
-
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext extrasStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
-	s.ext = ext
 	s.firmware, err = newFirmware(cfg, s.svc, ext, func() {
 		if gs := syncNow(); gs != nil {
 			gs.TenancyChanged()
@@ -78,11 +51,8 @@ func (s *Server) wireExtras(cfg Config, ext extrasStore, mailer platformapi.Mail
 
 // runExtras runs the webhook dispatcher and triggers and the cloud's
 // automations until ctx ends or the returned stop is called (which waits
-// for them; calling it again is harmless). Without extras it does nothing.
+// for them; calling it again is harmless).
 func (s *Server) runExtras(ctx context.Context) (stop func()) {
-	if s.rules == nil {
-		return func() {}
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.hooks.Run(rctx) })

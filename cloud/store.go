@@ -7,19 +7,31 @@ import (
 	"path/filepath"
 	"time"
 
+	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/notify"
+	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/postgres"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
 
-// cloudStore is what the cloud needs of its store: the tenancy and the
-// telemetry gateways send. cloud/internal/sqlite and
+// cloudStore is what the cloud needs of its store: the tenancy, the
+// telemetry gateways send, and the stores of firmware updates,
+// notifications, webhooks and automations. cloud/internal/sqlite and
 // cloud/internal/postgres both provide it (and pass the same conformance
-// suites, tenancytest and telemetrytest).
+// suites: tenancytest, telemetrytest and extrastest).
 type cloudStore interface {
 	tenancy.Store
+	ota.Store
+	notify.Store
+	webhooks.Store
+	webhooks.ServiceStore
+	automations.Store
+	automations.RunnerStore
+	hookStore
 	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
 	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
 	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -75,10 +74,6 @@ type probe struct {
 	// so below the root every target answers it, in scope or not,
 	// byte-identical to a missing one.
 	rootFirst bool
-	// feature is the optional part of the cloud the route belongs to
-	// (see findOptional); where the cloud lacks it, every call answers
-	// 404, byte-identical to a missing id's.
-	feature string
 	// finds marks a search: it always answers 200, and the listed ids
 	// hold finds(target) exactly when the caller may see the target.
 	finds func(t target) int64
@@ -116,32 +111,7 @@ type matrix struct {
 	targets   map[relation]target
 	n         int
 	otherRoot int64
-	lacks     map[string]bool // optional features this cloud lacks
 }
-
-// optional are the parts of the cloud a store may lack, each with a route
-// listing something of the root Admin's own (200 where served). On
-// SQLite they are all there; the PostgreSQL store lacks some for now, and
-// their routes then answer 404 to everything.
-var optional = map[string]string{"firmware": o + "/shipments", "automations": o + "/automations", "webhooks": o + "/webhooks"}
-
-func (m *matrix) findOptional() {
-	m.lacks = map[string]bool{}
-	for feature, path := range optional {
-		r := m.req("GET", path, m.tok["A"], nil)
-		switch {
-		case r.status == 200:
-		case r.status == 404 && os.Getenv(storeEnv) == "postgres":
-			m.lacks[feature] = true
-			m.t.Logf("this cloud lacks %s: its rows expect 404 everywhere", feature)
-		default:
-			m.t.Fatalf("is %s served? GET %s: %s", feature, path, r)
-		}
-	}
-}
-
-// served tells whether the cloud serves an optional feature.
-func (m *matrix) served(feature string) bool { return !m.lacks[feature] }
 
 func (m *matrix) next() int { m.n++; return m.n }
 
@@ -382,7 +352,6 @@ func TestIsolationMatrix(t *testing.T) {
 	})
 	m := &matrix{fixture: f, targets: map[relation]target{}}
 	a := f.tok["A"]
-	m.findOptional()
 
 	// The second root tree is made as a super admin makes one: A (Admin of
 	// the first root) through the API.
@@ -494,8 +463,6 @@ func TestIsolationMatrix(t *testing.T) {
 				blind := false
 				below := pr.belowRoot != 0 && !c.atRoot
 				switch {
-				case m.lacks[pr.feature]:
-					want = 404
 				case below && pr.rootFirst:
 					want = pr.belowRoot
 				case !inScope || crossing:

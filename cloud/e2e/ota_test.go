@@ -37,9 +37,6 @@ func (m *matrix) matrixShipment(firmware int64) map[string]any {
 // shipTo gives t a firmware of its template, a shipment of it and a
 // device to approve it for, all made by tok (its root's Admin).
 func (m *matrix) shipTo(t *target, tok string) {
-	if !m.served("firmware") {
-		return
-	}
 	var fw, sh, d struct{ ID int64 }
 	m.must(201, "POST", q(o+"/firmware/upload", "templateId", t.template, "name", "matrix.bin"), tok, firmwareImage(t.template)).decode(m.t, &fw)
 	m.must(201, "POST", o+"/shipment/create", tok, m.matrixShipment(fw.ID)).decode(m.t, &sh)
@@ -50,7 +47,7 @@ func (m *matrix) shipTo(t *target, tok string) {
 // freshShipment is a new shipment of t's firmware (to cancel), or a
 // missing id.
 func (m *matrix) freshShipment(t target) int64 {
-	if t.org == missingID || !m.served("firmware") {
+	if t.org == missingID {
 		return missingID
 	}
 	tok, _ := m.creator(t.org)
@@ -63,42 +60,42 @@ var otaProbes = []probe{
 	// Editing is refused below the root before anything is looked up (a
 	// missing template or firmware gets the same 403); at its root the
 	// other tree's Admin finds only its own.
-	{name: "upload firmware", feature: "firmware", perm: "PRODUCT_EDIT", ok: 201, belowRoot: 403, rootFirst: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "upload firmware", perm: "PRODUCT_EDIT", ok: 201, belowRoot: 403, rootFirst: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/firmware/upload", "templateId", t.template, "name", "matrix.bin"), firmwareImage(t.template)
 	}},
-	{name: "create shipment", feature: "firmware", perm: "PRODUCT_EDIT", ok: 201, belowRoot: 403, rootFirst: true, req: func(m *matrix, t target) (string, string, any) {
+	{name: "create shipment", perm: "PRODUCT_EDIT", ok: 201, belowRoot: 403, rootFirst: true, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", o + "/shipment/create", m.matrixShipment(t.firmware)
 	}},
 	// Reading follows the template.
-	{name: "list firmware", feature: "firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/firmwares", "templateId", t.template), nil
 	}},
-	{name: "get firmware", feature: "firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "get firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/firmware", "firmwareId", t.firmware), nil
 	}},
-	{name: "get shipment", feature: "firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "get shipment", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/shipment", "shipmentId", t.shipment), nil
 	}},
-	{name: "shipment devices", feature: "firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "shipment devices", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/shipment/devices", "shipmentId", t.shipment), nil
 	}},
-	{name: "shipment report", feature: "firmware", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "shipment report", perm: "PRODUCT_VIEW", ok: 200, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/shipment/report", "shipmentId", t.shipment), nil
 	}},
 	// The lifecycle: a shipment the caller cannot see is 404; one it sees
 	// is refused below the root. Pausing, then resuming, leaves the
 	// target's shipment live; cancelling takes a fresh one.
-	{name: "pause shipment", feature: "firmware", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "pause shipment", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/shipment/pause", "shipmentId", t.shipment), nil
 	}},
-	{name: "resume shipment", feature: "firmware", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "resume shipment", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/shipment/resume", "shipmentId", t.shipment), nil
 	}},
-	{name: "cancel shipment", feature: "firmware", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(m *matrix, t target) (string, string, any) {
+	{name: "cancel shipment", perm: "PRODUCT_EDIT", sees: "PRODUCT_VIEW", ok: 200, belowRoot: 403, enabledHere: true, req: func(m *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/shipment/cancel", "shipmentId", m.freshShipment(t)), nil
 	}},
 	// Approving follows the device: whoever may control it.
-	{name: "approve shipment", feature: "firmware", perm: "ORG_DEVICES_CONTROL", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "approve shipment", perm: "ORG_DEVICES_CONTROL", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
 		return "POST", q(o+"/shipment/approve", "shipmentId", t.shipment, "deviceId", t.otaDevice), nil
 	}},
 }

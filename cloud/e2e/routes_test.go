@@ -160,7 +160,7 @@ func scheduleAutomation(id string) map[string]any {
 // a missing one.
 func (m *matrix) freshAutomation(t target) string {
 	id := m.automationID()
-	if t.org == missingID || !m.served("automations") {
+	if t.org == missingID {
 		return id
 	}
 	tok, _ := m.creator(t.org)
@@ -171,7 +171,7 @@ func (m *matrix) freshAutomation(t target) string {
 // freshWebhook makes a webhook in t.org (as its creator), or names a
 // missing one.
 func (m *matrix) freshWebhook(t target) int64 {
-	if t.org == missingID || !m.served("webhooks") {
+	if t.org == missingID {
 		return missingID
 	}
 	tok, _ := m.creator(t.org)
@@ -186,31 +186,31 @@ func matrixWebhook() map[string]any {
 }
 
 var moreProbes = []probe{
-	{name: "list webhooks", feature: "webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/webhooks", "orgId", t.org), nil
 	}},
-	{name: "save webhook", feature: "webhooks", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "save webhook", onOrg: true, perm: "ORG_SETTINGS_ACCESS", ok: 201, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/webhook", "orgId", t.org), matrixWebhook()
 	}},
-	{name: "delete webhook", feature: "webhooks", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "delete webhook", perm: "ORG_SETTINGS_ACCESS", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/webhook", "id", m.freshWebhook(t)), nil
 	}},
-	{name: "webhook deliveries", feature: "webhooks", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "webhook deliveries", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/webhook/deliveries", "id", m.freshWebhook(t)), nil
 	}},
-	{name: "list automations", feature: "automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+	{name: "list automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automations", "orgId", t.org), nil
 	}},
-	{name: "save automation", feature: "automations", onOrg: true, perm: "AUTOMATIONS_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
+	{name: "save automation", onOrg: true, perm: "AUTOMATIONS_CREATE", ok: 201, req: func(m *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/automation", "orgId", t.org), scheduleAutomation(m.automationID())
 	}},
-	{name: "get automation", feature: "automations", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "get automation", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automation", "id", m.freshAutomation(t)), nil
 	}},
-	{name: "automation runs", feature: "automations", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+	{name: "automation runs", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automation/runs", "id", m.freshAutomation(t)), nil
 	}},
-	{name: "delete automation", feature: "automations", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
+	{name: "delete automation", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/automation", "id", m.freshAutomation(t)), nil
 	}},
 	// Searches: always 200; only what is in scope (and viewable) is listed.

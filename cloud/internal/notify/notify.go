@@ -25,8 +25,8 @@ type Notification struct {
 	Read    bool
 }
 
-// Store is what the service needs of persistence (cloud/internal/sqlite
-// only, so far).
+// Store is what the service needs of persistence (cloud/internal/sqlite,
+// cloud/internal/postgres).
 type Store interface {
 	AddNotification(ctx context.Context, n Notification) (int64, error)
 	CountNotificationsSince(ctx context.Context, user tenancy.UserID, t time.Time) (int, error)

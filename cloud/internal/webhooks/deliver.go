@@ -53,7 +53,7 @@ type Attempt struct {
 	DisableAt int  // consecutive failures at which the store disables the webhook
 }
 
-// Store is the durable queue (cloud/internal/sqlite only, so far).
+// Store is the durable queue (cloud/internal/sqlite and cloud/internal/postgres).
 type Store interface {
 	GetWebhook(ctx context.Context, id int64) (Webhook, int, error) // the webhook and its consecutive failures
 	EnqueueDelivery(ctx context.Context, webhookID int64, e Event, at time.Time) (int64, error)
