@@ -49,6 +49,9 @@ type cluster struct {
 	svc  *tenancy.Service
 	gs   *gatewaysync.Server
 	hub  *livefeed.Hub
+	// onChange is called when another instance changed the tenancy,
+	// automations, webhooks or shipments (set before run).
+	onChange func()
 
 	tenancy chan struct{}   // a change to announce (coalesced)
 	reload  chan struct{}   // another instance's change to load (coalesced)
@@ -96,6 +99,9 @@ func (c *cluster) run(ctx context.Context) {
 			// Messages sent while we were not listening are lost: catch up.
 			c.gs.TenancyChanged()
 			signal(c.reload)
+			if c.onChange != nil {
+				c.onChange()
+			}
 		})
 	}()
 	go func() { defer wg.Done(); c.sender(ctx) }()
@@ -174,6 +180,9 @@ func (c *cluster) receive(payload string) {
 	case "tenancy":
 		c.gs.TenancyChanged()
 		signal(c.reload)
+		if c.onChange != nil {
+			c.onChange()
+		}
 	case "feed":
 		c.hub.Publish(m.Updates)
 	case "disconnect":

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -158,6 +159,22 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusUnauthorized
 	})
+
+	// An automation of the site's two devices saved through B goes down to
+	// the gateway on A; one the cloud runs (no device) is loaded by A's
+	// runner too.
+	site := map[string]any{"id": "01JD5Z8Q3M4N5P6Q7R8S9T0001", "name": "boost", "enabled": true,
+		"trigger": map[string]any{"kind": "datastream", "device": d1.UID, "pin": 1, "op": "gt", "value": "30"},
+		"actions": []map[string]any{{"kind": "write", "device": d2.UID, "pin": 2, "value": "1"}}}
+	b.call(201, "PUT", fmt.Sprintf("/api/v1/organization/automation?orgId=%d", siteOrg.ID), b.tok, site, nil)
+	if delta := gw.must(syncproto.TypeDelta).Delta; len(delta.Automations) != 1 || delta.Automations[0].ID != "01JD5Z8Q3M4N5P6Q7R8S9T0001" {
+		t.Fatalf("delta after the automation saved on B: %+v", delta)
+	}
+	morning := map[string]any{"id": "01JD5Z8Q3M4N5P6Q7R8S9T0002", "name": "morning", "enabled": true,
+		"trigger": map[string]any{"kind": "schedule", "schedule": map[string]any{"at": "07:00"}},
+		"actions": []map[string]any{{"kind": "notify", "text": "good morning"}}}
+	b.call(201, "PUT", fmt.Sprintf("/api/v1/organization/automation?orgId=%d", siteOrg.ID), b.tok, morning, nil)
+	poll.Until(t, "A's cloud runner to load the automation saved on B", func() bool { return a.s.CloudAutomations() == 1 })
 
 	// Released on B: the gateway's link on A closes.
 	b.call(200, "POST", "/api/v1/organization/gateway/release?gatewayId="+reg.GatewayID, b.tok, nil, nil)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/notify"
@@ -23,6 +25,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		if gs := syncNow(); gs != nil {
 			gs.TenancyChanged()
 		}
+		s.announce()
 	}, log)
 	if err != nil {
 		return err
@@ -46,7 +49,33 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
 	s.sites.PlaceAutomations(ext)
+	if s.cluster != nil {
+		// Another instance saved an automation or a webhook, or moved a
+		// device: this instance's runner and triggers load them again.
+		s.cluster.onChange = func() {
+			s.rules.reload()
+			s.hookTriggers.reload()
+		}
+	}
 	return nil
+}
+
+// leader is a store that instances share and that gives one of them a
+// role at a time (cloud/internal/postgres).
+type leader interface {
+	Lead(ctx context.Context, key int64, every time.Duration, held func(bool)) error
+}
+
+// scheduleLeaderKey names the role of running scheduled automations.
+const scheduleLeaderKey = 0x6f7574706f737401 // "outpost" 1
+
+// announce tells the other instances sharing the store that automations,
+// webhooks or shipments changed here (their gateways are woken and their
+// automations and webhook triggers reloaded); alone, it does nothing.
+func (s *Server) announce() {
+	if s.cluster != nil {
+		s.cluster.changed()
+	}
 }
 
 // runExtras runs the webhook dispatcher and triggers and the cloud's
@@ -55,6 +84,16 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 func (s *Server) runExtras(ctx context.Context) (stop func()) {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	if l, ok := s.store.(leader); ok { // instances share the store: one runs the schedules
+		var leads atomic.Bool
+		s.rules.runner.LeadSchedules(leads.Load)
+		wg.Go(func() {
+			_ = l.Lead(rctx, scheduleLeaderKey, 5*time.Second, func(held bool) {
+				leads.Store(held)
+				s.log.Info("scheduled automations", "run here", held)
+			})
+		})
+	}
 	wg.Go(func() { _ = s.hooks.Run(rctx) })
 	wg.Go(func() { s.hookTriggers.run(rctx) })
 	wg.Go(func() { s.rules.run(rctx) })

@@ -48,6 +48,11 @@ type Runner struct {
 	log   *slog.Logger
 	eng   *rules.Engine
 
+	// leads tells whether this instance runs scheduled automations (nil:
+	// it does). Instances sharing a store each hold every automation; a
+	// schedule must fire on one of them only.
+	leads func() bool
+
 	mu       sync.Mutex
 	queue    []rules.Input
 	siteRuns []string // run JSON of site runs, for their notify actions
@@ -63,6 +68,11 @@ func NewRunner(store RunnerStore, cloud Cloud, log *slog.Logger) *Runner {
 	return &Runner{store: store, cloud: cloud, log: log.With("component", "automations"), eng: rules.NewEngine(),
 		signal: make(chan struct{}, 1)}
 }
+
+// LeadSchedules makes the runner fire scheduled automations only while
+// leads reports true (call before Run). Automations triggered by telemetry
+// fire on the instance that applied it, so they need no leader.
+func (r *Runner) LeadSchedules(leads func() bool) { r.leads = leads }
 
 // Reload loads the automations the cloud runs.
 func (r *Runner) Reload(ctx context.Context) error {
@@ -154,7 +164,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	work.Add(1)
 	go func() {
 		defer work.Done()
-		_ = r.eng.Run(ctx, r.cloud, fire)
+		_ = r.eng.Run(ctx, r.cloud, func(f rules.Firing) {
+			if f.Trigger == rules.TriggerSchedule && r.leads != nil && !r.leads() {
+				return // another instance runs the schedules
+			}
+			fire(f)
+		})
 	}()
 	for {
 		select {
@@ -233,5 +248,10 @@ func (a actuator) Write(ctx context.Context, f *rules.Firing, device string, pin
 func (a actuator) LogEvent(context.Context, *rules.Firing, string, string, string) error {
 	return ErrNotYet
 }
-func (a actuator) Notify(context.Context, *rules.Firing, string, string) error { return ErrNotYet }
-func (a actuator) Webhook(context.Context, *rules.Firing, string) error        { return ErrNotYet }
+func (a actuator) Notify(ctx context.Context, f *rules.Firing, subject, text string) error {
+	return a.r.cloud.Notify(ctx, f.Automation.OrgID, subject, text, why(f))
+}
+
+func (a actuator) Webhook(ctx context.Context, f *rules.Firing, id string) error {
+	return a.r.cloud.Webhook(ctx, f.Automation.OrgID, id, f)
+}

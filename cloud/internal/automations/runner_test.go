@@ -1,0 +1,129 @@
+package automations
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"outpost/shared/rules"
+)
+
+// memStore is the runner's store in memory: the automations it loads and
+// the runs it records.
+type memStore struct {
+	mu    sync.Mutex
+	autos []rules.Automation
+	runs  []rules.Run
+}
+
+func (m *memStore) AllAutomations(context.Context) ([]rules.Automation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]rules.Automation(nil), m.autos...), nil
+}
+
+func (m *memStore) GetAutomation(_ context.Context, id string) (rules.Automation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range m.autos {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return rules.Automation{}, context.Canceled
+}
+
+func (m *memStore) SaveRun(_ context.Context, r rules.Run) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs = append(m.runs, r)
+	return nil
+}
+
+// note is a notification the cloud was asked to send.
+type note struct {
+	org           int64
+	subject, body string
+}
+
+// recCloud records notifications and webhook calls; no device is served.
+type recCloud struct {
+	mu    sync.Mutex
+	notes []note
+	hooks []string
+}
+
+func (c *recCloud) SiteOf(context.Context, string) (string, error) { return "", nil }
+func (c *recCloud) Value(string, int) (string, bool)              { return "", false }
+func (c *recCloud) Write(context.Context, string, string, int, string) error {
+	return nil
+}
+
+func (c *recCloud) Notify(_ context.Context, org int64, subject, body, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notes = append(c.notes, note{org, subject, body})
+	return nil
+}
+
+func (c *recCloud) Webhook(_ context.Context, _ int64, id string, _ *rules.Firing) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooks = append(c.hooks, id)
+	return nil
+}
+
+// A scheduled automation fires on the instance that leads the schedules
+// only, and its notify and webhook actions reach the cloud's notifier and
+// webhook queue with the automation's organization.
+func TestSchedulesFireOnTheLeaderOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		leads func() bool
+		want  int
+	}{
+		{"alone", nil, 1},
+		{"leader", func() bool { return true }, 1},
+		{"follower", func() bool { return false }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// synctest's clock starts at midnight UTC: the schedule is due
+				// one minute in.
+				st := &memStore{autos: []rules.Automation{{ID: "01JD5Z8Q3M4N5P6Q7R8S9T0003", Name: "morning", Enabled: true, OrgID: 7,
+					Trigger: rules.Trigger{Kind: rules.TriggerSchedule, Schedule: &rules.Schedule{At: "00:01", TZ: "UTC"}},
+					Actions: []rules.Action{{Kind: rules.ActionNotify, Subject: "Hello", Text: "good morning"},
+						{Kind: rules.ActionWebhook, Webhook: "42"}}}}}
+				c := &recCloud{}
+				r := NewRunner(st, c, nil)
+				if tc.leads != nil {
+					r.LeadSchedules(tc.leads)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				if err := r.Reload(ctx); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{})
+				go func() { defer close(done); _ = r.Run(ctx) }()
+				time.Sleep(2 * time.Minute)
+				synctest.Wait()
+				cancel()
+				<-done
+
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if len(c.notes) != tc.want || len(c.hooks) != tc.want {
+					t.Fatalf("notifications %+v, webhook calls %v; want %d of each", c.notes, c.hooks, tc.want)
+				}
+				if tc.want > 0 && (c.notes[0].org != 7 || c.notes[0].subject != "Hello" || c.hooks[0] != "42") {
+					t.Errorf("notification %+v, webhook %v", c.notes[0], c.hooks)
+				}
+				if len(st.runs) != tc.want {
+					t.Errorf("%d runs recorded, want %d", len(st.runs), tc.want)
+				}
+			})
+		})
+	}
+}
