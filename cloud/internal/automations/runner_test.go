@@ -56,7 +56,7 @@ type recCloud struct {
 }
 
 func (c *recCloud) SiteOf(context.Context, string) (string, error) { return "", nil }
-func (c *recCloud) Value(string, int) (string, bool)              { return "", false }
+func (c *recCloud) Value(string, int) (string, bool)               { return "", false }
 func (c *recCloud) Write(context.Context, string, string, int, string) error {
 	return nil
 }
