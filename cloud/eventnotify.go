@@ -60,11 +60,14 @@ type eventNotifications struct {
 	queue   []syncproto.Item
 	wake    chan struct{}
 	state   map[eventKey]*eventState
-	days    map[string]*dayCount       // device UID → its events today
-	offline map[string]pendingOffline  // device UID → offline waiting for its ignore period
-	first   map[string]bool            // devices whose first connection was handled
-	devs    map[string]*tenancy.Device // per batch cache (handle)
-	tmpls   map[tenancy.TemplateID]*tenancy.Template
+	days    map[string]*dayCount      // device UID → its events today
+	offline map[string]pendingOffline // device UID → offline waiting for its ignore period
+	first   map[string]bool           // devices whose first connection was handled
+	// activated are the devices known to be activated already (guarded
+	// by mu): their writes are not queued. One entry per device seen.
+	activated map[string]bool
+	devs      map[string]*tenancy.Device // per batch cache (handle)
+	tmpls     map[tenancy.TemplateID]*tenancy.Template
 }
 
 type eventKey struct{ device, code string }
@@ -92,26 +95,29 @@ func newEventNotifications(store eventStore, n eventNotifier, cfg EventsConfig, 
 	}
 	return &eventNotifications{store: store, notify: n, cfg: cfg, tree: tree, now: now, log: log.With("part", "event notifications"),
 		wake: make(chan struct{}, 1), state: map[eventKey]*eventState{}, days: map[string]*dayCount{},
-		offline: map[string]pendingOffline{}, first: map[string]bool{}}
+		offline: map[string]pendingOffline{}, first: map[string]bool{}, activated: map[string]bool{}}
 }
 
-// Observe queues applied items that may notify; it does not block the
-// apply.
+// Observe queues applied items that may notify: events, online and
+// offline, and the reports of devices not yet known to be activated (a
+// first connection). It does not block the apply; a datastream write of a
+// known device costs a map lookup.
 func (e *eventNotifications) Observe(items []syncproto.Item) {
-	var keep []syncproto.Item
-	for _, it := range items {
-		switch it.Kind {
-		case syncproto.KindRun:
-		default:
-			keep = append(keep, it)
+	e.mu.Lock()
+	n := len(e.queue)
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.Kind == syncproto.KindEvent, it.Kind == syncproto.KindOnline, it.Kind == syncproto.KindOffline,
+			telemetry.IsReport(it) && !e.activated[it.Device]:
+			e.queue = append(e.queue, *it)
 		}
 	}
-	if len(keep) == 0 {
+	n = len(e.queue) - n
+	e.mu.Unlock()
+	if n == 0 {
 		return
 	}
-	e.mu.Lock()
-	e.queue = append(e.queue, keep...)
-	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -216,6 +222,11 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 			continue
 		}
 		sys := t.Def.System
+		if !d.ActivatedAt.IsZero() {
+			e.mu.Lock()
+			e.activated[it.Device] = true
+			e.mu.Unlock()
+		}
 		if fts, ok := firstTS[it.Device]; ok && sys != nil && sys.First != nil && !e.first[it.Device] &&
 			!d.ActivatedAt.IsZero() && d.ActivatedAt.UnixMilli() == fts {
 			e.first[it.Device] = true // this batch holds the report that activated the device
