@@ -101,9 +101,6 @@ func (t *Template) Check() error {
 			bad("%s: %s", where, p)
 		}
 	}
-	if len(t.Events) > MaxEvents {
-		bad("%d events (at most %d)", len(t.Events), MaxEvents)
-	}
 	codes := make(map[string]bool, len(t.Events))
 	for _, e := range t.Events {
 		if msg := checkName(e.Code); msg != "" {
@@ -112,22 +109,6 @@ func (t *Template) Check() error {
 			bad("event %q: code used twice", e.Code)
 		}
 		codes[e.Code] = true
-		for _, p := range e.check() {
-			bad("event %q: %s", e.Code, p)
-		}
-	}
-	if s := t.System; s != nil {
-		if s.OfflineIgnoreS < 0 || s.OfflineIgnoreS > MaxOfflineIgnoreS {
-			bad("system events: offline ignore period %d s outside 0..%d", s.OfflineIgnoreS, MaxOfflineIgnoreS)
-		}
-		for _, n := range []struct {
-			name string
-			n    *EventNotify
-		}{{"online", s.Online}, {"offline", s.Offline}, {"first connection", s.First}} {
-			for _, p := range n.n.check() {
-				bad("system event %s: %s", n.name, p)
-			}
-		}
 	}
 	metaNames := make(map[string]bool, len(t.MetaFields))
 	metaIDs := make(map[int]bool, len(t.MetaFields))
@@ -177,6 +158,41 @@ func (t Template) ForDevices() Template {
 		t.Events = es
 	}
 	return t
+}
+
+// CheckEvents validates what the cloud adds to events (Blynk's limits):
+// at most MaxEvents, known types, name and description lengths, and the
+// notification settings of events and system events. Check does not: a
+// gateway, which is sent templates without these settings, never refuses a
+// template for them. The error wraps ErrBadTemplate and lists every
+// problem found.
+func (t *Template) CheckEvents() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: template %q: %s", ErrBadTemplate, t.ID, fmt.Sprintf(format, args...)))
+	}
+	if len(t.Events) > MaxEvents {
+		bad("%d events (at most %d)", len(t.Events), MaxEvents)
+	}
+	for _, e := range t.Events {
+		for _, p := range e.check() {
+			bad("event %q: %s", e.Code, p)
+		}
+	}
+	if s := t.System; s != nil {
+		if s.OfflineIgnoreS < 0 || s.OfflineIgnoreS > MaxOfflineIgnoreS {
+			bad("system events: offline ignore period %d s outside 0..%d", s.OfflineIgnoreS, MaxOfflineIgnoreS)
+		}
+		for _, n := range []struct {
+			name string
+			n    *EventNotify
+		}{{"online", s.Online}, {"offline", s.Offline}, {"first connection", s.First}} {
+			for _, p := range n.n.check() {
+				bad("system event %s: %s", n.name, p)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // check returns the problems of an event's settings other than its code.

@@ -95,7 +95,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tpl := goodTemplate()
 			tc.change(&tpl)
-			err := tpl.Check()
+			err := errors.Join(tpl.Check(), tpl.CheckEvents())
 			if tc.msg == "" {
 				if err != nil {
 					t.Fatalf("Check() = %v, want nil", err)
@@ -172,5 +172,19 @@ func TestForDevices(t *testing.T) {
 	}
 	if tpl.Events[0].Notify == nil || tpl.System == nil {
 		t.Error("ForDevices changed its receiver's events")
+	}
+}
+
+// Check leaves the cloud's event settings to CheckEvents: a gateway, sent
+// templates without them, never refuses a template an older cloud stored.
+func TestCheckIgnoresEventSettings(t *testing.T) {
+	tpl := goodTemplate()
+	tpl.Events[0].Type, tpl.Events[0].Description = "alarm", strings.Repeat("d", 300)
+	tpl.System = &SystemEvents{OfflineIgnoreS: -1}
+	if err := tpl.Check(); err != nil {
+		t.Errorf("Check() = %v, want nil", err)
+	}
+	if err := tpl.CheckEvents(); err == nil || !strings.Contains(err.Error(), "alarm") || !strings.Contains(err.Error(), "offline ignore") {
+		t.Errorf("CheckEvents() = %v", err)
 	}
 }
