@@ -262,13 +262,13 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 	}
 }
 
-// notifyEvent counts one occurrence of code on d and notifies when the
-// settings and limits say so.
+// notifyEvent counts one occurrence of code on d (toward the minimum gap,
+// the device's daily limit and the every-N-th counter) and notifies when
+// the settings and limits say so.
 func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device, t *tenancy.Template, code, name, typ string,
 	n *datastream.EventNotify, ts int64, body string) {
-	if n == nil || !n.Enabled {
-		return
-	}
+	// Every occurrence counts toward the limits, notifying or not (Blynk's
+	// limits are on events, not notifications).
 	k := eventKey{d.UID, code}
 	st := e.state[k]
 	if st == nil {
@@ -286,12 +286,17 @@ func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device,
 		e.days[d.UID] = dc
 	}
 	if e.cfg.PerDevicePerDay > 0 && dc.n >= e.cfg.PerDevicePerDay {
-		e.log.Warn("event not notified: the device's daily limit is reached", "device", d.UID, "code", code, "limit", e.cfg.PerDevicePerDay)
+		if n != nil && n.Enabled {
+			e.log.Warn("event not notified: the device's daily limit is reached", "device", d.UID, "code", code, "limit", e.cfg.PerDevicePerDay)
+		}
 		return
 	}
 	dc.n++
 	st.seen++
 	st.last = ts
+	if n == nil || !n.Enabled {
+		return
+	}
 	if n.EveryN > 1 && st.seen%n.EveryN != 0 {
 		return
 	}
