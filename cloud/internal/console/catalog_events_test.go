@@ -1,10 +1,13 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // An event's settings are edited in place by form post: the form comes
@@ -77,4 +80,50 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 	checkPage(t, "system form", admin.get(path), http.StatusOK, `name="ignore" value="60"`, `name="offline" value="1" checked`)
 	checkPage(t, "system refused by the service", admin.post(path+"/system", url.Values{"online": {"1"}, "on-owner": {"1"}}),
 		http.StatusBadRequest, "without a channel")
+}
+
+func TestStillOpen(t *testing.T) {
+	ev := func(id int64, kind, code, desc string) Event { return Event{ID: id, Kind: kind, Code: code, Description: desc} }
+	track := map[string]bool{"hot": true, "leak": true}
+	tests := []struct {
+		name string
+		es   []Event // newest first
+		want []int64
+	}{
+		{"none", nil, nil},
+		{"one open", []Event{ev(1, "event", "hot", "")}, []int64{1}},
+		{"resolved", []Event{ev(2, "clear", "hot", ""), ev(1, "event", "hot", "")}, nil},
+		{"clear resolves the latest", []Event{ev(3, "clear", "hot", ""), ev(2, "event", "hot", ""), ev(1, "event", "hot", "")}, []int64{1}},
+		{"clear all", []Event{ev(4, "clear", "hot", "all"), ev(2, "event", "hot", ""), ev(1, "event", "hot", "")}, nil},
+		{"clear before the event", []Event{ev(2, "event", "hot", ""), ev(1, "clear", "hot", "all")}, []int64{2}},
+		{"other code untouched", []Event{ev(3, "clear", "hot", "all"), ev(2, "event", "leak", ""), ev(1, "event", "hot", "")}, []int64{2}},
+		{"untracked ignored", []Event{ev(2, "event", "info", ""), ev(1, "online", "", "")}, nil},
+		{"newest first", []Event{ev(5, "event", "hot", ""), ev(4, "event", "leak", ""), ev(1, "event", "hot", "")}, []int64{5, 4, 1}},
+	}
+	for _, tc := range tests {
+		var got []int64
+		for _, e := range stillOpen(tc.es, track) {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: open %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The device's timeline lists its open critical events first.
+func TestTimelineShowsOpenCriticalEvents(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	tm := e.template(t)
+	if res := admin.post("/templates/"+string(tm.ID)+"/events", url.Values{"code": {"overheat"}, "type": {"critical"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("add event: %d %s", res.status, res.body)
+	}
+	dev := fmt.Sprintf("/devices/%d/timeline", e.devA.ID)
+	checkPage(t, "open", admin.get(dev), http.StatusOK, "Open critical events", `id="open-events"`, "too hot")
+	now := time.Now()
+	e.live.events[e.devA.UID] = append([]Event{{ID: 9, Kind: "clear", Code: "overheat", TS: now}}, e.live.events[e.devA.UID]...)
+	if res := admin.get(dev); strings.Contains(res.body, "Open critical events") {
+		t.Error("a resolved event is still shown open")
+	}
 }
