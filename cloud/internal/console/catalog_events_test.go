@@ -83,7 +83,9 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 }
 
 func TestStillOpen(t *testing.T) {
-	ev := func(id int64, kind, code, desc string) Event { return Event{ID: id, Kind: kind, Code: code, Description: desc} }
+	ev := func(id int64, kind, code, desc string) Event {
+		return Event{ID: id, Kind: kind, Code: code, Description: desc}
+	}
 	track := map[string]bool{"hot": true, "leak": true}
 	tests := []struct {
 		name string
