@@ -234,3 +234,52 @@ func TestEventNotificationLimits(t *testing.T) {
 		t.Fatalf("offline notified twice: %d", got)
 	}
 }
+
+// Recipients: the members of the device's organization with the role, and
+// named users who see the device (the root's admin); a named user of a
+// sibling organization is not told, nor is a member with another role.
+func TestEventRecipients(t *testing.T) {
+	def := overheatTemplate(&datastream.EventNotify{Enabled: true, Console: true, Role: int(tenancy.RoleStaff),
+		Users: []string{"admin@root.test", "stranger@sibling.test"}})
+	f := newEventFixture(t, def)
+	ctx, svc, admin := context.Background(), f.e.s.svc, f.e.admin
+	sibling, err := svc.CreateOrg(ctx, admin, tenancy.NewOrg{ParentID: admin.OrgID, Name: "Sibling"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(email string, org tenancy.OrgID, role tenancy.RoleID) tenancy.User {
+		u, err := svc.CreateUser(ctx, admin, tenancy.NewUser{Email: email, Name: email, OrgID: org, RoleID: role, Password: "some-password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	staff := mk("staff@client.test", f.org.ID, tenancy.RoleStaff)
+	stranger := mk("stranger@sibling.test", sibling.ID, tenancy.RoleAdmin)
+	n := notify.New(f.e.s.store, nil, svc.Tree, 1000, nil, nil)
+	en := newEventNotifications(f.e.s.store, n, EventsConfig{}, svc.Tree, nil, slog.New(slog.DiscardHandler))
+	en.handle(ctx, []syncproto.Item{{Kind: syncproto.KindEvent, Device: f.dev.UID, Name: "overheat", TS: time.Now().UnixMilli()}})
+
+	st := f.e.s.store.(notificationLister)
+	for _, c := range []struct {
+		who  string
+		id   tenancy.UserID
+		want string // a fragment of why; "" = not notified
+	}{
+		{"staff member", staff.ID, "you hold role 2 in the device's organization"},
+		{"root admin, named", admin.UserID, "the event's settings name you"},
+		{"stranger, named", stranger.ID, ""},
+		{"owner (a User, not asked for)", f.owner.ID, ""},
+	} {
+		ns, err := st.Notifications(ctx, c.id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c.want == "" && len(ns) != 0:
+			t.Errorf("%s notified: %+v", c.who, ns)
+		case c.want != "" && (len(ns) != 1 || !strings.Contains(ns[0].Why, c.want)):
+			t.Errorf("%s: notifications %+v, want one saying %q", c.who, ns, c.want)
+		}
+	}
+}
