@@ -48,7 +48,7 @@ type eventFixture struct {
 	dev   tenancy.Device
 }
 
-func newEventFixture(t *testing.T, def datastream.Template) *eventFixture {
+func newEventFixture(t testing.TB, def datastream.Template) *eventFixture {
 	t.Helper()
 	e := newSyncEnv(t)
 	ctx := context.Background()
