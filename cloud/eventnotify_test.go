@@ -283,3 +283,32 @@ func TestEventRecipients(t *testing.T) {
 		}
 	}
 }
+
+// The running notifier tells of an offline once the ignore period passed
+// (its timer, not a caller's tick), and not before.
+func TestEventOfflineRunLoop(t *testing.T) {
+	def := overheatTemplate(nil)
+	def.System = &datastream.SystemEvents{OfflineIgnoreS: 1, Offline: &datastream.EventNotify{Enabled: true, Console: true, Owner: true}}
+	f := newEventFixture(t, def)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := notify.New(f.e.s.store, nil, f.e.s.svc.Tree, 1000, nil, nil)
+	en := newEventNotifications(f.e.s.store, n, EventsConfig{}, f.e.s.svc.Tree, nil, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { defer close(done); en.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	off := time.Now()
+	en.Observe([]syncproto.Item{{Kind: syncproto.KindOffline, Device: f.dev.UID, TS: off.UnixMilli()}})
+	st := f.e.s.store.(notificationLister)
+	var ns []notify.Notification
+	poll.Until(t, "the offline notification", func() bool {
+		ns, _ = st.Notifications(ctx, f.owner.ID, 10)
+		return len(ns) > 0
+	})
+	if len(ns) != 1 || ns[0].Subject != "Warning: Offline on Boiler" {
+		t.Fatalf("notifications %+v", ns)
+	}
+	if early := ns[0].At.Sub(off); early < time.Second-time.Millisecond { // At is stored in ms
+		t.Fatalf("notified %v after the offline, inside the 1 s ignore period", early)
+	}
+}
