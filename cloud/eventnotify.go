@@ -166,12 +166,17 @@ func (e *eventNotifications) tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		delete(e.offline, uid)
-		d, t := e.lookup(ctx, uid)
-		if d == nil || t == nil || t.Def.System == nil {
-			continue
+		if d, t := e.lookup(ctx, uid); d != nil && t != nil {
+			e.notifyOffline(ctx, d, t, p)
 		}
-		e.notifyEvent(ctx, d, t, sysOffline, "Offline", "warning", t.Def.System.Offline, p.at,
-			fmt.Sprintf("Device %s went offline and stayed offline for %d s.", d.Name, t.Def.System.OfflineIgnoreS))
+	}
+}
+
+// notifyOffline tells of an offline that outlasted the ignore period.
+func (e *eventNotifications) notifyOffline(ctx context.Context, d *tenancy.Device, t *tenancy.Template, p pendingOffline) {
+	if sys := t.Def.System; sys != nil {
+		e.notifyEvent(ctx, d, t, sysOffline, "Offline", "warning", sys.Offline, p.at,
+			fmt.Sprintf("Device %s went offline and stayed offline for %d s.", d.Name, sys.OfflineIgnoreS))
 	}
 }
 
@@ -245,9 +250,14 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 			}
 			e.notifyEvent(ctx, d, t, ev.Code, cmp.Or(ev.Name, ev.Code), cmp.Or(ev.Type, "info"), ev.Notify, it.TS, body)
 		case syncproto.KindOnline:
-			if _, was := e.offline[it.Device]; was {
-				delete(e.offline, it.Device) // a blip shorter than the ignore period: neither offline nor online
-				continue
+			if p, was := e.offline[it.Device]; was {
+				delete(e.offline, it.Device)
+				if it.TS < p.due {
+					continue // a blip shorter than the ignore period: neither offline nor online
+				}
+				// Back after the period, both told at once (a site's
+				// backlog): the offline first.
+				e.notifyOffline(ctx, d, t, p)
 			}
 			if sys != nil {
 				e.notifyEvent(ctx, d, t, sysOnline, "Online", "info", sys.Online, it.TS,

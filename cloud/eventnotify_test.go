@@ -233,6 +233,17 @@ func TestEventNotificationLimits(t *testing.T) {
 	if got := count(); got != 4 {
 		t.Fatalf("offline notified twice: %d", got)
 	}
+	// A site's backlog: offline and back 40 s later, in one batch, applied
+	// before any tick: the offline outlasted the period and is told.
+	en.handle(ctx, []syncproto.Item{{Kind: syncproto.KindOffline, Device: f.dev.UID, TS: base + 600_000},
+		{Kind: syncproto.KindOnline, Device: f.dev.UID, TS: base + 640_000}})
+	if got := count(); got != 5 {
+		t.Fatalf("an offline longer than the period, replayed with its online: %d notifications, want 5", got)
+	}
+	en.tick(ctx, time.UnixMilli(base+1_000_000))
+	if got := count(); got != 5 {
+		t.Fatalf("the replayed offline was told twice: %d", got)
+	}
 }
 
 // Recipients: the members of the device's organization with the role, and
