@@ -318,7 +318,7 @@ func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device,
 	at := time.UnixMilli(ts).UTC().Format(time.RFC3339)
 	rule := fmt.Sprintf("template %q notifies event %q", t.Def.Name, code)
 	if n.EveryN > 1 {
-		rule += fmt.Sprintf(" on every %d-th occurrence (this is occurrence %d)", n.EveryN, st.seen)
+		rule += fmt.Sprintf(" once every %d occurrences (this is occurrence %d)", n.EveryN, st.seen)
 	}
 	if n.LimitS > 0 {
 		rule += fmt.Sprintf(", at most once per %d s", n.LimitS)

@@ -65,7 +65,7 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 		len(n.Users) != 2 || n.Users[1] != "boss@acme.test" {
 		t.Fatalf("saved settings: %+v", *n)
 	}
-	checkPage(t, "list", admin.get(path), http.StatusOK, "Boiler too hot", "every 3th", "≤ 1 per 300 s")
+	checkPage(t, "list", admin.get(path), http.StatusOK, "Boiler too hot", "1 in 3", "≤ 1 per 300 s")
 	checkPage(t, "edit form again", admin.get(path+"?event=overheat"), http.StatusOK, `value="ops@acme.test, boss@acme.test"`, `<option value="2" selected>Staff</option>`)
 
 	// System events: offline after 60 s to the owner by mail.
