@@ -245,8 +245,8 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 				continue
 			}
 			body := it.Value
-			if body == "" {
-				body = ev.Description
+			if body == "" || len(body) > datastream.MaxDeviceDescription {
+				body = ev.Description // none sent, or too long (Blynk discards it)
 			}
 			e.notifyEvent(ctx, d, t, ev.Code, cmp.Or(ev.Name, ev.Code), cmp.Or(ev.Type, "info"), ev.Notify, it.TS, body)
 		case syncproto.KindOnline:

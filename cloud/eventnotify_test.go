@@ -248,7 +248,8 @@ func TestEventNotificationLimits(t *testing.T) {
 
 // Recipients: the members of the device's organization with the role, and
 // named users who see the device (the root's admin); a named user of a
-// sibling organization is not told, nor is a member with another role.
+// sibling organization is not told, nor is a member with another role. A
+// description longer than a device may send gives way to the template's.
 func TestEventRecipients(t *testing.T) {
 	def := overheatTemplate(&datastream.EventNotify{Enabled: true, Console: true, Role: int(tenancy.RoleStaff),
 		Users: []string{"admin@root.test", "stranger@sibling.test"}})
@@ -269,7 +270,7 @@ func TestEventRecipients(t *testing.T) {
 	stranger := mk("stranger@sibling.test", sibling.ID, tenancy.RoleAdmin)
 	n := notify.New(f.e.s.store, nil, svc.Tree, 1000, nil, nil)
 	en := newEventNotifications(f.e.s.store, n, EventsConfig{}, svc.Tree, nil, slog.New(slog.DiscardHandler))
-	en.handle(ctx, []syncproto.Item{{Kind: syncproto.KindEvent, Device: f.dev.UID, Name: "overheat", TS: time.Now().UnixMilli()}})
+	en.handle(ctx, []syncproto.Item{{Kind: syncproto.KindEvent, Device: f.dev.UID, Name: "overheat", Value: strings.Repeat("x", 301), TS: time.Now().UnixMilli()}})
 
 	st := f.e.s.store.(notificationLister)
 	for _, c := range []struct {
@@ -289,7 +290,7 @@ func TestEventRecipients(t *testing.T) {
 		switch {
 		case c.want == "" && len(ns) != 0:
 			t.Errorf("%s notified: %+v", c.who, ns)
-		case c.want != "" && (len(ns) != 1 || !strings.Contains(ns[0].Why, c.want)):
+		case c.want != "" && (len(ns) != 1 || !strings.Contains(ns[0].Why, c.want) || ns[0].Body != "Boiler too hot"):
 			t.Errorf("%s: notifications %+v, want one saying %q", c.who, ns, c.want)
 		}
 	}

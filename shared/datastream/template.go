@@ -135,6 +135,7 @@ const (
 	MaxEvents            = 100    // events per template (Blynk Pro)
 	MaxEventName         = 50     // bytes of an event's name
 	MaxEventDescription  = 250    // bytes of a template event's description
+	MaxDeviceDescription = 300    // bytes of a description a device sends; longer ones are discarded
 	MaxEventRecipients   = 50     // named users of one event
 	MaxEventLimitS       = 604800 // limit period: one week at most
 	MaxEventEveryN       = 10000  // event counter
