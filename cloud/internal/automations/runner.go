@@ -232,6 +232,10 @@ func (r *Runner) siteNotify(ctx context.Context, doc string) {
 
 // why says what caused a notification.
 func why(f *rules.Firing) string {
+	if f.Trigger == rules.TriggerManual {
+		return fmt.Sprintf("Sent by automation %q (%s), run at %s by a person's \"Run now\".", f.Automation.Name, f.Automation.ID,
+			f.At.UTC().Format(time.RFC3339))
+	}
 	s := fmt.Sprintf("Sent by automation %q (%s), triggered at %s by %s", f.Automation.Name, f.Automation.ID,
 		f.At.UTC().Format(time.RFC3339), f.Trigger)
 	if f.Device != "" {

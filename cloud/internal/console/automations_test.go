@@ -301,7 +301,7 @@ func TestAutomationPages(t *testing.T) {
 		t.Fatalf("writes %v", w)
 	}
 	res = op.get("/automations/" + id)
-	if !strings.Contains(res.body, "<td class=\"wrap\">Run now</td>") || strings.Count(res.body, `<span class="result ok">ok</span>`) != 2 {
+	if !strings.Contains(res.body, `<td class="wrap" data-label="Trigger">Run now</td>`) || strings.Count(res.body, `<span class="result ok">ok</span>`) != 2 {
 		t.Fatalf("run log:\n%s", res.body)
 	}
 	if res := op.get("/automations"); strings.Contains(res.body, ">never<") || !strings.Contains(res.body, `<span class="result ok">ok</span>`) {
