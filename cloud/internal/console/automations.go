@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,7 +185,7 @@ func (d deviceNames) actionText(a rules.Action) string {
 type autoRow struct {
 	rules.Automation
 	Trigger string
-	Where   string
+	Where   place
 	LastRun *rules.Run
 	LastAt  time.Time
 }
@@ -194,16 +195,24 @@ type automationsData struct {
 	Perms autoPerms
 }
 
-// where says where an automation runs, in words.
-func (c *Console) where(ctx context.Context, au *rules.Automation) string {
+// place is where an automation runs, in words, with a link to the site's
+// page when the user may see the site.
+type place struct{ Text, Href string }
+
+func (c *Console) where(ctx context.Context, s *session, au *rules.Automation) place {
 	site, atSite, err := c.autos.Where(ctx, au)
 	switch {
 	case err != nil:
-		return "unknown"
-	case atSite:
-		return "Site " + site
+		return place{Text: "unknown"}
+	case !atSite:
+		return place{Text: "Cloud"}
 	}
-	return "Cloud"
+	if id, err := strconv.ParseInt(site, 10, 64); err == nil {
+		if g, err := c.svc.Gateway(ctx, s.actor, tenancy.GatewayID(id)); err == nil && g.Name != "" {
+			return place{Text: "Site " + g.Name, Href: "/sites/" + site}
+		}
+	}
+	return place{Text: "Site " + site}
 }
 
 // automationsPage is GET /automations: the current org's automations.
@@ -227,7 +236,7 @@ func (c *Console) automationsPage(w http.ResponseWriter, r *http.Request, s *ses
 	})
 	d := automationsData{Perms: s.autoPerms(s.org)}
 	for i := range list {
-		row := autoRow{Automation: list[i], Trigger: names.triggerText(list[i].Trigger), Where: c.where(r.Context(), &list[i])}
+		row := autoRow{Automation: list[i], Trigger: names.triggerText(list[i].Trigger), Where: c.where(r.Context(), s, &list[i])}
 		runs, err := c.autos.Runs(r.Context(), s.actor, list[i].ID, 1)
 		if err != nil {
 			c.fail(w, r, s, err)
@@ -263,7 +272,7 @@ type automationData struct {
 	Trigger    string
 	Conditions string // JSON, indented
 	Actions    []string
-	Where      string
+	Where      place
 	Runs       []runRow
 	Perms      autoPerms
 }
@@ -301,7 +310,7 @@ func (c *Console) automationPage(w http.ResponseWriter, r *http.Request, s *sess
 		c.serverError(w, r, err)
 		return
 	}
-	d := automationData{Auto: au, Trigger: names.triggerText(au.Trigger), Where: c.where(r.Context(), &au),
+	d := automationData{Auto: au, Trigger: names.triggerText(au.Trigger), Where: c.where(r.Context(), s, &au),
 		Perms: s.autoPerms(tenancy.OrgID(au.OrgID))}
 	if au.Conditions != nil {
 		b, _ := json.MarshalIndent(au.Conditions, "", "  ")

@@ -225,6 +225,22 @@ func TestAutomationPages(t *testing.T) {
 			t.Errorf("detail lacks %q", w)
 		}
 	}
+	// A site the user may see is named and linked; Client A's Admin may
+	// not see the root's site, so it is only numbered for them.
+	gl, err := e.svc.Gateways(ctx, e.admin, 0, true, tenancy.Page{Size: 10})
+	if err != nil || len(gl.Items) != 1 {
+		t.Fatalf("gateways: %+v %v", gl, err)
+	}
+	gid := fmt.Sprint(gl.Items[0].ID)
+	e.acloud.mu.Lock()
+	e.acloud.sites[e.devA.UID] = gid
+	e.acloud.mu.Unlock()
+	if res := e.signedIn("admin@acme.test").get("/automations/" + id); !strings.Contains(res.body, `Runs in <a href="/sites/`+gid+`">Site Root Site</a>`) {
+		t.Error("the Admin's page does not link the root's site")
+	}
+	if res := op.get("/automations/" + id); !strings.Contains(res.body, "Runs in Site "+gid+"</p>") {
+		t.Error("Client A's Admin does not see the site's number")
+	}
 	// The editor shows what is stored.
 	res = op.get("/automations/" + id + "/edit")
 	for _, w := range []string{`value="Cool the boiler"`, `<option value="gt" selected>`, `name="t_hold" value="5"`, `name="a0_value" value="18"`,
