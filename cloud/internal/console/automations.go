@@ -209,7 +209,7 @@ func (c *Console) where(ctx context.Context, s *session, au *rules.Automation) p
 	}
 	if id, err := strconv.ParseInt(site, 10, 64); err == nil {
 		if g, err := c.svc.Gateway(ctx, s.actor, tenancy.GatewayID(id)); err == nil && g.Name != "" {
-			return place{Text: "Site " + g.Name, Href: "/sites/" + site}
+			return place{Text: g.Name, Href: "/sites/" + site}
 		}
 	}
 	return place{Text: "Site " + site}

@@ -235,7 +235,7 @@ func TestAutomationPages(t *testing.T) {
 	e.acloud.mu.Lock()
 	e.acloud.sites[e.devA.UID] = gid
 	e.acloud.mu.Unlock()
-	if res := e.signedIn("admin@acme.test").get("/automations/" + id); !strings.Contains(res.body, `Runs in <a href="/sites/`+gid+`">Site Root Site</a>`) {
+	if res := e.signedIn("admin@acme.test").get("/automations/" + id); !strings.Contains(res.body, `Runs in <a href="/sites/`+gid+`">Root Site</a>`) {
 		t.Error("the Admin's page does not link the root's site")
 	}
 	if res := op.get("/automations/" + id); !strings.Contains(res.body, "Runs in Site "+gid+"</p>") {
