@@ -18,9 +18,11 @@ import (
 	"outpost/shared/syncproto"
 )
 
-// notificationLister reads a person's stored notifications (both stores).
-type notificationLister interface {
-	Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error)
+// notifications reads a person's stored notifications, newest first.
+type notifications struct{ s cloudStore }
+
+func (n notifications) Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error) {
+	return n.s.Notifications(ctx, user, 0, limit)
 }
 
 // mailsIn returns the mails of a mailbox directory.
@@ -116,7 +118,7 @@ func TestEventNotifiesOwnerThroughGateway(t *testing.T) {
 	}}})
 	gw.must(syncproto.TypeAck)
 
-	st := e.s.store.(notificationLister)
+	st := notifications{e.s.store}
 	var ns []notify.Notification
 	poll.Until(t, "the owner's two notifications", func() bool {
 		ns, _ = st.Notifications(ctx, f.owner.ID, 10)
@@ -161,7 +163,7 @@ func TestEventNotificationLimits(t *testing.T) {
 	dir := t.TempDir()
 	n := notify.New(f.e.s.store, &mail.Mailbox{Dir: dir, From: "o@outpost.test"}, f.e.s.svc.Tree, 1000, nil, nil)
 	en := newEventNotifications(f.e.s.store, n, EventsConfig{PerDevicePerDay: 8, MinGap: time.Second}, f.e.s.svc.Tree, nil, slog.New(slog.DiscardHandler))
-	st := f.e.s.store.(notificationLister)
+	st := notifications{f.e.s.store}
 	count := func() int {
 		ns, err := st.Notifications(ctx, f.owner.ID, 100)
 		if err != nil {
@@ -272,7 +274,7 @@ func TestEventRecipients(t *testing.T) {
 	en := newEventNotifications(f.e.s.store, n, EventsConfig{}, svc.Tree, nil, slog.New(slog.DiscardHandler))
 	en.handle(ctx, []syncproto.Item{{Kind: syncproto.KindEvent, Device: f.dev.UID, Name: "overheat", Value: strings.Repeat("x", 301), TS: time.Now().UnixMilli()}})
 
-	st := f.e.s.store.(notificationLister)
+	st := notifications{f.e.s.store}
 	for _, c := range []struct {
 		who  string
 		id   tenancy.UserID
@@ -311,7 +313,7 @@ func TestEventOfflineRunLoop(t *testing.T) {
 
 	off := time.Now()
 	en.Observe([]syncproto.Item{{Kind: syncproto.KindOffline, Device: f.dev.UID, TS: off.UnixMilli()}})
-	st := f.e.s.store.(notificationLister)
+	st := notifications{f.e.s.store}
 	var ns []notify.Notification
 	poll.Until(t, "the offline notification", func() bool {
 		ns, _ = st.Notifications(ctx, f.owner.ID, 10)
