@@ -215,10 +215,13 @@ func TestCatalogInBrowser(t *testing.T) {
 		chromedp.SetValue("#l-dev", fmt.Sprint(s.devs["Other Client Device"].ID), chromedp.ByID),
 		chromedp.Submit("#l-dev", chromedp.ByID),
 		chromedp.WaitVisible(`//section[@aria-labelledby="h-ld"]//a[. = "Other Client Device"]`))
+	// The page before the save is marked: the check reads the page the
+	// save answered with, not the one still showing the click.
 	run(t, ctx, "assign Ada",
 		chromedp.Click(`//label[contains(., "Ada Admin")]/input`),
+		chromedp.Evaluate(`document.body.dataset.beforeSave = "1"`, nil),
 		chromedp.Click(`//form[@action="`+locURL[len(base):]+`/users"]//button`),
-		chromedp.WaitVisible(`//p[contains(., "Saved.")]`),
+		chromedp.WaitVisible(`//body[not(@data-before-save)]//p[contains(., "Saved.")]`),
 		chromedp.Evaluate(`[...document.querySelectorAll('input[name="user"]')].some(i => i.checked)`, &checked))
 	if !checked {
 		t.Error("the assigned user is not checked after saving")
