@@ -44,6 +44,7 @@ type env struct {
 	devB     tenancy.Device // in Client B
 	viewer   tenancy.User   // Client A, may view devices but not control them
 	operator tenancy.User   // Client A Admin
+	store    *sqlite.Store
 }
 
 type mailbox struct {
@@ -151,7 +152,7 @@ func newEnv(t testing.TB) *env {
 	svc := need(tenancy.New(ctx, tenancy.Deps{Store: st, Hasher: auth.Passwords{Cost: 4}}, tenancy.Config{}))
 	root, admin := must2(t)(svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Acme Cloud", AdminEmail: "admin@acme.test", AdminName: "Ada Admin", Password: pw}))
 	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}}, feed: livefeed.New(livefeed.Options{}),
-		mails: &mailbox{}}
+		mails: &mailbox{}, store: st}
 	e.admin = tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
 	f := func(v float64) *float64 { return &v }
 	tmpl := need(svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Thermostat", Datastreams: []datastream.Datastream{
