@@ -196,13 +196,15 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if publicURL == "" { // only with the mailbox (Validate): mail stays on this machine
 		publicURL = s.URL()
 	}
+	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload(); s.announce() }, cfg.Now),
-		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()); s.announce() })}
+		Webhooks:    hooks}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
-		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota}
+		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
+		Webhooks: hooks}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -44,6 +44,18 @@ func TestWebhookRoutes(t *testing.T) {
 	if len(ds) != 0 {
 		t.Fatalf("deliveries %+v", ds)
 	}
+	// A test send to loopback, which this cloud does not allow-list: the
+	// guard's refusal is the result.
+	var lo struct{ ID int64 }
+	f.must(201, "PUT", o+"/webhook", a, refusedWebhook()).decode(t, &lo)
+	var res struct {
+		Code  int
+		Error string
+	}
+	f.must(200, "POST", q(o+"/webhook/test", "id", lo.ID), a, nil).decode(t, &res)
+	if res.Code != 0 || !strings.Contains(res.Error, "refused") {
+		t.Fatalf("test send to loopback: %+v, want the guard's refusal", res)
+	}
 	f.must(204, "DELETE", q(o+"/webhook", "id", got.ID), a, nil)
 	f.must(404, "GET", q(o+"/webhook/deliveries", "id", got.ID), a, nil)
 }
