@@ -153,6 +153,9 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"templates", "/templates", "main"},
 		{"static-tokens", "/static-tokens", "main"},
 		{"developers", "/developers", "main"},
+		{"firmware", "/firmware", "main"},
+		{"webhooks", "/webhooks", "main"},
+		{"webhook-new", "/webhooks/new", "#wh-name"},
 	}
 	for _, width := range []int64{1440, 375} {
 		for _, s := range shots {
