@@ -128,6 +128,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
+		Audited: func(ctx context.Context, es []tenancy.AuditEntry) {
+			if h := s.hookTriggers; h != nil {
+				h.audited(ctx, es) // device created / transferred webhooks
+			}
+		},
 		OnChange: func() {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
