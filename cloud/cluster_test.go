@@ -23,34 +23,7 @@ import (
 // first one bootstraps the root Admin, the others find it.
 func newInstance(t testing.TB, dsn string) *syncEnv {
 	t.Helper()
-	cfg := Defaults()
-	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
-	cfg.Store.Driver, cfg.Store.DSN, cfg.Store.MaxConns = "postgres", dsn, 8
-	cfg.Admin.Email, cfg.Admin.Password = "admin@root.test", "root-password-1"
-	cfg.Auth.BcryptCost = 4
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	e := &syncEnv{t: t, s: s}
-	u, err := s.store.GetUserByEmail(context.Background(), "admin@root.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.admin = tenancy.Actor{UserID: u.ID, OrgID: u.OrgID, RoleID: tenancy.RoleAdmin}
-	var sess struct{ Token string }
-	e.call(200, "POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@root.test", "password": "root-password-1"}, &sess)
-	e.tok = sess.Token
-	return e
+	return runEnv(t, func(c *Config) { c.Store.Driver, c.Store.DSN, c.Store.MaxConns = "postgres", dsn, 8 })
 }
 
 // TestTwoInstancesOneCloud: two instances on one PostgreSQL database are

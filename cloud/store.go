@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/notify"
@@ -15,7 +14,6 @@ import (
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
-	"outpost/shared/syncproto"
 )
 
 // cloudStore is what the cloud needs of its store: the tenancy, the
@@ -32,18 +30,7 @@ type cloudStore interface {
 	automations.Store
 	automations.RunnerStore
 	hookStore
-	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
-	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
-	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
-	DeviceStatus(ctx context.Context, uid string) (telemetry.DeviceStatus, bool, error)
-	ReportedMeta(ctx context.Context, uid string) (map[string]telemetry.MetaValue, error)
-	History(ctx context.Context, uid string, pin int, before int64, limit int) ([]telemetry.HistoryPoint, int64, error)
-	Timeline(ctx context.Context, uid string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
-	TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
-	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
-	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
-	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (telemetry.Series, error)
-	ExportHistory(ctx context.Context, uid string, pin int, from, to time.Time, fn func([]telemetry.HistoryPoint) error) error
+	telemetry.Store
 	// Ready reports whether the store answers with the schema this
 	// program has (/readyz).
 	Ready(ctx context.Context) error

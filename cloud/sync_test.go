@@ -27,12 +27,19 @@ type syncEnv struct {
 	tok   string // root Admin's bearer token
 }
 
-func newSyncEnv(t testing.TB) *syncEnv {
+func newSyncEnv(t testing.TB) *syncEnv { return runEnv(t, nil) }
+
+// runEnv runs a cloud on a fresh SQLite file (or as edit changes its
+// config) until the test ends, and logs its root Admin in.
+func runEnv(t testing.TB, edit func(*Config)) *syncEnv {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	cfg.Admin.Email, cfg.Admin.Password = "admin@root.test", "root-password-1"
 	cfg.Auth.BcryptCost = 4
+	if edit != nil {
+		edit(&cfg)
+	}
 	s, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

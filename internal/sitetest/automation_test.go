@@ -2,10 +2,8 @@ package sitetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,52 +77,12 @@ func TestSiteAutomationWithoutCloud(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	ccfg := cloud.Defaults()
-	ccfg.Listen, ccfg.DataDir = "127.0.0.1:0", t.TempDir()
-	ccfg.Admin.Email, ccfg.Admin.Password = "admin@site.test", "site-admin-password"
-	ccfg.Auth.BcryptCost = 4
+	ccfg := testCloudConfig(t)
 	c, stopCloud := runCloud(t, ccfg)
-
-	gcfg := gateway.Defaults()
-	gcfg.DataDir = t.TempDir()
-	for _, p := range []*string{&gcfg.Blynk.Listen, &gcfg.Blynk.TLSListen, &gcfg.MQTT.Listen, &gcfg.MQTT.TLSListen,
-		&gcfg.MQTT.WSListen, &gcfg.HTTP.Listen, &gcfg.Installer.Listen} {
-		*p = "127.0.0.1:0"
-	}
-	gcfg.Templates = []datastream.Template{{ID: "TMPLSITE", Name: "Site sensor", Datastreams: []datastream.Datastream{
-		{Pin: 0, Name: "Temperature", Type: datastream.Double}, {Pin: 1, Name: "Fan", Type: datastream.Integer}}}}
-	gcfg.Devices = []gateway.DeviceConfig{{Name: "A", Template: "TMPLSITE", Token: tokenA}, {Name: "B", Template: "TMPLSITE", Token: tokenB}}
-	gcfg.Cloud.URL, gcfg.Cloud.Name = c.URL(), "Test site"
-	g, _, err := gateway.New(ctx, gcfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gdone := make(chan error, 1)
-	go func() { gdone <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-gdone; err != nil {
-			t.Error(err)
-		}
-	})
-
-	var code string
-	poll.Until(t, "claim code", func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	claim(t, ctx, c, code, "Site client")
-	resp, err := http.Get("http://" + g.Addrs().Installer + "/installer/api/devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var devs []struct{ UID, Name string }
-	err = json.NewDecoder(resp.Body).Decode(&devs)
-	resp.Body.Close()
-	if err != nil || len(devs) != 2 {
-		t.Fatalf("installer devices %+v, %v", devs, err)
-	}
-	uid := map[string]string{}
-	for _, d := range devs {
-		uid[d.Name] = d.UID
-	}
+	g := runGateway(t, ctx, testGatewayConfig(t, c.URL(), "Test site", []datastream.Template{{ID: "TMPLSITE", Name: "Site sensor",
+		Datastreams: []datastream.Datastream{{Pin: 0, Name: "Temperature", Type: datastream.Double}, {Pin: 1, Name: "Fan", Type: datastream.Integer}}}},
+		gateway.DeviceConfig{Name: "A", Template: "TMPLSITE", Token: tokenA}, gateway.DeviceConfig{Name: "B", Template: "TMPLSITE", Token: tokenB}))
+	uid := claimSite(t, ctx, c, g, "Site client")
 	hot := rules.Automation{ID: autoID, Name: "Fan follows heat", Enabled: true,
 		Trigger: rules.Trigger{Kind: rules.TriggerDatastream, Device: uid["A"], Pin: 0, Op: rules.OpGt, Value: "30"},
 		Actions: []rules.Action{{Kind: rules.ActionWrite, Device: uid["B"], Pin: 1, Value: "{trigger_value}"}}}

@@ -2,9 +2,6 @@ package sitetest
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,49 +15,16 @@ import (
 	"outpost/shared/rules"
 )
 
-// startClaimedGateway runs a claimed gateway with one device and returns it and the
-// device's UID.
+// startClaimedGateway runs a gateway named org with one device ("<org>
+// device", token), claimed into the client org org, and returns it and
+// the device's UID.
 func startClaimedGateway(t *testing.T, ctx context.Context, c *cloud.Server, org, token string) (*gateway.Gateway, string) {
 	t.Helper()
-	gcfg := gateway.Defaults()
-	gcfg.DataDir = t.TempDir()
-	for _, p := range []*string{&gcfg.Blynk.Listen, &gcfg.Blynk.TLSListen, &gcfg.MQTT.Listen, &gcfg.MQTT.TLSListen,
-		&gcfg.MQTT.WSListen, &gcfg.HTTP.Listen, &gcfg.Installer.Listen} {
-		*p = "127.0.0.1:0"
-	}
 	tmpl := "TMPL" + strings.ToUpper(org)
-	gcfg.Templates = []datastream.Template{{ID: tmpl, Name: org + " sensor", Datastreams: []datastream.Datastream{
-		{Pin: 0, Name: "Temperature", Type: datastream.Double}, {Pin: 1, Name: "Fan", Type: datastream.Integer}}}}
-	gcfg.Devices = []gateway.DeviceConfig{{Name: org + " device", Template: tmpl, Token: token}}
-	gcfg.Cloud.URL, gcfg.Cloud.Name = c.URL(), org
-	gctx, cancel := context.WithCancel(ctx)
-	g, _, err := gateway.New(gctx, gcfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(gctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	var code string
-	poll.Until(t, "claim code", func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	claim(t, ctx, c, code, org)
-	resp, err := http.Get("http://" + g.Addrs().Installer + "/installer/api/devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var devs []struct{ UID string }
-	err = json.NewDecoder(resp.Body).Decode(&devs)
-	resp.Body.Close()
-	if err != nil || len(devs) != 1 {
-		t.Fatalf("installer devices %+v, %v", devs, err)
-	}
-	return g, devs[0].UID
+	g := runGateway(t, ctx, testGatewayConfig(t, c.URL(), org, []datastream.Template{{ID: tmpl, Name: org + " sensor",
+		Datastreams: []datastream.Datastream{{Pin: 0, Name: "Temperature", Type: datastream.Double}, {Pin: 1, Name: "Fan", Type: datastream.Integer}}}},
+		gateway.DeviceConfig{Name: org + " device", Template: tmpl, Token: token}))
+	return g, claimSite(t, ctx, c, g, org)[org+" device"]
 }
 
 // TestCrossSiteAutomationRunsInTheCloud: device A on one site, device B on
@@ -69,10 +33,7 @@ func startClaimedGateway(t *testing.T, ctx context.Context, c *cloud.Server, org
 func TestCrossSiteAutomationRunsInTheCloud(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ccfg := cloud.Defaults()
-	ccfg.Listen, ccfg.DataDir = "127.0.0.1:0", t.TempDir()
-	ccfg.Admin.Email, ccfg.Admin.Password = "admin@site.test", "site-admin-password"
-	ccfg.Auth.BcryptCost = 4
+	ccfg := testCloudConfig(t)
 	c, _ := runCloud(t, ccfg)
 	gA, uidA := startClaimedGateway(t, ctx, c, "North", tokenA)
 	gB, uidB := startClaimedGateway(t, ctx, c, "South", tokenB)

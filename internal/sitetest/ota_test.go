@@ -71,10 +71,7 @@ func TestShipmentReachesEverySiteDeviceOnce(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
 
-	ccfg := cloud.Defaults()
-	ccfg.Listen, ccfg.DataDir = "127.0.0.1:0", t.TempDir()
-	ccfg.Admin.Email, ccfg.Admin.Password = "admin@site.test", "site-admin-password"
-	ccfg.Auth.BcryptCost = 4
+	ccfg := testCloudConfig(t)
 	c, err := cloud.New(ccfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -83,20 +80,13 @@ func TestShipmentReachesEverySiteDeviceOnce(t *testing.T) {
 	cloudDone := make(chan error, 1)
 	go func() { cloudDone <- c.Run(cctx) }()
 
-	gcfg := gateway.Defaults()
-	gcfg.DataDir = t.TempDir()
-	for _, p := range []*string{&gcfg.Blynk.Listen, &gcfg.Blynk.TLSListen, &gcfg.MQTT.Listen, &gcfg.MQTT.TLSListen,
-		&gcfg.MQTT.WSListen, &gcfg.HTTP.Listen, &gcfg.Installer.Listen} {
-		*p = "127.0.0.1:0"
-	}
-	gcfg.Templates = []datastream.Template{{ID: otaTemplate, Name: "Updatable",
-		Datastreams: []datastream.Datastream{{Pin: 0, Name: "Temperature", Type: datastream.Double}}}}
+	gcfg := testGatewayConfig(t, c.URL(), "OTA site", []datastream.Template{{ID: otaTemplate, Name: "Updatable",
+		Datastreams: []datastream.Datastream{{Pin: 0, Name: "Temperature", Type: datastream.Double}}}})
 	tokens := make([]string, devices)
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("ota-site-device-token-%010d", i)
 		gcfg.Devices = append(gcfg.Devices, gateway.DeviceConfig{Name: fmt.Sprintf("Unit %03d", i), Template: otaTemplate, Token: tokens[i]})
 	}
-	gcfg.Cloud.URL, gcfg.Cloud.Name = c.URL(), "OTA site"
 	g, _, err := gateway.New(ctx, gcfg, log)
 	if err != nil {
 		t.Fatal(err)

@@ -33,47 +33,66 @@ type site struct {
 func startSite(t *testing.T, tmpl datastream.Template) *site {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.DiscardHandler)
+	t.Cleanup(cancel)
+	c, _ := runCloud(t, testCloudConfig(t))
+	g := runGateway(t, ctx, testGatewayConfig(t, c.URL(), "Test site", []datastream.Template{tmpl},
+		gateway.DeviceConfig{Name: "Sensor", Template: tmpl.ID, Token: token}))
+	uids := claimSite(t, ctx, c, g, "Site client")
+	return &site{ctx: ctx, c: c, g: g, uid: uids["Sensor"]}
+}
 
-	ccfg := cloud.Defaults()
-	ccfg.Listen, ccfg.DataDir = "127.0.0.1:0", t.TempDir()
-	ccfg.Admin.Email, ccfg.Admin.Password = "admin@site.test", "site-admin-password"
-	ccfg.Auth.BcryptCost = 4
-	c, err := cloud.New(ccfg, log)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	gcfg := gateway.Defaults()
-	gcfg.DataDir = t.TempDir()
-	for _, p := range []*string{&gcfg.Blynk.Listen, &gcfg.Blynk.TLSListen, &gcfg.MQTT.Listen, &gcfg.MQTT.TLSListen,
-		&gcfg.MQTT.WSListen, &gcfg.HTTP.Listen, &gcfg.Installer.Listen} {
+// testCloudConfig is a cloud on 127.0.0.1 and a fresh SQLite file, with
+// the package's Admin.
+func testCloudConfig(t *testing.T) cloud.Config {
+	cfg := cloud.Defaults()
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Admin.Email, cfg.Admin.Password = adminEmail, adminPassword
+	cfg.Auth.BcryptCost = 4
+	return cfg
+}
+
+// testGatewayConfig is a gateway named name on 127.0.0.1 (every port
+// from :0) and a fresh data dir, linked to the cloud at cloudURL.
+func testGatewayConfig(t *testing.T, cloudURL, name string, tmpls []datastream.Template, devs ...gateway.DeviceConfig) gateway.Config {
+	cfg := gateway.Defaults()
+	cfg.DataDir = t.TempDir()
+	for _, p := range []*string{&cfg.Blynk.Listen, &cfg.Blynk.TLSListen, &cfg.MQTT.Listen, &cfg.MQTT.TLSListen,
+		&cfg.MQTT.WSListen, &cfg.HTTP.Listen, &cfg.Installer.Listen} {
 		*p = "127.0.0.1:0"
 	}
-	gcfg.Templates = []datastream.Template{tmpl}
-	gcfg.Devices = []gateway.DeviceConfig{{Name: "Sensor", Template: tmpl.ID, Token: token}}
-	gcfg.Cloud.URL, gcfg.Cloud.Name = c.URL(), "Test site"
-	g, _, err := gateway.New(ctx, gcfg, log)
+	cfg.Templates, cfg.Devices = tmpls, devs
+	cfg.Cloud.URL, cfg.Cloud.Name = cloudURL, name
+	return cfg
+}
+
+// runGateway runs a gateway on cfg until ctx ends or the test does.
+func runGateway(t *testing.T, ctx context.Context, cfg gateway.Config) *gateway.Gateway {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	g, _, err := gateway.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		c.Close()
 		cancel()
 		t.Fatal(err)
 	}
-	errs := make(chan error, 2)
-	go func() { errs <- c.Run(ctx) }()
-	go func() { errs <- g.Run(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Error(err)
-			}
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
 	})
-	s := &site{ctx: ctx, c: c, g: g}
+	return g
+}
+
+// claimSite claims the gateway into a client org named org once it shows
+// a claim code, and returns its devices' UIDs by name, as the gateway
+// created them (the cloud adopts them under those).
+func claimSite(t *testing.T, ctx context.Context, c *cloud.Server, g *gateway.Gateway, org string) map[string]string {
+	t.Helper()
 	var code string
 	poll.Within(t, "claim code", 20*time.Second, func() bool { st, _ := g.Claim(); code = st.ClaimCode; return code != "" })
-	claim(t, ctx, c, code, "Site client")
+	claim(t, ctx, c, code, org)
 	resp, err := http.Get("http://" + g.Addrs().Installer + "/installer/api/devices")
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +100,14 @@ func startSite(t *testing.T, tmpl datastream.Template) *site {
 	var devs []struct{ UID, Name string }
 	err = json.NewDecoder(resp.Body).Decode(&devs)
 	resp.Body.Close()
-	if err != nil || len(devs) != 1 {
-		t.Fatalf("installer devices %+v, %v", devs, err)
+	if err != nil {
+		t.Fatalf("installer devices: %v", err)
 	}
-	s.uid = devs[0].UID
-	return s
+	uids := map[string]string{}
+	for _, d := range devs {
+		uids[d.Name] = d.UID
+	}
+	return uids
 }
 
 // claim claims the gateway with code into a client org named org, as an

@@ -28,10 +28,7 @@ func TestDatastreamWebhook(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	ccfg := cloud.Defaults()
-	ccfg.Listen, ccfg.DataDir = "127.0.0.1:0", t.TempDir()
-	ccfg.Admin.Email, ccfg.Admin.Password = "admin@site.test", "site-admin-password"
-	ccfg.Auth.BcryptCost = 4
+	ccfg := testCloudConfig(t)
 	ccfg.Webhooks.Allow = []string{"127.0.0.1/32"}
 	c, _ := runCloud(t, ccfg)
 	g, uid := startClaimedGateway(t, ctx, c, "North", tokenA)

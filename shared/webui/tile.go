@@ -124,3 +124,39 @@ func fnum(f *float64) string {
 	}
 	return strconv.FormatFloat(*f, 'f', -1, 64)
 }
+
+// Bucket is one step of a chart's series: the values of a datastream in
+// [Start, Start+width), as a store aggregates them.
+type Bucket struct {
+	Start         time.Time
+	Avg, Min, Max float64
+	Last          float64 // the newest value: what boolean and enum charts step through
+	Count         int64
+}
+
+// Series is the JSON the chart script (chart.js) draws: the range asked,
+// the width of a bucket and the buckets, times in Unix ms.
+type Series struct {
+	From    int64          `json:"from"`
+	To      int64          `json:"to"`
+	Width   int64          `json:"width"`
+	Buckets []seriesBucket `json:"buckets"`
+}
+
+type seriesBucket struct {
+	T    int64   `json:"t"`
+	Avg  float64 `json:"avg"`
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	Last float64 `json:"last"`
+	N    int64   `json:"n"`
+}
+
+// MakeSeries is the chart's JSON of the buckets of [from, to).
+func MakeSeries(from, to time.Time, width time.Duration, bs []Bucket) Series {
+	out := Series{From: from.UnixMilli(), To: to.UnixMilli(), Width: width.Milliseconds(), Buckets: make([]seriesBucket, len(bs))}
+	for i, b := range bs {
+		out.Buckets[i] = seriesBucket{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Last, b.Count}
+	}
+	return out
+}

@@ -119,7 +119,7 @@ func New(o Options) (*Console, error) {
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now, addr: o.ClientAddr,
 		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA, hooks: o.Webhooks}
-	if c.pages, err = parsePages(c.funcs()); err != nil {
+	if c.pages, err = webui.ParsePages(templateFS, "templates", c.funcs(), "partials.html"); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()

@@ -558,23 +558,7 @@ func (c *Console) deviceSeries(w http.ResponseWriter, r *http.Request, s *sessio
 		http.Error(w, message(err), httpStatus(err))
 		return
 	}
-	type bucketJSON struct {
-		T    int64   `json:"t"`
-		Avg  float64 `json:"avg"`
-		Min  float64 `json:"min"`
-		Max  float64 `json:"max"`
-		Last float64 `json:"last"`
-		N    int64   `json:"n"`
-	}
-	out := struct {
-		From    int64        `json:"from"`
-		To      int64        `json:"to"`
-		Width   int64        `json:"width"`
-		Buckets []bucketJSON `json:"buckets"`
-	}{From: from.UnixMilli(), To: to.UnixMilli(), Width: width.Milliseconds(), Buckets: make([]bucketJSON, len(bs))}
-	for i, b := range bs {
-		out.Buckets[i] = bucketJSON{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Last, b.Count}
-	}
+	out := webui.MakeSeries(from, to, width, bs)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/webui"
 )
 
 // Live is what gateways reported of devices and sites, and the path of
@@ -78,12 +79,7 @@ type History interface {
 }
 
 // Bucket is one aggregated stretch of a numeric datastream.
-type Bucket struct {
-	Start         time.Time
-	Avg, Min, Max float64
-	Last          float64 // the newest value: what boolean and enum charts step through
-	Count         int64
-}
+type Bucket = webui.Bucket
 
 // Feed delivers the changes of devices as the cloud applies them
 // (cloud/internal/livefeed's Hub). The console subscribes only to a device

@@ -3,14 +3,10 @@ package console
 import (
 	"bytes"
 	"embed"
-	"fmt"
 	"html/template"
-	"io/fs"
 	"maps"
 	"net/http"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,49 +19,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// parsePages parses each page with the layout and partials; a page is
-// rendered by executing "layout".
-func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
-	files, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" || name == "partials" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", f)
-		if err != nil {
-			return nil, fmt.Errorf("console: template %s: %w", name, err)
-		}
-		pages[name] = t
-	}
-	return pages, nil
-}
-
 func (c *Console) funcs() template.FuncMap {
-	return template.FuncMap{
-		"asset": func(name string) (string, error) {
-			if u := c.assets.URL(name); u != "" {
-				return u, nil
-			}
-			return "", fmt.Errorf("no asset %q", name)
-		},
-		"ago": func(t time.Time) string { return ago(c.now(), t) },
-		"when": func(t time.Time) string {
-			if t.IsZero() {
-				return "never"
-			}
-			return t.UTC().Format("2006-01-02 15:04:05 UTC")
-		},
-		"iso": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format(time.RFC3339)
-		},
+	return c.assets.Funcs(c.now, template.FuncMap{
 		"ms": func(t time.Time) int64 {
 			if t.IsZero() {
 				return 0
@@ -73,30 +28,8 @@ func (c *Console) funcs() template.FuncMap {
 			return t.UnixMilli()
 		},
 		"join": strings.Join,
-		"list": func(s ...string) []string { return s },
 		"add":  func(a, b int) int { return a + b },
-	}
-}
-
-// ago renders a duration before now for people ("3 min ago").
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "just now"
-	case d < 10*time.Second:
-		return "just now"
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " s ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " min ago"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + " h ago"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
+	})
 }
 
 // view is what every page template gets.

@@ -173,13 +173,19 @@ func (c *call) shipmentID() (ota.ShipmentID, error) {
 	return ota.ShipmentID(id), err
 }
 
-// getShipment is GET /organization/shipment?shipmentId=.
-func (c *call) getShipment() error {
+// shipment is the OTA service and the shipmentId of a shipment route.
+func (c *call) shipment() (*ota.Service, ota.ShipmentID, error) {
 	o, err := c.ota()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	id, err := c.shipmentID()
+	return o, id, err
+}
+
+// getShipment is GET /organization/shipment?shipmentId=.
+func (c *call) getShipment() error {
+	o, id, err := c.shipment()
 	if err != nil {
 		return err
 	}
@@ -222,11 +228,7 @@ type shipmentDeviceJSON struct {
 
 // shipmentDevices is GET /organization/shipment/devices?shipmentId=.
 func (c *call) shipmentDevices() error {
-	o, err := c.ota()
-	if err != nil {
-		return err
-	}
-	id, err := c.shipmentID()
+	o, id, err := c.shipment()
 	if err != nil {
 		return err
 	}
@@ -243,11 +245,7 @@ func (c *call) shipmentDevices() error {
 // shipmentReport is GET /organization/shipment/report?shipmentId=: the
 // status table as CSV.
 func (c *call) shipmentReport() error {
-	o, err := c.ota()
-	if err != nil {
-		return err
-	}
-	id, err := c.shipmentID()
+	o, id, err := c.shipment()
 	if err != nil {
 		return err
 	}
@@ -263,11 +261,7 @@ func (c *call) shipmentReport() error {
 // approveShipment is POST /organization/shipment/approve?shipmentId=&deviceId=:
 // the owner's "Update Firmware" of a user-controlled shipment.
 func (c *call) approveShipment() error {
-	o, err := c.ota()
-	if err != nil {
-		return err
-	}
-	id, err := c.shipmentID()
+	o, id, err := c.shipment()
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package telemetry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -166,4 +167,24 @@ func IsReport(it *syncproto.Item) bool {
 type MetaValue struct {
 	Value string
 	TS    time.Time
+}
+
+// Store is a store of the telemetry gateways send: it applies their
+// batches exactly once per gateway and epoch, and reads back values,
+// statuses, history, timelines and chart series.
+// cloud/internal/sqlite and cloud/internal/postgres implement it and pass
+// telemetrytest.
+type Store interface {
+	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
+	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
+	DeviceValues(ctx context.Context, uid string) ([]PinValue, error)
+	DeviceStatus(ctx context.Context, uid string) (DeviceStatus, bool, error)
+	ReportedMeta(ctx context.Context, uid string) (map[string]MetaValue, error)
+	History(ctx context.Context, uid string, pin int, before int64, limit int) ([]HistoryPoint, int64, error)
+	Timeline(ctx context.Context, uid string, before int64, limit int) ([]TimelineEntry, int64, error)
+	TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) ([]TimelineEntry, int64, error)
+	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
+	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
+	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (Series, error)
+	ExportHistory(ctx context.Context, uid string, pin int, from, to time.Time, fn func([]HistoryPoint) error) error
 }

@@ -355,7 +355,8 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	st = openStore(t, path)
 	defer st.Close()
 	newRigClock(t, st, time.Now) // a real clock: the rate limit refills
-	poll.Until(t, "all delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 20 })
+	// 20 at 10 a second, paced by the rate limit: generous on a loaded machine.
+	poll.Within(t, "all delivered", time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 20 })
 	mu.Lock()
 	defer mu.Unlock()
 	for id, c := range seen {

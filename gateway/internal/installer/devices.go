@@ -29,11 +29,7 @@ type History interface {
 }
 
 // Bucket is one aggregated stretch of a numeric datastream.
-type Bucket struct {
-	Start               time.Time
-	Avg, Min, Max, Last float64
-	Count               int64
-}
+type Bucket = webui.Bucket
 
 // Event is one event a device logged.
 type Event struct {
@@ -431,23 +427,7 @@ func (in *Installer) deviceSeries(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	type bucketJSON struct {
-		T    int64   `json:"t"`
-		Avg  float64 `json:"avg"`
-		Min  float64 `json:"min"`
-		Max  float64 `json:"max"`
-		Last float64 `json:"last"`
-		N    int64   `json:"n"`
-	}
-	out := struct {
-		From    int64        `json:"from"`
-		To      int64        `json:"to"`
-		Width   int64        `json:"width"`
-		Buckets []bucketJSON `json:"buckets"`
-	}{From: from.UnixMilli(), To: to.UnixMilli(), Width: width.Milliseconds(), Buckets: make([]bucketJSON, len(bs))}
-	for i, b := range bs {
-		out.Buckets[i] = bucketJSON{b.Start.UnixMilli(), b.Avg, b.Min, b.Max, b.Last, b.Count}
-	}
+	out := webui.MakeSeries(from, to, width, bs)
 	writeJSONStatus(w, http.StatusOK, out)
 }
 

@@ -196,7 +196,7 @@ func New(o Options) (*Installer, error) {
 	if in.assets, err = webui.New("/static", webui.Static(), own); err != nil {
 		return nil, err
 	}
-	if in.pages, err = parsePages(in.funcs()); err != nil {
+	if in.pages, err = webui.ParsePages(templateFS, "templates", in.funcs()); err != nil {
 		return nil, err
 	}
 	in.api = newAPI(o.Hub, in.log, o.Stats, o.Routes)

@@ -6,11 +6,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"outpost/internal/qrpng"
@@ -22,53 +19,11 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// parsePages parses each page with the layout; a page is rendered by
-// executing "layout".
-func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
-	files, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f)
-		if err != nil {
-			return nil, fmt.Errorf("installer: template %s: %w", name, err)
-		}
-		pages[name] = t
-	}
-	return pages, nil
-}
-
 func (in *Installer) funcs() template.FuncMap {
-	return template.FuncMap{
-		"asset": func(name string) (string, error) {
-			if u := in.assets.URL(name); u != "" {
-				return u, nil
-			}
-			return "", fmt.Errorf("no asset %q", name)
-		},
-		"ago": func(t time.Time) string { return ago(in.o.Now(), t) },
-		"when": func(t time.Time) string {
-			if t.IsZero() {
-				return "never"
-			}
-			return t.UTC().Format("2006-01-02 15:04:05 UTC")
-		},
-		"iso": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format(time.RFC3339)
-		},
+	return in.assets.Funcs(in.o.Now, template.FuncMap{
 		"bytes": humanBytes,
 		"qr":    qrDataURL,
-		"list":  func(s ...string) []string { return s },
-	}
+	})
 }
 
 // qrDataURL is a PNG QR code of s as a data: URL (the CSP allows data:
@@ -102,25 +57,6 @@ func humanBytes(n any) string {
 		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
-}
-
-// ago renders a duration before now for people ("3 min ago").
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 10*time.Second:
-		return "just now"
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " s ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " min ago"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + " h ago"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
 }
 
 // duration renders an uptime for people ("3 d 4 h", "12 min").

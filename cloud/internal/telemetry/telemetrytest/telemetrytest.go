@@ -27,19 +27,8 @@ import (
 // gateways and devices) that also stores telemetry.
 type Store interface {
 	tenancy.Store
-	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
+	telemetry.Store
 	Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error
-	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
-	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
-	DeviceStatus(ctx context.Context, uid string) (telemetry.DeviceStatus, bool, error)
-	ReportedMeta(ctx context.Context, uid string) (map[string]telemetry.MetaValue, error)
-	History(ctx context.Context, uid string, pin int, before int64, limit int) ([]telemetry.HistoryPoint, int64, error)
-	Timeline(ctx context.Context, uid string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
-	TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) ([]telemetry.TimelineEntry, int64, error)
-	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
-	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
-	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (telemetry.Series, error)
-	ExportHistory(ctx context.Context, uid string, pin int, from, to time.Time, fn func([]telemetry.HistoryPoint) error) error
 }
 
 // Run runs every contract test against stores made by newStore.
