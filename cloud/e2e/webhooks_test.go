@@ -82,7 +82,7 @@ func TestDeviceLifecycleWebhooks(t *testing.T) {
 	a := f.tok["A"]
 	for _, kind := range []string{"device_created", "device_transferred"} {
 		f.must(201, "PUT", o+"/webhook", a, map[string]any{"name": kind, "enabled": true, "method": "POST", "url": recv.URL,
-			"body": `{"kind":"` + kind + `","device":"{device_name}","template":"{device_templateId}"}`,
+			"body":    `{"kind":"` + kind + `","device":"{device_name}","template":"{device_templateId}"}`,
 			"trigger": map[string]any{"kind": kind, "template": f.tmpl}})
 	}
 	next := func(what string) string {
