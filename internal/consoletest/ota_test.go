@@ -94,6 +94,11 @@ func TestFirmwarePages(t *testing.T) {
 		t.Errorf("%d Approve buttons, want one per device awaiting approval (%d)", approvable, len(s.devs))
 	}
 	shot("shipment")
+	devicePath := fmt.Sprintf("/devices/%d", s.devs["Heat Pump Two"].ID)
+	run(t, ctx, "the device page offers the approval",
+		chromedp.Navigate(s.url+devicePath), chromedp.WaitVisible("#ota-approve", chromedp.ByID))
+	shot("device-approve")
+	run(t, ctx, "back to the shipment", chromedp.Navigate(s.url+shipmentPath), chromedp.WaitVisible("#shipment-devices", chromedp.ByID))
 	var approved string
 	run(t, ctx, "approve one device",
 		chromedp.Click(`form[action$="/approve"] button`, chromedp.ByQuery),
@@ -114,5 +119,5 @@ func TestFirmwarePages(t *testing.T) {
 	}
 	run(t, ctx, "back to the list", chromedp.Navigate(s.url+"/firmware"), chromedp.WaitVisible("#shipments", chromedp.ByID))
 	shot("firmware")
-	checkPages(t, ctx, problems, s.url, []pageCheck{{"/firmware", "#shipments"}, {shipmentPath, "#shipment-devices"}})
+	checkPages(t, ctx, problems, s.url, []pageCheck{{"/firmware", "#shipments"}, {shipmentPath, "#shipment-devices"}, {devicePath, ""}})
 }

@@ -368,12 +368,13 @@ func (s *session) mayControl(d tenancy.Device) bool {
 }
 
 // shipmentApprove is POST /firmware/shipments/{id}/approve with the
-// device's id: the OTA service decides (it needs the right to control
-// the device).
+// device's id, from the shipment's page or (back=device) the device's:
+// the OTA service decides (it needs the right to control the device, not
+// the firmware pages, so a device's owner in a client organization may).
 func (c *Console) shipmentApprove(w http.ResponseWriter, r *http.Request, s *session) {
 	id, ok := c.shipmentID(r)
 	dev, err := strconv.ParseInt(r.PostFormValue("device"), 10, 64)
-	if !ok || err != nil || dev <= 0 || !c.canFirmware(s) {
+	if !ok || err != nil || dev <= 0 || c.ota == nil {
 		c.notFound(w, r, s)
 		return
 	}
@@ -381,5 +382,22 @@ func (c *Console) shipmentApprove(w http.ResponseWriter, r *http.Request, s *ses
 		c.fail(w, r, s, err)
 		return
 	}
+	if r.PostFormValue("back") == "device" {
+		http.Redirect(w, r, fmt.Sprintf("/devices/%d?done=approve", dev), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, fmt.Sprintf("/firmware/shipments/%d?done=approve", id), http.StatusSeeOther)
+}
+
+// awaitingApproval lists the updates of device dev the user may approve
+// (for the device page); a failure only leaves them out.
+func (c *Console) awaitingApproval(r *http.Request, s *session, dev tenancy.DeviceID) []ota.Shipment {
+	if c.ota == nil {
+		return nil
+	}
+	l, err := c.ota.AwaitingApproval(r.Context(), s.actor, dev)
+	if err != nil {
+		c.log.WarnContext(r.Context(), "firmware updates awaiting approval", "device", dev, "err", err)
+	}
+	return l
 }

@@ -195,3 +195,52 @@ func TestShipmentApprove(t *testing.T) {
 		t.Errorf("%d Approve buttons after approving one of two, want 1", n)
 	}
 }
+
+// TestDeviceApproveUpdate: the device page of a device awaiting a
+// user-controlled update offers Approve to a client organization's Admin
+// (who may control it but has no firmware pages), and approving from
+// there is recorded; a viewer is offered nothing and refused when forging.
+func TestDeviceApproveUpdate(t *testing.T) {
+	e, o := withExtras(t, newEnv(t))
+	ctx := context.Background()
+	tm := e.template(t)
+	f, err := o.Upload(ctx, e.admin, tm.ID, "t.bin", image(string(tm.ID), "2.0.0", 8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := o.CreateShipment(ctx, e.admin, ota.NewShipment{Name: "Owners approve", FirmwareID: f.ID, UserControlled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devPath := fmt.Sprintf("/devices/%d", e.devA.ID)
+	action := fmt.Sprintf(`action="/firmware/shipments/%d/approve"`, sh.ID)
+	form := url.Values{"device": {fmt.Sprint(e.devA.ID)}, "back": {"device"}}
+
+	viewer := e.signedIn("viewer@a.test")
+	if page := viewer.get(devPath); page.status != 200 || strings.Contains(page.body, action) {
+		t.Fatalf("viewer's device page: %d, offers Approve: %v", page.status, strings.Contains(page.body, action))
+	}
+	if res := viewer.post(fmt.Sprintf("/firmware/shipments/%d/approve", sh.ID), form); res.status != http.StatusForbidden {
+		t.Errorf("forged approve by a viewer: %d, want 403", res.status)
+	}
+	op := e.signedIn("op@a.test")
+	checkPage(t, "operator's device page", op.get(devPath), 200, action, "Owners approve", "waiting for your approval")
+	res := op.post(fmt.Sprintf("/firmware/shipments/%d/approve", sh.ID), form)
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != devPath+"?done=approve" {
+		t.Fatalf("approve from the device page: %d %s", res.status, res.header.Get("Location"))
+	}
+	page := op.get(devPath + "?done=approve")
+	checkPage(t, "after approving", page, 200, "Firmware update approved")
+	if strings.Contains(page.body, action) {
+		t.Error("Approve still offered after approving")
+	}
+	_, rows, err := o.Statuses(ctx, e.admin, sh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Approved != (r.Device.ID == e.devA.ID) {
+			t.Errorf("device %s approved=%v", r.Device.Name, r.Approved)
+		}
+	}
+}
