@@ -52,6 +52,20 @@ func TestFirmwarePages(t *testing.T) {
 		}
 		run(t, ctx, "wide again", chromedp.EmulateViewport(1280, 900))
 	}
+	big := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(big, make([]byte, 16<<20+1), 0o600); err != nil { // the default firmware.max_image_bytes + 1
+		t.Fatal(err)
+	}
+	var tooBig string
+	run(t, ctx, "pick an image over the limit",
+		chromedp.Navigate(s.url+"/firmware"),
+		chromedp.WaitVisible("#ufile", chromedp.ByID),
+		chromedp.SetUploadFiles("#ufile", []string{big}, chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("ufile").validationMessage`, &tooBig),
+	)
+	if !strings.Contains(tooBig, "larger than the limit of 16 MiB") {
+		t.Errorf("an image over the limit picked: validation message %q", tooBig)
+	}
 	var refused string
 	run(t, ctx, "upload an image of another template",
 		chromedp.Navigate(s.url+"/firmware"),

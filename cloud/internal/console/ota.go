@@ -46,13 +46,14 @@ type shipmentRow struct {
 }
 
 type firmwareData struct {
-	Groups    []firmwareGroup
-	Shipments []shipmentRow
-	CanEdit   bool
-	Options   []option // firmware to ship
-	Form      shipmentForm
-	Upload    uploadForm
-	MaxImage  string // the upload limit for people
+	Groups        []firmwareGroup
+	Shipments     []shipmentRow
+	CanEdit       bool
+	Options       []option // firmware to ship
+	Form          shipmentForm
+	Upload        uploadForm
+	MaxImage      string // the upload limit for people
+	MaxImageBytes int64
 }
 
 type uploadForm struct {
@@ -88,7 +89,8 @@ func (c *Console) renderFirmwareUpload(w http.ResponseWriter, r *http.Request, s
 		c.serverError(w, r, err)
 		return
 	}
-	d := firmwareData{CanEdit: s.perms.Has(tenancy.ProductEdit), Form: form, Upload: up, MaxImage: byteSize(c.ota.MaxImageBytes())}
+	d := firmwareData{CanEdit: s.perms.Has(tenancy.ProductEdit), Form: form, Upload: up, MaxImage: byteSize(c.ota.MaxImageBytes()),
+		MaxImageBytes: c.ota.MaxImageBytes()}
 	tl, err := c.svc.Templates(r.Context(), s.actor, s.actor.OrgID, tenancy.Page{Size: tenancy.MaxPageSize})
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -116,7 +118,7 @@ func (c *Console) renderFirmwareUpload(w http.ResponseWriter, r *http.Request, s
 	for _, x := range shs {
 		d.Shipments = append(d.Shipments, shipmentRow{Shipment: x, Firmware: byID[x.FirmwareID]})
 	}
-	v := view{Title: "Firmware", Nav: "firmware", Shell: sh, Data: d, Error: errMsg}
+	v := view{Title: "Firmware", Nav: "firmware", Shell: sh, Data: d, Error: errMsg, Scripts: []string{"firmware.js"}}
 	if r.URL.Query().Get("done") == "upload" {
 		v.Notice = "The image is uploaded and listed under its template."
 	}
@@ -309,7 +311,7 @@ func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *sessio
 			d.Counts = append(d.Counts, statusCount{st, counts[st]})
 		}
 	}
-	v := view{Title: x.Name, Nav: "firmware", Shell: sh, Data: d}
+	v := view{Title: x.Name, Nav: "firmware", Shell: sh, Data: d, Scripts: adminScripts} // admin.js: cancel asks first
 	switch r.URL.Query().Get("done") {
 	case "pause":
 		v.Notice = "The shipment is paused: no device is offered the update until you resume it."

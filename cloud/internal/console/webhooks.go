@@ -242,7 +242,7 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	for _, t := range tl.Items {
 		d.Templates = append(d.Templates, option{Value: string(t.ID), Label: t.Def.Name, Selected: string(t.ID) == f.Template})
 	}
-	v := view{Title: title, Nav: "webhooks", Data: d, Error: errMsg}
+	v := view{Title: title, Nav: "webhooks", Data: d, Error: errMsg, Scripts: adminScripts} // admin.js: delete asks first
 	switch r.URL.Query().Get("done") {
 	case "save":
 		v.Notice = "Saved."
