@@ -169,6 +169,7 @@ type webhookData struct {
 	Form         webhookForm
 	Status       webhooks.Status
 	Templates    []option
+	Devices      []option // suggestions for the device filter (the first 100)
 	Kinds        []option
 	Placeholders []string
 	Deliveries   []webhooks.Delivery
@@ -242,6 +243,11 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	for _, t := range tl.Items {
 		d.Templates = append(d.Templates, option{Value: string(t.ID), Label: t.Def.Name, Selected: string(t.ID) == f.Template})
 	}
+	if dl, err := c.svc.Devices(r.Context(), s.actor, tenancy.DeviceQuery{OrgID: org, IncludeSub: true, Page: tenancy.Page{Size: 100}}); err == nil {
+		for _, dv := range dl.Items {
+			d.Devices = append(d.Devices, option{Value: dv.UID, Label: dv.Name})
+		}
+	} // without the right to list devices, the id is typed
 	v := view{Title: title, Nav: "webhooks", Data: d, Error: errMsg, Scripts: adminScripts} // admin.js: delete asks first
 	switch r.URL.Query().Get("done") {
 	case "save":

@@ -41,7 +41,11 @@ func TestWebhookPages(t *testing.T) {
 
 	op := e.signedIn("op@a.test") // Client A Admin: its org's webhooks
 	checkPage(t, "empty list", op.get("/webhooks"), 200, "No webhook in this organization yet", `href="/webhooks/new"`)
-	checkPage(t, "editor", op.get("/webhooks/new"), 200, "{datastream_value}", "{timestamp_iso}", `name="secret"`, "device transferred")
+	checkPage(t, "editor", op.get("/webhooks/new"), 200, "{datastream_value}", "{timestamp_iso}", `name="secret"`, "device transferred",
+		`<option value="`+e.devA.UID+`">`) // Client A's device suggested for the filter
+	if strings.Contains(op.get("/webhooks/new").body, e.devB.UID) {
+		t.Error("Client B's device is suggested to Client A's Admin")
+	}
 	res := op.post("/webhooks/new", webhookValues("CRM", recv.URL+"/in?d={device_id}"))
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("create: %d %.2000s", res.status, res.body)
