@@ -42,6 +42,13 @@ func TestWebhookPages(t *testing.T) {
 	if !strings.Contains(result, "refused") {
 		t.Errorf("test send result %q, want the guard's refusal", result)
 	}
+	if dir := os.Getenv("OUTPOST_SHOTS"); dir != "" {
+		var png []byte
+		run(t, ctx, "screenshot the result", chromedp.FullScreenshot(&png, 100))
+		if err := os.WriteFile(filepath.Join(dir, "webhook-test-1280.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var listed string
 	run(t, ctx, "the list", chromedp.Navigate(s.url+"/webhooks"), chromedp.WaitVisible("#webhooks", chromedp.ByID),
 		chromedp.Text("#webhooks", &listed, chromedp.ByID))
