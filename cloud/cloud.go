@@ -26,6 +26,7 @@ import (
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/metrics"
+	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/ratelimit"
 	"outpost/cloud/internal/siteregistry"
@@ -70,6 +71,8 @@ type Server struct {
 	// hookTriggers queues them from applied telemetry.
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
+	// notifier stores and mails notifications (the console's bell reads them).
+	notifier *notify.Service
 	// cluster joins the instances sharing a PostgreSQL store (nil on
 	// SQLite).
 	cluster *cluster
@@ -201,15 +204,17 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if publicURL == "" { // only with the mailbox (Validate): mail stays on this machine
 		publicURL = s.URL()
 	}
+	autos := automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload(); s.announce() }, cfg.Now)
+	autos.Attach(s.rules.runner)
 	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
-		Automations: automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload(); s.announce() }, cfg.Now),
+		Automations: autos,
 		Webhooks:    hooks}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
-		Webhooks: hooks}
+		Automations: autos, Notify: s.notifier, Webhooks: hooks}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -31,6 +31,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		return err
 	}
 	notifier := notify.New(ext, mailer, s.svc.Tree, cfg.Mail.NotifyPerHour, cfg.Now, logger)
+	s.notifier = notifier
 	hookGuard := &webhooks.Guard{}
 	for _, p := range cfg.Webhooks.Allow {
 		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it

@@ -225,6 +225,9 @@ var moreProbes = []probe{
 	{name: "automation runs", perm: "AUTOMATIONS_VIEW", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automation/runs", "id", m.freshAutomation(t)), nil
 	}},
+	{name: "run automation", perm: "AUTOMATIONS_EXECUTE", ok: 202, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/automation/run", "id", m.freshAutomation(t)), nil
+	}},
 	{name: "delete automation", perm: "AUTOMATIONS_DELETE", ok: 204, req: func(m *matrix, t target) (string, string, any) {
 		return "DELETE", q(o+"/automation", "id", m.freshAutomation(t)), nil
 	}},

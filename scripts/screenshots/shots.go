@@ -137,6 +137,10 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		chromedp.AttributeValue(`//table[@id="devices"]//a[contains(., "Demo Device 4")]`, "href", &dev, nil)); err != nil {
 		return err
 	}
+	auto, err := automationSample(step, base)
+	if err != nil {
+		return err
+	}
 	shots := []shot{
 		{"devices", "/devices", "#devices"},
 		{"device", dev, `#device[data-state="live"]`},
@@ -153,6 +157,10 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"templates", "/templates", "main"},
 		{"static-tokens", "/static-tokens", "main"},
 		{"developers", "/developers", "main"},
+		{"automations", "/automations", "#automations"},
+		{"automation", auto, "#runs"},
+		{"automation-edit", auto + "/edit", "#autoform"},
+		{"notifications", "/notifications", "#notes"},
 		{"firmware", "/firmware", "main"},
 		{"webhooks", "/webhooks", "main"},
 		{"webhook-new", "/webhooks/new", "#wh-name"},
@@ -180,6 +188,31 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		return err
 	}
 	return installerShots(step, installer, out)
+}
+
+// automationSample writes an automation in the console's editor, runs
+// it now (a run in its log, a notification in the bell) and returns its
+// page's path.
+func automationSample(step func(...chromedp.Action) error, base string) (string, error) {
+	var path string
+	err := step(chromedp.Navigate(base+"/automations/new"), chromedp.WaitVisible("#autoform", chromedp.ByID),
+		chromedp.SendKeys("#a-name", "Demo Device 1 too warm", chromedp.ByID),
+		chromedp.Evaluate(`(() => { const s = document.getElementById("t-device");
+			s.value = [...s.options].find(o => o.textContent === "Demo Device 1").value; })()`, nil),
+		chromedp.SetValue("#t-value", "30", chromedp.ByID),
+		chromedp.SetValue("#t-hold", "10", chromedp.ByID),
+		chromedp.SendKeys("#a0_subject", "Too warm", chromedp.ByID),
+		chromedp.SendKeys("#a0_text", "Demo Device 1 reads {trigger_value}", chromedp.ByID),
+		chromedp.Click(`#autoform button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//p[contains(., "Saved.")]`),
+		chromedp.Evaluate(`location.pathname`, &path),
+		chromedp.Click(`//button[. = "Run now"]`),
+		chromedp.WaitVisible(`//p[contains(., "Started")]`),
+		chromedp.Sleep(time.Second))
+	if err != nil {
+		return "", fmt.Errorf("sample automation: %w", err)
+	}
+	return path, nil
 }
 
 // save writes a full-page PNG.

@@ -64,6 +64,10 @@ const (
 	TriggerOnline     TriggerKind = "online"     // Device connects
 	TriggerOffline    TriggerKind = "offline"    // Device goes offline
 	TriggerEvent      TriggerKind = "event"      // Device logs Event (any code when empty)
+	// TriggerManual is the trigger of a run a person started ("run now"
+	// in the console): a kind of run, not of the model (Validate refuses
+	// it in an automation).
+	TriggerManual TriggerKind = "manual"
 )
 
 // Op is a comparison of a datastream value.

@@ -8,6 +8,7 @@ package automations
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"outpost/cloud/internal/tenancy"
@@ -34,7 +35,17 @@ type Service struct {
 	tree    func() *tenancy.Tree
 	changed func()
 	now     func() time.Time
+	runner  Executor
 }
+
+// Executor runs automations in the cloud (Runner).
+type Executor interface {
+	RunNow(a rules.Automation, at time.Time)
+	Where(ctx context.Context, a *rules.Automation) (site string, atSite bool, err error)
+}
+
+// Attach sets the executor of RunNow and Where (call before serving).
+func (s *Service) Attach(e Executor) { s.runner = e }
 
 // New returns a service. tree gives the current org tree (the tenancy
 // service's Tree); changed is called after every change (the gateways'
@@ -164,4 +175,28 @@ func (s *Service) Runs(ctx context.Context, a tenancy.Actor, id string, limit in
 		return nil, err
 	}
 	return s.store.AutomationRuns(ctx, id, limit)
+}
+
+// RunNow runs an automation's actions once in the cloud
+// (AUTOMATIONS_EXECUTE), enabled or not, whatever its trigger; the run is
+// recorded when it ends. It returns once the run is queued.
+func (s *Service) RunNow(ctx context.Context, a tenancy.Actor, id string) error {
+	au, err := s.get(ctx, a, id, tenancy.AutomationsExecute)
+	if err != nil {
+		return err
+	}
+	if s.runner == nil {
+		return tenancy.Errorf(tenancy.Unavailable, "automations do not run in this cloud")
+	}
+	s.runner.RunNow(au, s.now())
+	return nil
+}
+
+// Where names the site that runs an automation ("" and false: the cloud;
+// an error when no executor is attached or a device's site is unknown).
+func (s *Service) Where(ctx context.Context, au *rules.Automation) (site string, atSite bool, err error) {
+	if s.runner == nil {
+		return "", false, errors.New("automations: no executor attached")
+	}
+	return s.runner.Where(ctx, au)
 }

@@ -55,7 +55,8 @@ type Runner struct {
 
 	mu       sync.Mutex
 	queue    []rules.Input
-	siteRuns []string // run JSON of site runs, for their notify actions
+	manual   []rules.Firing // "run now" of people, run by Run
+	siteRuns []string       // run JSON of site runs, for their notify actions
 	signal   chan struct{}
 }
 
@@ -178,9 +179,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-r.signal:
 		}
 		r.mu.Lock()
-		batch, runs := r.queue, r.siteRuns
-		r.queue, r.siteRuns = nil, nil
+		batch, runs, manual := r.queue, r.siteRuns, r.manual
+		r.queue, r.siteRuns, r.manual = nil, nil, nil
 		r.mu.Unlock()
+		for _, f := range manual {
+			fire(f)
+		}
 		for _, doc := range runs {
 			r.siteNotify(ctx, doc)
 		}
@@ -228,6 +232,10 @@ func (r *Runner) siteNotify(ctx context.Context, doc string) {
 
 // why says what caused a notification.
 func why(f *rules.Firing) string {
+	if f.Trigger == rules.TriggerManual {
+		return fmt.Sprintf("Sent by automation %q (%s), run at %s by a person's \"Run now\".", f.Automation.Name, f.Automation.ID,
+			f.At.UTC().Format(time.RFC3339))
+	}
 	s := fmt.Sprintf("Sent by automation %q (%s), triggered at %s by %s", f.Automation.Name, f.Automation.ID,
 		f.At.UTC().Format(time.RFC3339), f.Trigger)
 	if f.Device != "" {
@@ -254,4 +262,34 @@ func (a actuator) Notify(ctx context.Context, f *rules.Firing, subject, text str
 
 func (a actuator) Webhook(ctx context.Context, f *rules.Firing, id string) error {
 	return a.r.cloud.Webhook(ctx, f.Automation.OrgID, id, f)
+}
+
+// RunNow queues one run of a's actions in the cloud, whatever its trigger
+// and conditions and wherever it normally runs ("run now": a person's
+// request, not subject to loop protection); Run carries it out and records
+// it like every run, with trigger rules.TriggerManual.
+func (r *Runner) RunNow(a rules.Automation, at time.Time) {
+	r.mu.Lock()
+	r.manual = append(r.manual, rules.Firing{Automation: &a, At: at, Trigger: rules.TriggerManual})
+	r.mu.Unlock()
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Where tells where a runs: the site serving all of its devices, or the
+// cloud ("" and false).
+func (r *Runner) Where(ctx context.Context, a *rules.Automation) (site string, atSite bool, err error) {
+	site, atSite = rules.Place(a, func(uid string) string {
+		s, e := r.cloud.SiteOf(ctx, uid)
+		if e != nil && err == nil {
+			err = e
+		}
+		return s
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("automations: where devices are served: %w", err)
+	}
+	return site, atSite, nil
 }

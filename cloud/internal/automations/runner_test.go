@@ -127,3 +127,50 @@ func TestSchedulesFireOnTheLeaderOnly(t *testing.T) {
 		})
 	}
 }
+
+// Run now carries out a disabled automation's actions once, in order
+// (a wait included), on a follower too, and records one run with the
+// manual trigger; a second request right after is not cut (a person's
+// request is not a loop).
+func TestRunNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := rules.Automation{ID: "01JD5Z8Q3M4N5P6Q7R8S9T0004", Name: "by hand", Enabled: false, OrgID: 9,
+			Trigger: rules.Trigger{Kind: rules.TriggerOnline, Device: "01JD5Z8Q3M4N5P6Q7R8S9T0VAA"},
+			Actions: []rules.Action{{Kind: rules.ActionWait, WaitS: 30}, {Kind: rules.ActionNotify, Subject: "Hand", Text: "made"}}}
+		st := &memStore{autos: []rules.Automation{a}}
+		c := &recCloud{}
+		r := NewRunner(st, c, nil)
+		r.LeadSchedules(func() bool { return false })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		at := time.Now()
+		r.RunNow(a, at)
+		r.RunNow(a, at)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(st.runs) != 2 || len(c.notes) != 2 {
+			t.Fatalf("runs %+v, notifications %+v; want 2 of each", st.runs, c.notes)
+		}
+		for _, run := range st.runs {
+			if run.Trigger != rules.TriggerManual || run.At != at.UnixMilli() || run.Cut != "" || len(run.Results) != 2 || !run.OK() {
+				t.Errorf("run %+v", run)
+			}
+		}
+		if c.notes[0].org != 9 || c.notes[0].subject != "Hand" {
+			t.Errorf("notification %+v", c.notes[0])
+		}
+	})
+}
+
+// Where places an automation as the tenancy does: no device served, the
+// cloud.
+func TestWhere(t *testing.T) {
+	r := NewRunner(&memStore{}, &recCloud{}, nil)
+	a := rules.Automation{Trigger: rules.Trigger{Kind: rules.TriggerOnline, Device: "01JD5Z8Q3M4N5P6Q7R8S9T0VAA"}}
+	if site, atSite, err := r.Where(context.Background(), &a); err != nil || atSite || site != "" {
+		t.Fatalf("where: %q %v %v", site, atSite, err)
+	}
+}

@@ -66,6 +66,10 @@ type Options struct {
 	Now        func() time.Time
 	// OTA serves the firmware pages (nil: none).
 	OTA *ota.Service
+	// Notify serves the bell and the notifications page (nil: none);
+	// Automations the automation pages (nil: none).
+	Notify      Notifications
+	Automations Automations
 	// Webhooks serves the webhook pages (nil: none).
 	Webhooks *webhooks.Service
 }
@@ -86,6 +90,8 @@ type Console struct {
 	handler http.Handler
 	memo    *memo // short-lived lists for the header and filters
 	ota     *ota.Service
+	notes   Notifications
+	autos   Automations
 	hooks   *webhooks.Service
 
 	mu     sync.Mutex
@@ -118,7 +124,8 @@ func New(o Options) (*Console, error) {
 	}
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now, addr: o.ClientAddr,
-		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA, hooks: o.Webhooks}
+		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA,
+		notes: o.Notify, autos: o.Automations, hooks: o.Webhooks}
 	if c.pages, err = webui.ParsePages(templateFS, "templates", c.funcs(), "partials.html"); err != nil {
 		return nil, err
 	}
@@ -225,6 +232,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	c.webhookRoutes(mux)
 
 	c.catalogRoutes(mux)
+	c.automationRoutes(mux)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.notFound(w, r, nil)

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"outpost/cloud/internal/auth"
+	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
+	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
@@ -44,7 +46,13 @@ type env struct {
 	devB     tenancy.Device // in Client B
 	viewer   tenancy.User   // Client A, may view devices but not control them
 	operator tenancy.User   // Client A Admin
-	store    *sqlite.Store
+	// Issue 17: the automations and notifications over the same store,
+	// "run now" carried out by a real runner (autoCloud plays the far side).
+	store  *sqlite.Store
+	autos  *automations.Service
+	notes  *notify.Service
+	runner *automations.Runner
+	acloud *autoCloud
 }
 
 type mailbox struct {
@@ -189,8 +197,9 @@ func newEnv(t testing.TB) *env {
 		Info:   map[string]string{"fw": "1.2.3", "h-beat": "45"}, Meta: map[string]Value{"Serial Number": {"SN-42", now}}}
 	e.live.events[e.devA.UID] = []Event{{ID: 3, Kind: "event", Code: "overheat", Description: "too hot", TS: now},
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
+	e.wireAutomations(t, st)
 	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,
-		PublicURL: "http://console.example.test"})
+		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,12 @@ type shell struct {
 	Path      string
 	ViewsNone bool // the role may see no devices at all
 	Catalog   catalogNav
+	// Issue 17: the bell (Unread: the unread count), the automation
+	// pages, and the webhook pages (built elsewhere; the link only).
+	Bell        bool
+	Unread      int
+	Automations bool
+	Webhooks    bool
 }
 
 type orgItem struct {
@@ -95,6 +101,7 @@ func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]
 		c.memo.put(orgTreeKey{s.actor}, ot)
 	}
 	sh.Admin = s.adminNav()
+	c.shellExtras(r, s, sh)
 	sh.Orgs, sh.More = ot.items, ot.more
 	byID := ot.byID
 	sh.Org = byID[s.org]

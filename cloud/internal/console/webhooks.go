@@ -79,7 +79,7 @@ type webhookForm struct {
 	Enabled                                                              bool
 }
 
-func formOf(w webhooks.Webhook) webhookForm {
+func webhookFormOf(w webhooks.Webhook) webhookForm {
 	f := webhookForm{Name: w.Name, Kind: w.Trigger.Kind, Device: w.Trigger.Device, Template: w.Trigger.Template,
 		Event: w.Trigger.Event, Method: w.Method, URL: w.URL, Body: w.Body, AuthKind: w.Auth.Kind, User: w.Auth.User,
 		Password: w.Auth.Password, Token: w.Auth.Token, Secret: w.Secret, Enabled: w.Enabled}
@@ -212,7 +212,7 @@ func (c *Console) webhookPage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
-	c.renderWebhook(w, r, s, http.StatusOK, id, formOf(st.Webhook), "", nil)
+	c.renderWebhook(w, r, s, http.StatusOK, id, webhookFormOf(st.Webhook), "", nil)
 }
 
 func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, s *session, status int, id int64, f webhookForm, errMsg string, test *webhooks.TestResult) {
@@ -340,7 +340,7 @@ func (c *Console) webhookAction(w http.ResponseWriter, r *http.Request, s *sessi
 			c.fail(w, r, s, err)
 			return
 		}
-		c.renderWebhook(w, r, s, http.StatusOK, id, formOf(st.Webhook), "", &res)
+		c.renderWebhook(w, r, s, http.StatusOK, id, webhookFormOf(st.Webhook), "", &res)
 	default:
 		c.notFound(w, r, s)
 	}

@@ -11,6 +11,7 @@ package extrastest
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strconv"
 	"testing"
@@ -34,9 +35,9 @@ type Store interface {
 	telemetrytest.Store
 	ota.Store
 	notify.Store
-	Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error)
+	Notifications(ctx context.Context, user tenancy.UserID, before int64, limit int) ([]notify.Notification, error)
 	UnreadNotifications(ctx context.Context, user tenancy.UserID) (int, error)
-	MarkNotificationsRead(ctx context.Context, user tenancy.UserID, upTo int64, at time.Time) error
+	MarkNotificationsRead(ctx context.Context, user tenancy.UserID, from, upTo int64, at time.Time) error
 	webhooks.Store
 	webhooks.ServiceStore
 	EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error)
@@ -579,25 +580,45 @@ func testNotifications(t *testing.T, s Store) {
 			t.Errorf("%s since %v: %d, %v; want %d", c.u.Email, c.since, n, err, c.want)
 		}
 	}
-	got, err := s.Notifications(ctx, u1.ID, 2)
+	got, err := s.Notifications(ctx, u1.ID, 0, 2)
 	must(t, err)
 	if !reflect.DeepEqual(got, []notify.Notification{n3, n2}) {
 		t.Fatalf("newest two:\n%+v\nwant\n%+v", got, []notify.Notification{n3, n2})
 	}
+	// The next page starts below the last id shown; another person's
+	// notification in between is not on it.
+	got, err = s.Notifications(ctx, u1.ID, n2.ID, 2)
+	must(t, err)
+	if !reflect.DeepEqual(got, []notify.Notification{n1}) {
+		t.Fatalf("page below the second:\n%+v\nwant\n%+v", got, []notify.Notification{n1})
+	}
 	if n, err := s.UnreadNotifications(ctx, u1.ID); err != nil || n != 3 {
 		t.Fatalf("unread %d, %v", n, err)
 	}
-	must(t, s.MarkNotificationsRead(ctx, u1.ID, n2.ID, T0.Add(time.Hour)))
+	// Reading the page that showed the second and third leaves the first
+	// unread, and another person's alone.
+	must(t, s.MarkNotificationsRead(ctx, u1.ID, n2.ID, n3.ID, T0.Add(time.Hour)))
 	if n, err := s.UnreadNotifications(ctx, u1.ID); err != nil || n != 1 {
-		t.Fatalf("unread after reading up to the second: %d, %v", n, err)
+		t.Fatalf("unread after reading the second and third: %d, %v", n, err)
 	}
 	if n, err := s.UnreadNotifications(ctx, u2.ID); err != nil || n != 1 {
 		t.Fatalf("another person's unread: %d, %v", n, err)
 	}
-	got, err = s.Notifications(ctx, u1.ID, 10)
+	got, err = s.Notifications(ctx, u1.ID, 0, 10)
 	must(t, err)
-	if len(got) != 3 || got[0].Read || !got[1].Read || !got[2].Read {
+	if len(got) != 3 || !got[0].Read || !got[1].Read || got[2].Read {
 		t.Fatalf("read flags %+v", got)
+	}
+	// Marking every one read (0..max) reaches the first; marking again
+	// changes nothing.
+	for range 2 {
+		must(t, s.MarkNotificationsRead(ctx, u1.ID, 0, math.MaxInt64, T0.Add(2*time.Hour)))
+		if n, err := s.UnreadNotifications(ctx, u1.ID); err != nil || n != 0 {
+			t.Fatalf("unread after marking all: %d, %v", n, err)
+		}
+	}
+	if n, err := s.UnreadNotifications(ctx, u2.ID); err != nil || n != 1 {
+		t.Fatalf("another person's unread after marking all: %d, %v", n, err)
 	}
 }
 

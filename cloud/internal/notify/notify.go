@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"outpost/cloud/internal/mail"
@@ -31,6 +32,15 @@ type Store interface {
 	AddNotification(ctx context.Context, n Notification) (int64, error)
 	CountNotificationsSince(ctx context.Context, user tenancy.UserID, t time.Time) (int, error)
 	ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error)
+	// Notifications lists a person's notifications with ids below before
+	// (0: the newest), newest first.
+	Notifications(ctx context.Context, user tenancy.UserID, before int64, limit int) ([]Notification, error)
+	// UnreadNotifications counts a person's unread notifications (an
+	// index holds the unread rows only: the console asks on every page).
+	UnreadNotifications(ctx context.Context, user tenancy.UserID) (int, error)
+	// MarkNotificationsRead marks a person's unread notifications with
+	// ids from..upTo read.
+	MarkNotificationsRead(ctx context.Context, user tenancy.UserID, from, upTo int64, at time.Time) error
 }
 
 // Mailer sends mail (mail.Mailbox, mail.SMTP).
@@ -134,4 +144,54 @@ func (s *Service) ToOrg(ctx context.Context, org tenancy.OrgID, subject, body, w
 		r.Sent++
 	}
 	return r, nil
+}
+
+// MaxPage is the most notifications one List returns.
+const MaxPage = 200
+
+// Page is one page of a person's notifications, newest first; Next is the
+// before of the next page (0: none).
+type Page struct {
+	Items []Notification
+	Next  int64
+}
+
+// List returns a person's notifications with ids below before (0: the
+// newest), newest first; limit is clamped to 1..MaxPage. A person reads
+// only their own: callers pass the signed-in user.
+func (s *Service) List(ctx context.Context, user tenancy.UserID, before int64, limit int) (Page, error) {
+	limit = min(max(limit, 1), MaxPage)
+	ns, err := s.store.Notifications(ctx, user, before, limit+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("notify: list: %w", err)
+	}
+	p := Page{Items: ns}
+	if len(ns) > limit {
+		p.Items = ns[:limit]
+		p.Next = ns[limit-1].ID
+	}
+	return p, nil
+}
+
+// Unread counts a person's unread notifications.
+func (s *Service) Unread(ctx context.Context, user tenancy.UserID) (int, error) {
+	n, err := s.store.UnreadNotifications(ctx, user)
+	if err != nil {
+		return 0, fmt.Errorf("notify: unread: %w", err)
+	}
+	return n, nil
+}
+
+// MarkRead marks a person's notifications with ids from..upTo read (the
+// ones a page showed).
+func (s *Service) MarkRead(ctx context.Context, user tenancy.UserID, from, upTo int64) error {
+	if err := s.store.MarkNotificationsRead(ctx, user, from, upTo, s.now()); err != nil {
+		return fmt.Errorf("notify: mark read: %w", err)
+	}
+	return nil
+}
+
+// MarkAllRead marks every notification of a person read.
+func (s *Service) MarkAllRead(ctx context.Context, user tenancy.UserID) error {
+	return s.MarkRead(ctx, user, 0, math.MaxInt64)
 }

@@ -63,17 +63,27 @@ func TestNotifyCapsAndMail(t *testing.T) {
 		t.Fatalf("%d mails in the mailbox (%v), want 4", len(files), err)
 	}
 	for _, u := range []tenancy.User{admin, member} {
-		ns, err := st.Notifications(ctx, u.ID, 10)
-		if err != nil || len(ns) != 2 || ns[0].Why == "" || ns[0].Read {
-			t.Fatalf("%s: %+v %v", u.Email, ns, err)
+		p, err := svc.List(ctx, u.ID, 0, 1)
+		if err != nil || len(p.Items) != 1 || p.Items[0].Why == "" || p.Items[0].Read || p.Next != p.Items[0].ID {
+			t.Fatalf("%s first page: %+v %v", u.Email, p, err)
 		}
-		if n, _ := st.UnreadNotifications(ctx, u.ID); n != 2 {
+		p2, err := svc.List(ctx, u.ID, p.Next, 1)
+		if err != nil || len(p2.Items) != 1 || p2.Items[0].ID >= p.Next || p2.Next != 0 {
+			t.Fatalf("%s second page: %+v %v", u.Email, p2, err)
+		}
+		if n, _ := svc.Unread(ctx, u.ID); n != 2 {
 			t.Fatalf("%s unread %d", u.Email, n)
 		}
-		if err := st.MarkNotificationsRead(ctx, u.ID, ns[0].ID, now); err != nil {
+		if err := svc.MarkRead(ctx, u.ID, p.Items[0].ID, p.Items[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := st.UnreadNotifications(ctx, u.ID); n != 0 {
+		if n, _ := svc.Unread(ctx, u.ID); n != 1 {
+			t.Fatalf("%s unread %d after reading the first page", u.Email, n)
+		}
+		if err := svc.MarkAllRead(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := svc.Unread(ctx, u.ID); n != 0 {
 			t.Fatalf("%s unread %d after reading", u.Email, n)
 		}
 	}

@@ -18,6 +18,7 @@ type Automations interface {
 	Save(ctx context.Context, a tenancy.Actor, org tenancy.OrgID, au rules.Automation) (created bool, err error)
 	Delete(ctx context.Context, a tenancy.Actor, id string) error
 	Runs(ctx context.Context, a tenancy.Actor, id string, limit int) ([]rules.Run, error)
+	RunNow(ctx context.Context, a tenancy.Actor, id string) error
 }
 
 func (c *call) automations() (Automations, error) {
@@ -125,4 +126,18 @@ func (c *call) automationRuns() error {
 		runs = []rules.Run{}
 	}
 	return c.json(http.StatusOK, runs)
+}
+
+// runAutomation is POST /organization/automation/run?id=: its actions run
+// once in the cloud (AUTOMATIONS_EXECUTE), whatever the trigger; 202, the
+// run is in the run log when it ends.
+func (c *call) runAutomation() error {
+	au, err := c.automations()
+	if err != nil {
+		return err
+	}
+	if err := au.RunNow(c.ctx, c.actor, c.query("id")); err != nil {
+		return err
+	}
+	return c.json(http.StatusAccepted, map[string]bool{"queued": true})
 }

@@ -64,6 +64,7 @@ func (a *API) routeTable() []route {
 		{"PUT", o + "/automation", anyone, (*call).saveAutomation},
 		{"DELETE", o + "/automation", anyone, (*call).deleteAutomation},
 		{"GET", o + "/automation/runs", anyone, (*call).automationRuns},
+		{"POST", o + "/automation/run", anyone, (*call).runAutomation},
 
 		// Webhooks.
 		{"GET", o + "/webhooks", anyone, (*call).listWebhooks},

@@ -210,7 +210,7 @@ func TestTextWithNUL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := s.Notifications(ctx, 7, 1)
+	ns, err := s.Notifications(ctx, 7, 0, 1)
 	if err != nil || len(ns) != 1 || ns[0].ID != id || ns[0].Subject != "V1 = a\uFFFDb" || ns[0].Body != "bad \uFFFD byte" {
 		t.Fatalf("%+v, %v", ns, err)
 	}
@@ -277,7 +277,7 @@ func TestImportCopiesExtras(t *testing.T) {
 	must(src.SaveRun(ctx, rules.Run{Automation: auto.ID, Name: "fan", At: 2000}))
 	nid, err := src.AddNotification(ctx, notify.Notification{UserID: 5, OrgID: site.Mine.OrgID, At: at, Subject: "s", Body: "b", Why: "w"})
 	must(err)
-	must(src.MarkNotificationsRead(ctx, 5, nid, at))
+	must(src.MarkNotificationsRead(ctx, 5, 0, nid, at))
 	w := testHook(int64(site.Mine.OrgID), 3)
 	must(src.SaveWebhook(ctx, w))
 	d, err := src.EnqueueDelivery(ctx, w.ID, webhooks.Event{Kind: webhooks.OnDatastream, Value: "21"}, at)
@@ -313,7 +313,7 @@ func TestImportCopiesExtras(t *testing.T) {
 	same("statuses", func(s extrastest.Store) (any, error) { return s.DeviceStatuses(ctx, sh) })
 	same("automations", func(s extrastest.Store) (any, error) { return s.AllAutomations(ctx) })
 	same("runs", func(s extrastest.Store) (any, error) { return s.AutomationRuns(ctx, auto.ID, 10) })
-	same("notifications", func(s extrastest.Store) (any, error) { return s.Notifications(ctx, 5, 10) })
+	same("notifications", func(s extrastest.Store) (any, error) { return s.Notifications(ctx, 5, 0, 10) })
 	same("webhooks", func(s extrastest.Store) (any, error) { return s.ListWebhooks(ctx, int64(site.Mine.OrgID)) })
 	same("failures", func(s extrastest.Store) (any, error) { _, f, err := s.GetWebhook(ctx, w.ID); return f, err })
 	same("deliveries", func(s extrastest.Store) (any, error) { return s.Deliveries(ctx, w.ID, 10) })

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"outpost/cloud/internal/notify"
@@ -27,10 +28,14 @@ func (s *Store) CountNotificationsSince(ctx context.Context, user tenancy.UserID
 		int64(user), ms(t))
 }
 
-// Notifications returns a person's newest notifications.
-func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error) {
+// Notifications returns a person's newest notifications with an id below
+// before (0: the newest), newest first.
+func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, before int64, limit int) ([]notify.Notification, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, org_id, at, subject, body, why, read_at FROM notifications
-		WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, int64(user), sqlLimit(limit))
+		WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, int64(user), before, sqlLimit(limit))
 	return collectT(rows, err, "notifications", func(r scanner) (notify.Notification, error) {
 		n := notify.Notification{UserID: user}
 		var org, at, read int64
@@ -46,9 +51,10 @@ func (s *Store) UnreadNotifications(ctx context.Context, user tenancy.UserID) (i
 		int64(user))
 }
 
-// MarkNotificationsRead marks a person's notifications up to id read.
-func (s *Store) MarkNotificationsRead(ctx context.Context, user tenancy.UserID, upTo int64, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND id <= $3 AND read_at = 0`,
-		ms(at), int64(user), upTo)
+// MarkNotificationsRead marks a person's unread notifications with ids
+// from..upTo (both included) read at at.
+func (s *Store) MarkNotificationsRead(ctx context.Context, user tenancy.UserID, from, upTo int64, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at = 0 AND id BETWEEN $3 AND $4`,
+		ms(at), int64(user), from, upTo)
 	return mapErr("mark notifications read", err)
 }

@@ -295,3 +295,33 @@ func collect[T any](rows pgx.Rows, err error, op string, scan func(scanner) (T, 
 	}
 	return out, mapErr(op, rows.Err())
 }
+
+// insertID runs an INSERT ... RETURNING id.
+func (q *queries) insertID(ctx context.Context, op, query string, a ...any) (int64, error) {
+	var id int64
+	if err := q.db.QueryRow(ctx, query+` RETURNING id`, a...).Scan(&id); err != nil {
+		return 0, mapErr(op, err)
+	}
+	return id, nil
+}
+
+// listByID pages a simple table by its integer id.
+func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, a args, p tenancy.Page, desc bool,
+	scan func(scanner) (T, error), id func(T) int64) (tenancy.List[T], error) {
+	p = pageSize(p)
+	total, err := q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, a...)
+	if err != nil {
+		return tenancy.List[T]{}, err
+	}
+	pw, tail := pageSQL(p, "id", desc, &a)
+	rows, err := q.db.Query(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, a...)
+	items, err := collect(rows, err, "list "+op, scan)
+	if err != nil {
+		return tenancy.List[T]{}, err
+	}
+	l := tenancy.List[T]{Items: items, Total: total}
+	if len(items) > 0 {
+		l.Next = next(len(items), p.Size, id(items[len(items)-1]))
+	}
+	return l, nil
+}

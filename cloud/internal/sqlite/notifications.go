@@ -3,15 +3,16 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/tenancy"
 )
 
-// Notifications are stored here only (not in the PostgreSQL store yet):
-// AddNotification, CountNotificationsSince, Notifications,
-// UnreadNotifications, MarkNotificationsRead.
+// Notifications, as the PostgreSQL store has them: AddNotification,
+// CountNotificationsSince, Notifications, UnreadNotifications,
+// MarkNotificationsRead.
 
 // AddNotification stores one notification of one person.
 func (s *Store) AddNotification(ctx context.Context, n notify.Notification) (int64, error) {
@@ -30,10 +31,14 @@ func (s *Store) CountNotificationsSince(ctx context.Context, user tenancy.UserID
 	return n, mapErr("count notifications", err)
 }
 
-// Notifications returns a person's newest notifications.
-func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, limit int) ([]notify.Notification, error) {
+// Notifications returns a person's newest notifications with an id below
+// before (0: the newest), newest first.
+func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, before int64, limit int) ([]notify.Notification, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, at, subject, body, why, read_at FROM notifications
-		WHERE user_id = ? ORDER BY id DESC LIMIT ?`, int64(user), limit)
+		WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, int64(user), before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications: %w", err)
 	}
@@ -58,9 +63,10 @@ func (s *Store) UnreadNotifications(ctx context.Context, user tenancy.UserID) (i
 	return n, mapErr("unread notifications", err)
 }
 
-// MarkNotificationsRead marks a person's notifications up to id read.
-func (s *Store) MarkNotificationsRead(ctx context.Context, user tenancy.UserID, upTo int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET read_at = ? WHERE user_id = ? AND id <= ? AND read_at = 0`,
-		ms(at), int64(user), upTo)
+// MarkNotificationsRead marks a person's unread notifications with ids
+// from..upTo (both included) read at at.
+func (s *Store) MarkNotificationsRead(ctx context.Context, user tenancy.UserID, from, upTo int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at = 0 AND id BETWEEN ? AND ?`,
+		ms(at), int64(user), from, upTo)
 	return mapErr("mark notifications read", err)
 }

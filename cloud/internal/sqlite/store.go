@@ -31,6 +31,11 @@ var migrations embed.FS
 
 // Store implements tenancy.Store.
 type Store struct {
+	// wmu lets one write transaction of this process at a time take
+	// SQLite's one write lock: waiting here is a queue, while connections
+	// waiting in busy_timeout poll and were seen to stall for its whole
+	// 10 s (20 webhook deliveries finishing at once).
+	wmu sync.Mutex
 	queries
 	db    *sql.DB
 	stmts *stmtCache
@@ -233,6 +238,8 @@ func (s *Store) Close() error {
 
 // Atomic runs fn in one IMMEDIATE transaction.
 func (s *Store) Atomic(ctx context.Context, fn func(tx tenancy.Tx) error) (err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)

@@ -62,6 +62,8 @@ func (s *Store) ApplyItems(ctx context.Context, gatewayID string, epoch int64, i
 }
 
 func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item) (err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: apply: begin: %w", err)
