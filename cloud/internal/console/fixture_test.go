@@ -21,6 +21,7 @@ import (
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -199,7 +200,8 @@ func newEnv(t testing.TB) *env {
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
 	e.wireAutomations(t, st)
 	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,
-		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes})
+		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes,
+		Webhooks: webhooks.NewService(st, svc.Tree, nil, func() {})}) // test sends: withExtras
 	if err != nil {
 		t.Fatal(err)
 	}
