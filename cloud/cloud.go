@@ -71,6 +71,7 @@ type Server struct {
 	// hookTriggers queues them from applied telemetry.
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
+	events       *eventNotifications // the template's event settings (eventnotify.go)
 	// notifier stores and mails notifications (the console's bell reads them).
 	notifier *notify.Service
 	// cluster joins the instances sharing a PostgreSQL store (nil on
@@ -173,7 +174,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied,
-			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers}},
+			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers, s.events}},
 		Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -54,6 +54,7 @@ type Config struct {
 	Gateways    GatewaysConfig `yaml:"gateways"`
 	Firmware    FirmwareConfig `yaml:"firmware"`
 	Webhooks    WebhooksConfig `yaml:"webhooks"`
+	Events      EventsConfig   `yaml:"events"`
 
 	// Now is the clock, for tests that need time to pass (invitation
 	// expiry, idle users, token lifetimes). Nil means time.Now.
@@ -199,7 +200,17 @@ func Defaults() Config {
 		Gateways: GatewaysConfig{RegisterPerMinute: 10, CommandTimeout: 5 * time.Second, ClaimCodeTTL: t.ClaimCodeTTL},
 		Firmware: FirmwareConfig{MaxImageBytes: 16 << 20},
 		Webhooks: WebhooksConfig{Allow: []string{}},
+		Events:   EventsConfig{PerDevicePerDay: 100, MinGap: time.Second},
 	}
+}
+
+// EventsConfig limits the events that notify (Blynk's limits): a device's
+// events beyond PerDevicePerDay in a UTC day, and an event less than MinGap
+// after the same device's last one of the same code, are not counted and
+// notify nobody (they are still stored and shown).
+type EventsConfig struct {
+	PerDevicePerDay int           `yaml:"per_device_per_day"` // 0: no limit
+	MinGap          time.Duration `yaml:"min_gap"`            // 0: none
 }
 
 // LoadConfig reads a YAML file over the defaults; an empty path gives the
@@ -357,6 +368,12 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			bad("webhooks.allow: %q: %v", p, err)
 		}
+	}
+	if c.Events.PerDevicePerDay < 0 {
+		bad("events.per_device_per_day: %d: want 0 (no limit) or more", c.Events.PerDevicePerDay)
+	}
+	if c.Events.MinGap < 0 {
+		bad("events.min_gap: %v: want 0 or more", c.Events.MinGap)
 	}
 	if c.Mail.NotifyPerHour < 1 {
 		bad("mail.notify_per_hour: %d: want at least 1", c.Mail.NotifyPerHour)

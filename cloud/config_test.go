@@ -74,6 +74,11 @@ func TestParseConfig(t *testing.T) {
 			check: func(c Config) bool { return len(c.TrustedProxies) == 3 }},
 		{name: "login delays", yaml: "auth:\n  login_delay: 1m\n  login_max_delay: 1s\n", wantErr: "login_max_delay"},
 		{name: "claim code ttl", yaml: "gateways:\n  claim_code_ttl: 0s\n", wantErr: "claim_code_ttl"},
+		{name: "events per day negative", yaml: "events:\n  per_device_per_day: -1\n", wantErr: "events.per_device_per_day"},
+		{name: "events min gap negative", yaml: "events:\n  min_gap: -1s\n", wantErr: "events.min_gap"},
+		{name: "events limits off", yaml: "events:\n  per_device_per_day: 0\n  min_gap: 0s\n",
+			check: func(c Config) bool { return c.Events.PerDevicePerDay == 0 && c.Events.MinGap == 0 }},
+		{name: "events defaults", yaml: "", check: func(c Config) bool { return c.Events.PerDevicePerDay == 100 && c.Events.MinGap == time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

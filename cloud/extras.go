@@ -49,6 +49,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	}
 	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
+	s.events = newEventNotifications(ext, notifier, cfg.Events, s.svc.Tree, cfg.Now, log)
 	s.sites.PlaceAutomations(ext)
 	if s.cluster != nil {
 		// Another instance saved an automation or a webhook, or moved a
@@ -97,6 +98,7 @@ func (s *Server) runExtras(ctx context.Context) (stop func()) {
 	}
 	wg.Go(func() { _ = s.hooks.Run(rctx) })
 	wg.Go(func() { s.hookTriggers.run(rctx) })
+	wg.Go(func() { s.events.run(rctx) })
 	wg.Go(func() { s.rules.run(rctx) })
 	return func() { cancel(); wg.Wait() }
 }

@@ -695,3 +695,48 @@ func TestScenario20RateLimitErrorsAndPaging(t *testing.T) {
 	}
 	wantNames(t, "A paging", seen, "AC", "Pool Heater", "Thermostat-H", "Boiler", "Thermostat-W")
 }
+
+// A template's event settings (description, timeline, notifications) and
+// system events round-trip through the API in the documented shape; the
+// limits of shared/datastream are enforced.
+func TestTemplateEventSettings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	notify := map[string]any{"enabled": true, "email": true, "console": true, "owner": true, "role": 2,
+		"users": []string{"ops@example.com"}, "limitS": 300, "everyN": 3}
+	body := map[string]any{"name": "Alarmed",
+		"events": []map[string]any{{"code": "overheat", "name": "Overheat", "type": "critical", "description": "Too hot",
+			"timeline": true, "notify": notify}},
+		"systemEvents": map[string]any{"offlineIgnoreS": 60, "offline": map[string]any{"enabled": true, "email": true, "owner": true}}}
+	var tm struct {
+		ID     string
+		Events []struct {
+			Code, Description string
+			Timeline          bool
+			Notify            struct {
+				Enabled        bool
+				Role, LimitS   int
+				EveryN         int
+				Users          []string
+				Email, Console bool
+			}
+		}
+		SystemEvents struct {
+			OfflineIgnoreS int
+			Offline        struct{ Enabled bool }
+		}
+	}
+	f.must(201, "POST", o+"/template/create", a, body).decode(t, &tm)
+	f.must(200, "GET", q(o+"/template", "templateId", tm.ID), a, nil).decode(t, &tm)
+	if len(tm.Events) != 1 || tm.Events[0].Description != "Too hot" || !tm.Events[0].Timeline || !tm.Events[0].Notify.Enabled ||
+		tm.Events[0].Notify.EveryN != 3 || tm.Events[0].Notify.LimitS != 300 || tm.Events[0].Notify.Role != 2 ||
+		len(tm.Events[0].Notify.Users) != 1 || !tm.SystemEvents.Offline.Enabled || tm.SystemEvents.OfflineIgnoreS != 60 {
+		t.Fatalf("template read back: %+v", tm)
+	}
+	body["events"].([]map[string]any)[0]["description"] = strings.Repeat("d", 251)
+	f.must(400, "PUT", q(o+"/template", "templateId", tm.ID), a, body)
+	body["events"].([]map[string]any)[0]["description"] = "ok"
+	notify["email"], notify["console"] = false, false
+	f.must(400, "PUT", q(o+"/template", "templateId", tm.ID), a, body)
+}

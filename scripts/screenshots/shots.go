@@ -137,6 +137,11 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		chromedp.AttributeValue(`//table[@id="devices"]//a[contains(., "Demo Device 4")]`, "href", &dev, nil)); err != nil {
 		return err
 	}
+	var tmpl string
+	if err := step(chromedp.Navigate(base+"/templates"), chromedp.WaitVisible("main", chromedp.ByQuery),
+		chromedp.AttributeValue(`//main//a[starts-with(@href, "/templates/")]`, "href", &tmpl, nil)); err != nil {
+		return err
+	}
 	auto, err := automationSample(step, base)
 	if err != nil {
 		return err
@@ -155,6 +160,7 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"audit", "/audit", "main"},
 		{"profile", "/profile", "main"},
 		{"templates", "/templates", "main"},
+		{"template", tmpl, "#evform"},
 		{"static-tokens", "/static-tokens", "main"},
 		{"developers", "/developers", "main"},
 		{"automations", "/automations", "#automations"},

@@ -71,10 +71,39 @@ type Datastream struct {
 }
 
 // Event is an event a device may log (logEvent / EVENT_LOG / event/<code>).
+// Description, Timeline and Notify are the cloud's settings: gateways do
+// not need them and are sent the template without them (ForDevices).
 type Event struct {
 	Code string `json:"code" yaml:"code"`
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	Type string `json:"type,omitempty" yaml:"type,omitempty"` // info, warning, critical, content
+	// Description is the default description (≤ MaxEventDescription bytes).
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Timeline is Blynk's "show event on the timeline".
+	Timeline bool `json:"timeline,omitempty" yaml:"timeline,omitempty"`
+	// Notify says who is told when a device logs the event (nil: nobody).
+	Notify *EventNotify `json:"notify,omitempty" yaml:"notify,omitempty"`
+}
+
+// EventNotify is an event's notification settings (Blynk's Notifications
+// tab). Recipients are the union of the device's owner, the members of the
+// device's organization with Role, and Users (by email); each person once.
+type EventNotify struct {
+	Enabled bool `json:"enabled" yaml:"enabled"`
+	Email   bool `json:"email,omitempty" yaml:"email,omitempty"`     // mail each recipient
+	Console bool `json:"console,omitempty" yaml:"console,omitempty"` // in-console notification
+	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"`     // the device's owner
+	// Role, when not 0, adds the members of the device's organization
+	// holding this role id.
+	Role  int      `json:"role,omitempty" yaml:"role,omitempty"`
+	Users []string `json:"users,omitempty" yaml:"users,omitempty"` // emails of registered users
+	// LimitS: at most one notification per LimitS seconds per device and
+	// event code (0: no limit).
+	LimitS int `json:"limitS,omitempty" yaml:"limitS,omitempty"`
+	// EveryN: notify on every N-th occurrence per device and code (0 or 1:
+	// each one). Combined with LimitS, an N-th occurrence inside the period
+	// is not notified.
+	EveryN int `json:"everyN,omitempty" yaml:"everyN,omitempty"`
 }
 
 // MetaField is a device metadata field (meta/<name>, device/meta).
@@ -92,4 +121,18 @@ type Template struct {
 	Datastreams []Datastream `json:"datastreams" yaml:"datastreams"`
 	Events      []Event      `json:"events,omitempty" yaml:"events,omitempty"`
 	MetaFields  []MetaField  `json:"metaFields,omitempty" yaml:"metaFields,omitempty"`
+	// System is the cloud's settings of the events it logs itself (online,
+	// offline, first connection); nil: none notify. Not sent to gateways.
+	System *SystemEvents `json:"system,omitempty" yaml:"system,omitempty"`
+}
+
+// SystemEvents are the notification settings of the events the cloud
+// generates from a device's connection: Online, Offline (only once the
+// device stayed offline OfflineIgnoreS seconds: Blynk's offline ignore
+// period) and First (the device's first report, its activation).
+type SystemEvents struct {
+	OfflineIgnoreS int          `json:"offlineIgnoreS,omitempty" yaml:"offlineIgnoreS,omitempty"`
+	Online         *EventNotify `json:"online,omitempty" yaml:"online,omitempty"`
+	Offline        *EventNotify `json:"offline,omitempty" yaml:"offline,omitempty"`
+	First          *EventNotify `json:"first,omitempty" yaml:"first,omitempty"`
 }

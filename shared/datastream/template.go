@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -127,6 +128,128 @@ func (t *Template) Check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Limits of events (Blynk's, ../shared/BLYNK-PLATFORM.md §2).
+const (
+	MaxEvents            = 100    // events per template (Blynk Pro)
+	MaxEventName         = 50     // bytes of an event's name
+	MaxEventDescription  = 250    // bytes of a template event's description
+	MaxDeviceDescription = 300    // bytes of a description a device sends; longer ones are discarded
+	MaxEventRecipients   = 50     // named users of one event
+	MaxEventLimitS       = 604800 // limit period: one week at most
+	MaxEventEveryN       = 10000  // event counter
+	MaxOfflineIgnoreS    = 86400  // offline ignore period: one day at most
+	maxEventRecipientLen = 254    // an email address
+)
+
+// EventTypes are the known event types ("" is info).
+var EventTypes = []string{"info", "warning", "critical", "content"}
+
+// ForDevices returns t without the cloud's event settings (descriptions,
+// timeline and notification settings, system events): what gateways are
+// sent. The sync protocol refuses unknown fields, so these never travel.
+func (t Template) ForDevices() Template {
+	t.System = nil
+	if len(t.Events) > 0 {
+		es := make([]Event, len(t.Events))
+		for i, e := range t.Events {
+			es[i] = Event{Code: e.Code, Name: e.Name, Type: e.Type}
+		}
+		t.Events = es
+	}
+	return t
+}
+
+// CheckEvents validates what the cloud adds to events (Blynk's limits):
+// at most MaxEvents, known types, name and description lengths, and the
+// notification settings of events and system events. Check does not: a
+// gateway, which is sent templates without these settings, never refuses a
+// template for them. The error wraps ErrBadTemplate and lists every
+// problem found.
+func (t *Template) CheckEvents() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: template %q: %s", ErrBadTemplate, t.ID, fmt.Sprintf(format, args...)))
+	}
+	if len(t.Events) > MaxEvents {
+		bad("%d events (at most %d)", len(t.Events), MaxEvents)
+	}
+	for _, e := range t.Events {
+		for _, p := range e.check() {
+			bad("event %q: %s", e.Code, p)
+		}
+	}
+	if s := t.System; s != nil {
+		if s.OfflineIgnoreS < 0 || s.OfflineIgnoreS > MaxOfflineIgnoreS {
+			bad("system events: offline ignore period %d s outside 0..%d", s.OfflineIgnoreS, MaxOfflineIgnoreS)
+		}
+		for _, n := range []struct {
+			name string
+			n    *EventNotify
+		}{{"online", s.Online}, {"offline", s.Offline}, {"first connection", s.First}} {
+			for _, p := range n.n.check() {
+				bad("system event %s: %s", n.name, p)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// check returns the problems of an event's settings other than its code.
+func (e *Event) check() []string {
+	var p []string
+	if len(e.Name) > MaxEventName {
+		p = append(p, fmt.Sprintf("name longer than %d bytes", MaxEventName))
+	}
+	if e.Type != "" && !slices.Contains(EventTypes, e.Type) {
+		p = append(p, fmt.Sprintf("unknown type %q (want %s)", e.Type, strings.Join(EventTypes, ", ")))
+	}
+	if len(e.Description) > MaxEventDescription {
+		p = append(p, fmt.Sprintf("description longer than %d bytes", MaxEventDescription))
+	} else if !utf8.ValidString(e.Description) {
+		p = append(p, "description is not valid UTF-8")
+	}
+	return append(p, e.Notify.check()...)
+}
+
+// check returns the problems of notification settings (none when n is nil).
+func (n *EventNotify) check() []string {
+	if n == nil {
+		return nil
+	}
+	var p []string
+	if n.LimitS < 0 || n.LimitS > MaxEventLimitS {
+		p = append(p, fmt.Sprintf("limit period %d s outside 0..%d", n.LimitS, MaxEventLimitS))
+	}
+	if n.EveryN < 0 || n.EveryN > MaxEventEveryN {
+		p = append(p, fmt.Sprintf("event counter %d outside 0..%d", n.EveryN, MaxEventEveryN))
+	}
+	if n.Role < 0 {
+		p = append(p, fmt.Sprintf("role %d is not a role id", n.Role))
+	}
+	if len(n.Users) > MaxEventRecipients {
+		p = append(p, fmt.Sprintf("%d named users (at most %d)", len(n.Users), MaxEventRecipients))
+	}
+	seen := map[string]bool{}
+	for _, u := range n.Users {
+		switch {
+		case len(u) > maxEventRecipientLen || !strings.Contains(u, "@") || strings.TrimSpace(u) != u || strings.ContainsAny(u, " ,;<>"):
+			p = append(p, fmt.Sprintf("recipient %q is not an email address", u))
+		case seen[strings.ToLower(u)]:
+			p = append(p, fmt.Sprintf("recipient %q listed twice", u))
+		}
+		seen[strings.ToLower(u)] = true
+	}
+	if n.Enabled {
+		if !n.Email && !n.Console {
+			p = append(p, "notifications enabled without a channel (email or console)")
+		}
+		if !n.Owner && n.Role == 0 && len(n.Users) == 0 {
+			p = append(p, "notifications enabled without recipients")
+		}
+	}
+	return p
 }
 
 // check returns the problems of one datastream's type settings.

@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -18,7 +19,8 @@ func goodTemplate() Template {
 			{Pin: 4, Name: "Where", Type: Location, Default: "24.75\x0059.4"},
 			{Pin: 255, Name: "Power", Type: Boolean, Default: "0"},
 		},
-		Events:     []Event{{Code: "overheat", Name: "Overheat", Type: "warning"}},
+		Events: []Event{{Code: "overheat", Name: "Overheat", Type: "warning", Description: "Too hot", Timeline: true,
+			Notify: &EventNotify{Enabled: true, Email: true, Console: true, Owner: true, Users: []string{"ops@example.com"}, LimitS: 60, EveryN: 2}}},
 		MetaFields: []MetaField{{ID: 1, Name: "Serial Number"}, {ID: 2, Name: "Time Zone", Default: "UTC"}},
 	}
 }
@@ -57,6 +59,35 @@ func TestCheck(t *testing.T) {
 		{"default location arity", func(t *Template) { t.Datastreams[4].Default = "1" }, "lon, lat"},
 		{"duplicate event", func(t *Template) { t.Events = append(t.Events, Event{Code: "overheat"}) }, "code used twice"},
 		{"empty event code", func(t *Template) { t.Events[0].Code = "" }, "code is empty"},
+		{"event type", func(t *Template) { t.Events[0].Type = "alarm" }, "unknown type \"alarm\""},
+		{"event type empty", func(t *Template) { t.Events[0].Type = "" }, ""},
+		{"event name 51", func(t *Template) { t.Events[0].Name = strings.Repeat("n", 51) }, "name longer than 50"},
+		{"event description 250", func(t *Template) { t.Events[0].Description = strings.Repeat("d", 250) }, ""},
+		{"event description 251", func(t *Template) { t.Events[0].Description = strings.Repeat("d", 251) }, "description longer than 250"},
+		{"101 events", func(t *Template) {
+			for i := range 100 {
+				t.Events = append(t.Events, Event{Code: fmt.Sprintf("e%d", i)})
+			}
+		}, "101 events"},
+		{"notify off, no channel", func(t *Template) { t.Events[0].Notify = &EventNotify{} }, ""},
+		{"notify without channel", func(t *Template) { t.Events[0].Notify.Email, t.Events[0].Notify.Console = false, false }, "without a channel"},
+		{"notify without recipients", func(t *Template) { t.Events[0].Notify.Owner, t.Events[0].Notify.Users = false, nil }, "without recipients"},
+		{"notify role only", func(t *Template) {
+			t.Events[0].Notify.Owner, t.Events[0].Notify.Users, t.Events[0].Notify.Role = false, nil, 2
+		}, ""},
+		{"negative role", func(t *Template) { t.Events[0].Notify.Role = -1 }, "not a role id"},
+		{"limit negative", func(t *Template) { t.Events[0].Notify.LimitS = -1 }, "limit period -1"},
+		{"limit over a week", func(t *Template) { t.Events[0].Notify.LimitS = 604801 }, "limit period 604801"},
+		{"counter negative", func(t *Template) { t.Events[0].Notify.EveryN = -2 }, "event counter -2"},
+		{"counter too big", func(t *Template) { t.Events[0].Notify.EveryN = 10001 }, "event counter 10001"},
+		{"recipient not email", func(t *Template) { t.Events[0].Notify.Users = []string{"ops"} }, "not an email"},
+		{"recipient twice", func(t *Template) { t.Events[0].Notify.Users = []string{"a@x.org", "A@x.org"} }, "listed twice"},
+		{"system ok", func(t *Template) {
+			t.System = &SystemEvents{OfflineIgnoreS: 60, Offline: &EventNotify{Enabled: true, Email: true, Owner: true}}
+		}, ""},
+		{"system ignore negative", func(t *Template) { t.System = &SystemEvents{OfflineIgnoreS: -1} }, "offline ignore period -1"},
+		{"system ignore over a day", func(t *Template) { t.System = &SystemEvents{OfflineIgnoreS: 86401} }, "offline ignore period 86401"},
+		{"system online no channel", func(t *Template) { t.System = &SystemEvents{Online: &EventNotify{Enabled: true, Owner: true}} }, "system event online: notifications enabled without a channel"},
 		{"duplicate meta name", func(t *Template) { t.MetaFields[1].Name = "Serial Number" }, "name used twice"},
 		{"duplicate meta id", func(t *Template) { t.MetaFields[1].ID = 1 }, "id 1 used twice"},
 	}
@@ -64,7 +95,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tpl := goodTemplate()
 			tc.change(&tpl)
-			err := tpl.Check()
+			err := errors.Join(tpl.Check(), tpl.CheckEvents())
 			if tc.msg == "" {
 				if err != nil {
 					t.Fatalf("Check() = %v, want nil", err)
@@ -124,5 +155,36 @@ func TestLookups(t *testing.T) {
 	d.Units = "°C"
 	if tpl.Datastreams[0].Units != "°C" {
 		t.Error("Pin returned a copy")
+	}
+}
+
+func TestForDevices(t *testing.T) {
+	tpl := goodTemplate()
+	tpl.System = &SystemEvents{OfflineIgnoreS: 5}
+	got := tpl.ForDevices()
+	want := Event{Code: "overheat", Name: "Overheat", Type: "warning"}
+	if len(got.Events) != 1 || got.Events[0].Code != want.Code || got.Events[0].Name != want.Name ||
+		got.Events[0].Type != want.Type || got.Events[0].Notify != nil || got.Events[0].Description != "" || got.Events[0].Timeline {
+		t.Errorf("ForDevices events = %+v, want %+v", got.Events, want)
+	}
+	if got.System != nil {
+		t.Errorf("ForDevices kept the system events")
+	}
+	if tpl.Events[0].Notify == nil || tpl.System == nil {
+		t.Error("ForDevices changed its receiver's events")
+	}
+}
+
+// Check leaves the cloud's event settings to CheckEvents: a gateway, sent
+// templates without them, never refuses a template an older cloud stored.
+func TestCheckIgnoresEventSettings(t *testing.T) {
+	tpl := goodTemplate()
+	tpl.Events[0].Type, tpl.Events[0].Description = "alarm", strings.Repeat("d", 300)
+	tpl.System = &SystemEvents{OfflineIgnoreS: -1}
+	if err := tpl.Check(); err != nil {
+		t.Errorf("Check() = %v, want nil", err)
+	}
+	if err := tpl.CheckEvents(); err == nil || !strings.Contains(err.Error(), "alarm") || !strings.Contains(err.Error(), "offline ignore") {
+		t.Errorf("CheckEvents() = %v", err)
 	}
 }

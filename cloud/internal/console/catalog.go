@@ -20,6 +20,7 @@ func (c *Console) catalogRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /templates/{id}/datastreams", c.auth(c.datastreamAdd))
 	mux.Handle("POST /templates/{id}/datastreams/{pin}/delete", c.auth(c.datastreamDelete))
 	mux.Handle("POST /templates/{id}/events", c.auth(c.eventAdd))
+	mux.Handle("POST /templates/{id}/system", c.auth(c.systemEdit))
 	mux.Handle("POST /templates/{id}/events/{code}/delete", c.auth(c.eventDelete))
 	mux.Handle("POST /templates/{id}/meta", c.auth(c.metaAdd))
 	mux.Handle("POST /templates/{id}/meta/{mid}/delete", c.auth(c.metaDelete))

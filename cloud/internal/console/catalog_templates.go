@@ -76,8 +76,13 @@ type templateData struct {
 	Types   []datastream.Type
 	Enabled []enabledRow
 	Form    form   // the form that was refused, if any
-	Which   string // "template", "datastream", "event", "meta", "enabled"
+	Which   string // "template", "datastream", "event", "system", "meta", "enabled"
 	Devices int
+	Roles   []tenancy.Role // the tree's roles (event recipients)
+	// EventTypes are the event types (datastream.EventTypes).
+	EventTypes []string
+	System     form // the system events form: refused values, or the template's
+	SystemRows []systemRow
 }
 
 var datastreamTypes = []datastream.Type{datastream.Integer, datastream.Double, datastream.String, datastream.Enum, datastream.Location, datastream.Boolean}
@@ -101,6 +106,11 @@ func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, s *sessio
 	if pin, err := strconv.Atoi(r.URL.Query().Get("edit")); err == nil {
 		if ds, ok := t.Def.Pin(pin); ok {
 			f, which = datastreamForm(*ds), "datastream"
+		}
+	}
+	if code := r.URL.Query().Get("event"); code != "" {
+		if ev, ok := t.Def.Event(code); ok {
+			f, which = eventForm(*ev), "event"
 		}
 	}
 	c.renderTemplate(w, r, s, http.StatusOK, t, which, f, v)
@@ -133,7 +143,17 @@ func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, s *sess
 		c.serverError(w, r, err)
 		return
 	}
-	d := templateData{T: t, CanEdit: s.canEditTemplates(), Types: datastreamTypes, Form: f, Which: which}
+	d := templateData{T: t, CanEdit: s.canEditTemplates(), Types: datastreamTypes, Form: f, Which: which, EventTypes: datastream.EventTypes, System: systemForm(t), SystemRows: systemRows}
+	if which == "system" {
+		d.System = f
+	}
+	if d.CanEdit {
+		if rs, err := c.svc.Roles(r.Context(), s.actor, s.org); err == nil { // a role to notify; without the list, none
+			for _, ri := range rs {
+				d.Roles = append(d.Roles, ri.Role)
+			}
+		}
+	}
 	// Enabled per sub-organization: the orgs of the switcher below the
 	// root whose settings the user may change, or at least see.
 	for _, o := range sh.Orgs {
@@ -309,21 +329,6 @@ func (c *Console) datastreamDelete(w http.ResponseWriter, r *http.Request, s *se
 		if len(t.Def.Datastreams) == n {
 			return "No datastream on that pin."
 		}
-		return ""
-	})
-}
-
-// eventAdd is POST /templates/{id}/events (code, name, type).
-func (c *Console) eventAdd(w http.ResponseWriter, r *http.Request, s *session) {
-	f := newForm(r, "code", "name", "type")
-	c.editTemplate(w, r, s, "event", "code", f, func(t *tenancy.Template) string {
-		if f.V("code") == "" {
-			return "Enter the event's code, as the device logs it."
-		}
-		if _, taken := t.Def.Event(f.V("code")); taken {
-			return "An event with this code exists."
-		}
-		t.Def.Events = append(t.Def.Events, datastream.Event{Code: f.V("code"), Name: f.V("name"), Type: f.V("type")})
 		return ""
 	})
 }

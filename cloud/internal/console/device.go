@@ -47,6 +47,7 @@ type deviceData struct {
 	Tiles        []tile
 	Charts       []tile
 	Events       []Event
+	Open         []Event // critical events not resolved yet (openEvents)
 	EventKind    string
 	NextEvents   string
 	Info         [][2]string
@@ -183,7 +184,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	switch tab {
 	case "timeline":
-		if err := c.timeline(r, d, &dd); err != nil {
+		if err := c.timeline(r, d, t, &dd); err != nil {
 			c.serverError(w, r, err)
 			return
 		}
@@ -297,7 +298,7 @@ func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
 
 const timelinePage = 50
 
-func (c *Console) timeline(r *http.Request, d tenancy.Device, dd *deviceData) error {
+func (c *Console) timeline(r *http.Request, d tenancy.Device, t tenancy.Template, dd *deviceData) error {
 	if c.live == nil {
 		return nil
 	}
@@ -314,6 +315,11 @@ func (c *Console) timeline(r *http.Request, d tenancy.Device, dd *deviceData) er
 		return err
 	}
 	dd.Events, before = es, next
+	if r.URL.Query().Get("before") == "" { // the first page shows the open ones
+		if dd.Open, err = c.openEvents(r, d, t); err != nil {
+			return err
+		}
+	}
 	if before != 0 {
 		q := url.Values{"before": {strconv.FormatInt(before, 10)}}
 		if kind != "" {

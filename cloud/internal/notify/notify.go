@@ -113,31 +113,65 @@ func (s *Service) Recipients(ctx context.Context, org tenancy.OrgID) ([]tenancy.
 	return out, nil
 }
 
-// ToOrg notifies the recipients of org. A person who had perHour
-// notifications in the last hour is skipped (counted in Capped).
+// ToOrg notifies the recipients of org by mail and in the console. A
+// person who had perHour notifications in the last hour is skipped
+// (counted in Capped).
 func (s *Service) ToOrg(ctx context.Context, org tenancy.OrgID, subject, body, why string) (Result, error) {
-	var r Result
 	users, err := s.Recipients(ctx, org)
 	if err != nil {
-		return r, fmt.Errorf("notify: recipients: %w", err)
+		return Result{}, fmt.Errorf("notify: recipients: %w", err)
 	}
+	rs := make([]Recipient, len(users))
+	for i, u := range users {
+		rs[i] = Recipient{User: u, Why: why}
+	}
+	return s.ToUsers(ctx, org, rs, subject, body, Channels{Mail: true, Console: true})
+}
+
+// Recipient is a person to notify and why they are told.
+type Recipient struct {
+	User tenancy.User
+	Why  string
+}
+
+// Channels are the ways a person is told: a mail, an entry in the
+// console's list (the stored notification).
+type Channels struct {
+	Mail, Console bool
+}
+
+// ToUsers notifies each recipient once (a user listed twice is told once,
+// with the first reason) through ch; suspended users are skipped. The
+// hourly cap counts the stored (console) notifications: a person at the
+// cap gets neither the entry nor the mail. A mail-only notification is not
+// stored, so it does not count toward the cap.
+func (s *Service) ToUsers(ctx context.Context, org tenancy.OrgID, rs []Recipient, subject, body string, ch Channels) (Result, error) {
+	var r Result
 	now := s.now()
-	for _, u := range users {
+	seen := map[tenancy.UserID]bool{}
+	for _, rc := range rs {
+		u := rc.User
+		if seen[u.ID] || u.Status == tenancy.StatusSuspended || (!ch.Mail && !ch.Console) {
+			continue
+		}
+		seen[u.ID] = true
 		n, err := s.store.CountNotificationsSince(ctx, u.ID, now.Add(-time.Hour))
 		if err != nil {
 			return r, fmt.Errorf("notify: %w", err)
 		}
 		if n >= s.perHour {
 			r.Capped++
-			s.log.Warn("notification not sent: hourly cap reached", "user", u.ID, "cap", s.perHour, "why", why)
+			s.log.Warn("notification not sent: hourly cap reached", "user", u.ID, "cap", s.perHour, "why", rc.Why)
 			continue
 		}
-		if _, err := s.store.AddNotification(ctx, Notification{UserID: u.ID, OrgID: org, At: now, Subject: subject,
-			Body: body, Why: why}); err != nil {
-			return r, fmt.Errorf("notify: %w", err)
+		if ch.Console {
+			if _, err := s.store.AddNotification(ctx, Notification{UserID: u.ID, OrgID: org, At: now, Subject: subject,
+				Body: body, Why: rc.Why}); err != nil {
+				return r, fmt.Errorf("notify: %w", err)
+			}
 		}
-		if s.mailer != nil {
-			if err := s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: subject, Body: body + "\n\n" + why}); err != nil {
+		if ch.Mail && s.mailer != nil {
+			if err := s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: subject, Body: body + "\n\n" + rc.Why}); err != nil {
 				return r, fmt.Errorf("notify: mail %d: %w", u.ID, err)
 			}
 		}

@@ -61,18 +61,19 @@ func templatePart(part func(templateJSON) any) func(*call) error {
 }
 
 type templateInput struct {
-	Name           string                  `json:"name"`
-	Description    string                  `json:"description"`
-	BoardType      string                  `json:"boardType"`
-	ConnectionType string                  `json:"connectionType"`
-	Datastreams    []datastream.Datastream `json:"datastreams"`
-	Events         []datastream.Event      `json:"events"`
-	MetaFields     []datastream.MetaField  `json:"metaFields"`
+	Name           string                   `json:"name"`
+	Description    string                   `json:"description"`
+	BoardType      string                   `json:"boardType"`
+	ConnectionType string                   `json:"connectionType"`
+	Datastreams    []datastream.Datastream  `json:"datastreams"`
+	Events         []datastream.Event       `json:"events"`
+	SystemEvents   *datastream.SystemEvents `json:"systemEvents"`
+	MetaFields     []datastream.MetaField   `json:"metaFields"`
 }
 
 func (in templateInput) toNew() tenancy.NewTemplate {
 	return tenancy.NewTemplate{Def: datastream.Template{Name: in.Name, Datastreams: in.Datastreams, Events: in.Events,
-		MetaFields: in.MetaFields}, Description: in.Description, BoardType: in.BoardType, ConnectionType: in.ConnectionType}
+		System: in.SystemEvents, MetaFields: in.MetaFields}, Description: in.Description, BoardType: in.BoardType, ConnectionType: in.ConnectionType}
 }
 
 // createTemplate is POST /organization/template/create (root org only).

@@ -130,7 +130,7 @@ func (s *Registry) GatewayTenancy(ctx context.Context, gatewayID string) (syncpr
 		t.Owners = append(t.Owners, syncproto.Owner{ID: int64(u.ID), Name: u.Name, Email: u.Email, OrgID: int64(u.OrgID)})
 	}
 	for _, tm := range v.Templates {
-		def := tm.Def
+		def := tm.Def.ForDevices() // the cloud's event settings stay in the cloud
 		def.ID = string(tm.ID)
 		t.Templates = append(t.Templates, def)
 	}

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"outpost/shared/datastream"
@@ -16,7 +17,8 @@ type NewTemplate struct {
 }
 
 // checkTemplate validates a definition (its ID already set) with the
-// checks every transport relies on (datastream.Template.Check).
+// checks every transport relies on (datastream.Template.Check) and the
+// cloud's event settings (CheckEvents).
 func checkTemplate(def *datastream.Template, description string) error {
 	if err := checkText("description", description, true); err != nil {
 		return err
@@ -24,7 +26,7 @@ func checkTemplate(def *datastream.Template, description string) error {
 	if err := validName("template name", strings.TrimSpace(def.Name), 1, 100); err != nil {
 		return err
 	}
-	if err := def.Check(); err != nil {
+	if err := errors.Join(def.Check(), def.CheckEvents()); err != nil {
 		return &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
 	return nil

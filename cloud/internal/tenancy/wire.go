@@ -3,6 +3,8 @@ package tenancy
 import (
 	"strings"
 	"time"
+
+	"outpost/shared/datastream"
 )
 
 // The Platform API's JSON shapes of the tenancy objects. They live here,
@@ -132,14 +134,17 @@ type TemplateJSON struct {
 	LastModifiedTs int64      `json:"lastModifiedTs"`
 	Datastreams    any        `json:"datastreams"`
 	Events         any        `json:"events"`
-	MetaFields     any        `json:"metaFields"`
+	// SystemEvents: the notification settings of online, offline and
+	// first connection (datastream.SystemEvents).
+	SystemEvents *datastream.SystemEvents `json:"systemEvents,omitempty"`
+	MetaFields   any                      `json:"metaFields"`
 }
 
 // APITemplate returns the API shape.
 func APITemplate(t Template) TemplateJSON {
 	out := TemplateJSON{ID: t.ID, OrgID: t.RootID, Name: t.Def.Name, Description: t.Description, BoardType: t.BoardType,
 		ConnectionType: t.ConnectionType, CreatedAt: apiMS(t.CreatedAt), LastModifiedTs: apiMS(t.UpdatedAt),
-		Datastreams: t.Def.Datastreams, Events: t.Def.Events, MetaFields: t.Def.MetaFields}
+		Datastreams: t.Def.Datastreams, Events: t.Def.Events, SystemEvents: t.Def.System, MetaFields: t.Def.MetaFields}
 	if t.Def.Datastreams == nil {
 		out.Datastreams = []struct{}{}
 	}
