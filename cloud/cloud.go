@@ -132,6 +132,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
+		Audited: func(ctx context.Context, es []tenancy.AuditEntry) {
+			if h := s.hookTriggers; h != nil {
+				h.audited(ctx, es) // device created / transferred webhooks
+			}
+		},
 		OnChange: func() {
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
@@ -202,14 +207,15 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	autos := automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload(); s.announce() }, cfg.Now)
 	autos.Attach(s.rules.runner)
+	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: autos,
-		Webhooks:    webhooks.NewService(store, s.svc.Tree, func() { s.hookTriggers.load(context.Background()); s.announce() })}
+		Webhooks:    hooks}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
-		Automations: autos, Notify: s.notifier}
+		Automations: autos, Notify: s.notifier, Webhooks: hooks}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

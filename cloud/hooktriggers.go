@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -146,6 +147,59 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 		if len(hit) > 0 {
 			if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
 				h.log.Error("webhook deliveries not queued", "device", it.Device, "err", err)
+			}
+		}
+	}
+}
+
+// audited turns committed device creations and transfers into the
+// device_created and device_transferred triggers: the enabled webhooks of
+// the device's organization and those above it (for a transfer, of the
+// organizations it left and joined) whose trigger matches. Called by the
+// tenancy service after the commit; a crash before the enqueue loses the
+// deliveries, as for telemetry.
+func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry) {
+	idx := *h.index.Load()
+	if len(idx) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx) // the change is committed: queue its deliveries even if the caller left
+	tree := h.tree()
+	for _, en := range entries {
+		var kind string
+		switch {
+		case en.ObjectType != "device":
+			continue
+		case en.Action == "device.create":
+			kind = webhooks.OnCreated
+		case en.Action == "device.transfer":
+			kind = webhooks.OnTransfer
+		default:
+			continue
+		}
+		var after, before tenancy.DeviceJSON
+		if err := json.Unmarshal(en.After, &after); err != nil || after.UID == "" {
+			continue
+		}
+		if en.Before != nil {
+			_ = json.Unmarshal(en.Before, &before)
+		}
+		e := webhooks.Event{Kind: kind, Device: after.UID, DeviceName: after.Name, Template: string(after.TemplateID), At: en.At.UTC()}
+		var hit []webhooks.Webhook
+		seen := map[int64]bool{}
+		for _, start := range []tenancy.OrgID{after.OrgID, before.OrgID} {
+			for o := start; o != 0; o = tree.Parent(o) {
+				for _, w := range idx[int64(o)] {
+					if !seen[w.ID] && w.Matches(&e) {
+						seen[w.ID] = true
+						hit = append(hit, w)
+					}
+				}
+			}
+		}
+		if len(hit) > 0 {
+			if err := h.disp.Enqueue(ctx, hit, e); err != nil {
+				h.log.Error("webhook deliveries not queued", "device", after.UID, "trigger", kind, "err", err)
 			}
 		}
 	}

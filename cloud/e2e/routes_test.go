@@ -171,13 +171,25 @@ func (m *matrix) freshAutomation(t target) string {
 // freshWebhook makes a webhook in t.org (as its creator), or names a
 // missing one.
 func (m *matrix) freshWebhook(t target) int64 {
+	return m.freshWebhookOf(t, matrixWebhook())
+}
+
+func (m *matrix) freshWebhookOf(t target, hook map[string]any) int64 {
 	if t.org == missingID {
 		return missingID
 	}
 	tok, _ := m.creator(t.org)
 	var w struct{ ID int64 }
-	m.must(201, "PUT", q(o+"/webhook", "orgId", t.org), tok, matrixWebhook()).decode(m.t, &w)
+	m.must(201, "PUT", q(o+"/webhook", "orgId", t.org), tok, hook).decode(m.t, &w)
 	return w.ID
+}
+
+// refusedWebhook points at loopback, which this cloud's guard refuses (no
+// allow-list): its test send answers at once, with the refusal.
+func refusedWebhook() map[string]any {
+	w := matrixWebhook()
+	w["url"] = "http://127.0.0.1:9/in"
+	return w
 }
 
 func matrixWebhook() map[string]any {
@@ -197,6 +209,9 @@ var moreProbes = []probe{
 	}},
 	{name: "webhook deliveries", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/webhook/deliveries", "id", m.freshWebhook(t)), nil
+	}},
+	{name: "test webhook", perm: "ORG_SETTINGS_ACCESS", ok: 200, req: func(m *matrix, t target) (string, string, any) {
+		return "POST", q(o+"/webhook/test", "id", m.freshWebhookOf(t, refusedWebhook())), nil
 	}},
 	{name: "list automations", onOrg: true, perm: "AUTOMATIONS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/automations", "orgId", t.org), nil

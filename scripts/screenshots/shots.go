@@ -167,6 +167,9 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 		{"automation", auto, "#runs"},
 		{"automation-edit", auto + "/edit", "#autoform"},
 		{"notifications", "/notifications", "#notes"},
+		{"firmware", "/firmware", "main"},
+		{"webhooks", "/webhooks", "main"},
+		{"webhook-new", "/webhooks/new", "#wh-name"},
 	}
 	for _, width := range []int64{1440, 375} {
 		for _, s := range shots {

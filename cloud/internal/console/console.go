@@ -39,6 +39,7 @@ import (
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/webui"
 )
 
@@ -69,6 +70,8 @@ type Options struct {
 	// Automations the automation pages (nil: none).
 	Notify      Notifications
 	Automations Automations
+	// Webhooks serves the webhook pages (nil: none).
+	Webhooks *webhooks.Service
 }
 
 // Console is the console's http.Handler.
@@ -89,6 +92,7 @@ type Console struct {
 	ota     *ota.Service
 	notes   Notifications
 	autos   Automations
+	hooks   *webhooks.Service
 
 	mu     sync.Mutex
 	closed bool
@@ -121,7 +125,7 @@ func New(o Options) (*Console, error) {
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now, addr: o.ClientAddr,
 		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA,
-		notes: o.Notify, autos: o.Automations}
+		notes: o.Notify, autos: o.Automations, hooks: o.Webhooks}
 	if c.pages, err = webui.ParsePages(templateFS, "templates", c.funcs(), "partials.html"); err != nil {
 		return nil, err
 	}
@@ -131,7 +135,7 @@ func New(o Options) (*Console, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
-	c.handler = securityHeaders(cop.Handler(mux))
+	c.handler = securityHeaders(cop.Handler(mux), c.bodyLimit)
 	return c, nil
 }
 
@@ -165,13 +169,20 @@ const (
 	maxUpload = 1 << 20
 )
 
-func securityHeaders(h http.Handler) http.Handler {
+// bodyLimit is the largest request body a path takes.
+func (c *Console) bodyLimit(path string) int64 {
+	switch {
+	case path == "/users/import":
+		return maxUpload
+	case path == firmwareUploadPath && c.ota != nil:
+		return c.ota.MaxImageBytes() + maxForm // the image and the form around it
+	}
+	return maxForm
+}
+
+func securityHeaders(h http.Handler, limit func(path string) int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxForm)
-		if r.URL.Path == "/users/import" {
-			limit = maxUpload
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		r.Body = http.MaxBytesReader(w, r.Body, limit(r.URL.Path))
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
@@ -218,6 +229,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /sites/{id}", c.auth(c.sitePage))
 	mux.Handle("POST /sites/{id}/release", c.auth(c.siteRelease))
 	c.otaRoutes(mux)
+	c.webhookRoutes(mux)
 
 	c.catalogRoutes(mux)
 	c.automationRoutes(mux)

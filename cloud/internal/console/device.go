@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/livefeed"
+	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
@@ -55,6 +56,7 @@ type deviceData struct {
 	Audit        []auditRow
 	NextAudit    string
 	WriteNote    string
+	Updates      []ota.Shipment // user-controlled updates the user may approve
 }
 
 // metaRow is one metadata field on the Info tab: its value now and where
@@ -109,6 +111,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	dd := deviceData{Device: d, Tab: tab, Template: t, Org: c.orgName(r, s, orgs, d.OrgID),
 		CanControl: s.can(tenancy.OrgDevicesControl, res), CanActions: s.can(tenancy.UsersActionsLogView, tenancy.Resource{OrgID: d.OrgID})}
 	dd.CanManage = s.canManageDevice(d)
+	dd.Updates = c.awaitingApproval(r, s, d.ID)
 	if tab == "actions" && !dd.CanActions {
 		c.forbidden(w, r, s)
 		return
@@ -160,6 +163,9 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	v := view{Title: d.Name, Nav: "devices", Shell: sh, Data: &dd, Scripts: []string{"device.js"}}
+	if r.URL.Query().Get("done") == "approve" {
+		v.Notice = "Firmware update approved: the device is offered it at its next chance."
+	}
 	switch r.URL.Query().Get("write") {
 	case "applied":
 		v.Notice = "The device applied the value."

@@ -21,6 +21,7 @@ import (
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/sqlite"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -160,7 +161,7 @@ func newEnv(t testing.TB) *env {
 	svc := need(tenancy.New(ctx, tenancy.Deps{Store: st, Hasher: auth.Passwords{Cost: 4}}, tenancy.Config{}))
 	root, admin := must2(t)(svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Acme Cloud", AdminEmail: "admin@acme.test", AdminName: "Ada Admin", Password: pw}))
 	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}}, feed: livefeed.New(livefeed.Options{}),
-		mails: &mailbox{}}
+		mails: &mailbox{}, store: st}
 	e.admin = tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
 	f := func(v float64) *float64 { return &v }
 	tmpl := need(svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Thermostat", Datastreams: []datastream.Datastream{
@@ -199,7 +200,8 @@ func newEnv(t testing.TB) *env {
 		{ID: 2, Kind: "online", TS: now.Add(-time.Minute)}, {ID: 1, Kind: "offline", TS: now.Add(-2 * time.Minute)}}
 	e.wireAutomations(t, st)
 	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,
-		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes})
+		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes,
+		Webhooks: webhooks.NewService(st, svc.Tree, nil, func() {})}) // test sends: withExtras
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func (c *Console) notifyRoutes(mux *http.ServeMux) {
 func (c *Console) shellExtras(r *http.Request, s *session, sh *shell) {
 	org := tenancy.OrgResource(s.org)
 	sh.Automations = c.autos != nil && s.can(tenancy.AutomationsView, org)
-	sh.Webhooks = s.can(tenancy.OrgSettingsAccess, org)
+	sh.Webhooks = c.canWebhooks(s) // the pages exist and the user may manage them
 	if c.notes == nil {
 		return
 	}

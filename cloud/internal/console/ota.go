@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,12 +12,17 @@ import (
 	"outpost/cloud/internal/tenancy"
 )
 
-// otaRoutes are the firmware pages (Blynk.Air): firmware per template and
-// shipments, each shipment's per-device status table and CSV report.
-// Images are uploaded through the Platform API (the console's forms are
-// bounded to small bodies).
+// firmwareUploadPath takes a multipart form with the image; its body may
+// be as large as the OTA service's image limit (bodyLimit).
+const firmwareUploadPath = "/firmware/upload"
+
+// otaRoutes are the firmware pages (Blynk.Air): firmware per template
+// (uploaded from the page) and shipments, each shipment's per-device
+// status table with its approvals, and CSV report.
 func (c *Console) otaRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /firmware", c.auth(c.firmwarePage))
+	mux.Handle("POST "+firmwareUploadPath, c.auth(c.firmwareUpload))
+	mux.Handle("POST /firmware/shipments/{id}/approve", c.auth(c.shipmentApprove))
 	mux.Handle("POST /firmware/shipments", c.auth(c.shipmentCreate))
 	mux.Handle("GET /firmware/shipments/{id}", c.auth(c.shipmentPage))
 	mux.Handle("GET /firmware/shipments/{id}/report.csv", c.auth(c.shipmentReport))
@@ -40,11 +46,19 @@ type shipmentRow struct {
 }
 
 type firmwareData struct {
-	Groups    []firmwareGroup
-	Shipments []shipmentRow
-	CanEdit   bool
-	Options   []option // firmware to ship
-	Form      shipmentForm
+	Groups        []firmwareGroup
+	Shipments     []shipmentRow
+	CanEdit       bool
+	Options       []option // firmware to ship
+	Form          shipmentForm
+	Upload        uploadForm
+	MaxImage      string // the upload limit for people
+	MaxImageBytes int64
+}
+
+type uploadForm struct {
+	Template string
+	Error    string // shown at the upload form
 }
 
 type shipmentForm struct {
@@ -54,10 +68,18 @@ type shipmentForm struct {
 
 // firmwarePage is GET /firmware.
 func (c *Console) firmwarePage(w http.ResponseWriter, r *http.Request, s *session) {
-	c.renderFirmware(w, r, s, http.StatusOK, shipmentForm{Window: "any", Rule: "lower_version", Attempts: "3"}, "")
+	c.renderFirmware(w, r, s, http.StatusOK, defaultShipmentForm(), "")
+}
+
+func defaultShipmentForm() shipmentForm {
+	return shipmentForm{Window: "any", Rule: "lower_version", Attempts: "3"}
 }
 
 func (c *Console) renderFirmware(w http.ResponseWriter, r *http.Request, s *session, status int, form shipmentForm, errMsg string) {
+	c.renderFirmwareUpload(w, r, s, status, form, errMsg, uploadForm{})
+}
+
+func (c *Console) renderFirmwareUpload(w http.ResponseWriter, r *http.Request, s *session, status int, form shipmentForm, errMsg string, up uploadForm) {
 	if !c.canFirmware(s) {
 		c.forbidden(w, r, s)
 		return
@@ -67,7 +89,8 @@ func (c *Console) renderFirmware(w http.ResponseWriter, r *http.Request, s *sess
 		c.serverError(w, r, err)
 		return
 	}
-	d := firmwareData{CanEdit: s.perms.Has(tenancy.ProductEdit), Form: form}
+	d := firmwareData{CanEdit: s.perms.Has(tenancy.ProductEdit), Form: form, Upload: up, MaxImage: byteSize(c.ota.MaxImageBytes()),
+		MaxImageBytes: c.ota.MaxImageBytes()}
 	tl, err := c.svc.Templates(r.Context(), s.actor, s.actor.OrgID, tenancy.Page{Size: tenancy.MaxPageSize})
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -95,8 +118,100 @@ func (c *Console) renderFirmware(w http.ResponseWriter, r *http.Request, s *sess
 	for _, x := range shs {
 		d.Shipments = append(d.Shipments, shipmentRow{Shipment: x, Firmware: byID[x.FirmwareID]})
 	}
-	v := view{Title: "Firmware", Nav: "firmware", Shell: sh, Data: d, Error: errMsg}
+	v := view{Title: "Firmware", Nav: "firmware", Shell: sh, Data: d, Error: errMsg, Scripts: []string{"firmware.js"}}
+	if r.URL.Query().Get("done") == "upload" {
+		v.Notice = "The image is uploaded and listed under its template."
+	}
 	c.render(w, r, status, "firmware", v)
+}
+
+// firmwareUpload is POST /firmware/upload: a multipart form with the
+// template and the .bin, read as a stream (the file bounded by the image
+// limit, 413 beyond) and checked by the OTA service (its tag must name
+// the template).
+func (c *Console) firmwareUpload(w http.ResponseWriter, r *http.Request, s *session) {
+	if !c.canFirmware(s) {
+		c.forbidden(w, r, s)
+		return
+	}
+	max := c.ota.MaxImageBytes()
+	var up uploadForm
+	var name string
+	var image []byte
+	fail := func(status int, msg string) {
+		up.Error = msg
+		c.renderFirmwareUpload(w, r, s, status, defaultShipmentForm(), "", up)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(http.StatusBadRequest, "Choose a template and a .bin file.")
+		return
+	}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if tooLarge(err) {
+				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("The image is larger than the limit of %s.", byteSize(max)))
+				return
+			}
+			fail(http.StatusBadRequest, "The upload was cut short; try again.")
+			return
+		}
+		switch p.FormName() {
+		case "template":
+			b, err := io.ReadAll(io.LimitReader(p, 256))
+			if err != nil {
+				fail(http.StatusBadRequest, "The upload was cut short; try again.")
+				return
+			}
+			up.Template = strings.TrimSpace(string(b))
+		case "file":
+			name = p.FileName()
+			image, err = io.ReadAll(io.LimitReader(p, max+1))
+			if int64(len(image)) > max || tooLarge(err) {
+				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("The image is larger than the limit of %s.", byteSize(max)))
+				return
+			}
+			if err != nil {
+				fail(http.StatusBadRequest, "The upload was cut short; try again.")
+				return
+			}
+		}
+		p.Close()
+	}
+	if up.Template == "" || image == nil {
+		fail(http.StatusBadRequest, "Choose a template and a .bin file.")
+		return
+	}
+	if _, err := c.ota.Upload(r.Context(), s.actor, tenancy.TemplateID(up.Template), name, image); err != nil {
+		switch tenancy.CodeOf(err) {
+		case tenancy.Invalid, tenancy.NotFound:
+			fail(http.StatusBadRequest, message(err)) // the service's reason: a tag that names another template, no tag…
+		default:
+			c.fail(w, r, s, err)
+		}
+		return
+	}
+	http.Redirect(w, r, "/firmware?done=upload", http.StatusSeeOther)
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// byteSize renders a limit for people: "16 MiB", "64 KiB", "900 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // shipmentCreate is POST /firmware/shipments.
@@ -138,9 +253,17 @@ func (c *Console) shipmentCreate(w http.ResponseWriter, r *http.Request, s *sess
 type shipmentData struct {
 	Shipment ota.Shipment
 	Firmware ota.Firmware
-	Rows     []ota.Row
+	Rows     []shipmentDevice
 	Counts   []statusCount
 	CanEdit  bool
+}
+
+// shipmentDevice is a device of the status table; CanApprove offers the
+// Approve button (a user-controlled shipment, the device awaiting its
+// approval, and a user who may control the device).
+type shipmentDevice struct {
+	ota.Row
+	CanApprove bool
 }
 
 type statusCount struct {
@@ -175,10 +298,12 @@ func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *sessio
 		c.fail(w, r, s, err)
 		return
 	}
-	d := shipmentData{Shipment: x, Firmware: fw, Rows: rows, CanEdit: s.perms.Has(tenancy.ProductEdit) && x.State != ota.Cancelled}
+	d := shipmentData{Shipment: x, Firmware: fw, CanEdit: s.perms.Has(tenancy.ProductEdit) && x.State != ota.Cancelled}
 	counts := map[ota.Status]int{}
 	for _, row := range rows {
 		counts[row.Status]++
+		d.Rows = append(d.Rows, shipmentDevice{Row: row, CanApprove: x.UserControlled && x.State != ota.Cancelled &&
+			row.Status == ota.AwaitingUser && !row.Approved && s.mayControl(row.Device)})
 	}
 	for _, st := range []ota.Status{ota.Success, ota.Pending, ota.AwaitingUser, ota.RequestSent, ota.FirmwareRequest, ota.Downloaded,
 		ota.UploadFailure, ota.Rollback, ota.TypeMismatch, ota.VersionMismatch, ota.DownloadLimit, ota.AlreadyUpToDate} {
@@ -186,7 +311,7 @@ func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *sessio
 			d.Counts = append(d.Counts, statusCount{st, counts[st]})
 		}
 	}
-	v := view{Title: x.Name, Nav: "firmware", Shell: sh, Data: d}
+	v := view{Title: x.Name, Nav: "firmware", Shell: sh, Data: d, Scripts: adminScripts} // admin.js: cancel asks first
 	switch r.URL.Query().Get("done") {
 	case "pause":
 		v.Notice = "The shipment is paused: no device is offered the update until you resume it."
@@ -194,6 +319,8 @@ func (c *Console) shipmentPage(w http.ResponseWriter, r *http.Request, s *sessio
 		v.Notice = "The shipment is live again."
 	case "cancel":
 		v.Notice = "The shipment is cancelled; the sites stop offering it."
+	case "approve":
+		v.Notice = "Approved: the device is offered the update at its next chance, whatever the preferred time."
 	}
 	c.render(w, r, http.StatusOK, "shipment", v)
 }
@@ -230,4 +357,49 @@ func (c *Console) shipmentReport(w http.ResponseWriter, r *http.Request, s *sess
 	if err := ota.WriteCSV(w, rows); err != nil {
 		c.log.Warn("shipment report", "err", err)
 	}
+}
+
+// mayControl is the Approve rule of the OTA service: the device's owner
+// with OWN_DEVICES_CONTROL, anyone else with ORG_DEVICES_CONTROL.
+func (s *session) mayControl(d tenancy.Device) bool {
+	perm := tenancy.OrgDevicesControl
+	if d.OwnerID != 0 && d.OwnerID == s.actor.UserID {
+		perm = tenancy.OwnDevicesControl
+	}
+	return s.can(perm, tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID})
+}
+
+// shipmentApprove is POST /firmware/shipments/{id}/approve with the
+// device's id, from the shipment's page or (back=device) the device's:
+// the OTA service decides (it needs the right to control the device, not
+// the firmware pages, so a device's owner in a client organization may).
+func (c *Console) shipmentApprove(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := c.shipmentID(r)
+	dev, err := strconv.ParseInt(r.PostFormValue("device"), 10, 64)
+	if !ok || err != nil || dev <= 0 || c.ota == nil {
+		c.notFound(w, r, s)
+		return
+	}
+	if err := c.ota.Approve(r.Context(), s.actor, id, tenancy.DeviceID(dev)); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if r.PostFormValue("back") == "device" {
+		http.Redirect(w, r, fmt.Sprintf("/devices/%d?done=approve", dev), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/firmware/shipments/%d?done=approve", id), http.StatusSeeOther)
+}
+
+// awaitingApproval lists the updates of device dev the user may approve
+// (for the device page); a failure only leaves them out.
+func (c *Console) awaitingApproval(r *http.Request, s *session, dev tenancy.DeviceID) []ota.Shipment {
+	if c.ota == nil {
+		return nil
+	}
+	l, err := c.ota.AwaitingApproval(r.Context(), s.actor, dev)
+	if err != nil {
+		c.log.WarnContext(r.Context(), "firmware updates awaiting approval", "device", dev, "err", err)
+	}
+	return l
 }

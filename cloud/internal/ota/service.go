@@ -394,6 +394,53 @@ func (s *Service) Statuses(ctx context.Context, a tenancy.Actor, id ShipmentID) 
 	return sh, rows, nil
 }
 
+// AwaitingApproval lists the user-controlled shipments (live or paused)
+// waiting for the actor to approve device dev: none unless the actor may
+// control the device (Approve's rule), so what it lists can be approved.
+func (s *Service) AwaitingApproval(ctx context.Context, a tenancy.Actor, dev tenancy.DeviceID) ([]Shipment, error) {
+	d, err := s.ten.Device(ctx, a, dev)
+	if err != nil {
+		return nil, err
+	}
+	if mayApprove(s.ten, a, d) != nil {
+		return nil, nil
+	}
+	shs, err := s.store.ListShipments(ctx, s.ten.Tree().Root(d.OrgID), Live, Paused)
+	if err != nil {
+		return nil, err
+	}
+	var out []Shipment
+	for _, sh := range shs {
+		if !sh.UserControlled || sh.TemplateID != d.TemplateID || (len(sh.Devices) > 0 && !slices.Contains(sh.Devices, dev)) {
+			continue
+		}
+		rows, err := s.store.DeviceStatuses(ctx, sh.ID)
+		if err != nil {
+			return nil, err
+		}
+		waiting := true
+		for _, r := range rows {
+			if r.DeviceID == dev {
+				waiting = r.Status == AwaitingUser && !r.Approved
+			}
+		}
+		if waiting {
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}
+
+// mayApprove is the right to approve an update of d: its owner with
+// OWN_DEVICES_CONTROL, anyone else with ORG_DEVICES_CONTROL.
+func mayApprove(ten *tenancy.Service, a tenancy.Actor, d tenancy.Device) error {
+	perm := tenancy.OrgDevicesControl
+	if d.OwnerID != 0 && d.OwnerID == a.UserID {
+		perm = tenancy.OwnDevicesControl
+	}
+	return ten.Decide(a, perm, tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID})
+}
+
 // Approve lets a user-controlled shipment update one device: anyone who
 // may control the device (its owner, or staff with the org's control
 // key) may approve it; the update then ignores the preferred time.
@@ -416,11 +463,7 @@ func (s *Service) Approve(ctx context.Context, a tenancy.Actor, id ShipmentID, d
 		(len(sh.Devices) > 0 && !slices.Contains(sh.Devices, dev)) {
 		return notFound("shipment")
 	}
-	perm := tenancy.OrgDevicesControl
-	if d.OwnerID != 0 && d.OwnerID == a.UserID {
-		perm = tenancy.OwnDevicesControl
-	}
-	if err := s.ten.Decide(a, perm, tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}); err != nil {
+	if err := mayApprove(s.ten, a, d); err != nil {
 		return err
 	}
 	if sh.State == Cancelled {

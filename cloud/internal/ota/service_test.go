@@ -153,11 +153,25 @@ func TestShipmentLifecycleAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awaiting := func(d tenancy.DeviceID) int {
+		t.Helper()
+		l, err := f.svc.AwaitingApproval(ctx, f.admin, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	if awaiting(devs[0].ID) != 1 || awaiting(devs[1].ID) != 0 {
+		t.Fatalf("awaiting approval: %d for the listed device (want 1), %d for the other (want 0)", awaiting(devs[0].ID), awaiting(devs[1].ID))
+	}
 	if err := f.svc.Approve(ctx, f.admin, sh2.ID, devs[1].ID); tenancy.CodeOf(err) != tenancy.NotFound {
 		t.Fatalf("approving a device outside the list: %v", err)
 	}
 	if err := f.svc.Approve(ctx, f.admin, sh2.ID, devs[0].ID); err != nil {
 		t.Fatal(err)
+	}
+	if n := awaiting(devs[0].ID); n != 0 {
+		t.Fatalf("still %d awaiting approval after the approval", n)
 	}
 	_, rows, err := f.svc.Statuses(ctx, f.admin, sh2.ID)
 	if err != nil {

@@ -71,6 +71,7 @@ func (a *API) routeTable() []route {
 		{"PUT", o + "/webhook", anyone, (*call).saveWebhook},
 		{"DELETE", o + "/webhook", anyone, (*call).deleteWebhook},
 		{"GET", o + "/webhook/deliveries", anyone, (*call).webhookDeliveries},
+		{"POST", o + "/webhook/test", anyone, (*call).testWebhook},
 
 		// Users.
 		{"GET", o + "/users", anyone, (*call).listUsers},

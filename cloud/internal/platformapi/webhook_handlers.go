@@ -17,6 +17,7 @@ type Webhooks interface {
 	Save(ctx context.Context, a tenancy.Actor, org int64, w *webhooks.Webhook) (created bool, err error)
 	Delete(ctx context.Context, a tenancy.Actor, id int64) error
 	Deliveries(ctx context.Context, a tenancy.Actor, id int64, limit int) ([]webhooks.Delivery, error)
+	TestSend(ctx context.Context, a tenancy.Actor, id int64) (webhooks.TestResult, error)
 }
 
 func (c *call) webhooks() (Webhooks, error) {
@@ -124,4 +125,23 @@ func (c *call) webhookDeliveries() error {
 			LatencyMS: d.LatencyMS, Error: d.Error, Event: d.Event}
 	}
 	return c.json(http.StatusOK, out)
+}
+
+// testWebhook is POST /organization/webhook/test?id=: one request now with
+// sample values; the receiver's answer (or why none came) is the result,
+// 200 either way.
+func (c *call) testWebhook() error {
+	wh, err := c.webhooks()
+	if err != nil {
+		return err
+	}
+	id, err := c.id("id")
+	if err != nil {
+		return err
+	}
+	res, err := wh.TestSend(c.ctx, c.actor, id)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, res)
 }

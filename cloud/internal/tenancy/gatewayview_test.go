@@ -1,10 +1,13 @@
 package tenancy_test
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
 )
 
 func TestGatewayCredentialAndView(t *testing.T) {
@@ -128,5 +131,33 @@ func TestGatewayViewStaticTokens(t *testing.T) {
 	}
 	if st.Status != tenancy.Claimed || st.OwnerID != w.U.UserID || st.ClaimedOrgID != w.united.ID || st.DeviceUID != d.UID {
 		t.Fatalf("claimed token %+v, want claimed by U into United for device %s", st, d.UID)
+	}
+}
+
+// Audited gets a committed change's entries after the commit (a device
+// created, with the device in After), and nothing for a refused one.
+func TestAuditedFollowsCommits(t *testing.T) {
+	e := newEnv(t, tenancy.Config{})
+	var got []tenancy.AuditEntry
+	svc, err := tenancy.New(e.ctx, tenancy.Deps{Store: e.store, Hasher: plainHasher{},
+		Audited: func(_ context.Context, es []tenancy.AuditEntry) { got = append(got, es...) }}, tenancy.Config{})
+	e.must(err)
+	root, admin, err := svc.Bootstrap(e.ctx, tenancy.Bootstrap{OrgName: "Root org", AdminEmail: "a@r.test", AdminName: "A", Password: pw})
+	e.must(err)
+	a := tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
+	tm, err := svc.CreateTemplate(e.ctx, a, tenancy.NewTemplate{Def: datastream.Template{Name: "T"}})
+	e.must(err)
+	got = nil
+	d, err := svc.CreateDevice(e.ctx, a, tenancy.NewDevice{TemplateID: tm.ID, Name: "Boiler"})
+	e.must(err)
+	if len(got) != 1 || got[0].Action != "device.create" || got[0].ObjectType != "device" || !strings.Contains(string(got[0].After), d.UID) {
+		t.Fatalf("after a device creation: %+v", got)
+	}
+	got = nil
+	if _, err := svc.CreateDevice(e.ctx, a, tenancy.NewDevice{TemplateID: "TMPLmissing", Name: "Ghost"}); err == nil {
+		t.Fatal("a device of a missing template was created")
+	}
+	if len(got) != 0 {
+		t.Fatalf("a refused change was passed on: %+v", got)
 	}
 }

@@ -148,7 +148,10 @@ func (s *Service) mergeDevice(ctx context.Context, a Actor, org, root OrgID, gd 
 	if !ulid.Valid(gd.UID) {
 		return "not a ULID", false, nil
 	}
-	err = s.store.Atomic(ctx, func(tx Tx) error {
+	var entries []AuditEntry
+	err = s.store.Atomic(ctx, func(raw Tx) error {
+		tx := &auditingTx{Tx: raw}
+		defer func() { entries = tx.entries }()
 		created, reason = false, ""
 		if _, err := tx.GetDeviceByUID(ctx, gd.UID); err == nil || !errIs(err, NotFound) {
 			return err // already adopted: the cloud's version stands
@@ -194,5 +197,6 @@ func (s *Service) mergeDevice(ctx context.Context, a Actor, org, root OrgID, gd 
 	if err != nil {
 		return "", false, internal("merge gateway device", err)
 	}
+	s.tellAudited(ctx, entries)
 	return reason, created, nil
 }

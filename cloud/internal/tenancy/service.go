@@ -114,6 +114,12 @@ type Deps struct {
 	// the cloud uses it to push tenancy deltas to gateways. It must not
 	// block.
 	OnChange func()
+	// Audited is given the audit entries of a committed change of a
+	// single object (a device created, transferred, renamed…), after the
+	// commit, on the caller's goroutine (nil: none); the cloud turns
+	// device creations and transfers into webhook triggers. Changes of
+	// the org tree and permissions are not passed.
+	Audited func(ctx context.Context, entries []AuditEntry)
 }
 
 // Service performs every tenancy operation for an Actor, checking
@@ -130,6 +136,8 @@ type Service struct {
 	cfg    Config
 	// onChange is Deps.OnChange.
 	onChange func()
+	// audited is Deps.Audited.
+	audited func(ctx context.Context, entries []AuditEntry)
 
 	// dummyHash is verified against when an email is unknown, so a failed
 	// login takes as long whether or not the account exists.
@@ -145,7 +153,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, guard: d.Guard, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
-		onChange: d.OnChange}
+		onChange: d.OnChange, audited: d.Audited}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -202,31 +210,42 @@ func (s *Service) Decide(a Actor, p Permission, r Resource) error {
 // atomic runs fn in a store transaction and maps uncoded errors to
 // Internal. Use atomicTree when fn changes orgs or permissions.
 func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) error {
-	var audited bool
+	var entries []AuditEntry
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		atx := &auditingTx{Tx: tx}
 		err := fn(atx)
-		audited = atx.audited
+		entries = atx.entries
 		return err
 	})
 	if err != nil {
 		return internal(op, err)
 	}
-	if audited {
+	if len(entries) > 0 {
 		s.changed()
+		s.tellAudited(ctx, entries)
 	}
 	return nil
 }
 
-// auditingTx notes whether a transaction appended to the audit log.
+// auditingTx keeps what a transaction appended to the audit log.
 type auditingTx struct {
 	Tx
-	audited bool
+	entries []AuditEntry
 }
 
 func (t *auditingTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
-	t.audited = true
-	return t.Tx.AppendAudit(ctx, e)
+	if err := t.Tx.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	t.entries = append(t.entries, *e)
+	return nil
+}
+
+// tellAudited passes committed entries to Deps.Audited.
+func (s *Service) tellAudited(ctx context.Context, entries []AuditEntry) {
+	if s.audited != nil && len(entries) > 0 {
+		s.audited(ctx, entries)
+	}
 }
 
 // changed tells Deps.OnChange that an audited transaction committed. An

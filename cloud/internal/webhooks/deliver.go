@@ -228,7 +228,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl Delivery) {
 			Code: dl.Code, LatencyMS: dl.LatencyMS, Error: "rate limited"})
 		return
 	}
-	code, latency, err := d.send(ctx, &w, &dl)
+	code, latency, err := d.send(ctx, &w, &dl.Event, strconv.FormatInt(dl.ID, 10))
 	if ctx.Err() != nil {
 		return // shutting down: the delivery stays due and is sent again
 	}
@@ -266,19 +266,19 @@ func (d *Dispatcher) finish(ctx context.Context, w Webhook, dl Delivery, a Attem
 	return disabled
 }
 
-// send makes one request.
-func (d *Dispatcher) send(ctx context.Context, w *Webhook, dl *Delivery) (int, time.Duration, error) {
-	body := []byte(Expand(w.Body, &dl.Event))
+// send makes one request of delivery id.
+func (d *Dispatcher) send(ctx context.Context, w *Webhook, e *Event, id string) (int, time.Duration, error) {
+	body := []byte(Expand(w.Body, e))
 	var rd io.Reader
 	if w.Method != http.MethodGet && len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, w.Method, Expand(w.URL, &dl.Event), rd)
+	req, err := http.NewRequestWithContext(ctx, w.Method, Expand(w.URL, e), rd)
 	if err != nil {
 		return 0, 0, err
 	}
 	for k, v := range w.Headers {
-		req.Header.Set(k, Expand(v, &dl.Event))
+		req.Header.Set(k, Expand(v, e))
 	}
 	if rd != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -289,7 +289,7 @@ func (d *Dispatcher) send(ctx context.Context, w *Webhook, dl *Delivery) (int, t
 	case "bearer":
 		req.Header.Set("Authorization", "Bearer "+w.Auth.Token)
 	}
-	req.Header.Set(DeliveryHeader, strconv.FormatInt(dl.ID, 10))
+	req.Header.Set(DeliveryHeader, id)
 	if w.Secret != "" {
 		ts := d.o.Now().Unix()
 		req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
@@ -303,4 +303,61 @@ func (d *Dispatcher) send(ctx context.Context, w *Webhook, dl *Delivery) (int, t
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponse))
 	resp.Body.Close()
 	return resp.StatusCode, time.Since(start), nil
+}
+
+// TestResult is the outcome of a test send.
+type TestResult struct {
+	Code      int    `json:"code"`      // HTTP status, 0 if none
+	LatencyMS int64  `json:"latencyMs"` // of the request
+	Error     string `json:"error,omitempty"`
+}
+
+// TestDeliveryPrefix starts the delivery id of a test send (a real
+// delivery's id is a number).
+const TestDeliveryPrefix = "test-"
+
+// TestSend sends one request of w now, with sample values, through the
+// same guard, auth and signature as a delivery. It is not queued, not
+// logged and not retried, and does not count towards the webhook's
+// failures; it does count towards its rate (so a button cannot flood a
+// receiver). Refusals and failures are in the result, not the error.
+func (d *Dispatcher) TestSend(ctx context.Context, w Webhook) TestResult {
+	perMin := w.PerMinute
+	if perMin == 0 {
+		perMin = DefaultPerMin
+	}
+	if !d.limiter(perMin).Allow(strconv.FormatInt(w.ID, 10)) {
+		return TestResult{Error: fmt.Sprintf("not sent: the webhook's rate (%d a minute) is used up; try again in a minute", perMin)}
+	}
+	now := d.o.Now()
+	e := SampleEvent(&w, now)
+	code, latency, err := d.send(ctx, &w, &e, TestDeliveryPrefix+strconv.FormatInt(now.UnixNano(), 10))
+	r := TestResult{Code: code, LatencyMS: latency.Milliseconds()}
+	switch {
+	case err != nil:
+		r.Error = err.Error()
+	case code < 200 || code > 299:
+		r.Error = http.StatusText(code)
+	}
+	return r
+}
+
+// SampleEvent is the event of a test send: the trigger's filters where
+// set, sample values elsewhere.
+func SampleEvent(w *Webhook, at time.Time) Event {
+	t := &w.Trigger
+	e := Event{Kind: t.Kind, Device: t.Device, DeviceName: "Test device", Template: t.Template, Value: "42", EventCode: t.Event, At: at.UTC()}
+	if e.Device == "" {
+		e.Device = "01JD5Z8Q3M4N5P6Q7R8S9T0TST"
+	}
+	if e.Template == "" {
+		e.Template = "TMPLtest"
+	}
+	if t.Pin != nil {
+		e.Pin = *t.Pin
+	}
+	if e.Kind == OnEvent && e.EventCode == "" {
+		e.EventCode = "test"
+	}
+	return e
 }

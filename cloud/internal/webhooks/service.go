@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -21,12 +22,14 @@ type ServiceStore interface {
 type Service struct {
 	store   ServiceStore
 	tree    func() *tenancy.Tree
+	sender  *Dispatcher
 	changed func()
 }
 
-// NewService returns a service; changed is called after every change.
-func NewService(store ServiceStore, tree func() *tenancy.Tree, changed func()) *Service {
-	return &Service{store: store, tree: tree, changed: changed}
+// NewService returns a service; sender makes the test sends (nil: they
+// are refused); changed is called after every change.
+func NewService(store ServiceStore, tree func() *tenancy.Tree, sender *Dispatcher, changed func()) *Service {
+	return &Service{store: store, tree: tree, sender: sender, changed: changed}
 }
 
 // Redacted is what the API shows instead of a secret.
@@ -137,4 +140,75 @@ func (s *Service) Deliveries(ctx context.Context, a tenancy.Actor, id int64, lim
 		return nil, err
 	}
 	return s.store.Deliveries(ctx, id, limit)
+}
+
+// Status is a webhook as its list shows it: secrets redacted, with its
+// consecutive failed deliveries and, when disabled, why.
+type Status struct {
+	Webhook
+	Failures       int
+	DisabledReason string
+}
+
+// Statuses lists org's webhooks (0: the actor's) with their state.
+func (s *Service) Statuses(ctx context.Context, a tenancy.Actor, org int64) ([]Status, error) {
+	ws, err := s.List(ctx, a, org)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(ws))
+	for _, w := range ws {
+		_, failures, err := s.store.GetWebhook(ctx, w.ID)
+		if tenancy.CodeOf(err) == tenancy.NotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, status(w, failures))
+	}
+	return out, nil
+}
+
+// status derives why a webhook is disabled: saving one resets its
+// failures, so a disabled webhook whose failures reached its limit was
+// disabled by them, any other by a person.
+func status(w Webhook, failures int) Status {
+	st := Status{Webhook: w, Failures: failures}
+	if !w.Enabled {
+		limit := w.DisableAfter
+		if limit == 0 {
+			limit = DefaultDisable
+		}
+		st.DisabledReason = "turned off"
+		if failures >= limit {
+			st.DisabledReason = fmt.Sprintf("disabled after %d consecutive failed deliveries", failures)
+		}
+	}
+	return st
+}
+
+// Get returns one webhook, secrets redacted, with its state.
+func (s *Service) Get(ctx context.Context, a tenancy.Actor, id int64) (Status, error) {
+	if _, err := s.get(ctx, a, id); err != nil {
+		return Status{}, err
+	}
+	w, failures, err := s.store.GetWebhook(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return status(Redact(w), failures), nil
+}
+
+// TestSend sends one request of a webhook now with sample values (see
+// Dispatcher.TestSend), enabled or not.
+func (s *Service) TestSend(ctx context.Context, a tenancy.Actor, id int64) (TestResult, error) {
+	w, err := s.get(ctx, a, id)
+	if err != nil {
+		return TestResult{}, err
+	}
+	if s.sender == nil {
+		return TestResult{}, tenancy.Errorf(tenancy.NotFound, "test sends are not available on this server")
+	}
+	return s.sender.TestSend(ctx, w), nil
 }

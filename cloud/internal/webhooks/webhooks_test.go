@@ -365,3 +365,57 @@ func TestQueueSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// A test send: one request now with sample values, signed like a
+// delivery, not queued; it spends the webhook's rate, so the next one
+// within the minute is not sent; a refused destination is the result.
+func TestTestSend(t *testing.T) {
+	var calls atomic.Int32
+	bodies := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get(webhooks.TimestampHeader), 10, 64)
+		if r.Header.Get(webhooks.SignatureHeader) != webhooks.Sign("s3cret", ts, b) ||
+			!strings.HasPrefix(r.Header.Get(webhooks.DeliveryHeader), webhooks.TestDeliveryPrefix) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		bodies <- string(b)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	st := openStore(t, filepath.Join(t.TempDir(), "cloud.db"))
+	r := newRig(t, st, true)
+	w := hook(srv.URL)
+	w.PerMinute = 1
+	pin := 7
+	w.Trigger.Pin = &pin
+	ctx := context.Background()
+	if err := st.SaveWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	res := r.d.TestSend(ctx, *w)
+	if res.Code != http.StatusCreated || res.Error != "" {
+		t.Fatalf("test send: %+v", res)
+	}
+	if b := <-bodies; !strings.Contains(b, `"device":"Test device"`) || !strings.Contains(b, `"pin":"V7"`) || !strings.Contains(b, `"value":42`) {
+		t.Errorf("body %s", b)
+	}
+	if res := r.d.TestSend(ctx, *w); res.Code != 0 || !strings.Contains(res.Error, "rate") {
+		t.Errorf("second test send within the minute: %+v, want not sent (rate)", res)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("receiver called %d times, want 1", n)
+	}
+	if ds, _ := st.Deliveries(ctx, w.ID, 10); len(ds) != 0 {
+		t.Errorf("test sends in the delivery log: %+v", ds)
+	}
+	lo := hook("http://127.0.0.1:9/in")
+	if err := st.SaveWebhook(ctx, lo); err != nil {
+		t.Fatal(err)
+	}
+	if res := newRig(t, st, false).d.TestSend(ctx, *lo); res.Code != 0 || !strings.Contains(res.Error, "refused") {
+		t.Errorf("test send to loopback without the allow-list: %+v", res)
+	}
+}
