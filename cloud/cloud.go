@@ -524,6 +524,12 @@ func newMailer(cfg Config) platformapi.Mailer {
 	return &mail.Mailbox{Dir: dir, From: cfg.Mail.From}
 }
 
+// Mails returns the messages the cloud has written to its mailbox
+// directory dir (mail.mailbox, by default data_dir/mailbox), oldest first,
+// those to the address to only unless to is empty: what a demo or a test
+// reads instead of an inbox.
+func Mails(dir, to string) ([]string, error) { return mail.Delivered(dir, to) }
+
 // notifier mails people when something happens to them or their devices
 // (device transfers notify both parties, §4).
 type notifier struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,14 +27,9 @@ func (n notifications) Notifications(ctx context.Context, user tenancy.UserID, l
 // mailsIn returns the mails of a mailbox directory.
 func mailsIn(t *testing.T, dir string) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-	var out []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, string(b))
+	out, err := mail.Delivered(dir, "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

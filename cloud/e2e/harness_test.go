@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"outpost/cloud/internal/mail"
 
 	"outpost/cloud"
 	"outpost/internal/pgtest"
@@ -223,19 +224,9 @@ func (e *env) clientToken(adminTok string, org int64) (access, refresh string, i
 // mails returns the mailbox messages sent to addr.
 func (e *env) mails(addr string) []string {
 	e.t.Helper()
-	files, err := filepath.Glob(filepath.Join(e.mailbox, "*.eml"))
+	out, err := mail.Delivered(e.mailbox, addr)
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			e.t.Fatal(err)
-		}
-		if strings.Contains(string(data), "To: "+addr+"\r\n") {
-			out = append(out, string(data))
-		}
 	}
 	return out
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"outpost/cloud"
+
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
@@ -133,14 +135,11 @@ func mailedLink(t *testing.T, dir, to string) string {
 	t.Helper()
 	var link string
 	waitFor(t, "the invitation mail to "+to, 10*time.Second, func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil || !strings.Contains(string(b), "To: "+to+"\r\n") {
-				continue
+		ms, _ := cloud.Mails(dir, to)
+		for _, m := range ms {
+			if link = inviteLink.FindString(m); link != "" {
+				return true
 			}
-			link = inviteLink.FindString(string(b))
-			return link != ""
 		}
 		return false
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,14 +29,9 @@ const (
 // mails reads the .eml files of the cloud's mailbox.
 func mails(t *testing.T, dataDir string) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dataDir, "mailbox", "*.eml"))
-	var out []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, string(b))
+	out, err := cloud.Mails(filepath.Join(dataDir, "mailbox"), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

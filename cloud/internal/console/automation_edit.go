@@ -291,13 +291,8 @@ func (c *Console) automationNewPage(w http.ResponseWriter, r *http.Request, s *s
 
 // automationEditPage is GET /automations/{id}/edit.
 func (c *Console) automationEditPage(w http.ResponseWriter, r *http.Request, s *session) {
-	if c.autos == nil {
-		c.notFound(w, r, s)
-		return
-	}
-	au, err := c.autos.Get(r.Context(), s.actor, r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, s, err)
+	au, ok := c.automationOf(w, r, s)
+	if !ok {
 		return
 	}
 	if !s.autoPerms(tenancy.OrgID(au.OrgID)).Edit {

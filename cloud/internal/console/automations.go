@@ -289,15 +289,25 @@ func (c *Console) triggerOfRun(names deviceNames, run rules.Run) string {
 	return fmt.Sprintf("%s: %s", run.Trigger, names.name(run.Device))
 }
 
-// automationPage is GET /automations/{id}: what it does and its run log.
-func (c *Console) automationPage(w http.ResponseWriter, r *http.Request, s *session) {
+// automationOf reads the automation the path names as the user may see
+// it, else answers (404 without automations, the service's refusal).
+func (c *Console) automationOf(w http.ResponseWriter, r *http.Request, s *session) (rules.Automation, bool) {
 	if c.autos == nil {
 		c.notFound(w, r, s)
-		return
+		return rules.Automation{}, false
 	}
 	au, err := c.autos.Get(r.Context(), s.actor, r.PathValue("id"))
 	if err != nil {
 		c.fail(w, r, s, err)
+		return rules.Automation{}, false
+	}
+	return au, true
+}
+
+// automationPage is GET /automations/{id}: what it does and its run log.
+func (c *Console) automationPage(w http.ResponseWriter, r *http.Request, s *session) {
+	au, ok := c.automationOf(w, r, s)
+	if !ok {
 		return
 	}
 	runs, err := c.autos.Runs(r.Context(), s.actor, au.ID, runLogSize)
@@ -347,13 +357,8 @@ func (c *Console) automationPage(w http.ResponseWriter, r *http.Request, s *sess
 // automationEnabled is POST /automations/{id}/enabled (enabled=on|off):
 // a save, so AUTOMATIONS_EDIT.
 func (c *Console) automationEnabled(w http.ResponseWriter, r *http.Request, s *session) {
-	if c.autos == nil {
-		c.notFound(w, r, s)
-		return
-	}
-	au, err := c.autos.Get(r.Context(), s.actor, r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, s, err)
+	au, ok := c.automationOf(w, r, s)
+	if !ok {
 		return
 	}
 	au.Enabled = r.PostFormValue("enabled") == "on"

@@ -112,6 +112,27 @@ func (b *Mailbox) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
+// Delivered returns the messages of the mailbox directory dir, oldest
+// first (their names sort by time), those to the address to only unless
+// to is empty. A missing directory holds none.
+func Delivered(dir, to string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if err != nil {
+		return nil, fmt.Errorf("mail: mailbox: %w", err)
+	}
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("mail: mailbox: %w", err)
+		}
+		if to == "" || strings.Contains(string(b), "\r\nTo: "+to+"\r\n") {
+			out = append(out, string(b))
+		}
+	}
+	return out, nil
+}
+
 // SMTP relays messages through an SMTP server with net/smtp. STARTTLS is
 // used when the server offers it; PLAIN auth when Username is set.
 type SMTP struct {

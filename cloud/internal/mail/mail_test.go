@@ -128,3 +128,27 @@ func TestSMTPDelivers(t *testing.T) {
 		}
 	}
 }
+
+// Delivered reads a mailbox back oldest first, to one address or all.
+func TestDelivered(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	b := &Mailbox{Dir: dir, From: "Outpost <noreply@outpost.local>", Now: func() time.Time { now = now.Add(time.Second); return now }}
+	for _, m := range []Message{{To: "a@x.test", Subject: "one", Body: "1"}, {To: "b@x.test", Subject: "two", Body: "2"},
+		{To: "a@x.test", Subject: "three", Body: "3"}} {
+		if err := b.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := Delivered(dir, "")
+	if err != nil || len(all) != 3 || !strings.Contains(all[0], "Subject: one") || !strings.Contains(all[2], "Subject: three") {
+		t.Fatalf("all: %d messages, %v", len(all), err)
+	}
+	toA, err := Delivered(dir, "a@x.test")
+	if err != nil || len(toA) != 2 || !strings.Contains(toA[1], "Subject: three") {
+		t.Fatalf("to a: %d messages, %v", len(toA), err)
+	}
+	if none, err := Delivered(filepath.Join(dir, "missing"), ""); err != nil || len(none) != 0 {
+		t.Fatalf("a missing mailbox: %v, %v", none, err)
+	}
+}
