@@ -89,7 +89,7 @@ func TestSiteAutomationWithoutCloud(t *testing.T) {
 	for _, a := range []rules.Automation{hot, cold} {
 		poll.NoError(t, "automation saved", func() error { return c.SaveAutomation(ctx, a) })
 	}
-	poll.Until(t, "automations at the site", func() bool { return stats(g).Rules.Automations == 2 })
+	poll.Within(t, "automations at the site", 30*time.Second, func() bool { return stats(g).Rules.Automations == 2 })
 
 	// The cloud goes away.
 	cloudURL := c.URL()
