@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -431,19 +432,25 @@ type bulkChoices struct {
 	Create   bool
 	Transfer bool
 	Delete   bool
-	Orgs     []option
+	Orgs     template.HTML // the options of the orgs devices may be transferred to
 	Tags     []option
 }
 
 func (b bulkChoices) Any() bool { return b.Transfer || b.Delete || len(b.Tags) > 0 }
 
-func (c *Console) bulkChoices(sh *shell, s *session, fl *filterLists) bulkChoices {
+func (c *Console) bulkChoices(sh *shell, s *session, fl *filterLists) (bulkChoices, error) {
 	res := tenancy.OrgResource(s.org)
 	b := bulkChoices{Create: s.can(tenancy.OrgDevicesCreate, res), Transfer: s.can(tenancy.DevicesTransfer, res), Delete: s.can(tenancy.OrgDevicesDelete, res), Tags: fl.tags}
 	if b.Transfer {
-		b.Orgs = c.orgChoices(sh, s, tenancy.OrgDevicesView, 0)
+		var err error
+		b.Orgs, err = c.fragment(sh.orgs, fragKey{name: "orgoptions", perm: tenancy.OrgDevicesView}, func() any {
+			return c.orgChoices(sh, s, tenancy.OrgDevicesView, 0)
+		})
+		if err != nil {
+			return b, err
+		}
 	}
-	return b
+	return b, nil
 }
 
 // doneNotices are the device list's notices after an action elsewhere.

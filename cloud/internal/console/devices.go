@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/webui"
 )
 
 // deviceRow is one line of a device table.
@@ -20,6 +21,8 @@ type deviceRow struct {
 	Template string
 	Org      string
 	Owner    string
+	Seen     string // LastSeen for machines (RFC 3339) and people ("3 min ago"),
+	Ago      string // formatted in Go: a table of 50 rows called two template functions per row
 }
 
 type option struct {
@@ -127,9 +130,12 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		cl.URL = "/devices?" + cq.Encode()
 		d.Cols = append(d.Cols, cl)
 	}
-	d.Rows = listRows(p.Rows)
+	d.Rows = listRows(c.now(), p.Rows)
 	d.Total = p.Total
-	d.Bulk = c.bulkChoices(sh, s, fl)
+	if d.Bulk, err = c.bulkChoices(sh, s, fl); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)
@@ -222,11 +228,14 @@ func selected(opts []option, chosen func(string) bool) []option {
 	return out
 }
 
-func listRows(rows []tenancy.DeviceRow) []deviceRow {
+func listRows(now time.Time, rows []tenancy.DeviceRow) []deviceRow {
 	out := make([]deviceRow, len(rows))
 	for i, r := range rows {
 		out[i] = deviceRow{ID: r.ID, Name: r.Name, Online: r.Online, Reported: !r.LastReported.IsZero(),
 			LastSeen: r.LastReported, Template: r.TemplateName, Org: r.OrgName, Owner: r.OwnerName}
+		if out[i].Reported {
+			out[i].Seen, out[i].Ago = r.LastReported.UTC().Format(time.RFC3339), webui.Ago(now, r.LastReported)
+		}
 	}
 	return out
 }

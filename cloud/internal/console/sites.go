@@ -143,7 +143,7 @@ func (c *Console) sitePage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "site", view{Title: g.Name, Nav: "sites", Shell: sh,
-		Data: siteData{Site: row, Rows: listRows(p.Rows), More: p.Next != ""}})
+		Data: siteData{Site: row, Rows: listRows(c.now(), p.Rows), More: p.Next != ""}})
 }
 
 // siteRelease is POST /sites/{id}/release (GATEWAYS_MANAGE).
