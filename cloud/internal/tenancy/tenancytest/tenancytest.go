@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"OrgList", testOrgList},
 		{"MoveOrg", testMoveOrg},
 		{"Users", testUsers},
+		{"UserSearch", testUserSearch},
 		{"Roles", testRoles},
 		{"Templates", testTemplates},
 		{"Devices", testDevices},
