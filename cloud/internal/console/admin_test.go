@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -50,6 +51,48 @@ func fieldErrors(body string) []string {
 		out = append(out, html.UnescapeString(m[1]))
 	}
 	return out
+}
+
+// orgRowRE is a row of the organizations table: name, devices, users.
+var orgRowRE = regexp.MustCompile(`(?s)<th scope="row" class="d\d">(.*?)</th>\s*<td class="num">([^<]*)</td><td class="num">([^<]*)</td>`)
+
+// orgRows maps an organizations page's rows by name to "devices/users".
+func orgRows(body string) map[string]string {
+	out := map[string]string{}
+	for _, m := range orgRowRE.FindAllStringSubmatch(body, -1) {
+		name := strings.TrimSpace(strings.TrimSuffix(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], ""), "current"))
+		out[html.UnescapeString(name)] = m[2] + "/" + m[3]
+	}
+	return out
+}
+
+// TestOrgSearchCounts: a search's matches show the counts the tree shows
+// for them (the page counts a few matches one by one, many at once),
+// also for a user whose role may not see every count.
+func TestOrgSearchCounts(t *testing.T) {
+	e := newEnv(t)
+	for _, who := range []string{"admin@acme.test", "op@a.test", "viewer@a.test"} {
+		c := e.signedIn(who)
+		tree := orgRows(c.get("/orgs").body)
+		if len(tree) == 0 {
+			t.Fatalf("%s: the tree shows %v", who, tree)
+		}
+		for _, q := range []string{"client", "client a", "branch", "acme", "c"} {
+			got := orgRows(c.get("/orgs?q=" + url.QueryEscape(q)).body)
+			want := map[string]string{}
+			for name, n := range tree {
+				if strings.Contains(strings.ToLower(name), q) {
+					want[name] = n
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("%s: /orgs?q=%s shows %v, want %v", who, q, got, want)
+			}
+		}
+	}
+	if got := orgRows(e.signedIn("admin@acme.test").get("/orgs").body)["Client A"]; got != "1/2" {
+		t.Errorf("Client A shows %s devices/users, want 1/2", got)
+	}
 }
 
 // TestAdminPages renders every administration page for the root Admin:

@@ -130,17 +130,23 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	counts, err := c.svc.OrgCounts(r.Context(), s.actor, s.actor.OrgID, true)
+	low := strings.ToLower(q)
+	if q != "" {
+		var matches []treeItem
+		for _, it := range items {
+			if strings.Contains(strings.ToLower(it.Org.Name), low) {
+				matches = append(matches, it)
+			}
+		}
+		items = matches
+	}
+	counts, err := c.orgCounts(r, s, items)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	d := orgsData{Q: q, Current: s.org, CanAdd: s.tree.CanCreateSub(s.org) && s.can(tenancy.OrgCreateSub, tenancy.OrgResource(s.org))}
-	low := strings.ToLower(q)
 	for _, it := range items {
-		if q != "" && !strings.Contains(strings.ToLower(it.Org.Name), low) {
-			continue
-		}
 		n, ok := counts[it.Org.ID]
 		if !ok {
 			n = tenancy.OrgCount{Devices: -1, Users: -1}
@@ -157,6 +163,31 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d.Total = len(d.Rows)
 	c.renderShell(w, r, s, http.StatusOK, "orgs", view{Title: "Organizations", Nav: "orgs", Notice: doneNotice(r), Data: d})
+}
+
+// orgCountsEach is how many orgs a page counts one by one; more are
+// counted with the user's whole scope in one query.
+const orgCountsEach = 20
+
+// orgCounts counts the devices and users of the listed orgs: a search's
+// few matches one by one (the whole scope's counts read every org of it:
+// a search among 1,111 orgs spent most of its time there), else the
+// user's whole scope at once.
+func (c *Console) orgCounts(r *http.Request, s *session, items []treeItem) (map[tenancy.OrgID]tenancy.OrgCount, error) {
+	if len(items) > orgCountsEach {
+		return c.svc.OrgCounts(r.Context(), s.actor, s.actor.OrgID, true)
+	}
+	out := make(map[tenancy.OrgID]tenancy.OrgCount, len(items))
+	for _, it := range items {
+		m, err := c.svc.OrgCounts(r.Context(), s.actor, it.Org.ID, false)
+		if tenancy.CodeOf(err) == tenancy.Internal {
+			return nil, err
+		}
+		if n, ok := m[it.Org.ID]; ok {
+			out[it.Org.ID] = n
+		}
+	}
+	return out, nil
 }
 
 var depthClass = [...]string{"d0", "d1", "d2", "d3", "d4"}
