@@ -54,9 +54,13 @@ func scanDeviceRowTotal(r scanner, total *int) (tenancy.DeviceRow, error) {
 //
 //   - driven: when a selective filter has its own index (owner, location,
 //     tags, a search of three characters or more through the trigram
-//     index), read its candidates (all tags: the intersection of the
-//     tags' index entries), keep those in scope passing the other filters,
-//     sort their ids and keys, and read only the page's rows whole.
+//     index), read its candidates (one tag, or all tags: the first tag's
+//     index entries, the others probed per entry before the device is
+//     read), keep those in scope passing the other filters, sort their
+//     ids and keys, and read only the page's rows whole.
+//
+// A subtree scope is a probe of org_closure per row, skipped (in the same
+// statement) when its org is the store's only root.
 //   - walk: read the order's (key, id) index from the cursor on, keeping
 //     rows in scope that pass the filters; it stops after one page, so it
 //     wins when matches are a large share of all devices: it reads about
@@ -87,7 +91,11 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	// The scope as a test of one row.
 	scope, scopeArgs := "d.org_id = ?", []any{org}
 	if f.Scope.Subtree {
-		scope = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id)"
+		// The store's only root holds every device: no probe per row
+		// (read once, in the statement that reads the rows).
+		scope = "((SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) OR " +
+			"EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id))"
+		scopeArgs = []any{org, org}
 	}
 	// The gather source: the scope's devices, org by org.
 	gatherFrom, gatherCond := "devices d INDEXED BY devices_org", "d.org_id = ?"
@@ -102,13 +110,20 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_owner", "d.owner_id = ?", []any{int64(f.OwnerID)}
 	case f.LocationID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_location", "d.location_id = ?", []any{int64(f.LocationID)}
+	case len(tags) == 1 || len(tags) > 0 && f.AllTags:
+		// One tag's index entries in device order, each joined to its
+		// device (no list of ids built first); all tags: the others
+		// probed per device.
+		drivenFrom = "device_tags t INDEXED BY device_tags_tag CROSS JOIN devices d"
+		drivenCond = "t.tag_id = ?" +
+			strings.Repeat(" AND EXISTS (SELECT 1 FROM device_tags a WHERE a.device_id = t.device_id AND a.tag_id = ?)", len(tags)-1) +
+			" AND d.id = t.device_id"
+		for _, t := range tags {
+			drivenArgs = append(drivenArgs, int64(t))
+		}
 	case len(tags) > 0:
 		drivenFrom = "devices d"
 		drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id IN (?" + strings.Repeat(", ?", len(tags)-1) + "))"
-		if f.AllTags {
-			drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ?" +
-				strings.Repeat(" INTERSECT SELECT device_id FROM device_tags WHERE tag_id = ?", len(tags)-1) + ")"
-		}
 		for _, t := range tags {
 			drivenArgs = append(drivenArgs, int64(t))
 		}
