@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -103,8 +104,8 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		gatherFrom, gatherCond = "org_closure c CROSS JOIN devices d INDEXED BY devices_org", "c.ancestor = ? AND d.org_id = c.descendant"
 	}
 	// The driven source, if a selective filter has an index.
-	var drivenFrom, drivenCond string
-	var drivenArgs []any
+	var drivenFrom, drivenCond, tagsFrom, tagsCond string
+	var drivenArgs, tagsArgs []any
 	switch tags := uniqueTags(f.Tags); {
 	case f.OwnerID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_owner", "d.owner_id = ?", []any{int64(f.OwnerID)}
@@ -112,15 +113,20 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_location", "d.location_id = ?", []any{int64(f.LocationID)}
 	case len(tags) == 1 || len(tags) > 0 && f.AllTags:
 		// One tag's index entries in device order, each joined to its
-		// device (no list of ids built first); all tags: the others
-		// probed per device.
-		drivenFrom = "device_tags t INDEXED BY device_tags_tag CROSS JOIN devices d"
-		drivenCond = "t.tag_id = ?" +
-			strings.Repeat(" AND EXISTS (SELECT 1 FROM device_tags a WHERE a.device_id = t.device_id AND a.tag_id = ?)", len(tags)-1) +
-			" AND d.id = t.device_id"
-		for _, t := range tags {
-			drivenArgs = append(drivenArgs, int64(t))
+		// device (no list of ids built first); all tags: joined to the
+		// others' entries of the same device (a primary key probe) before
+		// the device is read.
+		tagsFrom, tagsCond = "device_tags t INDEXED BY device_tags_tag", "t.tag_id = ?"
+		for i, t := range tags {
+			if i > 0 {
+				a := "a" + strconv.Itoa(i)
+				tagsFrom += " CROSS JOIN device_tags " + a
+				tagsCond += " AND " + a + ".device_id = t.device_id AND " + a + ".tag_id = ?"
+			}
+			tagsArgs = append(tagsArgs, int64(t))
 		}
+		drivenFrom = tagsFrom + " CROSS JOIN devices d"
+		drivenCond, drivenArgs = tagsCond+" AND d.id = t.device_id", slices.Clip(tagsArgs)
 	case len(tags) > 0:
 		drivenFrom = "devices d"
 		drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id IN (?" + strings.Repeat(", ?", len(tags)-1) + "))"
@@ -151,6 +157,14 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	case onlyTemplate && f.Scope.Subtree:
 		matching, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 			WHERE org_id = ? AND template_id = ?), 0)`, org, string(f.TemplateID))
+	case tagsFrom != "" && filter == "" && f.Scope.Subtree && inScope == all:
+		// The root's tag filter: counted from the tags' index entries
+		// alone while the scope is the only root (else each entry's device
+		// is probed), and the page then sorts only its own rows.
+		scopeOf := "((SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) OR " +
+			"EXISTS (SELECT 1 FROM devices d JOIN org_closure c ON c.ancestor = ? AND c.descendant = d.org_id WHERE d.id = t.device_id))"
+		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+tagsFrom+` WHERE `+tagsCond+` AND `+scopeOf,
+			append(slices.Clip(tagsArgs), org, org)...)
 	case drivenFrom != "" && f.After == nil:
 		// The driven page reads and sorts every candidate anyway: it
 		// counts them on the way (count(*) OVER ()).
@@ -230,13 +244,16 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		// PLAN: a co-routine of full rows, then a temp b-tree of them).
 		key := strings.TrimSuffix(sc.col, " COLLATE NOCASE")
 		mks, mord := keysetOrder("m.k"+strings.TrimPrefix(sc.col, key), "m.id")
-		total := ""
 		if windowTotal {
-			cols, total = deviceRowCols, `, (SELECT count(*) FROM m)`
-		}
-		query = `WITH m AS MATERIALIZED (SELECT d.id AS id, ` + key + ` AS k FROM ` + from + ` WHERE ` + cond + filter + `),
+			query = `WITH m AS MATERIALIZED (SELECT d.id AS id, ` + key + ` AS k FROM ` + from + ` WHERE ` + cond + filter + `),
 			p AS (SELECT m.id AS id, m.k AS k FROM m WHERE 1` + mks + mord + ` LIMIT ?)
-			SELECT ` + cols + total + ` FROM p JOIN devices d ON d.id = p.id` + order
+			SELECT ` + deviceRowCols + `, (SELECT count(*) FROM m) FROM p JOIN devices d ON d.id = p.id` + order
+		} else {
+			// Counted already: the sort keeps only the page's keys (a
+			// bounded sorter), nothing is materialized.
+			query = `WITH p AS (SELECT d.id AS id FROM ` + from + ` WHERE ` + cond + filter + keyset + order + ` LIMIT ?)
+			SELECT ` + cols + ` FROM p JOIN devices d ON d.id = p.id` + order
+		}
 	}
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
