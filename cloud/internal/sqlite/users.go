@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
@@ -63,35 +62,57 @@ func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.Use
 
 // ListUsers pages the users of a scope by id. A search of three
 // characters or more reads its candidates from the trigram index
-// (users_fts) and keeps its LIKE terms; without one, a scope holding most
-// users walks the table in id order, probing each user's org, and stops
-// after the page, where a small scope gathers its users org by org and
-// sorts them (about (offset+size)·all/total rows read against total).
+// (users_fts), keeps its LIKE terms and probes each candidate's org;
+// without one, the count reads the scope's orgs' users_org entries, and a
+// scope holding most users walks the table in id order, probing each
+// user's org, and stops after the page, where a small scope gathers its
+// users org by org and sorts them (about (offset+size)·all/total rows
+// read against total).
+//
+// The LIKE terms test +name and +email: on a plain column, SQLite marks
+// the statement to be prepared again whenever the pattern is bound (in
+// case an index could serve a prefix), which cost more than the search.
 func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error) {
 	f.Page = pageSize(f.Page)
 	if !likeable(f.Query) {
 		return tenancy.List[tenancy.User]{}, nil
 	}
-	var where []string
-	var args []any
-	if f.Query != "" && trigramSearch(f.Query) {
-		p := likePattern(f.Query)
-		where = append(where, `id IN (SELECT rowid FROM users_fts WHERE name LIKE ? UNION SELECT rowid FROM users_fts WHERE email LIKE ?)`)
-		args = append(args, p, p)
-	}
-	scope, scopeArgs := scopeSQL(f.Scope, "org_id")
-	where, args = append(where, scope), append(args, scopeArgs...)
+	var rest string // the terms besides the scope, as " AND …"
+	var restArgs []any
 	if f.RoleID != 0 {
-		where, args = append(where, "role_id = ?"), append(args, int(f.RoleID))
+		rest, restArgs = rest+" AND role_id = ?", append(restArgs, int(f.RoleID))
 	}
 	if f.Query != "" {
 		p := likePattern(f.Query)
-		where, args = append(where, `(name LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\')`), append(args, p, p)
+		rest, restArgs = rest+` AND (+name LIKE ? ESCAPE '\' OR +email LIKE ? ESCAPE '\')`, append(restArgs, p, p)
 	}
-	cond := strings.Join(where, " AND ")
+	org := int64(f.Scope.OrgID)
+	scope, probe := "org_id = ?", "org_id = ?"
+	if f.Scope.Subtree {
+		scope = "org_id IN (SELECT descendant FROM org_closure WHERE ancestor = ?)"
+		probe = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = users.org_id)"
+	}
+	search := f.Query != "" && trigramSearch(f.Query)
+	cond, args := scope+rest, append([]any{org}, restArgs...)
+	countFrom, countArgs := "users WHERE "+cond, args
+	switch {
+	case search:
+		p := likePattern(f.Query)
+		cond = `id IN (SELECT rowid FROM users_fts WHERE name LIKE ? UNION SELECT rowid FROM users_fts WHERE email LIKE ?) AND ` + probe + rest
+		args = append([]any{p, p, org}, restArgs...)
+		countFrom, countArgs = "users WHERE "+cond, args
+	case f.Scope.Subtree:
+		countFrom = "org_closure c CROSS JOIN users ON users.org_id = c.descendant WHERE c.ancestor = ?" + rest
+	}
+	count := `(SELECT count(*) FROM ` + countFrom + `)`
+	if f.Scope.Subtree && rest == "" {
+		// The store's only root holds every user: the table's count.
+		count = `CASE WHEN (SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) THEN (SELECT count(*) FROM users) ELSE ` + count + ` END`
+		countArgs = append([]any{org}, countArgs...)
+	}
 	var total int
 	var maxID int64
-	err := q.queryRow(ctx, `SELECT (SELECT count(*) FROM users WHERE `+cond+`), coalesce((SELECT max(id) FROM users), 0)`, args...).Scan(&total, &maxID)
+	err := q.queryRow(ctx, `SELECT `+count+`, coalesce((SELECT max(id) FROM users), 0)`, countArgs...).Scan(&total, &maxID)
 	if err != nil {
 		return tenancy.List[tenancy.User]{}, mapErr("count users", err)
 	}
@@ -102,8 +123,7 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 			read = int64(f.Page.Size) * maxID
 		}
 		if read <= int64(total)*int64(total) {
-			where[0] = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = users.org_id)"
-			cond = strings.Join(where, " AND ")
+			cond = probe + rest
 		}
 	}
 	pw, tail, pargs := pageSQL(f.Page, "id", false, append([]any(nil), args...))

@@ -129,6 +129,20 @@ func testUserSearch(t *testing.T, s tenancy.Store) {
 			}
 		}
 	}
+	// A second root's users are in no scope of the first (a store may
+	// count the whole table while one root holds every user).
+	root := tenancy.Scope{OrgID: tr.root.ID, Subtree: true}
+	before, err := s.ListUsers(ctx, tenancy.UserFilter{Scope: root, Page: tenancy.Page{Size: 100}})
+	must(t, err)
+	other := mkOrg(t, s, 0, "Other Root")
+	mkUser(t, s, other.ID, "stranger@example.com", tenancy.RoleAdmin)
+	for _, size := range []int{7, 100} {
+		after, err := s.ListUsers(ctx, tenancy.UserFilter{Scope: root, Page: tenancy.Page{Size: size}})
+		must(t, err)
+		if want := userIDs(before.Items)[:min(size, len(before.Items))]; after.Total != before.Total || !slices.Equal(userIDs(after.Items), want) {
+			t.Errorf("with a second root: %d total, %v; want %d, %v", after.Total, userIDs(after.Items), before.Total, want)
+		}
+	}
 }
 
 func userIDs(us []tenancy.User) []tenancy.UserID {
