@@ -244,6 +244,7 @@ func (c *conn) pushTenancy(ctx context.Context, initial bool, gatewayHas int64) 
 	if !initial && c.sent == nil {
 		return nil // the initial push has not run yet; it reads the current tenancy
 	}
+	c.s.viewReads.Add(1)
 	cur, err := c.s.opts.Tenancy.GatewayTenancy(ctx, c.gw)
 	if err != nil {
 		return fmt.Errorf("gatewaysync: tenancy of %s: %w", c.gw, err)

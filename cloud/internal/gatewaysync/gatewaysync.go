@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"outpost/shared/syncproto"
@@ -119,6 +120,8 @@ type Server struct {
 	pingOnce sync.Once
 	closed   bool           // guarded by mu; no new connection or refresh after Close
 	work     sync.WaitGroup // connections served and refreshes running, for Close to wait on
+
+	viewReads atomic.Int64 // Tenancy.GatewayTenancy calls (ViewReads)
 }
 
 // call is a command waiting for its result.
@@ -245,6 +248,10 @@ func (s *Server) TenancyChanged(gatewayIDs ...string) {
 		c.refresh()
 	}
 }
+
+// ViewReads counts the gateway views read (Tenancy.GatewayTenancy) since
+// the start: one per connection, one per woken gateway.
+func (s *Server) ViewReads() int64 { return s.viewReads.Load() }
 
 // Sites returns the status of every gateway seen since the start.
 func (s *Server) Sites() []Site {
