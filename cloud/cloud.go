@@ -400,6 +400,8 @@ func (s *Server) metrics(from []string) (http.Handler, error) {
 			Value: func() float64 { return float64(s.waker.everyone.Load()) }},
 		metrics.Counter{Name: "tenancy_gateways_named_total", Help: "Gateways named by targeted tenancy wakes (connected here or not).",
 			Value: func() float64 { return float64(s.waker.named.Load()) }},
+		metrics.Counter{Name: "gateway_wakes_total", Help: "Gateway connections woken here to re-read their tenancy view.",
+			Value: func() float64 { return float64(s.sync.Wakes()) }},
 		metrics.Counter{Name: "gateway_view_reads_total", Help: "Gateway tenancy views read by this instance (connections and wakes).",
 			Value: func() float64 { return float64(s.sync.ViewReads()) }})
 	if c := s.cluster; c != nil {
@@ -477,10 +479,6 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- s.http.Serve(s.ln)
 	}()
 	s.log.Info("platform API listening", "addr", s.Addr())
-	wctx, stopWaker := context.WithCancel(context.Background())
-	wakerDone := make(chan struct{})
-	go func() { s.waker.run(wctx); close(wakerDone) }()
-	defer func() { stopWaker(); <-wakerDone }()
 	stopCluster := func() {}
 	if s.cluster != nil {
 		cctx, stop := context.WithCancel(context.Background())

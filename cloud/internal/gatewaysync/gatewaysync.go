@@ -122,6 +122,7 @@ type Server struct {
 	work     sync.WaitGroup // connections served and refreshes running, for Close to wait on
 
 	viewReads atomic.Int64 // Tenancy.GatewayTenancy calls (ViewReads)
+	wakes     atomic.Int64 // connections TenancyChanged woke (Wakes)
 }
 
 // call is a command waiting for its result.
@@ -244,10 +245,14 @@ func (s *Server) TenancyChanged(gatewayIDs ...string) {
 		}
 	}
 	s.mu.Unlock()
+	s.wakes.Add(int64(len(conns)))
 	for _, c := range conns {
 		c.refresh()
 	}
 }
+
+// Wakes counts the connections TenancyChanged woke since the start.
+func (s *Server) Wakes() int64 { return s.wakes.Load() }
 
 // ViewReads counts the gateway views read (Tenancy.GatewayTenancy) since
 // the start: one per connection, one per woken gateway.

@@ -112,8 +112,9 @@ type Deps struct {
 	Guard LoginGuard
 	// OnChange is called after every committed audited change (nil: none)
 	// with what it touched; the cloud uses it to push tenancy deltas to
-	// the gateways whose view it may have altered (ViewsTouched). It must
-	// not block.
+	// the gateways whose view it may have altered (ViewsTouched). It runs
+	// on the caller's goroutine after the commit (with the org tree's
+	// lock held for org changes): it may read the store, not write it.
 	OnChange func(Change)
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
