@@ -170,7 +170,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.waker = newWaker(s.svc, syncp.Load, s.cluster, log)
 	wakep.Store(s.waker)
-	if err := s.wireExtras(cfg, store, mailer, syncp.Load, logger); err != nil {
+	if err := s.wireExtras(cfg, store, mailer, logger); err != nil {
 		return nil, err
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/tenancy"
@@ -18,7 +17,7 @@ import (
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
 	s.firmware, err = newFirmware(cfg, s.svc, ext, s.waker.changed, log)
