@@ -58,7 +58,7 @@ func BenchmarkTenThousandSites(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	raiseFileLimit(b, 2*n+1000)
+	raiseFileLimit(b, n+1000) // the gateways have a process of their own
 	dsn := pgtest.Database(b)
 	pg := func(c *Config) {
 		c.Store.Driver, c.Store.DSN, c.Store.MaxConns = "postgres", dsn, 8

@@ -54,7 +54,7 @@ func (w *waker) changed(c tenancy.Change) {
 	}
 	if all {
 		w.everyone.Add(1)
-		w.log.Debug("tenancy change: waking every gateway", "change", c)
+		w.log.Info("tenancy change not attributed: waking every gateway", "change", c)
 	} else {
 		w.targeted.Add(1)
 		w.named.Add(int64(len(keys)))
