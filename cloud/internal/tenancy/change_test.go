@@ -104,6 +104,18 @@ func TestViewsTouched(t *testing.T) {
 				Datastreams: []datastream.Datastream{{Pin: 1, Name: "temp", Type: datastream.Double}}}})
 			return err
 		}, all},
+		{"static token created in the US branch, then claimed into Canada", func() error {
+			sts, err := svc.CreateStaticTokens(w.ctx, w.A, w.us.ID, w.T.ID, 1)
+			if err != nil {
+				return err
+			}
+			_, err = svc.ClaimStaticToken(w.ctx, w.H, sts[0].QR, "Claimed")
+			return err
+		}, []string{"canada", "root", "united", "us"}},
+		{"Canada moved under Muller", func() error {
+			_, err := svc.TransferOrg(w.ctx, w.A, w.canada.ID, w.muller.ID)
+			return err
+		}, []string{"canada", "muller", "root", "united"}},
 		{"tag created", func() error {
 			_, err := svc.CreateTag(w.ctx, w.A, w.united.ID, "blue")
 			return err
