@@ -285,13 +285,15 @@ func (c *cluster) tenancyChanged(keys []string, all, tree bool) {
 		return
 	}
 	const overhead = 200 // the rest of the message
+	// Every part says whether the tree changed: each one's gateways read
+	// their view after the reload (which coalesces).
 	for first := true; first || len(keys) > 0; first = false {
 		n, size := 0, overhead
 		for n < len(keys) && size+len(keys[n])+3 <= maxBusPayload {
 			size += len(keys[n]) + 3
 			n++
 		}
-		m := clusterMsg{Kind: "tenancy", Targeted: true, Tree: tree && first, Gateways: keys[:n]}
+		m := clusterMsg{Kind: "tenancy", Targeted: true, Tree: tree, Gateways: keys[:n]}
 		keys = keys[n:]
 		select {
 		case c.ctl <- m:

@@ -9,8 +9,8 @@ import (
 )
 
 // A targeted tenancy announcement names every gateway, in as many
-// messages as the bus's size limit needs; the org tree flag goes with the
-// first only; a full send queue falls back to waking every gateway.
+// messages as the bus's size limit needs, each with the org tree flag; a
+// full send queue falls back to waking every gateway.
 func TestTenancyAnnouncementSplits(t *testing.T) {
 	c := &cluster{self: "me", log: slog.New(slog.DiscardHandler), ctl: make(chan clusterMsg, 256), tenancy: make(chan struct{}, 1)}
 	var keys []string
@@ -29,7 +29,7 @@ func TestTenancyAnnouncementSplits(t *testing.T) {
 		if len(b) > maxBusPayload {
 			t.Fatalf("message %d is %d bytes, over %d", n, len(b), maxBusPayload)
 		}
-		if m.Kind != "tenancy" || !m.Targeted || m.Tree != (n == 0) {
+		if m.Kind != "tenancy" || !m.Targeted || !m.Tree {
 			t.Fatalf("message %d: kind %s targeted %v tree %v", n, m.Kind, m.Targeted, m.Tree)
 		}
 		got = append(got, m.Gateways...)
