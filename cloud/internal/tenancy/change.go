@@ -119,9 +119,9 @@ func (c *Change) note(t *Tree, org OrgID, action, objType string, objID any, bef
 		case "user.transfer": // each org's entry; devices moved have their own
 			c.Owners = appendNew(c.Owners, userID(objID))
 			c.Orgs = appendNew(c.Orgs, org)
-		case "user.delete": // its devices lost their owner before this entry
-			c.Subtrees = appendNew(c.Subtrees, t.Root(org), org)
 		}
+		// user.delete: its devices' orgs were noted before they lost
+		// their owner (noteOwnedDevices).
 		// Others (created, invited, role, password, logout): no view
 		// holds them.
 	case "role":
@@ -129,6 +129,33 @@ func (c *Change) note(t *Tree, org OrgID, action, objType string, objID any, bef
 	case "oauth_client", "tag", "location":
 	default:
 		c.All = true
+	}
+}
+
+// noteOwnedDevices records, in a transaction of atomic, the orgs of the
+// devices u owns: the views that lose u as their owner.
+func (s *Service) noteOwnedDevices(ctx context.Context, tx Tx, u User) error {
+	atx, ok := tx.(*auditingTx)
+	if !ok {
+		return nil
+	}
+	scope := Scope{OrgID: s.tree.Load().Root(u.OrgID), Subtree: true}
+	if scope.OrgID == 0 {
+		atx.change.All = true
+		return nil
+	}
+	for page := (Page{Size: MaxPageSize}); ; {
+		l, err := tx.ListDevices(ctx, DeviceFilter{Scope: scope, OwnerID: u.ID, Page: page})
+		if err != nil {
+			return err
+		}
+		for _, d := range l.Items {
+			atx.change.Orgs = appendNew(atx.change.Orgs, d.OrgID)
+		}
+		if l.Next == 0 || len(l.Items) == 0 {
+			return nil
+		}
+		page.After = l.Next
 	}
 }
 
