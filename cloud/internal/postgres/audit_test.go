@@ -48,7 +48,9 @@ func TestAuditIDsBecomeVisibleInOrder(t *testing.T) {
 
 	// B appends and commits while A is open.
 	bDone := make(chan error, 1)
-	go func() { bDone <- s.Atomic(ctx, func(tx tenancy.Tx) error { return tx.AppendAudit(ctx, entry("second")) }) }()
+	go func() {
+		bDone <- s.Atomic(ctx, func(tx tenancy.Tx) error { return tx.AppendAudit(ctx, entry("second")) })
+	}()
 	select {
 	case err := <-bDone:
 		close(release)
