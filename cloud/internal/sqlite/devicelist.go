@@ -134,7 +134,7 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 			drivenArgs = append(drivenArgs, int64(t))
 		}
 	case trigramSearch(f.Query):
-		drivenFrom, drivenCond, drivenArgs = "devices d", "d.id IN (SELECT rowid FROM devices_fts WHERE name LIKE ?)", []any{likePattern(f.Query)}
+		drivenFrom, drivenCond, drivenArgs = "devices d", "d.id IN (SELECT rowid FROM devices_fts WHERE name LIKE (? || ''))", []any{likePattern(f.Query)}
 	}
 	if drivenFrom != "" {
 		drivenCond += " AND " + scope
@@ -309,7 +309,9 @@ func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 		args = append(args, int64(f.LocationID))
 	}
 	if f.Query != "" {
-		b.WriteString(` AND d.name LIKE ? ESCAPE '\'`)
+		// (? || ''): a bare parameter as a LIKE pattern makes SQLite
+		// prepare the statement again at every bind (see ListUsers).
+		b.WriteString(` AND d.name LIKE (? || '') ESCAPE '\'`)
 		args = append(args, likePattern(f.Query))
 	}
 	if tags := uniqueTags(f.Tags); len(tags) > 0 && !tagsImplied {

@@ -69,9 +69,9 @@ func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.Use
 // users org by org and sorts them (about (offset+size)·all/total rows
 // read against total).
 //
-// The LIKE terms test +name and +email: on a plain column, SQLite marks
-// the statement to be prepared again whenever the pattern is bound (in
-// case an index could serve a prefix), which cost more than the search.
+// Patterns are bound as (? || ''): a LIKE whose pattern is a bare
+// parameter makes SQLite prepare the statement again at every bind (in
+// case an index could serve a prefix), which cost as much as the search.
 func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error) {
 	f.Page = pageSize(f.Page)
 	if !likeable(f.Query) {
@@ -84,7 +84,7 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 	}
 	if f.Query != "" {
 		p := likePattern(f.Query)
-		rest, restArgs = rest+` AND (+name LIKE ? ESCAPE '\' OR +email LIKE ? ESCAPE '\')`, append(restArgs, p, p)
+		rest, restArgs = rest+` AND (name LIKE (? || '') ESCAPE '\' OR email LIKE (? || '') ESCAPE '\')`, append(restArgs, p, p)
 	}
 	org := int64(f.Scope.OrgID)
 	scope, probe := "org_id = ?", "org_id = ?"
@@ -98,7 +98,7 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 	switch {
 	case search:
 		p := likePattern(f.Query)
-		cond = `id IN (SELECT rowid FROM users_fts WHERE name LIKE ? UNION SELECT rowid FROM users_fts WHERE email LIKE ?) AND ` + probe + rest
+		cond = `id IN (SELECT rowid FROM users_fts WHERE name LIKE (? || '') UNION SELECT rowid FROM users_fts WHERE email LIKE (? || '')) AND ` + probe + rest
 		args = append([]any{p, p, org}, restArgs...)
 		countFrom, countArgs = "users WHERE "+cond, args
 	case f.Scope.Subtree:
