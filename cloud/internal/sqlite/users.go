@@ -69,9 +69,10 @@ func (q *queries) GetUserByEmail(ctx context.Context, email string) (tenancy.Use
 // users org by org and sorts them (about (offset+size)·all/total rows
 // read against total).
 //
-// Patterns are bound as (? || ''): a LIKE whose pattern is a bare
-// parameter makes SQLite prepare the statement again at every bind (in
-// case an index could serve a prefix), which cost as much as the search.
+// Patterns are bound inside an expression (the parameter joined to an
+// empty string): a LIKE whose pattern is a bare parameter makes SQLite
+// prepare the statement again at every bind (in case an index could serve
+// a prefix), which cost as much as the search.
 func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error) {
 	f.Page = pageSize(f.Page)
 	if !likeable(f.Query) {
