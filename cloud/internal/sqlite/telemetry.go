@@ -495,7 +495,7 @@ func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int
 	query, args := `SELECT `+timelineCols+` FROM device_events
 		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{uid, before, limit}
 	if kind != "" {
-		query = `SELECT `+timelineCols+` FROM device_events INDEXED BY device_events_kind
+		query = `SELECT ` + timelineCols + ` FROM device_events INDEXED BY device_events_kind
 			WHERE device_uid = ? AND kind = ? AND id < ? ORDER BY id DESC LIMIT ?`
 		args = []any{uid, kind, before, limit}
 	}

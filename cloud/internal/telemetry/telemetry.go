@@ -72,7 +72,9 @@ type TimelineEntry struct {
 
 // Open tells whether an entry is an event not resolved yet. Whether it
 // must be resolved is its template's business (critical events).
-func (e *TimelineEntry) Open() bool { return e.Kind == string(syncproto.KindEvent) && e.ResolvedAt.IsZero() }
+func (e *TimelineEntry) Open() bool {
+	return e.Kind == string(syncproto.KindEvent) && e.ResolvedAt.IsZero()
+}
 
 // MaxComment bounds a resolution's comment (bytes).
 const MaxComment = 1000
