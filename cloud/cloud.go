@@ -22,6 +22,7 @@ import (
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
@@ -72,6 +73,11 @@ type Server struct {
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
 	events       *eventNotifications // the template's event settings (eventnotify.go)
+	// eventLog logs the events of cloud automations and people's
+	// resolutions; feedOut is the feed it publishes to (the cluster's
+	// when instances share the store).
+	eventLog *events.Service
+	feedOut  publisher
 	// notifier stores and mails notifications (the console's bell reads them).
 	notifier *notify.Service
 	// cluster joins the instances sharing a PostgreSQL store (nil on
@@ -169,6 +175,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
+	s.feedOut = feed
 	if err := s.wireExtras(cfg, store, mailer, syncp.Load, logger); err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 	}
 	got := e.templateNow(t, tm.ID)
 	ev, ok := got.Def.Event("overheat")
-	if !ok || len(got.Def.Events) != 1 || ev.Type != "critical" || ev.Description != "Boiler too hot" || !ev.Timeline || ev.Notify == nil {
+	if !ok || len(got.Def.Events) != 1 || ev.Type != "critical" || ev.Description != "Boiler too hot" || !ev.ShownOnTimeline() || ev.Notify == nil {
 		t.Fatalf("saved event: %+v", ev)
 	}
 	if n := ev.Notify; !n.Enabled || !n.Email || !n.Console || !n.Owner || n.Role != 2 || n.LimitS != 300 || n.EveryN != 3 ||

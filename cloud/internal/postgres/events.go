@@ -38,11 +38,11 @@ func (s *Store) LogEvent(ctx context.Context, uid, code, description, source str
 }
 
 // ResolveEvent resolves one open event of the device.
-func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, by, comment string, at time.Time) (telemetry.TimelineEntry, error) {
+func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (telemetry.TimelineEntry, error) {
 	ms := max(at.UnixMilli(), 1)
 	e, err := scanTimeline(s.pool.QueryRow(ctx, `UPDATE device_events SET resolved_at = $1, resolved_by = $2, resolve_comment = $3
-		WHERE id = $4 AND device_uid = $5 AND kind = 'event' AND resolved_at = 0 RETURNING `+timelineCols,
-		ms, pgText(by), pgText(comment), id, uid))
+		WHERE id = $4 AND device_uid = $5 AND kind = 'event' AND code = ANY($6) AND resolved_at = 0 RETURNING `+timelineCols,
+		ms, pgText(by), pgText(comment), id, uid, byteaList(codes)))
 	if err == nil {
 		return e, nil
 	}
@@ -51,7 +51,7 @@ func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, by, comm
 	}
 	// Not updated: no such event, or resolved already.
 	e, err = scanTimeline(s.pool.QueryRow(ctx, `SELECT `+timelineCols+` FROM device_events
-		WHERE id = $1 AND device_uid = $2 AND kind = 'event'`, id, uid))
+		WHERE id = $1 AND device_uid = $2 AND kind = 'event' AND code = ANY($3)`, id, uid, byteaList(codes)))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return telemetry.TimelineEntry{}, telemetry.ErrNoEvent

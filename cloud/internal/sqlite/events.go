@@ -42,7 +42,10 @@ func (s *Store) LogEvent(ctx context.Context, uid, code, description, source str
 }
 
 // ResolveEvent resolves one open event of the device.
-func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, by, comment string, at time.Time) (TimelineEntry, error) {
+func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (TimelineEntry, error) {
+	if len(codes) == 0 {
+		return TimelineEntry{}, telemetry.ErrNoEvent
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -50,8 +53,12 @@ func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, by, comm
 		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
 	}
 	defer tx.Rollback()
+	args := []any{id, uid}
+	for _, c := range codes {
+		args = append(args, c)
+	}
 	e, err := scanTimeline(tx.QueryRowContext(ctx, `SELECT `+timelineCols+` FROM device_events
-		WHERE id = ? AND device_uid = ? AND kind = 'event'`, id, uid))
+		WHERE id = ? AND device_uid = ? AND kind = 'event' AND code IN (`+placeholders(len(codes))+`)`, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return TimelineEntry{}, telemetry.ErrNoEvent

@@ -81,7 +81,7 @@ const MaxComment = 1000
 
 // Errors of ResolveEvent.
 var (
-	ErrNoEvent  = errors.New("telemetry: no such event of this device")
+	ErrNoEvent  = errors.New("telemetry: no such event of this device (of these codes)")
 	ErrResolved = errors.New("telemetry: the event is already resolved")
 )
 
@@ -212,9 +212,10 @@ type Store interface {
 	// automation's "log event"): a timeline entry like a device's, that is
 	// not the device reporting (it moves neither last_seen nor activation).
 	LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (TimelineEntry, error)
-	// ResolveEvent resolves one open event of the device (ErrNoEvent when
-	// id is not an event of uid, ErrResolved when it is resolved already).
-	ResolveEvent(ctx context.Context, uid string, id int64, by, comment string, at time.Time) (TimelineEntry, error)
+	// ResolveEvent resolves one open event of the device whose code is
+	// one of codes (ErrNoEvent when id is not such an event of uid,
+	// ErrResolved when it is resolved already).
+	ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (TimelineEntry, error)
 	// OpenEvents returns the device's open events of the codes, newest
 	// first, at most limit.
 	OpenEvents(ctx context.Context, uid string, codes []string, limit int) ([]TimelineEntry, error)

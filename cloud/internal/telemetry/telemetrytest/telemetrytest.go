@@ -778,15 +778,15 @@ func testEventsResolve(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 
 	a := byDesc["a"]
-	res, err := st.S.ResolveEvent(ctx, u, a.ID, "user:7", "fixed the boiler", at)
+	res, err := st.S.ResolveEvent(ctx, u, a.ID, []string{"hot"}, "user:7", "fixed the boiler", at)
 	must(t, err)
 	if !res.ResolvedAt.Equal(at) || res.ResolvedBy != "user:7" || res.Comment != "fixed the boiler" || res.Description != "a" {
 		t.Fatalf("resolved %+v", res)
 	}
-	if _, err := st.S.ResolveEvent(ctx, u, a.ID, "user:8", "again", at); !errors.Is(err, telemetry.ErrResolved) {
+	if _, err := st.S.ResolveEvent(ctx, u, a.ID, []string{"hot"}, "user:8", "again", at); !errors.Is(err, telemetry.ErrResolved) {
 		t.Fatalf("resolving twice: %v, want ErrResolved", err)
 	}
-	if _, err := st.S.ResolveEvent(ctx, st.Other.UID, logged.ID, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+	if _, err := st.S.ResolveEvent(ctx, st.Other.UID, logged.ID, []string{"hot"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
 		t.Fatalf("resolving another device's event: %v, want ErrNoEvent", err)
 	}
 	clearID := int64(0)
@@ -795,8 +795,11 @@ func testEventsResolve(t *testing.T, newStore func(t *testing.T) Store) {
 			clearID = e.ID
 		}
 	}
-	if _, err := st.S.ResolveEvent(ctx, u, clearID, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+	if _, err := st.S.ResolveEvent(ctx, u, clearID, []string{"hot"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
 		t.Fatalf("resolving a clear: %v, want ErrNoEvent", err)
+	}
+	if _, err := st.S.ResolveEvent(ctx, u, byDesc["c"].ID, []string{"hot", "leak"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+		t.Fatalf("resolving an event of a code not allowed: %v, want ErrNoEvent", err)
 	}
 	if got := open("hot", "cold"); got != "[from the cloud c]" {
 		t.Fatalf("open events %s after resolving a", got)

@@ -1,0 +1,76 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"outpost/cloud/internal/notify"
+	"outpost/internal/poll"
+	"outpost/shared/datastream"
+)
+
+// A cloud automation's "log event" logs the event on the device as the
+// device would: on its timeline (source automation:<id>), notifying its
+// owner by the template's settings and calling the event webhook; a code
+// the template does not have is refused and recorded as the action's
+// error, the other actions still run.
+func TestAutomationLogsEventInTheCloud(t *testing.T) {
+	got := make(chan string, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	defer recv.Close()
+	f := newEventFixture(t, overheatTemplate(&datastream.EventNotify{Enabled: true, Console: true, Owner: true}),
+		func(c *Config) { c.Webhooks.Allow = []string{"127.0.0.0/8"} })
+	e, ctx := f.e, context.Background()
+	w := &Webhook{Name: "alarms", Enabled: true, Method: "POST", URL: recv.URL, Body: "{device_name} {event_code} {datastream_value}"}
+	w.Trigger.Kind = "event"
+	if err := e.s.SaveWebhookForDevice(ctx, f.dev.UID, w); err != nil {
+		t.Fatal(err)
+	}
+	const id = "01JD5Z8Q3M4N5P6Q7R8S9T0010"
+	au := map[string]any{"id": id, "name": "alarm", "enabled": true,
+		"trigger": map[string]any{"kind": "schedule", "schedule": map[string]any{"at": "03:00"}},
+		"actions": []map[string]any{
+			{"kind": "log_event", "device": f.dev.UID, "event": "nope", "text": "unknown"},
+			{"kind": "log_event", "device": f.dev.UID, "event": "overheat", "text": "raised by {automation_name}"}}}
+	e.call(201, "PUT", fmt.Sprintf("/api/v1/organization/automation?orgId=%d", f.org.ID), e.tok, au, nil)
+	e.call(202, "POST", "/api/v1/organization/automation/run?id="+id, e.tok, nil, nil)
+
+	var runs []struct {
+		Results []struct{ Kind, Error string }
+	}
+	poll.Until(t, "the run recorded", func() bool {
+		e.call(200, "GET", "/api/v1/organization/automation/runs?id="+id, e.tok, nil, &runs)
+		return len(runs) == 1
+	})
+	if r := runs[0].Results; len(r) != 2 || !strings.Contains(r[0].Error, `no event "nope"`) || r[1].Error != "" {
+		t.Fatalf("run results %+v: want the unknown code refused and the event logged", r)
+	}
+	es, _, err := e.s.store.Timeline(ctx, f.dev.UID, 0, 10)
+	if err != nil || len(es) != 1 || es[0].Code != "overheat" || es[0].Description != "raised by alarm" ||
+		es[0].Source != "automation:"+id || !es[0].Open() {
+		t.Fatalf("timeline %+v %v: want the one event the automation logged, open", es, err)
+	}
+	// Not the device speaking: it is not activated by it.
+	if d, err := e.s.store.GetDeviceByUID(ctx, f.dev.UID); err != nil || !d.ActivatedAt.IsZero() {
+		t.Fatalf("device %+v %v: activated by an automation's event", d, err)
+	}
+	var ns []notify.Notification
+	poll.Until(t, "the owner's notification", func() bool {
+		ns, _ = e.s.store.Notifications(ctx, f.owner.ID, 0, 10)
+		return len(ns) == 1
+	})
+	if ns[0].Subject != "Critical: Overheat on Boiler" || ns[0].Body != "raised by alarm" {
+		t.Fatalf("notification %+v", ns[0])
+	}
+	if b := <-got; b != "Boiler overheat raised by alarm" {
+		t.Fatalf("webhook body %q", b)
+	}
+}
