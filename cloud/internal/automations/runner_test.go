@@ -50,7 +50,7 @@ type note struct {
 
 // recCloud records notifications and webhook calls; no device is served.
 type recCloud struct {
-	mu    sync.Mutex
+	mu     sync.Mutex
 	notes  []note
 	hooks  []string
 	events []string // automation device code description
