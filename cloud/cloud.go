@@ -219,10 +219,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: autos,
-		Webhooks:    hooks}
+		Webhooks:    hooks,
+		Events:      apiEvents{s.eventLog}}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
-		Automations: autos, Notify: s.notifier, Webhooks: hooks}
+		Automations: autos, Notify: s.notifier, Webhooks: hooks, Events: s.eventLog}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
