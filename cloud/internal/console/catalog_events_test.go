@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/cloud/internal/notify"
 )
 
 // An event's settings are edited in place by form post: the form comes
@@ -112,6 +114,7 @@ func TestResolveOpenCriticalEvent(t *testing.T) {
 	}
 	dev := fmt.Sprintf("/devices/%d", e.devA.ID)
 	checkPage(t, "header", admin.get(dev), http.StatusOK, `id="open-count"`, "1 open critical event<")
+	checkPage(t, "list", admin.get("/devices"), http.StatusOK, `aria-label="1 open critical event on Boiler`)
 	page := admin.get(dev + "/timeline")
 	checkPage(t, "open", page, http.StatusOK, "Open critical events", `id="open-events"`, "too hot",
 		fmt.Sprintf(`action="/devices/%d/events/%d/resolve"`, e.devA.ID, hot.ID))
@@ -136,6 +139,9 @@ func TestResolveOpenCriticalEvent(t *testing.T) {
 	if strings.Contains(page.body, "Open critical events") || strings.Contains(page.body, `id="open-count"`) {
 		t.Error("a resolved event is still shown open")
 	}
+	if res := admin.get("/devices"); strings.Contains(res.body, "open critical event") {
+		t.Error("the device list still counts a resolved event")
+	}
 	if res := admin.post(resolve, url.Values{"comment": {"again"}}); res.header.Get("Location") != dev+"/timeline?resolve=already" {
 		t.Errorf("resolving twice: %d %q", res.status, res.header.Get("Location"))
 	}
@@ -147,5 +153,32 @@ func TestResolveOpenCriticalEvent(t *testing.T) {
 		if ev.ID == hot.ID && (ev.ResolvedBy != fmt.Sprintf("user:%d", e.admin.UserID) || ev.Comment != "fixed the burner") {
 			t.Errorf("stored %+v", ev)
 		}
+	}
+
+	// A notification of an open critical event offers to resolve it, and
+	// returns to the notifications page.
+	again, err := e.store.LogEvent(ctx, e.devA.UID, "overheat", "too hot again", "tcp", now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.svc.User(ctx, e.admin, e.admin.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.notes.ToUsersAbout(ctx, e.devA.OrgID, []notify.Recipient{{User: u, Why: "test"}}, "Critical: overheat", "too hot again",
+		notify.Channels{Console: true}, notify.About{Device: e.devA.ID, EventCode: "overheat", EventAt: again.TS}); err != nil {
+		t.Fatal(err)
+	}
+	resolve = fmt.Sprintf("%s/events/%d/resolve", dev, again.ID)
+	checkPage(t, "notification", admin.get("/notifications"), http.StatusOK, `action="`+resolve+`"`, `name="back" value="notifications"`)
+	if res := viewer.get("/notifications"); strings.Contains(res.body, "/resolve") {
+		t.Error("another person's page offers the resolution")
+	}
+	res = admin.post(resolve, url.Values{"back": {"notifications"}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/notifications?resolve=resolved" {
+		t.Fatalf("resolve from the notifications: %d %q", res.status, res.header.Get("Location"))
+	}
+	if res := admin.get("/notifications"); strings.Contains(res.body, "/resolve") {
+		t.Error("a resolved event is still offered for resolution")
 	}
 }

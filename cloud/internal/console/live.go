@@ -61,7 +61,7 @@ type Events interface {
 	// Open returns the device's open critical events, newest first.
 	Open(ctx context.Context, d tenancy.Device, t tenancy.Template) ([]Event, error)
 	// OpenCounts counts the open critical events of devices, by UID.
-	OpenCounts(ctx context.Context, devs []tenancy.Device, templates map[tenancy.TemplateID]tenancy.Template) (map[string]int, error)
+	OpenCounts(ctx context.Context, devs []tenancy.Device) (map[string]int, error)
 	// Resolve resolves one open critical or warning event of a device
 	// (permission-checked).
 	Resolve(ctx context.Context, a tenancy.Actor, device tenancy.DeviceID, id int64, comment string) (Event, error)

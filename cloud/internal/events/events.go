@@ -162,19 +162,18 @@ func (s *Service) Open(ctx context.Context, d tenancy.Device, t tenancy.Template
 	return s.store.OpenEvents(ctx, d.UID, codes, MaxOpen)
 }
 
-// OpenCounts counts the open critical events of devices (by UID; devices
-// without any are absent). templates holds the devices' templates; a
-// device whose template is missing counts nothing.
-func (s *Service) OpenCounts(ctx context.Context, devs []tenancy.Device, templates map[tenancy.TemplateID]tenancy.Template) (map[string]int, error) {
+// OpenCounts counts the open critical events of devices the caller shows
+// (by UID; devices without any are absent).
+func (s *Service) OpenCounts(ctx context.Context, devs []tenancy.Device) (map[string]int, error) {
 	uids := make([]string, 0, len(devs))
 	codeSet := map[string]bool{}
 	critical := map[tenancy.TemplateID]map[string]bool{}
 	for _, d := range devs {
-		t, ok := templates[d.TemplateID]
-		if !ok {
-			continue
-		}
 		if _, seen := critical[d.TemplateID]; !seen {
+			t, err := s.store.GetTemplate(ctx, d.TemplateID)
+			if err != nil {
+				return nil, err
+			}
 			m := map[string]bool{}
 			for _, c := range CriticalCodes(&t) {
 				m[c], codeSet[c] = true, true

@@ -18,3 +18,8 @@ FROM (SELECT e2.id, min(c2.ts) AS ts FROM device_events e2 JOIN device_events c2
 	ON c2.device_uid = e2.device_uid AND c2.code = e2.code AND c2.kind = 'clear' AND c2.id > e2.id
 	WHERE e2.kind = 'event' GROUP BY e2.id) c
 WHERE e.id = c.id;
+-- A notification about a device's event names it (device id, event code
+-- and time), so the notifications page offers to resolve it while open.
+ALTER TABLE notifications ADD COLUMN device_id bigint NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN event_code text NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN event_ts bigint NOT NULL DEFAULT 0;

@@ -17,3 +17,8 @@ UPDATE device_events SET resolved_by = 'device', resolved_at = (SELECT min(c.ts)
 	WHERE c.device_uid = device_events.device_uid AND c.code = device_events.code AND c.kind = 'clear' AND c.id > device_events.id)
 WHERE kind = 'event' AND EXISTS (SELECT 1 FROM device_events c
 	WHERE c.device_uid = device_events.device_uid AND c.code = device_events.code AND c.kind = 'clear' AND c.id > device_events.id);
+-- A notification about a device's event names it (device id, event code
+-- and time), so the notifications page offers to resolve it while open.
+ALTER TABLE notifications ADD COLUMN device_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN event_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN event_ts INTEGER NOT NULL DEFAULT 0;
