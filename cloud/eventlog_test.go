@@ -73,4 +73,32 @@ func TestAutomationLogsEventInTheCloud(t *testing.T) {
 	if b := <-got; b != "Boiler overheat raised by alarm" {
 		t.Fatalf("webhook body %q", b)
 	}
+
+	// The API lists the event with its source and resolves it once.
+	var tl struct {
+		Content []struct {
+			ID              int64
+			EventCode       string
+			Source          string
+			ShownOnTimeline bool
+			ResolvedAt      int64
+			ResolvedBy      string
+			ResolveComment  string
+		}
+	}
+	path := fmt.Sprintf("/api/v1/organization/device/timeline?deviceId=%d", f.dev.ID)
+	e.call(200, "GET", path, e.tok, nil, &tl)
+	if len(tl.Content) != 1 || tl.Content[0].Source != "automation:"+id || !tl.Content[0].ShownOnTimeline || tl.Content[0].ResolvedAt != 0 {
+		t.Fatalf("API timeline %+v", tl.Content)
+	}
+	resolve := fmt.Sprintf("/api/v1/organization/device/event/resolve?deviceId=%d&eventId=%d", f.dev.ID, tl.Content[0].ID)
+	e.call(400, "POST", resolve, e.tok, map[string]any{"comment": strings.Repeat("x", 1001)}, nil)
+	e.call(404, "POST", fmt.Sprintf("/api/v1/organization/device/event/resolve?deviceId=%d&eventId=%d", f.dev.ID, tl.Content[0].ID+1),
+		e.tok, map[string]any{}, nil)
+	e.call(200, "POST", resolve, e.tok, map[string]any{"comment": "checked"}, nil)
+	e.call(400, "POST", resolve, e.tok, map[string]any{"comment": "again"}, nil) // resolved already
+	e.call(200, "GET", path, e.tok, nil, &tl)
+	if c := tl.Content[0]; c.ResolvedAt == 0 || c.ResolvedBy != fmt.Sprintf("user:%d", e.admin.UserID) || c.ResolveComment != "checked" {
+		t.Fatalf("resolved event %+v", c)
+	}
 }
