@@ -16,7 +16,7 @@ import (
 // condForm is one datastream comparison row; I is its index in the field
 // names (c<I>_device …), kept when rows are removed.
 type condForm struct {
-	I                         int
+	I                          int
 	Device, Pin, Op, Value, V2 string
 }
 
@@ -56,7 +56,9 @@ func (f *autoForm) condsOf(c *rules.Condition) {
 // flatten reads a tree the form can show: comparisons joined by all or any
 // (one alone needs no group), with at most one window AND-ed to them.
 func flatten(c *rules.Condition) (join string, ds []rules.Compare, w *rules.Window, ok bool) {
-	leaf := func(c *rules.Condition) bool { return c.Datastream != nil && c.All == nil && c.Any == nil && c.Window == nil }
+	leaf := func(c *rules.Condition) bool {
+		return c.Datastream != nil && c.All == nil && c.Any == nil && c.Window == nil
+	}
 	group := func(join string, cs []rules.Condition) ([]rules.Compare, bool) {
 		var out []rules.Compare
 		for i := range cs {
