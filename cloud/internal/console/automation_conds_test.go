@@ -102,3 +102,38 @@ func TestAutomationConditionsForm(t *testing.T) {
 		}
 	}
 }
+
+// flatten takes exactly the trees the form can show back as they were
+// saved, and leaves every other to the JSON.
+func TestFlattenConditions(t *testing.T) {
+	ds := func(pin int) rules.Condition {
+		return rules.Condition{Datastream: &rules.Compare{Device: "D", Pin: pin, Op: rules.OpGt, Value: "1"}}
+	}
+	win := rules.Condition{Window: &rules.Window{From: "08:00", To: "18:00"}}
+	tests := []struct {
+		name string
+		c    rules.Condition
+		join string
+		n    int
+		w    bool
+		ok   bool
+	}{
+		{"one comparison", ds(1), "all", 1, false, true},
+		{"a window", win, "all", 0, true, true},
+		{"and", rules.Condition{All: []rules.Condition{ds(1), ds(2)}}, "all", 2, false, true},
+		{"or", rules.Condition{Any: []rules.Condition{ds(1), ds(2)}}, "any", 2, false, true},
+		{"and with a window", rules.Condition{All: []rules.Condition{ds(1), win, ds(2)}}, "all", 2, true, true},
+		{"or with a window", rules.Condition{All: []rules.Condition{{Any: []rules.Condition{ds(1), ds(2)}}, win}}, "any", 2, true, true},
+		{"or of a window", rules.Condition{Any: []rules.Condition{ds(1), win}}, "", 0, false, false},
+		{"two windows", rules.Condition{All: []rules.Condition{win, win}}, "", 0, false, false},
+		{"or group without a window", rules.Condition{All: []rules.Condition{{Any: []rules.Condition{ds(1), ds(2)}}}}, "", 0, false, false},
+		{"or group and more", rules.Condition{All: []rules.Condition{{Any: []rules.Condition{ds(1)}}, ds(3), win}}, "", 0, false, false},
+		{"nested and", rules.Condition{All: []rules.Condition{{All: []rules.Condition{ds(1)}}, win}}, "", 0, false, false},
+	}
+	for _, tc := range tests {
+		join, got, w, ok := flatten(&tc.c)
+		if ok != tc.ok || (ok && (join != tc.join || len(got) != tc.n || (w != nil) != tc.w)) {
+			t.Errorf("%s: %q %d comparisons, window %v, ok %v; want %q %d %v %v", tc.name, join, len(got), w != nil, ok, tc.join, tc.n, tc.w, tc.ok)
+		}
+	}
+}
