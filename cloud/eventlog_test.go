@@ -26,8 +26,9 @@ func TestAutomationLogsEventInTheCloud(t *testing.T) {
 		got <- string(b)
 	}))
 	defer recv.Close()
-	f := newEventFixture(t, overheatTemplate(&datastream.EventNotify{Enabled: true, Console: true, Owner: true}),
-		func(c *Config) { c.Webhooks.Allow = []string{"127.0.0.0/8"} })
+	def := overheatTemplate(&datastream.EventNotify{Enabled: true, Console: true, Owner: true})
+	def.Events = append(def.Events, datastream.Event{Code: "tick", Type: "info", Timeline: new(false)})
+	f := newEventFixture(t, def, func(c *Config) { c.Webhooks.Allow = []string{"127.0.0.0/8"} })
 	e, ctx := f.e, context.Background()
 	w := &Webhook{Name: "alarms", Enabled: true, Method: "POST", URL: recv.URL, Body: "{device_name} {event_code} {datastream_value}"}
 	w.Trigger.Kind = "event"
@@ -97,7 +98,20 @@ func TestAutomationLogsEventInTheCloud(t *testing.T) {
 		e.tok, map[string]any{}, nil)
 	e.call(200, "POST", resolve, e.tok, map[string]any{"comment": "checked"}, nil)
 	e.call(400, "POST", resolve, e.tok, map[string]any{"comment": "again"}, nil) // resolved already
+	// An event the template keeps off the timeline: listed, and left out
+	// with shown=true.
+	if _, err := e.s.eventLog.Log(ctx, id, f.dev.UID, "tick", "tock"); err != nil {
+		t.Fatal(err)
+	}
 	e.call(200, "GET", path, e.tok, nil, &tl)
+	if len(tl.Content) != 2 || tl.Content[0].EventCode != "tick" || tl.Content[0].ShownOnTimeline {
+		t.Fatalf("API timeline with a hidden event %+v", tl.Content)
+	}
+	e.call(200, "GET", path+"&shown=true", e.tok, nil, &tl)
+	if len(tl.Content) != 1 || tl.Content[0].EventCode != "overheat" {
+		t.Fatalf("API timeline shown=true %+v", tl.Content)
+	}
+	e.call(400, "GET", path+"&shown=maybe", e.tok, nil, nil)
 	if c := tl.Content[0]; c.ResolvedAt == 0 || c.ResolvedBy != fmt.Sprintf("user:%d", e.admin.UserID) || c.ResolveComment != "checked" {
 		t.Fatalf("resolved event %+v", c)
 	}
