@@ -51,7 +51,8 @@ type deviceData struct {
 	Open         []Event         // critical events not resolved yet (openEvents)
 	Resolvable   map[string]bool // event codes the user may resolve (critical, warning)
 	EventKind    string
-	FirstPage    bool // the timeline's first page (it lists the open events)
+	FirstPage    bool              // the timeline's first page (it lists the open events)
+	Resolvers    map[string]string // "user:<id>" → the person's name, where the user may see them
 	NextEvents   string
 	Info         [][2]string
 	Meta         []metaRow
@@ -192,7 +193,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	switch tab {
 	case "timeline":
-		if err := c.timeline(r, d, t, &dd); err != nil {
+		if err := c.timeline(r, s, d, t, &dd); err != nil {
 			c.serverError(w, r, err)
 			return
 		}
@@ -306,7 +307,7 @@ func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
 
 const timelinePage = 50
 
-func (c *Console) timeline(r *http.Request, d tenancy.Device, t tenancy.Template, dd *deviceData) error {
+func (c *Console) timeline(r *http.Request, s *session, d tenancy.Device, t tenancy.Template, dd *deviceData) error {
 	if c.live == nil {
 		return nil
 	}
@@ -324,6 +325,7 @@ func (c *Console) timeline(r *http.Request, d tenancy.Device, t tenancy.Template
 	}
 	dd.Events, before = es, next
 	dd.FirstPage = r.URL.Query().Get("before") == "" // it lists the open ones
+	dd.Resolvers = c.resolvers(r, s, es)
 	if before != 0 {
 		q := url.Values{"before": {strconv.FormatInt(before, 10)}}
 		if kind != "" {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -93,6 +94,31 @@ func (c *Console) resolveEvent(w http.ResponseWriter, r *http.Request, s *sessio
 		back = "/notifications?"
 	}
 	http.Redirect(w, r, back+url.Values{"resolve": {result}}.Encode(), http.StatusSeeOther)
+}
+
+// resolvers names the people who resolved the entries' events: the
+// signed-in person is "you", others their name where the person may see
+// them (else the resolver template function's "user N").
+func (c *Console) resolvers(r *http.Request, s *session, es []Event) map[string]string {
+	out := map[string]string{}
+	for _, e := range es {
+		by := e.ResolvedBy
+		if _, done := out[by]; done || !strings.HasPrefix(by, "user:") {
+			continue
+		}
+		id, err := strconv.ParseInt(strings.TrimPrefix(by, "user:"), 10, 64)
+		switch {
+		case err != nil:
+			continue
+		case tenancy.UserID(id) == s.user.ID:
+			out[by] = "you"
+		default:
+			if u, err := c.svc.User(r.Context(), s.actor, tenancy.UserID(id)); err == nil && u.Name != "" {
+				out[by] = u.Name
+			}
+		}
+	}
+	return out
 }
 
 // resolveNotice is the page's notice or error after a resolution.
