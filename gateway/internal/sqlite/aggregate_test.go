@@ -75,8 +75,8 @@ func TestAggregate(t *testing.T) {
 		detail += d
 	}
 	rows.Close()
-	if detail == "" || !strings.Contains(detail, "outbox_history") {
-		t.Errorf("query plan %q does not use outbox_history", detail)
+	if detail == "" || !strings.Contains(detail, "outbox_history_ts") {
+		t.Errorf("query plan %q does not use outbox_history_ts", detail)
 	}
 }
 
