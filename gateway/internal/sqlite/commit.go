@@ -534,7 +534,7 @@ func (c *committer) commit(batch []hub.Record) error {
 	s.histMu.Lock()
 	for i := range batch {
 		if e := batch[i].Enqueued; e > 0 {
-			s.hist.record(now - e)
+			s.hist.Record(now - e)
 		}
 	}
 	s.histMu.Unlock()
@@ -741,8 +741,8 @@ func (s *Store) Stats() Stats {
 		Pruned:       s.pruned.Load(),
 	}
 	s.histMu.Lock()
-	st.P50Ms = float64(s.hist.quantile(0.50)) / 1e6
-	st.P99Ms = float64(s.hist.quantile(0.99)) / 1e6
+	st.P50Ms = float64(s.hist.Quantile(0.50)) / 1e6
+	st.P99Ms = float64(s.hist.Quantile(0.99)) / 1e6
 	s.histMu.Unlock()
 	return st
 }
@@ -757,6 +757,6 @@ func (s *Store) CommitLatency(bounds []time.Duration) (counts []uint64, total ui
 	}
 	s.histMu.Lock()
 	defer s.histMu.Unlock()
-	c, t, sm := s.hist.cumulative(ns)
+	c, t, sm := s.hist.Cumulative(ns)
 	return c, t, time.Duration(sm)
 }
