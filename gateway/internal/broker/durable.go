@@ -9,6 +9,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"outpost/gateway/internal/latency"
 )
 
 // Acknowledged means durable (README "Durability of writes"): the PUBACK of
@@ -44,6 +46,7 @@ type pendingAck struct {
 	cl   *mqtt.Client
 	id   uint16
 	code packets.Code
+	at   int64 // when the publish was handled (Unix ns), for Stats
 }
 
 type ackShard struct {
@@ -57,6 +60,11 @@ type ackShard struct {
 	bufs  map[*mqtt.Client]*bytes.Buffer
 	order []*mqtt.Client
 	free  []*bytes.Buffer
+
+	// Publish handled → PUBACK written, of the PUBACKs this shard wrote:
+	// the gateway's share of the device's publish→PUBACK time (Stats).
+	histMu sync.Mutex
+	hist   latency.Histogram
 }
 
 // ackAfterCommit takes over the acknowledgement of a QoS 1 or 2 publish
@@ -75,7 +83,7 @@ func (b *Broker) ackAfterCommit(c *conn, pk *packets.Packet, err error) {
 		}
 		q := &b.acks[uint64(c.dev.ID)%ackShards]
 		q.mu.Lock()
-		q.pending = append(q.pending, pendingAck{c.cl, pk.PacketID, code})
+		q.pending = append(q.pending, pendingAck{c.cl, pk.PacketID, code, time.Now().UnixNano()})
 		start := !q.running
 		q.running = true
 		q.mu.Unlock()
@@ -157,6 +165,25 @@ func (q *ackShard) send(batch []pendingAck) {
 	}
 	clear(q.order)
 	q.order = q.order[:0]
+	now := time.Now().UnixNano()
+	q.histMu.Lock()
+	for _, a := range batch {
+		q.hist.Record(now - a.at)
+	}
+	q.histMu.Unlock()
+}
+
+// pubackLatency is the publish handled → PUBACK written histogram of
+// every shard since the broker started.
+func (b *Broker) pubackLatency() *latency.Histogram {
+	var h latency.Histogram
+	for i := range b.acks {
+		q := &b.acks[i]
+		q.histMu.Lock()
+		h.Add(&q.hist)
+		q.histMu.Unlock()
+	}
+	return &h
 }
 
 // writeLocked writes whole packets to cl's connection under the client's

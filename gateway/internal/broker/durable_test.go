@@ -161,3 +161,28 @@ func TestNoPubackWhenNotDurable(t *testing.T) {
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// TestPubackLatencyStat: Stats reports the time from a QoS 1 publish to
+// its PUBACK inside the broker, which includes the wait for the commit.
+func TestPubackLatencyStat(t *testing.T) {
+	e, g := newGatedEnv(t)
+	if s := e.broker.Stats(); s.PubackP50Ms != 0 || s.PubackP99Ms != 0 {
+		t.Fatalf("PUBACK latency %v / %v ms before any PUBACK", s.PubackP50Ms, s.PubackP99Ms)
+	}
+	d := connect(t, e.tcp, tokenA)
+	tok := d.c.Publish("ds/Temperature", 1, false, "21.5")
+	<-g.entered
+	const held = 50 * time.Millisecond
+	time.Sleep(held) // the commit takes at least this long
+	g.release <- nil
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("no PUBACK (%v)", tok.Error())
+	}
+	// The PUBACK is timed once written, which may follow the client's
+	// receipt by a moment.
+	floor := float64(held) / 1e6 * 15 / 16 // the histogram's resolution
+	poll.Until(t, "the PUBACK timed", func() bool { return e.broker.Stats().PubackP99Ms > 0 })
+	if s := e.broker.Stats(); s.PubackP50Ms < floor || s.PubackP99Ms < floor {
+		t.Errorf("PUBACK latency p50 %.2f ms, p99 %.2f ms: want at least the %v the commit was held", s.PubackP50Ms, s.PubackP99Ms, held)
+	}
+}

@@ -97,13 +97,15 @@ func run() {
 			writeHeap(*memProfile)
 		}
 		s := st.Stats()
+		bs := b.Stats()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		out, _ := json.Marshal(map[string]any{
 			"rss_kb": rssKB(), "heap_inuse_kb": ms.HeapInuse >> 10, "stack_inuse_kb": ms.StackInuse >> 10,
 			"goroutines": runtime.NumGoroutine(), "queue_len": s.QueueLen,
 			"committed": s.Committed, "transactions": s.Transactions,
-			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": b.Stats().Connections,
+			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": bs.Connections,
+			"puback_p50_ms": bs.PubackP50Ms, "puback_p99_ms": bs.PubackP99Ms,
 		})
 		fmt.Println(string(out))
 	}
