@@ -45,6 +45,7 @@ func run() {
 		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half of what the paced full-load run persisted per second)")
 		idleSettle = flag.Duration("idle-settle", 60*time.Second, "how long the idle connections stay up after connecting, RSS sampled every 5 s (the gateway's RSS creeps before it levels)")
 		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
+		history    = flag.Int("history", 0, "value writes each benchserver stores before serving, as a gateway that has run a while has them (its store's indexes cost more as they grow; the default store keeps up to 5,000,000)")
 		only       = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,nostore,half,idle (default all)")
 	)
 	flag.Parse()
@@ -63,7 +64,7 @@ func run() {
 	want := func(part string) bool {
 		return *only == "" || strings.Contains(","+*only+",", ","+part+",")
 	}
-	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace}
+	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace, history: *history}
 	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d), %d rounds\n\n", *clients, *per0, *per1, *window, *rounds)
 
 	anon := func(i int) (string, string) { return "", "" }
@@ -605,10 +606,11 @@ type outpost struct {
 type benchserver struct {
 	bin, profDir string
 	trace        bool
+	history      int // value writes each benchserver stores before serving
 }
 
 func (b benchserver) start(phase string, n int, extra ...string) *outpost {
-	args := append([]string{"-devices", strconv.Itoa(n)}, extra...)
+	args := append([]string{"-devices", strconv.Itoa(n), "-history", strconv.Itoa(b.history)}, extra...)
 	if b.profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(b.profDir, phase+".cpu"), "-memprofile", filepath.Join(b.profDir, phase+".heap"))
 		if b.trace {
