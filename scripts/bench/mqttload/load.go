@@ -610,7 +610,10 @@ type benchserver struct {
 }
 
 func (b benchserver) start(phase string, n int, extra ...string) *outpost {
-	args := append([]string{"-devices", strconv.Itoa(n), "-history", strconv.Itoa(b.history)}, extra...)
+	args := append([]string{"-devices", strconv.Itoa(n)}, extra...)
+	if b.history > 0 { // only then: older benchservers, to compare with, lack the flag
+		args = append(args, "-history", strconv.Itoa(b.history))
+	}
 	if b.profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(b.profDir, phase+".cpu"), "-memprofile", filepath.Join(b.profDir, phase+".heap"))
 		if b.trace {
