@@ -63,6 +63,8 @@ type Options struct {
 	Automations Automations
 	// Webhooks serves the webhook routes (nil: they answer 404).
 	Webhooks Webhooks
+	// Events resolves device events (nil: the route answers 404).
+	Events Events
 }
 
 // API is the Platform API handler.
@@ -83,6 +85,7 @@ type API struct {
 
 	automations Automations
 	webhooks    Webhooks
+	events      Events
 }
 
 // New builds the API and registers every route.
@@ -115,7 +118,7 @@ func New(o Options) (*API, error) {
 		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 		ota:         o.OTA,
-		automations: o.Automations, webhooks: o.Webhooks,
+		automations: o.Automations, webhooks: o.Webhooks, events: o.Events,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}
