@@ -12,6 +12,7 @@ import (
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -55,6 +56,10 @@ type eventNotifications struct {
 	tree   func() *tenancy.Tree
 	now    func() time.Time
 	log    *slog.Logger
+	// hooks delivers a notification through the webhook channel to the
+	// webhooks of the device's organization and those above it (nil: no
+	// webhooks).
+	hooks func(ctx context.Context, d *tenancy.Device, e webhooks.Event)
 
 	mu      sync.Mutex
 	queue   []syncproto.Item
@@ -315,6 +320,13 @@ func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device,
 	}
 	st.notified = ts
 
+	if n.Webhook && e.hooks != nil {
+		e.hooks(ctx, d, webhooks.Event{Kind: webhooks.OnNotification, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID),
+			EventCode: code, EventName: name, EventType: typ, Description: body, At: time.UnixMilli(ts).UTC()})
+	}
+	if !n.Email && !n.Console {
+		return
+	}
 	at := time.UnixMilli(ts).UTC().Format(time.RFC3339)
 	rule := fmt.Sprintf("template %q notifies event %q", t.Def.Name, code)
 	if n.EveryN > 1 {

@@ -48,6 +48,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, s.eventLog, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
 	s.events = newEventNotifications(ext, notifier, cfg.Events, s.svc.Tree, cfg.Now, log)
+	s.events.hooks = s.hookTriggers.notified
 	s.sites.PlaceAutomations(ext)
 	if s.cluster != nil {
 		// Another instance saved an automation or a webhook, or moved a

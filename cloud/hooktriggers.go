@@ -130,7 +130,7 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 		case syncproto.KindWrite:
 			e.Kind = webhooks.OnDatastream
 		case syncproto.KindEvent:
-			e.Kind, e.EventCode = webhooks.OnEvent, it.Name
+			e.Kind, e.EventCode, e.Description = webhooks.OnEvent, it.Name, it.Value
 		case syncproto.KindOnline:
 			e.Kind = webhooks.OnOnline
 		case syncproto.KindOffline:
@@ -162,6 +162,31 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 				h.log.Error("webhook deliveries not queued", "device", it.Device, "err", err)
 			}
 		}
+	}
+}
+
+// notified calls the notification webhooks of d's organization and those
+// above it for an event notification sent through the webhook channel
+// (the event notifier has applied the template's limits).
+func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhooks.Event) {
+	idx := *h.index.Load()
+	if len(idx) == 0 {
+		return
+	}
+	var hit []webhooks.Webhook
+	tree := h.tree()
+	for o := d.OrgID; o != 0; o = tree.Parent(o) {
+		for _, w := range idx[int64(o)] {
+			if w.Matches(&e) {
+				hit = append(hit, w)
+			}
+		}
+	}
+	if len(hit) == 0 {
+		return
+	}
+	if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
+		h.log.Error("webhook deliveries not queued", "device", d.UID, "trigger", e.Kind, "err", err)
 	}
 }
 

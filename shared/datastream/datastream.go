@@ -102,7 +102,7 @@ type EventNotify struct {
 	// Webhook calls the webhooks of the device's organization and those
 	// above it whose trigger is "notification" (no recipients needed).
 	Webhook bool `json:"webhook,omitempty" yaml:"webhook,omitempty"`
-	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"`     // the device's owner
+	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"` // the device's owner
 	// Role, when not 0, adds the members of the device's organization
 	// holding this role id.
 	Role  int      `json:"role,omitempty" yaml:"role,omitempty"`

@@ -356,8 +356,14 @@ func SampleEvent(w *Webhook, at time.Time) Event {
 	if t.Pin != nil {
 		e.Pin = *t.Pin
 	}
-	if e.Kind == OnEvent && e.EventCode == "" {
+	if (e.Kind == OnEvent || e.Kind == OnNotification) && e.EventCode == "" {
 		e.EventCode = "test"
+	}
+	if e.Kind == OnEvent || e.Kind == OnNotification {
+		e.Description = "A test of this webhook"
+	}
+	if e.Kind == OnNotification {
+		e.EventName, e.EventType = "Test event", "warning"
 	}
 	return e
 }
