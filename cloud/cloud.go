@@ -112,9 +112,10 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	guard := ratelimit.NewLoginGuard(ratelimit.LoginLimits{AccountFree: cfg.Auth.LoginAccountFailures,
+	lims := newLimits(store, cfg.Now, log)
+	guard := lims.guard(ratelimit.LoginLimits{AccountFree: cfg.Auth.LoginAccountFailures,
 		AddrFree: cfg.Auth.LoginAddressFailures, Delay: cfg.Auth.LoginDelay, MaxDelay: cfg.Auth.LoginMaxDelay,
-		Forget: cfg.Auth.LoginForgetAfter}, cfg.Now)
+		Forget: cfg.Auth.LoginForgetAfter})
 	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -135,6 +136,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		Audited: func(ctx context.Context, es []tenancy.AuditEntry) {
 			if h := s.hookTriggers; h != nil {
 				h.audited(ctx, es) // device created / transferred webhooks
+			}
+		},
+		Revoked: func() {
+			if cl := clusterp.Load(); cl != nil {
+				cl.revoke() // other instances forget the tokens they cached
 			}
 		},
 		OnChange: func() {
@@ -169,7 +175,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
-	if err := s.wireExtras(cfg, store, mailer, syncp.Load, logger); err != nil {
+	if err := s.wireExtras(cfg, store, mailer, syncp.Load, lims, logger); err != nil {
 		return nil, err
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
@@ -209,7 +215,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	autos.Attach(s.rules.runner)
 	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
+		RateLimit: cfg.API.RateLimit, Limiter: lims.quota("api", cfg.API.RateLimit), MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: autos,
 		Webhooks:    hooks}
@@ -219,6 +225,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	if s.cluster != nil {
+		s.cluster.forgetTokens = api.ForgetTokens
 	}
 	s.console, err = console.New(consoleOpts)
 	if err != nil {
@@ -234,7 +243,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
-	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
+	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(lims.quota("register", perMin), clients.Addr, s.sites.Register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
 	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
 	mux.Handle("/api/", api)

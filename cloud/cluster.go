@@ -41,7 +41,11 @@ const maxBusPayload = 7900
 //     wherever it is connected, under one command id (the gateway applies
 //     an id once), and its result comes back to the caller's instance;
 //   - applied telemetry reaches the live feed of every instance;
-//   - a released gateway is disconnected wherever it is connected.
+//   - a released gateway is disconnected wherever it is connected;
+//   - a revocation (logout, and through the tenancy message suspend,
+//     password reset, a deleted OAuth client) empties every instance's
+//     bearer-token cache, so the token is refused everywhere at once,
+//     whatever api.auth_cache_ttl is.
 type cluster struct {
 	bus  bus
 	self string // this instance's id
@@ -52,8 +56,12 @@ type cluster struct {
 	// onChange is called when another instance changed the tenancy,
 	// automations, webhooks or shipments (set before run).
 	onChange func()
+	// forgetTokens empties this instance's bearer-token cache (set before
+	// run; nil: none).
+	forgetTokens func()
 
 	tenancy chan struct{}   // a change to announce (coalesced)
+	revoked chan struct{}   // a revocation to announce (coalesced)
 	reload  chan struct{}   // another instance's change to load (coalesced)
 	ctl     chan clusterMsg // commands, results, disconnects: sent first
 	feed    chan clusterMsg // live updates: dropped when too many queue
@@ -67,7 +75,7 @@ type cluster struct {
 // clusterMsg is one bus message.
 type clusterMsg struct {
 	From    string             `json:"from"`
-	Kind    string             `json:"kind"` // tenancy, feed, command, result, disconnect
+	Kind    string             `json:"kind"` // tenancy, auth, feed, command, result, disconnect
 	To      string             `json:"to,omitempty"`
 	Gateway string             `json:"gw,omitempty"`
 	ID      string             `json:"id,omitempty"`
@@ -84,7 +92,7 @@ func newCluster(b bus, svc *tenancy.Service, feed *livefeed.Hub, log *slog.Logge
 		return nil, err
 	}
 	return &cluster{bus: b, self: self, log: log.With("instance", self), svc: svc, hub: feed,
-		tenancy: make(chan struct{}, 1), reload: make(chan struct{}, 1),
+		tenancy: make(chan struct{}, 1), revoked: make(chan struct{}, 1), reload: make(chan struct{}, 1),
 		ctl: make(chan clusterMsg, 256), feed: make(chan clusterMsg, 256),
 		waiting: map[string]chan syncproto.Result{}}, nil
 }
@@ -97,6 +105,7 @@ func (c *cluster) run(ctx context.Context) {
 		defer wg.Done()
 		_ = c.bus.Listen(ctx, busChannel, c.receive, func() {
 			// Messages sent while we were not listening are lost: catch up.
+			c.forget()
 			c.gs.TenancyChanged()
 			signal(c.reload)
 			if c.onChange != nil {
@@ -131,6 +140,8 @@ func (c *cluster) sender(ctx context.Context) {
 				return
 			case <-c.tenancy:
 				m = clusterMsg{Kind: "tenancy"}
+			case <-c.revoked:
+				m = clusterMsg{Kind: "auth"}
 			case m = <-c.ctl:
 			case m = <-c.feed:
 			}
@@ -177,7 +188,10 @@ func (c *cluster) receive(payload string) {
 	}
 	c.received.Add(1)
 	switch m.Kind {
+	case "auth":
+		c.forget()
 	case "tenancy":
+		c.forget() // a suspend, a deleted OAuth client, a role change
 		c.gs.TenancyChanged()
 		signal(c.reload)
 		if c.onChange != nil {
@@ -233,6 +247,15 @@ func (c *cluster) queue(m clusterMsg) {
 
 // changed announces a tenancy change made on this instance.
 func (c *cluster) changed() { signal(c.tenancy) }
+
+// revoke announces credentials revoked on this instance.
+func (c *cluster) revoke() { signal(c.revoked) }
+
+func (c *cluster) forget() {
+	if c.forgetTokens != nil {
+		c.forgetTokens()
+	}
+}
 
 // publish forwards applied telemetry to the other instances' live feeds,
 // in messages within the bus's size limit (an update too large for one

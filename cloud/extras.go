@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,7 @@ import (
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, lims limits, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
 	s.firmware, err = newFirmware(cfg, s.svc, ext, func() {
@@ -37,6 +38,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
 	}
 	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: ext, Guard: hookGuard, Logger: logger,
+		Quota: func(perMin int) webhooks.Limiter { return lims.quota("webhook/"+strconv.Itoa(perMin), perMin) },
 		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
 			s.hookTriggers.reload()
 			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,

@@ -114,6 +114,12 @@ type Deps struct {
 	// the cloud uses it to push tenancy deltas to gateways. It must not
 	// block.
 	OnChange func()
+	// Revoked is called after an unaudited revocation of credentials
+	// committed (a logout, a logout everywhere), on the caller's goroutine
+	// (nil: none); audited revocations (suspend, password reset, a deleted
+	// OAuth client) call OnChange. Other cloud instances forget the
+	// bearer tokens they cached. It must not block.
+	Revoked func()
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
 	// commit, on the caller's goroutine (nil: none); the cloud turns
@@ -136,6 +142,8 @@ type Service struct {
 	cfg    Config
 	// onChange is Deps.OnChange.
 	onChange func()
+	// revoked is Deps.Revoked.
+	revoked func()
 	// audited is Deps.Audited.
 	audited func(ctx context.Context, entries []AuditEntry)
 
@@ -153,7 +161,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, guard: d.Guard, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
-		onChange: d.OnChange, audited: d.Audited}
+		onChange: d.OnChange, audited: d.Audited, revoked: d.Revoked}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -256,6 +264,13 @@ func (s *Service) tellAudited(ctx context.Context, entries []AuditEntry) {
 func (s *Service) changed() {
 	if s.onChange != nil {
 		s.onChange()
+	}
+}
+
+// tellRevoked tells Deps.Revoked that credentials were revoked.
+func (s *Service) tellRevoked() {
+	if s.revoked != nil {
+		s.revoked()
 	}
 }
 
