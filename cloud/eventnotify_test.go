@@ -46,7 +46,12 @@ type eventFixture struct {
 
 func newEventFixture(t testing.TB, def datastream.Template) *eventFixture {
 	t.Helper()
-	e := newSyncEnv(t)
+	return newEventFixtureOn(t, newSyncEnv(t), def)
+}
+
+// newEventFixtureOn is newEventFixture on the cloud e.
+func newEventFixtureOn(t testing.TB, e *syncEnv, def datastream.Template) *eventFixture {
+	t.Helper()
 	ctx := context.Background()
 	svc := e.s.svc
 	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: def})

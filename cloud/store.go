@@ -25,6 +25,7 @@ type cloudStore interface {
 	tenancy.Store
 	ota.Store
 	notify.Store
+	notify.CounterStore
 	webhooks.Store
 	webhooks.ServiceStore
 	automations.Store
