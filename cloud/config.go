@@ -74,9 +74,11 @@ type StoreConfig struct {
 	// instances).
 	MaxConns int `yaml:"max_conns"`
 	MinConns int `yaml:"min_conns"`
-	// HistoryRetention drops raw datastream history older than this, a
-	// whole month at a time (PostgreSQL only; 0 keeps everything). Chart
-	// rollups stay.
+	// HistoryRetention drops raw datastream history older than this (0
+	// keeps everything): on PostgreSQL a whole month at a time, on SQLite
+	// row by row within the hour. An organization may set a shorter
+	// bound for its devices and those below it (its historyRetentionDays).
+	// Chart rollups stay.
 	HistoryRetention time.Duration `yaml:"history_retention"`
 }
 

@@ -102,5 +102,12 @@ func (s *Server) runExtras(ctx context.Context) (stop func()) {
 	wg.Go(func() { s.hookTriggers.run(rctx) })
 	wg.Go(func() { s.events.run(rctx) })
 	wg.Go(func() { s.rules.run(rctx) })
+	_, shared := s.store.(bus) // PostgreSQL drops whole months for the global bound
+	now := s.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ret := &historyRetention{store: s.store, global: s.cfg.Store.HistoryRetention, globalByRows: !shared, now: now, log: s.log}
+	wg.Go(func() { ret.run(rctx) })
 	return func() { cancel(); wg.Wait() }
 }

@@ -45,3 +45,7 @@ CREATE TABLE event_offline (
 	due_ms     BIGINT NOT NULL
 );
 CREATE INDEX event_offline_due ON event_offline (due_ms);
+
+-- History retention per organization (days; 0: no bound of its own):
+-- the shortest of an org and its ancestors applies (cloud/retention.go).
+ALTER TABLE orgs ADD COLUMN history_retention_days BIGINT NOT NULL DEFAULT 0;

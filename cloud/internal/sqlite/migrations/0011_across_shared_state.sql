@@ -22,3 +22,7 @@ CREATE TABLE IF NOT EXISTS event_offline (
 	due_ms     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_offline_due ON event_offline(due_ms);
+
+-- History retention per organization (days; 0: no bound of its own):
+-- the shortest of an org and its ancestors applies (cloud/retention.go).
+ALTER TABLE orgs ADD COLUMN history_retention_days INTEGER NOT NULL DEFAULT 0;
