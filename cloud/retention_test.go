@@ -115,4 +115,3 @@ func TestHistoryRetentionPerOrg(t *testing.T) {
 		})
 	}
 }
-

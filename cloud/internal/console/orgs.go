@@ -181,13 +181,13 @@ func doneNotice(r *http.Request) string {
 }
 
 type orgFormData struct {
-	Parent    tenancy.Org
-	Org       tenancy.Org // the edited org (edit page)
-	Name      string
-	Desc      string
-	Type      string
-	Types     []option
-	CanSub    bool
+	Parent tenancy.Org
+	Org    tenancy.Org // the edited org (edit page)
+	Name   string
+	Desc   string
+	Type   string
+	Types  []option
+	CanSub bool
 	// Retention is the history retention in days as typed ("": none of
 	// its own).
 	Retention string

@@ -102,7 +102,7 @@ type Org struct {
 	// them all.
 	HistoryRetentionDays int
 	CreatedAt            time.Time
-	UpdatedAt    time.Time
+	UpdatedAt            time.Time
 }
 
 // UserType is not a role: developer, end-user, partner (§3).
