@@ -239,9 +239,13 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 			}
 			e.notifyEvent(ctx, d, t, ev.Code, cmp.Or(ev.Name, ev.Code), cmp.Or(ev.Type, "info"), ev.Notify, it.TS, body)
 		case syncproto.KindOnline:
-			p, was, err := e.store.TakePendingOffline(ctx, it.Device)
-			if err != nil && ctx.Err() == nil {
-				e.log.Error("pending offline not read", "device", it.Device, "err", err)
+			var p notify.PendingOffline
+			var was bool
+			if sys != nil && sys.Offline != nil { // only such templates put pending offlines: no write for the others
+				var err error
+				if p, was, err = e.store.TakePendingOffline(ctx, it.Device); err != nil && ctx.Err() == nil {
+					e.log.Error("pending offline not read", "device", it.Device, "err", err)
+				}
 			}
 			if was {
 				if it.TS < p.Due {
