@@ -123,7 +123,9 @@ type APIConfig struct {
 	RateLimit    int   `yaml:"rate_limit"`     // requests per minute per organization; -1 disables
 	MaxBodyBytes int64 `yaml:"max_body_bytes"` // largest request body
 	// AuthCacheTTL is how long a resolved bearer token is remembered; 0
-	// disables. Changes made through this API apply at once regardless.
+	// disables. Changes made through this API apply at once regardless,
+	// and so do revocations on other instances sharing a PostgreSQL store
+	// (the cluster empties every instance's cache).
 	AuthCacheTTL time.Duration `yaml:"auth_cache_ttl"`
 }
 
