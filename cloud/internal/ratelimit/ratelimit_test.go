@@ -54,7 +54,9 @@ type unreachable struct{}
 func (unreachable) TakeToken(context.Context, string, int, time.Time) (bool, error) {
 	return false, errors.New("connection refused")
 }
-func (unreachable) SweepBuckets(context.Context, time.Time) error { return errors.New("connection refused") }
+func (unreachable) SweepBuckets(context.Context, time.Time) error {
+	return errors.New("connection refused")
+}
 
 // A shared quota whose store does not answer limits in memory: neither
 // lifted nor refusing everything.
