@@ -68,14 +68,9 @@ func column[T any](ctx context.Context, s *Store, q string, args ...any) ([]T, e
 	if err != nil {
 		return nil, mapErr("delete history", err)
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
+	return collect(rows, "delete history", func(r scanner) (T, error) {
 		var v T
-		if err := rows.Scan(&v); err != nil {
-			return nil, mapErr("delete history", err)
-		}
-		out = append(out, v)
-	}
-	return out, mapErr("delete history", rows.Err())
+		err := r.Scan(&v)
+		return v, err
+	})
 }
