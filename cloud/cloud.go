@@ -130,6 +130,14 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
 	var clusterp atomic.Pointer[cluster]
+	// The API's bearer cache is emptied by revocations and tenancy changes
+	// made outside it (the console, other instances).
+	var apip atomic.Pointer[platformapi.API]
+	forgetTokens := func() {
+		if a := apip.Load(); a != nil {
+			a.ForgetTokens()
+		}
+	}
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
@@ -139,11 +147,13 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			}
 		},
 		Revoked: func() {
+			forgetTokens()
 			if cl := clusterp.Load(); cl != nil {
 				cl.revoke() // other instances forget the tokens they cached
 			}
 		},
 		OnChange: func() {
+			forgetTokens() // a suspend, a deleted OAuth client made in the console
 			if gs := syncp.Load(); gs != nil {
 				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
 			}
@@ -226,6 +236,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
+	apip.Store(api)
 	if s.cluster != nil {
 		s.cluster.forgetTokens = api.ForgetTokens
 	}

@@ -126,3 +126,32 @@ func TestRevocationAcrossInstances(t *testing.T) {
 		return a.status("GET", "/api/v1/organization/oauth-clients", pair.AccessToken) == http.StatusUnauthorized
 	})
 }
+
+// A logout or a suspend made outside the Platform API (the console calls
+// the service) ends a token the API had just cached, on SQLite too.
+func TestRevocationOutsideTheAPI(t *testing.T) {
+	e := runEnv(t, func(c *Config) { c.API.AuthCacheTTL = time.Minute })
+	ctx := context.Background()
+	var sess struct{ Token string }
+	e.call(200, "POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@root.test", "password": "root-password-1"}, &sess)
+	e.call(200, "GET", "/api/v1/auth/me", sess.Token, nil, nil) // cached
+	if err := e.s.svc.Logout(ctx, sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.status("GET", "/api/v1/auth/me", sess.Token); got != http.StatusUnauthorized {
+		t.Fatalf("a session logged out through the service: %d, want 401", got)
+	}
+	u, err := e.s.svc.CreateUser(ctx, e.admin, tenancy.NewUser{Email: "op@root.test", Name: "Op", OrgID: e.admin.OrgID,
+		RoleID: e.admin.RoleID, Password: "op-password-12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.call(200, "POST", "/api/v1/auth/login", "", map[string]string{"email": "op@root.test", "password": "op-password-12"}, &sess)
+	e.call(200, "GET", "/api/v1/auth/me", sess.Token, nil, nil)
+	if _, err := e.s.svc.SetSuspended(ctx, e.admin, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.status("GET", "/api/v1/auth/me", sess.Token); got != http.StatusUnauthorized {
+		t.Fatalf("the session of a user suspended through the service: %d, want 401", got)
+	}
+}
