@@ -110,15 +110,17 @@ type Deps struct {
 	Logger   *slog.Logger     // nil: discard
 	// Guard throttles failed logins (nil: no throttling).
 	Guard LoginGuard
-	// OnChange is called after every committed audited change (nil: none);
-	// the cloud uses it to push tenancy deltas to gateways. It must not
-	// block.
-	OnChange func()
+	// OnChange is called after every committed audited change (nil: none)
+	// with what it touched; the cloud uses it to push tenancy deltas to
+	// the gateways whose view it may have altered (ViewsTouched). It runs
+	// on the caller's goroutine after the commit (with the org tree's
+	// lock held for org changes): it may read the store, not write it.
+	OnChange func(Change)
 	// Revoked is called after an unaudited revocation of credentials
 	// committed (a logout, a logout everywhere), on the caller's goroutine
 	// (nil: none); audited revocations (suspend, password reset, a deleted
-	// OAuth client) call OnChange. Other cloud instances forget the
-	// bearer tokens they cached. It must not block.
+	// OAuth client) call OnChange. The cloud empties the bearer caches of
+	// every instance. It must not block.
 	Revoked func()
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
@@ -141,7 +143,7 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	// onChange is Deps.OnChange.
-	onChange func()
+	onChange func(Change)
 	// revoked is Deps.Revoked.
 	revoked func()
 	// audited is Deps.Audited.
@@ -219,26 +221,29 @@ func (s *Service) Decide(a Actor, p Permission, r Resource) error {
 // Internal. Use atomicTree when fn changes orgs or permissions.
 func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) error {
 	var entries []AuditEntry
+	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		atx := &auditingTx{Tx: tx}
 		err := fn(atx)
-		entries = atx.entries
+		entries, ch = atx.entries, atx.change
 		return err
 	})
 	if err != nil {
 		return internal(op, err)
 	}
 	if len(entries) > 0 {
-		s.changed()
+		s.changed(ch)
 		s.tellAudited(ctx, entries)
 	}
 	return nil
 }
 
-// auditingTx keeps what a transaction appended to the audit log.
+// auditingTx keeps what a transaction appended to the audit log, and
+// what that touched of the gateways' views (audit notes it).
 type auditingTx struct {
 	Tx
 	entries []AuditEntry
+	change  Change
 }
 
 func (t *auditingTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
@@ -261,9 +266,9 @@ func (s *Service) tellAudited(ctx context.Context, entries []AuditEntry) {
 // every gateway view's Version as it was, so gateways would get nothing
 // from a refresh: they are not woken, which with many sites connected
 // would cost a view read per gateway for every login.
-func (s *Service) changed() {
+func (s *Service) changed(c Change) {
 	if s.onChange != nil {
-		s.onChange()
+		s.onChange(c)
 	}
 }
 
@@ -289,14 +294,19 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
 	var ed treeEdit
+	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		ed = treeEdit{}
-		return fn(tx, &ed)
+		atx := &auditingTx{Tx: tx}
+		err := fn(atx, &ed)
+		ch = atx.change
+		return err
 	})
 	if err != nil {
 		return internal(op, err)
 	}
-	defer s.changed()
+	ch.Tree = true
+	defer s.changed(ch)
 	if ed.reload {
 		return s.reloadLocked(ctx)
 	}
@@ -311,7 +321,13 @@ func (s *Service) audit(ctx context.Context, tx Tx, a Actor, org OrgID, action, 
 		Action: action, ObjectType: objType, ObjectID: fmt.Sprint(objID),
 		Before: auditJSON(before), After: auditJSON(after),
 	}
-	return tx.AppendAudit(ctx, &e)
+	if err := tx.AppendAudit(ctx, &e); err != nil {
+		return err
+	}
+	if atx, ok := tx.(*auditingTx); ok {
+		atx.change.note(s.tree.Load(), org, action, objType, objID, before, after)
+	}
+	return nil
 }
 
 func auditJSON(v any) json.RawMessage {
