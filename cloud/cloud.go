@@ -22,6 +22,7 @@ import (
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
@@ -72,6 +73,11 @@ type Server struct {
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
 	events       *eventNotifications // the template's event settings (eventnotify.go)
+	// eventLog logs the events of cloud automations and people's
+	// resolutions; feedOut is the feed it publishes to (the cluster's
+	// when instances share the store).
+	eventLog *events.Service
+	feedOut  publisher
 	// notifier stores and mails notifications (the console's bell reads them).
 	notifier *notify.Service
 	// cluster joins the instances sharing a PostgreSQL store (nil on
@@ -182,6 +188,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
+	s.feedOut = feed
 	s.waker = newWaker(s.svc, syncp.Load, s.cluster, log)
 	wakep.Store(s.waker)
 	if err := s.wireExtras(cfg, store, mailer, lims, logger); err != nil {
@@ -226,10 +233,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		RateLimit: cfg.API.RateLimit, Limiter: lims.quota("api", cfg.API.RateLimit), MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: autos,
-		Webhooks:    hooks}
+		Webhooks:    hooks,
+		Events:      apiEvents{s.eventLog}}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
-		Automations: autos, Notify: s.notifier, Webhooks: hooks}
+		Automations: autos, Notify: s.notifier, Webhooks: hooks, Events: s.eventLog}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

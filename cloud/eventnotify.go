@@ -30,7 +30,7 @@ type eventStore interface {
 
 // eventNotifier is the notifier port the event notifier needs.
 type eventNotifier interface {
-	ToUsers(ctx context.Context, org tenancy.OrgID, rs []notify.Recipient, subject, body string, ch notify.Channels) (notify.Result, error)
+	ToUsersAbout(ctx context.Context, org tenancy.OrgID, rs []notify.Recipient, subject, body string, ch notify.Channels, about notify.About) (notify.Result, error)
 }
 
 // Codes of the system events the cloud generates (their notification
@@ -357,7 +357,8 @@ func (e *eventNotifications) count(ctx context.Context, d *tenancy.Device, t *te
 		return
 	}
 	subject := fmt.Sprintf("%s: %s on %s", strings.ToUpper(typ[:1])+typ[1:], name, d.Name)
-	res, err := e.notify.ToUsers(ctx, d.OrgID, rs, subject, body, notify.Channels{Mail: n.Email, Console: n.Console})
+	res, err := e.notify.ToUsersAbout(ctx, d.OrgID, rs, subject, body, notify.Channels{Mail: n.Email, Console: n.Console},
+		notify.About{Device: d.ID, EventCode: code, EventAt: time.UnixMilli(ts)})
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Error("event notification failed", "device", d.UID, "code", code, "err", err)

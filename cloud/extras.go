@@ -10,10 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"outpost/cloud/internal/events"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
+	"outpost/shared/syncproto"
 )
 
 // wireExtras builds the firmware sites, the notifier, the webhook
@@ -43,7 +46,8 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	if err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
-	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, logger)
+	s.eventLog = events.New(ext, s.svc, s.observeCloudItems, cfg.Now)
+	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, s.eventLog, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
 	s.events = newEventNotifications(ext, notifier, cfg.Events, s.svc.Tree, cfg.Now, log)
 	s.sites.PlaceAutomations(ext)
@@ -56,6 +60,22 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		}
 	}
 	return nil
+}
+
+// observeCloudItems hands what the cloud itself recorded on devices (an
+// automation's events) to the live feed and to the observers of applied
+// telemetry, as a gateway's batch is once applied.
+func (s *Server) observeCloudItems(items []syncproto.Item) {
+	us := make([]livefeed.Update, len(items))
+	for i, it := range items {
+		us[i] = livefeed.FromItem(it)
+	}
+	if s.feedOut != nil {
+		s.feedOut.Publish(us)
+	}
+	s.rules.runner.Observe(items)
+	s.hookTriggers.Observe(items)
+	s.events.Observe(items)
 }
 
 // leader is a store that instances share and that gives one of them a

@@ -19,7 +19,7 @@ func goodTemplate() Template {
 			{Pin: 4, Name: "Where", Type: Location, Default: "24.75\x0059.4"},
 			{Pin: 255, Name: "Power", Type: Boolean, Default: "0"},
 		},
-		Events: []Event{{Code: "overheat", Name: "Overheat", Type: "warning", Description: "Too hot", Timeline: true,
+		Events: []Event{{Code: "overheat", Name: "Overheat", Type: "warning", Description: "Too hot", Timeline: new(true),
 			Notify: &EventNotify{Enabled: true, Email: true, Console: true, Owner: true, Users: []string{"ops@example.com"}, LimitS: 60, EveryN: 2}}},
 		MetaFields: []MetaField{{ID: 1, Name: "Serial Number"}, {ID: 2, Name: "Time Zone", Default: "UTC"}},
 	}
@@ -164,7 +164,7 @@ func TestForDevices(t *testing.T) {
 	got := tpl.ForDevices()
 	want := Event{Code: "overheat", Name: "Overheat", Type: "warning"}
 	if len(got.Events) != 1 || got.Events[0].Code != want.Code || got.Events[0].Name != want.Name ||
-		got.Events[0].Type != want.Type || got.Events[0].Notify != nil || got.Events[0].Description != "" || got.Events[0].Timeline {
+		got.Events[0].Type != want.Type || got.Events[0].Notify != nil || got.Events[0].Description != "" || got.Events[0].Timeline != nil {
 		t.Errorf("ForDevices events = %+v, want %+v", got.Events, want)
 	}
 	if got.System != nil {

@@ -26,7 +26,7 @@ func onOff(b bool) string {
 // eventForm fills the event form to edit ev.
 func eventForm(ev datastream.Event) form {
 	f := form{Values: map[string]string{"replace": ev.Code, "code": ev.Code, "name": ev.Name, "type": ev.Type,
-		"description": ev.Description, "timeline": onOff(ev.Timeline)}, Errs: fieldErrs{}}
+		"description": ev.Description, "timeline": onOff(ev.ShownOnTimeline())}, Errs: fieldErrs{}}
 	if n := ev.Notify; n != nil {
 		f.Values["notify"], f.Values["n-email"], f.Values["n-console"], f.Values["n-owner"] = onOff(n.Enabled), onOff(n.Email), onOff(n.Console), onOff(n.Owner)
 		f.Values["n-role"] = strconv.Itoa(n.Role)
@@ -89,7 +89,7 @@ func (c *Console) eventAdd(w http.ResponseWriter, r *http.Request, s *session) {
 			return errShown
 		}
 		ev := datastream.Event{Code: f.V("code"), Name: f.V("name"), Type: f.V("type"), Description: f.V("description"),
-			Timeline: f.V("timeline") != "", Notify: n}
+			Timeline: new(f.V("timeline") != ""), Notify: n}
 		if at >= 0 {
 			t.Def.Events[at] = ev
 		} else {

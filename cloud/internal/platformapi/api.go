@@ -67,6 +67,8 @@ type Options struct {
 	Automations Automations
 	// Webhooks serves the webhook routes (nil: they answer 404).
 	Webhooks Webhooks
+	// Events resolves device events (nil: the route answers 404).
+	Events Events
 }
 
 // Limiter is a per-key quota: Allow takes one request from key's quota
@@ -91,6 +93,7 @@ type API struct {
 
 	automations Automations
 	webhooks    Webhooks
+	events      Events
 }
 
 // ForgetTokens empties the bearer-token cache: another cloud instance
@@ -131,7 +134,7 @@ func New(o Options) (*API, error) {
 		limit: o.Limiter, clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 		ota:         o.OTA,
-		automations: o.Automations, webhooks: o.Webhooks,
+		automations: o.Automations, webhooks: o.Webhooks, events: o.Events,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

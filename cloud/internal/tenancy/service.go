@@ -126,7 +126,8 @@ type Deps struct {
 	// single object (a device created, transferred, renamed…), after the
 	// commit, on the caller's goroutine (nil: none); the cloud turns
 	// device creations and transfers into webhook triggers. Changes of
-	// the org tree and permissions are not passed.
+	// the org tree and permissions are passed too, once the tree shows
+	// them, while the tree is held (keep the call short).
 	Audited func(ctx context.Context, entries []AuditEntry)
 }
 
@@ -294,12 +295,13 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
 	var ed treeEdit
+	var entries []AuditEntry
 	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		ed = treeEdit{}
 		atx := &auditingTx{Tx: tx}
 		err := fn(atx, &ed)
-		ch = atx.change
+		entries, ch = atx.entries, atx.change
 		return err
 	})
 	if err != nil {
@@ -307,6 +309,9 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	}
 	ch.Tree = true
 	defer s.changed(ch)
+	// Deps.Audited sees the tree as the change left it (an organization
+	// transferred is under its new parent).
+	defer s.tellAudited(ctx, entries)
 	if ed.reload {
 		return s.reloadLocked(ctx)
 	}
