@@ -99,6 +99,9 @@ type EventNotify struct {
 	Enabled bool `json:"enabled" yaml:"enabled"`
 	Email   bool `json:"email,omitempty" yaml:"email,omitempty"`     // mail each recipient
 	Console bool `json:"console,omitempty" yaml:"console,omitempty"` // in-console notification
+	// Webhook calls the webhooks of the device's organization and those
+	// above it whose trigger is "notification" (no recipients needed).
+	Webhook bool `json:"webhook,omitempty" yaml:"webhook,omitempty"`
 	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"`     // the device's owner
 	// Role, when not 0, adds the members of the device's organization
 	// holding this role id.

@@ -72,6 +72,14 @@ func TestCheck(t *testing.T) {
 		{"notify off, no channel", func(t *Template) { t.Events[0].Notify = &EventNotify{} }, ""},
 		{"notify without channel", func(t *Template) { t.Events[0].Notify.Email, t.Events[0].Notify.Console = false, false }, "without a channel"},
 		{"notify without recipients", func(t *Template) { t.Events[0].Notify.Owner, t.Events[0].Notify.Users = false, nil }, "without recipients"},
+		{"notify by webhook alone, no recipients", func(t *Template) {
+			n := t.Events[0].Notify
+			n.Email, n.Console, n.Webhook, n.Owner, n.Users = false, false, true, false, nil
+		}, ""},
+		{"notify by webhook and mail, no recipients", func(t *Template) {
+			n := t.Events[0].Notify
+			n.Webhook, n.Owner, n.Users = true, false, nil
+		}, "without recipients"},
 		{"notify role only", func(t *Template) {
 			t.Events[0].Notify.Owner, t.Events[0].Notify.Users, t.Events[0].Notify.Role = false, nil, 2
 		}, ""},
