@@ -46,11 +46,16 @@ type eventFixture struct {
 
 func newEventFixture(t testing.TB, def datastream.Template, edit ...func(*Config)) *eventFixture {
 	t.Helper()
-	e := runEnv(t, func(c *Config) {
+	return newEventFixtureOn(t, runEnv(t, func(c *Config) {
 		for _, f := range edit {
 			f(c)
 		}
-	})
+	}), def)
+}
+
+// newEventFixtureOn is newEventFixture on the cloud e.
+func newEventFixtureOn(t testing.TB, e *syncEnv, def datastream.Template) *eventFixture {
+	t.Helper()
 	ctx := context.Background()
 	svc := e.s.svc
 	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: def})

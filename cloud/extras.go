@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, lims limits, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
 	s.firmware, err = newFirmware(cfg, s.svc, ext, s.waker.changed, log)
@@ -34,6 +35,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
 	}
 	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: ext, Guard: hookGuard, Logger: logger,
+		Quota: func(perMin int) webhooks.Limiter { return lims.quota("webhook/"+strconv.Itoa(perMin), perMin) },
 		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
 			s.hookTriggers.reload()
 			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
@@ -115,5 +117,12 @@ func (s *Server) runExtras(ctx context.Context) (stop func()) {
 	wg.Go(func() { s.hookTriggers.run(rctx) })
 	wg.Go(func() { s.events.run(rctx) })
 	wg.Go(func() { s.rules.run(rctx) })
+	_, shared := s.store.(bus) // PostgreSQL drops whole months for the global bound
+	now := s.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ret := &historyRetention{store: s.store, global: s.cfg.Store.HistoryRetention, globalByRows: !shared, now: now, log: s.log}
+	wg.Go(func() { ret.run(rctx) })
 	return func() { cancel(); wg.Wait() }
 }

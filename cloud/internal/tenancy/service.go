@@ -116,6 +116,12 @@ type Deps struct {
 	// on the caller's goroutine after the commit (with the org tree's
 	// lock held for org changes): it may read the store, not write it.
 	OnChange func(Change)
+	// Revoked is called after an unaudited revocation of credentials
+	// committed (a logout, a logout everywhere), on the caller's goroutine
+	// (nil: none); audited revocations (suspend, password reset, a deleted
+	// OAuth client) call OnChange. The cloud empties the bearer caches of
+	// every instance. It must not block.
+	Revoked func()
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
 	// commit, on the caller's goroutine (nil: none); the cloud turns
@@ -139,6 +145,8 @@ type Service struct {
 	cfg    Config
 	// onChange is Deps.OnChange.
 	onChange func(Change)
+	// revoked is Deps.Revoked.
+	revoked func()
 	// audited is Deps.Audited.
 	audited func(ctx context.Context, entries []AuditEntry)
 
@@ -156,7 +164,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, guard: d.Guard, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
-		onChange: d.OnChange, audited: d.Audited}
+		onChange: d.OnChange, audited: d.Audited, revoked: d.Revoked}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -262,6 +270,13 @@ func (s *Service) tellAudited(ctx context.Context, entries []AuditEntry) {
 func (s *Service) changed(c Change) {
 	if s.onChange != nil {
 		s.onChange(c)
+	}
+}
+
+// tellRevoked tells Deps.Revoked that credentials were revoked.
+func (s *Service) tellRevoked() {
+	if s.revoked != nil {
+		s.revoked()
 	}
 }
 

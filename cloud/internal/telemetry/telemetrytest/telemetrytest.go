@@ -29,6 +29,9 @@ type Store interface {
 	tenancy.Store
 	telemetry.Store
 	Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error
+	// DeleteHistoryBefore deletes the raw history older than cutoff of the
+	// devices of orgs (retention).
+	DeleteHistoryBefore(ctx context.Context, orgs []tenancy.OrgID, cutoff time.Time) (int64, error)
 }
 
 // Run runs every contract test against stores made by newStore.
@@ -46,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},
+		{"DeleteHistoryBefore", testDeleteHistoryBefore},
 		{"EventsResolve", testEventsResolve},
 	}
 	for _, tc := range tests {
