@@ -23,6 +23,7 @@ type deviceRow struct {
 	Owner    string
 	Seen     string // LastSeen for machines (RFC 3339) and people ("3 min ago"),
 	Ago      string // formatted in Go: a table of 50 rows called two template functions per row
+	Open     int    // open critical events
 }
 
 type option struct {
@@ -131,6 +132,10 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		d.Cols = append(d.Cols, cl)
 	}
 	d.Rows = listRows(c.now(), p.Rows)
+	if err := c.openCounts(r, p.Rows, d.Rows); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	d.Total = p.Total
 	if d.Bulk, err = c.bulkChoices(sh, s, fl); err != nil {
 		c.serverError(w, r, err)
@@ -238,6 +243,25 @@ func listRows(now time.Time, rows []tenancy.DeviceRow) []deviceRow {
 		}
 	}
 	return out
+}
+
+// openCounts fills the rows' counts of open critical events.
+func (c *Console) openCounts(r *http.Request, rows []tenancy.DeviceRow, out []deviceRow) error {
+	if c.events == nil || len(rows) == 0 {
+		return nil
+	}
+	devs := make([]tenancy.Device, len(rows))
+	for i, r := range rows {
+		devs[i] = r.Device
+	}
+	n, err := c.events.OpenCounts(r.Context(), devs)
+	if err != nil {
+		return err
+	}
+	for i, r := range rows {
+		out[i].Open = n[r.UID]
+	}
+	return nil
 }
 
 // orgName names an org: from the header's list, else from the service
