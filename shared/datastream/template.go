@@ -326,6 +326,11 @@ func checkName(s string) string {
 	return ""
 }
 
+// CheckDisplay returns the problems of a datastream's display settings,
+// each starting with the setting's name ("alias", "step", "decimals"), so
+// a form can show it next to its field; Check reports them too.
+func (d *Datastream) CheckDisplay() []string { return d.checkDisplay() }
+
 // checkDisplay returns the problems of a datastream's display settings:
 // an alias is a label (≤ MaxNameLen bytes of UTF-8 without control
 // characters or surrounding spaces); a step is positive, finite, on

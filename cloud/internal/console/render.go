@@ -29,6 +29,13 @@ func (c *Console) funcs() template.FuncMap {
 		},
 		"join": strings.Join,
 		"add":  func(a, b int) int { return a + b },
+		// decimals shows a Double's decimals as Blynk does: "#", "#.##".
+		"decimals": func(n *int) string {
+			if n == nil || *n < 0 || *n+1 >= len(decimalChoices) {
+				return ""
+			}
+			return decimalChoices[*n+1].Label
+		},
 	})
 }
 
