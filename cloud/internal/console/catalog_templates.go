@@ -76,11 +76,11 @@ type templateData struct {
 	Types   []datastream.Type
 	// Decimals are the choices of a Double's decimals ("" = as stored).
 	Decimals []option
-	Enabled []enabledRow
-	Form    form   // the form that was refused, if any
-	Which   string // "template", "datastream", "event", "system", "meta", "enabled"
-	Devices int
-	Roles   []tenancy.Role // the tree's roles (event recipients)
+	Enabled  []enabledRow
+	Form     form   // the form that was refused, if any
+	Which    string // "template", "datastream", "event", "system", "meta", "enabled"
+	Devices  int
+	Roles    []tenancy.Role // the tree's roles (event recipients)
 	// EventTypes are the event types (datastream.EventTypes).
 	EventTypes []string
 	System     form // the system events form: refused values, or the template's
