@@ -89,7 +89,7 @@ func TestUserTags(t *testing.T) {
 	wantCode(t, w.svc.SetUserTags(w.ctx, w.A, m.ID, many), tenancy.LimitReached)
 	wantCode(t, w.svc.SetUserTags(w.ctx, w.A, m.ID, []tenancy.TagID{muller.ID}), tenancy.NotFound) // another branch's tag
 	wantCode(t, w.svc.SetUserTags(w.ctx, w.M, m.ID, []tenancy.TagID{united.ID}), tenancy.NotFound) // a User may not edit users
-	wantCode(t, w.svc.SetUserTags(w.ctx, w.R, m.ID, nil), tenancy.NotFound) // outside R's scope
+	wantCode(t, w.svc.SetUserTags(w.ctx, w.R, m.ID, nil), tenancy.NotFound)                        // outside R's scope
 	w.must(w.svc.SetUserTags(w.ctx, w.U, m.ID, []tenancy.TagID{many[0], united.ID, many[0]}))
 	tags, err := w.svc.UserTags(w.ctx, w.U, m.ID)
 	w.must(err)
