@@ -368,3 +368,32 @@ func TestTemplateDisplaySettings(t *testing.T) {
 	f.must(200, "GET", q(o+"/template/datastreams", "templateId", f.tmpl), a, nil).decode(t, &list)
 	check("datastreams after the refusals", list)
 }
+
+// TestUserTags: an Admin tags a user with a tag of the user's org's
+// ancestor, reads the tags back and lists the users carrying it; a tag of
+// another branch is refused, and the user's own org sees no tags.
+func TestUserTags(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	u := f.tok["U"]
+	var tag, other struct{ ID int64 }
+	f.must(201, "POST", o+"/tags/create", u, map[string]any{"name": "installer", "orgId": f.uh}).decode(t, &tag)
+	f.must(201, "POST", o+"/tags/create", f.tok["A"], map[string]any{"name": "muller", "orgId": f.muller}).decode(t, &other)
+	m := f.user["M"]
+	f.must(404, "PUT", q(o+"/user/tags", "userId", m), u, map[string]any{"tagIds": []int64{other.ID}})
+	f.must(204, "PUT", q(o+"/user/tags", "userId", m), u, map[string]any{"tagIds": []int64{tag.ID}})
+	var tags []struct {
+		ID   int64
+		Name string
+	}
+	f.must(200, "GET", q(o+"/user/tags", "userId", m), u, nil).decode(t, &tags)
+	if len(tags) != 1 || tags[0].ID != tag.ID || tags[0].Name != "installer" {
+		t.Fatalf("user tags %+v", tags)
+	}
+	var l struct{ Content []struct{ ID int64 } }
+	f.must(200, "GET", q(o+"/users", "orgId", f.uh, "includeSubOrgUsers", true, "tagId", tag.ID), u, nil).decode(t, &l)
+	if len(l.Content) != 1 || l.Content[0].ID != m {
+		t.Errorf("users tagged installer: %+v", l.Content)
+	}
+	f.must(403, "GET", q(o+"/user/tags", "userId", f.user["R"]), f.tok["R"], nil)
+}

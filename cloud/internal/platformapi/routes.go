@@ -52,6 +52,8 @@ func (a *API) routeTable() []route {
 		{"GET", o + "/device/datastream/history", anyone, (*call).deviceHistory},
 		{"GET", o + "/device/timeline", anyone, (*call).deviceTimeline},
 		{"PUT", o + "/device/tags", anyone, (*call).setDeviceTags},
+		{"GET", o + "/user/tags", anyone, (*call).userTags},
+		{"PUT", o + "/user/tags", anyone, (*call).setUserTags},
 		{"GET", o + "/device/metafield", anyone, (*call).deviceMetaFields},
 		{"POST", o + "/device/metafield", anyone, (*call).setDeviceMetaField},
 		{"GET", o + "/tags", anyone, (*call).listTags},

@@ -118,8 +118,8 @@ func TestUserTags(t *testing.T) {
 	}
 	a, err := w.svc.Audit(w.ctx, w.A, tenancy.AuditQuery{IncludeSub: true, Action: "user.tags"})
 	w.must(err)
-	want := fmt.Sprintf("[%d,%d]", min(united.ID, many[0]), max(united.ID, many[0]))
-	if len(a.Items) != 1 || a.Items[0].ObjectID != fmt.Sprint(m.ID) || string(a.Items[0].Before) != "[]" || string(a.Items[0].After) != want {
+	want := fmt.Sprintf(`{"tagIds":[%d,%d]}`, min(united.ID, many[0]), max(united.ID, many[0]))
+	if len(a.Items) != 1 || a.Items[0].ObjectID != fmt.Sprint(m.ID) || string(a.Items[0].Before) != `{"tagIds":[]}` || string(a.Items[0].After) != want {
 		t.Errorf("audit %+v, want after %s", a.Items, want)
 	}
 	w.must(w.svc.SetUserTags(w.ctx, w.U, m.ID, nil))

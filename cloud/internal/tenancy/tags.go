@@ -155,7 +155,8 @@ func (s *Service) DeviceTags(ctx context.Context, a Actor, id DeviceID) ([]Tag, 
 
 // SetUserTags replaces a user's tags (TAGS_MANAGE and USERS_EDIT in the
 // user's org); at most MaxTagsPerUser, each from the user's org or an
-// ancestor in scope. The audit entry holds the tag ids before and after.
+// ancestor in scope. The audit entry holds the tag ids before and after
+// ({"tagIds": [...]}, an object like every audit state).
 func (s *Service) SetUserTags(ctx context.Context, a Actor, id UserID, tags []TagID) error {
 	if len(tags) > MaxTagsPerUser {
 		return Errorf(LimitReached, "at most %d tags per user", MaxTagsPerUser)
@@ -164,12 +165,14 @@ func (s *Service) SetUserTags(ctx context.Context, a Actor, id UserID, tags []Ta
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	return s.atomic(ctx, "tag user", func(tx Tx) error {
-		u, err := s.getUser(ctx, tx, a, id, UsersEdit)
+		u, err := s.getUser(ctx, tx, a, id, OrgUsersView)
 		if err != nil {
 			return err
 		}
-		if err := s.decide(a, TagsManage, Resource{OrgID: u.OrgID}, "user"); err != nil {
-			return err
+		for _, p := range []Permission{TagsManage, UsersEdit} { // the tags' key named first
+			if err := s.decide(a, p, Resource{OrgID: u.OrgID}, "user"); err != nil {
+				return err
+			}
 		}
 		t := s.tree.Load()
 		for _, tid := range tags {
@@ -195,7 +198,7 @@ func (s *Service) SetUserTags(ctx context.Context, a Actor, id UserID, tags []Ta
 		if tags == nil {
 			tags = []TagID{}
 		}
-		return s.audit(ctx, tx, a, u.OrgID, "user.tags", "user", id, before, tags)
+		return s.audit(ctx, tx, a, u.OrgID, "user.tags", "user", id, map[string]any{"tagIds": before}, map[string]any{"tagIds": tags})
 	})
 }
 
