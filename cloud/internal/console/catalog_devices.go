@@ -118,6 +118,50 @@ type tagChoice struct {
 	Checked bool
 }
 
+// usableTags are the tags that may label a device or user of org: those
+// of org and of the orgs above it in the user's scope where they may
+// manage tags (SetDeviceTags's and SetUserTags's rule).
+func (c *Console) usableTags(r *http.Request, s *session, org tenancy.OrgID) ([]tenancy.Tag, error) {
+	var all []tenancy.Tag
+	for ; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
+		if !s.can(tenancy.TagsManage, tenancy.OrgResource(org)) {
+			break
+		}
+		ts, err := c.svc.Tags(r.Context(), s.actor, org)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ts...)
+	}
+	return all, nil
+}
+
+// tagChoices are the usable tags of org, those in have checked.
+func (c *Console) tagChoices(r *http.Request, s *session, org tenancy.OrgID, have []tenancy.Tag) ([]tagChoice, error) {
+	all, err := c.usableTags(r, s, org)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tagChoice, 0, len(all))
+	for _, tg := range all {
+		out = append(out, tagChoice{ID: tg.ID, Name: tg.Name,
+			Checked: slices.ContainsFunc(have, func(h tenancy.Tag) bool { return h.ID == tg.ID })})
+	}
+	return out, nil
+}
+
+// formTagIDs reads the checked tag ids of a form (field "tag").
+func formTagIDs(r *http.Request) []tenancy.TagID {
+	var ids []tenancy.TagID
+	r.ParseForm()
+	for _, v := range r.PostForm["tag"] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			ids = append(ids, tenancy.TagID(n))
+		}
+	}
+	return ids
+}
+
 type deviceManageData struct {
 	Device      tenancy.Device
 	Template    tenancy.Template
@@ -195,28 +239,13 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		md.Users = selected(fl.owners, func(v string) bool { return v == f.V("user") })
 	}
 	if md.CanTag = s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID)); md.CanTag {
-		// The tags of the device's org and of the orgs above it in the
-		// user's scope (SetDeviceTags's rule).
-		var all []tenancy.Tag
-		for org := d.OrgID; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
-			if !s.can(tenancy.TagsManage, tenancy.OrgResource(org)) {
-				break
-			}
-			ts, err := c.svc.Tags(r.Context(), s.actor, org)
-			if err != nil {
-				c.fail(w, r, s, err)
-				return
-			}
-			all = append(all, ts...)
-		}
 		have, err := c.svc.DeviceTags(r.Context(), s.actor, d.ID)
+		if err == nil {
+			md.Tags, err = c.tagChoices(r, s, d.OrgID, have)
+		}
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
-		}
-		for _, tg := range all {
-			md.Tags = append(md.Tags, tagChoice{ID: tg.ID, Name: tg.Name,
-				Checked: slices.ContainsFunc(have, func(h tenancy.Tag) bool { return h.ID == tg.ID })})
 		}
 	}
 	if md.CanLocate = md.CanEdit; md.CanLocate {
@@ -314,14 +343,7 @@ func (c *Console) deviceDelete(w http.ResponseWriter, r *http.Request, s *sessio
 
 // deviceSetTags is POST /devices/{id}/tags (tag: the ids, at most 5).
 func (c *Console) deviceSetTags(w http.ResponseWriter, r *http.Request, s *session) {
-	var ids []tenancy.TagID
-	r.ParseForm()
-	for _, v := range r.PostForm["tag"] {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			ids = append(ids, tenancy.TagID(n))
-		}
-	}
-	if err := c.svc.SetDeviceTags(r.Context(), s.actor, deviceID(r), ids); err != nil {
+	if err := c.svc.SetDeviceTags(r.Context(), s.actor, deviceID(r), formTagIDs(r)); err != nil {
 		c.manageRefused(w, r, s, err, form{Errs: fieldErrs{}}, "tags")
 		return
 	}

@@ -21,6 +21,7 @@ type userRow struct {
 	Org    string
 	Role   string
 	Status string
+	Tags   []tenancy.Tag
 }
 
 type usersData struct {
@@ -28,6 +29,9 @@ type usersData struct {
 	Sub     bool
 	Role    string
 	Roles   []option
+	Tag     string   // the tag filter's id ("": any)
+	Tags    []option // offered only to who may manage tags
+	CanTag  bool
 	Rows    []userRow
 	Total   int
 	Next    string
@@ -75,12 +79,19 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	q := r.URL.Query()
 	d := usersData{Q: strings.TrimSpace(q.Get("q")), Sub: q.Get("sub") != "0", Role: q.Get("role"),
-		CanAdd: s.can(tenancy.UsersInvite, tenancy.OrgResource(s.org))}
+		CanAdd: s.can(tenancy.UsersInvite, tenancy.OrgResource(s.org)), CanTag: s.can(tenancy.TagsManage, tenancy.OrgResource(s.org))}
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 0)
 	role, _ := strconv.Atoi(d.Role)
-	l, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: d.Sub, RoleID: tenancy.RoleID(role), Query: d.Q,
-		Page: tenancy.Page{Number: page, Size: usersPageSize}})
+	tag, _ := strconv.ParseInt(q.Get("tag"), 10, 64)
+	if !d.CanTag {
+		tag = 0
+	}
+	if tag > 0 {
+		d.Tag = strconv.FormatInt(tag, 10)
+	}
+	l, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: d.Sub, RoleID: tenancy.RoleID(role),
+		TagID: tenancy.TagID(tag), Query: d.Q, Page: tenancy.Page{Number: page, Size: usersPageSize}})
 	if err != nil {
 		if httpStatus(err) == http.StatusBadRequest {
 			c.renderShell(w, r, s, http.StatusBadRequest, "users", view{Title: "Users", Nav: "users", Error: message(err), Data: d})
@@ -105,8 +116,23 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.OrgName = byID[s.org].Name
+	tags := map[tenancy.UserID][]tenancy.Tag{}
+	if d.CanTag {
+		usable, err := c.usableTags(r, s, s.org)
+		if err == nil {
+			tags, err = c.svc.UsersTags(r.Context(), s.actor, l.Items)
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		for _, tg := range usable {
+			id := strconv.FormatInt(int64(tg.ID), 10)
+			d.Tags = append(d.Tags, option{Value: id, Label: tg.Name, Selected: id == d.Tag})
+		}
+	}
 	for _, u := range l.Items {
-		d.Rows = append(d.Rows, userRow{User: u, Org: byID[u.OrgID].Name, Role: names[u.RoleID], Status: statusLabel(u.Status)})
+		d.Rows = append(d.Rows, userRow{User: u, Org: byID[u.OrgID].Name, Role: names[u.RoleID], Status: statusLabel(u.Status), Tags: tags[u.ID]})
 	}
 	d.Total = l.Total
 	link := func(p int) string {
@@ -269,6 +295,8 @@ type userData struct {
 	CanReset  bool
 	CanDelete bool
 	CanResend bool // a pending user's invitation
+	CanTag    bool
+	Tags      []tagChoice // the usable tags, the user's checked
 }
 
 // userPage is GET /users/{id}: one user and what may be done to them.
@@ -307,6 +335,16 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 	if d.Errs == nil {
 		d.Errs = formErrors{}
 	}
+	if d.CanTag = s.can(tenancy.TagsManage, res) && s.can(tenancy.UsersEdit, res); d.CanTag {
+		have, err := c.svc.UserTags(r.Context(), s.actor, id)
+		if err == nil {
+			d.Tags, err = c.tagChoices(r, s, u.OrgID, have)
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	roles, err := c.treeRoles(r, s, u.OrgID)
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -334,7 +372,7 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 		}
 		d.CanMove = len(d.Orgs) > 0
 	}
-	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
+	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "tags": d.CanTag, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
 		"reset": d.CanReset, "delete": d.CanDelete, "resend": d.CanResend})
 	c.renderShell(w, r, s, status, "user", view{Scripts: adminScripts, Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
@@ -348,7 +386,7 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	if err := act(tenancy.UserID(id)); err != nil {
-		if tenancy.CodeOf(err) == tenancy.NotFound && field != "transfer" {
+		if tenancy.CodeOf(err) == tenancy.NotFound && field != "transfer" && field != "tags" { // those name another object
 			c.notFound(w, r, s)
 			return
 		}
@@ -363,6 +401,13 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		to = "/users?done=deleted"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// userTags is POST /users/{id}/tags (tag: the ids, at most 5).
+func (c *Console) userTags(w http.ResponseWriter, r *http.Request, s *session) {
+	c.userAction(w, r, s, "tags", ptr("saved"), func(id tenancy.UserID) error {
+		return c.svc.SetUserTags(r.Context(), s.actor, id, formTagIDs(r))
+	})
 }
 
 func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
