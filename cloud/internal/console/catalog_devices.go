@@ -12,7 +12,7 @@ import (
 
 type deviceNewData struct {
 	Templates []option
-	Orgs      []option
+	Org       orgPicker
 	Owners    []option
 	Form      form
 }
@@ -28,9 +28,12 @@ func (c *Console) renderDeviceNew(w http.ResponseWriter, r *http.Request, s *ses
 		c.serverError(w, r, err)
 		return
 	}
-	sel, _ := strconv.ParseInt(f.V("org"), 10, 64)
-	d := deviceNewData{Orgs: c.orgChoices(sh, s, tenancy.OrgDevicesCreate, tenancy.OrgID(sel)), Form: f}
-	if len(d.Orgs) == 0 {
+	d := deviceNewData{Form: f}
+	if d.Org, err = c.orgPicker(r, s, "devices.create", f.V("org"), nil); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	if d.Org.Count == 0 {
 		c.forbidden(w, r, s)
 		return
 	}
@@ -69,7 +72,7 @@ func sketchHeader(t tenancy.Template, token string) string {
 // again (and the page is no-store).
 func (c *Console) deviceCreate(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(r, "template", "name", "org", "owner")
-	org, _ := strconv.ParseInt(f.V("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	owner, _ := strconv.ParseInt(f.V("owner"), 10, 64)
 	switch {
 	case f.V("template") == "":
@@ -170,9 +173,9 @@ type deviceManageData struct {
 	CanEdit     bool
 	CanTransfer bool
 	CanDelete   bool
-	CanToken    bool     // may issue a new AuthToken
-	Orgs        []option // transfer destinations
-	Users       []option // new owners
+	CanToken    bool      // may issue a new AuthToken
+	Dest        orgPicker // transfer destinations
+	Users       []option  // new owners
 	Tags        []tagChoice
 	CanTag      bool
 	Locations   []option
@@ -226,10 +229,10 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		}
 	}
 	if md.CanTransfer {
-		for _, o := range sh.Orgs {
-			if o.ID != d.OrgID {
-				md.Orgs = append(md.Orgs, option{Value: itoa(o.ID), Label: strings.Repeat("\u00a0\u00a0", o.Depth) + o.Name, Selected: f.V("org") == itoa(o.ID)})
-			}
+		var err error
+		if md.Dest, err = c.orgPicker(r, s, "devices.transfer", f.V("org"), func(o tenancy.Org) bool { return o.ID != d.OrgID }); err != nil {
+			c.serverError(w, r, err)
+			return
 		}
 		fl, err := c.filterLists(r, s)
 		if err != nil {
@@ -300,7 +303,7 @@ func (c *Console) deviceRename(w http.ResponseWriter, r *http.Request, s *sessio
 // owner, who takes the device into their org).
 func (c *Console) deviceTransfer(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(r, "org", "user")
-	org, _ := strconv.ParseInt(f.V("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	user, _ := strconv.ParseInt(f.V("user"), 10, 64)
 	field := "org"
 	if user != 0 {
@@ -383,7 +386,7 @@ const maxBulk = devicesPageSize
 func (c *Console) devicesBulk(w http.ResponseWriter, r *http.Request, s *session) {
 	r.ParseForm()
 	action := r.PostFormValue("action")
-	org, _ := strconv.ParseInt(r.PostFormValue("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	tag, _ := strconv.ParseInt(r.PostFormValue("tag"), 10, 64)
 	var ids []tenancy.DeviceID
 	for _, v := range r.PostForm["id"] {
@@ -453,17 +456,17 @@ type bulkChoices struct {
 	Create   bool
 	Transfer bool
 	Delete   bool
-	Orgs     []option
+	Org      orgPicker
 	Tags     []option
 }
 
 func (b bulkChoices) Any() bool { return b.Transfer || b.Delete || len(b.Tags) > 0 }
 
-func (c *Console) bulkChoices(sh *shell, s *session, fl *filterLists) bulkChoices {
+func (c *Console) bulkChoices(r *http.Request, s *session, fl *filterLists) bulkChoices {
 	res := tenancy.OrgResource(s.org)
 	b := bulkChoices{Create: s.can(tenancy.OrgDevicesCreate, res), Transfer: s.can(tenancy.DevicesTransfer, res), Delete: s.can(tenancy.OrgDevicesDelete, res), Tags: fl.tags}
 	if b.Transfer {
-		b.Orgs = c.orgChoices(sh, s, tenancy.OrgDevicesView, 0)
+		b.Org, _ = c.orgPicker(r, s, "devices.transfer", "", nil) // the scope is read already: no error
 	}
 	return b
 }

@@ -129,7 +129,7 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	d.Rows = listRows(p.Rows)
 	d.Total = p.Total
-	d.Bulk = c.bulkChoices(sh, s, fl)
+	d.Bulk = c.bulkChoices(r, s, fl)
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)

@@ -151,7 +151,8 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 type usersAddData struct {
 	Org     tenancy.OrgID
-	Orgs    []option
+	OrgText string // the org field as sent (a name typed without JavaScript)
+	Orgs    orgPicker
 	Roles   []option
 	Email   string
 	Name    string
@@ -173,16 +174,14 @@ func (c *Console) renderUsersAdd(w http.ResponseWriter, r *http.Request, s *sess
 		c.forbidden(w, r, s)
 		return
 	}
-	items, err := c.scopeTree(r, s)
-	if err != nil {
+	cur := d.OrgText
+	if cur == "" {
+		cur = strconv.FormatInt(int64(d.Org), 10)
+	}
+	var err error
+	if d.Orgs, err = c.orgPicker(r, s, "users.invite", cur, nil); err != nil {
 		c.fail(w, r, s, err)
 		return
-	}
-	for _, it := range items {
-		if s.can(tenancy.UsersInvite, tenancy.OrgResource(it.Org.ID)) {
-			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == d.Org})
-		}
 	}
 	if d.Roles, err = c.roleOptions(r, s, s.org, role); err != nil {
 		c.fail(w, r, s, err)
@@ -203,7 +202,7 @@ func (c *Console) inviteMail(u tenancy.User, token string) mail.Message {
 
 // userInvite is POST /users/invite (email, name, role, org).
 func (c *Console) userInvite(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "invite"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "invite"}
 	role := tenancy.RoleID(formID(r, "role"))
 	res, err := c.svc.InviteUser(r.Context(), s.actor, tenancy.Invite{Email: d.Email, Name: d.Name, RoleID: role, OrgID: d.Org})
 	if err != nil {
@@ -219,7 +218,7 @@ func (c *Console) userInvite(w http.ResponseWriter, r *http.Request, s *session)
 
 // userCreate is POST /users/create (email, name, role, org, password).
 func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "create"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "create"}
 	role := tenancy.RoleID(formID(r, "role"))
 	u, err := c.svc.CreateUser(r.Context(), s.actor, tenancy.NewUser{Email: d.Email, Name: d.Name, RoleID: role, OrgID: d.Org,
 		Password: r.PostFormValue("password")})
@@ -237,7 +236,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, s *session)
 // service invites row by row; the page shows every row's outcome and
 // mails each created user their invitation.
 func (c *Console) usersImport(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Form: "import"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Form: "import"}
 	data := []byte(r.PostFormValue("csv"))
 	if f, _, err := r.FormFile("file"); err == nil {
 		b, err := io.ReadAll(f)
@@ -284,8 +283,8 @@ type userData struct {
 	Role      string
 	Status    string
 	Roles     []option
-	Orgs      []option // transfer destinations
-	TRoles    []option // roles for the transfer
+	Orgs      orgPicker // transfer destinations
+	TRoles    []option  // roles for the transfer
 	Errs      formErrors
 	Self      bool
 	CanRole   bool
@@ -306,11 +305,11 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.notFound(w, r, s)
 		return
 	}
-	c.renderUser(w, r, s, http.StatusOK, tenancy.UserID(id), nil, 0, 0)
+	c.renderUser(w, r, s, http.StatusOK, tenancy.UserID(id), nil, "", 0)
 }
 
 func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session, status int, id tenancy.UserID, errs formErrors,
-	selOrg tenancy.OrgID, selRole tenancy.RoleID) {
+	selOrg string, selRole tenancy.RoleID) {
 	u, err := c.svc.User(r.Context(), s.actor, id)
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -359,18 +358,11 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 		d.TRoles = append(d.TRoles, option{Value: strconv.Itoa(int(ro.ID)), Label: ro.Name, Selected: ro.ID == selRole})
 	}
 	if d.CanMove {
-		items, err := c.scopeTree(r, s)
-		if err != nil {
+		if d.Orgs, err = c.orgPicker(r, s, "users.transfer", selOrg, func(o tenancy.Org) bool { return o.ID != u.OrgID }); err != nil {
 			c.fail(w, r, s, err)
 			return
 		}
-		for _, it := range items {
-			if it.Org.ID != u.OrgID && s.can(tenancy.UsersTransfer, tenancy.OrgResource(it.Org.ID)) {
-				d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-					Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == selOrg})
-			}
-		}
-		d.CanMove = len(d.Orgs) > 0
+		d.CanMove = d.Orgs.Count > 0
 	}
 	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "tags": d.CanTag, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
 		"reset": d.CanReset, "delete": d.CanDelete, "resend": d.CanResend})
@@ -392,7 +384,7 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		}
 		c.failForm(w, r, err, func(st int) {
 			c.renderUser(w, r, s, st, tenancy.UserID(id), formErrors{field: message(err)},
-				tenancy.OrgID(formID(r, "org")), tenancy.RoleID(formID(r, "role")))
+				r.PostFormValue("org"), tenancy.RoleID(formID(r, "role")))
 		})
 		return
 	}
@@ -421,7 +413,7 @@ func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) userTransfer(w http.ResponseWriter, r *http.Request, s *session) {
 	done := "user-transferred"
 	c.userAction(w, r, s, "transfer", &done, func(id tenancy.UserID) error {
-		res, err := c.svc.TransferUser(r.Context(), s.actor, id, tenancy.UserTransfer{OrgID: tenancy.OrgID(formID(r, "org")),
+		res, err := c.svc.TransferUser(r.Context(), s.actor, id, tenancy.UserTransfer{OrgID: tenancy.OrgID(c.formOrg(r, s, "org")),
 			RoleID: tenancy.RoleID(formID(r, "role")), MoveDevices: r.PostFormValue("devices") == "on"})
 		if err == nil && res.NoAdminLeft {
 			done = "user-transferred-no-admin" // Blynk warns, it does not refuse (§13.11)
