@@ -106,7 +106,9 @@ function enhance(input) {
     clearTimeout(timer);
     timer = setTimeout(search, 150);
   });
-  input.addEventListener("focus", () => { if (input.value.trim() === "") search(); });
+  // Focus selects the text, so typing replaces the org shown; with
+  // nothing shown the first suggestions open.
+  input.addEventListener("focus", () => { if (input.value.trim() === "") search(); else input.select(); });
   input.addEventListener("blur", close);
   input.addEventListener("keydown", (ev) => {
     const open = !list.hidden && items.length > 0;
