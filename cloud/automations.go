@@ -36,7 +36,7 @@ func (s *Server) SaveAutomation(ctx context.Context, a rules.Automation) error {
 	if err := s.store.SaveAutomation(ctx, d.OrgID, a, tenancy.Actor{}, time.Now()); err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
-	s.sync.TenancyChanged()
+	s.waker.changed(tenancy.Change{Orgs: []tenancy.OrgID{d.OrgID}})
 	s.rules.reload()
 	return nil
 }

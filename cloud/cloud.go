@@ -77,6 +77,8 @@ type Server struct {
 	// cluster joins the instances sharing a PostgreSQL store (nil on
 	// SQLite).
 	cluster *cluster
+	// waker wakes the gateways a tenancy change concerns.
+	waker *waker
 	// draining is set once Run's context ends: /readyz answers 503.
 	draining atomic.Bool
 	// itemsApplied counts telemetry items stored (/metrics).
@@ -128,7 +130,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// The sync endpoint needs the service and the service notifies it of
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
-	var clusterp atomic.Pointer[cluster]
+	var wakep atomic.Pointer[waker]
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
@@ -137,15 +139,12 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 				h.audited(ctx, es) // device created / transferred webhooks
 			}
 		},
-		OnChange: func() {
-			if gs := syncp.Load(); gs != nil {
-				gs.TenancyChanged() // coalesced; each gateway gets a delta if its view changed
+		OnChange: func(c tenancy.Change) {
+			if w := wakep.Load(); w != nil {
+				w.changed(c) // the gateways whose view it touched, on every instance
 			}
 			if r := s.rules; r != nil {
 				r.reload() // a device moved: where automations run may change
-			}
-			if cl := clusterp.Load(); cl != nil {
-				cl.changed() // the same on every other instance
 			}
 		},
 	}, tenancy.Config{
@@ -169,7 +168,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
-	if err := s.wireExtras(cfg, store, mailer, syncp.Load, logger); err != nil {
+	s.waker = newWaker(s.svc, syncp.Load, s.cluster, log)
+	wakep.Store(s.waker)
+	if err := s.wireExtras(cfg, store, mailer, logger); err != nil {
 		return nil, err
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
@@ -183,7 +184,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if s.cluster != nil {
 		s.cluster.gs = s.sync
 		s.sites.Attach(clusterSync{s.cluster}) // writes and releases reach a gateway on any instance
-		clusterp.Store(s.cluster)
 	} else {
 		s.sites.Attach(s.sync)
 	}
@@ -205,7 +205,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if publicURL == "" { // only with the mailbox (Validate): mail stays on this machine
 		publicURL = s.URL()
 	}
-	autos := automations.New(store, s.svc.Tree, func() { s.sync.TenancyChanged(); s.rules.reload(); s.announce() }, cfg.Now)
+	autos := automations.New(store, s.svc.Tree, func(c tenancy.Change) { s.waker.changed(c); s.rules.reload() }, cfg.Now)
 	autos.Attach(s.rules.runner)
 	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
@@ -393,6 +393,17 @@ func (s *Server) metrics(from []string) (http.Handler, error) {
 	}
 	counters := []metrics.Counter{{Name: "telemetry_items_applied_total", Help: "Telemetry items stored from gateways by this instance.",
 		Value: func() float64 { return float64(s.itemsApplied.Load()) }}}
+	counters = append(counters,
+		metrics.Counter{Name: "tenancy_wakes_targeted_total", Help: "Tenancy changes that woke only the gateways whose view they touched.",
+			Value: func() float64 { return float64(s.waker.targeted.Load()) }},
+		metrics.Counter{Name: "tenancy_wakes_all_total", Help: "Tenancy changes not attributed, that woke every gateway.",
+			Value: func() float64 { return float64(s.waker.everyone.Load()) }},
+		metrics.Counter{Name: "tenancy_gateways_named_total", Help: "Gateways named by targeted tenancy wakes (connected here or not).",
+			Value: func() float64 { return float64(s.waker.named.Load()) }},
+		metrics.Counter{Name: "gateway_wakes_total", Help: "Gateway connections woken here to re-read their tenancy view.",
+			Value: func() float64 { return float64(s.sync.Wakes()) }},
+		metrics.Counter{Name: "gateway_view_reads_total", Help: "Gateway tenancy views read by this instance (connections and wakes).",
+			Value: func() float64 { return float64(s.sync.ViewReads()) }})
 	if c := s.cluster; c != nil {
 		counters = append(counters,
 			metrics.Counter{Name: "cluster_messages_sent_total", Help: "Messages this instance sent to the others.",

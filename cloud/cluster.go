@@ -34,9 +34,11 @@ const maxBusPayload = 7900
 
 // cluster makes several instances one cloud. Each instance holds the
 // websockets of the gateways that reached it; through the bus
-//   - a tenancy change made on any instance wakes the gateways of every
-//     instance (each re-reads its view and gets a delta if it changed) and
-//     refreshes every instance's org tree;
+//   - a tenancy change made on any instance wakes, on every instance, the
+//     gateways whose view it touched (named in the message: the instance
+//     that made the change resolved them, see waker) and, when orgs or
+//     permissions changed, refreshes the org tree first; a change that
+//     could not be attributed wakes them all;
 //   - a control write accepted on any instance reaches the gateway
 //     wherever it is connected, under one command id (the gateway applies
 //     an id once), and its result comes back to the caller's instance;
@@ -53,13 +55,17 @@ type cluster struct {
 	// automations, webhooks or shipments (set before run).
 	onChange func()
 
-	tenancy chan struct{}   // a change to announce (coalesced)
-	reload  chan struct{}   // another instance's change to load (coalesced)
+	tenancy chan struct{}   // an unattributed change to announce: wake all (coalesced)
+	reload  chan struct{}   // another instance's org tree change to load (coalesced)
 	ctl     chan clusterMsg // commands, results, disconnects: sent first
 	feed    chan clusterMsg // live updates: dropped when too many queue
 
 	mu      sync.Mutex
 	waiting map[string]chan syncproto.Result // command id → the caller waiting here
+
+	wakeMu   sync.Mutex
+	wakeAll  bool     // after the reload: wake every gateway
+	wakeKeys []string // after the reload: wake these
 
 	sent, received atomic.Int64 // messages (/metrics)
 }
@@ -75,6 +81,13 @@ type clusterMsg struct {
 	Command *syncproto.Command `json:"cmd,omitempty"`
 	Result  *syncproto.Result  `json:"res,omitempty"`
 	Updates []livefeed.Update  `json:"u,omitempty"`
+
+	// A tenancy message with Targeted wakes the Gateways named (none:
+	// none), after reloading the org tree if Tree; without, every gateway
+	// after a reload (also what an older instance sends).
+	Targeted bool     `json:"tgt,omitempty"`
+	Tree     bool     `json:"tree,omitempty"`
+	Gateways []string `json:"gws,omitempty"`
 }
 
 // newCluster returns the cluster of this instance; set gs before run.
@@ -97,8 +110,7 @@ func (c *cluster) run(ctx context.Context) {
 		defer wg.Done()
 		_ = c.bus.Listen(ctx, busChannel, c.receive, func() {
 			// Messages sent while we were not listening are lost: catch up.
-			c.gs.TenancyChanged()
-			signal(c.reload)
+			c.wakeAfterReload(nil, true)
 			if c.onChange != nil {
 				c.onChange()
 			}
@@ -152,7 +164,9 @@ func (c *cluster) send(ctx context.Context, m clusterMsg) {
 	c.sent.Add(1)
 }
 
-// reloader refreshes the org tree after other instances' changes.
+// reloader refreshes the org tree after other instances' changes, then
+// wakes the gateways those changes named: their views are read with the
+// new tree.
 func (c *cluster) reloader(ctx context.Context) {
 	for {
 		select {
@@ -162,8 +176,28 @@ func (c *cluster) reloader(ctx context.Context) {
 			if err := c.svc.Reload(ctx); err != nil && ctx.Err() == nil {
 				c.log.Warn("cluster: reloading the org tree", "err", err)
 			}
+			c.wakeMu.Lock()
+			all, keys := c.wakeAll, c.wakeKeys
+			c.wakeAll, c.wakeKeys = false, nil
+			c.wakeMu.Unlock()
+			if all || len(keys) > 0 {
+				c.gs.TenancyChanged(wakeList(keys, all)...)
+			}
 		}
 	}
+}
+
+// wakeAfterReload queues gateways to wake once the org tree is reloaded.
+func (c *cluster) wakeAfterReload(keys []string, all bool) {
+	c.wakeMu.Lock()
+	c.wakeAll = c.wakeAll || all
+	if !c.wakeAll {
+		c.wakeKeys = append(c.wakeKeys, keys...)
+	} else {
+		c.wakeKeys = nil
+	}
+	c.wakeMu.Unlock()
+	signal(c.reload)
 }
 
 func (c *cluster) receive(payload string) {
@@ -178,8 +212,14 @@ func (c *cluster) receive(payload string) {
 	c.received.Add(1)
 	switch m.Kind {
 	case "tenancy":
-		c.gs.TenancyChanged()
-		signal(c.reload)
+		switch {
+		case !m.Targeted:
+			c.wakeAfterReload(nil, true)
+		case m.Tree:
+			c.wakeAfterReload(m.Gateways, false)
+		case len(m.Gateways) > 0:
+			c.gs.TenancyChanged(m.Gateways...)
+		}
 		if c.onChange != nil {
 			c.onChange()
 		}
@@ -231,8 +271,39 @@ func (c *cluster) queue(m clusterMsg) {
 	}
 }
 
-// changed announces a tenancy change made on this instance.
+// changed announces a change made on this instance that wakes every
+// gateway (and reloads the org tree) on the others.
 func (c *cluster) changed() { signal(c.tenancy) }
+
+// tenancyChanged announces a tenancy change made on this instance: the
+// gateways whose view it touched (keys; every one if all) and whether the
+// org tree changed. The keys go in as many messages as the bus's size
+// limit needs; if the send queue is full, every gateway is woken instead.
+func (c *cluster) tenancyChanged(keys []string, all, tree bool) {
+	if all {
+		c.changed()
+		return
+	}
+	const overhead = 200 // the rest of the message
+	// Every part says whether the tree changed: each one's gateways read
+	// their view after the reload (which coalesces).
+	for first := true; first || len(keys) > 0; first = false {
+		n, size := 0, overhead
+		for n < len(keys) && size+len(keys[n])+3 <= maxBusPayload {
+			size += len(keys[n]) + 3
+			n++
+		}
+		m := clusterMsg{Kind: "tenancy", Targeted: true, Tree: tree, Gateways: keys[:n]}
+		keys = keys[n:]
+		select {
+		case c.ctl <- m:
+		default:
+			c.log.Warn("cluster: send queue full, waking every gateway instead")
+			c.changed()
+			return
+		}
+	}
+}
 
 // publish forwards applied telemetry to the other instances' live feeds,
 // in messages within the bus's size limit (an update too large for one

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/tenancy"
@@ -18,15 +17,10 @@ import (
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, syncNow func() *gatewaysync.Server, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
-	s.firmware, err = newFirmware(cfg, s.svc, ext, func() {
-		if gs := syncNow(); gs != nil {
-			gs.TenancyChanged()
-		}
-		s.announce()
-	}, log)
+	s.firmware, err = newFirmware(cfg, s.svc, ext, s.waker.changed, log)
 	if err != nil {
 		return err
 	}
@@ -71,12 +65,12 @@ type leader interface {
 // scheduleLeaderKey names the role of running scheduled automations.
 const scheduleLeaderKey = 0x6f7574706f737401 // "outpost" 1
 
-// announce tells the other instances sharing the store that automations,
-// webhooks or shipments changed here (their gateways are woken and their
-// automations and webhook triggers reloaded); alone, it does nothing.
+// announce tells the other instances sharing the store that webhooks
+// changed here (they reload their automations and webhook triggers; no
+// gateway view holds webhooks, so none is woken); alone, it does nothing.
 func (s *Server) announce() {
 	if s.cluster != nil {
-		s.cluster.changed()
+		s.cluster.tenancyChanged(nil, false, false)
 	}
 }
 

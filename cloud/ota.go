@@ -32,7 +32,7 @@ type firmwareSites struct {
 	served atomic.Int64
 }
 
-func newFirmware(cfg Config, svc *tenancy.Service, store ota.Store, onChange func(), log *slog.Logger) (*firmwareSites, error) {
+func newFirmware(cfg Config, svc *tenancy.Service, store ota.Store, onChange func(tenancy.Change), log *slog.Logger) (*firmwareSites, error) {
 	dir := cfg.Firmware.Dir
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "firmware")

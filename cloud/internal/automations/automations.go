@@ -33,7 +33,7 @@ const MaxRunsPage = 1000
 type Service struct {
 	store   Store
 	tree    func() *tenancy.Tree
-	changed func()
+	changed func(tenancy.Change)
 	now     func() time.Time
 	runner  Executor
 }
@@ -48,14 +48,15 @@ type Executor interface {
 func (s *Service) Attach(e Executor) { s.runner = e }
 
 // New returns a service. tree gives the current org tree (the tenancy
-// service's Tree); changed is called after every change (the gateways'
-// tenancy is out of date). now may be nil (time.Now).
-func New(store Store, tree func() *tenancy.Tree, changed func(), now func() time.Time) *Service {
+// service's Tree); changed is called after every change with the
+// automation's org (the tenancy of the gateways at or above it is out of
+// date). now may be nil (time.Now).
+func New(store Store, tree func() *tenancy.Tree, changed func(tenancy.Change), now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if changed == nil {
-		changed = func() {}
+		changed = func(tenancy.Change) {}
 	}
 	return &Service{store: store, tree: tree, changed: changed, now: now}
 }
@@ -117,7 +118,7 @@ func (s *Service) Save(ctx context.Context, a tenancy.Actor, org tenancy.OrgID, 
 	if err := s.store.SaveAutomation(ctx, org, au, a, s.now()); err != nil {
 		return false, err
 	}
-	s.changed()
+	s.changed(tenancy.Change{Orgs: []tenancy.OrgID{org}})
 	return perm == tenancy.AutomationsCreate, nil
 }
 
@@ -161,7 +162,7 @@ func (s *Service) Delete(ctx context.Context, a tenancy.Actor, id string) error 
 	if err := s.store.DeleteAutomation(ctx, tenancy.OrgID(au.OrgID), id, a, s.now()); err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(tenancy.Change{Orgs: []tenancy.OrgID{tenancy.OrgID(au.OrgID)}})
 	return nil
 }
 

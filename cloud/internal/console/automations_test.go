@@ -67,7 +67,7 @@ func (e *env) wireAutomations(t testing.TB, st *sqlite.Store) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = e.runner.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	e.autos = automations.New(st, e.svc.Tree, func() { _ = e.runner.Reload(context.Background()) }, nil)
+	e.autos = automations.New(st, e.svc.Tree, func(tenancy.Change) { _ = e.runner.Reload(context.Background()) }, nil)
 	e.autos.Attach(e.runner)
 }
 

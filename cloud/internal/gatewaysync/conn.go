@@ -249,6 +249,7 @@ func (c *conn) pushTenancy(ctx context.Context, initial bool, gatewayHas int64) 
 	if !initial && c.sent == nil {
 		return nil // the initial push has not run yet; it reads the current tenancy
 	}
+	c.s.viewReads.Add(1)
 	cur, err := c.s.opts.Tenancy.GatewayTenancy(ctx, c.gw)
 	if err != nil {
 		return fmt.Errorf("gatewaysync: tenancy of %s: %w", c.gw, err)
@@ -264,6 +265,12 @@ func (c *conn) pushTenancy(ctx context.Context, initial bool, gatewayHas int64) 
 	}
 	switch {
 	case cur.Version == gatewayHas:
+		if c.sent != nil {
+			// The version is read first: content committed meanwhile may
+			// be in cur under the old version. The gateway has what was
+			// sent; the newer commit's wake brings the rest as a delta.
+			cur = *c.sent
+		}
 	case c.sent != nil && cur.Version > c.sent.Version:
 		d := diff(c.sent, &cur)
 		if err := c.send(&syncproto.Message{Type: syncproto.TypeDelta, Delta: d}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"outpost/shared/syncproto"
@@ -119,6 +120,9 @@ type Server struct {
 	pingOnce sync.Once
 	closed   bool           // guarded by mu; no new connection or refresh after Close
 	work     sync.WaitGroup // connections served and refreshes running, for Close to wait on
+
+	viewReads atomic.Int64 // Tenancy.GatewayTenancy calls (ViewReads)
+	wakes     atomic.Int64 // connections TenancyChanged woke (Wakes)
 }
 
 // call is a command waiting for its result.
@@ -241,10 +245,18 @@ func (s *Server) TenancyChanged(gatewayIDs ...string) {
 		}
 	}
 	s.mu.Unlock()
+	s.wakes.Add(int64(len(conns)))
 	for _, c := range conns {
 		c.refresh()
 	}
 }
+
+// Wakes counts the connections TenancyChanged woke since the start.
+func (s *Server) Wakes() int64 { return s.wakes.Load() }
+
+// ViewReads counts the gateway views read (Tenancy.GatewayTenancy) since
+// the start: one per connection, one per woken gateway.
+func (s *Server) ViewReads() int64 { return s.viewReads.Load() }
 
 // Sites returns the status of every gateway seen since the start.
 func (s *Server) Sites() []Site {

@@ -132,6 +132,31 @@ func TestTenancyChangedSendsDelta(t *testing.T) {
 	poll.Until(t, "site tenancy version 6", func() bool { st, _ := e.srv.Site("gw-1"); return st.TenancyVersion == 6 })
 }
 
+// A refresh that reads the version the gateway has, with content a
+// commit made meanwhile (the version is read first), sends nothing — and
+// that content stays unsent: the next version's delta carries it.
+func TestSameVersionKeepsWhatWasSent(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.connect(t, "cred-1", "gw-1", 0)
+	if m := c.recv(); m.Type != syncproto.TypeSnapshot {
+		t.Fatalf("got %s, want snapshot", m.Type)
+	}
+	c.send(&syncproto.Message{Type: syncproto.TypeStatus, Status: &syncproto.Status{Software: "settled"}})
+	poll.Until(t, "initial push", func() bool { st, _ := e.srv.Site("gw-1"); return st.Software == "settled" })
+	two := syncproto.Device{UID: uid2, Name: "two", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}
+	one := syncproto.Device{UID: uid1, Name: "one", TemplateID: "TMPL1", OrgID: 1, TokenHash: hash}
+	e.ten.set("gw-1", syncproto.Tenancy{Version: 5, Devices: []syncproto.Device{one, two}})
+	reads := e.srv.ViewReads()
+	e.srv.TenancyChanged("gw-1")
+	poll.Until(t, "the refresh", func() bool { return e.srv.ViewReads() > reads })
+	e.ten.set("gw-1", syncproto.Tenancy{Version: 6, Devices: []syncproto.Device{one, two}})
+	e.srv.TenancyChanged("gw-1")
+	m := c.recv()
+	if m.Type != syncproto.TypeDelta || m.Delta.From != 5 || len(m.Delta.Devices) != 1 || m.Delta.Devices[0].UID != uid2 {
+		t.Fatalf("got %s %+v, want the delta 5→6 with device two", m.Type, m.Delta)
+	}
+}
+
 func TestCommandRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.connect(t, "cred-1", "gw-1", 5)

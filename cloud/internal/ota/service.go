@@ -45,8 +45,10 @@ type Options struct {
 	MaxImageBytes int64
 	Now           func() time.Time // nil: time.Now
 	// OnChange is called after a shipment changed in a way the sites must
-	// see (created, paused, resumed, cancelled, approved); nil: nothing.
-	OnChange func()
+	// see (created, paused, resumed, cancelled, approved), with the sites
+	// concerned (the shipment's tree; an approved device's org); nil:
+	// nothing.
+	OnChange func(tenancy.Change)
 }
 
 // Service is firmware and shipments, authorized like templates.
@@ -56,7 +58,7 @@ type Service struct {
 	blobs    Blobs
 	maxImage int64
 	now      func() time.Time
-	onChange func()
+	onChange func(tenancy.Change)
 }
 
 // New checks the options.
@@ -71,7 +73,7 @@ func New(o Options) (*Service, error) {
 		o.Now = time.Now
 	}
 	if o.OnChange == nil {
-		o.OnChange = func() {}
+		o.OnChange = func(tenancy.Change) {}
 	}
 	return &Service{ten: o.Tenancy, store: o.Store, blobs: o.Blobs, maxImage: o.MaxImageBytes, now: o.Now, onChange: o.OnChange}, nil
 }
@@ -256,7 +258,7 @@ func (s *Service) CreateShipment(ctx context.Context, a tenancy.Actor, in NewShi
 		return Shipment{}, err
 	}
 	sh.ID = id
-	s.onChange()
+	s.onChange(tenancy.Change{Subtrees: []tenancy.OrgID{sh.RootID}})
 	return sh, nil
 }
 
@@ -329,7 +331,7 @@ func (s *Service) Change(ctx context.Context, a tenancy.Actor, id ShipmentID, ac
 		return Shipment{}, err
 	}
 	sh.State, sh.UpdatedAt = to, now
-	s.onChange()
+	s.onChange(tenancy.Change{Subtrees: []tenancy.OrgID{sh.RootID}})
 	return sh, nil
 }
 
@@ -486,6 +488,6 @@ func (s *Service) Approve(ctx context.Context, a tenancy.Actor, id ShipmentID, d
 	if err := s.store.PutDeviceStatus(ctx, cur); err != nil {
 		return err
 	}
-	s.onChange()
+	s.onChange(tenancy.Change{Orgs: []tenancy.OrgID{d.OrgID}})
 	return nil
 }

@@ -66,7 +66,7 @@ func TestGatewayCredentialAndView(t *testing.T) {
 func TestOnChangeFollowsCommits(t *testing.T) {
 	e := newEnv(t, tenancy.Config{})
 	n := 0
-	svc, err := tenancy.New(e.ctx, tenancy.Deps{Store: e.store, Hasher: plainHasher{}, OnChange: func() { n++ }}, tenancy.Config{})
+	svc, err := tenancy.New(e.ctx, tenancy.Deps{Store: e.store, Hasher: plainHasher{}, OnChange: func(tenancy.Change) { n++ }}, tenancy.Config{})
 	e.must(err)
 	_, _, err = svc.Bootstrap(e.ctx, tenancy.Bootstrap{OrgName: "Root org", AdminEmail: "a@r.test", AdminName: "A", Password: pw})
 	e.must(err)

@@ -65,10 +65,10 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 	if g.OrgID == 0 {
 		return res, Errorf(Forbidden, "gateway is not claimed yet")
 	}
-	changed := false
+	var changed Change // templates: the tree's views; devices: the gateway's org
 	defer func() {
-		if changed {
-			s.changed()
+		if !changed.Empty() {
+			s.changed(changed)
 		}
 	}()
 	a := Actor{ClientID: "gateway:" + strconv.FormatInt(int64(id), 10), OrgID: g.OrgID}
@@ -113,7 +113,7 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 		switch {
 		case err == nil:
 			if created {
-				changed = true
+				changed.Add(Change{Subtrees: []OrgID{root}})
 				res.Templates = append(res.Templates, TemplateID(def.ID))
 			}
 		case CodeOf(err) == Internal || CodeOf(err) == "":
@@ -128,7 +128,7 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 			return res, err
 		}
 		if created {
-			changed = true
+			changed.Add(Change{Orgs: []OrgID{g.OrgID}})
 			res.Created = append(res.Created, d.UID)
 		}
 		if reason != "" {

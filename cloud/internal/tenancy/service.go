@@ -110,10 +110,12 @@ type Deps struct {
 	Logger   *slog.Logger     // nil: discard
 	// Guard throttles failed logins (nil: no throttling).
 	Guard LoginGuard
-	// OnChange is called after every committed audited change (nil: none);
-	// the cloud uses it to push tenancy deltas to gateways. It must not
-	// block.
-	OnChange func()
+	// OnChange is called after every committed audited change (nil: none)
+	// with what it touched; the cloud uses it to push tenancy deltas to
+	// the gateways whose view it may have altered (ViewsTouched). It runs
+	// on the caller's goroutine after the commit (with the org tree's
+	// lock held for org changes): it may read the store, not write it.
+	OnChange func(Change)
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
 	// commit, on the caller's goroutine (nil: none); the cloud turns
@@ -135,7 +137,7 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	// onChange is Deps.OnChange.
-	onChange func()
+	onChange func(Change)
 	// audited is Deps.Audited.
 	audited func(ctx context.Context, entries []AuditEntry)
 
@@ -211,26 +213,29 @@ func (s *Service) Decide(a Actor, p Permission, r Resource) error {
 // Internal. Use atomicTree when fn changes orgs or permissions.
 func (s *Service) atomic(ctx context.Context, op string, fn func(tx Tx) error) error {
 	var entries []AuditEntry
+	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		atx := &auditingTx{Tx: tx}
 		err := fn(atx)
-		entries = atx.entries
+		entries, ch = atx.entries, atx.change
 		return err
 	})
 	if err != nil {
 		return internal(op, err)
 	}
 	if len(entries) > 0 {
-		s.changed()
+		s.changed(ch)
 		s.tellAudited(ctx, entries)
 	}
 	return nil
 }
 
-// auditingTx keeps what a transaction appended to the audit log.
+// auditingTx keeps what a transaction appended to the audit log, and
+// what that touched of the gateways' views (audit notes it).
 type auditingTx struct {
 	Tx
 	entries []AuditEntry
+	change  Change
 }
 
 func (t *auditingTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
@@ -253,9 +258,9 @@ func (s *Service) tellAudited(ctx context.Context, entries []AuditEntry) {
 // every gateway view's Version as it was, so gateways would get nothing
 // from a refresh: they are not woken, which with many sites connected
 // would cost a view read per gateway for every login.
-func (s *Service) changed() {
+func (s *Service) changed(c Change) {
 	if s.onChange != nil {
-		s.onChange()
+		s.onChange(c)
 	}
 }
 
@@ -274,14 +279,19 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
 	var ed treeEdit
+	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		ed = treeEdit{}
-		return fn(tx, &ed)
+		atx := &auditingTx{Tx: tx}
+		err := fn(atx, &ed)
+		ch = atx.change
+		return err
 	})
 	if err != nil {
 		return internal(op, err)
 	}
-	defer s.changed()
+	ch.Tree = true
+	defer s.changed(ch)
 	if ed.reload {
 		return s.reloadLocked(ctx)
 	}
@@ -296,7 +306,13 @@ func (s *Service) audit(ctx context.Context, tx Tx, a Actor, org OrgID, action, 
 		Action: action, ObjectType: objType, ObjectID: fmt.Sprint(objID),
 		Before: auditJSON(before), After: auditJSON(after),
 	}
-	return tx.AppendAudit(ctx, &e)
+	if err := tx.AppendAudit(ctx, &e); err != nil {
+		return err
+	}
+	if atx, ok := tx.(*auditingTx); ok {
+		atx.change.note(s.tree.Load(), org, action, objType, objID, before, after)
+	}
+	return nil
 }
 
 func auditJSON(v any) json.RawMessage {

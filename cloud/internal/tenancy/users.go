@@ -653,6 +653,9 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id UserID) error {
 		if _, err := tx.RevokeUserSessions(ctx, id, s.now().UTC()); err != nil {
 			return err
 		}
+		if err := s.noteOwnedDevices(ctx, tx, u); err != nil {
+			return err
+		}
 		if _, err := tx.ClearOwner(ctx, id); err != nil {
 			return err
 		}

@@ -1,0 +1,250 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Change is what one committed change touched, as far as the gateways'
+// views go (GatewayView): the cloud wakes only the gateways whose view it
+// may have altered (ViewsTouched) instead of every connected one. A view
+// holds the orgs of the gateway's subtree, their devices with owners and
+// templates, static tokens, and automations; roles, permissions,
+// sessions, OAuth clients, tags and locations are not in any view.
+type Change struct {
+	// All: the change could not be attributed; every view may differ.
+	All bool
+	// Tree: orgs or permissions changed; instances sharing the store
+	// reload their org tree.
+	Tree bool
+	// Orgs: something in these orgs changed (a device, a static token,
+	// an automation, the org itself); the views that cover one of them
+	// (gateways claimed into it or an org above) may differ.
+	Orgs []OrgID
+	// Subtrees: every view at or below these orgs may differ (a
+	// template of a tree, a template enabled in a sub-org, an org moved).
+	Subtrees []OrgID
+	// Gateways: these gateways' own views (claimed, released).
+	Gateways []GatewayID
+	// Owners: these users' names or emails changed: the views with
+	// devices they own.
+	Owners []UserID
+}
+
+// Empty reports whether the change touches no view.
+func (c Change) Empty() bool {
+	return !c.All && !c.Tree && len(c.Orgs) == 0 && len(c.Subtrees) == 0 && len(c.Gateways) == 0 && len(c.Owners) == 0
+}
+
+// Add folds o into c.
+func (c *Change) Add(o Change) {
+	c.All = c.All || o.All
+	c.Tree = c.Tree || o.Tree
+	c.Orgs = appendNew(c.Orgs, o.Orgs...)
+	c.Subtrees = appendNew(c.Subtrees, o.Subtrees...)
+	c.Gateways = appendNew(c.Gateways, o.Gateways...)
+	c.Owners = appendNew(c.Owners, o.Owners...)
+}
+
+func appendNew[T comparable](s []T, xs ...T) []T {
+	for _, x := range xs {
+		if !slices.Contains(s, x) {
+			s = append(s, x)
+		}
+	}
+	return s
+}
+
+// note records what one audited action touched. org is the audit entry's
+// org; before and after are the values given to audit. An action this
+// does not know touches every view (the safe side).
+func (c *Change) note(t *Tree, org OrgID, action, objType string, objID any, before, after any) {
+	orgsOf := func(vs ...any) {
+		for _, v := range vs {
+			switch x := v.(type) {
+			case Device:
+				c.Orgs = appendNew(c.Orgs, x.OrgID)
+			case StaticToken:
+				c.Orgs = appendNew(c.Orgs, x.OrgID)
+				if x.ClaimedOrgID != 0 {
+					c.Orgs = appendNew(c.Orgs, x.ClaimedOrgID)
+				}
+			case Org:
+				if x.ParentID != 0 {
+					c.Orgs = appendNew(c.Orgs, x.ParentID)
+				}
+			}
+		}
+	}
+	switch objType {
+	case "device":
+		switch action {
+		case "device.location", "device.tags": // not in a view
+			return
+		}
+		c.Orgs = appendNew(c.Orgs, org)
+		orgsOf(before, after) // a transfer: both the old org and the new
+	case "static_token":
+		c.Orgs = appendNew(c.Orgs, org)
+		orgsOf(before, after)
+	case "gateway":
+		id, err := strconv.ParseInt(fmt.Sprint(objID), 10, 64)
+		if err != nil {
+			c.All = true
+			return
+		}
+		c.Gateways = appendNew(c.Gateways, GatewayID(id))
+	case "org":
+		c.Tree = true
+		c.Orgs = appendNew(c.Orgs, org) // created, renamed: the org; deleted: its parent
+		if action == "org.transfer" {
+			orgsOf(before, after) // the old parent and the new
+			c.Subtrees = appendNew(c.Subtrees, org)
+		}
+	case "template":
+		switch action {
+		case "static_token.create":
+			c.Orgs = appendNew(c.Orgs, org)
+		case "template.enable": // disabling reaches the sub-orgs
+			c.Subtrees = appendNew(c.Subtrees, org)
+		default: // created, updated, deleted in the tree's root
+			c.Subtrees = appendNew(c.Subtrees, t.Root(org), org)
+		}
+	case "user":
+		switch action {
+		case "user.update", "user.invite.accept":
+			c.Owners = appendNew(c.Owners, userID(objID))
+		case "user.transfer": // each org's entry; devices moved have their own
+			c.Owners = appendNew(c.Owners, userID(objID))
+			c.Orgs = appendNew(c.Orgs, org)
+		}
+		// user.delete: its devices' orgs were noted before they lost
+		// their owner (noteOwnedDevices).
+		// Others (created, invited, role, password, logout): no view
+		// holds them.
+	case "role":
+		c.Tree = true
+	case "oauth_client", "tag", "location":
+	default:
+		c.All = true
+	}
+}
+
+// noteOwnedDevices records, in a transaction of atomic, the orgs of the
+// devices u owns: the views that lose u as their owner.
+func (s *Service) noteOwnedDevices(ctx context.Context, tx Tx, u User) error {
+	atx, ok := tx.(*auditingTx)
+	if !ok {
+		return nil
+	}
+	scope := Scope{OrgID: s.tree.Load().Root(u.OrgID), Subtree: true}
+	if scope.OrgID == 0 {
+		atx.change.All = true
+		return nil
+	}
+	for page := (Page{Size: MaxPageSize}); ; {
+		l, err := tx.ListDevices(ctx, DeviceFilter{Scope: scope, OwnerID: u.ID, Page: page})
+		if err != nil {
+			return err
+		}
+		for _, d := range l.Items {
+			atx.change.Orgs = appendNew(atx.change.Orgs, d.OrgID)
+		}
+		if l.Next == 0 || len(l.Items) == 0 {
+			return nil
+		}
+		page.After = l.Next
+	}
+}
+
+func userID(v any) UserID {
+	id, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return UserID(id)
+}
+
+// ViewsTouched returns the claimed gateways whose view c may have altered;
+// all is true when c cannot be attributed (wake every gateway). The cost
+// is that of the orgs touched: one indexed lookup per org on the way up
+// to the root, and per subtree named; never a walk of every gateway.
+func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, all bool, err error) {
+	if c.All {
+		return nil, true, nil
+	}
+	t := s.tree.Load()
+	covered := map[OrgID]bool{}
+	cover := func(o OrgID) {
+		for ; o != 0 && !covered[o]; o = t.Parent(o) {
+			covered[o] = true
+		}
+	}
+	for _, o := range c.Orgs {
+		cover(o)
+	}
+	for _, u := range c.Owners {
+		usr, err := s.store.GetUser(ctx, u)
+		if errIs(err, NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, internal("views touched", err)
+		}
+		scope := Scope{OrgID: t.Root(usr.OrgID), Subtree: true}
+		if scope.OrgID == 0 {
+			continue
+		}
+		for page := (Page{Size: MaxPageSize}); ; {
+			l, err := s.store.ListDevices(ctx, DeviceFilter{Scope: scope, OwnerID: u, Page: page})
+			if err != nil {
+				return nil, false, internal("views touched", err)
+			}
+			for _, d := range l.Items {
+				cover(d.OrgID)
+			}
+			if l.Next == 0 || len(l.Items) == 0 {
+				break
+			}
+			page.After = l.Next
+		}
+	}
+	seen := map[GatewayID]bool{}
+	add := func(id GatewayID) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	list := func(sc Scope) error {
+		for page := (Page{Size: MaxPageSize}); ; {
+			l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: sc, Page: page})
+			if err != nil {
+				return internal("views touched", err)
+			}
+			for _, g := range l.Items {
+				add(g.ID)
+			}
+			if l.Next == 0 || len(l.Items) == 0 {
+				return nil
+			}
+			page.After = l.Next
+		}
+	}
+	for o := range covered {
+		if err := list(Scope{OrgID: o}); err != nil {
+			return nil, false, err
+		}
+	}
+	for _, o := range c.Subtrees {
+		if o == 0 {
+			continue
+		}
+		if err := list(Scope{OrgID: o, Subtree: true}); err != nil {
+			return nil, false, err
+		}
+	}
+	for _, g := range c.Gateways {
+		add(g)
+	}
+	return ids, false, nil
+}
