@@ -591,7 +591,8 @@ func TestUserTagsPage(t *testing.T) {
 	if err != nil || len(a.Items) != 1 || a.Items[0].ObjectID != fmt.Sprint(e.viewer.ID) {
 		t.Fatalf("audit %+v %v", a.Items, err)
 	}
-	checkPage(t, "audit page", admin.get("/audit?action=user.tags"), http.StatusOK, "user.tags")
+	checkPage(t, "audit page", admin.get("/audit?action=user.tags"), http.StatusOK, `<option value="user.tags" selected>`,
+		fmt.Sprintf(`<code>tagIds</code>: <code class="before">[]</code> → <code class="after">[%d,%d]</code>`, tags[0].ID, tags[1].ID))
 	// Client A's Admin may tag too, but not with the root's tag it
 	// cannot see; a viewer is offered nothing.
 	if err := e.svc.SetRolePermissions(ctx, e.admin, e.orgA.ID, tenancy.RoleUser, tenancy.NewPermSet(tenancy.OrgDevicesView, tenancy.OrgUsersView), tenancy.PushNone); err != nil {
