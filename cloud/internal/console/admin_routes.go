@@ -30,6 +30,7 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /users/{id}", c.auth(c.userPage))
 	mux.Handle("POST /users/{id}/role", c.auth(c.userRole))
 	mux.Handle("POST /users/{id}/tags", c.auth(c.userTags))
+	mux.Handle("POST /users/bulk-tag", c.auth(c.usersBulkTag))
 	mux.Handle("POST /users/{id}/transfer", c.auth(c.userTransfer))
 	mux.Handle("POST /users/{id}/suspend", c.auth(c.userSuspend))
 	mux.Handle("POST /users/{id}/logout", c.auth(c.userLogout))

@@ -593,6 +593,23 @@ func TestUserTagsPage(t *testing.T) {
 	}
 	checkPage(t, "audit page", admin.get("/audit?action=user.tags"), http.StatusOK, `<option value="user.tags" selected>`,
 		fmt.Sprintf(`<code>tagIds</code>: <code class="before">[]</code> → <code class="after">[%d,%d]</code>`, tags[0].ID, tags[1].ID))
+	// Bulk "Apply tag" from the list: added to what each user has.
+	checkPage(t, "bulk bar", admin.get("/users"), http.StatusOK, `action="/users/bulk-tag"`,
+		fmt.Sprintf(`form="ubulk" name="id" value="%d"`, e.viewer.ID))
+	if res := admin.post("/users/bulk-tag", url.Values{"tag": {id(tags[2])}}); res.status != http.StatusBadRequest || !strings.Contains(res.body, "Select the users first.") {
+		t.Errorf("bulk tag without a selection: %d", res.status)
+	}
+	res = admin.post("/users/bulk-tag", url.Values{"tag": {id(tags[2])}, "id": {fmt.Sprint(e.viewer.ID), fmt.Sprint(e.operator.ID)}})
+	checkPage(t, "bulk tag", res, http.StatusOK, "2 of 2 done", "viewer@a.test", "op@a.test")
+	for _, u := range []tenancy.UserID{e.viewer.ID, e.operator.ID} {
+		ts, err := e.svc.UserTags(ctx, e.admin, u)
+		if err != nil || !slices.ContainsFunc(ts, func(tg tenancy.Tag) bool { return tg.ID == tags[2].ID }) {
+			t.Errorf("user %d after the bulk tag: %+v %v", u, ts, err)
+		}
+	}
+	if ts, _ := e.svc.UserTags(ctx, e.admin, e.viewer.ID); len(ts) != 3 {
+		t.Errorf("the viewer's tags after the bulk tag: %+v, want vip, night shift and installer", ts)
+	}
 	// Client A's Admin may tag too, but not with the root's tag it
 	// cannot see; a viewer is offered nothing.
 	if err := e.svc.SetRolePermissions(ctx, e.admin, e.orgA.ID, tenancy.RoleUser, tenancy.NewPermSet(tenancy.OrgDevicesView, tenancy.OrgUsersView), tenancy.PushNone); err != nil {
@@ -607,5 +624,12 @@ func TestUserTagsPage(t *testing.T) {
 	}
 	if res := viewer.post(fmt.Sprintf("/users/%d/tags", e.operator.ID), url.Values{"tag": {id(tags[1])}}); res.status == http.StatusSeeOther {
 		t.Error("a viewer tagged a user")
+	}
+	before = e.lastAudit(t)
+	if res := viewer.post("/users/bulk-tag", url.Values{"tag": {id(tags[3])}, "id": {fmt.Sprint(e.operator.ID)}}); !strings.Contains(res.body, "0 of 1 done") {
+		t.Errorf("a viewer's bulk tag: %d %.300s", res.status, res.body)
+	}
+	if e.lastAudit(t) != before {
+		t.Error("a viewer's bulk tag changed something")
 	}
 }

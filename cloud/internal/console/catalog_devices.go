@@ -375,6 +375,7 @@ type bulkData struct {
 	Action string
 	Rows   []bulkRow
 	Done   int
+	Users  bool // a bulk action on users (else devices)
 }
 
 // maxBulk bounds one bulk action (the device list's page size).

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -492,3 +493,61 @@ func (d usersAddData) For(p string) addForm {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// usersBulkTag is POST /users/bulk-tag: Blynk's "Apply Tag" on the users
+// selected in the list (id, at most a page), each through the service on
+// its own (SetUserTags: TAGS_MANAGE and USERS_EDIT, at most 5 tags); the
+// answer reports each user's outcome.
+func (c *Console) usersBulkTag(w http.ResponseWriter, r *http.Request, s *session) {
+	r.ParseForm()
+	tag := tenancy.TagID(formID(r, "tag"))
+	var ids []tenancy.UserID
+	for _, v := range r.PostForm["id"] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && !slices.Contains(ids, tenancy.UserID(n)) {
+			ids = append(ids, tenancy.UserID(n))
+		}
+	}
+	msg := ""
+	switch {
+	case len(ids) == 0:
+		msg = "Select the users first."
+	case len(ids) > usersPageSize:
+		msg = fmt.Sprintf("Select at most %d users.", usersPageSize)
+	case tag == 0:
+		msg = "Choose the tag to apply."
+	}
+	bd := bulkData{Action: "tag", Users: true}
+	if msg != "" {
+		c.renderShell(w, r, s, http.StatusBadRequest, "bulk", view{Title: "Bulk action", Nav: "users", Error: msg, Data: bd})
+		return
+	}
+	ctx := r.Context()
+	for _, id := range ids {
+		row := bulkRow{Name: "user " + strconv.FormatInt(int64(id), 10)}
+		have, err := c.svc.UserTags(ctx, s.actor, id)
+		if err == nil {
+			if u, uerr := c.svc.User(ctx, s.actor, id); uerr == nil {
+				row.Name = u.Email
+			}
+			if !slices.ContainsFunc(have, func(t tenancy.Tag) bool { return t.ID == tag }) {
+				tags := []tenancy.TagID{tag}
+				for _, h := range have {
+					tags = append(tags, h.ID)
+				}
+				err = c.svc.SetUserTags(ctx, s.actor, id, tags)
+			}
+		}
+		if err != nil {
+			if httpStatus(err) == http.StatusInternalServerError {
+				c.serverError(w, r, err)
+				return
+			}
+			row.Result = message(err)
+		} else {
+			row.OK, row.Result = true, "done"
+			bd.Done++
+		}
+		bd.Rows = append(bd.Rows, row)
+	}
+	c.renderShell(w, r, s, http.StatusOK, "bulk", view{Title: "Bulk action", Nav: "users", Data: bd})
+}
