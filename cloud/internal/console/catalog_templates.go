@@ -77,6 +77,10 @@ type templateData struct {
 	// Decimals are the choices of a Double's decimals ("" = as stored).
 	Decimals []option
 	Enabled  []enabledRow
+	// More: the switcher lists the first orgs only; EnableIn picks any
+	// other sub-organization to enable or disable the template in.
+	More     bool
+	EnableIn orgPicker
 	Form     form   // the form that was refused, if any
 	Which    string // "template", "datastream", "event", "system", "meta", "enabled"
 	Devices  int
@@ -189,6 +193,16 @@ func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, s *sess
 		}
 		on := slices.ContainsFunc(l.Items, func(x tenancy.Template) bool { return x.ID == t.ID })
 		d.Enabled = append(d.Enabled, enabledRow{Org: o, On: on, CanEdit: s.can(tenancy.OrgSettingsAccess, res)})
+	}
+	if d.More = sh.More; d.More {
+		cur := ""
+		if which == "enabled" {
+			cur = f.V("org")
+		}
+		if d.EnableIn, err = c.orgPicker(r, s, "templates.enable", cur, func(o tenancy.Org) bool { return s.tree.Depth(o.ID) > 1 }); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
 	}
 	v.Title, v.Nav, v.Shell, v.Data = t.Def.Name, "templates", sh, d
 	c.render(w, r, status, "template", v)
@@ -422,16 +436,21 @@ func (c *Console) metaDelete(w http.ResponseWriter, r *http.Request, s *session)
 // templateEnabled is POST /templates/{id}/enabled (org, enabled=1|0).
 func (c *Console) templateEnabled(w http.ResponseWriter, r *http.Request, s *session) {
 	id := tenancy.TemplateID(r.PathValue("id"))
-	org, _ := strconv.ParseInt(r.PostFormValue("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	on := r.PostFormValue("enabled") == "1"
 	if err := c.svc.SetTemplateEnabled(r.Context(), s.actor, tenancy.OrgID(org), id, on); err != nil {
 		st := httpStatus(err)
 		t, gerr := c.svc.Template(r.Context(), s.actor, id)
-		if gerr != nil || st == http.StatusNotFound || st == http.StatusInternalServerError {
+		picked := r.PostFormValue("pick") != "" // the picker's form: an unknown org is a message next to it
+		if gerr != nil || (st == http.StatusNotFound && !picked) || st == http.StatusInternalServerError {
 			c.fail(w, r, s, err)
 			return
 		}
-		c.renderTemplate(w, r, s, st, t, "enabled", form{Errs: fieldErrs{"org" + strconv.FormatInt(org, 10): message(err)}}, view{})
+		f := form{Errs: fieldErrs{"org" + strconv.FormatInt(org, 10): message(err)}, Values: map[string]string{"org": r.PostFormValue("org")}}
+		if picked {
+			f.Errs = fieldErrs{"pick": message(err)}
+		}
+		c.renderTemplate(w, r, s, st, t, "enabled", f, view{})
 		return
 	}
 	http.Redirect(w, r, "/templates/"+string(id)+"?done=saved#enabled", http.StatusSeeOther)

@@ -27,6 +27,7 @@ var pickPurposes = map[string]*tenancy.Permission{
 	"sites.claim":      ptr(tenancy.GatewaysClaim),
 	"users.invite":     ptr(tenancy.UsersInvite),
 	"users.transfer":   ptr(tenancy.UsersTransfer),
+	"templates.enable": ptr(tenancy.OrgSettingsAccess),
 	"orgs.parent":      nil, // the service refuses cycles, depth and rights with its words
 }
 

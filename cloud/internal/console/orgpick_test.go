@@ -143,6 +143,22 @@ func TestOrgPickerManyOrgs(t *testing.T) {
 	if e.lastAudit(t) != before {
 		t.Error("a refused device creation changed something")
 	}
+	// The template's "enabled in sub-organizations" lists the switcher's
+	// first orgs; the picker below reaches the others.
+	tmplPath := "/templates/" + string(e.devA.TemplateID)
+	checkPage(t, "template page", admin.get(tmplPath), http.StatusOK, `id="enableform"`, `data-orgpick="templates.enable"`)
+	enabledIn := func(org tenancy.OrgID) bool {
+		l, err := e.svc.Templates(context.Background(), e.admin, org, tenancy.Page{Size: tenancy.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items) == 1
+	}
+	if res := admin.post(tmplPath+"/enabled", url.Values{"pick": {"1"}, "org": {"Fleet 4-998"}, "enabled": {"0"}}); res.status != http.StatusSeeOther || enabledIn(orgs["Fleet 4-998"].ID) {
+		t.Errorf("disable the template in Fleet 4-998 by name: %d, still enabled %v", res.status, enabledIn(orgs["Fleet 4-998"].ID))
+	}
+	res = admin.post(tmplPath+"/enabled", url.Values{"pick": {"1"}, "org": {"Fleet 9"}, "enabled": {"1"}})
+	checkPage(t, "enable in an unknown org", res, http.StatusNotFound, `id="en-org-err"`, `value="Fleet 9"`)
 	// With JavaScript the number is sent: a user moves to the far org.
 	res = admin.post(fmt.Sprintf("/users/%d/transfer", e.viewer.ID), url.Values{"org": {fmt.Sprint(far.ID)}, "role": {fmt.Sprint(tenancy.RoleUser)}})
 	if res.status != http.StatusSeeOther {
