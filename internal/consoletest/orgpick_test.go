@@ -96,5 +96,7 @@ func TestOrgPickerInBrowser(t *testing.T) {
 		chromedp.KeyEvent("Fleet 2"),
 		chromedp.WaitVisible(`//ul[@role="listbox"]/li[@role="option"][contains(., "Fleet 2-9")]`))
 	shots(t, ctx, s.url, "orgpick-open", "")
-	checkPages(t, ctx, problems, s.url, []pageCheck{{"/devices/new", "#nd-org"}, {"/users/add", "#invite-org"}, {"/sites", "#claimorg"}})
+	shots(t, ctx, s.url, "template-enable", "/templates/"+s.template)
+	checkPages(t, ctx, problems, s.url, []pageCheck{{"/devices/new", "#nd-org"}, {"/users/add", "#invite-org"}, {"/sites", "#claimorg"},
+		{"/templates/" + s.template, "#en-org"}})
 }
