@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/siteregistry"
 	"outpost/cloud/internal/tenancy"
@@ -89,8 +90,8 @@ type cloudRules struct {
 	log    *slog.Logger
 }
 
-func newCloudRules(store cloudStore, st *siteregistry.Registry, n *notify.Service, hooks *webhooks.Dispatcher, log *slog.Logger) *cloudRules {
-	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n, hooks: hooks}, log),
+func newCloudRules(store cloudStore, st *siteregistry.Registry, n *notify.Service, hooks *webhooks.Dispatcher, evs *events.Service, log *slog.Logger) *cloudRules {
+	return &cloudRules{runner: automations.NewRunner(store, ruleCloud{store: store, sites: st, notify: n, hooks: hooks, events: evs}, log),
 		kick: make(chan struct{}, 1), log: log}
 }
 
@@ -128,6 +129,16 @@ type ruleCloud struct {
 	sites  *siteregistry.Registry
 	notify *notify.Service
 	hooks  *webhooks.Dispatcher
+	events *events.Service
+}
+
+// LogEvent logs an event on a device in the cloud only: it is recorded on
+// the device's timeline and notifies, calls webhooks and triggers
+// automations like one the device logged, but does not go through the
+// device's gateway (docs/automations.md).
+func (r ruleCloud) LogEvent(ctx context.Context, automation, uid, code, description string) error {
+	_, err := r.events.Log(ctx, automation, uid, code, description)
+	return err
 }
 
 // Webhook queues a delivery of one of the org's webhooks, with the

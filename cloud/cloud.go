@@ -22,6 +22,7 @@ import (
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/clientaddr"
 	"outpost/cloud/internal/console"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/gatewaysync"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
@@ -72,6 +73,11 @@ type Server struct {
 	hooks        *webhooks.Dispatcher
 	hookTriggers *hookTriggers
 	events       *eventNotifications // the template's event settings (eventnotify.go)
+	// eventLog logs the events of cloud automations and people's
+	// resolutions; feedOut is the feed it publishes to (the cluster's
+	// when instances share the store).
+	eventLog *events.Service
+	feedOut  publisher
 	// notifier stores and mails notifications (the console's bell reads them).
 	notifier *notify.Service
 	// cluster joins the instances sharing a PostgreSQL store (nil on
@@ -114,9 +120,10 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	guard := ratelimit.NewLoginGuard(ratelimit.LoginLimits{AccountFree: cfg.Auth.LoginAccountFailures,
+	lims := newLimits(store, cfg.Now, log)
+	guard := lims.guard(ratelimit.LoginLimits{AccountFree: cfg.Auth.LoginAccountFailures,
 		AddrFree: cfg.Auth.LoginAddressFailures, Delay: cfg.Auth.LoginDelay, MaxDelay: cfg.Auth.LoginMaxDelay,
-		Forget: cfg.Auth.LoginForgetAfter}, cfg.Now)
+		Forget: cfg.Auth.LoginForgetAfter})
 	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -131,6 +138,17 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	// changes: the hook finds it through this pointer once it exists.
 	var syncp atomic.Pointer[gatewaysync.Server]
 	var wakep atomic.Pointer[waker]
+	// The API's bearer cache is emptied by revocations and tenancy changes
+	// made outside it (the console, other instances).
+	var apip atomic.Pointer[platformapi.API]
+	forgetTokens := func() {
+		if a := apip.Load(); a != nil {
+			a.ForgetTokens()
+		}
+		if cl := s.cluster; cl != nil {
+			cl.revoke() // the other instances forget theirs
+		}
+	}
 	s.svc, err = tenancy.New(ctx, tenancy.Deps{
 		Store: store, Hasher: auth.Passwords{Cost: cfg.Auth.BcryptCost},
 		Notifier: &notifier{store: store, mailer: mailer, log: log}, Logger: logger, Now: cfg.Now, Guard: guard,
@@ -139,7 +157,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 				h.audited(ctx, es) // device created / transferred webhooks
 			}
 		},
+		Revoked: forgetTokens,
 		OnChange: func(c tenancy.Change) {
+			forgetTokens() // a suspend, a role change, a deleted OAuth client (the console's too)
 			if w := wakep.Load(); w != nil {
 				w.changed(c) // the gateways whose view it touched, on every instance
 			}
@@ -168,9 +188,10 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		feed = clusterFeed{local: s.feed, c: s.cluster}
 	}
+	s.feedOut = feed
 	s.waker = newWaker(s.svc, syncp.Load, s.cluster, log)
 	wakep.Store(s.waker)
-	if err := s.wireExtras(cfg, store, mailer, logger); err != nil {
+	if err := s.wireExtras(cfg, store, mailer, lims, logger); err != nil {
 		return nil, err
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
@@ -209,16 +230,21 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	autos.Attach(s.rules.runner)
 	hooks := webhooks.NewService(store, s.svc.Tree, s.hooks, func() { s.hookTriggers.load(context.Background()); s.announce() })
 	apiOpts := platformapi.Options{Service: s.svc, Mailer: mailer, Logger: logger,
-		RateLimit: cfg.API.RateLimit, MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
+		RateLimit: cfg.API.RateLimit, Limiter: lims.quota("api", cfg.API.RateLimit), MaxBodyBytes: cfg.API.MaxBodyBytes, PublicURL: publicURL, AuthCacheTTL: cfg.API.AuthCacheTTL, Now: cfg.Now,
 		Live: apiLive{s.sites, store}, Clients: clients, OTA: s.firmware.ota,
 		Automations: autos,
-		Webhooks:    hooks}
+		Webhooks:    hooks,
+		Events:      apiEvents{s.eventLog}}
 	consoleOpts := console.Options{Service: s.svc, Live: consoleLive{s.sites, store}, History: consoleHistory{store},
 		Feed: s.feed, Mailer: mailer, Logger: logger, PublicURL: publicURL, ClientAddr: clients.Addr, Now: cfg.Now, OTA: s.firmware.ota,
-		Automations: autos, Notify: s.notifier, Webhooks: hooks}
+		Automations: autos, Notify: s.notifier, Webhooks: hooks, Events: s.eventLog}
 	api, err := platformapi.New(apiOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	apip.Store(api)
+	if s.cluster != nil {
+		s.cluster.forgetTokens = api.ForgetTokens
 	}
 	s.console, err = console.New(consoleOpts)
 	if err != nil {
@@ -234,7 +260,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /api/v1/gateway/sync", s.sync)
-	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(ratelimit.NewKeyed(perMin, cfg.Now), clients.Addr, s.sites.Register))
+	mux.HandleFunc("POST /api/v1/gateway/register", siteregistry.LimitPerAddr(lims.quota("register", perMin), clients.Addr, s.sites.Register))
 	mux.HandleFunc("POST /api/v1/gateway/claim-code", s.sites.RenewClaimCode)
 	mux.HandleFunc("GET /api/v1/gateway/firmware/{sha256}", s.firmware.download)
 	mux.Handle("/api/", api)

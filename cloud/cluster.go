@@ -43,7 +43,11 @@ const maxBusPayload = 7900
 //     wherever it is connected, under one command id (the gateway applies
 //     an id once), and its result comes back to the caller's instance;
 //   - applied telemetry reaches the live feed of every instance;
-//   - a released gateway is disconnected wherever it is connected.
+//   - a released gateway is disconnected wherever it is connected;
+//   - a revocation (a logout, and any audited change: suspend, password
+//     reset, role change, a deleted OAuth client) empties every
+//     instance's bearer-token cache (an "auth" message), so the token is
+//     refused everywhere at once, whatever api.auth_cache_ttl is.
 type cluster struct {
 	bus  bus
 	self string // this instance's id
@@ -54,8 +58,12 @@ type cluster struct {
 	// onChange is called when another instance changed the tenancy,
 	// automations, webhooks or shipments (set before run).
 	onChange func()
+	// forgetTokens empties this instance's bearer-token cache (set before
+	// run; nil: none).
+	forgetTokens func()
 
 	tenancy chan struct{}   // an unattributed change to announce: wake all (coalesced)
+	revoked chan struct{}   // a revocation to announce (coalesced)
 	reload  chan struct{}   // another instance's org tree change to load (coalesced)
 	ctl     chan clusterMsg // commands, results, disconnects: sent first
 	feed    chan clusterMsg // live updates: dropped when too many queue
@@ -73,7 +81,7 @@ type cluster struct {
 // clusterMsg is one bus message.
 type clusterMsg struct {
 	From    string             `json:"from"`
-	Kind    string             `json:"kind"` // tenancy, feed, command, result, disconnect
+	Kind    string             `json:"kind"` // tenancy, auth, feed, command, result, disconnect
 	To      string             `json:"to,omitempty"`
 	Gateway string             `json:"gw,omitempty"`
 	ID      string             `json:"id,omitempty"`
@@ -97,7 +105,7 @@ func newCluster(b bus, svc *tenancy.Service, feed *livefeed.Hub, log *slog.Logge
 		return nil, err
 	}
 	return &cluster{bus: b, self: self, log: log.With("instance", self), svc: svc, hub: feed,
-		tenancy: make(chan struct{}, 1), reload: make(chan struct{}, 1),
+		tenancy: make(chan struct{}, 1), revoked: make(chan struct{}, 1), reload: make(chan struct{}, 1),
 		ctl: make(chan clusterMsg, 256), feed: make(chan clusterMsg, 256),
 		waiting: map[string]chan syncproto.Result{}}, nil
 }
@@ -110,6 +118,7 @@ func (c *cluster) run(ctx context.Context) {
 		defer wg.Done()
 		_ = c.bus.Listen(ctx, busChannel, c.receive, func() {
 			// Messages sent while we were not listening are lost: catch up.
+			c.forget()
 			c.wakeAfterReload(nil, true)
 			if c.onChange != nil {
 				c.onChange()
@@ -143,6 +152,8 @@ func (c *cluster) sender(ctx context.Context) {
 				return
 			case <-c.tenancy:
 				m = clusterMsg{Kind: "tenancy"}
+			case <-c.revoked:
+				m = clusterMsg{Kind: "auth"}
 			case m = <-c.ctl:
 			case m = <-c.feed:
 			}
@@ -211,6 +222,8 @@ func (c *cluster) receive(payload string) {
 	}
 	c.received.Add(1)
 	switch m.Kind {
+	case "auth":
+		c.forget()
 	case "tenancy":
 		switch {
 		case !m.Targeted:
@@ -274,6 +287,15 @@ func (c *cluster) queue(m clusterMsg) {
 // changed announces a change made on this instance that wakes every
 // gateway (and reloads the org tree) on the others.
 func (c *cluster) changed() { signal(c.tenancy) }
+
+// revoke announces credentials revoked on this instance.
+func (c *cluster) revoke() { signal(c.revoked) }
+
+func (c *cluster) forget() {
+	if c.forgetTokens != nil {
+		c.forgetTokens()
+	}
+}
 
 // tenancyChanged announces a tenancy change made on this instance: the
 // gateways whose view it touched (keys; every one if all) and whether the

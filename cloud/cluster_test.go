@@ -118,8 +118,9 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 		t.Errorf("B's metrics:\n%s", grepLines(m, "outpost_cloud"))
 	}
 
-	// A session logged out on B is refused by A (A's bearer cache lives
-	// api.auth_cache_ttl, 1 s).
+	// A session logged out on B is refused by A (B's "auth" message
+	// empties A's bearer cache; TestRevocationAcrossInstances shows it
+	// with a cache of a minute).
 	var sess struct{ Token string }
 	a.call(200, "POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@root.test", "password": "root-password-1"}, &sess)
 	a.call(200, "GET", "/api/v1/auth/me", sess.Token, nil, nil)

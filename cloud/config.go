@@ -74,9 +74,11 @@ type StoreConfig struct {
 	// instances).
 	MaxConns int `yaml:"max_conns"`
 	MinConns int `yaml:"min_conns"`
-	// HistoryRetention drops raw datastream history older than this, a
-	// whole month at a time (PostgreSQL only; 0 keeps everything). Chart
-	// rollups stay.
+	// HistoryRetention drops raw datastream history older than this (0
+	// keeps everything): on PostgreSQL a whole month at a time, on SQLite
+	// row by row within the hour. An organization may set a shorter
+	// bound for its devices and those below it (its historyRetentionDays).
+	// Chart rollups stay.
 	HistoryRetention time.Duration `yaml:"history_retention"`
 }
 
@@ -121,7 +123,9 @@ type APIConfig struct {
 	RateLimit    int   `yaml:"rate_limit"`     // requests per minute per organization; -1 disables
 	MaxBodyBytes int64 `yaml:"max_body_bytes"` // largest request body
 	// AuthCacheTTL is how long a resolved bearer token is remembered; 0
-	// disables. Changes made through this API apply at once regardless.
+	// disables. Changes made through this API apply at once regardless,
+	// and so do revocations on other instances sharing a PostgreSQL store
+	// (the cluster empties every instance's cache).
 	AuthCacheTTL time.Duration `yaml:"auth_cache_ttl"`
 }
 

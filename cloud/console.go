@@ -48,12 +48,7 @@ func (l consoleLive) DeviceState(ctx context.Context, uid string) (console.Devic
 }
 
 func (l consoleLive) Timeline(ctx context.Context, uid, kind string, before int64, limit int) ([]console.Event, int64, error) {
-	es, next, err := l.store.TimelineOfKind(ctx, uid, kind, before, limit)
-	out := make([]console.Event, len(es))
-	for i, e := range es {
-		out[i] = console.Event{ID: e.ID, Kind: e.Kind, Code: e.Code, Description: e.Description, TS: e.TS}
-	}
-	return out, next, err
+	return l.store.TimelineOfKind(ctx, uid, kind, before, limit)
 }
 
 func (l consoleLive) Site(ctx context.Context, g tenancy.Gateway) (console.SiteStatus, error) {

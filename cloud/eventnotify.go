@@ -12,6 +12,7 @@ import (
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -23,11 +24,14 @@ type eventStore interface {
 	GetUser(ctx context.Context, id tenancy.UserID) (tenancy.User, error)
 	GetUserByEmail(ctx context.Context, email string) (tenancy.User, error)
 	ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.List[tenancy.User], error)
+	// The counters and pending offlines, in the store so that a restart
+	// and the other instances sharing it honour the limits.
+	notify.CounterStore
 }
 
 // eventNotifier is the notifier port the event notifier needs.
 type eventNotifier interface {
-	ToUsers(ctx context.Context, org tenancy.OrgID, rs []notify.Recipient, subject, body string, ch notify.Channels) (notify.Result, error)
+	ToUsersAbout(ctx context.Context, org tenancy.OrgID, rs []notify.Recipient, subject, body string, ch notify.Channels, about notify.About) (notify.Result, error)
 }
 
 // Codes of the system events the cloud generates (their notification
@@ -43,11 +47,13 @@ const (
 // from applied telemetry: online, offline after the template's offline
 // ignore period, first connection (the report that activated the device).
 //
-// Its counters (every N-th, limit period, events per device and day) are
-// in memory: a restart starts them again, so after one a limited event may
-// notify once more than its settings say. Times are the events' own (the
-// device's report time), so a site's backlog replayed after an outage is
-// limited as it happened.
+// Its counters (every N-th, limit period, minimum gap, events per device
+// and day) and the offlines waiting for their ignore period are kept in
+// the store (notify.CounterStore), one transaction per counted event: a
+// restart keeps them, and instances sharing a PostgreSQL store count
+// together (each event is counted by the instance that applied it). Times
+// are the events' own (the device's report time), so a site's backlog
+// replayed after an outage is limited as it happened.
 type eventNotifications struct {
 	store  eventStore
 	notify eventNotifier
@@ -55,14 +61,17 @@ type eventNotifications struct {
 	tree   func() *tenancy.Tree
 	now    func() time.Time
 	log    *slog.Logger
+	// hooks delivers a notification through the webhook channel to the
+	// webhooks of the device's organization and those above it (nil: no
+	// webhooks).
+	hooks func(ctx context.Context, d *tenancy.Device, e webhooks.Event)
 
-	mu      sync.Mutex
-	queue   []syncproto.Item
-	wake    chan struct{}
-	state   map[eventKey]*eventState
-	days    map[string]*dayCount      // device UID → its events today
-	offline map[string]pendingOffline // device UID → offline waiting for its ignore period
-	first   map[string]bool           // devices whose first connection was handled
+	mu    sync.Mutex
+	queue []syncproto.Item
+	wake  chan struct{}
+	// first caches the devices whose first connection was handled (the
+	// store's counts say so across restarts).
+	first map[string]bool
 	// activated are the devices known to be activated already (guarded
 	// by mu): their writes are not queued. One entry per device seen.
 	activated map[string]bool
@@ -70,32 +79,16 @@ type eventNotifications struct {
 	tmpls     map[tenancy.TemplateID]*tenancy.Template
 }
 
-type eventKey struct{ device, code string }
-
-// eventState counts one device's occurrences of one event code.
-type eventState struct {
-	seen     int   // occurrences counted (every N-th)
-	last     int64 // ms of the last counted occurrence (minimum gap)
-	notified int64 // ms of the last notification (limit period); 0 none
-}
-
-type dayCount struct {
-	day int64 // days since the epoch, UTC
-	n   int
-}
-
-type pendingOffline struct {
-	at  int64 // ms the device went offline
-	due int64 // ms the ignore period ends
-}
+// maxOfflineWait bounds the wait for the next pending offline: another
+// instance sharing the store may have put one due sooner (and died).
+const maxOfflineWait = time.Minute
 
 func newEventNotifications(store eventStore, n eventNotifier, cfg EventsConfig, tree func() *tenancy.Tree, now func() time.Time, log *slog.Logger) *eventNotifications {
 	if now == nil {
 		now = time.Now
 	}
 	return &eventNotifications{store: store, notify: n, cfg: cfg, tree: tree, now: now, log: log.With("part", "event notifications"),
-		wake: make(chan struct{}, 1), state: map[eventKey]*eventState{}, days: map[string]*dayCount{},
-		offline: map[string]pendingOffline{}, first: map[string]bool{}, activated: map[string]bool{}}
+		wake: make(chan struct{}, 1), first: map[string]bool{}, activated: map[string]bool{}}
 }
 
 // Observe queues applied items that may notify: events, online and
@@ -126,7 +119,7 @@ func (e *eventNotifications) Observe(items []syncproto.Item) {
 
 // run handles queued items and due offline events until ctx ends.
 func (e *eventNotifications) run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
+	timer := time.NewTimer(0) // at start: the offlines that fell due while no instance ran
 	defer timer.Stop()
 	for {
 		select {
@@ -141,41 +134,42 @@ func (e *eventNotifications) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		e.tick(ctx, e.now())
-		timer.Reset(e.nextDue())
+		timer.Reset(e.nextDue(ctx))
 	}
 }
 
-// nextDue is how long until the next pending offline is due (an hour at
-// most).
-func (e *eventNotifications) nextDue() time.Duration {
-	wait := time.Hour
-	now := e.now().UnixMilli()
-	for _, p := range e.offline {
-		if d := time.Duration(p.due-now) * time.Millisecond; d < wait {
-			wait = max(d, 0)
-		}
+// nextDue is how long until the next pending offline is due
+// (maxOfflineWait at most).
+func (e *eventNotifications) nextDue(ctx context.Context) time.Duration {
+	due, ok, err := e.store.NextOfflineDue(ctx)
+	if err != nil || !ok {
+		return maxOfflineWait
 	}
-	return wait
+	return min(max(time.Duration(due-e.now().UnixMilli())*time.Millisecond, 0), maxOfflineWait)
 }
 
-// tick notifies the offline events whose ignore period ended by now.
+// tick notifies the offline events whose ignore period ended by now (each
+// taken from the store by one instance).
 func (e *eventNotifications) tick(ctx context.Context, now time.Time) {
 	e.reset()
-	for uid, p := range e.offline {
-		if p.due > now.UnixMilli() {
-			continue
+	due, err := e.store.TakeDueOfflines(ctx, now.UnixMilli())
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("pending offlines not read", "err", err)
 		}
-		delete(e.offline, uid)
-		if d, t := e.lookup(ctx, uid); d != nil && t != nil {
+		return
+	}
+	for _, p := range due {
+		if d, t := e.lookup(ctx, p.Device); d != nil && t != nil {
 			e.notifyOffline(ctx, d, t, p)
 		}
 	}
 }
 
 // notifyOffline tells of an offline that outlasted the ignore period.
-func (e *eventNotifications) notifyOffline(ctx context.Context, d *tenancy.Device, t *tenancy.Template, p pendingOffline) {
+func (e *eventNotifications) notifyOffline(ctx context.Context, d *tenancy.Device, t *tenancy.Template, p notify.PendingOffline) {
 	if sys := t.Def.System; sys != nil {
-		e.notifyEvent(ctx, d, t, sysOffline, "Offline", "warning", sys.Offline, p.at,
+		e.notifyEvent(ctx, d, t, sysOffline, "Offline", "warning", sys.Offline, p.At,
 			fmt.Sprintf("Device %s went offline and stayed offline for %d s.", d.Name, sys.OfflineIgnoreS))
 	}
 }
@@ -235,7 +229,7 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 		if fts, ok := firstTS[it.Device]; ok && sys != nil && sys.First != nil && !e.first[it.Device] &&
 			!d.ActivatedAt.IsZero() && d.ActivatedAt.UnixMilli() == fts {
 			e.first[it.Device] = true // this batch holds the report that activated the device
-			e.notifyEvent(ctx, d, t, sysFirst, "First connection", "info", sys.First, d.ActivatedAt.UnixMilli(),
+			e.notifyOnce(ctx, d, t, sysFirst, "First connection", "info", sys.First, d.ActivatedAt.UnixMilli(),
 				fmt.Sprintf("Device %s connected for the first time.", d.Name))
 		}
 		switch it.Kind {
@@ -250,9 +244,16 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 			}
 			e.notifyEvent(ctx, d, t, ev.Code, cmp.Or(ev.Name, ev.Code), cmp.Or(ev.Type, "info"), ev.Notify, it.TS, body)
 		case syncproto.KindOnline:
-			if p, was := e.offline[it.Device]; was {
-				delete(e.offline, it.Device)
-				if it.TS < p.due {
+			var p notify.PendingOffline
+			var was bool
+			if sys != nil && sys.Offline != nil { // only such templates put pending offlines: no write for the others
+				var err error
+				if p, was, err = e.store.TakePendingOffline(ctx, it.Device); err != nil && ctx.Err() == nil {
+					e.log.Error("pending offline not read", "device", it.Device, "err", err)
+				}
+			}
+			if was {
+				if it.TS < p.Due {
 					continue // a blip shorter than the ignore period: neither offline nor online
 				}
 				// Back after the period, both told at once (a site's
@@ -265,8 +266,10 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 			}
 		case syncproto.KindOffline:
 			if sys != nil && sys.Offline != nil && sys.Offline.Enabled {
-				due := it.TS + int64(sys.OfflineIgnoreS)*1000
-				e.offline[it.Device] = pendingOffline{at: it.TS, due: due}
+				p := notify.PendingOffline{Device: it.Device, At: it.TS, Due: it.TS + int64(sys.OfflineIgnoreS)*1000}
+				if err := e.store.PutPendingOffline(ctx, p); err != nil && ctx.Err() == nil {
+					e.log.Error("pending offline not stored", "device", it.Device, "err", err)
+				}
 			}
 		}
 	}
@@ -277,48 +280,85 @@ func (e *eventNotifications) handle(ctx context.Context, items []syncproto.Item)
 // the settings and limits say so.
 func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device, t *tenancy.Template, code, name, typ string,
 	n *datastream.EventNotify, ts int64, body string) {
+	e.count(ctx, d, t, code, name, typ, n, ts, body, false)
+}
+
+// notifyOnce is notifyEvent for an event that happens once in a device's
+// life (its first connection): never counted nor told twice, restarts and
+// other instances included.
+func (e *eventNotifications) notifyOnce(ctx context.Context, d *tenancy.Device, t *tenancy.Template, code, name, typ string,
+	n *datastream.EventNotify, ts int64, body string) {
+	e.count(ctx, d, t, code, name, typ, n, ts, body, true)
+}
+
+func (e *eventNotifications) count(ctx context.Context, d *tenancy.Device, t *tenancy.Template, code, name, typ string,
+	n *datastream.EventNotify, ts int64, body string, once bool) {
 	// Every occurrence counts toward the limits, notifying or not (Blynk's
 	// limits are on events, not notifications).
-	k := eventKey{d.UID, code}
-	st := e.state[k]
-	if st == nil {
-		st = &eventState{}
-		e.state[k] = st
-	}
-	if st.seen > 0 && e.cfg.MinGap > 0 && ts-st.last < e.cfg.MinGap.Milliseconds() {
+	var tell, gap, daily bool
+	var seen int64
+	err := e.store.CountEvent(ctx, d.UID, code, func(c *notify.EventCount) bool {
+		tell, gap, daily = false, false, false
+		if once && c.Seen > 0 {
+			return false
+		}
+		if c.Seen > 0 && e.cfg.MinGap > 0 && ts-c.Last < e.cfg.MinGap.Milliseconds() {
+			gap = true
+			return false
+		}
+		if day := ts / (24 * 3600 * 1000); c.Day != day {
+			c.Day, c.DayN = day, 0
+		}
+		if e.cfg.PerDevicePerDay > 0 && c.DayN >= int64(e.cfg.PerDevicePerDay) {
+			daily = true
+			return false
+		}
+		c.DayN++
+		c.Seen++
+		c.Last = ts
+		seen = c.Seen
+		if n == nil || !n.Enabled {
+			return true
+		}
+		if n.EveryN > 1 && c.Seen%int64(n.EveryN) != 0 {
+			return true
+		}
+		if n.LimitS > 0 && c.Notified != 0 && ts-c.Notified < int64(n.LimitS)*1000 {
+			return true
+		}
+		c.Notified = ts
+		tell = true
+		return true
+	})
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			e.log.Error("event not counted", "device", d.UID, "code", code, "err", err)
+		}
+		return
+	case gap:
 		e.log.Debug("event not counted: too soon after the last", "device", d.UID, "code", code)
 		return
-	}
-	day := ts / (24 * 3600 * 1000)
-	dc := e.days[d.UID]
-	if dc == nil || dc.day != day {
-		dc = &dayCount{day: day}
-		e.days[d.UID] = dc
-	}
-	if e.cfg.PerDevicePerDay > 0 && dc.n >= e.cfg.PerDevicePerDay {
+	case daily:
 		if n != nil && n.Enabled {
 			e.log.Warn("event not notified: the device's daily limit is reached", "device", d.UID, "code", code, "limit", e.cfg.PerDevicePerDay)
 		}
 		return
-	}
-	dc.n++
-	st.seen++
-	st.last = ts
-	if n == nil || !n.Enabled {
+	case !tell:
 		return
 	}
-	if n.EveryN > 1 && st.seen%n.EveryN != 0 {
-		return
-	}
-	if n.LimitS > 0 && st.notified != 0 && ts-st.notified < int64(n.LimitS)*1000 {
-		return
-	}
-	st.notified = ts
 
+	if n.Webhook && e.hooks != nil {
+		e.hooks(ctx, d, webhooks.Event{Kind: webhooks.OnNotification, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID),
+			EventCode: code, EventName: name, EventType: typ, Description: body, At: time.UnixMilli(ts).UTC()})
+	}
+	if !n.Email && !n.Console {
+		return
+	}
 	at := time.UnixMilli(ts).UTC().Format(time.RFC3339)
 	rule := fmt.Sprintf("template %q notifies event %q", t.Def.Name, code)
 	if n.EveryN > 1 {
-		rule += fmt.Sprintf(" once every %d occurrences (this is occurrence %d)", n.EveryN, st.seen)
+		rule += fmt.Sprintf(" once every %d occurrences (this is occurrence %d)", n.EveryN, seen)
 	}
 	if n.LimitS > 0 {
 		rule += fmt.Sprintf(", at most once per %d s", n.LimitS)
@@ -329,7 +369,8 @@ func (e *eventNotifications) notifyEvent(ctx context.Context, d *tenancy.Device,
 		return
 	}
 	subject := fmt.Sprintf("%s: %s on %s", strings.ToUpper(typ[:1])+typ[1:], name, d.Name)
-	res, err := e.notify.ToUsers(ctx, d.OrgID, rs, subject, body, notify.Channels{Mail: n.Email, Console: n.Console})
+	res, err := e.notify.ToUsersAbout(ctx, d.OrgID, rs, subject, body, notify.Channels{Mail: n.Email, Console: n.Console},
+		notify.About{Device: d.ID, EventCode: code, EventAt: time.UnixMilli(ts)})
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Error("event notification failed", "device", d.UID, "code", code, "err", err)

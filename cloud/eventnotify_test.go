@@ -44,9 +44,18 @@ type eventFixture struct {
 	dev   tenancy.Device
 }
 
-func newEventFixture(t testing.TB, def datastream.Template) *eventFixture {
+func newEventFixture(t testing.TB, def datastream.Template, edit ...func(*Config)) *eventFixture {
 	t.Helper()
-	e := newSyncEnv(t)
+	return newEventFixtureOn(t, runEnv(t, func(c *Config) {
+		for _, f := range edit {
+			f(c)
+		}
+	}), def)
+}
+
+// newEventFixtureOn is newEventFixture on the cloud e.
+func newEventFixtureOn(t testing.TB, e *syncEnv, def datastream.Template) *eventFixture {
+	t.Helper()
 	ctx := context.Background()
 	svc := e.s.svc
 	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: def})
@@ -76,7 +85,7 @@ func overheatTemplate(n *datastream.EventNotify) datastream.Template {
 	return datastream.Template{Name: "Heater",
 		Datastreams: []datastream.Datastream{{Pin: 1, Name: "temp", Type: datastream.Double}},
 		Events: []datastream.Event{{Code: "overheat", Name: "Overheat", Type: "critical", Description: "Boiler too hot",
-			Timeline: true, Notify: n}}}
+			Timeline: new(true), Notify: n}}}
 }
 
 // A device logs a critical event through a gateway connection: its owner

@@ -5,19 +5,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"outpost/cloud/internal/events"
+	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
+	"outpost/shared/syncproto"
 )
 
 // wireExtras builds the firmware sites, the notifier, the webhook
 // dispatcher and triggers, and the cloud's automation runner on ext.
-func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, logger *slog.Logger) error {
+func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Mailer, lims limits, logger *slog.Logger) error {
 	log := logger.With("component", "cloud")
 	var err error
 	s.firmware, err = newFirmware(cfg, s.svc, ext, s.waker.changed, log)
@@ -31,6 +35,7 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		hookGuard.Allow = append(hookGuard.Allow, netip.MustParsePrefix(p)) // Validate parsed it
 	}
 	s.hooks, err = webhooks.NewDispatcher(webhooks.Options{Store: ext, Guard: hookGuard, Logger: logger,
+		Quota: func(perMin int) webhooks.Limiter { return lims.quota("webhook/"+strconv.Itoa(perMin), perMin) },
 		Disabled: func(ctx context.Context, w webhooks.Webhook, reason string) {
 			s.hookTriggers.reload()
 			if _, err := notifier.ToOrg(ctx, tenancy.OrgID(w.OrgID), "Webhook disabled: "+w.Name, reason,
@@ -41,9 +46,11 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	if err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
-	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, logger)
+	s.eventLog = events.New(ext, s.svc, s.observeCloudItems, cfg.Now)
+	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, s.eventLog, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
 	s.events = newEventNotifications(ext, notifier, cfg.Events, s.svc.Tree, cfg.Now, log)
+	s.events.hooks = s.hookTriggers.notified
 	s.sites.PlaceAutomations(ext)
 	if s.cluster != nil {
 		// Another instance saved an automation or a webhook, or moved a
@@ -54,6 +61,22 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 		}
 	}
 	return nil
+}
+
+// observeCloudItems hands what the cloud itself recorded on devices (an
+// automation's events) to the live feed and to the observers of applied
+// telemetry, as a gateway's batch is once applied.
+func (s *Server) observeCloudItems(items []syncproto.Item) {
+	us := make([]livefeed.Update, len(items))
+	for i, it := range items {
+		us[i] = livefeed.FromItem(it)
+	}
+	if s.feedOut != nil {
+		s.feedOut.Publish(us)
+	}
+	s.rules.runner.Observe(items)
+	s.hookTriggers.Observe(items)
+	s.events.Observe(items)
 }
 
 // leader is a store that instances share and that gives one of them a
@@ -94,5 +117,12 @@ func (s *Server) runExtras(ctx context.Context) (stop func()) {
 	wg.Go(func() { s.hookTriggers.run(rctx) })
 	wg.Go(func() { s.events.run(rctx) })
 	wg.Go(func() { s.rules.run(rctx) })
+	_, shared := s.store.(bus) // PostgreSQL drops whole months for the global bound
+	now := s.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ret := &historyRetention{store: s.store, global: s.cfg.Store.HistoryRetention, globalByRows: !shared, now: now, log: s.log}
+	wg.Go(func() { ret.run(rctx) })
 	return func() { cancel(); wg.Wait() }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ type hookStore interface {
 	Deliveries(ctx context.Context, webhookID int64, limit int) ([]webhooks.Delivery, error)
 	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
 	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
+	ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tenancy.List[tenancy.Device], error)
 }
 
 // hookTriggers turns applied telemetry into webhook deliveries: a device's
@@ -41,7 +43,15 @@ type hookTriggers struct {
 
 	mu    sync.Mutex
 	queue []syncproto.Item
+	moves []orgMove // organizations transferred, their devices' deliveries not queued yet
 	wake  chan struct{}
+}
+
+// orgMove is an organization transferred under another parent: every
+// device in its subtree moved with it.
+type orgMove struct {
+	org, oldParent tenancy.OrgID
+	at             time.Time
 }
 
 func newHookTriggers(store hookStore, disp *webhooks.Dispatcher, tree func() *tenancy.Tree, log *slog.Logger) *hookTriggers {
@@ -98,10 +108,13 @@ func (h *hookTriggers) run(ctx context.Context) {
 			h.load(ctx)
 		case <-h.wake:
 			h.mu.Lock()
-			items := h.queue
-			h.queue = nil
+			items, moves := h.queue, h.moves
+			h.queue, h.moves = nil, nil
 			h.mu.Unlock()
 			h.deliver(ctx, items)
+			for _, m := range moves {
+				h.orgMoved(ctx, m)
+			}
 		}
 	}
 }
@@ -117,7 +130,7 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 		case syncproto.KindWrite:
 			e.Kind = webhooks.OnDatastream
 		case syncproto.KindEvent:
-			e.Kind, e.EventCode = webhooks.OnEvent, it.Name
+			e.Kind, e.EventCode, e.Description = webhooks.OnEvent, it.Name, it.Value
 		case syncproto.KindOnline:
 			e.Kind = webhooks.OnOnline
 		case syncproto.KindOffline:
@@ -152,6 +165,31 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 	}
 }
 
+// notified calls the notification webhooks of d's organization and those
+// above it for an event notification sent through the webhook channel
+// (the event notifier has applied the template's limits).
+func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhooks.Event) {
+	idx := *h.index.Load()
+	if len(idx) == 0 {
+		return
+	}
+	var hit []webhooks.Webhook
+	tree := h.tree()
+	for o := d.OrgID; o != 0; o = tree.Parent(o) {
+		for _, w := range idx[int64(o)] {
+			if w.Matches(&e) {
+				hit = append(hit, w)
+			}
+		}
+	}
+	if len(hit) == 0 {
+		return
+	}
+	if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
+		h.log.Error("webhook deliveries not queued", "device", d.UID, "trigger", e.Kind, "err", err)
+	}
+}
+
 // audited turns committed device creations and transfers into the
 // device_created and device_transferred triggers: the enabled webhooks of
 // the device's organization and those above it (for a transfer, of the
@@ -168,9 +206,14 @@ func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry
 	for _, en := range entries {
 		var kind string
 		switch {
+		case en.ObjectType == "org" && en.Action == "org.transfer":
+			h.queueMove(en)
+			continue
 		case en.ObjectType != "device":
 			continue
-		case en.Action == "device.create":
+		case en.Action == "device.create", en.Action == "static_token.claim":
+			// A claimed static-token device is new to its claimer's
+			// organization: created there, as far as webhooks go.
 			kind = webhooks.OnCreated
 		case en.Action == "device.transfer":
 			kind = webhooks.OnTransfer
@@ -202,5 +245,69 @@ func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry
 				h.log.Error("webhook deliveries not queued", "device", after.UID, "trigger", kind, "err", err)
 			}
 		}
+	}
+}
+
+// queueMove queues the device_transferred deliveries of an organization
+// transfer for the run loop: listing the devices of a large subtree must
+// not hold the tenancy service (audited runs while it holds the tree).
+func (h *hookTriggers) queueMove(en tenancy.AuditEntry) {
+	var before tenancy.OrgJSON
+	org, err := strconv.ParseInt(en.ObjectID, 10, 64)
+	if err != nil || json.Unmarshal(en.Before, &before) != nil {
+		return
+	}
+	h.mu.Lock()
+	h.moves = append(h.moves, orgMove{org: tenancy.OrgID(org), oldParent: before.ParentID, at: en.At.UTC()})
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// orgMoved calls, for each device of a transferred organization's subtree,
+// the device_transferred webhooks (device / template filters apply) of the
+// organizations above it now and of those it was under before, each
+// webhook once per device. A crash before the enqueue loses them, as for
+// the other triggers.
+func (h *hookTriggers) orgMoved(ctx context.Context, m orgMove) {
+	idx := *h.index.Load()
+	if len(idx) == 0 {
+		return
+	}
+	tree := h.tree()
+	for page := (tenancy.Page{Size: tenancy.MaxPageSize}); ; {
+		l, err := h.store.ListDevices(ctx, tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: m.org, Subtree: true}, Page: page})
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("devices of a transferred organization not listed: their webhooks are not called", "org", m.org, "err", err)
+			}
+			return
+		}
+		for _, d := range l.Items {
+			e := webhooks.Event{Kind: webhooks.OnTransfer, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID), At: m.at}
+			var hit []webhooks.Webhook
+			seen := map[int64]bool{}
+			for _, start := range []tenancy.OrgID{d.OrgID, m.oldParent} {
+				for o := start; o != 0; o = tree.Parent(o) {
+					for _, w := range idx[int64(o)] {
+						if !seen[w.ID] && w.Matches(&e) {
+							seen[w.ID] = true
+							hit = append(hit, w)
+						}
+					}
+				}
+			}
+			if len(hit) > 0 {
+				if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
+					h.log.Error("webhook deliveries not queued", "device", d.UID, "trigger", e.Kind, "err", err)
+				}
+			}
+		}
+		if l.Next == 0 || len(l.Items) == 0 {
+			return
+		}
+		page.After = l.Next
 	}
 }

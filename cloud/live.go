@@ -3,8 +3,10 @@ package cloud
 import (
 	"context"
 
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/platformapi"
 	"outpost/cloud/internal/siteregistry"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 )
 
@@ -46,11 +48,31 @@ func (s apiLive) History(ctx context.Context, d tenancy.Device, pin int, before 
 
 func (s apiLive) Timeline(ctx context.Context, d tenancy.Device, before int64, limit int) ([]platformapi.TimelineEvent, int64, error) {
 	es, next, err := s.store.Timeline(ctx, d.UID, before, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	var hidden map[string]bool
+	if t, err := s.store.GetTemplate(ctx, d.TemplateID); err == nil {
+		hidden = events.Hidden(&t)
+	}
 	out := make([]platformapi.TimelineEvent, len(es))
 	for i, e := range es {
-		out[i] = platformapi.TimelineEvent{ID: e.ID, Kind: e.Kind, Code: e.Code, Description: e.Description, TS: e.TS}
+		out[i] = apiEvent(e, !(e.Kind == "event" && hidden[e.Code]))
 	}
-	return out, next, err
+	return out, next, nil
+}
+
+func apiEvent(e telemetry.TimelineEntry, shown bool) platformapi.TimelineEvent {
+	return platformapi.TimelineEvent{ID: e.ID, Kind: e.Kind, Code: e.Code, Description: e.Description, TS: e.TS,
+		Source: e.Source, Shown: shown, ResolvedAt: e.ResolvedAt, ResolvedBy: e.ResolvedBy, Comment: e.Comment}
+}
+
+// apiEvents is the API's resolution of events.
+type apiEvents struct{ *events.Service }
+
+func (a apiEvents) Resolve(ctx context.Context, act tenancy.Actor, device tenancy.DeviceID, id int64, comment string) (platformapi.TimelineEvent, error) {
+	e, err := a.Service.Resolve(ctx, act, device, id, comment)
+	return apiEvent(e, true), err
 }
 
 func (s apiLive) Site(ctx context.Context, g tenancy.Gateway) (platformapi.SiteStatus, error) {

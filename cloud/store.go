@@ -25,12 +25,14 @@ type cloudStore interface {
 	tenancy.Store
 	ota.Store
 	notify.Store
+	notify.CounterStore
 	webhooks.Store
 	webhooks.ServiceStore
 	automations.Store
 	automations.RunnerStore
 	hookStore
 	telemetry.Store
+	retentionStore
 	// Ready reports whether the store answers with the schema this
 	// program has (/readyz).
 	Ready(ctx context.Context) error

@@ -44,6 +44,7 @@ type apiDevice struct {
 	ID    int64  `json:"id"`
 	Name  string `json:"name"`
 	Token string `json:"token"`
+	UID   string `json:"uid"`
 }
 
 // waitFor is poll.Within (the one polling helper), under the name this

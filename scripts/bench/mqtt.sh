@@ -9,7 +9,13 @@
 # since the machine's other load changes from second to second.
 # Usage: scripts/bench/mqtt.sh [mqttload flags], e.g. -only half -half-rate 20000,
 # -profile DIR (benchserver CPU/heap profiles), -idle 0 (skip the RSS part),
-# -idle-settle 20s.
+# -idle-settle 20s, -history 1000000 (each benchserver starts with that many
+# stored value writes, as a gateway that has run a while: the store's
+# indexes cost the commit more as the history grows).
+# The QoS 1 half-load line gives publish→PUBACK as the client sees it (from
+# the write, and from when the publish was due) and inside the gateway
+# (publish handled → PUBACK written); every figure line carries the load
+# average: on a shared machine compare runs of similar load only.
 set -eu
 cd "$(dirname "$0")/../.."
 bin=$(mktemp -d)

@@ -209,6 +209,19 @@ func automationSample(step func(...chromedp.Action) error, base string) (string,
 		chromedp.SetValue("#t-hold", "10", chromedp.ByID),
 		chromedp.SendKeys("#a0_subject", "Too warm", chromedp.ByID),
 		chromedp.SendKeys("#a0_text", "Demo Device 1 reads {trigger_value}", chromedp.ByID),
+		// Only if Demo Device 2 is warm too, in the daytime (the conditions
+		// form); it also logs a critical event on Demo Device 4 (open on its
+		// page once run).
+		chromedp.Evaluate(`(() => { const s = document.getElementById("c0_device");
+			s.value = [...s.options].find(o => o.textContent === "Demo Device 2").value; })()`, nil),
+		chromedp.SetValue("#c0_value", "25", chromedp.ByID),
+		chromedp.SetValue("#w-from", "06:00", chromedp.ByID),
+		chromedp.SetValue("#w-to", "22:00", chromedp.ByID),
+		chromedp.SetValue("#a1_kind", "log_event", chromedp.ByID),
+		chromedp.Evaluate(`(() => { const s = document.getElementById("a1_device");
+			s.value = [...s.options].find(o => o.textContent === "Demo Device 4").value; })()`, nil),
+		chromedp.SetValue("#a1_event", "overheat", chromedp.ByID),
+		chromedp.SetValue("#a1_text", "Demo Device 1 reads {trigger_value}", chromedp.ByID),
 		chromedp.Click(`#autoform button.primary`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//p[contains(., "Saved.")]`),
 		chromedp.Evaluate(`location.pathname`, &path),

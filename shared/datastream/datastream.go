@@ -139,11 +139,18 @@ type Event struct {
 	Type string `json:"type,omitempty" yaml:"type,omitempty"` // info, warning, critical, content
 	// Description is the default description (≤ MaxEventDescription bytes).
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
-	// Timeline is Blynk's "show event on the timeline".
-	Timeline bool `json:"timeline,omitempty" yaml:"timeline,omitempty"`
+	// Timeline is Blynk's "show event on the timeline"; nil (absent, as in
+	// every template stored before it was honoured) shows it: see
+	// ShownOnTimeline.
+	Timeline *bool `json:"timeline,omitempty" yaml:"timeline,omitempty"`
 	// Notify says who is told when a device logs the event (nil: nobody).
 	Notify *EventNotify `json:"notify,omitempty" yaml:"notify,omitempty"`
 }
+
+// ShownOnTimeline tells whether the device timeline shows the event: yes
+// unless Timeline is set to false (the event is still stored, notifies and
+// is in the API).
+func (e Event) ShownOnTimeline() bool { return e.Timeline == nil || *e.Timeline }
 
 // EventNotify is an event's notification settings (Blynk's Notifications
 // tab). Recipients are the union of the device's owner, the members of the
@@ -152,7 +159,10 @@ type EventNotify struct {
 	Enabled bool `json:"enabled" yaml:"enabled"`
 	Email   bool `json:"email,omitempty" yaml:"email,omitempty"`     // mail each recipient
 	Console bool `json:"console,omitempty" yaml:"console,omitempty"` // in-console notification
-	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"`     // the device's owner
+	// Webhook calls the webhooks of the device's organization and those
+	// above it whose trigger is "notification" (no recipients needed).
+	Webhook bool `json:"webhook,omitempty" yaml:"webhook,omitempty"`
+	Owner   bool `json:"owner,omitempty" yaml:"owner,omitempty"` // the device's owner
 	// Role, when not 0, adds the members of the device's organization
 	// holding this role id.
 	Role  int      `json:"role,omitempty" yaml:"role,omitempty"`

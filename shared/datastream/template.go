@@ -242,10 +242,10 @@ func (n *EventNotify) check() []string {
 		seen[strings.ToLower(u)] = true
 	}
 	if n.Enabled {
-		if !n.Email && !n.Console {
-			p = append(p, "notifications enabled without a channel (email or console)")
+		if !n.Email && !n.Console && !n.Webhook {
+			p = append(p, "notifications enabled without a channel (email, console or webhook)")
 		}
-		if !n.Owner && n.Role == 0 && len(n.Users) == 0 {
+		if (n.Email || n.Console) && !n.Owner && n.Role == 0 && len(n.Users) == 0 {
 			p = append(p, "notifications enabled without recipients")
 		}
 	}

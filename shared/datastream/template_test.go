@@ -19,7 +19,7 @@ func goodTemplate() Template {
 			{Pin: 4, Name: "Where", Type: Location, Default: "24.75\x0059.4"},
 			{Pin: 255, Name: "Power", Type: Boolean, Default: "0"},
 		},
-		Events: []Event{{Code: "overheat", Name: "Overheat", Type: "warning", Description: "Too hot", Timeline: true,
+		Events: []Event{{Code: "overheat", Name: "Overheat", Type: "warning", Description: "Too hot", Timeline: new(true),
 			Notify: &EventNotify{Enabled: true, Email: true, Console: true, Owner: true, Users: []string{"ops@example.com"}, LimitS: 60, EveryN: 2}}},
 		MetaFields: []MetaField{{ID: 1, Name: "Serial Number"}, {ID: 2, Name: "Time Zone", Default: "UTC"}},
 	}
@@ -72,6 +72,14 @@ func TestCheck(t *testing.T) {
 		{"notify off, no channel", func(t *Template) { t.Events[0].Notify = &EventNotify{} }, ""},
 		{"notify without channel", func(t *Template) { t.Events[0].Notify.Email, t.Events[0].Notify.Console = false, false }, "without a channel"},
 		{"notify without recipients", func(t *Template) { t.Events[0].Notify.Owner, t.Events[0].Notify.Users = false, nil }, "without recipients"},
+		{"notify by webhook alone, no recipients", func(t *Template) {
+			n := t.Events[0].Notify
+			n.Email, n.Console, n.Webhook, n.Owner, n.Users = false, false, true, false, nil
+		}, ""},
+		{"notify by webhook and mail, no recipients", func(t *Template) {
+			n := t.Events[0].Notify
+			n.Webhook, n.Owner, n.Users = true, false, nil
+		}, "without recipients"},
 		{"notify role only", func(t *Template) {
 			t.Events[0].Notify.Owner, t.Events[0].Notify.Users, t.Events[0].Notify.Role = false, nil, 2
 		}, ""},
@@ -182,7 +190,7 @@ func TestForDevices(t *testing.T) {
 	got := tpl.ForDevices()
 	want := Event{Code: "overheat", Name: "Overheat", Type: "warning"}
 	if len(got.Events) != 1 || got.Events[0].Code != want.Code || got.Events[0].Name != want.Name ||
-		got.Events[0].Type != want.Type || got.Events[0].Notify != nil || got.Events[0].Description != "" || got.Events[0].Timeline {
+		got.Events[0].Type != want.Type || got.Events[0].Notify != nil || got.Events[0].Description != "" || got.Events[0].Timeline != nil {
 		t.Errorf("ForDevices events = %+v, want %+v", got.Events, want)
 	}
 	if got.System != nil {

@@ -3,7 +3,6 @@ package automations
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,11 +32,10 @@ type Cloud interface {
 	Notify(ctx context.Context, org int64, subject, body, why string) error
 	// Webhook queues a call of the org's webhook id for the firing.
 	Webhook(ctx context.Context, org int64, id string, f *rules.Firing) error
+	// LogEvent logs an event on a device in the automation's name, as
+	// the device would (the code must be one of its template's events).
+	LogEvent(ctx context.Context, automation, device, code, description string) error
 }
-
-// ErrNotYet is the result of an action the cloud does not carry out yet
-// (log an event: pending, issue 17).
-var ErrNotYet = errors.New("automations: this action does not run in the cloud yet")
 
 // Runner evaluates, in the cloud, the automations that no single site can
 // run (their devices sit on several sites, or they call a webhook), on the
@@ -253,8 +251,8 @@ func (a actuator) Write(ctx context.Context, f *rules.Firing, device string, pin
 	return a.r.cloud.Write(ctx, f.Automation.ID, device, pin, value)
 }
 
-func (a actuator) LogEvent(context.Context, *rules.Firing, string, string, string) error {
-	return ErrNotYet
+func (a actuator) LogEvent(ctx context.Context, f *rules.Firing, device, code, description string) error {
+	return a.r.cloud.LogEvent(ctx, f.Automation.ID, device, code, description)
 }
 func (a actuator) Notify(ctx context.Context, f *rules.Firing, subject, text string) error {
 	return a.r.cloud.Notify(ctx, f.Automation.OrgID, subject, text, why(f))

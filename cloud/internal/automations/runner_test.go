@@ -50,9 +50,17 @@ type note struct {
 
 // recCloud records notifications and webhook calls; no device is served.
 type recCloud struct {
-	mu    sync.Mutex
-	notes []note
-	hooks []string
+	mu     sync.Mutex
+	notes  []note
+	hooks  []string
+	events []string // automation device code description
+}
+
+func (c *recCloud) LogEvent(_ context.Context, automation, device, code, description string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, automation+" "+device+" "+code+" "+description)
+	return nil
 }
 
 func (c *recCloud) SiteOf(context.Context, string) (string, error) { return "", nil }
@@ -136,7 +144,8 @@ func TestRunNow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := rules.Automation{ID: "01JD5Z8Q3M4N5P6Q7R8S9T0004", Name: "by hand", Enabled: false, OrgID: 9,
 			Trigger: rules.Trigger{Kind: rules.TriggerOnline, Device: "01JD5Z8Q3M4N5P6Q7R8S9T0VAA"},
-			Actions: []rules.Action{{Kind: rules.ActionWait, WaitS: 30}, {Kind: rules.ActionNotify, Subject: "Hand", Text: "made"}}}
+			Actions: []rules.Action{{Kind: rules.ActionWait, WaitS: 30}, {Kind: rules.ActionNotify, Subject: "Hand", Text: "made"},
+				{Kind: rules.ActionLogEvent, Device: "01JD5Z8Q3M4N5P6Q7R8S9T0VAB", Event: "hot", Text: "by {automation_name}"}}}
 		st := &memStore{autos: []rules.Automation{a}}
 		c := &recCloud{}
 		r := NewRunner(st, c, nil)
@@ -155,12 +164,17 @@ func TestRunNow(t *testing.T) {
 			t.Fatalf("runs %+v, notifications %+v; want 2 of each", st.runs, c.notes)
 		}
 		for _, run := range st.runs {
-			if run.Trigger != rules.TriggerManual || run.At != at.UnixMilli() || run.Cut != "" || len(run.Results) != 2 || !run.OK() {
+			if run.Trigger != rules.TriggerManual || run.At != at.UnixMilli() || run.Cut != "" || len(run.Results) != 3 || !run.OK() {
 				t.Errorf("run %+v", run)
 			}
 		}
 		if c.notes[0].org != 9 || c.notes[0].subject != "Hand" {
 			t.Errorf("notification %+v", c.notes[0])
+		}
+		// The log event action reaches the cloud with the automation's
+		// id and the placeholders expanded.
+		if want := a.ID + " 01JD5Z8Q3M4N5P6Q7R8S9T0VAB hot by by hand"; len(c.events) != 2 || c.events[0] != want {
+			t.Errorf("events logged %q, want twice %q", c.events, want)
 		}
 	})
 }

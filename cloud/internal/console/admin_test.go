@@ -125,6 +125,7 @@ func TestAdminPermissions(t *testing.T) {
 		{"GET", fmt.Sprintf("/orgs/new?parent=%d", e.orgA.ID), nil, 403},
 		{"POST", "/users/invite", url.Values{"email": {"x@a.test"}, "name": {"X"}, "role": {"3"}, "org": {fmt.Sprint(e.orgA.ID)}}, 403},
 		{"POST", "/orgs/new", url.Values{"parent": {fmt.Sprint(e.orgA.ID)}, "name": {"Sneaky"}}, 403},
+		{"POST", fmt.Sprintf("/orgs/%d", e.orgA.ID), url.Values{"name": {"Client A"}, "retention": {"1"}}, 403},
 		{"POST", fmt.Sprintf("/users/%d/delete", e.operator.ID), nil, 404}, // users are invisible to this role
 		{"POST", fmt.Sprintf("/users/%d/suspend", e.operator.ID), url.Values{"suspend": {"1"}}, 404},
 		{"POST", "/roles/3", url.Values{"perm": {"ORG_USERS_VIEW"}}, 403},
@@ -202,6 +203,8 @@ func TestAdminRefusals(t *testing.T) {
 		{"org under an org without sub-orgs", admin, "/orgs/new", url.Values{"parent": {id(closed.ID)}, "name": {"Not Here"}}, 403, "cannot create sub-organizations"},
 		{"org too deep", admin, "/orgs/new", url.Values{"parent": {id(deep.ID)}, "name": {"Too Deep"}}, 400, "maximum organization depth"},
 		{"org edit empty name", admin, "/orgs/" + a, url.Values{"name": {""}}, 400, "organization name"},
+		{"org retention not a number", admin, "/orgs/" + a, url.Values{"name": {"Client A"}, "retention": {"ten"}}, 400, "whole number of days"},
+		{"org retention past a century", admin, "/orgs/" + a, url.Values{"name": {"Client A"}, "retention": {"99999"}}, 400, "history retention"},
 		{"org transfer under itself", admin, "/orgs/" + a + "/transfer", url.Values{"parent": {id(br.ID)}}, 400, "cannot be moved under itself"},
 		{"org transfer where it is", admin, "/orgs/" + a + "/transfer", url.Values{"parent": {id(e.admin.OrgID)}}, 400, "already there"},
 		{"org transfer too deep", admin, "/orgs/" + b + "/transfer", url.Values{"parent": {id(deep.ID)}}, 400, "maximum organization depth"},
@@ -631,5 +634,32 @@ func TestUserTagsPage(t *testing.T) {
 	}
 	if e.lastAudit(t) != before {
 		t.Error("a viewer's bulk tag changed something")
+	}
+}
+
+// An organization's history retention is set on its page, shown back,
+// and cleared by emptying the field.
+func TestOrgHistoryRetention(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	path := fmt.Sprintf("/orgs/%d", e.orgA.ID)
+	if r := admin.get(path); r.status != 200 || !strings.Contains(r.body, `name="retention"`) || !strings.Contains(r.body, "Keep datastream history (days)") {
+		t.Fatalf("the org page lacks the retention field: %d", r.status)
+	}
+	if r := admin.post(path, url.Values{"name": {"Client A"}, "retention": {"30"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("saving a retention of 30 days: %d\n%s", r.status, r.body)
+	}
+	o, err := e.svc.Org(context.Background(), e.admin, e.orgA.ID)
+	if err != nil || o.HistoryRetentionDays != 30 {
+		t.Fatalf("after saving: %d days (%v), want 30", o.HistoryRetentionDays, err)
+	}
+	if r := admin.get(path); !strings.Contains(r.body, `value="30"`) {
+		t.Fatalf("the page does not show the saved retention")
+	}
+	if r := admin.post(path, url.Values{"name": {"Client A"}, "retention": {""}}); r.status != http.StatusSeeOther {
+		t.Fatalf("clearing the retention: %d", r.status)
+	}
+	if o, _ := e.svc.Org(context.Background(), e.admin, e.orgA.ID); o.HistoryRetentionDays != 0 {
+		t.Fatalf("after clearing: %d days, want 0", o.HistoryRetentionDays)
 	}
 }

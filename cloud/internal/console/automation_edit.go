@@ -16,7 +16,8 @@ import (
 )
 
 // autoForm is the editor's form: the common cases of the model as
-// fields, conditions as JSON (the "advanced" part).
+// fields, conditions as rows (automation_conds.go) or as JSON (the
+// "advanced" part).
 type autoForm struct {
 	New                 bool
 	ID                  string
@@ -30,7 +31,14 @@ type autoForm struct {
 	SAt, SOffset, STZ   string
 	SLat, SLon          string
 	SDays               [7]bool
-	Conditions          string
+	Conditions          string // as JSON
+	CMode               string // how conditions are edited: "form" or "json"
+	CJoin               string // the rows joined by "all" (AND) or "any" (OR)
+	Conds               []condForm
+	CNext               int  // the next row index (the script's added rows)
+	Nested              bool // the conditions are beyond the form: JSON only
+	WFrom, WTo, WTZ     string
+	WDays               [7]bool
 	Actions             []actionForm
 	Errs                fieldErrs
 	Problems            []string // what validation refused, in its words
@@ -38,6 +46,7 @@ type autoForm struct {
 	MoreDevices         bool
 	TriggerKinds, Ops   []option
 	ActionKinds, SModes []option
+	CondOps             []option
 }
 
 type actionForm struct {
@@ -66,6 +75,7 @@ func (f *autoForm) choices(d deviceNames) {
 	f.ActionKinds = []option{{"", "— none —", false}, {"write", "Write a datastream", false}, {"notify", "Notify people", false},
 		{"webhook", "Call a webhook", false}, {"wait", "Wait", false}, {"log_event", "Log an event", false}}
 	f.SModes = []option{{"time", "At a time of day", false}, {"sunrise", "At sunrise", false}, {"sunset", "At sunset", false}}
+	f.CondOps = condOpsOptions()
 }
 
 func itoaOrEmpty(n int) string {
@@ -107,6 +117,8 @@ func formOf(au rules.Automation) autoForm {
 		b, _ := json.MarshalIndent(au.Conditions, "", "  ")
 		f.Conditions = string(b)
 	}
+	f.condsOf(au.Conditions)
+	f.spareConds()
 	for i, a := range au.Actions {
 		f.Actions = append(f.Actions, actionForm{N: i + 1, Kind: string(a.Kind), Device: a.Device, Pin: strconv.Itoa(a.Pin),
 			Value: a.Value, Event: a.Event, Subject: a.Subject, Text: a.Text, Webhook: a.Webhook, Wait: itoaOrEmpty(a.WaitS)})
@@ -191,16 +203,15 @@ func parseForm(r *http.Request, id string) (rules.Automation, autoForm) {
 		}
 		t.Schedule = sc
 	}
-	if f.Conditions != "" {
-		var c rules.Condition
-		dec := json.NewDecoder(bytes.NewReader([]byte(f.Conditions)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			f.Errs["conditions"] = "Not a condition in JSON: " + err.Error()
-		} else {
-			au.Conditions = &c
+	au.Conditions = f.parseConds(r, v, num)
+	if f.CMode == "form" {
+		f.Conditions = ""
+		if au.Conditions != nil {
+			b, _ := json.MarshalIndent(au.Conditions, "", "  ")
+			f.Conditions = string(b)
 		}
 	}
+	f.spareConds()
 	for i := 0; i < rules.MaxActions; i++ {
 		p := "a" + strconv.Itoa(i) + "_"
 		if _, ok := r.PostForm[p+"kind"]; !ok {
@@ -229,6 +240,21 @@ func parseForm(r *http.Request, id string) (rules.Automation, autoForm) {
 	}
 	f.spare()
 	return au, f
+}
+
+// parseJSONConds reads the conditions' JSON ("" none).
+func (f *autoForm) parseJSONConds() *rules.Condition {
+	if f.Conditions == "" {
+		return nil
+	}
+	var c rules.Condition
+	dec := json.NewDecoder(bytes.NewReader([]byte(f.Conditions)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		f.Errs["conditions"] = "Not a condition in JSON: " + err.Error()
+		return nil
+	}
+	return &c
 }
 
 // problems splits a validation refusal into its parts ("id …; name …").
@@ -284,6 +310,8 @@ func (c *Console) automationNewPage(w http.ResponseWriter, r *http.Request, s *s
 	}
 	f := autoForm{New: true, ID: id, Enabled: true, Kind: string(rules.TriggerDatastream), TOp: string(rules.OpGt), SMode: "time",
 		TPin: "0", Errs: fieldErrs{}}
+	f.condsOf(nil)
+	f.spareConds()
 	f.spare()
 	f.Actions[0].Kind = string(rules.ActionNotify)
 	c.renderEditor(w, r, s, http.StatusOK, f)

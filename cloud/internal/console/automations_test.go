@@ -52,6 +52,10 @@ func (a *autoCloud) Webhook(context.Context, int64, string, *rules.Firing) error
 	return errors.New("no webhooks in this test")
 }
 
+func (a *autoCloud) LogEvent(context.Context, string, string, string, string) error {
+	return errors.New("no events logged in this test")
+}
+
 func (a *autoCloud) writes() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()

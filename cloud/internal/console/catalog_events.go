@@ -13,7 +13,7 @@ import (
 // eventFields are the event form's fields: the event, then its
 // notification settings (n-*).
 var eventFields = []string{"replace", "code", "name", "type", "description", "timeline",
-	"notify", "n-email", "n-console", "n-owner", "n-role", "n-users", "n-limit", "n-every"}
+	"notify", "n-email", "n-console", "n-webhook", "n-owner", "n-role", "n-users", "n-limit", "n-every"}
 
 // onOff is a checkbox's form value.
 func onOff(b bool) string {
@@ -26,9 +26,10 @@ func onOff(b bool) string {
 // eventForm fills the event form to edit ev.
 func eventForm(ev datastream.Event) form {
 	f := form{Values: map[string]string{"replace": ev.Code, "code": ev.Code, "name": ev.Name, "type": ev.Type,
-		"description": ev.Description, "timeline": onOff(ev.Timeline)}, Errs: fieldErrs{}}
+		"description": ev.Description, "timeline": onOff(ev.ShownOnTimeline())}, Errs: fieldErrs{}}
 	if n := ev.Notify; n != nil {
 		f.Values["notify"], f.Values["n-email"], f.Values["n-console"], f.Values["n-owner"] = onOff(n.Enabled), onOff(n.Email), onOff(n.Console), onOff(n.Owner)
+		f.Values["n-webhook"] = onOff(n.Webhook)
 		f.Values["n-role"] = strconv.Itoa(n.Role)
 		f.Values["n-users"] = strings.Join(n.Users, ", ")
 		f.Values["n-limit"], f.Values["n-every"] = strconv.Itoa(n.LimitS), strconv.Itoa(n.EveryN)
@@ -40,7 +41,7 @@ func eventForm(ev datastream.Event) form {
 // the message names the first bad field ("" when all parse).
 func notifyFromForm(f form, enabled, prefix string) (*datastream.EventNotify, string, string) {
 	n := &datastream.EventNotify{Enabled: f.V(enabled) != "", Email: f.V(prefix+"email") != "",
-		Console: f.V(prefix+"console") != "", Owner: f.V(prefix+"owner") != ""}
+		Console: f.V(prefix+"console") != "", Webhook: f.V(prefix+"webhook") != "", Owner: f.V(prefix+"owner") != ""}
 	for _, x := range []struct {
 		field string
 		to    *int
@@ -58,7 +59,7 @@ func notifyFromForm(f form, enabled, prefix string) (*datastream.EventNotify, st
 	for u := range strings.FieldsFuncSeq(f.V(prefix+"users"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
 		n.Users = append(n.Users, u)
 	}
-	if !n.Enabled && !n.Email && !n.Console && !n.Owner && n.Role == 0 && n.LimitS == 0 && n.EveryN == 0 && len(n.Users) == 0 {
+	if !n.Enabled && !n.Email && !n.Console && !n.Webhook && !n.Owner && n.Role == 0 && n.LimitS == 0 && n.EveryN == 0 && len(n.Users) == 0 {
 		return nil, "", "" // nothing set: no settings
 	}
 	return n, "", ""
@@ -89,7 +90,7 @@ func (c *Console) eventAdd(w http.ResponseWriter, r *http.Request, s *session) {
 			return errShown
 		}
 		ev := datastream.Event{Code: f.V("code"), Name: f.V("name"), Type: f.V("type"), Description: f.V("description"),
-			Timeline: f.V("timeline") != "", Notify: n}
+			Timeline: new(f.V("timeline") != ""), Notify: n}
 		if at >= 0 {
 			t.Def.Events[at] = ev
 		} else {
@@ -101,9 +102,9 @@ func (c *Console) eventAdd(w http.ResponseWriter, r *http.Request, s *session) {
 
 // systemFields are the system events form's fields.
 var systemFields = []string{"ignore",
-	"online", "on-email", "on-console", "on-owner", "on-role", "on-users", "on-limit", "on-every",
-	"offline", "off-email", "off-console", "off-owner", "off-role", "off-users", "off-limit", "off-every",
-	"first", "first-email", "first-console", "first-owner", "first-role", "first-users", "first-limit", "first-every"}
+	"online", "on-email", "on-console", "on-webhook", "on-owner", "on-role", "on-users", "on-limit", "on-every",
+	"offline", "off-email", "off-console", "off-webhook", "off-owner", "off-role", "off-users", "off-limit", "off-every",
+	"first", "first-email", "first-console", "first-webhook", "first-owner", "first-role", "first-users", "first-limit", "first-every"}
 
 // systemRow is one system event of the form: its enable field, its label
 // and the prefix of its settings' fields.
@@ -128,7 +129,7 @@ func systemForm(t tenancy.Template) form {
 		}
 		g := eventForm(datastream.Event{Notify: x.n})
 		f.Values[x.enabled] = g.V("notify")
-		for _, k := range []string{"email", "console", "owner", "role", "users", "limit", "every"} {
+		for _, k := range []string{"email", "console", "webhook", "owner", "role", "users", "limit", "every"} {
 			f.Values[x.prefix+k] = g.V("n-" + k)
 		}
 	}

@@ -1,13 +1,15 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/cloud/internal/notify"
 )
 
 // An event's settings are edited in place by form post: the form comes
@@ -58,7 +60,7 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 	}
 	got := e.templateNow(t, tm.ID)
 	ev, ok := got.Def.Event("overheat")
-	if !ok || len(got.Def.Events) != 1 || ev.Type != "critical" || ev.Description != "Boiler too hot" || !ev.Timeline || ev.Notify == nil {
+	if !ok || len(got.Def.Events) != 1 || ev.Type != "critical" || ev.Description != "Boiler too hot" || !ev.ShownOnTimeline() || ev.Notify == nil {
 		t.Fatalf("saved event: %+v", ev)
 	}
 	if n := ev.Notify; !n.Enabled || !n.Email || !n.Console || !n.Owner || n.Role != 2 || n.LimitS != 300 || n.EveryN != 3 ||
@@ -82,50 +84,103 @@ func TestTemplateEventSettingsForm(t *testing.T) {
 		http.StatusBadRequest, "without a channel")
 }
 
-func TestStillOpen(t *testing.T) {
-	ev := func(id int64, kind, code, desc string) Event {
-		return Event{ID: id, Kind: kind, Code: code, Description: desc}
-	}
-	track := map[string]bool{"hot": true, "leak": true}
-	tests := []struct {
-		name string
-		es   []Event // newest first
-		want []int64
-	}{
-		{"none", nil, nil},
-		{"one open", []Event{ev(1, "event", "hot", "")}, []int64{1}},
-		{"resolved", []Event{ev(2, "clear", "hot", ""), ev(1, "event", "hot", "")}, nil},
-		{"clear resolves the latest", []Event{ev(3, "clear", "hot", ""), ev(2, "event", "hot", ""), ev(1, "event", "hot", "")}, []int64{1}},
-		{"clear all", []Event{ev(4, "clear", "hot", "all"), ev(2, "event", "hot", ""), ev(1, "event", "hot", "")}, nil},
-		{"clear before the event", []Event{ev(2, "event", "hot", ""), ev(1, "clear", "hot", "all")}, []int64{2}},
-		{"other code untouched", []Event{ev(3, "clear", "hot", "all"), ev(2, "event", "leak", ""), ev(1, "event", "hot", "")}, []int64{2}},
-		{"untracked ignored", []Event{ev(2, "event", "info", ""), ev(1, "online", "", "")}, nil},
-		{"newest first", []Event{ev(5, "event", "hot", ""), ev(4, "event", "leak", ""), ev(1, "event", "hot", "")}, []int64{5, 4, 1}},
-	}
-	for _, tc := range tests {
-		var got []int64
-		for _, e := range stillOpen(tc.es, track) {
-			got = append(got, e.ID)
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: open %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-// The device's timeline lists its open critical events first.
-func TestTimelineShowsOpenCriticalEvents(t *testing.T) {
+// A critical event stays open until resolved: the device header counts
+// it and the timeline lists it first with a Resolve form; an event whose
+// template event has "show on the timeline" off is not on the timeline.
+// Resolving takes ORG_DEVICES_CONTROL (a viewer gets no form, and a
+// forged post answers 403), records who, when and the comment, and
+// answers "already" the second time.
+func TestResolveOpenCriticalEvent(t *testing.T) {
 	e := newEnv(t)
-	admin := e.signedIn("admin@acme.test")
+	ctx := context.Background()
+	admin, viewer := e.signedIn("admin@acme.test"), e.signedIn("viewer@a.test")
 	tm := e.template(t)
-	if res := admin.post("/templates/"+string(tm.ID)+"/events", url.Values{"code": {"overheat"}, "type": {"critical"}}); res.status != http.StatusSeeOther {
-		t.Fatalf("add event: %d %s", res.status, res.body)
+	for _, ev := range []url.Values{
+		{"code": {"overheat"}, "type": {"critical"}, "timeline": {"1"}},
+		{"code": {"tick"}, "type": {"info"}}, // show on the timeline off
+	} {
+		if res := admin.post("/templates/"+string(tm.ID)+"/events", ev); res.status != http.StatusSeeOther {
+			t.Fatalf("add event %v: %d %s", ev, res.status, res.body)
+		}
 	}
-	dev := fmt.Sprintf("/devices/%d/timeline", e.devA.ID)
-	checkPage(t, "open", admin.get(dev), http.StatusOK, "Open critical events", `id="open-events"`, "too hot")
+	delete(e.live.events, e.devA.UID) // the store's timeline
 	now := time.Now()
-	e.live.events[e.devA.UID] = append([]Event{{ID: 9, Kind: "clear", Code: "overheat", TS: now}}, e.live.events[e.devA.UID]...)
-	if res := admin.get(dev); strings.Contains(res.body, "Open critical events") {
+	hot, err := e.store.LogEvent(ctx, e.devA.UID, "overheat", "too hot", "tcp", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.LogEvent(ctx, e.devA.UID, "tick", "tock", "tcp", now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf("/devices/%d", e.devA.ID)
+	checkPage(t, "header", admin.get(dev), http.StatusOK, `id="open-count"`, "1 open critical event<")
+	checkPage(t, "list", admin.get("/devices"), http.StatusOK, `aria-label="1 open critical event on Boiler`)
+	page := admin.get(dev + "/timeline")
+	checkPage(t, "open", page, http.StatusOK, "Open critical events", `id="open-events"`, "too hot",
+		fmt.Sprintf(`action="/devices/%d/events/%d/resolve"`, e.devA.ID, hot.ID))
+	if strings.Contains(page.body, "tock") {
+		t.Error("the timeline shows an event whose template event is not shown on the timeline")
+	}
+	if res := viewer.get(dev + "/timeline"); res.status != http.StatusOK || !strings.Contains(res.body, "Open critical events") ||
+		strings.Contains(res.body, "/resolve") {
+		t.Errorf("viewer's timeline: %d, want the open event without a Resolve form", res.status)
+	}
+	resolve := fmt.Sprintf("%s/events/%d/resolve", dev, hot.ID)
+	if res := viewer.post(resolve, url.Values{"comment": {"mine"}}); res.status != http.StatusForbidden {
+		t.Fatalf("viewer resolves: %d, want 403", res.status)
+	}
+	res := admin.post(resolve, url.Values{"comment": {"fixed the burner"}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != dev+"/timeline?resolve=resolved" {
+		t.Fatalf("resolve: %d %q", res.status, res.header.Get("Location"))
+	}
+	page = admin.get(dev + "/timeline?resolve=resolved")
+	checkPage(t, "resolved", page, http.StatusOK, "The event is resolved.", "fixed the burner", "by you")
+	// The viewer may not see the root's Admin: a number, not a name.
+	checkPage(t, "resolved, seen by another", viewer.get(dev+"/timeline"), http.StatusOK, "fixed the burner",
+		fmt.Sprintf("by user %d", e.admin.UserID))
+	if strings.Contains(page.body, "Open critical events") || strings.Contains(page.body, `id="open-count"`) {
 		t.Error("a resolved event is still shown open")
+	}
+	if res := admin.get("/devices"); strings.Contains(res.body, "open critical event") {
+		t.Error("the device list still counts a resolved event")
+	}
+	if res := admin.post(resolve, url.Values{"comment": {"again"}}); res.header.Get("Location") != dev+"/timeline?resolve=already" {
+		t.Errorf("resolving twice: %d %q", res.status, res.header.Get("Location"))
+	}
+	es, _, err := e.store.TimelineOfKind(ctx, e.devA.UID, "event", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range es {
+		if ev.ID == hot.ID && (ev.ResolvedBy != fmt.Sprintf("user:%d", e.admin.UserID) || ev.Comment != "fixed the burner") {
+			t.Errorf("stored %+v", ev)
+		}
+	}
+
+	// A notification of an open critical event offers to resolve it, and
+	// returns to the notifications page.
+	again, err := e.store.LogEvent(ctx, e.devA.UID, "overheat", "too hot again", "tcp", now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.svc.User(ctx, e.admin, e.admin.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.notes.ToUsersAbout(ctx, e.devA.OrgID, []notify.Recipient{{User: u, Why: "test"}}, "Critical: overheat", "too hot again",
+		notify.Channels{Console: true}, notify.About{Device: e.devA.ID, EventCode: "overheat", EventAt: again.TS}); err != nil {
+		t.Fatal(err)
+	}
+	resolve = fmt.Sprintf("%s/events/%d/resolve", dev, again.ID)
+	checkPage(t, "notification", admin.get("/notifications"), http.StatusOK, `action="`+resolve+`"`, `name="back" value="notifications"`)
+	if res := viewer.get("/notifications"); strings.Contains(res.body, "/resolve") {
+		t.Error("another person's page offers the resolution")
+	}
+	res = admin.post(resolve, url.Values{"back": {"notifications"}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/notifications?resolve=resolved" {
+		t.Fatalf("resolve from the notifications: %d %q", res.status, res.header.Get("Location"))
+	}
+	if res := admin.get("/notifications"); strings.Contains(res.body, "/resolve") {
+		t.Error("a resolved event is still offered for resolution")
 	}
 }

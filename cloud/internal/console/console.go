@@ -72,6 +72,9 @@ type Options struct {
 	Automations Automations
 	// Webhooks serves the webhook pages (nil: none).
 	Webhooks *webhooks.Service
+	// Events lists open events and resolves them (nil: no open events
+	// are shown and nothing can be resolved).
+	Events Events
 }
 
 // Console is the console's http.Handler.
@@ -93,6 +96,7 @@ type Console struct {
 	notes   Notifications
 	autos   Automations
 	hooks   *webhooks.Service
+	events  Events
 
 	mu     sync.Mutex
 	closed bool
@@ -125,7 +129,7 @@ func New(o Options) (*Console, error) {
 	c := &Console{svc: o.Service, live: o.Live, hist: o.History, feed: o.Feed, mailer: o.Mailer,
 		log: o.Logger.With("component", "console"), base: strings.TrimRight(o.PublicURL, "/"), now: o.Now, addr: o.ClientAddr,
 		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA,
-		notes: o.Notify, autos: o.Automations, hooks: o.Webhooks}
+		notes: o.Notify, autos: o.Automations, hooks: o.Webhooks, events: o.Events}
 	if c.pages, err = webui.ParsePages(templateFS, "templates", c.funcs(), "partials.html"); err != nil {
 		return nil, err
 	}
@@ -221,6 +225,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /devices/{id}/live", c.auth(c.deviceLive))
 	mux.Handle("POST /devices/{id}/write", c.auth(c.deviceWrite))
 	mux.Handle("POST /devices/{id}/meta", c.auth(c.deviceMetaSubmit))
+	mux.Handle("POST /devices/{id}/events/{event}/resolve", c.auth(c.resolveEvent))
 	mux.Handle("GET /devices/{id}/series", c.auth(c.deviceSeries))
 	mux.Handle("GET /devices/{id}/export.csv", c.auth(c.deviceExport))
 

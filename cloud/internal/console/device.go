@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/tenancy"
@@ -47,8 +48,11 @@ type deviceData struct {
 	Tiles        []tile
 	Charts       []tile
 	Events       []Event
-	Open         []Event // critical events not resolved yet (openEvents)
+	Open         []Event         // critical events not resolved yet (openEvents)
+	Resolvable   map[string]bool // event codes the user may resolve (critical, warning)
 	EventKind    string
+	FirstPage    bool              // the timeline's first page (it lists the open events)
+	Resolvers    map[string]string // "user:<id>" → the person's name, where the user may see them
 	NextEvents   string
 	Info         [][2]string
 	Meta         []metaRow
@@ -162,7 +166,12 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 			dd.Charts = append(dd.Charts, tl)
 		}
 	}
+	if err := c.openEvents(r, d, t, &dd); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	v := view{Title: d.Name, Nav: "devices", Shell: sh, Data: &dd, Scripts: []string{"device.js"}}
+	resolveNotice(&v, r.URL.Query().Get("resolve"))
 	if r.URL.Query().Get("done") == "approve" {
 		v.Notice = "Firmware update approved: the device is offered it at its next chance."
 	}
@@ -184,7 +193,7 @@ func (c *Console) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	switch tab {
 	case "timeline":
-		if err := c.timeline(r, d, t, &dd); err != nil {
+		if err := c.timeline(r, s, d, t, &dd); err != nil {
 			c.serverError(w, r, err)
 			return
 		}
@@ -298,7 +307,7 @@ func makeTile(ds datastream.Datastream, v Value, canWrite bool) tile {
 
 const timelinePage = 50
 
-func (c *Console) timeline(r *http.Request, d tenancy.Device, t tenancy.Template, dd *deviceData) error {
+func (c *Console) timeline(r *http.Request, s *session, d tenancy.Device, t tenancy.Template, dd *deviceData) error {
 	if c.live == nil {
 		return nil
 	}
@@ -310,16 +319,13 @@ func (c *Console) timeline(r *http.Request, d tenancy.Device, t tenancy.Template
 	}
 	dd.EventKind = kind
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	es, next, err := c.live.Timeline(r.Context(), d.UID, kind, max(before, 0), timelinePage)
+	es, next, err := c.timelineShown(r, d.UID, kind, events.Hidden(&t), max(before, 0), timelinePage)
 	if err != nil {
 		return err
 	}
 	dd.Events, before = es, next
-	if r.URL.Query().Get("before") == "" { // the first page shows the open ones
-		if dd.Open, err = c.openEvents(r, d, t); err != nil {
-			return err
-		}
-	}
+	dd.FirstPage = r.URL.Query().Get("before") == "" // it lists the open ones
+	dd.Resolvers = c.resolvers(r, s, es)
 	if before != 0 {
 		q := url.Values{"before": {strconv.FormatInt(before, 10)}}
 		if kind != "" {

@@ -20,6 +20,7 @@ type deviceRow struct {
 	Template string
 	Org      string
 	Owner    string
+	Open     int // open critical events
 }
 
 type option struct {
@@ -128,6 +129,10 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		d.Cols = append(d.Cols, cl)
 	}
 	d.Rows = listRows(p.Rows)
+	if err := c.openCounts(r, p.Rows, d.Rows); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	d.Total = p.Total
 	d.Bulk = c.bulkChoices(r, s, fl)
 	if p.Next != "" {
@@ -229,6 +234,25 @@ func listRows(rows []tenancy.DeviceRow) []deviceRow {
 			LastSeen: r.LastReported, Template: r.TemplateName, Org: r.OrgName, Owner: r.OwnerName}
 	}
 	return out
+}
+
+// openCounts fills the rows' counts of open critical events.
+func (c *Console) openCounts(r *http.Request, rows []tenancy.DeviceRow, out []deviceRow) error {
+	if c.events == nil || len(rows) == 0 {
+		return nil
+	}
+	devs := make([]tenancy.Device, len(rows))
+	for i, r := range rows {
+		devs[i] = r.Device
+	}
+	n, err := c.events.OpenCounts(r.Context(), devs)
+	if err != nil {
+		return err
+	}
+	for i, r := range rows {
+		out[i].Open = n[r.UID]
+	}
+	return nil
 }
 
 // orgName names an org: from the header's list, else from the service

@@ -16,6 +16,7 @@ import (
 
 	"outpost/cloud/internal/auth"
 	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/mail"
 	"outpost/cloud/internal/notify"
@@ -54,6 +55,7 @@ type env struct {
 	notes  *notify.Service
 	runner *automations.Runner
 	acloud *autoCloud
+	events *events.Service // over the store: timelines without a set entry are the store's
 }
 
 type mailbox struct {
@@ -78,9 +80,12 @@ func (m *mailbox) last() mail.Message {
 }
 
 type fakeLive struct {
-	mu       sync.Mutex
-	states   map[string]DeviceState
+	mu     sync.Mutex
+	states map[string]DeviceState
+	// events are a device's timeline as a test sets it; a device without
+	// an entry has the store's (store).
 	events   map[string][]Event
+	store    *sqlite.Store
 	writes   []string
 	writeErr error
 	released []tenancy.GatewayID
@@ -92,9 +97,12 @@ func (f *fakeLive) DeviceState(_ context.Context, uid string) (DeviceState, erro
 	return f.states[uid], nil
 }
 
-func (f *fakeLive) Timeline(_ context.Context, uid, kind string, before int64, limit int) ([]Event, int64, error) {
+func (f *fakeLive) Timeline(ctx context.Context, uid, kind string, before int64, limit int) ([]Event, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, set := f.events[uid]; !set && f.store != nil {
+		return f.store.TimelineOfKind(ctx, uid, kind, before, limit)
+	}
 	var out []Event
 	for _, e := range f.events[uid] { // newest first
 		if (before == 0 || e.ID < before) && (kind == "" || e.Kind == kind) {
@@ -160,8 +168,8 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { st.Close() })
 	svc := need(tenancy.New(ctx, tenancy.Deps{Store: st, Hasher: auth.Passwords{Cost: 4}}, tenancy.Config{}))
 	root, admin := must2(t)(svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Acme Cloud", AdminEmail: "admin@acme.test", AdminName: "Ada Admin", Password: pw}))
-	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}}, feed: livefeed.New(livefeed.Options{}),
-		mails: &mailbox{}, store: st}
+	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}, store: st},
+		feed: livefeed.New(livefeed.Options{}), mails: &mailbox{}, store: st, events: events.New(st, svc, nil, nil)}
 	e.admin = tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
 	f := func(v float64) *float64 { return &v }
 	tmpl := need(svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Thermostat", Datastreams: []datastream.Datastream{
@@ -201,7 +209,8 @@ func newEnv(t testing.TB) *env {
 	e.wireAutomations(t, st)
 	c, err := New(Options{Service: svc, Live: e.live, History: fakeHistory{}, Feed: e.feed, Mailer: e.mails,
 		PublicURL: "http://console.example.test", Automations: e.autos, Notify: e.notes,
-		Webhooks: webhooks.NewService(st, svc.Tree, nil, func() {})}) // test sends: withExtras
+		Webhooks: webhooks.NewService(st, svc.Tree, nil, func() {}), // test sends: withExtras
+		Events:   e.events})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/livefeed"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/webui"
 )
@@ -50,13 +51,20 @@ type Value struct {
 	TS    time.Time
 }
 
-// Event is one timeline entry: an event, a clear, online or offline.
-type Event struct {
-	ID          int64
-	Kind        string
-	Code        string
-	Description string
-	TS          time.Time
+// Event is one timeline entry: an event, a clear, online or offline,
+// with an event's source and resolution.
+type Event = telemetry.TimelineEntry
+
+// Events are a device's open events and their resolution by people
+// (cloud/internal/events' Service). Errors are tenancy-coded.
+type Events interface {
+	// Open returns the device's open critical events, newest first.
+	Open(ctx context.Context, d tenancy.Device, t tenancy.Template) ([]Event, error)
+	// OpenCounts counts the open critical events of devices, by UID.
+	OpenCounts(ctx context.Context, devs []tenancy.Device) (map[string]int, error)
+	// Resolve resolves one open critical or warning event of a device
+	// (permission-checked).
+	Resolve(ctx context.Context, a tenancy.Actor, device tenancy.DeviceID, id int64, comment string) (Event, error)
 }
 
 // SiteStatus is what the cloud knows of a gateway's site.

@@ -50,6 +50,9 @@ func (c *Console) shellExtras(r *http.Request, s *session, sh *shell) {
 type noteRow struct {
 	notify.Notification
 	New bool // unread until this page showed it
+	// Open is the open critical event the notification tells of, when the
+	// person may resolve it (ID 0: none, resolved, or not theirs to).
+	Open Event
 }
 
 type notificationsData struct {
@@ -83,6 +86,10 @@ func (c *Console) notificationsPage(w http.ResponseWriter, r *http.Request, s *s
 			hi = max(hi, n.ID)
 		}
 	}
+	if err := c.noteEvents(r, s, d.Rows); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	if hi != 0 {
 		if err := c.notes.MarkRead(r.Context(), s.user.ID, lo, hi); err != nil {
 			c.serverError(w, r, err)
@@ -99,7 +106,44 @@ func (c *Console) notificationsPage(w http.ResponseWriter, r *http.Request, s *s
 	if r.URL.Query().Get("done") == "read" {
 		v.Notice = "Every notification is marked read."
 	}
+	resolveNotice(&v, r.URL.Query().Get("resolve"))
 	c.renderShell(w, r, s, http.StatusOK, "notifications", v)
+}
+
+// noteEvents finds, for the notifications that tell of a device's event,
+// the event while it is open and the person may resolve it (one look at
+// each device's open events per page).
+func (c *Console) noteEvents(r *http.Request, s *session, rows []noteRow) error {
+	if c.events == nil {
+		return nil
+	}
+	open := map[tenancy.DeviceID][]Event{}
+	for i := range rows {
+		ab := rows[i].About
+		if ab.Device == 0 || ab.EventCode == "" {
+			continue
+		}
+		es, seen := open[ab.Device]
+		if !seen {
+			d, t, err := c.svc.DeviceTemplate(r.Context(), s.actor, ab.Device)
+			switch {
+			case err == nil && s.can(tenancy.OrgDevicesControl, tenancy.Resource{OrgID: d.OrgID, OwnerID: d.OwnerID}):
+				if es, err = c.events.Open(r.Context(), d, t); err != nil {
+					return err
+				}
+			case err != nil && tenancy.CodeOf(err) == tenancy.Internal:
+				return err
+			}
+			open[ab.Device] = es // gone or not the person's to resolve: none
+		}
+		for j := range es {
+			if es[j].Code == ab.EventCode && es[j].TS.Equal(ab.EventAt) {
+				rows[i].Open = es[j]
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // notificationsReadAll is POST /notifications/read: mark all read.

@@ -181,13 +181,16 @@ func doneNotice(r *http.Request) string {
 }
 
 type orgFormData struct {
-	Parent    tenancy.Org
-	Org       tenancy.Org // the edited org (edit page)
-	Name      string
-	Desc      string
-	Type      string
-	Types     []option
-	CanSub    bool
+	Parent tenancy.Org
+	Org    tenancy.Org // the edited org (edit page)
+	Name   string
+	Desc   string
+	Type   string
+	Types  []option
+	CanSub bool
+	// Retention is the history retention in days as typed ("": none of
+	// its own).
+	Retention string
 	Templates []templateOption
 	Errs      formErrors
 	// Edit page only.
@@ -323,8 +326,11 @@ func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 		CanTransfer: s.can(tenancy.OrgTransfer, tenancy.OrgResource(id)) && o.Depth > 1,
 		CanDelete:   s.can(tenancy.OrgDelete, tenancy.OrgResource(id)) && o.Depth > 1 && id != s.actor.OrgID && o.Special == tenancy.SpecialNone,
 		CanSwitch:   id != s.org}
+	if o.HistoryRetentionDays > 0 {
+		d.Retention = strconv.Itoa(o.HistoryRetentionDays)
+	}
 	if edit != nil {
-		d.Name, d.Desc, d.CanSub, d.Errs = edit.Name, edit.Desc, edit.CanSub, edit.Errs
+		d.Name, d.Desc, d.CanSub, d.Retention, d.Errs = edit.Name, edit.Desc, edit.CanSub, edit.Retention, edit.Errs
 	}
 	counts, err := c.svc.OrgCounts(r.Context(), s.actor, id, false)
 	if err != nil {
@@ -359,26 +365,37 @@ func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 	if notice == "" {
 		notice = doneNotice(r)
 	}
-	errMsg := d.Errs.unshown(map[string]bool{"name": d.CanSettings, "description": d.CanSettings, "parent": d.CanTransfer, "delete": d.CanDelete})
+	errMsg := d.Errs.unshown(map[string]bool{"name": d.CanSettings, "description": d.CanSettings, "retention": d.CanSettings, "parent": d.CanTransfer, "delete": d.CanDelete})
 	c.renderShell(w, r, s, status, "org", view{Scripts: adminScripts, Title: o.Name, Nav: "orgs", Notice: notice, Error: errMsg, Data: d})
 }
 
-// orgUpdate is POST /orgs/{id}: name, description, may-create-sub-orgs.
+// orgUpdate is POST /orgs/{id}: name, description, may-create-sub-orgs,
+// history retention.
 func (c *Console) orgUpdate(w http.ResponseWriter, r *http.Request, s *session) {
 	id, ok := pathID(r)
 	if !ok {
 		c.notFound(w, r, s)
 		return
 	}
-	in := orgFormData{Name: r.PostFormValue("name"), Desc: r.PostFormValue("description"), CanSub: r.PostFormValue("cansub") == "on"}
-	_, err := c.svc.UpdateOrg(r.Context(), s.actor, tenancy.OrgID(id), tenancy.OrgUpdate{Name: &in.Name, Description: &in.Desc, CanCreateSub: &in.CanSub})
+	in := orgFormData{Name: r.PostFormValue("name"), Desc: r.PostFormValue("description"), CanSub: r.PostFormValue("cansub") == "on",
+		Retention: strings.TrimSpace(r.PostFormValue("retention"))}
+	days, err := 0, error(nil)
+	if in.Retention != "" {
+		if days, err = strconv.Atoi(in.Retention); err != nil {
+			err = tenancy.Errorf(tenancy.Invalid, "history retention: %q is not a whole number of days", in.Retention)
+		}
+	}
+	if err == nil {
+		_, err = c.svc.UpdateOrg(r.Context(), s.actor, tenancy.OrgID(id), tenancy.OrgUpdate{Name: &in.Name, Description: &in.Desc,
+			CanCreateSub: &in.CanSub, HistoryRetentionDays: &days})
+	}
 	if err != nil {
 		if st := httpStatus(err); st == http.StatusNotFound || st == http.StatusForbidden {
 			c.fail(w, r, s, err)
 			return
 		}
 		c.failForm(w, r, err, func(st int) {
-			in.Errs = refusal(err, "name", "description")
+			in.Errs = refusal(err, "name", "description", "retention")
 			c.renderOrg(w, r, s, st, tenancy.OrgID(id), &in, "")
 		})
 		return

@@ -27,8 +27,18 @@ func (c *Console) funcs() template.FuncMap {
 			}
 			return t.UnixMilli()
 		},
-		"join": strings.Join,
-		"add":  func(a, b int) int { return a + b },
+		"join":       strings.Join,
+		"add":        func(a, b int) int { return a + b },
+		"hasPrefix":  strings.HasPrefix,
+		"trimPrefix": strings.TrimPrefix,
+		"resolver":   resolver,
+		"resolveArgs": func(dev tenancy.DeviceID, e Event, where string) resolveArgs {
+			a := resolveArgs{Device: dev, Event: e, Where: where}
+			if where == "note" {
+				a.Back = "notifications"
+			}
+			return a
+		},
 		// decimals shows a Double's decimals as Blynk does: "#", "#.##".
 		"decimals": func(n *int) string {
 			if n == nil || *n < 0 || *n+1 >= len(decimalChoices) {
@@ -37,6 +47,29 @@ func (c *Console) funcs() template.FuncMap {
 			return decimalChoices[*n+1].Label
 		},
 	})
+}
+
+// resolveArgs are what the resolve form needs: the device, the event, a
+// word that keeps its field ids unique on the page, and where to return.
+type resolveArgs struct {
+	Device tenancy.DeviceID
+	Event  Event
+	Where  string
+	Back   string
+}
+
+// resolver names who resolved an event ("device", "user:<id>",
+// "client:<id>") in words.
+func resolver(by string) string {
+	switch {
+	case by == "device":
+		return "the device"
+	case strings.HasPrefix(by, "user:"):
+		return "user " + strings.TrimPrefix(by, "user:")
+	case strings.HasPrefix(by, "client:"):
+		return "API client " + strings.TrimPrefix(by, "client:")
+	}
+	return by
 }
 
 // view is what every page template gets.

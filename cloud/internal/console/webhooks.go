@@ -119,7 +119,7 @@ func readWebhookForm(r *http.Request) webhookForm {
 func (f webhookForm) webhook() (webhooks.Webhook, string) {
 	w := webhooks.Webhook{Name: f.Name, Enabled: f.Enabled, Method: f.Method, URL: f.URL, Body: f.Body, Secret: f.Secret}
 	w.Trigger.Kind, w.Trigger.Device, w.Trigger.Template = f.Kind, f.Device, f.Template
-	if f.Kind == webhooks.OnEvent {
+	if f.Kind == webhooks.OnEvent || f.Kind == webhooks.OnNotification {
 		w.Trigger.Event = f.Event
 	}
 	if f.Pin != "" && f.Kind == webhooks.OnDatastream {
@@ -180,6 +180,7 @@ type webhookData struct {
 var webhookKinds = []option{
 	{Value: webhooks.OnDatastream, Label: "datastream value written"},
 	{Value: webhooks.OnEvent, Label: "event logged"},
+	{Value: webhooks.OnNotification, Label: "event notification (the template's webhook channel)"},
 	{Value: webhooks.OnOnline, Label: "device online"},
 	{Value: webhooks.OnOffline, Label: "device offline"},
 	{Value: webhooks.OnCreated, Label: "device created"},
@@ -187,7 +188,7 @@ var webhookKinds = []option{
 }
 
 var placeholders = []string{"{device_id}", "{device_name}", "{device_templateId}", "{datastream_pin}", "{datastream_value}",
-	"{event_code}", "{timestamp_unix}", "{timestamp_iso}"}
+	"{event_code}", "{event_name}", "{event_type}", "{event_description}", "{timestamp_unix}", "{timestamp_iso}"}
 
 // webhookNew is GET /webhooks/new.
 func (c *Console) webhookNew(w http.ResponseWriter, r *http.Request, s *session) {

@@ -3,8 +3,8 @@
 // (the cloud's extrasStore): firmware and shipments, per-device statuses
 // and the KindOTA items that set them, automations with their audit and
 // runs (made in the cloud, or at a site and applied from telemetry once),
-// notifications, webhooks and their delivery queue with its retry and
-// disablement bookkeeping. Call Run from a store's tests with a
+// notifications and the event notifier's counters, webhooks and their
+// delivery queue with its retry and disablement bookkeeping. Call Run from a store's tests with a
 // constructor of fresh, empty stores.
 package extrastest
 
@@ -43,6 +43,7 @@ type Store interface {
 	EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error)
 	automations.Store
 	automations.RunnerStore
+	notify.CounterStore
 }
 
 // Run runs every contract test against stores made by newStore.
@@ -63,6 +64,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Webhooks", testWebhooks},
 		{"DeliveryQueue", testDeliveryQueue},
 		{"DisabledAfterFailures", testDisabledAfterFailures},
+		{"EventCounters", testEventCounters},
+		{"PendingOfflines", testPendingOfflines},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -24,6 +24,15 @@ type Notification struct {
 	Body    string
 	Why     string // what caused it, in words ("automation … triggered by …")
 	Read    bool
+	About   About // the device event it tells of (zero: none)
+}
+
+// About names the device event a notification tells of: the console
+// offers to resolve it from the notification while it is open.
+type About struct {
+	Device    tenancy.DeviceID
+	EventCode string
+	EventAt   time.Time
 }
 
 // Store is what the service needs of persistence (cloud/internal/sqlite,
@@ -146,6 +155,12 @@ type Channels struct {
 // cap gets neither the entry nor the mail. A mail-only notification is not
 // stored, so it does not count toward the cap.
 func (s *Service) ToUsers(ctx context.Context, org tenancy.OrgID, rs []Recipient, subject, body string, ch Channels) (Result, error) {
+	return s.ToUsersAbout(ctx, org, rs, subject, body, ch, About{})
+}
+
+// ToUsersAbout is ToUsers for a notification that tells of a device's
+// event (stored with it).
+func (s *Service) ToUsersAbout(ctx context.Context, org tenancy.OrgID, rs []Recipient, subject, body string, ch Channels, about About) (Result, error) {
 	var r Result
 	now := s.now()
 	seen := map[tenancy.UserID]bool{}
@@ -166,7 +181,7 @@ func (s *Service) ToUsers(ctx context.Context, org tenancy.OrgID, rs []Recipient
 		}
 		if ch.Console {
 			if _, err := s.store.AddNotification(ctx, Notification{UserID: u.ID, OrgID: org, At: now, Subject: subject,
-				Body: body, Why: rc.Why}); err != nil {
+				Body: body, Why: rc.Why, About: about}); err != nil {
 				return r, fmt.Errorf("notify: %w", err)
 			}
 		}

@@ -43,6 +43,10 @@ type Options struct {
 	// disables; 0 is refused: the caller states its quota). Unauthenticated endpoints are limited per client
 	// address with the same quota.
 	RateLimit int
+	// Limiter keeps the RateLimit quota (nil: in this process's memory,
+	// ratelimit.Keyed). Instances sharing a store pass one kept there
+	// (ratelimit.Shared), so together they allow what one would.
+	Limiter Limiter
 	// MaxBodyBytes bounds request bodies (required; Blynk's limit is 2 MiB).
 	MaxBodyBytes int64
 	// PublicURL is the base of links put in mails (invitation, reset),
@@ -63,14 +67,20 @@ type Options struct {
 	Automations Automations
 	// Webhooks serves the webhook routes (nil: they answer 404).
 	Webhooks Webhooks
+	// Events resolves device events (nil: the route answers 404).
+	Events Events
 }
+
+// Limiter is a per-key quota: Allow takes one request from key's quota
+// and reports whether there was one.
+type Limiter interface{ Allow(key string) bool }
 
 // API is the Platform API handler.
 type API struct {
 	svc     *tenancy.Service
 	mailer  Mailer
 	log     *slog.Logger
-	limit   *ratelimit.Keyed
+	limit   Limiter
 	clients *clientaddr.Resolver
 	auth    *authCache
 	maxBody int64
@@ -83,7 +93,13 @@ type API struct {
 
 	automations Automations
 	webhooks    Webhooks
+	events      Events
 }
+
+// ForgetTokens empties the bearer-token cache: another cloud instance
+// revoked credentials or changed the tenancy, and the next request of
+// every token is checked against the store again.
+func (a *API) ForgetTokens() { a.auth.invalidate() }
 
 // New builds the API and registers every route.
 func New(o Options) (*API, error) {
@@ -110,12 +126,15 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Limiter == nil {
+		o.Limiter = ratelimit.NewKeyed(o.RateLimit, o.Now)
+	}
 	a := &API{
 		svc: o.Service, mailer: o.Mailer, log: o.Logger.With("component", "platformapi"),
-		limit: ratelimit.NewKeyed(o.RateLimit, o.Now), clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
+		limit: o.Limiter, clients: o.Clients, auth: newAuthCache(o.AuthCacheTTL, o.Now), maxBody: o.MaxBodyBytes,
 		baseURL: strings.TrimRight(o.PublicURL, "/"), now: o.Now, mux: http.NewServeMux(), live: o.Live,
 		ota:         o.OTA,
-		automations: o.Automations, webhooks: o.Webhooks,
+		automations: o.Automations, webhooks: o.Webhooks, events: o.Events,
 	}
 	a.routes = a.routeTable()
 	paths := map[string]bool{}

@@ -19,8 +19,9 @@ import (
 //     check), so a stale actor cannot slip back in.
 //
 // What it can delay, by at most the TTL, is a change made outside this API
-// (another replica, a direct Service call) and a session reaching its
-// natural expiry.
+// that nobody reports with API.ForgetTokens (the cloud reports every
+// revocation and tenancy change, made in the console or on another
+// instance) and a session reaching its natural expiry.
 type authCache struct {
 	ttl time.Duration // ≤ 0 disables the cache
 	now func() time.Time

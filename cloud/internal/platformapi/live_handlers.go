@@ -51,6 +51,21 @@ type TimelineEvent struct {
 	Code        string
 	Description string
 	TS          time.Time
+	Source      string // what logged it: a transport, "automation:<id>"
+	// Shown is false for an event whose template event has "show on the
+	// timeline" off (the console's timeline leaves it out).
+	Shown bool
+	// ResolvedAt is when an event was resolved (zero: open), ResolvedBy
+	// by whom ("device", "user:<id>", "client:<id>"), with Comment.
+	ResolvedAt time.Time
+	ResolvedBy string
+	Comment    string
+}
+
+// Events resolves device events (cloud/internal/events); nil: the
+// resolve route answers 404. Errors are tenancy-coded.
+type Events interface {
+	Resolve(ctx context.Context, a tenancy.Actor, device tenancy.DeviceID, id int64, comment string) (TimelineEvent, error)
 }
 
 // SiteStatus is what the cloud knows of a gateway's site.
@@ -367,10 +382,23 @@ type timelineEventJSON struct {
 	EventCode   string        `json:"eventCode,omitempty"`
 	Description string        `json:"description,omitempty"`
 	TS          int64         `json:"ts"`
+	Source      string        `json:"source,omitempty"`
+	Shown       bool          `json:"shownOnTimeline"`
+	ResolvedAt  int64         `json:"resolvedAt,omitempty"`
+	ResolvedBy  string        `json:"resolvedBy,omitempty"`
+	Comment     string        `json:"resolveComment,omitempty"`
+}
+
+func timelineEvent(org tenancy.OrgID, e TimelineEvent) timelineEventJSON {
+	return timelineEventJSON{ID: e.ID, OrgID: org, EventType: strings.ToUpper(e.Kind), EventCode: e.Code,
+		Description: e.Description, TS: ms(e.TS), Source: e.Source, Shown: e.Shown, ResolvedAt: ms(e.ResolvedAt),
+		ResolvedBy: e.ResolvedBy, Comment: e.Comment}
 }
 
 // deviceTimeline is GET /organization/device/timeline?deviceId=: events
-// and connection changes, newest first.
+// and connection changes, newest first; shown=true leaves out the events
+// the console's timeline does not show (a page may then hold fewer than
+// size entries; next still pages on).
 func (c *call) deviceTimeline() error {
 	d, l, err := c.liveDevice()
 	if err != nil {
@@ -380,14 +408,56 @@ func (c *call) deviceTimeline() error {
 	if err != nil {
 		return err
 	}
+	shownOnly := false
+	switch c.query("shown") {
+	case "", "false":
+	case "true":
+		shownOnly = true
+	default:
+		return badRequest("shown must be true or false")
+	}
 	es, next, err := l.Timeline(c.ctx, d, before, size)
 	if err != nil {
 		return err
 	}
 	out := timelineJSON{Content: []timelineEventJSON{}, Next: next}
 	for _, e := range es {
-		out.Content = append(out.Content, timelineEventJSON{ID: e.ID, OrgID: d.OrgID, EventType: strings.ToUpper(e.Kind),
-			EventCode: e.Code, Description: e.Description, TS: ms(e.TS)})
+		if shownOnly && !e.Shown {
+			continue
+		}
+		out.Content = append(out.Content, timelineEvent(d.OrgID, e))
 	}
 	return c.json(http.StatusOK, out)
+}
+
+// resolveEvent is POST /organization/device/event/resolve?deviceId=&eventId=
+// with {"comment": …}: a person resolves an open critical or warning
+// event of the device (ORG_DEVICES_CONTROL, or own).
+func (c *call) resolveEvent() error {
+	if c.api.events == nil {
+		return tenancy.Errorf(tenancy.NotFound, "no events on this cloud")
+	}
+	dev, err := c.deviceID()
+	if err != nil {
+		return err
+	}
+	id, err := c.id("eventId")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Comment string `json:"comment"`
+	}
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	e, err := c.api.events.Resolve(c.ctx, c.actor, dev, id, in.Comment)
+	if err != nil {
+		return err
+	}
+	d, err := c.api.svc.Device(c.ctx, c.actor, dev)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, timelineEvent(d.OrgID, e))
 }

@@ -72,6 +72,8 @@ type orgInput struct {
 	Address          *tenancy.Address `json:"address"`
 	CanCreateSubOrgs *bool            `json:"canCreateSubOrgs"`
 	IsActive         *bool            `json:"isActive"`
+	// HistoryRetentionDays is set on update only.
+	HistoryRetentionDays *int `json:"historyRetentionDays"`
 }
 
 func deref(p *string) string {
@@ -101,8 +103,8 @@ func (c *call) createOrg() error {
 	if err := validUnitSystem(in.UnitSystem); err != nil {
 		return err
 	}
-	if in.IsActive != nil {
-		return badRequest("isActive cannot be set on creation")
+	if in.IsActive != nil || in.HistoryRetentionDays != nil {
+		return badRequest("isActive and historyRetentionDays cannot be set on creation")
 	}
 	if in.ParentID == 0 {
 		in.ParentID = c.actor.OrgID
@@ -137,7 +139,7 @@ func (c *call) updateOrg() error {
 	}
 	o, err := c.api.svc.UpdateOrg(c.ctx, c.actor, tenancy.OrgID(id), tenancy.OrgUpdate{Name: in.Name,
 		Description: in.Description, TZ: in.TZ, Phone: in.Phone, UnitSystem: in.UnitSystem, Address: in.Address,
-		CanCreateSub: in.CanCreateSubOrgs, Active: in.IsActive})
+		CanCreateSub: in.CanCreateSubOrgs, Active: in.IsActive, HistoryRetentionDays: in.HistoryRetentionDays})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ func (a *API) routeTable() []route {
 		{"POST", o + "/device/datastreams", anyone, (*call).writeDatastreams},
 		{"GET", o + "/device/datastream/history", anyone, (*call).deviceHistory},
 		{"GET", o + "/device/timeline", anyone, (*call).deviceTimeline},
+		{"POST", o + "/device/event/resolve", anyone, (*call).resolveEvent},
 		{"PUT", o + "/device/tags", anyone, (*call).setDeviceTags},
 		{"GET", o + "/user/tags", anyone, (*call).userTags},
 		{"PUT", o + "/user/tags", anyone, (*call).setUserTags},

@@ -31,10 +31,22 @@ func rawOrNil(m json.RawMessage) any {
 	return string(m)
 }
 
+// auditOrderLock is the transaction-scoped advisory lock an audit append
+// takes before its id is drawn ("outpost" + 1; migrationLock is "outpost").
+const auditOrderLock = migrationLock + 1
+
+// AppendAudit draws the entry's id while holding auditOrderLock until its
+// transaction ends, so audit ids become visible in id order. The highest
+// audit id is every gateway's view version (LastAuditID): without the
+// lock, on PostgreSQL a transaction holding id 10 could commit after one
+// holding id 11 had been read as version 11, and a gateway would never be
+// sent the change with id 10. Audited changes are person-paced, so they
+// queue on the lock at no cost that matters; the lock is taken in the
+// insert itself so that an append outside a transaction is ordered too.
 func (q *queries) AppendAudit(ctx context.Context, e *tenancy.AuditEntry) error {
 	id, err := q.insertID(ctx, "append audit", `INSERT INTO audit (at, org_id, user_id, client_id, action, object_type, object_id, before, after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, ms(e.At), int64(e.OrgID), int64(e.UserID), e.ClientID, e.Action, e.ObjectType,
-		e.ObjectID, rawOrNil(e.Before), rawOrNil(e.After))
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM (SELECT pg_advisory_xact_lock($10)) AS ordered`, ms(e.At), int64(e.OrgID), int64(e.UserID), e.ClientID, e.Action, e.ObjectType,
+		e.ObjectID, rawOrNil(e.Before), rawOrNil(e.After), int64(auditOrderLock))
 	e.ID = tenancy.AuditID(id)
 	return err
 }

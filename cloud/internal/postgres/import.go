@@ -45,6 +45,7 @@ var importTables = []struct{ name, order string }{
 	{"device_meta", "device_id, name"}, {"ota_firmware", "id"}, {"ota_shipments", "id"},
 	{"ota_device_status", "shipment_id, device_id"}, {"automations", "id"}, {"automation_runs", "id"},
 	{"notifications", "id"}, {"webhooks", "id"}, {"webhook_deliveries", "id"},
+	{"event_counters", "device_uid, code"}, {"event_days", "device_uid"}, {"event_offline", "device_uid"},
 }
 
 // Import copies a whole cloud from src into this store, which must hold

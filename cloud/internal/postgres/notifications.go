@@ -18,8 +18,9 @@ var _ notify.Store = (*Store)(nil)
 // AddNotification stores one notification of one person. Its text may
 // quote what a device sent: NUL and invalid UTF-8 become U+FFFD.
 func (s *Store) AddNotification(ctx context.Context, n notify.Notification) (int64, error) {
-	return s.insertID(ctx, "add notification", `INSERT INTO notifications (user_id, org_id, at, subject, body, why)
-		VALUES ($1, $2, $3, $4, $5, $6)`, int64(n.UserID), int64(n.OrgID), ms(n.At), pgText(n.Subject), pgText(n.Body), pgText(n.Why))
+	return s.insertID(ctx, "add notification", `INSERT INTO notifications (user_id, org_id, at, subject, body, why, device_id, event_code, event_ts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, int64(n.UserID), int64(n.OrgID), ms(n.At), pgText(n.Subject), pgText(n.Body), pgText(n.Why),
+		int64(n.About.Device), pgText(n.About.EventCode), ms(n.About.EventAt))
 }
 
 // CountNotificationsSince counts a person's notifications at or after t.
@@ -34,13 +35,14 @@ func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, before i
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, org_id, at, subject, body, why, read_at FROM notifications
+	rows, err := s.pool.Query(ctx, `SELECT id, org_id, at, subject, body, why, read_at, device_id, event_code, event_ts FROM notifications
 		WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, int64(user), before, sqlLimit(limit))
 	return collectT(rows, err, "notifications", func(r scanner) (notify.Notification, error) {
 		n := notify.Notification{UserID: user}
-		var org, at, read int64
-		err := r.Scan(&n.ID, &org, &at, &n.Subject, &n.Body, &n.Why, &read)
+		var org, at, read, dev, evAt int64
+		err := r.Scan(&n.ID, &org, &at, &n.Subject, &n.Body, &n.Why, &read, &dev, &n.About.EventCode, &evAt)
 		n.OrgID, n.At, n.Read = tenancy.OrgID(org), fromMS(at), read != 0
+		n.About.Device, n.About.EventAt = tenancy.DeviceID(dev), fromMS(evAt)
 		return n, err
 	})
 }

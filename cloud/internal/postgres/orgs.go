@@ -12,7 +12,7 @@ import (
 )
 
 const orgCols = `id, coalesce(parent_id, 0), root_id, depth, name, description, type, special, can_create_sub,
-	tz, phone, unit_system, address, active, created_at, updated_at`
+	tz, phone, unit_system, address, active, created_at, updated_at, history_retention_days`
 
 func scanOrg(r scanner) (tenancy.Org, error) {
 	var o tenancy.Org
@@ -20,7 +20,7 @@ func scanOrg(r scanner) (tenancy.Org, error) {
 	var canSub, active int64
 	var created, updated int64
 	err := r.Scan(&o.ID, &o.ParentID, &o.RootID, &o.Depth, &o.Name, &o.Description, &o.Type, &o.Special, &canSub,
-		&o.TZ, &o.Phone, &o.UnitSystem, &addr, &active, &created, &updated)
+		&o.TZ, &o.Phone, &o.UnitSystem, &addr, &active, &created, &updated, &o.HistoryRetentionDays)
 	if err != nil {
 		return o, err
 	}
@@ -51,10 +51,10 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 	}
 	var id int64
 	err := q.db.QueryRow(ctx, `INSERT INTO orgs (parent_id, root_id, depth, name, description, type, special,
-		can_create_sub, tz, phone, unit_system, address, active, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		can_create_sub, tz, phone, unit_system, address, active, created_at, updated_at, history_retention_days)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 		nullID(o.ParentID), int64(o.RootID), o.Depth, o.Name, o.Description, string(o.Type), string(o.Special),
-		b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem, jsonText(o.Address), b2i(o.Active), ms(o.CreatedAt), ms(o.UpdatedAt)).Scan(&id)
+		b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem, jsonText(o.Address), b2i(o.Active), ms(o.CreatedAt), ms(o.UpdatedAt), o.HistoryRetentionDays).Scan(&id)
 	if err != nil {
 		return mapErr("create org", err)
 	}
@@ -77,9 +77,9 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 
 func (q *queries) UpdateOrg(ctx context.Context, o tenancy.Org) error {
 	tag, err := q.db.Exec(ctx, `UPDATE orgs SET name = $1, description = $2, type = $3, special = $4, can_create_sub = $5,
-		tz = $6, phone = $7, unit_system = $8, address = $9, active = $10, updated_at = $11 WHERE id = $12`,
+		tz = $6, phone = $7, unit_system = $8, address = $9, active = $10, updated_at = $11, history_retention_days = $13 WHERE id = $12`,
 		o.Name, o.Description, string(o.Type), string(o.Special), b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem,
-		jsonText(o.Address), b2i(o.Active), ms(o.UpdatedAt), int64(o.ID))
+		jsonText(o.Address), b2i(o.Active), ms(o.UpdatedAt), int64(o.ID), o.HistoryRetentionDays)
 	return mustAffect("update org", tag, err)
 }
 

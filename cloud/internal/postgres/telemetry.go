@@ -291,6 +291,18 @@ func (a *applier) flush() error {
 	return nil
 }
 
+// clear resolves what a device's clear names: the latest open event of
+// its code, or with "all" every open one.
+func (a *applier) clear(it *syncproto.Item) error {
+	q := `UPDATE device_events SET resolved_at = $1, resolved_by = 'device' WHERE id = (SELECT max(id) FROM device_events
+		WHERE device_uid = $2 AND code = $3 AND kind = 'event' AND resolved_at = 0)`
+	if it.Value == "all" {
+		q = `UPDATE device_events SET resolved_at = $1, resolved_by = 'device'
+			WHERE device_uid = $2 AND code = $3 AND kind = 'event' AND resolved_at = 0`
+	}
+	return a.exec(q, max(it.TS, 1), it.Device, []byte(it.Name))
+}
+
 var historyCols = []string{"device_uid", "pin", "value", "ts", "num"}
 
 // roll adds a numeric write to its pending rollup rows.
@@ -332,8 +344,8 @@ func (a *applier) item(it *syncproto.Item) error {
 			it.Device, a.gw, online, transport)
 	}
 	event := func(code, desc string) error {
-		return a.exec(`INSERT INTO device_events (device_uid, kind, code, description, ts) VALUES ($1, $2, $3, $4, $5)`,
-			it.Device, string(it.Kind), []byte(code), []byte(desc), it.TS)
+		return a.exec(`INSERT INTO device_events (device_uid, kind, code, description, ts, source) VALUES ($1, $2, $3, $4, $5, $6)`,
+			it.Device, string(it.Kind), []byte(code), []byte(desc), it.TS, pgText(it.Source))
 	}
 	var err error
 	switch it.Kind {
@@ -353,8 +365,12 @@ func (a *applier) item(it *syncproto.Item) error {
 			}
 		}
 		err = a.exec(`DELETE FROM device_values WHERE device_uid = $1 AND pin = $2 AND ts <= $3`, it.Device, it.Pin, it.TS)
-	case syncproto.KindEvent, syncproto.KindClear:
+	case syncproto.KindEvent:
 		err = event(it.Name, it.Value)
+	case syncproto.KindClear:
+		if err = event(it.Name, it.Value); err == nil {
+			err = a.clear(it)
+		}
 	case syncproto.KindOnline:
 		if err = status(1, it.Name); err == nil {
 			err = event("online", it.Name)
@@ -501,17 +517,10 @@ func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int
 	if kind != "" {
 		cond += " AND kind = " + a.add(kind)
 	}
-	q := `SELECT id, kind, code, description, ts FROM device_events WHERE ` + cond +
+	q := `SELECT ` + timelineCols + ` FROM device_events WHERE ` + cond +
 		` AND id < ` + a.add(before) + ` ORDER BY id DESC LIMIT ` + a.add(limit)
 	rows, err := s.pool.Query(ctx, q, a...)
-	es, err = collectT(rows, err, "timeline", func(r scanner) (telemetry.TimelineEntry, error) {
-		var e telemetry.TimelineEntry
-		var ts int64
-		var code, desc []byte
-		err := r.Scan(&e.ID, &e.Kind, &code, &desc, &ts)
-		e.Code, e.Description, e.TS = string(code), string(desc), fromMS(ts)
-		return e, err
-	})
+	es, err = collectT(rows, err, "timeline", scanTimeline)
 	if err != nil {
 		return nil, 0, err
 	}

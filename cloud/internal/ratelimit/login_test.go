@@ -52,7 +52,7 @@ func TestLoginGuard(t *testing.T) {
 			}
 		}
 	}
-	if n := len(g.entries); n != 0 {
+	if n := len(g.state.(*memoryLogins).entries); n != 0 {
 		t.Errorf("%d entries kept after Forget", n)
 	}
 }

@@ -1,10 +1,15 @@
 // Package ratelimit holds the cloud's request limiters: per-key token
 // buckets (golang.org/x/time/rate) for quotas such as requests per
 // organization or registrations per address, and LoginGuard, which slows
-// down password guessing per client address and per account.
+// down password guessing per client address and per account. Both keep
+// their state in memory for one instance (SQLite) or in a store that
+// several instances share (Shared, NewSharedLoginGuard over the
+// PostgreSQL store), so that N instances allow what one does.
 package ratelimit
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -67,4 +72,87 @@ func (k *Keyed) sweep(now time.Time) {
 		}
 	}
 	k.lastSweep = now
+}
+
+// Buckets keeps token buckets where several cloud instances share them
+// (the PostgreSQL store): each key's bucket holds up to perMinute tokens
+// and regains them at perMinute per minute, as Keyed's do.
+type Buckets interface {
+	// TakeToken takes one token from key's bucket at now and reports
+	// whether there was one.
+	TakeToken(ctx context.Context, key string, perMinute int, now time.Time) (bool, error)
+	// SweepBuckets drops the buckets untouched since cutoff (full again:
+	// forgetting them changes nothing).
+	SweepBuckets(ctx context.Context, cutoff time.Time) error
+}
+
+// Shared is a per-key quota kept in Buckets, so N instances together allow
+// what one would. Its keys are prefixed with its name, so limiters of
+// different quotas can share one store. When the store fails it limits
+// in this process's memory instead (logged), so an outage of the store
+// neither lifts the quota nor refuses every request.
+type Shared struct {
+	name      string
+	perMinute int
+	buckets   Buckets
+	now       func() time.Time
+	log       *slog.Logger
+	local     *Keyed
+
+	mu        sync.Mutex
+	lastSweep time.Time
+	lastWarn  time.Time
+}
+
+// NewShared returns a limiter of perMinute requests per key kept in b; a
+// non-positive quota disables limiting. now nil means time.Now, logger
+// nil discards.
+func NewShared(name string, perMinute int, b Buckets, now func() time.Time, logger *slog.Logger) *Shared {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Shared{name: name, perMinute: perMinute, buckets: b, now: now, log: logger, local: NewKeyed(perMinute, now)}
+}
+
+// Allow takes one token from key's bucket and reports whether there was one.
+func (s *Shared) Allow(key string) bool {
+	if s.perMinute <= 0 {
+		return true
+	}
+	now := s.now()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s.mu.Lock()
+	sweep := now.Sub(s.lastSweep) >= time.Minute
+	if sweep {
+		s.lastSweep = now
+	}
+	s.mu.Unlock()
+	if sweep {
+		if err := s.buckets.SweepBuckets(ctx, now.Add(-time.Minute)); err != nil {
+			s.warn(now, "rate limit: sweep", err)
+		}
+	}
+	ok, err := s.buckets.TakeToken(ctx, s.name+":"+key, s.perMinute, now)
+	if err != nil {
+		s.warn(now, "rate limit: shared bucket unreachable, limiting in memory", err)
+		return s.local.Allow(key)
+	}
+	return ok
+}
+
+// warn logs at most once a minute.
+func (s *Shared) warn(now time.Time, msg string, err error) {
+	s.mu.Lock()
+	due := now.Sub(s.lastWarn) >= time.Minute
+	if due {
+		s.lastWarn = now
+	}
+	s.mu.Unlock()
+	if due {
+		s.log.Warn(msg, "limiter", s.name, "err", err)
+	}
 }

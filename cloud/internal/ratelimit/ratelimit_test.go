@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -43,5 +45,30 @@ func TestKeyedDisabled(t *testing.T) {
 		if !l.Allow("1") {
 			t.Fatal("quota 0 must disable limiting")
 		}
+	}
+}
+
+// unreachable is a store that does not answer.
+type unreachable struct{}
+
+func (unreachable) TakeToken(context.Context, string, int, time.Time) (bool, error) {
+	return false, errors.New("connection refused")
+}
+func (unreachable) SweepBuckets(context.Context, time.Time) error {
+	return errors.New("connection refused")
+}
+
+// A shared quota whose store does not answer limits in memory: neither
+// lifted nor refusing everything.
+func TestSharedFallsBackToMemory(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := NewShared("api", 3, unreachable{}, func() time.Time { return now }, nil)
+	for i := range 3 {
+		if !l.Allow("org:1") {
+			t.Fatalf("request %d refused within the quota", i)
+		}
+	}
+	if l.Allow("org:1") {
+		t.Fatal("the quota was lifted while the store was unreachable")
 	}
 }

@@ -16,8 +16,9 @@ import (
 
 // AddNotification stores one notification of one person.
 func (s *Store) AddNotification(ctx context.Context, n notify.Notification) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO notifications (user_id, org_id, at, subject, body, why) VALUES (?, ?, ?, ?, ?, ?)`,
-		int64(n.UserID), int64(n.OrgID), ms(n.At), n.Subject, n.Body, n.Why)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO notifications (user_id, org_id, at, subject, body, why, device_id, event_code, event_ts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		int64(n.UserID), int64(n.OrgID), ms(n.At), n.Subject, n.Body, n.Why, int64(n.About.Device), n.About.EventCode, ms(n.About.EventAt))
 	if err != nil {
 		return 0, mapErr("add notification", err)
 	}
@@ -37,7 +38,7 @@ func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, before i
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, at, subject, body, why, read_at FROM notifications
+	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, at, subject, body, why, read_at, device_id, event_code, event_ts FROM notifications
 		WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, int64(user), before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notifications: %w", err)
@@ -46,11 +47,12 @@ func (s *Store) Notifications(ctx context.Context, user tenancy.UserID, before i
 	var out []notify.Notification
 	for rows.Next() {
 		n := notify.Notification{UserID: user}
-		var org, at, read int64
-		if err := rows.Scan(&n.ID, &org, &at, &n.Subject, &n.Body, &n.Why, &read); err != nil {
+		var org, at, read, dev, evAt int64
+		if err := rows.Scan(&n.ID, &org, &at, &n.Subject, &n.Body, &n.Why, &read, &dev, &n.About.EventCode, &evAt); err != nil {
 			return nil, fmt.Errorf("sqlite: notifications: %w", err)
 		}
 		n.OrgID, n.At, n.Read = tenancy.OrgID(org), fromMS(at), read != 0
+		n.About.Device, n.About.EventAt = tenancy.DeviceID(dev), fromMS(evAt)
 		out = append(out, n)
 	}
 	return out, rows.Err()

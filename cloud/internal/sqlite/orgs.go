@@ -11,7 +11,7 @@ import (
 )
 
 const orgCols = `id, coalesce(parent_id, 0), root_id, depth, name, description, type, special, can_create_sub,
-	tz, phone, unit_system, address, active, created_at, updated_at`
+	tz, phone, unit_system, address, active, created_at, updated_at, history_retention_days`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,7 +21,7 @@ func scanOrg(r scanner) (tenancy.Org, error) {
 	var canSub, active int
 	var created, updated int64
 	err := r.Scan(&o.ID, &o.ParentID, &o.RootID, &o.Depth, &o.Name, &o.Description, &o.Type, &o.Special, &canSub,
-		&o.TZ, &o.Phone, &o.UnitSystem, &addr, &active, &created, &updated)
+		&o.TZ, &o.Phone, &o.UnitSystem, &addr, &active, &created, &updated, &o.HistoryRetentionDays)
 	if err != nil {
 		return o, err
 	}
@@ -51,10 +51,10 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 		o.Depth, o.RootID = p.Depth+1, p.RootID
 	}
 	res, err := q.exec(ctx, `INSERT INTO orgs (parent_id, root_id, depth, name, description, type, special,
-		can_create_sub, tz, phone, unit_system, address, active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		can_create_sub, tz, phone, unit_system, address, active, created_at, updated_at, history_retention_days)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nullID(o.ParentID), int64(o.RootID), o.Depth, o.Name, o.Description, string(o.Type), string(o.Special),
-		b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem, jsonText(o.Address), b2i(o.Active), ms(o.CreatedAt), ms(o.UpdatedAt))
+		b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem, jsonText(o.Address), b2i(o.Active), ms(o.CreatedAt), ms(o.UpdatedAt), o.HistoryRetentionDays)
 	if err != nil {
 		return mapErr("create org", err)
 	}
@@ -81,9 +81,9 @@ func (q *queries) CreateOrg(ctx context.Context, o *tenancy.Org) error {
 
 func (q *queries) UpdateOrg(ctx context.Context, o tenancy.Org) error {
 	res, err := q.exec(ctx, `UPDATE orgs SET name = ?, description = ?, type = ?, special = ?, can_create_sub = ?,
-		tz = ?, phone = ?, unit_system = ?, address = ?, active = ?, updated_at = ? WHERE id = ?`,
+		tz = ?, phone = ?, unit_system = ?, address = ?, active = ?, updated_at = ?, history_retention_days = ? WHERE id = ?`,
 		o.Name, o.Description, string(o.Type), string(o.Special), b2i(o.CanCreateSub), o.TZ, o.Phone, o.UnitSystem,
-		jsonText(o.Address), b2i(o.Active), ms(o.UpdatedAt), int64(o.ID))
+		jsonText(o.Address), b2i(o.Active), ms(o.UpdatedAt), o.HistoryRetentionDays, int64(o.ID))
 	return mustAffect("update org", res, err)
 }
 

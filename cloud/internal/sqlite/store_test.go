@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/tenancy/tenancytest"
+	"outpost/internal/migrate"
 )
 
 func newTestStore(t *testing.T) *Store {
@@ -94,34 +97,50 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 }
 
 // Migration 0006 grants OWN_DEVICES_CLAIM to the built-in roles of a
-// database made before the key existed, and to no custom role.
+// database made before the key existed, and to no custom role. The
+// database is made at schema 5 (migrations 1 to 5 only), as one written
+// before the key, and Open runs every later migration once.
 func TestMigrationGrantsOwnDevicesClaim(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cloud.db")
-	s, err := Open(ctx, path)
+	ms, err := migrate.List(migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := tenancy.Org{Name: "Root", Type: tenancy.OrgRoot}
-	if err := s.CreateOrg(ctx, &o); err != nil {
+	upTo5 := fstest.MapFS{}
+	for _, m := range ms {
+		if m.Version <= 5 {
+			b, err := fs.ReadFile(migrations, "migrations/"+m.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			upTo5["migrations/"+m.Name] = &fstest.MapFile{Data: b}
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := migrate.Apply(ctx, db, upTo5, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	o := tenancy.Org{ID: 1, Name: "Root", Type: tenancy.OrgRoot}
 	old := tenancy.DefaultPermissions(tenancy.RoleStaff).Without(tenancy.OwnDevicesClaim)
-	for _, r := range []tenancy.RoleID{tenancy.RoleStaff, tenancy.RoleUser, 4} {
-		perms := tenancy.PermSet{}
-		if r == tenancy.RoleStaff {
-			perms = old
-		}
-		if err := s.SetRolePerms(ctx, tenancy.RolePerms{OrgID: o.ID, RoleID: r, Perms: perms}); err != nil {
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO orgs (id, root_id, depth, name, type, created_at, updated_at) VALUES (1, 1, 1, 'Root', ?, 0, 0)`, []any{string(o.Type)}},
+		{`INSERT INTO role_perms (org_id, role_id, bits) VALUES (1, ?, ?), (1, ?, 0), (1, 4, 0)`,
+			[]any{int(tenancy.RoleStaff), int64(old.Bits()), int(tenancy.RoleUser)}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Back to schema 5, as a database written before the key.
-	if _, err := s.db.ExecContext(ctx, "PRAGMA user_version = 5"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err = Open(ctx, path); err != nil {
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

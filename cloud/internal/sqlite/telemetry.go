@@ -336,8 +336,8 @@ func (a *applier) item(it *syncproto.Item) error {
 		return err
 	}
 	event := func(code, desc string) error {
-		_, err := a.exec(`INSERT INTO device_events (device_uid, kind, code, description, ts) VALUES (?, ?, ?, ?, ?)`,
-			it.Device, string(it.Kind), code, desc, it.TS)
+		_, err := a.exec(`INSERT INTO device_events (device_uid, kind, code, description, ts, source) VALUES (?, ?, ?, ?, ?, ?)`,
+			it.Device, string(it.Kind), code, desc, it.TS, it.Source)
 		return err
 	}
 	switch it.Kind {
@@ -357,8 +357,12 @@ func (a *applier) item(it *syncproto.Item) error {
 			}
 		}
 		_, err = a.exec(`DELETE FROM device_values WHERE device_uid = ? AND pin = ? AND ts <= ?`, it.Device, it.Pin, it.TS)
-	case syncproto.KindEvent, syncproto.KindClear:
+	case syncproto.KindEvent:
 		err = event(it.Name, it.Value)
+	case syncproto.KindClear:
+		if err = event(it.Name, it.Value); err == nil {
+			err = a.clear(it)
+		}
 	case syncproto.KindOnline:
 		if err = status(1, it.Name); err == nil {
 			err = event("online", it.Name)
@@ -383,6 +387,19 @@ func (a *applier) item(it *syncproto.Item) error {
 		// kept as an event rather than lost.
 		err = event(string(it.Kind), it.Value)
 	}
+	return err
+}
+
+// clear resolves what a device's clear names: the latest open event of
+// its code, or with "all" every open one.
+func (a *applier) clear(it *syncproto.Item) error {
+	q := `UPDATE device_events SET resolved_at = ?, resolved_by = 'device' WHERE id = (SELECT max(id) FROM device_events
+		WHERE device_uid = ? AND code = ? AND kind = 'event' AND resolved_at = 0)`
+	if it.Value == "all" {
+		q = `UPDATE device_events SET resolved_at = ?, resolved_by = 'device'
+			WHERE device_uid = ? AND code = ? AND kind = 'event' AND resolved_at = 0`
+	}
+	_, err := a.exec(q, max(it.TS, 1), it.Device, it.Name)
 	return err
 }
 
@@ -475,10 +492,10 @@ func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	query, args := `SELECT id, kind, code, description, ts FROM device_events
+	query, args := `SELECT `+timelineCols+` FROM device_events
 		WHERE device_uid = ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{uid, before, limit}
 	if kind != "" {
-		query = `SELECT id, kind, code, description, ts FROM device_events INDEXED BY device_events_kind
+		query = `SELECT ` + timelineCols + ` FROM device_events INDEXED BY device_events_kind
 			WHERE device_uid = ? AND kind = ? AND id < ? ORDER BY id DESC LIMIT ?`
 		args = []any{uid, kind, before, limit}
 	}
@@ -488,12 +505,10 @@ func (s *Store) TimelineOfKind(ctx context.Context, uid, kind string, before int
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e TimelineEntry
-		var ts int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Code, &e.Description, &ts); err != nil {
+		e, err := scanTimeline(rows)
+		if err != nil {
 			return nil, 0, fmt.Errorf("sqlite: timeline: %w", err)
 		}
-		e.TS = fromMS(ts)
 		es = append(es, e)
 	}
 	if len(es) == limit && limit > 0 {

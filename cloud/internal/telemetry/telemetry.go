@@ -58,7 +58,32 @@ type TimelineEntry struct {
 	Code        string
 	Description string
 	TS          time.Time
+	// Source is what logged it: the device's transport as its gateway
+	// reported it, or "automation:<id>" for an event a cloud automation
+	// logged ("" for entries stored before sources were kept).
+	Source string
+	// ResolvedAt is when an event was resolved (zero: open); ResolvedBy
+	// who resolved it ("device" for the device's resolveEvent, "user:<id>"
+	// for a person), with the person's Comment.
+	ResolvedAt time.Time
+	ResolvedBy string
+	Comment    string
 }
+
+// Open tells whether an entry is an event not resolved yet. Whether it
+// must be resolved is its template's business (critical events).
+func (e *TimelineEntry) Open() bool {
+	return e.Kind == string(syncproto.KindEvent) && e.ResolvedAt.IsZero()
+}
+
+// MaxComment bounds a resolution's comment (bytes).
+const MaxComment = 1000
+
+// Errors of ResolveEvent.
+var (
+	ErrNoEvent  = errors.New("telemetry: no such event of this device (of these codes)")
+	ErrResolved = errors.New("telemetry: the event is already resolved")
+)
 
 // Bucket aggregates the numeric values of one time bucket. Buckets without
 // values are not returned, so a chart shows gaps as gaps.
@@ -183,6 +208,20 @@ type Store interface {
 	History(ctx context.Context, uid string, pin int, before int64, limit int) ([]HistoryPoint, int64, error)
 	Timeline(ctx context.Context, uid string, before int64, limit int) ([]TimelineEntry, int64, error)
 	TimelineOfKind(ctx context.Context, uid, kind string, before int64, limit int) ([]TimelineEntry, int64, error)
+	// LogEvent records an event the cloud logged on a device (an
+	// automation's "log event"): a timeline entry like a device's, that is
+	// not the device reporting (it moves neither last_seen nor activation).
+	LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (TimelineEntry, error)
+	// ResolveEvent resolves one open event of the device whose code is
+	// one of codes (ErrNoEvent when id is not such an event of uid,
+	// ErrResolved when it is resolved already).
+	ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (TimelineEntry, error)
+	// OpenEvents returns the device's open events of the codes, newest
+	// first, at most limit.
+	OpenEvents(ctx context.Context, uid string, codes []string, limit int) ([]TimelineEntry, error)
+	// OpenEventCounts counts the open events of the devices by device and
+	// code, among the codes given.
+	OpenEventCounts(ctx context.Context, uids, codes []string) (map[string]map[string]int, error)
 	GatewayLastSeen(ctx context.Context, gatewayID string) (time.Time, error)
 	DevicesOnline(ctx context.Context, gatewayID string) (int, error)
 	Aggregate(ctx context.Context, uid string, pin int, from, to time.Time, maxBuckets int) (Series, error)

@@ -131,7 +131,11 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return internal("get session", err)
 	}
-	return internal("revoke session", s.store.RevokeSession(ctx, ses.ID, s.now().UTC()))
+	if err := s.store.RevokeSession(ctx, ses.ID, s.now().UTC()); err != nil {
+		return internal("revoke session", err)
+	}
+	s.tellRevoked()
+	return nil
 }
 
 // SessionActor resolves a session token to its user. Expired, revoked or
@@ -384,5 +388,9 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Actor) (int, error) {
 		return 0, forbidden("only people have sessions")
 	}
 	n, err := s.store.RevokeUserSessions(ctx, a.UserID, s.now().UTC())
-	return n, internal("revoke sessions", err)
+	if err != nil {
+		return n, internal("revoke sessions", err)
+	}
+	s.tellRevoked()
+	return n, nil
 }

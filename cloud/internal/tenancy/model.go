@@ -95,8 +95,14 @@ type Org struct {
 	UnitSystem   string // IMPERIAL or METRIC
 	Address      Address
 	Active       bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// HistoryRetentionDays keeps the raw datastream history of this
+	// organization's devices and those below it at most this many days
+	// (0: no bound of its own). The shortest bound of the org and its
+	// ancestors applies, and the cloud's store.history_retention bounds
+	// them all.
+	HistoryRetentionDays int
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // UserType is not a role: developer, end-user, partner (§3).

@@ -25,6 +25,31 @@ type OrgUpdate struct {
 	Address                                  *Address
 	CanCreateSub                             *bool
 	Active                                   *bool
+	// HistoryRetentionDays: 0 clears the org's own bound.
+	HistoryRetentionDays *int
+}
+
+// MaxHistoryRetentionDays bounds an organization's history retention
+// (a hundred years).
+const MaxHistoryRetentionDays = 36500
+
+// EffectiveRetention is how long the history of org's devices is kept by
+// the organizations' settings: the shortest HistoryRetentionDays of org
+// and its ancestors (days; 0: none of them bounds it). orgs holds every
+// organization by id.
+func EffectiveRetention(orgs map[OrgID]Org, org OrgID) int {
+	days := 0
+	for id, n := org, 0; id != 0 && n <= len(orgs); n++ { // n: a cycle cannot loop
+		o, ok := orgs[id]
+		if !ok {
+			break
+		}
+		if d := o.HistoryRetentionDays; d > 0 && (days == 0 || d < days) {
+			days = d
+		}
+		id = o.ParentID
+	}
+	return days
 }
 
 // OrgQuery lists orgs: the direct children of Parent when set, otherwise
@@ -235,6 +260,12 @@ func (s *Service) UpdateOrg(ctx context.Context, a Actor, id OrgID, up OrgUpdate
 		}
 		if up.Active != nil {
 			o.Active = *up.Active
+		}
+		if up.HistoryRetentionDays != nil {
+			if d := *up.HistoryRetentionDays; d < 0 || d > MaxHistoryRetentionDays {
+				return invalid("history retention: %d days (want 0 for none, or 1 to %d)", d, MaxHistoryRetentionDays)
+			}
+			o.HistoryRetentionDays = *up.HistoryRetentionDays
 		}
 		o.UpdatedAt = s.now().UTC()
 		if err := tx.UpdateOrg(ctx, o); err != nil {

@@ -116,11 +116,18 @@ type Deps struct {
 	// on the caller's goroutine after the commit (with the org tree's
 	// lock held for org changes): it may read the store, not write it.
 	OnChange func(Change)
+	// Revoked is called after an unaudited revocation of credentials
+	// committed (a logout, a logout everywhere), on the caller's goroutine
+	// (nil: none); audited revocations (suspend, password reset, a deleted
+	// OAuth client) call OnChange. The cloud empties the bearer caches of
+	// every instance. It must not block.
+	Revoked func()
 	// Audited is given the audit entries of a committed change of a
 	// single object (a device created, transferred, renamed…), after the
 	// commit, on the caller's goroutine (nil: none); the cloud turns
 	// device creations and transfers into webhook triggers. Changes of
-	// the org tree and permissions are not passed.
+	// the org tree and permissions are passed too, once the tree shows
+	// them, while the tree is held (keep the call short).
 	Audited func(ctx context.Context, entries []AuditEntry)
 }
 
@@ -138,6 +145,8 @@ type Service struct {
 	cfg    Config
 	// onChange is Deps.OnChange.
 	onChange func(Change)
+	// revoked is Deps.Revoked.
+	revoked func()
 	// audited is Deps.Audited.
 	audited func(ctx context.Context, entries []AuditEntry)
 
@@ -155,7 +164,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("tenancy: Store and Hasher are required")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, notify: d.Notifier, guard: d.Guard, now: d.Now, rand: d.Rand, log: d.Logger, cfg: cfg.withDefaults(),
-		onChange: d.OnChange, audited: d.Audited}
+		onChange: d.OnChange, audited: d.Audited, revoked: d.Revoked}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -264,6 +273,13 @@ func (s *Service) changed(c Change) {
 	}
 }
 
+// tellRevoked tells Deps.Revoked that credentials were revoked.
+func (s *Service) tellRevoked() {
+	if s.revoked != nil {
+		s.revoked()
+	}
+}
+
 // treeEdit collects what a transaction changed in the tree snapshot.
 type treeEdit struct {
 	orgs    []Org // inserted or replaced
@@ -279,12 +295,13 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
 	var ed treeEdit
+	var entries []AuditEntry
 	var ch Change
 	err := s.store.Atomic(ctx, func(tx Tx) error {
 		ed = treeEdit{}
 		atx := &auditingTx{Tx: tx}
 		err := fn(atx, &ed)
-		ch = atx.change
+		entries, ch = atx.entries, atx.change
 		return err
 	})
 	if err != nil {
@@ -292,6 +309,9 @@ func (s *Service) atomicTree(ctx context.Context, op string, fn func(tx Tx, ed *
 	}
 	ch.Tree = true
 	defer s.changed(ch)
+	// Deps.Audited sees the tree as the change left it (an organization
+	// transferred is under its new parent).
+	defer s.tellAudited(ctx, entries)
 	if ed.reload {
 		return s.reloadLocked(ctx)
 	}

@@ -34,14 +34,16 @@ type OrgJSON struct {
 	UnitSystem       string  `json:"unitSystem,omitempty"`
 	Phone            string  `json:"phoneNumber,omitempty"`
 	Address          Address `json:"address"`
-	LastModifiedTs   int64   `json:"lastModifiedTs"`
+	// HistoryRetentionDays: 0 is no bound of its own.
+	HistoryRetentionDays int   `json:"historyRetentionDays"`
+	LastModifiedTs       int64 `json:"lastModifiedTs"`
 }
 
 // APIOrg returns the API shape.
 func APIOrg(o Org) OrgJSON {
 	return OrgJSON{ID: o.ID, Name: o.Name, Description: o.Description, ParentID: o.ParentID, Type: o.Type,
 		Depth: o.Depth, IsActive: o.Active, CanCreateSubOrgs: o.CanCreateSub, TZ: o.TZ, UnitSystem: o.UnitSystem,
-		Phone: o.Phone, Address: o.Address, LastModifiedTs: apiMS(o.UpdatedAt)}
+		Phone: o.Phone, Address: o.Address, HistoryRetentionDays: o.HistoryRetentionDays, LastModifiedTs: apiMS(o.UpdatedAt)}
 }
 
 // UserJSON is the API shape of a User.

@@ -73,7 +73,14 @@ type Options struct {
 	Logger  *slog.Logger
 	// Disabled is told when a webhook is disabled (its owner is notified).
 	Disabled func(ctx context.Context, w Webhook, reason string)
+	// Quota returns the limiter of a per-webhook rate of perMinute (nil:
+	// in this process's memory, ratelimit.Keyed). Instances sharing a
+	// store pass one kept there, so a webhook's rate holds across them.
+	Quota func(perMinute int) Limiter
 }
+
+// Limiter is a per-key quota (ratelimit.Keyed, ratelimit.Shared).
+type Limiter interface{ Allow(key string) bool }
 
 // Dispatcher sends queued deliveries.
 type Dispatcher struct {
@@ -83,7 +90,7 @@ type Dispatcher struct {
 	kick   chan struct{}
 
 	mu       sync.Mutex
-	limiters map[int]*ratelimit.Keyed // by per-minute rate
+	limiters map[int]Limiter // by per-minute rate
 	inflight map[int64]bool
 }
 
@@ -109,7 +116,7 @@ func NewDispatcher(o Options) (*Dispatcher, error) {
 	return &Dispatcher{o: o, log: o.Logger.With("component", "webhooks"), kick: make(chan struct{}, 1),
 		client: &http.Client{Transport: tr, Timeout: o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		limiters: map[int]*ratelimit.Keyed{}, inflight: map[int64]bool{}}, nil
+		limiters: map[int]Limiter{}, inflight: map[int64]bool{}}, nil
 }
 
 // Enqueue stores a delivery of e for each webhook and wakes the
@@ -194,12 +201,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-func (d *Dispatcher) limiter(perMin int) *ratelimit.Keyed {
+func (d *Dispatcher) limiter(perMin int) Limiter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l := d.limiters[perMin]
 	if l == nil {
-		l = ratelimit.NewKeyed(perMin, d.o.Now)
+		if d.o.Quota != nil {
+			l = d.o.Quota(perMin)
+		} else {
+			l = ratelimit.NewKeyed(perMin, d.o.Now)
+		}
 		d.limiters[perMin] = l
 	}
 	return l
@@ -356,8 +367,14 @@ func SampleEvent(w *Webhook, at time.Time) Event {
 	if t.Pin != nil {
 		e.Pin = *t.Pin
 	}
-	if e.Kind == OnEvent && e.EventCode == "" {
+	if (e.Kind == OnEvent || e.Kind == OnNotification) && e.EventCode == "" {
 		e.EventCode = "test"
+	}
+	if e.Kind == OnEvent || e.Kind == OnNotification {
+		e.Description = "A test of this webhook"
+	}
+	if e.Kind == OnNotification {
+		e.EventName, e.EventType = "Test event", "warning"
 	}
 	return e
 }

@@ -37,10 +37,14 @@ const (
 const (
 	OnDatastream = "datastream" // a value written (Device / Template / Pin filter)
 	OnEvent      = "event"      // an event logged (Event filter)
-	OnOnline     = "online"
-	OnOffline    = "offline"
-	OnCreated    = "device_created"
-	OnTransfer   = "device_transferred"
+	// OnNotification: an event's notification through the webhook channel
+	// (the template's event settings, with their limit period and counter;
+	// Event filter).
+	OnNotification = "notification"
+	OnOnline       = "online"
+	OnOffline      = "offline"
+	OnCreated      = "device_created"
+	OnTransfer     = "device_transferred"
 )
 
 // Webhook is one organization's webhook.
@@ -84,7 +88,7 @@ func (w *Webhook) Validate() error {
 		bad("name must have 1..%d characters", MaxNameLen)
 	}
 	switch w.Trigger.Kind {
-	case OnDatastream, OnEvent, OnOnline, OnOffline, OnCreated, OnTransfer:
+	case OnDatastream, OnEvent, OnNotification, OnOnline, OnOffline, OnCreated, OnTransfer:
 	default:
 		bad("unknown trigger %q", w.Trigger.Kind)
 	}
@@ -126,14 +130,19 @@ func (w *Webhook) Validate() error {
 
 // Event is what happened, with the values of the placeholders.
 type Event struct {
-	Kind       string    `json:"kind"`
-	Device     string    `json:"device,omitempty"` // ULID
-	DeviceName string    `json:"deviceName,omitempty"`
-	Template   string    `json:"template,omitempty"`
-	Pin        int       `json:"pin,omitempty"`
-	Value      string    `json:"value,omitempty"`
-	EventCode  string    `json:"eventCode,omitempty"`
-	At         time.Time `json:"at"`
+	Kind       string `json:"kind"`
+	Device     string `json:"device,omitempty"` // ULID
+	DeviceName string `json:"deviceName,omitempty"`
+	Template   string `json:"template,omitempty"`
+	Pin        int    `json:"pin,omitempty"`
+	Value      string `json:"value,omitempty"`
+	EventCode  string `json:"eventCode,omitempty"`
+	// EventName, EventType and Description: of a notification (and the
+	// description of a logged event).
+	EventName   string    `json:"eventName,omitempty"`
+	EventType   string    `json:"eventType,omitempty"`
+	Description string    `json:"description,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // Matches reports whether the webhook wants the event.
@@ -145,12 +154,13 @@ func (w *Webhook) Matches(e *Event) bool {
 	if t.Kind == OnDatastream && t.Pin != nil && *t.Pin != e.Pin {
 		return false
 	}
-	return t.Kind != OnEvent || t.Event == "" || t.Event == e.EventCode
+	return (t.Kind != OnEvent && t.Kind != OnNotification) || t.Event == "" || t.Event == e.EventCode
 }
 
 // Expand fills the placeholders of s: {device_id}, {device_name},
 // {device_templateId}, {device_pin}, {datastream_pin}, {datastream_value},
-// {device_pinValue}, {event_code}, {timestamp_unix} (ms),
+// {device_pinValue}, {event_code}, {event_name}, {event_type},
+// {event_description}, {timestamp_unix} (ms),
 // {timestamp_iso} / {timestamp_iso8601}. Unknown ones stay.
 func Expand(s string, e *Event) string {
 	if !strings.Contains(s, "{") {
@@ -160,6 +170,7 @@ func Expand(s string, e *Event) string {
 		"{device_id}", e.Device, "{device_name}", e.DeviceName, "{device_templateId}", e.Template,
 		"{device_pin}", "V"+strconv.Itoa(e.Pin), "{datastream_pin}", "V"+strconv.Itoa(e.Pin),
 		"{datastream_value}", e.Value, "{device_pinValue}", e.Value, "{event_code}", e.EventCode,
+		"{event_name}", e.EventName, "{event_type}", e.EventType, "{event_description}", e.Description,
 		"{timestamp_unix}", strconv.FormatInt(e.At.UnixMilli(), 10),
 		"{timestamp_iso}", e.At.UTC().Format(time.RFC3339Nano), "{timestamp_iso8601}", e.At.UTC().Format(time.RFC3339Nano),
 	)

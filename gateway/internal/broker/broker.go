@@ -107,6 +107,10 @@ type Stats struct {
 	DownlinksDropped int64            // downlinks a device could not take
 	Diags            int64            // refusals answered on downlink/diag
 	DiagsDropped     int64            // refusals over the diag rate limit (not answered)
+	// QoS 1 publish handled → PUBACK written (after the commit of its
+	// write), since start: the gateway's share of what a device measures
+	// from its publish to the PUBACK, without the network and the client.
+	PubackP50Ms, PubackP99Ms float64
 }
 
 type counters struct {
@@ -261,6 +265,9 @@ func (b *Broker) Stats() Stats {
 			s.Dropped[dropNames[i]] = n
 		}
 	}
+	h := b.pubackLatency()
+	s.PubackP50Ms = float64(h.Quantile(0.50)) / 1e6
+	s.PubackP99Ms = float64(h.Quantile(0.99)) / 1e6
 	return s
 }
 

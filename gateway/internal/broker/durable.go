@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"outpost/gateway/internal/latency"
 )
 
 // Acknowledged means durable (README "Durability of writes"): the PUBACK of
@@ -28,6 +32,11 @@ import (
 // follows OnPublish). If the commit cannot be confirmed, the connections
 // get no acknowledgement and are closed (no DISCONNECT packet), so that
 // the devices publish again.
+//
+// A shard writes the PUBACKs of many devices one after the other, so a
+// device that does not read them (its socket buffers full) would hold up
+// the others: a write, or the wait for the client's lock, that lasts
+// ackWriteWait disconnects that device instead (writeAcks).
 
 // ackShards spreads the PUBACK writing (a system call each) over a few
 // goroutines, which run only while acknowledgements wait.
@@ -40,10 +49,22 @@ const durableWait = 30 * time.Second
 // errNotDurable closes a connection whose write could not be confirmed durable.
 var errNotDurable = errors.New("broker: write not confirmed durable")
 
+// ackWriteWait bounds how long one connection's PUBACKs may hold up the
+// other connections of its shard: a device whose socket buffers are full
+// (it has not read thousands of acknowledgements) or whose connection is
+// stuck in another write for that long is disconnected, as mochi's
+// keepalive would eventually do, instead of leaving the devices of its
+// shard without PUBACKs until then.
+const ackWriteWait = time.Second
+
+// errSlowReader closes a connection that does not take its PUBACKs.
+var errSlowReader = errors.New("broker: device does not read its acknowledgements")
+
 type pendingAck struct {
 	cl   *mqtt.Client
 	id   uint16
 	code packets.Code
+	at   int64 // when the publish was handled (Unix ns), for Stats
 }
 
 type ackShard struct {
@@ -57,6 +78,17 @@ type ackShard struct {
 	bufs  map[*mqtt.Client]*bytes.Buffer
 	order []*mqtt.Client
 	free  []*bytes.Buffer
+
+	// The connection being written to, stopped by watchdog when the
+	// write takes longer than ackWriteWait (writeAcks).
+	writing    atomic.Pointer[mqtt.Client]
+	writeStart atomic.Int64 // Unix ns
+	watchdog   *time.Timer
+
+	// Publish handled → PUBACK written, of the PUBACKs this shard wrote:
+	// the gateway's share of the device's publish→PUBACK time (Stats).
+	histMu sync.Mutex
+	hist   latency.Histogram
 }
 
 // ackAfterCommit takes over the acknowledgement of a QoS 1 or 2 publish
@@ -75,7 +107,7 @@ func (b *Broker) ackAfterCommit(c *conn, pk *packets.Packet, err error) {
 		}
 		q := &b.acks[uint64(c.dev.ID)%ackShards]
 		q.mu.Lock()
-		q.pending = append(q.pending, pendingAck{c.cl, pk.PacketID, code})
+		q.pending = append(q.pending, pendingAck{c.cl, pk.PacketID, code, time.Now().UnixNano()})
 		start := !q.running
 		q.running = true
 		q.mu.Unlock()
@@ -150,26 +182,80 @@ func (q *ackShard) send(batch []pendingAck) {
 	}
 	for _, cl := range q.order {
 		buf := q.bufs[cl]
-		writeLocked(cl, buf.Bytes())
+		q.writeAcks(cl, buf.Bytes())
 		buf.Reset()
 		q.free = append(q.free, buf)
 		delete(q.bufs, cl)
 	}
 	clear(q.order)
 	q.order = q.order[:0]
+	now := time.Now().UnixNano()
+	q.histMu.Lock()
+	for _, a := range batch {
+		q.hist.Record(now - a.at)
+	}
+	q.histMu.Unlock()
 }
 
-// writeLocked writes whole packets to cl's connection under the client's
+// pubackLatency is the publish handled → PUBACK written histogram of
+// every shard since the broker started.
+func (b *Broker) pubackLatency() *latency.Histogram {
+	var h latency.Histogram
+	for i := range b.acks {
+		q := &b.acks[i]
+		q.histMu.Lock()
+		h.Add(&q.hist)
+		q.histMu.Unlock()
+	}
+	return &h
+}
+
+// writeAcks writes whole packets to cl's connection under the client's
 // lock, the one mochi's WritePacket holds, so packets never interleave. A
 // failed write is left to the client's read loop, which sees the
-// connection end, as WritePacket's callers do.
-func writeLocked(cl *mqtt.Client, b []byte) {
-	cl.Lock()
+// connection end, as WritePacket's callers do. Neither the lock nor the
+// write is waited for longer than ackWriteWait (see there): the client is
+// then stopped, which closes its socket and so ends the write, ours or
+// one of mochi's that holds the lock. (A write deadline would not do:
+// mochi moves it on with the read deadline at every packet it reads.)
+func (q *ackShard) writeAcks(cl *mqtt.Client, b []byte) {
+	start := time.Now()
+	for i := 0; !cl.TryLock(); i++ {
+		// Held by a write of mochi's (a downlink): usually a moment.
+		switch {
+		case i < 8:
+			runtime.Gosched()
+		case time.Since(start) >= ackWriteWait:
+			cl.Stop(errSlowReader)
+			return
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
 	defer cl.Unlock()
 	if cl.Closed() || cl.Net.Conn == nil {
 		return
 	}
+	q.writeStart.Store(start.UnixNano())
+	q.writing.Store(cl)
+	if q.watchdog == nil {
+		q.watchdog = time.AfterFunc(ackWriteWait, q.stopSlowWrite)
+	} else {
+		q.watchdog.Reset(ackWriteWait - time.Since(start))
+	}
 	_, _ = cl.Net.Conn.Write(b)
+	q.watchdog.Stop()
+	q.writing.Store(nil)
+}
+
+// stopSlowWrite stops the client being written to if its write has taken
+// ackWriteWait. (A watchdog that fired as one write ended may run during
+// the next, which is then too young to be stopped.)
+func (q *ackShard) stopSlowWrite() {
+	c := q.writing.Load()
+	if c != nil && time.Since(time.Unix(0, q.writeStart.Load())) >= ackWriteWait {
+		c.Stop(errSlowReader)
+	}
 }
 
 // encodePuback appends a's PUBACK to buf. A success needs only the packet

@@ -15,8 +15,10 @@ type Bucket struct {
 
 // Aggregate splits [from, to) into at most maxBuckets equal buckets (at
 // least one second wide) and returns the non-empty ones, oldest first, with
-// the buckets' width. SQLite does the arithmetic (index outbox_history);
-// values that are not numbers count as 0, as SQLite casts them.
+// the buckets' width. SQLite does the arithmetic, reading the index
+// outbox_history_ts (the entries of the time range, filtered by device and
+// pin inside the index; see migration 0007); values that are not numbers
+// count as 0, as SQLite casts them.
 func (s *Store) Aggregate(ctx context.Context, deviceID int64, pin int, from, to time.Time, maxBuckets int) ([]Bucket, time.Duration, error) {
 	if maxBuckets <= 0 {
 		maxBuckets = 1000

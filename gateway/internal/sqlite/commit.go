@@ -491,6 +491,11 @@ func (c *committer) commitRetrying(batch []hub.Record) bool {
 	for attempt := 1; ; attempt++ {
 		err := c.commit(batch)
 		if err == nil {
+			s.notifyMu.Lock()
+			s.committed.Add(uint64(len(batch)))
+			close(s.batchDone) // wakes this batch's waiters
+			s.batchWaiters = 0
+			s.notifyMu.Unlock()
 			return true
 		}
 		s.failures.Add(1)
@@ -510,6 +515,8 @@ func (c *committer) commitRetrying(batch []hub.Record) bool {
 	}
 }
 
+// commit writes batch in one transaction and counts it; commitRetrying
+// wakes the batch's waiters (BenchmarkCommitBatch calls commit alone).
 func (c *committer) commit(batch []hub.Record) error {
 	s := c.s
 	ctx := context.Background()
@@ -527,18 +534,13 @@ func (c *committer) commit(batch []hub.Record) error {
 	s.histMu.Lock()
 	for i := range batch {
 		if e := batch[i].Enqueued; e > 0 {
-			s.hist.record(now - e)
+			s.hist.Record(now - e)
 		}
 	}
 	s.histMu.Unlock()
 	s.transactions.Add(1)
 	s.outboxN.Add(int64(len(batch)))
 	s.kickThinner()
-	s.notifyMu.Lock()
-	s.committed.Add(uint64(len(batch)))
-	close(s.batchDone) // wakes this batch's waiters (see commitRetrying)
-	s.batchWaiters = 0
-	s.notifyMu.Unlock()
 	return nil
 }
 
@@ -739,8 +741,8 @@ func (s *Store) Stats() Stats {
 		Pruned:       s.pruned.Load(),
 	}
 	s.histMu.Lock()
-	st.P50Ms = float64(s.hist.quantile(0.50)) / 1e6
-	st.P99Ms = float64(s.hist.quantile(0.99)) / 1e6
+	st.P50Ms = float64(s.hist.Quantile(0.50)) / 1e6
+	st.P99Ms = float64(s.hist.Quantile(0.99)) / 1e6
 	s.histMu.Unlock()
 	return st
 }
@@ -755,6 +757,6 @@ func (s *Store) CommitLatency(bounds []time.Duration) (counts []uint64, total ui
 	}
 	s.histMu.Lock()
 	defer s.histMu.Unlock()
-	c, t, sm := s.hist.cumulative(ns)
+	c, t, sm := s.hist.Cumulative(ns)
 	return c, t, time.Duration(sm)
 }

@@ -28,6 +28,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"outpost/gateway/internal/hub"
+	"outpost/gateway/internal/latency"
 	"outpost/internal/migrate"
 	"outpost/shared/datastream"
 	"outpost/shared/secret"
@@ -143,7 +144,7 @@ type Store struct {
 	nextWaiters  atomic.Int64  // on nextDone (changed under notifyMu; the committer reads it)
 
 	histMu sync.Mutex
-	hist   histogram
+	hist   latency.Histogram
 
 	outboxN  atomic.Int64  // committed outbox entries above acked (counted at Open, then kept)
 	acked    atomic.Int64  // the cloud has every entry up to this seq (cursor outboxAcked)

@@ -611,35 +611,6 @@ func TestPinHistoryIndexOption(t *testing.T) {
 	}
 }
 
-func TestHistogram(t *testing.T) {
-	var h histogram
-	if h.quantile(0.5) != 0 {
-		t.Fatal("empty histogram has a median")
-	}
-	for i := 1; i <= 1000; i++ {
-		h.record(int64(i) * int64(time.Millisecond))
-	}
-	h.record(-5) // a clock step back counts as zero
-	for _, tc := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}} {
-		got := time.Duration(h.quantile(tc.q))
-		if d := got - tc.want; d < -tc.want/16 || d > tc.want/16 {
-			t.Errorf("quantile(%v) = %v, want %v ± 6.25%%", tc.q, got, tc.want)
-		}
-	}
-	for v := uint64(0); v < 1<<20; v = v*3/2 + 1 {
-		i := histBucket(v)
-		if lo := histLow(i); lo > v || (i+1 < histBuckets && histLow(i+1) <= v) {
-			t.Fatalf("value %d in bucket %d [%d, %d)", v, i, lo, histLow(i+1))
-		}
-	}
-	if histBucket(1<<63) >= histBuckets {
-		t.Fatal("largest value out of range")
-	}
-}
-
 func TestSyncCursorsAndOutboxLen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gw.db")

@@ -45,6 +45,7 @@ func run() {
 		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half of what the paced full-load run persisted per second)")
 		idleSettle = flag.Duration("idle-settle", 60*time.Second, "how long the idle connections stay up after connecting, RSS sampled every 5 s (the gateway's RSS creeps before it levels)")
 		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
+		history    = flag.Int("history", 0, "value writes each benchserver stores before serving, as a gateway that has run a while has them (its store's indexes cost more as they grow; the default store keeps up to 5,000,000)")
 		only       = flag.String("only", "", "run only these parts, comma-separated: mochi,mosquitto,outpost,nostore,half,idle (default all)")
 	)
 	flag.Parse()
@@ -63,7 +64,7 @@ func run() {
 	want := func(part string) bool {
 		return *only == "" || strings.Contains(","+*only+",", ","+part+",")
 	}
-	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace}
+	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace, history: *history}
 	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d), %d rounds\n\n", *clients, *per0, *per1, *window, *rounds)
 
 	anon := func(i int) (string, string) { return "", "" }
@@ -122,8 +123,8 @@ func run() {
 			measure(&memR, om.addr, benchToken, nil)
 		}
 		if *rounds > 1 {
-			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s\n",
-				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round))
+			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s; load average %s\n",
+				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round), loadAvg())
 		}
 	}
 	fmt.Printf("\n%-34s %14s %14s\n", "broker (median of the rounds)", "QoS 0 msgs/s", "QoS 1 msgs/s")
@@ -213,8 +214,8 @@ func run() {
 			fmt.Printf("  store commit rate over the run: %.0f records/s in %.1f transactions/s\n",
 				float64(st.Committed-before.Committed)/secs, float64(st.Transactions-before.Transactions)/secs)
 			// Two cores are shared: what the generator takes, the gateway lacks.
-			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%\n",
-				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall)
+			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s\n",
+				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, loadAvg())
 			o.stop()
 
 			// The same rate at QoS 1: each PUBACK, timed by the client
@@ -222,11 +223,21 @@ func run() {
 			o = srv.start("half-qos1", *clients)
 			before = o.stats()
 			lat := &latencies{}
+			load0 := loadAvg()
+			cpu0, gen0, wall0 = cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
 			got, start = load(o.addr, *clients, n, 1, *window, benchToken, rate, 1, lat)
 			st = o.stats()
+			wall = time.Since(wall0).Seconds()
+			cpu1, gen1 = cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid())
 			fmt.Printf("  half load QoS 1: offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs); %.0f records/transaction\n",
 				rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n(),
 				float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
+			fmt.Printf("    timed from when each publish was due instead of written: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+				lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
+			fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
+				st.PubackP50Ms, st.PubackP99Ms)
+			fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after\n",
+				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, load0, loadAvg())
 			o.stop()
 		}
 	}
@@ -380,6 +391,7 @@ type pacedConn struct {
 	payload []byte
 	failed  bool
 	sentAt  []atomic.Int64 // QoS 1: when each packet id in flight was sent, by id % len
+	dueAt   []atomic.Int64 // QoS 1: when it was due (the pacer may write it later)
 }
 
 // pace sends per publishes on each of conns at rate msgs/s in all, its
@@ -400,6 +412,7 @@ func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, s
 		for i := range conns {
 			pc := &conns[i]
 			pc.sentAt = make([]atomic.Int64, 1024)
+			pc.dueAt = make([]atomic.Int64, 1024)
 			readers.Go(func() { readPubacks(pc, per, lat) })
 		}
 	}
@@ -422,7 +435,9 @@ func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, s
 				continue
 			}
 			if qos == 1 {
-				pc.sentAt[int(pc.c.id)%len(pc.sentAt)].Store(time.Now().UnixNano())
+				slot := int(pc.c.id) % len(pc.sentAt)
+				pc.dueAt[slot].Store(begin.Add(time.Duration(float64(j) / rate * float64(time.Second))).UnixNano())
+				pc.sentAt[slot].Store(time.Now().UnixNano())
 			}
 			if pc.c.flush() != nil {
 				pc.failed = true
@@ -457,8 +472,8 @@ func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, s
 // readPubacks reads want PUBACKs from pc (or until its connection fails)
 // and adds each one's time since its publish to lat.
 func readPubacks(pc *pacedConn, want int, lat *latencies) {
-	var mine []time.Duration
-	defer func() { lat.add(mine) }()
+	var mine, fromDue []time.Duration
+	defer func() { lat.add(mine, fromDue) }()
 	_ = pc.c.c.SetReadDeadline(time.Now().Add(5 * time.Minute))
 	for len(mine) < want {
 		typ, body, err := pc.c.read()
@@ -470,20 +485,29 @@ func readPubacks(pc *pacedConn, want int, lat *latencies) {
 		}
 		id := int(body[0])<<8 | int(body[1])
 		if at := pc.sentAt[id%len(pc.sentAt)].Load(); at > 0 {
-			mine = append(mine, time.Duration(time.Now().UnixNano()-at))
+			now := time.Now().UnixNano()
+			mine = append(mine, time.Duration(now-at))
+			fromDue = append(fromDue, time.Duration(now-pc.dueAt[id%len(pc.dueAt)].Load()))
 		}
 	}
 }
 
-// latencies collects durations from many goroutines.
+// latencies collects durations from many goroutines: each PUBACK's time
+// since its publish was written (d) and since it was due (fromDue). The
+// pacer writes a publish up to a tick (1 ms) after it is due, or later
+// when it falls behind; fromDue counts that wait too, so a stall that
+// delays the publishes behind it is not left out of the figure
+// (coordinated omission).
 type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu      sync.Mutex
+	d       []time.Duration
+	fromDue []time.Duration
 }
 
-func (l *latencies) add(d []time.Duration) {
+func (l *latencies) add(d, fromDue []time.Duration) {
 	l.mu.Lock()
 	l.d = append(l.d, d...)
+	l.fromDue = append(l.fromDue, fromDue...)
 	l.mu.Unlock()
 }
 
@@ -493,16 +517,28 @@ func (l *latencies) n() int {
 	return len(l.d)
 }
 
-// quantile returns the q-quantile in milliseconds (q = 1: the maximum).
+// quantile returns the q-quantile in milliseconds (q = 1: the maximum)
+// of the times since each publish was written.
 func (l *latencies) quantile(q float64) float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.d) == 0 {
+	return quantileMs(l.d, q)
+}
+
+// quantileDue is quantile of the times since each publish was due.
+func (l *latencies) quantileDue(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return quantileMs(l.fromDue, q)
+}
+
+func quantileMs(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
 		return 0
 	}
-	slices.Sort(l.d)
-	i := min(len(l.d)-1, int(q*float64(len(l.d))))
-	return float64(l.d[i]) / float64(time.Millisecond)
+	slices.Sort(d)
+	i := min(len(d)-1, int(q*float64(len(d))))
+	return float64(d[i]) / float64(time.Millisecond)
 }
 
 // startMochiChild serves bare mochi from a child process (-mochi-child).
@@ -570,10 +606,14 @@ type outpost struct {
 type benchserver struct {
 	bin, profDir string
 	trace        bool
+	history      int // value writes each benchserver stores before serving
 }
 
 func (b benchserver) start(phase string, n int, extra ...string) *outpost {
 	args := append([]string{"-devices", strconv.Itoa(n)}, extra...)
+	if b.history > 0 { // only then: older benchservers, to compare with, lack the flag
+		args = append(args, "-history", strconv.Itoa(b.history))
+	}
 	if b.profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(b.profDir, phase+".cpu"), "-memprofile", filepath.Join(b.profDir, phase+".heap"))
 		if b.trace {
@@ -601,6 +641,9 @@ type serverStats struct {
 	P50Ms        float64 `json:"p50_ms"`
 	P99Ms        float64 `json:"p99_ms"`
 	Connections  int64   `json:"connections"`
+	// QoS 1 publish handled → PUBACK written, inside the gateway.
+	PubackP50Ms float64 `json:"puback_p50_ms"`
+	PubackP99Ms float64 `json:"puback_p99_ms"`
 }
 
 func (o *outpost) stats() serverStats {
@@ -712,6 +755,16 @@ func idleClients(addr string, n int) {
 			}
 		}
 	}
+}
+
+// loadAvg is the machine's 1-minute load average (/proc/loadavg), "?" if
+// unknown: the figures of a shared machine mean little without it.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // cpuSecs is the user+system CPU time process pid has used, 0 if unknown.

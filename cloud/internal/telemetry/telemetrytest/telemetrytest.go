@@ -29,6 +29,9 @@ type Store interface {
 	tenancy.Store
 	telemetry.Store
 	Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error
+	// DeleteHistoryBefore deletes the raw history older than cutoff of the
+	// devices of orgs (retention).
+	DeleteHistoryBefore(ctx context.Context, orgs []tenancy.OrgID, cutoff time.Time) (int64, error)
 }
 
 // Run runs every contract test against stores made by newStore.
@@ -46,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},
+		{"DeleteHistoryBefore", testDeleteHistoryBefore},
+		{"EventsResolve", testEventsResolve},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -702,6 +707,112 @@ func testTimelineOfKind(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("kind %q: %v, want %v", kind, got, want)
+		}
+	}
+}
+
+// testEventsResolve: a device's clear resolves the latest open event of
+// its code ("all": every one), events the cloud logs are timeline entries
+// with their source, and a person resolves one event once, with a comment.
+func testEventsResolve(t *testing.T, newStore func(t *testing.T) Store) {
+	st := NewSite(t, newStore(t))
+	ctx := context.Background()
+	u := st.Mine.UID
+	ev := func(seq int64, kind syncproto.Kind, code, v string) syncproto.Item {
+		return syncproto.Item{Seq: seq, Kind: kind, Device: u, Name: code, Value: v, TS: 1000 + seq, Source: "tcp"}
+	}
+	must(t, st.S.Apply(ctx, st.GW, 1, []syncproto.Item{
+		ev(1, syncproto.KindEvent, "hot", "a"), ev(2, syncproto.KindEvent, "hot", "b"), ev(3, syncproto.KindEvent, "cold", "c"),
+		ev(4, syncproto.KindClear, "hot", ""), // resolves b, the latest
+		ev(5, syncproto.KindEvent, "leak", "d"), ev(6, syncproto.KindEvent, "leak", "e"),
+		ev(7, syncproto.KindClear, "leak", "all"), // resolves d and e
+	}, 7))
+	open := func(codes ...string) string {
+		es, err := st.S.OpenEvents(ctx, u, codes, 10)
+		must(t, err)
+		var out []string
+		for _, e := range es {
+			if !e.Open() {
+				t.Fatalf("open event %+v is not Open", e)
+			}
+			out = append(out, e.Description)
+		}
+		return fmt.Sprint(out)
+	}
+	if got := open("hot", "cold", "leak"); got != "[c a]" {
+		t.Fatalf("open events %s, want [c a]", got)
+	}
+	if got := open("hot"); got != "[a]" {
+		t.Fatalf("open hot events %s, want [a]", got)
+	}
+	if got := open(); got != "[]" {
+		t.Fatalf("open events of no code %s", got)
+	}
+	all, _, err := st.S.Timeline(ctx, u, 0, 100)
+	must(t, err)
+	byDesc := map[string]telemetry.TimelineEntry{}
+	for _, e := range all {
+		if e.Kind == "event" {
+			byDesc[e.Description] = e
+		}
+	}
+	for d, want := range map[string]int64{"b": 1004, "d": 1007, "e": 1007} {
+		if e := byDesc[d]; e.ResolvedAt.UnixMilli() != want || e.ResolvedBy != "device" || e.Source != "tcp" {
+			t.Fatalf("event %s: %+v, want resolved at %d by the device", d, e, want)
+		}
+	}
+
+	at := T0.Add(time.Minute)
+	logged, err := st.S.LogEvent(ctx, u, "hot", "from the cloud", "automation:A1", at)
+	must(t, err)
+	if logged.ID == 0 || !logged.Open() || logged.Source != "automation:A1" || !logged.TS.Equal(at) {
+		t.Fatalf("logged %+v", logged)
+	}
+	if got := open("hot"); got != "[from the cloud a]" {
+		t.Fatalf("open hot events %s after the cloud logged one", got)
+	}
+	// Not the device reporting: last seen is still its last report.
+	if ds, _, err := st.S.DeviceStatus(ctx, u); err != nil || ds.LastSeen.UnixMilli() != 1007 {
+		t.Fatalf("status %+v %v after a cloud event: last seen moved", ds, err)
+	}
+	counts, err := st.S.OpenEventCounts(ctx, []string{u, st.Other.UID}, []string{"hot", "cold", "leak"})
+	must(t, err)
+	if fmt.Sprint(counts) != fmt.Sprintf("map[%s:map[cold:1 hot:2]]", u) {
+		t.Fatalf("open counts %v", counts)
+	}
+
+	a := byDesc["a"]
+	res, err := st.S.ResolveEvent(ctx, u, a.ID, []string{"hot"}, "user:7", "fixed the boiler", at)
+	must(t, err)
+	if !res.ResolvedAt.Equal(at) || res.ResolvedBy != "user:7" || res.Comment != "fixed the boiler" || res.Description != "a" {
+		t.Fatalf("resolved %+v", res)
+	}
+	if _, err := st.S.ResolveEvent(ctx, u, a.ID, []string{"hot"}, "user:8", "again", at); !errors.Is(err, telemetry.ErrResolved) {
+		t.Fatalf("resolving twice: %v, want ErrResolved", err)
+	}
+	if _, err := st.S.ResolveEvent(ctx, st.Other.UID, logged.ID, []string{"hot"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+		t.Fatalf("resolving another device's event: %v, want ErrNoEvent", err)
+	}
+	clearID := int64(0)
+	for _, e := range all {
+		if e.Kind == "clear" {
+			clearID = e.ID
+		}
+	}
+	if _, err := st.S.ResolveEvent(ctx, u, clearID, []string{"hot"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+		t.Fatalf("resolving a clear: %v, want ErrNoEvent", err)
+	}
+	if _, err := st.S.ResolveEvent(ctx, u, byDesc["c"].ID, []string{"hot", "leak"}, "user:7", "", at); !errors.Is(err, telemetry.ErrNoEvent) {
+		t.Fatalf("resolving an event of a code not allowed: %v, want ErrNoEvent", err)
+	}
+	if got := open("hot", "cold"); got != "[from the cloud c]" {
+		t.Fatalf("open events %s after resolving a", got)
+	}
+	all, _, err = st.S.TimelineOfKind(ctx, u, "event", 0, 100)
+	must(t, err)
+	for _, e := range all {
+		if e.ID == a.ID && (e.ResolvedBy != "user:7" || e.Comment != "fixed the boiler") {
+			t.Fatalf("timeline shows %+v", e)
 		}
 	}
 }

@@ -34,6 +34,7 @@ func testOrgs(t *testing.T, s tenancy.Store) {
 
 	up := tr.a
 	up.Name, up.CanCreateSub, up.Special, up.Address.City = "A renamed", false, tenancy.SpecialClients, "Hamburg"
+	up.HistoryRetentionDays = 90
 	up.UpdatedAt = t0.Add(time.Hour)
 	must(t, s.UpdateOrg(ctx, up))
 	got, err = s.GetOrg(ctx, tr.a.ID)

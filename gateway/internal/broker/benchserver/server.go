@@ -33,6 +33,7 @@ func run() {
 	memProfile := flag.String("memprofile", "", "write a heap profile to this file at each stats request")
 	traceFile := flag.String("trace", "", "write an execution trace of the whole run to this file")
 	storeKind := flag.String("store", "sqlite", "sqlite, or count: records are only counted (measures the broker and hub without persistence)")
+	history := flag.Int("history", 0, "value writes stored before serving, spread over the devices, as a gateway that has run a while has them (the history's indexes cost the commit more as they grow)")
 	flag.Parse()
 	var r syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
@@ -63,9 +64,20 @@ func run() {
 		{Pin: 0, Name: "Temperature", Type: datastream.Double, Min: &lo, Max: &hi},
 	}}
 	check(h.SaveTemplate(ctx, t))
+	ids := make([]int64, *devices)
 	for i := range *devices {
-		_, err := h.AddDeviceWithToken(ctx, t.ID, "bench "+strconv.Itoa(i), fmt.Sprintf("bench%027d", i))
+		d, err := h.AddDeviceWithToken(ctx, t.ID, "bench "+strconv.Itoa(i), fmt.Sprintf("bench%027d", i))
 		check(err)
+		ids[i] = d.ID
+	}
+	if *history > 0 && len(ids) > 0 {
+		// A past hour of one reading per write, oldest first.
+		from := time.Now().Add(-time.Hour).UnixMilli()
+		for k := range *history {
+			st.Append(hub.Record{Kind: hub.KindWrite, DeviceID: ids[k%len(ids)], Pin: 0, Value: strconv.Itoa(20 + k%10),
+				TS: from + int64(k)*int64(time.Hour/time.Millisecond)/int64(*history), Source: "mqtt"})
+		}
+		check(st.Flush(ctx))
 	}
 	b, err := broker.New(broker.Options{Hub: h})
 	check(err)
@@ -97,13 +109,15 @@ func run() {
 			writeHeap(*memProfile)
 		}
 		s := st.Stats()
+		bs := b.Stats()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		out, _ := json.Marshal(map[string]any{
 			"rss_kb": rssKB(), "heap_inuse_kb": ms.HeapInuse >> 10, "stack_inuse_kb": ms.StackInuse >> 10,
 			"goroutines": runtime.NumGoroutine(), "queue_len": s.QueueLen,
 			"committed": s.Committed, "transactions": s.Transactions,
-			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": b.Stats().Connections,
+			"p50_ms": s.P50Ms, "p99_ms": s.P99Ms, "connections": bs.Connections,
+			"puback_p50_ms": bs.PubackP50Ms, "puback_p99_ms": bs.PubackP99Ms,
 		})
 		fmt.Println(string(out))
 	}

@@ -1,11 +1,14 @@
-package sqlite
+// Package latency provides a latency histogram: fixed memory, no
+// allocation per value, quantiles within 6.25 %. The store keeps one for
+// Append → committed, the broker one for publish → PUBACK.
+package latency
 
 import "math/bits"
 
-// histogram is a log-linear latency histogram in nanoseconds: exact below
+// Histogram is a log-linear latency histogram in nanoseconds: exact below
 // 16 ns, then 16 sub-buckets per power of two (≤ 6.25 % relative error),
 // covering the whole int64 range in fixed memory without allocation.
-type histogram struct {
+type Histogram struct {
 	counts [histBuckets]uint64
 	total  uint64
 }
@@ -34,7 +37,7 @@ func histLow(i int) uint64 {
 	return top << uint(shift)
 }
 
-func (h *histogram) record(ns int64) {
+func (h *Histogram) Record(ns int64) {
 	if ns < 0 {
 		ns = 0 // wall clock stepped back
 	}
@@ -42,9 +45,9 @@ func (h *histogram) record(ns int64) {
 	h.total++
 }
 
-// quantile returns the middle of the bucket holding quantile q (0 < q ≤ 1),
+// Quantile returns the middle of the bucket holding quantile q (0 < q ≤ 1),
 // or 0 when nothing was recorded.
-func (h *histogram) quantile(q float64) uint64 {
+func (h *Histogram) Quantile(q float64) uint64 {
 	if h.total == 0 {
 		return 0
 	}
@@ -64,10 +67,10 @@ func (h *histogram) quantile(q float64) uint64 {
 	return 0
 }
 
-// cumulative counts the recorded values at or below each bound (ns,
+// Cumulative counts the recorded values at or below each bound (ns,
 // ascending), Prometheus-style, and estimates their sum from each bucket's
 // middle. A bucket straddling a bound counts below it when its low end is.
-func (h *histogram) cumulative(bounds []uint64) (counts []uint64, total, sum uint64) {
+func (h *Histogram) Cumulative(bounds []uint64) (counts []uint64, total, sum uint64) {
 	counts = make([]uint64, len(bounds))
 	for i, n := range h.counts {
 		if n == 0 {
@@ -86,4 +89,12 @@ func (h *histogram) cumulative(bounds []uint64) (counts []uint64, total, sum uin
 		}
 	}
 	return counts, h.total, sum
+}
+
+// Add adds o's counts to h.
+func (h *Histogram) Add(o *Histogram) {
+	for i, n := range o.counts {
+		h.counts[i] += n
+	}
+	h.total += o.total
 }

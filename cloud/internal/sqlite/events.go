@@ -1,0 +1,144 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"outpost/cloud/internal/telemetry"
+)
+
+// This file is the part of the timeline the cloud writes itself: events
+// a cloud automation logs, and resolutions people make.
+
+// timelineCols are the columns scanTimeline reads, in order.
+const timelineCols = `id, kind, code, description, ts, source, resolved_at, resolved_by, resolve_comment`
+
+func scanTimeline(r scanner) (TimelineEntry, error) {
+	var e TimelineEntry
+	var ts, resolved int64
+	err := r.Scan(&e.ID, &e.Kind, &e.Code, &e.Description, &ts, &e.Source, &resolved, &e.ResolvedBy, &e.Comment)
+	e.TS, e.ResolvedAt = fromMS(ts), fromMS(resolved)
+	return e, err
+}
+
+// LogEvent records an event the cloud logged on a device.
+func (s *Store) LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (TimelineEntry, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts, source)
+		VALUES (?, 'event', ?, ?, ?, ?)`, uid, code, description, at.UnixMilli(), source)
+	if err != nil {
+		return TimelineEntry{}, fmt.Errorf("sqlite: log event: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return TimelineEntry{}, fmt.Errorf("sqlite: log event: %w", err)
+	}
+	return TimelineEntry{ID: id, Kind: "event", Code: code, Description: description, TS: fromMS(at.UnixMilli()), Source: source}, nil
+}
+
+// ResolveEvent resolves one open event of the device.
+func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (TimelineEntry, error) {
+	if len(codes) == 0 {
+		return TimelineEntry{}, telemetry.ErrNoEvent
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
+	}
+	defer tx.Rollback()
+	args := []any{id, uid}
+	for _, c := range codes {
+		args = append(args, c)
+	}
+	e, err := scanTimeline(tx.QueryRowContext(ctx, `SELECT `+timelineCols+` FROM device_events
+		WHERE id = ? AND device_uid = ? AND kind = 'event' AND code IN (`+placeholders(len(codes))+`)`, args...))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return TimelineEntry{}, telemetry.ErrNoEvent
+	case err != nil:
+		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
+	case !e.ResolvedAt.IsZero():
+		return e, telemetry.ErrResolved
+	}
+	ms := max(at.UnixMilli(), 1)
+	if _, err := tx.ExecContext(ctx, `UPDATE device_events SET resolved_at = ?, resolved_by = ?, resolve_comment = ?
+		WHERE id = ?`, ms, by, comment, id); err != nil {
+		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
+	}
+	e.ResolvedAt, e.ResolvedBy, e.Comment = fromMS(ms), by, comment
+	return e, nil
+}
+
+// OpenEvents returns the device's open events of the codes, newest first.
+func (s *Store) OpenEvents(ctx context.Context, uid string, codes []string, limit int) ([]TimelineEntry, error) {
+	if len(codes) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	args := []any{uid}
+	for _, c := range codes {
+		args = append(args, c)
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+timelineCols+` FROM device_events INDEXED BY device_events_code
+		WHERE device_uid = ? AND code IN (`+placeholders(len(codes))+`) AND kind = 'event' AND resolved_at = 0
+		ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open events: %w", err)
+	}
+	defer rows.Close()
+	var es []TimelineEntry
+	for rows.Next() {
+		e, err := scanTimeline(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open events: %w", err)
+		}
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+// OpenEventCounts counts the devices' open events of the codes.
+func (s *Store) OpenEventCounts(ctx context.Context, uids, codes []string) (map[string]map[string]int, error) {
+	out := map[string]map[string]int{}
+	if len(uids) == 0 || len(codes) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(uids)+len(codes))
+	for _, u := range uids {
+		args = append(args, u)
+	}
+	for _, c := range codes {
+		args = append(args, c)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT device_uid, code, count(*) FROM device_events INDEXED BY device_events_code
+		WHERE device_uid IN (`+placeholders(len(uids))+`) AND code IN (`+placeholders(len(codes))+`)
+		AND kind = 'event' AND resolved_at = 0 GROUP BY device_uid, code`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open event counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid, code string
+		var n int
+		if err := rows.Scan(&uid, &code, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: open event counts: %w", err)
+		}
+		if out[uid] == nil {
+			out[uid] = map[string]int{}
+		}
+		out[uid][code] = n
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
