@@ -134,7 +134,7 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d.Total = p.Total
-	d.Bulk = c.bulkChoices(sh, s, fl)
+	d.Bulk = c.bulkChoices(r, s, fl)
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)

@@ -39,6 +39,13 @@ func (c *Console) funcs() template.FuncMap {
 			}
 			return a
 		},
+		// decimals shows a Double's decimals as Blynk does: "#", "#.##".
+		"decimals": func(n *int) string {
+			if n == nil || *n < 0 || *n+1 >= len(decimalChoices) {
+				return ""
+			}
+			return decimalChoices[*n+1].Label
+		},
 	})
 }
 

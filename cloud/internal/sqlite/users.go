@@ -69,6 +69,9 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 	if f.RoleID != 0 {
 		cond, args = cond+" AND role_id = ?", append(args, int(f.RoleID))
 	}
+	if f.TagID != 0 {
+		cond, args = cond+" AND id IN (SELECT user_id FROM user_tags WHERE tag_id = ?)", append(args, int64(f.TagID))
+	}
 	if f.Query != "" {
 		p := likePattern(f.Query)
 		cond, args = cond+` AND (name LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\')`, append(args, p, p)
