@@ -137,10 +137,7 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d.Total = p.Total
-	if d.Bulk, err = c.bulkChoices(sh, s, fl); err != nil {
-		c.serverError(w, r, err)
-		return
-	}
+	d.Bulk = c.bulkChoices(r, s, fl)
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)

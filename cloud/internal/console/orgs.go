@@ -228,7 +228,8 @@ type orgFormData struct {
 	Path        []tenancy.Org // ancestors from the user's home org
 	Devices     int
 	Users       int
-	Parents     []option // transfer destinations
+	Parents     orgPicker // transfer destinations
+	ParentText  string    // the parent field as sent (a name typed without JavaScript)
 	CanSettings bool
 	CanTransfer bool
 	CanDelete   bool
@@ -376,21 +377,20 @@ func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 		d.Path = append([]tenancy.Org{po}, d.Path...)
 	}
 	if d.CanTransfer {
-		items, err := c.scopeTree(r, s)
+		cur := ""
+		if edit != nil {
+			cur = edit.ParentText
+			if cur == "" {
+				cur = strconv.FormatInt(int64(edit.Parent.ID), 10)
+			}
+		}
+		var err error
+		d.Parents, err = c.orgPicker(r, s, "orgs.parent", cur, func(x tenancy.Org) bool {
+			return !s.tree.Within(id, x.ID) && x.ID != o.ParentID // the service would refuse: itself, below itself, where it is
+		})
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
-		}
-		sel := tenancy.OrgID(0)
-		if edit != nil {
-			sel = edit.Parent.ID
-		}
-		for _, it := range items {
-			if s.tree.Within(id, it.Org.ID) || it.Org.ID == o.ParentID {
-				continue // the service would refuse: itself, below itself, where it is
-			}
-			d.Parents = append(d.Parents, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == sel})
 		}
 	}
 	if notice == "" {
@@ -443,7 +443,7 @@ func (c *Console) orgTransfer(w http.ResponseWriter, r *http.Request, s *session
 		c.notFound(w, r, s)
 		return
 	}
-	parent := tenancy.OrgID(formID(r, "parent"))
+	parent := tenancy.OrgID(c.formOrg(r, s, "parent"))
 	if _, err := c.svc.TransferOrg(r.Context(), s.actor, tenancy.OrgID(id), parent); err != nil {
 		if tenancy.CodeOf(err) == tenancy.NotFound && !s.tree.InScope(s.actor, tenancy.OrgID(id)) {
 			c.notFound(w, r, s)
@@ -452,7 +452,7 @@ func (c *Console) orgTransfer(w http.ResponseWriter, r *http.Request, s *session
 		c.failForm(w, r, err, func(st int) {
 			in := orgFormData{Errs: formErrors{"parent": message(err)}}
 			o, _ := c.svc.Org(r.Context(), s.actor, tenancy.OrgID(id))
-			in.Name, in.Desc, in.CanSub, in.Parent.ID = o.Name, o.Description, o.CanCreateSub, parent
+			in.Name, in.Desc, in.CanSub, in.Parent.ID, in.ParentText = o.Name, o.Description, o.CanCreateSub, parent, r.PostFormValue("parent")
 			c.renderOrg(w, r, s, st, tenancy.OrgID(id), &in, "")
 		})
 		return

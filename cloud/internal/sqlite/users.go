@@ -83,6 +83,9 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 	if f.RoleID != 0 {
 		rest, restArgs = rest+" AND role_id = ?", append(restArgs, int(f.RoleID))
 	}
+	if f.TagID != 0 {
+		rest, restArgs = rest+" AND users.id IN (SELECT user_id FROM user_tags WHERE tag_id = ?)", append(restArgs, int64(f.TagID))
+	}
 	if f.Query != "" {
 		p := likePattern(f.Query)
 		rest, restArgs = rest+` AND (name LIKE (? || '') ESCAPE '\' OR email LIKE (? || '') ESCAPE '\')`, append(restArgs, p, p)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"StaticTokens", testStaticTokens},
 		{"Locations", testLocations},
 		{"Tags", testTags},
+		{"UserTags", testUserTags},
 		{"DeviceMeta", testDeviceMeta},
 		{"Invitations", testInvitations},
 		{"Sessions", testSessions},
