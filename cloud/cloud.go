@@ -196,7 +196,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied,
-			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.hookTriggers, s.events}},
+			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.events},
+			hooks:     s.hookTriggers.pending, kick: s.hooks.Kick},
 		Devices: s.sites, Shipments: s.firmware, Logger: logger, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"outpost/cloud/internal/livefeed"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
 
@@ -12,7 +13,9 @@ import (
 // that reports what it stored.
 type telemetryApplier interface {
 	Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error)
-	ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error)
+	// ApplyItemsDelivering stores the batch and, in the same transaction,
+	// the webhook deliveries pending returns for what it stores.
+	ApplyItemsDelivering(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, pending webhooks.PendingFunc) ([]syncproto.Item, error)
 }
 
 // publisher takes applied telemetry changes to whoever shows them live.
@@ -29,7 +32,11 @@ type feedTelemetry struct {
 	// observers see what was applied too: the cloud's automations and the
 	// webhooks' triggers.
 	observers []interface{ Observe([]syncproto.Item) }
-	applied   *atomic.Int64 // items stored (nil: not counted)
+	// hooks computes the webhook deliveries of a batch, stored with it;
+	// kick wakes their dispatcher once committed (both nil: none).
+	hooks   webhooks.PendingFunc
+	kick    func()
+	applied *atomic.Int64 // items stored (nil: not counted)
 }
 
 func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int64) (int64, error) {
@@ -37,9 +44,21 @@ func (t feedTelemetry) Applied(ctx context.Context, gatewayID string, epoch int6
 }
 
 func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
-	applied, err := t.store.ApplyItems(ctx, gatewayID, epoch, items, upTo)
+	queued := false
+	pending := t.hooks
+	if pending != nil {
+		pending = func(ctx context.Context, applied []syncproto.Item) ([]webhooks.Pending, error) {
+			ps, err := t.hooks(ctx, applied)
+			queued = len(ps) > 0
+			return ps, err
+		}
+	}
+	applied, err := t.store.ApplyItemsDelivering(ctx, gatewayID, epoch, items, upTo, pending)
 	if err != nil || len(applied) == 0 {
 		return err
+	}
+	if queued && t.kick != nil {
+		t.kick()
 	}
 	if t.applied != nil {
 		t.applied.Add(int64(len(applied)))

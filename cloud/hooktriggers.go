@@ -3,6 +3,8 @@ package cloud
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -31,8 +33,9 @@ type hookStore interface {
 // datastream writes, events and online / offline changes call the enabled
 // webhooks of its organization and the organizations above it whose
 // trigger matches. With no enabled webhook it costs one atomic load per
-// batch. A cloud crash between a batch's apply and its deliveries' enqueue
-// loses them (the enqueue is not in the apply's transaction).
+// batch. A gateway batch's deliveries are inserted in the apply's
+// transaction (pending, called by the store); the items the cloud records
+// itself (Observe) and the tenancy triggers are queued after their commit.
 type hookTriggers struct {
 	store hookStore
 	disp  *webhooks.Dispatcher
@@ -70,7 +73,9 @@ func (h *hookTriggers) reload() {
 	}
 }
 
-// Observe queues applied items when some webhook is enabled.
+// Observe queues items the cloud recorded itself (not a gateway's: their
+// deliveries are queued by the apply, see pending) when some webhook is
+// enabled.
 func (h *hookTriggers) Observe(items []syncproto.Item) {
 	if len(*h.index.Load()) == 0 {
 		return
@@ -120,29 +125,34 @@ func (h *hookTriggers) run(ctx context.Context) {
 	}
 }
 
-func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
+// pending returns the deliveries of applied telemetry: for each item, one
+// per matching webhook of its device's organization and those above it.
+// The telemetry store calls it inside the apply's transaction and inserts
+// them there (webhooks.PendingFunc): a crash loses both or neither. With
+// no enabled webhook it costs one atomic load per batch.
+func (h *hookTriggers) pending(ctx context.Context, items []syncproto.Item) ([]webhooks.Pending, error) {
 	idx := *h.index.Load()
+	if len(idx) == 0 {
+		return nil, nil
+	}
 	tree := h.tree()
+	now := time.Now()
 	devs := map[string]*tenancy.Device{}
+	var out []webhooks.Pending
 	for i := range items {
 		it := &items[i]
-		e := webhooks.Event{Device: it.Device, Pin: it.Pin, Value: it.Value, At: time.UnixMilli(it.TS).UTC()}
-		switch it.Kind {
-		case syncproto.KindWrite:
-			e.Kind = webhooks.OnDatastream
-		case syncproto.KindEvent:
-			e.Kind, e.EventCode, e.Description = webhooks.OnEvent, it.Name, it.Value
-		case syncproto.KindOnline:
-			e.Kind = webhooks.OnOnline
-		case syncproto.KindOffline:
-			e.Kind = webhooks.OnOffline
-		default:
+		e, ok := itemEvent(it)
+		if !ok {
 			continue
 		}
 		d, seen := devs[it.Device]
 		if !seen {
-			if got, err := h.store.GetDeviceByUID(ctx, it.Device); err == nil {
+			got, err := h.store.GetDeviceByUID(ctx, it.Device)
+			switch {
+			case err == nil:
 				d = &got
+			case !errors.Is(err, tenancy.ErrNotFound):
+				return nil, fmt.Errorf("webhooks: device %s: %w", it.Device, err)
 			}
 			devs[it.Device] = d
 		}
@@ -150,23 +160,71 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 			continue
 		}
 		e.DeviceName, e.Template = d.Name, string(d.TemplateID)
-		h.call(ctx, idx, tree, e, d.OrgID)
+		for _, w := range matching(idx, tree, &e, d.OrgID) {
+			out = append(out, webhooks.Pending{WebhookID: w.ID, Event: e, At: now})
+		}
+	}
+	return out, nil
+}
+
+// itemEvent is the webhook event of an applied item, if it has one.
+func itemEvent(it *syncproto.Item) (webhooks.Event, bool) {
+	e := webhooks.Event{Device: it.Device, Pin: it.Pin, Value: it.Value, At: time.UnixMilli(it.TS).UTC()}
+	switch it.Kind {
+	case syncproto.KindWrite:
+		e.Kind = webhooks.OnDatastream
+	case syncproto.KindEvent:
+		e.Kind, e.EventCode, e.Description = webhooks.OnEvent, it.Name, it.Value
+	case syncproto.KindOnline:
+		e.Kind = webhooks.OnOnline
+	case syncproto.KindOffline:
+		e.Kind = webhooks.OnOffline
+	default:
+		return e, false
+	}
+	return e, true
+}
+
+// deliver queues the deliveries of items the cloud recorded itself (an
+// automation's logged events), after their commit.
+func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
+	ps, err := h.pending(ctx, items)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Error("webhook deliveries not queued", "err", err)
+		}
+		return
+	}
+	for _, p := range ps {
+		if err := h.disp.Enqueue(ctx, []webhooks.Webhook{{ID: p.WebhookID}}, p.Event); err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("webhook deliveries not queued", "device", p.Event.Device, "trigger", p.Event.Kind, "err", err)
+			}
+			return
+		}
 	}
 }
 
-// call queues e's deliveries to the matching webhooks of the organizations
-// from each of orgs up to the root, each webhook once.
-func (h *hookTriggers) call(ctx context.Context, idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e webhooks.Event, orgs ...tenancy.OrgID) {
+// matching returns the webhooks of the organizations from each of orgs up
+// to the root whose trigger matches e, each webhook once.
+func matching(idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e *webhooks.Event, orgs ...tenancy.OrgID) []webhooks.Webhook {
 	var hit []webhooks.Webhook
 	for i, start := range orgs {
 		for o := start; o != 0; o = tree.Parent(o) {
 			for _, w := range idx[int64(o)] {
-				if w.Matches(&e) && (i == 0 || !slices.ContainsFunc(hit, func(x webhooks.Webhook) bool { return x.ID == w.ID })) {
+				if w.Matches(e) && (i == 0 || !slices.ContainsFunc(hit, func(x webhooks.Webhook) bool { return x.ID == w.ID })) {
 					hit = append(hit, w)
 				}
 			}
 		}
 	}
+	return hit
+}
+
+// call queues e's deliveries to the matching webhooks of the organizations
+// from each of orgs up to the root, each webhook once.
+func (h *hookTriggers) call(ctx context.Context, idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e webhooks.Event, orgs ...tenancy.OrgID) {
+	hit := matching(idx, tree, &e, orgs...)
 	if len(hit) == 0 {
 		return
 	}

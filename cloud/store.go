@@ -32,6 +32,7 @@ type cloudStore interface {
 	automations.RunnerStore
 	hookStore
 	telemetry.Store
+	telemetryApplier
 	retentionStore
 	// Ready reports whether the store answers with the schema this
 	// program has (/readyz).

@@ -11,6 +11,7 @@ package extrastest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"reflect"
 	"strconv"
@@ -41,6 +42,10 @@ type Store interface {
 	webhooks.Store
 	webhooks.ServiceStore
 	EnabledWebhooks(ctx context.Context) ([]webhooks.Webhook, error)
+	// ApplyItemsDelivering applies a batch and inserts the deliveries
+	// pending returns for what it stores, in one transaction.
+	ApplyItemsDelivering(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64,
+		pending webhooks.PendingFunc) ([]syncproto.Item, error)
 	automations.Store
 	automations.RunnerStore
 	notify.CounterStore
@@ -63,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Notifications", testNotifications},
 		{"Webhooks", testWebhooks},
 		{"DeliveryQueue", testDeliveryQueue},
+		{"DeliveriesAppliedWithTheirItems", testApplyDeliveries},
 		{"DisabledAfterFailures", testDisabledAfterFailures},
 		{"EventCounters", testEventCounters},
 		{"PendingOfflines", testPendingOfflines},
@@ -736,6 +742,99 @@ func ids(ds []webhooks.Delivery) []int64 {
 // id), up to the limit; an attempt records its outcome, counts as an
 // attempt only when a request was made, moves the webhook's consecutive
 // failures (a success resets them), and sets when it is due again.
+// A batch's deliveries are stored in its apply's transaction: pending sees
+// only the items the apply stores (not replays, not another
+// organization's device); an apply that fails leaves neither its items
+// nor its deliveries; a replayed batch adds none.
+func testApplyDeliveries(t *testing.T, s Store) {
+	st := newSite(t, s)
+	ctx := context.Background()
+	w := hook(st.rootA, "one")
+	must(t, s.SaveWebhook(ctx, w))
+	write := func(seq int64, dev string, v string) syncproto.Item {
+		return syncproto.Item{Seq: seq, Kind: syncproto.KindWrite, Device: dev, Pin: 1, Value: v, TS: 1000 + seq, Source: "device"}
+	}
+	var seen [][]int64
+	pending := func(webhookID int64, fail error) webhooks.PendingFunc {
+		return func(_ context.Context, applied []syncproto.Item) ([]webhooks.Pending, error) {
+			var seqs []int64
+			var ps []webhooks.Pending
+			for _, it := range applied {
+				seqs = append(seqs, it.Seq)
+				ps = append(ps, webhooks.Pending{WebhookID: webhookID, At: T0,
+					Event: webhooks.Event{Kind: webhooks.OnDatastream, Device: it.Device, Pin: it.Pin, Value: it.Value,
+						At: time.UnixMilli(it.TS).UTC()}})
+			}
+			seen = append(seen, seqs)
+			return ps, fail
+		}
+	}
+	deliveries := func() []string {
+		t.Helper()
+		ds, err := s.Deliveries(ctx, w.ID, 100)
+		must(t, err)
+		var vs []string
+		for _, d := range ds {
+			vs = append(vs, d.Event.Value)
+		}
+		return vs
+	}
+	cursor := func() int64 {
+		t.Helper()
+		c, err := s.Applied(ctx, st.GW, 1)
+		must(t, err)
+		return c
+	}
+
+	// pending fails: nothing of the batch is stored.
+	batch := []syncproto.Item{write(1, st.Mine.UID, "a"), write(2, st.Other.UID, "x"), write(3, st.Mine.UID, "b")}
+	if _, err := s.ApplyItemsDelivering(ctx, st.GW, 1, batch, 3, pending(w.ID, errors.New("no device"))); err == nil {
+		t.Fatal("an apply whose pending failed succeeded")
+	}
+	if !reflect.DeepEqual(seen, [][]int64{{1, 3}}) {
+		t.Fatalf("pending saw %v, want [[1 3]] (seq 2 is another organization's device)", seen)
+	}
+	if c, vs := cursor(), deliveries(); c != 0 || len(vs) != 0 {
+		t.Fatalf("after a failed apply: cursor %d, deliveries %v", c, vs)
+	}
+	if vals, err := s.DeviceValues(ctx, st.Mine.UID); err != nil || len(vals) != 0 {
+		t.Fatalf("after a failed apply: values %+v, %v", vals, err)
+	}
+	// It succeeds: the items and one delivery each.
+	seen = nil
+	applied, err := s.ApplyItemsDelivering(ctx, st.GW, 1, batch, 3, pending(w.ID, nil))
+	must(t, err)
+	if len(applied) != 2 || cursor() != 3 {
+		t.Fatalf("applied %+v, cursor %d", applied, cursor())
+	}
+	if vs := deliveries(); !reflect.DeepEqual(vs, []string{"b", "a"}) { // newest first
+		t.Fatalf("deliveries %v, want [b a]", vs)
+	}
+	due, err := s.DueDeliveries(ctx, T0, 10)
+	must(t, err)
+	if len(due) != 2 || due[0].State != webhooks.Waiting || due[0].Event.Device != st.Mine.UID {
+		t.Fatalf("due after the apply: %+v", due)
+	}
+	// A replay (the gateway did not hear the ack) adds none; the next
+	// item adds its own.
+	seen = nil
+	batch = append(batch, write(4, st.Mine.UID, "c"))
+	_, err = s.ApplyItemsDelivering(ctx, st.GW, 1, batch, 4, pending(w.ID, nil))
+	must(t, err)
+	if !reflect.DeepEqual(seen, [][]int64{{4}}) {
+		t.Fatalf("pending saw %v on a replay, want [[4]]", seen)
+	}
+	if vs := deliveries(); !reflect.DeepEqual(vs, []string{"c", "b", "a"}) {
+		t.Fatalf("deliveries after a replay %v, want [c b a]", vs)
+	}
+	seen = nil
+	_, err = s.ApplyItemsDelivering(ctx, st.GW, 1, batch, 4, pending(w.ID, nil))
+	must(t, err)
+	if len(seen) != 0 || len(deliveries()) != 3 {
+		t.Fatalf("a whole replay: pending saw %v, deliveries %v", seen, deliveries())
+	}
+}
+
 func testDeliveryQueue(t *testing.T, s Store) {
 	st := newSite(t, s)
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
 
@@ -49,21 +50,28 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // the same transaction, like the SQLite store does: the cursor makes each
 // item count once.
 func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
-	return s.apply(ctx, gatewayID, epoch, items, upTo, nil)
+	return s.apply(ctx, gatewayID, epoch, items, upTo, nil, nil)
 }
 
 // ApplyItems is Apply that also returns the items it stored, in order: not
 // those at or below the cursor, nor those of devices the gateway does not
 // serve. It is what the live feed publishes once the batch is committed.
 func (s *Store) ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error) {
+	return s.ApplyItemsDelivering(ctx, gatewayID, epoch, items, upTo, nil)
+}
+
+// ApplyItemsDelivering is ApplyItems that also queues the webhook
+// deliveries pending returns for the items it stores, in the same
+// transaction (pending nil: none).
+func (s *Store) ApplyItemsDelivering(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, pending webhooks.PendingFunc) ([]syncproto.Item, error) {
 	applied := make([]syncproto.Item, 0, len(items))
-	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied); err != nil {
+	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied, pending); err != nil {
 		return nil, err
 	}
 	return applied, nil
 }
 
-func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item) error {
+func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item, pending webhooks.PendingFunc) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		now := time.Now().UnixMilli()
 		if _, err := tx.Exec(ctx, `INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at)
@@ -97,6 +105,18 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		}
 		if err := a.storeReports(); err != nil {
 			return err
+		}
+		if pending != nil && applied != nil && len(*applied) > 0 {
+			ps, err := pending(ctx, *applied)
+			if err != nil {
+				return fmt.Errorf("deliveries: %w", err)
+			}
+			q := &queries{db: tx}
+			for i := range ps {
+				if _, err := q.enqueueDelivery(ctx, ps[i].WebhookID, ps[i].Event, ps[i].At); err != nil {
+					return err
+				}
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE telemetry_cursors SET applied = greatest(applied, $3), updated_at = $4
 			WHERE gateway_id = $1 AND epoch = $2`, gatewayID, epoch, upTo, now)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
 
@@ -47,21 +48,28 @@ func (s *Store) Applied(ctx context.Context, gatewayID string, epoch int64) (int
 // last_seen (the Platform API's lastReportedAt) to its newest report: one
 // statement each per device and batch.
 func (s *Store) Apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) error {
-	return s.apply(ctx, gatewayID, epoch, items, upTo, nil)
+	return s.apply(ctx, gatewayID, epoch, items, upTo, nil, nil)
 }
 
 // ApplyItems is Apply that also returns the items it stored, in order: not
 // those at or below the cursor, nor those of devices the gateway does not
 // serve. It is what the live feed publishes once the batch is committed.
 func (s *Store) ApplyItems(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64) ([]syncproto.Item, error) {
+	return s.ApplyItemsDelivering(ctx, gatewayID, epoch, items, upTo, nil)
+}
+
+// ApplyItemsDelivering is ApplyItems that also queues the webhook
+// deliveries pending returns for the items it stores, in the same
+// transaction (pending nil: none).
+func (s *Store) ApplyItemsDelivering(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, pending webhooks.PendingFunc) ([]syncproto.Item, error) {
 	applied := make([]syncproto.Item, 0, len(items))
-	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied); err != nil {
+	if err := s.apply(ctx, gatewayID, epoch, items, upTo, &applied, pending); err != nil {
 		return nil, err
 	}
 	return applied, nil
 }
 
-func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item) (err error) {
+func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item, pending webhooks.PendingFunc) (err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -122,6 +130,17 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 	}
 	if err := a.storeReports(); err != nil {
 		return fmt.Errorf("sqlite: apply: %w", err)
+	}
+	if pending != nil && applied != nil && len(*applied) > 0 {
+		ps, err := pending(ctx, *applied)
+		if err != nil {
+			return fmt.Errorf("sqlite: apply: deliveries: %w", err)
+		}
+		for i := range ps {
+			if _, err := enqueueDelivery(ctx, tx, ps[i].WebhookID, ps[i].Event, ps[i].At); err != nil {
+				return fmt.Errorf("sqlite: apply: %w", err)
+			}
+		}
 	}
 	if upTo < cursor {
 		upTo = cursor

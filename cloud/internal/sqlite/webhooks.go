@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -89,11 +90,19 @@ func (s *Store) ListWebhooks(ctx context.Context, org int64) ([]webhooks.Webhook
 
 // EnqueueDelivery queues a delivery, due at once.
 func (s *Store) EnqueueDelivery(ctx context.Context, webhookID int64, e webhooks.Event, at time.Time) (int64, error) {
+	return enqueueDelivery(ctx, s.db, webhookID, e, at)
+}
+
+// enqueueDelivery inserts a delivery with db, the store's or a
+// transaction's (an apply's).
+func enqueueDelivery(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, webhookID int64, e webhooks.Event, at time.Time) (int64, error) {
 	ev, err := json.Marshal(e)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delivery: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, event, created, state, next_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := db.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, event, created, state, next_at) VALUES (?, ?, ?, ?, ?)`,
 		webhookID, string(ev), ms(at), webhooks.Waiting, ms(at))
 	if err != nil {
 		return 0, mapErr("enqueue delivery", err)

@@ -8,6 +8,7 @@
 package webhooks
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"outpost/shared/syncproto"
 )
 
 // Limits (Blynk's, BLYNK-PLATFORM.md §4).
@@ -144,6 +147,19 @@ type Event struct {
 	Description string    `json:"description,omitempty"`
 	At          time.Time `json:"at"`
 }
+
+// Pending is a delivery to queue: the webhook to call and the event.
+type Pending struct {
+	WebhookID int64
+	Event     Event
+	At        time.Time // queued at (its first attempt is due then)
+}
+
+// PendingFunc computes the deliveries of the items a telemetry apply is
+// about to store (new items, not replays); the store inserts them in the
+// apply's transaction, so the items and their deliveries are stored
+// together or not at all. It must only read: an error fails the apply.
+type PendingFunc func(ctx context.Context, applied []syncproto.Item) ([]Pending, error)
 
 // Matches reports whether the webhook wants the event.
 func (w *Webhook) Matches(e *Event) bool {
