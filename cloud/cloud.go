@@ -194,6 +194,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := s.wireExtras(cfg, store, mailer, lims, logger); err != nil {
 		return nil, err
 	}
+	if err := s.hookTriggers.fetch(ctx); err != nil { // in force before the first batch is applied
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	s.sync, err = gatewaysync.New(gatewaysync.Options{Credentials: s.sites, Tenancy: s.sites,
 		Telemetry: feedTelemetry{store: store, feed: feed, applied: &s.itemsApplied,
 			observers: []interface{ Observe([]syncproto.Item) }{s.rules.runner, s.events},

@@ -90,18 +90,25 @@ func (h *hookTriggers) Observe(items []syncproto.Item) {
 }
 
 func (h *hookTriggers) load(ctx context.Context) {
+	if err := h.fetch(ctx); err != nil && ctx.Err() == nil {
+		h.log.Error("webhooks not loaded", "err", err)
+	}
+}
+
+// fetch reads the enabled webhooks into the index. The server calls it
+// once before it applies any batch: a batch applied with the index still
+// empty would queue none of its deliveries.
+func (h *hookTriggers) fetch(ctx context.Context) error {
 	ws, err := h.store.EnabledWebhooks(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			h.log.Error("webhooks not loaded", "err", err)
-		}
-		return
+		return fmt.Errorf("webhooks: %w", err)
 	}
 	idx := map[int64][]webhooks.Webhook{}
 	for _, w := range ws {
 		idx[w.OrgID] = append(idx[w.OrgID], w)
 	}
 	h.index.Store(&idx)
+	return nil
 }
 
 func (h *hookTriggers) run(ctx context.Context) {

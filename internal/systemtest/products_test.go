@@ -160,7 +160,9 @@ func writeFile(t testing.TB, path, content string) string {
 	return path
 }
 
-func startCloud(t testing.TB, bin, dir, addr string) *cloudProc {
+// startCloud starts outpost-cloud on dir and addr; extra are more lines
+// of its configuration.
+func startCloud(t testing.TB, bin, dir, addr string, extra ...string) *cloudProc {
 	t.Helper()
 	cfg := writeFile(t, filepath.Join(dir, "cloud.yaml"), fmt.Sprintf(`version: 1
 data_dir: %s
@@ -170,7 +172,8 @@ admin: {email: %s, password: %s}
 auth: {bcrypt_cost: 4}
 api: {rate_limit: -1}
 gateways: {register_per_minute: -1}
-`, dir, addr, adminEmail, adminPassword))
+%s
+`, dir, addr, adminEmail, adminPassword, strings.Join(extra, "\n")))
 	p, l := run(t, bin, "Platform API on ", "-config", cfg)
 	u, _, _ := strings.Cut(strings.TrimPrefix(l, "Platform API on "), "/api/v1")
 	return &cloudProc{product: p, url: u}
