@@ -256,7 +256,7 @@ func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhoo
 // the device's organization and those above it (for a transfer, of the
 // organizations it left and joined) whose trigger matches. Called by the
 // tenancy service after the commit; a crash before the enqueue loses the
-// deliveries, as for telemetry.
+// deliveries (unlike a gateway batch's, see pending).
 func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry) {
 	idx := *h.index.Load()
 	if len(idx) == 0 {

@@ -47,7 +47,7 @@ func (h *hookReceiver) received() int {
 // TestWebhooksSurviveCloudKill9: a datastream webhook of a client org
 // calls a receiver on 127.0.0.1 (allow-listed in the cloud's config); a
 // device writes numbered values through its gateway while the cloud is
-// SIGKILLed twice mid-stream and restarted on its data. In the end every
+// SIGKILLed twice mid-stream (batches still arriving) and restarted on its data. In the end every
 // value was delivered, each under exactly one delivery id (a repeat of
 // the same id is allowed: delivery is at least once): a batch's
 // deliveries are stored in its apply's transaction, so none is lost
@@ -82,7 +82,10 @@ func TestWebhooksSurviveCloudKill9(t *testing.T) {
 	dev := f.devices[0][0]
 	d := waitLogin(t, s, dev.Token, devicesim.Options{})
 
-	const n, kills = 60, 2
+	// The values go as fast as the device can send them, so batches keep
+	// arriving while the cloud dies: a delivery queued after its batch's
+	// commit would be lost in the gap.
+	const n, kills = 600, 2
 	for v := range n {
 		if _, err := d.VirtualWrite(1, v); err != nil {
 			t.Fatal(err)
@@ -90,11 +93,18 @@ func TestWebhooksSurviveCloudKill9(t *testing.T) {
 		if v > 0 && v%(n/(kills+1)) == 0 {
 			// SIGKILL the cloud mid-stream (batches applied, deliveries
 			// queued or in flight); restart it on its data.
+			poll.Within(t, "the gateway to send the values so far", 30*time.Second, func() bool {
+				return s.gw.stats(t).ItemsAcked >= int64(v)/2
+			})
 			cloud.kill()
 			cloud = startCloud(t, cloudBin, cdir, caddr, allow)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("values delivered: %d of %d", rcv.received(), n)
+		}
+	})
 	poll.Within(t, "every value delivered", 60*time.Second, func() bool { return rcv.received() >= n })
 
 	// Let late repeats arrive, then check: each value once, one id each.
