@@ -481,15 +481,27 @@ func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 	return p, err
 }
 
-// History pages a device pin's raw history newest first; before is the
-// keyset cursor (the last ID of the previous page, 0 for the first page).
-// next is 0 after the last page.
+// History pages a device pin's raw history newest first: by timestamp,
+// ties by ID (the order they were applied in), as ExportHistory reads it
+// backwards; one index, (device_uid, pin, ts, id), serves both. before is
+// the keyset cursor, the ID of the previous page's last point (0 for the
+// first page); the page continues below that point's (ts, id), so a
+// cursor that is not a point of this device pin (or one retention has
+// deleted since) gives an empty page. next is 0 after the last page.
 func (s *Store) History(ctx context.Context, uid string, pin int, before int64, limit int) (pts []telemetry.HistoryPoint, next int64, err error) {
+	var rows pgx.Rows
 	if before <= 0 {
-		before = 1<<63 - 1
+		rows, err = s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
+			WHERE device_uid = $1 AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`, uid, pin, limit)
+	} else {
+		// The cursor's ts comes from the primary key (id, ts); LATERAL
+		// makes it a parameter of the page's index scan.
+		rows, err = s.pool.Query(ctx, `SELECT h.id, h.pin, h.value, h.ts
+			FROM device_history c, LATERAL (SELECT id, pin, value, ts FROM device_history
+				WHERE device_uid = $1 AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
+			WHERE c.id = $3 AND c.device_uid = $1 AND c.pin = $2
+			ORDER BY h.ts DESC, h.id DESC`, uid, pin, before, limit)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-		WHERE device_uid = $1 AND pin = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, uid, pin, before, limit)
 	if pts, err = collectT(rows, err, "history", scanPoint); err != nil {
 		return nil, 0, err
 	}
