@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -149,19 +150,28 @@ func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
 			continue
 		}
 		e.DeviceName, e.Template = d.Name, string(d.TemplateID)
-		var hit []webhooks.Webhook
-		for o := d.OrgID; o != 0; o = tree.Parent(o) {
+		h.call(ctx, idx, tree, e, d.OrgID)
+	}
+}
+
+// call queues e's deliveries to the matching webhooks of the organizations
+// from each of orgs up to the root, each webhook once.
+func (h *hookTriggers) call(ctx context.Context, idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e webhooks.Event, orgs ...tenancy.OrgID) {
+	var hit []webhooks.Webhook
+	for i, start := range orgs {
+		for o := start; o != 0; o = tree.Parent(o) {
 			for _, w := range idx[int64(o)] {
-				if w.Matches(&e) {
+				if w.Matches(&e) && (i == 0 || !slices.ContainsFunc(hit, func(x webhooks.Webhook) bool { return x.ID == w.ID })) {
 					hit = append(hit, w)
 				}
 			}
 		}
-		if len(hit) > 0 {
-			if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
-				h.log.Error("webhook deliveries not queued", "device", it.Device, "err", err)
-			}
-		}
+	}
+	if len(hit) == 0 {
+		return
+	}
+	if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
+		h.log.Error("webhook deliveries not queued", "device", e.Device, "trigger", e.Kind, "err", err)
 	}
 }
 
@@ -173,21 +183,7 @@ func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhoo
 	if len(idx) == 0 {
 		return
 	}
-	var hit []webhooks.Webhook
-	tree := h.tree()
-	for o := d.OrgID; o != 0; o = tree.Parent(o) {
-		for _, w := range idx[int64(o)] {
-			if w.Matches(&e) {
-				hit = append(hit, w)
-			}
-		}
-	}
-	if len(hit) == 0 {
-		return
-	}
-	if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
-		h.log.Error("webhook deliveries not queued", "device", d.UID, "trigger", e.Kind, "err", err)
-	}
+	h.call(ctx, idx, h.tree(), e, d.OrgID)
 }
 
 // audited turns committed device creations and transfers into the
@@ -228,23 +224,7 @@ func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry
 			_ = json.Unmarshal(en.Before, &before)
 		}
 		e := webhooks.Event{Kind: kind, Device: after.UID, DeviceName: after.Name, Template: string(after.TemplateID), At: en.At.UTC()}
-		var hit []webhooks.Webhook
-		seen := map[int64]bool{}
-		for _, start := range []tenancy.OrgID{after.OrgID, before.OrgID} {
-			for o := start; o != 0; o = tree.Parent(o) {
-				for _, w := range idx[int64(o)] {
-					if !seen[w.ID] && w.Matches(&e) {
-						seen[w.ID] = true
-						hit = append(hit, w)
-					}
-				}
-			}
-		}
-		if len(hit) > 0 {
-			if err := h.disp.Enqueue(ctx, hit, e); err != nil {
-				h.log.Error("webhook deliveries not queued", "device", after.UID, "trigger", kind, "err", err)
-			}
-		}
+		h.call(ctx, idx, tree, e, after.OrgID, before.OrgID)
 	}
 }
 
@@ -287,23 +267,7 @@ func (h *hookTriggers) orgMoved(ctx context.Context, m orgMove) {
 		}
 		for _, d := range l.Items {
 			e := webhooks.Event{Kind: webhooks.OnTransfer, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID), At: m.at}
-			var hit []webhooks.Webhook
-			seen := map[int64]bool{}
-			for _, start := range []tenancy.OrgID{d.OrgID, m.oldParent} {
-				for o := start; o != 0; o = tree.Parent(o) {
-					for _, w := range idx[int64(o)] {
-						if !seen[w.ID] && w.Matches(&e) {
-							seen[w.ID] = true
-							hit = append(hit, w)
-						}
-					}
-				}
-			}
-			if len(hit) > 0 {
-				if err := h.disp.Enqueue(ctx, hit, e); err != nil && ctx.Err() == nil {
-					h.log.Error("webhook deliveries not queued", "device", d.UID, "trigger", e.Kind, "err", err)
-				}
-			}
+			h.call(ctx, idx, tree, e, d.OrgID, m.oldParent)
 		}
 		if l.Next == 0 || len(l.Items) == 0 {
 			return

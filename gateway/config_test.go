@@ -55,6 +55,7 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate device", "version: 1\ndevices: [{name: a, template: T}, {name: a, template: T}]\n", "duplicate name"},
 		{"short token", "version: 1\ndevices: [{name: a, template: T, token: abc}]\n", "token must be 32 characters"},
 		{"bad template", "version: 1\ntemplates: [{id: T, name: x, datastreams: [{pin: 300, name: a, type: integer}]}]\n", "templates[0]"},
+		{"bad decimals", "version: 1\ntemplates: [{id: T, name: x, datastreams: [{pin: 1, name: a, type: integer, decimals: 2}]}]\n", "decimals apply to double only"},
 		{"synchronous", "version: 1\nstore: {synchronous: sometimes}\n", "store.synchronous"},
 		{"cloud over plain http", "version: 1\ncloud: {url: 'http://cloud.example.com'}\n", "only to a loopback"},
 		{"cloud scheme", "version: 1\ncloud: {url: 'ftp://127.0.0.1'}\n", "cloud.url"},
@@ -100,5 +101,19 @@ func TestInstallerListenNeedsTokenOffLoopback(t *testing.T) {
 		if _, err := ParseConfig(strings.NewReader("version: 1\n" + yaml + "\n")); err != nil {
 			t.Errorf("%s: %v", yaml, err)
 		}
+	}
+}
+
+// A template's display settings (alias, step, decimals) are read from the
+// file like the rest of a datastream.
+func TestConfigDisplaySettings(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader("version: 1\ntemplates: [{id: T, name: x, datastreams: " +
+		"[{pin: 1, name: Set, type: double, min: 5, max: 35, alias: Target, step: 0.5, decimals: 1}]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := cfg.Templates[0].Datastreams[0]
+	if ds.Alias != "Target" || ds.Step == nil || *ds.Step != 0.5 || ds.Decimals == nil || *ds.Decimals != 1 {
+		t.Errorf("datastream %+v", ds)
 	}
 }

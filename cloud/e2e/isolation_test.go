@@ -255,6 +255,12 @@ var probes = []probe{
 	{name: "get user", perm: "ORG_USERS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "GET", q(o+"/user", "userId", t.user), nil
 	}},
+	{name: "user tags", perm: "TAGS_MANAGE", sees: "ORG_USERS_VIEW", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
+		return "GET", q(o+"/user/tags", "userId", t.user), nil
+	}},
+	{name: "set user tags", perm: "TAGS_MANAGE", sees: "ORG_USERS_VIEW", ok: 204, req: func(_ *matrix, t target) (string, string, any) {
+		return "PUT", q(o+"/user/tags", "userId", t.user), map[string]any{"tagIds": []int64{}}
+	}},
 	{name: "edit user", perm: "USERS_EDIT", ok: 200, req: func(_ *matrix, t target) (string, string, any) {
 		return "PUT", q(o+"/user", "userId", t.user), map[string]string{"title": "Eng"}
 	}},

@@ -328,3 +328,72 @@ func TestTemplateReplace(t *testing.T) {
 		t.Errorf("template after the replacement %+v", got)
 	}
 }
+
+// TestTemplateDisplaySettings: a datastream's alias, step and decimals
+// are stored and read back through the API; a bad one is refused and
+// changes nothing.
+func TestTemplateDisplaySettings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	a := f.tok["A"]
+	def := map[string]any{"name": "T3", "datastreams": []map[string]any{
+		{"pin": 1, "name": "Temperature", "type": "double", "min": 0, "max": 50, "alias": "Room temperature", "step": 0.5, "decimals": 1},
+		{"pin": 2, "name": "Speed", "type": "integer", "step": 5}}}
+	type ds struct {
+		Pin      int
+		Alias    string
+		Step     *float64
+		Decimals *int
+	}
+	var got struct{ Datastreams []ds }
+	f.must(200, "PUT", q(o+"/template", "templateId", f.tmpl), a, def).decode(t, &got)
+	check := func(what string, got []ds) {
+		t.Helper()
+		if len(got) != 2 || got[0].Alias != "Room temperature" || got[0].Step == nil || *got[0].Step != 0.5 ||
+			got[0].Decimals == nil || *got[0].Decimals != 1 || got[1].Step == nil || *got[1].Step != 5 || got[1].Decimals != nil {
+			t.Errorf("%s: %+v", what, got)
+		}
+	}
+	check("PUT's answer", got.Datastreams)
+	var list []ds
+	f.must(200, "GET", q(o+"/template/datastreams", "templateId", f.tmpl), a, nil).decode(t, &list)
+	check("datastreams read back", list)
+	for _, bad := range []map[string]any{
+		{"pin": 1, "name": "Temperature", "type": "double", "decimals": 7},
+		{"pin": 1, "name": "Temperature", "type": "integer", "step": 0.5},
+		{"pin": 1, "name": "Temperature", "type": "string", "step": 1},
+	} {
+		f.must(400, "PUT", q(o+"/template", "templateId", f.tmpl), a, map[string]any{"name": "T4", "datastreams": []map[string]any{bad}})
+	}
+	f.must(200, "GET", q(o+"/template/datastreams", "templateId", f.tmpl), a, nil).decode(t, &list)
+	check("datastreams after the refusals", list)
+}
+
+// TestUserTags: an Admin tags a user with a tag of the user's org's
+// ancestor, reads the tags back and lists the users carrying it; a tag of
+// another branch is refused, and the user's own org sees no tags.
+func TestUserTags(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	u := f.tok["U"]
+	var tag, other struct{ ID int64 }
+	f.must(201, "POST", o+"/tags/create", u, map[string]any{"name": "installer", "orgId": f.uh}).decode(t, &tag)
+	f.must(201, "POST", o+"/tags/create", f.tok["A"], map[string]any{"name": "muller", "orgId": f.muller}).decode(t, &other)
+	m := f.user["M"]
+	f.must(404, "PUT", q(o+"/user/tags", "userId", m), u, map[string]any{"tagIds": []int64{other.ID}})
+	f.must(204, "PUT", q(o+"/user/tags", "userId", m), u, map[string]any{"tagIds": []int64{tag.ID}})
+	var tags []struct {
+		ID   int64
+		Name string
+	}
+	f.must(200, "GET", q(o+"/user/tags", "userId", m), u, nil).decode(t, &tags)
+	if len(tags) != 1 || tags[0].ID != tag.ID || tags[0].Name != "installer" {
+		t.Fatalf("user tags %+v", tags)
+	}
+	var l struct{ Content []struct{ ID int64 } }
+	f.must(200, "GET", q(o+"/users", "orgId", f.uh, "includeSubOrgUsers", true, "tagId", tag.ID), u, nil).decode(t, &l)
+	if len(l.Content) != 1 || l.Content[0].ID != m {
+		t.Errorf("users tagged installer: %+v", l.Content)
+	}
+	f.must(403, "GET", q(o+"/user/tags", "userId", f.user["R"]), f.tok["R"], nil)
+}

@@ -10,7 +10,12 @@
 // device without conversion.
 package datastream
 
-import "errors"
+import (
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+)
 
 // MaxPin is the highest virtual pin.
 const MaxPin = 255
@@ -68,6 +73,61 @@ type Datastream struct {
 	// of syncAll and get/ds/all.
 	Sync  bool   `json:"sync,omitempty" yaml:"sync,omitempty"`
 	Units string `json:"units,omitempty" yaml:"units,omitempty"`
+	// Alias is Blynk's alias: the label people see instead of Name ("" =
+	// Name). Name stays the datastream's address (MQTT, get/ds).
+	Alias string `json:"alias,omitempty" yaml:"alias,omitempty"`
+	// Step is the increment of an Integer or Double control (a slider's
+	// step); nil picks one (1 for Integer, a hundredth of the range for a
+	// bounded Double). An Integer's step is a whole number.
+	Step *float64 `json:"step,omitempty" yaml:"step,omitempty"`
+	// Decimals is how many digits after the point a Double is shown with
+	// (Blynk's "#.##" = 2); nil shows the value as stored.
+	Decimals *int `json:"decimals,omitempty" yaml:"decimals,omitempty"`
+}
+
+// MaxDecimals is the most digits after the point a Double is shown with
+// (Blynk's longest format, "#.#####").
+const MaxDecimals = 5
+
+// Label is what people see for the datastream: its alias, else its name.
+func (d *Datastream) Label() string {
+	if d.Alias != "" {
+		return d.Alias
+	}
+	return d.Name
+}
+
+// Format shows one numeric item of a Double with the datastream's decimals;
+// anything else (another type, no decimals, not a number) is returned as is.
+func (d *Datastream) Format(item string) string {
+	if d.Type != Double || d.Decimals == nil {
+		return item
+	}
+	f, err := strconv.ParseFloat(item, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return item
+	}
+	s := strconv.FormatFloat(f, 'f', *d.Decimals, 64)
+	if r, _ := strconv.ParseFloat(s, 64); r == 0 && s[0] == '-' {
+		s = s[1:] // -0.04 with one decimal is 0.0, not -0.0
+	}
+	return s
+}
+
+// WithoutDisplay returns t without its datastreams' display settings
+// (alias, step, decimals): what a gateway that does not announce
+// syncproto.FeatureDisplay is sent, since its decoder refuses unknown
+// fields. The datastreams are copied; t is not changed.
+func (t Template) WithoutDisplay() Template {
+	if !slices.ContainsFunc(t.Datastreams, func(d Datastream) bool { return d.Alias != "" || d.Step != nil || d.Decimals != nil }) {
+		return t
+	}
+	ds := slices.Clone(t.Datastreams)
+	for i := range ds {
+		ds[i].Alias, ds[i].Step, ds[i].Decimals = "", nil, nil
+	}
+	t.Datastreams = ds
+	return t
 }
 
 // Event is an event a device may log (logEvent / EVENT_LOG / event/<code>).

@@ -298,6 +298,7 @@ func (d *Datastream) check() []string {
 			p = append(p, fmt.Sprintf("enum fallback %d is not a listed value", d.EnumFallback))
 		}
 	}
+	p = append(p, d.checkDisplay()...)
 	if d.Default != "" {
 		v, changed, err := d.normalize(SplitValue(d.Default))
 		switch {
@@ -317,14 +318,64 @@ func checkName(s string) string {
 	switch {
 	case s == "":
 		return "is empty"
+	case checkLabel(s) != "":
+		return checkLabel(s)
+	case strings.ContainsAny(s, "/+#,"):
+		return "must not contain '/', '+', '#' or ','"
+	}
+	return ""
+}
+
+// CheckDisplay returns the problems of a datastream's display settings,
+// each starting with the setting's name ("alias", "step", "decimals"), so
+// a form can show it next to its field; Check reports them too.
+func (d *Datastream) CheckDisplay() []string { return d.checkDisplay() }
+
+// checkDisplay returns the problems of a datastream's display settings:
+// an alias is a label (≤ MaxNameLen bytes of UTF-8 without control
+// characters or surrounding spaces); a step is positive, finite, on
+// Integer or Double only, whole on Integer and not larger than the range;
+// decimals are 0..MaxDecimals on Double only.
+func (d *Datastream) checkDisplay() []string {
+	var p []string
+	if d.Alias != "" {
+		if msg := checkLabel(d.Alias); msg != "" {
+			p = append(p, "alias "+msg)
+		}
+	}
+	if s := d.Step; s != nil {
+		switch {
+		case d.Type != Integer && d.Type != Double:
+			p = append(p, fmt.Sprintf("step applies to integer and double only, not %s", d.Type))
+		case math.IsNaN(*s) || math.IsInf(*s, 0) || *s <= 0:
+			p = append(p, "step must be a positive number")
+		case d.Type == Integer && *s != math.Trunc(*s):
+			p = append(p, fmt.Sprintf("step %g of an integer must be a whole number", *s))
+		case d.Min != nil && d.Max != nil && *d.Max > *d.Min && *s > *d.Max-*d.Min:
+			p = append(p, fmt.Sprintf("step %g is larger than the range %g..%g", *s, *d.Min, *d.Max))
+		}
+	}
+	if n := d.Decimals; n != nil {
+		switch {
+		case d.Type != Double:
+			p = append(p, fmt.Sprintf("decimals apply to double only, not %s", d.Type))
+		case *n < 0 || *n > MaxDecimals:
+			p = append(p, fmt.Sprintf("decimals must be 0..%d", MaxDecimals))
+		}
+	}
+	return p
+}
+
+// checkLabel returns why s is not a usable label ("" if it is): unlike a
+// name it may hold any printable character.
+func checkLabel(s string) string {
+	switch {
 	case len(s) > MaxNameLen:
 		return fmt.Sprintf("is longer than %d bytes", MaxNameLen)
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
 	case strings.TrimSpace(s) != s:
 		return "has leading or trailing spaces"
-	case strings.ContainsAny(s, "/+#,"):
-		return "must not contain '/', '+', '#' or ','"
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {

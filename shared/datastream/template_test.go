@@ -96,6 +96,24 @@ func TestCheck(t *testing.T) {
 		{"system ignore negative", func(t *Template) { t.System = &SystemEvents{OfflineIgnoreS: -1} }, "offline ignore period -1"},
 		{"system ignore over a day", func(t *Template) { t.System = &SystemEvents{OfflineIgnoreS: 86401} }, "offline ignore period 86401"},
 		{"system online no channel", func(t *Template) { t.System = &SystemEvents{Online: &EventNotify{Enabled: true, Owner: true}} }, "system event online: notifications enabled without a channel"},
+		{"display ok", func(t *Template) {
+			t.Datastreams[0].Alias, t.Datastreams[0].Step, t.Datastreams[0].Decimals = "Air °C", f64(0.5), intp(1)
+			t.Datastreams[1].Step, t.Datastreams[2].Alias = f64(5), "Heating mode"
+		}, ""},
+		{"decimals 0", func(t *Template) { t.Datastreams[0].Decimals = intp(0) }, ""},
+		{"decimals 6", func(t *Template) { t.Datastreams[0].Decimals = intp(6) }, "decimals must be 0..5"},
+		{"decimals -1", func(t *Template) { t.Datastreams[0].Decimals = intp(-1) }, "decimals must be 0..5"},
+		{"decimals on integer", func(t *Template) { t.Datastreams[1].Decimals = intp(1) }, "decimals apply to double only, not integer"},
+		{"step on string", func(t *Template) { t.Datastreams[3].Step = f64(1) }, "step applies to integer and double only, not string"},
+		{"step zero", func(t *Template) { t.Datastreams[0].Step = f64(0) }, "step must be a positive number"},
+		{"step negative", func(t *Template) { t.Datastreams[0].Step = f64(-1) }, "step must be a positive number"},
+		{"step fraction on integer", func(t *Template) { t.Datastreams[1].Step = f64(0.5) }, "whole number"},
+		{"step over the range", func(t *Template) { t.Datastreams[1].Step = f64(26) }, "step 26 is larger than the range 5..30"},
+		{"step = the range", func(t *Template) { t.Datastreams[1].Step = f64(25) }, ""},
+		{"alias with comma and slash", func(t *Template) { t.Datastreams[0].Alias = "In/out, °C" }, ""},
+		{"alias long", func(t *Template) { t.Datastreams[0].Alias = strings.Repeat("a", 65) }, "alias is longer than 64"},
+		{"alias spaces", func(t *Template) { t.Datastreams[0].Alias = " a" }, "alias has leading"},
+		{"alias newline", func(t *Template) { t.Datastreams[0].Alias = "a\nb" }, "alias contains a control character"},
 		{"duplicate meta name", func(t *Template) { t.MetaFields[1].Name = "Serial Number" }, "name used twice"},
 		{"duplicate meta id", func(t *Template) { t.MetaFields[1].ID = 1 }, "id 1 used twice"},
 	}
@@ -194,5 +212,52 @@ func TestCheckIgnoresEventSettings(t *testing.T) {
 	}
 	if err := tpl.CheckEvents(); err == nil || !strings.Contains(err.Error(), "alarm") || !strings.Contains(err.Error(), "offline ignore") {
 		t.Errorf("CheckEvents() = %v", err)
+	}
+}
+
+func intp(v int) *int { return &v }
+
+func TestDisplay(t *testing.T) {
+	ds := Datastream{Pin: 0, Name: "Temperature", Type: Double, Decimals: intp(1)}
+	if got := ds.Label(); got != "Temperature" {
+		t.Errorf("Label() without alias = %q", got)
+	}
+	ds.Alias = "Air"
+	if got := ds.Label(); got != "Air" {
+		t.Errorf("Label() = %q, want the alias", got)
+	}
+	for _, tc := range []struct {
+		ds   Datastream
+		in   string
+		want string
+	}{
+		{ds, "21.46", "21.5"},
+		{ds, "21", "21.0"},
+		{ds, "-0.04", "0.0"},
+		{ds, "-0.06", "-0.1"},
+		{ds, "x", "x"},
+		{Datastream{Type: Double, Decimals: intp(0)}, "21.5", "22"},
+		{Datastream{Type: Double}, "21.4567", "21.4567"},
+		{Datastream{Type: Integer, Decimals: intp(2)}, "21", "21"},
+	} {
+		if got := tc.ds.Format(tc.in); got != tc.want {
+			t.Errorf("Format(%q) with %v decimals = %q, want %q", tc.in, tc.ds.Decimals, got, tc.want)
+		}
+	}
+}
+
+func TestWithoutDisplay(t *testing.T) {
+	tpl := goodTemplate()
+	tpl.Datastreams[0].Alias, tpl.Datastreams[0].Step, tpl.Datastreams[0].Decimals = "Air", f64(0.5), intp(1)
+	got := tpl.WithoutDisplay()
+	if d := got.Datastreams[0]; d.Alias != "" || d.Step != nil || d.Decimals != nil {
+		t.Errorf("WithoutDisplay kept %+v", d)
+	}
+	if d := tpl.Datastreams[0]; d.Alias != "Air" || d.Step == nil || d.Decimals == nil {
+		t.Errorf("WithoutDisplay changed the original: %+v", d)
+	}
+	plain := goodTemplate()
+	if got := plain.WithoutDisplay(); &got.Datastreams[0] != &plain.Datastreams[0] {
+		t.Error("WithoutDisplay copied a template without display settings")
 	}
 }

@@ -23,6 +23,7 @@
 package syncproto
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,7 +103,23 @@ type Hello struct {
 	TelemetryAcked int64  `json:"telemetryAcked"`  // highest seq the gateway saw acknowledged
 	Backlog        int64  `json:"backlog"`         // outbox entries not yet acknowledged
 	DevicesOnline  int    `json:"devicesOnline"`
+	// Features are what the gateway understands beyond version 1's first
+	// release (FeatureDisplay, ...). The cloud sends a field added later
+	// only to a gateway announcing it: an older gateway's decoder refuses
+	// unknown fields.
+	Features []string `json:"features,omitempty"`
 }
+
+// Features a gateway may announce in its Hello.
+const (
+	// FeatureDisplay: templates may carry the datastreams' display settings
+	// (alias, step, decimals); without it the cloud sends them without
+	// (datastream.Template.WithoutDisplay).
+	FeatureDisplay = "display"
+)
+
+// Has reports whether the hello announces feature f.
+func (h *Hello) Has(f string) bool { return h != nil && slices.Contains(h.Features, f) }
 
 // Welcome accepts a connection. TelemetryApplied is the highest seq the cloud
 // has applied for this gateway's epoch, so a gateway that crashed before

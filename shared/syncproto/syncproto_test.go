@@ -57,13 +57,93 @@ func sampleTemplate() datastream.Template {
 	}
 }
 
+// displayTemplate is sampleTemplate with the datastreams' display
+// settings, sent only to a gateway announcing FeatureDisplay.
+func displayTemplate() datastream.Template {
+	t := sampleTemplate()
+	two := 2
+	t.Datastreams[0].Alias, t.Datastreams[0].Step, t.Datastreams[0].Decimals = "Air temperature", f64(0.5), &two
+	return t
+}
+
+// TestOlderGatewayDecodes: a message for a gateway that does not announce
+// FeatureDisplay (the template WithoutDisplay) is exactly what a gateway
+// built before the feature received, and decodes with a decoder that does
+// not know the display fields (the golden snapshot of that time); the
+// display fields themselves are what such a decoder refuses.
+func TestOlderGatewayDecodes(t *testing.T) {
+	old := &Message{V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 43, Templates: []datastream.Template{displayTemplate().WithoutDisplay()}}}
+	enc, err := Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"alias", "step", "decimals", "features"} {
+		if bytes.Contains(enc, []byte(`"`+field+`"`)) {
+			t.Errorf("the message for an older gateway carries %q: %s", field, enc)
+		}
+	}
+	// An older gateway's decoder: the datastream without the display fields.
+	type oldDatastream struct {
+		Pin          int                   `json:"pin"`
+		Name         string                `json:"name"`
+		Type         datastream.Type       `json:"type"`
+		Min          *float64              `json:"min,omitempty"`
+		Max          *float64              `json:"max,omitempty"`
+		Enum         []datastream.EnumItem `json:"enum,omitempty"`
+		EnumFallback int                   `json:"enumFallback,omitempty"`
+		Default      string                `json:"default,omitempty"`
+		Sync         bool                  `json:"sync,omitempty"`
+		Units        string                `json:"units,omitempty"`
+	}
+	decodeOld := func(b []byte) error {
+		var m struct {
+			V        int    `json:"v"`
+			Type     string `json:"type"`
+			Snapshot struct {
+				Version   int64 `json:"version"`
+				Templates []struct {
+					ID          string                 `json:"id"`
+					Name        string                 `json:"name"`
+					Datastreams []oldDatastream        `json:"datastreams"`
+					Events      []datastream.Event     `json:"events"`
+					MetaFields  []datastream.MetaField `json:"metaFields"`
+				} `json:"templates"`
+			} `json:"snapshot"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		return dec.Decode(&m)
+	}
+	if err := decodeOld(enc); err != nil {
+		t.Errorf("an older gateway refuses the message sent to it: %v", err)
+	}
+	withDisplay, err := Encode(samples()["snapshot_display"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeOld(withDisplay); err == nil {
+		t.Error("an older decoder took the display fields: the feature gate is not needed, or the test decoder is wrong")
+	}
+}
+
+func TestHelloHas(t *testing.T) {
+	if !samples()["hello_display"].Hello.Has(FeatureDisplay) {
+		t.Error("hello_display does not have FeatureDisplay")
+	}
+	if samples()["hello"].Hello.Has(FeatureDisplay) || (*Hello)(nil).Has(FeatureDisplay) {
+		t.Error("a hello without features has FeatureDisplay")
+	}
+}
+
 // samples are one message of each type (and the shapes worth pinning); each
 // has a golden file testdata/<name>.json.
 func samples() map[string]*Message {
 	return map[string]*Message{
-		"hello":       {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Epoch: 8361930143, Software: "0.3.1", TenancyVersion: 41, TelemetryAcked: 1200, Backlog: 17, DevicesOnline: 3}},
-		"hello_first": {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Software: "0.3.1"}},
-		"welcome":     {V: 1, Type: TypeWelcome, Welcome: &Welcome{Gateway: "gw-7", TelemetryApplied: 1190, ServerTime: 1764000000000}},
+		"hello":            {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Epoch: 8361930143, Software: "0.3.1", TenancyVersion: 41, TelemetryAcked: 1200, Backlog: 17, DevicesOnline: 3}},
+		"hello_display":    {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Software: "0.4.0", TenancyVersion: 41, Features: []string{FeatureDisplay}}},
+		"snapshot_display": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{Version: 43, Templates: []datastream.Template{displayTemplate()}}},
+		"hello_first":      {V: 1, Type: TypeHello, Hello: &Hello{Gateway: "gw-7", Software: "0.3.1"}},
+		"welcome":          {V: 1, Type: TypeWelcome, Welcome: &Welcome{Gateway: "gw-7", TelemetryApplied: 1190, ServerTime: 1764000000000}},
 		"snapshot": {V: 1, Type: TypeSnapshot, Snapshot: &Tenancy{
 			Version:   42,
 			Orgs:      []Org{{ID: 10, Name: "Acme Farms"}, {ID: 11, Name: "North site", ParentID: 10}},

@@ -14,7 +14,7 @@ import (
 // people and the control that writes it (device.js drives it).
 type Tile struct {
 	Pin      int
-	Name     string
+	Name     string // what people see: the alias, else the name
 	Type     string
 	Units    string
 	Value    string // raw canonical value ("" if none)
@@ -23,7 +23,8 @@ type Tile struct {
 	TS       time.Time
 	Control  string // switch, slider, number, select, text, or "" (read only)
 	Min, Max string
-	Step     string
+	Step     string // the control's step: the datastream's, else picked
+	Decimals string // digits after the point a Double is shown with ("" = as stored)
 	Options  []Option
 	MapURL   string
 	Chart    bool   // numeric: has a chart
@@ -40,7 +41,7 @@ type Option struct {
 // MakeTile picks the display and the control of a datastream whose latest
 // value is v (canonical, "" if none) from ts.
 func MakeTile(ds datastream.Datastream, v string, ts time.Time, canWrite bool) Tile {
-	t := Tile{Pin: ds.Pin, Name: ds.Name, Type: string(ds.Type), Units: ds.Units, Value: v, TS: ts,
+	t := Tile{Pin: ds.Pin, Name: ds.Label(), Type: string(ds.Type), Units: ds.Units, Value: v, TS: ts,
 		Min: fnum(ds.Min), Max: fnum(ds.Max)}
 	t.Display = Display(ds, v)
 	t.Initial = v
@@ -69,6 +70,14 @@ func MakeTile(ds datastream.Datastream, v string, ts time.Time, canWrite bool) T
 		} else {
 			t.Control = "number"
 		}
+	}
+	if ds.Step != nil && t.Step != "" {
+		t.Step = fnum(ds.Step)
+	}
+	if ds.Decimals != nil && ds.Type == datastream.Double {
+		t.Decimals = strconv.Itoa(*ds.Decimals)
+	}
+	switch ds.Type {
 	case datastream.Enum:
 		t.Control, t.Chart, t.Step2 = "select", true, true
 		labels := map[string]string{}
@@ -113,6 +122,14 @@ func Display(ds datastream.Datastream, v string) string {
 	case datastream.Location:
 		if lon, lat, ok := strings.Cut(v, "\x00"); ok {
 			return lat + ", " + lon
+		}
+	case datastream.Double:
+		if ds.Decimals != nil {
+			items := strings.Split(v, "\x00")
+			for i, it := range items {
+				items[i] = ds.Format(it)
+			}
+			return strings.Join(items, ", ")
 		}
 	}
 	return strings.ReplaceAll(v, "\x00", ", ")

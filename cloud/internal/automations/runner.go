@@ -181,6 +181,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.queue, r.siteRuns, r.manual = nil, nil, nil
 		r.mu.Unlock()
 		for _, f := range manual {
+			// A datastream trigger's device and value are the
+			// datastream's latest, so that {trigger_value} in the
+			// actions reads what the device reports now.
+			if t := f.Automation.Trigger; t.Kind == rules.TriggerDatastream && t.Device != "" {
+				f.Device, f.Pin = t.Device, t.Pin
+				f.Value, _ = r.cloud.Value(t.Device, t.Pin)
+			}
 			fire(f)
 		}
 		for _, doc := range runs {

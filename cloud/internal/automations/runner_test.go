@@ -2,6 +2,7 @@ package automations
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -53,7 +54,8 @@ type recCloud struct {
 	mu     sync.Mutex
 	notes  []note
 	hooks  []string
-	events []string // automation device code description
+	events []string          // automation device code description
+	values map[string]string // "device/pin" → latest value
 }
 
 func (c *recCloud) LogEvent(_ context.Context, automation, device, code, description string) error {
@@ -64,7 +66,10 @@ func (c *recCloud) LogEvent(_ context.Context, automation, device, code, descrip
 }
 
 func (c *recCloud) SiteOf(context.Context, string) (string, error) { return "", nil }
-func (c *recCloud) Value(string, int) (string, bool)               { return "", false }
+func (c *recCloud) Value(dev string, pin int) (string, bool) {
+	v, ok := c.values[fmt.Sprintf("%s/%d", dev, pin)]
+	return v, ok
+}
 func (c *recCloud) Write(context.Context, string, string, int, string) error {
 	return nil
 }
@@ -175,6 +180,32 @@ func TestRunNow(t *testing.T) {
 		// id and the placeholders expanded.
 		if want := a.ID + " 01JD5Z8Q3M4N5P6Q7R8S9T0VAB hot by by hand"; len(c.events) != 2 || c.events[0] != want {
 			t.Errorf("events logged %q, want twice %q", c.events, want)
+		}
+	})
+}
+
+// "Run now" of a datastream-triggered automation fills {trigger_value}
+// with the datastream's latest value (a person testing "too warm: reads
+// {trigger_value}" sees the reading, not an empty text).
+func TestRunNowReadsTheTriggerValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dev := "01JD5Z8Q3M4N5P6Q7R8S9T0VAA"
+		a := rules.Automation{ID: "01JD5Z8Q3M4N5P6Q7R8S9T0005", Name: "too warm", Enabled: true, OrgID: 9,
+			Trigger: rules.Trigger{Kind: rules.TriggerDatastream, Device: dev, Pin: 3, Op: rules.OpGt, Value: "30"},
+			Actions: []rules.Action{{Kind: rules.ActionNotify, Subject: "Too warm", Text: "reads {trigger_value}"}}}
+		st := &memStore{autos: []rules.Automation{a}}
+		c := &recCloud{values: map[string]string{dev + "/3": "31.5"}}
+		r := NewRunner(st, c, nil)
+		r.LeadSchedules(func() bool { return false })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		r.RunNow(a, time.Now())
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(c.notes) != 1 || c.notes[0].body != "reads 31.5" {
+			t.Fatalf("notifications %+v, want one reading 31.5", c.notes)
 		}
 	})
 }

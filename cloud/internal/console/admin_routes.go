@@ -14,6 +14,7 @@ import (
 // the same Decide rules as the Platform API's apply; a page offers only
 // what the user's role allows, and the service refuses the rest.
 func (c *Console) adminRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /pick/orgs", c.auth(c.pickOrgs))
 	mux.Handle("GET /orgs/new", c.auth(c.orgNewPage))
 	mux.Handle("POST /orgs/new", c.auth(c.orgCreate))
 	mux.Handle("GET /orgs/{id}", c.auth(c.orgPage))
@@ -28,6 +29,8 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /users/import", c.auth(c.usersImport))
 	mux.Handle("GET /users/{id}", c.auth(c.userPage))
 	mux.Handle("POST /users/{id}/role", c.auth(c.userRole))
+	mux.Handle("POST /users/{id}/tags", c.auth(c.userTags))
+	mux.Handle("POST /users/bulk-tag", c.auth(c.usersBulkTag))
 	mux.Handle("POST /users/{id}/transfer", c.auth(c.userTransfer))
 	mux.Handle("POST /users/{id}/suspend", c.auth(c.userSuspend))
 	mux.Handle("POST /users/{id}/logout", c.auth(c.userLogout))
@@ -97,21 +100,6 @@ func (c *Console) failForm(w http.ResponseWriter, r *http.Request, err error, re
 		return
 	}
 	render(st)
-}
-
-// orgOptions are the orgs of the user's scope in tree order, for a select
-// (names indented by depth), with sel selected.
-func (c *Console) orgOptions(r *http.Request, s *session, sel tenancy.OrgID) ([]option, error) {
-	items, err := c.scopeTree(r, s)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]option, 0, len(items))
-	for _, it := range items {
-		out = append(out, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-			Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == sel})
-	}
-	return out, nil
 }
 
 // roleOptions are the roles of the tree of org, with sel selected.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -50,6 +51,48 @@ func fieldErrors(body string) []string {
 		out = append(out, html.UnescapeString(m[1]))
 	}
 	return out
+}
+
+// orgRowRE is a row of the organizations table: name, devices, users.
+var orgRowRE = regexp.MustCompile(`(?s)<th scope="row" class="d\d">(.*?)</th>\s*<td class="num">([^<]*)</td><td class="num">([^<]*)</td>`)
+
+// orgRows maps an organizations page's rows by name to "devices/users".
+func orgRows(body string) map[string]string {
+	out := map[string]string{}
+	for _, m := range orgRowRE.FindAllStringSubmatch(body, -1) {
+		name := strings.TrimSpace(strings.TrimSuffix(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], ""), "current"))
+		out[html.UnescapeString(name)] = m[2] + "/" + m[3]
+	}
+	return out
+}
+
+// TestOrgSearchCounts: a search's matches show the counts the tree shows
+// for them (the page counts a few matches one by one, many at once),
+// also for a user whose role may not see every count.
+func TestOrgSearchCounts(t *testing.T) {
+	e := newEnv(t)
+	for _, who := range []string{"admin@acme.test", "op@a.test", "viewer@a.test"} {
+		c := e.signedIn(who)
+		tree := orgRows(c.get("/orgs").body)
+		if len(tree) == 0 {
+			t.Fatalf("%s: the tree shows %v", who, tree)
+		}
+		for _, q := range []string{"client", "client a", "branch", "acme", "c"} {
+			got := orgRows(c.get("/orgs?q=" + url.QueryEscape(q)).body)
+			want := map[string]string{}
+			for name, n := range tree {
+				if strings.Contains(strings.ToLower(name), q) {
+					want[name] = n
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("%s: /orgs?q=%s shows %v, want %v", who, q, got, want)
+			}
+		}
+	}
+	if got := orgRows(e.signedIn("admin@acme.test").get("/orgs").body)["Client A"]; got != "1/2" {
+		t.Errorf("Client A shows %s devices/users, want 1/2", got)
+	}
 }
 
 // TestAdminPages renders every administration page for the root Admin:
@@ -528,6 +571,112 @@ func TestStaffSeesWhatStaffMay(t *testing.T) {
 	}
 	if e.lastAudit(t) != before {
 		t.Errorf("a refused request changed something")
+	}
+}
+
+// TestUserTagsPage: an Admin tags a user on the user's page (tags of the
+// user's org and of the orgs above it), sees the tags in the users list
+// and filters it by one; the refusals (too many, another branch's tag)
+// are shown next to the form and change nothing; a user who may not
+// manage tags is offered neither the form, the column nor the filter.
+func TestUserTagsPage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.signedIn("admin@acme.test")
+	var tags []tenancy.Tag
+	for _, x := range []struct {
+		org  tenancy.OrgID
+		name string
+	}{{e.admin.OrgID, "vip"}, {e.orgA.ID, "night shift"}, {e.orgA.ID, "installer"}, {e.orgA.ID, "a3"}, {e.orgA.ID, "a4"}, {e.orgA.ID, "a5"}, {e.orgB.ID, "b only"}} {
+		tg, err := e.svc.CreateTag(ctx, e.admin, x.org, x.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags = append(tags, tg)
+	}
+	id := func(tg tenancy.Tag) string { return fmt.Sprint(tg.ID) }
+	page := fmt.Sprintf("/users/%d", e.viewer.ID)
+	res := admin.get(page)
+	checkPage(t, "user page", res, http.StatusOK, `action="/users/`+fmt.Sprint(e.viewer.ID)+`/tags"`, "> vip</label>", "> night shift</label>")
+	if strings.Contains(res.body, "b only") {
+		t.Error("Client B's tag offered for a Client A user")
+	}
+	before := e.lastAudit(t)
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		msg  string
+	}{
+		{"six tags", []string{id(tags[0]), id(tags[1]), id(tags[2]), id(tags[3]), id(tags[4]), id(tags[5])}, "at most 5 tags per user"},
+		{"another branch's tag", []string{id(tags[6])}, "tag not found"},
+	} {
+		res := admin.post(page+"/tags", url.Values{"tag": tc.ids})
+		if res.status == http.StatusSeeOther || !slices.ContainsFunc(fieldErrors(res.body), func(m string) bool { return strings.Contains(m, tc.msg) }) {
+			t.Errorf("%s: %d, messages %q, want %q", tc.name, res.status, fieldErrors(res.body), tc.msg)
+		}
+	}
+	if e.lastAudit(t) != before {
+		t.Error("a refused tagging changed something")
+	}
+	if res := admin.post(page+"/tags", url.Values{"tag": {id(tags[0]), id(tags[1])}}); res.status != http.StatusSeeOther {
+		t.Fatalf("tag the user: %d %.1000s", res.status, res.body)
+	}
+	checkPage(t, "user page after", admin.get(page), http.StatusOK, `value="`+id(tags[0])+`" checked> vip`, `value="`+id(tags[1])+`" checked> night shift`)
+	list := admin.get("/users")
+	checkPage(t, "users list", list, http.StatusOK, `<label for="tag">Tag</label>`, `data-tag="`+id(tags[1])+`">night shift</span>`)
+	// The filter offers the tags of the current org and above.
+	filtered := admin.get("/users?tag=" + id(tags[0]))
+	checkPage(t, "users filtered", filtered, http.StatusOK, `<option value="`+id(tags[0])+`" selected>vip</option>`,
+		fmt.Sprintf(`data-user="%d"`, e.viewer.ID))
+	for _, other := range []tenancy.UserID{e.operator.ID, e.admin.UserID} {
+		if strings.Contains(filtered.body, fmt.Sprintf(`data-user="%d"`, other)) {
+			t.Errorf("the vip filter lists user %d", other)
+		}
+	}
+	a, err := e.svc.Audit(ctx, e.admin, tenancy.AuditQuery{IncludeSub: true, Action: "user.tags"})
+	if err != nil || len(a.Items) != 1 || a.Items[0].ObjectID != fmt.Sprint(e.viewer.ID) {
+		t.Fatalf("audit %+v %v", a.Items, err)
+	}
+	checkPage(t, "audit page", admin.get("/audit?action=user.tags"), http.StatusOK, `<option value="user.tags" selected>`,
+		fmt.Sprintf(`<code>tagIds</code>: <code class="before">[]</code> → <code class="after">[%d,%d]</code>`, tags[0].ID, tags[1].ID))
+	// Bulk "Apply tag" from the list: added to what each user has.
+	checkPage(t, "bulk bar", admin.get("/users"), http.StatusOK, `action="/users/bulk-tag"`,
+		fmt.Sprintf(`form="ubulk" name="id" value="%d"`, e.viewer.ID))
+	if res := admin.post("/users/bulk-tag", url.Values{"tag": {id(tags[2])}}); res.status != http.StatusBadRequest || !strings.Contains(res.body, "Select the users first.") {
+		t.Errorf("bulk tag without a selection: %d", res.status)
+	}
+	res = admin.post("/users/bulk-tag", url.Values{"tag": {id(tags[2])}, "id": {fmt.Sprint(e.viewer.ID), fmt.Sprint(e.operator.ID)}})
+	checkPage(t, "bulk tag", res, http.StatusOK, "2 of 2 done", "viewer@a.test", "op@a.test")
+	for _, u := range []tenancy.UserID{e.viewer.ID, e.operator.ID} {
+		ts, err := e.svc.UserTags(ctx, e.admin, u)
+		if err != nil || !slices.ContainsFunc(ts, func(tg tenancy.Tag) bool { return tg.ID == tags[2].ID }) {
+			t.Errorf("user %d after the bulk tag: %+v %v", u, ts, err)
+		}
+	}
+	if ts, _ := e.svc.UserTags(ctx, e.admin, e.viewer.ID); len(ts) != 3 {
+		t.Errorf("the viewer's tags after the bulk tag: %+v, want vip, night shift and installer", ts)
+	}
+	// Client A's Admin may tag too, but not with the root's tag it
+	// cannot see; a viewer is offered nothing.
+	if err := e.svc.SetRolePermissions(ctx, e.admin, e.orgA.ID, tenancy.RoleUser, tenancy.NewPermSet(tenancy.OrgDevicesView, tenancy.OrgUsersView), tenancy.PushNone); err != nil {
+		t.Fatal(err)
+	}
+	viewer := e.signedIn("viewer@a.test")
+	for _, path := range []string{"/users", fmt.Sprintf("/users/%d", e.operator.ID)} {
+		res := viewer.get(path)
+		if res.status != http.StatusOK || strings.Contains(res.body, `name="tag"`) || strings.Contains(res.body, "night shift") {
+			t.Errorf("%s for a viewer: %d, offers tags", path, res.status)
+		}
+	}
+	if res := viewer.post(fmt.Sprintf("/users/%d/tags", e.operator.ID), url.Values{"tag": {id(tags[1])}}); res.status == http.StatusSeeOther {
+		t.Error("a viewer tagged a user")
+	}
+	before = e.lastAudit(t)
+	if res := viewer.post("/users/bulk-tag", url.Values{"tag": {id(tags[3])}, "id": {fmt.Sprint(e.operator.ID)}}); !strings.Contains(res.body, "0 of 1 done") {
+		t.Errorf("a viewer's bulk tag: %d %.300s", res.status, res.body)
+	}
+	if e.lastAudit(t) != before {
+		t.Error("a viewer's bulk tag changed something")
 	}
 }
 

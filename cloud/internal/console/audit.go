@@ -20,12 +20,12 @@ var auditActions = []string{
 	"org.create", "org.update", "org.transfer", "org.delete",
 	"user.create", "user.invite", "user.invite.resend", "user.invite.accept", "user.update", "user.role", "user.transfer",
 	"user.suspend", "user.unsuspend", "user.force_logout", "user.delete", "user.password.set", "user.password.change",
-	"user.password.reset", "user.password.reset_sent",
+	"user.password.reset", "user.password.reset_sent", "user.tags",
 	"role.create", "role.rename", "role.delete", "role.permissions",
 	"template.create", "template.update", "template.delete", "template.enable",
 	"device.create", "device.rename", "device.transfer", "device.delete", "device.owner.remove", "device.token",
 	"location.create", "location.update", "location.delete", "location.transfer",
-	"tag.create", "tag.delete", "statictoken.create", "statictoken.claim", "statictoken.disclaim",
+	"tag.create", "tag.rename", "tag.delete", "device.tags", "statictoken.create", "statictoken.claim", "statictoken.disclaim",
 	"gateway.claim", "gateway.release", "oauth.create", "oauth.delete",
 }
 

@@ -110,15 +110,3 @@ func int64Path(r *http.Request, name string) (int64, bool) {
 }
 
 func itoa[T ~int64 | ~int](v T) string { return strconv.FormatInt(int64(v), 10) }
-
-// orgChoices are the orgs of the switcher where the user holds p: the
-// choices of an "organization" field.
-func (c *Console) orgChoices(sh *shell, s *session, p tenancy.Permission, sel tenancy.OrgID) []option {
-	var out []option
-	for _, o := range sh.Orgs {
-		if s.can(p, tenancy.OrgResource(o.ID)) {
-			out = append(out, option{Value: itoa(o.ID), Label: strings.Repeat("\u00a0\u00a0", o.Depth) + o.Name, Selected: o.ID == sel})
-		}
-	}
-	return out
-}

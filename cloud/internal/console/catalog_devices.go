@@ -12,7 +12,7 @@ import (
 
 type deviceNewData struct {
 	Templates []option
-	Orgs      []option
+	Org       orgPicker
 	Owners    []option
 	Form      form
 }
@@ -28,9 +28,12 @@ func (c *Console) renderDeviceNew(w http.ResponseWriter, r *http.Request, s *ses
 		c.serverError(w, r, err)
 		return
 	}
-	sel, _ := strconv.ParseInt(f.V("org"), 10, 64)
-	d := deviceNewData{Orgs: c.orgChoices(sh, s, tenancy.OrgDevicesCreate, tenancy.OrgID(sel)), Form: f}
-	if len(d.Orgs) == 0 {
+	d := deviceNewData{Form: f}
+	if d.Org, err = c.orgPicker(r, s, "devices.create", f.V("org"), nil); err != nil {
+		c.serverError(w, r, err)
+		return
+	}
+	if d.Org.Count == 0 {
 		c.forbidden(w, r, s)
 		return
 	}
@@ -69,7 +72,7 @@ func sketchHeader(t tenancy.Template, token string) string {
 // again (and the page is no-store).
 func (c *Console) deviceCreate(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(r, "template", "name", "org", "owner")
-	org, _ := strconv.ParseInt(f.V("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	owner, _ := strconv.ParseInt(f.V("owner"), 10, 64)
 	switch {
 	case f.V("template") == "":
@@ -118,6 +121,50 @@ type tagChoice struct {
 	Checked bool
 }
 
+// usableTags are the tags that may label a device or user of org: those
+// of org and of the orgs above it in the user's scope where they may
+// manage tags (SetDeviceTags's and SetUserTags's rule).
+func (c *Console) usableTags(r *http.Request, s *session, org tenancy.OrgID) ([]tenancy.Tag, error) {
+	var all []tenancy.Tag
+	for ; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
+		if !s.can(tenancy.TagsManage, tenancy.OrgResource(org)) {
+			break
+		}
+		ts, err := c.svc.Tags(r.Context(), s.actor, org)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ts...)
+	}
+	return all, nil
+}
+
+// tagChoices are the usable tags of org, those in have checked.
+func (c *Console) tagChoices(r *http.Request, s *session, org tenancy.OrgID, have []tenancy.Tag) ([]tagChoice, error) {
+	all, err := c.usableTags(r, s, org)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tagChoice, 0, len(all))
+	for _, tg := range all {
+		out = append(out, tagChoice{ID: tg.ID, Name: tg.Name,
+			Checked: slices.ContainsFunc(have, func(h tenancy.Tag) bool { return h.ID == tg.ID })})
+	}
+	return out, nil
+}
+
+// formTagIDs reads the checked tag ids of a form (field "tag").
+func formTagIDs(r *http.Request) []tenancy.TagID {
+	var ids []tenancy.TagID
+	r.ParseForm()
+	for _, v := range r.PostForm["tag"] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			ids = append(ids, tenancy.TagID(n))
+		}
+	}
+	return ids
+}
+
 type deviceManageData struct {
 	Device      tenancy.Device
 	Template    tenancy.Template
@@ -126,9 +173,9 @@ type deviceManageData struct {
 	CanEdit     bool
 	CanTransfer bool
 	CanDelete   bool
-	CanToken    bool     // may issue a new AuthToken
-	Orgs        []option // transfer destinations
-	Users       []option // new owners
+	CanToken    bool      // may issue a new AuthToken
+	Dest        orgPicker // transfer destinations
+	Users       []option  // new owners
 	Tags        []tagChoice
 	CanTag      bool
 	Locations   []option
@@ -182,10 +229,10 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		}
 	}
 	if md.CanTransfer {
-		for _, o := range sh.Orgs {
-			if o.ID != d.OrgID {
-				md.Orgs = append(md.Orgs, option{Value: itoa(o.ID), Label: strings.Repeat("\u00a0\u00a0", o.Depth) + o.Name, Selected: f.V("org") == itoa(o.ID)})
-			}
+		var err error
+		if md.Dest, err = c.orgPicker(r, s, "devices.transfer", f.V("org"), func(o tenancy.Org) bool { return o.ID != d.OrgID }); err != nil {
+			c.serverError(w, r, err)
+			return
 		}
 		fl, err := c.filterLists(r, s)
 		if err != nil {
@@ -195,28 +242,13 @@ func (c *Console) renderDeviceManage(w http.ResponseWriter, r *http.Request, s *
 		md.Users = selected(fl.owners, func(v string) bool { return v == f.V("user") })
 	}
 	if md.CanTag = s.can(tenancy.TagsManage, tenancy.OrgResource(d.OrgID)); md.CanTag {
-		// The tags of the device's org and of the orgs above it in the
-		// user's scope (SetDeviceTags's rule).
-		var all []tenancy.Tag
-		for org := d.OrgID; org != 0 && s.tree.InScope(s.actor, org); org = s.tree.Parent(org) {
-			if !s.can(tenancy.TagsManage, tenancy.OrgResource(org)) {
-				break
-			}
-			ts, err := c.svc.Tags(r.Context(), s.actor, org)
-			if err != nil {
-				c.fail(w, r, s, err)
-				return
-			}
-			all = append(all, ts...)
-		}
 		have, err := c.svc.DeviceTags(r.Context(), s.actor, d.ID)
+		if err == nil {
+			md.Tags, err = c.tagChoices(r, s, d.OrgID, have)
+		}
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
-		}
-		for _, tg := range all {
-			md.Tags = append(md.Tags, tagChoice{ID: tg.ID, Name: tg.Name,
-				Checked: slices.ContainsFunc(have, func(h tenancy.Tag) bool { return h.ID == tg.ID })})
 		}
 	}
 	if md.CanLocate = md.CanEdit; md.CanLocate {
@@ -271,7 +303,7 @@ func (c *Console) deviceRename(w http.ResponseWriter, r *http.Request, s *sessio
 // owner, who takes the device into their org).
 func (c *Console) deviceTransfer(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm(r, "org", "user")
-	org, _ := strconv.ParseInt(f.V("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	user, _ := strconv.ParseInt(f.V("user"), 10, 64)
 	field := "org"
 	if user != 0 {
@@ -314,14 +346,7 @@ func (c *Console) deviceDelete(w http.ResponseWriter, r *http.Request, s *sessio
 
 // deviceSetTags is POST /devices/{id}/tags (tag: the ids, at most 5).
 func (c *Console) deviceSetTags(w http.ResponseWriter, r *http.Request, s *session) {
-	var ids []tenancy.TagID
-	r.ParseForm()
-	for _, v := range r.PostForm["tag"] {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			ids = append(ids, tenancy.TagID(n))
-		}
-	}
-	if err := c.svc.SetDeviceTags(r.Context(), s.actor, deviceID(r), ids); err != nil {
+	if err := c.svc.SetDeviceTags(r.Context(), s.actor, deviceID(r), formTagIDs(r)); err != nil {
 		c.manageRefused(w, r, s, err, form{Errs: fieldErrs{}}, "tags")
 		return
 	}
@@ -350,6 +375,7 @@ type bulkData struct {
 	Action string
 	Rows   []bulkRow
 	Done   int
+	Users  bool // a bulk action on users (else devices)
 }
 
 // maxBulk bounds one bulk action (the device list's page size).
@@ -361,7 +387,7 @@ const maxBulk = devicesPageSize
 func (c *Console) devicesBulk(w http.ResponseWriter, r *http.Request, s *session) {
 	r.ParseForm()
 	action := r.PostFormValue("action")
-	org, _ := strconv.ParseInt(r.PostFormValue("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	tag, _ := strconv.ParseInt(r.PostFormValue("tag"), 10, 64)
 	var ids []tenancy.DeviceID
 	for _, v := range r.PostForm["id"] {
@@ -431,17 +457,17 @@ type bulkChoices struct {
 	Create   bool
 	Transfer bool
 	Delete   bool
-	Orgs     []option
+	Org      orgPicker
 	Tags     []option
 }
 
 func (b bulkChoices) Any() bool { return b.Transfer || b.Delete || len(b.Tags) > 0 }
 
-func (c *Console) bulkChoices(sh *shell, s *session, fl *filterLists) bulkChoices {
+func (c *Console) bulkChoices(r *http.Request, s *session, fl *filterLists) bulkChoices {
 	res := tenancy.OrgResource(s.org)
 	b := bulkChoices{Create: s.can(tenancy.OrgDevicesCreate, res), Transfer: s.can(tenancy.DevicesTransfer, res), Delete: s.can(tenancy.OrgDevicesDelete, res), Tags: fl.tags}
 	if b.Transfer {
-		b.Orgs = c.orgChoices(sh, s, tenancy.OrgDevicesView, 0)
+		b.Org, _ = c.orgPicker(r, s, "devices.transfer", "", nil) // the scope is read already: no error
 	}
 	return b
 }

@@ -176,7 +176,7 @@ func (c *Console) renderLocation(w http.ResponseWriter, r *http.Request, s *sess
 	p, err := c.svc.DeviceList(r.Context(), s.actor, tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: l.OrgID,
 		IncludeSub: true, Page: tenancy.Page{Size: 200}}, LocationID: l.ID})
 	if err == nil {
-		d.Devices = listRows(p.Rows)
+		d.Devices = listRows(c.now(), p.Rows)
 	}
 	if s.can(tenancy.OrgDevicesEdit, tenancy.OrgResource(l.OrgID)) {
 		all, err := c.svc.DeviceList(r.Context(), s.actor, tenancy.DeviceListQuery{DeviceQuery: tenancy.DeviceQuery{OrgID: l.OrgID,

@@ -74,16 +74,35 @@ type templateData struct {
 	T       tenancy.Template
 	CanEdit bool
 	Types   []datastream.Type
-	Enabled []enabledRow
-	Form    form   // the form that was refused, if any
-	Which   string // "template", "datastream", "event", "system", "meta", "enabled"
-	Devices int
-	Roles   []tenancy.Role // the tree's roles (event recipients)
+	// Decimals are the choices of a Double's decimals ("" = as stored).
+	Decimals []option
+	Enabled  []enabledRow
+	// More: the switcher lists the first orgs only; EnableIn picks any
+	// other sub-organization to enable or disable the template in.
+	More     bool
+	EnableIn orgPicker
+	Form     form   // the form that was refused, if any
+	Which    string // "template", "datastream", "event", "system", "meta", "enabled"
+	Devices  int
+	Roles    []tenancy.Role // the tree's roles (event recipients)
 	// EventTypes are the event types (datastream.EventTypes).
 	EventTypes []string
 	System     form // the system events form: refused values, or the template's
 	SystemRows []systemRow
 }
+
+// decimalChoices are Blynk's formats of a Double: as stored, "#", "#.#", …
+var decimalChoices = func() []option {
+	out := []option{{Value: "", Label: "As sent"}}
+	for n := 0; n <= datastream.MaxDecimals; n++ {
+		l := "#"
+		if n > 0 {
+			l += "." + strings.Repeat("#", n)
+		}
+		out = append(out, option{Value: strconv.Itoa(n), Label: l})
+	}
+	return out
+}()
 
 var datastreamTypes = []datastream.Type{datastream.Integer, datastream.Double, datastream.String, datastream.Enum, datastream.Location, datastream.Boolean}
 
@@ -130,7 +149,10 @@ func datastreamForm(ds datastream.Datastream) form {
 	}
 	f := form{Errs: fieldErrs{}, Values: map[string]string{"replace": strconv.Itoa(ds.Pin), "pin": "V" + strconv.Itoa(ds.Pin),
 		"name": ds.Name, "type": string(ds.Type), "units": ds.Units, "min": num(ds.Min), "max": num(ds.Max),
-		"enum": strings.Join(enum, ", "), "default": ds.Default}}
+		"enum": strings.Join(enum, ", "), "default": ds.Default, "alias": ds.Alias, "step": num(ds.Step)}}
+	if ds.Decimals != nil {
+		f.Values["decimals"] = strconv.Itoa(*ds.Decimals)
+	}
 	if ds.Sync {
 		f.Values["sync"] = "1"
 	}
@@ -143,7 +165,7 @@ func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, s *sess
 		c.serverError(w, r, err)
 		return
 	}
-	d := templateData{T: t, CanEdit: s.canEditTemplates(), Types: datastreamTypes, Form: f, Which: which, EventTypes: datastream.EventTypes, System: systemForm(t), SystemRows: systemRows}
+	d := templateData{T: t, CanEdit: s.canEditTemplates(), Types: datastreamTypes, Decimals: decimalChoices, Form: f, Which: which, EventTypes: datastream.EventTypes, System: systemForm(t), SystemRows: systemRows}
 	if which == "system" {
 		d.System = f
 	}
@@ -171,6 +193,16 @@ func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, s *sess
 		}
 		on := slices.ContainsFunc(l.Items, func(x tenancy.Template) bool { return x.ID == t.ID })
 		d.Enabled = append(d.Enabled, enabledRow{Org: o, On: on, CanEdit: s.can(tenancy.OrgSettingsAccess, res)})
+	}
+	if d.More = sh.More; d.More {
+		cur := ""
+		if which == "enabled" {
+			cur = f.V("org")
+		}
+		if d.EnableIn, err = c.orgPicker(r, s, "templates.enable", cur, func(o tenancy.Org) bool { return s.tree.Depth(o.ID) > 1 }); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
 	}
 	v.Title, v.Nav, v.Shell, v.Data = t.Def.Name, "templates", sh, d
 	c.render(w, r, status, "template", v)
@@ -272,11 +304,12 @@ func parseEnum(v string) ([]datastream.EnumItem, bool) {
 	return out, true
 }
 
-// datastreamAdd is POST /templates/{id}/datastreams: pin, name, type,
-// units, min, max, enum labels, default, sync on connect; with replace
+// datastreamAdd is POST /templates/{id}/datastreams: pin, name, alias,
+// type, units, min, max, step, decimals, enum labels, default, sync on
+// connect; with replace
 // (the pin it had), an edit of that datastream.
 func (c *Console) datastreamAdd(w http.ResponseWriter, r *http.Request, s *session) {
-	f := newForm(r, "replace", "pin", "name", "type", "units", "min", "max", "enum", "default", "sync")
+	f := newForm(r, "replace", "pin", "name", "alias", "type", "units", "min", "max", "step", "decimals", "enum", "default", "sync")
 	c.editTemplate(w, r, s, "datastream", "pin", f, func(t *tenancy.Template) string {
 		pin, err := datastream.ParsePinName(f.V("pin"))
 		if err != nil {
@@ -293,7 +326,7 @@ func (c *Console) datastreamAdd(w http.ResponseWriter, r *http.Request, s *sessi
 		if _, taken := t.Def.Pin(pin); taken {
 			return "V" + strconv.Itoa(pin) + " already has a datastream."
 		}
-		ds := datastream.Datastream{Pin: pin, Name: f.V("name"), Type: datastream.Type(f.V("type")), Units: f.V("units"),
+		ds := datastream.Datastream{Pin: pin, Name: f.V("name"), Alias: f.V("alias"), Type: datastream.Type(f.V("type")), Units: f.V("units"),
 			Default: f.V("default"), Sync: f.V("sync") != ""}
 		if ds.Name == "" {
 			f.Errs["name"] = "Enter the datastream's name."
@@ -308,11 +341,33 @@ func (c *Console) datastreamAdd(w http.ResponseWriter, r *http.Request, s *sessi
 			f.Errs["max"] = "Enter a number, or leave it empty."
 			return errShown
 		}
+		if ds.Step, ok = optFloat(f.V("step")); !ok {
+			f.Errs["step"] = "Enter a number, or leave it empty."
+			return errShown
+		}
+		if v := f.V("decimals"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				f.Errs["decimals"] = "Pick how many decimals to show."
+				return errShown
+			}
+			ds.Decimals = &n
+		}
 		if ds.Type == datastream.Enum {
 			if ds.Enum, ok = parseEnum(f.V("enum")); !ok || len(ds.Enum) == 0 {
 				f.Errs["enum"] = "List the values as 0=Off, 1=On."
 				return errShown
 			}
+		}
+		// The display settings' refusals go next to their fields.
+		for _, p := range ds.CheckDisplay() {
+			field, _, _ := strings.Cut(p, " ")
+			if _, shown := f.Errs[field]; !shown {
+				f.Errs[field] = strings.ToUpper(p[:1]) + p[1:] + "."
+			}
+		}
+		if len(f.Errs) > 0 {
+			return errShown
 		}
 		t.Def.Datastreams = append(t.Def.Datastreams, ds)
 		slices.SortFunc(t.Def.Datastreams, func(a, b datastream.Datastream) int { return a.Pin - b.Pin })
@@ -381,16 +436,21 @@ func (c *Console) metaDelete(w http.ResponseWriter, r *http.Request, s *session)
 // templateEnabled is POST /templates/{id}/enabled (org, enabled=1|0).
 func (c *Console) templateEnabled(w http.ResponseWriter, r *http.Request, s *session) {
 	id := tenancy.TemplateID(r.PathValue("id"))
-	org, _ := strconv.ParseInt(r.PostFormValue("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	on := r.PostFormValue("enabled") == "1"
 	if err := c.svc.SetTemplateEnabled(r.Context(), s.actor, tenancy.OrgID(org), id, on); err != nil {
 		st := httpStatus(err)
 		t, gerr := c.svc.Template(r.Context(), s.actor, id)
-		if gerr != nil || st == http.StatusNotFound || st == http.StatusInternalServerError {
+		picked := r.PostFormValue("pick") != "" // the picker's form: an unknown org is a message next to it
+		if gerr != nil || (st == http.StatusNotFound && !picked) || st == http.StatusInternalServerError {
 			c.fail(w, r, s, err)
 			return
 		}
-		c.renderTemplate(w, r, s, st, t, "enabled", form{Errs: fieldErrs{"org" + strconv.FormatInt(org, 10): message(err)}}, view{})
+		f := form{Errs: fieldErrs{"org" + strconv.FormatInt(org, 10): message(err)}, Values: map[string]string{"org": r.PostFormValue("org")}}
+		if picked {
+			f.Errs = fieldErrs{"pick": message(err)}
+		}
+		c.renderTemplate(w, r, s, st, t, "enabled", f, view{})
 		return
 	}
 	http.Redirect(w, r, "/templates/"+string(id)+"?done=saved#enabled", http.StatusSeeOther)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/datastream"
 )
 
 // template returns the fixture's template (Thermostat).
@@ -98,6 +99,75 @@ func TestCatalogPages(t *testing.T) {
 	if res := viewer.get(fmt.Sprintf("/devices/%d/manage", e.devB.ID)); res.status != http.StatusNotFound {
 		t.Errorf("another org's device manage page: %d", res.status)
 	}
+}
+
+// pin0 is the template's V0 now.
+func (e *env) pin0(t *testing.T, id tenancy.TemplateID) datastream.Datastream {
+	t.Helper()
+	tm := e.templateNow(t, id)
+	ds, ok := tm.Def.Pin(0)
+	if !ok {
+		t.Fatal("no V0")
+	}
+	return *ds
+}
+
+// TestTemplateDisplaySettings: a datastream's alias, step and decimals
+// are edited in the template's form (refusals next to their field, the
+// template unchanged), shown in its table, and used on a device's page:
+// the alias labels the tile, the step drives the slider, the decimals
+// format the value.
+func TestTemplateDisplaySettings(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	tm := e.template(t)
+	path := "/templates/" + string(tm.ID)
+	edit := func(kv ...string) response {
+		f := url.Values{"replace": {"0"}, "pin": {"V0"}, "name": {"Temperature"}, "type": {"double"}, "units": {"°C"}, "min": {"-40"}, "max": {"125"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return admin.post(path+"/datastreams", f)
+	}
+	for _, tc := range []struct {
+		name string
+		kv   []string
+		want string
+	}{
+		{"step not a number", []string{"step", "fine"}, "Enter a number, or leave it empty."},
+		{"step zero", []string{"step", "0"}, "Step must be a positive number."},
+		{"step above the range", []string{"step", "500"}, "Step 500 is larger than the range -40..125."},
+		{"step fraction of an integer", []string{"type", "integer", "step", "0.5"}, "Step 0.5 of an integer must be a whole number."},
+		{"decimals on a string", []string{"type", "string", "min", "", "max", "", "decimals", "2"}, "Decimals apply to double only, not string."},
+		{"decimals forged", []string{"decimals", "9"}, "Decimals must be 0..5."},
+		{"alias too long", []string{"alias", strings.Repeat("a", 65)}, "Alias is longer than 64 bytes."},
+	} {
+		res := edit(tc.kv...)
+		checkPage(t, tc.name, res, http.StatusBadRequest, tc.want, `class="errors"`, "Edit datastream V0")
+		if ds := e.pin0(t, tm.ID); ds.Alias != "" || ds.Step != nil || ds.Decimals != nil || ds.Type != "double" {
+			t.Errorf("%s: the datastream changed: %+v", tc.name, ds)
+		}
+	}
+	if res := edit("alias", "Room temperature", "step", "0.5", "decimals", "2"); res.status != http.StatusSeeOther {
+		t.Fatalf("save display settings: %d %.2000s", res.status, res.body)
+	}
+	ds := e.pin0(t, tm.ID)
+	if ds.Alias != "Room temperature" || ds.Step == nil || *ds.Step != 0.5 || ds.Decimals == nil || *ds.Decimals != 2 {
+		t.Fatalf("stored datastream: %+v", ds)
+	}
+	checkPage(t, "template table", admin.get(path), http.StatusOK, "shown as “Room temperature”", "step 0.5", ">#.##</span>")
+	checkPage(t, "edit form", admin.get(path+"?edit=0"), http.StatusOK, `value="Room temperature"`, `name="step" value="0.5"`, `<option value="2" selected>#.##</option>`)
+	checkPage(t, "device page", admin.get(fmt.Sprintf("/devices/%d", e.devA.ID)), http.StatusOK,
+		`<span id="ds0">Room temperature</span>`, `data-decimals="2"`, ">21.50</output>", `step="0.5"`)
+	// Cleared again: the name labels the tile, the value is as sent.
+	if res := edit(); res.status != http.StatusSeeOther {
+		t.Fatalf("clear display settings: %d", res.status)
+	}
+	if ds := e.pin0(t, tm.ID); ds.Alias != "" || ds.Step != nil || ds.Decimals != nil {
+		t.Errorf("cleared datastream: %+v", ds)
+	}
+	checkPage(t, "device page without display settings", admin.get(fmt.Sprintf("/devices/%d", e.devA.ID)), http.StatusOK,
+		`<span id="ds0">Temperature</span>`, ">21.5</output>")
 }
 
 // TestTemplateForms: each refusal shows its message next to the field

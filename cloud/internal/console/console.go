@@ -90,6 +90,7 @@ type Console struct {
 	now     func() time.Time
 	assets  *webui.Assets
 	pages   map[string]*template.Template
+	frags   *template.Template // the partials, for Console.fragment
 	handler http.Handler
 	memo    *memo // short-lived lists for the header and filters
 	ota     *ota.Service
@@ -131,6 +132,9 @@ func New(o Options) (*Console, error) {
 		assets: assets, done: make(chan struct{}), memo: &memo{ttl: 10 * time.Second, now: o.Now}, ota: o.OTA,
 		notes: o.Notify, autos: o.Automations, hooks: o.Webhooks, events: o.Events}
 	if c.pages, err = webui.ParsePages(templateFS, "templates", c.funcs(), "partials.html"); err != nil {
+		return nil, err
+	}
+	if c.frags, err = template.New("partials").Funcs(c.funcs()).ParseFS(templateFS, "templates/partials.html"); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/shared/webui"
 )
 
 // deviceRow is one line of a device table.
@@ -20,7 +21,9 @@ type deviceRow struct {
 	Template string
 	Org      string
 	Owner    string
-	Open     int // open critical events
+	Seen     string // LastSeen for machines (RFC 3339) and people ("3 min ago"),
+	Ago      string // formatted in Go: a table of 50 rows called two template functions per row
+	Open     int    // open critical events
 }
 
 type option struct {
@@ -128,13 +131,13 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		cl.URL = "/devices?" + cq.Encode()
 		d.Cols = append(d.Cols, cl)
 	}
-	d.Rows = listRows(p.Rows)
+	d.Rows = listRows(c.now(), p.Rows)
 	if err := c.openCounts(r, p.Rows, d.Rows); err != nil {
 		c.serverError(w, r, err)
 		return
 	}
 	d.Total = p.Total
-	d.Bulk = c.bulkChoices(sh, s, fl)
+	d.Bulk = c.bulkChoices(r, s, fl)
 	if p.Next != "" {
 		nq := cloneQuery(q)
 		nq.Set("cursor", p.Next)
@@ -227,11 +230,14 @@ func selected(opts []option, chosen func(string) bool) []option {
 	return out
 }
 
-func listRows(rows []tenancy.DeviceRow) []deviceRow {
+func listRows(now time.Time, rows []tenancy.DeviceRow) []deviceRow {
 	out := make([]deviceRow, len(rows))
 	for i, r := range rows {
 		out[i] = deviceRow{ID: r.ID, Name: r.Name, Online: r.Online, Reported: !r.LastReported.IsZero(),
 			LastSeen: r.LastReported, Template: r.TemplateName, Org: r.OrgName, Owner: r.OwnerName}
+		if out[i].Reported {
+			out[i].Seen, out[i].Ago = r.LastReported.UTC().Format(time.RFC3339), webui.Ago(now, r.LastReported)
+		}
 	}
 	return out
 }

@@ -130,17 +130,23 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	counts, err := c.svc.OrgCounts(r.Context(), s.actor, s.actor.OrgID, true)
+	low := strings.ToLower(q)
+	if q != "" {
+		var matches []treeItem
+		for _, it := range items {
+			if strings.Contains(strings.ToLower(it.Org.Name), low) {
+				matches = append(matches, it)
+			}
+		}
+		items = matches
+	}
+	counts, err := c.orgCounts(r, s, items)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	d := orgsData{Q: q, Current: s.org, CanAdd: s.tree.CanCreateSub(s.org) && s.can(tenancy.OrgCreateSub, tenancy.OrgResource(s.org))}
-	low := strings.ToLower(q)
 	for _, it := range items {
-		if q != "" && !strings.Contains(strings.ToLower(it.Org.Name), low) {
-			continue
-		}
 		n, ok := counts[it.Org.ID]
 		if !ok {
 			n = tenancy.OrgCount{Devices: -1, Users: -1}
@@ -157,6 +163,31 @@ func (c *Console) orgsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d.Total = len(d.Rows)
 	c.renderShell(w, r, s, http.StatusOK, "orgs", view{Title: "Organizations", Nav: "orgs", Notice: doneNotice(r), Data: d})
+}
+
+// orgCountsEach is how many orgs a page counts one by one; more are
+// counted with the user's whole scope in one query.
+const orgCountsEach = 20
+
+// orgCounts counts the devices and users of the listed orgs: a search's
+// few matches one by one (the whole scope's counts read every org of it:
+// a search among 1,111 orgs spent most of its time there), else the
+// user's whole scope at once.
+func (c *Console) orgCounts(r *http.Request, s *session, items []treeItem) (map[tenancy.OrgID]tenancy.OrgCount, error) {
+	if len(items) > orgCountsEach {
+		return c.svc.OrgCounts(r.Context(), s.actor, s.actor.OrgID, true)
+	}
+	out := make(map[tenancy.OrgID]tenancy.OrgCount, len(items))
+	for _, it := range items {
+		m, err := c.svc.OrgCounts(r.Context(), s.actor, it.Org.ID, false)
+		if tenancy.CodeOf(err) == tenancy.Internal {
+			return nil, err
+		}
+		if n, ok := m[it.Org.ID]; ok {
+			out[it.Org.ID] = n
+		}
+	}
+	return out, nil
 }
 
 var depthClass = [...]string{"d0", "d1", "d2", "d3", "d4"}
@@ -197,7 +228,8 @@ type orgFormData struct {
 	Path        []tenancy.Org // ancestors from the user's home org
 	Devices     int
 	Users       int
-	Parents     []option // transfer destinations
+	Parents     orgPicker // transfer destinations
+	ParentText  string    // the parent field as sent (a name typed without JavaScript)
 	CanSettings bool
 	CanTransfer bool
 	CanDelete   bool
@@ -345,21 +377,20 @@ func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 		d.Path = append([]tenancy.Org{po}, d.Path...)
 	}
 	if d.CanTransfer {
-		items, err := c.scopeTree(r, s)
+		cur := ""
+		if edit != nil {
+			cur = edit.ParentText
+			if cur == "" {
+				cur = strconv.FormatInt(int64(edit.Parent.ID), 10)
+			}
+		}
+		var err error
+		d.Parents, err = c.orgPicker(r, s, "orgs.parent", cur, func(x tenancy.Org) bool {
+			return !s.tree.Within(id, x.ID) && x.ID != o.ParentID // the service would refuse: itself, below itself, where it is
+		})
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
-		}
-		sel := tenancy.OrgID(0)
-		if edit != nil {
-			sel = edit.Parent.ID
-		}
-		for _, it := range items {
-			if s.tree.Within(id, it.Org.ID) || it.Org.ID == o.ParentID {
-				continue // the service would refuse: itself, below itself, where it is
-			}
-			d.Parents = append(d.Parents, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == sel})
 		}
 	}
 	if notice == "" {
@@ -412,7 +443,7 @@ func (c *Console) orgTransfer(w http.ResponseWriter, r *http.Request, s *session
 		c.notFound(w, r, s)
 		return
 	}
-	parent := tenancy.OrgID(formID(r, "parent"))
+	parent := tenancy.OrgID(c.formOrg(r, s, "parent"))
 	if _, err := c.svc.TransferOrg(r.Context(), s.actor, tenancy.OrgID(id), parent); err != nil {
 		if tenancy.CodeOf(err) == tenancy.NotFound && !s.tree.InScope(s.actor, tenancy.OrgID(id)) {
 			c.notFound(w, r, s)
@@ -421,7 +452,7 @@ func (c *Console) orgTransfer(w http.ResponseWriter, r *http.Request, s *session
 		c.failForm(w, r, err, func(st int) {
 			in := orgFormData{Errs: formErrors{"parent": message(err)}}
 			o, _ := c.svc.Org(r.Context(), s.actor, tenancy.OrgID(id))
-			in.Name, in.Desc, in.CanSub, in.Parent.ID = o.Name, o.Description, o.CanCreateSub, parent
+			in.Name, in.Desc, in.CanSub, in.Parent.ID, in.ParentText = o.Name, o.Description, o.CanCreateSub, parent, r.PostFormValue("parent")
 			c.renderOrg(w, r, s, st, tenancy.OrgID(id), &in, "")
 		})
 		return

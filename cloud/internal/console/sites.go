@@ -17,10 +17,10 @@ type siteRow struct {
 }
 
 type sitesData struct {
-	Sites     []siteRow
-	ClaimOrgs []option // orgs the user may claim into; empty: no claim form
-	Code      string
-	Claimed   string
+	Sites   []siteRow
+	Claim   orgPicker // orgs the user may claim into; none: no claim form
+	Code    string
+	Claimed string
 }
 
 func (c *Console) siteRow(r *http.Request, s *session, g tenancy.Gateway, orgs map[tenancy.OrgID]tenancy.Org) (siteRow, error) {
@@ -70,11 +70,9 @@ func (c *Console) renderSites(w http.ResponseWriter, r *http.Request, s *session
 		}
 		d.Sites = append(d.Sites, row)
 	}
-	for _, o := range sh.Orgs {
-		if s.can(tenancy.GatewaysClaim, tenancy.Resource{OrgID: o.ID}) {
-			d.ClaimOrgs = append(d.ClaimOrgs, option{Value: strconv.FormatInt(int64(o.ID), 10),
-				Label: strings.Repeat("  ", o.Depth) + o.Name, Selected: o.ID == s.org})
-		}
+	if d.Claim, err = c.orgPicker(r, s, "sites.claim", strconv.FormatInt(int64(s.org), 10), nil); err != nil {
+		c.serverError(w, r, err)
+		return
 	}
 	v := view{Title: "Sites", Nav: "sites", Shell: sh, Data: d, Error: errMsg}
 	switch r.URL.Query().Get("done") {
@@ -89,7 +87,7 @@ func (c *Console) renderSites(w http.ResponseWriter, r *http.Request, s *session
 // siteClaim is POST /sites/claim (code, org).
 func (c *Console) siteClaim(w http.ResponseWriter, r *http.Request, s *session) {
 	code := strings.TrimSpace(r.PostFormValue("code"))
-	org, _ := strconv.ParseInt(r.PostFormValue("org"), 10, 64)
+	org := c.formOrg(r, s, "org")
 	if code == "" {
 		c.renderSites(w, r, s, http.StatusBadRequest, code, "Enter the claim code shown by the gateway.")
 		return
@@ -143,7 +141,7 @@ func (c *Console) sitePage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "site", view{Title: g.Name, Nav: "sites", Shell: sh,
-		Data: siteData{Site: row, Rows: listRows(p.Rows), More: p.Next != ""}})
+		Data: siteData{Site: row, Rows: listRows(c.now(), p.Rows), More: p.Next != ""}})
 }
 
 // siteRelease is POST /sites/{id}/release (GATEWAYS_MANAGE).

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type userRow struct {
 	Org    string
 	Role   string
 	Status string
+	Tags   []tenancy.Tag
 }
 
 type usersData struct {
@@ -28,6 +30,9 @@ type usersData struct {
 	Sub     bool
 	Role    string
 	Roles   []option
+	Tag     string   // the tag filter's id ("": any)
+	Tags    []option // offered only to who may manage tags
+	CanTag  bool
 	Rows    []userRow
 	Total   int
 	Next    string
@@ -75,12 +80,19 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	q := r.URL.Query()
 	d := usersData{Q: strings.TrimSpace(q.Get("q")), Sub: q.Get("sub") != "0", Role: q.Get("role"),
-		CanAdd: s.can(tenancy.UsersInvite, tenancy.OrgResource(s.org))}
+		CanAdd: s.can(tenancy.UsersInvite, tenancy.OrgResource(s.org)), CanTag: s.can(tenancy.TagsManage, tenancy.OrgResource(s.org))}
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 0)
 	role, _ := strconv.Atoi(d.Role)
-	l, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: d.Sub, RoleID: tenancy.RoleID(role), Query: d.Q,
-		Page: tenancy.Page{Number: page, Size: usersPageSize}})
+	tag, _ := strconv.ParseInt(q.Get("tag"), 10, 64)
+	if !d.CanTag {
+		tag = 0
+	}
+	if tag > 0 {
+		d.Tag = strconv.FormatInt(tag, 10)
+	}
+	l, err := c.svc.Users(r.Context(), s.actor, tenancy.UserQuery{OrgID: s.org, IncludeSub: d.Sub, RoleID: tenancy.RoleID(role),
+		TagID: tenancy.TagID(tag), Query: d.Q, Page: tenancy.Page{Number: page, Size: usersPageSize}})
 	if err != nil {
 		if httpStatus(err) == http.StatusBadRequest {
 			c.renderShell(w, r, s, http.StatusBadRequest, "users", view{Title: "Users", Nav: "users", Error: message(err), Data: d})
@@ -105,8 +117,23 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.OrgName = byID[s.org].Name
+	tags := map[tenancy.UserID][]tenancy.Tag{}
+	if d.CanTag {
+		usable, err := c.usableTags(r, s, s.org)
+		if err == nil {
+			tags, err = c.svc.UsersTags(r.Context(), s.actor, l.Items)
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		for _, tg := range usable {
+			id := strconv.FormatInt(int64(tg.ID), 10)
+			d.Tags = append(d.Tags, option{Value: id, Label: tg.Name, Selected: id == d.Tag})
+		}
+	}
 	for _, u := range l.Items {
-		d.Rows = append(d.Rows, userRow{User: u, Org: byID[u.OrgID].Name, Role: names[u.RoleID], Status: statusLabel(u.Status)})
+		d.Rows = append(d.Rows, userRow{User: u, Org: byID[u.OrgID].Name, Role: names[u.RoleID], Status: statusLabel(u.Status), Tags: tags[u.ID]})
 	}
 	d.Total = l.Total
 	link := func(p int) string {
@@ -125,7 +152,8 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 type usersAddData struct {
 	Org     tenancy.OrgID
-	Orgs    []option
+	OrgText string // the org field as sent (a name typed without JavaScript)
+	Orgs    orgPicker
 	Roles   []option
 	Email   string
 	Name    string
@@ -147,16 +175,14 @@ func (c *Console) renderUsersAdd(w http.ResponseWriter, r *http.Request, s *sess
 		c.forbidden(w, r, s)
 		return
 	}
-	items, err := c.scopeTree(r, s)
-	if err != nil {
+	cur := d.OrgText
+	if cur == "" {
+		cur = strconv.FormatInt(int64(d.Org), 10)
+	}
+	var err error
+	if d.Orgs, err = c.orgPicker(r, s, "users.invite", cur, nil); err != nil {
 		c.fail(w, r, s, err)
 		return
-	}
-	for _, it := range items {
-		if s.can(tenancy.UsersInvite, tenancy.OrgResource(it.Org.ID)) {
-			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-				Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == d.Org})
-		}
 	}
 	if d.Roles, err = c.roleOptions(r, s, s.org, role); err != nil {
 		c.fail(w, r, s, err)
@@ -177,7 +203,7 @@ func (c *Console) inviteMail(u tenancy.User, token string) mail.Message {
 
 // userInvite is POST /users/invite (email, name, role, org).
 func (c *Console) userInvite(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "invite"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "invite"}
 	role := tenancy.RoleID(formID(r, "role"))
 	res, err := c.svc.InviteUser(r.Context(), s.actor, tenancy.Invite{Email: d.Email, Name: d.Name, RoleID: role, OrgID: d.Org})
 	if err != nil {
@@ -193,7 +219,7 @@ func (c *Console) userInvite(w http.ResponseWriter, r *http.Request, s *session)
 
 // userCreate is POST /users/create (email, name, role, org, password).
 func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "create"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Form: "create"}
 	role := tenancy.RoleID(formID(r, "role"))
 	u, err := c.svc.CreateUser(r.Context(), s.actor, tenancy.NewUser{Email: d.Email, Name: d.Name, RoleID: role, OrgID: d.Org,
 		Password: r.PostFormValue("password")})
@@ -211,7 +237,7 @@ func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, s *session)
 // service invites row by row; the page shows every row's outcome and
 // mails each created user their invitation.
 func (c *Console) usersImport(w http.ResponseWriter, r *http.Request, s *session) {
-	d := usersAddData{Org: tenancy.OrgID(formID(r, "org")), Form: "import"}
+	d := usersAddData{Org: tenancy.OrgID(c.formOrg(r, s, "org")), OrgText: r.PostFormValue("org"), Form: "import"}
 	data := []byte(r.PostFormValue("csv"))
 	if f, _, err := r.FormFile("file"); err == nil {
 		b, err := io.ReadAll(f)
@@ -258,8 +284,8 @@ type userData struct {
 	Role      string
 	Status    string
 	Roles     []option
-	Orgs      []option // transfer destinations
-	TRoles    []option // roles for the transfer
+	Orgs      orgPicker // transfer destinations
+	TRoles    []option  // roles for the transfer
 	Errs      formErrors
 	Self      bool
 	CanRole   bool
@@ -269,6 +295,8 @@ type userData struct {
 	CanReset  bool
 	CanDelete bool
 	CanResend bool // a pending user's invitation
+	CanTag    bool
+	Tags      []tagChoice // the usable tags, the user's checked
 }
 
 // userPage is GET /users/{id}: one user and what may be done to them.
@@ -278,11 +306,11 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.notFound(w, r, s)
 		return
 	}
-	c.renderUser(w, r, s, http.StatusOK, tenancy.UserID(id), nil, 0, 0)
+	c.renderUser(w, r, s, http.StatusOK, tenancy.UserID(id), nil, "", 0)
 }
 
 func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session, status int, id tenancy.UserID, errs formErrors,
-	selOrg tenancy.OrgID, selRole tenancy.RoleID) {
+	selOrg string, selRole tenancy.RoleID) {
 	u, err := c.svc.User(r.Context(), s.actor, id)
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -307,6 +335,16 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 	if d.Errs == nil {
 		d.Errs = formErrors{}
 	}
+	if d.CanTag = s.can(tenancy.TagsManage, res) && s.can(tenancy.UsersEdit, res); d.CanTag {
+		have, err := c.svc.UserTags(r.Context(), s.actor, id)
+		if err == nil {
+			d.Tags, err = c.tagChoices(r, s, u.OrgID, have)
+		}
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	roles, err := c.treeRoles(r, s, u.OrgID)
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -321,20 +359,13 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 		d.TRoles = append(d.TRoles, option{Value: strconv.Itoa(int(ro.ID)), Label: ro.Name, Selected: ro.ID == selRole})
 	}
 	if d.CanMove {
-		items, err := c.scopeTree(r, s)
-		if err != nil {
+		if d.Orgs, err = c.orgPicker(r, s, "users.transfer", selOrg, func(o tenancy.Org) bool { return o.ID != u.OrgID }); err != nil {
 			c.fail(w, r, s, err)
 			return
 		}
-		for _, it := range items {
-			if it.Org.ID != u.OrgID && s.can(tenancy.UsersTransfer, tenancy.OrgResource(it.Org.ID)) {
-				d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(it.Org.ID), 10),
-					Label: strings.Repeat("— ", it.Depth) + it.Org.Name, Selected: it.Org.ID == selOrg})
-			}
-		}
-		d.CanMove = len(d.Orgs) > 0
+		d.CanMove = d.Orgs.Count > 0
 	}
-	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
+	errMsg := d.Errs.unshown(map[string]bool{"role": d.CanRole, "tags": d.CanTag, "transfer": d.CanMove, "suspend": d.CanSusp, "logout": d.CanLogout,
 		"reset": d.CanReset, "delete": d.CanDelete, "resend": d.CanResend})
 	c.renderShell(w, r, s, status, "user", view{Scripts: adminScripts, Title: u.Name, Nav: "users", Notice: doneNotice(r), Error: errMsg, Data: d})
 }
@@ -348,13 +379,13 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	if err := act(tenancy.UserID(id)); err != nil {
-		if tenancy.CodeOf(err) == tenancy.NotFound && field != "transfer" {
+		if tenancy.CodeOf(err) == tenancy.NotFound && field != "transfer" && field != "tags" { // those name another object
 			c.notFound(w, r, s)
 			return
 		}
 		c.failForm(w, r, err, func(st int) {
 			c.renderUser(w, r, s, st, tenancy.UserID(id), formErrors{field: message(err)},
-				tenancy.OrgID(formID(r, "org")), tenancy.RoleID(formID(r, "role")))
+				r.PostFormValue("org"), tenancy.RoleID(formID(r, "role")))
 		})
 		return
 	}
@@ -363,6 +394,13 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, s *session,
 		to = "/users?done=deleted"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// userTags is POST /users/{id}/tags (tag: the ids, at most 5).
+func (c *Console) userTags(w http.ResponseWriter, r *http.Request, s *session) {
+	c.userAction(w, r, s, "tags", ptr("saved"), func(id tenancy.UserID) error {
+		return c.svc.SetUserTags(r.Context(), s.actor, id, formTagIDs(r))
+	})
 }
 
 func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
@@ -376,7 +414,7 @@ func (c *Console) userRole(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) userTransfer(w http.ResponseWriter, r *http.Request, s *session) {
 	done := "user-transferred"
 	c.userAction(w, r, s, "transfer", &done, func(id tenancy.UserID) error {
-		res, err := c.svc.TransferUser(r.Context(), s.actor, id, tenancy.UserTransfer{OrgID: tenancy.OrgID(formID(r, "org")),
+		res, err := c.svc.TransferUser(r.Context(), s.actor, id, tenancy.UserTransfer{OrgID: tenancy.OrgID(c.formOrg(r, s, "org")),
 			RoleID: tenancy.RoleID(formID(r, "role")), MoveDevices: r.PostFormValue("devices") == "on"})
 		if err == nil && res.NoAdminLeft {
 			done = "user-transferred-no-admin" // Blynk warns, it does not refuse (§13.11)
@@ -455,3 +493,61 @@ func (d usersAddData) For(p string) addForm {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// usersBulkTag is POST /users/bulk-tag: Blynk's "Apply Tag" on the users
+// selected in the list (id, at most a page), each through the service on
+// its own (SetUserTags: TAGS_MANAGE and USERS_EDIT, at most 5 tags); the
+// answer reports each user's outcome.
+func (c *Console) usersBulkTag(w http.ResponseWriter, r *http.Request, s *session) {
+	r.ParseForm()
+	tag := tenancy.TagID(formID(r, "tag"))
+	var ids []tenancy.UserID
+	for _, v := range r.PostForm["id"] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && !slices.Contains(ids, tenancy.UserID(n)) {
+			ids = append(ids, tenancy.UserID(n))
+		}
+	}
+	msg := ""
+	switch {
+	case len(ids) == 0:
+		msg = "Select the users first."
+	case len(ids) > usersPageSize:
+		msg = fmt.Sprintf("Select at most %d users.", usersPageSize)
+	case tag == 0:
+		msg = "Choose the tag to apply."
+	}
+	bd := bulkData{Action: "tag", Users: true}
+	if msg != "" {
+		c.renderShell(w, r, s, http.StatusBadRequest, "bulk", view{Title: "Bulk action", Nav: "users", Error: msg, Data: bd})
+		return
+	}
+	ctx := r.Context()
+	for _, id := range ids {
+		row := bulkRow{Name: "user " + strconv.FormatInt(int64(id), 10)}
+		have, err := c.svc.UserTags(ctx, s.actor, id)
+		if err == nil {
+			if u, uerr := c.svc.User(ctx, s.actor, id); uerr == nil {
+				row.Name = u.Email
+			}
+			if !slices.ContainsFunc(have, func(t tenancy.Tag) bool { return t.ID == tag }) {
+				tags := []tenancy.TagID{tag}
+				for _, h := range have {
+					tags = append(tags, h.ID)
+				}
+				err = c.svc.SetUserTags(ctx, s.actor, id, tags)
+			}
+		}
+		if err != nil {
+			if httpStatus(err) == http.StatusInternalServerError {
+				c.serverError(w, r, err)
+				return
+			}
+			row.Result = message(err)
+		} else {
+			row.OK, row.Result = true, "done"
+			bd.Done++
+		}
+		bd.Rows = append(bd.Rows, row)
+	}
+	c.renderShell(w, r, s, http.StatusOK, "bulk", view{Title: "Bulk action", Nav: "users", Data: bd})
+}

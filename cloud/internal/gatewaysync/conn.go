@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type conn struct {
 	s  *Server
 	ws *websocket.Conn
 	gw string
+	// display: the gateway announced syncproto.FeatureDisplay; set from
+	// the hello before any tenancy is sent.
+	display bool
 
 	writeMu   sync.Mutex
 	closeOnce sync.Once
@@ -119,6 +123,7 @@ func (c *conn) serve(ctx context.Context) error {
 		c.sendError(syncproto.CodeUnauthorized, "credential belongs to another gateway")
 		return fmt.Errorf("gatewaysync: hello from %q with the credential of %q", m.Hello.Gateway, c.gw)
 	}
+	c.display = m.Hello.Has(syncproto.FeatureDisplay)
 
 	// Take over from a previous connection and wait until it has stopped
 	// applying, so that telemetry is never applied by two connections.
@@ -248,6 +253,12 @@ func (c *conn) pushTenancy(ctx context.Context, initial bool, gatewayHas int64) 
 	cur, err := c.s.opts.Tenancy.GatewayTenancy(ctx, c.gw)
 	if err != nil {
 		return fmt.Errorf("gatewaysync: tenancy of %s: %w", c.gw, err)
+	}
+	if !c.display { // an older gateway refuses fields it does not know
+		cur.Templates = slices.Clone(cur.Templates) // not the provider's
+		for i := range cur.Templates {
+			cur.Templates[i] = cur.Templates[i].WithoutDisplay()
+		}
 	}
 	if c.sent != nil {
 		gatewayHas = c.sent.Version

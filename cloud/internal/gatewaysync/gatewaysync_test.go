@@ -385,3 +385,52 @@ func TestCloseWaitsForRunningWork(t *testing.T) {
 		t.Errorf("%d tenancy reads after Close", got-before)
 	}
 }
+
+// TestDisplayOnlyToGatewaysAnnouncingIt: a template's display settings
+// (alias, step, decimals) reach a gateway that announces
+// syncproto.FeatureDisplay; an older gateway, whose decoder refuses unknown
+// fields, gets the template without them, in the snapshot and in deltas.
+func TestDisplayOnlyToGatewaysAnnouncingIt(t *testing.T) {
+	e := newEnv(t)
+	two := 2
+	step := 0.5
+	tmpl := datastream.Template{ID: "TMPL1", Name: "t", Datastreams: []datastream.Datastream{
+		{Pin: 1, Name: "v", Type: datastream.Double, Alias: "Voltage", Step: &step, Decimals: &two}}}
+	for _, gw := range []string{"gw-1", "gw-2"} {
+		e.ten.set(gw, syncproto.Tenancy{Version: 6, Templates: []datastream.Template{tmpl}})
+	}
+	hello := func(cred, gw string, features ...string) *client {
+		c, _, err := e.dial(t, cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: gw, Software: "test", Features: features}})
+		if m := c.recv(); m.Type != syncproto.TypeWelcome {
+			t.Fatalf("got %s, want welcome", m.Type)
+		}
+		return c
+	}
+	old, cur := hello("cred-1", "gw-1"), hello("cred-2", "gw-2", syncproto.FeatureDisplay)
+	for _, tc := range []struct {
+		c    *client
+		want datastream.Template
+	}{{old, tmpl.WithoutDisplay()}, {cur, tmpl}} {
+		m := tc.c.recv()
+		if m.Type != syncproto.TypeSnapshot {
+			t.Fatalf("got %s, want the snapshot", m.Type)
+		}
+		if diff := cmp.Diff([]datastream.Template{tc.want}, m.Snapshot.Templates); diff != "" {
+			t.Errorf("snapshot's templates (-want +got):\n%s", diff)
+		}
+	}
+	if tmpl.Datastreams[0].Alias != "Voltage" {
+		t.Fatal("the provider's template was changed")
+	}
+	// A delta changing the template: still without display for gw-1.
+	tmpl.Datastreams[0].Alias = "Volts"
+	e.ten.set("gw-1", syncproto.Tenancy{Version: 7, Templates: []datastream.Template{tmpl}})
+	e.srv.TenancyChanged("gw-1")
+	if m := old.recv(); m.Type != syncproto.TypeDelta || len(m.Delta.Templates) != 0 {
+		t.Errorf("an alias change sent to a gateway without the display feature: %+v", m)
+	}
+}

@@ -53,6 +53,8 @@ func (a *API) routeTable() []route {
 		{"GET", o + "/device/timeline", anyone, (*call).deviceTimeline},
 		{"POST", o + "/device/event/resolve", anyone, (*call).resolveEvent},
 		{"PUT", o + "/device/tags", anyone, (*call).setDeviceTags},
+		{"GET", o + "/user/tags", anyone, (*call).userTags},
+		{"PUT", o + "/user/tags", anyone, (*call).setUserTags},
 		{"GET", o + "/device/metafield", anyone, (*call).deviceMetaFields},
 		{"POST", o + "/device/metafield", anyone, (*call).setDeviceMetaField},
 		{"GET", o + "/tags", anyone, (*call).listTags},

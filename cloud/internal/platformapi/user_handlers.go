@@ -21,12 +21,16 @@ func (c *call) listUsers() error {
 	if err != nil {
 		return err
 	}
+	tag, err := c.optID("tagId")
+	if err != nil {
+		return err
+	}
 	p, err := c.page()
 	if err != nil {
 		return err
 	}
 	l, err := c.api.svc.Users(c.ctx, c.actor, tenancy.UserQuery{OrgID: tenancy.OrgID(org), IncludeSub: sub,
-		RoleID: tenancy.RoleID(role), Page: p})
+		RoleID: tenancy.RoleID(role), TagID: tenancy.TagID(tag), Page: p})
 	if err != nil {
 		return err
 	}
@@ -282,6 +286,38 @@ func (c *call) setUserPassword() error {
 		return err
 	}
 	if err := c.api.svc.SetPassword(c.ctx, c.actor, id, in.Password); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+// userTags is GET /organization/user/tags?userId= (ours; Blynk tags users
+// in its console only).
+func (c *call) userTags() error {
+	id, err := c.userID()
+	if err != nil {
+		return err
+	}
+	ts, err := c.api.svc.UserTags(c.ctx, c.actor, id)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, mapSlice(ts, toTag))
+}
+
+// setUserTags is PUT /organization/user/tags?userId= {tagIds}.
+func (c *call) setUserTags() error {
+	id, err := c.userID()
+	if err != nil {
+		return err
+	}
+	var in struct {
+		TagIDs []tenancy.TagID `json:"tagIds"`
+	}
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	if err := c.api.svc.SetUserTags(c.ctx, c.actor, id, in.TagIDs); err != nil {
 		return err
 	}
 	return c.noContent()

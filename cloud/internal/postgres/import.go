@@ -35,7 +35,7 @@ var importTables = []struct{ name, order string }{
 	{"users", "id"}, {"roles", "root_id, id"}, {"role_perms", "org_id, role_id"},
 	{"templates", "id"}, {"template_orgs", "org_id, template_id"}, {"static_tokens", "id"},
 	{"locations", "id"}, {"devices", "id"}, {"org_template_counts", "org_id, template_id"},
-	{"tags", "id"}, {"device_tags", "device_id, tag_id"}, {"invitations", "id"},
+	{"tags", "id"}, {"device_tags", "device_id, tag_id"}, {"user_tags", "user_id, tag_id"}, {"invitations", "id"},
 	{"password_resets", "token_hash"}, {"sessions", "id"}, {"oauth_clients", "id"},
 	{"access_tokens", "token_hash"}, {"refresh_tokens", "token_hash"}, {"gateways", "id"},
 	{"audit", "id"}, {"deleted_device_uids", "uid"}, {"telemetry_cursors", "gateway_id, epoch"},

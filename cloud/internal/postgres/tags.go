@@ -62,3 +62,50 @@ func (q *queries) DeviceTags(ctx context.Context, d tenancy.DeviceID) ([]tenancy
 		JOIN tags t ON t.id = dt.tag_id WHERE dt.device_id = $1 ORDER BY t.id`, int64(d))
 	return collect(rows, err, "device tags", scanTag)
 }
+
+func (q *queries) SetUserTags(ctx context.Context, u tenancy.UserID, tags []tenancy.TagID) error {
+	if _, err := q.GetUser(ctx, u); err != nil {
+		return err
+	}
+	if _, err := q.db.Exec(ctx, `DELETE FROM user_tags WHERE user_id = $1`, int64(u)); err != nil {
+		return mapErr("set user tags", err)
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(tags))
+	for i, t := range tags {
+		ids[i] = int64(t)
+	}
+	_, err := q.db.Exec(ctx, `INSERT INTO user_tags (user_id, tag_id) SELECT $1, unnest($2::bigint[])
+		ON CONFLICT DO NOTHING`, int64(u), ids)
+	return mapErr("set user tags", err)
+}
+
+func (q *queries) UserTags(ctx context.Context, users []tenancy.UserID) (map[tenancy.UserID][]tenancy.Tag, error) {
+	out := map[tenancy.UserID][]tenancy.Tag{}
+	if len(users) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = int64(u)
+	}
+	type row struct {
+		user tenancy.UserID
+		tag  tenancy.Tag
+	}
+	rows, err := q.db.Query(ctx, `SELECT ut.user_id, t.id, t.org_id, t.name, t.owner_id FROM user_tags ut
+		JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id = ANY($1) ORDER BY ut.user_id, t.id`, ids)
+	rs, err := collect(rows, err, "user tags", func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.user, &x.tag.ID, &x.tag.OrgID, &x.tag.Name, &x.tag.OwnerID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range rs {
+		out[x.user] = append(out[x.user], x.tag)
+	}
+	return out, nil
+}

@@ -73,6 +73,9 @@ func (q *queries) ListUsers(ctx context.Context, f tenancy.UserFilter) (tenancy.
 	if f.RoleID != 0 {
 		cond += " AND role_id = " + a.add(int64(f.RoleID))
 	}
+	if f.TagID != 0 {
+		cond += " AND id IN (SELECT user_id FROM user_tags WHERE tag_id = " + a.add(int64(f.TagID)) + ")"
+	}
 	if f.Query != "" {
 		p := a.add(likePattern(f.Query))
 		cond += ` AND (name ILIKE ` + p + ` ESCAPE '\' OR email ILIKE ` + p + ` ESCAPE '\')`

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -54,9 +55,13 @@ func scanDeviceRowTotal(r scanner, total *int) (tenancy.DeviceRow, error) {
 //
 //   - driven: when a selective filter has its own index (owner, location,
 //     tags, a search of three characters or more through the trigram
-//     index), read its candidates (all tags: the intersection of the
-//     tags' index entries), keep those in scope passing the other filters,
-//     sort their ids and keys, and read only the page's rows whole.
+//     index), read its candidates (one tag, or all tags: the first tag's
+//     index entries, the others probed per entry before the device is
+//     read), keep those in scope passing the other filters, sort their
+//     ids and keys, and read only the page's rows whole.
+//
+// A subtree scope is a probe of org_closure per row, skipped (in the same
+// statement) when its org is the store's only root.
 //   - walk: read the order's (key, id) index from the cursor on, keeping
 //     rows in scope that pass the filters; it stops after one page, so it
 //     wins when matches are a large share of all devices: it reads about
@@ -87,7 +92,11 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	// The scope as a test of one row.
 	scope, scopeArgs := "d.org_id = ?", []any{org}
 	if f.Scope.Subtree {
-		scope = "EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id)"
+		// The store's only root holds every device: no probe per row
+		// (read once, in the statement that reads the rows).
+		scope = "((SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) OR " +
+			"EXISTS (SELECT 1 FROM org_closure c WHERE c.ancestor = ? AND c.descendant = d.org_id))"
+		scopeArgs = []any{org, org}
 	}
 	// The gather source: the scope's devices, org by org.
 	gatherFrom, gatherCond := "devices d INDEXED BY devices_org", "d.org_id = ?"
@@ -95,25 +104,37 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		gatherFrom, gatherCond = "org_closure c CROSS JOIN devices d INDEXED BY devices_org", "c.ancestor = ? AND d.org_id = c.descendant"
 	}
 	// The driven source, if a selective filter has an index.
-	var drivenFrom, drivenCond string
-	var drivenArgs []any
+	var drivenFrom, drivenCond, tagsFrom, tagsCond string
+	var drivenArgs, tagsArgs []any
 	switch tags := uniqueTags(f.Tags); {
 	case f.OwnerID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_owner", "d.owner_id = ?", []any{int64(f.OwnerID)}
 	case f.LocationID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_location", "d.location_id = ?", []any{int64(f.LocationID)}
+	case len(tags) == 1 || len(tags) > 0 && f.AllTags:
+		// One tag's index entries in device order, each joined to its
+		// device (no list of ids built first); all tags: joined to the
+		// others' entries of the same device (a primary key probe) before
+		// the device is read.
+		tagsFrom, tagsCond = "device_tags t INDEXED BY device_tags_tag", "t.tag_id = ?"
+		for i, t := range tags {
+			if i > 0 {
+				a := "a" + strconv.Itoa(i)
+				tagsFrom += " CROSS JOIN device_tags " + a
+				tagsCond += " AND " + a + ".device_id = t.device_id AND " + a + ".tag_id = ?"
+			}
+			tagsArgs = append(tagsArgs, int64(t))
+		}
+		drivenFrom = tagsFrom + " CROSS JOIN devices d"
+		drivenCond, drivenArgs = tagsCond+" AND d.id = t.device_id", slices.Clip(tagsArgs)
 	case len(tags) > 0:
 		drivenFrom = "devices d"
 		drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id IN (?" + strings.Repeat(", ?", len(tags)-1) + "))"
-		if f.AllTags {
-			drivenCond = "d.id IN (SELECT device_id FROM device_tags WHERE tag_id = ?" +
-				strings.Repeat(" INTERSECT SELECT device_id FROM device_tags WHERE tag_id = ?", len(tags)-1) + ")"
-		}
 		for _, t := range tags {
 			drivenArgs = append(drivenArgs, int64(t))
 		}
 	case trigramSearch(f.Query):
-		drivenFrom, drivenCond, drivenArgs = "devices d", "d.id IN (SELECT rowid FROM devices_fts WHERE name LIKE ?)", []any{likePattern(f.Query)}
+		drivenFrom, drivenCond, drivenArgs = "devices d", "d.id IN (SELECT rowid FROM devices_fts WHERE name LIKE (? || ''))", []any{likePattern(f.Query)}
 	}
 	if drivenFrom != "" {
 		drivenCond += " AND " + scope
@@ -136,6 +157,14 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	case onlyTemplate && f.Scope.Subtree:
 		matching, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 			WHERE org_id = ? AND template_id = ?), 0)`, org, string(f.TemplateID))
+	case tagsFrom != "" && filter == "" && f.Scope.Subtree && inScope == all:
+		// The root's tag filter: counted from the tags' index entries
+		// alone while the scope is the only root (else each entry's device
+		// is probed), and the page then sorts only its own rows.
+		scopeOf := "((SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) OR " +
+			"EXISTS (SELECT 1 FROM devices d JOIN org_closure c ON c.ancestor = ? AND c.descendant = d.org_id WHERE d.id = t.device_id))"
+		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+tagsFrom+` WHERE `+tagsCond+` AND `+scopeOf,
+			append(slices.Clip(tagsArgs), org, org)...)
 	case drivenFrom != "" && f.After == nil:
 		// The driven page reads and sorts every candidate anyway: it
 		// counts them on the way (count(*) OVER ()).
@@ -215,13 +244,16 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 		// PLAN: a co-routine of full rows, then a temp b-tree of them).
 		key := strings.TrimSuffix(sc.col, " COLLATE NOCASE")
 		mks, mord := keysetOrder("m.k"+strings.TrimPrefix(sc.col, key), "m.id")
-		total := ""
 		if windowTotal {
-			cols, total = deviceRowCols, `, (SELECT count(*) FROM m)`
-		}
-		query = `WITH m AS MATERIALIZED (SELECT d.id AS id, ` + key + ` AS k FROM ` + from + ` WHERE ` + cond + filter + `),
+			query = `WITH m AS MATERIALIZED (SELECT d.id AS id, ` + key + ` AS k FROM ` + from + ` WHERE ` + cond + filter + `),
 			p AS (SELECT m.id AS id, m.k AS k FROM m WHERE 1` + mks + mord + ` LIMIT ?)
-			SELECT ` + cols + total + ` FROM p JOIN devices d ON d.id = p.id` + order
+			SELECT ` + deviceRowCols + `, (SELECT count(*) FROM m) FROM p JOIN devices d ON d.id = p.id` + order
+		} else {
+			// Counted already: the sort keeps only the page's keys (a
+			// bounded sorter), nothing is materialized.
+			query = `WITH p AS (SELECT d.id AS id FROM ` + from + ` WHERE ` + cond + filter + keyset + order + ` LIMIT ?)
+			SELECT ` + cols + ` FROM p JOIN devices d ON d.id = p.id` + order
+		}
 	}
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
@@ -277,7 +309,9 @@ func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 		args = append(args, int64(f.LocationID))
 	}
 	if f.Query != "" {
-		b.WriteString(` AND d.name LIKE ? ESCAPE '\'`)
+		// (? || ''): a bare parameter as a LIKE pattern makes SQLite
+		// prepare the statement again at every bind (see ListUsers).
+		b.WriteString(` AND d.name LIKE (? || '') ESCAPE '\'`)
 		args = append(args, likePattern(f.Query))
 	}
 	if tags := uniqueTags(f.Tags); len(tags) > 0 && !tagsImplied {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -69,4 +70,50 @@ func (q *queries) DeviceTags(ctx context.Context, d tenancy.DeviceID) ([]tenancy
 		return nil, mapErr("device tags", err)
 	}
 	return collect(rows, "device tags", scanTag)
+}
+
+func (q *queries) SetUserTags(ctx context.Context, u tenancy.UserID, tags []tenancy.TagID) error {
+	if _, err := q.GetUser(ctx, u); err != nil {
+		return err
+	}
+	if _, err := q.exec(ctx, `DELETE FROM user_tags WHERE user_id = ?`, int64(u)); err != nil {
+		return mapErr("set user tags", err)
+	}
+	for _, t := range tags {
+		if _, err := q.exec(ctx, `INSERT OR IGNORE INTO user_tags (user_id, tag_id) VALUES (?, ?)`, int64(u), int64(t)); err != nil {
+			return mapErr("set user tags", err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) UserTags(ctx context.Context, users []tenancy.UserID) (map[tenancy.UserID][]tenancy.Tag, error) {
+	out := map[tenancy.UserID][]tenancy.Tag{}
+	if len(users) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(users))
+	for i, u := range users {
+		args[i] = int64(u)
+	}
+	rows, err := q.query(ctx, `SELECT ut.user_id, t.id, t.org_id, t.name, t.owner_id FROM user_tags ut
+		JOIN tags t ON t.id = ut.tag_id WHERE ut.user_id IN (?`+strings.Repeat(", ?", len(users)-1)+`) ORDER BY ut.user_id, t.id`, args...)
+	if err != nil {
+		return nil, mapErr("user tags", err)
+	}
+	type row struct {
+		user tenancy.UserID
+		tag  tenancy.Tag
+	}
+	rs, err := collect(rows, "user tags", func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.user, &x.tag.ID, &x.tag.OrgID, &x.tag.Name, &x.tag.OwnerID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range rs {
+		out[x.user] = append(out[x.user], x.tag)
+	}
+	return out, nil
 }

@@ -70,6 +70,64 @@ func TestTags(t *testing.T) {
 	}
 }
 
+// TestUserTags: administrators tag users (at most MaxTagsPerUser, tags
+// of the user's org or an ancestor), filter the users list by a tag and
+// find the change in the audit log; others may neither set nor see them.
+func TestUserTags(t *testing.T) {
+	w := newWorld(t)
+	united, err := w.svc.CreateTag(w.ctx, w.A, w.united.ID, "installer")
+	w.must(err)
+	muller, err := w.svc.CreateTag(w.ctx, w.A, w.muller.ID, "muller")
+	w.must(err)
+	var many []tenancy.TagID
+	for i := range tenancy.MaxTagsPerUser + 1 {
+		tg, err := w.svc.CreateTag(w.ctx, w.A, w.us.ID, fmt.Sprintf("us %d", i))
+		w.must(err)
+		many = append(many, tg.ID)
+	}
+	m := w.users["M"] // in US branch, below United
+	wantCode(t, w.svc.SetUserTags(w.ctx, w.A, m.ID, many), tenancy.LimitReached)
+	wantCode(t, w.svc.SetUserTags(w.ctx, w.A, m.ID, []tenancy.TagID{muller.ID}), tenancy.NotFound) // another branch's tag
+	wantCode(t, w.svc.SetUserTags(w.ctx, w.M, m.ID, []tenancy.TagID{united.ID}), tenancy.NotFound) // a User may not edit users
+	wantCode(t, w.svc.SetUserTags(w.ctx, w.R, m.ID, nil), tenancy.NotFound)                        // outside R's scope
+	w.must(w.svc.SetUserTags(w.ctx, w.U, m.ID, []tenancy.TagID{many[0], united.ID, many[0]}))
+	tags, err := w.svc.UserTags(w.ctx, w.U, m.ID)
+	w.must(err)
+	if len(tags) != 2 || tags[0].ID != united.ID || tags[1].ID != many[0] {
+		t.Fatalf("user tags %+v", tags)
+	}
+	_, err = w.svc.UserTags(w.ctx, w.M, m.ID)
+	wantCode(t, err, tenancy.NotFound) // a User may not view users
+	l, err := w.svc.Users(w.ctx, w.U, tenancy.UserQuery{IncludeSub: true, TagID: united.ID})
+	w.must(err)
+	if len(l.Items) != 1 || l.Items[0].ID != m.ID {
+		t.Fatalf("users tagged %q: %+v", united.Name, l.Items)
+	}
+	if l, err := w.svc.Users(w.ctx, w.M, tenancy.UserQuery{TagID: united.ID}); err != nil || len(l.Items) != 0 {
+		t.Errorf("a User filtering users by tag: %+v, %v", l.Items, err) // may not view users: nothing
+	}
+	all, err := w.svc.Users(w.ctx, w.A, tenancy.UserQuery{IncludeSub: true, Page: tenancy.Page{Size: 100}})
+	w.must(err)
+	byUser, err := w.svc.UsersTags(w.ctx, w.A, all.Items)
+	w.must(err)
+	if len(byUser) != 1 || len(byUser[m.ID]) != 2 {
+		t.Errorf("UsersTags = %+v", byUser)
+	}
+	if got, _ := w.svc.UsersTags(w.ctx, w.M, all.Items); len(got) != 0 {
+		t.Errorf("UsersTags for a User = %+v", got)
+	}
+	a, err := w.svc.Audit(w.ctx, w.A, tenancy.AuditQuery{IncludeSub: true, Action: "user.tags"})
+	w.must(err)
+	want := fmt.Sprintf(`{"tagIds":[%d,%d]}`, min(united.ID, many[0]), max(united.ID, many[0]))
+	if len(a.Items) != 1 || a.Items[0].ObjectID != fmt.Sprint(m.ID) || string(a.Items[0].Before) != `{"tagIds":[]}` || string(a.Items[0].After) != want {
+		t.Errorf("audit %+v, want after %s", a.Items, want)
+	}
+	w.must(w.svc.SetUserTags(w.ctx, w.U, m.ID, nil))
+	if tags, _ := w.svc.UserTags(w.ctx, w.U, m.ID); len(tags) != 0 {
+		t.Errorf("cleared tags %+v", tags)
+	}
+}
+
 func TestGateways(t *testing.T) {
 	w := newWorld(t)
 	g, code, err := w.svc.RegisterGateway(w.ctx, "Pi at US branch")

@@ -256,6 +256,7 @@ type Tag struct {
 const (
 	MaxTagsPerOrg    = 20
 	MaxTagsPerDevice = 5
+	MaxTagsPerUser   = 5
 )
 
 // Invitation is a pending user's way in: a single-use token valid 30 days.

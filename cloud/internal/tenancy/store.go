@@ -118,6 +118,11 @@ type Tx interface {
 	ListTags(ctx context.Context, org OrgID) ([]Tag, error)
 	SetDeviceTags(ctx context.Context, d DeviceID, tags []TagID) error
 	DeviceTags(ctx context.Context, d DeviceID) ([]Tag, error)
+	// SetUserTags replaces a user's tags (NotFound if the user is
+	// missing); UserTags lists the tags of each of users that has any, in
+	// tag id order. Deleting a user or a tag drops the assignment.
+	SetUserTags(ctx context.Context, u UserID, tags []TagID) error
+	UserTags(ctx context.Context, users []UserID) (map[UserID][]Tag, error)
 
 	// Device metadata set by people. SetDeviceMeta upserts by (device,
 	// name) (NotFound if the device is missing); DeviceMeta lists a
@@ -208,10 +213,12 @@ type OrgUsage struct {
 	Children, Devices, Users int
 }
 
-// UserFilter selects users in Scope, optionally by role and name/email query.
+// UserFilter selects users in Scope, optionally by role, tag and
+// name/email query.
 type UserFilter struct {
 	Scope  Scope
 	RoleID RoleID // 0: any
+	TagID  TagID  // 0: any; else users carrying the tag
 	Query  string
 	Page   Page
 }

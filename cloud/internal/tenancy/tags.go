@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -150,4 +151,92 @@ func (s *Service) DeviceTags(ctx context.Context, a Actor, id DeviceID) ([]Tag, 
 		return nil, internal("device tags", err)
 	}
 	return ts, nil
+}
+
+// SetUserTags replaces a user's tags (TAGS_MANAGE and USERS_EDIT in the
+// user's org); at most MaxTagsPerUser, each from the user's org or an
+// ancestor in scope. The audit entry holds the tag ids before and after
+// ({"tagIds": [...]}, an object like every audit state).
+func (s *Service) SetUserTags(ctx context.Context, a Actor, id UserID, tags []TagID) error {
+	if len(tags) > MaxTagsPerUser {
+		return Errorf(LimitReached, "at most %d tags per user", MaxTagsPerUser)
+	}
+	tags = slices.Clone(tags)
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	return s.atomic(ctx, "tag user", func(tx Tx) error {
+		u, err := s.getUser(ctx, tx, a, id, OrgUsersView)
+		if err != nil {
+			return err
+		}
+		for _, p := range []Permission{TagsManage, UsersEdit} { // the tags' key named first
+			if err := s.decide(a, p, Resource{OrgID: u.OrgID}, "user"); err != nil {
+				return err
+			}
+		}
+		t := s.tree.Load()
+		for _, tid := range tags {
+			tg, err := tx.GetTag(ctx, tid)
+			if errIs(err, NotFound) || (err == nil && (!t.Within(tg.OrgID, u.OrgID) || !t.InScope(a, tg.OrgID))) {
+				return notFound("tag")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		had, err := tx.UserTags(ctx, []UserID{id})
+		if err != nil {
+			return err
+		}
+		before := make([]TagID, 0, len(had[id]))
+		for _, tg := range had[id] {
+			before = append(before, tg.ID)
+		}
+		if err := tx.SetUserTags(ctx, id, tags); err != nil {
+			return err
+		}
+		if tags == nil {
+			tags = []TagID{}
+		}
+		return s.audit(ctx, tx, a, u.OrgID, "user.tags", "user", id, map[string]any{"tagIds": before}, map[string]any{"tagIds": tags})
+	})
+}
+
+// UserTags lists a user's tags (ORG_USERS_VIEW and TAGS_MANAGE).
+func (s *Service) UserTags(ctx context.Context, a Actor, id UserID) ([]Tag, error) {
+	u, err := s.getUser(ctx, s.store, a, id, OrgUsersView)
+	if err != nil {
+		return nil, internal("get user", err)
+	}
+	if err := s.decide(a, TagsManage, Resource{OrgID: u.OrgID}, "user"); err != nil {
+		return nil, err
+	}
+	m, err := s.store.UserTags(ctx, []UserID{id})
+	if err != nil {
+		return nil, internal("user tags", err)
+	}
+	if m[id] == nil {
+		return []Tag{}, nil
+	}
+	return m[id], nil
+}
+
+// UsersTags returns the tags of the listed users (a page of Users) the
+// actor may see them of: TAGS_MANAGE in the user's org; others are left
+// out, as are users without tags.
+func (s *Service) UsersTags(ctx context.Context, a Actor, users []User) (map[UserID][]Tag, error) {
+	ids := make([]UserID, 0, len(users))
+	for _, u := range users {
+		if s.decide(a, OrgUsersView, Resource{OrgID: u.OrgID}, "user") == nil && s.decide(a, TagsManage, Resource{OrgID: u.OrgID}, "user") == nil {
+			ids = append(ids, u.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return map[UserID][]Tag{}, nil
+	}
+	m, err := s.store.UserTags(ctx, ids)
+	if err != nil {
+		return nil, internal("user tags", err)
+	}
+	return m, nil
 }

@@ -123,6 +123,7 @@ type UserQuery struct {
 	OrgID      OrgID
 	IncludeSub bool
 	RoleID     RoleID
+	TagID      TagID // users carrying the tag; needs TAGS_MANAGE
 	Query      string
 	Page       Page
 }
@@ -228,8 +229,14 @@ func (s *Service) Users(ctx context.Context, a Actor, q UserQuery) (List[User], 
 		}
 		return List[User]{}, err
 	}
+	if q.TagID != 0 {
+		// Tags are shown to administrators only (§6): filtering by them too.
+		if err := s.decide(a, TagsManage, OrgResource(org), "organization"); err != nil {
+			return List[User]{}, err
+		}
+	}
 	t := s.tree.Load()
-	l, err := s.store.ListUsers(ctx, UserFilter{Scope: t.ScopeOf(a, org, q.IncludeSub), RoleID: q.RoleID, Query: q.Query, Page: page})
+	l, err := s.store.ListUsers(ctx, UserFilter{Scope: t.ScopeOf(a, org, q.IncludeSub), RoleID: q.RoleID, TagID: q.TagID, Query: q.Query, Page: page})
 	if err != nil {
 		return l, internal("list users", err)
 	}

@@ -28,8 +28,16 @@ func benchToken(i int) string { return fmt.Sprintf("bench%027d", i) }
 // benchBroker serves a broker over a counting store with n bench devices.
 func benchBroker(b *testing.B, n int) (*Broker, *hubtest.CountStore, string) {
 	b.Helper()
-	ctx := context.Background()
 	st := &hubtest.CountStore{}
+	br, addr := benchBrokerOn(b, st, n)
+	return br, st, addr
+}
+
+// benchBrokerOn serves a broker over st with n bench devices until the
+// benchmark ends.
+func benchBrokerOn(b *testing.B, st hub.Store, n int) (*Broker, string) {
+	b.Helper()
+	ctx := context.Background()
 	h := hub.New(hub.Options{Store: st})
 	if err := h.Load(ctx); err != nil {
 		b.Fatal(err)
@@ -51,7 +59,7 @@ func benchBroker(b *testing.B, n int) (*Broker, *hubtest.CountStore, string) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = br.Serve(ctx, Listeners{TCP: ln}) }()
 	b.Cleanup(func() { cancel(); <-done })
-	return br, st, ln.Addr().String()
+	return br, ln.Addr().String()
 }
 
 // rawConnect opens an MQTT 3.1.1 connection as bench device i and reads the

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/sqlite"
 	"outpost/internal/poll"
 )
@@ -46,32 +45,12 @@ func benchPubackLatency(b *testing.B, clients, rate int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	h := hub.New(hub.Options{Store: st})
-	if err := h.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := h.SaveTemplate(ctx, testTemplate()); err != nil {
-		b.Fatal(err)
-	}
-	for i := range clients {
-		if _, err := h.AddDeviceWithToken(ctx, "TMPLbroker01", "bench "+strconv.Itoa(i), benchToken(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	br, err := New(Options{Hub: h})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln := listen(b)
-	sctx, cancel := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = br.Serve(sctx, Listeners{TCP: ln}) }()
-	defer func() { cancel(); <-served }()
+	b.Cleanup(func() { st.Close() }) // after the broker stops (cleanups run last first)
+	br, addr := benchBrokerOn(b, st, clients)
 
 	devs := make([]*pubackClient, clients)
 	for i := range devs {
-		c, err := rawConnect(ln.Addr().String(), i)
+		c, err := rawConnect(addr, i)
 		if err != nil {
 			b.Fatal(err)
 		}

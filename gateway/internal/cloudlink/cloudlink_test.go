@@ -577,7 +577,8 @@ func TestSnapshotKeepsLocalDevices(t *testing.T) {
 }
 
 // TestEpochKeptPerDatabase: the outbox epoch is drawn once and sent in
-// every hello; a new database draws another.
+// every hello; a new database draws another. Every hello announces the
+// display feature.
 func TestEpochKeptPerDatabase(t *testing.T) {
 	fc := newFakeCloud(t)
 	r := newRig(t, "", fc, nil)
@@ -602,6 +603,11 @@ func TestEpochKeptPerDatabase(t *testing.T) {
 	}
 	if v, _ := r.store.Cursor(context.Background(), CursorEpoch); v != first {
 		t.Errorf("stored epoch %d, sent %d", v, first)
+	}
+	for _, h := range hellos { // the cloud may send templates' display settings
+		if !h.Has(syncproto.FeatureDisplay) {
+			t.Errorf("hello without %q: %+v", syncproto.FeatureDisplay, h)
+		}
 	}
 }
 

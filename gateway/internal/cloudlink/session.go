@@ -101,6 +101,7 @@ func (l *Link) session(ctx context.Context) (welcomed bool, err error) {
 		TelemetryAcked: l.acked.Load(),
 		Backlog:        st.Backlog,
 		DevicesOnline:  st.DevicesOnline,
+		Features:       []string{syncproto.FeatureDisplay}, // templates may carry alias, step, decimals
 	}})
 	if err != nil {
 		return false, err

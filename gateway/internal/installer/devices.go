@@ -87,7 +87,7 @@ func (in *Installer) summary(id int64, t datastream.Template) []string {
 		if !ok {
 			continue
 		}
-		out = append(out, ds.Name+": "+webui.Display(ds, v.Value)+unitSuffix(ds))
+		out = append(out, ds.Label()+": "+webui.Display(ds, v.Value)+unitSuffix(ds))
 		if len(out) == 3 {
 			break
 		}

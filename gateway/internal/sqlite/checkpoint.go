@@ -21,7 +21,7 @@ const (
 // and fsyncs. Under a steady load the writer keeps appending frames behind
 // each passive checkpoint, and SQLite restarts the WAL only after one has
 // copied all of it; so when the WAL has grown past walResetFrames, one
-// RESTART checkpoint runs with commits paused.
+// checkpoint runs with commits paused (resetWAL).
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
 	ctx := context.Background()
@@ -32,8 +32,8 @@ func (s *Store) checkpointer() {
 		return
 	}
 	defer conn.Close()
-	// A RESTART checkpoint waits for readers while commits are paused:
-	// give up quickly (and retry at the next tick) rather than stall them.
+	// A checkpoint must not wait long for a lock while commits are
+	// paused: give up quickly (and retry at the next tick).
 	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 100`); err != nil {
 		s.log.Warn("checkpointer busy_timeout", "err", err)
 	}
@@ -52,11 +52,23 @@ func (s *Store) checkpointer() {
 		}
 		last = n
 		if frames := s.checkpoint(conn, "PASSIVE"); frames > walResetFrames {
-			s.writeMu.Lock()
-			s.checkpoint(conn, "RESTART")
-			s.writeMu.Unlock()
+			s.resetWAL(conn)
 		}
 	}
+}
+
+// resetWAL lets the WAL start again from its beginning: with commits
+// paused, a PASSIVE checkpoint copies the frames the last one left, and
+// the next commit, finding the WAL wholly copied and no reader in it,
+// writes from its start. Not a RESTART checkpoint: that also waits (the
+// busy timeout) for readers of an older snapshot — the cloud link's
+// outbox reads, the installer's charts — with every commit, and so every
+// waiting HTTP answer and QoS 1 PUBACK, held behind it. A reader in the
+// WAL only postpones the reset to a later tick.
+func (s *Store) resetWAL(q queryRower) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.checkpoint(q, "PASSIVE")
 }
 
 type queryRower interface {

@@ -29,7 +29,18 @@ function shown(tile, raw) {
     const [lon, lat] = raw.split("\u0000");
     return `${lat}, ${lon}`;
   }
-  return raw.split("\u0000").join(", ");
+  const items = raw.split("\u0000");
+  if (type === "double" && tile.dataset.decimals) {
+    // The template's decimals, as webui.Display formats them (no "-0.0").
+    const d = Number(tile.dataset.decimals);
+    return items.map((v) => {
+      const n = Number(v);
+      if (v === "" || !Number.isFinite(n)) return v;
+      const s = n.toFixed(d);
+      return Number(s) === 0 ? s.replace(/^-/, "") : s;
+    }).join(", ");
+  }
+  return items.join(", ");
 }
 
 // setValue shows a new value in its tile and moves its control along,

@@ -1,4 +1,7 @@
-// app.js: the header's organization switcher filters as you type.
+// app.js: the header's organization switcher filters as you type; the
+// forms' long organization fields are searchable (orgpick.js).
+import "./orgpick.js";
+
 const filter = document.getElementById("orgfilter");
 const list = document.getElementById("orglist");
 if (filter && list) {

@@ -2,6 +2,7 @@ package tenancytest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +179,75 @@ func testGateways(t *testing.T, s tenancy.Store) {
 	must(t, s.DeleteGateway(ctx, g.ID))
 	_, err = s.GetGateway(ctx, g.ID)
 	wantCode(t, err, tenancy.NotFound)
+}
+
+// testUserTags: users carry tags as devices do; UserTags answers for many
+// users at once (users without tags absent), ListUsers filters by a tag,
+// deleting a tag or a user drops the assignment.
+func testUserTags(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	ann := mkUser(t, s, tr.a.ID, "ann@a.test", tenancy.RoleUser)
+	bob := mkUser(t, s, tr.a.ID, "bob@a.test", tenancy.RoleUser)
+	cid := mkUser(t, s, tr.a1.ID, "cid@a1.test", tenancy.RoleUser)
+	vip := tenancy.Tag{OrgID: tr.a.ID, Name: "vip"}
+	night := tenancy.Tag{OrgID: tr.a.ID, Name: "night shift"}
+	must(t, s.CreateTag(ctx, &vip))
+	must(t, s.CreateTag(ctx, &night))
+	must(t, s.SetUserTags(ctx, ann.ID, []tenancy.TagID{night.ID, vip.ID}))
+	must(t, s.SetUserTags(ctx, cid.ID, []tenancy.TagID{vip.ID, vip.ID})) // a repeat is one
+	got, err := s.UserTags(ctx, []tenancy.UserID{ann.ID, bob.ID, cid.ID})
+	must(t, err)
+	names := func(ts []tenancy.Tag) string {
+		var out []string
+		for _, tg := range ts {
+			out = append(out, tg.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if len(got) != 2 || names(got[ann.ID]) != "vip,night shift" || names(got[cid.ID]) != "vip" || got[bob.ID] != nil {
+		t.Fatalf("UserTags = %+v", got)
+	}
+	if got[ann.ID][0] != vip {
+		t.Errorf("UserTags' tag = %+v, want %+v", got[ann.ID][0], vip)
+	}
+	if none, err := s.UserTags(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("UserTags(nil) = %v, %v", none, err)
+	}
+	emails := func(f tenancy.UserFilter) string {
+		t.Helper()
+		l, err := s.ListUsers(ctx, f)
+		must(t, err)
+		var out []string
+		for _, u := range l.Items {
+			out = append(out, u.Email)
+		}
+		if l.Total != len(l.Items) {
+			t.Errorf("ListUsers(%+v): total %d for %d items", f, l.Total, len(l.Items))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := emails(tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, TagID: vip.ID}); got != "ann@a.test,cid@a1.test" {
+		t.Errorf("users tagged vip in A's subtree: %s", got)
+	}
+	if got := emails(tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.a.ID}, TagID: vip.ID}); got != "ann@a.test" {
+		t.Errorf("users tagged vip in A: %s", got)
+	}
+	if got := emails(tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, TagID: night.ID, Query: "bob"}); got != "" {
+		t.Errorf("bob tagged night shift: %s", got)
+	}
+	must(t, s.SetUserTags(ctx, ann.ID, []tenancy.TagID{night.ID})) // replaces
+	if got, _ := s.UserTags(ctx, []tenancy.UserID{ann.ID}); names(got[ann.ID]) != "night shift" {
+		t.Errorf("after replace: %+v", got)
+	}
+	must(t, s.DeleteTag(ctx, night.ID))
+	if got, _ := s.UserTags(ctx, []tenancy.UserID{ann.ID}); len(got) != 0 {
+		t.Errorf("deleted tag still on a user: %+v", got)
+	}
+	must(t, s.DeleteUser(ctx, cid.ID))
+	if got := emails(tenancy.UserFilter{Scope: tenancy.Scope{OrgID: tr.a.ID, Subtree: true}, TagID: vip.ID}); got != "" {
+		t.Errorf("users tagged vip after deleting cid: %s", got)
+	}
+	must(t, s.SetUserTags(ctx, bob.ID, nil))
+	wantCode(t, s.SetUserTags(ctx, 99999, nil), tenancy.NotFound)
 }

@@ -267,6 +267,32 @@ func testDeviceList(t *testing.T, s tenancy.Store) {
 		}
 	}
 
+	// A second root, empty and then with a device: its devices are in no
+	// scope of the first, even with the first root's tags on them (a
+	// store may skip the scope test while one root holds every device).
+	other := mkOrg(t, s, 0, "Other Root")
+	for _, withDevice := range []bool{false, true} {
+		if withDevice {
+			od := tenancy.Device{OrgID: other.ID, TemplateID: f.t1.ID, Name: "Dev 1 other", Token: "tok-other", TokenHash: h("tok-other"),
+				CreatedAt: t0, UpdatedAt: t0}
+			must(t, s.CreateDevice(ctx, &od))
+			must(t, s.SetDeviceTags(ctx, od.ID, []tenancy.TagID{f.tags[0].ID, f.tags[1].ID}))
+		}
+		for _, c := range cases {
+			for _, sort := range []tenancy.DeviceSort{tenancy.SortName, tenancy.SortStatus} {
+				fl := c.f
+				fl.Sort = sort
+				want := f.want(fl)
+				for _, size := range []int{4, 100} {
+					if got := listAll(t, s, fl, size, len(want)); rowSummary(got) != rowSummary(want) {
+						t.Fatalf("with a second root (device %v), %s sort %s size %d:\ngot  %s\nwant %s", withDevice, c.name, sort, size,
+							rowSummary(got), rowSummary(want))
+					}
+				}
+			}
+		}
+	}
+
 	// A deleted location leaves its devices without one.
 	must(t, s.DeleteLocation(ctx, f.loc.ID))
 	p, err := s.ListDeviceRows(ctx, tenancy.DeviceFilter{Scope: root, LocationID: f.loc.ID})

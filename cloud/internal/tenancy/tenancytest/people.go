@@ -3,6 +3,8 @@ package tenancytest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +62,95 @@ func testUsers(t *testing.T, s tenancy.Store) {
 	wantCode(t, err, tenancy.NotFound)
 	wantCode(t, s.DeleteUser(ctx, u.ID), tenancy.NotFound)
 	wantCode(t, s.UpdateUser(ctx, u), tenancy.NotFound)
+}
+
+// testUserSearch checks the users list's search and pages against a scan
+// of every user, through the changes a search index must follow (names
+// and emails changed, users deleted) and at scopes small and large (a
+// store may plan them differently).
+func testUserSearch(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	orgs := []tenancy.OrgID{tr.a1.ID, tr.a1.ID, tr.a1.ID, tr.a1.ID, tr.a1.ID, tr.a1.ID, tr.b.ID, tr.a.ID, tr.root.ID}
+	names := []string{"Ulla User %d", "Max Müller %d", "r_%d percent 100%%", "Zed ZED %d", "user%d"}
+	var all []tenancy.User
+	for i := range 70 {
+		u := mkUser(t, s, orgs[i%len(orgs)], fmt.Sprintf("person%02d@Example.com", i), tenancy.RoleID(1+i%3))
+		u.Name = fmt.Sprintf(names[i%len(names)], i)
+		must(t, s.UpdateUser(ctx, u))
+		all = append(all, u)
+	}
+	// Renamed and deleted users: an index must not keep the old.
+	for i := 0; i < len(all); i += 9 {
+		all[i].Name = fmt.Sprintf("Renamed Rita %d", i)
+		must(t, s.UpdateUser(ctx, all[i]))
+	}
+	var kept []tenancy.User
+	for i, u := range all {
+		if i%11 == 5 {
+			must(t, s.DeleteUser(ctx, u.ID))
+			continue
+		}
+		kept = append(kept, u)
+	}
+	in := map[tenancy.Scope]map[tenancy.OrgID]bool{
+		{OrgID: tr.root.ID, Subtree: true}: {tr.root.ID: true, tr.a.ID: true, tr.a1.ID: true, tr.b.ID: true},
+		{OrgID: tr.a.ID, Subtree: true}:    {tr.a.ID: true, tr.a1.ID: true},
+		{OrgID: tr.b.ID, Subtree: true}:    {tr.b.ID: true},
+		{OrgID: tr.a1.ID}:                  {tr.a1.ID: true},
+	}
+	for scope, orgs := range in {
+		for _, q := range []string{"", "us", "USER", "ser 1", "müller", "MAX M", "rita", "Person0", "example.COM", "Ulla User 18", "%", "_", "r_1", "0%", "zed zed", "none such"} {
+			for _, role := range []tenancy.RoleID{0, 2} {
+				var want []tenancy.UserID
+				for _, u := range kept {
+					match := strings.Contains(strings.ToLower(u.Name), strings.ToLower(q)) || strings.Contains(strings.ToLower(u.Email), strings.ToLower(q))
+					if orgs[u.OrgID] && match && (role == 0 || u.RoleID == role) {
+						want = append(want, u.ID)
+					}
+				}
+				for _, p := range []tenancy.Page{{Size: 7}, {Size: 7, Number: 1}, {Size: 7, Number: 3}, {Size: 50}} {
+					f := tenancy.UserFilter{Scope: scope, RoleID: role, Query: q, Page: p}
+					l, err := s.ListUsers(ctx, f)
+					must(t, err)
+					lo, hi := min(p.Offset(), len(want)), min(p.Offset()+p.Size, len(want))
+					if got := userIDs(l.Items); l.Total != len(want) || !slices.Equal(got, want[lo:hi]) {
+						t.Errorf("ListUsers(%+v) = %d total, %v; want %d, %v", f, l.Total, got, len(want), want[lo:hi])
+					}
+					if len(want) > 7 && p.Number == 0 && p.Size == 7 {
+						f.Page = tenancy.Page{Size: 7, After: int64(want[6])}
+						l, err := s.ListUsers(ctx, f)
+						must(t, err)
+						if got := userIDs(l.Items); !slices.Equal(got, want[7:min(14, len(want))]) {
+							t.Errorf("ListUsers(%+v) = %v, want %v", f, got, want[7:min(14, len(want))])
+						}
+					}
+				}
+			}
+		}
+	}
+	// A second root's users are in no scope of the first (a store may
+	// count the whole table while one root holds every user).
+	root := tenancy.Scope{OrgID: tr.root.ID, Subtree: true}
+	before, err := s.ListUsers(ctx, tenancy.UserFilter{Scope: root, Page: tenancy.Page{Size: 100}})
+	must(t, err)
+	other := mkOrg(t, s, 0, "Other Root")
+	mkUser(t, s, other.ID, "stranger@example.com", tenancy.RoleAdmin)
+	for _, size := range []int{7, 100} {
+		after, err := s.ListUsers(ctx, tenancy.UserFilter{Scope: root, Page: tenancy.Page{Size: size}})
+		must(t, err)
+		if want := userIDs(before.Items)[:min(size, len(before.Items))]; after.Total != before.Total || !slices.Equal(userIDs(after.Items), want) {
+			t.Errorf("with a second root: %d total, %v; want %d, %v", after.Total, userIDs(after.Items), before.Total, want)
+		}
+	}
+}
+
+func userIDs(us []tenancy.User) []tenancy.UserID {
+	out := []tenancy.UserID{}
+	for _, u := range us {
+		out = append(out, u.ID)
+	}
+	return out
 }
 
 func testRoles(t *testing.T, s tenancy.Store) {
