@@ -82,7 +82,7 @@ func orNone(s string) string {
 }
 
 type auditData struct {
-	Orgs    []option
+	Org     orgPicker
 	Sub     bool
 	User    string // an email, or a user's number
 	Action  string
@@ -104,13 +104,17 @@ const auditTimeForm = "2006-01-02T15:04"
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	org := s.org
-	if v, err := strconv.ParseInt(q.Get("org"), 10, 64); err == nil && v > 0 {
+	var bad []string
+	switch v := c.formOrg(r, s, "org"); v {
+	case 0:
+	case unknownOrg:
+		bad = append(bad, "no single organization has that name: pick it from the list, or type its number")
+	default:
 		org = tenancy.OrgID(v)
 	}
 	d := auditData{Sub: q.Get("sub") != "0", User: q.Get("user"), Action: q.Get("action"), Device: strings.TrimSpace(q.Get("device")),
 		From: q.Get("from"), To: q.Get("to")}
 	aq := tenancy.AuditQuery{OrgID: org, IncludeSub: d.Sub, Action: d.Action, Page: tenancy.Page{Size: auditPageSize}, SkipTotal: true}
-	var bad []string
 	if d.User != "" {
 		if u, err := c.auditUser(r, s, org, d.User); err == nil {
 			aq.UserID = u
@@ -163,27 +167,20 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	} else {
 		status = http.StatusBadRequest
 	}
-	// The org filter offers the way up to the user's home org and the
-	// orgs right below the chosen one: a tree of a thousand orgs is not
-	// a list to scroll (the header's switcher searches them all).
+	// The org filter offers the orgs whose log the user may read: a
+	// <select>, or past maxPickerOptions a searchable field (orgpick.js).
+	pick, err := c.orgPicker(r, s, "audit.view", strconv.FormatInt(int64(org), 10), nil)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	d.Org = pick
 	orgs, err := c.scopeOrgs(r, s)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	name := func(id tenancy.OrgID) string { return orgs[id].Name }
-	var up []tenancy.OrgID
-	for o := org; o != 0 && s.tree.InScope(s.actor, o); o = s.tree.Parent(o) {
-		up = append([]tenancy.OrgID{o}, up...)
-	}
-	for i, o := range up {
-		d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(o), 10), Label: strings.Repeat("— ", i) + name(o), Selected: o == org})
-	}
-	if kids, err := c.svc.Orgs(r.Context(), s.actor, tenancy.OrgQuery{Parent: org, Page: tenancy.Page{Size: 100}}); err == nil {
-		for _, k := range kids.Items {
-			d.Orgs = append(d.Orgs, option{Value: strconv.FormatInt(int64(k.ID), 10), Label: strings.Repeat("— ", len(up)) + k.Name})
-		}
-	}
 	for _, a := range auditActions {
 		d.Actions = append(d.Actions, option{Value: a, Label: a, Selected: a == d.Action})
 	}

@@ -28,6 +28,7 @@ var pickPurposes = map[string]*tenancy.Permission{
 	"users.invite":     ptr(tenancy.UsersInvite),
 	"users.transfer":   ptr(tenancy.UsersTransfer),
 	"templates.enable": ptr(tenancy.OrgSettingsAccess),
+	"audit.view":       ptr(tenancy.UsersActionsLogView),
 	"orgs.parent":      nil, // the service refuses cycles, depth and rights with its words
 }
 

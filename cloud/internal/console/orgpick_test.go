@@ -93,6 +93,7 @@ func TestOrgPickerManyOrgs(t *testing.T) {
 		{"/users/add", "users.invite"},
 		{fmt.Sprintf("/users/%d", e.viewer.ID), "users.transfer"},
 		{fmt.Sprintf("/orgs/%d", e.orgB.ID), "orgs.parent"},
+		{"/audit", "audit.view"},
 	} {
 		res := admin.get(page.path)
 		checkPage(t, page.path, res, http.StatusOK, `data-orgpick="`+page.purpose+`"`, "organizations: type a name, or its number")
@@ -136,6 +137,10 @@ func TestOrgPickerManyOrgs(t *testing.T) {
 	if err != nil || len(l.Items) != 1 || l.Items[0].Name != "Far away" {
 		t.Fatalf("devices in Fleet 4-999: %+v %v", l.Items, err)
 	}
+	// The audit filter takes a typed name too: the far org's log.
+	res = admin.get("/audit?org=" + url.QueryEscape("Fleet 4-999"))
+	checkPage(t, "audit of a typed org", res, http.StatusOK, `value="Fleet 4-999"`, fmt.Sprintf(`data-value="%d"`, far.ID))
+	checkPage(t, "audit of an unknown org name", admin.get("/audit?org=Fleet+9-9"), http.StatusBadRequest, "no single organization has that name")
 	// An unknown name: refused next to the field, the text kept, nothing made.
 	before := e.lastAudit(t)
 	res = admin.post("/devices/new", url.Values{"template": {string(e.devA.TemplateID)}, "name": {"Lost"}, "org": {"Fleet 9-9"}})
