@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -74,16 +75,7 @@ func (s *Store) ApplyItemsDelivering(ctx context.Context, gatewayID string, epoc
 func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item, pending webhooks.PendingFunc) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		now := time.Now().UnixMilli()
-		if _, err := tx.Exec(ctx, `INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at)
-			VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`, gatewayID, epoch, now); err != nil {
-			return fmt.Errorf("cursor: %w", err)
-		}
-		var cursor int64
-		if err := tx.QueryRow(ctx, `SELECT applied FROM telemetry_cursors WHERE gateway_id = $1 AND epoch = $2 FOR UPDATE`,
-			gatewayID, epoch).Scan(&cursor); err != nil {
-			return fmt.Errorf("cursor: %w", err)
-		}
-		served, err := servedDevices(ctx, tx, gatewayID, items, cursor)
+		cursor, served, err := lockCursor(ctx, tx, gatewayID, epoch, items, now)
 		if err != nil {
 			return err
 		}
@@ -103,24 +95,23 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		if err := a.flush(); err != nil {
 			return err
 		}
-		if err := a.storeReports(); err != nil {
-			return err
-		}
+		a.storeReports()
 		if pending != nil && applied != nil && len(*applied) > 0 {
 			ps, err := pending(ctx, *applied)
 			if err != nil {
 				return fmt.Errorf("deliveries: %w", err)
 			}
-			q := &queries{db: tx}
 			for i := range ps {
-				if _, err := q.enqueueDelivery(ctx, ps[i].WebhookID, ps[i].Event, ps[i].At); err != nil {
-					return err
+				ev, err := json.Marshal(ps[i].Event)
+				if err != nil {
+					return fmt.Errorf("delivery: %w", err)
 				}
+				a.queue("delivery", insertDelivery, ps[i].WebhookID, string(ev), ms(ps[i].At), webhooks.Waiting, ms(ps[i].At))
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE telemetry_cursors SET applied = greatest(applied, $3), updated_at = $4
+		a.queue("cursor", `UPDATE telemetry_cursors SET applied = greatest(applied, $3), updated_at = $4
 			WHERE gateway_id = $1 AND epoch = $2`, gatewayID, epoch, upTo, now)
-		return err
+		return a.send()
 	})
 	if err != nil {
 		if applied != nil {
@@ -131,41 +122,60 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 	return nil
 }
 
-// servedDevices returns which devices of the items above the cursor the
-// gateway serves (devices of its org's subtree), in one query.
-func servedDevices(ctx context.Context, tx pgx.Tx, gatewayID string, items []syncproto.Item, cursor int64) (map[string]bool, error) {
+// lockCursor creates the gateway's cursor row for the epoch if need be,
+// locks it and reads it, and reads which devices of the items the gateway
+// serves (devices of its org's subtree): one round trip.
+func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, items []syncproto.Item, now int64) (int64, map[string]bool, error) {
 	served := map[string]bool{}
-	gw, err := strconv.ParseInt(gatewayID, 10, 64)
-	if err != nil {
-		return served, nil // not a gateway of this store: it serves nothing
-	}
+	var b pgx.Batch
+	b.Queue(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at)
+		VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`, gatewayID, epoch, now)
+	b.Queue(`SELECT applied FROM telemetry_cursors WHERE gateway_id = $1 AND epoch = $2 FOR UPDATE`, gatewayID, epoch)
 	var uids []string
-	seen := map[string]bool{}
-	for i := range items {
-		if u := items[i].Device; items[i].Seq > cursor && !seen[u] && likeable(u) {
-			seen[u] = true
-			uids = append(uids, u)
+	if gw, err := strconv.ParseInt(gatewayID, 10, 64); err == nil { // else not a gateway of this store: it serves nothing
+		seen := map[string]bool{}
+		for i := range items {
+			if u := items[i].Device; !seen[u] && likeable(u) {
+				seen[u] = true
+				uids = append(uids, u)
+			}
+		}
+		if len(uids) > 0 {
+			b.Queue(`SELECT d.uid FROM gateways g
+				JOIN org_closure c ON c.ancestor = g.org_id
+				JOIN devices d ON d.org_id = c.descendant
+				WHERE g.id = $1 AND d.uid = ANY($2)`, gw, uids)
 		}
 	}
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return 0, nil, fmt.Errorf("cursor: %w", err)
+	}
+	var cursor int64
+	if err := br.QueryRow().Scan(&cursor); err != nil {
+		return 0, nil, fmt.Errorf("cursor: %w", err)
+	}
 	if len(uids) == 0 {
-		return served, nil
+		return cursor, served, br.Close()
 	}
-	rows, err := tx.Query(ctx, `SELECT d.uid FROM gateways g
-		JOIN org_closure c ON c.ancestor = g.org_id
-		JOIN devices d ON d.org_id = c.descendant
-		WHERE g.id = $1 AND d.uid = ANY($2)`, gw, uids)
+	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("served devices: %w", err)
+		return 0, nil, fmt.Errorf("served devices: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var u string
 		if err := rows.Scan(&u); err != nil {
-			return nil, err
+			rows.Close()
+			return 0, nil, fmt.Errorf("served devices: %w", err)
 		}
 		served[u] = true
 	}
-	return served, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("served devices: %w", err)
+	}
+	return cursor, served, br.Close()
 }
 
 // pinKey names one latest value.
@@ -183,6 +193,9 @@ type applier struct {
 	history []*syncproto.Item // writes whose history rows are pending, in order
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
 	values  []*syncproto.Item // pending latest values, in first-seen order
+
+	batch  pgx.Batch // statements queued for one round trip (send)
+	labels []string  // what each queued statement stores, for errors
 
 	rollupAt map[rollupKey]int // index into rollups of a pending row
 	rollups  []rollup          // pending rollups of numeric writes
@@ -216,38 +229,65 @@ type rollup struct {
 	last          float64
 }
 
+// exec runs a statement now, after the queued ones.
 func (a *applier) exec(query string, args ...any) error {
+	if err := a.send(); err != nil {
+		return err
+	}
 	_, err := a.tx.Exec(a.ctx, query, args...)
 	return err
 }
 
+// queue adds a statement to the next round trip (send, or the next exec):
+// the upserts that follow a batch's history rows travel together rather
+// than one round trip each.
+func (a *applier) queue(label, query string, args ...any) {
+	a.batch.Queue(query, args...)
+	a.labels = append(a.labels, label)
+}
+
+// send runs the queued statements in one round trip, in order.
+func (a *applier) send() error {
+	if len(a.labels) == 0 {
+		return nil
+	}
+	b, labels := a.batch, a.labels
+	a.batch, a.labels = pgx.Batch{}, nil
+	br := a.tx.SendBatch(a.ctx, &b)
+	for _, l := range labels {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("%s: %w", l, err)
+		}
+	}
+	return br.Close()
+}
+
 // storeReports stores the batch's reports: a device's first report activates
 // it (activated_at is set once, never moved), its newest is its last_seen.
-func (a *applier) storeReports() error {
+func (a *applier) storeReports() {
 	if len(a.order) == 0 {
-		return nil
+		return
 	}
 	firsts, lasts := make([]int64, len(a.order)), make([]int64, len(a.order))
 	for i, uid := range a.order {
 		firsts[i], lasts[i] = a.reports[uid].first, a.reports[uid].last
 	}
-	if err := a.exec(`UPDATE devices d SET activated_at = r.first FROM unnest($1::text[], $2::bigint[]) AS r(uid, first)
-		WHERE d.uid = r.uid AND d.activated_at = 0`, a.order, firsts); err != nil {
-		return fmt.Errorf("activated: %w", err)
-	}
-	if err := a.exec(`INSERT INTO device_status (device_uid, gateway_id, last_seen)
+	a.queue("activated", `UPDATE devices d SET activated_at = r.first FROM unnest($1::text[], $2::bigint[]) AS r(uid, first)
+		WHERE d.uid = r.uid AND d.activated_at = 0`, a.order, firsts)
+	a.queue("last reported", `INSERT INTO device_status (device_uid, gateway_id, last_seen)
 		SELECT uid, $3, last FROM unnest($1::text[], $2::bigint[]) AS r(uid, last)
 		ON CONFLICT (device_uid) DO UPDATE SET gateway_id = excluded.gateway_id,
-			last_seen = greatest(device_status.last_seen, excluded.last_seen)`, a.order, lasts, a.gw); err != nil {
-		return fmt.Errorf("last reported: %w", err)
-	}
-	return nil
+			last_seen = greatest(device_status.last_seen, excluded.last_seen)`, a.order, lasts, a.gw)
 }
 
 // flush stores the pending writes: history rows in item order (one
-// statement), then one upsert for the latest values and one per rollup
-// level.
+// COPY), then queues one upsert for the latest values and one per rollup
+// level (sent with the next statement).
 func (a *applier) flush() error {
+	if err := a.send(); err != nil {
+		return err
+	}
 	if len(a.history) > 0 {
 		// COPY: the fastest way in, in item order (ids follow it).
 		rows := make([][]any, len(a.history))
@@ -270,12 +310,10 @@ func (a *applier) flush() error {
 			uids[i], pins[i], vals[i], tss[i] = it.Device, int64(it.Pin), []byte(it.Value), it.TS
 		}
 		// Latest value: an older timestamp never replaces a newer one.
-		if err := a.exec(`INSERT INTO device_values (device_uid, pin, value, ts)
+		a.queue("latest value", `INSERT INTO device_values (device_uid, pin, value, ts)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[])
 			ON CONFLICT (device_uid, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts
-			WHERE excluded.ts >= device_values.ts`, uids, pins, vals, tss); err != nil {
-			return fmt.Errorf("latest value: %w", err)
-		}
+			WHERE excluded.ts >= device_values.ts`, uids, pins, vals, tss)
 	}
 	for lv, l := range rollupLevels {
 		var uids []string
@@ -293,7 +331,7 @@ func (a *applier) flush() error {
 			continue
 		}
 		t := l.table
-		if err := a.exec(`INSERT INTO `+t+` (device_uid, pin, `+l.col+`, n, sum, min, max, last_ts, last)
+		a.queue("rollup", `INSERT INTO `+t+` (device_uid, pin, `+l.col+`, n, sum, min, max, last_ts, last)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[],
 				$7::float8[], $8::bigint[], $9::float8[])
 			ON CONFLICT (device_uid, pin, `+l.col+`) DO UPDATE SET
@@ -301,9 +339,7 @@ func (a *applier) flush() error {
 			min = least(`+t+`.min, excluded.min), max = greatest(`+t+`.max, excluded.max),
 			last = CASE WHEN excluded.last_ts >= `+t+`.last_ts THEN excluded.last ELSE `+t+`.last END,
 			last_ts = greatest(`+t+`.last_ts, excluded.last_ts)`,
-			uids, pins, starts, ns, sums, mins, maxs, lastTSs, lasts); err != nil {
-			return fmt.Errorf("rollup: %w", err)
-		}
+			uids, pins, starts, ns, sums, mins, maxs, lastTSs, lasts)
 	}
 	a.history, a.values, a.rollups = a.history[:0], a.values[:0], a.rollups[:0]
 	clear(a.latest)
@@ -501,15 +537,27 @@ func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 	return p, err
 }
 
-// History pages a device pin's raw history newest first; before is the
-// keyset cursor (the last ID of the previous page, 0 for the first page).
-// next is 0 after the last page.
+// History pages a device pin's raw history newest first: by timestamp,
+// ties by ID (the order they were applied in), as ExportHistory reads it
+// backwards; one index, (device_uid, pin, ts, id), serves both. before is
+// the keyset cursor, the ID of the previous page's last point (0 for the
+// first page); the page continues below that point's (ts, id), so a
+// cursor that is not a point of this device pin (or one retention has
+// deleted since) gives an empty page. next is 0 after the last page.
 func (s *Store) History(ctx context.Context, uid string, pin int, before int64, limit int) (pts []telemetry.HistoryPoint, next int64, err error) {
+	var rows pgx.Rows
 	if before <= 0 {
-		before = 1<<63 - 1
+		rows, err = s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
+			WHERE device_uid = $1 AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`, uid, pin, limit)
+	} else {
+		// The cursor's ts comes from the primary key (id, ts); LATERAL
+		// makes it a parameter of the page's index scan.
+		rows, err = s.pool.Query(ctx, `SELECT h.id, h.pin, h.value, h.ts
+			FROM device_history c, LATERAL (SELECT id, pin, value, ts FROM device_history
+				WHERE device_uid = $1 AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
+			WHERE c.id = $3 AND c.device_uid = $1 AND c.pin = $2
+			ORDER BY h.ts DESC, h.id DESC`, uid, pin, before, limit)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-		WHERE device_uid = $1 AND pin = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, uid, pin, before, limit)
 	if pts, err = collectT(rows, err, "history", scanPoint); err != nil {
 		return nil, 0, err
 	}

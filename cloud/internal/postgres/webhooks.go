@@ -135,19 +135,15 @@ func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
 
 // EnqueueDelivery queues a delivery, due at once.
 func (s *Store) EnqueueDelivery(ctx context.Context, webhookID int64, e webhooks.Event, at time.Time) (int64, error) {
-	return s.enqueueDelivery(ctx, webhookID, e, at)
-}
-
-// enqueueDelivery inserts a delivery with q, the store's or a
-// transaction's (an apply's).
-func (q *queries) enqueueDelivery(ctx context.Context, webhookID int64, e webhooks.Event, at time.Time) (int64, error) {
 	ev, err := json.Marshal(e)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delivery: %w", err)
 	}
-	return q.insertID(ctx, "enqueue delivery", `INSERT INTO webhook_deliveries (webhook_id, event, created, state, next_at)
-		VALUES ($1, $2, $3, $4, $5)`, webhookID, string(ev), ms(at), webhooks.Waiting, ms(at))
+	return s.insertID(ctx, "enqueue delivery", insertDelivery, webhookID, string(ev), ms(at), webhooks.Waiting, ms(at))
 }
+
+// insertDelivery queues a delivery (an apply queues its batch's with it).
+const insertDelivery = `INSERT INTO webhook_deliveries (webhook_id, event, created, state, next_at) VALUES ($1, $2, $3, $4, $5)`
 
 const deliveryCols = `id, webhook_id, event, state, attempts, next_at, code, latency_ms, error`
 

@@ -470,15 +470,24 @@ func (s *Store) DeviceStatus(ctx context.Context, uid string) (st DeviceStatus, 
 	return st, true, nil
 }
 
-// History pages a device pin's raw history newest first; before is the
-// keyset cursor (the last ID of the previous page, 0 for the first page).
-// next is 0 after the last page.
+// History pages a device pin's raw history newest first: by timestamp,
+// ties by ID (the order they were applied in), as the PostgreSQL store.
+// before is the keyset cursor, the ID of the previous page's last point
+// (0 for the first page); a cursor that is not a point of this device pin
+// gives an empty page. next is 0 after the last page.
 func (s *Store) History(ctx context.Context, uid string, pin int, before int64, limit int) (pts []HistoryPoint, next int64, err error) {
-	if before <= 0 {
-		before = 1<<63 - 1
+	// Newest first by (ts, id) through device_history_ts (whose last key
+	// is the rowid, id); the cursor's ts is read by its id.
+	q, args := `SELECT id, pin, value, ts FROM device_history INDEXED BY device_history_ts
+		WHERE device_uid = ? AND pin = ? ORDER BY ts DESC, id DESC LIMIT ?`, []any{uid, pin, limit}
+	if before > 0 {
+		q = `SELECT h.id, h.pin, h.value, h.ts FROM device_history c, device_history h INDEXED BY device_history_ts
+			WHERE c.id = ? AND c.device_uid = ? AND c.pin = ?
+			AND h.device_uid = c.device_uid AND h.pin = c.pin AND (h.ts, h.id) < (c.ts, c.id)
+			ORDER BY h.ts DESC, h.id DESC LIMIT ?`
+		args = []any{before, uid, pin, limit}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, pin, value, ts FROM device_history
-		WHERE device_uid = ? AND pin = ? AND id < ? ORDER BY id DESC LIMIT ?`, uid, pin, before, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: history: %w", err)
 	}

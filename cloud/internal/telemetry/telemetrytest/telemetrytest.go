@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ApplyActivatesAndReports", testApplyActivatesAndReports},
 		{"Aggregate", testAggregate},
 		{"ExportHistory", testExportHistory},
+		{"HistoryOrder", testHistoryOrder},
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},

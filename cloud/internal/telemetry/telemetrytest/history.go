@@ -1,0 +1,58 @@
+package telemetrytest
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// testHistoryOrder: History pages newest first by timestamp, ties in the
+// order the points were applied (newest applied first), whatever order
+// the timestamps arrived in; the cursor is the ID of a page's last point,
+// and a cursor of another pin's point gives an empty page, not another
+// pin's history.
+func testHistoryOrder(t *testing.T, newStore func(t *testing.T) Store) {
+	st := NewSite(t, newStore(t))
+	ctx := context.Background()
+	base := T0.UnixMilli()
+	var seq int64
+	// Applied a, b, c, d, e, f; a device clock that went backwards (b),
+	// then ties (c, d at +2000 and e, f at +4000, split across batches).
+	ApplyPoints(t, st, 5, []Point{{base + 3000, "a"}, {base + 1000, "b"}, {base + 2000, "c"}, {base + 2000, "d"}, {base + 4000, "e"}}, &seq)
+	ApplyPoints(t, st, 5, []Point{{base + 4000, "f"}}, &seq)
+	ApplyPoints(t, st, 6, []Point{{base + 9000, "other pin"}}, &seq)
+	want := []string{"f", "e", "a", "d", "c", "b"}
+	for _, size := range []int{1, 2, 4, 6, 10} {
+		var got []string
+		before, pages := int64(0), 0
+		for {
+			pts, next, err := st.S.History(ctx, st.Mine.UID, 5, before, size)
+			must(t, err)
+			pages++
+			for i, p := range pts {
+				got = append(got, p.Value)
+				if p.Pin != 5 || (i > 0 && (p.TS.After(pts[i-1].TS) || p.TS.Equal(pts[i-1].TS) && p.ID > pts[i-1].ID)) {
+					t.Fatalf("page size %d: point %+v after %+v", size, p, pts[i-1])
+				}
+			}
+			if next == 0 {
+				break
+			}
+			if next != pts[len(pts)-1].ID || pages > 10 {
+				t.Fatalf("page size %d: next %d after %+v", size, next, pts)
+			}
+			before = next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("page size %d: history %v, want %v", size, got, want)
+		}
+	}
+	other, _, err := st.S.History(ctx, st.Mine.UID, 6, 0, 10)
+	must(t, err)
+	if len(other) != 1 {
+		t.Fatalf("pin 6 history %+v", other)
+	}
+	if pts, next, err := st.S.History(ctx, st.Mine.UID, 5, other[0].ID, 10); err != nil || len(pts) != 0 || next != 0 {
+		t.Fatalf("a cursor of another pin: %+v next %d, %v; want an empty page", pts, next, err)
+	}
+}
