@@ -47,8 +47,8 @@ func (t feedTelemetry) Apply(ctx context.Context, gatewayID string, epoch int64,
 	queued := false
 	pending := t.hooks
 	if pending != nil {
-		pending = func(ctx context.Context, applied []syncproto.Item) ([]webhooks.Pending, error) {
-			ps, err := t.hooks(ctx, applied)
+		pending = func(ctx context.Context, devices webhooks.DeviceReader, applied []syncproto.Item) ([]webhooks.Pending, error) {
+			ps, err := t.hooks(ctx, devices, applied)
 			queued = len(ps) > 0
 			return ps, err
 		}

@@ -133,11 +133,12 @@ func (h *hookTriggers) run(ctx context.Context) {
 }
 
 // pending returns the deliveries of applied telemetry: for each item, one
-// per matching webhook of its device's organization and those above it.
+// per matching webhook of its device's organization and those above it
+// (devices read with devices).
 // The telemetry store calls it inside the apply's transaction and inserts
 // them there (webhooks.PendingFunc): a crash loses both or neither. With
 // no enabled webhook it costs one atomic load per batch.
-func (h *hookTriggers) pending(ctx context.Context, items []syncproto.Item) ([]webhooks.Pending, error) {
+func (h *hookTriggers) pending(ctx context.Context, devices webhooks.DeviceReader, items []syncproto.Item) ([]webhooks.Pending, error) {
 	idx := *h.index.Load()
 	if len(idx) == 0 {
 		return nil, nil
@@ -154,7 +155,7 @@ func (h *hookTriggers) pending(ctx context.Context, items []syncproto.Item) ([]w
 		}
 		d, seen := devs[it.Device]
 		if !seen {
-			got, err := h.store.GetDeviceByUID(ctx, it.Device)
+			got, err := devices.GetDeviceByUID(ctx, it.Device)
 			switch {
 			case err == nil:
 				d = &got
@@ -195,7 +196,7 @@ func itemEvent(it *syncproto.Item) (webhooks.Event, bool) {
 // deliver queues the deliveries of items the cloud recorded itself (an
 // automation's logged events), after their commit.
 func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
-	ps, err := h.pending(ctx, items)
+	ps, err := h.pending(ctx, h.store, items)
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.Error("webhook deliveries not queued", "err", err)

@@ -756,10 +756,14 @@ func testApplyDeliveries(t *testing.T, s Store) {
 	}
 	var seen [][]int64
 	pending := func(webhookID int64, fail error) webhooks.PendingFunc {
-		return func(_ context.Context, applied []syncproto.Item) ([]webhooks.Pending, error) {
+		return func(ctx context.Context, devices webhooks.DeviceReader, applied []syncproto.Item) ([]webhooks.Pending, error) {
 			var seqs []int64
 			var ps []webhooks.Pending
 			for _, it := range applied {
+				// The device is read in the apply's transaction.
+				if d, err := devices.GetDeviceByUID(ctx, it.Device); err != nil || d.OrgID != st.rootA {
+					t.Errorf("device %s in the apply: %+v, %v", it.Device, d, err)
+				}
 				seqs = append(seqs, it.Seq)
 				ps = append(ps, webhooks.Pending{WebhookID: webhookID, At: T0,
 					Event: webhooks.Event{Kind: webhooks.OnDatastream, Device: it.Device, Pin: it.Pin, Value: it.Value,

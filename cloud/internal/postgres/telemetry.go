@@ -97,7 +97,7 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		}
 		a.storeReports()
 		if pending != nil && applied != nil && len(*applied) > 0 {
-			ps, err := pending(ctx, *applied)
+			ps, err := pending(ctx, &queries{db: tx}, *applied)
 			if err != nil {
 				return fmt.Errorf("deliveries: %w", err)
 			}

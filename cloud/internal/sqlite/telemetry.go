@@ -132,7 +132,7 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		return fmt.Errorf("sqlite: apply: %w", err)
 	}
 	if pending != nil && applied != nil && len(*applied) > 0 {
-		ps, err := pending(ctx, *applied)
+		ps, err := pending(ctx, &a.q, *applied)
 		if err != nil {
 			return fmt.Errorf("sqlite: apply: deliveries: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"outpost/cloud/internal/tenancy"
 	"outpost/shared/syncproto"
 )
 
@@ -158,8 +159,15 @@ type Pending struct {
 // PendingFunc computes the deliveries of the items a telemetry apply is
 // about to store (new items, not replays); the store inserts them in the
 // apply's transaction, so the items and their deliveries are stored
-// together or not at all. It must only read: an error fails the apply.
-type PendingFunc func(ctx context.Context, applied []syncproto.Item) ([]Pending, error)
+// together or not at all. devices reads in that transaction (reading
+// through another connection while it holds one could starve a pool). It
+// must only read: an error fails the apply.
+type PendingFunc func(ctx context.Context, devices DeviceReader, applied []syncproto.Item) ([]Pending, error)
+
+// DeviceReader reads a device by its UID.
+type DeviceReader interface {
+	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
+}
 
 // Matches reports whether the webhook wants the event.
 func (w *Webhook) Matches(e *Event) bool {
