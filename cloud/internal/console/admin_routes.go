@@ -91,6 +91,18 @@ func formID(r *http.Request, name string) int64 {
 	return max(id, 0)
 }
 
+// formIDs reads the distinct positive ids posted under name (a list's
+// selection), in the order posted; others are left out.
+func formIDs[T ~int64](r *http.Request, name string) []T {
+	var ids []T
+	for _, v := range r.PostForm[name] {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && !slices.Contains(ids, T(n)) {
+			ids = append(ids, T(n))
+		}
+	}
+	return ids
+}
+
 // failForm answers a refused form: a server error as such, otherwise the
 // page again (render) with the refusal's status.
 func (c *Console) failForm(w http.ResponseWriter, r *http.Request, err error, render func(status int)) {

@@ -389,12 +389,7 @@ func (c *Console) devicesBulk(w http.ResponseWriter, r *http.Request, s *session
 	action := r.PostFormValue("action")
 	org := c.formOrg(r, s, "org")
 	tag, _ := strconv.ParseInt(r.PostFormValue("tag"), 10, 64)
-	var ids []tenancy.DeviceID
-	for _, v := range r.PostForm["id"] {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && !slices.Contains(ids, tenancy.DeviceID(n)) {
-			ids = append(ids, tenancy.DeviceID(n))
-		}
-	}
+	ids := formIDs[tenancy.DeviceID](r, "id")
 	msg := ""
 	switch {
 	case len(ids) == 0:

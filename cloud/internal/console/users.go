@@ -501,12 +501,7 @@ func ptr[T any](v T) *T { return &v }
 func (c *Console) usersBulkTag(w http.ResponseWriter, r *http.Request, s *session) {
 	r.ParseForm()
 	tag := tenancy.TagID(formID(r, "tag"))
-	var ids []tenancy.UserID
-	for _, v := range r.PostForm["id"] {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && !slices.Contains(ids, tenancy.UserID(n)) {
-			ids = append(ids, tenancy.UserID(n))
-		}
-	}
+	ids := formIDs[tenancy.UserID](r, "id")
 	msg := ""
 	switch {
 	case len(ids) == 0:
