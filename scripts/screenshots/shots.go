@@ -202,13 +202,14 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 func automationSample(step func(...chromedp.Action) error, base string) (string, error) {
 	var path string
 	err := step(chromedp.Navigate(base+"/automations/new"), chromedp.WaitVisible("#autoform", chromedp.ByID),
-		chromedp.SendKeys("#a-name", "Demo Device 1 too warm", chromedp.ByID),
+		// Demo Device 3 is simulated (it reports V0): "run now" reads its value.
+		chromedp.SendKeys("#a-name", "Demo Device 3 too warm", chromedp.ByID),
 		chromedp.Evaluate(`(() => { const s = document.getElementById("t-device");
-			s.value = [...s.options].find(o => o.textContent === "Demo Device 1").value; })()`, nil),
+			s.value = [...s.options].find(o => o.textContent === "Demo Device 3").value; })()`, nil),
 		chromedp.SetValue("#t-value", "30", chromedp.ByID),
 		chromedp.SetValue("#t-hold", "10", chromedp.ByID),
 		chromedp.SendKeys("#a0_subject", "Too warm", chromedp.ByID),
-		chromedp.SendKeys("#a0_text", "Demo Device 1 reads {trigger_value}", chromedp.ByID),
+		chromedp.SendKeys("#a0_text", "Demo Device 3 reads {trigger_value}", chromedp.ByID),
 		// Only if Demo Device 2 is warm too, in the daytime (the conditions
 		// form); it also logs a critical event on Demo Device 4 (open on its
 		// page once run).
@@ -221,7 +222,7 @@ func automationSample(step func(...chromedp.Action) error, base string) (string,
 		chromedp.Evaluate(`(() => { const s = document.getElementById("a1_device");
 			s.value = [...s.options].find(o => o.textContent === "Demo Device 4").value; })()`, nil),
 		chromedp.SetValue("#a1_event", "overheat", chromedp.ByID),
-		chromedp.SetValue("#a1_text", "Demo Device 1 reads {trigger_value}", chromedp.ByID),
+		chromedp.SetValue("#a1_text", "Demo Device 3 reads {trigger_value}", chromedp.ByID),
 		chromedp.Click(`#autoform button.primary`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//p[contains(., "Saved.")]`),
 		chromedp.Evaluate(`location.pathname`, &path),
