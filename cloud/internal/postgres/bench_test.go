@@ -12,6 +12,7 @@ import (
 
 	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/pgtest"
 	"outpost/shared/syncproto"
 )
 
@@ -177,6 +178,34 @@ func BenchmarkDeviceList100k(b *testing.B) {
 	})
 }
 
+// cpuMeter measures the CPU time a benchmark's loop costs, on the client
+// side (this process: the store, pgx, the benchmark) and on the server
+// side (the test cluster's processes). Per update it is a steadier figure
+// than updates/s on a shared machine: other load slows the clock, not
+// the work.
+type cpuMeter struct {
+	cluster        *pgtest.Cluster
+	client, server time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	c := pgtest.Shared(b)
+	return &cpuMeter{cluster: c, client: processCPU(), server: c.CPU()}
+}
+
+// report adds the client's, the server's and their total CPU µs per
+// update (0 where unknown: not Linux).
+func (m *cpuMeter) report(b *testing.B, updates int64) {
+	if updates <= 0 {
+		return
+	}
+	client, server := processCPU()-m.client, m.cluster.CPU()-m.server
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(updates) }
+	b.ReportMetric(per(client), "client-µs/update")
+	b.ReportMetric(per(server), "server-µs/update")
+	b.ReportMetric(per(client+server), "cpu-µs/update")
+}
+
 // BenchmarkApply measures datastream updates/s through Apply: batches of
 // 1,000 writes (the cloud link's batch size) of one served device on 10
 // pins, each batch one transaction, as the SQLite store's BenchmarkApply.
@@ -188,6 +217,7 @@ func BenchmarkApply(b *testing.B) {
 	items := make([]syncproto.Item, n)
 	seq := int64(0)
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		for i := range items {
 			seq++
@@ -199,6 +229,7 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, int64(b.N*n))
 }
 
 // BenchmarkApplyFourGateways measures the aggregate rate of four gateways
@@ -246,6 +277,7 @@ func BenchmarkApplyFourGateways(b *testing.B) {
 	const n = 1000
 	var seq atomic.Int64
 	b.ResetTimer()
+	cpu := startCPU(b)
 	var wg sync.WaitGroup
 	per := b.N/len(gws) + 1
 	for _, g := range gws {
@@ -268,4 +300,5 @@ func BenchmarkApplyFourGateways(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(seq.Load())/b.Elapsed().Seconds(), "updates/s")
+	cpu.report(b, seq.Load())
 }
