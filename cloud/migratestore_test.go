@@ -85,6 +85,13 @@ func TestMigrateStore(t *testing.T) {
 	if !reflect.DeepEqual(gotList, wantList) {
 		t.Fatalf("device list (online counter and copies): %+v, want %+v", gotList, wantList)
 	}
+	// The history is read back by device UID (PostgreSQL keys it by a
+	// history key, made for the copy), and a new point joins it.
+	must(t, dst.Apply(ctx, site.GW, 1, []syncproto.Item{{Seq: 6, Kind: syncproto.KindWrite, Device: u, Pin: 2, Value: "c", TS: 1005}}, 6))
+	pts, _, err := dst.History(ctx, u, 2, 0, 10)
+	if err != nil || len(pts) != 2 || pts[0].Value != "c" || pts[1].Value != "a\x00b" || pts[1].TS.UnixMilli() != 1002 {
+		t.Fatalf("history %+v, %v", pts, err)
+	}
 	if got, err := dst.GetUserByEmail(ctx, "a@x.test"); err != nil || got.ID != u1.ID {
 		t.Fatalf("user %+v %v", got, err)
 	}

@@ -70,7 +70,11 @@ func (s *Store) Import(ctx context.Context, src Source) (map[string]int64, error
 			}
 		}
 		for _, t := range importTables {
-			k, err := importTable(ctx, tx, src, t.name, t.order)
+			importer := importTable
+			if t.name == "device_history" {
+				importer = importHistory
+			}
+			k, err := importer(ctx, tx, src, t.name, t.order)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -135,12 +139,44 @@ func importTable(ctx context.Context, tx pgx.Tx, src Source, table, order string
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	return copyTable(ctx, tx, src, table, table, cols, types, order)
+}
+
+// copyTable copies cols of the source's table into the target's table
+// into, converting each value to its type.
+func copyTable(ctx context.Context, tx pgx.Tx, src Source, table, into string, cols, types []string, order string) (int64, error) {
 	in, err := src.ReadTable(ctx, table, cols, order)
 	if err != nil {
 		return 0, err
 	}
 	defer in.Close()
-	return tx.CopyFrom(ctx, pgx.Identifier{table}, cols, &converting{Rows: in, types: types})
+	return tx.CopyFrom(ctx, pgx.Identifier{into}, cols, &converting{Rows: in, types: types})
+}
+
+// importHistory copies the history, whose rows name their device by UID
+// in the source and by history key here (history_devices): through a
+// temporary table in the source's layout, each UID given a key.
+func importHistory(ctx context.Context, tx pgx.Tx, src Source, table, order string) (int64, error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE history_import (id bigint, device_uid text, pin bigint,
+		value bytea, ts bigint, num double precision) ON COMMIT DROP`); err != nil {
+		return 0, err
+	}
+	n, err := copyTable(ctx, tx, src, table, "history_import", []string{"id", "device_uid", "pin", "value", "ts", "num"},
+		[]string{"bigint", "text", "bigint", "bytea", "bigint", "double precision"}, order)
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range []string{
+		`INSERT INTO history_devices (uid) SELECT DISTINCT device_uid FROM history_import ORDER BY 1 ON CONFLICT DO NOTHING`,
+		`INSERT INTO device_history (id, device_key, pin, value, ts, num) SELECT i.id, k.key, i.pin, i.value, i.ts, i.num
+			FROM history_import i JOIN history_devices k ON k.uid = i.device_uid ORDER BY i.id`,
+		`DROP TABLE history_import`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // converting is a source table as pgx.CopyFromSource, each value

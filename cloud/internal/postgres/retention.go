@@ -23,7 +23,7 @@ func (s *Store) DeleteHistoryBefore(ctx context.Context, orgs []tenancy.OrgID, c
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM device_history WHERE (id, ts) IN (
-			SELECT h.id, h.ts FROM devices d JOIN device_history h ON h.device_uid = d.uid
+			SELECT h.id, h.ts FROM devices d JOIN history_devices k ON k.uid = d.uid JOIN device_history h ON h.device_key = k.key
 			WHERE d.org_id = ANY($1) AND h.ts < $2 LIMIT $3)`, ids, cutoff.UnixMilli(), retentionBatch)
 		if err != nil {
 			return total, mapErr("delete history", err)

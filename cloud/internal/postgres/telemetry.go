@@ -79,10 +79,11 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 		if err != nil {
 			return err
 		}
-		a := applier{ctx: ctx, tx: tx, gw: gatewayID, latest: map[pinKey]int{}, rollupAt: map[rollupKey]int{}, reports: map[string]span{}}
+		a := applier{ctx: ctx, tx: tx, gw: gatewayID, keys: served, latest: map[pinKey]int{}, rollupAt: map[rollupKey]int{},
+			reports: map[string]span{}}
 		for i := range items {
 			it := &items[i]
-			if it.Seq <= cursor || !served[it.Device] {
+			if _, ok := served[it.Device]; it.Seq <= cursor || !ok {
 				continue
 			}
 			if err := a.item(it); err != nil {
@@ -124,9 +125,10 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 
 // lockCursor creates the gateway's cursor row for the epoch if need be,
 // locks it and reads it, and reads which devices of the items the gateway
-// serves (devices of its org's subtree): one round trip.
-func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, items []syncproto.Item, now int64) (int64, map[string]bool, error) {
-	served := map[string]bool{}
+// serves (devices of its org's subtree) with their history keys, creating
+// those missing: one round trip.
+func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, items []syncproto.Item, now int64) (int64, map[string]int64, error) {
+	served := map[string]int64{}
 	var b pgx.Batch
 	b.Queue(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at)
 		VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`, gatewayID, epoch, now)
@@ -141,10 +143,18 @@ func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, i
 			}
 		}
 		if len(uids) > 0 {
-			b.Queue(`SELECT d.uid FROM gateways g
-				JOIN org_closure c ON c.ancestor = g.org_id
-				JOIN devices d ON d.org_id = c.descendant
-				WHERE g.id = $1 AND d.uid = ANY($2)`, gw, uids)
+			// The statement does not see the keys it creates: those come
+			// from RETURNING. A key another transaction created meanwhile
+			// is neither (ON CONFLICT skips it): historyKeys reads it.
+			b.Queue(`WITH served AS (SELECT d.uid FROM gateways g
+					JOIN org_closure c ON c.ancestor = g.org_id
+					JOIN devices d ON d.org_id = c.descendant
+					WHERE g.id = $1 AND d.uid = ANY($2)),
+				created AS (INSERT INTO history_devices (uid)
+					SELECT uid FROM served s WHERE NOT EXISTS (SELECT FROM history_devices k WHERE k.uid = s.uid)
+					ON CONFLICT (uid) DO NOTHING RETURNING uid, key)
+				SELECT s.uid, coalesce(k.key, c.key, 0) FROM served s
+				LEFT JOIN history_devices k ON k.uid = s.uid LEFT JOIN created c ON c.uid = s.uid`, gw, uids)
 		}
 	}
 	br := tx.SendBatch(ctx, &b)
@@ -163,19 +173,60 @@ func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, i
 	if err != nil {
 		return 0, nil, fmt.Errorf("served devices: %w", err)
 	}
+	var missing []string
 	for rows.Next() {
 		var u string
-		if err := rows.Scan(&u); err != nil {
+		var key int64
+		if err := rows.Scan(&u, &key); err != nil {
 			rows.Close()
 			return 0, nil, fmt.Errorf("served devices: %w", err)
 		}
-		served[u] = true
+		served[u] = key
+		if key == 0 {
+			missing = append(missing, u)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, nil, fmt.Errorf("served devices: %w", err)
 	}
-	return cursor, served, br.Close()
+	if err := br.Close(); err != nil {
+		return 0, nil, fmt.Errorf("served devices: %w", err)
+	}
+	if len(missing) > 0 {
+		if err := historyKeys(ctx, tx, missing, served); err != nil {
+			return 0, nil, err
+		}
+	}
+	return cursor, served, nil
+}
+
+// historyKeys reads the history keys of uids into keys: those another
+// transaction created after lockCursor's statement began (a new
+// statement sees them).
+func historyKeys(ctx context.Context, tx pgx.Tx, uids []string, keys map[string]int64) error {
+	rows, err := tx.Query(ctx, `SELECT uid, key FROM history_devices WHERE uid = ANY($1)`, uids)
+	if err != nil {
+		return fmt.Errorf("history keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		var key int64
+		if err := rows.Scan(&u, &key); err != nil {
+			return fmt.Errorf("history keys: %w", err)
+		}
+		keys[u] = key
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("history keys: %w", err)
+	}
+	for _, u := range uids {
+		if keys[u] == 0 {
+			return fmt.Errorf("history keys: no key for %q", u)
+		}
+	}
+	return nil
 }
 
 // pinKey names one latest value.
@@ -186,9 +237,10 @@ type pinKey struct {
 
 // applier is one Apply's transaction and the writes not yet stored.
 type applier struct {
-	ctx context.Context
-	tx  pgx.Tx
-	gw  string
+	ctx  context.Context
+	tx   pgx.Tx
+	gw   string
+	keys map[string]int64 // served device UID → its history key (history_devices)
 
 	history []*syncproto.Item // writes whose history rows are pending, in order
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
@@ -297,7 +349,7 @@ func (a *applier) flush() error {
 				num = f
 				a.roll(it, f)
 			}
-			rows[i] = []any{it.Device, int64(it.Pin), []byte(it.Value), it.TS, num}
+			rows[i] = []any{a.keys[it.Device], int64(it.Pin), []byte(it.Value), it.TS, num}
 		}
 		if _, err := a.tx.CopyFrom(a.ctx, pgx.Identifier{"device_history"}, historyCols, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("history: %w", err)
@@ -359,7 +411,7 @@ func (a *applier) clear(it *syncproto.Item) error {
 	return a.exec(q, max(it.TS, 1), it.Device, []byte(it.Name))
 }
 
-var historyCols = []string{"device_uid", "pin", "value", "ts", "num"}
+var historyCols = []string{"device_key", "pin", "value", "ts", "num"}
 
 // roll adds a numeric write to its pending rollup rows.
 func (a *applier) roll(it *syncproto.Item, f float64) {
@@ -528,6 +580,11 @@ func (s *Store) ReportedMeta(ctx context.Context, uid string) (map[string]teleme
 	return out, nil
 }
 
+// historyKey is the history key of the device whose UID is $1, in a
+// condition on device_history.device_key (NULL, matching nothing, for a
+// device that never stored a point).
+const historyKey = `(SELECT key FROM history_devices WHERE uid = $1)`
+
 func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 	var p telemetry.HistoryPoint
 	var ts int64
@@ -539,7 +596,7 @@ func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 
 // History pages a device pin's raw history newest first: by timestamp,
 // ties by ID (the order they were applied in), as ExportHistory reads it
-// backwards; one index, (device_uid, pin, ts, id), serves both. before is
+// backwards; one index, (device_key, pin, ts, id), serves both. before is
 // the keyset cursor, the ID of the previous page's last point (0 for the
 // first page); the page continues below that point's (ts, id), so a
 // cursor that is not a point of this device pin (or one retention has
@@ -548,14 +605,15 @@ func (s *Store) History(ctx context.Context, uid string, pin int, before int64, 
 	var rows pgx.Rows
 	if before <= 0 {
 		rows, err = s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-			WHERE device_uid = $1 AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`, uid, pin, limit)
+			WHERE device_key = `+historyKey+` AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`, uid, pin, limit)
 	} else {
 		// The cursor's ts comes from the primary key (id, ts); LATERAL
 		// makes it a parameter of the page's index scan.
 		rows, err = s.pool.Query(ctx, `SELECT h.id, h.pin, h.value, h.ts
-			FROM device_history c, LATERAL (SELECT id, pin, value, ts FROM device_history
-				WHERE device_uid = $1 AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
-			WHERE c.id = $3 AND c.device_uid = $1 AND c.pin = $2
+			FROM history_devices k JOIN device_history c ON c.device_key = k.key,
+			LATERAL (SELECT id, pin, value, ts FROM device_history
+				WHERE device_key = k.key AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
+			WHERE k.uid = $1 AND c.id = $3 AND c.pin = $2
 			ORDER BY h.ts DESC, h.id DESC`, uid, pin, before, limit)
 	}
 	if pts, err = collectT(rows, err, "history", scanPoint); err != nil {
@@ -645,7 +703,7 @@ func (s *Store) Aggregate(ctx context.Context, uid string, pin int, from, to tim
 	default:
 		query = `SELECT b, count(*), avg(num), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
 			FROM (SELECT ts - (ts - $4) % $1 AS b, ts, id, num FROM device_history
-				WHERE device_uid = $2 AND pin = $3 AND ts >= $4 AND ts < $5 AND num IS NOT NULL) h
+				WHERE device_key = (SELECT key FROM history_devices WHERE uid = $2) AND pin = $3 AND ts >= $4 AND ts < $5 AND num IS NOT NULL) h
 			GROUP BY b ORDER BY b`
 	}
 	rows, err := s.pool.Query(ctx, query, w, uid, pin, lo, hi)
@@ -682,7 +740,7 @@ func (s *Store) ExportHistory(ctx context.Context, uid string, pin int, from, to
 	end := to.UnixMilli()
 	for {
 		rows, err := s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-			WHERE device_uid = $1 AND pin = $2 AND (ts, id) > ($3, $4) AND ts < $5 ORDER BY ts, id LIMIT $6`,
+			WHERE device_key = `+historyKey+` AND pin = $2 AND (ts, id) > ($3, $4) AND ts < $5 ORDER BY ts, id LIMIT $6`,
 			uid, pin, ts, id, end, exportPage)
 		pts, err := collectT(rows, err, "export history", scanPoint)
 		if err != nil {
