@@ -746,7 +746,9 @@ func (s *Store) Aggregate(ctx context.Context, uid string, pin int, from, to tim
 				WHERE device_uid = $2 AND pin = $3 AND %[2]s >= $4 AND %[2]s < $5) r
 			GROUP BY b ORDER BY b`, l.table, l.col)
 	default:
-		query = `SELECT b, count(*), avg(num), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
+		// sum / count, not avg: avg(float8) also sums the squares, which
+		// overflow (an error) for values past 1e154.
+		query = `SELECT b, count(*), sum(num) / count(*), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
 			FROM (SELECT ts - (ts - $4) % $1 AS b, ts, id, num FROM device_history
 				WHERE device_key = (SELECT key FROM history_devices WHERE uid = $2) AND pin = $3 AND ts >= $4 AND ts < $5 AND num IS NOT NULL) h
 			GROUP BY b ORDER BY b`

@@ -3,7 +3,9 @@ package telemetrytest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // testHistoryOrder: History pages newest first by timestamp, ties in the
@@ -54,5 +56,38 @@ func testHistoryOrder(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	if pts, next, err := st.S.History(ctx, st.Mine.UID, 5, other[0].ID, 10); err != nil || len(pts) != 0 || next != 0 {
 		t.Fatalf("a cursor of another pin: %+v next %d, %v; want an empty page", pts, next, err)
+	}
+}
+
+// testHistoryKeepsValues: history gives back each written value byte for
+// byte, whatever it holds (nothing, NUL, bytes that are not UTF-8, a long
+// text, numbers in any notation), and aggregates the numeric ones.
+func testHistoryKeepsValues(t *testing.T, newStore func(t *testing.T) Store) {
+	st := NewSite(t, newStore(t))
+	ctx := context.Background()
+	base := T0.UnixMilli()
+	vals := []string{"", "a\x00b", "\xff\xfe\x00", strings.Repeat("long ", 2000), "-0.5", "1e300", "12", "0x10", " 7"}
+	var pts []Point
+	for i, v := range vals {
+		pts = append(pts, Point{base + int64(i), v})
+	}
+	var seq int64
+	ApplyPoints(t, st, 3, pts, &seq)
+	got, _, err := st.S.History(ctx, st.Mine.UID, 3, 0, 100)
+	must(t, err)
+	if len(got) != len(vals) {
+		t.Fatalf("%d points, want %d", len(got), len(vals))
+	}
+	for i, p := range got {
+		want := pts[len(pts)-1-i]
+		if p.Value != want.Val || p.TS.UnixMilli() != want.TS {
+			t.Errorf("point %d: %q at %d, want %q at %d", i, p.Value, p.TS.UnixMilli(), want.Val, want.TS)
+		}
+	}
+	sr, err := st.S.Aggregate(ctx, st.Mine.UID, 3, time.UnixMilli(base), time.UnixMilli(base+100), 1)
+	must(t, err)
+	if len(sr.Buckets) != 1 || sr.Buckets[0].Count != 3 || sr.Buckets[0].Min != -0.5 || sr.Buckets[0].Max != 1e300 ||
+		sr.Buckets[0].Last != 12 {
+		t.Fatalf("aggregate of the numeric values: %+v", sr.Buckets)
 	}
 }

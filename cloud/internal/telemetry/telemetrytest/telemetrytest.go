@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Aggregate", testAggregate},
 		{"ExportHistory", testExportHistory},
 		{"HistoryOrder", testHistoryOrder},
+		{"HistoryKeepsValues", testHistoryKeepsValues},
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},
