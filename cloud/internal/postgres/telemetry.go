@@ -78,11 +78,11 @@ func (s *Store) ApplyItemsDelivering(ctx context.Context, gatewayID string, epoc
 func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items []syncproto.Item, upTo int64, applied *[]syncproto.Item, pending webhooks.PendingFunc) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		now := time.Now().UnixMilli()
-		cursor, served, err := lockCursor(ctx, tx, gatewayID, epoch, items, now)
+		cursor, served, ids, err := lockCursor(ctx, tx, gatewayID, epoch, items, now)
 		if err != nil {
 			return err
 		}
-		a := applier{ctx: ctx, tx: tx, gw: gatewayID, keys: served, latest: map[pinKey]int{}, rollupAt: map[rollupKey]int{},
+		a := applier{ctx: ctx, tx: tx, gw: gatewayID, keys: served, ids: ids, latest: map[pinKey]int{}, rollupAt: map[rollupKey]int{},
 			reports: map[string]span{}}
 		for i := range items {
 			it := &items[i]
@@ -126,16 +126,36 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 	return nil
 }
 
+// idBlock is how many history ids one nextval of device_history_id_seq
+// reserves: its INCREMENT BY (migration 0011). Apply numbers its history
+// rows itself from the blocks lockCursor reserves, one sequence call per
+// thousand rows rather than one per row (a hot page that every gateway's
+// apply locked, and a function call per row). Ids still grow in the order
+// points are applied: within a batch in item order, and a later batch
+// reserves later blocks.
+const idBlock = 1000
+
 // lockCursor creates the gateway's cursor row for the epoch if need be,
-// locks it and reads it, and reads which devices of the items the gateway
-// serves (devices of its org's subtree) with their history keys, creating
-// those missing: one round trip.
-func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, items []syncproto.Item, now int64) (int64, map[string]int64, error) {
-	served := map[string]int64{}
+// locks it and reads it, reserves history ids for the batch's writes
+// (idBlock), and reads which devices of the items the gateway serves
+// (devices of its org's subtree) with their history keys, creating those
+// missing: one round trip.
+func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, items []syncproto.Item, now int64) (cursor int64, served map[string]int64, ids []int64, err error) {
+	served = map[string]int64{}
 	var b pgx.Batch
 	b.Queue(`INSERT INTO telemetry_cursors (gateway_id, epoch, applied, updated_at)
 		VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`, gatewayID, epoch, now)
 	b.Queue(`SELECT applied FROM telemetry_cursors WHERE gateway_id = $1 AND epoch = $2 FOR UPDATE`, gatewayID, epoch)
+	writes := 0
+	for i := range items {
+		if items[i].Kind == syncproto.KindWrite {
+			writes++
+		}
+	}
+	blocks := (writes + idBlock - 1) / idBlock
+	if blocks > 0 {
+		b.Queue(`SELECT nextval('device_history_id_seq') FROM generate_series(1, $1::int) ORDER BY 1`, blocks)
+	}
 	var uids []string
 	if gw, err := strconv.ParseInt(gatewayID, 10, 64); err == nil { // else not a gateway of this store: it serves nothing
 		seen := map[string]bool{}
@@ -163,18 +183,26 @@ func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, i
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return 0, nil, fmt.Errorf("cursor: %w", err)
+		return 0, nil, nil, fmt.Errorf("cursor: %w", err)
 	}
-	var cursor int64
 	if err := br.QueryRow().Scan(&cursor); err != nil {
-		return 0, nil, fmt.Errorf("cursor: %w", err)
+		return 0, nil, nil, fmt.Errorf("cursor: %w", err)
+	}
+	if blocks > 0 {
+		rows, err := br.Query()
+		if err == nil {
+			ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		}
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("history ids: %w", err)
+		}
 	}
 	if len(uids) == 0 {
-		return cursor, served, br.Close()
+		return cursor, served, ids, br.Close()
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return 0, nil, fmt.Errorf("served devices: %w", err)
+		return 0, nil, nil, fmt.Errorf("served devices: %w", err)
 	}
 	var missing []string
 	for rows.Next() {
@@ -182,7 +210,7 @@ func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, i
 		var key int64
 		if err := rows.Scan(&u, &key); err != nil {
 			rows.Close()
-			return 0, nil, fmt.Errorf("served devices: %w", err)
+			return 0, nil, nil, fmt.Errorf("served devices: %w", err)
 		}
 		served[u] = key
 		if key == 0 {
@@ -191,17 +219,17 @@ func lockCursor(ctx context.Context, tx pgx.Tx, gatewayID string, epoch int64, i
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("served devices: %w", err)
+		return 0, nil, nil, fmt.Errorf("served devices: %w", err)
 	}
 	if err := br.Close(); err != nil {
-		return 0, nil, fmt.Errorf("served devices: %w", err)
+		return 0, nil, nil, fmt.Errorf("served devices: %w", err)
 	}
 	if len(missing) > 0 {
 		if err := historyKeys(ctx, tx, missing, served); err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 	}
-	return cursor, served, nil
+	return cursor, served, ids, nil
 }
 
 // historyKeys reads the history keys of uids into keys: those another
@@ -244,6 +272,8 @@ type applier struct {
 	tx   pgx.Tx
 	gw   string
 	keys map[string]int64 // served device UID → its history key (history_devices)
+	ids  []int64          // the first history id of each reserved block (idBlock)
+	used int              // history ids handed out
 
 	history []*syncproto.Item // writes whose history rows are pending, in order
 	latest  map[pinKey]int    // index into values of the pin's pending latest value
@@ -355,7 +385,12 @@ func (a *applier) flush() error {
 			if ok {
 				a.roll(it, f)
 			}
-			rows.history(a.keys[it.Device], int64(it.Pin), it.Value, it.TS, f, ok)
+			block := a.used / idBlock
+			if block >= len(a.ids) { // lockCursor reserved one per write
+				return fmt.Errorf("history: %d ids reserved, more writes", len(a.ids)*idBlock)
+			}
+			rows.history(a.ids[block]+int64(a.used%idBlock), a.keys[it.Device], int64(it.Pin), it.Value, it.TS, f, ok)
+			a.used++
 		}
 		if _, err := a.tx.Conn().PgConn().CopyFrom(a.ctx, bytes.NewReader(rows.end()), copyHistory); err != nil {
 			return fmt.Errorf("history: %w", err)
@@ -418,23 +453,24 @@ func (a *applier) clear(it *syncproto.Item) error {
 }
 
 // copyHistory is the COPY of history rows (copyRows.history).
-const copyHistory = `COPY device_history (device_key, pin, value, ts, num) FROM STDIN (FORMAT binary)`
+const copyHistory = `COPY device_history (id, device_key, pin, value, ts, num) FROM STDIN (FORMAT binary)`
 
 // copyRows is COPY's binary format: a header, rows of length-prefixed
 // big-endian fields (length -1: NULL), a trailer.
 type copyRows struct{ buf []byte }
 
 func (c *copyRows) start(rows int) {
-	c.buf = make([]byte, 0, 19+rows*64+2)
+	c.buf = make([]byte, 0, 19+rows*80+2)
 	c.buf = append(c.buf, "PGCOPY\n\377\r\n\000"...)
 	c.buf = binary.BigEndian.AppendUint32(c.buf, 0) // flags
 	c.buf = binary.BigEndian.AppendUint32(c.buf, 0) // header extension length
 }
 
-// history appends a device_history row: bigint, bigint, bytea, bigint,
-// double precision (NULL unless isNum).
-func (c *copyRows) history(key, pin int64, value string, ts int64, num float64, isNum bool) {
-	c.buf = binary.BigEndian.AppendUint16(c.buf, 5)
+// history appends a device_history row: bigint, bigint, bigint, bytea,
+// bigint, double precision (NULL unless isNum).
+func (c *copyRows) history(id, key, pin int64, value string, ts int64, num float64, isNum bool) {
+	c.buf = binary.BigEndian.AppendUint16(c.buf, 6)
+	c.int8(id)
 	c.int8(key)
 	c.int8(pin)
 	c.buf = binary.BigEndian.AppendUint32(c.buf, uint32(len(value)))
