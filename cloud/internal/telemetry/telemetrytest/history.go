@@ -3,9 +3,12 @@ package telemetrytest
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"outpost/shared/syncproto"
 )
 
 // testHistoryOrder: History pages newest first by timestamp, ties in the
@@ -89,5 +92,47 @@ func testHistoryKeepsValues(t *testing.T, newStore func(t *testing.T) Store) {
 	if len(sr.Buckets) != 1 || sr.Buckets[0].Count != 3 || sr.Buckets[0].Min != -0.5 || sr.Buckets[0].Max != 1e300 ||
 		sr.Buckets[0].Last != 12 {
 		t.Fatalf("aggregate of the numeric values: %+v", sr.Buckets)
+	}
+}
+
+// testHistoryOrderOfLargeBatch: one Apply of more than a thousand writes
+// of one timestamp, erases between them, pages back in the reverse of
+// item order (ties are in the order applied), with distinct ids.
+func testHistoryOrderOfLargeBatch(t *testing.T, newStore func(t *testing.T) Store) {
+	st := NewSite(t, newStore(t))
+	ctx := context.Background()
+	ts := T0.UnixMilli()
+	var items []syncproto.Item
+	var want []string
+	for i := range 2500 {
+		it := syncproto.Item{Seq: int64(i + 1), Kind: syncproto.KindWrite, Device: st.Mine.UID, Pin: 4, Value: strconv.Itoa(i), TS: ts}
+		if i%900 == 899 {
+			it.Kind, it.Value = syncproto.KindErase, ""
+		} else {
+			want = append(want, it.Value)
+		}
+		items = append(items, it)
+	}
+	slices.Reverse(want)
+	must(t, st.S.Apply(ctx, st.GW, 1, items, int64(len(items))))
+	var got []string
+	seen := map[int64]bool{}
+	for before := int64(0); ; {
+		pts, next, err := st.S.History(ctx, st.Mine.UID, 4, before, 700)
+		must(t, err)
+		for _, p := range pts {
+			if seen[p.ID] {
+				t.Fatalf("id %d twice", p.ID)
+			}
+			seen[p.ID] = true
+			got = append(got, p.Value)
+		}
+		if next == 0 {
+			break
+		}
+		before = next
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("history of %d points (want %d) not in reverse item order: starts %v", len(got), len(want), got[:min(5, len(got))])
 	}
 }

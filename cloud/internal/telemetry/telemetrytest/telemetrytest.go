@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ExportHistory", testExportHistory},
 		{"HistoryOrder", testHistoryOrder},
 		{"HistoryKeepsValues", testHistoryKeepsValues},
+		{"HistoryOrderOfLargeBatch", testHistoryOrderOfLargeBatch},
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},
