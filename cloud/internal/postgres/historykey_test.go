@@ -12,8 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/internal/migrate"
 	"outpost/internal/pgtest"
+	"outpost/shared/syncproto"
 )
 
 // A database whose history names devices by UID (before the history
@@ -103,5 +105,56 @@ func TestHistoryKeyMigrationKeepsPoints(t *testing.T) {
 	}
 	if pts, _, err := s.History(ctx, "UC", 0, 0, 10); err != nil || len(pts) != 0 {
 		t.Fatalf("a device without history: %+v, %v", pts, err)
+	}
+}
+
+// A device's history key created by another transaction while Apply runs
+// (two instances storing for a device's first points at once) is read,
+// not duplicated: Apply waits on the other's insertion, skips its own and
+// stores the points under the other's key.
+func TestApplyUsesHistoryKeyCreatedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	st := telemetrytest.NewSite(t, s)
+	other, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	var key int64
+	if err := other.QueryRow(ctx, `INSERT INTO history_devices (uid) VALUES ($1) RETURNING key`, st.Mine.UID).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Apply(ctx, st.GW, 1, []syncproto.Item{{Seq: 1, Kind: syncproto.KindWrite, Device: st.Mine.UID, Pin: 1,
+			Value: "7", TS: telemetrytest.T0.UnixMilli()}}, 1)
+	}()
+	// Until Apply waits for the other transaction's key.
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("Apply returned (%v) before the other transaction ended", err)
+		default:
+		}
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH served%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var keys, under int
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM history_devices WHERE uid = $1),
+		(SELECT count(*) FROM device_history WHERE device_key = $2)`, st.Mine.UID, key).Scan(&keys, &under); err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := s.History(ctx, st.Mine.UID, 1, 0, 10)
+	if err != nil || keys != 1 || under != 1 || len(pts) != 1 || pts[0].Value != "7" {
+		t.Fatalf("%d keys, %d points under the other's key, history %+v, %v", keys, under, pts, err)
 	}
 }
