@@ -188,13 +188,7 @@ func run() {
 				if offered == 0 {
 					fatal(fmt.Errorf("the half-load run needs -half-rate or -full-rate when outpost is not measured first"))
 				}
-				full := srv.start("full-paced", *clients)
-				before := full.stats()
-				n := int(offered * float64(*halfSecs) / float64(*clients))
-				_, start := load(full.addr, *clients, n, 0, *window, benchToken, offered, 1, nil)
-				st := full.stats()
-				capacity := float64(st.Committed-before.Committed) / time.Since(start).Seconds()
-				full.stop()
+				capacity := pacedCapacity(srv, "full-paced", 0, offered, *clients, *halfSecs, *window)
 				rate = capacity / 2
 				why = fmt.Sprintf("half of full load: offered %.0f msgs/s paced, one publish per write, %.0f were persisted per second",
 					offered, capacity)
@@ -227,14 +221,16 @@ func run() {
 			halfQoS1(srv, "half-qos1", "at the QoS 0 half-load rate", rate, *clients, *halfSecs, *window)
 			rate1, why1 := *halfRate1, "set by -half-rate-qos1"
 			if rate1 == 0 {
-				full := srv.start("full-paced-qos1", *clients)
-				before := full.stats()
-				offered := 2 * rate // more than QoS 1 sustains: QoS 0's paced full load
-				n := int(offered * float64(*halfSecs) / float64(*clients))
-				_, start := load(full.addr, *clients, n, 1, *window, benchToken, offered, 1, &latencies{})
-				st := full.stats()
-				capacity := float64(st.Committed-before.Committed) / time.Since(start).Seconds()
-				full.stop()
+				// More than QoS 1 sustains: what the QoS 0 paced full load
+				// was offered (or, with -half-rate, four times that rate).
+				offered := *satRate
+				if offered == 0 && len(outR.persisted) > 0 {
+					offered = median(outR.persisted)
+				}
+				if offered == 0 {
+					offered = 4 * rate
+				}
+				capacity := pacedCapacity(srv, "full-paced-qos1", 1, offered, *clients, *halfSecs, *window)
 				rate1 = capacity / 2
 				why1 = fmt.Sprintf("half of QoS 1 full load: offered %.0f msgs/s paced, one publish per write, %.0f were acknowledged after their commit per second",
 					offered, capacity)
@@ -246,6 +242,19 @@ func run() {
 	if *idle > 0 && *gateway == "" && want("idle") {
 		idleRSS(srv, *idle, *idleSettle)
 	}
+}
+
+// pacedCapacity offers rate msgs/s at qos, one publish per write, on a
+// fresh benchserver for secs and returns the records committed per second
+// (at QoS 1 each PUBACK follows its commit).
+func pacedCapacity(srv benchserver, phase string, qos byte, rate float64, clients, secs, window int) float64 {
+	o := srv.start(phase, clients)
+	defer o.stop()
+	before := o.stats()
+	n := int(rate * float64(secs) / float64(clients))
+	_, start := load(o.addr, clients, n, qos, window, benchToken, rate, 1, &latencies{})
+	st := o.stats()
+	return float64(st.Committed-before.Committed) / time.Since(start).Seconds()
 }
 
 // halfQoS1 runs QoS 1 publishes paced at rate on a fresh benchserver and
