@@ -6,7 +6,7 @@
 -- never run at once. It starts at the end of the log as it is: the history
 -- before it calls no webhook.
 CREATE TABLE webhook_audit_cursor (
-	id      smallint PRIMARY KEY CHECK (id = 1),
+	id      bigint PRIMARY KEY CHECK (id = 1),
 	last_id bigint   NOT NULL
 );
 INSERT INTO webhook_audit_cursor (id, last_id) SELECT 1, coalesce(max(id), 0) FROM audit;
