@@ -256,7 +256,6 @@ func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhoo
 	h.call(ctx, idx, h.tree(), e, d.OrgID)
 }
 
-
 // audited asks for an audit run when committed entries include device
 // creations or transfers (the tenancy service calls it after the commit;
 // the run, not this call, queues their deliveries).
