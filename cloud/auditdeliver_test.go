@@ -2,12 +2,14 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/pgtest"
 	"outpost/internal/poll"
 	"outpost/shared/datastream"
 )
@@ -40,7 +42,8 @@ func settled(t testing.TB, s *Server, want map[*Webhook]int) {
 
 func saveHook(t testing.TB, s *Server, org tenancy.OrgID, kind, url string) *Webhook {
 	t.Helper()
-	w := &Webhook{OrgID: int64(org), Name: kind + " hook", Enabled: true, Method: "POST", URL: url, Body: kind + " {device_name}"}
+	w := &Webhook{OrgID: int64(org), Name: kind + " hook", Enabled: true, Method: "POST", URL: url, Body: kind + " {device_name}",
+		DisableAfter: 1000} // an unreachable receiver must not disable it mid-test
 	w.Trigger.Kind = kind
 	if err := s.SaveWebhook(context.Background(), w); err != nil {
 		t.Fatal(err)
@@ -180,4 +183,42 @@ func TestDeviceCreatedSurvivesStopBeforeDelivery(t *testing.T) {
 		t.Fatalf("delivered %q", bodies)
 	}
 	settled(t, s2, map[*Webhook]int{w: 1})
+}
+
+// Two instances on one PostgreSQL database both run the audit log's
+// deliveries (each after its own changes, on the other's notification,
+// on start): devices created on either give one device_created delivery
+// each, not one per instance.
+func TestDeviceCreatedOncePerClusterPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	a := newInstance(t, dsn)
+	b := newInstance(t, dsn)
+	ctx := context.Background()
+	tm, err := a.s.svc.CreateTemplate(ctx, a.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Heater"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := saveHook(t, a.s, a.admin.OrgID, "device_created", "https://receiver.invalid/in")
+	poll.Until(t, "B to load A's webhook", func() bool { return len(*b.s.hookTriggers.index.Load()) > 0 })
+	const n = 20
+	for i := range n {
+		e := []*syncEnv{a, b}[i%2]
+		if _, err := e.s.svc.CreateDevice(ctx, e.admin, tenancy.NewDevice{TemplateID: tm.ID, Name: fmt.Sprintf("Boiler %d", i),
+			OrgID: e.admin.OrgID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled(t, a.s, map[*Webhook]int{w: n})
+	settled(t, b.s, map[*Webhook]int{w: n})
+	ds, err := a.s.store.Deliveries(ctx, w.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.Event.DeviceName] {
+			t.Fatalf("%s delivered twice", d.Event.DeviceName)
+		}
+		seen[d.Event.DeviceName] = true
+	}
 }

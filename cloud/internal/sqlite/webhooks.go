@@ -11,9 +11,11 @@ import (
 	"outpost/cloud/internal/webhooks"
 )
 
-// Webhooks are stored here only (not in the PostgreSQL store yet):
-// SaveWebhook, GetWebhook, ListWebhooks, EnqueueDelivery, DueDeliveries,
-// FinishAttempt, Deliveries.
+// Webhooks, as the PostgreSQL store has them: SaveWebhook, GetWebhook,
+// ListWebhooks, EnabledWebhooks, DeleteWebhook, the durable delivery queue
+// (EnqueueDelivery, DueDeliveries, FinishAttempt, Deliveries), and the
+// deliveries of audited device changes after the audit cursor
+// (DeliverAudit).
 
 // SaveWebhook creates (w.ID 0, set on return) or replaces a webhook;
 // replacing one resets its consecutive failures.
