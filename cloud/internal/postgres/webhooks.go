@@ -257,7 +257,8 @@ func insertDeliveries(ctx context.Context, db pgx.Tx, ps []webhooks.Pending) err
 // entry's deliveries are inserted once, crash or not. An error from
 // pending leaves the cursor and the queue as they were. With pending nil
 // (no webhook enabled) the cursor moves to the end of the log in one
-// statement. It returns the entries read and the deliveries queued.
+// statement, which writes nothing when it is there. It returns the entries read
+// and the deliveries queued.
 //
 // A cursor cannot pass over an entry that commits later with a lower id:
 // AppendAudit draws each id while holding auditOrderLock until its
@@ -267,7 +268,8 @@ func insertDeliveries(ctx context.Context, db pgx.Tx, ps []webhooks.Pending) err
 func (s *Store) DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if pending == nil || len(actions) == 0 {
-			_, err := tx.Exec(ctx, `UPDATE webhook_audit_cursor SET last_id = greatest(last_id, (SELECT coalesce(max(id), 0) FROM audit))`)
+			_, err := tx.Exec(ctx, `UPDATE webhook_audit_cursor SET last_id = (SELECT max(id) FROM audit)
+				WHERE last_id < (SELECT coalesce(max(id), 0) FROM audit)`)
 			return err
 		}
 		var cursor int64

@@ -240,12 +240,14 @@ func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
 // entry's deliveries are inserted once, crash or not. An error from
 // pending leaves the cursor and the queue as they were. With pending nil
 // (no webhook enabled) the cursor moves to the end of the log in one
-// statement. It returns the entries read and the deliveries queued.
+// statement, which writes nothing when it is there. It returns the entries read
+// and the deliveries queued.
 func (s *Store) DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error) {
 	err = s.Atomic(ctx, func(tx tenancy.Tx) error {
 		q := tx.(*queries)
 		if pending == nil || len(actions) == 0 {
-			_, err := q.exec(ctx, `UPDATE webhook_audit_cursor SET last_id = max(last_id, (SELECT coalesce(max(id), 0) FROM audit))`)
+			_, err := q.exec(ctx, `UPDATE webhook_audit_cursor SET last_id = (SELECT max(id) FROM audit)
+				WHERE last_id < (SELECT coalesce(max(id), 0) FROM audit)`)
 			return mapErr("deliver audit", err)
 		}
 		var cursor int64
