@@ -25,7 +25,6 @@ type hookStore interface {
 	Deliveries(ctx context.Context, webhookID int64, limit int) ([]webhooks.Delivery, error)
 	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
 	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
-	ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tenancy.List[tenancy.Device], error)
 	// DeliverAudit turns the audit entries of actions after the store's
 	// audit cursor (at most limit) into the deliveries pending returns,
 	// inserting them and moving the cursor in one transaction; pending
