@@ -127,12 +127,12 @@ func (s *Store) apply(ctx context.Context, gatewayID string, epoch int64, items 
 }
 
 // idBlock is how many history ids one nextval of device_history_id_seq
-// reserves: its INCREMENT BY (migration 0011). Apply numbers its history
-// rows itself from the blocks lockCursor reserves, one sequence call per
-// thousand rows rather than one per row (a hot page that every gateway's
-// apply locked, and a function call per row). Ids still grow in the order
-// points are applied: within a batch in item order, and a later batch
-// reserves later blocks.
+// reserves: its INCREMENT BY (migrations/*_history_id_blocks.sql). Apply
+// numbers its history rows itself from the blocks lockCursor reserves,
+// one sequence call per thousand rows rather than one per row (a hot
+// page that every gateway's apply locked, and a function call per row).
+// Ids still grow in the order points are applied: within a batch in item
+// order, and a later batch reserves later blocks.
 const idBlock = 1000
 
 // lockCursor creates the gateway's cursor row for the epoch if need be,
