@@ -158,3 +158,77 @@ func TestApplyUsesHistoryKeyCreatedMeanwhile(t *testing.T) {
 		t.Fatalf("%d keys, %d points under the other's key, history %+v, %v", keys, under, pts, err)
 	}
 }
+
+// The raw history reads (a page, the next page, a chart from the raw
+// points, an export page) can be served by the time index on every
+// partition they read: with sequential scans off (the test's tables are
+// small enough for the planner to prefer them), no partition is scanned
+// row by row.
+func TestHistoryReadsUseTheTimeIndex(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	st := telemetrytest.NewSite(t, s)
+	base := time.Now().UnixMilli() // in a monthly partition, not the default one
+	items := make([]syncproto.Item, 2000)
+	for i := range items {
+		items[i] = syncproto.Item{Seq: int64(i + 1), Kind: syncproto.KindWrite, Device: st.Mine.UID, Pin: i % 4,
+			Value: fmt.Sprint(i), TS: base + int64(i)}
+	}
+	if err := s.Apply(ctx, st.GW, 1, items, int64(len(items))); err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := s.History(ctx, st.Mine.UID, 1, 0, 10)
+	if err != nil || len(pts) != 10 {
+		t.Fatalf("history %+v, %v", pts, err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		name, sql string
+		args      []any
+	}{
+		{"first page", historyFirstPage, []any{st.Mine.UID, 1, 50}},
+		{"next page", historyPage, []any{st.Mine.UID, 1, pts[9].ID, 50}},
+		{"raw aggregate", aggregateRaw, []any{int64(7), st.Mine.UID, 1, base, base + 2000}},
+		{"export", exportAfter, []any{st.Mine.UID, 1, base, int64(0), base + 2000, exportPage}},
+	} {
+		var plan []string
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `EXPLAIN (COSTS OFF) `+q.sql, q.args...)
+			if err != nil {
+				return err
+			}
+			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+		// Every scan of a history partition is an index scan whose
+		// condition leads with the device key (the time index) or the id
+		// (the primary key: the cursor's point), not a filter.
+		scans := 0
+		for i, l := range plan {
+			if !strings.Contains(l, " on device_history") || strings.Contains(l, "Bitmap Heap Scan") {
+				continue
+			}
+			scans++
+			cond := ""
+			if i+1 < len(plan) {
+				cond = strings.TrimSpace(plan[i+1])
+			}
+			if !strings.HasPrefix(cond, "Index Cond: ((device_key = ") &&
+				!(strings.HasPrefix(cond, "Index Cond: ") && strings.Contains(cond, "id = ")) {
+				t.Errorf("%s: %q is not served by an index:\n%s", q.name, strings.TrimSpace(l), strings.Join(plan, "\n"))
+				break
+			}
+		}
+		if scans == 0 {
+			t.Errorf("%s reads no history partition:\n%s", q.name, strings.Join(plan, "\n"))
+		}
+	}
+}

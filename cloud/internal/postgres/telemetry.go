@@ -666,6 +666,34 @@ func (s *Store) ReportedMeta(ctx context.Context, uid string) (map[string]teleme
 // device that never stored a point).
 const historyKey = `(SELECT key FROM history_devices WHERE uid = $1)`
 
+// The reads of raw history, each served by the time index (device_key,
+// pin, ts, id) INCLUDE (num) (TestHistoryReadsUseTheTimeIndex).
+const (
+	// historyFirstPage: $1 uid, $2 pin, $3 limit.
+	historyFirstPage = `SELECT id, pin, value, ts FROM device_history
+		WHERE device_key = ` + historyKey + ` AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`
+	// historyPage: $1 uid, $2 pin, $3 the cursor's id, $4 limit. The
+	// cursor's ts comes from the primary key (id, ts); LATERAL makes it a
+	// parameter of the page's index scan.
+	historyPage = `SELECT h.id, h.pin, h.value, h.ts
+		FROM history_devices k JOIN device_history c ON c.device_key = k.key,
+		LATERAL (SELECT id, pin, value, ts FROM device_history
+			WHERE device_key = k.key AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
+		WHERE k.uid = $1 AND c.id = $3 AND c.pin = $2
+		ORDER BY h.ts DESC, h.id DESC`
+	// aggregateRaw: $1 bucket width, $2 uid, $3 pin, $4 from, $5 to (ms).
+	// sum / count, not avg: avg(float8) also sums the squares, which
+	// overflow (an error) for values past 1e154.
+	aggregateRaw = `SELECT b, count(*), sum(num) / count(*), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
+		FROM (SELECT ts - (ts - $4) % $1 AS b, ts, id, num FROM device_history
+			WHERE device_key = (SELECT key FROM history_devices WHERE uid = $2) AND pin = $3 AND ts >= $4 AND ts < $5
+			AND num IS NOT NULL) h
+		GROUP BY b ORDER BY b`
+	// exportAfter: $1 uid, $2 pin, after ($3 ts, $4 id), $5 to, $6 limit.
+	exportAfter = `SELECT id, pin, value, ts FROM device_history
+		WHERE device_key = ` + historyKey + ` AND pin = $2 AND (ts, id) > ($3, $4) AND ts < $5 ORDER BY ts, id LIMIT $6`
+)
+
 func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 	var p telemetry.HistoryPoint
 	var ts int64
@@ -685,17 +713,9 @@ func scanPoint(r scanner) (telemetry.HistoryPoint, error) {
 func (s *Store) History(ctx context.Context, uid string, pin int, before int64, limit int) (pts []telemetry.HistoryPoint, next int64, err error) {
 	var rows pgx.Rows
 	if before <= 0 {
-		rows, err = s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-			WHERE device_key = `+historyKey+` AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`, uid, pin, limit)
+		rows, err = s.pool.Query(ctx, historyFirstPage, uid, pin, limit)
 	} else {
-		// The cursor's ts comes from the primary key (id, ts); LATERAL
-		// makes it a parameter of the page's index scan.
-		rows, err = s.pool.Query(ctx, `SELECT h.id, h.pin, h.value, h.ts
-			FROM history_devices k JOIN device_history c ON c.device_key = k.key,
-			LATERAL (SELECT id, pin, value, ts FROM device_history
-				WHERE device_key = k.key AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
-			WHERE k.uid = $1 AND c.id = $3 AND c.pin = $2
-			ORDER BY h.ts DESC, h.id DESC`, uid, pin, before, limit)
+		rows, err = s.pool.Query(ctx, historyPage, uid, pin, before, limit)
 	}
 	if pts, err = collectT(rows, err, "history", scanPoint); err != nil {
 		return nil, 0, err
@@ -782,12 +802,7 @@ func (s *Store) Aggregate(ctx context.Context, uid string, pin int, from, to tim
 				WHERE device_uid = $2 AND pin = $3 AND %[2]s >= $4 AND %[2]s < $5) r
 			GROUP BY b ORDER BY b`, l.table, l.col)
 	default:
-		// sum / count, not avg: avg(float8) also sums the squares, which
-		// overflow (an error) for values past 1e154.
-		query = `SELECT b, count(*), sum(num) / count(*), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
-			FROM (SELECT ts - (ts - $4) % $1 AS b, ts, id, num FROM device_history
-				WHERE device_key = (SELECT key FROM history_devices WHERE uid = $2) AND pin = $3 AND ts >= $4 AND ts < $5 AND num IS NOT NULL) h
-			GROUP BY b ORDER BY b`
+		query = aggregateRaw
 	}
 	rows, err := s.pool.Query(ctx, query, w, uid, pin, lo, hi)
 	sr.Buckets, err = collectT(rows, err, "aggregate", func(r scanner) (telemetry.Bucket, error) {
@@ -822,9 +837,7 @@ func (s *Store) ExportHistory(ctx context.Context, uid string, pin int, from, to
 	ts, id := from.UnixMilli(), int64(0)
 	end := to.UnixMilli()
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT id, pin, value, ts FROM device_history
-			WHERE device_key = `+historyKey+` AND pin = $2 AND (ts, id) > ($3, $4) AND ts < $5 ORDER BY ts, id LIMIT $6`,
-			uid, pin, ts, id, end, exportPage)
+		rows, err := s.pool.Query(ctx, exportAfter, uid, pin, ts, id, end, exportPage)
 		pts, err := collectT(rows, err, "export history", scanPoint)
 		if err != nil {
 			return err
