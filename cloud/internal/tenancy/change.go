@@ -36,6 +36,10 @@ type Change struct {
 	// claimed into an org where it is enabled, or into an org with a
 	// device of it at or below.
 	Templates []TemplateID
+	// UsedTemplates: the views with a device of these templates, not
+	// those where one is only enabled (a shipment of its firmware: the
+	// devices get it).
+	UsedTemplates []TemplateID
 	// Gateways: these gateways' own views (claimed, released).
 	Gateways []GatewayID
 	// Owners: these users' names or emails changed: the views with
@@ -46,7 +50,7 @@ type Change struct {
 // Empty reports whether the change touches no view.
 func (c Change) Empty() bool {
 	return !c.All && !c.Tree && len(c.Orgs) == 0 && len(c.Subtrees) == 0 && len(c.At) == 0 && len(c.Templates) == 0 &&
-		len(c.Gateways) == 0 && len(c.Owners) == 0
+		len(c.UsedTemplates) == 0 && len(c.Gateways) == 0 && len(c.Owners) == 0
 }
 
 // Add folds o into c.
@@ -57,6 +61,7 @@ func (c *Change) Add(o Change) {
 	c.Subtrees = appendNew(c.Subtrees, o.Subtrees...)
 	c.At = appendNew(c.At, o.At...)
 	c.Templates = appendNew(c.Templates, o.Templates...)
+	c.UsedTemplates = appendNew(c.UsedTemplates, o.UsedTemplates...)
 	c.Gateways = appendNew(c.Gateways, o.Gateways...)
 	c.Owners = appendNew(c.Owners, o.Owners...)
 }
@@ -222,14 +227,18 @@ func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, 
 	for _, o := range c.At {
 		at[o] = true
 	}
-	for _, id := range c.Templates {
+	for _, id := range slices.Concat(c.Templates, c.UsedTemplates) {
 		h, err := s.store.TemplateOrgs(ctx, id)
 		if err != nil {
 			return nil, false, internal("views touched", err)
 		}
 		// Used is closed upwards already (an org holds what its
 		// subtree does): no walk to the root.
-		for _, o := range slices.Concat(h.Enabled, h.Used) {
+		orgs := h.Used
+		if slices.Contains(c.Templates, id) {
+			orgs = slices.Concat(h.Enabled, h.Used)
+		}
+		for _, o := range orgs {
 			at[o] = true
 		}
 	}
