@@ -1,6 +1,8 @@
 package tenancy_test
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
+	"outpost/shared/ulid"
 )
 
 // siteView is what of a GatewayView reaches the gateway (siteregistry's
@@ -67,6 +70,15 @@ func TestViewsTouched(t *testing.T) {
 	}
 	all := []string{"canada", "muller", "root", "united", "us"}
 	var fan, spare tenancy.Template
+	gatewayOf := func(name string) tenancy.GatewayID {
+		for id, n := range sites {
+			if n == name {
+				return id
+			}
+		}
+		t.Fatalf("no gateway %q", name)
+		return 0
+	}
 	fanDef := func(name string) datastream.Template {
 		return datastream.Template{Name: name, Datastreams: []datastream.Datastream{{Pin: 1, Name: "speed", Type: datastream.Integer}}}
 	}
@@ -150,6 +162,20 @@ func TestViewsTouched(t *testing.T) {
 		{"unused template deleted: where it was enabled", func() error {
 			return svc.DeleteTemplate(w.ctx, w.A, spare.ID)
 		}, []string{"muller", "root"}},
+		{"the US gateway merges up a device of a template made offline", func() error {
+			def := fanDef("Local")
+			def.ID = "TMPLLOCALUS1"
+			uid, err := ulid.New(w.clock.Now(), rand.Reader)
+			if err != nil {
+				return err
+			}
+			res, err := svc.MergeGatewayDevices(w.ctx, gatewayOf("us"), []datastream.Template{def},
+				[]tenancy.GatewayDevice{{UID: uid, Name: "Local 1", TemplateID: "TMPLLOCALUS1", TokenHash: sha256.Sum256([]byte(uid))}})
+			if err == nil && (len(res.Created) != 1 || len(res.Templates) != 1) {
+				err = fmt.Errorf("merge %+v, want the device and its template created", res)
+			}
+			return err
+		}, []string{"root", "united", "us"}},
 		{"static token created in the US branch, then claimed into Canada", func() error {
 			sts, err := svc.CreateStaticTokens(w.ctx, w.A, w.us.ID, w.T.ID, 1)
 			if err != nil {
