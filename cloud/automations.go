@@ -50,6 +50,7 @@ func (s *Server) SaveWebhook(ctx context.Context, w *webhooks.Webhook) error {
 		return err
 	}
 	s.hookTriggers.load(ctx) // in force when SaveWebhook returns
+	s.announce()             // and on the other instances once they reload
 	return nil
 }
 

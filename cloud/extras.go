@@ -46,9 +46,9 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 	if err != nil {
 		return fmt.Errorf("cloud: %w", err)
 	}
-	s.eventLog = events.New(ext, s.svc, s.observeCloudItems, cfg.Now)
-	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, s.eventLog, logger)
 	s.hookTriggers = newHookTriggers(ext, s.hooks, s.svc.Tree, log)
+	s.eventLog = events.New(ext, s.svc, s.observeCloudItems, s.hookTriggers.pending, cfg.Now)
+	s.rules = newCloudRules(ext, s.sites, notifier, s.hooks, s.eventLog, logger)
 	s.events = newEventNotifications(ext, notifier, cfg.Events, s.svc.Tree, cfg.Now, log)
 	s.events.hooks = s.hookTriggers.notified
 	s.sites.PlaceAutomations(ext)
@@ -65,7 +65,8 @@ func (s *Server) wireExtras(cfg Config, ext cloudStore, mailer platformapi.Maile
 
 // observeCloudItems hands what the cloud itself recorded on devices (an
 // automation's events) to the live feed and to the observers of applied
-// telemetry, as a gateway's batch is once applied.
+// telemetry, as a gateway's batch is once applied, and wakes the webhook
+// dispatcher (their deliveries were stored with them).
 func (s *Server) observeCloudItems(items []syncproto.Item) {
 	us := make([]livefeed.Update, len(items))
 	for i, it := range items {
@@ -75,7 +76,7 @@ func (s *Server) observeCloudItems(items []syncproto.Item) {
 		s.feedOut.Publish(us)
 	}
 	s.rules.runner.Observe(items)
-	s.hookTriggers.Observe(items)
+	s.hooks.Kick()
 	s.events.Observe(items)
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,16 +25,28 @@ type hookStore interface {
 	Deliveries(ctx context.Context, webhookID int64, limit int) ([]webhooks.Delivery, error)
 	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
 	DeviceValues(ctx context.Context, uid string) ([]telemetry.PinValue, error)
-	ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tenancy.List[tenancy.Device], error)
+	// DeliverAudit turns the audit entries of actions after the store's
+	// audit cursor (at most limit) into the deliveries pending returns,
+	// inserting them and moving the cursor in one transaction; pending
+	// nil moves the cursor to the end of the log.
+	DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error)
 }
 
-// hookTriggers turns applied telemetry into webhook deliveries: a device's
-// datastream writes, events and online / offline changes call the enabled
-// webhooks of its organization and the organizations above it whose
-// trigger matches. With no enabled webhook it costs one atomic load per
-// batch. A gateway batch's deliveries are inserted in the apply's
-// transaction (pending, called by the store); the items the cloud records
-// itself (Observe) and the tenancy triggers are queued after their commit.
+// hookTriggers turns what happens to devices into webhook deliveries,
+// always inserted in the transaction of what they report, so that a crash
+// loses both or neither:
+//   - a gateway batch's datastream writes, events and online / offline
+//     changes: pending, called by the telemetry store in the apply;
+//   - the events cloud automations log: pending again, called by the
+//     store's LogEventDelivering;
+//   - devices created and transferred (device_created,
+//     device_transferred): read from the audit log after an audit cursor
+//     the store keeps (auditRun), by every instance on start, after each
+//     audited change, on the cluster's change notification, and every
+//     auditSweep.
+//
+// With no enabled webhook a batch costs one atomic load, and an audit run
+// one statement (the cursor moves to the log's end).
 type hookTriggers struct {
 	store hookStore
 	disp  *webhooks.Dispatcher
@@ -44,28 +55,22 @@ type hookTriggers struct {
 
 	index atomic.Pointer[map[int64][]webhooks.Webhook] // enabled webhooks by org
 	kick  chan struct{}
-
-	mu    sync.Mutex
-	queue []syncproto.Item
-	moves []orgMove // organizations transferred, their devices' deliveries not queued yet
-	wake  chan struct{}
+	audit chan struct{} // the audit log has entries to deliver (coalesced)
 }
 
-// orgMove is an organization transferred under another parent: every
-// device in its subtree moved with it.
-type orgMove struct {
-	org, oldParent tenancy.OrgID
-	at             time.Time
-}
+// auditSweep is how often the audit log is read with nothing announced:
+// another instance may have stopped between an audited commit and its run.
+const auditSweep = time.Minute
 
 func newHookTriggers(store hookStore, disp *webhooks.Dispatcher, tree func() *tenancy.Tree, log *slog.Logger) *hookTriggers {
-	h := &hookTriggers{store: store, disp: disp, tree: tree, log: log, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	h := &hookTriggers{store: store, disp: disp, tree: tree, log: log, kick: make(chan struct{}, 1), audit: make(chan struct{}, 1)}
 	empty := map[int64][]webhooks.Webhook{}
 	h.index.Store(&empty)
 	return h
 }
 
-// reload asks for the webhooks to be read again (coalesced).
+// reload asks for the webhooks to be read again (coalesced), and for the
+// audit log to be read after (another instance's change may be there).
 func (h *hookTriggers) reload() {
 	select {
 	case h.kick <- struct{}{}:
@@ -73,18 +78,10 @@ func (h *hookTriggers) reload() {
 	}
 }
 
-// Observe queues items the cloud recorded itself (not a gateway's: their
-// deliveries are queued by the apply, see pending) when some webhook is
-// enabled.
-func (h *hookTriggers) Observe(items []syncproto.Item) {
-	if len(*h.index.Load()) == 0 {
-		return
-	}
-	h.mu.Lock()
-	h.queue = append(h.queue, items...)
-	h.mu.Unlock()
+// auditKick asks for an audit run (coalesced).
+func (h *hookTriggers) auditKick() {
 	select {
-	case h.wake <- struct{}{}:
+	case h.audit <- struct{}{}:
 	default:
 	}
 }
@@ -113,21 +110,46 @@ func (h *hookTriggers) fetch(ctx context.Context) error {
 
 func (h *hookTriggers) run(ctx context.Context) {
 	h.load(ctx)
+	h.auditRun(ctx) // what a crash left behind
+	sweep := time.NewTicker(auditSweep)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.kick:
 			h.load(ctx)
-		case <-h.wake:
-			h.mu.Lock()
-			items, moves := h.queue, h.moves
-			h.queue, h.moves = nil, nil
-			h.mu.Unlock()
-			h.deliver(ctx, items)
-			for _, m := range moves {
-				h.orgMoved(ctx, m)
+			h.auditRun(ctx)
+		case <-h.audit:
+			h.auditRun(ctx)
+		case <-sweep.C:
+			h.auditRun(ctx)
+		}
+	}
+}
+
+// auditRun delivers the audit log's device creations and transfers after
+// the store's cursor, a batch at a time, until none is left. A failed run
+// is logged and tried again at the next kick or sweep: the cursor has not
+// moved.
+func (h *hookTriggers) auditRun(ctx context.Context) {
+	for ctx.Err() == nil {
+		var pending webhooks.AuditPendingFunc
+		if len(*h.index.Load()) > 0 {
+			pending = h.auditPending
+		}
+		read, queued, err := h.store.DeliverAudit(ctx, webhooks.AuditActions, webhooks.AuditBatch, pending)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("webhook deliveries of audited changes not queued (tried again later)", "err", err)
 			}
+			return
+		}
+		if queued > 0 {
+			h.disp.Kick()
+		}
+		if read < webhooks.AuditBatch {
+			return
 		}
 	}
 }
@@ -168,7 +190,7 @@ func (h *hookTriggers) pending(ctx context.Context, devices webhooks.DeviceReade
 			continue
 		}
 		e.DeviceName, e.Template = d.Name, string(d.TemplateID)
-		for _, w := range matching(idx, tree, &e, d.OrgID) {
+		for _, w := range matching(idx, tree.Parent, &e, d.OrgID) {
 			out = append(out, webhooks.Pending{WebhookID: w.ID, Event: e, At: now})
 		}
 	}
@@ -193,32 +215,13 @@ func itemEvent(it *syncproto.Item) (webhooks.Event, bool) {
 	return e, true
 }
 
-// deliver queues the deliveries of items the cloud recorded itself (an
-// automation's logged events), after their commit.
-func (h *hookTriggers) deliver(ctx context.Context, items []syncproto.Item) {
-	ps, err := h.pending(ctx, h.store, items)
-	if err != nil {
-		if ctx.Err() == nil {
-			h.log.Error("webhook deliveries not queued", "err", err)
-		}
-		return
-	}
-	for _, p := range ps {
-		if err := h.disp.Enqueue(ctx, []webhooks.Webhook{{ID: p.WebhookID}}, p.Event); err != nil {
-			if ctx.Err() == nil {
-				h.log.Error("webhook deliveries not queued", "device", p.Event.Device, "trigger", p.Event.Kind, "err", err)
-			}
-			return
-		}
-	}
-}
-
 // matching returns the webhooks of the organizations from each of orgs up
 // to the root whose trigger matches e, each webhook once.
-func matching(idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e *webhooks.Event, orgs ...tenancy.OrgID) []webhooks.Webhook {
+// parent names each organization's parent (0 above a root).
+func matching(idx map[int64][]webhooks.Webhook, parent func(tenancy.OrgID) tenancy.OrgID, e *webhooks.Event, orgs ...tenancy.OrgID) []webhooks.Webhook {
 	var hit []webhooks.Webhook
 	for i, start := range orgs {
-		for o := start; o != 0; o = tree.Parent(o) {
+		for o := start; o != 0; o = parent(o) {
 			for _, w := range idx[int64(o)] {
 				if w.Matches(e) && (i == 0 || !slices.ContainsFunc(hit, func(x webhooks.Webhook) bool { return x.ID == w.ID })) {
 					hit = append(hit, w)
@@ -232,7 +235,7 @@ func matching(idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e *webhooks.
 // call queues e's deliveries to the matching webhooks of the organizations
 // from each of orgs up to the root, each webhook once.
 func (h *hookTriggers) call(ctx context.Context, idx map[int64][]webhooks.Webhook, tree *tenancy.Tree, e webhooks.Event, orgs ...tenancy.OrgID) {
-	hit := matching(idx, tree, &e, orgs...)
+	hit := matching(idx, tree.Parent, &e, orgs...)
 	if len(hit) == 0 {
 		return
 	}
@@ -252,92 +255,96 @@ func (h *hookTriggers) notified(ctx context.Context, d *tenancy.Device, e webhoo
 	h.call(ctx, idx, h.tree(), e, d.OrgID)
 }
 
-// audited turns committed device creations and transfers into the
-// device_created and device_transferred triggers: the enabled webhooks of
-// the device's organization and those above it (for a transfer, of the
-// organizations it left and joined) whose trigger matches. Called by the
-// tenancy service after the commit; a crash before the enqueue loses the
-// deliveries (unlike a gateway batch's, see pending).
-func (h *hookTriggers) audited(ctx context.Context, entries []tenancy.AuditEntry) {
+// audited asks for an audit run when committed entries include device
+// creations or transfers (the tenancy service calls it after the commit;
+// the run, not this call, queues their deliveries).
+func (h *hookTriggers) audited(_ context.Context, entries []tenancy.AuditEntry) {
+	for _, en := range entries {
+		if slices.Contains(webhooks.AuditActions, en.Action) {
+			h.auditKick()
+			return
+		}
+	}
+}
+
+// auditPending returns the deliveries of committed audit entries, read in
+// the transaction of the store's audit run (r): for device.create and
+// static_token.claim (a claimed static-token device is new to its
+// claimer's organization: created there, as far as webhooks go) the
+// device_created webhooks of the device's organization and those above
+// it; for device.transfer the device_transferred webhooks of the
+// organizations above it after and before the move; for org.transfer, for
+// each device of the moved subtree (as it is now), those of the
+// organizations above it now and of those the organization was under
+// before. Each webhook is called once per device and entry. Organizations
+// are walked up through r, not the in-memory tree, which may not hold
+// another instance's latest change yet.
+func (h *hookTriggers) auditPending(ctx context.Context, r webhooks.AuditReader, entries []tenancy.AuditEntry) ([]webhooks.Pending, error) {
 	idx := *h.index.Load()
 	if len(idx) == 0 {
-		return
+		return nil, nil
 	}
-	ctx = context.WithoutCancel(ctx) // the change is committed: queue its deliveries even if the caller left
-	tree := h.tree()
+	parents := map[tenancy.OrgID]tenancy.OrgID{}
+	var readErr error
+	parent := func(o tenancy.OrgID) tenancy.OrgID {
+		if p, ok := parents[o]; ok {
+			return p
+		}
+		org, err := r.GetOrg(ctx, o)
+		if err != nil && !errors.Is(err, tenancy.ErrNotFound) && readErr == nil {
+			readErr = fmt.Errorf("webhooks: organization %d: %w", o, err)
+		}
+		parents[o] = org.ParentID // 0 when gone: stop there
+		return org.ParentID
+	}
+	now := time.Now()
+	var out []webhooks.Pending
+	add := func(e webhooks.Event, orgs ...tenancy.OrgID) {
+		for _, w := range matching(idx, parent, &e, orgs...) {
+			out = append(out, webhooks.Pending{WebhookID: w.ID, Event: e, At: now})
+		}
+	}
 	for _, en := range entries {
-		var kind string
 		switch {
 		case en.ObjectType == "org" && en.Action == "org.transfer":
-			h.queueMove(en)
-			continue
-		case en.ObjectType != "device":
-			continue
-		case en.Action == "device.create", en.Action == "static_token.claim":
-			// A claimed static-token device is new to its claimer's
-			// organization: created there, as far as webhooks go.
-			kind = webhooks.OnCreated
-		case en.Action == "device.transfer":
-			kind = webhooks.OnTransfer
-		default:
-			continue
-		}
-		var after, before tenancy.DeviceJSON
-		if err := json.Unmarshal(en.After, &after); err != nil || after.UID == "" {
-			continue
-		}
-		if en.Before != nil {
-			_ = json.Unmarshal(en.Before, &before)
-		}
-		e := webhooks.Event{Kind: kind, Device: after.UID, DeviceName: after.Name, Template: string(after.TemplateID), At: en.At.UTC()}
-		h.call(ctx, idx, tree, e, after.OrgID, before.OrgID)
-	}
-}
-
-// queueMove queues the device_transferred deliveries of an organization
-// transfer for the run loop: listing the devices of a large subtree must
-// not hold the tenancy service (audited runs while it holds the tree).
-func (h *hookTriggers) queueMove(en tenancy.AuditEntry) {
-	var before tenancy.OrgJSON
-	org, err := strconv.ParseInt(en.ObjectID, 10, 64)
-	if err != nil || json.Unmarshal(en.Before, &before) != nil {
-		return
-	}
-	h.mu.Lock()
-	h.moves = append(h.moves, orgMove{org: tenancy.OrgID(org), oldParent: before.ParentID, at: en.At.UTC()})
-	h.mu.Unlock()
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-}
-
-// orgMoved calls, for each device of a transferred organization's subtree,
-// the device_transferred webhooks (device / template filters apply) of the
-// organizations above it now and of those it was under before, each
-// webhook once per device. A crash before the enqueue loses them, as for
-// the other triggers.
-func (h *hookTriggers) orgMoved(ctx context.Context, m orgMove) {
-	idx := *h.index.Load()
-	if len(idx) == 0 {
-		return
-	}
-	tree := h.tree()
-	for page := (tenancy.Page{Size: tenancy.MaxPageSize}); ; {
-		l, err := h.store.ListDevices(ctx, tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: m.org, Subtree: true}, Page: page})
-		if err != nil {
-			if ctx.Err() == nil {
-				h.log.Error("devices of a transferred organization not listed: their webhooks are not called", "org", m.org, "err", err)
+			var before tenancy.OrgJSON
+			org, err := strconv.ParseInt(en.ObjectID, 10, 64)
+			if err != nil || json.Unmarshal(en.Before, &before) != nil {
+				continue
 			}
-			return
+			for page := (tenancy.Page{Size: tenancy.MaxPageSize}); ; {
+				l, err := r.ListDevices(ctx, tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: tenancy.OrgID(org), Subtree: true}, Page: page})
+				if err != nil {
+					return nil, fmt.Errorf("webhooks: devices of transferred organization %d: %w", org, err)
+				}
+				for _, d := range l.Items {
+					add(webhooks.Event{Kind: webhooks.OnTransfer, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID),
+						At: en.At.UTC()}, d.OrgID, before.ParentID)
+				}
+				if l.Next == 0 || len(l.Items) == 0 {
+					break
+				}
+				page.After = l.Next
+			}
+		case en.ObjectType != "device":
+		case en.Action == "device.create", en.Action == "static_token.claim", en.Action == "device.transfer":
+			kind := webhooks.OnCreated
+			if en.Action == "device.transfer" {
+				kind = webhooks.OnTransfer
+			}
+			var after, before tenancy.DeviceJSON
+			if err := json.Unmarshal(en.After, &after); err != nil || after.UID == "" {
+				continue
+			}
+			if en.Before != nil {
+				_ = json.Unmarshal(en.Before, &before)
+			}
+			add(webhooks.Event{Kind: kind, Device: after.UID, DeviceName: after.Name, Template: string(after.TemplateID),
+				At: en.At.UTC()}, after.OrgID, before.OrgID)
 		}
-		for _, d := range l.Items {
-			e := webhooks.Event{Kind: webhooks.OnTransfer, Device: d.UID, DeviceName: d.Name, Template: string(d.TemplateID), At: m.at}
-			h.call(ctx, idx, tree, e, d.OrgID, m.oldParent)
+		if readErr != nil {
+			return nil, readErr
 		}
-		if l.Next == 0 || len(l.Items) == 0 {
-			return
-		}
-		page.After = l.Next
 	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"outpost/cloud/internal/automations"
+	"outpost/cloud/internal/events"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/ota"
 	"outpost/cloud/internal/postgres"
@@ -31,6 +32,7 @@ type cloudStore interface {
 	automations.Store
 	automations.RunnerStore
 	hookStore
+	events.Store
 	telemetry.Store
 	telemetryApplier
 	retentionStore

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +129,110 @@ func TestWebhooksSurviveCloudKill9(t *testing.T) {
 	}
 	t.Logf("%d values, %d requests", len(rcv.ids), rcv.reqs)
 	s.gw.stop(t)
+	cloud.stop(t)
+}
+
+// TestDeviceCreatedWebhooksSurviveCloudKill9: a device_created webhook of
+// a client org calls a receiver on 127.0.0.1 while devices are created
+// through the Platform API one after another and the cloud is SIGKILLed
+// twice (creations still arriving) and restarted on its data. In the end
+// every device the org holds was delivered under exactly one delivery id
+// (a repeat of that id is allowed), and no delivery names a device that
+// does not exist: each creation's deliveries are read from the audit log
+// after a cursor moved with them in one transaction, so none is lost
+// between the creation's commit and its delivery, and none is doubled by
+// the run after a restart.
+func TestDeviceCreatedWebhooksSurviveCloudKill9(t *testing.T) {
+	cloudBin, _ := products(t)
+	cdir := filepath.Join(t.TempDir(), "cloud")
+	if err := os.Mkdir(cdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	caddr := freeAddr(t)
+	allow := `webhooks: {allow: ["127.0.0.0/8"]}`
+	cloud := startCloud(t, cloudBin, cdir, caddr, allow)
+	f := newFixture(t, cloud, 0)
+
+	rcv := &hookReceiver{ids: map[string]map[string]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	f.api.must(201, "PUT", fmt.Sprintf("/api/v1/organization/webhook?orgId=%d", f.orgs[0]), f.users[0], map[string]any{
+		"name": "created", "enabled": true, "method": "POST", "url": "http://" + ln.Addr().String() + "/in",
+		"trigger": map[string]any{"kind": "device_created"}, "body": "{device_name}",
+		"perMinute": 600, "disableAfter": 1000}, nil)
+
+	// Each attempt has its own name: one cut by the kill may or may not
+	// have committed, and is judged by the device list below.
+	const n, kills = 90, 2
+	stop := make(chan struct{})
+	created := make(chan int, 1)
+	go func() {
+		c := &http.Client{Timeout: 5 * time.Second}
+		body := func(name string) io.Reader {
+			return strings.NewReader(fmt.Sprintf(`{"templateId": %q, "orgId": %d, "name": %q}`, f.template, f.orgs[0], name))
+		}
+		ok := 0
+		for attempt := 0; ok < n; attempt++ {
+			select {
+			case <-stop:
+				created <- ok
+				return
+			default:
+			}
+			req, _ := http.NewRequest("POST", cloud.url+"/api/v1/organization/device/create", body(fmt.Sprintf("dev %03d", attempt)))
+			req.Header.Set("Authorization", "Bearer "+f.admin)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.Do(req)
+			if err != nil {
+				time.Sleep(20 * time.Millisecond) // the cloud is down: again, under a new name
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				ok++
+			}
+		}
+		created <- ok
+	}()
+	for k := 1; k <= kills; k++ {
+		poll.Within(t, "devices created before a kill", 60*time.Second, func() bool { return rcv.received() >= k*n/(kills+1) })
+		cloud.kill()
+		cloud = startCloud(t, cloudBin, cdir, caddr, allow)
+	}
+	select {
+	case <-created:
+	case <-time.After(120 * time.Second):
+		close(stop)
+		t.Fatalf("creations did not finish: %d", <-created)
+	}
+
+	var devs struct{ Content []struct{ Name string } }
+	f.api.must(200, "GET", fmt.Sprintf("/api/v1/organization/devices?orgId=%d&size=1000", f.orgs[0]), f.admin, nil, &devs)
+	if len(devs.Content) < n {
+		t.Fatalf("%d devices in the org, want at least %d", len(devs.Content), n)
+	}
+	poll.Within(t, "every device delivered", 60*time.Second, func() bool { return rcv.received() >= len(devs.Content) })
+	time.Sleep(500 * time.Millisecond) // late repeats
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	exists := map[string]bool{}
+	for _, d := range devs.Content {
+		exists[d.Name] = true
+		if ids := rcv.ids[d.Name]; len(ids) != 1 {
+			t.Errorf("device %q delivered under %d delivery ids %v, want 1", d.Name, len(ids), ids)
+		}
+	}
+	for name := range rcv.ids {
+		if !exists[name] {
+			t.Errorf("delivered a device that does not exist: %q", name)
+		}
+	}
+	t.Logf("%d devices, %d requests", len(devs.Content), rcv.reqs)
 	cloud.stop(t)
 }

@@ -497,3 +497,41 @@ func TestLiveOutlivesServerTimeouts(t *testing.T) {
 	}
 	t.Fatal("the stream ended before the update")
 }
+
+// TestDeviceFilterChoices: the filters' choices (rendered once and kept
+// per choice) mark what the URL chose, and only that.
+func TestDeviceFilterChoices(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("admin@acme.test")
+	op := fmt.Sprintf(`<option value="%d"`, e.operator.ID)
+	tm := fmt.Sprintf(`<option value="%s"`, e.devA.TemplateID)
+	for _, tc := range []struct {
+		path           string
+		owner, tmplSel bool
+	}{
+		{"/devices", false, false},
+		{fmt.Sprintf("/devices?owner=%d", e.operator.ID), true, false},
+		{"/devices?template=" + string(e.devA.TemplateID), false, true},
+		{fmt.Sprintf("/devices?owner=%d&template=%s", e.operator.ID, e.devA.TemplateID), true, true},
+		{"/devices", false, false}, // the kept choices of the first request again
+	} {
+		res := admin.get(tc.path)
+		if res.status != http.StatusOK {
+			t.Fatalf("GET %s: %d", tc.path, res.status)
+		}
+		for _, c := range []struct {
+			opt  string
+			want bool
+		}{{op, tc.owner}, {tm, tc.tmplSel}} {
+			if !strings.Contains(res.body, c.opt) {
+				t.Fatalf("GET %s: no %s…> choice", tc.path, c.opt)
+			}
+			if got := strings.Contains(res.body, c.opt+" selected>"); got != c.want {
+				t.Errorf("GET %s: %s…> selected %v, want %v", tc.path, c.opt, got, c.want)
+			}
+		}
+		if n := strings.Count(res.body, " selected>"); n > 2+2 { // status and organizations selects hold one each
+			t.Errorf("GET %s: %d options selected", tc.path, n)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,9 +36,9 @@ type devicesData struct {
 	Q         string
 	Sub       bool
 	Status    string
-	Templates []option
-	Owners    []option
-	Locations []option
+	Templates template.HTML // <option>s (filterLists.options)
+	Owners    template.HTML
+	Locations template.HTML
 	Tags      []option // offered only to who may manage tags
 	AllTags   bool
 	Cols      []column
@@ -110,9 +111,17 @@ func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 		c.serverError(w, r, err)
 		return
 	}
-	d.Templates = selected(fl.templates, func(v string) bool { return v == string(dq.TemplateID) })
-	d.Owners = selected(fl.owners, func(v string) bool { return v == strconv.FormatInt(int64(dq.OwnerID), 10) })
-	d.Locations = selected(fl.locations, func(v string) bool { return v == strconv.FormatInt(int64(dq.LocationID), 10) })
+	d.Templates, err = c.options(fl, "templates", fl.templates, string(dq.TemplateID))
+	if err == nil {
+		d.Owners, err = c.options(fl, "owners", fl.owners, strconv.FormatInt(int64(dq.OwnerID), 10))
+	}
+	if err == nil {
+		d.Locations, err = c.options(fl, "locations", fl.locations, strconv.FormatInt(int64(dq.LocationID), 10))
+	}
+	if err != nil {
+		c.serverError(w, r, err)
+		return
+	}
 	d.Tags = selected(fl.tags, func(v string) bool { return selTags[v] })
 	for _, col := range sortColumns {
 		cq := cloneQuery(q)
@@ -165,6 +174,19 @@ func cloneQuery(q url.Values) url.Values {
 type filterLists struct {
 	tree                               *tenancy.Tree
 	templates, owners, locations, tags []option
+	frags                              fragments // their <option>s, rendered
+}
+
+// options renders list's <option>s with the one valued chosen selected,
+// once per filterLists and choice: up to 200 owners and 200 locations
+// through html/template cost a device list page as much as its rows.
+func (c *Console) options(fl *filterLists, name string, list []option, chosen string) (template.HTML, error) {
+	if len(list) == 0 {
+		return "", nil
+	}
+	return c.fragment(&fl.frags, fragKey{name: "options", cur: name + "\x00" + chosen}, func() any {
+		return selected(list, func(v string) bool { return v == chosen })
+	})
 }
 
 type filterKey struct {

@@ -169,7 +169,7 @@ func newEnv(t testing.TB) *env {
 	svc := need(tenancy.New(ctx, tenancy.Deps{Store: st, Hasher: auth.Passwords{Cost: 4}}, tenancy.Config{}))
 	root, admin := must2(t)(svc.Bootstrap(ctx, tenancy.Bootstrap{OrgName: "Acme Cloud", AdminEmail: "admin@acme.test", AdminName: "Ada Admin", Password: pw}))
 	e := &env{t: t, svc: svc, live: &fakeLive{states: map[string]DeviceState{}, events: map[string][]Event{}, store: st},
-		feed: livefeed.New(livefeed.Options{}), mails: &mailbox{}, store: st, events: events.New(st, svc, nil, nil)}
+		feed: livefeed.New(livefeed.Options{}), mails: &mailbox{}, store: st, events: events.New(st, svc, nil, nil, nil)}
 	e.admin = tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
 	f := func(v float64) *float64 { return &v }
 	tmpl := need(svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Thermostat", Datastreams: []datastream.Datastream{

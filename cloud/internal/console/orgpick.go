@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,21 +88,35 @@ func (p orgPicker) With(id, name, choose string, required bool, errID string) or
 	return p
 }
 
-// pickable lists the orgs of the user's scope offered for purpose.
+// pickable lists the orgs of the user's scope offered for purpose;
+// callers must not modify the list (it is kept, see scopeTreeMemo).
 func (c *Console) pickable(r *http.Request, s *session, purpose string, keep func(tenancy.Org) bool) ([]treeItem, error) {
 	perm, ok := pickPurposes[purpose]
 	if !ok {
 		return nil, nil
 	}
-	all, err := c.scopeTree(r, s)
+	m, err := c.scopeMemo(r, s)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]treeItem, 0, len(all))
-	for _, it := range all {
+	if keep == nil {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if out, ok := m.picks[purpose]; ok {
+			return out, nil
+		}
+	}
+	out := make([]treeItem, 0, len(m.items))
+	for _, it := range m.items {
 		if (perm == nil || s.can(*perm, tenancy.OrgResource(it.Org.ID))) && (keep == nil || keep(it.Org)) {
 			out = append(out, it)
 		}
+	}
+	if keep == nil {
+		if m.picks == nil {
+			m.picks = map[string][]treeItem{}
+		}
+		m.picks[purpose] = slices.Clip(out)
 	}
 	return out, nil
 }

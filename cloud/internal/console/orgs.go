@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"outpost/cloud/internal/tenancy"
 )
@@ -21,6 +22,13 @@ type scopeTreeMemo struct {
 	tree  *tenancy.Tree
 	items []treeItem
 	byID  map[tenancy.OrgID]tenancy.Org
+
+	// picks are the orgs offered per picker purpose (without a keep
+	// filter): a decision per org of the scope, which on a thousand orgs
+	// costs more than the rest of a device list page. Decide reads only
+	// the actor and the tree, which the memo is keyed by.
+	mu    sync.Mutex
+	picks map[string][]treeItem
 }
 
 // scopeTree lists every org of the user's scope (the home org and, with

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -122,30 +123,35 @@ type orgTree struct {
 	items []orgItem
 	byID  map[tenancy.OrgID]tenancy.Org
 	more  bool
-
-	mu    sync.Mutex
-	frags map[fragKey]template.HTML
+	frags fragments
 }
 
-// fragKey names a fragment of an orgTree: the switcher's list for a
-// current org.
+// fragments are rendered partials kept with the data they were rendered
+// from (an orgTree, a device list's filterLists).
+type fragments struct {
+	mu sync.Mutex
+	m  map[fragKey]template.HTML
+}
+
+// fragKey names a fragment: a partial and what it marks as current (the
+// switcher's current org, a select's chosen option).
 type fragKey struct {
 	name string
-	cur  tenancy.OrgID
+	cur  string
 }
 
 // fragment is the partial template key.name executed on data, rendered
-// once per org list (that is, per user and tree snapshot: the same
-// input) and kept with it. The switcher printed 100 org names through
-// html/template on every page, a third of a device list page's time.
-// The fragment is escaped by html/template like any other output: it is
-// executed on its own, in the HTML text context, and the pages insert it
-// where an HTML text context is (a list's items), never in an attribute,
-// script or URL.
-func (c *Console) fragment(ot *orgTree, key fragKey, data func() any) (template.HTML, error) {
-	ot.mu.Lock()
-	h, ok := ot.frags[key]
-	ot.mu.Unlock()
+// once per input (the holder's data and key.cur) and kept in fs. The
+// switcher printed 100 org names through html/template on every page, a
+// third of a device list page's time; the owner filter's 200 users as
+// much again. The fragment is escaped by html/template like any other
+// output: it is executed on its own, in the HTML text context, and the
+// pages insert it where an HTML text context is (a list's items, a
+// select's options), never in an attribute, script or URL.
+func (c *Console) fragment(fs *fragments, key fragKey, data func() any) (template.HTML, error) {
+	fs.mu.Lock()
+	h, ok := fs.m[key]
+	fs.mu.Unlock()
 	if ok {
 		return h, nil
 	}
@@ -154,12 +160,12 @@ func (c *Console) fragment(ot *orgTree, key fragKey, data func() any) (template.
 		return "", err
 	}
 	h = template.HTML(buf.String()) // produced by html/template, see above
-	ot.mu.Lock()
-	if ot.frags == nil {
-		ot.frags = map[fragKey]template.HTML{}
+	fs.mu.Lock()
+	if fs.m == nil {
+		fs.m = map[fragKey]template.HTML{}
 	}
-	ot.frags[key] = h
-	ot.mu.Unlock()
+	fs.m[key] = h
+	fs.mu.Unlock()
 	return h, nil
 }
 
@@ -186,7 +192,7 @@ func (c *Console) shell(r *http.Request, s *session) (*shell, map[tenancy.OrgID]
 	sh.Admin = s.adminNav()
 	c.shellExtras(r, s, sh)
 	sh.Orgs, sh.More, sh.orgs = ot.items, ot.more, ot
-	sw, err := c.fragment(ot, fragKey{name: "orgswitch", cur: s.org}, func() any {
+	sw, err := c.fragment(&ot.frags, fragKey{name: "orgswitch", cur: strconv.FormatInt(int64(s.org), 10)}, func() any {
 		return struct {
 			Cur  tenancy.OrgID
 			Orgs []orgItem

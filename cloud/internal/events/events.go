@@ -15,6 +15,7 @@ import (
 
 	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 )
@@ -23,7 +24,10 @@ import (
 type Store interface {
 	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)
 	GetTemplate(ctx context.Context, id tenancy.TemplateID) (tenancy.Template, error)
-	LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (telemetry.TimelineEntry, error)
+	// LogEventDelivering stores the event and, in the same transaction,
+	// the webhook deliveries pending returns for it (nil: none).
+	LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time,
+		pending webhooks.PendingFunc) (telemetry.TimelineEntry, error)
 	ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (telemetry.TimelineEntry, error)
 	OpenEvents(ctx context.Context, uid string, codes []string, limit int) ([]telemetry.TimelineEntry, error)
 	OpenEventCounts(ctx context.Context, uids, codes []string) (map[string]map[string]int, error)
@@ -43,25 +47,27 @@ const ResolvePermission = tenancy.OrgDevicesControl
 // MaxOpen bounds the open events one device's page lists.
 const MaxOpen = 100
 
-// Service logs and resolves events. Logged events are handed to observe
-// once stored, as the gateways' telemetry is once applied (notifications,
-// webhooks, automations, the live feed).
+// Service logs and resolves events. A logged event's webhook deliveries
+// (pending) are stored with it, in its transaction, as a gateway batch's
+// are; the event is handed to observe once stored, as the gateways'
+// telemetry is once applied (notifications, automations, the live feed).
 type Service struct {
 	store   Store
 	devs    Devices
 	observe func([]syncproto.Item)
+	pending webhooks.PendingFunc
 	now     func() time.Time
 }
 
-// New returns a service; observe and now may be nil.
-func New(store Store, devs Devices, observe func([]syncproto.Item), now func() time.Time) *Service {
+// New returns a service; observe, pending and now may be nil.
+func New(store Store, devs Devices, observe func([]syncproto.Item), pending webhooks.PendingFunc, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if observe == nil {
 		observe = func([]syncproto.Item) {}
 	}
-	return &Service{store: store, devs: devs, observe: observe, now: now}
+	return &Service{store: store, devs: devs, observe: observe, pending: pending, now: now}
 }
 
 // Source is the item source of the events an automation logs: not the
@@ -89,7 +95,7 @@ func (s *Service) Log(ctx context.Context, automation, uid, code, description st
 		description = ""
 	}
 	at := s.now().UTC()
-	e, err := s.store.LogEvent(ctx, uid, code, description, Source+":"+automation, at)
+	e, err := s.store.LogEventDelivering(ctx, uid, code, description, Source+":"+automation, at, s.pending)
 	if err != nil {
 		return e, err
 	}

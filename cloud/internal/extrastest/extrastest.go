@@ -21,6 +21,7 @@ import (
 	"outpost/cloud/internal/automations"
 	"outpost/cloud/internal/notify"
 	"outpost/cloud/internal/ota"
+	"outpost/cloud/internal/telemetry"
 	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
@@ -49,6 +50,15 @@ type Store interface {
 	automations.Store
 	automations.RunnerStore
 	notify.CounterStore
+	// DeliverAudit turns the audit entries of actions after the store's
+	// audit cursor (at most limit) into the deliveries pending returns,
+	// inserting them and moving the cursor in one transaction (pending
+	// nil: the cursor moves to the log's end).
+	DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error)
+	// LogEventDelivering logs a cloud event and inserts the deliveries
+	// pending returns for it, in one transaction.
+	LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time,
+		pending webhooks.PendingFunc) (telemetry.TimelineEntry, error)
 }
 
 // Run runs every contract test against stores made by newStore.
@@ -70,6 +80,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"DeliveryQueue", testDeliveryQueue},
 		{"DeliveriesAppliedWithTheirItems", testApplyDeliveries},
 		{"DisabledAfterFailures", testDisabledAfterFailures},
+		{"AuditDeliveriesWithTheirCursor", testAuditDeliveries},
+		{"AuditDeliveriesOfConcurrentRunners", func(t *testing.T, s Store) { AuditRunnersConcurrent(t, s, s) }},
+		{"LoggedEventDeliveredWithIt", testLoggedEventDeliveries},
 		{"EventCounters", testEventCounters},
 		{"PendingOfflines", testPendingOfflines},
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/webhooks"
+	"outpost/shared/syncproto"
 )
 
 // This file is the part of the timeline the cloud writes itself: events
@@ -28,9 +30,30 @@ func scanTimeline(r scanner) (telemetry.TimelineEntry, error) {
 
 // LogEvent records an event the cloud logged on a device.
 func (s *Store) LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (telemetry.TimelineEntry, error) {
+	return s.LogEventDelivering(ctx, uid, code, description, source, at, nil)
+}
+
+// LogEventDelivering is LogEvent that also queues the webhook deliveries
+// pending returns for the event (a KindEvent item), in the same
+// transaction (pending nil: none): a crash loses both or neither. pending
+// reads the device through the transaction, not a second connection.
+func (s *Store) LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time, pending webhooks.PendingFunc) (telemetry.TimelineEntry, error) {
 	e := telemetry.TimelineEntry{Kind: "event", Code: code, Description: description, TS: fromMS(at.UnixMilli()), Source: pgText(source)}
-	err := s.pool.QueryRow(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts, source)
-		VALUES ($1, 'event', $2, $3, $4, $5) RETURNING id`, uid, []byte(code), []byte(description), at.UnixMilli(), e.Source).Scan(&e.ID)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts, source)
+			VALUES ($1, 'event', $2, $3, $4, $5) RETURNING id`, uid, []byte(code), []byte(description), at.UnixMilli(), e.Source).Scan(&e.ID); err != nil {
+			return err
+		}
+		if pending == nil {
+			return nil
+		}
+		ps, err := pending(ctx, &queries{db: tx}, []syncproto.Item{{Kind: syncproto.KindEvent, Device: uid, Name: code,
+			Value: description, TS: at.UnixMilli(), Source: source}})
+		if err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		return insertDeliveries(ctx, tx, ps)
+	})
 	if err != nil {
 		return telemetry.TimelineEntry{}, fmt.Errorf("postgres: log event: %w", err)
 	}

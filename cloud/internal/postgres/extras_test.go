@@ -42,6 +42,15 @@ func instances(t *testing.T, n int) []*Store {
 	return out
 }
 
+// Two instances running the audit log's webhook deliveries while audited
+// changes commit on both insert each entry's delivery once: the cursor row
+// lock serializes the runs, and audit ids commit in id order, so no run
+// passes over an entry that commits later.
+func TestAuditRunnersOnTwoInstances(t *testing.T) {
+	st := instances(t, 2)
+	extrastest.AuditRunnersConcurrent(t, st[0], st[1])
+}
+
 func testHook(org int64, disableAfter int) *webhooks.Webhook {
 	w := &webhooks.Webhook{OrgID: org, Name: "hook", Enabled: true, Method: "POST", URL: "https://example.com/in",
 		DisableAfter: disableAfter}
@@ -291,7 +300,7 @@ func TestImportCopiesExtras(t *testing.T) {
 	copied, err := dst.Import(ctx, sqliteSource{src})
 	must(err)
 	for _, table := range []string{"ota_firmware", "ota_shipments", "ota_device_status", "automations", "automation_runs",
-		"notifications", "webhooks", "webhook_deliveries", "device_meta"} {
+		"notifications", "webhooks", "webhook_deliveries", "webhook_audit_cursor", "device_meta"} {
 		if copied[table] == 0 {
 			t.Errorf("%s: nothing copied", table)
 		}

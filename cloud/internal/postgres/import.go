@@ -44,7 +44,7 @@ var importTables = []struct{ name, order string }{
 	{"history_minutes", "device_uid, pin, minute"}, {"history_hours", "device_uid, pin, hour"},
 	{"device_meta", "device_id, name"}, {"ota_firmware", "id"}, {"ota_shipments", "id"},
 	{"ota_device_status", "shipment_id, device_id"}, {"automations", "id"}, {"automation_runs", "id"},
-	{"notifications", "id"}, {"webhooks", "id"}, {"webhook_deliveries", "id"},
+	{"notifications", "id"}, {"webhooks", "id"}, {"webhook_deliveries", "id"}, {"webhook_audit_cursor", "id"},
 	{"event_counters", "device_uid, code"}, {"event_days", "device_uid"}, {"event_offline", "device_uid"},
 }
 
@@ -63,6 +63,11 @@ func (s *Store) Import(ctx context.Context, src Source) (map[string]int64, error
 		}
 		if n > 0 {
 			return fmt.Errorf("the target already holds %d organizations: import into an empty database", n)
+		}
+		// The migrations started the webhooks' audit cursor at this empty
+		// log's end: src's cursor, which matches its log, replaces it.
+		if _, err := tx.Exec(ctx, `DELETE FROM webhook_audit_cursor`); err != nil {
+			return err
 		}
 		for _, t := range importTables {
 			if _, err := tx.Exec(ctx, `ALTER TABLE `+t.name+` DISABLE TRIGGER USER`); err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 )
@@ -223,4 +225,80 @@ func (s *Store) FinishAttempt(ctx context.Context, d webhooks.Delivery, a webhoo
 		disabled = false
 	}
 	return disabled, err
+}
+
+// insertDeliveries queues deliveries with db (a transaction's), in one
+// round trip.
+func insertDeliveries(ctx context.Context, db pgx.Tx, ps []webhooks.Pending) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for i := range ps {
+		ev, err := json.Marshal(ps[i].Event)
+		if err != nil {
+			return fmt.Errorf("delivery: %w", err)
+		}
+		b.Queue(insertDelivery, ps[i].WebhookID, string(ev), ms(ps[i].At), webhooks.Waiting, ms(ps[i].At))
+	}
+	if err := db.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	return nil
+}
+
+// DeliverAudit turns the audit entries of actions after the audit cursor
+// (at most limit, in id order) into webhook deliveries in one
+// transaction: it locks the cursor row (SELECT ... FOR UPDATE: of two
+// instances, the second waits and then reads past what the first
+// inserted), reads the entries, calls pending (which reads through the
+// transaction: no second pool connection while this one is held), inserts
+// what it returns and moves the cursor to the last entry read, so each
+// entry's deliveries are inserted once, crash or not. An error from
+// pending leaves the cursor and the queue as they were. With pending nil
+// (no webhook enabled) the cursor moves to the end of the log in one
+// statement, which writes nothing when it is there. It returns the entries read
+// and the deliveries queued.
+//
+// A cursor cannot pass over an entry that commits later with a lower id:
+// AppendAudit draws each id while holding auditOrderLock until its
+// transaction ends, so an id is drawn only once every lower one has
+// committed or rolled back, and a snapshot that sees an entry sees all
+// entries below it that will ever exist.
+func (s *Store) DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if pending == nil || len(actions) == 0 {
+			_, err := tx.Exec(ctx, `UPDATE webhook_audit_cursor SET last_id = (SELECT max(id) FROM audit)
+				WHERE last_id < (SELECT coalesce(max(id), 0) FROM audit)`)
+			return err
+		}
+		var cursor int64
+		if err := tx.QueryRow(ctx, `SELECT last_id FROM webhook_audit_cursor WHERE id = 1 FOR UPDATE`).Scan(&cursor); err != nil {
+			return fmt.Errorf("cursor: %w", err)
+		}
+		// Read committed: this statement's snapshot is taken after the
+		// lock was granted, so it sees what a runner before this one saw.
+		rows, err := tx.Query(ctx, `SELECT `+auditCols+` FROM audit WHERE id > $1 AND action = ANY($2) ORDER BY id LIMIT $3`,
+			cursor, actions, limit)
+		entries, err := collect(rows, err, "audit", scanAudit)
+		if err != nil || len(entries) == 0 {
+			return err
+		}
+		ps, err := pending(ctx, &queries{db: tx}, entries)
+		if err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		if err := insertDeliveries(ctx, tx, ps); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE webhook_audit_cursor SET last_id = $1 WHERE id = 1`, int64(entries[len(entries)-1].ID)); err != nil {
+			return fmt.Errorf("cursor: %w", err)
+		}
+		read, queued = len(entries), len(ps)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("postgres: deliver audit: %w", err)
+	}
+	return read, queued, nil
 }

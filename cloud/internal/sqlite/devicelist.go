@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -106,16 +107,22 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	// The driven source, if a selective filter has an index.
 	var drivenFrom, drivenCond, tagsFrom, tagsCond string
 	var drivenArgs, tagsArgs []any
-	switch tags := uniqueTags(f.Tags); {
+	tags := uniqueTags(f.Tags)
+	if len(tags) > 1 && f.AllTags && f.OwnerID == 0 && f.LocationID == 0 {
+		if tags, err = q.rarestFirst(ctx, tags); err != nil {
+			return p, err
+		}
+	}
+	switch {
 	case f.OwnerID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_owner", "d.owner_id = ?", []any{int64(f.OwnerID)}
 	case f.LocationID != 0:
 		drivenFrom, drivenCond, drivenArgs = "devices d INDEXED BY devices_location", "d.location_id = ?", []any{int64(f.LocationID)}
 	case len(tags) == 1 || len(tags) > 0 && f.AllTags:
 		// One tag's index entries in device order, each joined to its
-		// device (no list of ids built first); all tags: joined to the
-		// others' entries of the same device (a primary key probe) before
-		// the device is read.
+		// device (no list of ids built first); all tags: the rarest tag's
+		// entries joined to the others' entries of the same device (a
+		// primary key probe) before the device is read.
 		tagsFrom, tagsCond = "device_tags t INDEXED BY device_tags_tag", "t.tag_id = ?"
 		for i, t := range tags {
 			if i > 0 {
@@ -157,10 +164,12 @@ func (q *queries) ListDeviceRows(ctx context.Context, f tenancy.DeviceFilter) (t
 	case onlyTemplate && f.Scope.Subtree:
 		matching, err = q.count(ctx, "count devices", `SELECT coalesce((SELECT n_subtree FROM org_template_counts
 			WHERE org_id = ? AND template_id = ?), 0)`, org, string(f.TemplateID))
-	case tagsFrom != "" && filter == "" && f.Scope.Subtree && inScope == all:
-		// The root's tag filter: counted from the tags' index entries
+	case len(tagsArgs) == 1 && filter == "" && f.Scope.Subtree && inScope == all:
+		// The root's tag filter: counted from the tag's index entries
 		// alone while the scope is the only root (else each entry's device
-		// is probed), and the page then sorts only its own rows.
+		// is probed), and the page then sorts only its own rows. Not for
+		// all of several tags: their count probes the other tags' entries
+		// as the page does, so the page counts them on the way instead.
 		scopeOf := "((SELECT count(*) = 1 AND max(id) = ? FROM orgs WHERE parent_id IS NULL) OR " +
 			"EXISTS (SELECT 1 FROM devices d JOIN org_closure c ON c.ancestor = ? AND c.descendant = d.org_id WHERE d.id = t.device_id))"
 		matching, err = q.count(ctx, "count devices", `SELECT count(*) FROM `+tagsFrom+` WHERE `+tagsCond+` AND `+scopeOf,
@@ -329,6 +338,35 @@ func deviceFilterSQL(f tenancy.DeviceFilter, tagsImplied bool) (string, []any) {
 		}
 	}
 	return b.String(), args
+}
+
+// rarestFirst orders tags by their count of devices (tags.n_devices, kept
+// by triggers), fewest first; a tag that does not exist comes first (it
+// matches no device, so the page is empty at once).
+func (q *queries) rarestFirst(ctx context.Context, tags []tenancy.TagID) ([]tenancy.TagID, error) {
+	args := make([]any, len(tags))
+	for i, t := range tags {
+		args[i] = int64(t)
+	}
+	rows, err := q.query(ctx, `SELECT id, n_devices FROM tags WHERE id IN (?`+strings.Repeat(", ?", len(tags)-1)+`)`, args...)
+	if err != nil {
+		return nil, mapErr("tag counts", err)
+	}
+	defer rows.Close()
+	n := make(map[tenancy.TagID]int64, len(tags))
+	for rows.Next() {
+		var id, c int64
+		if err := rows.Scan(&id, &c); err != nil {
+			return nil, mapErr("tag counts", err)
+		}
+		n[tenancy.TagID(id)] = c + 1 // a missing tag reads 0: first
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("tag counts", err)
+	}
+	out := slices.Clone(tags)
+	slices.SortStableFunc(out, func(a, b tenancy.TagID) int { return cmp.Compare(n[a], n[b]) })
+	return out, nil
 }
 
 func uniqueTags(tags []tenancy.TagID) []tenancy.TagID {

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/tenancy"
+	"outpost/cloud/internal/webhooks"
+	"outpost/shared/syncproto"
 )
 
 // This file is the part of the timeline the cloud writes itself: events
@@ -27,18 +30,45 @@ func scanTimeline(r scanner) (TimelineEntry, error) {
 
 // LogEvent records an event the cloud logged on a device.
 func (s *Store) LogEvent(ctx context.Context, uid, code, description, source string, at time.Time) (TimelineEntry, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts, source)
-		VALUES (?, 'event', ?, ?, ?, ?)`, uid, code, description, at.UnixMilli(), source)
+	return s.LogEventDelivering(ctx, uid, code, description, source, at, nil)
+}
+
+// LogEventDelivering is LogEvent that also queues the webhook deliveries
+// pending returns for the event (a KindEvent item), in the same
+// transaction (pending nil: none): a crash loses both or neither.
+func (s *Store) LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time, pending webhooks.PendingFunc) (TimelineEntry, error) {
+	var e TimelineEntry
+	err := s.Atomic(ctx, func(tx tenancy.Tx) error {
+		q := tx.(*queries)
+		res, err := q.exec(ctx, `INSERT INTO device_events (device_uid, kind, code, description, ts, source)
+			VALUES (?, 'event', ?, ?, ?, ?)`, uid, code, description, at.UnixMilli(), source)
+		if err != nil {
+			return fmt.Errorf("sqlite: log event: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: log event: %w", err)
+		}
+		e = TimelineEntry{ID: id, Kind: "event", Code: code, Description: description, TS: fromMS(at.UnixMilli()), Source: source}
+		if pending == nil {
+			return nil
+		}
+		ps, err := pending(ctx, q, []syncproto.Item{{Kind: syncproto.KindEvent, Device: uid, Name: code, Value: description,
+			TS: at.UnixMilli(), Source: source}})
+		if err != nil {
+			return fmt.Errorf("sqlite: log event: deliveries: %w", err)
+		}
+		for i := range ps {
+			if _, err := enqueueDelivery(ctx, q.tx, ps[i].WebhookID, ps[i].Event, ps[i].At); err != nil {
+				return fmt.Errorf("sqlite: log event: %w", err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return TimelineEntry{}, fmt.Errorf("sqlite: log event: %w", err)
+		return TimelineEntry{}, err
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return TimelineEntry{}, fmt.Errorf("sqlite: log event: %w", err)
-	}
-	return TimelineEntry{ID: id, Kind: "event", Code: code, Description: description, TS: fromMS(at.UnixMilli()), Source: source}, nil
+	return e, nil
 }
 
 // ResolveEvent resolves one open event of the device.

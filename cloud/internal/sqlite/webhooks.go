@@ -11,9 +11,11 @@ import (
 	"outpost/cloud/internal/webhooks"
 )
 
-// Webhooks are stored here only (not in the PostgreSQL store yet):
-// SaveWebhook, GetWebhook, ListWebhooks, EnqueueDelivery, DueDeliveries,
-// FinishAttempt, Deliveries.
+// Webhooks, as the PostgreSQL store has them: SaveWebhook, GetWebhook,
+// ListWebhooks, EnabledWebhooks, DeleteWebhook, the durable delivery queue
+// (EnqueueDelivery, DueDeliveries, FinishAttempt, Deliveries), and the
+// deliveries of audited device changes after the audit cursor
+// (DeliverAudit).
 
 // SaveWebhook creates (w.ID 0, set on return) or replaces a webhook;
 // replacing one resets its consecutive failures.
@@ -229,4 +231,59 @@ func (s *Store) DeleteWebhook(ctx context.Context, id int64) error {
 		}
 		return nil
 	})
+}
+
+// DeliverAudit turns the audit entries of actions after the audit cursor
+// (at most limit, in id order) into webhook deliveries in one write
+// transaction: pending computes them (reading through the transaction),
+// they are inserted, and the cursor moves to the last entry read, so each
+// entry's deliveries are inserted once, crash or not. An error from
+// pending leaves the cursor and the queue as they were. With pending nil
+// (no webhook enabled) the cursor moves to the end of the log in one
+// statement, which writes nothing when it is there. It returns the entries read
+// and the deliveries queued.
+func (s *Store) DeliverAudit(ctx context.Context, actions []string, limit int, pending webhooks.AuditPendingFunc) (read, queued int, err error) {
+	err = s.Atomic(ctx, func(tx tenancy.Tx) error {
+		q := tx.(*queries)
+		if pending == nil || len(actions) == 0 {
+			_, err := q.exec(ctx, `UPDATE webhook_audit_cursor SET last_id = (SELECT max(id) FROM audit)
+				WHERE last_id < (SELECT coalesce(max(id), 0) FROM audit)`)
+			return mapErr("deliver audit", err)
+		}
+		var cursor int64
+		if err := q.queryRow(ctx, `SELECT last_id FROM webhook_audit_cursor WHERE id = 1`).Scan(&cursor); err != nil {
+			return mapErr("deliver audit: cursor", err)
+		}
+		args := []any{cursor}
+		for _, a := range actions {
+			args = append(args, a)
+		}
+		rows, err := q.query(ctx, `SELECT `+auditCols+` FROM audit WHERE id > ? AND action IN (`+placeholders(len(actions))+`)
+			ORDER BY id LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return mapErr("deliver audit", err)
+		}
+		entries, err := collect(rows, "deliver audit", scanAudit)
+		if err != nil || len(entries) == 0 {
+			return err
+		}
+		ps, err := pending(ctx, q, entries)
+		if err != nil {
+			return fmt.Errorf("sqlite: deliver audit: %w", err)
+		}
+		for i := range ps {
+			if _, err := enqueueDelivery(ctx, q.tx, ps[i].WebhookID, ps[i].Event, ps[i].At); err != nil {
+				return fmt.Errorf("sqlite: deliver audit: %w", err)
+			}
+		}
+		if _, err := q.exec(ctx, `UPDATE webhook_audit_cursor SET last_id = ? WHERE id = 1`, int64(entries[len(entries)-1].ID)); err != nil {
+			return mapErr("deliver audit: cursor", err)
+		}
+		read, queued = len(entries), len(ps)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return read, queued, nil
 }

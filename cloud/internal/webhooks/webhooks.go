@@ -164,6 +164,31 @@ type Pending struct {
 // must only read: an error fails the apply.
 type PendingFunc func(ctx context.Context, devices DeviceReader, applied []syncproto.Item) ([]Pending, error)
 
+// AuditActions are the audited actions that call webhooks: a device
+// created (device.create, and static_token.claim: a claimed device is new
+// to its claimer's organization) or transferred (device.transfer, and
+// org.transfer for every device of the moved subtree).
+var AuditActions = []string{"device.create", "static_token.claim", "device.transfer", "org.transfer"}
+
+// AuditBatch bounds the audit entries one DeliverAudit run reads.
+const AuditBatch = 500
+
+// AuditReader reads what the deliveries of audit entries need, in the
+// transaction that inserts them: organizations (to walk up to the root)
+// and the devices of a transferred organization's subtree.
+type AuditReader interface {
+	GetOrg(ctx context.Context, id tenancy.OrgID) (tenancy.Org, error)
+	ListDevices(ctx context.Context, f tenancy.DeviceFilter) (tenancy.List[tenancy.Device], error)
+}
+
+// AuditPendingFunc computes the deliveries of committed audit entries
+// (of AuditActions, in id order). The store calls it in the transaction
+// that moves its audit cursor past them and inserts what it returns: the
+// deliveries of an entry are inserted once, whatever crashes or how many
+// instances run it. It must only read, through r: an error leaves both
+// the cursor and the queue as they were.
+type AuditPendingFunc func(ctx context.Context, r AuditReader, entries []tenancy.AuditEntry) ([]Pending, error)
+
 // DeviceReader reads a device by its UID.
 type DeviceReader interface {
 	GetDeviceByUID(ctx context.Context, uid string) (tenancy.Device, error)

@@ -43,6 +43,7 @@ func run() {
 		withTrace  = flag.Bool("trace", false, "with -profile: also write an execution trace per benchserver run (large)")
 		satRate    = flag.Float64("full-rate", 0, "offered rate of the paced full-load run that sets the half-load rate; it must be more than can be sustained (default: the QoS 0 rate persisted by the comparison runs)")
 		halfRate   = flag.Float64("half-rate", 0, "offered rate of the half-load run (default: half of what the paced full-load run persisted per second)")
+		halfRate1  = flag.Float64("half-rate-qos1", 0, "offered rate of the second QoS 1 half-load run (default: half of what a paced QoS 1 full-load run acknowledged per second)")
 		idleSettle = flag.Duration("idle-settle", 60*time.Second, "how long the idle connections stay up after connecting, RSS sampled every 5 s (the gateway's RSS creeps before it levels)")
 		rounds     = flag.Int("rounds", 3, "times each broker is measured, taking turns (the median is reported)")
 		history    = flag.Int("history", 0, "value writes each benchserver stores before serving, as a gateway that has run a while has them (its store's indexes cost more as they grow; the default store keeps up to 5,000,000)")
@@ -187,13 +188,7 @@ func run() {
 				if offered == 0 {
 					fatal(fmt.Errorf("the half-load run needs -half-rate or -full-rate when outpost is not measured first"))
 				}
-				full := srv.start("full-paced", *clients)
-				before := full.stats()
-				n := int(offered * float64(*halfSecs) / float64(*clients))
-				_, start := load(full.addr, *clients, n, 0, *window, benchToken, offered, 1, nil)
-				st := full.stats()
-				capacity := float64(st.Committed-before.Committed) / time.Since(start).Seconds()
-				full.stop()
+				capacity := pacedCapacity(srv, "full-paced", 0, offered, *clients, *halfSecs, *window)
 				rate = capacity / 2
 				why = fmt.Sprintf("half of full load: offered %.0f msgs/s paced, one publish per write, %.0f were persisted per second",
 					offered, capacity)
@@ -218,32 +213,73 @@ func run() {
 				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, loadAvg())
 			o.stop()
 
-			// The same rate at QoS 1: each PUBACK, timed by the client
-			// from its publish, comes after the commit of its write.
-			o = srv.start("half-qos1", *clients)
-			before = o.stats()
-			lat := &latencies{}
-			load0 := loadAvg()
-			cpu0, gen0, wall0 = cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
-			got, start = load(o.addr, *clients, n, 1, *window, benchToken, rate, 1, lat)
-			st = o.stats()
-			wall = time.Since(wall0).Seconds()
-			cpu1, gen1 = cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid())
-			fmt.Printf("  half load QoS 1: offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs); %.0f records/transaction\n",
-				rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n(),
-				float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
-			fmt.Printf("    timed from when each publish was due instead of written: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-				lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
-			fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
-				st.PubackP50Ms, st.PubackP99Ms)
-			fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after\n",
-				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, load0, loadAvg())
-			o.stop()
+			// QoS 1 at the same rate: each PUBACK, timed by the client from
+			// its publish, comes after the commit of its write. A QoS 1
+			// publish costs both sides more (a PUBACK to write and read),
+			// so that rate is more than half of what QoS 1 sustains: also
+			// measure QoS 1's own paced full load and run at half of it.
+			halfQoS1(srv, "half-qos1", "at the QoS 0 half-load rate", rate, *clients, *halfSecs, *window)
+			rate1, why1 := *halfRate1, "set by -half-rate-qos1"
+			if rate1 == 0 {
+				// More than QoS 1 sustains: what the QoS 0 paced full load
+				// was offered (or, with -half-rate, four times that rate).
+				offered := *satRate
+				if offered == 0 && len(outR.persisted) > 0 {
+					offered = median(outR.persisted)
+				}
+				if offered == 0 {
+					offered = 4 * rate
+				}
+				capacity := pacedCapacity(srv, "full-paced-qos1", 1, offered, *clients, *halfSecs, *window)
+				rate1 = capacity / 2
+				why1 = fmt.Sprintf("half of QoS 1 full load: offered %.0f msgs/s paced, one publish per write, %.0f were acknowledged after their commit per second",
+					offered, capacity)
+			}
+			fmt.Printf("  QoS 1 half-load rate %.0f msgs/s: %s\n", rate1, why1)
+			halfQoS1(srv, "half-qos1-own", "at half of QoS 1's own full load", rate1, *clients, *halfSecs, *window)
 		}
 	}
 	if *idle > 0 && *gateway == "" && want("idle") {
 		idleRSS(srv, *idle, *idleSettle)
 	}
+}
+
+// pacedCapacity offers rate msgs/s at qos, one publish per write, on a
+// fresh benchserver for secs and returns the records committed per second
+// (at QoS 1 each PUBACK follows its commit).
+func pacedCapacity(srv benchserver, phase string, qos byte, rate float64, clients, secs, window int) float64 {
+	o := srv.start(phase, clients)
+	defer o.stop()
+	before := o.stats()
+	n := int(rate * float64(secs) / float64(clients))
+	_, start := load(o.addr, clients, n, qos, window, benchToken, rate, 1, &latencies{})
+	st := o.stats()
+	return float64(st.Committed-before.Committed) / time.Since(start).Seconds()
+}
+
+// halfQoS1 runs QoS 1 publishes paced at rate on a fresh benchserver and
+// prints publish→PUBACK as the client sees it and inside the gateway.
+func halfQoS1(srv benchserver, phase, label string, rate float64, clients, secs, window int) {
+	n := int(rate * float64(secs) / float64(clients))
+	o := srv.start(phase, clients)
+	defer o.stop()
+	before := o.stats()
+	lat := &latencies{}
+	load0 := loadAvg()
+	cpu0, gen0, wall0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
+	got, _ := load(o.addr, clients, n, 1, window, benchToken, rate, 1, lat)
+	st := o.stats()
+	wall := time.Since(wall0).Seconds()
+	cpu1, gen1 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid())
+	fmt.Printf("  half load QoS 1 (%s): offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs); %.0f records/transaction\n",
+		label, rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n(),
+		float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
+	fmt.Printf("    timed from when each publish was due instead of written: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
+	fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
+		st.PubackP50Ms, st.PubackP99Ms)
+	fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after\n",
+		wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, load0, loadAvg())
 }
 
 func median(v []float64) float64 {

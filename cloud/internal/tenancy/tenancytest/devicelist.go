@@ -213,6 +213,8 @@ func testDeviceList(t *testing.T, s tenancy.Store) {
 		{"all tags", tenancy.DeviceFilter{Scope: root, Tags: []tenancy.TagID{f.tags[0].ID, f.tags[1].ID}, AllTags: true}},
 		{"all tags, one repeated", tenancy.DeviceFilter{Scope: root, Tags: []tenancy.TagID{f.tags[1].ID, f.tags[1].ID}, AllTags: true}},
 		{"unused tag", tenancy.DeviceFilter{Scope: root, Tags: []tenancy.TagID{f.tags[2].ID}}},
+		{"all tags, rarer last", tenancy.DeviceFilter{Scope: root, Tags: []tenancy.TagID{f.tags[1].ID, f.tags[0].ID}, AllTags: true}},
+		{"all tags, one unused", tenancy.DeviceFilter{Scope: root, Tags: []tenancy.TagID{f.tags[0].ID, f.tags[2].ID}, AllTags: true}},
 		{"combined", tenancy.DeviceFilter{Scope: tenancy.Scope{OrgID: f.tr.a.ID, Subtree: true}, TemplateID: f.t1.ID,
 			Tags: []tenancy.TagID{f.tags[0].ID}, Status: tenancy.OnlyOffline}},
 	}
