@@ -292,7 +292,7 @@ func (q *queries) SetTemplateEnabled(ctx context.Context, org tenancy.OrgID, id 
 	return mapErr("set template enabled", err)
 }
 
-// TemplateOrgs reads both indexes by template (0015).
+// TemplateOrgs reads both indexes by template (migration 0017).
 func (q *queries) TemplateOrgs(ctx context.Context, id tenancy.TemplateID) (tenancy.TemplateOrgs, error) {
 	var out tenancy.TemplateOrgs
 	for _, r := range []struct {
