@@ -72,6 +72,12 @@ type Tx interface {
 	ListTemplates(ctx context.Context, f TemplateFilter) (List[Template], error)
 	SetTemplateEnabled(ctx context.Context, org OrgID, id TemplateID, enabled bool) error
 	TemplateEnabled(ctx context.Context, org OrgID, id TemplateID) (bool, error)
+	// TemplateOrgs tells which gateways' views hold a template: the
+	// orgs where it is enabled and those whose subtree (the org
+	// included) holds a device of it, each in id order; empty for a
+	// template no org has. Its cost is that of the orgs it returns
+	// (indexed by template), not of the tree or of the devices.
+	TemplateOrgs(ctx context.Context, id TemplateID) (TemplateOrgs, error)
 
 	// Devices. TokenHash is unique (Conflict).
 	CreateDevice(ctx context.Context, d *Device) error
@@ -228,6 +234,12 @@ type TemplateFilter struct {
 	RootID    OrgID
 	EnabledIn OrgID // 0: every template of RootID
 	Page      Page
+}
+
+// TemplateOrgs is where a template is held (Tx.TemplateOrgs).
+type TemplateOrgs struct {
+	Enabled []OrgID // template_orgs: the orgs it is enabled in
+	Used    []OrgID // the orgs with a device of it at or below them
 }
 
 // DeviceFilter selects devices in Scope. OwnerID != 0 keeps only that
