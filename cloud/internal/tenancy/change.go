@@ -277,7 +277,7 @@ func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, 
 	}
 	list := func(sc Scope) error {
 		for page := (Page{Size: MaxPageSize}); ; {
-			l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: sc, Page: page})
+			l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: sc, Page: page, SkipTotal: true})
 			if err != nil {
 				return internal("views touched", err)
 			}

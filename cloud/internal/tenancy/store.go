@@ -282,6 +282,9 @@ type LocationFilter struct {
 type GatewayFilter struct {
 	Scope Scope
 	Page  Page
+	// SkipTotal lets the store leave Total 0: a caller walking every page
+	// (a change's wake) would count the scope once per page.
+	SkipTotal bool
 }
 
 // AuditFilter selects audit entries of orgs in Scope; with ObjectType
