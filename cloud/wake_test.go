@@ -114,6 +114,7 @@ func checkTargetedWakes(t *testing.T, envs ...*syncEnv) {
 	if r-r0 != 4 {
 		t.Errorf("%d views read for two one-site changes, want 4", r-r0)
 	}
+	checkTemplateWakes(t, envs, sites[7], root)
 	// The other sites' gateways got nothing: a change every view covers
 	// reaches each of them first.
 	if _, err := envs[0].s.svc.UpdateTemplate(context.Background(), envs[0].admin, sites[0].device.TemplateID,
@@ -128,6 +129,48 @@ func checkTargetedWakes(t *testing.T, envs ...*syncEnv) {
 	}
 	if m := get(t, envs[0].s.URL()+"/metrics"); !slices.Contains(strings.Split(m, "\n"), "outpost_cloud_tenancy_wakes_all_total 0") {
 		t.Errorf("a change was not attributed:\n%s", grepLines(m, "outpost_cloud_tenancy"))
+	}
+}
+
+// checkTemplateWakes: a template enabled in site's org and used by its
+// device only — not enabled in the company's other sites — is held by
+// site's view and the root's: its edit, made on the first instance,
+// wakes those two gateways among all, wherever they are connected.
+func checkTemplateWakes(t *testing.T, envs []*syncEnv, site wakeSite, root *fakeGateway) {
+	t.Helper()
+	ctx := context.Background()
+	svc, admin := envs[0].s.svc, envs[0].admin
+	def := func(name string) datastream.Template {
+		return datastream.Template{Name: name, Datastreams: []datastream.Datastream{{Pin: 2, Name: "speed", Type: datastream.Integer}}}
+	}
+	delta := func(gw *fakeGateway, step string, templates, devices int) {
+		t.Helper()
+		if d := gw.must(syncproto.TypeDelta).Delta; len(d.Templates) != templates || len(d.Devices) != devices {
+			t.Fatalf("%s: delta %+v, want %d templates and %d devices", step, d, templates, devices)
+		}
+	}
+	fan, err := svc.CreateTemplate(ctx, admin, tenancy.NewTemplate{Def: def("Fan")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta(root, "created in the root", 1, 0)
+	if err := svc.SetTemplateEnabled(ctx, admin, site.org.ID, fan.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	delta(site.gw, "enabled in the site", 1, 0)
+	if _, err := svc.CreateDevice(ctx, admin, tenancy.NewDevice{TemplateID: fan.ID, Name: "Fan", OrgID: site.org.ID}); err != nil {
+		t.Fatal(err)
+	}
+	delta(site.gw, "device created", 0, 1)
+	delta(root, "device created", 0, 1)
+	w0, r0 := wakes(envs...)
+	if _, err := svc.UpdateTemplate(ctx, admin, fan.ID, tenancy.NewTemplate{Def: def("Fan 2")}); err != nil {
+		t.Fatal(err)
+	}
+	delta(site.gw, "template updated", 1, 0)
+	delta(root, "template updated", 1, 0)
+	if w, r := wakes(envs...); w-w0 != 2 || r-r0 != 2 {
+		t.Errorf("an edit of a template one site holds woke %d gateways and read %d views, want 2 and 2 (the site's and the root's)", w-w0, r-r0)
 	}
 }
 

@@ -24,6 +24,7 @@ var auditActions = []string{
 	"role.create", "role.rename", "role.delete", "role.permissions",
 	"template.create", "template.update", "template.delete", "template.enable",
 	"device.create", "device.rename", "device.transfer", "device.delete", "device.owner.remove", "device.token",
+	"device.metadata", "device.event.resolve", "automation.save", "automation.delete",
 	"location.create", "location.update", "location.delete", "location.transfer",
 	"tag.create", "tag.rename", "tag.delete", "device.tags", "statictoken.create", "statictoken.claim", "statictoken.disclaim",
 	"gateway.claim", "gateway.release", "oauth.create", "oauth.delete",

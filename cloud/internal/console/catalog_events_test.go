@@ -156,6 +156,14 @@ func TestResolveOpenCriticalEvent(t *testing.T) {
 			t.Errorf("stored %+v", ev)
 		}
 	}
+	// The device's actions log (the audit) names who resolved what, once:
+	// the refused second attempt left no entry.
+	actions := admin.get(dev + "/actions")
+	checkPage(t, "actions log", actions, http.StatusOK, "device.event.resolve")
+	if n := strings.Count(actions.body, ">device.event.resolve<"); n != 1 {
+		t.Errorf("actions log: %d resolve entries, want 1", n)
+	}
+	checkPage(t, "audit of resolutions", admin.get("/audit?action=device.event.resolve"), http.StatusOK, "fixed the burner", "overheat")
 
 	// A notification of an open critical event offers to resolve it, and
 	// returns to the notifications page.

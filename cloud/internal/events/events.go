@@ -28,7 +28,9 @@ type Store interface {
 	// the webhook deliveries pending returns for it (nil: none).
 	LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time,
 		pending webhooks.PendingFunc) (telemetry.TimelineEntry, error)
-	ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (telemetry.TimelineEntry, error)
+	// ResolveEventAudited is telemetry.Store's ResolveEvent that also
+	// appends audit (its After set by the store) in the same transaction.
+	ResolveEventAudited(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time, audit *tenancy.AuditEntry) (telemetry.TimelineEntry, error)
 	OpenEvents(ctx context.Context, uid string, codes []string, limit int) ([]telemetry.TimelineEntry, error)
 	OpenEventCounts(ctx context.Context, uids, codes []string) (map[string]map[string]int, error)
 }
@@ -122,7 +124,10 @@ func (s *Service) Resolve(ctx context.Context, a tenancy.Actor, device tenancy.D
 	if a.UserID == 0 {
 		by = "client:" + a.ClientID
 	}
-	e, err := s.store.ResolveEvent(ctx, d.UID, id, ResolvableCodes(&t), by, comment, s.now())
+	at := s.now().UTC()
+	e, err := s.store.ResolveEventAudited(ctx, d.UID, id, ResolvableCodes(&t), by, comment, at, &tenancy.AuditEntry{
+		At: at, OrgID: d.OrgID, UserID: a.UserID, ClientID: a.ClientID,
+		Action: telemetry.AuditResolve, ObjectType: "device", ObjectID: strconv.FormatInt(int64(d.ID), 10)})
 	switch {
 	case errors.Is(err, telemetry.ErrNoEvent):
 		return e, tenancy.Errorf(tenancy.NotFound, "no critical or warning event with this id on this device")

@@ -59,6 +59,10 @@ type Store interface {
 	// pending returns for it, in one transaction.
 	LogEventDelivering(ctx context.Context, uid, code, description, source string, at time.Time,
 		pending webhooks.PendingFunc) (telemetry.TimelineEntry, error)
+	// ResolveEventAudited resolves an event and appends its audit entry
+	// in one transaction.
+	ResolveEventAudited(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time,
+		audit *tenancy.AuditEntry) (telemetry.TimelineEntry, error)
 }
 
 // Run runs every contract test against stores made by newStore.
@@ -85,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"LoggedEventDeliveredWithIt", testLoggedEventDeliveries},
 		{"EventCounters", testEventCounters},
 		{"PendingOfflines", testPendingOfflines},
+		{"ResolveAudited", testResolveAudited},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

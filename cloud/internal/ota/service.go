@@ -46,8 +46,8 @@ type Options struct {
 	Now           func() time.Time // nil: time.Now
 	// OnChange is called after a shipment changed in a way the sites must
 	// see (created, paused, resumed, cancelled, approved), with the sites
-	// concerned (the shipment's tree; an approved device's org); nil:
-	// nothing.
+	// concerned (those with a device of its template; an approved
+	// device's org); nil: nothing.
 	OnChange func(tenancy.Change)
 }
 
@@ -258,7 +258,7 @@ func (s *Service) CreateShipment(ctx context.Context, a tenancy.Actor, in NewShi
 		return Shipment{}, err
 	}
 	sh.ID = id
-	s.onChange(tenancy.Change{Subtrees: []tenancy.OrgID{sh.RootID}})
+	s.onChange(tenancy.Change{UsedTemplates: []tenancy.TemplateID{sh.TemplateID}})
 	return sh, nil
 }
 
@@ -331,7 +331,7 @@ func (s *Service) Change(ctx context.Context, a tenancy.Actor, id ShipmentID, ac
 		return Shipment{}, err
 	}
 	sh.State, sh.UpdatedAt = to, now
-	s.onChange(tenancy.Change{Subtrees: []tenancy.OrgID{sh.RootID}})
+	s.onChange(tenancy.Change{UsedTemplates: []tenancy.TemplateID{sh.TemplateID}})
 	return sh, nil
 }
 

@@ -22,6 +22,8 @@ type fixture struct {
 	admin tenancy.Actor
 	tmpl  tenancy.Template
 	blobs ota.DirBlobs
+	// changes is what OnChange was given, in order.
+	changes []tenancy.Change
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -46,7 +48,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc, err = ota.New(ota.Options{Tenancy: ten, Store: st, Blobs: f.blobs, MaxImageBytes: 1 << 20})
+	f.svc, err = ota.New(ota.Options{Tenancy: ten, Store: st, Blobs: f.blobs, MaxImageBytes: 1 << 20,
+		OnChange: func(c tenancy.Change) { f.changes = append(f.changes, c) }})
 	if err != nil {
 		t.Fatal(err)
 	}

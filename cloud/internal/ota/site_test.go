@@ -3,6 +3,7 @@ package ota_test
 import (
 	"context"
 	"encoding/hex"
+	"slices"
 	"testing"
 
 	"outpost/cloud/internal/ota"
@@ -101,5 +102,71 @@ func TestSiteShipments(t *testing.T) {
 	}
 	if ok, _ := f.svc.GatewayMayFetch(ctx, view, [32]byte{1}); ok {
 		t.Error("may fetch an image no shipment names")
+	}
+}
+
+// A shipment reaches the views with a device of its template: creating,
+// pausing or cancelling one wakes the gateways of those sites (and the
+// root's, whose view covers them), not a site where the template is only
+// enabled.
+func TestShipmentWakesTheSitesWithItsDevices(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	gateways := map[tenancy.GatewayID]string{}
+	claim := func(name string, org tenancy.OrgID) {
+		t.Helper()
+		g, code, _, err := f.ten.RegisterSite(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ten.ClaimGateway(ctx, f.admin, code, org); err != nil {
+			t.Fatal(err)
+		}
+		gateways[g.ID] = name
+	}
+	claim("root", f.admin.OrgID)
+	for _, name := range []string{"with devices", "template only"} {
+		site, err := f.ten.CreateOrg(ctx, f.admin, tenancy.NewOrg{ParentID: f.admin.OrgID, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on, err := f.ten.Templates(ctx, f.admin, site.ID, tenancy.Page{}); err != nil || on.Total != 1 {
+			t.Fatalf("%s: templates enabled %+v, %v; want the fixture's", name, on, err)
+		}
+		if name == "with devices" {
+			if _, err := f.ten.CreateDevice(ctx, f.admin, tenancy.NewDevice{TemplateID: f.tmpl.ID, OrgID: site.ID, Name: "Boiler"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim(name, site.ID)
+	}
+	fw, err := f.svc.Upload(ctx, f.admin, f.tmpl.ID, "fw.bin", Image(string(f.tmpl.ID), "3.0.0", "b3", 8192))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.changes = nil
+	sh, err := f.svc.CreateShipment(ctx, f.admin, ota.NewShipment{Name: "all", FirmwareID: fw.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Change(ctx, f.admin, sh.ID, ota.Pause); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.changes) != 2 {
+		t.Fatalf("%d changes for a creation and a pause, want 2", len(f.changes))
+	}
+	for i, c := range f.changes {
+		ids, all, err := f.ten.ViewsTouched(ctx, c)
+		if err != nil || all {
+			t.Fatalf("change %d: ViewsTouched %v (all %v)", i, err, all)
+		}
+		var got []string
+		for _, id := range ids {
+			got = append(got, gateways[id])
+		}
+		slices.Sort(got)
+		if want := []string{"root", "with devices"}; !slices.Equal(got, want) {
+			t.Errorf("change %d (%+v) wakes %q, want %q", i, c, got, want)
+		}
 	}
 }

@@ -71,7 +71,7 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 		cond += " AND at < " + a.add(ms(f.Until))
 	}
 	if !f.SkipTotal {
-		return listByID(ctx, q, "audit", auditCols, "audit", cond, a, f.Page, true, scanAudit,
+		return listByID(ctx, q, "audit", auditCols, "audit", cond, a, f.Page, true, false, scanAudit,
 			func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 	}
 	p := pageSize(f.Page)

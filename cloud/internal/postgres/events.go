@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"outpost/cloud/internal/telemetry"
+	"outpost/cloud/internal/tenancy"
 	"outpost/cloud/internal/webhooks"
 	"outpost/shared/syncproto"
 )
@@ -62,26 +63,49 @@ func (s *Store) LogEventDelivering(ctx context.Context, uid, code, description, 
 
 // ResolveEvent resolves one open event of the device.
 func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (telemetry.TimelineEntry, error) {
+	return s.ResolveEventAudited(ctx, uid, id, codes, by, comment, at, nil)
+}
+
+// ResolveEventAudited is ResolveEvent that also appends audit (nil: none)
+// in the same transaction, its After the resolution (telemetry.ResolveAudit).
+func (s *Store) ResolveEventAudited(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time, audit *tenancy.AuditEntry) (telemetry.TimelineEntry, error) {
 	ms := max(at.UnixMilli(), 1)
-	e, err := scanTimeline(s.pool.QueryRow(ctx, `UPDATE device_events SET resolved_at = $1, resolved_by = $2, resolve_comment = $3
-		WHERE id = $4 AND device_uid = $5 AND kind = 'event' AND code = ANY($6) AND resolved_at = 0 RETURNING `+timelineCols,
-		ms, pgText(by), pgText(comment), id, uid, byteaList(codes)))
-	if err == nil {
-		return e, nil
+	var e telemetry.TimelineEntry
+	err := s.Atomic(ctx, func(tx tenancy.Tx) error {
+		q := tx.(*queries)
+		var err error
+		e, err = scanTimeline(q.db.QueryRow(ctx, `UPDATE device_events SET resolved_at = $1, resolved_by = $2, resolve_comment = $3
+			WHERE id = $4 AND device_uid = $5 AND kind = 'event' AND code = ANY($6) AND resolved_at = 0 RETURNING `+timelineCols,
+			ms, pgText(by), pgText(comment), id, uid, byteaList(codes)))
+		if err == nil {
+			if audit == nil {
+				return nil
+			}
+			a := *audit
+			a.After = telemetry.ResolveAudit(e)
+			return q.AppendAudit(ctx, &a)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: resolve event: %w", err)
+		}
+		// Not updated: no such event, or resolved already.
+		e, err = scanTimeline(q.db.QueryRow(ctx, `SELECT `+timelineCols+` FROM device_events
+			WHERE id = $1 AND device_uid = $2 AND kind = 'event' AND code = ANY($3)`, id, uid, byteaList(codes)))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return telemetry.ErrNoEvent
+		case err != nil:
+			return fmt.Errorf("postgres: resolve event: %w", err)
+		}
+		return telemetry.ErrResolved
+	})
+	if errors.Is(err, telemetry.ErrResolved) {
+		return e, err
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return telemetry.TimelineEntry{}, fmt.Errorf("postgres: resolve event: %w", err)
+	if err != nil {
+		return telemetry.TimelineEntry{}, err
 	}
-	// Not updated: no such event, or resolved already.
-	e, err = scanTimeline(s.pool.QueryRow(ctx, `SELECT `+timelineCols+` FROM device_events
-		WHERE id = $1 AND device_uid = $2 AND kind = 'event' AND code = ANY($3)`, id, uid, byteaList(codes)))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return telemetry.TimelineEntry{}, telemetry.ErrNoEvent
-	case err != nil:
-		return telemetry.TimelineEntry{}, fmt.Errorf("postgres: resolve event: %w", err)
-	}
-	return e, telemetry.ErrResolved
+	return e, nil
 }
 
 func byteaList(ss []string) [][]byte {

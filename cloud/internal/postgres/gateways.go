@@ -68,6 +68,6 @@ func nullHash(h [32]byte) any {
 func (q *queries) ListGateways(ctx context.Context, f tenancy.GatewayFilter) (tenancy.List[tenancy.Gateway], error) {
 	var a args
 	cond := scopeSQL(f.Scope, "org_id", &a)
-	return listByID(ctx, q, "gateways", gatewayCols, "gateways", cond, a, f.Page, false, scanGateway,
+	return listByID(ctx, q, "gateways", gatewayCols, "gateways", cond, a, f.Page, false, f.SkipTotal, scanGateway,
 		func(g tenancy.Gateway) int64 { return int64(g.ID) })
 }

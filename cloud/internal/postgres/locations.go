@@ -60,6 +60,6 @@ func (q *queries) ListLocations(ctx context.Context, f tenancy.LocationFilter) (
 	if f.OwnerID != 0 {
 		cond += " AND owner_id = " + a.add(int64(f.OwnerID))
 	}
-	return listByID(ctx, q, "locations", locationCols, "locations", cond, a, f.Page, false, scanLocation,
+	return listByID(ctx, q, "locations", locationCols, "locations", cond, a, f.Page, false, false, scanLocation,
 		func(l tenancy.Location) int64 { return int64(l.ID) })
 }

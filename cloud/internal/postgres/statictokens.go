@@ -56,6 +56,6 @@ func (q *queries) ListStaticTokens(ctx context.Context, f tenancy.StaticTokenFil
 	if f.Status != "" {
 		cond += " AND status = " + a.add(string(f.Status))
 	}
-	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", cond, a, f.Page, false, scanStaticToken,
+	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", cond, a, f.Page, false, false, scanStaticToken,
 		func(st tenancy.StaticToken) int64 { return int64(st.ID) })
 }

@@ -306,12 +306,15 @@ func (q *queries) insertID(ctx context.Context, op, query string, a ...any) (int
 }
 
 // listByID pages a simple table by its integer id.
-func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, a args, p tenancy.Page, desc bool,
+func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, a args, p tenancy.Page, desc, skipTotal bool,
 	scan func(scanner) (T, error), id func(T) int64) (tenancy.List[T], error) {
 	p = pageSize(p)
-	total, err := q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, a...)
-	if err != nil {
-		return tenancy.List[T]{}, err
+	var total int
+	if !skipTotal {
+		var err error
+		if total, err = q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, a...); err != nil {
+			return tenancy.List[T]{}, err
+		}
 	}
 	pw, tail := pageSQL(p, "id", desc, &a)
 	rows, err := q.db.Query(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, a...)

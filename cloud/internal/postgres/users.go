@@ -228,6 +228,30 @@ func (q *queries) SetTemplateEnabled(ctx context.Context, org tenancy.OrgID, id 
 	return mapErr("set template enabled", err)
 }
 
+// TemplateOrgs reads both indexes by template (migration 0011).
+func (q *queries) TemplateOrgs(ctx context.Context, id tenancy.TemplateID) (tenancy.TemplateOrgs, error) {
+	var out tenancy.TemplateOrgs
+	for _, r := range []struct {
+		dst   *[]tenancy.OrgID
+		query string
+	}{
+		{&out.Enabled, `SELECT org_id FROM template_orgs WHERE template_id = $1 ORDER BY org_id`},
+		{&out.Used, `SELECT org_id FROM org_template_counts WHERE template_id = $1 AND n_subtree > 0 ORDER BY org_id`},
+	} {
+		rows, err := q.db.Query(ctx, r.query, string(id))
+		orgs, err := collect(rows, err, "template orgs", func(r scanner) (tenancy.OrgID, error) {
+			var v int64
+			err := r.Scan(&v)
+			return tenancy.OrgID(v), err
+		})
+		if err != nil {
+			return out, err
+		}
+		*r.dst = orgs
+	}
+	return out, nil
+}
+
 func (q *queries) TemplateEnabled(ctx context.Context, org tenancy.OrgID, id tenancy.TemplateID) (bool, error) {
 	n, err := q.count(ctx, "template enabled", `SELECT count(*) FROM template_orgs WHERE org_id = $1 AND template_id = $2`, int64(org), string(id))
 	return n > 0, err

@@ -189,7 +189,7 @@ func (s *Registry) MergeDevices(ctx context.Context, gatewayID string, l syncpro
 func (s *Registry) ServingGateway(ctx context.Context, org tenancy.OrgID) (tenancy.GatewayID, error) {
 	tree := s.svc.Tree()
 	for o := org; o != 0; o = tree.Parent(o) {
-		l, err := s.store.ListGateways(ctx, tenancy.GatewayFilter{Scope: tenancy.Scope{OrgID: o}, Page: tenancy.Page{Size: 1}})
+		l, err := s.store.ListGateways(ctx, tenancy.GatewayFilter{Scope: tenancy.Scope{OrgID: o}, Page: tenancy.Page{Size: 1}, SkipTotal: true})
 		if err != nil {
 			return 0, err
 		}

@@ -63,7 +63,7 @@ func (q *queries) ListAudit(ctx context.Context, f tenancy.AuditFilter) (tenancy
 		cond, args = cond+" AND at < ?", append(args, ms(f.Until))
 	}
 	if !f.SkipTotal {
-		return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, scanAudit,
+		return listByID(ctx, q, "audit", auditCols, table, cond, args, f.Page, true, false, scanAudit,
 			func(e tenancy.AuditEntry) int64 { return int64(e.ID) })
 	}
 	p := pageSize(f.Page)

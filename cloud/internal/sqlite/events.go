@@ -73,39 +73,52 @@ func (s *Store) LogEventDelivering(ctx context.Context, uid, code, description, 
 
 // ResolveEvent resolves one open event of the device.
 func (s *Store) ResolveEvent(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time) (TimelineEntry, error) {
+	return s.ResolveEventAudited(ctx, uid, id, codes, by, comment, at, nil)
+}
+
+// ResolveEventAudited is ResolveEvent that also appends audit (nil: none)
+// in the same transaction, its After the resolution (telemetry.ResolveAudit).
+func (s *Store) ResolveEventAudited(ctx context.Context, uid string, id int64, codes []string, by, comment string, at time.Time, audit *tenancy.AuditEntry) (TimelineEntry, error) {
 	if len(codes) == 0 {
 		return TimelineEntry{}, telemetry.ErrNoEvent
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
-	}
-	defer tx.Rollback()
 	args := []any{id, uid}
 	for _, c := range codes {
 		args = append(args, c)
 	}
-	e, err := scanTimeline(tx.QueryRowContext(ctx, `SELECT `+timelineCols+` FROM device_events
-		WHERE id = ? AND device_uid = ? AND kind = 'event' AND code IN (`+placeholders(len(codes))+`)`, args...))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return TimelineEntry{}, telemetry.ErrNoEvent
-	case err != nil:
-		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
-	case !e.ResolvedAt.IsZero():
-		return e, telemetry.ErrResolved
+	var e TimelineEntry
+	err := s.Atomic(ctx, func(tx tenancy.Tx) error {
+		q := tx.(*queries)
+		var err error
+		e, err = scanTimeline(q.queryRow(ctx, `SELECT `+timelineCols+` FROM device_events
+			WHERE id = ? AND device_uid = ? AND kind = 'event' AND code IN (`+placeholders(len(codes))+`)`, args...))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return telemetry.ErrNoEvent
+		case err != nil:
+			return fmt.Errorf("sqlite: resolve event: %w", err)
+		case !e.ResolvedAt.IsZero():
+			return telemetry.ErrResolved
+		}
+		ms := max(at.UnixMilli(), 1)
+		if _, err := q.exec(ctx, `UPDATE device_events SET resolved_at = ?, resolved_by = ?, resolve_comment = ?
+			WHERE id = ?`, ms, by, comment, id); err != nil {
+			return fmt.Errorf("sqlite: resolve event: %w", err)
+		}
+		e.ResolvedAt, e.ResolvedBy, e.Comment = fromMS(ms), by, comment
+		if audit == nil {
+			return nil
+		}
+		a := *audit
+		a.After = telemetry.ResolveAudit(e)
+		return q.AppendAudit(ctx, &a)
+	})
+	if errors.Is(err, telemetry.ErrResolved) {
+		return e, err
 	}
-	ms := max(at.UnixMilli(), 1)
-	if _, err := tx.ExecContext(ctx, `UPDATE device_events SET resolved_at = ?, resolved_by = ?, resolve_comment = ?
-		WHERE id = ?`, ms, by, comment, id); err != nil {
-		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
+	if err != nil {
+		return TimelineEntry{}, err
 	}
-	if err := tx.Commit(); err != nil {
-		return TimelineEntry{}, fmt.Errorf("sqlite: resolve event: %w", err)
-	}
-	e.ResolvedAt, e.ResolvedBy, e.Comment = fromMS(ms), by, comment
 	return e, nil
 }
 

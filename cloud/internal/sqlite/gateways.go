@@ -71,6 +71,6 @@ func nullHash(h [32]byte) any {
 
 func (q *queries) ListGateways(ctx context.Context, f tenancy.GatewayFilter) (tenancy.List[tenancy.Gateway], error) {
 	cond, args := scopeSQL(f.Scope, "org_id")
-	return listByID(ctx, q, "gateways", gatewayCols, "gateways", cond, args, f.Page, false, scanGateway,
+	return listByID(ctx, q, "gateways", gatewayCols, "gateways", cond, args, f.Page, false, f.SkipTotal, scanGateway,
 		func(g tenancy.Gateway) int64 { return int64(g.ID) })
 }

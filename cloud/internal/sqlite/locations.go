@@ -63,6 +63,6 @@ func (q *queries) ListLocations(ctx context.Context, f tenancy.LocationFilter) (
 	if f.OwnerID != 0 {
 		cond, args = cond+" AND owner_id = ?", append(args, int64(f.OwnerID))
 	}
-	return listByID(ctx, q, "locations", locationCols, "locations", cond, args, f.Page, false, scanLocation,
+	return listByID(ctx, q, "locations", locationCols, "locations", cond, args, f.Page, false, false, scanLocation,
 		func(l tenancy.Location) int64 { return int64(l.ID) })
 }

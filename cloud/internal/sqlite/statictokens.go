@@ -57,5 +57,5 @@ func (q *queries) ListStaticTokens(ctx context.Context, f tenancy.StaticTokenFil
 		cond, args = cond+" AND status = ?", append(args, string(f.Status))
 	}
 	return listByID(ctx, q, "static tokens", staticTokenCols, "static_tokens", cond, args,
-		f.Page, false, scanStaticToken, func(st tenancy.StaticToken) int64 { return int64(st.ID) })
+		f.Page, false, false, scanStaticToken, func(st tenancy.StaticToken) int64 { return int64(st.ID) })
 }

@@ -387,12 +387,15 @@ func (q *queries) count(ctx context.Context, op, query string, args ...any) (int
 }
 
 // listByID pages a simple table by its integer id.
-func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, args []any, p tenancy.Page, desc bool,
+func listByID[T any](ctx context.Context, q *queries, op, cols, table, cond string, args []any, p tenancy.Page, desc, skipTotal bool,
 	scan func(scanner) (T, error), id func(T) int64) (tenancy.List[T], error) {
 	p = pageSize(p)
-	total, err := q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, args...)
-	if err != nil {
-		return tenancy.List[T]{}, err
+	var total int
+	if !skipTotal {
+		var err error
+		if total, err = q.count(ctx, "count "+op, `SELECT count(*) FROM `+table+` WHERE `+cond, args...); err != nil {
+			return tenancy.List[T]{}, err
+		}
 	}
 	pw, tail, pargs := pageSQL(p, "id", desc, append([]any(nil), args...))
 	rows, err := q.query(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+cond+pw+tail, pargs...)

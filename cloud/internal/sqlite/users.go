@@ -292,6 +292,30 @@ func (q *queries) SetTemplateEnabled(ctx context.Context, org tenancy.OrgID, id 
 	return mapErr("set template enabled", err)
 }
 
+// TemplateOrgs reads both indexes by template (migration 0017).
+func (q *queries) TemplateOrgs(ctx context.Context, id tenancy.TemplateID) (tenancy.TemplateOrgs, error) {
+	var out tenancy.TemplateOrgs
+	for _, r := range []struct {
+		dst   *[]tenancy.OrgID
+		query string
+	}{
+		{&out.Enabled, `SELECT org_id FROM template_orgs WHERE template_id = ? ORDER BY org_id`},
+		{&out.Used, `SELECT org_id FROM org_template_counts WHERE template_id = ? AND n_subtree > 0 ORDER BY org_id`},
+	} {
+		rows, err := q.query(ctx, r.query, string(id))
+		if err != nil {
+			return out, mapErr("template orgs", err)
+		}
+		if *r.dst, err = collect(rows, "template orgs", func(r scanner) (tenancy.OrgID, error) {
+			var v tenancy.OrgID
+			return v, r.Scan(&v)
+		}); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 func (q *queries) TemplateEnabled(ctx context.Context, org tenancy.OrgID, id tenancy.TemplateID) (bool, error) {
 	n, err := q.count(ctx, "template enabled", `SELECT count(*) FROM template_orgs WHERE org_id = ? AND template_id = ?`, int64(org), string(id))
 	return n > 0, err

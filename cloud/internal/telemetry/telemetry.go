@@ -5,6 +5,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -68,6 +69,25 @@ type TimelineEntry struct {
 	ResolvedAt time.Time
 	ResolvedBy string
 	Comment    string
+}
+
+// AuditResolve is the audit action of a person resolving a device's event
+// (object: the device); its After is ResolveAudit's.
+const AuditResolve = "device.event.resolve"
+
+// ResolveAudit is what a resolution's audit entry records: the event, its
+// code and time, and the comment.
+func ResolveAudit(e TimelineEntry) json.RawMessage {
+	b, err := json.Marshal(struct {
+		Event   int64     `json:"event"`
+		Code    string    `json:"code"`
+		At      time.Time `json:"eventAt"`
+		Comment string    `json:"comment,omitempty"`
+	}{e.ID, e.Code, e.TS.UTC(), e.Comment})
+	if err != nil { // a struct of plain fields cannot fail
+		return nil
+	}
+	return b
 }
 
 // Open tells whether an entry is an event not resolved yet. Whether it

@@ -23,9 +23,23 @@ type Change struct {
 	// an automation, the org itself); the views that cover one of them
 	// (gateways claimed into it or an org above) may differ.
 	Orgs []OrgID
-	// Subtrees: every view at or below these orgs may differ (a
-	// template of a tree, a template enabled in a sub-org, an org moved).
+	// Subtrees: every view at or below these orgs may differ (an org
+	// moved).
 	Subtrees []OrgID
+	// At: the views of the gateways claimed into exactly these orgs, not
+	// above (a template enabled or disabled there: a view lists the
+	// templates enabled in its gateway's own org, and enabling is per
+	// org, not inherited).
+	At []OrgID
+	// Templates: these templates were created or redefined: the views
+	// that hold one (ViewsTouched reads Tx.TemplateOrgs): the gateways
+	// claimed into an org where it is enabled, or into an org with a
+	// device of it at or below.
+	Templates []TemplateID
+	// UsedTemplates: the views with a device of these templates, not
+	// those where one is only enabled (a shipment of its firmware: the
+	// devices get it).
+	UsedTemplates []TemplateID
 	// Gateways: these gateways' own views (claimed, released).
 	Gateways []GatewayID
 	// Owners: these users' names or emails changed: the views with
@@ -35,7 +49,8 @@ type Change struct {
 
 // Empty reports whether the change touches no view.
 func (c Change) Empty() bool {
-	return !c.All && !c.Tree && len(c.Orgs) == 0 && len(c.Subtrees) == 0 && len(c.Gateways) == 0 && len(c.Owners) == 0
+	return !c.All && !c.Tree && len(c.Orgs) == 0 && len(c.Subtrees) == 0 && len(c.At) == 0 && len(c.Templates) == 0 &&
+		len(c.UsedTemplates) == 0 && len(c.Gateways) == 0 && len(c.Owners) == 0
 }
 
 // Add folds o into c.
@@ -44,6 +59,9 @@ func (c *Change) Add(o Change) {
 	c.Tree = c.Tree || o.Tree
 	c.Orgs = appendNew(c.Orgs, o.Orgs...)
 	c.Subtrees = appendNew(c.Subtrees, o.Subtrees...)
+	c.At = appendNew(c.At, o.At...)
+	c.Templates = appendNew(c.Templates, o.Templates...)
+	c.UsedTemplates = appendNew(c.UsedTemplates, o.UsedTemplates...)
 	c.Gateways = appendNew(c.Gateways, o.Gateways...)
 	c.Owners = appendNew(c.Owners, o.Owners...)
 }
@@ -107,9 +125,14 @@ func (c *Change) note(t *Tree, org OrgID, action, objType string, objID any, bef
 		switch action {
 		case "static_token.create":
 			c.Orgs = appendNew(c.Orgs, org)
-		case "template.enable": // disabling reaches the sub-orgs
-			c.Subtrees = appendNew(c.Subtrees, org)
-		default: // created, updated, deleted in the tree's root
+		case "template.enable": // enabled or disabled in org, not below
+			c.At = appendNew(c.At, org)
+		case "template.create", "template.update":
+			c.Templates = appendNew(c.Templates, TemplateID(fmt.Sprint(objID)))
+		case "template.delete":
+			// Where it was held was noted before its rows went
+			// (noteTemplateOrgs).
+		default:
 			c.Subtrees = appendNew(c.Subtrees, t.Root(org), org)
 		}
 	case "user":
@@ -159,6 +182,22 @@ func (s *Service) noteOwnedDevices(ctx context.Context, tx Tx, u User) error {
 	}
 }
 
+// noteTemplateOrgs records, in a transaction of atomic, the views that
+// hold template id, before a deletion takes its rows away.
+func (s *Service) noteTemplateOrgs(ctx context.Context, tx Tx, id TemplateID) error {
+	atx, ok := tx.(*auditingTx)
+	if !ok {
+		return nil
+	}
+	h, err := tx.TemplateOrgs(ctx, id)
+	if err != nil {
+		return err
+	}
+	atx.change.At = appendNew(atx.change.At, h.Enabled...)
+	atx.change.At = appendNew(atx.change.At, h.Used...)
+	return nil
+}
+
 func userID(v any) UserID {
 	id, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
 	return UserID(id)
@@ -167,7 +206,9 @@ func userID(v any) UserID {
 // ViewsTouched returns the claimed gateways whose view c may have altered;
 // all is true when c cannot be attributed (wake every gateway). The cost
 // is that of the orgs touched: one indexed lookup per org on the way up
-// to the root, and per subtree named; never a walk of every gateway.
+// to the root, per org named in At, per subtree named, and per template
+// two indexed reads of its orgs then one lookup per org holding it;
+// never a walk of every gateway or of a template's whole tree.
 func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, all bool, err error) {
 	if c.All {
 		return nil, true, nil
@@ -181,6 +222,25 @@ func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, 
 	}
 	for _, o := range c.Orgs {
 		cover(o)
+	}
+	at := map[OrgID]bool{}
+	for _, o := range c.At {
+		at[o] = true
+	}
+	for _, id := range slices.Concat(c.Templates, c.UsedTemplates) {
+		h, err := s.store.TemplateOrgs(ctx, id)
+		if err != nil {
+			return nil, false, internal("views touched", err)
+		}
+		// Used is closed upwards already (an org holds what its
+		// subtree does): no walk to the root.
+		orgs := h.Used
+		if slices.Contains(c.Templates, id) {
+			orgs = slices.Concat(h.Enabled, h.Used)
+		}
+		for _, o := range orgs {
+			at[o] = true
+		}
 	}
 	for _, u := range c.Owners {
 		usr, err := s.store.GetUser(ctx, u)
@@ -217,7 +277,7 @@ func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, 
 	}
 	list := func(sc Scope) error {
 		for page := (Page{Size: MaxPageSize}); ; {
-			l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: sc, Page: page})
+			l, err := s.store.ListGateways(ctx, GatewayFilter{Scope: sc, Page: page, SkipTotal: true})
 			if err != nil {
 				return internal("views touched", err)
 			}
@@ -231,6 +291,14 @@ func (s *Service) ViewsTouched(ctx context.Context, c Change) (ids []GatewayID, 
 		}
 	}
 	for o := range covered {
+		if err := list(Scope{OrgID: o}); err != nil {
+			return nil, false, err
+		}
+	}
+	for o := range at {
+		if covered[o] {
+			continue // listed above
+		}
 		if err := list(Scope{OrgID: o}); err != nil {
 			return nil, false, err
 		}

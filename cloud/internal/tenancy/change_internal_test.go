@@ -15,6 +15,8 @@ func TestNoteUnknownActionWakesAll(t *testing.T) {
 		{"gateway.claim", "gateway", false},
 		{"gateway.claim", "gateway-with-a-bad-id", true},
 		{"role.rename", "role", false},
+		{"template.update", "template", false},
+		{"template.enable", "template", false},
 		{"user.password.change", "user", false},
 	}
 	for _, tt := range tests {

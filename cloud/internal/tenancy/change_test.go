@@ -1,6 +1,8 @@
 package tenancy_test
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 
 	"outpost/cloud/internal/tenancy"
 	"outpost/shared/datastream"
+	"outpost/shared/ulid"
 )
 
 // siteView is what of a GatewayView reaches the gateway (siteregistry's
@@ -36,8 +39,9 @@ func siteView(v tenancy.GatewayView) []string {
 
 // ViewsTouched names exactly the gateways whose view covers what a change
 // touched: a device change wakes the sites at or above its org, not the
-// others; a template change every site of its tree; a role or tag change
-// none. And it is never short: every gateway whose view did change is
+// others; a template change the sites that hold it (enabled in their
+// org, or used by a device below), enabling one site's; a role or tag
+// change none. And it is never short: every gateway whose view did change is
 // among those named.
 func TestViewsTouched(t *testing.T) {
 	w := newWorld(t)
@@ -65,6 +69,19 @@ func TestViewsTouched(t *testing.T) {
 		return m
 	}
 	all := []string{"canada", "muller", "root", "united", "us"}
+	var fan, spare tenancy.Template
+	gatewayOf := func(name string) tenancy.GatewayID {
+		for id, n := range sites {
+			if n == name {
+				return id
+			}
+		}
+		t.Fatalf("no gateway %q", name)
+		return 0
+	}
+	fanDef := func(name string) datastream.Template {
+		return datastream.Template{Name: name, Datastreams: []datastream.Datastream{{Pin: 1, Name: "speed", Type: datastream.Integer}}}
+	}
 	tests := []struct {
 		name string
 		do   func() error
@@ -104,6 +121,61 @@ func TestViewsTouched(t *testing.T) {
 				Datastreams: []datastream.Datastream{{Pin: 1, Name: "temp", Type: datastream.Double}}}})
 			return err
 		}, all},
+		// A template is held where it is enabled (each org its own, not
+		// inherited) and where its devices are: a change of it wakes
+		// those views only, not its whole tree.
+		{"template created: enabled in the root only", func() error {
+			var err error
+			fan, err = svc.CreateTemplate(w.ctx, w.A, tenancy.NewTemplate{Def: fanDef("Fan")})
+			return err
+		}, []string{"root"}},
+		{"template enabled in United", func() error {
+			return svc.SetTemplateEnabled(w.ctx, w.A, w.united.ID, fan.ID, true)
+		}, []string{"united"}},
+		{"template enabled in the US branch and Muller", func() error {
+			if err := svc.SetTemplateEnabled(w.ctx, w.A, w.us.ID, fan.ID, true); err != nil {
+				return err
+			}
+			return svc.SetTemplateEnabled(w.ctx, w.A, w.muller.ID, fan.ID, true)
+		}, []string{"muller", "us"}},
+		{"device of the template created in the US branch", func() error {
+			_, err := svc.CreateDevice(w.ctx, w.A, tenancy.NewDevice{TemplateID: fan.ID, Name: "Fan 1", OrgID: w.us.ID})
+			return err
+		}, []string{"root", "united", "us"}},
+		{"template disabled in Muller and United", func() error {
+			if err := svc.SetTemplateEnabled(w.ctx, w.A, w.muller.ID, fan.ID, false); err != nil {
+				return err
+			}
+			return svc.SetTemplateEnabled(w.ctx, w.A, w.united.ID, fan.ID, false)
+		}, []string{"muller", "united"}},
+		{"template used by the US branch only updated: not Canada, not Muller", func() error {
+			_, err := svc.UpdateTemplate(w.ctx, w.A, fan.ID, tenancy.NewTemplate{Def: fanDef("Fan 2")})
+			return err
+		}, []string{"root", "united", "us"}},
+		{"unused template created, enabled in Muller", func() error {
+			var err error
+			if spare, err = svc.CreateTemplate(w.ctx, w.A, tenancy.NewTemplate{Def: fanDef("Spare")}); err != nil {
+				return err
+			}
+			return svc.SetTemplateEnabled(w.ctx, w.A, w.muller.ID, spare.ID, true)
+		}, []string{"muller", "root"}},
+		{"unused template deleted: where it was enabled", func() error {
+			return svc.DeleteTemplate(w.ctx, w.A, spare.ID)
+		}, []string{"muller", "root"}},
+		{"the US gateway merges up a device of a template made offline", func() error {
+			def := fanDef("Local")
+			def.ID = "TMPLLOCALUS1"
+			uid, err := ulid.New(w.clock.Now(), rand.Reader)
+			if err != nil {
+				return err
+			}
+			res, err := svc.MergeGatewayDevices(w.ctx, gatewayOf("us"), []datastream.Template{def},
+				[]tenancy.GatewayDevice{{UID: uid, Name: "Local 1", TemplateID: "TMPLLOCALUS1", TokenHash: sha256.Sum256([]byte(uid))}})
+			if err == nil && (len(res.Created) != 1 || len(res.Templates) != 1) {
+				err = fmt.Errorf("merge %+v, want the device and its template created", res)
+			}
+			return err
+		}, []string{"root", "united", "us"}},
 		{"static token created in the US branch, then claimed into Canada", func() error {
 			sts, err := svc.CreateStaticTokens(w.ctx, w.A, w.us.ID, w.T.ID, 1)
 			if err != nil {

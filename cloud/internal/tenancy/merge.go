@@ -65,7 +65,7 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 	if g.OrgID == 0 {
 		return res, Errorf(Forbidden, "gateway is not claimed yet")
 	}
-	var changed Change // templates: the tree's views; devices: the gateway's org
+	var changed Change // templates: the views holding them; devices: the gateway's org
 	defer func() {
 		if !changed.Empty() {
 			s.changed(changed)
@@ -113,7 +113,7 @@ func (s *Service) MergeGatewayDevices(ctx context.Context, id GatewayID, tmpls [
 		switch {
 		case err == nil:
 			if created {
-				changed.Add(Change{Subtrees: []OrgID{root}})
+				changed.Add(Change{Templates: []TemplateID{TemplateID(def.ID)}})
 				res.Templates = append(res.Templates, TemplateID(def.ID))
 			}
 		case CodeOf(err) == Internal || CodeOf(err) == "":

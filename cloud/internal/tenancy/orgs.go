@@ -213,16 +213,21 @@ func (s *Service) newOrg(ctx context.Context, tx Tx, ed *treeEdit, in NewOrg, pa
 		ed.perms = append(ed.perms, rp)
 	}
 	ed.orgs = append(ed.orgs, o)
-	tmpls, err := tx.ListTemplates(ctx, TemplateFilter{RootID: parent.RootID, EnabledIn: parent.ID, Page: Page{Size: MaxPageSize}})
-	if err != nil {
-		return Org{}, err
-	}
-	for _, tm := range tmpls.Items {
-		if err := tx.SetTemplateEnabled(ctx, o.ID, tm.ID, true); err != nil {
+	// Every page of the parent's templates (gatewayview pages them alike).
+	for page := (Page{Size: MaxPageSize}); ; page.Number++ {
+		tmpls, err := tx.ListTemplates(ctx, TemplateFilter{RootID: parent.RootID, EnabledIn: parent.ID, Page: page})
+		if err != nil {
 			return Org{}, err
 		}
+		for _, tm := range tmpls.Items {
+			if err := tx.SetTemplateEnabled(ctx, o.ID, tm.ID, true); err != nil {
+				return Org{}, err
+			}
+		}
+		if len(tmpls.Items) < page.Size {
+			return o, nil
+		}
 	}
-	return o, nil
 }
 
 // UpdateOrg edits an org's settings (ORG_SETTINGS_ACCESS).

@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -830,5 +831,41 @@ func TestPageRules(t *testing.T) {
 	}
 	if !eq(got, []string{"AC", "Pool Heater", "Thermostat-H", "Boiler", "Thermostat-W"}) {
 		t.Fatalf("pages %v", got)
+	}
+}
+
+// TestNewOrgInheritsEveryTemplate: a new org gets every template enabled
+// in its parent, past one page of them.
+func TestNewOrgInheritsEveryTemplate(t *testing.T) {
+	e := newEnv(t, tenancy.Config{})
+	root, admin, err := e.svc.Bootstrap(e.ctx, tenancy.Bootstrap{OrgName: "Root", AdminEmail: "a@root.test", AdminName: "A", Password: pw})
+	e.must(err)
+	a := tenancy.Actor{UserID: admin.ID, OrgID: root.ID, RoleID: tenancy.RoleAdmin}
+	n := tenancy.MaxPageSize + 2
+	e.must(e.store.Atomic(e.ctx, func(tx tenancy.Tx) error {
+		for i := range n {
+			id := tenancy.TemplateID(fmt.Sprintf("TMPL%05d", i))
+			if err := tx.CreateTemplate(e.ctx, tenancy.Template{ID: id, RootID: root.ID, Def: datastream.Template{ID: string(id), Name: string(id)}}); err != nil {
+				return err
+			}
+			if err := tx.SetTemplateEnabled(e.ctx, root.ID, id, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	child, err := e.svc.CreateOrg(e.ctx, a, tenancy.NewOrg{ParentID: root.ID, Name: "Child"})
+	e.must(err)
+	got := 0
+	for page := (tenancy.Page{Size: tenancy.MaxPageSize}); ; page.Number++ {
+		l, err := e.store.ListTemplates(e.ctx, tenancy.TemplateFilter{RootID: root.ID, EnabledIn: child.ID, Page: page})
+		e.must(err)
+		got += len(l.Items)
+		if len(l.Items) < page.Size {
+			break
+		}
+	}
+	if got != n {
+		t.Fatalf("the new org has %d templates enabled, its parent %d", got, n)
 	}
 }

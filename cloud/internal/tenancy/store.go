@@ -72,6 +72,12 @@ type Tx interface {
 	ListTemplates(ctx context.Context, f TemplateFilter) (List[Template], error)
 	SetTemplateEnabled(ctx context.Context, org OrgID, id TemplateID, enabled bool) error
 	TemplateEnabled(ctx context.Context, org OrgID, id TemplateID) (bool, error)
+	// TemplateOrgs tells which gateways' views hold a template: the
+	// orgs where it is enabled and those whose subtree (the org
+	// included) holds a device of it, each in id order; empty for a
+	// template no org has. Its cost is that of the orgs it returns
+	// (indexed by template), not of the tree or of the devices.
+	TemplateOrgs(ctx context.Context, id TemplateID) (TemplateOrgs, error)
 
 	// Devices. TokenHash is unique (Conflict).
 	CreateDevice(ctx context.Context, d *Device) error
@@ -230,6 +236,12 @@ type TemplateFilter struct {
 	Page      Page
 }
 
+// TemplateOrgs is where a template is held (Tx.TemplateOrgs).
+type TemplateOrgs struct {
+	Enabled []OrgID // template_orgs: the orgs it is enabled in
+	Used    []OrgID // the orgs with a device of it at or below them
+}
+
 // DeviceFilter selects devices in Scope. OwnerID != 0 keeps only that
 // owner's devices ("own devices" visibility). Query matches names
 // (case-insensitive substring). The fields after Page are the console's
@@ -270,6 +282,9 @@ type LocationFilter struct {
 type GatewayFilter struct {
 	Scope Scope
 	Page  Page
+	// SkipTotal lets the store leave Total 0: a caller walking every page
+	// (a change's wake) would count the scope once per page.
+	SkipTotal bool
 }
 
 // AuditFilter selects audit entries of orgs in Scope; with ObjectType

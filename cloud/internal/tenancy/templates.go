@@ -136,6 +136,9 @@ func (s *Service) DeleteTemplate(ctx context.Context, a Actor, id TemplateID) er
 		if used.Total > 0 {
 			return invalid("template is used by %d devices", used.Total)
 		}
+		if err := s.noteTemplateOrgs(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := tx.DeleteTemplate(ctx, id); err != nil {
 			return err
 		}

@@ -57,6 +57,48 @@ func testTemplates(t *testing.T, s tenancy.Store) {
 	wantCode(t, s.DeleteTemplate(ctx, "TMPL2"), tenancy.NotFound)
 }
 
+// TemplateOrgs follows enabling, devices created, moved with their org
+// and deleted, and the template's deletion; another template's orgs stay
+// apart.
+func testTemplateOrgs(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tr := mkTree(t, s)
+	tm := mkTemplate(t, s, tr.root.ID, "TMPL1")
+	tm2 := mkTemplate(t, s, tr.root.ID, "TMPL2")
+	check := func(step string, id tenancy.TemplateID, enabled, used []tenancy.OrgID) {
+		t.Helper()
+		got, err := s.TemplateOrgs(ctx, id)
+		must(t, err)
+		if !sameIDs(got.Enabled, enabled) || !sameIDs(got.Used, used) {
+			t.Fatalf("%s: TemplateOrgs(%s) = %+v, want enabled %v used %v", step, id, got, enabled, used)
+		}
+		if !slices.IsSorted(got.Enabled) || !slices.IsSorted(got.Used) {
+			t.Fatalf("%s: TemplateOrgs(%s) = %+v, not in id order", step, id, got)
+		}
+	}
+	check("new", tm.ID, nil, nil)
+	must(t, s.SetTemplateEnabled(ctx, tr.root.ID, tm.ID, true))
+	must(t, s.SetTemplateEnabled(ctx, tr.a.ID, tm.ID, true))
+	d := mkDevice(t, s, tr.a1.ID, 0, tm.ID, "Pool Heater")
+	mkDevice(t, s, tr.b.ID, 0, tm2.ID, "Boiler")
+	check("enabled, a device in a1", tm.ID, []tenancy.OrgID{tr.root.ID, tr.a.ID}, []tenancy.OrgID{tr.root.ID, tr.a.ID, tr.a1.ID})
+	check("the other template", tm2.ID, nil, []tenancy.OrgID{tr.root.ID, tr.b.ID})
+	must(t, s.MoveOrg(ctx, tr.a1.ID, tr.b.ID))
+	check("a1 moved under b", tm.ID, []tenancy.OrgID{tr.root.ID, tr.a.ID}, []tenancy.OrgID{tr.root.ID, tr.a1.ID, tr.b.ID})
+	d, err := s.GetDevice(ctx, d.ID)
+	must(t, err)
+	d.OrgID = tr.a.ID
+	must(t, s.UpdateDevice(ctx, d))
+	check("device moved to a", tm.ID, []tenancy.OrgID{tr.root.ID, tr.a.ID}, []tenancy.OrgID{tr.root.ID, tr.a.ID})
+	must(t, s.DeleteDevice(ctx, d.ID))
+	must(t, s.SetTemplateEnabled(ctx, tr.a.ID, tm.ID, false))
+	check("device deleted, disabled in a", tm.ID, []tenancy.OrgID{tr.root.ID}, nil)
+	must(t, s.DeleteTemplate(ctx, tm.ID))
+	check("template deleted", tm.ID, nil, nil)
+	check("never existed", "TMPLNONE", nil, nil)
+	check("the other template still", tm2.ID, nil, []tenancy.OrgID{tr.root.ID, tr.b.ID})
+}
+
 func testDevices(t *testing.T, s tenancy.Store) {
 	ctx := context.Background()
 	tr := mkTree(t, s)

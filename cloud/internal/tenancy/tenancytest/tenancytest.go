@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"UserSearch", testUserSearch},
 		{"Roles", testRoles},
 		{"Templates", testTemplates},
+		{"TemplateOrgs", testTemplateOrgs},
 		{"Devices", testDevices},
 		{"DevicePaging", testDevicePaging},
 		{"DeviceList", testDeviceList},
