@@ -8,12 +8,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"outpost/cloud/internal/livefeed"
 	"outpost/cloud/internal/tenancy"
+	"outpost/internal/proccpu"
 	"outpost/shared/syncproto"
 )
 
@@ -70,7 +70,7 @@ func BenchmarkLiveFanout(b *testing.B) {
 		runtime.GC()
 		var open runtime.MemStats
 		runtime.ReadMemStats(&open)
-		cpu0 := cpuTime()
+		cpu0 := proccpu.Self()
 		start := time.Now()
 		tick := time.NewTicker(time.Millisecond)
 		sent := 0
@@ -91,7 +91,7 @@ func BenchmarkLiveFanout(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		elapsed := time.Since(start)
-		cpu := cpuTime() - cpu0
+		cpu := proccpu.Self() - cpu0
 		for _, c := range bodies {
 			c()
 		}
@@ -101,10 +101,4 @@ func BenchmarkLiveFanout(b *testing.B) {
 		b.ReportMetric(float64(int64(open.HeapInuse)-int64(before.HeapInuse))/viewers/1024, "heap-KB/viewer")
 		b.ReportMetric(float64(got.Load())/float64(sent)*100, "delivered-%")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

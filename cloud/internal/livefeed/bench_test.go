@@ -4,20 +4,11 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"outpost/internal/proccpu"
 	"outpost/shared/syncproto"
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func liveBytes() uint64 {
 	runtime.GC()
@@ -69,7 +60,7 @@ func BenchmarkFanout(b *testing.B) {
 			perSub := float64(liveBytes()-before) / subs
 			us := make([]Update, batch)
 			b.ResetTimer()
-			c0 := cpuTime()
+			c0 := proccpu.Self()
 			for n := 0; n < b.N; n += batch {
 				for j := range us {
 					i := n + j
@@ -83,7 +74,7 @@ func BenchmarkFanout(b *testing.B) {
 			}
 			close(stop)
 			wg.Wait()
-			cpu := cpuTime() - c0
+			cpu := proccpu.Self() - c0
 			b.StopTimer()
 			perUpdate := float64(cpu.Nanoseconds()) / float64(max(b.N, 1))
 			b.ReportMetric(perUpdate, "cpu-ns/update")

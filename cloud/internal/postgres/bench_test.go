@@ -13,6 +13,7 @@ import (
 	"outpost/cloud/internal/telemetry/telemetrytest"
 	"outpost/cloud/internal/tenancy"
 	"outpost/internal/pgtest"
+	"outpost/internal/proccpu"
 	"outpost/shared/syncproto"
 )
 
@@ -190,7 +191,7 @@ type cpuMeter struct {
 
 func startCPU(b *testing.B) *cpuMeter {
 	c := pgtest.Shared(b)
-	return &cpuMeter{cluster: c, client: processCPU(), server: c.CPU()}
+	return &cpuMeter{cluster: c, client: proccpu.Self(), server: c.CPU()}
 }
 
 // report adds the client's, the server's and their total CPU µs per
@@ -199,7 +200,7 @@ func (m *cpuMeter) report(b *testing.B, updates int64) {
 	if updates <= 0 {
 		return
 	}
-	client, server := processCPU()-m.client, m.cluster.CPU()-m.server
+	client, server := proccpu.Self()-m.client, m.cluster.CPU()-m.server
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(updates) }
 	b.ReportMetric(per(client), "client-µs/update")
 	b.ReportMetric(per(server), "server-µs/update")

@@ -291,6 +291,15 @@ type applier struct {
 // span is the oldest and newest timestamp of a device's reports.
 type span struct{ first, last int64 }
 
+// saturatingSum is SQL for a + b that gives ±Infinity where float8 would
+// overflow: PostgreSQL raises an error there, and a failed rollup upsert
+// fails the apply, stopping the gateway's whole stream on one device's
+// absurd values. Opposite signs cannot overflow.
+func saturatingSum(a, b string) string {
+	return `CASE WHEN sign(` + a + `) = sign(` + b + `) AND abs(` + a + `) > 1.7976931348623157e308 - abs(` + b + `)
+		THEN sign(` + a + `) * 'Infinity'::float8 ELSE ` + a + ` + ` + b + ` END`
+}
+
 // rollupLevels are the rollup tables Apply keeps, finest first.
 var rollupLevels = [...]struct {
 	table, col string
@@ -428,7 +437,7 @@ func (a *applier) flush() error {
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[],
 				$7::float8[], $8::bigint[], $9::float8[])
 			ON CONFLICT (device_uid, pin, `+l.col+`) DO UPDATE SET
-			n = `+t+`.n + excluded.n, sum = `+t+`.sum + excluded.sum,
+			n = `+t+`.n + excluded.n, sum = `+saturatingSum(t+".sum", "excluded.sum")+`,
 			min = least(`+t+`.min, excluded.min), max = greatest(`+t+`.max, excluded.max),
 			last = CASE WHEN excluded.last_ts >= `+t+`.last_ts THEN excluded.last ELSE `+t+`.last END,
 			last_ts = greatest(`+t+`.last_ts, excluded.last_ts)`,
@@ -683,8 +692,10 @@ const (
 		ORDER BY h.ts DESC, h.id DESC`
 	// aggregateRaw: $1 bucket width, $2 uid, $3 pin, $4 from, $5 to (ms).
 	// sum / count, not avg: avg(float8) also sums the squares, which
-	// overflow (an error) for values past 1e154.
-	aggregateRaw = `SELECT b, count(*), sum(num) / count(*), min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
+	// overflow (an error) for values past 1e154; and summed as numeric, as
+	// a float8 sum of values near its limit overflows too (the average of
+	// floats is a float).
+	aggregateRaw = `SELECT b, count(*), (sum(num::numeric) / count(*))::float8, min(num), max(num), (array_agg(num ORDER BY ts DESC, id DESC))[1]
 		FROM (SELECT ts - (ts - $4) % $1 AS b, ts, id, num FROM device_history
 			WHERE device_key = (SELECT key FROM history_devices WHERE uid = $2) AND pin = $3 AND ts >= $4 AND ts < $5
 			AND num IS NOT NULL) h
@@ -796,7 +807,7 @@ func (s *Store) Aggregate(ctx context.Context, uid string, pin int, from, to tim
 		// Whole minutes or hours: the rollups hold each one's count, sum,
 		// min, max and last; a bucket's last is that of its newest row.
 		l := rollupLevels[lv]
-		query = fmt.Sprintf(`SELECT b, sum(n)::bigint, sum(sum) / sum(n), min(min), max(max),
+		query = fmt.Sprintf(`SELECT b, sum(n)::bigint, (sum(sum::numeric) / sum(n))::float8, min(min), max(max),
 				(array_agg(last ORDER BY last_ts DESC))[1]
 			FROM (SELECT %[2]s - (%[2]s - $4) %% $1 AS b, n, sum, min, max, last, last_ts FROM %[1]s
 				WHERE device_uid = $2 AND pin = $3 AND %[2]s >= $4 AND %[2]s < $5) r

@@ -8,9 +8,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"outpost/internal/proccpu"
 )
 
 // TestPageWeight: all JavaScript and CSS of the heaviest page (the device
@@ -37,12 +38,6 @@ func rssKB(t *testing.T) int64 {
 		}
 	}
 	return 0
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestIdlePageCost measures what open pages cost the gateway while
@@ -88,9 +83,9 @@ func TestIdlePageCost(t *testing.T) {
 	if perPage > 1024 {
 		t.Errorf("an open page costs %.0f kB of RSS, want ≤ 1 MB", perPage)
 	}
-	c0, w0 := cpuTime(), time.Now()
+	c0, w0 := proccpu.Self(), time.Now()
 	time.Sleep(4 * time.Second)
-	cpu, wall := cpuTime()-c0, time.Since(w0)
+	cpu, wall := proccpu.Self()-c0, time.Since(w0)
 	t.Logf("idle with %d open pages: %v CPU in %v wall (%.3f%% of one core; %.1f µs/s per page)",
 		pages, cpu, wall.Round(time.Millisecond), 100*cpu.Seconds()/wall.Seconds(), float64(cpu.Microseconds())/wall.Seconds()/pages)
 }

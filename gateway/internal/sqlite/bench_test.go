@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"outpost/gateway/internal/hub"
+	"outpost/internal/proccpu"
 )
 
 // BenchmarkAppendCommit measures committed KindWrite records per second
@@ -29,7 +30,7 @@ func BenchmarkAppendCommit(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), proccpu.Self()
 	var wg sync.WaitGroup
 	for p := range producers {
 		wg.Add(1)
@@ -47,7 +48,7 @@ func BenchmarkAppendCommit(b *testing.B) {
 	if err := s.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
-	el, cpu := time.Since(start), processCPU()-cpu0
+	el, cpu := time.Since(start), proccpu.Self()-cpu0
 	b.StopTimer()
 	st := s.Stats()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
@@ -116,7 +117,7 @@ func benchCommitBatch(b *testing.B, pins int) {
 	batch := make([]hub.Record, 4096)
 	k := 0
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := proccpu.Self()
 	for b.Loop() {
 		for i := range batch {
 			batch[i] = hub.Record{Kind: hub.KindWrite, DeviceID: int64(k%1000 + 1), Pin: (k / 1000) % pins,
@@ -127,7 +128,7 @@ func benchCommitBatch(b *testing.B, pins int) {
 			b.Fatal(err)
 		}
 	}
-	cpu := processCPU() - cpu0
+	cpu := proccpu.Self() - cpu0
 	b.ReportMetric(float64(k)/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(k), "cpu-µs/record")
 }

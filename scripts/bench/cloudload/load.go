@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"outpost/cloud"
+	"outpost/internal/proccpu"
 )
 
 type config struct {
@@ -245,10 +246,10 @@ func hammer(ctx context.Context, hc *http.Client, base, token string, ids []int6
 	sleepCtx(ctx, warmup)
 	stopProfile := startProfile(profile)
 	measuring.Store(true)
-	t0, cpu0 := time.Now(), cpuTime()
+	t0, cpu0 := time.Now(), proccpu.Self()
 	sleepCtx(ctx, dur)
 	measuring.Store(false)
-	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	elapsed, cpu := time.Since(t0), proccpu.Self()-cpu0
 	stopProfile()
 	cancel()
 	wg.Wait()

@@ -95,6 +95,38 @@ func testHistoryKeepsValues(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 }
 
+// testHugeValues: values near the largest float, in batches of their own
+// landing in one minute, are stored and aggregated; the rollups' sums
+// saturate instead of failing the apply (which would stop the gateway's
+// whole stream), and a later ordinary value applies.
+func testHugeValues(t *testing.T, newStore func(t *testing.T) Store) {
+	st := NewSite(t, newStore(t))
+	ctx := context.Background()
+	base := T0.UnixMilli()
+	var seq int64
+	for i, v := range []string{"1.7e308", "1.7e308", "-1.7e308", "-1.7e308", "1.7e308", "5"} {
+		ApplyPoints(t, st, 3, []Point{{base + int64(i), v}}, &seq)
+	}
+	got, _, err := st.S.History(ctx, st.Mine.UID, 3, 0, 100)
+	must(t, err)
+	if len(got) != 6 || got[0].Value != "5" {
+		t.Fatalf("history %+v, want the 6 values, newest 5", got)
+	}
+	sr, err := st.S.Aggregate(ctx, st.Mine.UID, 3, time.UnixMilli(base), time.UnixMilli(base+100), 1)
+	must(t, err)
+	if len(sr.Buckets) != 1 || sr.Buckets[0].Count != 6 || sr.Buckets[0].Max != 1.7e308 || sr.Buckets[0].Min != -1.7e308 ||
+		sr.Buckets[0].Last != 5 {
+		t.Fatalf("aggregate %+v", sr.Buckets)
+	}
+	// An hour's bucket: from the rollups where a store keeps them.
+	hour := time.UnixMilli(base).Truncate(time.Hour)
+	sr, err = st.S.Aggregate(ctx, st.Mine.UID, 3, hour, hour.Add(time.Hour), 1)
+	must(t, err)
+	if len(sr.Buckets) != 1 || sr.Buckets[0].Count != 6 || sr.Buckets[0].Max != 1.7e308 || sr.Buckets[0].Last != 5 {
+		t.Fatalf("hourly aggregate %+v", sr.Buckets)
+	}
+}
+
 // testHistoryOrderOfLargeBatch: one Apply of more than a thousand writes
 // of one timestamp, erases between them, pages back in the reverse of
 // item order (ties are in the order applied), with distinct ids.

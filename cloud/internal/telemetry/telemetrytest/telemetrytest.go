@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"HistoryOrder", testHistoryOrder},
 		{"HistoryKeepsValues", testHistoryKeepsValues},
 		{"HistoryOrderOfLargeBatch", testHistoryOrderOfLargeBatch},
+		{"HugeValuesDoNotBlockApply", testHugeValues},
 		{"DeviceListTelemetry", testDeviceListTelemetry},
 		{"ListCountersFollowMoves", testListCountersFollowMoves},
 		{"TimelineOfKind", testTimelineOfKind},

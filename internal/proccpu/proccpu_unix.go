@@ -1,14 +1,13 @@
 //go:build unix
 
-package postgres
+package proccpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time of this process.
-func processCPU() time.Duration {
+func self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
