@@ -132,11 +132,15 @@ func Start(ctx context.Context) (*Cluster, error) {
 	}
 	defer logf.Close()
 	// Durability is not what tests check: fsync off makes the cluster fast
-	// on a loaded machine. No TCP listener; the socket lives in dir.
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-c", "listen_addresses=", "-c", "unix_socket_directories="+dir, "-p", "5432",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=64MB")
+	// on a loaded machine. Benchmarks that must count each commit's flush
+	// set PGTEST_DURABLE=1 (PostgreSQL's defaults). No TCP listener; the
+	// socket lives in dir.
+	args := []string{"-D", data, "-c", "listen_addresses=", "-c", "unix_socket_directories=" + dir, "-p", "5432",
+		"-c", "max_connections=200", "-c", "shared_buffers=64MB"}
+	if os.Getenv("PGTEST_DURABLE") != "1" {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	if err := c.cmd.Start(); err != nil {

@@ -171,6 +171,7 @@ func TestDeviceCreatedWebhooksSurviveCloudKill9(t *testing.T) {
 	const n, kills = 90, 2
 	stop := make(chan struct{})
 	created := make(chan int, 1)
+	url := cloud.url // every restart listens on caddr again; cloud itself is replaced
 	go func() {
 		c := &http.Client{Timeout: 5 * time.Second}
 		body := func(name string) io.Reader {
@@ -184,7 +185,7 @@ func TestDeviceCreatedWebhooksSurviveCloudKill9(t *testing.T) {
 				return
 			default:
 			}
-			req, _ := http.NewRequest("POST", cloud.url+"/api/v1/organization/device/create", body(fmt.Sprintf("dev %03d", attempt)))
+			req, _ := http.NewRequest("POST", url+"/api/v1/organization/device/create", body(fmt.Sprintf("dev %03d", attempt)))
 			req.Header.Set("Authorization", "Bearer "+f.admin)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := c.Do(req)
