@@ -3,13 +3,12 @@
 # with bare mochi-mqtt and Debian's Mosquitto, 1,000 clients at QoS 0 and 1,
 # p99 publish→committed (QoS 0) and p99 publish→PUBACK (QoS 1, the PUBACK
 # follows the commit) at half load (half of what a paced run of one publish
-# per write persists at full load; QoS 1 also at half of its own paced full
-# load, since a QoS 1 publish costs more than a QoS 0 one),
+# per write persists at full load),
 # RSS with 10,000 idle connections, once up and after -idle-settle (60s).
 # The brokers take turns for -rounds (default 3) and medians are reported,
 # since the machine's other load changes from second to second.
 # Usage: scripts/bench/mqtt.sh [mqttload flags], e.g. -only half -half-rate 20000
-# (-half-rate-qos1 sets the second QoS 1 run's rate),
+# (a rate sweep: where p99 publish→PUBACK stays low on this machine),
 # -profile DIR (benchserver CPU/heap profiles), -idle 0 (skip the RSS part),
 # -idle-settle 20s, -history 1000000 (each benchserver starts with that many
 # stored value writes, as a gateway that has run a while: the store's
