@@ -58,20 +58,7 @@ func saveHook(t testing.TB, s *Server, org tenancy.OrgID, kind, url string) *Web
 func TestDeviceWebhooksExactlyOnce(t *testing.T) {
 	e := runEnv(t, nil)
 	ctx, svc := context.Background(), e.s.svc
-	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Heater"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := func(parent tenancy.OrgID, name string) tenancy.Org {
-		o, err := svc.CreateOrg(ctx, e.admin, tenancy.NewOrg{ParentID: parent, Name: name, CanCreateSub: new(true)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.SetTemplateEnabled(ctx, e.admin, o.ID, tm.ID, true); err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
+	tm, org := heaterOrgs(t, e)
 	a, b := org(e.admin.OrgID, "Dealer A"), org(e.admin.OrgID, "Dealer B")
 	c := org(a.ID, "Client C")
 	const url = "https://receiver.invalid/in" // never reached: the queue is what is checked

@@ -26,20 +26,7 @@ func TestOrgTransferAndStaticClaimCallDeviceWebhooks(t *testing.T) {
 	defer recv.Close()
 	e := runEnv(t, func(c *Config) { c.Webhooks.Allow = []string{"127.0.0.0/8"} })
 	ctx, svc := context.Background(), e.s.svc
-	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Heater"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := func(parent tenancy.OrgID, name string) tenancy.Org {
-		o, err := svc.CreateOrg(ctx, e.admin, tenancy.NewOrg{ParentID: parent, Name: name, CanCreateSub: new(true)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.SetTemplateEnabled(ctx, e.admin, o.ID, tm.ID, true); err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
+	tm, org := heaterOrgs(t, e)
 	a, b := org(e.admin.OrgID, "Dealer A"), org(e.admin.OrgID, "Dealer B")
 	c := org(a.ID, "Client C")
 	leaf := org(c.ID, "Client C branch")
@@ -105,4 +92,27 @@ func receive(t *testing.T, got <-chan string, n int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// heaterOrgs creates a "Heater" template in e's root and returns it with
+// a function that creates an org (which may have sub-orgs) with the
+// template enabled.
+func heaterOrgs(t *testing.T, e *syncEnv) (tenancy.Template, func(parent tenancy.OrgID, name string) tenancy.Org) {
+	t.Helper()
+	ctx, svc := context.Background(), e.s.svc
+	tm, err := svc.CreateTemplate(ctx, e.admin, tenancy.NewTemplate{Def: datastream.Template{Name: "Heater"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm, func(parent tenancy.OrgID, name string) tenancy.Org {
+		t.Helper()
+		o, err := svc.CreateOrg(ctx, e.admin, tenancy.NewOrg{ParentID: parent, Name: name, CanCreateSub: new(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetTemplateEnabled(ctx, e.admin, o.ID, tm.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
 }

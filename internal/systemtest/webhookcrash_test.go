@@ -45,6 +45,40 @@ func (h *hookReceiver) received() int {
 	return len(h.ids)
 }
 
+// hookSite is a cloud process (its data in cdir, on caddr) allowed to
+// call loopback webhooks, a fixture with perOrg devices, and a receiver
+// counting delivery ids behind one enabled webhook of the first org.
+type hookSite struct {
+	cloudBin, gwBin, root, cdir, caddr, allow string
+	cloud                                     *cloudProc
+	f                                         *fixture
+	rcv                                       *hookReceiver
+}
+
+func newHookSite(t *testing.T, perOrg int, trigger map[string]any, body string) *hookSite {
+	t.Helper()
+	hs := &hookSite{root: t.TempDir(), caddr: freeAddr(t), allow: `webhooks: {allow: ["127.0.0.0/8"]}`}
+	hs.cloudBin, hs.gwBin = products(t)
+	hs.cdir = filepath.Join(hs.root, "cloud")
+	if err := os.Mkdir(hs.cdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hs.cloud = startCloud(t, hs.cloudBin, hs.cdir, hs.caddr, hs.allow)
+	hs.f = newFixture(t, hs.cloud, perOrg)
+	hs.rcv = &hookReceiver{ids: map[string]map[string]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: hs.rcv, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	hs.f.api.must(201, "PUT", fmt.Sprintf("/api/v1/organization/webhook?orgId=%d", hs.f.orgs[0]), hs.f.users[0], map[string]any{
+		"name": "test hook", "enabled": true, "method": "POST", "url": "http://" + ln.Addr().String() + "/in",
+		"trigger": trigger, "body": body, "perMinute": 600, "disableAfter": 1000}, nil)
+	return hs
+}
+
 // TestWebhooksSurviveCloudKill9: a datastream webhook of a client org
 // calls a receiver on 127.0.0.1 (allow-listed in the cloud's config); a
 // device writes numbered values through its gateway while the cloud is
@@ -54,29 +88,9 @@ func (h *hookReceiver) received() int {
 // deliveries are stored in its apply's transaction, so none is lost
 // between the commit and the enqueue, and a replayed batch adds none.
 func TestWebhooksSurviveCloudKill9(t *testing.T) {
-	cloudBin, gwBin := products(t)
-	root := t.TempDir()
-	cdir := filepath.Join(root, "cloud")
-	if err := os.Mkdir(cdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	caddr := freeAddr(t)
-	allow := `webhooks: {allow: ["127.0.0.0/8"]}`
-	cloud := startCloud(t, cloudBin, cdir, caddr, allow)
-	f := newFixture(t, cloud, 1)
-
-	rcv := &hookReceiver{ids: map[string]map[string]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	f.api.must(201, "PUT", fmt.Sprintf("/api/v1/organization/webhook?orgId=%d", f.orgs[0]), f.users[0], map[string]any{
-		"name": "counter", "enabled": true, "method": "POST", "url": "http://" + ln.Addr().String() + "/in",
-		"trigger": map[string]any{"kind": "datastream", "pin": 1}, "body": "{datastream_value}",
-		"perMinute": 600, "disableAfter": 1000}, nil)
+	hs := newHookSite(t, 1, map[string]any{"kind": "datastream", "pin": 1}, "{datastream_value}")
+	cloudBin, gwBin, root, cdir, caddr, allow, f, rcv := hs.cloudBin, hs.gwBin, hs.root, hs.cdir, hs.caddr, hs.allow, hs.f, hs.rcv
+	cloud := hs.cloud
 
 	s := newSite(t, gwBin, root, cloud.url, "site-a")
 	f.claimInto(t, s.gw, 0)
@@ -143,28 +157,9 @@ func TestWebhooksSurviveCloudKill9(t *testing.T) {
 // between the creation's commit and its delivery, and none is doubled by
 // the run after a restart.
 func TestDeviceCreatedWebhooksSurviveCloudKill9(t *testing.T) {
-	cloudBin, _ := products(t)
-	cdir := filepath.Join(t.TempDir(), "cloud")
-	if err := os.Mkdir(cdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	caddr := freeAddr(t)
-	allow := `webhooks: {allow: ["127.0.0.0/8"]}`
-	cloud := startCloud(t, cloudBin, cdir, caddr, allow)
-	f := newFixture(t, cloud, 0)
-
-	rcv := &hookReceiver{ids: map[string]map[string]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	f.api.must(201, "PUT", fmt.Sprintf("/api/v1/organization/webhook?orgId=%d", f.orgs[0]), f.users[0], map[string]any{
-		"name": "created", "enabled": true, "method": "POST", "url": "http://" + ln.Addr().String() + "/in",
-		"trigger": map[string]any{"kind": "device_created"}, "body": "{device_name}",
-		"perMinute": 600, "disableAfter": 1000}, nil)
+	hs := newHookSite(t, 0, map[string]any{"kind": "device_created"}, "{device_name}")
+	cloudBin, cdir, caddr, allow, f, rcv := hs.cloudBin, hs.cdir, hs.caddr, hs.allow, hs.f, hs.rcv
+	cloud := hs.cloud
 
 	// Each attempt has its own name: one cut by the kill may or may not
 	// have committed, and is judged by the device list below.
