@@ -252,6 +252,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		{dev + "/charts", "#chart0[data-points]"}, {dev + "/timeline", ""}, {dev + "/info", "#metadata"}, {dev + "/actions", ""},
 		{"/sites", "#sites"}, {sitePage, ""}, {"/profile", ""}, {"/orgs", ""}})
 
+	// On a phone the timeline's rows stack (no column headers shown): the
+	// table does not scroll sideways, so a row's Resolve stays in view.
+	var tl struct {
+		Rows                     int
+		ScrollWidth, ClientWidth int
+		HeadHeight               float64
+	}
+	run(t, ctx, "the timeline on a phone", chromedp.EmulateViewport(375, 900),
+		chromedp.Navigate(base+dev+"/timeline"), chromedp.WaitVisible("#timeline", chromedp.ByID),
+		chromedp.Evaluate(`(() => { const t = document.getElementById("timeline"), w = t.closest(".tablewrap");
+			return {Rows: t.tBodies[0].rows.length, ScrollWidth: w.scrollWidth, ClientWidth: w.clientWidth,
+				HeadHeight: t.tHead.getBoundingClientRect().height}; })()`, &tl),
+		chromedp.EmulateViewport(1280, 900))
+	if tl.Rows == 0 || tl.ScrollWidth > tl.ClientWidth || tl.HeadHeight > 1 {
+		t.Errorf("timeline at 375 px: %+v, want rows, no sideways scroll and the headers hidden", tl)
+	}
+
 	// A view-only user of Client A.
 	run(t, ctx, "sign out", chromedp.Submit(`form[action="/logout"] button`, chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByID))
 	signIn(t, ctx, base, "viewer@a.test", viewerPW)

@@ -190,6 +190,14 @@ func run(ctx context.Context, out string, wait time.Duration) error {
 	if err := save(step, out, "device-dark-1440", 1440); err != nil {
 		return err
 	}
+	// The timeline's phone layout (stacked rows, Resolve) in dark mode.
+	if err := step(emulation.SetDeviceMetricsOverride(375, 900, 1, true), chromedp.Navigate(base+dev+"/timeline"),
+		chromedp.WaitVisible("main", chromedp.ByQuery)); err != nil {
+		return err
+	}
+	if err := save(step, out, "timeline-dark-375", 375); err != nil {
+		return err
+	}
 	if err := step(emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}})); err != nil {
 		return err
 	}
