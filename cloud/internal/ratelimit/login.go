@@ -60,9 +60,7 @@ type LoginGuard struct {
 	now   func() time.Time
 	state LoginState
 	log   *slog.Logger
-
-	mu        sync.Mutex
-	lastSweep time.Time
+	sweep minuteGate
 }
 
 // storeTimeout bounds one call to a shared state: a guard or limiter that
@@ -143,13 +141,7 @@ func (g *LoginGuard) Succeeded(addr, account string) {
 
 // maybeSweep drops forgotten keys once a minute.
 func (g *LoginGuard) maybeSweep(ctx context.Context, now time.Time) {
-	g.mu.Lock()
-	due := now.Sub(g.lastSweep) >= time.Minute
-	if due {
-		g.lastSweep = now
-	}
-	g.mu.Unlock()
-	if due {
+	if g.sweep.due(now) {
 		if err := g.state.SweepLoginFailures(ctx, now.Add(-g.lim.Forget)); err != nil {
 			g.log.Warn("login throttle: sweep", "err", err)
 		}

@@ -99,9 +99,7 @@ type Shared struct {
 	log       *slog.Logger
 	local     *Keyed
 
-	mu        sync.Mutex
-	lastSweep time.Time
-	lastWarn  time.Time
+	sweep, warned minuteGate
 }
 
 // NewShared returns a limiter of perMinute requests per key kept in b; a
@@ -125,13 +123,7 @@ func (s *Shared) Allow(key string) bool {
 	now := s.now()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	s.mu.Lock()
-	sweep := now.Sub(s.lastSweep) >= time.Minute
-	if sweep {
-		s.lastSweep = now
-	}
-	s.mu.Unlock()
-	if sweep {
+	if s.sweep.due(now) {
 		if err := s.buckets.SweepBuckets(ctx, now.Add(-time.Minute)); err != nil {
 			s.warn(now, "rate limit: sweep", err)
 		}
@@ -146,13 +138,24 @@ func (s *Shared) Allow(key string) bool {
 
 // warn logs at most once a minute.
 func (s *Shared) warn(now time.Time, msg string, err error) {
-	s.mu.Lock()
-	due := now.Sub(s.lastWarn) >= time.Minute
-	if due {
-		s.lastWarn = now
-	}
-	s.mu.Unlock()
-	if due {
+	if s.warned.due(now) {
 		s.log.Warn(msg, "limiter", s.name, "err", err)
 	}
+}
+
+// minuteGate is due at most once a minute (its first call is), across
+// goroutines: sweeps of shared state and repeated warnings.
+type minuteGate struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (g *minuteGate) due(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Sub(g.last) < time.Minute {
+		return false
+	}
+	g.last = now
+	return true
 }
