@@ -22,8 +22,10 @@ import (
 //
 //  1. every record goes into the outbox, in order, with multi-row INSERTs
 //     of prepared statements (binding parameters is the main per-record
-//     cost in the pure-Go driver, so it is done once per record); the
-//     outbox's value writes are also the raw history (see AckOutbox);
+//     cost in the pure-Go driver, so it is done once per record, and a
+//     chunk of value writes from one source binds only 4 of the 7 columns,
+//     see writeKey); the outbox's value writes are also the raw history
+//     (see AckOutbox);
 //  2. latest values: when pins are written several times in the batch
 //     (devices streaming), only each pin's last write is upserted, bound
 //     from Go; otherwise they are derived from the new outbox rows by
