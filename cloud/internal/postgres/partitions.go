@@ -126,15 +126,18 @@ func (s *Store) maintain(ctx context.Context, retention time.Duration) {
 	sum := time.NewTicker(summarizeEvery)
 	defer sum.Stop()
 	s.keepPartitions(ctx, retention)
+	var warned time.Time // a lasting failure (say, a role that does not own the index) is logged hourly
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.keepPartitions(ctx, retention)
-		case <-sum.C:
-			if _, err := s.SummarizeHistoryIDs(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.logger.Warn("history id index", "err", err)
+		case now := <-sum.C:
+			_, err := s.SummarizeHistoryIDs(ctx, now)
+			if err != nil && ctx.Err() == nil && now.Sub(warned) >= time.Hour {
+				s.logger.Warn("history id index not summarized: history page cursors read more", "err", err)
+				warned = now
 			}
 		}
 	}
