@@ -12,6 +12,8 @@
 -- Ranges not summarized yet are read whole, so the store summarizes new
 -- ranges every few seconds (SummarizeHistoryIDs). Ids stay unique by
 -- their sequence (device_history_id_seq), which is all that gave them
--- out before too.
+-- out before too. On a large history the CREATE INDEX reads every row
+-- once (a BRIN build is a sequential scan), holding applies meanwhile:
+-- gateways resend what waited.
 ALTER TABLE device_history DROP CONSTRAINT device_history_pkey;
 CREATE INDEX device_history_id ON device_history USING brin (id) WITH (pages_per_range = 32);
