@@ -57,12 +57,7 @@ func TestTwoInstancesOneCloud(t *testing.T) {
 
 	reg := a.register("Pi at the site")
 	b.call(200, "POST", "/api/v1/organization/gateway/claim", b.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": siteOrg.ID}, nil)
-	gw, code := a.dial(reg.Credential)
-	if code != http.StatusSwitchingProtocols {
-		t.Fatalf("dial A: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := a.connect(reg, 1)
 	if snap := gw.must(syncproto.TypeSnapshot).Snapshot; len(snap.Devices) != 1 || snap.Devices[0].UID != d1.UID {
 		t.Fatalf("snapshot %+v", snap.Devices)
 	}
@@ -251,9 +246,7 @@ func BenchmarkControlWriteAcrossInstances(b *testing.B) {
 	}
 	reg := a.register("pi")
 	a.call(200, "POST", "/api/v1/organization/gateway/claim", a.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": a.admin.OrgID}, nil)
-	gw, _ := a.dial(reg.Credential)
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := a.connect(reg, 1)
 	go func() { // the gateway: answer every command
 		for {
 			m, err := gw.next(syncproto.TypeCommand, time.Minute)

@@ -38,12 +38,7 @@ func TestEventNotificationThroughWebhookChannel(t *testing.T) {
 	}
 	reg := e.register("Pi")
 	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": f.org.ID}, nil)
-	gw, code := e.dial(reg.Credential)
-	if code != http.StatusSwitchingProtocols {
-		t.Fatalf("dial: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := e.connect(reg, 1)
 	gw.must(syncproto.TypeSnapshot)
 
 	now := time.Now().UnixMilli()

@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,12 +99,7 @@ func TestEventNotifiesOwnerThroughGateway(t *testing.T) {
 
 	reg := e.register("Pi")
 	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": f.org.ID}, nil)
-	gw, code := e.dial(reg.Credential)
-	if code != http.StatusSwitchingProtocols {
-		t.Fatalf("dial: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := e.connect(reg, 1)
 	snap := gw.must(syncproto.TypeSnapshot).Snapshot
 	if len(snap.Templates) != 1 || len(snap.Templates[0].Events) != 1 {
 		t.Fatalf("snapshot templates %+v", snap.Templates)

@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -56,12 +55,7 @@ func TestLiveFeedFromGatewaySync(t *testing.T) {
 	}
 	reg := e.register("Pi")
 	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": org.ID}, nil)
-	gw, code := e.dial(reg.Credential)
-	if code != http.StatusSwitchingProtocols {
-		t.Fatalf("dial: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := e.connect(reg, 1)
 	gw.must(syncproto.TypeSnapshot)
 
 	sub := e.s.feed.Subscribe(mine.UID)

@@ -57,12 +57,7 @@ func TestGatewayMergeUp(t *testing.T) {
 		{Seq: 2, Kind: syncproto.KindWrite, Device: uidB, Pin: 0, Value: "3.5", TS: now},
 	}}}
 
-	gw, code := e.dial(reg.Credential)
-	if code != 101 {
-		t.Fatalf("dial: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 7, Software: "t"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := e.connect(reg, 7)
 	if snap := gw.must(syncproto.TypeSnapshot).Snapshot; len(snap.Devices) != 0 {
 		t.Fatalf("snapshot devices %v before the merge", uids(snap.Devices))
 	}

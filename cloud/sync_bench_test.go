@@ -41,11 +41,7 @@ func BenchmarkCommandLatency(b *testing.B) {
 	}
 	reg := e.register("bench site")
 	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": o.ID}, nil)
-	gw, code := e.dial(reg.Credential)
-	if code != 101 {
-		b.Fatalf("dial %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Software: "bench"}})
+	gw := e.connect(reg, 0)
 	gw.must(syncproto.TypeSnapshot)
 
 	body, _ := json.Marshal(map[string]any{"deviceId": d.ID, "dataStreamId": 2, "value": 1})

@@ -115,6 +115,19 @@ func (e *syncEnv) dial(cred string) (*fakeGateway, int) {
 	return &fakeGateway{t: e.t, ws: ws}, 101
 }
 
+// connect dials the sync websocket as reg's gateway (claimed already),
+// says hello for the outbox epoch and waits for the welcome.
+func (e *syncEnv) connect(reg registration, epoch int64) *fakeGateway {
+	e.t.Helper()
+	gw, code := e.dial(reg.Credential)
+	if code != http.StatusSwitchingProtocols {
+		e.t.Fatalf("dial as gateway %s: %d", reg.GatewayID, code)
+	}
+	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: epoch, Software: "outpost-gateway/test"}})
+	gw.must(syncproto.TypeWelcome)
+	return gw
+}
+
 // fakeGateway speaks syncproto over gorilla, as a gateway would.
 type fakeGateway struct {
 	t  testing.TB
@@ -207,12 +220,7 @@ func TestGatewaySiteEndToEnd(t *testing.T) {
 	}
 	e.call(200, "POST", "/api/v1/organization/gateway/claim", e.tok, map[string]any{"claimCode": reg.ClaimCode, "orgId": siteOrg.ID}, nil)
 
-	gw, code := e.dial(reg.Credential)
-	if code != 101 {
-		t.Fatalf("after the claim: %d", code)
-	}
-	gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 42, Software: "outpost-gateway/test"}})
-	gw.must(syncproto.TypeWelcome)
+	gw := e.connect(reg, 42)
 	snap := gw.must(syncproto.TypeSnapshot).Snapshot
 	if got := uids(snap.Devices); len(got) != 1 || got[0] != d1.UID {
 		t.Fatalf("snapshot devices %v, want only %s", got, d1.UID)

@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -43,12 +42,7 @@ func wakeWorld(t *testing.T, n int, at ...*syncEnv) (sites []wakeSite, root *fak
 		if _, err := env.s.svc.ClaimGateway(ctx, env.admin, reg.ClaimCode, org); err != nil {
 			t.Fatal(err)
 		}
-		gw, code := env.dial(reg.Credential)
-		if code != http.StatusSwitchingProtocols {
-			t.Fatalf("dial: %d", code)
-		}
-		gw.send(&syncproto.Message{Type: syncproto.TypeHello, Hello: &syncproto.Hello{Gateway: reg.GatewayID, Epoch: 1, Software: "outpost-gateway/test"}})
-		gw.must(syncproto.TypeWelcome)
+		gw := env.connect(reg, 1)
 		gw.must(syncproto.TypeSnapshot)
 		return gw
 	}

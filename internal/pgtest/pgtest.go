@@ -140,6 +140,11 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if os.Getenv("PGTEST_DURABLE") != "1" {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	// PGTEST_CONF adds settings (name=value, space-separated), e.g. the
+	// memory and WAL sizes of a production server for a benchmark.
+	for _, kv := range strings.Fields(os.Getenv("PGTEST_CONF")) {
+		args = append(args, "-c", kv)
+	}
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}

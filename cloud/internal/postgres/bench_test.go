@@ -208,13 +208,13 @@ func (m *cpuMeter) report(b *testing.B, updates int64) {
 }
 
 // BenchmarkApply measures datastream updates/s through Apply: batches of
-// 1,000 writes (the cloud link's batch size) of one served device on 10
+// 4,000 writes (the cloud link's batch size) of one served device on 10
 // pins, each batch one transaction, as the SQLite store's BenchmarkApply.
 func BenchmarkApply(b *testing.B) {
 	ctx := context.Background()
 	s := newTestStore(b)
 	st := telemetrytest.NewSite(b, s)
-	const n = 1000
+	const n = 4000
 	items := make([]syncproto.Item, n)
 	seq := int64(0)
 	b.ReportAllocs()
@@ -235,7 +235,7 @@ func BenchmarkApply(b *testing.B) {
 
 // BenchmarkApplyFourGateways measures the aggregate rate of four gateways
 // applying at once through two stores (two instances' pools) on one
-// database, batches of 1,000 as in BenchmarkApply.
+// database, batches of 4,000 as in BenchmarkApply.
 func BenchmarkApplyFourGateways(b *testing.B) {
 	ctx := context.Background()
 	dsn := migratedDSN(b)
@@ -275,7 +275,7 @@ func BenchmarkApplyFourGateways(b *testing.B) {
 		}
 		gws = append(gws, gw{s: s, id: strconv.FormatInt(int64(g.ID), 10), uid: d.UID})
 	}
-	const n = 1000
+	const n = 4000
 	var seq atomic.Int64
 	b.ResetTimer()
 	cpu := startCPU(b)

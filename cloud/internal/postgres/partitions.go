@@ -77,29 +77,86 @@ func (s *Store) DropHistoryBefore(ctx context.Context, cutoff time.Time) ([]stri
 	return dropped, nil
 }
 
+// summarizeEvery is how often the store summarizes the history id
+// index's new ranges (SummarizeHistoryIDs): a history page's cursor lookup
+// reads at most what was applied meanwhile in full.
+const summarizeEvery = 10 * time.Second
+
+// SummarizeHistoryIDs summarizes the page ranges of the BRIN index on
+// history ids (migrations/*_history_id_brin.sql) that filled since the
+// last call, in the partitions that receive points: this month's, the
+// last one's and the default. A lookup by id (History's cursor) reads
+// every range not summarized yet, so left alone (VACUUM summarizes too,
+// but an insert-only partition is seldom vacuumed) the cursor lookup
+// would read the whole recent history. The lock it takes conflicts only
+// with VACUUM and another summarization; it gives up after lockWait
+// rather than wait behind a long VACUUM (or make autovacuum cancel
+// itself, which it does for a waiter after deadlock_timeout, 1 s): the
+// next call catches up.
+func (s *Store) SummarizeHistoryIDs(ctx context.Context, now time.Time) (int64, error) {
+	const lockWait = "500ms"
+	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	tables := []string{"device_history_" + m.Format("200601"), "device_history_" + m.AddDate(0, -1, 0).Format("200601"),
+		"device_history_default"}
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+lockWait+`'`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(sum(brin_summarize_new_values(x.indexrelid)), 0)::bigint
+			FROM pg_inherits p JOIN pg_index x ON x.indexrelid = p.inhrelid
+			WHERE p.inhparent = 'device_history_id'::regclass AND x.indrelid::regclass::text = ANY($1)`, tables).Scan(&n)
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: a VACUUM or another instance is at it
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: summarize history ids: %w", err)
+	}
+	return n, nil
+}
+
 // maintain keeps the history partitions ready and, with a retention,
-// drops the months past it: at open and twice a day, until ctx ends.
+// drops the months past it: at open and twice a day, until ctx ends. It
+// also summarizes the history id index every summarizeEvery.
 func (s *Store) maintain(ctx context.Context, retention time.Duration) {
 	t := time.NewTicker(12 * time.Hour)
 	defer t.Stop()
+	sum := time.NewTicker(summarizeEvery)
+	defer sum.Stop()
+	s.keepPartitions(ctx, retention)
+	var warned time.Time // a lasting failure (say, a role that does not own the index) is logged hourly
 	for {
-		now := time.Now()
-		if err := s.EnsurePartitions(ctx, now); err != nil && ctx.Err() == nil {
-			s.logger.Warn("history partitions", "err", err)
-		}
-		if retention > 0 {
-			dropped, err := s.DropHistoryBefore(ctx, now.Add(-retention))
-			if err != nil && ctx.Err() == nil {
-				s.logger.Warn("history retention", "err", err)
-			}
-			if len(dropped) > 0 {
-				s.logger.Info("history past retention dropped", "partitions", dropped)
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.keepPartitions(ctx, retention)
+		case now := <-sum.C:
+			_, err := s.SummarizeHistoryIDs(ctx, now)
+			if err != nil && ctx.Err() == nil && now.Sub(warned) >= time.Hour {
+				s.logger.Warn("history id index not summarized: history page cursors read more", "err", err)
+				warned = now
+			}
+		}
+	}
+}
+
+// keepPartitions creates the coming months' history partitions and drops
+// those past retention (0: none).
+func (s *Store) keepPartitions(ctx context.Context, retention time.Duration) {
+	now := time.Now()
+	if err := s.EnsurePartitions(ctx, now); err != nil && ctx.Err() == nil {
+		s.logger.Warn("history partitions", "err", err)
+	}
+	if retention > 0 {
+		dropped, err := s.DropHistoryBefore(ctx, now.Add(-retention))
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("history retention", "err", err)
+		}
+		if len(dropped) > 0 {
+			s.logger.Info("history past retention dropped", "partitions", dropped)
 		}
 	}
 }

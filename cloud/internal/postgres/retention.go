@@ -22,8 +22,9 @@ func (s *Store) DeleteHistoryBefore(ctx context.Context, orgs []tenancy.OrgID, c
 	}
 	var total int64
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM device_history WHERE (id, ts) IN (
-			SELECT h.id, h.ts FROM devices d JOIN history_devices k ON k.uid = d.uid JOIN device_history h ON h.device_key = k.key
+		// A batch's rows are found again by the time index's whole key.
+		tag, err := s.pool.Exec(ctx, `DELETE FROM device_history WHERE (device_key, pin, ts, id) IN (
+			SELECT h.device_key, h.pin, h.ts, h.id FROM devices d JOIN history_devices k ON k.uid = d.uid JOIN device_history h ON h.device_key = k.key
 			WHERE d.org_id = ANY($1) AND h.ts < $2 LIMIT $3)`, ids, cutoff.UnixMilli(), retentionBatch)
 		if err != nil {
 			return total, mapErr("delete history", err)

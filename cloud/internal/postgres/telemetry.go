@@ -682,13 +682,17 @@ const (
 	historyFirstPage = `SELECT id, pin, value, ts FROM device_history
 		WHERE device_key = ` + historyKey + ` AND pin = $2 ORDER BY ts DESC, id DESC LIMIT $3`
 	// historyPage: $1 uid, $2 pin, $3 the cursor's id, $4 limit. The
-	// cursor's ts comes from the primary key (id, ts); LATERAL makes it a
-	// parameter of the page's index scan.
-	historyPage = `SELECT h.id, h.pin, h.value, h.ts
-		FROM history_devices k JOIN device_history c ON c.device_key = k.key,
+	// cursor's point is found by its id alone, through the BRIN index on
+	// id (migrations/*_history_id_brin.sql; MATERIALIZED keeps the time
+	// index, which would scan the pin's whole history for it, out of that
+	// lookup); LATERAL makes its (ts, id) a parameter of the page's index
+	// scan.
+	historyPage = `WITH c AS MATERIALIZED (SELECT device_key, pin, ts, id FROM device_history WHERE id = $3)
+		SELECT h.id, h.pin, h.value, h.ts
+		FROM history_devices k JOIN c ON c.device_key = k.key,
 		LATERAL (SELECT id, pin, value, ts FROM device_history
 			WHERE device_key = k.key AND pin = $2 AND (ts, id) < (c.ts, c.id) ORDER BY ts DESC, id DESC LIMIT $4) h
-		WHERE k.uid = $1 AND c.id = $3 AND c.pin = $2
+		WHERE k.uid = $1 AND c.pin = $2
 		ORDER BY h.ts DESC, h.id DESC`
 	// aggregateRaw: $1 bucket width, $2 uid, $3 pin, $4 from, $5 to (ms).
 	// sum / count, not avg: avg(float8) also sums the squares, which

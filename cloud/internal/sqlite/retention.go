@@ -44,7 +44,7 @@ func (s *Store) DeleteHistoryBefore(ctx context.Context, orgs []tenancy.OrgID, c
 		for _, pin := range pins {
 			for {
 				res, err := s.db.ExecContext(ctx, `DELETE FROM device_history WHERE id IN (SELECT id FROM device_history
-					WHERE device_uid = ? AND pin = ? AND ts < ? ORDER BY id LIMIT ?)`, uid, pin, cutoff.UnixMilli(), retentionBatch)
+					WHERE device_uid = ? AND pin = ? AND ts < ? ORDER BY ts LIMIT ?)`, uid, pin, cutoff.UnixMilli(), retentionBatch)
 				if err != nil {
 					return total, mapErr("delete history", err)
 				}

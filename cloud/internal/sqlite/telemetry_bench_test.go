@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkApply measures datastream updates/s through Apply into a real
-// database file: batches of 1,000 writes (the cloud link's batch size) of
+// database file: batches of 4,000 writes (the cloud link's batch size) of
 // one served device on 10 pins, each batch one transaction, as gatewaysync
 // applies them.
 func BenchmarkApply(b *testing.B) {
@@ -21,7 +21,7 @@ func BenchmarkApply(b *testing.B) {
 	}
 	defer s.Close()
 	st := newSiteIn(b, s)
-	const n = 1000
+	const n = 4000
 	items := make([]syncproto.Item, n)
 	seq := int64(0)
 	b.ReportAllocs()
