@@ -288,6 +288,9 @@ func (c *committer) writesStmt(ctx context.Context, source string, n int) (drive
 	}
 	// Every chunk size at once, so the count above is of sources.
 	for _, size := range outboxChunks {
+		if _, ok := c.writes[writeKey{source, size}]; ok {
+			continue // prepared before a failure to prepare another size
+		}
 		st, err := c.dc.PrepareContext(ctx, writesInsert(source, size))
 		if err != nil {
 			return nil, err
