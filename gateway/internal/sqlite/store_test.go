@@ -801,3 +801,55 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxRowsWhicheverStatement: value writes of one source go through
+// statements with the kind, name and source as literals (writesInsert);
+// the outbox must read back exactly as the 7-column statement writes it,
+// in order, for mixed chunks, a quoted source and more sources than get
+// their own statements.
+func TestOutboxRowsWhicheverStatement(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	var want []hub.Record
+	add := func(r hub.Record) {
+		s.Append(r)
+		r.Enqueued = 0
+		want = append(want, r)
+	}
+	ts := int64(1)
+	write := func(src string, n int) {
+		for i := range n {
+			add(hub.Record{Kind: hub.KindWrite, DeviceID: int64(1 + i%3), Pin: i % 2, Value: strconv.Itoa(i), TS: ts, Source: src})
+			ts++
+		}
+	}
+	write("mqtt", 300)                                                                                     // chunks of 128, 32, 8, 1 of one source
+	add(hub.Record{Kind: hub.KindEvent, DeviceID: 1, Name: "alarm", Value: "hot", TS: ts, Source: "mqtt"}) // not a plain write
+	write("it's", 9)                                                                                       // a source that needs quoting
+	add(hub.Record{Kind: hub.KindWrite, DeviceID: 2, Pin: 1, Name: "named", Value: "v", TS: ts, Source: "http"})
+	for i := range maxWriteSources + 3 { // past the sources with their own statements
+		write("src"+strconv.Itoa(i), 8)
+		if err := s.Flush(ctx); err != nil { // one commit each: chunks of one source
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Outbox(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []hub.Record
+	for _, e := range page {
+		if e.Record.Kind == hub.KindWrite || e.Record.Kind == hub.KindEvent {
+			got = append(got, e.Record)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("outbox (-want +got):\n%s", diff)
+	}
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM outbox WHERE kind = 1 AND typeof(name) = 'text' AND typeof(source) = 'text' AND typeof(kind) = 'integer'`); n != len(want)-1 {
+		t.Errorf("%d value writes with text name and source, want %d", n, len(want)-1)
+	}
+}
