@@ -16,7 +16,9 @@
 # The QoS 1 half-load line gives publish→PUBACK as the client sees it (from
 # the write, and from when the publish was due) and inside the gateway
 # (publish handled → PUBACK written); every figure line carries the load
-# average: on a shared machine compare runs of similar load only.
+# average and the host's steal (on a virtual machine, CPU time the host
+# took: it stalls the gateway and the load generator alike for
+# milliseconds at a time): compare runs of similar load and steal only.
 set -eu
 cd "$(dirname "$0")/../.."
 bin=$(mktemp -d)

@@ -107,6 +107,7 @@ func run() {
 		r.q1 = append(r.q1, rate)
 	}
 	for round := range *rounds {
+		steal0 := readCPUStat()
 		if mochiAddr != "" {
 			measure(&mochiR, mochiAddr, anon, nil)
 		}
@@ -123,8 +124,8 @@ func run() {
 			measure(&memR, om.addr, benchToken, nil)
 		}
 		if *rounds > 1 {
-			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s; load average %s\n",
-				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round), loadAvg())
+			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s; load average %s; host steal %s\n",
+				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round), loadAvg(), stealSince(steal0))
 		}
 	}
 	fmt.Printf("\n%-34s %14s %14s\n", "broker (median of the rounds)", "QoS 0 msgs/s", "QoS 1 msgs/s")
@@ -197,7 +198,7 @@ func run() {
 			o := srv.start("half", *clients)
 			n := int(rate * float64(*halfSecs) / float64(*clients))
 			before := o.stats()
-			cpu0, gen0, wall0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
+			cpu0, gen0, wall0, steal0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now(), readCPUStat()
 			got, start := load(o.addr, *clients, n, 0, *window, benchToken, rate, 1, nil)
 			st := o.stats()
 			secs := time.Since(start).Seconds()
@@ -208,8 +209,8 @@ func run() {
 			fmt.Printf("  store commit rate over the run: %.0f records/s in %.1f transactions/s\n",
 				float64(st.Committed-before.Committed)/secs, float64(st.Transactions-before.Transactions)/secs)
 			// Two cores are shared: what the generator takes, the gateway lacks.
-			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s\n",
-				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, loadAvg())
+			fmt.Printf("  CPU over the run (connect, publish, flush; %.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s; host steal %s\n",
+				wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, loadAvg(), stealSince(steal0))
 			o.stop()
 
 			// QoS 1 at the same rate: each PUBACK, timed by the client from
@@ -247,7 +248,7 @@ func halfQoS1(srv benchserver, phase, label string, rate float64, clients, secs,
 	before := o.stats()
 	lat := &latencies{}
 	load0 := loadAvg()
-	cpu0, gen0, wall0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now()
+	cpu0, gen0, wall0, steal0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now(), readCPUStat()
 	got, _ := load(o.addr, clients, n, 1, window, benchToken, rate, 1, lat)
 	st := o.stats()
 	wall := time.Since(wall0).Seconds()
@@ -259,8 +260,8 @@ func halfQoS1(srv benchserver, phase, label string, rate float64, clients, secs,
 		lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
 	fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
 		st.PubackP50Ms, st.PubackP99Ms)
-	fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after\n",
-		wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, load0, loadAvg())
+	fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after; host steal %s\n",
+		wall, 100*(cpu1-cpu0)/wall, 100*(gen1-gen0)/wall, load0, loadAvg(), stealSince(steal0))
 }
 
 func median(v []float64) float64 {
@@ -782,6 +783,47 @@ func loadAvg() string {
 		return f[0]
 	}
 	return "?"
+}
+
+// cpuStat is the machine's CPU time counters (/proc/stat, in USER_HZ
+// ticks): all of them, and steal, the time a virtual machine's host ran
+// something else while this guest had work. A stolen vCPU stalls whatever
+// runs on it for milliseconds at a time, so a tail latency measured on a
+// VM means little without the steal beside it.
+type cpuStat struct{ steal, total float64 }
+
+func readCPUStat() cpuStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuStat{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuStat{}
+	}
+	var st cpuStat
+	for i, v := range f[1:] {
+		if i >= 8 { // guest times are already counted in user and nice
+			break
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		st.total += x
+		if i == 7 {
+			st.steal = x
+		}
+	}
+	return st
+}
+
+// stealSince is the share of the CPU time since a that the host stole,
+// "?" if unknown.
+func stealSince(a cpuStat) string {
+	b := readCPUStat()
+	if b.total <= a.total {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", 100*(b.steal-a.steal)/(b.total-a.total))
 }
 
 // cpuSecs is the user+system CPU time process pid has used, 0 if unknown.
