@@ -21,6 +21,7 @@ const monthsAhead = 2
 // partition is skipped. A month whose points already went to the default
 // partition (created late) is not created: its points stay there.
 func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	now = now.UTC() // partitions are UTC months
 	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
 	for range monthsAhead + 2 {
 		next := m.AddDate(0, 1, 0)
@@ -95,9 +96,7 @@ const summarizeEvery = 10 * time.Second
 // next call catches up.
 func (s *Store) SummarizeHistoryIDs(ctx context.Context, now time.Time) (int64, error) {
 	const lockWait = "500ms"
-	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	tables := []string{"device_history_" + m.Format("200601"), "device_history_" + m.AddDate(0, -1, 0).Format("200601"),
-		"device_history_default"}
+	tables := receivingPartitions(now)
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+lockWait+`'`); err != nil {
@@ -115,6 +114,15 @@ func (s *Store) SummarizeHistoryIDs(ctx context.Context, now time.Time) (int64, 
 		return 0, fmt.Errorf("postgres: summarize history ids: %w", err)
 	}
 	return n, nil
+}
+
+// receivingPartitions names the history partitions that take points at
+// now: the UTC month's, the one before (late points) and the default.
+func receivingPartitions(now time.Time) []string {
+	now = now.UTC() // partitions are UTC months
+	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return []string{"device_history_" + m.Format("200601"), "device_history_" + m.AddDate(0, -1, 0).Format("200601"),
+		"device_history_default"}
 }
 
 // maintain keeps the history partitions ready and, with a retention,

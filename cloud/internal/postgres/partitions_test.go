@@ -121,3 +121,23 @@ func TestConcurrentApplyAcrossInstances(t *testing.T) {
 		t.Fatalf("%d history rows (%d distinct) for %d items", n, distinct, len(all))
 	}
 }
+
+// The partitions summarized are those of the UTC month, whatever the
+// machine's zone: late on the last day of a month west of Greenwich it is
+// already the next month in UTC.
+func TestReceivingPartitionsAreUTCMonths(t *testing.T) {
+	west := time.FixedZone("UTC-8", -8*3600)
+	east := time.FixedZone("UTC+10", 10*3600)
+	for _, tc := range []struct {
+		now  time.Time
+		want []string
+	}{
+		{time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), []string{"device_history_202612", "device_history_202611", "device_history_default"}},
+		{time.Date(2026, 12, 31, 20, 0, 0, 0, west), []string{"device_history_202701", "device_history_202612", "device_history_default"}},
+		{time.Date(2027, 1, 1, 5, 0, 0, 0, east), []string{"device_history_202612", "device_history_202611", "device_history_default"}},
+	} {
+		if got := receivingPartitions(tc.now); !slices.Equal(got, tc.want) {
+			t.Errorf("at %v: %v, want %v", tc.now, got, tc.want)
+		}
+	}
+}
