@@ -74,9 +74,7 @@ func deliveredDevices(t testing.TB, s Store, w int64) []string {
 func testAuditDeliveries(t *testing.T, s Store) {
 	st := newSite(t, s)
 	ctx := context.Background()
-	w := hook(st.rootA, "created")
-	w.Trigger.Kind = webhooks.OnCreated
-	must(t, s.SaveWebhook(ctx, w))
+	w := savedHook(t, s, st.rootA, "created", webhooks.OnCreated)
 	actions := webhooks.AuditActions
 	// Whatever making the site logged is not this test's.
 	if read, queued, err := s.DeliverAudit(ctx, actions, 100, nil); err != nil || read != 0 || queued != 0 {
@@ -176,9 +174,7 @@ func AuditRunnersConcurrent(t *testing.T, stores ...Store) {
 	s := stores[0]
 	st := newSite(t, s)
 	ctx := context.Background()
-	w := hook(st.rootA, "created")
-	w.Trigger.Kind = webhooks.OnCreated
-	must(t, s.SaveWebhook(ctx, w))
+	w := savedHook(t, s, st.rootA, "created", webhooks.OnCreated)
 	if _, _, err := s.DeliverAudit(ctx, webhooks.AuditActions, 100, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +235,7 @@ func AuditRunnersConcurrent(t *testing.T, stores ...Store) {
 func testLoggedEventDeliveries(t *testing.T, s Store) {
 	st := newSite(t, s)
 	ctx := context.Background()
-	w := hook(st.rootA, "logged")
-	w.Trigger.Kind = webhooks.OnEvent
-	must(t, s.SaveWebhook(ctx, w))
+	w := savedHook(t, s, st.rootA, "logged", webhooks.OnEvent)
 	var given []syncproto.Item
 	pending := func(fail error) webhooks.PendingFunc {
 		return func(ctx context.Context, devices webhooks.DeviceReader, items []syncproto.Item) ([]webhooks.Pending, error) {
@@ -293,4 +287,13 @@ func testLoggedEventDeliveries(t *testing.T, s Store) {
 	if ds, _ := s.Deliveries(ctx, w.ID, 10); len(ds) != 1 {
 		t.Fatalf("a log without pending queued %d", len(ds)-1)
 	}
+}
+
+// savedHook saves a webhook of org triggered by kind.
+func savedHook(t *testing.T, s Store, org tenancy.OrgID, name, kind string) *webhooks.Webhook {
+	t.Helper()
+	w := hook(org, name)
+	w.Trigger.Kind = kind
+	must(t, s.SaveWebhook(context.Background(), w))
+	return w
 }
