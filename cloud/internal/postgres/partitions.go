@@ -25,7 +25,7 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
 	for range monthsAhead + 2 {
 		next := m.AddDate(0, 1, 0)
-		name := "device_history_" + m.Format("200601")
+		name := partitionName(m)
 		_, err := s.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF device_history
 			FOR VALUES FROM (%d) TO (%d)`, pgx.Identifier{name}.Sanitize(), m.UnixMilli(), next.UnixMilli()))
 		var pe *pgconn.PgError
@@ -121,9 +121,11 @@ func (s *Store) SummarizeHistoryIDs(ctx context.Context, now time.Time) (int64, 
 func receivingPartitions(now time.Time) []string {
 	now = now.UTC() // partitions are UTC months
 	m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	return []string{"device_history_" + m.Format("200601"), "device_history_" + m.AddDate(0, -1, 0).Format("200601"),
-		"device_history_default"}
+	return []string{partitionName(m), partitionName(m.AddDate(0, -1, 0)), "device_history_default"}
 }
+
+// partitionName names the history partition of the UTC month starting at m.
+func partitionName(m time.Time) string { return "device_history_" + m.Format("200601") }
 
 // maintain keeps the history partitions ready and, with a retention,
 // drops the months past it: at open and twice a day, until ctx ends. It
