@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,12 +25,11 @@ import (
 //     chunk of value writes from one source binds only 4 of the 7 columns,
 //     see writeKey); the outbox's value writes are also the raw history
 //     (see AckOutbox);
-//  2. latest values: when pins are written several times in the batch
-//     (devices streaming), only each pin's last write is upserted, bound
-//     from Go; otherwise they are derived from the new outbox rows by
-//     INSERT … SELECT inside SQLite, with no further binding;
-//  3. the rare kinds (events, info, properties, metadata, erases) run one
-//     prepared statement per record, in order.
+//  2. the rare kinds (events, info, properties, metadata) run one
+//     prepared statement per record, in order;
+//  3. value writes and erases also go to the committer's pending latest
+//     values, each pin's last, which reach the latest table at most
+//     latestEvery later (see latestEvery).
 //
 // Two paces (natural group commit):
 //
@@ -68,25 +66,30 @@ type committer struct {
 	conn *sql.Conn
 	dc   driverConn // valid only inside conn.Raw (see commit)
 
-	outbox      map[int]driver.Stmt // by rows per statement
-	writes      map[writeKey]driver.Stmt
-	latestN     map[int]driver.Stmt // upsert of distinct pins, by rows per statement
-	maxSeq      driver.Stmt
-	latestBulk  driver.Stmt
-	latestOne   driver.Stmt
-	latestErase driver.Stmt
-	event       driver.Stmt
-	clearOne    driver.Stmt
-	clearAll    driver.Stmt
-	info        driver.Stmt
-	property    driver.Stmt
-	meta        driver.Stmt
+	outbox           map[int]driver.Stmt // by rows per statement
+	writes           map[writeKey]driver.Stmt
+	latestN          map[int]driver.Stmt // upsert of distinct pins, by rows per statement
+	lastSeq          driver.Stmt
+	setLatestApplied driver.Stmt
+	latestErase      driver.Stmt
+	event            driver.Stmt
+	clearOne         driver.Stmt
+	clearAll         driver.Stmt
+	info             driver.Stmt
+	property         driver.Stmt
+	meta             driver.Stmt
 
 	batch []hub.Record
 	args  []driver.NamedValue
 	row   [1]driver.Value
-	last  map[pinKey]int // index in the batch of each pin's last write
-	keep  []int
+
+	// Latest values not yet in the table (latest.go).
+	pending      map[pinKey]pendingValue
+	pendingSince time.Time // when the oldest pending value came
+	forceLatest  bool      // write them in this transaction, due or not
+	latestTo     int64     // the cursor the transaction being written sets, if it writes them
+	wroteLatest  bool      // it does
+	keys, upKeys []pinKey
 }
 
 // driverConn is what the committer needs of the driver's connection.
@@ -124,7 +127,7 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 		return nil, fmt.Errorf("sqlite: committer connection: %w", err)
 	}
 	c := &committer{s: s, conn: conn, outbox: make(map[int]driver.Stmt), latestN: make(map[int]driver.Stmt),
-		writes: make(map[writeKey]driver.Stmt), last: make(map[pinKey]int)}
+		writes: make(map[writeKey]driver.Stmt)}
 	// The checkpointer copies the WAL into the database in the background,
 	// so commits never wait for a checkpoint's writes and fsyncs.
 	// A larger page cache (32 MiB) for the one connection that writes keeps
@@ -146,6 +149,16 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 	}
 	c.batch = make([]hub.Record, 0, s.opts.MaxBatch)
 	c.args = make([]driver.NamedValue, 0, outboxChunks[0]*7)
+	// What a crash left above the cursor is pending: the first commit
+	// that writes the latest values writes it too.
+	pending, cursor, err := pendingLatest(ctx, s.db)
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("sqlite: latest values: %w", err)
+	}
+	c.pending = pending
+	c.pendingSince = time.Now()
+	s.latestTo.Store(cursor)
 	return c, nil
 }
 
@@ -177,14 +190,11 @@ func (c *committer) prepare(ctx context.Context, dc driverConn) error {
 			c.outbox[n], c.latestN[n] = st, lt
 		}
 	}
-	prep(&c.maxSeq, `SELECT COALESCE(MAX(seq), 0) FROM outbox`)
-	// ORDER BY seq: when a pin is written twice in one batch, the later row
-	// updates the earlier one, so the last write wins.
-	prep(&c.latestBulk, `INSERT INTO latest(device, pin, value, ts)
-		SELECT device, pin, value, ts FROM outbox WHERE seq > ? AND kind = 1 ORDER BY seq
-		ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
-	prep(&c.latestOne, `INSERT INTO latest(device, pin, value, ts) VALUES (?, ?, ?, ?)
-		ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	// The newest sequence number ever given (the newest entry may have
+	// left the outbox since).
+	prep(&c.lastSeq, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`)
+	prep(&c.setLatestApplied, `INSERT INTO sync_cursors(name, value) VALUES ('`+latestApplied+`', ?)
+		ON CONFLICT(name) DO UPDATE SET value = excluded.value`)
 	prep(&c.latestErase, `DELETE FROM latest WHERE device = ? AND pin = ?`)
 	prep(&c.event, `INSERT INTO events(device, code, description, ts) VALUES (?, ?, ?, ?)`)
 	prep(&c.clearOne, `UPDATE events SET resolved_at = ? WHERE id = (
@@ -210,7 +220,7 @@ func (c *committer) close() {
 		for _, st := range c.writes {
 			st.Close()
 		}
-		for _, st := range []driver.Stmt{c.maxSeq, c.latestBulk, c.latestOne, c.latestErase,
+		for _, st := range []driver.Stmt{c.lastSeq, c.setLatestApplied, c.latestErase,
 			c.event, c.clearOne, c.clearAll, c.info, c.property, c.meta} {
 			if st != nil {
 				st.Close()
@@ -316,17 +326,30 @@ func plainWrites(chunk []hub.Record) bool {
 	return true
 }
 
+// latestUpsert upserts rows latest values of devices that exist: a
+// device deleted while its values were pending leaves no rows behind.
 func latestUpsert(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO latest(device, pin, value, ts) VALUES `)
+	b.WriteString(`INSERT INTO latest(device, pin, value, ts) SELECT column1, column2, column3, column4 FROM (VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(`(?,?,?,?)`)
 	}
-	b.WriteString(` ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
+	b.WriteString(`) WHERE column1 IN (SELECT id FROM devices)
+		ON CONFLICT(device, pin) DO UPDATE SET value = excluded.value, ts = excluded.ts`)
 	return b.String()
+}
+
+// chunkSize is the largest of outboxChunks that n rows fill.
+func chunkSize(n int) int {
+	for _, size := range outboxChunks {
+		if n >= size {
+			return size
+		}
+	}
+	return 1
 }
 
 // Append queues a record for the next group commit. It blocks only while
@@ -439,15 +462,27 @@ func (c *committer) run() {
 	timer.Stop()
 	var lastStart, lastEnd time.Time
 	var expect int64 // writers that waited for the last commit: expected back
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	for {
 		batch := c.batch[:0]
+		if len(c.pending) > 0 {
+			idle.Reset(time.Until(c.pendingSince.Add(latestEvery)))
+		}
 		select {
 		case r := <-s.queue:
 			batch = append(batch, r)
+		case <-idle.C:
+			c.writePending() // no commit came to take them
+			continue
 		case <-s.stop:
-			c.drain()
+			idle.Stop()
+			if c.drain() && len(c.pending) > 0 {
+				c.writePending()
+			}
 			return
 		}
+		idle.Stop()
 		batch = c.fill(batch)
 		if time.Since(lastEnd) > window {
 			expect = 0 // after a pause, nobody is on the way
@@ -534,16 +569,17 @@ func (c *committer) fill(batch []hub.Record) []hub.Record {
 	return batch
 }
 
-// drain commits everything left in the queue once Close has stopped Appends.
-func (c *committer) drain() {
+// drain commits everything left in the queue once Close has stopped
+// Appends, and reports whether it could.
+func (c *committer) drain() bool {
 	for {
 		batch := c.fill(c.batch[:0])
 		if len(batch) == 0 {
-			return
+			return true
 		}
 		if !c.commitRetrying(batch) {
 			c.abandon(len(batch))
-			return
+			return false
 		}
 	}
 }
@@ -600,15 +636,24 @@ func (c *committer) commitRetrying(batch []hub.Record) bool {
 func (c *committer) commit(batch []hub.Record) error {
 	s := c.s
 	ctx := context.Background()
+	c.wroteLatest = false
 	s.writeMu.Lock()
 	err := c.conn.Raw(func(dc any) error {
 		c.dc = dc.(driverConn) // checked in newCommitter
 		defer func() { c.dc = nil }()
 		return c.tx(ctx, batch)
 	})
+	if err == nil && c.wroteLatest {
+		clear(c.pending)
+		s.latestTo.Store(c.latestTo) // under writeMu, like the cursor's row
+	}
 	s.writeMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if len(batch) == 0 {
+		s.kickThinner() // pruning waits for the latest table's cursor
+		return nil
 	}
 	now := time.Now().UnixNano()
 	s.histMu.Lock()
@@ -649,19 +694,9 @@ func (c *committer) tx(ctx context.Context, batch []hub.Record) (err error) {
 }
 
 func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
-	prev, err := c.queryInt(ctx, c.maxSeq)
-	if err != nil {
-		return fmt.Errorf("outbox seq: %w", err)
-	}
-	writes, erases, others := 0, 0, 0
+	others := 0
 	for i := 0; i < len(batch); {
-		n := 1
-		for _, size := range outboxChunks {
-			if len(batch)-i >= size {
-				n = size
-				break
-			}
-		}
+		n := chunkSize(len(batch) - i)
 		chunk := batch[i : i+n]
 		if plainWrites(chunk) {
 			st, err := c.writesStmt(ctx, chunk[0].Source, n)
@@ -676,7 +711,6 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 					c.arg(r.Value)
 					c.arg(r.TS)
 				}
-				writes += n
 				if err := c.exec(ctx, st); err != nil {
 					return fmt.Errorf("outbox: %w", err)
 				}
@@ -686,12 +720,7 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 		}
 		for j := range chunk {
 			r := &chunk[j]
-			switch r.Kind {
-			case hub.KindWrite:
-				writes++
-			case hub.KindErase:
-				erases++
-			default:
+			if r.Kind != hub.KindWrite && r.Kind != hub.KindErase {
 				others++
 			}
 			c.arg(int64(r.Kind))
@@ -707,18 +736,19 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 		}
 		i += n
 	}
-	if writes > 0 && erases == 0 {
-		if err := c.latest(ctx, batch, writes, prev); err != nil {
+	if others > 0 {
+		for i := range batch {
+			if err := c.apply(ctx, &batch[i]); err != nil {
+				return err
+			}
+		}
+	}
+	c.note(batch)
+	if c.latestDue() {
+		if err := c.writeLatest(ctx); err != nil {
 			return fmt.Errorf("latest: %w", err)
 		}
-	}
-	if erases == 0 && others == 0 {
-		return nil
-	}
-	for i := range batch {
-		if err := c.apply(ctx, &batch[i], erases > 0); err != nil {
-			return err
-		}
+		c.wroteLatest = true
 	}
 	return nil
 }
@@ -740,61 +770,12 @@ func (c *committer) queryInt(ctx context.Context, st driver.Stmt) (int64, error)
 	return n, nil
 }
 
-// latest upserts the batch's latest values (a batch without erases).
-func (c *committer) latest(ctx context.Context, batch []hub.Record, writes int, prev int64) error {
-	clear(c.last)
-	for i := range batch {
-		if r := &batch[i]; r.Kind == hub.KindWrite {
-			c.last[pinKey{r.DeviceID, r.Pin}] = i
-		}
-	}
-	if len(c.last)*2 > writes {
-		// Most pins written once: deriving from the outbox rows in SQLite
-		// beats binding them again.
-		return c.execArgs(ctx, c.latestBulk, prev)
-	}
-	keep := c.keep[:0]
-	for _, i := range c.last {
-		keep = append(keep, i)
-	}
-	slices.Sort(keep) // a stable statement order, and the index pages in the order the pins came
-	c.keep = keep
-	for len(keep) > 0 {
-		n := 1
-		for _, size := range outboxChunks {
-			if len(keep) >= size {
-				n = size
-				break
-			}
-		}
-		for _, i := range keep[:n] {
-			r := &batch[i]
-			c.arg(r.DeviceID)
-			c.arg(int64(r.Pin))
-			c.arg(r.Value)
-			c.arg(r.TS)
-		}
-		if err := c.exec(ctx, c.latestN[n]); err != nil {
-			return err
-		}
-		keep = keep[n:]
-	}
-	return nil
-}
-
-// apply writes the non-outbox side of one record of a rare kind; with
-// ordered set, latest values too (a batch with erases must apply writes
-// and erases in order).
-func (c *committer) apply(ctx context.Context, r *hub.Record, ordered bool) error {
+// apply writes the tables of one record of a rare kind (value writes and
+// erases reach the latest table through note).
+func (c *committer) apply(ctx context.Context, r *hub.Record) error {
 	var err error
 	pin := int64(r.Pin)
 	switch r.Kind {
-	case hub.KindWrite:
-		if ordered {
-			err = c.execArgs(ctx, c.latestOne, r.DeviceID, pin, r.Value, r.TS)
-		}
-	case hub.KindErase:
-		err = c.execArgs(ctx, c.latestErase, r.DeviceID, pin)
 	case hub.KindEvent:
 		err = c.execArgs(ctx, c.event, r.DeviceID, r.Name, r.Value, r.TS)
 	case hub.KindClear:

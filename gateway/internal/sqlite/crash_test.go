@@ -17,6 +17,9 @@ import (
 
 const crashChildEnv = "OUTPOST_SQLITE_CRASH_CHILD"
 
+// crashDevices is how many devices the crash child writes for.
+const crashDevices = 50
+
 // TestMain runs, when crashChildEnv names a database, the child of
 // TestCrashDurability instead of the tests.
 func TestMain(m *testing.M) {
@@ -35,6 +38,20 @@ func TestCrashDurability(t *testing.T) {
 		t.Skip("re-executes the test binary")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
+	// The devices the child writes for (latest values are kept for
+	// existing devices only).
+	s := openTest(t, path, Options{})
+	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range crashDevices {
+		if d := testDevice(s, t, strconv.Itoa(i)); d.ID != int64(i+1) {
+			t.Fatalf("device %d got id %d", i, d.ID)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0]) // TestMain runs the child
@@ -71,7 +88,7 @@ func TestCrashDurability(t *testing.T) {
 	}
 	t.Logf("child killed after reporting %d records committed", committed)
 
-	s := openTest(t, path, Options{})
+	s = openTest(t, path, Options{})
 	if ok := scalar[string](t, s, `PRAGMA integrity_check`); ok != "ok" {
 		t.Fatalf("integrity_check after kill -9: %s", ok)
 	}
@@ -82,8 +99,23 @@ func TestCrashDurability(t *testing.T) {
 			t.Errorf("%s holds %d of the %d records reported committed", table, got, committed)
 		}
 	}
+	// The latest values the hub loads: the table, which lags up to
+	// latestEvery behind, and the outbox entries above its cursor.
+	snap, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest int64
+	for _, v := range snap.Values {
+		newest = max(newest, v.TS)
+	}
+	if newest < committed {
+		t.Errorf("latest values end at ts %d, want ≥ %d", newest, committed)
+	}
+	// The reopened store writes what the crash left pending.
+	waitLatestApplied(t, s)
 	if got := scalar[int64](t, s, `SELECT MAX(ts) FROM latest`); got < committed {
-		t.Errorf("latest values end at ts %d, want ≥ %d", got, committed)
+		t.Errorf("latest table ends at ts %d, want ≥ %d", got, committed)
 	}
 }
 
@@ -96,7 +128,7 @@ func crashChild(path string) {
 	}
 	deadline := time.Now().Add(20 * time.Second) // the parent kills us long before
 	for k := int64(1); time.Now().Before(deadline); k++ {
-		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: k%50 + 1, Pin: int(k % 8), Value: strconv.FormatInt(k, 10),
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: k%crashDevices + 1, Pin: int(k % 8), Value: strconv.FormatInt(k, 10),
 			TS: k, Source: "tcp", Enqueued: time.Now().UnixNano()})
 		if k%500 == 0 {
 			if err := s.Flush(ctx); err != nil {

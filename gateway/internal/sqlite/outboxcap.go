@@ -41,7 +41,14 @@ func (s *Store) overCap() bool {
 // historyTooLong reports whether acknowledged history reaches further back
 // than Options.HistoryMax.
 func (s *Store) historyTooLong() bool {
-	return s.opts.HistoryMax > 0 && s.acked.Load()-s.opts.HistoryMax > s.prunedTo.Load()
+	return s.opts.HistoryMax > 0 && s.pruneTo() > s.prunedTo.Load()
+}
+
+// pruneTo is how far HistoryMax lets history go: never past the latest
+// table's cursor, whose entries above it are the pending latest values
+// (latest.go).
+func (s *Store) pruneTo() int64 {
+	return min(s.acked.Load()-s.opts.HistoryMax, s.latestTo.Load())
 }
 
 // thinner enforces Options.OutboxMax and Options.HistoryMax off the commit
@@ -184,7 +191,7 @@ func (s *Store) prune(ctx context.Context) error {
 	var n int64
 	for s.historyTooLong() {
 		from := s.prunedTo.Load()
-		to := min(s.acked.Load()-s.opts.HistoryMax, from+pruneChunk)
+		to := min(s.pruneTo(), from+pruneChunk)
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ?`, from, to)
 			if err != nil {

@@ -149,6 +149,7 @@ type Store struct {
 	outboxN  atomic.Int64  // committed outbox entries above acked (counted at Open, then kept)
 	acked    atomic.Int64  // the cloud has every entry up to this seq (cursor outboxAcked)
 	prunedTo atomic.Int64  // no entry at or below this seq is left (HistoryMax pruning)
+	latestTo atomic.Int64  // the latest table has every value write up to this seq (cursor latestApplied)
 	pruned   atomic.Uint64 // history entries deleted by HistoryMax since Open
 	thinned  atomic.Uint64 // history entries dropped by the outbox cap
 	thinKick chan struct{}
@@ -372,6 +373,18 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// read runs fn in a read transaction: one snapshot of the database that
+// never waits for the committer (WAL). The driver begins a read-only
+// transaction deferred, whatever _txlock says.
+func (s *Store) read(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
 // write runs fn in a write transaction serialised with the committer.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	s.writeMu.Lock()
@@ -426,20 +439,12 @@ func (s *Store) Load(ctx context.Context) (hub.Snapshot, error) {
 		return snap, fmt.Errorf("sqlite: load devices: %w", err)
 	}
 
-	rows, err = s.db.QueryContext(ctx, `SELECT l.device, l.pin, l.value, l.ts FROM latest l
-		JOIN devices d ON d.id = l.device ORDER BY l.device, l.pin`)
+	// The latest table and the outbox entries it lacks, at one moment.
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		snap.Values, err = loadLatest(ctx, tx)
+		return err
+	})
 	if err != nil {
-		return snap, fmt.Errorf("sqlite: load values: %w", err)
-	}
-	for rows.Next() {
-		var v hub.PinValue
-		if err := rows.Scan(&v.DeviceID, &v.Pin, &v.Value, &v.TS); err != nil {
-			rows.Close()
-			return snap, fmt.Errorf("sqlite: load values: %w", err)
-		}
-		snap.Values = append(snap.Values, v)
-	}
-	if err := closeRows(rows); err != nil {
 		return snap, fmt.Errorf("sqlite: load values: %w", err)
 	}
 

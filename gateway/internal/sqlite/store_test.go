@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,7 +252,9 @@ func TestClearAll(t *testing.T) {
 }
 
 // TestLatestOrderWithinBatch: the last write to a pin wins, and an erase
-// between writes is applied in order, even inside one transaction.
+// between writes is applied in order, even inside one transaction. Load
+// has the values at once (the outbox entries the latest table lacks), the
+// table within latestEvery, and a reopened store the same.
 func TestLatestOrderWithinBatch(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -263,9 +266,7 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 5},
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "2", TS: 4},
 		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "2", TS: 4}}},
-		// Most pins written once: latest is derived in SQLite rather than
-		// bound from Go (the other path of committer.latest).
-		{"last write wins, most pins once", []hub.Record{
+		{"last write wins, several pins", []hub.Record{
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 3, Value: "1", TS: 5},
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 4, Value: "x", TS: 5},
 			{Kind: hub.KindWrite, DeviceID: 1, Pin: 5, Value: "y", TS: 5},
@@ -280,7 +281,8 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 		}, []hub.PinValue{{DeviceID: 1, Pin: 3, Value: "3", TS: 3}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+			path := filepath.Join(t.TempDir(), "gw.db")
+			s := openTest(t, path, Options{})
 			if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
 				t.Fatal(err)
 			}
@@ -297,14 +299,92 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 			if err := s.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			snap, err := s.Load(ctx)
-			if err != nil {
+			load := func(when string) {
+				t.Helper()
+				snap, err := s.Load(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tc.want, snap.Values); diff != "" {
+					t.Errorf("Load %s (-want +got):\n%s", when, diff)
+				}
+			}
+			load("at once")
+			waitLatestApplied(t, s)
+			if diff := cmp.Diff(tc.want, latestTable(t, s)); diff != "" {
+				t.Errorf("latest table (-want +got):\n%s", diff)
+			}
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, snap.Values); diff != "" {
-				t.Errorf("latest (-want +got):\n%s", diff)
-			}
+			s = openTest(t, path, Options{})
+			load("after reopening")
 		})
+	}
+}
+
+// latestTable reads the latest table as it is.
+func latestTable(t *testing.T, s *Store) []hub.PinValue {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT device, pin, value, ts FROM latest ORDER BY device, pin`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []hub.PinValue
+	for rows.Next() {
+		var v hub.PinValue
+		if err := rows.Scan(&v.DeviceID, &v.Pin, &v.Value, &v.TS); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestPendingLatestValuesSurvivePruning: history pruning never deletes
+// outbox entries the latest table does not have yet, so that Load and a
+// store reopened after a crash still find those values.
+func TestPendingLatestValuesSurvivePruning(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 1})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d := testDevice(s, t, "one")
+	var want []hub.PinValue
+	for pin := range 3 {
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: pin, Value: strconv.Itoa(pin), TS: int64(10 + pin), Source: "tcp"})
+		want = append(want, hub.PinValue{DeviceID: d.ID, Pin: pin, Value: strconv.Itoa(pin), TS: int64(10 + pin)})
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newest := scalar[int64](t, s, `SELECT MAX(seq) FROM outbox`)
+	if err := s.AckOutbox(ctx, newest); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if err := s.prune(ctx); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := s.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, snap.Values); diff != "" {
+			t.Errorf("Load %s (-want +got):\n%s", when, diff)
+		}
+	}
+	check("with the values pending")
+	waitLatestApplied(t, s)
+	check("once the table has them")
+	if n := scalar[int64](t, s, `SELECT COUNT(*) FROM outbox`); n != 1 {
+		t.Errorf("%d entries left after pruning to HistoryMax 1, want 1", n)
 	}
 }
 
@@ -312,6 +392,12 @@ func TestGroupCommitBatches(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	const writers, each = 8, 2000
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		testDevice(s, t, strconv.Itoa(w)) // ids 1..writers
+	}
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Add(1)
@@ -343,9 +429,23 @@ func TestGroupCommitBatches(t *testing.T) {
 	if n := scalar[int](t, s, `SELECT COUNT(*) FROM history`); n != writers*each {
 		t.Errorf("history has %d rows, want %d", n, writers*each)
 	}
-	if n := scalar[int](t, s, `SELECT COUNT(*) FROM latest`); n != writers*10 {
-		t.Errorf("latest has %d rows, want %d", n, writers*10)
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if n := len(snap.Values); n != writers*10 {
+		t.Errorf("Load has %d latest values, want %d", n, writers*10)
+	}
+}
+
+// waitLatestApplied waits until the latest table holds every value write
+// committed so far (its cursor reached the newest outbox entry).
+func waitLatestApplied(t *testing.T, s *Store) {
+	t.Helper()
+	newest := scalar[int64](t, s, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`)
+	poll.Until(t, "the latest table's cursor at the newest outbox entry", func() bool {
+		return scalar[int64](t, s, `SELECT value FROM sync_cursors WHERE name = 'latest_applied'`) >= newest
+	})
 }
 
 func TestFlush(t *testing.T) {
@@ -527,6 +627,11 @@ func TestDevices(t *testing.T) {
 	}
 	if !slices.Equal(sent, []string{"1", "2"}) {
 		t.Errorf("deleted device's writes in the outbox = %q, want [1 2]", sent)
+	}
+	// Its values that were pending for the latest table do not reach it.
+	waitLatestApplied(t, s)
+	if n := scalar[int](t, s, fmt.Sprintf(`SELECT COUNT(*) FROM latest WHERE device = %d`, d1.ID)); n != 0 {
+		t.Errorf("the deleted device has %d rows in the latest table", n)
 	}
 	d2 := testDevice(s, t, "two")
 	if d2.ID <= d1.ID {
