@@ -218,7 +218,22 @@ func run() {
 			// paced QoS 1 full load is no better a rate: when the paced
 			// loader falls behind it sends several publishes per write,
 			// which flatters the capacity.) -half-rate sets it for a sweep.
-			halfQoS1(srv, "half-qos1", "at the half-load rate", rate, *clients, *halfSecs, *window)
+			halfQoS1(srv, "", "half-qos1", "at the half-load rate", rate, *clients, *halfSecs, *window, 1)
+			if *mosq != "" {
+				halfQoS1(srv, *mosq, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, 1)
+			}
+
+			// The other reading of half load: the QoS 1 traffic of
+			// the comparison above (each client writes its window of
+			// publishes at once), at half of Outpost's median QoS 1 rate.
+			if len(outR.q1) > 0 {
+				rate := median(outR.q1) / 2
+				label := fmt.Sprintf("as the comparison runs, %d publishes per write, at half of its QoS 1 median", *window)
+				halfQoS1(srv, "", "half-qos1-window", label, rate, *clients, *halfSecs, *window, *window)
+				if *mosq != "" {
+					halfQoS1(srv, *mosq, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, *window)
+				}
+			}
 		}
 	}
 	if *idle > 0 && *gateway == "" && want("idle") {
@@ -239,25 +254,44 @@ func pacedCapacity(srv benchserver, phase string, qos byte, rate float64, client
 	return float64(st.Committed-before.Committed) / time.Since(start).Seconds()
 }
 
-// halfQoS1 runs QoS 1 publishes paced at rate on a fresh benchserver and
-// prints publish→PUBACK as the client sees it and inside the gateway.
-func halfQoS1(srv benchserver, phase, label string, rate float64, clients, secs, window int) {
+// halfQoS1 runs QoS 1 publishes paced at rate, burst to a write, on a
+// fresh benchserver (or the Mosquitto at mosq) and prints publish→PUBACK
+// as the client sees it and, for Outpost, inside the gateway.
+func halfQoS1(srv benchserver, mosq, phase, label string, rate float64, clients, secs, window, burst int) {
 	n := int(rate * float64(secs) / float64(clients))
-	o := srv.start(phase, clients)
-	defer o.stop()
-	before := o.stats()
+	n -= n % burst
+	addr, tokens, pid := mosq, func(int) (string, string) { return "", "" }, 0
+	var o *outpost
+	if mosq == "" {
+		o = srv.start(phase, clients)
+		defer o.stop()
+		addr, tokens, pid = o.addr, benchToken, o.cmd.Process.Pid
+	}
+	var before serverStats
+	if o != nil {
+		before = o.stats()
+	}
 	lat := &latencies{}
 	load0 := loadAvg()
-	cpu0, gen0, wall0, steal0 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid()), time.Now(), readCPUStat()
-	got, _ := load(o.addr, clients, n, 1, window, benchToken, rate, 1, lat)
-	st := o.stats()
+	cpu0, gen0, wall0, steal0 := cpuSecs(pid), cpuSecs(os.Getpid()), time.Now(), readCPUStat()
+	got, _ := load(addr, clients, n, 1, window, tokens, rate, burst, lat)
 	wall := time.Since(wall0).Seconds()
-	cpu1, gen1 := cpuSecs(o.cmd.Process.Pid), cpuSecs(os.Getpid())
-	fmt.Printf("  half load QoS 1 (%s): offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs); %.0f records/transaction\n",
-		label, rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n(),
-		float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
+	cpu1, gen1 := cpuSecs(pid), cpuSecs(os.Getpid())
+	fmt.Printf("  half load QoS 1 (%s): offered %.0f msgs/s, achieved %.0f msgs/s; publish→PUBACK p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d PUBACKs)",
+		label, rate, got, lat.quantile(0.50), lat.quantile(0.99), lat.quantile(1), lat.n())
+	var st serverStats
+	if o != nil {
+		st = o.stats()
+		fmt.Printf("; %.0f records/transaction", float64(st.Committed-before.Committed)/max(1, float64(st.Transactions-before.Transactions)))
+	}
+	fmt.Println()
 	fmt.Printf("    timed from when each publish was due instead of written: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
+	if o == nil {
+		fmt.Printf("    CPU over the run (%.1f s): load generator %.0f%% of a core; machine load average %s before, %s after; host steal %s\n",
+			wall, 100*(gen1-gen0)/wall, load0, loadAvg(), stealSince(steal0))
+		return
+	}
 	fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
 		st.PubackP50Ms, st.PubackP99Ms)
 	fmt.Printf("    CPU over the run (%.1f s): gateway %.0f%% of a core, load generator %.0f%%; machine load average %s before, %s after; host steal %s\n",
@@ -325,7 +359,7 @@ func load(addr string, clients, per int, qos byte, window int, tokens func(int) 
 	var sent atomic.Int64
 	start := time.Now()
 	if rate > 0 {
-		paced(conns, per, qos, rate, start, &sent, lat)
+		paced(conns, per, qos, rate, burst, start, &sent, lat)
 		return float64(sent.Load()) / time.Since(start).Seconds(), start
 	}
 	for i, c := range conns {
@@ -383,7 +417,7 @@ const pacerConns = 100
 // machine; a pacer per pacerConns connections on a 1 ms ticker wakes a
 // thousand times a second whatever the rate. The write per message stays,
 // and is most of the generator's CPU (system time).
-func paced(conns []*client, per int, qos byte, rate float64, start time.Time, sent *atomic.Int64, lat *latencies) {
+func paced(conns []*client, per int, qos byte, rate float64, burst int, start time.Time, sent *atomic.Int64, lat *latencies) {
 	var live []pacedConn
 	for i, c := range conns {
 		if c != nil {
@@ -398,7 +432,7 @@ func paced(conns []*client, per int, qos byte, rate float64, start time.Time, se
 		// Pacer p's message j is due at (p + j·pacers)/rate, roughly:
 		// the pacers' streams interleave into one even stream.
 		begin := start.Add(time.Duration(float64(p) / rate * float64(time.Second)))
-		wg.Go(func() { pace(own, per, qos, share, begin, sent, lat) })
+		wg.Go(func() { pace(own, per, qos, share, burst, begin, sent, lat) })
 	}
 	wg.Wait()
 }
@@ -412,13 +446,14 @@ type pacedConn struct {
 	dueAt   []atomic.Int64 // QoS 1: when it was due (the pacer may write it later)
 }
 
-// pace sends per publishes on each of conns at rate msgs/s in all, its
-// message j (to conns[j%len(conns)], so each connection's publishes are
-// spread evenly over the run) due at begin + j/rate. Each publish is
-// flushed alone, its own TCP write, like a device sending one reading at a
-// time. A closing QoS 1 publish per connection follows: its PUBACK means
-// the broker processed everything sent before it.
-func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, sent *atomic.Int64, lat *latencies) {
+// pace sends per publishes on each of conns at rate msgs/s in all, burst
+// publishes to a write (per is a multiple of burst): its write j (to
+// conns[j%len(conns)], so each connection's publishes are spread evenly
+// over the run) is due at begin + j·burst/rate. With burst 1 each publish
+// is its own TCP write, like a device sending one reading at a time. A
+// closing QoS 1 publish per connection follows: its PUBACK means the
+// broker processed everything sent before it.
+func pace(conns []pacedConn, per int, qos byte, rate float64, burst int, begin time.Time, sent *atomic.Int64, lat *latencies) {
 	defer func() {
 		for _, pc := range conns {
 			pc.c.close()
@@ -436,11 +471,12 @@ func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, s
 	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	total := len(conns) * per
+	burst = max(burst, 1)
+	total := len(conns) * per / burst // writes
 	for j := 0; j < total; {
 		var due int
 		if el := time.Since(begin); el >= 0 {
-			due = min(total, int(el.Seconds()*rate)+1)
+			due = min(total, int(el.Seconds()*rate/float64(burst))+1)
 		}
 		n := 0
 		for ; j < due; j++ {
@@ -448,20 +484,23 @@ func pace(conns []pacedConn, per int, qos byte, rate float64, begin time.Time, s
 			if pc.failed {
 				continue
 			}
-			if pc.c.publish("ds/Temperature", pc.payload, qos) != nil {
+			dueAt := begin.Add(time.Duration(float64(j*burst) / rate * float64(time.Second))).UnixNano()
+			for range burst {
+				if pc.c.publish("ds/Temperature", pc.payload, qos) != nil {
+					pc.failed = true
+					break
+				}
+				if qos == 1 {
+					slot := int(pc.c.id) % len(pc.sentAt)
+					pc.dueAt[slot].Store(dueAt)
+					pc.sentAt[slot].Store(time.Now().UnixNano())
+				}
+			}
+			if pc.failed || pc.c.flush() != nil {
 				pc.failed = true
 				continue
 			}
-			if qos == 1 {
-				slot := int(pc.c.id) % len(pc.sentAt)
-				pc.dueAt[slot].Store(begin.Add(time.Duration(float64(j) / rate * float64(time.Second))).UnixNano())
-				pc.sentAt[slot].Store(time.Now().UnixNano())
-			}
-			if pc.c.flush() != nil {
-				pc.failed = true
-				continue
-			}
-			n++
+			n += burst
 		}
 		sent.Add(int64(n))
 		if j < total {
