@@ -2,8 +2,12 @@
 # MQTT load: Outpost's broker (auth + ACL + validation + SQLite) side by side
 # with bare mochi-mqtt and Debian's Mosquitto, 1,000 clients at QoS 0 and 1,
 # p99 publish→committed (QoS 0) and p99 publish→PUBACK (QoS 1, the PUBACK
-# follows the commit) at half load (half of what a paced run of one publish
-# per write persists at full load),
+# follows the commit) at half load, read two ways, each also run against
+# Mosquitto at the same rate: one publish per write at half of what a paced
+# run of one publish per write persists at full load (devices sending one
+# reading at a time; on a 2-core machine the load generator then takes
+# most of a core itself), and the comparison's own QoS 1 traffic (a window
+# of publishes per write) at half of Outpost's median QoS 1 rate,
 # RSS with 10,000 idle connections, once up and after -idle-settle (60s).
 # The brokers take turns for -rounds (default 3) and medians are reported,
 # since the machine's other load changes from second to second.
