@@ -45,4 +45,4 @@ else
 	echo "mosquitto not installed (apt-get install mosquitto); its column is skipped" >&2
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-"$bin/mqttload" -server "$bin/benchserver" -mosquitto "$mosq" "$@"
+"$bin/mqttload" -server "$bin/benchserver" -mosquitto "$mosq" -mosquitto-pid "${mpid:-0}" "$@"

@@ -150,17 +150,21 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 
 	s = openTest(t, path, Options{})
+	wantValues := []hub.PinValue{
+		{DeviceID: d1.ID, Pin: 0, Value: "21", TS: 20},
+		{DeviceID: d1.ID, Pin: 1, Value: "24.75\x0059.4", TS: 20},
+		{DeviceID: d2.ID, Pin: 0, Value: "\xff raw bytes", TS: 23},
+	}
+	// Close wrote the pending latest values into the table.
+	if diff := cmp.Diff(wantValues, latestTable(t, s)); diff != "" {
+		t.Errorf("latest table after Close (-want +got):\n%s", diff)
+	}
 	snap, err := s.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]hub.Device{d1, d2}, snap.Devices); diff != "" {
 		t.Errorf("devices (-want +got):\n%s", diff)
-	}
-	wantValues := []hub.PinValue{
-		{DeviceID: d1.ID, Pin: 0, Value: "21", TS: 20},
-		{DeviceID: d1.ID, Pin: 1, Value: "24.75\x0059.4", TS: 20},
-		{DeviceID: d2.ID, Pin: 0, Value: "\xff raw bytes", TS: 23},
 	}
 	if diff := cmp.Diff(wantValues, snap.Values); diff != "" {
 		t.Errorf("latest values (-want +got):\n%s", diff)
@@ -343,6 +347,34 @@ func latestTable(t *testing.T, s *Store) []hub.PinValue {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// TestManyPendingLatestValues: when latestMaxPending pins wait, the
+// commit that makes them that many writes them, without waiting for
+// latestEvery.
+func TestManyPendingLatestValues(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	const pins = 256
+	devices := (latestMaxPending + pins - 1) / pins
+	var ids []int64
+	for i := range devices {
+		ids = append(ids, testDevice(s, t, strconv.Itoa(i)).ID)
+	}
+	s.writeMu.Lock() // one batch
+	for i := range latestMaxPending {
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: ids[i/pins], Pin: i % pins, Value: "1", TS: 1, Source: "tcp"})
+	}
+	s.writeMu.Unlock()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := scalar[int](t, s, `SELECT COUNT(*) FROM latest`); n != latestMaxPending {
+		t.Errorf("latest table has %d rows right after the commit, want %d", n, latestMaxPending)
+	}
 }
 
 // TestPendingLatestValuesSurvivePruning: history pruning never deletes

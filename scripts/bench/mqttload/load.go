@@ -32,6 +32,7 @@ func run() {
 		per1       = flag.Int("msgs1", 100, "messages per client at QoS 1")
 		window     = flag.Int("window", 10, "QoS 1 publishes in flight per client")
 		mosq       = flag.String("mosquitto", "", "address of a running Mosquitto (the script starts one)")
+		mosqPID    = flag.Int("mosquitto-pid", 0, "its process id, for its CPU use")
 		gateway    = flag.String("outpost", "", "address of a running Outpost gateway instead of benchserver (devices must use the bench tokens)")
 		server     = flag.String("server", "benchserver", "path of the benchserver binary (gateway/internal/broker/benchserver)")
 		idle       = flag.Int("idle", 10000, "idle device connections for the RSS measurement (0: skip)")
@@ -91,7 +92,7 @@ func run() {
 	if *gateway == "" && want("nostore") {
 		om = srv.start("nostore", *clients, "-store", "count")
 	}
-	measure := func(r *result, addr string, tokens func(int) (string, string), o *outpost) {
+	measure := func(r *result, addr string, tokens func(int) (string, string), o *outpost, pid int) {
 		var before serverStats
 		if o != nil {
 			before = o.stats()
@@ -103,29 +104,36 @@ func run() {
 			st := o.stats()
 			r.persisted = append(r.persisted, float64(st.Committed-before.Committed)/time.Since(start).Seconds())
 		}
+		cpu0, gen0, wall0 := cpuSecs(pid), cpuSecs(os.Getpid()), time.Now()
 		rate, _ = load(addr, *clients, *per1, 1, *window, tokens, 0, qos0Burst, nil)
 		r.q1 = append(r.q1, rate)
+		wall := time.Since(wall0).Seconds()
+		r.cpu1 = append(r.cpu1, [2]float64{100 * (cpuSecs(pid) - cpu0) / wall, 100 * (cpuSecs(os.Getpid()) - gen0) / wall})
 	}
 	for round := range *rounds {
 		steal0 := readCPUStat()
 		if mochiAddr != "" {
-			measure(&mochiR, mochiAddr, anon, nil)
+			measure(&mochiR, mochiAddr, anon, nil, 0)
 		}
 		if want("mosquitto") && *mosq != "" {
-			measure(&mosqR, *mosq, anon, nil)
+			measure(&mosqR, *mosq, anon, nil, *mosqPID)
 		}
 		switch {
 		case *gateway != "":
-			measure(&outR, *gateway, benchToken, nil)
+			measure(&outR, *gateway, benchToken, nil, 0)
 		case o != nil:
-			measure(&outR, o.addr, benchToken, o)
+			measure(&outR, o.addr, benchToken, o, o.cmd.Process.Pid)
 		}
 		if om != nil {
-			measure(&memR, om.addr, benchToken, nil)
+			measure(&memR, om.addr, benchToken, nil, om.cmd.Process.Pid)
 		}
 		if *rounds > 1 {
 			fmt.Printf("  round %d: mochi %s; mosquitto %s; outpost %s; outpost without store %s; load average %s; host steal %s\n",
 				round+1, pair(mochiR, round), pair(mosqR, round), pair(outR, round), pair(memR, round), loadAvg(), stealSince(steal0))
+			// Two cores are shared: what the load generator takes, the
+			// broker lacks (Mosquitto uses one core at most).
+			fmt.Printf("    CPU during QoS 1 (broker / load generator, %% of a core): mosquitto %s; outpost %s\n",
+				cpuPair(mosqR, round), cpuPair(outR, round))
 		}
 	}
 	fmt.Printf("\n%-34s %14s %14s\n", "broker (median of the rounds)", "QoS 0 msgs/s", "QoS 1 msgs/s")
@@ -309,7 +317,18 @@ func median(v []float64) float64 {
 
 // result is one broker's rates, one per round: QoS 0 and QoS 1 msgs/s and,
 // for Outpost's benchserver, QoS 0 records persisted per second.
-type result struct{ q0, q1, persisted []float64 }
+type result struct {
+	q0, q1, persisted []float64
+	cpu1              [][2]float64 // broker and load generator CPU % during the QoS 1 run
+}
+
+// cpuPair formats one round's CPU use during QoS 1.
+func cpuPair(r result, i int) string {
+	if i >= len(r.cpu1) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/%.0f", r.cpu1[i][0], r.cpu1[i][1])
+}
 
 // pair formats one round's QoS 0 / QoS 1 rates.
 func pair(r result, i int) string {
