@@ -32,9 +32,9 @@ import (
 // values at any moment: Load merges the two (one read transaction), and
 // a committer starting after a crash takes the entries above the cursor
 // as its pending values. Entries above the cursor are therefore never
-// deleted before the cursor passes them: pruning stops at it, and the
-// outbox cap thins only writes that a later write of the same pin
-// supersedes.
+// deleted before the cursor passes them: pruning stops at it, an
+// acknowledgement keeps the erases above it, and the outbox cap thins
+// only writes that a later write of the same pin supersedes.
 
 // latestApplied is the sync_cursors name of the latest table's cursor.
 const latestApplied = "latest_applied"

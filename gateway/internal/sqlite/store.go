@@ -663,7 +663,10 @@ func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE seq > ? AND seq <= ?`, from, upTo).Scan(&n); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ? AND kind <> ?`, from, upTo, int64(hub.KindWrite)); err != nil {
+		// An erase the latest table does not have yet stays (until
+		// pruned), or the write it erased would come back at Load.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq > ? AND seq <= ? AND kind <> ?
+			AND NOT (kind = ? AND seq > ?)`, from, upTo, int64(hub.KindWrite), int64(hub.KindErase), s.latestTo.Load()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_cursors(name, value) VALUES (?, ?)

@@ -349,6 +349,32 @@ func latestTable(t *testing.T, s *Store) []hub.PinValue {
 	return got
 }
 
+// TestAckKeepsPendingErases: an acknowledged erase stays in the outbox
+// until the latest table has it, or the value it erased would come back.
+func TestAckKeepsPendingErases(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	d := testDevice(s, t, "one")
+	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 0, Value: "1", TS: 1, Source: "tcp"})
+	s.Append(hub.Record{Kind: hub.KindErase, DeviceID: d.ID, Pin: 0, TS: 2, Source: "tcp"})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, scalar[int64](t, s, `SELECT MAX(seq) FROM outbox`)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Values) != 0 {
+		t.Errorf("Load after the erase was acknowledged = %v, want no values", snap.Values)
+	}
+}
+
 // TestManyPendingLatestValues: when latestMaxPending pins wait, the
 // commit that makes them that many writes them, without waiting for
 // latestEvery.
