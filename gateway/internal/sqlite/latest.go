@@ -15,9 +15,10 @@ import (
 //
 // The latest table holds each pin's last value for the hub to load at
 // start. Upserting it in every group commit cost as much as writing the
-// outbox (a devices' stream of one write per pin per commit is one
-// upsert per record: BenchmarkCommitBatch/pins=4 4.6–6.6 cpu-µs a
-// record with it, 2.3–2.8 without). Nothing reads it while the gateway
+// outbox when each pin is written once a commit (one upsert per record;
+// BenchmarkCommitBatch/pins=4: 5.4–6.0 cpu-µs a record, 2.6–3.1 with the
+// table written as below; pins=1, four writes a pin a commit: 3.1–3.8
+// against 2.7–3.0). Nothing reads it while the gateway
 // runs (the hub keeps the values in memory), and the outbox already holds
 // every write durably, in order. So the committer keeps each pin's last
 // write or erase since the table was last brought up to date in memory

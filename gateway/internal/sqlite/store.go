@@ -648,7 +648,9 @@ const outboxAcked = "outbox_acked"
 
 // AckOutbox marks the entries up to and including upTo as acknowledged:
 // the cloud has them. Value writes stay as history (see HistoryMax); the
-// other kinds are deleted.
+// other kinds are deleted, but for erases the latest table does not have
+// yet (latest.go), which stay among the history until pruned (readers of
+// history take value writes only).
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	// acked only changes under writeMu: a concurrent ack cannot count the
 	// same entries twice.
