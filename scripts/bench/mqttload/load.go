@@ -68,8 +68,6 @@ func run() {
 	srv := benchserver{bin: *server, profDir: *profDir, trace: *withTrace, history: *history}
 	fmt.Printf("mqttload: %d clients, QoS 0 %d msgs/client, QoS 1 %d msgs/client (window %d), %d rounds\n\n", *clients, *per0, *per1, *window, *rounds)
 
-	anon := func(i int) (string, string) { return "", "" }
-
 	// The brokers take turns, -rounds times, so a change in the machine's
 	// other load hits all of them alike; the median of each is reported.
 	var mochiR, mosqR, outR, memR result
@@ -113,10 +111,10 @@ func run() {
 	for round := range *rounds {
 		steal0 := readCPUStat()
 		if mochiAddr != "" {
-			measure(&mochiR, mochiAddr, anon, nil, 0)
+			measure(&mochiR, mochiAddr, anonymous, nil, 0)
 		}
 		if want("mosquitto") && *mosq != "" {
-			measure(&mosqR, *mosq, anon, nil, *mosqPID)
+			measure(&mosqR, *mosq, anonymous, nil, *mosqPID)
 		}
 		switch {
 		case *gateway != "":
@@ -268,7 +266,7 @@ func pacedCapacity(srv benchserver, phase string, qos byte, rate float64, client
 func halfQoS1(srv benchserver, mosq, phase, label string, rate float64, clients, secs, window, burst int) {
 	n := int(rate * float64(secs) / float64(clients))
 	n -= n % burst
-	addr, tokens, pid := mosq, func(int) (string, string) { return "", "" }, 0
+	addr, tokens, pid := mosq, anonymous, 0
 	var o *outpost
 	if mosq == "" {
 		o = srv.start(phase, clients)
@@ -339,6 +337,9 @@ func pair(r result, i int) string {
 }
 
 func benchToken(i int) (string, string) { return "device", fmt.Sprintf("bench%027d", i) }
+
+// anonymous is the credentials of the brokers without authentication.
+func anonymous(int) (string, string) { return "", "" }
 
 // qos0Burst is how many QoS 0 publishes an unpaced client writes at once
 // in the broker comparison (the same for every broker).
