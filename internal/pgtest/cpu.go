@@ -1,11 +1,11 @@
 package pgtest
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"outpost/internal/proccpu"
 )
 
 // CPU returns the user+system CPU time the cluster's processes have used
@@ -20,39 +20,20 @@ func (c *Cluster) CPU() time.Duration {
 	}
 	// The postmaster's children (each its own session) are found by
 	// parent; the exited ones count in its children's times.
-	pm := strconv.Itoa(c.cmd.Process.Pid)
-	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var ticks int64
+	pm := c.cmd.Process.Pid
+	paths, _ := filepath.Glob("/proc/[0-9]*")
+	var cpu time.Duration
 	for _, p := range paths {
-		f := procStat(p)
-		if len(f) < 15 || f[1] != pm && filepath.Base(filepath.Dir(p)) != pm { // f[1]: the parent
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
 			continue
 		}
-		for _, i := range []int{11, 12} { // utime, stime
-			n, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks += n
+		if st, ok := proccpu.Of(pid); ok && (pid == pm || st.PPID == pm) {
+			cpu += st.CPU()
+			if pid == pm {
+				cpu += st.ChildUser + st.ChildSystem
+			}
 		}
 	}
-	if f := procStat("/proc/" + pm + "/stat"); len(f) >= 15 {
-		for _, i := range []int{13, 14} { // cutime, cstime
-			n, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks += n
-		}
-	}
-	return time.Duration(ticks) * (time.Second / 100) // USER_HZ: 100 on Linux
-}
-
-// procStat returns the fields of a /proc/<pid>/stat file after the
-// command name (which may hold spaces): f[0] is the state, nil if
-// unreadable.
-func procStat(path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(b[i+1:]))
+	return cpu
 }

@@ -1,6 +1,7 @@
-// Package proccpu reads the CPU time the running process has used, for
-// benchmarks and load tools that report CPU per operation: on a shared
-// machine that moves far less with other load than wall-clock rates.
+// Package proccpu reads the CPU time the running process, or another one
+// (Linux), has used, for benchmarks and load tools that report CPU per
+// operation: on a shared machine that moves far less with other load than
+// wall-clock rates.
 package proccpu
 
 import "time"

@@ -22,6 +22,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"outpost/internal/proccpu"
 )
 
 // run is the tool: it parses the flags and runs the load.
@@ -887,19 +889,8 @@ func stealSince(a cpuStat) string {
 
 // cpuSecs is the user+system CPU time process pid has used, 0 if unknown.
 func cpuSecs(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces: fields are counted after its ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // USER_HZ, 100 on Linux
+	p, _ := proccpu.Of(pid)
+	return p.CPU().Seconds()
 }
 
 func raiseFDLimit() {
