@@ -70,8 +70,21 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	for _, a := range actions {
+		for attempt := 1; ; attempt++ {
+			err := chromedp.Run(ctx, a)
+			if err == nil {
+				break
+			}
+			// chromedp finds a node, then acts on it by its id; a document
+			// update in between (chromedp issue #762) makes the id stale
+			// before the action did anything: find it again.
+			if attempt < 3 && strings.Contains(err.Error(), "No node with given id found") {
+				t.Logf("%s: %v; again", what, err)
+				continue
+			}
+			t.Fatalf("%s: %v", what, err)
+		}
 	}
 }
 
