@@ -23,6 +23,7 @@ import (
 	"outpost/cloud/internal/siteregistry"
 	"outpost/cloud/internal/tenancy"
 	"outpost/internal/pgtest"
+	"outpost/internal/procmem"
 	"outpost/shared/datastream"
 	"outpost/shared/syncproto"
 	"outpost/shared/ulid"
@@ -240,16 +241,8 @@ func inUse() uint64 {
 
 // rss is the process's resident set size in bytes (Linux; 0 elsewhere).
 func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
+	m, _ := procmem.Self()
+	return uint64(m.RSS)
 }
 
 // siteClients is the child side of BenchmarkTenThousandSites: it connects

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"outpost/internal/poll"
+	"outpost/internal/procmem"
 	"outpost/shared/blynk"
 )
 
@@ -173,14 +174,8 @@ func measure() (rss, mem uint64) {
 	debug.FreeOSMemory() // what the background scavenger does in time
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			rss = kb << 10
-		}
-	}
-	return rss, ms.HeapInuse + ms.StackInuse
+	m, _ := procmem.Self()
+	return uint64(m.RSS), ms.HeapInuse + ms.StackInuse
 }
 
 func stackInuse() uint64 {

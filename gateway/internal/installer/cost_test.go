@@ -4,14 +4,13 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"outpost/internal/proccpu"
+	"outpost/internal/procmem"
 )
 
 // TestPageWeight: all JavaScript and CSS of the heaviest page (the device
@@ -27,17 +26,11 @@ func TestPageWeight(t *testing.T) {
 }
 
 func rssKB(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
+	m, ok := procmem.Self()
+	if !ok {
 		t.Skip("no /proc/self/status")
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
+	return m.RSS >> 10
 }
 
 // TestIdlePageCost measures what open pages cost the gateway while

@@ -77,19 +77,6 @@ func TestParseTokens(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	status := "Name:\tgw\nVmPeak:\t  900 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t8\n"
-	rss, hwm, err := parseStatus([]byte(status))
-	if err != nil || rss != 40960 || hwm != 51200 {
-		t.Fatalf("parseStatus = %d, %d, %v", rss, hwm, err)
-	}
-	for _, bad := range []string{"Name:\tkthread\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\n"} {
-		if _, _, err := parseStatus([]byte(bad)); err == nil {
-			t.Errorf("parseStatus(%q) accepted", bad)
-		}
-	}
-}
-
 func TestStatsDelta(t *testing.T) {
 	var before, after map[string]any
 	json.Unmarshal([]byte(`{"hub":{"writesAccepted":100},"store":{"committed":90}}`), &before)

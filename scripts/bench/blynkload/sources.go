@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"outpost/internal/procmem"
 )
 
 // loadTokens reads -tokens, else fetches -tokens-url.
@@ -147,17 +149,17 @@ func delta(before, after map[string]any, path string, secs float64) (total, perS
 
 // rssSampler tracks a process's resident set size from /proc.
 type rssSampler struct {
-	path       string
+	r          *procmem.Reader
 	mu         sync.Mutex
-	maxSampled int64 // kB
-	err        error
+	maxSampled int64 // bytes
+	read       bool  // a sample was read
 }
 
 func newRSSSampler(pid int) *rssSampler {
 	if pid <= 0 {
 		return nil
 	}
-	return &rssSampler{path: "/proc/" + strconv.Itoa(pid) + "/status"}
+	return &rssSampler{r: procmem.NewReader(pid)}
 }
 
 func (s *rssSampler) loop(ctx context.Context, every time.Duration) {
@@ -173,64 +175,30 @@ func (s *rssSampler) loop(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *rssSampler) sample() (hwm int64) {
-	data, err := os.ReadFile(s.path)
+// sample reads the process's figures and returns its high-water mark.
+func (s *rssSampler) sample() (peak int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil {
-		if s.err == nil {
-			s.err = err
-		}
+	m, ok := s.r.Read()
+	if !ok {
 		return 0
 	}
-	rss, hwm, err := parseStatus(data)
-	if err != nil {
-		s.err = err
-		return 0
-	}
-	s.maxSampled = max(s.maxSampled, rss)
-	return hwm
+	s.read = true
+	s.maxSampled = max(s.maxSampled, m.RSS)
+	return m.Peak
 }
 
 // result is the peak RSS in MB — the kernel's high-water mark or the largest
 // sample, whichever is higher — and the largest sample.
 func (s *rssSampler) result() (peakMB, maxSampledMB float64, err error) {
-	hwm := s.sample()
+	peak := s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.maxSampled == 0 {
-		return 0, 0, errors.Join(errors.New("no RSS sample"), s.err)
+	s.r.Close()
+	if !s.read {
+		return 0, 0, errors.New("no RSS sample (the gateway process gone, or no /proc?)")
 	}
-	return float64(max(hwm, s.maxSampled)) / 1024, float64(s.maxSampled) / 1024, nil
-}
-
-// parseStatus reads VmRSS and VmHWM (kB) from /proc/PID/status.
-func parseStatus(data []byte) (rss, hwm int64, err error) {
-	found := 0
-	for line := range strings.Lines(string(data)) {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("bad %s line %q", key, line)
-		}
-		n, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("bad %s line %q", key, line)
-		}
-		if key == "VmRSS" {
-			rss = n
-		} else {
-			hwm = n
-		}
-		found++
-	}
-	if found < 2 {
-		return 0, 0, errors.New("VmRSS/VmHWM not in status (kernel thread or not Linux?)")
-	}
-	return rss, hwm, nil
+	return float64(max(peak, s.maxSampled)) / (1 << 20), float64(s.maxSampled) / (1 << 20), nil
 }
 
 // probe sends device HTTP API updates carrying the send time; the fleet's

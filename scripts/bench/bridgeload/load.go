@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/creack/pty"
@@ -17,6 +16,7 @@ import (
 
 	"outpost/firmware-bridge/bridge"
 	"outpost/firmware-bridge/serialbridge"
+	"outpost/internal/procmem"
 	"outpost/shared/blynk"
 )
 
@@ -171,14 +171,9 @@ func makeRaw(f *os.File) error {
 }
 
 func peakRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
+	m, ok := procmem.Self()
+	if !ok {
 		return "unknown"
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%d kB", m.Peak>>10)
 }

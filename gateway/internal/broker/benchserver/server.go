@@ -23,6 +23,7 @@ import (
 	"outpost/gateway/internal/hub"
 	"outpost/gateway/internal/hub/hubtest"
 	"outpost/gateway/internal/sqlite"
+	"outpost/internal/procmem"
 	"outpost/shared/datastream"
 )
 
@@ -154,17 +155,8 @@ func (s *countStore) Stats() sqlite.Stats {
 }
 
 func rssKB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v
-		}
-	}
-	return 0
+	m, _ := procmem.Self()
+	return m.RSS >> 10
 }
 
 func check(err error) {
