@@ -15,10 +15,7 @@ import (
 // writes outside the range do not count.
 func TestAggregate(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d, other := testDevice(s, t, "one"), testDevice(s, t, "two")
 	base := time.UnixMilli(1_700_000_000_000)
 	w := func(dev int64, pin int, at time.Duration, v string) {

@@ -40,10 +40,7 @@ func TestCrashDurability(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	// The devices the child writes for (latest values are kept for
 	// existing devices only).
-	s := openTest(t, path, Options{})
-	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, path, Options{})
 	for i := range crashDevices {
 		if d := testDevice(s, t, strconv.Itoa(i)); d.ID != int64(i+1) {
 			t.Fatalf("device %d got id %d", i, d.ID)

@@ -38,10 +38,7 @@ func seqs(n int, f func(i int) string) []string {
 func TestAckKeepsHistory(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gw.db")
-	s := openTest(t, path, Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, path, Options{})
 	d := testDevice(s, t, "one")
 	for i := range 5 {
 		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 0, Value: strconv.Itoa(i), TS: int64(100 + i)})
@@ -100,10 +97,7 @@ func TestAckKeepsHistory(t *testing.T) {
 // pruned.
 func TestHistoryMaxPrunes(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 10})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 10})
 	d := testDevice(s, t, "one")
 	write := func(from, to int) {
 		for i := from; i < to; i++ {

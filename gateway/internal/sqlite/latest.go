@@ -151,8 +151,8 @@ func (c *committer) writePending() {
 // queryer is what reading the pending latest values needs: a *sql.Tx, or
 // the store's *sql.DB before anything writes.
 type queryer interface {
+	queryRower
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // pendingLatest reads the cursor latestApplied and, for the devices that

@@ -17,10 +17,7 @@ func TestHistoryMaxZeroKeepsEverything(t *testing.T) {
 		t.Fatalf("Open with HistoryMax -1 = %v, want an error naming HistoryMax", err)
 	}
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 0})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 0})
 	d := testDevice(s, t, "one")
 	for i := range 50 {
 		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 0, Value: strconv.Itoa(i), TS: int64(i + 1)})

@@ -17,10 +17,7 @@ import (
 func TestOutboxCap(t *testing.T) {
 	ctx := context.Background()
 	const limit = 100
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{OutboxMax: limit})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{OutboxMax: limit})
 	a, b := testDevice(s, t, "a"), testDevice(s, t, "b")
 	type key struct {
 		dev int64
@@ -108,10 +105,7 @@ func slicesEqual(a, b []string) bool {
 // carry its UID, so that they reach the cloud.
 func TestOutboxNamesDeletedDevices(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d := testDevice(s, t, "gone")
 	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 1, Value: "7", TS: 1})
 	if err := s.DeleteDevice(ctx, d.ID); err != nil {

@@ -32,6 +32,17 @@ func openTest(t *testing.T, path string, opts Options) *Store {
 	return s
 }
 
+// openWithTemplate is openTest with testTemplate saved, for tests that
+// create devices.
+func openWithTemplate(t *testing.T, path string, opts Options) *Store {
+	t.Helper()
+	s := openTest(t, path, opts)
+	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func testTemplate() datastream.Template {
 	return datastream.Template{
 		ID:   "TMPLtest0001",
@@ -120,10 +131,7 @@ func TestBadOptions(t *testing.T) {
 func TestRestartKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gw.db")
-	s := openTest(t, path, Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, path, Options{})
 	d1, d2 := testDevice(s, t, "one"), testDevice(s, t, "two")
 	recs := []hub.Record{
 		{Kind: hub.KindOnline, DeviceID: d1.ID, Name: "tcp", TS: 1, Source: "tcp"},
@@ -286,10 +294,7 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "gw.db")
-			s := openTest(t, path, Options{})
-			if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-				t.Fatal(err)
-			}
+			s := openWithTemplate(t, path, Options{})
 			testDevice(s, t, "one")
 			// Park the committer on the write lock with a first record, queue
 			// the test records behind it: they make up the next batch.
@@ -353,10 +358,7 @@ func latestTable(t *testing.T, s *Store) []hub.PinValue {
 // until the latest table has it, or the value it erased would come back.
 func TestAckKeepsPendingErases(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d := testDevice(s, t, "one")
 	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 0, Value: "1", TS: 1, Source: "tcp"})
 	s.Append(hub.Record{Kind: hub.KindErase, DeviceID: d.ID, Pin: 0, TS: 2, Source: "tcp"})
@@ -380,10 +382,7 @@ func TestAckKeepsPendingErases(t *testing.T) {
 // latestEvery.
 func TestManyPendingLatestValues(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	const pins = 256
 	devices := (latestMaxPending + pins - 1) / pins
 	var ids []int64
@@ -408,10 +407,7 @@ func TestManyPendingLatestValues(t *testing.T) {
 // store reopened after a crash still find those values.
 func TestPendingLatestValuesSurvivePruning(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 1})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{HistoryMax: 1})
 	d := testDevice(s, t, "one")
 	var want []hub.PinValue
 	for pin := range 3 {
@@ -448,11 +444,8 @@ func TestPendingLatestValuesSurvivePruning(t *testing.T) {
 
 func TestGroupCommitBatches(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	const writers, each = 8, 2000
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
 	for w := range writers {
 		testDevice(s, t, strconv.Itoa(w)) // ids 1..writers
 	}
@@ -626,10 +619,7 @@ func TestOutboxOrderAndAck(t *testing.T) {
 
 func TestDevices(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d1 := testDevice(s, t, "one")
 	if d1.ID <= 0 {
 		t.Fatalf("created device has id %d", d1.ID)
@@ -728,10 +718,7 @@ func TestSaveTemplate(t *testing.T) {
 // succeeds; nothing is lost.
 func TestCommitFailureRetried(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d := testDevice(s, t, "one")
 	s.writeMu.Lock()
 	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
@@ -811,10 +798,7 @@ func TestSyncCursorsAndOutboxLen(t *testing.T) {
 
 func TestUpdateDevice(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	if err := s.SaveTemplate(ctx, testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d1, d2 := testDevice(s, t, "one"), testDevice(s, t, "two")
 	d1.Name, d1.TokenHash = "renamed", sha256.Sum256([]byte("new token"))
 	if err := s.UpdateDevice(ctx, d1); err != nil {
@@ -949,10 +933,7 @@ func (s *Store) batchWaitersNow() int64 {
 // owner-only whatever the umask.
 func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	s := openTest(t, path, Options{})
-	if err := s.SaveTemplate(context.Background(), testTemplate()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithTemplate(t, path, Options{})
 	testDevice(s, t, "a")
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		fi, err := os.Stat(p)
