@@ -69,6 +69,7 @@ type committer struct {
 	outbox           map[int]driver.Stmt // by rows per statement
 	writes           map[writeKey]driver.Stmt
 	latestN          map[int]driver.Stmt // upsert of distinct pins, by rows per statement
+	secondsN         map[int]driver.Stmt // upsert of per-second aggregates, by rows per statement
 	lastSeq          driver.Stmt
 	setLatestApplied driver.Stmt
 	latestErase      driver.Stmt
@@ -90,6 +91,11 @@ type committer struct {
 	latestTo     int64     // the cursor the transaction being written sets, if it writes them
 	wroteLatest  bool      // it does
 	keys, upKeys []pinKey
+
+	// Per-second aggregates not yet in history_seconds (seconds.go).
+	seconds      map[secKey]secAgg
+	secondsStale bool // a commit failed after noting its batch: read them again
+	secKeys      []secKey
 }
 
 // driverConn is what the committer needs of the driver's connection.
@@ -127,7 +133,8 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 		return nil, fmt.Errorf("sqlite: committer connection: %w", err)
 	}
 	c := &committer{s: s, conn: conn, outbox: make(map[int]driver.Stmt), latestN: make(map[int]driver.Stmt),
-		writes: make(map[writeKey]driver.Stmt)}
+		secondsN: make(map[int]driver.Stmt),
+		writes:   make(map[writeKey]driver.Stmt)}
 	// The checkpointer copies the WAL into the database in the background,
 	// so commits never wait for a checkpoint's writes and fsyncs.
 	// A larger page cache (32 MiB) for the one connection that writes keeps
@@ -151,12 +158,12 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 	c.args = make([]driver.NamedValue, 0, outboxChunks[0]*7)
 	// What a crash left above the cursor is pending: the first commit
 	// that writes the latest values writes it too.
-	pending, cursor, err := pendingLatest(ctx, s.db)
+	pending, seconds, cursor, err := pendingLatest(ctx, s.db)
 	if err != nil {
 		c.close()
 		return nil, fmt.Errorf("sqlite: latest values: %w", err)
 	}
-	c.pending = pending
+	c.pending, c.seconds = pending, seconds
 	c.pendingSince = time.Now()
 	s.latestTo.Store(cursor)
 	return c, nil
@@ -183,11 +190,12 @@ func (c *committer) prepare(ctx context.Context, dc driverConn) error {
 		}
 	}
 	for _, n := range outboxChunks {
-		var st, lt driver.Stmt
+		var st, lt, sc driver.Stmt
 		prep(&st, outboxInsert(n))
 		prep(&lt, latestUpsert(n))
+		prep(&sc, secondsUpsert(n))
 		if err == nil {
-			c.outbox[n], c.latestN[n] = st, lt
+			c.outbox[n], c.latestN[n], c.secondsN[n] = st, lt, sc
 		}
 	}
 	// The newest sequence number ever given (the newest entry may have
@@ -215,6 +223,9 @@ func (c *committer) close() {
 			st.Close()
 		}
 		for _, st := range c.latestN {
+			st.Close()
+		}
+		for _, st := range c.secondsN {
 			st.Close()
 		}
 		for _, st := range c.writes {
@@ -637,14 +648,21 @@ func (c *committer) commit(batch []hub.Record) error {
 	s := c.s
 	ctx := context.Background()
 	c.wroteLatest = false
+	if err := c.reloadSeconds(ctx); err != nil {
+		return err
+	}
 	s.writeMu.Lock()
 	err := c.conn.Raw(func(dc any) error {
 		c.dc = dc.(driverConn) // checked in newCommitter
 		defer func() { c.dc = nil }()
 		return c.tx(ctx, batch)
 	})
+	if err != nil {
+		c.secondsStale = true
+	}
 	if err == nil && c.wroteLatest {
 		clear(c.pending)
+		clear(c.seconds)
 		s.latestTo.Store(c.latestTo) // under writeMu, like the cursor's row
 	}
 	s.writeMu.Unlock()
@@ -744,6 +762,7 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 		}
 	}
 	c.note(batch)
+	c.noteSeconds(batch)
 	if c.latestDue() {
 		if err := c.writeLatest(ctx); err != nil {
 			return fmt.Errorf("latest: %w", err)

@@ -114,6 +114,14 @@ func TestCrashDurability(t *testing.T) {
 	if got := scalar[int64](t, s, `SELECT MAX(ts) FROM latest`); got < committed {
 		t.Errorf("latest table ends at ts %d, want ≥ %d", got, committed)
 	}
+	// And the chart's aggregates: every value write in the outbox counted
+	// once, none lost with the child's memory, none twice.
+	writes, sum := scalar[int64](t, s, `SELECT COUNT(*) FROM outbox WHERE kind = 1`),
+		scalar[float64](t, s, `SELECT TOTAL(CAST(value AS REAL)) FROM outbox WHERE kind = 1`)
+	if n, total := scalar[int64](t, s, `SELECT COALESCE(SUM(n), 0) FROM history_seconds`),
+		scalar[float64](t, s, `SELECT TOTAL(total) FROM history_seconds`); n != writes || total != sum {
+		t.Errorf("history_seconds counts %d writes summing to %v, the outbox holds %d summing to %v", n, total, writes, sum)
+	}
 }
 
 func crashChild(path string) {

@@ -36,6 +36,10 @@ import (
 // deleted before the cursor passes them: pruning stops at it, an
 // acknowledgement keeps the erases above it, and the outbox cap thins
 // only writes that a later write of the same pin supersedes.
+//
+// The same transaction writes the per-second aggregates of the value
+// writes up to the new cursor into history_seconds, which the
+// installer's chart reads (seconds.go).
 
 // latestApplied is the sync_cursors name of the latest table's cursor.
 const latestApplied = "latest_applied"
@@ -80,7 +84,8 @@ func (c *committer) note(batch []hub.Record) {
 // transaction being written.
 func (c *committer) latestDue() bool {
 	return len(c.pending) > 0 &&
-		(c.forceLatest || len(c.pending) >= latestMaxPending || time.Since(c.pendingSince) >= latestEvery)
+		(c.forceLatest || len(c.pending) >= latestMaxPending || len(c.seconds) >= latestMaxPending ||
+			time.Since(c.pendingSince) >= latestEvery)
 }
 
 // writeLatest writes the pending values into the latest table and moves
@@ -127,6 +132,9 @@ func (c *committer) writeLatest(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("outbox seq: %w", err)
 	}
+	if err := c.writeSeconds(ctx); err != nil {
+		return fmt.Errorf("history seconds: %w", err)
+	}
 	if err := c.execArgs(ctx, c.setLatestApplied, seq); err != nil {
 		return fmt.Errorf("cursor: %w", err)
 	}
@@ -144,6 +152,7 @@ func (c *committer) writePending() {
 	c.forceLatest = false
 	if err != nil {
 		c.pendingSince = time.Now()
+		c.s.failures.Add(1)
 		c.s.log.Warn("latest values not written; the outbox keeps them, will retry", "pins", len(c.pending), "err", err)
 	}
 }
@@ -156,21 +165,23 @@ type queryer interface {
 }
 
 // pendingLatest reads the cursor latestApplied and, for the devices that
-// exist, each pin's last value write or erase above it: what the latest
-// table lacks.
-func pendingLatest(ctx context.Context, q queryer) (map[pinKey]pendingValue, int64, error) {
+// exist, each pin's last value write or erase above it and the
+// per-second aggregates of the value writes above it: what the latest
+// table and history_seconds lack.
+func pendingLatest(ctx context.Context, q queryer) (map[pinKey]pendingValue, map[secKey]secAgg, int64, error) {
 	var cursor int64
 	err := q.QueryRowContext(ctx, `SELECT value FROM sync_cursors WHERE name = ?`, latestApplied).Scan(&cursor)
 	if err != nil {
-		return nil, 0, fmt.Errorf("cursor %s: %w", latestApplied, err)
+		return nil, nil, 0, fmt.Errorf("cursor %s: %w", latestApplied, err)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT o.kind, o.device, o.pin, o.value, o.ts FROM outbox o
 		JOIN devices d ON d.id = o.device
 		WHERE o.seq > ? AND o.kind IN (?, ?) ORDER BY o.seq`, cursor, int64(hub.KindWrite), int64(hub.KindErase))
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	pending := make(map[pinKey]pendingValue)
+	seconds := make(map[secKey]secAgg)
 	for rows.Next() {
 		var kind hub.Kind
 		var k pinKey
@@ -178,16 +189,19 @@ func pendingLatest(ctx context.Context, q queryer) (map[pinKey]pendingValue, int
 		var value sql.NullString
 		if err := rows.Scan(&kind, &k.device, &k.pin, &value, &v.ts); err != nil {
 			rows.Close()
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		v.value = value.String
 		v.erased = kind == hub.KindErase
 		pending[k] = v
+		if !v.erased {
+			addSecond(seconds, k.device, k.pin, v.value, v.ts)
+		}
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	return pending, cursor, nil
+	return pending, seconds, cursor, nil
 }
 
 // loadLatest reads every existing device's latest values, ordered by
@@ -195,7 +209,7 @@ func pendingLatest(ctx context.Context, q queryer) (map[pinKey]pendingValue, int
 // be a transaction, so that the table and the outbox are read at the same
 // moment.
 func loadLatest(ctx context.Context, q queryer) ([]hub.PinValue, error) {
-	pending, _, err := pendingLatest(ctx, q)
+	pending, _, _, err := pendingLatest(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"outpost/internal/migrate"
 	"outpost/internal/migrate/migratetest"
@@ -69,5 +71,51 @@ func TestLegacySchemaVersionAdopted(t *testing.T) {
 	// 0004 ran (its table exists), 0001..0003 did not run twice.
 	if n := scalar[int](t, s, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'tenancy_cache'`); n != 1 {
 		t.Errorf("tenancy_cache tables: %d, want 1", n)
+	}
+}
+
+// TestMigrationBuildsHistorySeconds: migration 0009 builds the chart's
+// aggregates from the history up to the latest table's cursor; what lies
+// above it the committer adds after Open. Each write counts once.
+func TestMigrationBuildsHistorySeconds(t *testing.T) {
+	ms, err := migrate.List(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range ms {
+		if m.Version >= 9 {
+			break
+		}
+		body, err := migrationFS.ReadFile("migrations/" + m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, string(body))
+	}
+	const sec = 1_700_000_000
+	stmts = append(stmts, `PRAGMA user_version = 8`,
+		`INSERT INTO templates(id, definition, updated_at) VALUES ('t', '{}', 0)`,
+		`INSERT INTO devices(id, uid, name, template_id, token_hash, created_at) VALUES (1, 'u', 'd', 't', x'01', 0)`,
+		// Two writes of one second below the cursor, one above it in the
+		// same second, one of another pin.
+		`INSERT INTO outbox(kind, device, pin, value, ts) VALUES
+			(1, 1, 0, '2', `+strconv.Itoa(sec*1000+10)+`), (1, 1, 0, '4', `+strconv.Itoa(sec*1000+20)+`),
+			(1, 1, 0, '9', `+strconv.Itoa(sec*1000+30)+`), (1, 1, 1, '7', `+strconv.Itoa(sec*1000+40)+`)`,
+		`UPDATE sync_cursors SET value = 2 WHERE name = 'latest_applied'`)
+	s := openTest(t, migratetest.File(t, "sqlite", stmts...), Options{})
+	if n := scalar[int64](t, s, `SELECT n FROM history_seconds WHERE device = 1 AND pin = 0`); n != 2 {
+		t.Errorf("migration aggregated %d writes below the cursor, want 2", n)
+	}
+	from := time.Unix(sec, 0)
+	bs, _, err := s.Aggregate(context.Background(), 1, 0, from, from.Add(time.Second), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Bucket{Start: from, Avg: 5, Min: 2, Max: 9, Last: 9, Count: 3}); len(bs) != 1 || bs[0] != want {
+		t.Errorf("after migrating: %+v, want [%+v]", bs, want)
+	}
+	if n := scalar[int](t, s, `SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_history_ts'`); n != 0 {
+		t.Error("the per-write history index is still there")
 	}
 }

@@ -209,6 +209,53 @@ func (s *Store) prune(ctx context.Context) error {
 	if n > 0 {
 		s.pruned.Add(uint64(n))
 		s.log.Debug("history pruned", "entries", n, "kept_from_seq", s.prunedTo.Load()+1)
+		if err := s.pruneSeconds(ctx); err != nil {
+			return fmt.Errorf("sqlite: prune history seconds: %w", err)
+		}
 	}
 	return nil
+}
+
+// secondsHorizonRows is how many of the oldest value writes left set the
+// time before which the chart's aggregates go (pruneSeconds).
+const secondsHorizonRows = 1000
+
+// secondsChunk is how many seconds of aggregates one pruning transaction
+// deletes.
+const secondsChunk = 60
+
+// pruneSeconds deletes the per-second aggregates (history_seconds) older
+// than the raw history that is left: before the earliest ts among its
+// oldest secondsHorizonRows value writes. Sequence order is mostly time
+// order; taking the earliest of many keeps one device's clock running
+// ahead from deleting the aggregates of the others. A chunk of seconds a
+// transaction, so that commits go on meanwhile.
+func (s *Store) pruneSeconds(ctx context.Context) error {
+	var horizon sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT min(ts) / 1000 FROM (
+		SELECT ts FROM outbox WHERE kind = 1 ORDER BY seq LIMIT ?)`, secondsHorizonRows).Scan(&horizon)
+	if err != nil || !horizon.Valid {
+		return err
+	}
+	for {
+		// Most prunes leave no second behind: no write transaction then.
+		var oldest sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT min(sec) FROM history_seconds`).Scan(&oldest); err != nil ||
+			!oldest.Valid || oldest.Int64 >= horizon.Int64 {
+			return err
+		}
+		var k int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM history_seconds WHERE sec < ?1
+				AND sec < (SELECT min(sec) FROM history_seconds) + ?2`, horizon.Int64, secondsChunk)
+			if err != nil {
+				return err
+			}
+			k, err = res.RowsAffected()
+			return err
+		})
+		if err != nil || k == 0 {
+			return err
+		}
+	}
 }

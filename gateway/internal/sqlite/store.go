@@ -76,8 +76,9 @@ type Options struct {
 	// writes to many pins in each group commit, that index dirties a page
 	// per pin per commit and costs about 40 % of the write throughput.
 	// Without it, History scans the whole history (seconds for millions of
-	// entries: fine for diagnostics, not for a dashboard). Turning it on
-	// builds the index at Open (once; slow on a large history).
+	// entries: fine for diagnostics; the installer's charts read
+	// Aggregate, which needs no index). Turning it on builds the index at
+	// Open (once; slow on a large history).
 	PinHistoryIndex bool
 	// HistoryMax bounds the raw history kept after the cloud acknowledged
 	// it: entries more than HistoryMax sequence numbers below the newest

@@ -21,7 +21,7 @@ import (
 	"outpost/shared/datastream"
 )
 
-func openTest(t *testing.T, path string, opts Options) *Store {
+func openTest(t testing.TB, path string, opts Options) *Store {
 	t.Helper()
 	opts.Path = path
 	s, err := Open(context.Background(), opts)
@@ -56,7 +56,7 @@ func testTemplate() datastream.Template {
 	}
 }
 
-func testDevice(s *Store, t *testing.T, name string) hub.Device {
+func testDevice(s *Store, t testing.TB, name string) hub.Device {
 	t.Helper()
 	d, err := s.CreateDevice(context.Background(), hub.Device{
 		UID: "01J" + name, Name: name, TemplateID: "TMPLtest0001",
@@ -68,10 +68,10 @@ func testDevice(s *Store, t *testing.T, name string) hub.Device {
 	return d
 }
 
-func scalar[T any](t *testing.T, s *Store, q string) T {
+func scalar[T any](t *testing.T, s *Store, q string, args ...any) T {
 	t.Helper()
 	var v T
-	if err := s.db.QueryRow(q).Scan(&v); err != nil {
+	if err := s.db.QueryRow(q, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return v
@@ -742,6 +742,51 @@ func TestCommitFailureRetried(t *testing.T) {
 	}
 	if h, _ := s.History(ctx, d.ID, 2, 0, 10, 0); len(h) != 1 || h[0].Value != "kept" {
 		t.Fatalf("after the failures cleared, history = %v", h)
+	}
+	// The chart counts the write once, however often its commit was tried.
+	waitLatestApplied(t, s)
+	if bs, _, err := s.Aggregate(ctx, d.ID, 2, time.UnixMilli(0), time.UnixMilli(1000), 1); err != nil || len(bs) != 1 || bs[0].Count != 1 {
+		t.Errorf("chart after the failures = %+v, %v; want one write", bs, err)
+	}
+}
+
+// TestChartCountsRetriedCommitOnce: a commit that fails while writing the
+// chart's aggregates is retried with the same writes; they count once.
+func TestChartCountsRetriedCommitOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	d := testDevice(s, t, "one")
+	failing := func(on int) {
+		t.Helper()
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		if _, err := s.db.Exec(`UPDATE fail_ctl SET on_ = ?`, on); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.writeMu.Lock()
+	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
+		INSERT INTO fail_ctl VALUES (0);
+		CREATE TRIGGER fail BEFORE INSERT ON history_seconds WHEN (SELECT on_ FROM fail_ctl) = 1
+		BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END;`)
+	s.writeMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing(1)
+	// latestMaxPending pins at once make their commit write the
+	// aggregates: it fails after counting its writes, and is retried.
+	for pin := range latestMaxPending {
+		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: pin, Value: "1", TS: 1})
+	}
+	poll.Until(t, "a commit failing twice", func() bool { return s.Stats().Failures >= 2 })
+	failing(0)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitLatestApplied(t, s)
+	if n := scalar[int64](t, s, `SELECT COALESCE(SUM(n), 0) FROM history_seconds`); n != latestMaxPending {
+		t.Errorf("history_seconds counts %d writes, want %d", n, latestMaxPending)
 	}
 }
 
