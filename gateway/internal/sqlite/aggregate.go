@@ -36,7 +36,8 @@ func (s *Store) Aggregate(ctx context.Context, deviceID int64, pin int, from, to
 	var out []Bucket
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		// The cursor and the table are read in one snapshot: each write is
-		// counted once, in the table or above the cursor.
+		// counted once, in a row of the table the cursor has reached or
+		// above the cursor (latest.go: flushing).
 		var cursor int64
 		if err := tx.QueryRowContext(ctx, `SELECT value FROM sync_cursors WHERE name = ?`, latestApplied).Scan(&cursor); err != nil {
 			return err
@@ -45,7 +46,7 @@ func (s *Store) Aggregate(ctx context.Context, deviceID int64, pin int, from, to
 		// zero-padded ts prefix makes max() pick it).
 		rows, err := tx.QueryContext(ctx, `WITH s(sec, n, total, lo, hi, last_ts, last) AS (
 			SELECT sec, n, total, lo, hi, last_ts, last FROM history_seconds
-				WHERE sec >= ?1 / 1000 AND sec < ?5 / 1000 AND device = ?3 AND pin = ?4
+				WHERE sec >= ?1 / 1000 AND sec < ?5 / 1000 AND device = ?3 AND pin = ?4 AND upto <= ?6
 			UNION ALL
 			SELECT ts / 1000, 1, CAST(value AS REAL), CAST(value AS REAL), CAST(value AS REAL), ts, value FROM outbox
 				WHERE seq > ?6 AND kind = 1 AND device = ?3 AND pin = ?4 AND ts >= ?1 AND ts < ?5)

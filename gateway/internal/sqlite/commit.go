@@ -66,36 +66,34 @@ type committer struct {
 	conn *sql.Conn
 	dc   driverConn // valid only inside conn.Raw (see commit)
 
-	outbox           map[int]driver.Stmt // by rows per statement
-	writes           map[writeKey]driver.Stmt
-	latestN          map[int]driver.Stmt // upsert of distinct pins, by rows per statement
-	secondsN         map[int]driver.Stmt // upsert of per-second aggregates, by rows per statement
-	lastSeq          driver.Stmt
-	setLatestApplied driver.Stmt
-	latestErase      driver.Stmt
-	event            driver.Stmt
-	clearOne         driver.Stmt
-	clearAll         driver.Stmt
-	info             driver.Stmt
-	property         driver.Stmt
-	meta             driver.Stmt
+	outbox      map[int]driver.Stmt // by rows per statement
+	writes      map[writeKey]driver.Stmt
+	latestN     map[int]driver.Stmt // upsert of distinct pins, by rows per statement
+	secondsN    map[int]driver.Stmt // upsert of per-second aggregates, by rows per statement
+	lastSeq     driver.Stmt
+	setCursor   driver.Stmt
+	latestErase driver.Stmt
+	event       driver.Stmt
+	clearOne    driver.Stmt
+	clearAll    driver.Stmt
+	info        driver.Stmt
+	property    driver.Stmt
+	meta        driver.Stmt
 
 	batch []hub.Record
 	args  []driver.NamedValue
 	row   [1]driver.Value
 
-	// Latest values not yet in the table (latest.go).
+	// Latest values and per-second aggregates not yet in their tables
+	// (latest.go, seconds.go).
 	pending      map[pinKey]pendingValue
-	pendingSince time.Time // when the oldest pending value came
-	forceLatest  bool      // write them in this transaction, due or not
-	latestTo     int64     // the cursor the transaction being written sets, if it writes them
-	wroteLatest  bool      // it does
-	keys, upKeys []pinKey
-
-	// Per-second aggregates not yet in history_seconds (seconds.go).
 	seconds      map[secKey]secAgg
-	secondsStale bool // a commit failed after noting its batch: read them again
-	secKeys      []secKey
+	pendingSince time.Time // when the oldest pending value came
+	forceLatest  bool      // seal and write them in this transaction, due or not
+	fl           *flushing // the sealed generation being written, if any
+	wroteLatest  bool      // the transaction being written moves the cursor
+	secondsStale bool      // a commit failed after noting its batch: read them again
+	upRows       []latestRow
 }
 
 // driverConn is what the committer needs of the driver's connection.
@@ -158,6 +156,10 @@ func newCommitter(ctx context.Context, s *Store) (*committer, error) {
 	c.args = make([]driver.NamedValue, 0, outboxChunks[0]*7)
 	// What a crash left above the cursor is pending: the first commit
 	// that writes the latest values writes it too.
+	if err := dropUnfinished(ctx, s.db); err != nil {
+		c.close()
+		return nil, fmt.Errorf("sqlite: history seconds: %w", err)
+	}
 	pending, seconds, cursor, err := pendingLatest(ctx, s.db)
 	if err != nil {
 		c.close()
@@ -193,7 +195,7 @@ func (c *committer) prepare(ctx context.Context, dc driverConn) error {
 		var st, lt, sc driver.Stmt
 		prep(&st, outboxInsert(n))
 		prep(&lt, latestUpsert(n))
-		prep(&sc, secondsUpsert(n))
+		prep(&sc, secondsInsert(n))
 		if err == nil {
 			c.outbox[n], c.latestN[n], c.secondsN[n] = st, lt, sc
 		}
@@ -201,7 +203,7 @@ func (c *committer) prepare(ctx context.Context, dc driverConn) error {
 	// The newest sequence number ever given (the newest entry may have
 	// left the outbox since).
 	prep(&c.lastSeq, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`)
-	prep(&c.setLatestApplied, `INSERT INTO sync_cursors(name, value) VALUES ('`+latestApplied+`', ?)
+	prep(&c.setCursor, `INSERT INTO sync_cursors(name, value) VALUES (?, ?)
 		ON CONFLICT(name) DO UPDATE SET value = excluded.value`)
 	prep(&c.latestErase, `DELETE FROM latest WHERE device = ? AND pin = ?`)
 	prep(&c.event, `INSERT INTO events(device, code, description, ts) VALUES (?, ?, ?, ?)`)
@@ -231,7 +233,7 @@ func (c *committer) close() {
 		for _, st := range c.writes {
 			st.Close()
 		}
-		for _, st := range []driver.Stmt{c.lastSeq, c.setLatestApplied, c.latestErase,
+		for _, st := range []driver.Stmt{c.lastSeq, c.setCursor, c.latestErase,
 			c.event, c.clearOne, c.clearAll, c.info, c.property, c.meta} {
 			if st != nil {
 				st.Close()
@@ -477,8 +479,8 @@ func (c *committer) run() {
 	idle.Stop()
 	for {
 		batch := c.batch[:0]
-		if len(c.pending) > 0 {
-			idle.Reset(time.Until(c.pendingSince.Add(latestEvery)))
+		if d, ok := c.flushDue(); ok {
+			idle.Reset(d)
 		}
 		select {
 		case r := <-s.queue:
@@ -488,7 +490,7 @@ func (c *committer) run() {
 			continue
 		case <-s.stop:
 			idle.Stop()
-			if c.drain() && len(c.pending) > 0 {
+			if c.drain() && (len(c.pending) > 0 || c.fl != nil) {
 				c.writePending()
 			}
 			return
@@ -659,11 +661,8 @@ func (c *committer) commit(batch []hub.Record) error {
 	})
 	if err != nil {
 		c.secondsStale = true
-	}
-	if err == nil && c.wroteLatest {
-		clear(c.pending)
-		clear(c.seconds)
-		s.latestTo.Store(c.latestTo) // under writeMu, like the cursor's row
+	} else if c.fl != nil {
+		c.sliceCommitted()
 	}
 	s.writeMu.Unlock()
 	if err != nil {
@@ -702,8 +701,18 @@ func (c *committer) tx(ctx context.Context, batch []hub.Record) (err error) {
 			}
 		}
 	}()
+	if c.fl == nil && c.latestDue() {
+		if err := c.seal(ctx); err != nil {
+			return fmt.Errorf("latest: %w", err)
+		}
+	}
 	if err := c.writeBatch(ctx, batch); err != nil {
 		return err
+	}
+	if c.fl != nil {
+		if err := c.writeSlice(ctx); err != nil {
+			return fmt.Errorf("latest: %w", err)
+		}
 	}
 	if err := c.execSQL(ctx, `COMMIT`); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -763,12 +772,6 @@ func (c *committer) writeBatch(ctx context.Context, batch []hub.Record) error {
 	}
 	c.note(batch)
 	c.noteSeconds(batch)
-	if c.latestDue() {
-		if err := c.writeLatest(ctx); err != nil {
-			return fmt.Errorf("latest: %w", err)
-		}
-		c.wroteLatest = true
-	}
 	return nil
 }
 

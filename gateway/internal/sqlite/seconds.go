@@ -1,10 +1,9 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -20,8 +19,9 @@ import (
 // entry per write: a fifth to a third of the broker's QoS 1 throughput.
 // The committer instead adds each committed write to an aggregate in
 // memory (a map update) and writes the aggregates with the latest values,
-// at most a second later, under the same cursor (latest.go); the chart
-// adds the outbox entries above the cursor itself. Aggregating in SQL
+// sealed at most a second later and written a slice per commit, under the
+// same cursor (latest.go); the chart adds the outbox entries above the
+// cursor itself. Aggregating in SQL
 // from the outbox at that moment cost more (a sort of a second's writes,
 // 0.3 µs a write) and stalled the commit that did it for tens of
 // milliseconds under load.
@@ -122,57 +122,51 @@ func castReal(s string) float64 {
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
-// secondsUpsert adds rows of aggregates to history_seconds, for devices
-// that still exist; a second that already has a row (its writes straddled
-// a cursor move) merges.
-func secondsUpsert(rows int) string {
+// secRow is one aggregate of a sealed generation.
+type secRow struct {
+	k secKey
+	a secAgg
+}
+
+// secondsInsert adds rows of aggregates to history_seconds, for devices
+// that still exist, each marked with its generation's target (upto). A
+// pin's second may have rows of several generations: readers sum them.
+// A row already there is a slice written again after a commit that
+// reported an error but was durable: it is the same row.
+func secondsInsert(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO history_seconds(sec, device, pin, n, total, lo, hi, last_ts, last)
-		SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (VALUES `)
+	b.WriteString(`INSERT INTO history_seconds(sec, device, pin, upto, n, total, lo, hi, last_ts, last)
+		SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10 FROM (VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
 	}
-	b.WriteString(`) WHERE column2 IN (SELECT id FROM devices)
-		ON CONFLICT(sec, device, pin) DO UPDATE SET n = n + excluded.n, total = total + excluded.total,
-			lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),
-			last = CASE WHEN excluded.last_ts > last_ts OR excluded.last_ts = last_ts AND excluded.last > last
-				THEN excluded.last ELSE last END,
-			last_ts = max(last_ts, excluded.last_ts)`)
+	b.WriteString(`) WHERE column2 IN (SELECT id FROM devices) ON CONFLICT DO NOTHING`)
 	return b.String()
 }
 
-// writeSeconds writes the aggregates in key order (rows of the same
-// second are neighbours).
-func (c *committer) writeSeconds(ctx context.Context) error {
-	keys := c.secKeys[:0]
-	for k := range c.seconds {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b secKey) int {
-		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.device, b.device), cmp.Compare(a.pin, b.pin))
-	})
-	c.secKeys = keys
-	for len(keys) > 0 {
-		n := chunkSize(len(keys))
-		for _, k := range keys[:n] {
-			a := c.seconds[k]
-			c.arg(k.sec)
-			c.arg(k.device)
-			c.arg(int64(k.pin))
-			c.arg(a.n)
-			c.arg(a.total)
-			c.arg(a.lo)
-			c.arg(a.hi)
-			c.arg(a.lastTS)
-			c.arg(a.last)
+// writeSeconds writes rows of the generation ending at upto.
+func (c *committer) writeSeconds(ctx context.Context, rows []secRow, upto int64) error {
+	for len(rows) > 0 {
+		n := chunkSize(len(rows))
+		for _, r := range rows[:n] {
+			c.arg(r.k.sec)
+			c.arg(r.k.device)
+			c.arg(int64(r.k.pin))
+			c.arg(upto)
+			c.arg(r.a.n)
+			c.arg(r.a.total)
+			c.arg(r.a.lo)
+			c.arg(r.a.hi)
+			c.arg(r.a.lastTS)
+			c.arg(r.a.last)
 		}
 		if err := c.exec(ctx, c.secondsN[n]); err != nil {
 			return err
 		}
-		keys = keys[n:]
+		rows = rows[n:]
 	}
 	return nil
 }
@@ -186,16 +180,37 @@ func (c *committer) noteSeconds(batch []hub.Record) {
 	}
 }
 
-// reloadSeconds reads the aggregates again from the outbox after a failed
-// commit, which may have counted its batch already.
+// reloadSeconds reads the pending aggregates again from the outbox after
+// a failed commit, which may have counted its batch already: the writes
+// above the generation being written, or above the cursor.
 func (c *committer) reloadSeconds(ctx context.Context) error {
 	if !c.secondsStale {
 		return nil
 	}
-	_, seconds, _, err := pendingLatest(ctx, c.s.db)
+	above := c.s.latestTo.Load()
+	if c.fl != nil {
+		above = c.fl.target
+	}
+	_, seconds, err := pendingAbove(ctx, c.s.db, above)
 	if err != nil {
 		return fmt.Errorf("history seconds: %w", err)
 	}
 	c.seconds, c.secondsStale = seconds, false
 	return nil
+}
+
+// dropUnfinished deletes the history_seconds rows of a generation whose
+// writing a crash interrupted (its target is above the cursor): its
+// writes are above the cursor, pending again. It reads the whole table,
+// once, only after such a crash.
+func dropUnfinished(ctx context.Context, db *sql.DB) error {
+	var applied, flushing int64
+	err := db.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT value FROM sync_cursors WHERE name = ?), 0),
+		COALESCE((SELECT value FROM sync_cursors WHERE name = ?), 0)`, latestApplied, latestFlushing).Scan(&applied, &flushing)
+	if err != nil || flushing <= applied {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `DELETE FROM history_seconds WHERE upto > ?`, applied)
+	return err
 }

@@ -377,9 +377,10 @@ func TestAckKeepsPendingErases(t *testing.T) {
 	}
 }
 
-// TestManyPendingLatestValues: when latestMaxPending pins wait, the
-// commit that makes them that many writes them, without waiting for
-// latestEvery.
+// TestManyPendingLatestValues: when latestMaxPending pins wait, the next
+// commit seals them without waiting for latestEvery, and the commits
+// that follow write them a slice each. Between slices, Load still has
+// every value and the chart counts every write once.
 func TestManyPendingLatestValues(t *testing.T) {
 	ctx := context.Background()
 	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
@@ -389,16 +390,54 @@ func TestManyPendingLatestValues(t *testing.T) {
 	for i := range devices {
 		ids = append(ids, testDevice(s, t, strconv.Itoa(i)).ID)
 	}
-	s.writeMu.Lock() // one batch
-	for i := range latestMaxPending {
-		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: ids[i/pins], Pin: i % pins, Value: "1", TS: 1, Source: "tcp"})
-	}
-	s.writeMu.Unlock()
-	if err := s.Flush(ctx); err != nil {
+	// A committer of the test's own, so that the test says when it commits.
+	c, err := newCommitter(ctx, s)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.close()
+	base := time.UnixMilli(1_700_000_000_000)
+	batch := make([]hub.Record, latestMaxPending)
+	for i := range batch {
+		batch[i] = hub.Record{Kind: hub.KindWrite, DeviceID: ids[i/pins], Pin: i % pins, Value: "1", TS: base.UnixMilli(), Source: "tcp"}
+	}
+	if err := c.commit(batch); err != nil {
+		t.Fatal(err)
+	}
+	commits := 0
+	for {
+		if err := c.commit(nil); err != nil {
+			t.Fatal(err)
+		}
+		commits++
+		snap, err := s.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.Values) != latestMaxPending {
+			t.Fatalf("after %d commits, Load has %d values, want %d", commits, len(snap.Values), latestMaxPending)
+		}
+		for _, id := range []int64{ids[0], ids[len(ids)-1]} {
+			bs, _, err := s.Aggregate(ctx, id, 0, base, base.Add(time.Second), 1)
+			if err != nil || len(bs) != 1 || bs[0].Count != 1 {
+				t.Fatalf("after %d commits, the chart of device %d = %+v, %v; want one write", commits, id, bs, err)
+			}
+		}
+		if c.fl == nil {
+			break
+		}
+		if commits > 20 {
+			t.Fatalf("pending values not written after %d commits", commits)
+		}
+	}
+	if commits < 2 {
+		t.Errorf("all written by one commit, want slices")
+	}
 	if n := scalar[int](t, s, `SELECT COUNT(*) FROM latest`); n != latestMaxPending {
-		t.Errorf("latest table has %d rows right after the commit, want %d", n, latestMaxPending)
+		t.Errorf("latest table has %d rows, want %d", n, latestMaxPending)
+	}
+	if n := scalar[int](t, s, `SELECT SUM(n) FROM history_seconds`); n != latestMaxPending {
+		t.Errorf("history_seconds counts %d writes, want %d", n, latestMaxPending)
 	}
 }
 
@@ -750,8 +789,9 @@ func TestCommitFailureRetried(t *testing.T) {
 	}
 }
 
-// TestChartCountsRetriedCommitOnce: a commit that fails while writing the
-// chart's aggregates is retried with the same writes; they count once.
+// TestChartCountsRetriedCommitOnce: a commit that fails while writing a
+// slice of the chart's aggregates is retried with the same writes; they
+// count once.
 func TestChartCountsRetriedCommitOnce(t *testing.T) {
 	ctx := context.Background()
 	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
@@ -773,20 +813,39 @@ func TestChartCountsRetriedCommitOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failing(1)
-	// latestMaxPending pins at once make their commit write the
-	// aggregates: it fails after counting its writes, and is retried.
-	for pin := range latestMaxPending {
-		s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: pin, Value: "1", TS: 1})
-	}
-	poll.Until(t, "a commit failing twice", func() bool { return s.Stats().Failures >= 2 })
-	failing(0)
-	if err := s.Flush(ctx); err != nil {
+	// A committer of the test's own, so that the test says when it commits.
+	c, err := newCommitter(ctx, s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitLatestApplied(t, s)
-	if n := scalar[int64](t, s, `SELECT COALESCE(SUM(n), 0) FROM history_seconds`); n != latestMaxPending {
-		t.Errorf("history_seconds counts %d writes, want %d", n, latestMaxPending)
+	defer c.close()
+	// latestMaxPending pins: the next commits write them in slices.
+	batch := make([]hub.Record, latestMaxPending)
+	for pin := range batch {
+		batch[pin] = hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: pin, Value: "1", TS: 1}
+	}
+	if err := c.commit(batch); err != nil {
+		t.Fatal(err)
+	}
+	failing(1)
+	for i := 0; c.commit(nil) == nil; i++ {
+		if i > 20 {
+			t.Fatal("no slice of aggregates failed")
+		}
+	}
+	// A write's commit fails on its slice after counting the write; it is
+	// retried and succeeds.
+	one := []hub.Record{{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 0, Value: "1", TS: 2}}
+	if err := c.commit(one); err == nil {
+		t.Fatal("commit succeeded with the aggregates failing")
+	}
+	failing(0)
+	if err := c.commit(one); err != nil {
+		t.Fatal(err)
+	}
+	c.writePending()
+	if n := scalar[int64](t, s, `SELECT COALESCE(SUM(n), 0) FROM history_seconds`); n != latestMaxPending+1 {
+		t.Errorf("history_seconds counts %d writes, want %d", n, latestMaxPending+1)
 	}
 }
 
