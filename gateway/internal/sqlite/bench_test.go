@@ -78,7 +78,7 @@ func BenchmarkCommitLatency(b *testing.B) {
 		due := min(int(time.Since(start).Seconds()*rate), b.N) // catch up on late ticks
 		for ; i < due; i++ {
 			s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: int64(i%devices + 1), Pin: i % 7,
-				Value: "21.5", TS: int64(i), Source: "mqtt", Enqueued: time.Now().UnixNano()})
+				Value: "21.5", TS: time.Now().UnixMilli(), Source: "mqtt", Enqueued: time.Now().UnixNano()})
 		}
 	}
 	if err := s.Flush(ctx); err != nil {
