@@ -22,12 +22,13 @@ import (
 // runs (the hub keeps the values in memory), and the outbox already holds
 // every write durably, in order. So the committer keeps each pin's last
 // write or erase since the table was last brought up to date in memory
-// (pending) and writes them, one upsert or delete per pin, in the commit
-// that comes latestEvery after the oldest of them (or in a transaction of
-// its own when no commit comes), together with the cursor latestApplied:
-// every value write and erase up to that outbox sequence number is in the
-// table. A pin written ten times a second costs one upsert a second
-// instead of ten, and the upserts of a second go in index order.
+// (pending); latestEvery after the oldest of them it seals them as a
+// generation (flushing) and writes it, one upsert or delete per pin in
+// index order, a slice with each following commit (all at once in a
+// transaction of its own when no commit comes); the last slice moves the
+// cursor latestApplied: every value write and erase up to that outbox
+// sequence number is in the table. A pin written ten times a second
+// costs one upsert a second instead of ten.
 //
 // The table plus the outbox entries above the cursor are the latest
 // values at any moment: Load merges the two (one read transaction), and
@@ -37,9 +38,9 @@ import (
 // acknowledgement keeps the erases above it, and the outbox cap thins
 // only writes that a later write of the same pin supersedes.
 //
-// The same transaction writes the per-second aggregates of the value
-// writes up to the new cursor into history_seconds, which the
-// installer's chart reads (seconds.go).
+// A generation also holds the per-second aggregates of the value writes
+// it covers, for history_seconds, which the installer's chart reads
+// (seconds.go).
 
 // latestApplied is the sync_cursors name of the latest table's cursor;
 // latestFlushing names the target of the generation being written (see

@@ -12,23 +12,23 @@ import (
 
 // Per-second aggregates for the installer's chart
 //
-// The chart (Aggregate) reads history_seconds: one row per pin and second
-// with the count, sum, minimum and maximum of the values written in it
-// and the newest of them (migration 0009). An index over every value
-// write, which the chart read before, cost each group commit one index
-// entry per write: a fifth to a third of the broker's QoS 1 throughput.
-// The committer instead adds each committed write to an aggregate in
-// memory (a map update) and writes the aggregates with the latest values,
-// sealed at most a second later and written a slice per commit, under the
-// same cursor (latest.go); the chart adds the outbox entries above the
-// cursor itself. Aggregating in SQL
-// from the outbox at that moment cost more (a sort of a second's writes,
-// 0.3 µs a write) and stalled the commit that did it for tens of
-// milliseconds under load.
+// The chart (Aggregate) reads history_seconds: per pin and second, the
+// count, sum, minimum and maximum of the values written in it and the
+// newest of them (migration 0009). An index over every value write, which
+// the chart read before, cost each group commit one index entry per
+// write: a fifth to a third of the broker's QoS 1 throughput. The
+// committer instead adds each committed write to an aggregate in memory
+// (a map update); the aggregates go with the latest values into each
+// sealed generation (latest.go: flushing), one row per pin and second
+// that the generation covers, marked with its end (upto). The chart sums
+// the rows the cursor has reached and adds the outbox entries above the
+// cursor. Aggregating in SQL from the outbox instead cost more (a sort
+// of a second's writes, 0.3 µs a write).
 //
 // A commit that fails is retried with the same records, which must not
-// count twice: after a failure the aggregates are read again from the
-// outbox above the cursor (what the table lacks) before the retry.
+// count twice: after a failure the pending aggregates are read again from
+// the outbox (above the generation being written, or the cursor) before
+// the retry.
 
 // secKey names a pin's second.
 type secKey struct {
