@@ -759,23 +759,11 @@ func TestCommitFailureRetried(t *testing.T) {
 	ctx := context.Background()
 	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
 	d := testDevice(s, t, "one")
-	s.writeMu.Lock()
-	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
-		INSERT INTO fail_ctl VALUES (1);
-		CREATE TRIGGER fail BEFORE INSERT ON outbox WHEN (SELECT on_ FROM fail_ctl) = 1
-		BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END;`)
-	s.writeMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	failing := failInserts(t, s, "outbox")
+	failing(true)
 	s.Append(hub.Record{Kind: hub.KindWrite, DeviceID: d.ID, Pin: 2, Value: "kept", TS: 1})
 	poll.Until(t, "two failed commits", func() bool { return s.Stats().Failures >= 2 })
-	s.writeMu.Lock()
-	_, err = s.db.Exec(`UPDATE fail_ctl SET on_ = 0`)
-	s.writeMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	failing(false)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -789,14 +777,20 @@ func TestCommitFailureRetried(t *testing.T) {
 	}
 }
 
-// TestChartCountsRetriedCommitOnce: a commit that fails while writing a
-// slice of the chart's aggregates is retried with the same writes; they
-// count once.
-func TestChartCountsRetriedCommitOnce(t *testing.T) {
-	ctx := context.Background()
-	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
-	d := testDevice(s, t, "one")
-	failing := func(on int) {
+// failInserts makes inserts into table fail, as a full disk would, while
+// the returned switch is on.
+func failInserts(t *testing.T, s *Store, table string) func(on bool) {
+	t.Helper()
+	s.writeMu.Lock()
+	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
+		INSERT INTO fail_ctl VALUES (0);
+		CREATE TRIGGER fail BEFORE INSERT ON ` + table + ` WHEN (SELECT on_ FROM fail_ctl) = 1
+		BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END;`)
+	s.writeMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(on bool) {
 		t.Helper()
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
@@ -804,15 +798,16 @@ func TestChartCountsRetriedCommitOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.writeMu.Lock()
-	_, err := s.db.Exec(`CREATE TABLE fail_ctl(on_ INTEGER);
-		INSERT INTO fail_ctl VALUES (0);
-		CREATE TRIGGER fail BEFORE INSERT ON history_seconds WHEN (SELECT on_ FROM fail_ctl) = 1
-		BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END;`)
-	s.writeMu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// TestChartCountsRetriedCommitOnce: a commit that fails while writing a
+// slice of the chart's aggregates is retried with the same writes; they
+// count once.
+func TestChartCountsRetriedCommitOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openWithTemplate(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
+	d := testDevice(s, t, "one")
+	failing := failInserts(t, s, "history_seconds")
 	// A committer of the test's own, so that the test says when it commits.
 	c, err := newCommitter(ctx, s)
 	if err != nil {
@@ -827,7 +822,7 @@ func TestChartCountsRetriedCommitOnce(t *testing.T) {
 	if err := c.commit(batch); err != nil {
 		t.Fatal(err)
 	}
-	failing(1)
+	failing(true)
 	for i := 0; c.commit(nil) == nil; i++ {
 		if i > 20 {
 			t.Fatal("no slice of aggregates failed")
@@ -839,7 +834,7 @@ func TestChartCountsRetriedCommitOnce(t *testing.T) {
 	if err := c.commit(one); err == nil {
 		t.Fatal("commit succeeded with the aggregates failing")
 	}
-	failing(0)
+	failing(false)
 	if err := c.commit(one); err != nil {
 		t.Fatal(err)
 	}
