@@ -94,14 +94,14 @@ func TestMigrationBuildsHistorySeconds(t *testing.T) {
 		stmts = append(stmts, string(body))
 	}
 	const sec = 1_700_000_000
+	start := strconv.FormatInt(sec*1000, 10)
 	stmts = append(stmts, `PRAGMA user_version = 8`,
 		`INSERT INTO templates(id, definition, updated_at) VALUES ('t', '{}', 0)`,
 		`INSERT INTO devices(id, uid, name, template_id, token_hash, created_at) VALUES (1, 'u', 'd', 't', x'01', 0)`,
 		// Two writes of one second below the cursor, one above it in the
 		// same second, one of another pin.
 		`INSERT INTO outbox(kind, device, pin, value, ts) VALUES
-			(1, 1, 0, '2', `+strconv.Itoa(sec*1000+10)+`), (1, 1, 0, '4', `+strconv.Itoa(sec*1000+20)+`),
-			(1, 1, 0, '9', `+strconv.Itoa(sec*1000+30)+`), (1, 1, 1, '7', `+strconv.Itoa(sec*1000+40)+`)`,
+			(1, 1, 0, '2', `+start+` + 10), (1, 1, 0, '4', `+start+` + 20), (1, 1, 0, '9', `+start+` + 30), (1, 1, 1, '7', `+start+` + 40)`,
 		`UPDATE sync_cursors SET value = 2 WHERE name = 'latest_applied'`)
 	s := openTest(t, migratetest.File(t, "sqlite", stmts...), Options{})
 	if n := scalar[int64](t, s, `SELECT n FROM history_seconds WHERE device = 1 AND pin = 0`); n != 2 {
