@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +105,13 @@ func TestMigrationBuildsHistorySeconds(t *testing.T) {
 		`INSERT INTO outbox(kind, device, pin, value, ts) VALUES
 			(1, 1, 0, '2', `+start+` + 10), (1, 1, 0, '4', `+start+` + 20), (1, 1, 0, '9', `+start+` + 30), (1, 1, 1, '7', `+start+` + 40)`,
 		`UPDATE sync_cursors SET value = 2 WHERE name = 'latest_applied'`)
-	s := openTest(t, migratetest.File(t, "sqlite", stmts...), Options{})
+	var log bytes.Buffer
+	s := openTest(t, migratetest.File(t, "sqlite", stmts...), Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	// Whoever waits for a long migration sees first that one runs.
+	if text := log.String(); !strings.Contains(text, "migrating the database") ||
+		strings.Index(text, "migrating the database") > strings.Index(text, "applied migration") {
+		t.Errorf("log before and after migrating:\n%s", text)
+	}
 	if n := scalar[int64](t, s, `SELECT n FROM history_seconds WHERE device = 1 AND pin = 0`); n != 2 {
 		t.Errorf("migration aggregated %d writes below the cursor, want 2", n)
 	}
