@@ -63,16 +63,6 @@ func addSecond(m map[secKey]secAgg, device int64, pin int, value string, ts int6
 	m[k] = a
 }
 
-// merge adds b to a.
-func (a *secAgg) merge(b secAgg) {
-	a.n += b.n
-	a.total += b.total
-	a.lo, a.hi = min(a.lo, b.lo), max(a.hi, b.hi)
-	if newer(b.lastTS, b.last, a.lastTS, a.last) {
-		a.lastTS, a.last = b.lastTS, b.last
-	}
-}
-
 // newer reports whether the value (ts, v) follows (ts0, v0) as the last
 // of a second: the greater ts, on a tie the greater text, as SQL's
 // max(printf('%020d', ts) || value) picks.
