@@ -533,8 +533,11 @@ func TestGroupCommitBatches(t *testing.T) {
 func waitLatestApplied(t *testing.T, s *Store) {
 	t.Helper()
 	newest := scalar[int64](t, s, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`)
+	// Both the row and the store's copy, which the committer sets just
+	// after the commit (pruning reads the copy).
 	poll.Until(t, "the latest table's cursor at the newest outbox entry", func() bool {
-		return scalar[int64](t, s, `SELECT value FROM sync_cursors WHERE name = 'latest_applied'`) >= newest
+		return scalar[int64](t, s, `SELECT value FROM sync_cursors WHERE name = 'latest_applied'`) >= newest &&
+			s.latestTo.Load() >= newest
 	})
 }
 
