@@ -69,7 +69,7 @@ type committer struct {
 	outbox      map[int]driver.Stmt // by rows per statement
 	writes      map[writeKey]driver.Stmt
 	latestN     map[int]driver.Stmt // upsert of distinct pins, by rows per statement
-	secondsN    map[int]driver.Stmt // upsert of per-second aggregates, by rows per statement
+	secondsN    map[int]driver.Stmt // insert of per-second aggregates, by rows per statement
 	lastSeq     driver.Stmt
 	setCursor   driver.Stmt
 	latestErase driver.Stmt
