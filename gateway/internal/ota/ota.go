@@ -90,8 +90,8 @@ type Delivery struct {
 	wake  chan struct{}
 
 	infoMu   sync.Mutex
-	lastInfo map[int64]int64  // device id → ms of its last info report (never held with mu)
-	reported map[int64][]info // device id → infos reported since the last step, in order
+	lastInfo map[int64]lastReport // device id → its last info report since Run began (never held with mu)
+	reported map[int64][]info     // device id → infos reported since the last step, in order
 
 	mu     sync.Mutex
 	dirty  bool // progress changed by a download, not saved yet (step saves it)
@@ -154,7 +154,7 @@ func New(o Options) (*Delivery, error) {
 		o.RetryFetch = 5 * time.Second
 	}
 	d := &Delivery{opts: o, log: o.Logger.With("component", "ota"), cache: &Cache{Dir: filepath.Join(o.Dir, "images"), MaxBytes: o.CacheBytes},
-		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, failedAt: map[string]time.Time{}, lastInfo: map[int64]int64{}, reported: map[int64][]info{}}
+		wake: make(chan struct{}, 1), byTick: map[string]ticketRef{}, failedAt: map[string]time.Time{}, lastInfo: map[int64]lastReport{}, reported: map[int64][]info{}}
 	b, err := os.ReadFile(d.statePath())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -239,9 +239,9 @@ func (d *Delivery) Run(ctx context.Context) error {
 	cancel := d.opts.Hub.Subscribe(func(u hub.Update) {
 		switch u.Record.Kind {
 		case hub.KindInfo:
-			in, _ := deviceInfo(strings.Split(u.Record.Value, "\x00"))
+			in, known := deviceInfo(strings.Split(u.Record.Value, "\x00"))
 			d.infoMu.Lock()
-			d.lastInfo[u.Record.DeviceID] = d.opts.Now().UnixMilli()
+			d.lastInfo[u.Record.DeviceID] = lastReport{at: d.opts.Now().UnixMilli(), in: in, known: known}
 			if l := d.reported[u.Record.DeviceID]; len(l) < 8 {
 				// Every report counts: a device may come back with the new
 				// build and roll back before the next step runs.
@@ -319,6 +319,16 @@ func (d *Delivery) fetchAll(ctx context.Context) {
 // info is what a device says about its firmware.
 type info struct{ version, typ, build string }
 
+// lastReport is a device's latest info report and when it came. A step
+// reads the info and its time from one snapshot: judged from a newer
+// info than its time, an offer would look older than the report it
+// answered, and go out again.
+type lastReport struct {
+	at    int64 // ms
+	in    info
+	known bool
+}
+
 // deviceInfo reads the version, type and build from the device's info
 // pairs: the binary protocol's mcu (or fw) / fw-type / build, MQTT
 // info/mcu's ver / type (or tmpl) / build.
@@ -385,13 +395,21 @@ func newTicket() string {
 // step evaluates every targeted device of every shipment.
 func (d *Delivery) step(ctx context.Context) {
 	d.fetchAll(ctx)
-	now := d.opts.Now()
 	devs := d.opts.Hub.Devices()
+	// What devices reported before Run began comes from the hub, read
+	// before the snapshot so that a report arriving meanwhile is in it.
+	stored := make(map[int64]lastReport, len(devs))
+	for _, dev := range devs {
+		in, known := deviceInfo(d.opts.Hub.Info(dev.ID))
+		stored[dev.ID] = lastReport{in: in, known: known}
+	}
 	d.infoMu.Lock()
-	infoAt := maps.Clone(d.lastInfo)
+	last := maps.Clone(d.lastInfo)
 	reported := d.reported
 	d.reported = map[int64][]info{}
 	d.infoMu.Unlock()
+	// After the snapshot, so that no report in it is later than now.
+	now := d.opts.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	changed := false
@@ -402,7 +420,11 @@ func (d *Delivery) step(ctx context.Context) {
 			if !targets(sh, dev) {
 				continue
 			}
-			if d.evaluate(sh, dev, cached, now, infoAt[dev.ID], reported[dev.ID]) {
+			r, ok := last[dev.ID]
+			if !ok {
+				r = stored[dev.ID]
+			}
+			if d.evaluate(sh, dev, cached, now, r, reported[dev.ID]) {
 				changed = true
 			}
 		}
@@ -444,7 +466,8 @@ func (d *Delivery) setLocked(sh *syncproto.Shipment, dev hub.Device, p *progress
 }
 
 // evaluate moves one device on; it reports whether its progress changed.
-func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool, now time.Time, infoAt int64, reported []info) bool {
+func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool, now time.Time, last lastReport, reported []info) bool {
+	in, known, infoAt := last.in, last.known, last.at
 	p := d.progressLocked(sh.ID, dev.UID)
 	changed := false
 	// Downloads older than 24 h no longer count against the limit.
@@ -456,7 +479,6 @@ func (d *Delivery) evaluate(sh *syncproto.Shipment, dev hub.Device, cached bool,
 		p.Downloads = p.Downloads[i:]
 		changed = true
 	}
-	in, known := deviceInfo(d.opts.Hub.Info(dev.ID))
 	if known && in.version != p.Version {
 		p.Version, changed = in.version, true
 	}
