@@ -92,6 +92,9 @@ func (h *hooks) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	// devices should not pay.
 
 	h.b.conns.Store(cl, c)
+	if s, ok := cl.Net.Conn.(slotted); ok {
+		s.slot().c.Store(c)
+	}
 	h.b.mu.Lock()
 	h.b.byDevice[id] = c
 	h.b.mu.Unlock()
@@ -108,6 +111,9 @@ func (h *hooks) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 		return
 	}
 	c := v.(*conn)
+	if s, ok := cl.Net.Conn.(slotted); ok {
+		s.slot().c.CompareAndSwap(c, nil)
+	}
 	c.closed.Store(true)
 	h.b.mu.Lock()
 	if h.b.byDevice[c.dev.ID] == c {
@@ -131,8 +137,7 @@ func (h *hooks) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		if parseTopic(topic).kind != topicInvalid {
 			return true
 		}
-		if v, ok := h.b.conns.Load(cl); ok {
-			c := v.(*conn)
+		if c, ok := h.b.connOf(cl); ok {
 			h.b.countDrop(errUnknownTopic)
 			h.b.diagnose(c, topic, uplink{}, nil, errUnknownTopic)
 		}
@@ -212,16 +217,15 @@ func (h *hooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packe
 // OnQosPublish remembers the packet id of an outgoing ping.
 func (h *hooks) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
 	if resends == 0 && strings.HasSuffix(pk.TopicName, "/f/downlink/ping") {
-		if v, ok := h.b.conns.Load(cl); ok {
-			v.(*conn).pingID.Store(uint32(pk.PacketID))
+		if c, ok := h.b.connOf(cl); ok {
+			c.pingID.Store(uint32(pk.PacketID))
 		}
 	}
 }
 
 // OnQosComplete: the PUBACK of a ping answers the probe.
 func (h *hooks) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
-	if v, ok := h.b.conns.Load(cl); ok {
-		c := v.(*conn)
+	if c, ok := h.b.connOf(cl); ok {
 		if c.pingPending.Load() && c.pingID.Load() == uint32(pk.PacketID) {
 			c.pingPending.Store(false)
 		}
@@ -246,11 +250,10 @@ func (h *hooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 		return pk, nil
 	}
 	pk.Ignore = true
-	v, ok := h.b.conns.Load(cl)
+	c, ok := h.b.connOf(cl)
 	if !ok {
 		return pk, nil
 	}
-	c := v.(*conn)
 	h.b.stats.uplinks.Add(1)
 	u := parseTopic(pk.TopicName)
 	err := h.b.uplink(c, u, pk.Payload)

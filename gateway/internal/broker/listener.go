@@ -211,6 +211,7 @@ func (l *wsListener) Close(listeners.CloseFn) {
 // binary messages concatenated on read, one message per write.
 type wsConn struct {
 	net.Conn
+	connSlot
 	ws *websocket.Conn
 	r  io.Reader
 }
@@ -270,6 +271,7 @@ func (c *wsConn) SetWriteDeadline(time.Time) error { return nil }
 // SetDeadline from the client's read goroutine only.
 type keepaliveConn struct {
 	net.Conn
+	connSlot
 	set   time.Time     // the deadline in force; zero: none
 	slack time.Duration // how far set lies beyond the deadline asked for
 }

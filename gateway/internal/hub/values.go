@@ -50,7 +50,7 @@ func (h *Hub) Value(deviceID int64, pin int) (PinValue, bool) {
 }
 
 func (d *device) valueLocked(ti *tmplIndex, pin int) (PinValue, bool) {
-	if v, ok := d.values[uint8(pin)]; ok {
+	if v, ok := d.values[uint32(pin)]; ok {
 		return PinValue{DeviceID: d.id, Pin: pin, Value: v.v, TS: v.ts}, true
 	}
 	if ti != nil && ti.defaults[pin] != "" {

@@ -102,7 +102,7 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 		return "", err
 	}
 	if guard {
-		if old, ok := d.values[uint8(pin)]; ok {
+		if old, ok := d.values[uint32(pin)]; ok {
 			if old.ts > ts {
 				return old.v, ErrStale
 			}
@@ -111,7 +111,7 @@ func (h *Hub) write(deviceID int64, pin int, items [][]byte, ts int64, source st
 			}
 		}
 	}
-	d.values[uint8(pin)] = value{v, ts}
+	d.values[uint32(pin)] = value{v, ts}
 	d.cnt.writes++
 	if control {
 		d.cnt.control++
@@ -173,7 +173,7 @@ func (h *Hub) Erase(deviceID int64, pin int, source string) error {
 	if d.deleted {
 		return ErrNoDevice
 	}
-	delete(d.values, uint8(pin))
+	delete(d.values, uint32(pin))
 	d.cnt.erased++
 	h.appendLocked(Record{Kind: KindErase, DeviceID: deviceID, Pin: pin, Source: source})
 	return nil

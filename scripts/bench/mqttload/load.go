@@ -29,9 +29,11 @@ import (
 // run is the tool: it parses the flags and runs the load.
 func run() {
 	var (
-		clients    = flag.Int("clients", 1000, "publishing clients")
-		per0       = flag.Int("msgs0", 300, "messages per client at QoS 0")
-		per1       = flag.Int("msgs1", 100, "messages per client at QoS 1")
+		clients = flag.Int("clients", 1000, "publishing clients")
+		// A run should last seconds: one of a few hundred milliseconds is
+		// mostly ramp-up, and its CPU figures mostly the 10 ms tick.
+		per0       = flag.Int("msgs0", 1000, "messages per client at QoS 0")
+		per1       = flag.Int("msgs1", 1000, "messages per client at QoS 1")
 		window     = flag.Int("window", 10, "QoS 1 publishes in flight per client")
 		mosq       = flag.String("mosquitto", "", "address of a running Mosquitto (the script starts one)")
 		mosqPID    = flag.Int("mosquitto-pid", 0, "its process id, for its CPU use")
