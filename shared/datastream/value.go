@@ -110,6 +110,9 @@ func (d *Datastream) normalize(items [][]byte) (string, bool, error) {
 		if math.IsInf(c, 0) || math.IsNaN(c) {
 			return "", false, fmt.Errorf("%w: %q is out of the double range", ErrWrongType, clip(item))
 		}
+		if c == f && canonicalDecimal(item) {
+			return string(item), false, nil // what formatFloat would give
+		}
 		return formatFloat(c), c != f, nil
 	default: // Boolean
 		switch {
@@ -285,6 +288,44 @@ func parseFloat(b []byte) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// canonicalDecimal reports whether b is a number as formatFloat writes
+// it: an optional minus, an integer part without leading zeros, and an
+// optional fraction without trailing zeros, no exponent, 15 digits at
+// most, and not a negative zero. Such a decimal is the shortest that
+// parses back to its float64 (two decimals of 15 digits or fewer never
+// parse to the same float64), so formatting the parsed value gives b back;
+// Double values from devices mostly look like this, and skipping the
+// formatting is a visible share of an uplink's CPU.
+func canonicalDecimal(b []byte) bool {
+	i := 0
+	if len(b) > 0 && b[0] == '-' {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	intDigits := i - start
+	if intDigits == 0 || (intDigits > 1 && b[start] == '0') {
+		return false
+	}
+	digits := intDigits
+	nonzero := intDigits > 1 || b[start] != '0'
+	if i < len(b) && b[i] == '.' {
+		i++
+		frac := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			nonzero = nonzero || b[i] != '0'
+			i++
+		}
+		if i == frac || b[i-1] == '0' {
+			return false
+		}
+		digits += i - frac
+	}
+	return i == len(b) && digits <= 15 && (start == 0 || nonzero)
 }
 
 func formatFloat(f float64) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -422,5 +423,41 @@ func BenchmarkNormalize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// FuzzCanonicalDecimal: where the fast path takes a number as it came, it
+// is exactly what formatting the parsed number gives.
+func FuzzCanonicalDecimal(f *testing.F) {
+	for _, s := range []string{"21.5", "0", "-0", "-0.0", "0.05", "100", "007", "1.50", "-3.25", "123456789012345", "1234567890123456",
+		"0.000000000000001", "999999999999999.9", "1e5", ".5", "5.", "-", "", "9007199254740993", "0.1", "-12.000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !canonicalDecimal([]byte(s)) {
+			return
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("%q taken as canonical but does not parse: %v", s, err)
+		}
+		if got := formatFloat(v); got != s {
+			t.Fatalf("%q taken as canonical; formatting its value gives %q", s, got)
+		}
+	})
+}
+
+func TestCanonicalDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"21.5", true}, {"0", true}, {"-3.25", true}, {"100", true}, {"0.05", true}, {"123456789012345", true},
+		{"-0", false}, {"-0.0", false}, {"007", false}, {"1.50", false}, {"1234567890123456", false},
+		{"1e5", false}, {".5", false}, {"5.", false}, {"-", false}, {"", false}, {" 1", false}, {"+1", false},
+	} {
+		if got := canonicalDecimal([]byte(tc.in)); got != tc.want {
+			t.Errorf("canonicalDecimal(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

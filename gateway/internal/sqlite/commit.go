@@ -369,18 +369,12 @@ func chunkSize(n int) int {
 // the queue is full. A record appended after Close is dropped with an error
 // log line and counted in Stats.Dropped.
 func (s *Store) Append(r hub.Record) {
-	s.appendMu.RLock()
-	if s.closed {
-		s.appendMu.RUnlock()
+	// The queue counts r in accepted as it takes it in, so Flush then
+	// waits for every record ahead of the caller's (see Flush).
+	if !s.queue.push(r) {
 		s.dropped.Add(1)
 		s.log.Error("record appended after Close: dropped", "kind", r.Kind, "device", r.DeviceID, "pin", r.Pin)
-		return
 	}
-	// Counted before the send: Flush then waits for every record that is
-	// ahead of the caller's in the queue (see Flush).
-	s.accepted.Add(1)
-	s.queue <- r
-	s.appendMu.RUnlock()
 }
 
 // Flush waits until every record appended before the call is committed:
@@ -388,9 +382,9 @@ func (s *Store) Append(r hub.Record) {
 // wait, the window is not waited for (see gather). A record appended after
 // Close was dropped: Flush then returns ErrClosed, never a success for it.
 func (s *Store) Flush(ctx context.Context) error {
-	// Records are committed in queue order and every record ahead of ours in
-	// the queue was counted before it was sent, so once committed reaches
-	// this count, all of ours are in.
+	// Records are committed in queue order and each was counted as the
+	// queue took it in, so once committed reaches this count, all of ours
+	// are in.
 	target := s.accepted.Load()
 	for {
 		s.notifyMu.Lock()
@@ -448,11 +442,7 @@ func (s *Store) unwait(ch chan struct{}) {
 // Close commits everything queued, stops the committer and closes the
 // database. Appends after Close are dropped (and logged).
 func (s *Store) Close() error {
-	s.appendMu.Lock()
-	already := s.closed
-	s.closed = true
-	s.appendMu.Unlock()
-	if already {
+	if s.queue.close() {
 		<-s.done
 		return nil
 	}
@@ -483,8 +473,7 @@ func (c *committer) run() {
 			idle.Reset(d)
 		}
 		select {
-		case r := <-s.queue:
-			batch = append(batch, r)
+		case <-s.queue.ready:
 		case <-idle.C:
 			c.writePending() // no commit came to take them
 			continue
@@ -497,6 +486,9 @@ func (c *committer) run() {
 		}
 		idle.Stop()
 		batch = c.fill(batch)
+		if len(batch) == 0 {
+			continue // taken by the previous fill
+		}
 		if time.Since(lastEnd) > window {
 			expect = 0 // after a pause, nobody is on the way
 		}
@@ -551,9 +543,12 @@ func (c *committer) gather(batch []hub.Record, window time.Duration, lastStart t
 			armed = deadline
 		}
 		select {
-		case r := <-s.queue:
-			batch = c.fill(append(batch, r))
-			last = time.Now()
+		case <-s.queue.ready:
+			n := len(batch)
+			batch = c.fill(batch)
+			if len(batch) > n {
+				last = time.Now()
+			}
 		case <-timer.C:
 			return batch
 		case <-s.kick: // a writer began waiting: look again
@@ -571,13 +566,8 @@ const crowdGap = time.Millisecond
 
 // fill adds what is queued right now, up to MaxBatch, without waiting.
 func (c *committer) fill(batch []hub.Record) []hub.Record {
-	for len(batch) < c.s.opts.MaxBatch {
-		select {
-		case r := <-c.s.queue:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
+	if room := c.s.opts.MaxBatch - len(batch); room > 0 {
+		return c.s.queue.take(batch, room)
 	}
 	return batch
 }
@@ -600,7 +590,7 @@ func (c *committer) drain() bool {
 // abandon reports what Close could not commit after retrying: it is not
 // silent, Close returns the error.
 func (c *committer) abandon(inBatch int) {
-	left := inBatch + len(c.s.queue)
+	left := inBatch + c.s.queue.len()
 	c.s.closeErr = fmt.Errorf("sqlite: closing with %d records not committed: %w", left, c.s.closeErr)
 	c.s.log.Error("records not committed at close", "records", left, "err", c.s.closeErr)
 }
@@ -840,7 +830,7 @@ func (s *Store) Stats() Stats {
 		Transactions: s.transactions.Load(),
 		Failures:     s.failures.Load(),
 		Dropped:      s.dropped.Load(),
-		QueueLen:     len(s.queue),
+		QueueLen:     s.queue.len(),
 		Outbox:       s.outboxN.Load(),
 		Thinned:      s.thinned.Load(),
 		Pruned:       s.pruned.Load(),

@@ -117,9 +117,7 @@ type Store struct {
 	// ones) in Go, so no writer ever waits in SQLite's busy handler.
 	writeMu sync.Mutex
 
-	queue    chan hub.Record
-	appendMu sync.RWMutex // Append holds it shared; Close exclusively to stop Appends
-	closed   bool         // guarded by appendMu
+	queue    *recordQueue
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -208,7 +206,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts:      opts,
 		log:       opts.Logger.With("component", "sqlite"),
 		db:        db,
-		queue:     make(chan hub.Record, opts.QueueSize),
 		kick:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -220,6 +217,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		thinKick: make(chan struct{}, 1),
 		thinDone: make(chan struct{}),
 	}
+	s.queue = newRecordQueue(opts.QueueSize, &s.accepted)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -300,7 +300,7 @@ func TestLatestOrderWithinBatch(t *testing.T) {
 			// the test records behind it: they make up the next batch.
 			s.writeMu.Lock()
 			s.Append(hub.Record{Kind: hub.KindOnline, DeviceID: 99})
-			poll.Until(t, "an empty queue", func() bool { return len(s.queue) == 0 })
+			poll.Until(t, "an empty queue", func() bool { return s.queue.len() == 0 })
 			for _, r := range tc.recs {
 				s.Append(r)
 			}
