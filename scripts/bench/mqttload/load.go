@@ -228,9 +228,9 @@ func run() {
 			// paced QoS 1 full load is no better a rate: when the paced
 			// loader falls behind it sends several publishes per write,
 			// which flatters the capacity.) -half-rate sets it for a sweep.
-			halfQoS1(srv, "", "half-qos1", "at the half-load rate", rate, *clients, *halfSecs, *window, 1)
+			halfQoS1(srv, "", 0, "half-qos1", "at the half-load rate", rate, *clients, *halfSecs, *window, 1)
 			if *mosq != "" {
-				halfQoS1(srv, *mosq, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, 1)
+				halfQoS1(srv, *mosq, *mosqPID, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, 1)
 			}
 
 			// The other reading of half load: the QoS 1 traffic of
@@ -239,9 +239,9 @@ func run() {
 			if len(outR.q1) > 0 {
 				rate := median(outR.q1) / 2
 				label := fmt.Sprintf("as the comparison runs, %d publishes per write, at half of its QoS 1 median", *window)
-				halfQoS1(srv, "", "half-qos1-window", label, rate, *clients, *halfSecs, *window, *window)
+				halfQoS1(srv, "", 0, "half-qos1-window", label, rate, *clients, *halfSecs, *window, *window)
 				if *mosq != "" {
-					halfQoS1(srv, *mosq, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, *window)
+					halfQoS1(srv, *mosq, *mosqPID, "", "mosquitto, the same", rate, *clients, *halfSecs, *window, *window)
 				}
 			}
 		}
@@ -265,12 +265,12 @@ func pacedCapacity(srv benchserver, phase string, qos byte, rate float64, client
 }
 
 // halfQoS1 runs QoS 1 publishes paced at rate, burst to a write, on a
-// fresh benchserver (or the Mosquitto at mosq) and prints publish→PUBACK
-// as the client sees it and, for Outpost, inside the gateway.
-func halfQoS1(srv benchserver, mosq, phase, label string, rate float64, clients, secs, window, burst int) {
+// fresh benchserver (or the Mosquitto at mosq, process mosqPID) and prints
+// publish→PUBACK as the client sees it and, for Outpost, inside the gateway.
+func halfQoS1(srv benchserver, mosq string, mosqPID int, phase, label string, rate float64, clients, secs, window, burst int) {
 	n := int(rate * float64(secs) / float64(clients))
 	n -= n % burst
-	addr, tokens, pid := mosq, anonymous, 0
+	addr, tokens, pid := mosq, anonymous, mosqPID
 	var o *outpost
 	if mosq == "" {
 		o = srv.start(phase, clients)
@@ -298,8 +298,12 @@ func halfQoS1(srv benchserver, mosq, phase, label string, rate float64, clients,
 	fmt.Printf("    timed from when each publish was due instead of written: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		lat.quantileDue(0.50), lat.quantileDue(0.99), lat.quantileDue(1))
 	if o == nil {
-		fmt.Printf("    CPU over the run (%.1f s): load generator %.0f%% of a core; machine load average %s before, %s after; host steal %s\n",
-			wall, 100*(gen1-gen0)/wall, load0, loadAvg(), stealSince(steal0))
+		broker := ""
+		if pid > 0 {
+			broker = fmt.Sprintf("Mosquitto %.0f%% of a core, ", 100*(cpu1-cpu0)/wall)
+		}
+		fmt.Printf("    CPU over the run (%.1f s): %sload generator %.0f%% of a core; machine load average %s before, %s after; host steal %s\n",
+			wall, broker, 100*(gen1-gen0)/wall, load0, loadAvg(), stealSince(steal0))
 		return
 	}
 	fmt.Printf("    inside the gateway (publish handled → PUBACK written, no network or client): p50 %.2f ms, p99 %.2f ms\n",
