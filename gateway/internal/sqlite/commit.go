@@ -366,8 +366,11 @@ func chunkSize(n int) int {
 }
 
 // Append queues a record for the next group commit. It blocks only while
-// the queue is full. A record appended after Close is dropped with an error
-// log line and counted in Stats.Dropped.
+// the queue is full. A record appended once Close has begun (one still
+// waiting for room then included: Close does not wait for a store that
+// may be stuck) is dropped with an error log line and counted in
+// Stats.Dropped; a Flush then returns ErrClosed, so no acknowledgement
+// claims it.
 func (s *Store) Append(r hub.Record) {
 	// The queue counts r in accepted as it takes it in, so Flush then
 	// waits for every record ahead of the caller's (see Flush).
