@@ -608,6 +608,54 @@ func TestCloseDrains(t *testing.T) {
 	}
 }
 
+// Close does not wait for appenders held back by a full queue (the store
+// may be stuck): their records are dropped, counted, and no Flush
+// reports them stored; what the queue held is committed.
+func TestCloseDropsAppendsWaitingForRoom(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	s, err := Open(ctx, Options{Path: path, CommitEvery: time.Hour, QueueSize: 2, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(i int) hub.Record {
+		return hub.Record{Kind: hub.KindWrite, DeviceID: 1, Pin: i, Value: strconv.Itoa(i), TS: int64(i)}
+	}
+	s.writeMu.Lock() // the committer stalls on its first commit
+	s.Append(rec(0))
+	poll.Until(t, "the committer holds the first record", func() bool { return s.queue.len() == 0 })
+	s.Append(rec(1))
+	s.Append(rec(2)) // the queue is full
+	appended := make(chan struct{})
+	go func() { s.Append(rec(3)); close(appended) }()
+	poll.Until(t, "an appender waits for room", func() bool {
+		s.queue.mu.Lock()
+		defer s.queue.mu.Unlock()
+		return s.queue.blocked == 1
+	})
+	closed := make(chan error)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-appended: // released by Close, not by room
+	case <-time.After(time.Minute):
+		t.Fatal("Close is waiting for the appender that waits for room")
+	}
+	s.writeMu.Unlock()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if st := s.Stats(); st.Committed != 3 || st.Dropped != 1 {
+		t.Errorf("committed %d dropped %d, want 3 and 1", st.Committed, st.Dropped)
+	}
+	if err := s.Flush(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush after a dropped record = %v, want ErrClosed", err)
+	}
+	s = openTest(t, path, Options{})
+	if got := scalar[int](t, s, `SELECT COUNT(*) FROM outbox`); got != 3 {
+		t.Fatalf("after reopen the outbox has %d records, want 3", got)
+	}
+}
+
 func TestOutboxOrderAndAck(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "gw.db"), Options{})
