@@ -90,7 +90,7 @@ type Delivery struct {
 	wake  chan struct{}
 
 	infoMu   sync.Mutex
-	lastInfo map[int64]lastReport // device id → its last info report since Run began (never held with mu)
+	lastInfo map[int64]lastReport // device id → its last info report (never held with mu)
 	reported map[int64][]info     // device id → infos reported since the last step, in order
 
 	mu     sync.Mutex
@@ -252,6 +252,17 @@ func (d *Delivery) Run(ctx context.Context) error {
 		}
 	})
 	defer cancel()
+	// Devices that reported before Run subscribed have their info in the
+	// hub only (time 0: no report since). Read after subscribing, so a
+	// report arriving meanwhile is either kept here or replaces this.
+	for _, dev := range d.opts.Hub.Devices() {
+		in, known := deviceInfo(d.opts.Hub.Info(dev.ID))
+		d.infoMu.Lock()
+		if _, ok := d.lastInfo[dev.ID]; !ok && known {
+			d.lastInfo[dev.ID] = lastReport{in: in, known: known}
+		}
+		d.infoMu.Unlock()
+	}
 	t := time.NewTicker(d.opts.Tick)
 	defer t.Stop()
 	for {
@@ -396,13 +407,6 @@ func newTicket() string {
 func (d *Delivery) step(ctx context.Context) {
 	d.fetchAll(ctx)
 	devs := d.opts.Hub.Devices()
-	// What devices reported before Run began comes from the hub, read
-	// before the snapshot so that a report arriving meanwhile is in it.
-	stored := make(map[int64]lastReport, len(devs))
-	for _, dev := range devs {
-		in, known := deviceInfo(d.opts.Hub.Info(dev.ID))
-		stored[dev.ID] = lastReport{in: in, known: known}
-	}
 	d.infoMu.Lock()
 	last := maps.Clone(d.lastInfo)
 	reported := d.reported
@@ -420,11 +424,7 @@ func (d *Delivery) step(ctx context.Context) {
 			if !targets(sh, dev) {
 				continue
 			}
-			r, ok := last[dev.ID]
-			if !ok {
-				r = stored[dev.ID]
-			}
-			if d.evaluate(sh, dev, cached, now, r, reported[dev.ID]) {
+			if d.evaluate(sh, dev, cached, now, last[dev.ID], reported[dev.ID]) {
 				changed = true
 			}
 		}

@@ -388,7 +388,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	// Records are committed in queue order and each was counted as the
 	// queue took it in, so once committed reaches this count, all of ours
 	// are in.
-	target := s.accepted.Load()
+	target := s.queue.accepted.Load()
 	for {
 		s.notifyMu.Lock()
 		if s.committed.Load() >= target {

@@ -21,7 +21,7 @@ type recordQueue struct {
 	closed   bool // Close began: records are no longer taken in
 	blocked  int  // appenders waiting for room
 	room     sync.Cond
-	accepted *atomic.Uint64 // counts each record as it is taken in, under mu (see Store.Flush)
+	accepted atomic.Uint64 // records ever taken in, counted under mu as each is (see Store.Flush)
 
 	// ready holds a token while records wait that the committer may not
 	// have seen: put when the queue stops being empty, and again by take
@@ -29,8 +29,8 @@ type recordQueue struct {
 	ready chan struct{}
 }
 
-func newRecordQueue(max int, accepted *atomic.Uint64) *recordQueue {
-	q := &recordQueue{max: max, accepted: accepted, ready: make(chan struct{}, 1)}
+func newRecordQueue(max int) *recordQueue {
+	q := &recordQueue{max: max, ready: make(chan struct{}, 1)}
 	q.room.L = &q.mu
 	return q
 }

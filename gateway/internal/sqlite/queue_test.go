@@ -3,7 +3,6 @@ package sqlite
 import (
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"outpost/gateway/internal/hub"
@@ -27,19 +26,10 @@ func pushN(t *testing.T, q *recordQueue, from, to int) {
 	}
 }
 
-func seq(from, to int) []string {
-	var out []string
-	for i := from; i < to; i++ {
-		out = append(out, strconv.Itoa(i))
-	}
-	return out
-}
-
 // The committer takes records in the order they were appended, however
 // its takes and the appends interleave, and it is told when some remain.
 func TestQueueOrderAcrossPartialTakes(t *testing.T) {
-	var accepted atomic.Uint64
-	q := newRecordQueue(1000, &accepted)
+	q := newRecordQueue(1000)
 	pushN(t, q, 0, 10)
 	<-q.ready // the first push signals
 	var got []hub.Record
@@ -53,11 +43,11 @@ func TestQueueOrderAcrossPartialTakes(t *testing.T) {
 	got = q.take(got, 4)
 	pushN(t, q, 15, 20)
 	got = q.take(got, 100)
-	if want := seq(0, 20); !slices.Equal(values(got), want) {
+	if want := seqs(20, strconv.Itoa); !slices.Equal(values(got), want) {
 		t.Fatalf("taken %v, want %v", values(got), want)
 	}
-	if q.len() != 0 || accepted.Load() != 20 {
-		t.Fatalf("len %d accepted %d after taking everything, want 0 and 20", q.len(), accepted.Load())
+	if q.len() != 0 || q.accepted.Load() != 20 {
+		t.Fatalf("len %d accepted %d after taking everything, want 0 and 20", q.len(), q.accepted.Load())
 	}
 	if got := q.take(nil, 10); len(got) != 0 {
 		t.Fatalf("an empty queue gave %v", values(got))
@@ -73,8 +63,7 @@ func TestQueueOrderAcrossPartialTakes(t *testing.T) {
 // A full queue holds appenders back until the committer takes records;
 // Close releases them without queueing, and what was queued stays.
 func TestQueueFullBlocksCloseReleases(t *testing.T) {
-	var accepted atomic.Uint64
-	q := newRecordQueue(2, &accepted)
+	q := newRecordQueue(2)
 	pushN(t, q, 0, 2)
 	done := make(chan bool)
 	go func() { done <- q.push(hub.Record{Value: "2"}) }()
@@ -96,10 +85,10 @@ func TestQueueFullBlocksCloseReleases(t *testing.T) {
 		t.Fatal("a push after close was queued")
 	}
 	got = q.take(got, 10)
-	if want := seq(0, 3); !slices.Equal(values(got), want) {
+	if want := seqs(3, strconv.Itoa); !slices.Equal(values(got), want) {
 		t.Fatalf("taken %v, want %v", values(got), want)
 	}
-	if accepted.Load() != 3 || !q.close() {
-		t.Fatalf("accepted %d, want 3; second close must report the first", accepted.Load())
+	if q.accepted.Load() != 3 || !q.close() {
+		t.Fatalf("accepted %d, want 3; second close must report the first", q.accepted.Load())
 	}
 }

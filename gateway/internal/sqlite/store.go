@@ -125,7 +125,6 @@ type Store struct {
 	cpStop   chan struct{}
 	cpDone   chan struct{}
 
-	accepted     atomic.Uint64 // records put on the queue
 	committed    atomic.Uint64
 	transactions atomic.Uint64
 	failures     atomic.Uint64
@@ -217,7 +216,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		thinKick: make(chan struct{}, 1),
 		thinDone: make(chan struct{}),
 	}
-	s.queue = newRecordQueue(opts.QueueSize, &s.accepted)
+	s.queue = newRecordQueue(opts.QueueSize)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
